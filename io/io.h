@@ -1,0 +1,253 @@
+/*
+ * io.h - everything tessera reads and writes: the sample sheet, the
+ * reference, read sources (FASTQ and BAM/CRAM back ends behind one reader
+ * interface), the HDF5 evidence partitions, per-region call sets, the cohort
+ * outputs (cohort.bcf, cohort.h5) and the synthetic-cohort simulator.
+ *
+ * Design. The evidence partition is the heart of the data flow: the call
+ * kernel turns sample-major alignments into region-major evidence for one
+ * (region, sample batch), and the joint kernel reads every batch of a region.
+ * Its schema is documented in io/README.md. Every writer here writes to a
+ * temporary name and renames on success (never a half-written file under the
+ * final name). Every reader returns TSR_ERR_FORMAT with a message naming the
+ * file and record on bad input.
+ *
+ * May include: runtime/, htslib, HDF5, zlib. Must not include: scheduler/, kernels/.
+ */
+#ifndef TSR_IO_H
+#define TSR_IO_H
+
+#include "runtime/runtime.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------- sample sheet */
+
+typedef enum { TSR_INPUT_FASTQ = 1, TSR_INPUT_ALIGNED = 2 } tsr_input_kind_t;
+
+typedef struct tsr_sample {
+    char *id;
+    char *population;
+    char *fastq1, *fastq2; /* absolute or sheet-relative resolved paths; fastq2 may be NULL */
+    char *bam;             /* aligned BAM/CRAM input (resolved path) */
+    tsr_input_kind_t kind;
+} tsr_sample_t;
+
+typedef struct tsr_sheet {
+    int n_samples;
+    tsr_sample_t *samples; /* in sheet order: that order is the cohort's sample order */
+    int n_populations;
+    char **populations;    /* distinct population names, sorted */
+    int *sample_pop;       /* per sample: index into populations */
+} tsr_sheet_t;
+
+/*
+ * Parse a TSV sample sheet with a header naming columns `sample`,
+ * `population` and either `fastq1` [`fastq2`] or `bam` (any order; `#`
+ * comments and blank lines skipped). Paths are resolved relative to the
+ * sheet's directory. Errors name the file and line: duplicate sample ids,
+ * missing columns, unreadable input files. Destroy with tsr_sheet_destroy().
+ */
+tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet) TSR_RESULT_USED;
+void tsr_sheet_destroy(tsr_sheet_t **sheet);
+
+/* -------------------------------------------------------------- reference */
+
+typedef struct tsr_ref tsr_ref_t;
+
+/*
+ * Open a FASTA reference through htslib's faidx (building REF.fai if it is
+ * missing and the directory is writable). Not collective.
+ * Close with tsr_ref_close().
+ */
+tsr_status_t tsr_ref_open(const char *path, tsr_ref_t **ref) TSR_RESULT_USED;
+void tsr_ref_close(tsr_ref_t **ref);
+int tsr_ref_n_contigs(const tsr_ref_t *ref);
+const char *tsr_ref_contig_name(const tsr_ref_t *ref, int i);
+int64_t tsr_ref_contig_length(const tsr_ref_t *ref, int i);
+/* Index of a contig by name, -1 if absent. */
+int tsr_ref_contig_index(const tsr_ref_t *ref, const char *name);
+/*
+ * Fetch [start, end) of a contig (0-based), upper-cased, into a new
+ * NUL-terminated buffer the caller frees with free(). Thread-safe per handle
+ * is NOT guaranteed: use one tsr_ref_t per thread.
+ */
+tsr_status_t tsr_ref_fetch(tsr_ref_t *ref, const char *contig, int64_t start, int64_t end,
+                           char **seq, int64_t *len) TSR_RESULT_USED;
+
+/* ---------------------------------------------------------- read sources */
+
+/* One read (or one end of a pair). Buffers are owned by the reader. */
+typedef struct tsr_read {
+    const char *name; /* without /1 /2 suffix */
+    const char *seq;  /* ACGTN */
+    const char *qual; /* phred+33 */
+    int len;
+} tsr_read_t;
+
+typedef struct tsr_reader tsr_reader_t;
+
+/*
+ * The reader front end: FASTQ (plain, gzip, BGZF) fills it today; unaligned
+ * BAM/CRAM is the next back end (io/README.md). Each back end supplies a
+ * table of functions; callers see only this interface.
+ * Open a single-end (path2 NULL) or paired source. Close with tsr_reader_close().
+ */
+tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t **r) TSR_RESULT_USED;
+/*
+ * Read the next record (pair), htslib style: returns 1 and fills r1 (and r2 if
+ * paired), 0 at the end, or -2 on error with the message (file, record number,
+ * what to do) recorded through tsr_error_set(). Mismatched pair names are an error.
+ */
+int tsr_reader_next(tsr_reader_t *r, tsr_read_t *r1, tsr_read_t *r2);
+void tsr_reader_close(tsr_reader_t **r);
+
+/* --------------------------------------------------- evidence partitions */
+
+typedef enum { TSR_SITE_SNV = 0, TSR_SITE_INDEL = 1 } tsr_site_kind_t;
+
+/*
+ * Evidence for one (region, sample batch), position-major. Sites are sorted by
+ * (pos, kind). Alleles of a site are stored as one comma-separated string
+ * "REF,ALT1,...,ALTk,<*>": the last allele is always the symbolic "any other
+ * allele", so the joint kernel can map alleles another batch found onto it.
+ * Genotype likelihoods are phred-scaled (PL), normalised per sample so the
+ * best is 0, in VCF genotype order; G = n*(n+1)/2 for n alleles.
+ * Reference-confidence blocks say where a sample was covered without
+ * candidate alleles, so that missing is never confused with hom-ref.
+ */
+typedef struct tsr_evidence {
+    char *contig;
+    int64_t start, end;     /* the region, 0-based half-open */
+    int32_t n_samples;
+    char **sample_ids;      /* n_samples, in cohort order */
+    int64_t n_sites;
+    int64_t *pos;           /* 0-based; the anchor (base before) for indels */
+    uint8_t *kind;          /* tsr_site_kind_t */
+    int32_t *n_alleles;     /* including REF and <*> */
+    int64_t *allele_off;    /* n_sites+1 offsets into allele_blob */
+    char *allele_blob;      /* "REF,ALT1,...,<*>" per site, no NUL between sites */
+    int64_t *pl_off;        /* n_sites+1 offsets into pl; site i holds n_samples*G_i values */
+    int32_t *pl;
+    int64_t *ad_off;        /* n_sites+1 offsets into ad; site i holds n_samples*n_alleles_i */
+    int32_t *ad;
+    int32_t *dp;            /* n_sites*n_samples: reads counted at the site */
+    int64_t n_blocks;       /* reference-confidence blocks, sorted by (sample, start) */
+    int32_t *block_sample;
+    int64_t *block_start, *block_end; /* 0-based half-open */
+    int32_t *block_min_dp;
+} tsr_evidence_t;
+
+/* Allocate an empty evidence set (all arrays NULL, counts 0). Destroy with tsr_evidence_destroy(). */
+tsr_status_t tsr_evidence_create(tsr_evidence_t **ev) TSR_RESULT_USED;
+void tsr_evidence_destroy(tsr_evidence_t **ev);
+
+/* Write `ev` to an HDF5 partition file (tmp name + rename). Not collective. */
+tsr_status_t tsr_partition_write(const char *path, const tsr_evidence_t *ev) TSR_RESULT_USED;
+/* Read a partition written by tsr_partition_write. Destroy with tsr_evidence_destroy(). */
+tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev) TSR_RESULT_USED;
+
+/* --------------------------------------------------------------- call sets */
+
+/*
+ * Joint-genotyped sites of one region over the whole cohort, the joint
+ * kernel's output and the cohort writers' input. Alleles: "REF,ALT1,..."
+ * (no symbolic allele). Genotypes are diploid, unphased; -1 = missing.
+ */
+typedef struct tsr_callset {
+    char *contig;
+    int64_t start, end;
+    int32_t n_samples;
+    int64_t n_sites;
+    int64_t *pos;        /* 0-based VCF POS-1 */
+    int32_t *n_alleles;
+    int64_t *allele_off; /* n_sites+1 into allele_blob */
+    char *allele_blob;
+    float *qual;
+    uint8_t *filter;     /* 0 = PASS, bit 0 = LowQual */
+    float *af;           /* EM allele frequencies, per site n_alleles values (offsets: af_off) */
+    int64_t *af_off;     /* n_sites+1 */
+    int8_t *gt;          /* n_sites*n_samples*2 */
+    int32_t *gq, *dp;    /* n_sites*n_samples; -1 = missing */
+    int64_t *ad_off;     /* n_sites+1; site i holds n_samples*n_alleles_i */
+    int32_t *ad;
+    int64_t *pl_off;     /* n_sites+1; site i holds n_samples*G_i */
+    int32_t *pl;
+} tsr_callset_t;
+
+tsr_status_t tsr_callset_create(tsr_callset_t **cs) TSR_RESULT_USED;
+void tsr_callset_destroy(tsr_callset_t **cs);
+/* Per-region call-set file (HDF5; tmp + rename). Not collective. */
+tsr_status_t tsr_callset_write(const char *path, const tsr_callset_t *cs) TSR_RESULT_USED;
+tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_USED;
+
+/* ----------------------------------------------------------- cohort output */
+
+typedef struct tsr_cohort_writer tsr_cohort_writer_t;
+
+/*
+ * Open the cohort outputs DIR/cohort.bcf (+ .csi) and DIR/cohort.h5 for
+ * appending region call sets in genome order. Written to temporary names and
+ * renamed by tsr_cohort_writer_close(.., commit=1); commit=0 removes them.
+ * Per-population AC/AN/AF are computed from genotypes and the sheet's
+ * populations. Not collective (one task writes them).
+ */
+tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                    tsr_cohort_writer_t **w) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *cs) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RESULT_USED;
+/* Sites written so far. */
+int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
+
+/* ---------------------------------------------------------------- simulate */
+
+typedef struct tsr_sim_opts {
+    const char *outdir;
+    int n_samples;       /* --samples */
+    double coverage;     /* --coverage, mean read depth per sample */
+    uint64_t seed;       /* --seed */
+    int64_t length;      /* --length: synthetic reference length (bp) */
+    const char *ref;     /* --ref: use this FASTA instead of a synthetic one */
+    const char *region;  /* --region: with --ref, the piece to use ("chrX:1000000-3000000") */
+    int populations;     /* --populations K */
+    double fst;          /* --fst F (Balding-Nichols) */
+    int bam;             /* --bam: write coordinate-sorted BAMs instead of FASTQ.gz */
+    int read_length;     /* --read-length (default 150) */
+    int fragment_mean;   /* --fragment-mean (default 350) */
+    int fragment_sd;     /* --fragment-sd (default 50) */
+    double theta;        /* --theta: SNV+indel site density per bp (Watterson theta, default 0.001) */
+    double indel_fraction;      /* --indel-fraction of variant sites that are indels (default 0.12) */
+    double multiallelic_fraction; /* --multiallelic-fraction of SNV sites with a second ALT (default 0.02) */
+    double error_rate;   /* --error-rate: mean substitution error per base (default 0.002) */
+    int threads;
+} tsr_sim_opts_t;
+
+void tsr_sim_opts_init(tsr_sim_opts_t *o);
+tsr_status_t tsr_sim_opts_check(const tsr_sim_opts_t *o) TSR_RESULT_USED;
+
+/* What the simulator produced (for printing and tests). */
+typedef struct tsr_sim_summary {
+    int64_t ref_length;
+    int64_t n_variants, n_snv, n_indel, n_multiallelic;
+    int64_t n_read_pairs;     /* over all samples */
+    double realised_coverage; /* mean over samples */
+    double realised_error_rate; /* substitution errors per simulated base */
+} tsr_sim_summary_t;
+
+/*
+ * Write a deterministic synthetic cohort: DIR/ref.fa (+.fai), DIR/samples.tsv,
+ * DIR/truth.vcf.gz (+.tbi), and per sample DIR/reads/S_1.fastq.gz +
+ * S_2.fastq.gz, or DIR/bam/S.bam (+.bai) with --bam. Identical bytes for
+ * the same options and seed. Not collective.
+ */
+tsr_status_t tsr_simulate(const tsr_sim_opts_t *o, tsr_sim_summary_t *sum) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_IO_H */

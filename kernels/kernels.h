@@ -1,0 +1,139 @@
+/*
+ * kernels.h - the pipeline's compute kernels, the plan that cuts a cohort
+ * into fixed work units, and the pipeline driver that runs them as a task
+ * graph through the scheduler.
+ *
+ * Design. A kernel registers by name with a written contract (below): init
+ * once per rank, process one task, destroy. The plan depends only on the
+ * inputs and options (never on the rank or thread count), which is what
+ * makes outputs byte-identical for any layout:
+ *   align  (sample)            FASTQ -> DIR/aln/S.bam + .bai (coordinate-sorted)
+ *   call   (region, batch)     alignments -> DIR/evidence/R/bB.h5 (tsr_evidence_t)
+ *   joint  (region)            all batches of R -> DIR/joint/R.h5 (tsr_callset_t)
+ *   cohort ()                  all regions in order -> cohort.bcf, cohort.h5, stats.tsv, summary.json
+ *
+ * May include: runtime/, scheduler/, io/, minimap2, htslib.
+ */
+#ifndef TSR_KERNELS_H
+#define TSR_KERNELS_H
+
+#include "io/io.h"
+#include "runtime/runtime.h"
+#include "scheduler/scheduler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ plan */
+
+typedef struct tsr_region {
+    int contig;        /* index in the reference */
+    int64_t start, end; /* 0-based half-open */
+    char name[64];     /* file-name-safe label, e.g. "chr1_000000001_001000000" */
+} tsr_region_t;
+
+typedef struct tsr_batch {
+    int first, n;      /* samples [first, first+n) of the sheet */
+} tsr_batch_t;
+
+typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TASK_COHORT = 3,
+               TSR_TASK_N_TYPES = 4 } tsr_task_type_t;
+
+/* Options of `tessera run` (and the stage commands) that shape the plan. */
+typedef struct tsr_run_opts {
+    const char *ref;        /* --ref */
+    const char *samples;    /* --samples */
+    const char *outdir;     /* --out */
+    const char *regions;    /* --regions: "chr", "chr:beg-end", or a BED file; NULL = whole reference */
+    int64_t shard_size;     /* --shard-size: region length (default 1,000,000) */
+    int batch_size;         /* --batch-size: samples per evidence partition (default 64) */
+    int threads;            /* --threads per rank (0 = one per core of the rank's domain) */
+    int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
+    int min_mapq;           /* --min-mapq (default 20) */
+    int min_baseq;          /* --min-baseq (default 13) */
+    double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
+    const char *mode;       /* --mode auto|deep|lowpass (skeleton: deep) */
+    double grace_seconds;   /* --grace */
+} tsr_run_opts_t;
+
+void tsr_run_opts_init(tsr_run_opts_t *o);
+tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o) TSR_RESULT_USED;
+
+typedef struct tsr_plan {
+    tsr_run_opts_t opts;
+    tsr_sheet_t *sheet;
+    int n_regions;
+    tsr_region_t *regions;
+    int n_batches;
+    tsr_batch_t *batches;
+    char fingerprint[64];  /* hash of inputs and plan-shaping options */
+} tsr_plan_t;
+
+/* Build the plan (reads the sheet and the reference index). Not collective. Destroy with tsr_plan_destroy(). */
+tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RESULT_USED;
+void tsr_plan_destroy(tsr_plan_t **plan);
+/* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
+tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
+/* Output paths relative to outdir. */
+void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
+void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
+/* The alignment file a call task reads for a sample: its aligned input, or align's output. */
+void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+
+/* --------------------------------------------------------------- kernels */
+
+/* What every kernel gets: the plan, the rank's pool and MPI context. */
+typedef struct tsr_kernel_env {
+    const tsr_plan_t *plan;
+    tsr_pool_t *pool;
+    const tsr_rt_t *rt;
+} tsr_kernel_env_t;
+
+/*
+ * The kernel contract. init() runs once per rank before its first task of
+ * this kernel and returns private state; process() runs one task (the
+ * task's arg encodes the work unit, see kernels/README.md) and must write
+ * outputs under temporary names and rename them when complete; destroy()
+ * frees the state and accepts NULL. version changes whenever the kernel's
+ * output for the same input changes (it enters the run fingerprint).
+ */
+typedef struct tsr_kernel {
+    const char *name;
+    int version;
+    tsr_status_t (*init)(const tsr_kernel_env_t *env, void **state);
+    tsr_status_t (*process)(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task);
+    void (*destroy)(void **state);
+} tsr_kernel_t;
+
+/* The registered kernel by name ("align", "call", "joint", "cohort"), NULL if none. */
+const tsr_kernel_t *tsr_kernel_find(const char *name);
+/* The kernel that runs tasks of a type. */
+const tsr_kernel_t *tsr_kernel_for_task(tsr_task_type_t type);
+
+extern const tsr_kernel_t tsr_kernel_align;
+extern const tsr_kernel_t tsr_kernel_call;
+extern const tsr_kernel_t tsr_kernel_joint;
+extern const tsr_kernel_t tsr_kernel_cohort;
+
+/* --------------------------------------------------------------- pipeline */
+
+typedef struct tsr_run_summary {
+    tsr_sched_result_t sched;
+    int64_t n_sites;       /* in cohort.bcf (known on every rank after a complete run) */
+    double seconds;
+    int64_t peak_rss;      /* max over ranks */
+} tsr_run_summary_t;
+
+/*
+ * Plan, then run the task graph over rt->comm (collective on it), with a
+ * placement-pinned pool per rank. Resumes from DIR/journal.tsv.
+ */
+tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o,
+                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_KERNELS_H */

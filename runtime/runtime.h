@@ -1,0 +1,254 @@
+/*
+ * runtime.h - tessera's runtime: status codes and error propagation, the
+ * logger, MPI start-up and communicators, hwloc topology and placement, the
+ * pinned per-rank thread pool, and signal handling.
+ *
+ * Design: the runtime is the bottom layer. It may include MPI, hwloc, pthreads
+ * and libc, never scheduler/, io/ or kernels/. Only this module touches
+ * MPI_COMM_WORLD: everything else works on the private duplicate held by a
+ * tsr_rt_t. Errors travel as tsr_status_t return values; the human-readable
+ * line for the user is recorded with tsr_error_set() by the code that knows
+ * the file and record, and printed once by the command layer.
+ */
+#ifndef TSR_RUNTIME_H
+#define TSR_RUNTIME_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSR_RESULT_USED __attribute__((warn_unused_result))
+#define TSR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ---------------------------------------------------------------- status */
+
+/* One status enum for the whole code base. */
+typedef enum {
+    TSR_OK = 0,
+    TSR_ERR_USAGE,       /* bad command line */
+    TSR_ERR_IO,          /* a file could not be read or written */
+    TSR_ERR_FORMAT,      /* an input file is malformed */
+    TSR_ERR_MPI,         /* an MPI call failed */
+    TSR_ERR_NOMEM,       /* allocation failed */
+    TSR_ERR_HWLOC,       /* topology discovery or binding failed */
+    TSR_ERR_HDF5,        /* an HDF5 call failed */
+    TSR_ERR_STATE,       /* output directory or journal does not match */
+    TSR_ERR_TRANSIENT,   /* worth retrying (e.g. EAGAIN, a busy file system) */
+    TSR_ERR_INTERRUPTED, /* stopped by a signal; resumable */
+    TSR_ERR_INTERNAL     /* a bug in tessera */
+} tsr_status_t;
+
+/* Process exit codes (documented in README.md). */
+enum {
+    TSR_EXIT_OK = 0,
+    TSR_EXIT_FAIL = 1,        /* bad input or a failed stage; see the error line */
+    TSR_EXIT_USAGE = 2,       /* bad command line */
+    TSR_EXIT_INTERRUPTED = 75 /* stopped by SIGTERM/SIGUSR1/SIGINT; rerun to resume (EX_TEMPFAIL) */
+};
+
+/* Short name of a status ("io error", ...). Not collective. */
+const char *tsr_status_str(tsr_status_t s);
+
+/* Map a status to the process exit code above. */
+int tsr_status_exit_code(tsr_status_t s);
+
+/*
+ * Record the user-facing message for the error being returned (what failed,
+ * which file/record, what to do) and return `s` so callers can write
+ * `return tsr_error_set(TSR_ERR_IO, "...")`. The message is thread-local (like
+ * errno); the first message set since tsr_error_clear() wins, so the innermost
+ * code, which knows the file and line, decides what the user reads.
+ */
+tsr_status_t tsr_error_set(tsr_status_t s, const char *fmt, ...) TSR_PRINTF(2, 3);
+/* The recorded message of this thread, or "" if none. */
+const char *tsr_error_msg(void);
+void tsr_error_clear(void);
+
+/* Propagate a failing status, logging file and line at debug level. */
+#define TSR_CALL(expr)                                                        \
+    do {                                                                      \
+        tsr_status_t tsr_call_s_ = (expr);                                    \
+        if (tsr_call_s_ != TSR_OK) {                                          \
+            tsr_log_trace_error(__FILE__, __LINE__, __func__, tsr_call_s_);   \
+            return tsr_call_s_;                                               \
+        }                                                                     \
+    } while (0)
+
+/* Check an MPI return code (our communicators use MPI_ERRORS_RETURN). */
+#define TSR_CALL_MPI(expr)                                                    \
+    do {                                                                      \
+        int tsr_mpi_rc_ = (expr);                                             \
+        if (tsr_mpi_rc_ != MPI_SUCCESS)                                       \
+            return tsr_error_mpi(tsr_mpi_rc_, __FILE__, __LINE__, #expr);     \
+    } while (0)
+
+/* Allocation that records TSR_ERR_NOMEM and returns from the caller. */
+#define TSR_ALLOC(ptr, n)                                                     \
+    do {                                                                      \
+        (ptr) = calloc((n) ? (size_t)(n) : 1u, sizeof(*(ptr)));               \
+        if (!(ptr))                                                           \
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory (%s:%d)",      \
+                                 __FILE__, __LINE__);                         \
+    } while (0)
+
+tsr_status_t tsr_error_mpi(int mpi_rc, const char *file, int line, const char *expr);
+void tsr_log_trace_error(const char *file, int line, const char *func, tsr_status_t s);
+
+/* ---------------------------------------------------------------- logger */
+
+typedef enum {
+    TSR_LOG_OFF = 0,
+    TSR_LOG_ERROR,
+    TSR_LOG_WARN,
+    TSR_LOG_INFO,
+    TSR_LOG_DEBUG,
+    TSR_LOG_TRACE
+} tsr_log_level_t;
+
+/*
+ * Configure the process-wide logger: level and the rank printed in every
+ * line's prefix ("[tessera r3 WARN func] ..."); rank < 0 prints no rank.
+ * Lines go to stderr, one write(2) per line, so ranks do not interleave within a line.
+ */
+void tsr_log_configure(tsr_log_level_t level, int rank);
+tsr_log_level_t tsr_log_level(void);
+/* Parse "off|error|warn|info|debug|trace"; returns -1 if unknown. */
+int tsr_log_level_parse(const char *s);
+void tsr_log_write(tsr_log_level_t level, const char *func, const char *fmt, ...) TSR_PRINTF(3, 4);
+
+#define tsr_log_error(...) tsr_log_write(TSR_LOG_ERROR, __func__, __VA_ARGS__)
+#define tsr_log_warn(...) tsr_log_write(TSR_LOG_WARN, __func__, __VA_ARGS__)
+#define tsr_log_info(...) tsr_log_write(TSR_LOG_INFO, __func__, __VA_ARGS__)
+#define tsr_log_debug(...) tsr_log_write(TSR_LOG_DEBUG, __func__, __VA_ARGS__)
+#define tsr_log_trace(...) tsr_log_write(TSR_LOG_TRACE, __func__, __VA_ARGS__)
+
+/* ------------------------------------------------------------ MPI runtime */
+
+typedef enum {
+    TSR_ROLE_MASTER = 1, /* rank 0: runs the dispatcher thread and a worker */
+    TSR_ROLE_WORKER = 2  /* every other rank: a worker */
+} tsr_role_t;
+
+/* The process's MPI context. Fields are read-only for callers. */
+typedef struct tsr_rt {
+    MPI_Comm comm;      /* private duplicate of MPI_COMM_WORLD, MPI_ERRORS_RETURN */
+    MPI_Comm node_comm; /* ranks on this node (MPI_COMM_TYPE_SHARED) */
+    int rank, size;
+    int node_rank, node_size;
+    tsr_role_t role;
+    int thread_level; /* provided by MPI_Init_thread */
+} tsr_rt_t;
+
+/*
+ * Initialise MPI with MPI_THREAD_MULTIPLE (the master's dispatcher thread
+ * talks MPI beside the worker), fail with a clear error when the library
+ * provides less, duplicate the world communicator, split the node
+ * communicator and decide each rank's role. Collective on MPI_COMM_WORLD.
+ * Destroy with tsr_rt_destroy().
+ */
+tsr_status_t tsr_rt_create(int *argc, char ***argv, tsr_rt_t **rt) TSR_RESULT_USED;
+/* Free communicators and finalize MPI. Collective. Accepts NULL; sets *rt = NULL. */
+void tsr_rt_destroy(tsr_rt_t **rt);
+/* Abort every rank with the given exit code (used only when a rank cannot report). */
+void tsr_rt_abort(const tsr_rt_t *rt, int code);
+
+/* ------------------------------------------------ topology and placement */
+
+typedef struct tsr_topo tsr_topo_t;
+
+/*
+ * Discover this machine's topology with hwloc, or load a synthetic one when
+ * `synthetic` is non-NULL (hwloc_topology_set_synthetic syntax, e.g.
+ * "pack:2 numa:2 core:16 pu:1"), which is how tests check placement.
+ * Not collective. Destroy with tsr_topo_destroy().
+ */
+tsr_status_t tsr_topo_create(const char *synthetic, tsr_topo_t **topo) TSR_RESULT_USED;
+void tsr_topo_destroy(tsr_topo_t **topo);
+/* Counts of packages, NUMA domains, cores and PUs. */
+void tsr_topo_counts(const tsr_topo_t *topo, int *packages, int *numa, int *cores, int *pus);
+/* One-line description, e.g. "1 package, 1 NUMA domain, 2 cores, 2 PUs". */
+void tsr_topo_describe(const tsr_topo_t *topo, char *buf, size_t len);
+
+/* Where one rank's worker threads run. */
+typedef struct tsr_placement {
+    int domain;        /* index of the NUMA domain (or package) the rank is placed in, -1 if unbound */
+    int n_threads;     /* worker threads */
+    int *thread_pu;    /* per thread: OS index of the PU it is bound to, or -1 */
+    int *thread_core;  /* per thread: logical index of its core, or -1 */
+    char domain_cpus[256]; /* list string ("0-15") of the rank's allowed PUs */
+    int respected_external; /* 1 if an mpirun/srun binding was found and kept */
+} tsr_placement_t;
+
+/*
+ * Decide the placement of local rank `local_rank` of `local_size` on this node:
+ * by default one rank per NUMA domain (or package when hwloc reports no
+ * NUMA), ranks beyond the domain count sharing domains round-robin, and
+ * worker threads pinned one per core of the rank's domain. If the process is
+ * already bound to a subset of the machine (mpirun --bind-to, srun
+ * --cpu-bind), that subset is kept and threads are pinned within it.
+ * `n_threads` <= 0 means "one per core of the domain". `external_cpuset` is
+ * the binding found at start-up as an hwloc list string, or NULL to ask the
+ * OS. Not collective. Free with tsr_placement_free().
+ */
+tsr_status_t tsr_placement_compute(const tsr_topo_t *topo, int local_rank, int local_size,
+                                   int n_threads, const char *external_cpuset,
+                                   tsr_placement_t *pl) TSR_RESULT_USED;
+void tsr_placement_free(tsr_placement_t *pl);
+/* Bind the calling thread to thread slot `thread` of the placement (no-op if -1). */
+tsr_status_t tsr_placement_bind_thread(const tsr_topo_t *topo, const tsr_placement_t *pl,
+                                       int thread) TSR_RESULT_USED;
+
+/* ------------------------------------------------------------ thread pool */
+
+typedef struct tsr_pool tsr_pool_t;
+
+/*
+ * Start a pool of pl->n_threads worker threads bound per the placement
+ * (pl and topo may be NULL: n_threads unbound threads). Not collective.
+ * Destroy with tsr_pool_destroy().
+ */
+tsr_status_t tsr_pool_create(const tsr_topo_t *topo, const tsr_placement_t *pl, int n_threads,
+                             tsr_pool_t **pool) TSR_RESULT_USED;
+void tsr_pool_destroy(tsr_pool_t **pool);
+int tsr_pool_size(const tsr_pool_t *pool);
+
+/*
+ * Run fn(ctx, i, thread) for i in [0, n) on the pool's threads and wait.
+ * `thread` in [0, size) identifies the worker, for per-thread scratch.
+ * Returns the first non-OK status any call returned (the others still run).
+ */
+typedef tsr_status_t (*tsr_pool_fn)(void *ctx, int64_t i, int thread);
+tsr_status_t tsr_pool_for(tsr_pool_t *pool, int64_t n, tsr_pool_fn fn, void *ctx) TSR_RESULT_USED;
+
+/* ---------------------------------------------------------------- signals */
+
+/*
+ * Install handlers for SIGTERM, SIGINT and SIGUSR1 that only record the
+ * signal (async-signal-safe). Call once from main before threads start.
+ */
+void tsr_signals_install(void);
+/* The first stop signal received so far, or 0. */
+int tsr_signals_pending(void);
+/* For tests: forget a received signal. */
+void tsr_signals_reset(void);
+
+/* ---------------------------------------------------------------- misc */
+
+/* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
+double tsr_now(void);
+/* Peak resident set size of this process in bytes (getrusage). */
+int64_t tsr_peak_rss(void);
+/* Parse a size like "4G", "512M", "100k", "2000" into bytes; -1 on error. */
+int64_t tsr_parse_size(const char *s);
+/* mkdir -p; TSR_ERR_IO with a message naming the path on failure. */
+tsr_status_t tsr_mkdir_p(const char *path) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_RUNTIME_H */

@@ -1,0 +1,172 @@
+/*
+ * scheduler.h - the task graph, the dynamic master/worker dispatcher and the
+ * journal that makes runs resumable.
+ *
+ * Design. Every rank builds the same task graph from the same plan (the plan
+ * depends on the inputs and options only, never on the rank count), so only
+ * task ids travel over MPI. Rank 0 runs a dispatcher thread beside its own
+ * worker; every rank runs one worker loop that asks for tasks, executes them
+ * through a caller-supplied function, computes the CRC32 of each output and
+ * reports back. The dispatcher hands out ready tasks longest (highest cost)
+ * first, several per message when workers ask for more, and is the only
+ * writer of the journal: an append-only, fsync'ed text file of completed tasks
+ * with their outputs' checksums. A rerun verifies journaled outputs and skips
+ * them; a journal with a different fingerprint is refused.
+ *
+ * May include: runtime/. Must not include: io/, kernels/.
+ */
+#ifndef TSR_SCHEDULER_H
+#define TSR_SCHEDULER_H
+
+#include "runtime/runtime.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- task graph */
+
+typedef struct tsr_graph tsr_graph_t;
+typedef int32_t tsr_task_id_t;
+
+/* Create an empty graph. Not collective. Destroy with tsr_graph_destroy(). */
+tsr_status_t tsr_graph_create(tsr_graph_t **g) TSR_RESULT_USED;
+void tsr_graph_destroy(tsr_graph_t **g);
+
+/*
+ * Add a task. `type` is the caller's task type (e.g. a kernel index), `key`
+ * a unique stable name ("call/chr1:1-1000000/b0") that the journal records,
+ * `cost` an estimate used to dispatch longest first, `outputs` paths
+ * (relative to the run's output directory) the task writes; they are copied.
+ * `arg` is an opaque integer for the executor (e.g. an index into the plan).
+ * Ids are assigned 0, 1, 2, ... in insertion order.
+ */
+tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cost, int64_t arg,
+                           const char *const *outputs, int n_outputs, tsr_task_id_t *id) TSR_RESULT_USED;
+/* `task` runs only after `dep` succeeded. */
+tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t dep) TSR_RESULT_USED;
+int32_t tsr_graph_size(const tsr_graph_t *g);
+
+/* Read-only view of one task handed to the executor. */
+typedef struct tsr_task {
+    tsr_task_id_t id;
+    int type;
+    int64_t arg;
+    const char *key;
+    double cost;
+    int n_outputs;
+    const char *const *outputs; /* relative to the output directory */
+    int attempt;                /* 0 first time, 1.. on retry */
+} tsr_task_t;
+
+/* Look up a task by id (NULL when out of range). Pointers live as long as the graph. */
+const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id);
+
+/* ---------------------------------------------------------------- journal */
+
+typedef struct tsr_journal tsr_journal_t;
+
+/*
+ * Open (or create) the journal at `path` for a run whose inputs and options
+ * hash to `fingerprint` (a short printable string; see tsr_fingerprint_*).
+ * An existing journal with another fingerprint is refused with TSR_ERR_STATE
+ * and a message naming both. A truncated last record (kill -9 mid-write) is
+ * dropped; a corrupted record (bad per-line checksum) ends the replay there,
+ * with a warning, and the file is cut back to the last good record before
+ * new records are appended. Not collective (the master calls it).
+ * Close with tsr_journal_close().
+ */
+tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **j) TSR_RESULT_USED;
+void tsr_journal_close(tsr_journal_t **j);
+
+/* Append + fsync a completion record: task key and its outputs' CRC32s. */
+tsr_status_t tsr_journal_append_done(tsr_journal_t *j, const char *key, int n_outputs,
+                                     const char *const *outputs, const uint32_t *crc) TSR_RESULT_USED;
+/* Append + fsync a failure record (shown by `tessera inspect` as the last error). */
+tsr_status_t tsr_journal_append_error(tsr_journal_t *j, const char *key, tsr_status_t s,
+                                      const char *msg) TSR_RESULT_USED;
+
+/* Replayed content: the completion records found when the journal was opened. */
+int tsr_journal_n_done(const tsr_journal_t *j);
+/* Record i: key, outputs and their CRCs (pointers owned by the journal). */
+void tsr_journal_done_at(const tsr_journal_t *j, int i, const char **key, int *n_outputs,
+                         const char *const **outputs, const uint32_t **crc);
+/* The last error record's text ("" if none). */
+const char *tsr_journal_last_error(const tsr_journal_t *j);
+
+/*
+ * Read a journal without opening it for writing (for `tessera inspect`):
+ * prints nothing, fills counts. Keys of completed tasks are returned through
+ * the callback. Not collective.
+ */
+typedef void (*tsr_journal_visit_fn)(void *ctx, const char *key);
+tsr_status_t tsr_journal_scan(const char *path, char *fingerprint, size_t fp_len, int *n_done,
+                              char *last_error, size_t err_len, tsr_journal_visit_fn visit,
+                              void *ctx) TSR_RESULT_USED;
+
+/* CRC32 (zlib) of a whole file; TSR_ERR_IO if unreadable. */
+tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc) TSR_RESULT_USED;
+
+/* --------------------------------------------------------------- dispatch */
+
+/*
+ * Execute one task on this rank. `outdir` is the run's output directory; the
+ * function must write each output to a temporary name and rename it into
+ * place when complete (tsr_output_tmpname helps). Return TSR_OK,
+ * TSR_ERR_TRANSIENT (retried), or another status (the run stops with the
+ * message recorded via tsr_error_set).
+ */
+typedef tsr_status_t (*tsr_exec_fn)(void *ctx, const tsr_task_t *task);
+
+typedef struct tsr_sched_opts {
+    const char *outdir;      /* output directory (journal lives at outdir/journal.tsv) */
+    const char *fingerprint; /* refuse a journal of another run */
+    int max_retries;         /* per task, for TSR_ERR_TRANSIENT (default 2) */
+    double grace_seconds;    /* after a stop signal, wait this long for running tasks (default 60) */
+    int batch;               /* max tasks handed out per message (default 4) */
+    int progress;            /* log progress lines at info level every N seconds (0 = off; default 10) */
+    int verify;              /* 1: verify journaled outputs' CRC on resume (default 1) */
+} tsr_sched_opts_t;
+
+void tsr_sched_opts_init(tsr_sched_opts_t *o);
+tsr_status_t tsr_sched_opts_check(const tsr_sched_opts_t *o) TSR_RESULT_USED;
+
+/* Outcome of a run, the same on every rank after tsr_sched_run returns. */
+typedef struct tsr_sched_result {
+    int32_t n_tasks;     /* tasks in the graph */
+    int32_t n_skipped;   /* proven done by the journal */
+    int32_t n_executed;  /* executed in this run (all ranks) */
+    int32_t n_retried;   /* transient failures retried */
+    int32_t n_failed;    /* permanently failed */
+    int interrupted;     /* stopped by a signal before all tasks completed */
+    double seconds;
+} tsr_sched_result_t;
+
+/*
+ * Run the graph to completion over `comm`. Collective on comm: every rank
+ * passes an identical graph. Rank 0 dispatches (in a thread) and works;
+ * other ranks work. Returns TSR_OK when every task is done (journaled or
+ * executed), TSR_ERR_INTERRUPTED after a stop signal (journal flushed; rerun
+ * resumes), or the failing task's status with the same error message on
+ * every rank. Also writes outdir/tasks.tsv (every task's key and type) so
+ * `tessera inspect` can tell what is left.
+ */
+tsr_status_t tsr_sched_run(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
+                           tsr_exec_fn exec, void *ctx, tsr_sched_result_t *res) TSR_RESULT_USED;
+
+/*
+ * Build "dir/.tmp.<name>.<pid>" for an output "dir/name", so incomplete files never carry
+ * the final name. Returns TSR_ERR_INTERNAL if it does not fit.
+ */
+tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len) TSR_RESULT_USED;
+
+/* Print the state of an output directory (done / left per task type, last error). */
+tsr_status_t tsr_inspect_print(const char *outdir, FILE *out) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_SCHEDULER_H */
