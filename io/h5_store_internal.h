@@ -1,0 +1,75 @@
+/*
+ * h5_store_internal.h - private to io/: the small HDF5 layer shared by the
+ * evidence partition store (partition_store.c, which defines these) and the
+ * call-set store (callset_store.c). Files use the default (serial) driver,
+ * are written under a temporary name and renamed on success, and carry no
+ * object timestamps, so the same content gives the same bytes. While a file
+ * is open, HDF5's own error printing is silenced; every failure becomes one
+ * tsr_error_set() line naming the file and the object.
+ */
+#ifndef TSR_H5_STORE_INTERNAL_H
+#define TSR_H5_STORE_INTERNAL_H
+
+#include "runtime/runtime.h"
+
+#include <hdf5.h>
+#include <stdint.h>
+
+typedef struct tsr_h5_file {
+    hid_t id;
+    char path[4096]; /* the final path (what error messages name) */
+    char tmp[4096];  /* the temporary name while writing, "" when reading */
+    H5E_auto2_t saved_func;
+    void *saved_data;
+} tsr_h5_file_t;
+
+/* Create `path`'s temporary file for writing. Finish with tsr_h5_finish(). */
+tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
+/* Open `path` read-only. Finish with tsr_h5_finish(f, 0). */
+tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
+/*
+ * Close the file and restore HDF5 error printing. A written file is renamed
+ * to its final path when `commit` is 1, removed otherwise. Returns an error
+ * only when closing or renaming a committed file fails.
+ */
+tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit) TSR_RESULT_USED;
+
+/* Create the groups named (e.g. "/site"), without timestamps. */
+tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name) TSR_RESULT_USED;
+/* Root attributes. */
+tsr_status_t tsr_h5_attr_write_str(tsr_h5_file_t *f, const char *name, const char *val) TSR_RESULT_USED;
+tsr_status_t tsr_h5_attr_write_i64(tsr_h5_file_t *f, const char *name, int64_t val) TSR_RESULT_USED;
+/* Read a string attribute into a malloc'ed string (free it). */
+tsr_status_t tsr_h5_attr_read_str(tsr_h5_file_t *f, const char *name, char **val) TSR_RESULT_USED;
+tsr_status_t tsr_h5_attr_read_i64(tsr_h5_file_t *f, const char *name, int64_t *val) TSR_RESULT_USED;
+
+/*
+ * Write a 1-D dataset of n elements of `mem_type` (a native type, stored as
+ * the same type), chunked + shuffle + deflate(4) when n > 0.
+ */
+tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n,
+                          const void *data) TSR_RESULT_USED;
+/*
+ * Read a 1-D dataset into a new malloc'ed array of `mem_type` (never NULL;
+ * free it). `expect` >= 0 requires exactly that many elements (else
+ * TSR_ERR_FORMAT naming the file and dataset); *n receives the count.
+ * The stored type class must match `mem_type`'s (integer or float).
+ */
+tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
+                         void **data) TSR_RESULT_USED;
+/* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */
+tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n,
+                                  const char *const *s) TSR_RESULT_USED;
+tsr_status_t tsr_h5_read_strings(tsr_h5_file_t *f, const char *name, int64_t expect,
+                                 char ***s) TSR_RESULT_USED;
+
+/*
+ * Check an offsets array of n+1 entries: off[0] == 0, non-decreasing, and
+ * off[n] == total. `what` names the dataset in the message.
+ */
+tsr_status_t tsr_h5_check_offsets(const tsr_h5_file_t *f, const char *what, const int64_t *off, int64_t n,
+                                  int64_t total) TSR_RESULT_USED;
+/* The number of comma-separated alleles in blob[a, b). */
+int32_t tsr_h5_count_alleles(const char *blob, int64_t a, int64_t b);
+
+#endif /* TSR_H5_STORE_INTERNAL_H */

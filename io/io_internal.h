@@ -1,0 +1,88 @@
+/*
+ * io_internal.h - private to io/: the read-source back-end table and small
+ * helpers shared by io/*.c. Nothing outside io/ may include this header.
+ */
+#ifndef TSR_IO_INTERNAL_H
+#define TSR_IO_INTERNAL_H
+
+#include "io/io.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A read-source back end (htslib hFILE_backend spirit). The front end in
+ * io/read_source.c owns a tsr_reader_t and calls through this table;
+ * `state` is the back end's private handle.
+ *   open:  open path1 (and path2 when paired, else NULL) into *state;
+ *          returns a status with the message recorded by tsr_error_set().
+ *   next:  tsr_reader_next() semantics: 1 record, 0 end, -2 error (message set).
+ *   close: release *state (accepts NULL).
+ */
+typedef struct tsr_reader_backend {
+    const char *name;
+    tsr_status_t (*open)(const char *path1, const char *path2, void **state);
+    int (*next)(void *state, tsr_read_t *r1, tsr_read_t *r2);
+    void (*close)(void *state);
+} tsr_reader_backend_t;
+
+/* The FASTQ back end (plain, gzip, BGZF), defined in io/read_source.c. */
+extern const tsr_reader_backend_t tsr_fastq_backend;
+
+/* A growable byte string, kept NUL-terminated by tsr_str_putn(). */
+typedef struct tsr_str {
+    size_t l, m;
+    char *s;
+} tsr_str_t;
+
+/* Make room for `n` more bytes plus a NUL; 0 on success, -1 on out of memory. */
+static inline int tsr_str_reserve(tsr_str_t *s, size_t n)
+{
+    if (s->l + n + 1 <= s->m)
+        return 0;
+    size_t m = s->m ? s->m : 64;
+    while (m < s->l + n + 1)
+        m *= 2;
+    char *p = realloc(s->s, m);
+    if (!p)
+        return -1;
+    s->s = p;
+    s->m = m;
+    return 0;
+}
+
+/* Append `n` bytes and keep the string NUL-terminated; 0 or -1 (out of memory). */
+static inline int tsr_str_putn(tsr_str_t *s, const char *p, size_t n)
+{
+    if (tsr_str_reserve(s, n) != 0)
+        return -1;
+    memcpy(s->s + s->l, p, n);
+    s->l += n;
+    s->s[s->l] = '\0';
+    return 0;
+}
+
+static inline void tsr_str_free(tsr_str_t *s)
+{
+    free(s->s);
+    s->s = NULL;
+    s->l = s->m = 0;
+}
+
+/* malloc'ed "dir/name"; NULL on out of memory. */
+static inline char *tsr_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    if (a > 0 && dir[a - 1] == '/')
+        a--;
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+#endif /* TSR_IO_INTERNAL_H */

@@ -1,0 +1,501 @@
+/*
+ * partition_store.c - the HDF5 evidence partition (one file per region x
+ * sample batch; schema in io/partition_schema.md) and the small HDF5 layer
+ * it shares with the call-set store (io/h5_store_internal.h).
+ */
+#include "io/h5_store_internal.h"
+#include "io/io.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TSR_PARTITION_SCHEMA "tessera-evidence"
+#define TSR_PARTITION_VERSION 1
+#define TSR_H5_CHUNK 65536
+
+/* ------------------------------------------------------------ HDF5 layer */
+
+static void h5_silence(tsr_h5_file_t *f)
+{
+    if (H5Eget_auto2(H5E_DEFAULT, &f->saved_func, &f->saved_data) < 0) {
+        f->saved_func = NULL;
+        f->saved_data = NULL;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void h5_restore(tsr_h5_file_t *f) { H5Eset_auto2(H5E_DEFAULT, f->saved_func, f->saved_data); }
+
+static tsr_status_t h5_set_path(tsr_h5_file_t *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    f->id = H5I_INVALID_HID;
+    if (strlen(path) >= sizeof f->path)
+        return tsr_error_set(TSR_ERR_IO, "%s: path too long", path);
+    strcpy(f->path, path);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
+{
+    TSR_CALL(h5_set_path(f, path));
+    char dir[4096], base[4096];
+    strcpy(dir, path);
+    strcpy(base, path);
+    int n = snprintf(f->tmp, sizeof f->tmp, "%s/.tmp.%s.%ld", dirname(dir), basename(base), (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof f->tmp)
+        return tsr_error_set(TSR_ERR_IO, "%s: path too long", path);
+    h5_silence(f);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0)
+        H5Pset_obj_track_times(fcpl, 0);
+    f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (f->id < 0) {
+        h5_restore(f);
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot create HDF5 file %s (directory missing or not writable?)",
+                             path, f->tmp);
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
+{
+    TSR_CALL(h5_set_path(f, path));
+    if (access(path, R_OK) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    h5_silence(f);
+    f->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f->id < 0) {
+        h5_restore(f);
+        return tsr_error_set(TSR_ERR_HDF5, "%s: not an HDF5 file, or truncated", path);
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
+{
+    tsr_status_t s = TSR_OK;
+    if (f->id >= 0 && H5Fclose(f->id) < 0 && commit)
+        s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
+    f->id = H5I_INVALID_HID;
+    h5_restore(f);
+    if (f->tmp[0]) {
+        if (commit && s == TSR_OK && rename(f->tmp, f->path) != 0)
+            s = tsr_error_set(TSR_ERR_IO, "%s: cannot rename %s into place: %s", f->path, f->tmp,
+                              strerror(errno));
+        if (!commit || s != TSR_OK)
+            unlink(f->tmp);
+        f->tmp[0] = '\0';
+    }
+    return s;
+}
+
+tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl < 0 || H5Pset_obj_track_times(gcpl, 0) < 0) {
+        if (gcpl >= 0)
+            H5Pclose(gcpl);
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create group %s", f->path, name);
+    }
+    hid_t g = H5Gcreate2(f->id, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    if (g < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create group %s", f->path, name);
+    H5Gclose(g);
+    return TSR_OK;
+}
+
+static tsr_status_t attr_write(tsr_h5_file_t *f, const char *name, hid_t type, const void *val)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = sp < 0 ? H5I_INVALID_HID : H5Acreate2(f->id, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t w = a < 0 ? -1 : H5Awrite(a, type, val);
+    if (a >= 0)
+        H5Aclose(a);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (w < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot write attribute %s", f->path, name);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_attr_write_str(tsr_h5_file_t *f, const char *name, const char *val)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    size_t len = strlen(val);
+    if (t < 0 || H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0) {
+        if (t >= 0)
+            H5Tclose(t);
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot write attribute %s", f->path, name);
+    }
+    tsr_status_t s = attr_write(f, name, t, len ? val : "");
+    H5Tclose(t);
+    return s;
+}
+
+tsr_status_t tsr_h5_attr_write_i64(tsr_h5_file_t *f, const char *name, int64_t val)
+{
+    return attr_write(f, name, H5T_NATIVE_INT64, &val);
+}
+
+tsr_status_t tsr_h5_attr_read_str(tsr_h5_file_t *f, const char *name, char **val)
+{
+    *val = NULL;
+    hid_t a = H5Aopen(f->id, name, H5P_DEFAULT);
+    if (a < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: attribute %s is missing (not a tessera file?)", f->path, name);
+    hid_t ft = H5Aget_type(a);
+    tsr_status_t s = TSR_OK;
+    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) != 0) {
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: attribute %s is not a fixed-length string", f->path, name);
+    } else {
+        size_t len = H5Tget_size(ft);
+        char *buf = calloc(len + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (!buf || mt < 0) {
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
+        } else if (H5Tset_size(mt, len) < 0 || H5Tset_strpad(mt, H5T_STR_NULLPAD) < 0 || H5Aread(a, mt, buf) < 0) {
+            s = tsr_error_set(TSR_ERR_HDF5, "%s: cannot read attribute %s", f->path, name);
+        }
+        if (mt >= 0)
+            H5Tclose(mt);
+        if (s == TSR_OK)
+            *val = buf;
+        else
+            free(buf);
+    }
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Aclose(a);
+    return s;
+}
+
+tsr_status_t tsr_h5_attr_read_i64(tsr_h5_file_t *f, const char *name, int64_t *val)
+{
+    hid_t a = H5Aopen(f->id, name, H5P_DEFAULT);
+    if (a < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: attribute %s is missing (not a tessera file?)", f->path, name);
+    hid_t ft = H5Aget_type(a);
+    int ok = ft >= 0 && H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, val) >= 0;
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Aclose(a);
+    if (!ok)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: attribute %s is not a readable integer", f->path, name);
+    return TSR_OK;
+}
+
+static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, hid_t file_type, int64_t n,
+                                  const void *data)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
+    if (rc >= 0 && n > 0) {
+        hsize_t chunk[1] = {(hsize_t)(n < TSR_H5_CHUNK ? n : TSR_H5_CHUNK)};
+        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0)
+            rc = -1;
+    }
+    hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, name, file_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0)
+        rc = -1;
+    else if (n > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = -1;
+    if (d >= 0)
+        H5Dclose(d);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (rc < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot write dataset %s", f->path, name);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n, const void *data)
+{
+    return dataset_write(f, name, mem_type, mem_type, n, data);
+}
+
+/* Open a 1-D dataset, check its type class and size. */
+static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t cls, int64_t expect, hid_t *d,
+                                 int64_t *n)
+{
+    *d = H5Dopen2(f->id, name, H5P_DEFAULT);
+    if (*d < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
+    hid_t ft = H5Dget_type(*d);
+    hid_t sp = H5Dget_space(*d);
+    hsize_t dims[1] = {0};
+    int ok_type = ft >= 0 && H5Tget_class(ft) == cls;
+    int ok_rank = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, dims, NULL) == 1;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (sp >= 0)
+        H5Sclose(sp);
+    tsr_status_t s = TSR_OK;
+    if (!ok_type || !ok_rank)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has the wrong type or shape", f->path, name);
+    else if (expect >= 0 && (int64_t)dims[0] != expect)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, expected %lld", f->path, name,
+                          (long long)dims[0], (long long)expect);
+    if (s != TSR_OK) {
+        H5Dclose(*d);
+        *d = H5I_INVALID_HID;
+        return s;
+    }
+    *n = (int64_t)dims[0];
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
+                         void **data)
+{
+    *data = NULL;
+    H5T_class_t cls = H5Tget_class(mem_type);
+    hid_t d;
+    int64_t cnt = 0;
+    TSR_CALL(dataset_open(f, name, cls, expect, &d, &cnt));
+    size_t esz = H5Tget_size(mem_type);
+    void *buf = calloc(cnt ? (size_t)cnt : 1u, esz);
+    if (!buf) {
+        H5Dclose(d);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s from %s", name, f->path);
+    }
+    if (cnt > 0 && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        free(buf);
+        H5Dclose(d);
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
+                             name);
+    }
+    H5Dclose(d);
+    *data = buf;
+    if (n)
+        *n = cnt;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n, const char *const *s)
+{
+    size_t w = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (strlen(s[i]) > w)
+            w = strlen(s[i]);
+    char *buf = calloc(n ? (size_t)n : 1u, w);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    tsr_status_t st = TSR_OK;
+    if (!buf || t < 0) {
+        st = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", f->path);
+    } else if (H5Tset_size(t, w) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0) {
+        st = tsr_error_set(TSR_ERR_HDF5, "%s: cannot write dataset %s", f->path, name);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(buf + (size_t)i * w, s[i], strlen(s[i]));
+        st = dataset_write(f, name, t, t, n, buf);
+    }
+    if (t >= 0)
+        H5Tclose(t);
+    free(buf);
+    return st;
+}
+
+tsr_status_t tsr_h5_read_strings(tsr_h5_file_t *f, const char *name, int64_t expect, char ***out)
+{
+    *out = NULL;
+    hid_t d;
+    int64_t n = 0;
+    TSR_CALL(dataset_open(f, name, H5T_STRING, expect, &d, &n));
+    hid_t ft = H5Dget_type(d);
+    size_t w = ft < 0 ? 0 : H5Tget_size(ft);
+    int var = ft < 0 ? 1 : H5Tis_variable_str(ft) != 0;
+    if (ft >= 0)
+        H5Tclose(ft);
+    if (var || w == 0) {
+        H5Dclose(d);
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is not a fixed-length string array", f->path, name);
+    }
+    char *buf = calloc(n ? (size_t)n : 1u, w);
+    char **s = calloc(n ? (size_t)n : 1u, sizeof *s);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    tsr_status_t st = TSR_OK;
+    if (!buf || !s || mt < 0)
+        st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
+    else if (H5Tset_size(mt, w) < 0 || H5Tset_strpad(mt, H5T_STR_NULLPAD) < 0 ||
+             (n > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
+        st = tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s", f->path, name);
+    for (int64_t i = 0; st == TSR_OK && i < n; i++) {
+        s[i] = strndup(buf + (size_t)i * w, w);
+        if (!s[i])
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
+    }
+    if (mt >= 0)
+        H5Tclose(mt);
+    H5Dclose(d);
+    free(buf);
+    if (st != TSR_OK) {
+        for (int64_t i = 0; s && i < n; i++)
+            free(s[i]);
+        free(s);
+        return st;
+    }
+    *out = s;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_check_offsets(const tsr_h5_file_t *f, const char *what, const int64_t *off, int64_t n,
+                                  int64_t total)
+{
+    if (off[0] != 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: %s does not start at 0", f->path, what);
+    for (int64_t i = 0; i < n; i++)
+        if (off[i + 1] < off[i])
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at record %lld", f->path, what, (long long)i);
+    if (off[n] != total)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: %s ends at %lld but the data holds %lld values", f->path, what,
+                             (long long)off[n], (long long)total);
+    return TSR_OK;
+}
+
+int32_t tsr_h5_count_alleles(const char *blob, int64_t a, int64_t b)
+{
+    if (b <= a)
+        return 0;
+    int32_t n = 1;
+    for (int64_t i = a; i < b; i++)
+        n += blob[i] == ',';
+    return n;
+}
+
+/* ----------------------------------------------------- evidence partition */
+
+static tsr_status_t partition_write_body(tsr_h5_file_t *f, const tsr_evidence_t *ev)
+{
+    int64_t n = ev->n_sites, nb = ev->n_blocks;
+    TSR_CALL(tsr_h5_attr_write_str(f, "schema", TSR_PARTITION_SCHEMA));
+    TSR_CALL(tsr_h5_attr_write_i64(f, "schema_version", TSR_PARTITION_VERSION));
+    TSR_CALL(tsr_h5_attr_write_str(f, "contig", ev->contig ? ev->contig : ""));
+    TSR_CALL(tsr_h5_attr_write_i64(f, "start", ev->start));
+    TSR_CALL(tsr_h5_attr_write_i64(f, "end", ev->end));
+    TSR_CALL(tsr_h5_attr_write_i64(f, "n_samples", ev->n_samples));
+    TSR_CALL(tsr_h5_write_strings(f, "/sample_id", ev->n_samples, (const char *const *)ev->sample_ids));
+    TSR_CALL(tsr_h5_group(f, "/site"));
+    TSR_CALL(tsr_h5_group(f, "/call"));
+    TSR_CALL(tsr_h5_group(f, "/refblock"));
+    int64_t zero = 0;
+    const int64_t *aoff = n ? ev->allele_off : &zero, *poff = n ? ev->pl_off : &zero,
+                  *doff = n ? ev->ad_off : &zero;
+    TSR_CALL(tsr_h5_write(f, "/site/position", H5T_NATIVE_INT64, n, ev->pos));
+    TSR_CALL(tsr_h5_write(f, "/site/kind", H5T_NATIVE_UINT8, n, ev->kind));
+    TSR_CALL(tsr_h5_write(f, "/site/n_alleles", H5T_NATIVE_INT32, n, ev->n_alleles));
+    TSR_CALL(tsr_h5_write(f, "/site/allele_offset", H5T_NATIVE_INT64, n + 1, aoff));
+    TSR_CALL(tsr_h5_write(f, "/site/alleles", H5T_NATIVE_UINT8, aoff[n], ev->allele_blob));
+    TSR_CALL(tsr_h5_write(f, "/call/pl_offset", H5T_NATIVE_INT64, n + 1, poff));
+    TSR_CALL(tsr_h5_write(f, "/call/pl", H5T_NATIVE_INT32, poff[n], ev->pl));
+    TSR_CALL(tsr_h5_write(f, "/call/ad_offset", H5T_NATIVE_INT64, n + 1, doff));
+    TSR_CALL(tsr_h5_write(f, "/call/ad", H5T_NATIVE_INT32, doff[n], ev->ad));
+    TSR_CALL(tsr_h5_write(f, "/call/dp", H5T_NATIVE_INT32, n * ev->n_samples, ev->dp));
+    TSR_CALL(tsr_h5_write(f, "/refblock/sample", H5T_NATIVE_INT32, nb, ev->block_sample));
+    TSR_CALL(tsr_h5_write(f, "/refblock/start", H5T_NATIVE_INT64, nb, ev->block_start));
+    TSR_CALL(tsr_h5_write(f, "/refblock/end", H5T_NATIVE_INT64, nb, ev->block_end));
+    TSR_CALL(tsr_h5_write(f, "/refblock/min_dp", H5T_NATIVE_INT32, nb, ev->block_min_dp));
+    return TSR_OK;
+}
+
+tsr_status_t tsr_partition_write(const char *path, const tsr_evidence_t *ev)
+{
+    tsr_h5_file_t f;
+    TSR_CALL(tsr_h5_create(path, &f));
+    tsr_status_t s = partition_write_body(&f, ev);
+    tsr_status_t c = tsr_h5_finish(&f, s == TSR_OK);
+    return s != TSR_OK ? s : c;
+}
+
+static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
+{
+    char *schema = NULL;
+    TSR_CALL(tsr_h5_attr_read_str(f, "schema", &schema));
+    int bad = strcmp(schema, TSR_PARTITION_SCHEMA) != 0;
+    free(schema);
+    if (bad)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: not a tessera evidence partition (schema attribute)", f->path);
+    int64_t v, ns;
+    TSR_CALL(tsr_h5_attr_read_i64(f, "schema_version", &v));
+    if (v != TSR_PARTITION_VERSION)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: evidence schema version %lld, this tessera reads %d", f->path,
+                             (long long)v, TSR_PARTITION_VERSION);
+    TSR_CALL(tsr_h5_attr_read_str(f, "contig", &ev->contig));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "start", &ev->start));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "end", &ev->end));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "n_samples", &ns));
+    if (ns < 0 || ns > INT32_MAX || ev->end < ev->start)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: bad region or sample count in the attributes", f->path);
+    ev->n_samples = (int32_t)ns;
+    TSR_CALL(tsr_h5_read_strings(f, "/sample_id", ns, &ev->sample_ids));
+
+    int64_t n, m;
+    TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &n, (void **)&ev->pos));
+    ev->n_sites = n;
+    TSR_CALL(tsr_h5_read(f, "/site/kind", H5T_NATIVE_UINT8, n, NULL, (void **)&ev->kind));
+    TSR_CALL(tsr_h5_read(f, "/site/n_alleles", H5T_NATIVE_INT32, n, NULL, (void **)&ev->n_alleles));
+    TSR_CALL(tsr_h5_read(f, "/site/allele_offset", H5T_NATIVE_INT64, n + 1, NULL, (void **)&ev->allele_off));
+    TSR_CALL(tsr_h5_read(f, "/site/alleles", H5T_NATIVE_UINT8, -1, &m, (void **)&ev->allele_blob));
+    TSR_CALL(tsr_h5_check_offsets(f, "/site/allele_offset", ev->allele_off, n, m));
+    TSR_CALL(tsr_h5_read(f, "/call/pl_offset", H5T_NATIVE_INT64, n + 1, NULL, (void **)&ev->pl_off));
+    TSR_CALL(tsr_h5_read(f, "/call/pl", H5T_NATIVE_INT32, -1, &m, (void **)&ev->pl));
+    TSR_CALL(tsr_h5_check_offsets(f, "/call/pl_offset", ev->pl_off, n, m));
+    TSR_CALL(tsr_h5_read(f, "/call/ad_offset", H5T_NATIVE_INT64, n + 1, NULL, (void **)&ev->ad_off));
+    TSR_CALL(tsr_h5_read(f, "/call/ad", H5T_NATIVE_INT32, -1, &m, (void **)&ev->ad));
+    TSR_CALL(tsr_h5_check_offsets(f, "/call/ad_offset", ev->ad_off, n, m));
+    TSR_CALL(tsr_h5_read(f, "/call/dp", H5T_NATIVE_INT32, n * ns, NULL, (void **)&ev->dp));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t na = ev->n_alleles[i];
+        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
+            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
+            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
+            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
+                                 f->path, (long long)i, (long long)ev->pos[i]);
+    }
+
+    TSR_CALL(tsr_h5_read(f, "/refblock/sample", H5T_NATIVE_INT32, -1, &m, (void **)&ev->block_sample));
+    ev->n_blocks = m;
+    TSR_CALL(tsr_h5_read(f, "/refblock/start", H5T_NATIVE_INT64, m, NULL, (void **)&ev->block_start));
+    TSR_CALL(tsr_h5_read(f, "/refblock/end", H5T_NATIVE_INT64, m, NULL, (void **)&ev->block_end));
+    TSR_CALL(tsr_h5_read(f, "/refblock/min_dp", H5T_NATIVE_INT32, m, NULL, (void **)&ev->block_min_dp));
+    for (int64_t i = 0; i < m; i++)
+        if (ev->block_sample[i] < 0 || ev->block_sample[i] >= ns || ev->block_end[i] <= ev->block_start[i])
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is invalid", f->path, (long long)i);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev)
+{
+    *ev = NULL;
+    tsr_evidence_t *e;
+    TSR_CALL(tsr_evidence_create(&e));
+    tsr_h5_file_t f;
+    tsr_status_t s = tsr_h5_open(path, &f);
+    if (s != TSR_OK) {
+        tsr_evidence_destroy(&e);
+        return s;
+    }
+    s = partition_read_body(&f, e);
+    if (s == TSR_OK)
+        s = tsr_h5_finish(&f, 0);
+    else
+        (void)tsr_h5_finish(&f, 0);
+    if (s != TSR_OK) {
+        tsr_evidence_destroy(&e);
+        return s;
+    }
+    *ev = e;
+    return TSR_OK;
+}

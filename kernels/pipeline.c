@@ -1,0 +1,199 @@
+/*
+ * pipeline.c - the driver of `tessera run`: plan on every rank, agree on
+ * success, place and start each rank's pinned pool, run the task graph
+ * through the scheduler with each task handed to its kernel, and write
+ * summary.json. Collective on rt->comm.
+ */
+#include "kernels/kernels.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct tsr_exec_ctx {
+    tsr_kernel_env_t env;
+    void *state[TSR_TASK_N_TYPES];
+    int ready[TSR_TASK_N_TYPES];
+} tsr_exec_ctx_t;
+
+static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
+{
+    tsr_exec_ctx_t *x = ctx;
+    const tsr_kernel_t *k = tsr_kernel_for_task((tsr_task_type_t)task->type);
+    if (!k)
+        return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' has unknown type %d", task->key, task->type);
+    if (!x->ready[task->type]) {
+        TSR_CALL(k->init(&x->env, &x->state[task->type]));
+        x->ready[task->type] = 1;
+    }
+    double t0 = tsr_now();
+    tsr_status_t s = k->process(x->state[task->type], &x->env, task);
+    tsr_log_debug("%s: %s in %.3f s", task->key, tsr_status_str(s), tsr_now() - t0);
+    return s;
+}
+
+/*
+ * Make every rank return the same status and message: the lowest failing
+ * rank's message wins. Collective.
+ */
+static tsr_status_t tsr_agree(const tsr_rt_t *rt, tsr_status_t mine)
+{
+    int fail_rank = mine != TSR_OK ? rt->rank : rt->size;
+    int first = rt->size;
+    TSR_CALL_MPI(MPI_Allreduce(&fail_rank, &first, 1, MPI_INT, MPI_MIN, rt->comm));
+    if (first == rt->size)
+        return TSR_OK;
+    char msg[1024];
+    int st = (int)mine;
+    snprintf(msg, sizeof msg, "%s", tsr_error_msg());
+    TSR_CALL_MPI(MPI_Bcast(&st, 1, MPI_INT, first, rt->comm));
+    TSR_CALL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, rt->comm));
+    if (rt->rank != first) {
+        tsr_error_clear();
+        tsr_error_set((tsr_status_t)st, "%s", msg);
+    }
+    return (tsr_status_t)st;
+}
+
+/* Refuse to write into a directory that holds something other than a tessera run. */
+static tsr_status_t tsr_outdir_prepare(const char *outdir)
+{
+    struct stat st;
+    if (stat(outdir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return tsr_error_set(TSR_ERR_STATE, "--out '%s' exists and is not a directory", outdir);
+        char j[4200];
+        snprintf(j, sizeof j, "%s/journal.tsv", outdir);
+        if (access(j, F_OK) != 0) {
+            DIR *d = opendir(outdir);
+            if (!d)
+                return tsr_error_set(TSR_ERR_IO, "cannot read directory '%s': %s", outdir, strerror(errno));
+            struct dirent *e;
+            int n = 0;
+            while ((e = readdir(d)))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                    n++;
+            closedir(d);
+            if (n > 0)
+                return tsr_error_set(TSR_ERR_STATE,
+                                     "--out '%s' is not empty and holds no tessera journal; "
+                                     "choose a new or empty directory so nothing there is overwritten",
+                                     outdir);
+        }
+    }
+    return tsr_mkdir_p(outdir);
+}
+
+static int64_t tsr_count_sites(const char *outdir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/stats.tsv", outdir);
+    FILE *fp = fopen(p, "r");
+    if (!fp)
+        return -1;
+    int64_t n = 0;
+    int c, last = '\n';
+    while ((c = getc(fp)) != EOF) {
+        if (c == '\n')
+            n++;
+        last = c;
+    }
+    if (last != '\n')
+        n++;
+    fclose(fp);
+    return n > 0 ? n - 1 : 0;
+}
+
+static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt, int threads,
+                                      const tsr_run_summary_t *sum)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/summary.json", plan->opts.outdir);
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    fprintf(fp,
+            "{\n  \"tessera_summary_version\": 1,\n  \"samples\": %d,\n  \"populations\": %d,\n"
+            "  \"regions\": %d,\n  \"batches\": %d,\n  \"sites\": %lld,\n  \"tasks\": %d,\n"
+            "  \"tasks_skipped_from_journal\": %d,\n  \"tasks_executed\": %d,\n  \"tasks_retried\": %d,\n"
+            "  \"ranks\": %d,\n  \"threads_per_rank\": %d,\n  \"seconds\": %.3f,\n"
+            "  \"peak_rss_bytes_max_rank\": %lld,\n  \"fingerprint\": \"%s\"\n}\n",
+            plan->sheet->n_samples, plan->sheet->n_populations, plan->n_regions, plan->n_batches,
+            (long long)sum->n_sites, sum->sched.n_tasks, sum->sched.n_skipped, sum->sched.n_executed,
+            sum->sched.n_retried, rt->size, threads, sum->seconds, (long long)sum->peak_rss, plan->fingerprint);
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s'", path);
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
+{
+    double t0 = tsr_now();
+    memset(sum, 0, sizeof *sum);
+    tsr_plan_t *plan = NULL;
+    tsr_status_t s = tsr_plan_create(o, &plan);
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+        s = tsr_outdir_prepare(o->outdir);
+    s = tsr_agree(rt, s);
+    if (s != TSR_OK) {
+        tsr_plan_destroy(&plan);
+        return s;
+    }
+    if (rt->role == TSR_ROLE_MASTER)
+        tsr_log_info("plan: %d samples in %d batches, %d regions of <= %lld bp, fingerprint %s",
+                     plan->sheet->n_samples, plan->n_batches, plan->n_regions, (long long)o->shard_size,
+                     plan->fingerprint);
+
+    tsr_topo_t *topo = NULL;
+    tsr_placement_t pl;
+    memset(&pl, 0, sizeof pl);
+    tsr_pool_t *pool = NULL;
+    tsr_graph_t *g = NULL;
+    s = tsr_topo_create(NULL, &topo);
+    if (s == TSR_OK)
+        s = tsr_placement_compute(topo, rt->node_rank, rt->node_size, o->threads, NULL, &pl);
+    if (s == TSR_OK)
+        s = tsr_pool_create(topo, &pl, pl.n_threads, &pool);
+    if (s == TSR_OK)
+        s = tsr_plan_graph(plan, &g);
+    s = tsr_agree(rt, s);
+    if (s == TSR_OK) {
+        tsr_log_debug("rank %d: %d threads on PUs %s", rt->rank, pl.n_threads, pl.domain_cpus);
+        tsr_exec_ctx_t x;
+        memset(&x, 0, sizeof x);
+        x.env.plan = plan;
+        x.env.pool = pool;
+        x.env.rt = rt;
+        tsr_sched_opts_t so;
+        tsr_sched_opts_init(&so);
+        so.outdir = o->outdir;
+        so.fingerprint = plan->fingerprint;
+        so.grace_seconds = o->grace_seconds;
+        s = tsr_sched_run(rt->comm, g, &so, tsr_pipeline_exec, &x, &sum->sched);
+        for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+            if (x.ready[k])
+                tsr_kernel_for_task((tsr_task_type_t)k)->destroy(&x.state[k]);
+    }
+    int64_t rss = tsr_peak_rss();
+    MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
+    sum->seconds = tsr_now() - t0;
+    if (s == TSR_OK) {
+        sum->n_sites = tsr_count_sites(o->outdir);
+        if (rt->role == TSR_ROLE_MASTER)
+            s = tsr_write_summary(plan, rt, pl.n_threads, sum);
+        s = tsr_agree(rt, s);
+    }
+    tsr_graph_destroy(&g);
+    tsr_pool_destroy(&pool);
+    tsr_placement_free(&pl);
+    tsr_topo_destroy(&topo);
+    tsr_plan_destroy(&plan);
+    return s;
+}

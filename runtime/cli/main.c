@@ -1,0 +1,79 @@
+/*
+ * main.c - the `tessera` entry point and subcommand table. Commands parse
+ * their own options and return an exit code; only this layer exits.
+ */
+#include "runtime/cli/cli.h"
+#include "tsr_version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct tsr_cmd {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *summary;
+} tsr_cmd_t;
+
+static const tsr_cmd_t tsr_cmds[] = {
+    {"run", tsr_cmd_run, "the whole pipeline: reads -> cohort.bcf, cohort.h5, stats (resumable)"},
+    {"simulate", tsr_cmd_simulate, "write a synthetic cohort with its truth set (demo, tests, acceptance)"},
+    {"inspect", tsr_cmd_inspect, "what is done and what is left in an output directory, and the last error"},
+    {"info", tsr_cmd_info, "versions, topology and each rank's and thread's binding"},
+};
+#define TSR_N_CMDS (sizeof tsr_cmds / sizeof tsr_cmds[0])
+
+static void tsr_usage(FILE *fp)
+{
+    fprintf(fp,
+            "tessera %s - population sequencing data to cohort allele statistics, under MPI\n\n"
+            "Usage: tessera <command> [options]      (under mpirun/srun for run and info)\n\n"
+            "Commands:\n",
+            TSR_VERSION);
+    for (size_t i = 0; i < TSR_N_CMDS; i++)
+        fprintf(fp, "  %-10s %s\n", tsr_cmds[i].name, tsr_cmds[i].summary);
+    fprintf(fp, "\n'tessera <command> --help' describes a command's options.\n"
+                "Exit codes: 0 success, 1 failure (see the error line), 2 usage error,\n"
+                "75 interrupted by SIGTERM/SIGUSR1/SIGINT: rerun the same command to resume.\n");
+}
+
+int tsr_cli_fail(const char *cmd, tsr_status_t s)
+{
+    const char *msg = tsr_error_msg();
+    if (msg[0])
+        fprintf(stderr, "tessera %s: %s\n", cmd, msg);
+    else
+        fprintf(stderr, "tessera %s: %s\n", cmd, tsr_status_str(s));
+    return tsr_status_exit_code(s);
+}
+
+int tsr_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tessera %s: %s (see 'tessera %s --help')\n", cmd, buf, cmd);
+    return TSR_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        tsr_usage(stderr);
+        return TSR_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        tsr_usage(stdout);
+        return TSR_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("tessera %s\n", TSR_VERSION);
+        return TSR_EXIT_OK;
+    }
+    for (size_t i = 0; i < TSR_N_CMDS; i++)
+        if (!strcmp(argv[1], tsr_cmds[i].name))
+            return tsr_cmds[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "tessera: unknown command '%s' (see 'tessera --help')\n", argv[1]);
+    return TSR_EXIT_USAGE;
+}

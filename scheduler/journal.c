@@ -1,0 +1,580 @@
+/*
+ * journal.c - the append-only record of finished tasks that makes runs
+ * resumable.
+ *
+ * Format (text, one record per line, fields separated by tabs, every line
+ * ending with the CRC32 of the bytes before its last tab, as 8 hex digits):
+ *   TSRJ  <version>  <fingerprint>  <linecrc>             header, line 1
+ *   D  <key>  <n>  <path1>  <crc1> ... <pathn> <crcn>  <linecrc>   task done
+ *   E  <key>  <status>  <message>  <linecrc>             task failed
+ * A last line without its newline is a write cut short by kill -9: dropped.
+ * A line whose checksum does not match is damage: replay stops there with a
+ * warning and the file is cut back to the last good record, so a resumed run
+ * appends after good data only. Records are buffered and written with one
+ * write(2) + fsync(2) per flush, which is what keeps the dispatcher fast when
+ * many completions arrive together.
+ */
+#include "scheduler/scheduler_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+typedef struct tsr_journal_rec {
+    char *key;
+    int n;
+    char **outputs;
+    uint32_t *crc;
+} tsr_journal_rec_t;
+
+struct tsr_journal {
+    int fd;
+    char *path;
+    tsr_journal_rec_t *recs;
+    int n_recs, cap_recs;
+    char last_error[TSR_ERRMSG_MAX + 256];
+    char *buf; /* queued, not yet written records */
+    size_t len, cap;
+};
+
+/* What a replay found; filled by tsr_journal_parse(). */
+typedef struct tsr_journal_parse {
+    char fingerprint[256];
+    int have_header;
+    size_t good_end; /* bytes of the file that hold valid lines */
+    int n_done;
+    char last_error[TSR_ERRMSG_MAX + 256];
+} tsr_journal_parse_t;
+
+typedef tsr_status_t (*tsr_journal_rec_fn)(void *ctx, char **f, int nf);
+
+static uint32_t tsr_crc_bytes(const char *p, size_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, (const Bytef *)p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)c;
+}
+
+tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    if (!buf) {
+        close(fd);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (;;) {
+        ssize_t r = read(fd, buf, CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        c = crc32(c, buf, (uInt)r);
+    }
+    free(buf);
+    close(fd);
+    *crc = (uint32_t)c;
+    return TSR_OK;
+}
+
+/* The directory part of a journal path, for messages ("." when none). */
+static void tsr_journal_dir(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+static tsr_status_t tsr_read_all(const char *path, char **data, size_t *len, int *missing)
+{
+    *data = NULL;
+    *len = 0;
+    *missing = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return TSR_OK;
+        }
+        return tsr_error_set(TSR_ERR_IO, "cannot open journal '%s': %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tsr_error_set(TSR_ERR_IO, "cannot stat journal '%s': %s", path, strerror(e));
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *d = malloc(cap);
+    if (!d) {
+        close(fd);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading journal '%s' (%lld bytes)", path,
+                             (long long)st.st_size);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nd = realloc(d, cap * 2);
+            if (!nd) {
+                free(d);
+                close(fd);
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading journal '%s'", path);
+            }
+            d = nd;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, d + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(d);
+            close(fd);
+            return tsr_error_set(TSR_ERR_IO, "cannot read journal '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    d[n] = '\0';
+    *data = d;
+    *len = n;
+    return TSR_OK;
+}
+
+/* Check a line's own checksum and split it (in place) into its fields, the checksum excluded. */
+static int tsr_journal_split(char *line, size_t n, char **f, int maxf)
+{
+    char *last = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (line[i - 1] == '\t') {
+            last = line + i - 1;
+            break;
+        }
+    if (!last || line + n - last != 9)
+        return -1;
+    char hex[9];
+    memcpy(hex, last + 1, 8);
+    hex[8] = '\0';
+    char *end = NULL;
+    unsigned long want = strtoul(hex, &end, 16);
+    if (*end || tsr_crc_bytes(line, (size_t)(last - line)) != (uint32_t)want)
+        return -1;
+    *last = '\0';
+    int nf = 0;
+    char *p = line;
+    for (;;) {
+        if (nf == maxf)
+            return -1;
+        f[nf++] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return nf;
+}
+
+static int tsr_parse_u32hex(const char *s, uint32_t *v)
+{
+    char *end = NULL;
+    if (strlen(s) != 8)
+        return -1;
+    unsigned long x = strtoul(s, &end, 16);
+    if (*end)
+        return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+/* Is a split record well formed? (The checksum only says it was written whole.) */
+static int tsr_journal_rec_valid(char **f, int nf)
+{
+    if (nf >= 3 && strcmp(f[0], "D") == 0) {
+        char *end = NULL;
+        long n = strtol(f[2], &end, 10);
+        if (*end || n < 0 || nf != 3 + 2 * n)
+            return 0;
+        for (long k = 0; k < n; k++) {
+            uint32_t c;
+            if (tsr_parse_u32hex(f[4 + 2 * k], &c) != 0)
+                return 0;
+        }
+        return 1;
+    }
+    return nf == 4 && strcmp(f[0], "E") == 0;
+}
+
+/*
+ * Replay `data` (modified in place): header into `po`, each good record to
+ * `fn`. Stops at the first damaged or truncated line.
+ */
+static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, tsr_journal_parse_t *po,
+                                      tsr_journal_rec_fn fn, void *ctx)
+{
+    memset(po, 0, sizeof *po);
+    size_t pos = 0;
+    int lineno = 0;
+    char *f[4096];
+    while (pos < len) {
+        char *nl = memchr(data + pos, '\n', len - pos);
+        lineno++;
+        if (!nl) {
+            tsr_log_info("%s: dropping the unfinished last line %d (a write cut short)", path, lineno);
+            break;
+        }
+        size_t n = (size_t)(nl - (data + pos));
+        *nl = '\0';
+        int nf = tsr_journal_split(data + pos, n, f, (int)(sizeof f / sizeof *f));
+        if (!po->have_header) {
+            if (nf != 3 || strcmp(f[0], TSR_JOURNAL_MAGIC) != 0) {
+                char dir[4096];
+                tsr_journal_dir(path, dir, sizeof dir);
+                return tsr_error_set(TSR_ERR_STATE,
+                                     "%s is not a tessera journal or its header is damaged: delete %s to start over",
+                                     path, dir);
+            }
+            if (atoi(f[1]) != TSR_JOURNAL_VERSION)
+                return tsr_error_set(TSR_ERR_STATE,
+                                     "%s has journal format version %s, this tessera writes version %d: "
+                                     "use a new --out directory",
+                                     path, f[1], TSR_JOURNAL_VERSION);
+            snprintf(po->fingerprint, sizeof po->fingerprint, "%s", f[2]);
+            po->have_header = 1;
+        } else {
+            if (nf < 0 || !tsr_journal_rec_valid(f, nf)) {
+                tsr_log_warn("%s line %d is corrupted (checksum or layout); ignoring it and every later record, "
+                             "those tasks will run again",
+                             path, lineno);
+                break;
+            }
+            if (f[0][0] == 'D') {
+                po->n_done++;
+            } else {
+                snprintf(po->last_error, sizeof po->last_error, "%s: %s: %s", f[1],
+                         tsr_status_str((tsr_status_t)atoi(f[2])), f[3]);
+            }
+            if (fn)
+                TSR_CALL(fn(ctx, f, nf));
+        }
+        pos += n + 1;
+        po->good_end = pos;
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
+{
+    tsr_journal_t *j = ctx;
+    if (f[0][0] == 'E') {
+        snprintf(j->last_error, sizeof j->last_error, "%s: %s: %s", f[1],
+                 tsr_status_str((tsr_status_t)atoi(f[2])), f[3]);
+        return TSR_OK;
+    }
+    if (j->n_recs == j->cap_recs) {
+        int cap = j->cap_recs ? j->cap_recs * 2 : 256;
+        tsr_journal_rec_t *r = realloc(j->recs, (size_t)cap * sizeof *r);
+        if (!r)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
+        j->recs = r;
+        j->cap_recs = cap;
+    }
+    int n = (nf - 3) / 2;
+    tsr_journal_rec_t *r = &j->recs[j->n_recs];
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->key = strdup(f[1]);
+    r->outputs = calloc(n ? (size_t)n : 1u, sizeof *r->outputs);
+    r->crc = calloc(n ? (size_t)n : 1u, sizeof *r->crc);
+    j->n_recs++; /* counted now so close() frees a partly built record */
+    if (!r->key || !r->outputs || !r->crc)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
+    for (int k = 0; k < n; k++) {
+        r->outputs[k] = strdup(f[3 + 2 * k]);
+        if (!r->outputs[k])
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
+        if (tsr_parse_u32hex(f[4 + 2 * k], &r->crc[k]) != 0)
+            return tsr_error_set(TSR_ERR_INTERNAL, "journal '%s': bad checksum field", j->path);
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_journal_write_all(tsr_journal_t *j, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(j->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot write journal '%s': %s (is the disk full?)", j->path,
+                                 strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_journal_sync_dir(const char *path)
+{
+    char dir[4096];
+    tsr_journal_dir(path, dir, sizeof dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
+    fsync(fd); /* not every file system supports fsync on a directory; the file itself is synced */
+    close(fd);
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_journal_reserve(tsr_journal_t *j, size_t extra)
+{
+    if (j->len + extra + 1 <= j->cap)
+        return TSR_OK;
+    size_t cap = j->cap ? j->cap : 4096;
+    while (cap < j->len + extra + 1)
+        cap *= 2;
+    char *b = realloc(j->buf, cap);
+    if (!b)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory buffering journal records");
+    j->buf = b;
+    j->cap = cap;
+    return TSR_OK;
+}
+
+/* Append printf-formatted text to the queue. */
+static tsr_status_t tsr_journal_put(tsr_journal_t *j, const char *fmt, ...) TSR_PRINTF(2, 3);
+static tsr_status_t tsr_journal_put(tsr_journal_t *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot format a journal record");
+    TSR_CALL(tsr_journal_reserve(j, (size_t)n));
+    va_start(ap, fmt);
+    vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+    va_end(ap);
+    j->len += (size_t)n;
+    return TSR_OK;
+}
+
+/* Close the line that starts at `start` with its checksum and newline. */
+static tsr_status_t tsr_journal_end_line(tsr_journal_t *j, size_t start)
+{
+    uint32_t c = tsr_crc_bytes(j->buf + start, j->len - start);
+    return tsr_journal_put(j, "\t%08x\n", c);
+}
+
+tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **out)
+{
+    *out = NULL;
+    if (!fingerprint || !*fingerprint || tsr_has_separator(fingerprint) || strlen(fingerprint) > 200)
+        return tsr_error_set(TSR_ERR_INTERNAL, "journal fingerprint '%s' is empty, too long or has a tab",
+                             fingerprint ? fingerprint : "(null)");
+    char *data = NULL;
+    size_t len = 0;
+    int missing = 0;
+    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    tsr_journal_t *j = calloc(1, sizeof *j);
+    if (!j || !(j->path = strdup(path))) {
+        free(j);
+        free(data);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening journal '%s'", path);
+    }
+    j->fd = -1;
+    tsr_journal_parse_t po;
+    tsr_status_t s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
+    free(data);
+    if (s == TSR_OK && po.have_header && strcmp(po.fingerprint, fingerprint) != 0) {
+        char dir[4096];
+        tsr_journal_dir(path, dir, sizeof dir);
+        s = tsr_error_set(TSR_ERR_STATE,
+                          "%s belongs to another run (fingerprint %s, this run %s): use a new --out directory, "
+                          "or delete %s to start over",
+                          path, po.fingerprint, fingerprint, dir);
+    }
+    if (s == TSR_OK) {
+        j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (j->fd < 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s' for writing: %s", path, strerror(errno));
+    }
+    if (s == TSR_OK && po.good_end < len) {
+        if (ftruncate(j->fd, (off_t)po.good_end) != 0 || fsync(j->fd) != 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot cut journal '%s' back to its last good record: %s", path,
+                              strerror(errno));
+    }
+    if (s == TSR_OK && !po.have_header) {
+        size_t start = j->len;
+        s = tsr_journal_put(j, "%s\t%d\t%s", TSR_JOURNAL_MAGIC, TSR_JOURNAL_VERSION, fingerprint);
+        if (s == TSR_OK)
+            s = tsr_journal_end_line(j, start);
+        if (s == TSR_OK)
+            s = tsr_journal_flush(j);
+        if (s == TSR_OK && missing)
+            s = tsr_journal_sync_dir(path);
+    }
+    if (s == TSR_OK)
+        snprintf(j->last_error, sizeof j->last_error, "%s", po.last_error);
+    if (s != TSR_OK) {
+        tsr_journal_close(&j);
+        return s;
+    }
+    *out = j;
+    return TSR_OK;
+}
+
+void tsr_journal_close(tsr_journal_t **jp)
+{
+    if (!jp || !*jp)
+        return;
+    tsr_journal_t *j = *jp;
+    if (j->fd >= 0 && j->len > 0 && tsr_journal_flush(j) != TSR_OK)
+        tsr_log_error("%s", tsr_error_msg());
+    if (j->fd >= 0)
+        close(j->fd);
+    for (int i = 0; i < j->n_recs; i++) {
+        for (int k = 0; k < j->recs[i].n && j->recs[i].outputs; k++)
+            free(j->recs[i].outputs[k]);
+        free(j->recs[i].outputs);
+        free(j->recs[i].crc);
+        free(j->recs[i].key);
+    }
+    free(j->recs);
+    free(j->buf);
+    free(j->path);
+    free(j);
+    *jp = NULL;
+}
+
+tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
+                                    const uint32_t *crc)
+{
+    if (tsr_has_separator(key))
+        return tsr_error_set(TSR_ERR_INTERNAL, "journal key '%s' contains a tab or newline", key);
+    size_t start = j->len;
+    TSR_CALL(tsr_journal_put(j, "D\t%s\t%d", key, n_outputs));
+    for (int k = 0; k < n_outputs; k++) {
+        if (tsr_has_separator(outputs[k])) {
+            j->len = start;
+            return tsr_error_set(TSR_ERR_INTERNAL, "journal path '%s' contains a tab or newline", outputs[k]);
+        }
+        TSR_CALL(tsr_journal_put(j, "\t%s\t%08x", outputs[k], crc[k]));
+    }
+    return tsr_journal_end_line(j, start);
+}
+
+tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_status_t s, const char *msg)
+{
+    if (tsr_has_separator(key))
+        return tsr_error_set(TSR_ERR_INTERNAL, "journal key '%s' contains a tab or newline", key);
+    char clean[TSR_ERRMSG_MAX];
+    snprintf(clean, sizeof clean, "%s", msg && *msg ? msg : "(no message)");
+    for (char *p = clean; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            *p = ' ';
+    size_t start = j->len;
+    TSR_CALL(tsr_journal_put(j, "E\t%s\t%d\t%s", key, (int)s, clean));
+    TSR_CALL(tsr_journal_end_line(j, start));
+    snprintf(j->last_error, sizeof j->last_error, "%s: %s: %s", key, tsr_status_str(s), clean);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_journal_flush(tsr_journal_t *j)
+{
+    if (j->len == 0)
+        return TSR_OK;
+    size_t n = j->len;
+    j->len = 0;
+    TSR_CALL(tsr_journal_write_all(j, j->buf, n));
+    if (fsync(j->fd) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot fsync journal '%s': %s", j->path, strerror(errno));
+    return TSR_OK;
+}
+
+tsr_status_t tsr_journal_append_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
+                                     const uint32_t *crc)
+{
+    TSR_CALL(tsr_journal_queue_done(j, key, n_outputs, outputs, crc));
+    return tsr_journal_flush(j);
+}
+
+tsr_status_t tsr_journal_append_error(tsr_journal_t *j, const char *key, tsr_status_t s, const char *msg)
+{
+    TSR_CALL(tsr_journal_queue_error(j, key, s, msg));
+    return tsr_journal_flush(j);
+}
+
+int tsr_journal_n_done(const tsr_journal_t *j) { return j ? j->n_recs : 0; }
+
+void tsr_journal_done_at(const tsr_journal_t *j, int i, const char **key, int *n_outputs,
+                         const char *const **outputs, const uint32_t **crc)
+{
+    const tsr_journal_rec_t *r = &j->recs[i];
+    *key = r->key;
+    *n_outputs = r->n;
+    *outputs = (const char *const *)r->outputs;
+    *crc = r->crc;
+}
+
+const char *tsr_journal_last_error(const tsr_journal_t *j) { return j ? j->last_error : ""; }
+
+typedef struct tsr_scan_ctx {
+    tsr_journal_visit_fn visit;
+    void *ctx;
+} tsr_scan_ctx_t;
+
+static tsr_status_t tsr_journal_scan_rec(void *ctx, char **f, int nf)
+{
+    (void)nf;
+    tsr_scan_ctx_t *sc = ctx;
+    if (f[0][0] == 'D' && sc->visit)
+        sc->visit(sc->ctx, f[1]);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_journal_scan(const char *path, char *fingerprint, size_t fp_len, int *n_done, char *last_error,
+                              size_t err_len, tsr_journal_visit_fn visit, void *ctx)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int missing = 0;
+    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    if (missing)
+        return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
+    tsr_journal_parse_t po;
+    tsr_scan_ctx_t sc = {visit, ctx};
+    tsr_status_t s = tsr_journal_parse(path, data, len, &po, tsr_journal_scan_rec, &sc);
+    free(data);
+    TSR_CALL(s);
+    if (fingerprint && fp_len)
+        snprintf(fingerprint, fp_len, "%s", po.fingerprint);
+    if (n_done)
+        *n_done = po.n_done;
+    if (last_error && err_len)
+        snprintf(last_error, err_len, "%s", po.last_error);
+    return TSR_OK;
+}

@@ -1,0 +1,127 @@
+/*
+ * scheduler_internal.h - private to scheduler/ (and its tests and benchmark):
+ * the graph's lookup helpers, the journal's batched append, the wire format
+ * of dispatcher <-> worker messages, and the run entry point that can switch
+ * the journal off (benchmark only).
+ */
+#ifndef TSR_SCHEDULER_INTERNAL_H
+#define TSR_SCHEDULER_INTERNAL_H
+
+#include "scheduler/scheduler.h"
+
+#include <stdint.h>
+
+/* ------------------------------------------------------------- task graph */
+
+/* Id of the task with this key, or -1. */
+tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key);
+
+/*
+ * Dependency lists in CSR form, built once per run: deps of task t are
+ * dep_idx[dep_off[t] .. dep_off[t+1]), duplicates removed. Freed with
+ * tsr_graph_csr_free().
+ */
+typedef struct tsr_graph_csr {
+    int32_t n;
+    int32_t *dep_off, *dep_idx; /* task -> its dependencies */
+    int32_t *out_off, *out_idx; /* task -> tasks that depend on it */
+    int32_t *order;             /* every task once, dependencies before dependents */
+} tsr_graph_csr_t;
+
+/*
+ * Build the CSR and check the graph is acyclic (Kahn's algorithm); a cycle is
+ * TSR_ERR_INTERNAL with a message naming one task on it. Not collective, and
+ * deterministic: every rank reaches the same verdict on the same graph.
+ */
+tsr_status_t tsr_graph_csr_build(const tsr_graph_t *g, tsr_graph_csr_t *csr) TSR_RESULT_USED;
+void tsr_graph_csr_free(tsr_graph_csr_t *csr);
+
+/* 1 if s contains a tab, newline or carriage return (forbidden in keys, paths, fingerprints). */
+int tsr_has_separator(const char *s);
+
+/* ---------------------------------------------------------------- journal */
+
+/*
+ * Buffer a record without writing it; tsr_journal_flush() writes every
+ * buffered record with one write(2) and one fsync(2). The public append_*
+ * functions are queue + flush.
+ */
+tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs,
+                                    const char *const *outputs, const uint32_t *crc) TSR_RESULT_USED;
+tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_status_t s,
+                                     const char *msg) TSR_RESULT_USED;
+tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
+
+#define TSR_JOURNAL_MAGIC "TSRJ"
+#define TSR_JOURNAL_VERSION 1
+
+/* ------------------------------------------------------ message protocol */
+
+/*
+ * All messages are arrays of int32 on the scheduler's private duplicate of
+ * the caller's communicator. Rank 0's dispatcher thread receives REPORT from
+ * every rank (its own worker included) and sends ORDER; each worker receives
+ * ORDER from rank 0 only. Distinct tags keep the two directions apart on
+ * rank 0, where both threads share the communicator.
+ *
+ * REPORT (worker -> dispatcher):
+ *   [0] want     more tasks the worker asks for (added to its credit)
+ *   [1] flags    TSR_REPORT_SIGNAL: this rank caught a stop signal;
+ *                TSR_REPORT_FINAL: last message of this worker (after STOP)
+ *   [2] signal   the signal number when flagged
+ *   [3] n        completions that follow, each:
+ *        id, status, attempt,
+ *        status == OK:  one CRC32 per output of the task (bits as int32)
+ *        status != OK:  len, then ceil(len/4) words of message text
+ *
+ * ORDER (dispatcher -> worker):
+ *   TASKS: [TSR_ORDER_TASKS, n, id0, attempt0, id1, attempt1, ...]
+ *   STOP:  [TSR_ORDER_STOP, status]  finish the running task, report, leave
+ *
+ * Flow control: the dispatcher keeps a credit per worker (sum of `want`
+ * minus tasks sent) and sends at most `batch` ids per ORDER. A worker
+ * keeps a window of tasks in hand that starts at 1 and doubles up to
+ * 2*batch while tasks are short (so zero-work tasks never wait on a round
+ * trip), and falls back to 1 when a task takes long (so coarse tasks are not
+ * hoarded by one worker while others idle).
+ */
+enum {
+    TSR_TAG_REPORT = 7101,
+    TSR_TAG_ORDER = 7102
+};
+
+enum {
+    TSR_REPORT_SIGNAL = 1,
+    TSR_REPORT_FINAL = 2
+};
+
+enum {
+    TSR_ORDER_TASKS = 1,
+    TSR_ORDER_STOP = 2
+};
+
+#define TSR_REPORT_HEADER 4
+#define TSR_ERRMSG_MAX 1024
+
+/* Idle back-off of the polling loops: 0, then doubling from 1 us up to this. */
+#define TSR_BACKOFF_MAX_US 200
+
+/* Sleep for the current back-off and double it (0 -> 1 -> ... -> max). */
+void tsr_backoff_sleep(int *us);
+
+/* ------------------------------------------------------------- dispatch */
+
+/* A worker's side of a run (worker.c); returns when told to stop. */
+tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
+                             tsr_exec_fn exec, void *ctx) TSR_RESULT_USED;
+
+/*
+ * tsr_sched_run with the journal switched on or off. `journal` = 0 keeps
+ * nothing on disk except tasks.tsv (dispatch benchmark only; a run without a
+ * journal cannot resume).
+ */
+tsr_status_t tsr_sched_run_journal(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
+                                   int journal, tsr_exec_fn exec, void *ctx,
+                                   tsr_sched_result_t *res) TSR_RESULT_USED;
+
+#endif /* TSR_SCHEDULER_INTERNAL_H */
