@@ -488,10 +488,9 @@ tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev)
         return s;
     }
     s = partition_read_body(&f, e);
+    tsr_status_t c = tsr_h5_finish(&f, 0);
     if (s == TSR_OK)
-        s = tsr_h5_finish(&f, 0);
-    else
-        (void)tsr_h5_finish(&f, 0);
+        s = c;
     if (s != TSR_OK) {
         tsr_evidence_destroy(&e);
         return s;

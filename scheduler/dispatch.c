@@ -1,0 +1,669 @@
+/*
+ * dispatch.c - tsr_sched_run: the dispatcher that rank 0 runs in a thread,
+ * and the collective wrapper that every rank calls.
+ *
+ * The dispatcher owns all run state (task states, the ready heap, worker
+ * credits, the journal); workers only see task ids. One loop, never
+ * blocking: drain every queued REPORT (MPI_Iprobe), write the journal
+ * records they produced with one write + fsync, only then release dependents
+ * (so a task is never dispatched before the journal proves its inputs), hand
+ * ready tasks to workers with credit, and back off from 0 to 200 us when a
+ * pass finds nothing to do. A stop (graph complete, a permanent failure, a
+ * signal) sends STOP to every worker and waits for their FINAL reports; the
+ * outcome is then broadcast from rank 0 so every rank returns the same
+ * status, counts and message.
+ */
+#include "scheduler/scheduler_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { TSR_T_WAIT = 0, TSR_T_READY, TSR_T_SENT, TSR_T_DONE };
+
+/* What every rank returns; broadcast from rank 0 as bytes (same build on every rank). */
+typedef struct tsr_sched_final {
+    int32_t status;
+    tsr_sched_result_t res;
+    char msg[TSR_ERRMSG_MAX];
+} tsr_sched_final_t;
+
+typedef struct tsr_master {
+    MPI_Comm comm;
+    int size;
+    const tsr_graph_t *g;
+    const tsr_sched_opts_t *opts;
+    int use_journal;
+    tsr_journal_t *j;
+    tsr_graph_csr_t csr;
+    int32_t n;
+    uint8_t *state;
+    int32_t *left;    /* unfinished dependencies */
+    int32_t *attempt; /* next attempt number */
+    int32_t *heap;
+    int32_t heap_n;
+    int32_t *release; /* completed tasks whose journal records are queued, not yet flushed */
+    int32_t n_release;
+    int32_t *credit;
+    uint8_t *final;
+    int n_final;
+    int32_t **obuf;
+    MPI_Request *oreq;
+    int32_t *rbuf;
+    int rbuf_cap;
+    int32_t n_done;
+    int stopping, rr;
+    double t0, deadline, last_progress;
+    tsr_sched_final_t out;
+} tsr_master_t;
+
+/* ------------------------------------------------------------ ready heap */
+
+static int tsr_heap_before(const tsr_master_t *m, int32_t a, int32_t b)
+{
+    double ca = tsr_graph_task(m->g, a)->cost, cb = tsr_graph_task(m->g, b)->cost;
+    if (ca != cb)
+        return ca > cb;
+    return a < b;
+}
+
+static void tsr_heap_push(tsr_master_t *m, int32_t id)
+{
+    int32_t i = m->heap_n++;
+    m->heap[i] = id;
+    while (i > 0) {
+        int32_t p = (i - 1) / 2;
+        if (!tsr_heap_before(m, m->heap[i], m->heap[p]))
+            break;
+        int32_t t = m->heap[p];
+        m->heap[p] = m->heap[i];
+        m->heap[i] = t;
+        i = p;
+    }
+    m->state[id] = TSR_T_READY;
+}
+
+static int32_t tsr_heap_pop(tsr_master_t *m)
+{
+    int32_t top = m->heap[0];
+    m->heap[0] = m->heap[--m->heap_n];
+    int32_t i = 0;
+    for (;;) {
+        int32_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < m->heap_n && tsr_heap_before(m, m->heap[l], m->heap[best]))
+            best = l;
+        if (r < m->heap_n && tsr_heap_before(m, m->heap[r], m->heap[best]))
+            best = r;
+        if (best == i)
+            break;
+        int32_t t = m->heap[best];
+        m->heap[best] = m->heap[i];
+        m->heap[i] = t;
+        i = best;
+    }
+    return top;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+/* May a journaled record stand for task t? Same outputs, present, unchanged (CRC when verifying). */
+static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, int n_out,
+                                   const char *const *outs, const uint32_t *crc)
+{
+    if (n_out != t->n_outputs)
+        return 0;
+    for (int k = 0; k < n_out; k++) {
+        if (strcmp(outs[k], t->outputs[k]) != 0)
+            return 0;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", m->opts->outdir, outs[k]);
+        if (m->opts->verify) {
+            uint32_t c;
+            tsr_status_t s = tsr_file_crc32(path, &c);
+            tsr_error_clear();
+            if (s != TSR_OK || c != crc[k]) {
+                tsr_log_info("task '%s': output '%s' is %s since the journal recorded it; running it again",
+                             t->key, path, s != TSR_OK ? "missing" : "changed");
+                return 0;
+            }
+        } else {
+            struct stat st;
+            if (stat(path, &st) != 0) {
+                tsr_log_info("task '%s': output '%s' is missing; running it again", t->key, path);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
+{
+    char jpath[4096];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", m->opts->outdir);
+    TSR_CALL(tsr_journal_open(jpath, m->opts->fingerprint, &m->j));
+    uint8_t *proven;
+    TSR_ALLOC(proven, m->n);
+    uint8_t *seen;
+    seen = calloc((size_t)m->n + 1, 1);
+    if (!seen) {
+        free(proven);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying the journal");
+    }
+    /* Newest record of a key wins: walk backwards. */
+    for (int i = tsr_journal_n_done(m->j) - 1; i >= 0; i--) {
+        const char *key;
+        int n_out;
+        const char *const *outs;
+        const uint32_t *crc;
+        tsr_journal_done_at(m->j, i, &key, &n_out, &outs, &crc);
+        tsr_task_id_t id = tsr_graph_find(m->g, key);
+        if (id < 0 || seen[id])
+            continue;
+        seen[id] = 1;
+        proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id), n_out, outs, crc);
+    }
+    /* A task counts as done only if everything it depends on does too (its inputs are unchanged). */
+    *n_skipped = 0;
+    for (int32_t k = 0; k < m->n; k++) {
+        int32_t t = m->csr.order[k];
+        int ok = proven[t];
+        for (int32_t e = m->csr.dep_off[t]; ok && e < m->csr.dep_off[t + 1]; e++)
+            ok = m->state[m->csr.dep_idx[e]] == TSR_T_DONE;
+        if (ok) {
+            m->state[t] = TSR_T_DONE;
+            (*n_skipped)++;
+        } else if (proven[t]) {
+            tsr_log_info("task '%s' runs again because a task it depends on runs again",
+                         tsr_graph_task(m->g, t)->key);
+        }
+    }
+    free(proven);
+    free(seen);
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_master_write_tasks(const tsr_master_t *m)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/tasks.tsv", m->opts->outdir);
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    for (int32_t i = 0; i < m->n; i++) {
+        const tsr_task_t *t = tsr_graph_task(m->g, i);
+        fprintf(f, "%d\t%d\t%s\n", t->id, t->type, t->key);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_master_alloc(tsr_master_t *m)
+{
+    size_t n = (size_t)m->n + 1;
+    m->state = calloc(n, 1);
+    m->left = calloc(n, sizeof *m->left);
+    m->attempt = calloc(n, sizeof *m->attempt);
+    m->heap = calloc(n, sizeof *m->heap);
+    m->release = calloc(n, sizeof *m->release);
+    m->credit = calloc((size_t)m->size, sizeof *m->credit);
+    m->final = calloc((size_t)m->size, 1);
+    m->oreq = calloc((size_t)m->size, sizeof *m->oreq);
+    m->obuf = calloc((size_t)m->size, sizeof *m->obuf);
+    m->rbuf_cap = 1024;
+    m->rbuf = malloc((size_t)m->rbuf_cap * sizeof *m->rbuf);
+    if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->final || !m->oreq ||
+        !m->obuf || !m->rbuf)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
+    for (int r = 0; r < m->size; r++) {
+        m->oreq[r] = MPI_REQUEST_NULL;
+        m->obuf[r] = malloc((2 + 2 * (size_t)m->opts->batch) * sizeof **m->obuf);
+        if (!m->obuf[r])
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher");
+    }
+    return TSR_OK;
+}
+
+static void tsr_master_free(tsr_master_t *m)
+{
+    tsr_journal_close(&m->j);
+    tsr_graph_csr_free(&m->csr);
+    for (int r = 0; m->obuf && r < m->size; r++)
+        free(m->obuf[r]);
+    free(m->obuf);
+    free(m->oreq);
+    free(m->state);
+    free(m->left);
+    free(m->attempt);
+    free(m->heap);
+    free(m->release);
+    free(m->credit);
+    free(m->final);
+    free(m->rbuf);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static tsr_status_t tsr_master_send(tsr_master_t *m, int r, int len)
+{
+    if (m->oreq[r] != MPI_REQUEST_NULL)
+        TSR_CALL_MPI(MPI_Wait(&m->oreq[r], MPI_STATUS_IGNORE));
+    TSR_CALL_MPI(MPI_Isend(m->obuf[r], len, MPI_INT32_T, r, TSR_TAG_ORDER, m->comm, &m->oreq[r]));
+    return TSR_OK;
+}
+
+/* Enter the stopping state (first reason wins) and tell every worker. */
+static tsr_status_t tsr_master_stop(tsr_master_t *m, tsr_status_t s, const char *msg)
+{
+    if (m->stopping)
+        return TSR_OK;
+    m->stopping = 1;
+    m->out.status = (int32_t)s;
+    snprintf(m->out.msg, sizeof m->out.msg, "%s", msg);
+    if (s == TSR_ERR_INTERRUPTED) {
+        m->out.res.interrupted = 1;
+        m->deadline = tsr_now() + m->opts->grace_seconds;
+        tsr_log_warn("%s; waiting up to %.0f s for running tasks", msg, m->opts->grace_seconds);
+    } else if (s != TSR_OK) {
+        tsr_log_debug("stopping: %s", msg);
+    }
+    for (int r = 0; r < m->size; r++) {
+        m->obuf[r][0] = TSR_ORDER_STOP;
+        m->obuf[r][1] = (int32_t)s;
+        TSR_CALL(tsr_master_send(m, r, 2));
+    }
+    return TSR_OK;
+}
+
+/* A journal write failed: stop with its message and journal nothing more. */
+static tsr_status_t tsr_master_journal_failed(tsr_master_t *m)
+{
+    char msg[TSR_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", tsr_error_msg());
+    tsr_error_clear();
+    m->use_journal = 0;
+    tsr_journal_close(&m->j);
+    return tsr_master_stop(m, TSR_ERR_IO, msg);
+}
+
+static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, const int32_t *end, const int32_t **next)
+{
+    if (end - p < 3)
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (truncated completion)");
+    int32_t id = p[0], st = p[1], att = p[2];
+    const tsr_task_t *t = tsr_graph_task(m->g, id);
+    if (!t || m->state[id] != TSR_T_SENT)
+        return tsr_error_set(TSR_ERR_INTERNAL, "task report names task %d, which was not handed out", id);
+    p += 3;
+    if (st == TSR_OK) {
+        if (end - p < t->n_outputs)
+            return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (missing checksums)");
+        uint32_t crc[64];
+        uint32_t *crcs = t->n_outputs <= 64 ? crc : malloc((size_t)t->n_outputs * sizeof *crcs);
+        if (!crcs)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
+        memcpy(crcs, p, (size_t)t->n_outputs * sizeof *crcs);
+        *next = p + t->n_outputs;
+        tsr_status_t s = TSR_OK;
+        if (m->use_journal && tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs) != TSR_OK)
+            s = tsr_master_journal_failed(m);
+        if (crcs != crc)
+            free(crcs);
+        m->out.res.n_executed++;
+        m->release[m->n_release++] = id;
+        return s;
+    }
+    if (end - p < 1 || p[0] < 0 || end - p < 1 + (p[0] + 3) / 4)
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (error text)");
+    char msg[TSR_ERRMSG_MAX];
+    int len = p[0] < (int32_t)sizeof msg - 1 ? p[0] : (int)sizeof msg - 1;
+    memcpy(msg, p + 1, (size_t)len);
+    msg[len] = '\0';
+    *next = p + 1 + (p[0] + 3) / 4;
+    m->state[id] = TSR_T_WAIT;
+    if (st == TSR_ERR_TRANSIENT && att < m->opts->max_retries && !m->stopping) {
+        m->out.res.n_retried++;
+        m->attempt[id] = att + 1;
+        tsr_log_info("task '%s' attempt %d failed (%s); retrying", t->key, att + 1, msg);
+        tsr_heap_push(m, id);
+        return TSR_OK;
+    }
+    m->out.res.n_failed++;
+    char full[TSR_ERRMSG_MAX + 320];
+    if (st == TSR_ERR_TRANSIENT)
+        snprintf(full, sizeof full, "%s (task '%s' failed %d times)", msg, t->key, att + 1);
+    else
+        snprintf(full, sizeof full, "%s", msg);
+    if (m->use_journal &&
+        (tsr_journal_queue_error(m->j, t->key, (tsr_status_t)st, full) != TSR_OK || tsr_journal_flush(m->j) != TSR_OK))
+        TSR_CALL(tsr_master_journal_failed(m));
+    return tsr_master_stop(m, (tsr_status_t)st, full);
+}
+
+static tsr_status_t tsr_master_report(tsr_master_t *m, int src, const int32_t *msg, int len)
+{
+    if (len < TSR_REPORT_HEADER)
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report from rank %d", src);
+    if (!m->stopping)
+        m->credit[src] += msg[0];
+    if ((msg[1] & TSR_REPORT_SIGNAL) && !m->stopping) {
+        char text[256];
+        snprintf(text, sizeof text, "stopped by signal %d (caught on rank %d); rerun the same command to resume",
+                 msg[2], src);
+        TSR_CALL(tsr_master_stop(m, TSR_ERR_INTERRUPTED, text));
+    }
+    const int32_t *p = msg + TSR_REPORT_HEADER, *end = msg + len;
+    for (int i = 0; i < msg[3]; i++) {
+        const int32_t *next = end;
+        TSR_CALL(tsr_master_completion(m, p, end, &next));
+        p = next;
+    }
+    if (msg[1] & TSR_REPORT_FINAL) {
+        if (!m->final[src])
+            m->n_final++;
+        m->final[src] = 1;
+        m->credit[src] = 0;
+    }
+    return TSR_OK;
+}
+
+/* Journal what arrived, then release dependents of the tasks now proven done. */
+static tsr_status_t tsr_master_commit(tsr_master_t *m)
+{
+    if (m->use_journal && tsr_journal_flush(m->j) != TSR_OK)
+        TSR_CALL(tsr_master_journal_failed(m));
+    for (int32_t i = 0; i < m->n_release; i++) {
+        int32_t t = m->release[i];
+        m->state[t] = TSR_T_DONE;
+        m->n_done++;
+        for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++) {
+            int32_t d = m->csr.out_idx[e];
+            if (--m->left[d] == 0 && m->state[d] == TSR_T_WAIT)
+                tsr_heap_push(m, d);
+        }
+    }
+    m->n_release = 0;
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
+{
+    int batch = m->opts->batch;
+    for (int k = 0; k < m->size && m->heap_n > 0; k++) {
+        int r = (m->rr + k) % m->size;
+        if (m->credit[r] <= 0 || m->final[r])
+            continue;
+        if (m->oreq[r] != MPI_REQUEST_NULL) {
+            int done = 0;
+            TSR_CALL_MPI(MPI_Test(&m->oreq[r], &done, MPI_STATUS_IGNORE));
+            if (!done)
+                continue;
+        }
+        int n = 0;
+        int32_t *b = m->obuf[r];
+        while (n < batch && n < m->credit[r] && m->heap_n > 0) {
+            int32_t id = tsr_heap_pop(m);
+            m->state[id] = TSR_T_SENT;
+            b[2 + 2 * n] = id;
+            b[3 + 2 * n] = m->attempt[id];
+            n++;
+        }
+        b[0] = TSR_ORDER_TASKS;
+        b[1] = n;
+        m->credit[r] -= n;
+        TSR_CALL(tsr_master_send(m, r, 2 + 2 * n));
+        *activity = 1;
+    }
+    m->rr = (m->rr + 1) % m->size;
+    return TSR_OK;
+}
+
+static void tsr_master_progress(tsr_master_t *m)
+{
+    double now = tsr_now();
+    if (m->opts->progress <= 0 || now - m->last_progress < m->opts->progress)
+        return;
+    m->last_progress = now;
+    double el = now - m->t0, rate = el > 0 ? m->out.res.n_executed / el : 0;
+    int32_t left = m->n - m->n_done;
+    if (rate > 0)
+        tsr_log_info("%d/%d tasks done, %.1f tasks/s, ETA %.0f s", m->n_done, m->n, rate, left / rate);
+    else
+        tsr_log_info("%d/%d tasks done, 0 tasks/s, ETA unknown", m->n_done, m->n);
+}
+
+static tsr_status_t tsr_master_loop(tsr_master_t *m)
+{
+    int backoff = 0;
+    while (m->n_final < m->size) {
+        int activity = 0;
+        int sig = tsr_signals_pending();
+        if (sig && !m->stopping) {
+            char text[256];
+            snprintf(text, sizeof text, "stopped by signal %d; rerun the same command to resume", sig);
+            TSR_CALL(tsr_master_stop(m, TSR_ERR_INTERRUPTED, text));
+        }
+        for (;;) {
+            int flag = 0;
+            MPI_Status st;
+            TSR_CALL_MPI(MPI_Iprobe(MPI_ANY_SOURCE, TSR_TAG_REPORT, m->comm, &flag, &st));
+            if (!flag)
+                break;
+            int count = 0;
+            TSR_CALL_MPI(MPI_Get_count(&st, MPI_INT32_T, &count));
+            if (count > m->rbuf_cap) {
+                int32_t *b = realloc(m->rbuf, (size_t)count * sizeof *b);
+                if (!b)
+                    return tsr_error_set(TSR_ERR_NOMEM, "out of memory receiving a task report");
+                m->rbuf = b;
+                m->rbuf_cap = count;
+            }
+            TSR_CALL_MPI(MPI_Recv(m->rbuf, count, MPI_INT32_T, st.MPI_SOURCE, TSR_TAG_REPORT, m->comm,
+                                  MPI_STATUS_IGNORE));
+            TSR_CALL(tsr_master_report(m, st.MPI_SOURCE, m->rbuf, count));
+            activity = 1;
+        }
+        if (activity)
+            TSR_CALL(tsr_master_commit(m));
+        if (m->stopping && m->out.res.interrupted && m->use_journal && tsr_now() > m->deadline) {
+            tsr_log_warn("grace period of %.0f s is over with %d of %d ranks still busy; their tasks will run "
+                         "again on resume",
+                         m->opts->grace_seconds, m->size - m->n_final, m->size);
+            m->use_journal = 0;
+            tsr_journal_close(&m->j);
+        }
+        if (!m->stopping && m->n_done == m->n)
+            TSR_CALL(tsr_master_stop(m, TSR_OK, ""));
+        if (!m->stopping)
+            TSR_CALL(tsr_master_dispatch(m, &activity));
+        tsr_master_progress(m);
+        if (activity)
+            backoff = 0;
+        else
+            tsr_backoff_sleep(&backoff);
+    }
+    for (int r = 0; r < m->size; r++)
+        if (m->oreq[r] != MPI_REQUEST_NULL)
+            TSR_CALL_MPI(MPI_Wait(&m->oreq[r], MPI_STATUS_IGNORE));
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_master_setup(tsr_master_t *m)
+{
+    TSR_CALL(tsr_master_alloc(m));
+    TSR_CALL(tsr_graph_csr_build(m->g, &m->csr));
+    TSR_CALL(tsr_mkdir_p(m->opts->outdir));
+    int32_t skipped = 0;
+    if (m->use_journal)
+        TSR_CALL(tsr_master_replay(m, &skipped));
+    m->out.res.n_skipped = skipped;
+    m->n_done = skipped;
+    TSR_CALL(tsr_master_write_tasks(m));
+    for (int32_t t = 0; t < m->n; t++) {
+        if (m->state[t] == TSR_T_DONE)
+            continue;
+        for (int32_t e = m->csr.dep_off[t]; e < m->csr.dep_off[t + 1]; e++)
+            m->left[t] += m->state[m->csr.dep_idx[e]] != TSR_T_DONE;
+        if (m->left[t] == 0)
+            tsr_heap_push(m, t);
+    }
+    if (skipped)
+        tsr_log_info("journal proves %d of %d tasks done; %d to run", skipped, m->n, m->n - skipped);
+    return TSR_OK;
+}
+
+static void *tsr_master_main(void *arg)
+{
+    tsr_master_t *m = arg;
+    tsr_error_clear();
+    tsr_status_t s = tsr_master_setup(m);
+    if (s != TSR_OK) {
+        char msg[TSR_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", *tsr_error_msg() ? tsr_error_msg() : tsr_status_str(s));
+        tsr_error_clear();
+        s = m->obuf && m->oreq ? tsr_master_stop(m, s, msg) : s;
+    }
+    if (s == TSR_OK || m->stopping)
+        s = tsr_master_loop(m);
+    if (s != TSR_OK) {
+        /* The dispatcher itself broke (MPI, memory, a malformed message): workers would wait forever. */
+        tsr_log_error("dispatcher failed: %s; aborting the run", *tsr_error_msg() ? tsr_error_msg() : tsr_status_str(s));
+        MPI_Abort(m->comm, tsr_status_exit_code(s));
+    }
+    if (m->j && tsr_journal_flush(m->j) != TSR_OK && m->out.status == TSR_OK) {
+        m->out.status = TSR_ERR_IO;
+        snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
+    }
+    m->out.res.n_tasks = m->n;
+    m->out.res.seconds = tsr_now() - m->t0;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ public */
+
+void tsr_sched_opts_init(tsr_sched_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_retries = 2;
+    o->grace_seconds = 60;
+    o->batch = 4;
+    o->progress = 10;
+    o->verify = 1;
+}
+
+tsr_status_t tsr_sched_opts_check(const tsr_sched_opts_t *o)
+{
+    if (!o->outdir || !*o->outdir)
+        return tsr_error_set(TSR_ERR_USAGE, "the scheduler needs an output directory (--out)");
+    if (!o->fingerprint || !*o->fingerprint || tsr_has_separator(o->fingerprint) || strlen(o->fingerprint) > 200)
+        return tsr_error_set(TSR_ERR_INTERNAL, "run fingerprint is empty, longer than 200 characters or has a tab");
+    if (o->max_retries < 0 || o->max_retries > 1000)
+        return tsr_error_set(TSR_ERR_USAGE, "--max-retries must be in 0..1000 (got %d)", o->max_retries);
+    if (!(o->grace_seconds >= 0))
+        return tsr_error_set(TSR_ERR_USAGE, "--grace-seconds must be >= 0 (got %g)", o->grace_seconds);
+    if (o->batch < 1 || o->batch > 4096)
+        return tsr_error_set(TSR_ERR_USAGE, "--batch must be in 1..4096 (got %d)", o->batch);
+    if (o->progress < 0)
+        return tsr_error_set(TSR_ERR_USAGE, "--progress must be >= 0 seconds (got %d)", o->progress);
+    if (o->verify != 0 && o->verify != 1)
+        return tsr_error_set(TSR_ERR_USAGE, "--verify must be 0 or 1 (got %d)", o->verify);
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
+                                     int journal, tsr_exec_fn exec, void *ctx, tsr_sched_result_t *res)
+{
+    int rank, size;
+    TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
+    TSR_CALL_MPI(MPI_Comm_size(comm, &size));
+    /* Every rank holds the same graph, so every rank reaches the same verdict here without talking. */
+    TSR_CALL(tsr_sched_opts_check(opts));
+    if (!exec)
+        return tsr_error_set(TSR_ERR_INTERNAL, "tsr_sched_run needs an executor function");
+    tsr_graph_csr_t check;
+    TSR_CALL(tsr_graph_csr_build(g, &check));
+    tsr_graph_csr_free(&check);
+
+    tsr_master_t *m = NULL;
+    pthread_t thread;
+    int started = 0;
+    tsr_status_t s = TSR_OK;
+    if (rank == 0) {
+        m = calloc(1, sizeof *m);
+        if (!m)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher");
+        m->comm = comm;
+        m->size = size;
+        m->g = g;
+        m->n = tsr_graph_size(g);
+        m->opts = opts;
+        m->use_journal = journal;
+        m->t0 = m->last_progress = tsr_now();
+        int rc = pthread_create(&thread, NULL, tsr_master_main, m);
+        if (rc != 0)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot start the dispatcher thread: %s", strerror(rc));
+        else
+            started = 1;
+    }
+    if (s == TSR_OK)
+        s = tsr_worker_loop(comm, g, opts, exec, ctx);
+    if (s != TSR_OK) {
+        /* This rank can no longer take part; the others would wait forever. */
+        tsr_log_error("worker failed: %s; aborting the run", tsr_error_msg());
+        MPI_Abort(comm, tsr_status_exit_code(s));
+        return s;
+    }
+    tsr_sched_final_t fin;
+    memset(&fin, 0, sizeof fin);
+    if (rank == 0) {
+        if (started)
+            pthread_join(thread, NULL);
+        fin = m->out;
+        tsr_master_free(m);
+        free(m);
+    }
+    TSR_CALL_MPI(MPI_Bcast(&fin, (int)sizeof fin, MPI_BYTE, 0, comm));
+    fin.msg[sizeof fin.msg - 1] = '\0';
+    if (res)
+        *res = fin.res;
+    tsr_error_clear();
+    if (fin.status != TSR_OK)
+        return tsr_error_set((tsr_status_t)fin.status, "%s", fin.msg);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_sched_run_journal(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts, int journal,
+                                   tsr_exec_fn exec, void *ctx, tsr_sched_result_t *res)
+{
+    if (res)
+        memset(res, 0, sizeof *res);
+    MPI_Comm dup;
+    TSR_CALL_MPI(MPI_Comm_dup(comm, &dup));
+    tsr_status_t s;
+    int rc = MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
+    if (rc != MPI_SUCCESS)
+        s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Comm_set_errhandler");
+    else
+        s = tsr_sched_run_on(dup, g, opts, journal, exec, ctx, res);
+    MPI_Comm_free(&dup);
+    return s;
+}
+
+tsr_status_t tsr_sched_run(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts, tsr_exec_fn exec,
+                           void *ctx, tsr_sched_result_t *res)
+{
+    return tsr_sched_run_journal(comm, g, opts, 1, exec, ctx, res);
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# End-to-end checks of `tessera run`. Usage: pipeline_test.sh CASE WORKDIR [ARGS]
+# Needs $TSR_TESSERA (the binary) and $TSR_MPIEXEC from CTest's environment.
+set -euo pipefail
+case_=$1 W=$2
+T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
+SRC=${TSR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+C=$W/cohort
+RUNOPTS=(--ref "$C/ref.fa" --samples "$C/samples.tsv" --shard-size 20000 --batch-size 3 --log-level warn)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+records() { bcftools view -H "$1"; }
+
+run_np() { # run_np NP OUT [extra args]
+  local np=$1 out=$2; shift 2
+  "$MPI" --oversubscribe -n "$np" "$T" run "${RUNOPTS[@]}" --out "$out" "$@"
+}
+
+case $case_ in
+setup)
+  rm -rf "$W"; mkdir -p "$W"
+  "$T" simulate --out "$C" --samples 7 --coverage 12 --length 60000 --populations 2 --fst 0.1 --seed 11 >/dev/null
+  test -s "$C/truth.vcf.gz" || fail "simulate wrote no truth"
+  ;;
+cleanup)
+  rm -rf "$W"
+  ;;
+run)
+  np=$3
+  out=$W/run_np$np
+  rm -rf "$out"
+  run_np "$np" "$out" > "$W/run_np$np.log"
+  grep -q "sites ->" "$W/run_np$np.log" || fail "no summary line: $(cat "$W/run_np$np.log")"
+  for f in cohort.bcf cohort.bcf.csi cohort.h5 stats.tsv summary.json journal.tsv; do
+    test -s "$out/$f" || fail "np=$np: $f missing"
+  done
+  n=$(records "$out/cohort.bcf" | wc -l)
+  [ "$n" -gt 10 ] || fail "np=$np: only $n sites called"
+  h5dump -H "$out/cohort.h5" | grep -q call_genotype || fail "cohort.h5 has no call_genotype"
+  if [ "$np" != 1 ]; then
+    cmp <(records "$W/run_np1/cohort.bcf") <(records "$out/cohort.bcf") || fail "np=$np records differ from np=1"
+    cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "np=$np cohort.bcf bytes differ from np=1"
+    cmp "$W/run_np1/stats.tsv" "$out/stats.tsv" || fail "np=$np stats.tsv differs from np=1"
+  fi
+  echo "np=$np: $n sites, identical to 1 rank"
+  ;;
+accuracy)
+  read -r tp fp fn prec rec < <("$SRC/deploy/score.sh" "$C/ref.fa" "$C/truth.vcf.gz" "$W/run_np1/cohort.bcf")
+  echo "tp=$tp fp=$fp fn=$fn precision=$prec recall=$rec"
+  awk -v p="$prec" -v r="$rec" 'BEGIN { exit !(p >= 0.85 && r >= 0.80) }' || fail "precision $prec / recall $rec below 0.85 / 0.80"
+  ;;
+resume_kill9)
+  ref=$W/ref_uninterrupted
+  [ -s "$W/run_np1/cohort.bcf" ] && ref=$W/run_np1 || { rm -rf "$ref"; run_np 1 "$ref" >/dev/null; }
+  out=$W/kill9; rm -rf "$out"
+  # Run in its own process group; kill -9 the whole group once the journal holds a few records.
+  setsid "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
+    [ "${n:-0}" -ge 3 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 -- -"$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  done_before=$(grep -c '^D' "$out/journal.tsv" || true)
+  total=$(wc -l < "$out/tasks.tsv" 2>/dev/null || echo 0)
+  echo "killed with $done_before journaled tasks"
+  [ "$done_before" -ge 1 ] || fail "nothing was journaled before the kill"
+  run_np 2 "$out" > "$W/kill9.log"
+  skipped=$(sed -n 's/.*"tasks_skipped_from_journal": \([0-9]*\).*/\1/p' "$out/summary.json")
+  executed=$(sed -n 's/.*"tasks_executed": \([0-9]*\).*/\1/p' "$out/summary.json")
+  echo "rerun: skipped $skipped, executed $executed of $total"
+  [ "$skipped" -ge "$done_before" ] || fail "rerun redid journaled tasks (skipped $skipped < $done_before)"
+  [ $((skipped + executed)) -eq "$(wc -l < "$out/tasks.tsv")" ] || fail "skipped + executed != total"
+  cmp <(records "$ref/cohort.bcf") <(records "$out/cohort.bcf") || fail "resumed run differs from an uninterrupted one"
+  cmp "$ref/cohort.bcf" "$out/cohort.bcf" || fail "resumed cohort.bcf bytes differ"
+  ;;
+interrupt_sigterm)
+  out=$W/sigterm; rm -rf "$out"
+  "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 --grace 30 >/dev/null 2>"$W/sigterm.err" &
+  pid=$!
+  for _ in $(seq 1 600); do
+    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
+    [ "${n:-0}" -ge 2 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  rc=0; wait "$pid" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    echo "run finished before the signal arrived; nothing to check for the interruption"
+  else
+    [ "$rc" -eq 75 ] || fail "expected exit code 75 after SIGTERM, got $rc: $(tail -3 "$W/sigterm.err")"
+    grep -q "rerun the same command to resume" "$W/sigterm.err" || fail "no resume hint: $(cat "$W/sigterm.err")"
+  fi
+  run_np 2 "$out" >/dev/null || fail "resume after SIGTERM failed"
+  test -s "$out/cohort.bcf" || fail "no cohort.bcf after resume"
+  ;;
+bad_input)
+  out=$W/bad; rm -rf "$out" "$W/bad.tsv"
+  printf 'sample\tpopulation\tfastq1\tfastq2\nA\tp\t%s\t%s\nB\tp\tmissing_1.fq.gz\tmissing_2.fq.gz\n' \
+    "$C/reads/S0001_1.fastq.gz" "$C/reads/S0001_2.fastq.gz" > "$W/bad.tsv"
+  rc=0; "$MPI" -n 1 "$T" run --ref "$C/ref.fa" --samples "$W/bad.tsv" --out "$out" 2>"$W/bad.err" >/dev/null || rc=$?
+  rm -f "$W/bad.tsv"
+  [ "$rc" -eq 1 ] || fail "bad sheet: exit code $rc, expected 1"
+  grep -q "bad.tsv" "$W/bad.err" && grep -q "line 3" "$W/bad.err" && grep -q "missing_1.fq.gz" "$W/bad.err" \
+    || fail "error line does not name file, line and path: $(cat "$W/bad.err")"
+  [ ! -e "$out/cohort.bcf" ] || fail "a cohort.bcf appeared after bad input"
+  rc=0; "$T" run --ref "$C/ref.fa" --out "$out" 2>/dev/null || rc=$?
+  [ "$rc" -eq 2 ] || fail "missing --samples: exit $rc, expected 2"
+  ;;
+refuse_dir)
+  out=$W/notempty; rm -rf "$out"; mkdir -p "$out"; echo keep > "$out/precious.txt"
+  rc=0; "$MPI" -n 1 "$T" run "${RUNOPTS[@]}" --out "$out" 2>"$W/refuse.err" >/dev/null || rc=$?
+  [ "$rc" -eq 1 ] || fail "non-empty --out accepted (exit $rc)"
+  grep -q "not empty" "$W/refuse.err" || fail "no clear message: $(cat "$W/refuse.err")"
+  [ "$(cat "$out/precious.txt")" = keep ] || fail "precious file changed"
+  # A journal of another run (other options) is refused and its outputs stay as they were.
+  out2=$W/other; rm -rf "$out2"
+  run_np 1 "$out2" >/dev/null
+  sum=$(md5sum < "$out2/cohort.bcf")
+  rc=0; "$MPI" -n 1 "$T" run "${RUNOPTS[@]}" --min-qual 50 --out "$out2" 2>"$W/refuse2.err" >/dev/null || rc=$?
+  [ "$rc" -eq 1 ] || fail "journal of another run accepted (exit $rc)"
+  grep -q "another run" "$W/refuse2.err" || fail "no clear message: $(cat "$W/refuse2.err")"
+  [ "$(md5sum < "$out2/cohort.bcf")" = "$sum" ] || fail "earlier cohort.bcf was overwritten"
+  ;;
+inspect)
+  "$T" inspect "$W/run_np1" > "$W/inspect.txt"
+  grep -Eq "done [0-9]+ left 0" "$W/inspect.txt" || fail "inspect does not show a finished run: $(cat "$W/inspect.txt")"
+  "$T" inspect --help | grep -q Usage || fail "inspect --help"
+  "$T" run --help | grep -q -- "--samples" || fail "run --help"
+  ;;
+*) fail "unknown case $case_" ;;
+esac
