@@ -156,7 +156,7 @@ static tsr_status_t sim_genome_from_fasta(const tsr_sim_opts_t *o, tsr_sim_genom
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
             goto out;
         }
-        end = faidx_seq_len64(fai, contig) - 1;
+        end = faidx_seq_len(fai, contig) - 1;
         snprintf(name, sizeof name, "%s", contig);
     } else if (faidx_has_seq(fai, o->region)) {
         contig = strdup(o->region);
@@ -164,7 +164,7 @@ static tsr_status_t sim_genome_from_fasta(const tsr_sim_opts_t *o, tsr_sim_genom
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
             goto out;
         }
-        end = faidx_seq_len64(fai, contig) - 1;
+        end = faidx_seq_len(fai, contig) - 1;
         snprintf(name, sizeof name, "%s", contig);
     } else {
         const char *colon = strrchr(o->region, ':');
@@ -190,7 +190,7 @@ static tsr_status_t sim_genome_from_fasta(const tsr_sim_opts_t *o, tsr_sim_genom
             s = tsr_error_set(TSR_ERR_USAGE, "--region '%s': contig '%s' is not in '%s'", o->region, contig, o->ref);
             goto out;
         }
-        hts_pos_t clen = faidx_seq_len64(fai, contig);
+        hts_pos_t clen = faidx_seq_len(fai, contig);
         if (b > clen) {
             s = tsr_error_set(TSR_ERR_USAGE, "--region '%s' starts beyond the end of %s (%lld bp)", o->region,
                               contig, (long long)clen);

@@ -94,13 +94,19 @@ typedef struct tsr_sim_sample_stats {
     int64_t n_sub_errors;
 } tsr_sim_sample_stats_t;
 
+/* The read error model (per-cycle quality distributions), shared read-only by all samples. */
+typedef struct tsr_sim_errmodel tsr_sim_errmodel_t;
+/* Build the model for reads of length rl and mean substitution rate `rate`. Destroy with tsr_sim_errmodel_destroy(). */
+tsr_status_t tsr_sim_errmodel_create(int rl, double rate, tsr_sim_errmodel_t **m) TSR_RESULT_USED;
+void tsr_sim_errmodel_destroy(tsr_sim_errmodel_t **m);
+
 /*
  * Simulate sample `i`'s reads and write them under o->outdir (FASTQ pair or
  * BAM + index, temp names renamed on success). Thread-safe: reads only
  * shared immutable data.
  */
 tsr_status_t tsr_sim_sample_reads(const tsr_sim_opts_t *o, const tsr_sim_genome_t *g,
-                                  const tsr_sim_varset_t *vs, int i,
+                                  const tsr_sim_varset_t *vs, const tsr_sim_errmodel_t *em, int i,
                                   tsr_sim_sample_stats_t *st) TSR_RESULT_USED;
 
 /* Sample id "S0001"... into buf; width grows with the cohort size (at least 4 digits). */

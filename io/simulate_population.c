@@ -2,7 +2,7 @@
  * simulate_population.c - variant sites, population allele frequencies and
  * genotypes, all from the variants stream.
  *
- * Model (also in io/README.md):
+ * Model:
  *  - Candidate sites form a Poisson process along the contig. Each draws an
  *    ancestral ALT (derived) allele frequency p from the neutral spectrum,
  *    density proportional to 1/p on [1/(2N), 1-1/(2N)] with N = max(10000,

@@ -79,7 +79,10 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
 void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
-/* The alignment file a call task reads for a sample: its aligned input, or align's output. */
+/*
+ * The alignment file a call task reads for a sample: its aligned input, or align's output,
+ * as an absolute path once the file exists (relative to the working directory before).
+ */
 void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 
 /* --------------------------------------------------------------- kernels */

@@ -11,6 +11,7 @@
 #include "kernels/kernels.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,13 +335,18 @@ void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t l
 void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
     const tsr_sample_t *s = &plan->sheet->samples[sample];
+    char rel[1024], joined[4200], abs[PATH_MAX];
     if (s->kind == TSR_INPUT_ALIGNED) {
-        snprintf(buf, len, "%s", s->bam);
-        return;
+        snprintf(joined, sizeof joined, "%s", s->bam);
+    } else {
+        tsr_plan_aln_path(plan, sample, rel, sizeof rel);
+        snprintf(joined, sizeof joined, "%s/%s", plan->opts.outdir, rel);
     }
-    char rel[1024];
-    tsr_plan_aln_path(plan, sample, rel, sizeof rel);
-    snprintf(buf, len, "%s/%s", plan->opts.outdir, rel);
+    /* Absolute when it can be resolved (the file exists), as the contract promises callers. */
+    if (joined[0] != '/' && realpath(joined, abs))
+        snprintf(buf, len, "%s", abs);
+    else
+        snprintf(buf, len, "%s", joined);
 }
 
 static int64_t tsr_file_size(const char *p)

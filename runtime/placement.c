@@ -7,7 +7,8 @@
  *  - otherwise local rank r goes to domain r % D (D = placement domains of the
  *    node, see runtime_internal.h); the k ranks that share a domain split its
  *    cores into k disjoint contiguous blocks, so no two ranks are pinned to the
- *    same core while there are enough cores;
+ *    same core while there are enough cores (beyond that, one core each,
+ *    round-robin);
  *  - threads are pinned one per core of the rank's share (the first PU of
  *    each core); more threads than cores wrap around.
  * A "core" is a Core object, or a PU on machines where hwloc reports no cores.
@@ -137,9 +138,10 @@ tsr_status_t tsr_placement_compute(const tsr_topo_t *t, int local_rank, int loca
         s = tsr_placement_units(t, scope, &units, &n_units);
         if (s != TSR_OK)
             goto done;
-        lo = (int)((int64_t)j * n_units / sharers);
-        hi = (int)((int64_t)(j + 1) * n_units / sharers);
-        if (hi == lo && n_units > 0) { /* more sharers than cores: share one core */
+        if (sharers <= n_units) {
+            lo = (int)((int64_t)j * n_units / sharers);
+            hi = (int)((int64_t)(j + 1) * n_units / sharers);
+        } else if (n_units > 0) { /* more sharers than cores: one core each, round-robin */
             lo = j % n_units;
             hi = lo + 1;
         }

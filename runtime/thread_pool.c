@@ -192,8 +192,10 @@ tsr_status_t tsr_pool_create(const tsr_topo_t *topo, const tsr_placement_t *pl, 
     }
     rc = pthread_mutex_lock(&p->mu);
     if (rc == 0) {
-        while (p->n_ready < n_started)
-            pthread_cond_wait(&p->done, &p->mu);
+        while (p->n_ready < n_started && rc == 0)
+            rc = pthread_cond_wait(&p->done, &p->mu);
+        if (rc != 0 && s == TSR_OK)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "waiting for the worker threads failed: %s", strerror(rc));
         if (s == TSR_OK && p->start_status != TSR_OK)
             s = tsr_error_set(p->start_status, "%s", p->start_msg);
         p->topo = NULL;
@@ -245,8 +247,12 @@ tsr_status_t tsr_pool_for(tsr_pool_t *p, int64_t n, tsr_pool_fn fn, void *ctx)
     p->pending = p->n;
     p->generation++;
     pthread_cond_broadcast(&p->wake);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->mu);
+    while (p->pending > 0 && rc == 0)
+        rc = pthread_cond_wait(&p->done, &p->mu);
+    if (rc != 0) { /* the pool stays busy: its workers may still be running this job */
+        pthread_mutex_unlock(&p->mu);
+        return tsr_error_set(TSR_ERR_INTERNAL, "waiting for the worker threads failed: %s", strerror(rc));
+    }
     tsr_status_t s = p->job_status;
     char msg[sizeof p->job_msg];
     memcpy(msg, p->job_msg, sizeof msg);

@@ -318,7 +318,7 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
         memcpy(crcs, p, (size_t)t->n_outputs * sizeof *crcs);
         *next = p + t->n_outputs;
         tsr_status_t s = TSR_OK;
-        if (m->use_journal && tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs) != TSR_OK)
+        if (m->j && tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs) != TSR_OK)
             s = tsr_master_journal_failed(m);
         if (crcs != crc)
             free(crcs);
@@ -347,7 +347,7 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
         snprintf(full, sizeof full, "%s (task '%s' failed %d times)", msg, t->key, att + 1);
     else
         snprintf(full, sizeof full, "%s", msg);
-    if (m->use_journal &&
+    if (m->j &&
         (tsr_journal_queue_error(m->j, t->key, (tsr_status_t)st, full) != TSR_OK || tsr_journal_flush(m->j) != TSR_OK))
         TSR_CALL(tsr_master_journal_failed(m));
     return tsr_master_stop(m, (tsr_status_t)st, full);
@@ -383,7 +383,7 @@ static tsr_status_t tsr_master_report(tsr_master_t *m, int src, const int32_t *m
 /* Journal what arrived, then release dependents of the tasks now proven done. */
 static tsr_status_t tsr_master_commit(tsr_master_t *m)
 {
-    if (m->use_journal && tsr_journal_flush(m->j) != TSR_OK)
+    if (m->j && tsr_journal_flush(m->j) != TSR_OK)
         TSR_CALL(tsr_master_journal_failed(m));
     for (int32_t i = 0; i < m->n_release; i++) {
         int32_t t = m->release[i];
@@ -478,7 +478,7 @@ static tsr_status_t tsr_master_loop(tsr_master_t *m)
         }
         if (activity)
             TSR_CALL(tsr_master_commit(m));
-        if (m->stopping && m->out.res.interrupted && m->use_journal && tsr_now() > m->deadline) {
+        if (m->stopping && m->out.res.interrupted && m->j && tsr_now() > m->deadline) {
             tsr_log_warn("grace period of %.0f s is over with %d of %d ranks still busy; their tasks will run "
                          "again on resume",
                          m->opts->grace_seconds, m->size - m->n_final, m->size);

@@ -103,11 +103,15 @@ enum {
 #define TSR_REPORT_HEADER 4
 #define TSR_ERRMSG_MAX 1024
 
-/* Idle back-off of the polling loops: 0, then doubling from 1 us up to this. */
+/*
+ * Idle back-off of the polling loops: TSR_BACKOFF_SPINS sched_yield() calls,
+ * then sleeps of 1, 2, 4 ... up to TSR_BACKOFF_MAX_US microseconds. The
+ * caller keeps the step (0 after any activity).
+ */
+#define TSR_BACKOFF_SPINS 64
 #define TSR_BACKOFF_MAX_US 200
 
-/* Sleep for the current back-off and double it (0 -> 1 -> ... -> max). */
-void tsr_backoff_sleep(int *us);
+void tsr_backoff_sleep(int *step);
 
 /* ------------------------------------------------------------- dispatch */
 

@@ -14,18 +14,28 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 #define TSR_FAST_TASK_S 0.002
 #define TSR_REPORT_MAX_AGE_S 0.005
 
-void tsr_backoff_sleep(int *us)
+void tsr_backoff_sleep(int *step)
 {
-    if (*us > 0) {
-        struct timespec ts = {0, (long)*us * 1000L};
-        nanosleep(&ts, NULL);
+    /* A few yields first: even the shortest nanosleep costs ~50 us of timer slack. */
+    if (*step < TSR_BACKOFF_SPINS) {
+        sched_yield();
+        (*step)++;
+        return;
     }
-    *us = *us == 0 ? 1 : (*us * 2 > TSR_BACKOFF_MAX_US ? TSR_BACKOFF_MAX_US : *us * 2);
+    int e = *step - TSR_BACKOFF_SPINS;
+    long us = e >= 8 ? TSR_BACKOFF_MAX_US : (1L << e);
+    if (us > TSR_BACKOFF_MAX_US)
+        us = TSR_BACKOFF_MAX_US;
+    struct timespec ts = {0, us * 1000L};
+    nanosleep(&ts, NULL);
+    if (e < 8)
+        (*step)++;
 }
 
 typedef struct tsr_worker {

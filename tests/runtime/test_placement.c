@@ -163,6 +163,25 @@ static void test_more_threads_than_cores_wrap(void **state)
     tsr_topo_destroy(&topo);
 }
 
+static void test_more_ranks_than_cores_round_robin(void **state)
+{
+    (void)state;
+    tsr_topo_t *topo = NULL;
+    assert_int_equal(tsr_topo_create("pack:1 core:2 pu:1", &topo), TSR_OK);
+    int per_pu[2] = {0, 0};
+    for (int r = 0; r < 5; r++) {
+        tsr_placement_t pl;
+        assert_int_equal(tsr_placement_compute(topo, r, 5, 0, NULL, &pl), TSR_OK);
+        assert_int_equal(pl.n_threads, 1);
+        assert_true(pl.thread_pu[0] == 0 || pl.thread_pu[0] == 1);
+        per_pu[pl.thread_pu[0]]++;
+        tsr_placement_free(&pl);
+    }
+    /* every core used, loads differ by at most one rank */
+    assert_true(per_pu[0] >= 2 && per_pu[1] >= 2);
+    tsr_topo_destroy(&topo);
+}
+
 static void test_external_binding_respected(void **state)
 {
     (void)state;
@@ -274,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_no_numa_falls_back_to_packages),
         cmocka_unit_test(test_one_rank_four_threads),
         cmocka_unit_test(test_more_threads_than_cores_wrap),
+        cmocka_unit_test(test_more_ranks_than_cores_round_robin),
         cmocka_unit_test(test_external_binding_respected),
         cmocka_unit_test(test_topology_counts_and_errors),
     };

@@ -1,0 +1,537 @@
+/*
+ * cohort_writer.c - the cohort outputs: DIR/cohort.bcf (+ .csi),
+ * DIR/cohort.h5 (through io/cohort_h5.c) and DIR/stats.tsv.
+ *
+ * Design. Call sets arrive one region at a time in genome order. For each
+ * site the writer computes AC/AN/AF cohort-wide and per population from the
+ * genotypes once, then hands the same numbers to the BCF record, the stats
+ * line and the HDF5 row. Everything is written under "<name>.tmp" and renamed
+ * by close(commit=1) after the CSI index is built on the closed temporary BCF;
+ * close(commit=0) or any failure removes the temporary files. The headers
+ * carry no version, date or command line, so the bytes depend only on the
+ * input (schema and formats: io/cohort_schema.md).
+ */
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <htslib/hts.h>
+#include <htslib/vcf.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OUT_BCF, OUT_CSI, OUT_H5, OUT_TSV, N_OUT };
+static const char *const out_names[N_OUT] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv"};
+
+struct tsr_cohort_writer {
+    char *final[N_OUT], *tmp[N_OUT];
+    htsFile *bcf;
+    bcf_hdr_t *hdr;
+    bcf1_t *rec;
+    FILE *tsv;
+    tsr_cohort_h5_t *h5;
+    int n_samples, n_pops;
+    int *sample_pop;
+    char **pop_keys; /* per population: "AC_<pop>", "AN_<pop>", "AF_<pop>" */
+    int pass_id, lowqual_id;
+    int failed;
+    int last_rid;
+    int64_t last_pos, n_sites;
+    /* per-site scratch, grown as needed */
+    int32_t *gt32, *fmt;
+    size_t fmt_cap;
+    int32_t *ac, *an;
+    float *af, *af_bcf;
+    size_t stat_cap;
+    tsr_str_t alleles, line;
+    const char **allele_ptr;
+    int allele_cap;
+};
+
+static void writer_free(tsr_cohort_writer_t *w)
+{
+    if (w->rec)
+        bcf_destroy(w->rec);
+    if (w->hdr)
+        bcf_hdr_destroy(w->hdr);
+    for (int i = 0; i < N_OUT; i++) {
+        free(w->final[i]);
+        free(w->tmp[i]);
+    }
+    free(w->sample_pop);
+    for (int i = 0; w->pop_keys && i < 3 * w->n_pops; i++)
+        free(w->pop_keys[i]);
+    free(w->pop_keys);
+    free(w->gt32);
+    free(w->fmt);
+    free(w->ac);
+    free(w->an);
+    free(w->af);
+    free(w->af_bcf);
+    free(w->allele_ptr);
+    tsr_str_free(&w->alleles);
+    tsr_str_free(&w->line);
+    free(w);
+}
+
+static tsr_status_t hdr_add(tsr_cohort_writer_t *w, const char *line)
+{
+    if (bcf_hdr_append(w->hdr, line) != 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot add header line '%s' to %s", line, w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
+static tsr_status_t build_header(tsr_cohort_writer_t *w, const tsr_ref_t *ref, const tsr_sheet_t *sheet)
+{
+    char line[1024];
+    if (!(w->hdr = bcf_hdr_init("w")) || bcf_hdr_set_version(w->hdr, "VCFv4.3") != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the header of %s", w->final[OUT_BCF]);
+    TSR_CALL(hdr_add(w, "##source=tessera"));
+    for (int i = 0; i < tsr_ref_n_contigs(ref); i++) {
+        if (snprintf(line, sizeof line, "##contig=<ID=%s,length=%" PRId64 ">", tsr_ref_contig_name(ref, i),
+                     tsr_ref_contig_length(ref, i)) >= (int)sizeof line)
+            return tsr_error_set(TSR_ERR_FORMAT, "contig name '%s' is too long for the BCF header",
+                                 tsr_ref_contig_name(ref, i));
+        TSR_CALL(hdr_add(w, line));
+    }
+    TSR_CALL(hdr_add(w, "##FILTER=<ID=LowQual,Description=\"Low quality: QUAL below the joint kernel's "
+                        "threshold\">"));
+    TSR_CALL(hdr_add(w, "##INFO=<ID=AC,Number=A,Type=Integer,Description=\"Allele count in called genotypes, "
+                        "per ALT allele\">"));
+    TSR_CALL(hdr_add(w, "##INFO=<ID=AN,Number=1,Type=Integer,Description=\"Number of alleles in called "
+                        "genotypes\">"));
+    TSR_CALL(hdr_add(w, "##INFO=<ID=AF,Number=A,Type=Float,Description=\"Allele frequency, AC/AN\">"));
+    TSR_CALL(hdr_add(w, "##INFO=<ID=NS,Number=1,Type=Integer,Description=\"Number of samples with a called "
+                        "genotype\">"));
+    for (int p = 0; p < sheet->n_populations; p++) {
+        const char *pop = sheet->populations[p];
+        snprintf(line, sizeof line, "##INFO=<ID=AC_%s,Number=A,Type=Integer,Description=\"Allele count in "
+                 "called genotypes of population %s\">", pop, pop);
+        TSR_CALL(hdr_add(w, line));
+        snprintf(line, sizeof line, "##INFO=<ID=AN_%s,Number=1,Type=Integer,Description=\"Number of alleles "
+                 "in called genotypes of population %s\">", pop, pop);
+        TSR_CALL(hdr_add(w, line));
+        snprintf(line, sizeof line, "##INFO=<ID=AF_%s,Number=A,Type=Float,Description=\"Allele frequency in "
+                 "population %s\">", pop, pop);
+        TSR_CALL(hdr_add(w, line));
+    }
+    TSR_CALL(hdr_add(w, "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">"));
+    TSR_CALL(hdr_add(w, "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality\">"));
+    TSR_CALL(hdr_add(w, "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth\">"));
+    TSR_CALL(hdr_add(w, "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Read depth per allele\">"));
+    TSR_CALL(hdr_add(w, "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype "
+                        "likelihoods\">"));
+    for (int i = 0; i < sheet->n_samples; i++)
+        if (bcf_hdr_add_sample(w->hdr, sheet->samples[i].id) != 0)
+            return tsr_error_set(TSR_ERR_FORMAT, "cannot add sample '%s' to the header of %s",
+                                 sheet->samples[i].id, w->final[OUT_BCF]);
+    if (bcf_hdr_sync(w->hdr) != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the header of %s", w->final[OUT_BCF]);
+    w->pass_id = bcf_hdr_id2int(w->hdr, BCF_DT_ID, "PASS");
+    w->lowqual_id = bcf_hdr_id2int(w->hdr, BCF_DT_ID, "LowQual");
+    return TSR_OK;
+}
+
+static tsr_status_t write_tsv_header(tsr_cohort_writer_t *w, const tsr_sheet_t *sheet)
+{
+    int e = fputs("CHROM\tPOS\tREF\tALT\tQUAL\tFILTER\tAC\tAN\tAF", w->tsv) < 0;
+    for (int p = 0; p < sheet->n_populations; p++) {
+        const char *pop = sheet->populations[p];
+        e |= fprintf(w->tsv, "\tAC_%s\tAN_%s\tAF_%s", pop, pop, pop) < 0;
+    }
+    e |= fputc('\n', w->tsv) == EOF;
+    return e ? tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", w->tmp[OUT_TSV], strerror(errno)) : TSR_OK;
+}
+
+static void remove_tmp(tsr_cohort_writer_t *w)
+{
+    for (int i = 0; i < N_OUT; i++)
+        if (w->tmp[i])
+            unlink(w->tmp[i]);
+}
+
+static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, const tsr_ref_t *ref,
+                                 const tsr_sheet_t *sheet)
+{
+    for (int i = 0; i < N_OUT; i++) {
+        char tmpname[64];
+        snprintf(tmpname, sizeof tmpname, "%s.tmp", out_names[i]);
+        if (!(w->final[i] = tsr_path_join(outdir, out_names[i])) || !(w->tmp[i] = tsr_path_join(outdir, tmpname)))
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
+    }
+    w->n_samples = sheet->n_samples;
+    w->n_pops = sheet->n_populations;
+    TSR_ALLOC(w->sample_pop, w->n_samples);
+    memcpy(w->sample_pop, sheet->sample_pop, (size_t)w->n_samples * sizeof *w->sample_pop);
+    const int n_keys = 3 * w->n_pops;
+    TSR_ALLOC(w->pop_keys, n_keys);
+    for (int p = 0; p < w->n_pops; p++) {
+        static const char *const stat[3] = {"AC", "AN", "AF"};
+        for (int k = 0; k < 3; k++) {
+            size_t len = strlen(sheet->populations[p]) + 4;
+            if (!(w->pop_keys[3 * p + k] = malloc(len)))
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
+            snprintf(w->pop_keys[3 * p + k], len, "%s_%s", stat[k], sheet->populations[p]);
+        }
+    }
+    TSR_CALL(build_header(w, ref, sheet));
+    if (!(w->rec = bcf_init()))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
+    if (!(w->bcf = hts_open(w->tmp[OUT_BCF], "wb")))
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_BCF], strerror(errno));
+    if (bcf_hdr_write(w->bcf, w->hdr) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));
+    if (!(w->tsv = fopen(w->tmp[OUT_TSV], "w")))
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_TSV], strerror(errno));
+    TSR_CALL(write_tsv_header(w, sheet));
+    return tsr_cohort_h5_open(w->tmp[OUT_H5], ref, sheet, &w->h5);
+}
+
+/* Close every stream; returns the first error. Temporary files stay. */
+static tsr_status_t close_streams(tsr_cohort_writer_t *w, int flush)
+{
+    tsr_status_t st = tsr_cohort_h5_close(&w->h5, flush);
+    if (w->bcf && hts_close(w->bcf) != 0 && st == TSR_OK)
+        st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s'; check free space", w->tmp[OUT_BCF]);
+    w->bcf = NULL;
+    if (w->tsv && fclose(w->tsv) != 0 && st == TSR_OK)
+        st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s': %s", w->tmp[OUT_TSV], strerror(errno));
+    w->tsv = NULL;
+    return st;
+}
+
+tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                    tsr_cohort_writer_t **out)
+{
+    *out = NULL;
+    TSR_CALL(tsr_mkdir_p(outdir));
+    tsr_cohort_writer_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
+    w->last_rid = -1;
+    w->last_pos = -1;
+    tsr_status_t st = open_outputs(w, outdir, ref, sheet);
+    if (st != TSR_OK) {
+        if (close_streams(w, 0) != TSR_OK)
+            tsr_log_debug("closing the cohort outputs in %s after an error failed too", outdir);
+        remove_tmp(w);
+        writer_free(w);
+        return st;
+    }
+    *out = w;
+    return TSR_OK;
+}
+
+int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w) { return w->n_sites; }
+
+static tsr_status_t reserve_scratch(tsr_cohort_writer_t *w, int n_alleles)
+{
+    size_t G = (size_t)n_alleles * (size_t)(n_alleles + 1) / 2;
+    size_t need = (size_t)w->n_samples * (G > 2 ? G : 2);
+    if (need > w->fmt_cap) {
+        free(w->fmt);
+        free(w->gt32);
+        w->fmt = malloc(need * sizeof *w->fmt);
+        w->gt32 = malloc(need * sizeof *w->gt32);
+        if (!w->fmt || !w->gt32) {
+            w->fmt_cap = 0;
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
+        }
+        w->fmt_cap = need;
+    }
+    size_t stat = (size_t)(w->n_pops + 1) * (size_t)n_alleles;
+    if (stat > w->stat_cap) {
+        free(w->ac);
+        free(w->af);
+        free(w->af_bcf);
+        free(w->an);
+        w->ac = malloc(stat * sizeof *w->ac);
+        w->af = malloc(stat * sizeof *w->af);
+        w->af_bcf = malloc((size_t)n_alleles * sizeof *w->af_bcf);
+        w->an = malloc((size_t)(w->n_pops + 1) * sizeof *w->an);
+        if (!w->ac || !w->af || !w->af_bcf || !w->an) {
+            w->stat_cap = 0;
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
+        }
+        w->stat_cap = stat;
+    }
+    if (n_alleles > w->allele_cap) {
+        const char **p = realloc(w->allele_ptr, (size_t)n_alleles * sizeof *p);
+        if (!p)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
+        w->allele_ptr = p;
+        w->allele_cap = n_alleles;
+    }
+    return TSR_OK;
+}
+
+/* Check one site of `cs` against the contract in io.h and split its alleles. */
+static tsr_status_t check_site(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid)
+{
+    int n = cs->n_alleles[i];
+    int64_t a0 = cs->allele_off[i], a1 = cs->allele_off[i + 1];
+    if (n < 1 || a1 <= a0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s site %" PRId64 ": no alleles", cs->contig, i);
+    if (rid < w->last_rid || (rid == w->last_rid && cs->pos[i] < w->last_pos))
+        return tsr_error_set(TSR_ERR_INTERNAL,
+                             "call set %s:%" PRId64 " reached the cohort writer out of genome order (after "
+                             "position %" PRId64 ")",
+                             cs->contig, cs->pos[i] + 1, w->last_pos + 1);
+    if (cs->filter[i] > 1)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": unknown filter bits 0x%x", cs->contig,
+                             cs->pos[i] + 1, cs->filter[i]);
+    TSR_CALL(reserve_scratch(w, n));
+    w->alleles.l = 0;
+    if (tsr_str_putn(&w->alleles, cs->allele_blob + a0, (size_t)(a1 - a0)) != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
+    int k = 0;
+    char *p = w->alleles.s;
+    w->allele_ptr[k++] = p;
+    for (; *p; p++) {
+        if (*p != ',')
+            continue;
+        *p = '\0';
+        if (k == n)
+            break;
+        w->allele_ptr[k++] = p + 1;
+    }
+    if (k != n || *p)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": n_alleles is %d but the alleles are '%.*s'",
+                             cs->contig, cs->pos[i] + 1, n, (int)(a1 - a0), cs->allele_blob + a0);
+    size_t G = (size_t)n * (size_t)(n + 1) / 2, S = (size_t)w->n_samples;
+    if (cs->ad && (size_t)(cs->ad_off[i + 1] - cs->ad_off[i]) != S * (size_t)n)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": AD holds %" PRId64 " values, not %zu",
+                             cs->contig, cs->pos[i] + 1, cs->ad_off[i + 1] - cs->ad_off[i], S * (size_t)n);
+    if (cs->pl && (size_t)(cs->pl_off[i + 1] - cs->pl_off[i]) != S * G)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": PL holds %" PRId64 " values, not %zu",
+                             cs->contig, cs->pos[i] + 1, cs->pl_off[i + 1] - cs->pl_off[i], S * G);
+    return TSR_OK;
+}
+
+/* AC/AN/AF for the cohort (group 0) and each population (group 1+p); NS. */
+static tsr_status_t site_stats(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int *ns)
+{
+    const int n = cs->n_alleles[i], G = w->n_pops + 1;
+    const int8_t *gt = cs->gt + (size_t)i * (size_t)w->n_samples * 2;
+    memset(w->ac, 0, (size_t)G * (size_t)n * sizeof *w->ac);
+    memset(w->an, 0, (size_t)G * sizeof *w->an);
+    *ns = 0;
+    for (int j = 0; j < w->n_samples; j++) {
+        int g = 1 + w->sample_pop[j], called = 0;
+        for (int h = 0; h < 2; h++) {
+            int a = gt[2 * j + h];
+            if (a < 0)
+                continue;
+            if (a >= n)
+                return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": genotype allele %d of sample %d "
+                                     "but the site has %d alleles", cs->contig, cs->pos[i] + 1, a, j, n);
+            called = 1;
+            w->an[0]++;
+            w->an[g]++;
+            if (a > 0) {
+                w->ac[a - 1]++;
+                w->ac[(size_t)g * (n - 1) + a - 1]++;
+            }
+        }
+        *ns += called;
+    }
+    for (int g = 0; g < G; g++)
+        for (int a = 0; a < n - 1; a++)
+            w->af[(size_t)g * (n - 1) + a] = w->an[g] ? (float)w->ac[(size_t)g * (n - 1) + a] / (float)w->an[g]
+                                                      : NAN;
+    return TSR_OK;
+}
+
+static tsr_status_t set_info(tsr_cohort_writer_t *w, int g, const char *key_ac, const char *key_an,
+                             const char *key_af, int n_alt)
+{
+    float *af = w->af_bcf;
+    for (int a = 0; a < n_alt; a++) {
+        af[a] = w->af[(size_t)g * n_alt + a];
+        if (isnan(af[a]))
+            bcf_float_set_missing(af[a]);
+    }
+    int e = 0;
+    if (n_alt > 0)
+        e |= bcf_update_info_int32(w->hdr, w->rec, key_ac, w->ac + (size_t)g * n_alt, n_alt);
+    e |= bcf_update_info_int32(w->hdr, w->rec, key_an, &w->an[g], 1);
+    if (n_alt > 0)
+        e |= bcf_update_info_float(w->hdr, w->rec, key_af, af, n_alt);
+    return e ? tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO %s in %s", key_an, w->final[OUT_BCF]) : TSR_OK;
+}
+
+static tsr_status_t set_format(tsr_cohort_writer_t *w, const char *key, const int32_t *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        w->fmt[k] = v[k] < 0 ? bcf_int32_missing : v[k];
+    if (bcf_update_format_int32(w->hdr, w->rec, key, w->fmt, (int)n) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT %s in %s", key, w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
+static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid, int ns)
+{
+    const int n = cs->n_alleles[i], S = w->n_samples;
+    bcf1_t *rec = w->rec;
+    bcf_clear(rec);
+    rec->rid = rid;
+    rec->pos = cs->pos[i];
+    if (bcf_update_alleles(w->hdr, rec, w->allele_ptr, n) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set alleles in %s", w->final[OUT_BCF]);
+    if (isnan(cs->qual[i]))
+        bcf_float_set_missing(rec->qual);
+    else
+        rec->qual = cs->qual[i];
+    int fid = cs->filter[i] ? w->lowqual_id : w->pass_id;
+    if (bcf_update_filter(w->hdr, rec, &fid, 1) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FILTER in %s", w->final[OUT_BCF]);
+    TSR_CALL(set_info(w, 0, "AC", "AN", "AF", n - 1));
+    if (bcf_update_info_int32(w->hdr, rec, "NS", &ns, 1) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO NS in %s", w->final[OUT_BCF]);
+    for (int p = 0; p < w->n_pops; p++) {
+        char *const *k = w->pop_keys + 3 * p;
+        TSR_CALL(set_info(w, 1 + p, k[0], k[1], k[2], n - 1));
+    }
+    const int8_t *gt = cs->gt + (size_t)i * (size_t)S * 2;
+    for (int k = 0; k < 2 * S; k++)
+        w->gt32[k] = gt[k] < 0 ? bcf_gt_missing : bcf_gt_unphased(gt[k]);
+    if (bcf_update_genotypes(w->hdr, rec, w->gt32, 2 * S) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT GT in %s", w->final[OUT_BCF]);
+    if (cs->gq)
+        TSR_CALL(set_format(w, "GQ", cs->gq + (size_t)i * S, (size_t)S));
+    if (cs->dp)
+        TSR_CALL(set_format(w, "DP", cs->dp + (size_t)i * S, (size_t)S));
+    if (cs->ad)
+        TSR_CALL(set_format(w, "AD", cs->ad + cs->ad_off[i], (size_t)S * (size_t)n));
+    if (cs->pl)
+        TSR_CALL(set_format(w, "PL", cs->pl + cs->pl_off[i], (size_t)(cs->pl_off[i + 1] - cs->pl_off[i])));
+    if (bcf_write(w->bcf, w->hdr, rec) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': check free space", w->tmp[OUT_BCF]);
+    return TSR_OK;
+}
+
+static int put_float(tsr_str_t *s, float f)
+{
+    char b[32];
+    int n = isnan(f) ? snprintf(b, sizeof b, ".") : snprintf(b, sizeof b, "%g", (double)f);
+    return tsr_str_putn(s, b, (size_t)n);
+}
+
+static int put_int(tsr_str_t *s, int64_t v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    return tsr_str_putn(s, b, (size_t)n);
+}
+
+static tsr_status_t write_tsv_line(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
+{
+    const int n = cs->n_alleles[i];
+    tsr_str_t *s = &w->line;
+    s->l = 0;
+    int e = tsr_str_putn(s, cs->contig, strlen(cs->contig)) | tsr_str_putn(s, "\t", 1) |
+            put_int(s, cs->pos[i] + 1) | tsr_str_putn(s, "\t", 1) |
+            tsr_str_putn(s, w->allele_ptr[0], strlen(w->allele_ptr[0])) | tsr_str_putn(s, "\t", 1);
+    for (int a = 1; a < n; a++)
+        e |= (a > 1 ? tsr_str_putn(s, ",", 1) : 0) | tsr_str_putn(s, w->allele_ptr[a], strlen(w->allele_ptr[a]));
+    if (n == 1)
+        e |= tsr_str_putn(s, ".", 1);
+    e |= tsr_str_putn(s, "\t", 1) | put_float(s, cs->qual[i]) | tsr_str_putn(s, "\t", 1);
+    e |= cs->filter[i] ? tsr_str_putn(s, "LowQual", 7) : tsr_str_putn(s, "PASS", 4);
+    for (int g = 0; g <= w->n_pops; g++) {
+        e |= tsr_str_putn(s, "\t", 1);
+        for (int a = 0; a < n - 1; a++)
+            e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_int(s, w->ac[(size_t)g * (n - 1) + a]);
+        if (n == 1)
+            e |= tsr_str_putn(s, ".", 1);
+        e |= tsr_str_putn(s, "\t", 1) | put_int(s, w->an[g]) | tsr_str_putn(s, "\t", 1);
+        for (int a = 0; a < n - 1; a++)
+            e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_float(s, w->af[(size_t)g * (n - 1) + a]);
+        if (n == 1)
+            e |= tsr_str_putn(s, ".", 1);
+    }
+    e |= tsr_str_putn(s, "\n", 1);
+    if (e)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_TSV]);
+    if (fwrite(s->s, 1, s->l, w->tsv) != s->l)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", w->tmp[OUT_TSV], strerror(errno));
+    return TSR_OK;
+}
+
+static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
+{
+    if (cs->n_sites == 0)
+        return TSR_OK;
+    if (cs->n_samples != w->n_samples)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s has %d samples but the sheet has %d", cs->contig,
+                             cs->n_samples, w->n_samples);
+    int rid = bcf_hdr_name2id(w->hdr, cs->contig);
+    if (rid < 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set contig '%s' is not in the reference", cs->contig);
+    for (int64_t i = 0; i < cs->n_sites; i++) {
+        int ns;
+        TSR_CALL(check_site(w, cs, i, rid));
+        TSR_CALL(site_stats(w, cs, i, &ns));
+        TSR_CALL(write_bcf_record(w, cs, i, rid, ns));
+        TSR_CALL(write_tsv_line(w, cs, i));
+        const int n = cs->n_alleles[i];
+        const size_t S = (size_t)w->n_samples;
+        tsr_cohort_site_t site = {
+            .contig = rid, .pos = cs->pos[i], .n_alleles = n, .alleles = w->allele_ptr, .qual = cs->qual[i],
+            .filter = cs->filter[i], .gt = cs->gt + (size_t)i * S * 2,
+            .gq = cs->gq ? cs->gq + (size_t)i * S : NULL, .dp = cs->dp ? cs->dp + (size_t)i * S : NULL,
+            .ad = cs->ad ? cs->ad + cs->ad_off[i] : NULL, .ac = w->ac, .an = w->an, .af = w->af};
+        TSR_CALL(tsr_cohort_h5_add(w->h5, &site));
+        w->last_rid = rid;
+        w->last_pos = cs->pos[i];
+        w->n_sites++;
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
+{
+    if (w->failed)
+        return tsr_error_set(TSR_ERR_STATE, "the cohort writer for %s already failed; close it", w->final[OUT_BCF]);
+    tsr_status_t st = add_callset(w, cs);
+    if (st != TSR_OK)
+        w->failed = 1;
+    return st;
+}
+
+static tsr_status_t commit_outputs(tsr_cohort_writer_t *w)
+{
+    int rc = bcf_index_build3(w->tmp[OUT_BCF], w->tmp[OUT_CSI], 14, 0);
+    if (rc != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot build the CSI index of '%s' (htslib code %d); check free space",
+                             w->tmp[OUT_BCF], rc);
+    static const int order[N_OUT] = {OUT_H5, OUT_TSV, OUT_CSI, OUT_BCF};
+    for (int k = 0; k < N_OUT; k++) {
+        int i = order[k];
+        if (rename(w->tmp[i], w->final[i]) != 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", w->tmp[i], w->final[i],
+                                 strerror(errno));
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **wp, int commit)
+{
+    if (!wp || !*wp)
+        return TSR_OK;
+    tsr_cohort_writer_t *w = *wp;
+    *wp = NULL;
+    int keep = commit && !w->failed;
+    tsr_status_t st = close_streams(w, keep);
+    if (st == TSR_OK && keep)
+        st = commit_outputs(w);
+    else if (st == TSR_OK && commit)
+        st = tsr_error_set(TSR_ERR_STATE, "the cohort outputs in %s were not committed: an earlier write failed",
+                           w->final[OUT_BCF]);
+    remove_tmp(w);
+    writer_free(w);
+    return st;
+}

@@ -1,0 +1,649 @@
+/*
+ * test_scheduler.c - single-process tests of the task graph, the journal and
+ * tsr_sched_run at one rank (the dispatcher thread and the worker share the
+ * process, as on rank 0 of a real run).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "scheduler/scheduler_internal.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static MPI_Comm g_comm; /* the test process's communicator, set once in main */
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct exec_ctx {
+    const char *outdir;
+    int32_t order[256]; /* task ids in execution order */
+    int n;
+    int32_t attempts[256];
+    tsr_task_id_t transient_task; /* fails TRANSIENT while attempt < transient_times */
+    int transient_times;
+    tsr_task_id_t fail_task; /* fails with fail_status */
+    tsr_status_t fail_status;
+    tsr_task_id_t signal_task; /* raises SIGTERM while running */
+} exec_ctx_t;
+
+static void ctx_init(exec_ctx_t *c, const char *outdir)
+{
+    memset(c, 0, sizeof *c);
+    c->outdir = outdir;
+    c->transient_task = c->fail_task = c->signal_task = -1;
+}
+
+/* Write each output through a temporary name; content depends only on the task. */
+static tsr_status_t write_outputs(const exec_ctx_t *c, const tsr_task_t *t)
+{
+    for (int k = 0; k < t->n_outputs; k++) {
+        char path[4096], tmp[4200];
+        snprintf(path, sizeof path, "%s/%s", c->outdir, t->outputs[k]);
+        TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+        FILE *f = fopen(tmp, "w");
+        if (!f)
+            return tsr_error_set(TSR_ERR_IO, "cannot write %s", tmp);
+        fprintf(f, "task %s output %d arg %lld\n", t->key, k, (long long)t->arg);
+        fclose(f);
+        if (rename(tmp, path) != 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot rename %s", tmp);
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t exec_record(void *vctx, const tsr_task_t *t)
+{
+    exec_ctx_t *c = vctx;
+    if (t->id < 256)
+        c->attempts[t->id] = t->attempt;
+    if (t->id == c->transient_task && t->attempt < c->transient_times)
+        return tsr_error_set(TSR_ERR_TRANSIENT, "file system busy (attempt %d)", t->attempt);
+    if (t->id == c->fail_task)
+        return tsr_error_set(c->fail_status, "bad record in input.txt line 3: expected 4 columns");
+    if (t->id == c->signal_task)
+        raise(SIGTERM);
+    TSR_CALL(write_outputs(c, t));
+    if (c->n < 256)
+        c->order[c->n++] = t->id;
+    return TSR_OK;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+typedef struct fixture {
+    char dir[64];
+    tsr_graph_t *g;
+    exec_ctx_t ctx;
+    tsr_sched_opts_t opts;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/tsr_sched_XXXXXX");
+    if (!mkdtemp(f->dir) || tsr_graph_create(&f->g) != TSR_OK)
+        return -1;
+    ctx_init(&f->ctx, f->dir);
+    tsr_sched_opts_init(&f->opts);
+    f->opts.outdir = f->dir;
+    f->opts.fingerprint = "fp-test-1";
+    f->opts.progress = 0;
+    tsr_error_clear();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    tsr_graph_destroy(&f->g);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static tsr_task_id_t add_task(tsr_graph_t *g, const char *key, double cost, int with_output)
+{
+    char out[256];
+    snprintf(out, sizeof out, "%s.out", key);
+    const char *outs[1] = {out};
+    tsr_task_id_t id = -1;
+    assert_int_equal(tsr_graph_add(g, 1, key, cost, 7, outs, with_output ? 1 : 0, &id), TSR_OK);
+    return id;
+}
+
+/* A layered graph of n tasks: task i > 0 depends on (i - 1) / 2, each with one output. */
+static void build_tree(tsr_graph_t *g, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "t%03d", i);
+        add_task(g, key, (double)(i % 5), 1);
+        if (i > 0)
+            assert_int_equal(tsr_graph_add_dep(g, i, (i - 1) / 2), TSR_OK);
+    }
+}
+
+static tsr_status_t run(fixture_t *f, tsr_sched_result_t *res)
+{
+    tsr_error_clear();
+    f->ctx.n = 0;
+    return tsr_sched_run(g_comm, f->g, &f->opts, exec_record, &f->ctx, res);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *read_file(const char *path, long *len)
+{
+    long n = file_size(path);
+    assert_true(n >= 0);
+    char *d = malloc((size_t)n + 1);
+    assert_non_null(d);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fread(d, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    d[n] = '\0';
+    *len = n;
+    return d;
+}
+
+static void write_file(const char *path, const char *d, long n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(d, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+}
+
+/* ------------------------------------------------------------ graph */
+
+static void test_graph_basics(void **state)
+{
+    fixture_t *f = *state;
+    tsr_task_id_t a = add_task(f->g, "a", 1, 1);
+    tsr_task_id_t b = add_task(f->g, "b", 2, 0);
+    assert_int_equal(a, 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(tsr_graph_size(f->g), 2);
+    const tsr_task_t *t = tsr_graph_task(f->g, a);
+    assert_string_equal(t->key, "a");
+    assert_int_equal(t->n_outputs, 1);
+    assert_string_equal(t->outputs[0], "a.out");
+    assert_int_equal(t->arg, 7);
+    assert_null(tsr_graph_task(f->g, 2));
+    assert_int_equal(tsr_graph_find(f->g, "b"), b);
+    assert_int_equal(tsr_graph_find(f->g, "c"), -1);
+    tsr_task_id_t id;
+    assert_int_equal(tsr_graph_add(f->g, 0, "a", 1, 0, NULL, 0, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_graph_add(f->g, 0, "bad\tkey", 1, 0, NULL, 0, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_graph_add_dep(f->g, a, 5), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_graph_add_dep(f->g, a, a), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    /* Pointers handed out stay valid while the graph grows. */
+    for (int i = 0; i < 10000; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "grow%d", i);
+        add_task(f->g, key, 0, 0);
+    }
+    assert_ptr_equal(tsr_graph_task(f->g, a), t);
+    assert_string_equal(t->key, "a");
+    assert_int_equal(tsr_graph_find(f->g, "grow9999"), 10001);
+}
+
+static void test_cycle_refused(void **state)
+{
+    fixture_t *f = *state;
+    add_task(f->g, "a", 1, 0);
+    add_task(f->g, "b", 1, 0);
+    add_task(f->g, "c", 1, 0);
+    add_task(f->g, "free", 1, 0);
+    assert_int_equal(tsr_graph_add_dep(f->g, 1, 0), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, 2, 1), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, 0, 2), TSR_OK);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_ERR_INTERNAL);
+    assert_non_null(strstr(tsr_error_msg(), "cycle"));
+    assert_int_equal(f->ctx.n, 0);
+}
+
+/* ------------------------------------------------------------ ordering */
+
+static void test_longest_first_independent(void **state)
+{
+    fixture_t *f = *state;
+    const double cost[12] = {3, 9, 1, 9, 5, 0, 7, 3, 9, 2, 5, 8};
+    for (int i = 0; i < 12; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        add_task(f->g, key, cost[i], 0);
+    }
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 12);
+    assert_int_equal(f->ctx.n, 12);
+    for (int i = 1; i < 12; i++) {
+        int32_t p = f->ctx.order[i - 1], q = f->ctx.order[i];
+        assert_true(cost[p] > cost[q] || (cost[p] == cost[q] && p < q));
+    }
+}
+
+static void test_longest_first_with_deps(void **state)
+{
+    fixture_t *f = *state;
+    tsr_task_id_t a = add_task(f->g, "a", 1, 0);
+    tsr_task_id_t b = add_task(f->g, "b", 5, 0);
+    tsr_task_id_t c = add_task(f->g, "c", 9, 0);
+    tsr_task_id_t d = add_task(f->g, "d", 3, 0);
+    assert_int_equal(tsr_graph_add_dep(f->g, b, a), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, c, a), TSR_OK);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(f->ctx.n, 4);
+    /* Ready at start: d (3) before a (1); a releases c (9) and b (5). */
+    assert_int_equal(f->ctx.order[0], d);
+    assert_int_equal(f->ctx.order[1], a);
+    assert_int_equal(f->ctx.order[2], c);
+    assert_int_equal(f->ctx.order[3], b);
+}
+
+static void test_deps_respected(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 200);
+    /* Extra cross-layer dependencies, one duplicated. */
+    assert_int_equal(tsr_graph_add_dep(f->g, 150, 3), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, 150, 3), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, 20, 199), TSR_OK);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_tasks, 200);
+    assert_int_equal(res.n_executed, 200);
+    assert_int_equal(f->ctx.n, 200);
+    int pos[200];
+    for (int i = 0; i < 200; i++)
+        pos[f->ctx.order[i]] = i;
+    for (int i = 1; i < 200; i++)
+        assert_true(pos[(i - 1) / 2] < pos[i]);
+    assert_true(pos[3] < pos[150]);
+    assert_true(pos[199] < pos[20]);
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void test_transient_retried(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 7);
+    f->ctx.transient_task = 2;
+    f->ctx.transient_times = 2;
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 7);
+    assert_int_equal(res.n_retried, 2);
+    assert_int_equal(res.n_failed, 0);
+    assert_int_equal(f->ctx.attempts[2], 2);
+    assert_int_equal(f->ctx.attempts[1], 0);
+}
+
+static void test_transient_exhausted(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 7);
+    f->ctx.transient_task = 2;
+    f->ctx.transient_times = 5;
+    f->opts.max_retries = 1;
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_ERR_TRANSIENT);
+    assert_int_equal(res.n_retried, 1);
+    assert_int_equal(res.n_failed, 1);
+    assert_non_null(strstr(tsr_error_msg(), "file system busy"));
+    assert_non_null(strstr(tsr_error_msg(), "t002"));
+}
+
+static void test_permanent_failure(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 15);
+    f->ctx.fail_task = 1;
+    f->ctx.fail_status = TSR_ERR_FORMAT;
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_ERR_FORMAT);
+    assert_string_equal(tsr_error_msg(), "bad record in input.txt line 3: expected 4 columns");
+    assert_int_equal(res.n_failed, 1);
+    assert_int_equal(res.interrupted, 0);
+    /* Nothing that depends on the failed task ran. */
+    for (int i = 0; i < f->ctx.n; i++) {
+        int32_t t = f->ctx.order[i];
+        for (int32_t a = t; a > 0; a = (a - 1) / 2)
+            assert_int_not_equal(a, 1);
+    }
+    /* The journal's last error and inspect tell the user. */
+    char jpath[256], fp[64], err[2048];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    int n_done = -1;
+    assert_int_equal(tsr_journal_scan(jpath, fp, sizeof fp, &n_done, err, sizeof err, NULL, NULL), TSR_OK);
+    assert_string_equal(fp, "fp-test-1");
+    assert_int_equal(n_done, f->ctx.n);
+    assert_non_null(strstr(err, "t001"));
+    assert_non_null(strstr(err, "expected 4 columns"));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    assert_non_null(mem);
+    assert_int_equal(tsr_inspect_print(f->dir, mem), TSR_OK);
+    fclose(mem);
+    char want[64];
+    snprintf(want, sizeof want, "done %d left %d\n", f->ctx.n, 15 - f->ctx.n);
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "type 1: "));
+    assert_non_null(strstr(buf, "fingerprint: fp-test-1"));
+    assert_non_null(strstr(buf, "expected 4 columns"));
+    free(buf);
+    /* A rerun with the fault gone finishes the rest. */
+    f->ctx.fail_task = -1;
+    int before = f->ctx.n;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_skipped, before);
+    assert_int_equal(res.n_executed, 15 - before);
+}
+
+static void test_signal_interrupts(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 31);
+    f->ctx.signal_task = 0;
+    tsr_signals_install();
+    tsr_signals_reset();
+    tsr_sched_result_t res;
+    tsr_status_t s = run(f, &res);
+    tsr_signals_reset();
+    assert_int_equal(s, TSR_ERR_INTERRUPTED);
+    assert_int_equal(tsr_status_exit_code(s), TSR_EXIT_INTERRUPTED);
+    assert_int_equal(res.interrupted, 1);
+    assert_true(res.n_executed < 31);
+    int32_t first = res.n_executed;
+    f->ctx.signal_task = -1;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_skipped, first);
+    assert_int_equal(res.n_executed, 31 - first);
+}
+
+/* ------------------------------------------------------------ journal */
+
+static void test_replay_skips_done(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 63);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 63);
+    assert_int_equal(res.n_skipped, 0);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 0);
+    assert_int_equal(res.n_skipped, 63);
+    assert_int_equal(f->ctx.n, 0);
+    /* tasks.tsv lists every task. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/tasks.tsv", f->dir);
+    long len;
+    char *d = read_file(path, &len);
+    assert_non_null(strstr(d, "0\t1\tt000\n"));
+    assert_non_null(strstr(d, "62\t1\tt062\n"));
+    free(d);
+}
+
+static void test_changed_output_rerun(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 15);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    /* Change task 10's output (a leaf) and delete task 2's (above 5, 6, 11..14). */
+    char path[256];
+    snprintf(path, sizeof path, "%s/t010.out", f->dir);
+    FILE *fp = fopen(path, "a");
+    assert_non_null(fp);
+    fputs("tampered\n", fp);
+    fclose(fp);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 1);
+    assert_int_equal(f->ctx.order[0], 10);
+    snprintf(path, sizeof path, "%s/t002.out", f->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(run(f, &res), TSR_OK);
+    /* 2 and everything below it: 2, 5, 6, 11, 12, 13, 14. */
+    assert_int_equal(res.n_executed, 7);
+    assert_int_equal(res.n_skipped, 8);
+    assert_int_equal(f->ctx.order[0], 2);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 0);
+}
+
+static void test_fingerprint_mismatch(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 3);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    f->opts.fingerprint = "fp-other-2";
+    assert_int_equal(run(f, &res), TSR_ERR_STATE);
+    const char *m = tsr_error_msg();
+    assert_non_null(strstr(m, "belongs to another run"));
+    assert_non_null(strstr(m, "fp-test-1"));
+    assert_non_null(strstr(m, "fp-other-2"));
+    assert_non_null(strstr(m, f->dir));
+    assert_int_equal(f->ctx.n, 0);
+}
+
+static void test_truncated_last_line(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 10);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    char jpath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    long len;
+    char *d = read_file(jpath, &len);
+    /* Cut the last record in the middle (kill -9 during a write). */
+    write_file(jpath, d, len - 5);
+    tsr_journal_t *j = NULL;
+    assert_int_equal(tsr_journal_open(jpath, "fp-test-1", &j), TSR_OK);
+    assert_int_equal(tsr_journal_n_done(j), 9);
+    tsr_journal_close(&j);
+    assert_null(j);
+    long cut = file_size(jpath);
+    assert_true(cut < len - 5);
+    assert_int_equal(d[cut - 1], '\n');
+    long len2;
+    char *d2 = read_file(jpath, &len2);
+    assert_int_equal(len2, cut);
+    assert_memory_equal(d, d2, (size_t)cut);
+    free(d2);
+    free(d);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 1);
+    assert_int_equal(res.n_skipped, 9);
+    int n_done = 0;
+    assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
+    assert_int_equal(n_done, 10);
+}
+
+static void count_keys(void *ctx, const char *key)
+{
+    (void)key;
+    (*(int *)ctx)++;
+}
+
+static void test_corrupted_middle_line(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 10);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    char jpath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    long len;
+    char *d = read_file(jpath, &len);
+    /* Line 4 (the third record): flip one byte of its key. */
+    char *line = d;
+    for (int i = 0; i < 3; i++)
+        line = strchr(line, '\n') + 1;
+    long good_end = line - d;
+    line[3] ^= 0x01;
+    write_file(jpath, d, len);
+    int visited = 0, n_done = -1;
+    assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, count_keys, &visited), TSR_OK);
+    assert_int_equal(n_done, 2);
+    assert_int_equal(visited, 2);
+    assert_int_equal(file_size(jpath), len); /* scanning never writes */
+    tsr_journal_t *j = NULL;
+    assert_int_equal(tsr_journal_open(jpath, "fp-test-1", &j), TSR_OK);
+    assert_int_equal(tsr_journal_n_done(j), 2);
+    assert_int_equal(file_size(jpath), good_end);
+    const char *key;
+    int n_out;
+    const char *const *outs;
+    const uint32_t *crc;
+    tsr_journal_done_at(j, 1, &key, &n_out, &outs, &crc);
+    assert_int_equal(n_out, 1);
+    assert_non_null(strstr(outs[0], ".out"));
+    tsr_journal_close(&j);
+    free(d);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_skipped, 2);
+    assert_int_equal(res.n_executed, 8);
+    assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
+    assert_int_equal(n_done, 10);
+}
+
+static void test_journal_api(void **state)
+{
+    fixture_t *f = *state;
+    char jpath[256], opath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    snprintf(opath, sizeof opath, "%s/x.bin", f->dir);
+    write_file(opath, "123456789", 9);
+    uint32_t crc = 0;
+    assert_int_equal(tsr_file_crc32(opath, &crc), TSR_OK);
+    assert_int_equal(crc, 0xcbf43926u); /* the CRC-32 check value */
+    assert_int_equal(tsr_file_crc32("/nonexistent/x", &crc), TSR_ERR_IO);
+    tsr_error_clear();
+    tsr_journal_t *j = NULL;
+    assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
+    const char *outs[2] = {"x.bin", "bad\tpath"};
+    uint32_t crcs[2] = {crc, 1};
+    assert_int_equal(tsr_journal_append_done(j, "k1", 1, outs, crcs), TSR_OK);
+    assert_int_equal(tsr_journal_append_done(j, "bad\nkey", 1, outs, crcs), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_append_done(j, "k2", 2, outs, crcs), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_append_error(j, "k3", TSR_ERR_IO, "disk\tfull"), TSR_OK);
+    assert_non_null(strstr(tsr_journal_last_error(j), "disk full"));
+    tsr_journal_close(&j);
+    tsr_journal_close(&j); /* NULL is fine */
+    assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
+    assert_int_equal(tsr_journal_n_done(j), 1);
+    const char *key;
+    int n_out;
+    const char *const *o;
+    const uint32_t *c;
+    tsr_journal_done_at(j, 0, &key, &n_out, &o, &c);
+    assert_string_equal(key, "k1");
+    assert_int_equal(n_out, 1);
+    assert_string_equal(o[0], "x.bin");
+    assert_int_equal(c[0], crc);
+    assert_non_null(strstr(tsr_journal_last_error(j), "k3"));
+    tsr_journal_close(&j);
+    long len;
+    char *d = read_file(jpath, &len);
+    assert_memory_equal(d, "TSRJ\t1\tfp\t", 10);
+    assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\t"));
+    free(d);
+}
+
+static void test_tmpname_and_opts(void **state)
+{
+    (void)state;
+    char tmp[128];
+    char want[128];
+    assert_int_equal(tsr_output_tmpname("out/dir/file.h5", tmp, sizeof tmp), TSR_OK);
+    snprintf(want, sizeof want, "out/dir/.tmp.file.h5.%ld", (long)getpid());
+    assert_string_equal(tmp, want);
+    assert_int_equal(tsr_output_tmpname("plain", tmp, sizeof tmp), TSR_OK);
+    snprintf(want, sizeof want, ".tmp.plain.%ld", (long)getpid());
+    assert_string_equal(tmp, want);
+    assert_int_equal(tsr_output_tmpname("out/dir/file.h5", tmp, 8), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    tsr_sched_opts_t o;
+    tsr_sched_opts_init(&o);
+    assert_int_equal(o.max_retries, 2);
+    assert_int_equal(o.batch, 4);
+    assert_int_equal(o.verify, 1);
+    assert_int_equal(tsr_sched_opts_check(&o), TSR_ERR_USAGE); /* no outdir */
+    tsr_error_clear();
+    o.outdir = "/tmp/x";
+    o.fingerprint = "f";
+    assert_int_equal(tsr_sched_opts_check(&o), TSR_OK);
+    o.batch = 0;
+    assert_int_equal(tsr_sched_opts_check(&o), TSR_ERR_USAGE);
+    tsr_error_clear();
+}
+
+int main(int argc, char **argv)
+{
+    tsr_rt_t *rt = NULL;
+    if (tsr_rt_create(&argc, &argv, &rt) != TSR_OK) {
+        fprintf(stderr, "%s\n", tsr_error_msg());
+        return 1;
+    }
+    g_comm = rt->comm;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_graph_basics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cycle_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longest_first_independent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longest_first_with_deps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deps_respected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_exhausted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permanent_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_interrupts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_skips_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_output_rerun, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fingerprint_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_last_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupted_middle_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_api, setup, teardown),
+        cmocka_unit_test(test_tmpname_and_opts),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    tsr_rt_destroy(&rt);
+    return failed;
+}
