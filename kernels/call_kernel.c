@@ -107,17 +107,11 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     for (int i = 0; s == TSR_OK && i < batch->n; i++) {
         int sample = batch->first + i;
         char rel[4096];
-        const tsr_sample_t *smp = &plan->sheet->samples[sample];
+        /* the plan resolves it already (aligned input, or outdir/aln/S.bam) */
         tsr_plan_sample_alignments(plan, sample, rel, sizeof rel);
-        ids[i] = smp->id;
-        /* an aligned input is resolved against the sheet already; align outputs are outdir-relative */
-        int as_is = rel[0] == '/' || (smp->bam && strcmp(rel, smp->bam) == 0);
-        if (!(paths[i] = malloc(4096)))
+        ids[i] = plan->sheet->samples[sample].id;
+        if (!(paths[i] = strdup(rel)))
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in call task %s", task->key);
-        else if (as_is)
-            snprintf(paths[i], 4096, "%s", rel);
-        else
-            s = out_path(plan->opts.outdir, rel, paths[i], 4096);
     }
     tsr_evidence_t *ev = NULL;
     if (s == TSR_OK)

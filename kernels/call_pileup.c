@@ -344,7 +344,8 @@ static int pass1_read(void *vctx, const read_view_t *v)
         indel_ev_t *d = &c->all.ev[c->all.n_ev++];
         *d = *e;
         d->ins_off = (int64_t)c->all.ins_len;
-        memcpy(c->all.ins + c->all.ins_len, v->ins + e->ins_off, (size_t)e->ins_len);
+        if (e->ins_len)
+            memcpy(c->all.ins + c->all.ins_len, v->ins + e->ins_off, (size_t)e->ins_len);
         c->all.ins_len += (size_t)e->ins_len;
     }
     return 0;
@@ -361,7 +362,7 @@ static int ev_cmp(const indel_ev_t *a, const char *ia, const indel_ev_t *b, cons
         return a->del < b->del ? -1 : 1;
     if (a->ins_len != b->ins_len)
         return a->ins_len < b->ins_len ? -1 : 1;
-    return memcmp(ia + a->ins_off, ib + b->ins_off, (size_t)a->ins_len);
+    return a->ins_len ? memcmp(ia + a->ins_off, ib + b->ins_off, (size_t)a->ins_len) : 0;
 }
 
 typedef struct ev_sort {
@@ -518,7 +519,8 @@ static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, con
     for (int i = 0; i < n_samples; i++)
         for (int k = 0; k < sc[i].n_ev; k++) {
             ev[ne] = sc[i].ev[k];
-            memcpy(cs->ins + pool, sc[i].ins + sc[i].ev[k].ins_off, (size_t)ev[ne].ins_len);
+            if (ev[ne].ins_len)
+                memcpy(cs->ins + pool, sc[i].ins + sc[i].ev[k].ins_off, (size_t)ev[ne].ins_len);
             ev[ne].ins_off = pool;
             pool += ev[ne].ins_len;
             idx[ne] = (int)ne;
@@ -614,7 +616,7 @@ static int indel_obs(const cand_set_t *cs, const cand_site_t *s, const read_view
         for (int k = 0; k < s->n_alt; k++) {
             const indel_ev_t *a = &cs->ev[s->ev_first + k];
             if (a->del == e->del && a->ins_len == e->ins_len &&
-                memcmp(cs->ins + a->ins_off, v->ins + e->ins_off, (size_t)e->ins_len) == 0)
+                (e->ins_len == 0 || memcmp(cs->ins + a->ins_off, v->ins + e->ins_off, (size_t)e->ins_len) == 0))
                 hit = k + 1;
         }
     }
@@ -775,7 +777,8 @@ static void site_alleles(const cand_set_t *cs, const cand_site_t *s, const char 
             const indel_ev_t *e = &cs->ev[s->ev_first + k];
             out[n++] = ',';
             out[n++] = ref[0];
-            memcpy(out + n, cs->ins + e->ins_off, (size_t)e->ins_len);
+            if (e->ins_len)
+                memcpy(out + n, cs->ins + e->ins_off, (size_t)e->ins_len);
             n += e->ins_len;
             int64_t tail = s->ref_span - e->del; /* reference bases after the event */
             memcpy(out + n, ref + 1 + e->del, (size_t)tail);

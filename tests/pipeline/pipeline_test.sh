@@ -86,7 +86,8 @@ interrupt_sigterm)
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -TERM "$pid" 2>/dev/null || true
+  # Slurm signals the ranks themselves; mpirun would treat a SIGTERM of its own as "abort the job".
+  pkill -TERM -P "$pid" 2>/dev/null || true
   rc=0; wait "$pid" || rc=$?
   if [ "$rc" -eq 0 ]; then
     echo "run finished before the signal arrived; nothing to check for the interruption"
@@ -95,7 +96,25 @@ interrupt_sigterm)
     grep -q "rerun the same command to resume" "$W/sigterm.err" || fail "no resume hint: $(cat "$W/sigterm.err")"
   fi
   run_np 2 "$out" >/dev/null || fail "resume after SIGTERM failed"
-  test -s "$out/cohort.bcf" || fail "no cohort.bcf after resume"
+  cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "resumed cohort.bcf differs from an uninterrupted run"
+  ;;
+interrupt_usr1)
+  # SIGUSR1 to mpirun is forwarded to every rank (the sbatch --signal=B:USR1 path).
+  out=$W/usr1; rm -rf "$out"
+  "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 >/dev/null 2>"$W/usr1.err" &
+  pid=$!
+  for _ in $(seq 1 600); do
+    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
+    [ "${n:-0}" -ge 2 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -USR1 "$pid" 2>/dev/null || true
+  rc=0; wait "$pid" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 75 ] || fail "expected exit code 75 after SIGUSR1, got $rc: $(tail -3 "$W/usr1.err")"
+  "$T" inspect "$out" | grep -q "left" || fail "inspect cannot read the interrupted run"
+  run_np 1 "$out" >/dev/null || fail "resume after SIGUSR1 failed"
+  cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "resumed cohort.bcf differs from an uninterrupted run"
   ;;
 bad_input)
   out=$W/bad; rm -rf "$out" "$W/bad.tsv"
