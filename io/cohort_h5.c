@@ -13,6 +13,7 @@
  * writes the file with the default (serial) driver; writing it collectively
  * with the MPI-IO driver is left to a later change.
  */
+#include "io/h5_store_internal.h"
 #include "io/io_internal.h"
 
 #include <hdf5.h>
@@ -265,8 +266,13 @@ tsr_status_t tsr_cohort_h5_open(const char *path, const tsr_ref_t *ref, const ts
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl < 0 || H5Pset_obj_track_times(fcpl, 0) < 0)
         st = tsr_error_set(TSR_ERR_HDF5, "cannot set up HDF5 file creation for '%s'", path);
-    if (st == TSR_OK && (h->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT)) < 0)
+    /* Errors reach the user as one tsr_error_set line, not HDF5's stack dump. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = tsr_h5_fapl();
+    if (st == TSR_OK && (h->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)) < 0)
         st = tsr_error_set(TSR_ERR_HDF5, "cannot create '%s'; check that the output directory is writable", path);
+    if (fapl != H5P_DEFAULT)
+        H5Pclose(fapl);
     if (fcpl >= 0)
         H5Pclose(fcpl);
     if (st == TSR_OK) {

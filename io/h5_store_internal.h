@@ -25,6 +25,13 @@ typedef struct tsr_h5_file {
 
 /* Create `path`'s temporary file for writing. Finish with tsr_h5_finish(). */
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
+/*
+ * A file-access property list with HDF5's file locking off: tessera's journal
+ * lock already guarantees one writer per output directory, and flock() is
+ * missing on some parallel file systems (HDF5 then refuses to open files).
+ * Close with H5Pclose(); H5P_DEFAULT if the list cannot be made.
+ */
+hid_t tsr_h5_fapl(void);
 /* Open `path` read-only. Finish with tsr_h5_finish(f, 0). */
 tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
 /*

@@ -40,6 +40,24 @@ static tsr_status_t h5_set_path(tsr_h5_file_t *f, const char *path)
     return TSR_OK;
 }
 
+hid_t tsr_h5_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return H5P_DEFAULT;
+    if (H5Pset_file_locking(fapl, 0, 1) < 0) {
+        H5Pclose(fapl);
+        return H5P_DEFAULT;
+    }
+    return fapl;
+}
+
+static void tsr_h5_fapl_close(hid_t fapl)
+{
+    if (fapl != H5P_DEFAULT)
+        H5Pclose(fapl);
+}
+
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
 {
     TSR_CALL(h5_set_path(f, path));
@@ -53,7 +71,9 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl >= 0)
         H5Pset_obj_track_times(fcpl, 0);
-    f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hid_t fapl = tsr_h5_fapl();
+    f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    tsr_h5_fapl_close(fapl);
     if (fcpl >= 0)
         H5Pclose(fcpl);
     if (f->id < 0) {
@@ -70,7 +90,9 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     h5_silence(f);
-    f->id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t fapl = tsr_h5_fapl();
+    f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    tsr_h5_fapl_close(fapl);
     if (f->id < 0) {
         h5_restore(f);
         return tsr_error_set(TSR_ERR_HDF5, "%s: not an HDF5 file, or truncated", path);

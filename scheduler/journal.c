@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -421,6 +422,17 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
         j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (j->fd < 0)
             s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s' for writing: %s", path, strerror(errno));
+    }
+    /* One run per output directory: the lock dies with its holder, even under kill -9. */
+    if (s == TSR_OK && flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            s = tsr_error_set(TSR_ERR_STATE,
+                              "%s is locked by another tessera run on this output directory; "
+                              "wait for it to end (or stop it) before running again",
+                              path);
+        else
+            tsr_log_warn("cannot lock %s (%s); make sure only one run uses this output directory", path,
+                         strerror(errno));
     }
     if (s == TSR_OK && po.good_end < len) {
         if (ftruncate(j->fd, (off_t)po.good_end) != 0 || fsync(j->fd) != 0)

@@ -52,7 +52,7 @@ resume_kill9)
   ref=$W/ref_uninterrupted
   [ -s "$W/run_np1/cohort.bcf" ] && ref=$W/run_np1 || { rm -rf "$ref"; run_np 1 "$ref" >/dev/null; }
   out=$W/kill9; rm -rf "$out"
-  # Run in its own process group; kill -9 the whole group once the journal holds a few records.
+  # Run in its own session; kill -9 all of it once the journal holds a few records.
   setsid "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
@@ -61,8 +61,10 @@ resume_kill9)
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -9 -- -"$pid" 2>/dev/null || true
+  # Open MPI puts each rank in its own process group: kill every process of the session.
+  kill -9 $(ps -o pid= -s "$pid") 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do [ -z "$(ps -o pid= -s "$pid")" ] && break; sleep 0.05; done
   done_before=$(grep -c '^D' "$out/journal.tsv" || true)
   total=$(wc -l < "$out/tasks.tsv" 2>/dev/null || echo 0)
   echo "killed with $done_before journaled tasks"

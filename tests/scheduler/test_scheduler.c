@@ -462,6 +462,24 @@ static void test_fingerprint_mismatch(void **state)
     assert_int_equal(f->ctx.n, 0);
 }
 
+/* A second run on the same output directory is refused while the first holds the journal. */
+static void test_journal_locked(void **state)
+{
+    fixture_t *f = *state;
+    char jpath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    tsr_journal_t *a = NULL, *b = NULL;
+    assert_int_equal(tsr_journal_open(jpath, "fp-lock", &a), TSR_OK);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_open(jpath, "fp-lock", &b), TSR_ERR_STATE);
+    assert_null(b);
+    assert_non_null(strstr(tsr_error_msg(), "locked by another tessera run"));
+    tsr_journal_close(&a);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_open(jpath, "fp-lock", &b), TSR_OK);
+    tsr_journal_close(&b);
+}
+
 static void test_truncated_last_line(void **state)
 {
     fixture_t *f = *state;
@@ -638,6 +656,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_replay_skips_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_output_rerun, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_locked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_middle_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_api, setup, teardown),
