@@ -20,6 +20,6 @@ read -r tp fp fn prec rec < <("$ROOT/deploy/score.sh" "$DEMO/cohort/ref.fa" "$DE
 truth_n=$(bcftools view -H "$DEMO/cohort/truth.vcf.gz" | wc -l)
 called=$(bcftools view -H "$DEMO/run/cohort.bcf" | wc -l)
 echo
-echo "demo: $truth_n true variant sites; tessera called $called sites"
-printf "demo: recall %.3f, precision %.3f (tp %d, fp %d, fn %d; PASS, after bcftools norm)\n" "$rec" "$prec" "$tp" "$fp" "$fn"
+echo "demo: $truth_n true variant sites ($((tp + fn)) alleles); tessera called $called sites"
+printf "demo: recall %.3f, precision %.3f (alleles: tp %d, fp %d, fn %d; PASS, after bcftools norm -m-)\n" "$rec" "$prec" "$tp" "$fp" "$fn"
 printf "demo: tessera run took %.1f s on 2 ranks; outputs in %s\n" "$(echo "$end - $start" | bc -l 2>/dev/null || awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$DEMO/run"

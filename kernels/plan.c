@@ -50,7 +50,7 @@ tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
     if (strcmp(o->mode, "auto") && strcmp(o->mode, "deep") && strcmp(o->mode, "lowpass"))
         return tsr_error_set(TSR_ERR_USAGE, "--mode must be auto, deep or lowpass (got '%s')", o->mode);
     if (!strcmp(o->mode, "lowpass"))
-        return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass is not implemented yet; use --mode deep");
+        return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass arrives with the low-pass issue; use --mode deep or auto for now");
     if (o->grace_seconds < 0)
         return tsr_error_set(TSR_ERR_USAGE, "--grace must be >= 0");
     return TSR_OK;

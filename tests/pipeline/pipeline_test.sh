@@ -43,6 +43,14 @@ run)
   fi
   echo "np=$np: $n sites, identical to 1 rank"
   ;;
+threads)
+  # The same answer at 1 and 2 threads per rank (and against the default-threads 1-rank run).
+  for t in 1 2; do
+    rm -rf "$W/threads$t"
+    run_np 1 "$W/threads$t" --threads "$t" >/dev/null
+    cmp "$W/run_np1/cohort.bcf" "$W/threads$t/cohort.bcf" || fail "--threads $t cohort.bcf differs"
+  done
+  ;;
 accuracy)
   read -r tp fp fn prec rec < <("$SRC/deploy/score.sh" "$C/ref.fa" "$C/truth.vcf.gz" "$W/run_np1/cohort.bcf")
   echo "tp=$tp fp=$fp fn=$fn precision=$prec recall=$rec"
