@@ -53,16 +53,6 @@ void tsr_sim_sample_id(int i, int n, char *buf, size_t len)
     snprintf(buf, len, "S%0*d", w, i + 1);
 }
 
-static char sim_comp(char c)
-{
-    switch (c) {
-    case 'A': return 'T';
-    case 'C': return 'G';
-    case 'G': return 'C';
-    case 'T': return 'A';
-    default: return 'N';
-    }
-}
 
 typedef struct sim_hap {
     char *seq;
@@ -225,7 +215,7 @@ static void sim_read_make(tsr_sim_rng_t *r, const sim_errmodel_t *m, const sim_h
             b = acgt[tsr_sim_rng_below(r, 4)];
         } else {
             if (cur >= 0 && cur < hp->len) {
-                b = dir > 0 ? hp->seq[cur] : sim_comp(hp->seq[cur]);
+                b = dir > 0 ? hp->seq[cur] : tsr_sim_complement(hp->seq[cur]);
                 hpos = cur;
             } else {
                 b = 'N';
@@ -277,7 +267,7 @@ static void sim_aln_make(const sim_hap_t *hp, const sim_read_t *rd, int rl, sim_
 {
     for (int c = 0; c < rl; c++) {
         int src = rd->rev ? rl - 1 - c : c;
-        a->seq[c] = rd->rev ? sim_comp(rd->seq[src]) : rd->seq[src];
+        a->seq[c] = rd->rev ? tsr_sim_complement(rd->seq[src]) : rd->seq[src];
         a->qual[c] = rd->qual[src];
     }
     a->n_cigar = 0;

@@ -231,9 +231,9 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
     const tsr_sample_t *smp = &plan->sheet->samples[task->arg];
     char rel[1024], path[4096];
     tsr_plan_aln_path(plan, (int)task->arg, rel, sizeof rel);
-    snprintf(path, sizeof path, "%s/%s", plan->opts.outdir, rel);
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/aln", plan->opts.outdir);
+    TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+    TSR_CALL(tsr_plan_path(plan, "aln", dir, sizeof dir));
     TSR_CALL(tsr_mkdir_p(dir));
 
     tsr_ref_t *ref = NULL;

@@ -52,15 +52,6 @@ static void call_destroy(void **state)
     *state = NULL;
 }
 
-/* outdir/rel, or rel itself when it is absolute. */
-static tsr_status_t out_path(const char *outdir, const char *rel, char *buf, size_t len)
-{
-    int n = rel[0] == '/' ? snprintf(buf, len, "%s", rel) : snprintf(buf, len, "%s/%s", outdir, rel);
-    if (n < 0 || (size_t)n >= len)
-        return tsr_error_set(TSR_ERR_IO, "path too long: %s/%s", outdir, rel);
-    return TSR_OK;
-}
-
 static tsr_status_t mkdir_parent(const char *path)
 {
     char dir[4096];
@@ -108,9 +99,9 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         int sample = batch->first + i;
         char rel[4096];
         /* the plan resolves it already (aligned input, or outdir/aln/S.bam) */
-        tsr_plan_sample_alignments(plan, sample, rel, sizeof rel);
+        s = tsr_plan_sample_alignments(plan, sample, rel, sizeof rel);
         ids[i] = plan->sheet->samples[sample].id;
-        if (!(paths[i] = strdup(rel)))
+        if (s == TSR_OK && !(paths[i] = strdup(rel)))
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in call task %s", task->key);
     }
     tsr_evidence_t *ev = NULL;
@@ -120,7 +111,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     char rel[4096], full[4096];
     if (s == TSR_OK) {
         tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
-        s = out_path(plan->opts.outdir, rel, full, sizeof full);
+        s = tsr_plan_path(plan, rel, full, sizeof full);
     }
     if (s == TSR_OK)
         s = mkdir_parent(full);

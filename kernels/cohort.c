@@ -26,9 +26,10 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
         char rel[1024], path[4096];
         tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        snprintf(path, sizeof path, "%s/%s", plan->opts.outdir, rel);
         tsr_callset_t *cs = NULL;
-        s = tsr_callset_read(path, &cs);
+        s = tsr_plan_path(plan, rel, path, sizeof path);
+        if (s == TSR_OK)
+            s = tsr_callset_read(path, &cs);
         if (s == TSR_OK)
             s = tsr_cohort_writer_add(w, cs);
         tsr_callset_destroy(&cs);

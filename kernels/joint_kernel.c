@@ -41,14 +41,6 @@ static void joint_destroy(void **state)
     *state = NULL;
 }
 
-static tsr_status_t joint_path(const char *outdir, const char *rel, char *buf, size_t len)
-{
-    int n = rel[0] == '/' ? snprintf(buf, len, "%s", rel) : snprintf(buf, len, "%s/%s", outdir, rel);
-    if (n < 0 || (size_t)n >= len)
-        return tsr_error_set(TSR_ERR_IO, "path too long: %s/%s", outdir, rel);
-    return TSR_OK;
-}
-
 static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     joint_state_t *st = state;
@@ -69,7 +61,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     char rel[4096], full[4096];
     for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
         tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
-        s = joint_path(plan->opts.outdir, rel, full, sizeof full);
+        s = tsr_plan_path(plan, rel, full, sizeof full);
         if (s == TSR_OK)
             s = tsr_partition_read(full, &ev[b]);
         if (s == TSR_OK && (strcmp(ev[b]->contig, contig) != 0 || ev[b]->start != reg->start ||
@@ -89,7 +81,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
         s = tsr_joint_region(ev, plan->n_batches, seq, &o, &cs);
     if (s == TSR_OK) {
         tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        s = joint_path(plan->opts.outdir, rel, full, sizeof full);
+        s = tsr_plan_path(plan, rel, full, sizeof full);
     }
     if (s == TSR_OK) {
         char dir[4096];

@@ -75,6 +75,8 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RES
 void tsr_plan_destroy(tsr_plan_t **plan);
 /* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
+/* outdir/rel, or rel itself when it is absolute; TSR_ERR_IO if it does not fit in len. */
+tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
 /* Output paths relative to outdir. */
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
@@ -83,7 +85,7 @@ void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t l
  * The alignment file a call task reads for a sample: its aligned input, or align's output,
  * as an absolute path once the file exists (relative to the working directory before).
  */
-void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len) TSR_RESULT_USED;
 
 /* --------------------------------------------------------------- kernels */
 

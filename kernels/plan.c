@@ -317,6 +317,14 @@ void tsr_plan_destroy(tsr_plan_t **pp)
     *pp = NULL;
 }
 
+tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len)
+{
+    int n = rel[0] == '/' ? snprintf(buf, len, "%s", rel) : snprintf(buf, len, "%s/%s", plan->opts.outdir, rel);
+    if (n < 0 || (size_t)n >= len)
+        return tsr_error_set(TSR_ERR_IO, "path too long: %s/%s", plan->opts.outdir, rel);
+    return TSR_OK;
+}
+
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
     snprintf(buf, len, "aln/%s.bam", plan->sheet->samples[sample].id);
@@ -332,7 +340,7 @@ void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t l
     snprintf(buf, len, "joint/%s.h5", plan->regions[region].name);
 }
 
-void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
     const tsr_sample_t *s = &plan->sheet->samples[sample];
     char rel[1024], joined[4200], abs[PATH_MAX];
@@ -340,13 +348,13 @@ void tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, s
         snprintf(joined, sizeof joined, "%s", s->bam);
     } else {
         tsr_plan_aln_path(plan, sample, rel, sizeof rel);
-        snprintf(joined, sizeof joined, "%s/%s", plan->opts.outdir, rel);
+        TSR_CALL(tsr_plan_path(plan, rel, joined, sizeof joined));
     }
     /* Absolute when it can be resolved (the file exists), as the contract promises callers. */
-    if (joined[0] != '/' && realpath(joined, abs))
-        snprintf(buf, len, "%s", abs);
-    else
-        snprintf(buf, len, "%s", joined);
+    const char *res = joined[0] != '/' && realpath(joined, abs) ? abs : joined;
+    if (snprintf(buf, len, "%s", res) >= (int)len)
+        return tsr_error_set(TSR_ERR_IO, "path too long: %s", res);
+    return TSR_OK;
 }
 
 static int64_t tsr_file_size(const char *p)
