@@ -10,6 +10,16 @@ RUNOPTS=(--ref "$C/ref.fa" --samples "$C/samples.tsv" --shard-size 20000 --batch
 fail() { echo "FAIL: $*" >&2; exit 1; }
 records() { bcftools view -H "$1"; }
 
+wait_journal() { # wait_journal OUT N PID: until OUT's journal holds N records or PID ends (30 s at most)
+  local n
+  for _ in $(seq 1 600); do
+    n=$(grep -c '^D' "$1/journal.tsv" 2>/dev/null || true)
+    [ "${n:-0}" -ge "$2" ] && return 0
+    kill -0 "$3" 2>/dev/null || return 0
+    sleep 0.05
+  done
+}
+
 run_np() { # run_np NP OUT [extra args]
   local np=$1 out=$2; shift 2
   "$MPI" --oversubscribe -n "$np" "$T" run "${RUNOPTS[@]}" --out "$out" "$@"
@@ -63,12 +73,7 @@ resume_kill9)
   # Run in its own session; kill -9 all of it once the journal holds a few records.
   setsid "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do
-    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
-    [ "${n:-0}" -ge 3 ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_journal "$out" 3 "$pid"
   # Open MPI puts each rank in its own process group: kill every process of the session.
   kill -9 $(ps -o pid= -s "$pid") 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -90,12 +95,7 @@ interrupt_sigterm)
   out=$W/sigterm; rm -rf "$out"
   "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 --grace 30 >/dev/null 2>"$W/sigterm.err" &
   pid=$!
-  for _ in $(seq 1 600); do
-    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
-    [ "${n:-0}" -ge 2 ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_journal "$out" 2 "$pid"
   # Slurm signals the ranks themselves; mpirun would treat a SIGTERM of its own as "abort the job".
   pkill -TERM -P "$pid" 2>/dev/null || true
   rc=0; wait "$pid" || rc=$?
@@ -113,12 +113,7 @@ interrupt_usr1)
   out=$W/usr1; rm -rf "$out"
   "$MPI" --oversubscribe -n 2 "$T" run "${RUNOPTS[@]}" --out "$out" --threads 1 >/dev/null 2>"$W/usr1.err" &
   pid=$!
-  for _ in $(seq 1 600); do
-    n=$(grep -c '^D' "$out/journal.tsv" 2>/dev/null || true)
-    [ "${n:-0}" -ge 2 ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_journal "$out" 2 "$pid"
   kill -USR1 "$pid" 2>/dev/null || true
   rc=0; wait "$pid" || rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 75 ] || fail "expected exit code 75 after SIGUSR1, got $rc: $(tail -3 "$W/usr1.err")"
