@@ -5,7 +5,7 @@
  * Design. Call sets arrive one region at a time in genome order. For each
  * site the writer computes AC/AN/AF cohort-wide and per population from the
  * genotypes once, then hands the same numbers to the BCF record, the stats
- * line and the HDF5 row. Everything is written under "<name>.tmp" and renamed
+ * line and the HDF5 row. Everything is written under "DIR/.tmp.<name>.<pid>" and renamed
  * by close(commit=1) after the CSI index is built on the closed temporary BCF;
  * close(commit=0) or any failure removes the temporary files. The headers
  * carry no version, date or command line, so the bytes depend only on the
@@ -157,10 +157,12 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
                                  const tsr_sheet_t *sheet)
 {
     for (int i = 0; i < N_OUT; i++) {
-        char tmpname[64];
-        snprintf(tmpname, sizeof tmpname, "%s.tmp", out_names[i]);
-        if (!(w->final[i] = tsr_path_join(outdir, out_names[i])) || !(w->tmp[i] = tsr_path_join(outdir, tmpname)))
+        if (!(w->final[i] = tsr_path_join(outdir, out_names[i])))
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
+        size_t len = strlen(w->final[i]) + 64;
+        if (!(w->tmp[i] = malloc(len)))
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
+        TSR_CALL(tsr_output_tmpname(w->final[i], w->tmp[i], len));
     }
     w->n_samples = sheet->n_samples;
     w->n_pops = sheet->n_populations;

@@ -7,7 +7,6 @@
 #include "io/io.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +60,7 @@ static void tsr_h5_fapl_close(hid_t fapl)
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
 {
     TSR_CALL(h5_set_path(f, path));
-    char dir[4096], base[4096];
-    strcpy(dir, path);
-    strcpy(base, path);
-    int n = snprintf(f->tmp, sizeof f->tmp, "%s/.tmp.%s.%ld", dirname(dir), basename(base), (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof f->tmp)
-        return tsr_error_set(TSR_ERR_IO, "%s: path too long", path);
+    TSR_CALL(tsr_output_tmpname(path, f->tmp, sizeof f->tmp));
     h5_silence(f);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl >= 0)

@@ -248,6 +248,19 @@ int64_t tsr_parse_size(const char *s);
 /* mkdir -p; TSR_ERR_IO with a message naming the path on failure. */
 tsr_status_t tsr_mkdir_p(const char *path) TSR_RESULT_USED;
 
+/*
+ * Build "dir/.tmp.<name>.<pid>" for an output "dir/name": every writer
+ * writes there and renames to the final name when complete, so a file under
+ * its final name is always whole. TSR_ERR_INTERNAL if it does not fit.
+ */
+tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len) TSR_RESULT_USED;
+/*
+ * Remove the ".tmp.*" files left in `dir` by a killed run, adding their
+ * count to *n_removed. Only safe while holding the output directory's
+ * journal lock (no other run can be writing). A missing dir is not an error.
+ */
+tsr_status_t tsr_output_tmp_sweep(const char *dir, int64_t *n_removed) TSR_RESULT_USED;
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,13 +1,16 @@
-/* sysutil.c - clocks, peak memory, size parsing, mkdir -p. */
+/* sysutil.c - clocks, peak memory, size parsing, mkdir -p, temporary output names. */
 #include "runtime/runtime.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 double tsr_now(void)
 {
@@ -69,4 +72,38 @@ tsr_status_t tsr_mkdir_p(const char *path)
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return tsr_error_set(TSR_ERR_IO, "'%s' exists and is not a directory; choose another --out", path);
     return TSR_OK;
+}
+
+tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len)
+{
+    const char *slash = strrchr(final_path, '/');
+    const char *name = slash ? slash + 1 : final_path;
+    int dirlen = slash ? (int)(slash - final_path + 1) : 0;
+    if (!*name)
+        return tsr_error_set(TSR_ERR_INTERNAL, "output path '%s' names a directory, not a file", final_path);
+    int n = snprintf(tmp, len, "%.*s.tmp.%s.%ld", dirlen, final_path, name, (long)getpid());
+    if (n < 0 || (size_t)n >= len)
+        return tsr_error_set(TSR_ERR_INTERNAL, "temporary name for '%s' does not fit in %zu bytes", final_path, len);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_output_tmp_sweep(const char *dir, int64_t *n_removed)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? TSR_OK : tsr_error_set(TSR_ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+    struct dirent *e;
+    tsr_status_t s = TSR_OK;
+    while ((e = readdir(d)) && s == TSR_OK) {
+        if (strncmp(e->d_name, ".tmp.", 5) != 0)
+            continue;
+        char p[4352];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) == 0)
+            (*n_removed)++;
+        else if (errno != ENOENT)
+            s = tsr_error_set(TSR_ERR_IO, "cannot remove stale temporary file '%s': %s", p, strerror(errno));
+    }
+    closedir(d);
+    return s;
 }

@@ -140,11 +140,64 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
     return 1;
 }
 
+static int tsr_strptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Remove the temporary files a killed run left beside the outputs. The
+ * journal lock is held, so no other run can be writing them.
+ */
+static tsr_status_t tsr_master_sweep_tmp(const tsr_master_t *m)
+{
+    size_t n = 0, cap = 0;
+    char **dirs = NULL;
+    tsr_status_t s = TSR_OK;
+    for (int32_t t = 0; t < m->n && s == TSR_OK; t++) {
+        const tsr_task_t *task = tsr_graph_task(m->g, t);
+        for (int k = 0; k < task->n_outputs && s == TSR_OK; k++) {
+            const char *o = task->outputs[k], *slash = strrchr(o, '/');
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **v = realloc(dirs, cap * sizeof *v);
+                if (!v) {
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                dirs = v;
+            }
+            dirs[n] = slash ? strndup(o, (size_t)(slash - o)) : strdup(".");
+            if (!dirs[n])
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+            else
+                n++;
+        }
+    }
+    if (s == TSR_OK && n > 0)
+        qsort(dirs, n, sizeof *dirs, tsr_strptr_cmp);
+    int64_t removed = 0;
+    for (size_t i = 0; i < n && s == TSR_OK; i++) {
+        if (i > 0 && !strcmp(dirs[i], dirs[i - 1]))
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", m->opts->outdir, dirs[i]);
+        s = tsr_output_tmp_sweep(path, &removed);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+    if (s == TSR_OK && removed > 0)
+        tsr_log_info("removed %lld temporary files left by an interrupted run", (long long)removed);
+    return s;
+}
+
 static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
 {
     char jpath[4096];
     snprintf(jpath, sizeof jpath, "%s/journal.tsv", m->opts->outdir);
     TSR_CALL(tsr_journal_open(jpath, m->opts->fingerprint, &m->j));
+    TSR_CALL(tsr_master_sweep_tmp(m));
     uint8_t *proven;
     TSR_ALLOC(proven, m->n);
     uint8_t *seen;

@@ -1,5 +1,5 @@
 /*
- * inspect.c - temporary output names and `tessera inspect`: what an output
+ * inspect.c - `tessera inspect`: what an output
  * directory's tasks.tsv and journal.tsv say is done and left.
  */
 #include "scheduler/scheduler_internal.h"
@@ -8,19 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len)
-{
-    const char *slash = strrchr(final_path, '/');
-    const char *name = slash ? slash + 1 : final_path;
-    int dirlen = slash ? (int)(slash - final_path + 1) : 0;
-    if (!*name)
-        return tsr_error_set(TSR_ERR_INTERNAL, "output path '%s' names a directory, not a file", final_path);
-    int n = snprintf(tmp, len, "%.*s.tmp.%s.%ld", dirlen, final_path, name, (long)getpid());
-    if (n < 0 || (size_t)n >= len)
-        return tsr_error_set(TSR_ERR_INTERNAL, "temporary name for '%s' does not fit in %zu bytes", final_path, len);
-    return TSR_OK;
-}
 
 /* Keys the journal proves done: a sorted array searched with bsearch. */
 typedef struct tsr_keyset {

@@ -115,7 +115,7 @@ tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc) TSR_RESULT_USED;
 /*
  * Execute one task on this rank. `outdir` is the run's output directory; the
  * function must write each output to a temporary name and rename it into
- * place when complete (tsr_output_tmpname helps). Return TSR_OK,
+ * place when complete (tsr_output_tmpname in runtime.h). Return TSR_OK,
  * TSR_ERR_TRANSIENT (retried), or another status (the run stops with the
  * message recorded via tsr_error_set).
  */
@@ -156,12 +156,6 @@ typedef struct tsr_sched_result {
  */
 tsr_status_t tsr_sched_run(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
                            tsr_exec_fn exec, void *ctx, tsr_sched_result_t *res) TSR_RESULT_USED;
-
-/*
- * Build "dir/.tmp.<name>.<pid>" for an output "dir/name", so incomplete files never carry
- * the final name. Returns TSR_ERR_INTERNAL if it does not fit.
- */
-tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len) TSR_RESULT_USED;
 
 /* Print the state of an output directory (done / left per task type, last error). */
 tsr_status_t tsr_inspect_print(const char *outdir, FILE *out) TSR_RESULT_USED;

@@ -82,7 +82,10 @@ resume_kill9)
   total=$(wc -l < "$out/tasks.tsv" 2>/dev/null || echo 0)
   echo "killed with $done_before journaled tasks"
   [ "$done_before" -ge 1 ] || fail "nothing was journaled before the kill"
+  echo partial > "$out/.tmp.cohort.bcf.99999" # what a run killed while writing leaves behind
   run_np 2 "$out" > "$W/kill9.log"
+  left=$(find "$out" -name '.tmp.*' | wc -l)
+  [ "$left" -eq 0 ] || fail "$left temporary files left after the resumed run: $(find "$out" -name '.tmp.*')"
   skipped=$(sed -n 's/.*"tasks_skipped_from_journal": \([0-9]*\).*/\1/p' "$out/summary.json")
   executed=$(sed -n 's/.*"tasks_executed": \([0-9]*\).*/\1/p' "$out/summary.json")
   echo "rerun: skipped $skipped, executed $executed of $total"
