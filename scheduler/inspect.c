@@ -44,6 +44,7 @@ static int tsr_str_cmp(const void *a, const void *b)
 
 typedef struct tsr_type_count {
     int type;
+    char stage[32]; /* the key's prefix before '/' (e.g. "call"), naming the type for people */
     long done, left;
 } tsr_type_count_t;
 
@@ -74,7 +75,9 @@ static tsr_status_t tsr_inspect_count(FILE *f, const char *path, const tsr_keyse
                     return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
                 *types = nt;
             }
-            (*types)[i] = (tsr_type_count_t){type, 0, 0};
+            (*types)[i] = (tsr_type_count_t){.type = type};
+            size_t pre = strcspn(key, "/");
+            snprintf((*types)[i].stage, sizeof (*types)[i].stage, "%.*s", (int)pre, key);
             (*n_types)++;
         }
         if (done)
@@ -127,7 +130,8 @@ tsr_status_t tsr_inspect_print(const char *outdir, FILE *out)
         fprintf(out, "output directory: %s\n", outdir);
         fprintf(out, "fingerprint: %s\n", fp);
         for (int i = 0; i < n_types; i++) {
-            fprintf(out, "type %d: %ld done, %ld left\n", types[i].type, types[i].done, types[i].left);
+            fprintf(out, "%s (type %d): %ld done, %ld left\n", types[i].stage, types[i].type, types[i].done,
+                    types[i].left);
             done += types[i].done;
             left += types[i].left;
         }

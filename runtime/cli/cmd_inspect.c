@@ -14,8 +14,9 @@ int tsr_cmd_inspect(int argc, char **argv)
         if (c == 'h') {
             printf("Usage: tessera inspect DIR\n\n"
                    "Prints the state of a run's output directory: tasks done and left per stage\n"
-                   "(align = type 0, call = 1, joint = 2, cohort = 3), the run fingerprint and the last\n"
-                   "error recorded in DIR/journal.tsv. Reads only; safe while a run is going.\n");
+                   "(align, call, joint, cohort), the run fingerprint and the last error recorded in\n"
+                   "DIR/journal.tsv, then a line 'done N left M' for scripts.\n"
+                   "Reads only; safe while a run is going.\n");
             return TSR_EXIT_OK;
         }
         return tsr_cli_usage_error("inspect", "unknown option");

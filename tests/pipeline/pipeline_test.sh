@@ -53,6 +53,18 @@ run)
   fi
   echo "np=$np: $n sites, identical to 1 rank"
   ;;
+bam_input)
+  # Aligned BAM inputs skip the align stage and are read region by region through their index.
+  B=$W/bamcohort; rm -rf "$B" "$W/bamrun"
+  "$T" simulate --out "$B" --samples 5 --coverage 15 --length 40000 --seed 5 --bam >/dev/null
+  head -1 "$B/samples.tsv" | grep -q bam || fail "simulate --bam wrote no bam sheet"
+  run_np 2 "$W/bamrun" --ref "$B/ref.fa" --samples "$B/samples.tsv" > "$W/bamrun.log"
+  ! grep -q '^[0-9]*	0	align/' "$W/bamrun/tasks.tsv" || fail "align tasks planned for BAM inputs"
+  [ ! -d "$W/bamrun/aln" ] || fail "aln/ written for BAM inputs"
+  read -r tp fp fn prec rec < <("$SRC/deploy/score.sh" "$B/ref.fa" "$B/truth.vcf.gz" "$W/bamrun/cohort.bcf")
+  echo "BAM input: tp=$tp fp=$fp fn=$fn precision=$prec recall=$rec"
+  awk -v p="$prec" -v r="$rec" 'BEGIN { exit !(p >= 0.85 && r >= 0.80) }' || fail "BAM input: precision $prec / recall $rec"
+  ;;
 threads)
   # The same answer at 1 and 2 threads per rank (and against the default-threads 1-rank run).
   for t in 1 2; do

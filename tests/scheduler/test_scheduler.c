@@ -362,7 +362,7 @@ static void test_permanent_failure(void **state)
     char want[64];
     snprintf(want, sizeof want, "done %d left %d\n", f->ctx.n, 15 - f->ctx.n);
     assert_non_null(strstr(buf, want));
-    assert_non_null(strstr(buf, "type 1: "));
+    assert_non_null(strstr(buf, "(type 1): "));
     assert_non_null(strstr(buf, "fingerprint: fp-test-1"));
     assert_non_null(strstr(buf, "expected 4 columns"));
     free(buf);
