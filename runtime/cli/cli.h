@@ -8,6 +8,8 @@
 
 #include "runtime/runtime.h"
 
+#include <stdio.h>
+
 /*
  * Each command: parse its own options (getopt_long, argv[0] is the command
  * name), print its --help to stdout and return 0 on --help, and return a
@@ -18,6 +20,12 @@ int tsr_cmd_run(int argc, char **argv);
 int tsr_cmd_simulate(int argc, char **argv);
 int tsr_cmd_info(int argc, char **argv);
 int tsr_cmd_inspect(int argc, char **argv);
+
+/*
+ * Print the versions of tessera and the libraries it runs with (MPI, HDF5,
+ * htslib, hwloc, minimap2), one per line. Safe before MPI_Init.
+ */
+void tsr_cli_print_versions(FILE *fp);
 
 /* Print "tessera CMD: <message>" for status s (using tsr_error_msg()) and return its exit code. */
 int tsr_cli_fail(const char *cmd, tsr_status_t s);

@@ -214,7 +214,7 @@ out:
     return s;
 }
 
-static void tsr_info_print_versions(void)
+void tsr_cli_print_versions(FILE *fp)
 {
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "";
     int mpi_len = 0;
@@ -225,13 +225,13 @@ static void tsr_info_print_versions(void)
     if (H5get_libversion(&h5maj, &h5min, &h5rel) < 0)
         h5maj = h5min = h5rel = 0;
     unsigned hw = hwloc_get_api_version();
-    printf("tessera   %s\n", TSR_VERSION);
-    printf("MPI       %s\n", mpi);
-    printf("HDF5      %u.%u.%u\n", h5maj, h5min, h5rel);
-    printf("htslib    %s\n", hts_version());
-    printf("hwloc     API %u.%u.%u (library), %u.%u.%u (compiled against)\n", (hw >> 16) & 0xff, (hw >> 8) & 0xff,
+    fprintf(fp, "tessera   %s\n", TSR_VERSION);
+    fprintf(fp, "MPI       %s\n", mpi);
+    fprintf(fp, "HDF5      %u.%u.%u\n", h5maj, h5min, h5rel);
+    fprintf(fp, "htslib    %s\n", hts_version());
+    fprintf(fp, "hwloc     API %u.%u.%u (library), %u.%u.%u (compiled against)\n", (hw >> 16) & 0xff, (hw >> 8) & 0xff,
            hw & 0xff, (HWLOC_API_VERSION >> 16) & 0xff, (HWLOC_API_VERSION >> 8) & 0xff, HWLOC_API_VERSION & 0xff);
-    printf("minimap2  %s\n", TSR_INFO_MINIMAP2);
+    fprintf(fp, "minimap2  %s\n", TSR_INFO_MINIMAP2);
 }
 
 static int tsr_info_parse(int argc, char **argv, tsr_info_opts_t *o, int *help)
@@ -315,7 +315,7 @@ int tsr_cmd_info(int argc, char **argv)
         int nodes = rt->node_rank == 0, n_nodes = 0;
         if (MPI_Reduce(&nodes, &n_nodes, 1, MPI_INT, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
             n_nodes = 0;
-        tsr_info_print_versions();
+        tsr_cli_print_versions(stdout);
         printf("topology  %s\n", topo_desc);
         printf("ranks     %d on %d node(s), MPI thread level %d\n\n", rt->size, n_nodes, rt->thread_level);
         printf("%-20s %5s %5s %6s %6s %8s  %s\n", "host", "rank", "local", "domain", "thread", "pu", "bound");

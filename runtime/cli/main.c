@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         return TSR_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("tessera %s\n", TSR_VERSION);
+        tsr_cli_print_versions(stdout);
         return TSR_EXIT_OK;
     }
     for (size_t i = 0; i < TSR_N_CMDS; i++)
