@@ -116,7 +116,7 @@ log="$dir/job-requeue-$j.out"
 [ "$(field "$j" Restarts)" = 1 ] || fail "job $j was not restarted exactly once"
 grep -q "restart 0: caught SIGUSR1" "$log" || fail "the template did not catch SIGUSR1"
 grep -q "^tessera run: interrupted after" "$log" || fail "tessera did not report the interruption"
-grep -q "restart 0: interrupted (exit 75), journal flushed; requeued job $j" "$log" || fail "no requeue on exit 75"
+grep -q "restart 0: interrupted (exit 75), journal flushed; requeueing job $j" "$log" || fail "no requeue on exit 75"
 grep -q "restart 1: done" "$log" || fail "the requeued job did not finish"
 grep -E "restart [01]: (caught|interrupted|done)|^tessera run: (interrupted|[0-9]+ tasks)|DUE TO JOB REQUEUE|exit code 75" "$log" | sed 's/^/  /'
 resumed=$(sed -n 's/^tessera run: [0-9]* tasks (\([0-9]*\) from the journal.*/\1/p' "$log")
