@@ -59,8 +59,9 @@ wait_job() {
 }
 submit() {  # OUTDIR_NAME EXTRA_ENV tessera-run-args... -> prints the job id
   local name=$1 env=$2; shift 2
+  # --time must exceed the template's --signal=B:USR1@600 lead, or Slurm signals the job as it starts.
   (cd "$dir" && sbatch --parsable --job-name="$name" --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --mem=1G \
-     --time=10 --output="$dir/job-%x-%j.out" --export="ALL,TSR_TESSERA=$tessera${env:+,$env}" \
+     --time=30 --output="$dir/job-%x-%j.out" --export="ALL,TSR_TESSERA=$tessera${env:+,$env}" \
      "$template" "$@")
 }
 
