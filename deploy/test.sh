@@ -15,3 +15,9 @@ if [ "${TSR_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j2 --timeout 900
 fi
+if [ "${TSR_SKIP_FUZZ:-0}" != 1 ]; then
+  # libFuzzer targets (sample sheet, FASTQ, journal, HDF5 partition) under ASan+UBSan, each for
+  # TSR_FUZZ_SECONDS (default 45 s); any crash fails. (valgrind memcheck runs in the first suite pass:
+  # test reliability_valgrind.)
+  "$ROOT/tests/fuzz/run_fuzz.sh" "$ROOT/build-fuzz"
+fi

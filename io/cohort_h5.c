@@ -25,8 +25,14 @@
 enum {
     DS_CONTIG, DS_POSITION, DS_ALLELE, DS_QUALITY, DS_FILTER,
     DS_GT, DS_GQ, DS_DP, DS_AD,
-    DS_FIXED /* then AC, AN, AF per statistics group (cohort, populations) */
+    DS_FIXED /* then the G_* datasets per statistics group (cohort, populations) */
 };
+/* Per statistics group: the datasets variant_<name>[_<pop>], per ALT or per site, int32 or float32. */
+enum { G_AC, G_AN, G_AF, N_G };
+static const struct {
+    const char *name;
+    int per_alt, is_float;
+} group_ds[N_G] = {{"AC", 1, 0}, {"AN", 0, 0}, {"AF", 1, 1}};
 enum { N_FILTERS = 2, PLOIDY = 2, ALLELE_CHUNK = 2 };
 
 typedef struct h5var {
@@ -213,16 +219,19 @@ static tsr_status_t create_variant_datasets(tsr_cohort_h5_t *h, const tsr_sheet_
         char name[320];
         const char *suffix = g == 0 ? "" : sheet->populations[g - 1];
         const char *sep = g == 0 ? "" : "_";
-        h5var_t *gv = &v[DS_FIXED + 3 * g];
-        hsize_t d[2] = {0, A - 1}, c[2] = {c1, ALLELE_CHUNK};
-        hsize_t d1[1] = {0}, c1d[1] = {c1};
-        snprintf(name, sizeof name, "variant_AC%s%s", sep, suffix);
-        TSR_CALL(make_dataset(h, &gv[0], name, H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 2, d, c, 1, 1, &fill_i32, 1));
-        snprintf(name, sizeof name, "variant_AN%s%s", sep, suffix);
-        TSR_CALL(make_dataset(h, &gv[1], name, H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 1, d1, c1d, -1, 0, &fill_i32,
-                              1));
-        snprintf(name, sizeof name, "variant_AF%s%s", sep, suffix);
-        TSR_CALL(make_dataset(h, &gv[2], name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 2, d, c, 1, 1, &fill_nan, 1));
+        for (int k = 0; k < N_G; k++) {
+            h5var_t *gv = &v[DS_FIXED + N_G * g + k];
+            hsize_t d[2] = {0, A - 1}, c[2] = {c1, ALLELE_CHUNK};
+            hsize_t d1[1] = {0}, c1d[1] = {c1};
+            snprintf(name, sizeof name, "variant_%s%s%s", group_ds[k].name, sep, suffix);
+            hid_t ft = group_ds[k].is_float ? H5T_IEEE_F32LE : H5T_STD_I32LE;
+            hid_t mt = group_ds[k].is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
+            const void *fill = group_ds[k].is_float ? (const void *)&fill_nan : (const void *)&fill_i32;
+            if (group_ds[k].per_alt)
+                TSR_CALL(make_dataset(h, gv, name, ft, mt, 4, 2, d, c, 1, 1, fill, 1));
+            else
+                TSR_CALL(make_dataset(h, gv, name, ft, mt, 4, 1, d1, c1d, -1, 0, fill, 1));
+        }
     }
     return TSR_OK;
 }
@@ -250,7 +259,7 @@ tsr_status_t tsr_cohort_h5_open(const char *path, const tsr_ref_t *ref, const ts
     h->n_samples = sheet->n_samples;
     h->n_groups = 1 + sheet->n_populations;
     h->n_alleles = 2;
-    h->n_vars = DS_FIXED + 3 * h->n_groups;
+    h->n_vars = DS_FIXED + N_G * h->n_groups;
     h->path = strdup(path);
     h->vars = calloc((size_t)h->n_vars, sizeof *h->vars);
     tsr_status_t st = TSR_OK;
@@ -392,15 +401,16 @@ tsr_status_t tsr_cohort_h5_add(tsr_cohort_h5_t *h, const tsr_cohort_site_t *s)
         for (int a = 0; a < A; a++)
             ad[(size_t)j * A + a] = (s->ad && a < n) ? s->ad[(size_t)j * n + a] : -1;
     }
+    const tsr_site_stats_t *st = s->st;
     for (int g = 0; g < h->n_groups; g++) {
-        h5var_t *gv = &v[DS_FIXED + 3 * g];
-        int32_t *ac = (int32_t *)gv[0].buf + (size_t)r * (A - 1);
-        float *af = (float *)gv[2].buf + (size_t)r * (A - 1);
+        h5var_t *gv = &v[DS_FIXED + N_G * g];
+        const size_t o = (size_t)g * (size_t)(n - 1);
         for (int a = 0; a < A - 1; a++) {
-            ac[a] = a < n - 1 ? s->ac[(size_t)g * (n - 1) + a] : -1;
-            af[a] = a < n - 1 ? s->af[(size_t)g * (n - 1) + a] : NAN;
+            int in = a < n - 1;
+            ((int32_t *)gv[G_AC].buf)[(size_t)r * (A - 1) + a] = in ? st->ac[o + a] : -1;
+            ((float *)gv[G_AF].buf)[(size_t)r * (A - 1) + a] = in ? st->af[o + a] : NAN;
         }
-        ((int32_t *)gv[1].buf)[r] = s->an[g];
+        ((int32_t *)gv[G_AN].buf)[r] = st->an[g];
     }
     if (++h->n_rows == h->cap_rows)
         TSR_CALL(flush_rows(h));

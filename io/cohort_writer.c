@@ -24,6 +24,24 @@
 #include <unistd.h>
 
 enum { OUT_BCF, OUT_CSI, OUT_H5, OUT_TSV, N_OUT };
+
+/* The per-group INFO fields, bcftools +fill-tags names (InbreedingCoeff as GATK names it). */
+enum { K_AC, K_AN, K_AF, K_NS, K_AC_HET, K_AC_HOM, K_NHOMALT, K_F_MISSING, K_HWE, K_EXCHET, K_F, N_KEYS };
+static const struct {
+    const char *id, *number, *type, *desc;
+} info_keys[N_KEYS] = {
+    {"AC", "A", "Integer", "Allele count in called genotypes, per ALT allele"},
+    {"AN", "1", "Integer", "Number of alleles in called genotypes"},
+    {"AF", "A", "Float", "Allele frequency, AC/AN"},
+    {"NS", "1", "Integer", "Number of samples with a called genotype"},
+    {"AC_Het", "A", "Integer", "Allele counts in heterozygous diploid genotypes"},
+    {"AC_Hom", "A", "Integer", "Allele counts in homozygous diploid genotypes"},
+    {"nhomalt", "A", "Integer", "Number of samples homozygous for the ALT allele"},
+    {"F_MISSING", "1", "Float", "Fraction of samples without a called genotype"},
+    {"HWE", "A", "Float", "Hardy-Weinberg exact test p-value (PMID:15789306), ALT versus the other alleles"},
+    {"ExcHet", "A", "Float", "Excess heterozygosity p-value, ALT versus the other alleles"},
+    {"InbreedingCoeff", "1", "Float", "Inbreeding coefficient F = 1 - observed/expected heterozygous diploid calls"},
+};
 static const char *const out_names[N_OUT] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv"};
 
 struct tsr_cohort_writer {
@@ -34,18 +52,17 @@ struct tsr_cohort_writer {
     FILE *tsv;
     tsr_cohort_h5_t *h5;
     int n_samples, n_pops;
-    int *sample_pop;
-    char **pop_keys; /* per population: "AC_<pop>", "AN_<pop>", "AF_<pop>" */
+    char **keys; /* per statistics group (cohort, then populations): the INFO keys of info_keys[] + suffix */
     int pass_id, lowqual_id;
     int failed;
     int last_rid;
     int64_t last_pos, n_sites;
     /* per-site scratch, grown as needed */
-    int32_t *gt32, *fmt;
+    int32_t *gt32, *fmt, *gt_stats;
     size_t fmt_cap;
-    int32_t *ac, *an;
-    float *af, *af_bcf;
-    size_t stat_cap;
+    tsr_site_stats_t *st;
+    float *fbuf;
+    int fbuf_cap;
     tsr_str_t alleles, line;
     const char **allele_ptr;
     int allele_cap;
@@ -61,16 +78,14 @@ static void writer_free(tsr_cohort_writer_t *w)
         free(w->final[i]);
         free(w->tmp[i]);
     }
-    free(w->sample_pop);
-    for (int i = 0; w->pop_keys && i < 3 * w->n_pops; i++)
-        free(w->pop_keys[i]);
-    free(w->pop_keys);
+    for (int i = 0; w->keys && i < N_KEYS * (w->n_pops + 1); i++)
+        free(w->keys[i]);
+    free(w->keys);
     free(w->gt32);
     free(w->fmt);
-    free(w->ac);
-    free(w->an);
-    free(w->af);
-    free(w->af_bcf);
+    free(w->gt_stats);
+    free(w->fbuf);
+    tsr_site_stats_destroy(&w->st);
     free(w->allele_ptr);
     tsr_str_free(&w->alleles);
     tsr_str_free(&w->line);
@@ -99,25 +114,16 @@ static tsr_status_t build_header(tsr_cohort_writer_t *w, const tsr_ref_t *ref, c
     }
     TSR_CALL(hdr_add(w, "##FILTER=<ID=LowQual,Description=\"Low quality: QUAL below the joint kernel's "
                         "threshold\">"));
-    TSR_CALL(hdr_add(w, "##INFO=<ID=AC,Number=A,Type=Integer,Description=\"Allele count in called genotypes, "
-                        "per ALT allele\">"));
-    TSR_CALL(hdr_add(w, "##INFO=<ID=AN,Number=1,Type=Integer,Description=\"Number of alleles in called "
-                        "genotypes\">"));
-    TSR_CALL(hdr_add(w, "##INFO=<ID=AF,Number=A,Type=Float,Description=\"Allele frequency, AC/AN\">"));
-    TSR_CALL(hdr_add(w, "##INFO=<ID=NS,Number=1,Type=Integer,Description=\"Number of samples with a called "
-                        "genotype\">"));
-    for (int p = 0; p < sheet->n_populations; p++) {
-        const char *pop = sheet->populations[p];
-        snprintf(line, sizeof line, "##INFO=<ID=AC_%s,Number=A,Type=Integer,Description=\"Allele count in "
-                 "called genotypes of population %s\">", pop, pop);
-        TSR_CALL(hdr_add(w, line));
-        snprintf(line, sizeof line, "##INFO=<ID=AN_%s,Number=1,Type=Integer,Description=\"Number of alleles "
-                 "in called genotypes of population %s\">", pop, pop);
-        TSR_CALL(hdr_add(w, line));
-        snprintf(line, sizeof line, "##INFO=<ID=AF_%s,Number=A,Type=Float,Description=\"Allele frequency in "
-                 "population %s\">", pop, pop);
-        TSR_CALL(hdr_add(w, line));
-    }
+    for (int g = 0; g <= sheet->n_populations; g++)
+        for (int k = 0; k < N_KEYS; k++) {
+            const char *pop = g ? sheet->populations[g - 1] : "";
+            int n = snprintf(line, sizeof line, "##INFO=<ID=%s,Number=%s,Type=%s,Description=\"%s%s%s\">",
+                             w->keys[N_KEYS * g + k], info_keys[k].number, info_keys[k].type, info_keys[k].desc,
+                             g ? " in population " : "", pop);
+            if (n >= (int)sizeof line)
+                return tsr_error_set(TSR_ERR_FORMAT, "population name '%s' is too long for the BCF header", pop);
+            TSR_CALL(hdr_add(w, line));
+        }
     TSR_CALL(hdr_add(w, "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">"));
     TSR_CALL(hdr_add(w, "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality\">"));
     TSR_CALL(hdr_add(w, "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth\">"));
@@ -137,12 +143,13 @@ static tsr_status_t build_header(tsr_cohort_writer_t *w, const tsr_ref_t *ref, c
 
 static tsr_status_t write_tsv_header(tsr_cohort_writer_t *w, const tsr_sheet_t *sheet)
 {
-    int e = fputs("CHROM\tPOS\tREF\tALT\tQUAL\tFILTER\tAC\tAN\tAF", w->tsv) < 0;
-    for (int p = 0; p < sheet->n_populations; p++) {
-        const char *pop = sheet->populations[p];
-        e |= fprintf(w->tsv, "\tAC_%s\tAN_%s\tAF_%s", pop, pop, pop) < 0;
-    }
-    e |= fputc('\n', w->tsv) == EOF;
+    tsr_str_t *s = &w->line;
+    s->l = 0;
+    const char *fixed = "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
+    if (tsr_str_putn(s, fixed, strlen(fixed)) != 0 ||
+        tsr_site_stats_tsv_header(s, sheet->n_populations, sheet->populations) != 0 || tsr_str_putn(s, "\n", 1) != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_TSV]);
+    int e = fwrite(s->s, 1, s->l, w->tsv) != s->l;
     return e ? tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", w->tmp[OUT_TSV], strerror(errno)) : TSR_OK;
 }
 
@@ -166,17 +173,16 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
     }
     w->n_samples = sheet->n_samples;
     w->n_pops = sheet->n_populations;
-    TSR_ALLOC(w->sample_pop, w->n_samples);
-    memcpy(w->sample_pop, sheet->sample_pop, (size_t)w->n_samples * sizeof *w->sample_pop);
-    const int n_keys = 3 * w->n_pops;
-    TSR_ALLOC(w->pop_keys, n_keys);
-    for (int p = 0; p < w->n_pops; p++) {
-        static const char *const stat[3] = {"AC", "AN", "AF"};
-        for (int k = 0; k < 3; k++) {
-            size_t len = strlen(sheet->populations[p]) + 4;
-            if (!(w->pop_keys[3 * p + k] = malloc(len)))
+    TSR_CALL(tsr_site_stats_create(w->n_samples, sheet->sample_pop, w->n_pops, &w->st));
+    if (!(w->keys = calloc((size_t)N_KEYS * (size_t)(w->n_pops + 1), sizeof *w->keys)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
+    for (int g = 0; g <= w->n_pops; g++) {
+        const char *pop = g ? sheet->populations[g - 1] : "";
+        for (int k = 0; k < N_KEYS; k++) {
+            size_t len = strlen(info_keys[k].id) + strlen(pop) + 2;
+            if (!(w->keys[N_KEYS * g + k] = malloc(len)))
                 return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
-            snprintf(w->pop_keys[3 * p + k], len, "%s_%s", stat[k], sheet->populations[p]);
+            snprintf(w->keys[N_KEYS * g + k], len, "%s%s%s", info_keys[k].id, g ? "_" : "", pop);
         }
     }
     TSR_CALL(build_header(w, ref, sheet));
@@ -236,29 +242,22 @@ static tsr_status_t reserve_scratch(tsr_cohort_writer_t *w, int n_alleles)
     if (need > w->fmt_cap) {
         free(w->fmt);
         free(w->gt32);
+        free(w->gt_stats);
         w->fmt = malloc(need * sizeof *w->fmt);
         w->gt32 = malloc(need * sizeof *w->gt32);
-        if (!w->fmt || !w->gt32) {
+        w->gt_stats = malloc(need * sizeof *w->gt_stats);
+        if (!w->fmt || !w->gt32 || !w->gt_stats) {
             w->fmt_cap = 0;
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
         }
         w->fmt_cap = need;
     }
-    size_t stat = (size_t)(w->n_pops + 1) * (size_t)n_alleles;
-    if (stat > w->stat_cap) {
-        free(w->ac);
-        free(w->af);
-        free(w->af_bcf);
-        free(w->an);
-        w->ac = malloc(stat * sizeof *w->ac);
-        w->af = malloc(stat * sizeof *w->af);
-        w->af_bcf = malloc((size_t)n_alleles * sizeof *w->af_bcf);
-        w->an = malloc((size_t)(w->n_pops + 1) * sizeof *w->an);
-        if (!w->ac || !w->af || !w->af_bcf || !w->an) {
-            w->stat_cap = 0;
+    if (n_alleles > w->fbuf_cap) {
+        float *f = realloc(w->fbuf, (size_t)n_alleles * sizeof *f);
+        if (!f)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
-        }
-        w->stat_cap = stat;
+        w->fbuf = f;
+        w->fbuf_cap = n_alleles;
     }
     if (n_alleles > w->allele_cap) {
         const char **p = realloc(w->allele_ptr, (size_t)n_alleles * sizeof *p);
@@ -313,56 +312,60 @@ static tsr_status_t check_site(tsr_cohort_writer_t *w, const tsr_callset_t *cs, 
     return TSR_OK;
 }
 
-/* AC/AN/AF for the cohort (group 0) and each population (group 1+p); NS. */
-static tsr_status_t site_stats(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int *ns)
+/* Every per-site statistic for the cohort (group 0) and each population (group 1+p). */
+static tsr_status_t site_stats(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
 {
-    const int n = cs->n_alleles[i], G = w->n_pops + 1;
     const int8_t *gt = cs->gt + (size_t)i * (size_t)w->n_samples * 2;
-    memset(w->ac, 0, (size_t)G * (size_t)n * sizeof *w->ac);
-    memset(w->an, 0, (size_t)G * sizeof *w->an);
-    *ns = 0;
-    for (int j = 0; j < w->n_samples; j++) {
-        int g = 1 + w->sample_pop[j], called = 0;
-        for (int h = 0; h < 2; h++) {
-            int a = gt[2 * j + h];
-            if (a < 0)
-                continue;
-            if (a >= n)
-                return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": genotype allele %d of sample %d "
-                                     "but the site has %d alleles", cs->contig, cs->pos[i] + 1, a, j, n);
-            called = 1;
-            w->an[0]++;
-            w->an[g]++;
-            if (a > 0) {
-                w->ac[a - 1]++;
-                w->ac[(size_t)g * (n - 1) + a - 1]++;
-            }
-        }
-        *ns += called;
-    }
-    for (int g = 0; g < G; g++)
-        for (int a = 0; a < n - 1; a++)
-            w->af[(size_t)g * (n - 1) + a] = w->an[g] ? (float)w->ac[(size_t)g * (n - 1) + a] / (float)w->an[g]
-                                                      : NAN;
+    for (int k = 0; k < 2 * w->n_samples; k++)
+        w->gt_stats[k] = gt[k] < 0 ? -1 : gt[k];
+    int rc = tsr_site_stats_compute(w->st, w->gt_stats, cs->n_alleles[i]);
+    if (rc == INT32_MIN)
+        return TSR_ERR_NOMEM;
+    if (rc < 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": a genotype allele of sample %d is beyond "
+                             "the site's %d alleles", cs->contig, cs->pos[i] + 1, -1 - rc, cs->n_alleles[i]);
     return TSR_OK;
 }
 
-static tsr_status_t set_info(tsr_cohort_writer_t *w, int g, const char *key_ac, const char *key_an,
-                             const char *key_af, int n_alt)
+static tsr_status_t put_info_f(tsr_cohort_writer_t *w, const char *key, const float *fv, const double *dv, int n)
 {
-    float *af = w->af_bcf;
-    for (int a = 0; a < n_alt; a++) {
-        af[a] = w->af[(size_t)g * n_alt + a];
-        if (isnan(af[a]))
-            bcf_float_set_missing(af[a]);
+    for (int a = 0; a < n; a++) {
+        w->fbuf[a] = fv ? fv[a] : (float)dv[a];
+        if (isnan(w->fbuf[a]))
+            bcf_float_set_missing(w->fbuf[a]);
     }
-    int e = 0;
-    if (n_alt > 0)
-        e |= bcf_update_info_int32(w->hdr, w->rec, key_ac, w->ac + (size_t)g * n_alt, n_alt);
-    e |= bcf_update_info_int32(w->hdr, w->rec, key_an, &w->an[g], 1);
-    if (n_alt > 0)
-        e |= bcf_update_info_float(w->hdr, w->rec, key_af, af, n_alt);
-    return e ? tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO %s in %s", key_an, w->final[OUT_BCF]) : TSR_OK;
+    if (bcf_update_info_float(w->hdr, w->rec, key, w->fbuf, n) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO %s in %s", key, w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
+static tsr_status_t put_info_i(tsr_cohort_writer_t *w, const char *key, const int32_t *v, int n)
+{
+    if (bcf_update_info_int32(w->hdr, w->rec, key, v, n) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO %s in %s", key, w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
+/* The INFO fields of statistics group g. */
+static tsr_status_t set_info(tsr_cohort_writer_t *w, int g, int n_alt)
+{
+    const tsr_site_stats_t *st = w->st;
+    char *const *key = w->keys + (size_t)N_KEYS * g;
+    const size_t o = (size_t)g * (size_t)n_alt;
+    TSR_CALL(put_info_i(w, key[K_AN], &st->an[g], 1));
+    TSR_CALL(put_info_i(w, key[K_NS], &st->ns[g], 1));
+    TSR_CALL(put_info_f(w, key[K_F_MISSING], &st->f_missing[g], NULL, 1));
+    TSR_CALL(put_info_f(w, key[K_F], NULL, &st->inbreeding[g], 1));
+    if (n_alt == 0)
+        return TSR_OK;
+    TSR_CALL(put_info_i(w, key[K_AC], st->ac + o, n_alt));
+    TSR_CALL(put_info_f(w, key[K_AF], st->af + o, NULL, n_alt));
+    TSR_CALL(put_info_i(w, key[K_AC_HET], st->ac_het + o, n_alt));
+    TSR_CALL(put_info_i(w, key[K_AC_HOM], st->ac_hom + o, n_alt));
+    TSR_CALL(put_info_i(w, key[K_NHOMALT], st->nhomalt + o, n_alt));
+    TSR_CALL(put_info_f(w, key[K_HWE], NULL, st->hwe + o, n_alt));
+    TSR_CALL(put_info_f(w, key[K_EXCHET], NULL, st->exchet + o, n_alt));
+    return TSR_OK;
 }
 
 static tsr_status_t set_format(tsr_cohort_writer_t *w, const char *key, const int32_t *v, size_t n)
@@ -374,7 +377,7 @@ static tsr_status_t set_format(tsr_cohort_writer_t *w, const char *key, const in
     return TSR_OK;
 }
 
-static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid, int ns)
+static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid)
 {
     const int n = cs->n_alleles[i], S = w->n_samples;
     bcf1_t *rec = w->rec;
@@ -390,13 +393,8 @@ static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t
     int fid = cs->filter[i] ? w->lowqual_id : w->pass_id;
     if (bcf_update_filter(w->hdr, rec, &fid, 1) < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "cannot set FILTER in %s", w->final[OUT_BCF]);
-    TSR_CALL(set_info(w, 0, "AC", "AN", "AF", n - 1));
-    if (bcf_update_info_int32(w->hdr, rec, "NS", &ns, 1) < 0)
-        return tsr_error_set(TSR_ERR_NOMEM, "cannot set INFO NS in %s", w->final[OUT_BCF]);
-    for (int p = 0; p < w->n_pops; p++) {
-        char *const *k = w->pop_keys + 3 * p;
-        TSR_CALL(set_info(w, 1 + p, k[0], k[1], k[2], n - 1));
-    }
+    for (int g = 0; g <= w->n_pops; g++)
+        TSR_CALL(set_info(w, g, n - 1));
     const int8_t *gt = cs->gt + (size_t)i * (size_t)S * 2;
     for (int k = 0; k < 2 * S; k++)
         w->gt32[k] = gt[k] < 0 ? bcf_gt_missing : bcf_gt_unphased(gt[k]);
@@ -443,18 +441,7 @@ static tsr_status_t write_tsv_line(tsr_cohort_writer_t *w, const tsr_callset_t *
         e |= tsr_str_putn(s, ".", 1);
     e |= tsr_str_putn(s, "\t", 1) | put_float(s, cs->qual[i]) | tsr_str_putn(s, "\t", 1);
     e |= cs->filter[i] ? tsr_str_putn(s, "LowQual", 7) : tsr_str_putn(s, "PASS", 4);
-    for (int g = 0; g <= w->n_pops; g++) {
-        e |= tsr_str_putn(s, "\t", 1);
-        for (int a = 0; a < n - 1; a++)
-            e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_int(s, w->ac[(size_t)g * (n - 1) + a]);
-        if (n == 1)
-            e |= tsr_str_putn(s, ".", 1);
-        e |= tsr_str_putn(s, "\t", 1) | put_int(s, w->an[g]) | tsr_str_putn(s, "\t", 1);
-        for (int a = 0; a < n - 1; a++)
-            e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_float(s, w->af[(size_t)g * (n - 1) + a]);
-        if (n == 1)
-            e |= tsr_str_putn(s, ".", 1);
-    }
+    e |= tsr_site_stats_tsv_values(s, w->st);
     e |= tsr_str_putn(s, "\n", 1);
     if (e)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_TSV]);
@@ -474,10 +461,9 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
     if (rid < 0)
         return tsr_error_set(TSR_ERR_INTERNAL, "call set contig '%s' is not in the reference", cs->contig);
     for (int64_t i = 0; i < cs->n_sites; i++) {
-        int ns;
         TSR_CALL(check_site(w, cs, i, rid));
-        TSR_CALL(site_stats(w, cs, i, &ns));
-        TSR_CALL(write_bcf_record(w, cs, i, rid, ns));
+        TSR_CALL(site_stats(w, cs, i));
+        TSR_CALL(write_bcf_record(w, cs, i, rid));
         TSR_CALL(write_tsv_line(w, cs, i));
         const int n = cs->n_alleles[i];
         const size_t S = (size_t)w->n_samples;
@@ -485,7 +471,7 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
             .contig = rid, .pos = cs->pos[i], .n_alleles = n, .alleles = w->allele_ptr, .qual = cs->qual[i],
             .filter = cs->filter[i], .gt = cs->gt + (size_t)i * S * 2,
             .gq = cs->gq ? cs->gq + (size_t)i * S : NULL, .dp = cs->dp ? cs->dp + (size_t)i * S : NULL,
-            .ad = cs->ad ? cs->ad + cs->ad_off[i] : NULL, .ac = w->ac, .an = w->an, .af = w->af};
+            .ad = cs->ad ? cs->ad + cs->ad_off[i] : NULL, .ac = w->st->ac, .an = w->st->an, .af = w->st->af, .st = w->st};
         TSR_CALL(tsr_cohort_h5_add(w->h5, &site));
         w->last_rid = rid;
         w->last_pos = cs->pos[i];

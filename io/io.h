@@ -204,6 +204,94 @@ tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RE
 /* Sites written so far. */
 int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
 
+/* ---------------------------------------------------- per-site statistics */
+
+/*
+ * Per-site statistics of one site for the cohort (group 0) and each
+ * population (group 1 + p), with bcftools +fill-tags definitions (details and
+ * the multi-allelic rule in io/cohort_schema.md):
+ *   an, ns           called alleles; samples with at least one called allele
+ *   nhet             samples with a diploid call of two different alleles
+ *   nhomalt_any      samples with a diploid call homozygous for some ALT
+ *   f_missing        samples without a called allele / samples in the group
+ *   inbreeding       F = 1 - observed/expected heterozygous diploid calls (NaN when
+ *                    no heterozygosity is expected)
+ * and per ALT allele a (index g * (n_alleles - 1) + a):
+ *   ac, af           allele count and AC/AN (NaN when AN = 0)
+ *   ac_het, ac_hom   the ALT's count in heterozygous / homozygous diploid calls
+ *   nhomalt          samples homozygous for the ALT (= ac_hom / 2)
+ *   hwe, exchet      Hardy-Weinberg exact test p-value (Wigginton et al. 2005) and
+ *                    excess-heterozygosity p-value; 1 when the ALT or the rest is absent
+ * Arrays are owned by the object and valid until the next compute or destroy.
+ */
+typedef struct tsr_site_stats {
+    int n_groups;    /* 1 + populations */
+    int n_alleles;   /* of the last site computed */
+    int32_t *n_samples, *an, *ns, *nhet, *nhomalt_any;
+    float *f_missing;
+    double *inbreeding;
+    int32_t *ac, *ac_het, *ac_hom, *nhomalt;
+    float *af;
+    double *hwe, *exchet;
+    struct tsr_site_stats_scratch *scratch;
+} tsr_site_stats_t;
+
+/*
+ * Statistics for `n_samples` samples; sample j is in group 0 and, when
+ * sample_pop[j] >= 0, in group 1 + sample_pop[j] (sample_pop may be NULL).
+ * Not collective. Destroy with tsr_site_stats_destroy().
+ */
+tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_pops,
+                                   tsr_site_stats_t **st) TSR_RESULT_USED;
+/*
+ * Compute the statistics of one site from diploid genotypes `gt`
+ * (n_samples * 2 allele indices; -1 = missing allele, -2 = no second allele,
+ * i.e. a haploid call). Returns 0, or -1 - j when sample j has an allele index
+ * >= n_alleles (nothing recorded: the caller names the record). Out of memory
+ * returns INT32_MIN with the message recorded.
+ */
+int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles);
+void tsr_site_stats_destroy(tsr_site_stats_t **st);
+
+/*
+ * The Hardy-Weinberg exact test for nref + nalt alleles (an even total, one
+ * per chromosome of (nref + nalt) / 2 diploid samples) with nhet
+ * heterozygotes: the two-sided p-value (sum of the probabilities of every het
+ * count no more likely than the observed one, capped at 1; no mid-p) and the
+ * excess-heterozygosity p-value P(het >= nhet). `probs` is scratch of at least
+ * min(nref, nalt) + 1 doubles. Returns 0, or -1 when the counts are
+ * inconsistent (odd total, parity of nhet and the rarer allele differ, or
+ * nhet > the rarer allele's count). Both p-values are 1 when nref or nalt is 0.
+ */
+int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet);
+
+/* ------------------------------------------ statistics of an existing VCF */
+
+typedef struct tsr_vcf_stats tsr_vcf_stats_t;
+
+/*
+ * Open a joint-called VCF/BCF (bgzipped, with a .csi or .tbi index) for
+ * `tessera stats`. `pops` (may be NULL) is a TSV with a header naming a
+ * `sample` and a `population` column (other columns are ignored, paths are
+ * not checked); VCF samples absent from it count in the cohort only. Without
+ * it every sample is in population "all". The region plan is the contigs of
+ * the header cut into windows of `window` bp: it depends only on the file, so
+ * every rank builds the same one. Not collective. Close with tsr_vcf_stats_close().
+ */
+tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t window,
+                                tsr_vcf_stats_t **vs) TSR_RESULT_USED;
+int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs);
+int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs);
+int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs);
+/* Write the stats.tsv header line (the cohort's stats.tsv columns) to `fp`. */
+tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp) TSR_RESULT_USED;
+/*
+ * Write the stats.tsv lines of region `r` (records whose POS lies in the
+ * window, in file order) to `fp`; adds the number of sites to *n_sites.
+ */
+tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int r, FILE *fp, int64_t *n_sites) TSR_RESULT_USED;
+void tsr_vcf_stats_close(tsr_vcf_stats_t **vs);
+
 /* ---------------------------------------------------------------- simulate */
 
 typedef struct tsr_sim_opts {

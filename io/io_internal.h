@@ -106,6 +106,7 @@ typedef struct tsr_cohort_site {
     const int32_t *ac;          /* (1+n_populations)*(n_alleles-1): cohort, then per population */
     const int32_t *an;          /* 1+n_populations */
     const float *af;            /* like ac; NaN where AN = 0 */
+    const tsr_site_stats_t *st; /* every per-site statistic of the site (ac, an, af are its arrays) */
 } tsr_cohort_site_t;
 
 typedef struct tsr_cohort_h5 tsr_cohort_h5_t;
@@ -117,5 +118,17 @@ tsr_status_t tsr_cohort_h5_open(const char *path, const tsr_ref_t *ref, const ts
 tsr_status_t tsr_cohort_h5_add(tsr_cohort_h5_t *h, const tsr_cohort_site_t *site) TSR_RESULT_USED;
 /* Write buffered sites when `flush` is 1, then close the file (the caller renames or removes it). */
 tsr_status_t tsr_cohort_h5_close(tsr_cohort_h5_t **h, int flush) TSR_RESULT_USED;
+
+/* ------------------------------------------- stats.tsv columns (site_stats.c) */
+
+/*
+ * The statistics columns of stats.tsv, shared by the cohort writer and
+ * `tessera stats`: for the cohort and then each population (suffix
+ * "_<pop>"), AC AN AF NS nhet nhomalt F_MISSING HWE ExcHet F (per-ALT columns
+ * comma-separated, missing values "."). Append the header names (each
+ * preceded by a tab) or one site's values; 0 or -1 on out of memory.
+ */
+int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops);
+int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st);
 
 #endif /* TSR_IO_INTERNAL_H */

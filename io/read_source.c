@@ -104,6 +104,16 @@ static int fq_line(fq_file_t *f, tsr_str_t *s)
             f->buf_pos = 0;
             f->buf_len = n;
             if (n == 0) {
+                /* zlib reports a gzip/BGZF stream cut short only once its data is used up. */
+                int zerr = Z_OK;
+                gzerror(f->gz, &zerr);
+                if (zerr == Z_BUF_ERROR) {
+                    tsr_error_set(TSR_ERR_FORMAT,
+                                  "%s: the compressed stream ends early (truncated gzip/BGZF) after line %" PRId64
+                                  "; the file is incomplete, copy or download it again",
+                                  f->path, f->line);
+                    return -2;
+                }
                 f->eof = 1;
                 break;
             }

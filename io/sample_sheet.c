@@ -137,7 +137,8 @@ static tsr_status_t resolve_input(sheet_parse_t *ps, int lineno, const char *p, 
     char *r = p[0] == '/' ? strdup(p) : tsr_path_join(ps->dir, p);
     if (!r)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
-    int fd = open(r, O_RDONLY);
+    /* O_NONBLOCK: a FIFO must not hang the run at planning time. */
+    int fd = open(r, O_RDONLY | O_NONBLOCK);
     struct stat st;
     const char *why = NULL;
     if (fd < 0)
@@ -146,6 +147,8 @@ static tsr_status_t resolve_input(sheet_parse_t *ps, int lineno, const char *p, 
         why = strerror(errno);
     else if (S_ISDIR(st.st_mode))
         why = "is a directory";
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file (a FIFO or device cannot be read more than once)";
     if (fd >= 0)
         close(fd);
     if (why) {

@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 
 #include <htslib/sam.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,16 +202,21 @@ static tsr_status_t tsr_align_write(const char *final_path, sam_hdr_t *hdr, tsr_
     TSR_CALL(tsr_output_tmpname(final_path, tmp, sizeof tmp));
     snprintf(tmp_bai, sizeof tmp_bai, "%s.bai", tmp);
     snprintf(final_bai, sizeof final_bai, "%s.bai", final_path);
+    errno = 0;
     samFile *fp = sam_open(tmp, "wb");
     if (!fp)
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s'", tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; check the output directory", tmp,
+                             errno ? strerror(errno) : "unknown error");
+    errno = 0;
     int bad = sam_hdr_write(fp, hdr) < 0;
     for (size_t i = 0; i < recs->n && !bad; i++)
         bad = sam_write1(fp, hdr, recs->v[i]) < 0;
     bad |= sam_close(fp) < 0;
     if (bad) {
+        int e = errno;
         unlink(tmp);
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s' (disk full?)", tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun the "
+                             "same command to resume", tmp, e ? strerror(e) : "write failed (disk full?)");
     }
     if (sam_index_build(tmp, 0) < 0) {
         unlink(tmp);
@@ -297,6 +303,11 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
         free(pairs);
     }
     tsr_reader_close(&rd);
+    if (s == TSR_OK && n_pairs == 0)
+        s = tsr_error_set(TSR_ERR_FORMAT,
+                          "%s (sample %s) holds no reads; a sample is never dropped silently: fix the file or "
+                          "remove the sample from the sheet",
+                          smp->fastq1, smp->id);
     if (s == TSR_OK) {
         qsort(recs.v, recs.n, sizeof *recs.v, tsr_bam_cmp);
         s = tsr_align_write(path, hdr, &recs);

@@ -6,6 +6,8 @@
  */
 #include "kernels/kernels.h"
 
+#include <htslib/sam.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -88,6 +90,89 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir)
     return tsr_mkdir_p(outdir);
 }
 
+/*
+ * One aligned input against the reference: every planned contig must be in
+ * its header with the reference's length (a BAM aligned to another assembly
+ * would otherwise be read at the wrong coordinates or fail deep in a task),
+ * and a CRAM must name a reference that is readable here (htslib would
+ * otherwise try to download it by checksum).
+ */
+static tsr_status_t tsr_check_aligned_input(const tsr_plan_t *plan, const tsr_ref_t *ref, const tsr_sample_t *smp)
+{
+    samFile *fp = sam_open(smp->bam, "r");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "%s (sample %s): cannot open as BAM/CRAM: %s; check the file", smp->bam,
+                             smp->id, strerror(errno));
+    sam_hdr_t *h = sam_hdr_read(fp);
+    tsr_status_t s = TSR_OK;
+    if (!h)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s (sample %s): no readable BAM/CRAM header; the file is damaged or not "
+                          "BAM/CRAM", smp->bam, smp->id);
+    if (s == TSR_OK && hts_get_format(fp)->format == cram) {
+        for (int t = 0; t < sam_hdr_nref(h) && s == TSR_OK; t++) {
+            kstring_t ur = KS_INITIALIZE;
+            if (sam_hdr_find_tag_pos(h, "SQ", t, "UR", &ur) == 0) {
+                const char *p = ur.s;
+                if (!strncmp(p, "file://", 7))
+                    p += 7;
+                if (strstr(p, "://") == NULL && access(p, R_OK) != 0)
+                    s = tsr_error_set(TSR_ERR_IO,
+                                      "%s (sample %s): CRAM contig '%s' was encoded against reference '%s', which "
+                                      "cannot be read here; put that FASTA back or convert the CRAM to BAM "
+                                      "(samtools view -b -T REF)",
+                                      smp->bam, smp->id, sam_hdr_tid2name(h, t), p);
+            } else {
+                s = tsr_error_set(TSR_ERR_IO,
+                                  "%s (sample %s): CRAM header names no reference file (@SQ UR) for contig '%s'; "
+                                  "convert the CRAM to BAM (samtools view -b -T REF)",
+                                  smp->bam, smp->id, sam_hdr_tid2name(h, t));
+            }
+            ks_free(&ur);
+        }
+    }
+    int last = -1;
+    for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
+        int c = plan->regions[r].contig;
+        if (c == last)
+            continue;
+        last = c;
+        const char *name = tsr_ref_contig_name(ref, c);
+        int tid = sam_hdr_name2tid(h, name);
+        if (tid < 0)
+            s = tsr_error_set(TSR_ERR_FORMAT,
+                              "%s (sample %s): contig '%s' of reference '%s' is not in the BAM/CRAM header; the file "
+                              "was aligned to another reference: realign it to --ref",
+                              smp->bam, smp->id, name, plan->opts.ref);
+        else if ((int64_t)sam_hdr_tid2len(h, tid) != tsr_ref_contig_length(ref, c))
+            s = tsr_error_set(TSR_ERR_FORMAT,
+                              "%s (sample %s): contig '%s' is %lld bp in the BAM/CRAM header but %lld bp in reference "
+                              "'%s'; the file was aligned to another reference: realign it to --ref",
+                              smp->bam, smp->id, name, (long long)sam_hdr_tid2len(h, tid),
+                              (long long)tsr_ref_contig_length(ref, c), plan->opts.ref);
+    }
+    sam_hdr_destroy(h);
+    sam_close(fp);
+    return s;
+}
+
+/* Check the aligned inputs against the reference before anything runs (master only). */
+static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
+{
+    int any = 0;
+    for (int i = 0; i < plan->sheet->n_samples; i++)
+        any |= plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
+    if (!any)
+        return TSR_OK;
+    tsr_ref_t *ref = NULL;
+    TSR_CALL(tsr_ref_open(plan->opts.ref, &ref));
+    tsr_status_t s = TSR_OK;
+    for (int i = 0; i < plan->sheet->n_samples && s == TSR_OK; i++)
+        if (plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED)
+            s = tsr_check_aligned_input(plan, ref, &plan->sheet->samples[i]);
+    tsr_ref_close(&ref);
+    return s;
+}
+
 static int64_t tsr_count_sites(const char *outdir)
 {
     char p[4200];
@@ -139,6 +224,8 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     memset(sum, 0, sizeof *sum);
     tsr_plan_t *plan = NULL;
     tsr_status_t s = tsr_plan_create(o, &plan);
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+        s = tsr_check_inputs(plan);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_outdir_prepare(o->outdir);
     s = tsr_agree(rt, s);

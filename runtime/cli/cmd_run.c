@@ -2,10 +2,13 @@
 #include "kernels/kernels.h"
 #include "runtime/cli/cli.h"
 
+#include <htslib/hts.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void tsr_run_usage(FILE *fp)
 {
@@ -100,6 +103,11 @@ int tsr_cmd_run(int argc, char **argv)
     if (s != TSR_OK)
         return tsr_cli_usage_error("run", "%s", tsr_error_msg());
 
+    /* Genomic data stays private: outputs readable by owner and group at most; a stricter umask is kept. */
+    mode_t mask = umask(0);
+    umask(mask | 027);
+    /* tessera's own error line names the file and what to do; htslib's [E::...] lines only below debug. */
+    hts_set_log_level(log_level >= TSR_LOG_DEBUG ? HTS_LOG_WARNING : HTS_LOG_OFF);
     tsr_signals_install();
     tsr_rt_t *rt = NULL;
     s = tsr_rt_create(&argc, &argv, &rt);

@@ -283,6 +283,13 @@ static void test_bcf(void **state)
     expect_info_int(h, r, "AN_AFR", 1, (int32_t[]){3});
     expect_info_int(h, r, "AC_EUR", 3, (int32_t[]){1, 2, 0});
     expect_info_int(h, r, "NS", 1, (int32_t[]){4});
+    expect_info_int(h, r, "AC_Het", 3, (int32_t[]){1, 2, 0});
+    expect_info_int(h, r, "AC_Hom", 3, (int32_t[]){0, 0, 2});
+    expect_info_int(h, r, "nhomalt", 3, (int32_t[]){0, 0, 1});
+    expect_info_float(h, r, "HWE", 3, (float[]){1.0f, 1.0f, 0.2f});
+    expect_info_float(h, r, "ExcHet", 3, (float[]){1.0f, 2.0f / 3, 1.0f});
+    expect_info_float(h, r, "ExcHet_EUR", 3, (float[]){1.0f, 2.0f / 3, 1.0f});
+    expect_info_int(h, r, "NS_AFR", 1, (int32_t[]){2});
     assert_int_equal(bcf_get_format_int32(h, r, "AD", &fmt, &nfmt), NS * 4);
     assert_int_equal(fmt[7], 7);
     assert_int_equal(bcf_get_format_int32(h, r, "PL", &fmt, &nfmt), -3); /* not in this call set */
@@ -322,12 +329,23 @@ static void test_bcf(void **state)
     char *tsv = path_in(out, "stats.tsv");
     size_t len;
     char *text = read_all(tsv, &len);
-    const char *want = "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER\tAC\tAN\tAF\tAC_AFR\tAN_AFR\tAF_AFR\tAC_EUR\tAN_EUR\tAF_EUR\n"
-                       "chr1\t100\tA\tG\t50\tPASS\t3\t6\t0.5\t2\t2\t1\t1\t4\t0.25\n"
-                       "chr1\t200\tC\tT\t5.5\tLowQual\t1\t8\t0.125\t1\t4\t0.25\t0\t4\t0\n"
-                       "chr2\t10\tG\tA,C,T\t99\tPASS\t1,2,2\t7\t0.142857,0.285714,0.285714\t0,0,2\t3\t0,0,0.666667"
-                       "\t1,2,0\t4\t0.25,0.5,0\n"
-                       "chr2\t50\tAT\tA\t.\tPASS\t3\t6\t0.5\t0\t2\t0\t3\t4\t0.75\n";
+    /* Worked by hand in io/cohort_schema.md's terms, e.g. chr2:10 (S1 1/2, S2 3/3, S3 0/2, S4 ./0):
+     * per-allele het counts 1,1,2,0 and hom-T 2 give, for ALT T, nref 4, nalt 2, nhet 0 -> the exact
+     * distribution over 3 samples P(0 het) = 3/15 -> HWE 0.2; for ALT C, nref 2, nalt 2, nhet 2 ->
+     * ExcHet P(2 het) = 4/6; F = 1 - 2 / (3 - (1 + 1 + 4 + 4) / 12). */
+    const char *want =
+        "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER\tAC\tAN\tAF\tNS\tnhet\tnhomalt\tF_MISSING\tHWE\tExcHet\tF"
+        "\tAC_AFR\tAN_AFR\tAF_AFR\tNS_AFR\tnhet_AFR\tnhomalt_AFR\tF_MISSING_AFR\tHWE_AFR\tExcHet_AFR\tF_AFR"
+        "\tAC_EUR\tAN_EUR\tAF_EUR\tNS_EUR\tnhet_EUR\tnhomalt_EUR\tF_MISSING_EUR\tHWE_EUR\tExcHet_EUR\tF_EUR\n"
+        "chr1\t100\tA\tG\t50\tPASS\t3\t6\t0.5\t3\t1\t1\t0.25\t1\t1\t0.333333"
+        "\t2\t2\t1\t1\t0\t1\t0.5\t1\t1\t.\t1\t4\t0.25\t2\t1\t0\t0\t1\t1\t-0.333333\n"
+        "chr1\t200\tC\tT\t5.5\tLowQual\t1\t8\t0.125\t4\t1\t0\t0\t1\t1\t-0.142857"
+        "\t1\t4\t0.25\t2\t1\t0\t0\t1\t1\t-0.333333\t0\t4\t0\t2\t0\t0\t0\t1\t1\t.\n"
+        "chr2\t10\tG\tA,C,T\t99\tPASS\t1,2,2\t7\t0.142857,0.285714,0.285714\t4\t2\t0,0,1\t0\t1,1,0.2"
+        "\t1,0.666666667,1\t0.076923\t0,0,2\t3\t0,0,0.666667\t2\t0\t0,0,1\t0\t1,1,1\t1,1,1\t."
+        "\t1,2,0\t4\t0.25,0.5,0\t2\t2\t0,0,0\t0\t1,1,1\t1,0.666666667,1\t-0.600000\n"
+        "chr2\t50\tAT\tA\t.\tPASS\t3\t6\t0.5\t3\t1\t1\t0.25\t1\t1\t0.333333"
+        "\t0\t2\t0\t1\t0\t0\t0.5\t1\t1\t.\t3\t4\t0.75\t2\t1\t1\t0\t1\t1\t-0.333333\n";
     assert_string_equal(text, want);
     free(text);
     free(tsv);

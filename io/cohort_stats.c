@@ -1,0 +1,410 @@
+/*
+ * cohort_stats.c - per-site statistics of an existing joint-called VCF/BCF
+ * (`tessera stats --vcf`): the same stats.tsv columns as the cohort writer.
+ *
+ * Design. The file's header gives the contigs; each is cut into fixed
+ * windows, so the plan depends only on the file and every rank builds the
+ * same one. A window is read through the index; a record belongs to the
+ * window that holds its POS (records that only overlap a window from the
+ * left are skipped there), so every record is counted exactly once.
+ * Populations come from a sample/population TSV; genotypes are read as
+ * diploid (a haploid call is one called allele, as bcftools counts it).
+ */
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <htslib/hts.h>
+#include <htslib/tbx.h>
+#include <htslib/vcf.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct vcf_region {
+    int rid;
+    int64_t start, end; /* 0-based half-open */
+} vcf_region_t;
+
+struct tsr_vcf_stats {
+    char *path;
+    htsFile *fp;
+    bcf_hdr_t *hdr;
+    hts_idx_t *idx;
+    tbx_t *tbx;
+    bcf1_t *rec;
+    int n_samples, n_pops;
+    char **pops;
+    int *sample_pop;
+    int n_regions;
+    vcf_region_t *regions;
+    tsr_site_stats_t *st;
+    int32_t *gt, *gt_dip;
+    int gt_cap;
+    tsr_str_t line;
+};
+
+void tsr_vcf_stats_close(tsr_vcf_stats_t **vsp)
+{
+    if (!vsp || !*vsp)
+        return;
+    tsr_vcf_stats_t *vs = *vsp;
+    if (vs->rec)
+        bcf_destroy(vs->rec);
+    if (vs->idx)
+        hts_idx_destroy(vs->idx);
+    if (vs->tbx)
+        tbx_destroy(vs->tbx);
+    if (vs->hdr)
+        bcf_hdr_destroy(vs->hdr);
+    if (vs->fp)
+        hts_close(vs->fp);
+    for (int p = 0; vs->pops && p < vs->n_pops; p++)
+        free(vs->pops[p]);
+    free(vs->pops);
+    free(vs->sample_pop);
+    free(vs->regions);
+    free(vs->gt);
+    free(vs->gt_dip);
+    tsr_site_stats_destroy(&vs->st);
+    tsr_str_free(&vs->line);
+    free(vs->path);
+    free(vs);
+    *vsp = NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Split a line on tabs in place; returns the number of fields (at most max). */
+static int split_tabs(char *s, char **f, int max)
+{
+    int n = 0;
+    while (n < max) {
+        f[n++] = s;
+        char *t = strchr(s, '\t');
+        if (!t)
+            break;
+        *t = '\0';
+        s = t + 1;
+    }
+    return n;
+}
+
+/* The sample -> population map of a TSV with `sample` and `population` columns. */
+static tsr_status_t read_pops(tsr_vcf_stats_t *vs, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    char *buf = NULL, *fields[256];
+    size_t cap = 0;
+    ssize_t len;
+    int col_s = -1, col_p = -1, line_no = 0, have_header = 0;
+    tsr_status_t st = TSR_OK;
+    char **names = NULL; /* per VCF sample: population name (borrowed copies) */
+    if (!(names = calloc((size_t)vs->n_samples + 1, sizeof *names)))
+        st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+    while (st == TSR_OK && (len = getline(&buf, &cap, f)) >= 0) {
+        line_no++;
+        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+            buf[--len] = '\0';
+        if (len == 0 || (have_header && buf[0] == '#'))
+            continue;
+        int n = split_tabs(buf[0] == '#' ? buf + 1 : buf, fields, 256);
+        if (!have_header) {
+            for (int i = 0; i < n; i++) {
+                if (!strcasecmp(fields[i], "sample"))
+                    col_s = i;
+                if (!strcasecmp(fields[i], "population"))
+                    col_p = i;
+            }
+            if (col_s < 0 || col_p < 0)
+                st = tsr_error_set(TSR_ERR_FORMAT, "%s line %d: the header must name a 'sample' and a 'population' "
+                                   "column", path, line_no);
+            have_header = 1;
+            continue;
+        }
+        if (n <= col_s || n <= col_p || !fields[col_p][0]) {
+            st = tsr_error_set(TSR_ERR_FORMAT, "%s line %d: no sample or population field", path, line_no);
+            break;
+        }
+        int j = bcf_hdr_id2int(vs->hdr, BCF_DT_SAMPLE, fields[col_s]);
+        if (j < 0)
+            continue;
+        if (names[j]) {
+            st = tsr_error_set(TSR_ERR_FORMAT, "%s line %d: sample '%s' is listed twice", path, line_no,
+                               fields[col_s]);
+            break;
+        }
+        if (!(names[j] = strdup(fields[col_p])))
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    if (st == TSR_OK && !have_header)
+        st = tsr_error_set(TSR_ERR_FORMAT, "%s: no header line", path);
+    free(buf);
+    fclose(f);
+    /* distinct population names, sorted */
+    if (st == TSR_OK && !(vs->pops = calloc((size_t)vs->n_samples + 1, sizeof *vs->pops)))
+        st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+    for (int j = 0; st == TSR_OK && j < vs->n_samples; j++) {
+        if (!names[j])
+            continue;
+        int k = 0;
+        while (k < vs->n_pops && strcmp(vs->pops[k], names[j]))
+            k++;
+        if (k == vs->n_pops && !(vs->pops[vs->n_pops++] = strdup(names[j])))
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    if (st == TSR_OK)
+        qsort(vs->pops, (size_t)vs->n_pops, sizeof *vs->pops, cmp_str);
+    for (int j = 0; st == TSR_OK && j < vs->n_samples; j++) {
+        vs->sample_pop[j] = -1;
+        for (int k = 0; names[j] && k < vs->n_pops; k++)
+            if (!strcmp(vs->pops[k], names[j]))
+                vs->sample_pop[j] = k;
+    }
+    for (int j = 0; names && j < vs->n_samples; j++)
+        free(names[j]);
+    free(names);
+    return st;
+}
+
+static tsr_status_t build_regions(tsr_vcf_stats_t *vs, int64_t window)
+{
+    /* Only the contigs the index has records for, in header order. */
+    int n_seq = 0, n_idx = 0;
+    const char **seqs = bcf_hdr_seqnames(vs->hdr, &n_seq);
+    const char **in_idx = vs->idx ? bcf_index_seqnames(vs->idx, vs->hdr, &n_idx) : tbx_seqnames(vs->tbx, &n_idx);
+    if ((!seqs && n_seq > 0) || (!in_idx && n_idx > 0)) {
+        free(seqs);
+        free(in_idx);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading the header of '%s'", vs->path);
+    }
+    int kept = 0;
+    for (int i = 0; i < n_seq; i++) {
+        int found = 0;
+        for (int k = 0; k < n_idx && !found; k++)
+            found = !strcmp(seqs[i], in_idx[k]);
+        if (found)
+            seqs[kept++] = seqs[i];
+    }
+    for (int k = 0; k < n_idx; k++)
+        if (bcf_hdr_name2id(vs->hdr, in_idx[k]) < 0) {
+            tsr_status_t st = tsr_error_set(TSR_ERR_FORMAT, "'%s': contig '%s' is in the index but not in the "
+                                            "header", vs->path, in_idx[k]);
+            free(seqs);
+            free(in_idx);
+            return st;
+        }
+    free(in_idx);
+    n_seq = kept;
+    int64_t total = 0;
+    for (int i = 0; i < n_seq; i++) {
+        int rid = bcf_hdr_name2id(vs->hdr, seqs[i]);
+        int64_t len = vs->hdr->id[BCF_DT_CTG][rid].val->info[0];
+        total += len > 0 ? (len + window - 1) / window : 1;
+    }
+    vs->regions = calloc((size_t)total + 1, sizeof *vs->regions);
+    if (!vs->regions) {
+        free(seqs);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory planning regions of '%s'", vs->path);
+    }
+    for (int i = 0; i < n_seq; i++) {
+        int rid = bcf_hdr_name2id(vs->hdr, seqs[i]);
+        int64_t len = vs->hdr->id[BCF_DT_CTG][rid].val->info[0];
+        if (len <= 0) { /* no length in the header: one region for the whole contig */
+            vs->regions[vs->n_regions++] = (vcf_region_t){rid, 0, INT64_MAX / 2};
+            continue;
+        }
+        for (int64_t s = 0; s < len; s += window)
+            vs->regions[vs->n_regions++] = (vcf_region_t){rid, s, s + window < len ? s + window : len};
+    }
+    free(seqs);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t window, tsr_vcf_stats_t **out)
+{
+    *out = NULL;
+    if (window <= 0)
+        return tsr_error_set(TSR_ERR_USAGE, "the region window must be positive");
+    tsr_vcf_stats_t *vs = calloc(1, sizeof *vs);
+    if (!vs || !(vs->path = strdup(vcf))) {
+        free(vs);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening '%s'", vcf);
+    }
+    tsr_status_t st = TSR_OK;
+    if (!(vs->fp = hts_open(vcf, "r")))
+        st = tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", vcf, strerror(errno));
+    else if (!(vs->hdr = bcf_hdr_read(vs->fp)))
+        st = tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a VCF/BCF file with a readable header", vcf);
+    if (st == TSR_OK) {
+        enum htsExactFormat fmt = hts_get_format(vs->fp)->format;
+        if (fmt == bcf)
+            vs->idx = bcf_index_load(vcf);
+        else
+            vs->tbx = tbx_index_load(vcf);
+        if (!vs->idx && !vs->tbx)
+            st = tsr_error_set(TSR_ERR_FORMAT, "'%s' has no index (or is not bgzipped); run 'bcftools index %s'",
+                               vcf, vcf);
+    }
+    if (st == TSR_OK) {
+        vs->n_samples = bcf_hdr_nsamples(vs->hdr);
+        vs->sample_pop = calloc((size_t)vs->n_samples + 1, sizeof *vs->sample_pop);
+        vs->rec = bcf_init();
+        if (!vs->sample_pop || !vs->rec)
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory opening '%s'", vcf);
+    }
+    if (st == TSR_OK && pops)
+        st = read_pops(vs, pops);
+    else if (st == TSR_OK) {
+        if (!(vs->pops = calloc(1, sizeof *vs->pops)) || !(vs->pops[0] = strdup("all")))
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory opening '%s'", vcf);
+        else
+            vs->n_pops = 1;
+    }
+    if (st == TSR_OK)
+        st = tsr_site_stats_create(vs->n_samples, vs->sample_pop, vs->n_pops, &vs->st);
+    if (st == TSR_OK)
+        st = build_regions(vs, window);
+    if (st != TSR_OK) {
+        tsr_vcf_stats_close(&vs);
+        return st;
+    }
+    *out = vs;
+    return TSR_OK;
+}
+
+int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs) { return vs->n_regions; }
+int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs) { return vs->n_samples; }
+int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs) { return vs->n_pops; }
+
+tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp)
+{
+    tsr_str_t *s = &vs->line;
+    s->l = 0;
+    const char *fixed = "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
+    if (tsr_str_putn(s, fixed, strlen(fixed)) != 0 || tsr_site_stats_tsv_header(s, vs->n_pops, vs->pops) != 0 ||
+        tsr_str_putn(s, "\n", 1) != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the stats of '%s'", vs->path);
+    if (fwrite(s->s, 1, s->l, fp) != s->l)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the stats of '%s': %s", vs->path, strerror(errno));
+    return TSR_OK;
+}
+
+/* Diploid allele indices of the current record into vs->gt_dip (-1 missing, -2 no second allele). */
+static tsr_status_t read_genotypes(tsr_vcf_stats_t *vs)
+{
+    int n = bcf_get_genotypes(vs->hdr, vs->rec, &vs->gt, &vs->gt_cap);
+    const int S = vs->n_samples;
+    if (n <= 0) {
+        for (int k = 0; k < 2 * S; k++)
+            vs->gt_dip[k] = -1;
+        return TSR_OK;
+    }
+    int ploidy = n / S;
+    for (int j = 0; j < S; j++) {
+        const int32_t *p = vs->gt + (size_t)j * ploidy;
+        for (int h = 0; h < 2; h++) {
+            int32_t v = h < ploidy ? p[h] : bcf_int32_vector_end;
+            vs->gt_dip[2 * j + h] = v == bcf_int32_vector_end ? -2 : bcf_gt_is_missing(v) ? -1 : bcf_gt_allele(v);
+        }
+        if (ploidy > 2 && p[2] != bcf_int32_vector_end)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s:%s:%" PRId64 ": sample %s has ploidy above 2; tessera stats "
+                                 "handles haploid and diploid calls", vs->path, bcf_seqname(vs->hdr, vs->rec),
+                                 (int64_t)vs->rec->pos + 1, vs->hdr->samples[j]);
+    }
+    return TSR_OK;
+}
+
+static int put_str(tsr_str_t *s, const char *p) { return tsr_str_putn(s, p, strlen(p)); }
+
+static tsr_status_t write_site(tsr_vcf_stats_t *vs, FILE *fp)
+{
+    bcf1_t *r = vs->rec;
+    tsr_str_t *s = &vs->line;
+    char b[64];
+    s->l = 0;
+    int e = put_str(s, bcf_seqname(vs->hdr, r));
+    snprintf(b, sizeof b, "\t%" PRId64 "\t", (int64_t)r->pos + 1);
+    e |= put_str(s, b) | put_str(s, r->d.allele[0]) | tsr_str_putn(s, "\t", 1);
+    for (int a = 1; a < r->n_allele; a++)
+        e |= (a > 1 ? tsr_str_putn(s, ",", 1) : 0) | put_str(s, r->d.allele[a]);
+    if (r->n_allele < 2)
+        e |= tsr_str_putn(s, ".", 1);
+    if (bcf_float_is_missing(r->qual))
+        snprintf(b, sizeof b, "\t.\t");
+    else
+        snprintf(b, sizeof b, "\t%g\t", (double)r->qual);
+    e |= put_str(s, b);
+    if (r->d.n_flt == 0)
+        e |= tsr_str_putn(s, ".", 1);
+    for (int f = 0; f < r->d.n_flt; f++)
+        e |= (f ? tsr_str_putn(s, ";", 1) : 0) | put_str(s, bcf_hdr_int2id(vs->hdr, BCF_DT_ID, r->d.flt[f]));
+    e |= tsr_site_stats_tsv_values(s, vs->st) | tsr_str_putn(s, "\n", 1);
+    if (e)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the stats of '%s'", vs->path);
+    if (fwrite(s->s, 1, s->l, fp) != s->l)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the stats of '%s': %s", vs->path, strerror(errno));
+    return TSR_OK;
+}
+
+tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, int64_t *n_sites)
+{
+    const vcf_region_t *reg = &vs->regions[ri];
+    if (!vs->gt_dip && !(vs->gt_dip = malloc(((size_t)vs->n_samples * 2 + 1) * sizeof *vs->gt_dip)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", vs->path);
+    hts_pos_t end = reg->end > INT32_MAX * (int64_t)64 ? HTS_POS_MAX : (hts_pos_t)reg->end;
+    hts_itr_t *itr = vs->idx ? bcf_itr_queryi(vs->idx, reg->rid, reg->start, end)
+                             : tbx_itr_queryi(vs->tbx, tbx_name2id(vs->tbx, bcf_hdr_id2name(vs->hdr, reg->rid)),
+                                              reg->start, end);
+    if (!itr) /* a contig without records in the index */
+        return TSR_OK;
+    tsr_status_t st = TSR_OK;
+    kstring_t ks = {0, 0, NULL};
+    int rc;
+    for (;;) {
+        if (vs->idx)
+            rc = bcf_itr_next(vs->fp, itr, vs->rec);
+        else {
+            rc = tbx_itr_next(vs->fp, vs->tbx, itr, &ks);
+            if (rc >= 0 && vcf_parse1(&ks, vs->hdr, vs->rec) < 0)
+                rc = -2;
+        }
+        if (rc < 0)
+            break;
+        if (vs->rec->pos < reg->start || vs->rec->pos >= reg->end)
+            continue;
+        if (bcf_unpack(vs->rec, BCF_UN_ALL) < 0) {
+            rc = -2;
+            break;
+        }
+        st = read_genotypes(vs);
+        if (st != TSR_OK)
+            break;
+        int c = tsr_site_stats_compute(vs->st, vs->gt_dip, vs->rec->n_allele);
+        if (c == INT32_MIN) {
+            st = TSR_ERR_NOMEM;
+            break;
+        }
+        if (c < 0) {
+            st = tsr_error_set(TSR_ERR_FORMAT, "%s:%s:%" PRId64 ": sample %s has an allele index beyond the "
+                               "record's %d alleles", vs->path, bcf_seqname(vs->hdr, vs->rec),
+                               (int64_t)vs->rec->pos + 1, vs->hdr->samples[-1 - c], vs->rec->n_allele);
+            break;
+        }
+        st = write_site(vs, fp);
+        if (st != TSR_OK)
+            break;
+        (*n_sites)++;
+    }
+    if (st == TSR_OK && rc < -1)
+        st = tsr_error_set(TSR_ERR_FORMAT, "cannot read '%s' in %s:%" PRId64 "-%" PRId64 " (htslib code %d); "
+                           "check the file with 'bcftools view'", vs->path, bcf_hdr_id2name(vs->hdr, reg->rid),
+                           reg->start + 1, reg->end, rc);
+    free(ks.s);
+    hts_itr_destroy(itr);
+    return st;
+}

@@ -1,0 +1,356 @@
+/*
+ * site_stats.c - per-site allele statistics for the cohort and each
+ * population: AC/AN/AF, NS, missing rate, het / hom-alt counts, the
+ * Hardy-Weinberg exact test, the excess-heterozygosity test and the
+ * inbreeding coefficient F.
+ *
+ * Design. One pass over the genotypes fills integer counts per (group,
+ * allele): heterozygous diploid calls carrying the allele, twice the
+ * homozygous diploid calls of it, and single called alleles (haploid or
+ * half-missing calls, which count towards AC/AN but not the diploid tests).
+ * The tests then follow bcftools +fill-tags exactly, so tessera's numbers
+ * can be checked against it: per ALT j, nhet_j = het calls carrying j,
+ * nalt_j = nhet_j + 2 * hom_j, nref_j = 2 * hom_ref + sum of nhet_k over
+ * k != j (a biallelic collapse of "j" versus "everything else" that, as in
+ * bcftools, counts a j/k het among the "ref" side through nhet_k). The exact
+ * test is the recursion of Wigginton, Cutler & Abecasis (2005): start at the
+ * most likely het count, walk down and up with the ratio of neighbouring
+ * probabilities, normalise. Everything here is a pure function of the
+ * genotypes, so the numbers do not depend on ranks or threads.
+ */
+#include "io/io_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tsr_site_stats_scratch {
+    int n_samples, n_pops;
+    int *sample_pop;
+    int cap_alleles;           /* per-allele arrays sized for this many alleles */
+    int32_t *cnt_het, *cnt_hom, *cnt_one; /* per group x allele */
+    int32_t *n_dip;            /* per group: fully called diploid samples */
+    double *probs;             /* exact-test scratch */
+    int64_t cap_probs;
+};
+
+int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet)
+{
+    int64_t n = nref + nalt;
+    if (nref < 0 || nalt < 0 || nhet < 0 || (n & 1))
+        return -1;
+    if (nref == 0 || nalt == 0) {
+        *p_hwe = *p_exchet = 1.0;
+        return nhet == 0 ? 0 : -1;
+    }
+    const int64_t rare = nref < nalt ? nref : nalt, ngt = n / 2;
+    if (nhet > rare || ((rare ^ nhet) & 1))
+        return -1;
+    for (int64_t h = 0; h <= rare; h++)
+        probs[h] = 0.0;
+    /* The most likely het count is near rare * common / n; keep its parity. */
+    int64_t mid = (int64_t)((double)rare * (double)(n - rare) / (double)n);
+    if ((mid ^ rare) & 1)
+        mid++;
+    probs[mid] = 1.0;
+    double sum = 1.0;
+    int64_t hom_r = (rare - mid) / 2, hom_c = ngt - mid - hom_r;
+    for (int64_t h = mid; h > 1; h -= 2) {
+        probs[h - 2] = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0));
+        sum += probs[h - 2];
+        hom_r++;
+        hom_c++;
+    }
+    hom_r = (rare - mid) / 2;
+    hom_c = ngt - mid - hom_r;
+    for (int64_t h = mid; h <= rare - 2; h += 2) {
+        probs[h + 2] = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0));
+        sum += probs[h + 2];
+        hom_r--;
+        hom_c--;
+    }
+    for (int64_t h = 0; h <= rare; h++)
+        probs[h] /= sum;
+    double exc = 0.0;
+    for (int64_t h = nhet; h <= rare; h++)
+        exc += probs[h];
+    double two = 0.0;
+    for (int64_t h = 0; h <= rare; h++)
+        if (probs[h] <= probs[nhet])
+            two += probs[h];
+    *p_exchet = exc;
+    *p_hwe = two > 1.0 ? 1.0 : two;
+    return 0;
+}
+
+static void stats_free(tsr_site_stats_t *st)
+{
+    if (st->scratch) {
+        free(st->scratch->sample_pop);
+        free(st->scratch->cnt_het);
+        free(st->scratch->cnt_hom);
+        free(st->scratch->cnt_one);
+        free(st->scratch->n_dip);
+        free(st->scratch->probs);
+        free(st->scratch);
+    }
+    free(st->n_samples);
+    free(st->an);
+    free(st->ns);
+    free(st->nhet);
+    free(st->nhomalt_any);
+    free(st->f_missing);
+    free(st->inbreeding);
+    free(st->ac);
+    free(st->ac_het);
+    free(st->ac_hom);
+    free(st->nhomalt);
+    free(st->af);
+    free(st->hwe);
+    free(st->exchet);
+    free(st);
+}
+
+void tsr_site_stats_destroy(tsr_site_stats_t **stp)
+{
+    if (!stp || !*stp)
+        return;
+    stats_free(*stp);
+    *stp = NULL;
+}
+
+tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_pops, tsr_site_stats_t **out)
+{
+    *out = NULL;
+    if (n_samples < 0 || n_pops < 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "site statistics for %d samples in %d populations", n_samples, n_pops);
+    tsr_site_stats_t *st = calloc(1, sizeof *st);
+    if (!st || !(st->scratch = calloc(1, sizeof *st->scratch))) {
+        free(st);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
+    }
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const size_t G = (size_t)n_pops + 1;
+    st->n_groups = (int)G;
+    sc->n_samples = n_samples;
+    sc->n_pops = n_pops;
+    sc->sample_pop = malloc(((size_t)n_samples + 1) * sizeof *sc->sample_pop);
+    st->n_samples = calloc(G, sizeof *st->n_samples);
+    st->an = malloc(G * sizeof *st->an);
+    st->ns = malloc(G * sizeof *st->ns);
+    st->nhet = malloc(G * sizeof *st->nhet);
+    st->nhomalt_any = malloc(G * sizeof *st->nhomalt_any);
+    st->f_missing = malloc(G * sizeof *st->f_missing);
+    st->inbreeding = malloc(G * sizeof *st->inbreeding);
+    sc->n_dip = malloc(G * sizeof *sc->n_dip);
+    if (!sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
+        !st->f_missing || !st->inbreeding || !sc->n_dip) {
+        stats_free(st);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
+    }
+    for (int j = 0; j < n_samples; j++) {
+        int p = sample_pop ? sample_pop[j] : -1;
+        if (p >= n_pops) {
+            stats_free(st);
+            return tsr_error_set(TSR_ERR_INTERNAL, "sample %d is in population %d of %d", j, p, n_pops);
+        }
+        sc->sample_pop[j] = p;
+        st->n_samples[0]++;
+        if (p >= 0)
+            st->n_samples[1 + p]++;
+    }
+    *out = st;
+    return TSR_OK;
+}
+
+static int grow(void **p, size_t n, size_t elem)
+{
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
+static int reserve_alleles(tsr_site_stats_t *st, int n_alleles)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    if (n_alleles <= sc->cap_alleles)
+        return 0;
+    const size_t G = (size_t)st->n_groups, A = (size_t)n_alleles;
+    int e = grow((void **)&sc->cnt_het, G * A, sizeof(int32_t)) | grow((void **)&sc->cnt_hom, G * A, sizeof(int32_t)) |
+            grow((void **)&sc->cnt_one, G * A, sizeof(int32_t)) | grow((void **)&st->ac, G * A, sizeof(int32_t)) |
+            grow((void **)&st->ac_het, G * A, sizeof(int32_t)) | grow((void **)&st->ac_hom, G * A, sizeof(int32_t)) |
+            grow((void **)&st->nhomalt, G * A, sizeof(int32_t)) | grow((void **)&st->af, G * A, sizeof(float)) |
+            grow((void **)&st->hwe, G * A, sizeof(double)) | grow((void **)&st->exchet, G * A, sizeof(double));
+    if (e)
+        return -1;
+    sc->cap_alleles = n_alleles;
+    return 0;
+}
+
+static void count_sample(tsr_site_stats_t *st, int g, int a, int b, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    int32_t *het = sc->cnt_het + (size_t)g * n, *hom = sc->cnt_hom + (size_t)g * n, *one = sc->cnt_one + (size_t)g * n;
+    int na = (a >= 0) + (b >= 0);
+    if (na == 0)
+        return;
+    st->ns[g]++;
+    if (na == 1) {
+        one[a >= 0 ? a : b]++;
+        st->an[g]++;
+        return;
+    }
+    st->an[g] += 2;
+    sc->n_dip[g]++;
+    if (a != b) {
+        het[a]++;
+        het[b]++;
+        st->nhet[g]++;
+    } else {
+        hom[a] += 2;
+        st->nhomalt_any[g] += a > 0;
+    }
+}
+
+static void finish_group(tsr_site_stats_t *st, int g, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const int32_t *het = sc->cnt_het + (size_t)g * n, *hom = sc->cnt_hom + (size_t)g * n,
+                  *one = sc->cnt_one + (size_t)g * n;
+    const size_t o = (size_t)g * (size_t)(n - 1);
+    st->f_missing[g] = st->n_samples[g] ? (float)(st->n_samples[g] - st->ns[g]) / (float)st->n_samples[g] : NAN;
+    int64_t nref_tot = hom[0];
+    for (int k = 0; k < n; k++)
+        nref_tot += het[k];
+    for (int a = 1; a < n; a++) {
+        st->ac[o + a - 1] = het[a] + hom[a] + one[a];
+        st->ac_het[o + a - 1] = het[a];
+        st->ac_hom[o + a - 1] = hom[a];
+        st->nhomalt[o + a - 1] = hom[a] / 2;
+        st->af[o + a - 1] = st->an[g] ? (float)st->ac[o + a - 1] / (float)st->an[g] : NAN;
+        int64_t nref = nref_tot - het[a], nalt = (int64_t)het[a] + hom[a];
+        double *h = &st->hwe[o + a - 1], *x = &st->exchet[o + a - 1];
+        /* The counts are consistent by construction, so the test cannot refuse them. */
+        if (nref <= 0 || nalt <= 0 || tsr_hwe_exact(nref, nalt, het[a], sc->probs, h, x) != 0)
+            *h = *x = 1.0;
+    }
+    /* F over fully called diploid samples: expected hets n * (1 - sum p_k^2). */
+    const double nd = sc->n_dip[g];
+    double sum_sq = 0.0;
+    for (int k = 0; k < n; k++) {
+        double c = (double)het[k] + (double)hom[k];
+        sum_sq += c * c;
+    }
+    double expected = nd > 0 ? nd - sum_sq / (4.0 * nd) : 0.0;
+    st->inbreeding[g] = expected > 0 ? 1.0 - (double)st->nhet[g] / expected : NAN;
+}
+
+int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const int n = n_alleles < 1 ? 1 : n_alleles, G = st->n_groups;
+    int oom = reserve_alleles(st, n) != 0;
+    if (!oom && (int64_t)2 * sc->n_samples + 1 > sc->cap_probs) {
+        double *p = realloc(sc->probs, ((size_t)2 * (size_t)sc->n_samples + 1) * sizeof *p);
+        oom = !p;
+        if (p) {
+            sc->probs = p;
+            sc->cap_probs = (int64_t)2 * sc->n_samples + 1;
+        }
+    }
+    if (oom) {
+        tsr_error_set(TSR_ERR_NOMEM, "out of memory computing site statistics");
+        return INT32_MIN;
+    }
+    st->n_alleles = n;
+    const size_t GA = (size_t)G * (size_t)n;
+    memset(sc->cnt_het, 0, GA * sizeof *sc->cnt_het);
+    memset(sc->cnt_hom, 0, GA * sizeof *sc->cnt_hom);
+    memset(sc->cnt_one, 0, GA * sizeof *sc->cnt_one);
+    for (int g = 0; g < G; g++)
+        st->an[g] = st->ns[g] = st->nhet[g] = st->nhomalt_any[g] = sc->n_dip[g] = 0;
+    for (int j = 0; j < sc->n_samples; j++) {
+        int a = gt[2 * j], b = gt[2 * j + 1];
+        if (a >= n || b >= n)
+            return -1 - j;
+        a = a < 0 ? -1 : a;
+        b = b < 0 ? -1 : b;
+        count_sample(st, 0, a, b, n);
+        if (sc->sample_pop[j] >= 0)
+            count_sample(st, 1 + sc->sample_pop[j], a, b, n);
+    }
+    for (int g = 0; g < G; g++)
+        finish_group(st, g, n);
+    return 0;
+}
+
+static const char *const tsv_cols[] = {"AC", "AN", "AF", "NS", "nhet", "nhomalt", "F_MISSING", "HWE", "ExcHet", "F"};
+
+int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops)
+{
+    int e = 0;
+    for (int g = 0; g <= n_pops; g++)
+        for (size_t c = 0; c < sizeof tsv_cols / sizeof *tsv_cols; c++) {
+            e |= tsr_str_putn(s, "\t", 1) | tsr_str_putn(s, tsv_cols[c], strlen(tsv_cols[c]));
+            if (g > 0)
+                e |= tsr_str_putn(s, "_", 1) | tsr_str_putn(s, pops[g - 1], strlen(pops[g - 1]));
+        }
+    return e ? -1 : 0;
+}
+
+static int put_fmt(tsr_str_t *s, const char *fmt, double v, int is_int)
+{
+    char b[48];
+    int n;
+    if (is_int)
+        n = snprintf(b, sizeof b, "%" PRId64, (int64_t)v);
+    else if (isnan(v))
+        n = snprintf(b, sizeof b, ".");
+    else
+        n = snprintf(b, sizeof b, fmt, v);
+    return tsr_str_putn(s, b, (size_t)n);
+}
+
+/* One per-ALT column: "v1,v2,..." or "." without ALT. */
+static int put_alts(tsr_str_t *s, int n_alt, const char *fmt, const int32_t *iv, const float *fv, const double *dv)
+{
+    int e = tsr_str_putn(s, "\t", 1);
+    if (n_alt == 0)
+        return e | tsr_str_putn(s, ".", 1);
+    for (int a = 0; a < n_alt; a++) {
+        if (a)
+            e |= tsr_str_putn(s, ",", 1);
+        if (iv)
+            e |= put_fmt(s, NULL, iv[a], 1);
+        else if (fv)
+            e |= put_fmt(s, fmt, fv[a], 0);
+        else
+            e |= put_fmt(s, fmt, dv[a], 0);
+    }
+    return e;
+}
+
+int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
+{
+    const int na = st->n_alleles - 1;
+    int e = 0;
+    for (int g = 0; g < st->n_groups; g++) {
+        const size_t o = (size_t)g * (size_t)na;
+        e |= put_alts(s, na, NULL, st->ac + o, NULL, NULL);
+        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->an[g], 1);
+        e |= put_alts(s, na, "%g", NULL, st->af + o, NULL);
+        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->ns[g], 1);
+        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->nhet[g], 1);
+        e |= put_alts(s, na, NULL, st->nhomalt + o, NULL, NULL);
+        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, "%g", st->f_missing[g], 0);
+        e |= put_alts(s, na, "%.9g", NULL, NULL, st->hwe + o);
+        e |= put_alts(s, na, "%.9g", NULL, NULL, st->exchet + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, "%.6f", st->inbreeding[g], 0);
+    }
+    return e ? -1 : 0;
+}

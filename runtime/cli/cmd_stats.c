@@ -1,0 +1,236 @@
+/*
+ * cmd_stats.c - `tessera stats --vcf FILE --out DIR`: per-site statistics of
+ * an existing joint-called VCF/BCF, distributed by region across ranks.
+ *
+ * Every rank builds the same region plan (contigs x fixed windows) and takes
+ * regions r with r % size == rank; each region's lines go to a temporary
+ * part file; after all ranks agree that every part is written, rank 0
+ * concatenates the parts in region order into DIR/stats.tsv (tmp + rename)
+ * and writes DIR/summary.json. The bytes of stats.tsv do not depend on the
+ * number of ranks.
+ */
+#include "io/io.h"
+#include "runtime/cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void tsr_stats_usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: [mpirun -n N] tessera stats --vcf COHORT.vcf.gz|bcf --out DIR [options]\n\n"
+            "Per-site statistics of a joint-called VCF/BCF (bgzipped and indexed), for the whole cohort\n"
+            "and each population: AC AN AF NS nhet nhomalt F_MISSING HWE ExcHet F (bcftools +fill-tags\n"
+            "definitions). Writes DIR/stats.tsv (identical for any number of ranks) and DIR/summary.json.\n\n"
+            "Options:\n"
+            "  --vcf FILE           the VCF/BCF (needs a .csi or .tbi index)\n"
+            "  --out DIR            output directory\n"
+            "  --samples SHEET.tsv  sample -> population (columns 'sample' and 'population'); without it\n"
+            "                       every sample is in population 'all'\n"
+            "  --window BP          region size of a work unit [1000000]\n"
+            "  --log-level L        off|error|warn|info|debug|trace [warn]\n"
+            "  -h, --help           this help\n");
+}
+
+static void part_name(char *buf, size_t len, const char *out, int r)
+{
+    snprintf(buf, len, "%s/.tmp.stats.part.%06d", out, r);
+}
+
+static tsr_status_t write_parts(tsr_vcf_stats_t *vs, const tsr_rt_t *rt, const char *out, int64_t *n_sites)
+{
+    char path[4096];
+    for (int r = rt->rank; r < tsr_vcf_stats_n_regions(vs); r += rt->size) {
+        part_name(path, sizeof path, out, r);
+        FILE *fp = fopen(path, "w");
+        if (!fp)
+            return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+        tsr_status_t st = tsr_vcf_stats_write_region(vs, r, fp, n_sites);
+        if (fclose(fp) != 0 && st == TSR_OK)
+            st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        if (st != TSR_OK)
+            return st;
+    }
+    return TSR_OK;
+}
+
+/* Rank 0: header + every part in region order -> DIR/stats.tsv; parts removed. */
+static tsr_status_t concatenate(tsr_vcf_stats_t *vs, const char *out)
+{
+    char final[4096], tmp[4200], path[4096];
+    snprintf(final, sizeof final, "%s/stats.tsv", out);
+    TSR_CALL(tsr_output_tmpname(final, tmp, sizeof tmp));
+    FILE *fo = fopen(tmp, "w");
+    if (!fo)
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    tsr_status_t st = tsr_vcf_stats_write_header(vs, fo);
+    char buf[1 << 16];
+    for (int r = 0; st == TSR_OK && r < tsr_vcf_stats_n_regions(vs); r++) {
+        part_name(path, sizeof path, out, r);
+        FILE *fi = fopen(path, "r");
+        if (!fi) {
+            st = tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+            break;
+        }
+        size_t n;
+        while (st == TSR_OK && (n = fread(buf, 1, sizeof buf, fi)) > 0)
+            if (fwrite(buf, 1, n, fo) != n)
+                st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        if (ferror(fi) && st == TSR_OK)
+            st = tsr_error_set(TSR_ERR_IO, "cannot read '%s'", path);
+        fclose(fi);
+    }
+    if (fclose(fo) != 0 && st == TSR_OK)
+        st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    if (st == TSR_OK && rename(tmp, final) != 0)
+        st = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, final, strerror(errno));
+    if (st != TSR_OK)
+        unlink(tmp);
+    return st;
+}
+
+static void remove_parts(const tsr_vcf_stats_t *vs, const tsr_rt_t *rt, const char *out)
+{
+    char path[4096];
+    for (int r = rt->rank; r < tsr_vcf_stats_n_regions(vs); r += rt->size) {
+        part_name(path, sizeof path, out, r);
+        unlink(path);
+    }
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+static tsr_status_t write_summary(const char *out, const char *vcf, const tsr_vcf_stats_t *vs, int64_t sites,
+                                  int ranks, double seconds, double cpu)
+{
+    char final[4096], tmp[4200];
+    snprintf(final, sizeof final, "%s/summary.json", out);
+    TSR_CALL(tsr_output_tmpname(final, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    fprintf(f, "{\n  \"command\": \"stats\",\n  \"vcf\": \"");
+    for (const char *p = vcf; *p; p++)
+        fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
+    fprintf(f, "\",\n  \"samples\": %d,\n  \"populations\": %d,\n  \"regions\": %d,\n  \"sites\": %" PRId64 ",\n"
+               "  \"ranks\": %d,\n  \"seconds\": %.3f,\n  \"cpu_seconds\": %.3f\n}\n",
+            tsr_vcf_stats_n_samples(vs), tsr_vcf_stats_n_populations(vs), tsr_vcf_stats_n_regions(vs), sites, ranks,
+            seconds, cpu);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", final, strerror(errno));
+    }
+    return TSR_OK;
+}
+
+/* Every rank: combine the ranks' statuses; the lowest failing rank's message wins. */
+static tsr_status_t agree(const tsr_rt_t *rt, tsr_status_t st)
+{
+    int mine = st == TSR_OK ? rt->size : rt->rank, first = 0;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, rt->comm) != MPI_SUCCESS)
+        return tsr_error_set(TSR_ERR_MPI, "MPI_Allreduce failed while the ranks agreed on the outcome");
+    if (first == rt->size)
+        return TSR_OK;
+    char msg[1024] = "";
+    if (rt->rank == first)
+        snprintf(msg, sizeof msg, "%s", tsr_error_msg());
+    if (MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, rt->comm) != MPI_SUCCESS)
+        return tsr_error_set(TSR_ERR_MPI, "MPI_Bcast failed while the ranks agreed on the outcome");
+    if (rt->rank == first)
+        return st;
+    tsr_error_clear();
+    return tsr_error_set(TSR_ERR_FORMAT, "%s", msg[0] ? msg : "another rank failed");
+}
+
+int tsr_cmd_stats(int argc, char **argv)
+{
+    enum { O_VCF = 256, O_OUT, O_SAMPLES, O_WINDOW, O_LOG };
+    static const struct option lopts[] = {{"vcf", required_argument, 0, O_VCF},
+                                          {"out", required_argument, 0, O_OUT},
+                                          {"samples", required_argument, 0, O_SAMPLES},
+                                          {"window", required_argument, 0, O_WINDOW},
+                                          {"log-level", required_argument, 0, O_LOG},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    const char *vcf = NULL, *out = NULL, *samples = NULL;
+    int64_t window = 1000000;
+    int log_level = TSR_LOG_WARN, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
+        switch (c) {
+        case O_VCF: vcf = optarg; break;
+        case O_OUT: out = optarg; break;
+        case O_SAMPLES: samples = optarg; break;
+        case O_WINDOW:
+            window = tsr_parse_size(optarg);
+            if (window <= 0)
+                return tsr_cli_usage_error("stats", "--window takes a length like 1M, not '%s'", optarg);
+            break;
+        case O_LOG:
+            log_level = tsr_log_level_parse(optarg);
+            if (log_level < 0)
+                return tsr_cli_usage_error("stats", "unknown --log-level '%s'", optarg);
+            break;
+        case 'h': tsr_stats_usage(stdout); return TSR_EXIT_OK;
+        default: return tsr_cli_usage_error("stats", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return tsr_cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
+    if (!vcf || !out)
+        return tsr_cli_usage_error("stats", "--vcf and --out are required");
+
+    tsr_rt_t *rt = NULL;
+    tsr_status_t st = tsr_rt_create(&argc, &argv, &rt);
+    if (st != TSR_OK)
+        return tsr_cli_fail("stats", st);
+    tsr_log_configure((tsr_log_level_t)log_level, rt->rank);
+    double t0 = tsr_now();
+    tsr_vcf_stats_t *vs = NULL;
+    int64_t n_sites = 0, total = 0;
+    st = tsr_mkdir_p(out);
+    if (st == TSR_OK)
+        st = tsr_vcf_stats_open(vcf, samples, window, &vs);
+    if (st == TSR_OK)
+        st = write_parts(vs, rt, out, &n_sites);
+    st = agree(rt, st);
+    if (st == TSR_OK && MPI_Reduce(&n_sites, &total, 1, MPI_INT64_T, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
+        st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the site counts failed");
+    double cpu = cpu_seconds(), cpu_total = 0.0;
+    if (st == TSR_OK && MPI_Reduce(&cpu, &cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
+        st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the CPU times failed");
+    if (st == TSR_OK && rt->rank == 0)
+        st = concatenate(vs, out);
+    st = agree(rt, st);
+    if (vs)
+        remove_parts(vs, rt, out);
+    if (st == TSR_OK && rt->rank == 0) {
+        double secs = tsr_now() - t0;
+        st = write_summary(out, vcf, vs, total, rt->size, secs, cpu_total);
+        if (st == TSR_OK)
+            printf("tessera stats: %" PRId64 " sites, %d samples, %d populations, %d regions on %d ranks in %.2f s "
+                   "(%.2f CPU s) -> %s/stats.tsv\n",
+                   total, tsr_vcf_stats_n_samples(vs), tsr_vcf_stats_n_populations(vs), tsr_vcf_stats_n_regions(vs),
+                   rt->size, secs, cpu_total, out);
+    }
+    int rank = rt->rank;
+    tsr_vcf_stats_close(&vs);
+    tsr_rt_destroy(&rt);
+    if (st != TSR_OK)
+        return rank == 0 ? tsr_cli_fail("stats", st) : tsr_status_exit_code(st);
+    return TSR_EXIT_OK;
+}
