@@ -27,12 +27,23 @@ enum {
     DS_GT, DS_GQ, DS_DP, DS_AD,
     DS_FIXED /* then the G_* datasets per statistics group (cohort, populations) */
 };
-/* Per statistics group: the datasets variant_<name>[_<pop>], per ALT or per site, int32 or float32. */
-enum { G_AC, G_AN, G_AF, N_G };
+/*
+ * Per statistics group (cohort, then each population): the datasets
+ * variant_<name>[_<pop>], per ALT (variants x ALTs) or per site, of
+ * tsr_site_stats_t (io/io.h defines each statistic).
+ */
+enum { G_AC, G_AN, G_AF, G_NS, G_NHET, G_NHOMALT, G_FMISSING, G_HWE, G_EXCHET, G_F, N_G };
+enum { T_I32, T_F32, T_F64 };
 static const struct {
     const char *name;
-    int per_alt, is_float;
-} group_ds[N_G] = {{"AC", 1, 0}, {"AN", 0, 0}, {"AF", 1, 1}};
+    int per_alt, type;
+} group_ds[N_G] = {
+    [G_AC] = {"AC", 1, T_I32},          [G_AN] = {"AN", 0, T_I32},
+    [G_AF] = {"AF", 1, T_F32},          [G_NS] = {"NS", 0, T_I32},
+    [G_NHET] = {"nhet", 0, T_I32},      [G_NHOMALT] = {"nhomalt", 1, T_I32},
+    [G_FMISSING] = {"F_MISSING", 0, T_F32}, [G_HWE] = {"HWE", 1, T_F64},
+    [G_EXCHET] = {"ExcHet", 1, T_F64},  [G_F] = {"F", 0, T_F64},
+};
 enum { N_FILTERS = 2, PLOIDY = 2, ALLELE_CHUNK = 2 };
 
 typedef struct h5var {
@@ -183,6 +194,7 @@ static tsr_status_t create_variant_datasets(tsr_cohort_h5_t *h, const tsr_sheet_
     const int32_t fill_i32 = -1, fill_contig = -1;
     const int64_t fill_i64 = -1;
     const float fill_nan = NAN;
+    const double fill_nan64 = NAN;
     const char *fill_str = "";
     h5var_t *v = h->vars;
     {
@@ -224,13 +236,16 @@ static tsr_status_t create_variant_datasets(tsr_cohort_h5_t *h, const tsr_sheet_
             hsize_t d[2] = {0, A - 1}, c[2] = {c1, ALLELE_CHUNK};
             hsize_t d1[1] = {0}, c1d[1] = {c1};
             snprintf(name, sizeof name, "variant_%s%s%s", group_ds[k].name, sep, suffix);
-            hid_t ft = group_ds[k].is_float ? H5T_IEEE_F32LE : H5T_STD_I32LE;
-            hid_t mt = group_ds[k].is_float ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
-            const void *fill = group_ds[k].is_float ? (const void *)&fill_nan : (const void *)&fill_i32;
+            const int t = group_ds[k].type;
+            hid_t ft = t == T_I32 ? H5T_STD_I32LE : t == T_F32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+            hid_t mt = t == T_I32 ? H5T_NATIVE_INT32 : t == T_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+            const void *fill = t == T_I32 ? (const void *)&fill_i32 : t == T_F32 ? (const void *)&fill_nan
+                                                                                : (const void *)&fill_nan64;
+            size_t elem = t == T_F64 ? 8 : 4;
             if (group_ds[k].per_alt)
-                TSR_CALL(make_dataset(h, gv, name, ft, mt, 4, 2, d, c, 1, 1, fill, 1));
+                TSR_CALL(make_dataset(h, gv, name, ft, mt, elem, 2, d, c, 1, 1, fill, 1));
             else
-                TSR_CALL(make_dataset(h, gv, name, ft, mt, 4, 1, d1, c1d, -1, 0, fill, 1));
+                TSR_CALL(make_dataset(h, gv, name, ft, mt, elem, 1, d1, c1d, -1, 0, fill, 1));
         }
     }
     return TSR_OK;
@@ -407,10 +422,18 @@ tsr_status_t tsr_cohort_h5_add(tsr_cohort_h5_t *h, const tsr_cohort_site_t *s)
         const size_t o = (size_t)g * (size_t)(n - 1);
         for (int a = 0; a < A - 1; a++) {
             int in = a < n - 1;
-            ((int32_t *)gv[G_AC].buf)[(size_t)r * (A - 1) + a] = in ? st->ac[o + a] : -1;
-            ((float *)gv[G_AF].buf)[(size_t)r * (A - 1) + a] = in ? st->af[o + a] : NAN;
+            size_t i = (size_t)r * (A - 1) + a;
+            ((int32_t *)gv[G_AC].buf)[i] = in ? st->ac[o + a] : -1;
+            ((float *)gv[G_AF].buf)[i] = in ? st->af[o + a] : NAN;
+            ((int32_t *)gv[G_NHOMALT].buf)[i] = in ? st->nhomalt[o + a] : -1;
+            ((double *)gv[G_HWE].buf)[i] = in ? st->hwe[o + a] : NAN;
+            ((double *)gv[G_EXCHET].buf)[i] = in ? st->exchet[o + a] : NAN;
         }
         ((int32_t *)gv[G_AN].buf)[r] = st->an[g];
+        ((int32_t *)gv[G_NS].buf)[r] = st->ns[g];
+        ((int32_t *)gv[G_NHET].buf)[r] = st->nhet[g];
+        ((float *)gv[G_FMISSING].buf)[r] = st->f_missing[g];
+        ((double *)gv[G_F].buf)[r] = st->inbreeding[g];
     }
     if (++h->n_rows == h->cap_rows)
         TSR_CALL(flush_rows(h));

@@ -54,7 +54,7 @@ static void tsr_cohort_destroy(void **state)
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 2,
+    .version = 3,
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

@@ -489,6 +489,47 @@ static void test_h5(void **state)
     H5Dclose(open_ds(file, "variant_AN_EUR", 1, (hsize_t[]){4}));
     H5Dclose(open_ds(file, "variant_AF_AFR", 2, (hsize_t[]){4, 3}));
 
+    /* The per-site statistics, the same values as stats.tsv's hand-worked lines above. */
+    int32_t i4[4], i12[12];
+    double d4[4], d12[12];
+    float f4[4];
+    ds = open_ds(file, "variant_NS", 1, (hsize_t[]){4});
+    assert_true(H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, i4) >= 0);
+    assert_memory_equal(i4, ((int32_t[]){3, 4, 4, 3}), sizeof i4);
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_nhet", 1, (hsize_t[]){4});
+    assert_true(H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, i4) >= 0);
+    assert_memory_equal(i4, ((int32_t[]){1, 1, 2, 1}), sizeof i4);
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_nhomalt", 2, (hsize_t[]){4, 3});
+    assert_true(H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, i12) >= 0);
+    assert_memory_equal(i12 + 6, ((int32_t[]){0, 0, 1}), 3 * sizeof *i12);
+    assert_int_equal(i12[1], -1);
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_F_MISSING", 1, (hsize_t[]){4});
+    assert_true(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, f4) >= 0);
+    assert_float_equal(f4[0], 0.25, 1e-6);
+    assert_float_equal(f4[1], 0.0, 1e-6);
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_HWE", 2, (hsize_t[]){4, 3});
+    assert_true(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d12) >= 0);
+    assert_float_equal(d12[6], 1.0, 1e-12);
+    assert_float_equal(d12[7], 1.0, 1e-12);
+    assert_float_equal(d12[8], 0.2, 1e-12);
+    assert_true(isnan(d12[1]));
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_ExcHet", 2, (hsize_t[]){4, 3});
+    assert_true(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d12) >= 0);
+    assert_float_equal(d12[7], 4.0 / 6.0, 1e-12);
+    H5Dclose(ds);
+    ds = open_ds(file, "variant_F", 1, (hsize_t[]){4});
+    assert_true(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d4) >= 0);
+    assert_float_equal(d4[0], 1.0 / 3.0, 1e-6);
+    assert_float_equal(d4[1], -1.0 / 7.0, 1e-6);
+    H5Dclose(ds);
+    H5Dclose(open_ds(file, "variant_HWE_EUR", 2, (hsize_t[]){4, 3}));
+    H5Dclose(open_ds(file, "variant_F_AFR", 1, (hsize_t[]){4}));
+
     H5Tclose(str);
     assert_true(H5Fclose(file) >= 0);
     free(path);
