@@ -4,29 +4,31 @@
 # them through an rsh agent, so ranks on different "hosts" talk TCP and MPI_COMM_TYPE_SHARED gives
 # one node communicator per host.
 #
-#   hosts.sh up N            create hosts tsrh1..tsrhN (needs root and `ip`); prints nothing
+#   hosts.sh up N            create hosts P1..PN (needs root and `ip`); prints nothing
+#   (P is $TSR_HOSTS_PREFIX, default "tsrh": give each concurrent test run its own prefix)
 #   hosts.sh run H CMD...    run CMD on host H (inside its namespace, with its host name)
-#   hosts.sh mpirun ARGS...  run mpirun on tsrh1 with the agent and TCP settings (ARGS: --host ... etc.)
+#   hosts.sh mpirun ARGS...  run mpirun on host P1 with the agent and TCP settings (ARGS: --host ... etc.)
 #   hosts.sh down            remove every namespace, link and /etc/hosts line this script made
 #
 # Everything uses the 10.213.7.0/24 subnet, which exists only inside these namespaces. The bridge
-# lives in its own namespace (tsrsw), so the machine's own network is never touched.
+# lives in its own namespace (Psw), so the machine's own network is never touched.
 set -euo pipefail
 SUBNET=10.213.7
-MARK="# tessera-multinode-test"
+P=${TSR_HOSTS_PREFIX:-tsrh}
+MARK="# tessera-multinode-test $P"
 SELF="$(readlink -f "$0")"
 
 up() {
   local n=$1
-  ip netns add tsrsw
-  ip -n tsrsw link add tsrbr type bridge
-  ip -n tsrsw link set tsrbr up
+  ip netns add "${P}sw"
+  ip -n "${P}sw" link add tsrbr type bridge
+  ip -n "${P}sw" link set tsrbr up
   for i in $(seq 1 "$n"); do
-    local h=tsrh$i
+    local h=$P$i
     ip netns add "$h"
     ip link add "v$h" type veth peer name eth0 netns "$h"
-    ip link set "v$h" netns tsrsw
-    ip -n tsrsw link set "v$h" master tsrbr up
+    ip link set "v$h" netns "${P}sw"
+    ip -n "${P}sw" link set "v$h" master tsrbr up
     ip -n "$h" addr add "$SUBNET.$i/24" dev eth0
     ip -n "$h" link set eth0 up
     ip -n "$h" link set lo up
@@ -35,13 +37,13 @@ up() {
 }
 
 down() {
-  for h in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^tsr(h[0-9]+|sw)$' || true); do
+  for h in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$P([0-9]+|sw)\$" || true); do
     ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$h" 2>/dev/null || true
   done
-  if grep -q "$MARK" /etc/hosts 2>/dev/null; then
+  if grep -qF "$MARK" /etc/hosts 2>/dev/null; then
     # /etc/hosts may be a bind mount: rewrite it in place rather than replacing the file.
-    local keep; keep=$(grep -v "$MARK" /etc/hosts)
+    local keep; keep=$(grep -vF "$MARK" /etc/hosts)
     printf '%s\n' "$keep" > /etc/hosts
   fi
 }
@@ -64,7 +66,7 @@ agent)
   ;;
 mpirun)
   shift
-  run_on tsrh1 mpirun --mca plm_rsh_agent "$SELF agent" --mca btl tcp,self \
+  run_on "${P}1" mpirun --mca plm_rsh_agent "$SELF agent" --mca btl tcp,self \
     --mca btl_tcp_if_include "$SUBNET.0/24" --mca oob_tcp_if_include "$SUBNET.0/24" "$@"
   ;;
 *) echo "usage: hosts.sh up N | run HOST CMD... | mpirun ARGS... | down" >&2; exit 2 ;;

@@ -8,29 +8,33 @@ T=${TSR_TESSERA:?} H="$(dirname "$(readlink -f "$0")")/hosts.sh"
 C=$W/cohort
 OPTS=(--ref "$C/ref.fa" --samples "$C/samples.tsv" --shard-size 20000 --batch-size 3 --log-level warn --threads 1)
 fail() { echo "FAIL: $*" >&2; exit 1; }
-two_hosts() { "$H" mpirun --host tsrh1:2,tsrh2:2 -n 4 "$@"; }
+# Host names of this run: a prefix of its own, so two test runs on one machine never share hosts.
+[ -s "$W/prefix" ] && export TSR_HOSTS_PREFIX=$(cat "$W/prefix")
+two_hosts() { "$H" mpirun --host "${TSR_HOSTS_PREFIX}1:2,${TSR_HOSTS_PREFIX}2:2" -n 4 "$@"; }
 
 case $case_ in
 setup)
   rm -rf "$W"; mkdir -p "$W"
-  if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns add tsrprobe 2>/dev/null; then
+  export TSR_HOSTS_PREFIX="t$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')h"
+  echo "$TSR_HOSTS_PREFIX" > "$W/prefix"
+  if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns add "${TSR_HOSTS_PREFIX}probe" 2>/dev/null; then
     echo "SKIP: network namespaces cannot be created here (need root and iproute2)"; touch "$W/skip"; exit 77
   fi
-  ip netns del tsrprobe
+  ip netns del "${TSR_HOSTS_PREFIX}probe"
   "$H" down
   "$H" up 2
   "$T" simulate --out "$C" --samples 6 --coverage 12 --length 60000 --populations 2 --fst 0.1 --seed 13 >/dev/null
   mpirun --oversubscribe -n 1 "$T" run "${OPTS[@]}" --out "$W/single" >/dev/null
   ;;
 cleanup)
-  "$H" down
+  [ -n "${TSR_HOSTS_PREFIX:-}" ] && "$H" down
   rm -rf "$W"
   ;;
 info)
   [ -e "$W/skip" ] && { echo "SKIP: no emulated hosts"; exit 77; }
   two_hosts "$T" info > "$W/info.txt"
   grep -q "4 on 2 node(s)" "$W/info.txt" || fail "info does not see 2 nodes: $(cat "$W/info.txt")"
-  for h in tsrh1 tsrh2; do
+  for h in "${TSR_HOSTS_PREFIX}1" "${TSR_HOSTS_PREFIX}2"; do
     [ "$(grep -c "^$h " "$W/info.txt")" -eq 2 ] || fail "expected 2 ranks bound on $h: $(cat "$W/info.txt")"
   done
   cat "$W/info.txt"
@@ -60,7 +64,7 @@ kill_host)
     sleep 0.05
   done
   # The whole of host 2 dies: its daemon and its ranks.
-  ip netns pids tsrh2 | xargs -r kill -9
+  ip netns pids "${TSR_HOSTS_PREFIX}2" | xargs -r kill -9
   rc=0; wait "$pid" || rc=$?
   before=$(grep -c '^D' "$out/journal.tsv" || true)
   echo "host 2 killed: mpirun exit $rc, $before tasks journaled"
