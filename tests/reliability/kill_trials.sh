@@ -30,7 +30,8 @@ for trial in $(seq 1 "$TRIALS"); do
     # Open MPI gives each rank its own process group: kill every process of the session.
     kill -9 $(ps -o pid= -s "$pid") 2>/dev/null || true
   else
-    rank1=$(ps -o pid=,args= -s "$pid" | awk '/tessera run/ && !/mpirun/ { print $1 }' | sort -n | tail -1)
+    # ps exits 1 when the session is already gone (the run may finish before the kill).
+    rank1=$( (ps -o pid=,args= -s "$pid" || true) | awk '/tessera run/ && !/mpirun/ { print $1 }' | sort -n | tail -1)
     for _ in $(seq 1 40); do
       [ -n "$(awk 'NR==1' <(ps -o pid= -s "$pid"))" ] || break
       for p in $(ps -o pid= -s "$pid"); do
