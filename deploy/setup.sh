@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config
       libhts-dev libhwloc-dev libminimap2-dev zlib1g-dev libcmocka-dev
       bcftools samtools tabix minimap2
       shapeit4-example plink2
-      clang-14 libclang-rt-14-dev valgrind)
+      clang-14 libclang-rt-14-dev valgrind
+      chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

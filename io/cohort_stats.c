@@ -9,6 +9,9 @@
  * left are skipped there), so every record is counted exactly once.
  * Populations come from a sample/population TSV; genotypes are read as
  * diploid (a haploid call is one called allele, as bcftools counts it).
+ * Every site written is also added to the handle's cohort-wide accumulator
+ * (io/cohort_reduce.c, with FORMAT DP when the header defines it); the
+ * command layer merges the ranks' accumulators.
  */
 #include "io/io_internal.h"
 
@@ -41,8 +44,9 @@ struct tsr_vcf_stats {
     int n_regions;
     vcf_region_t *regions;
     tsr_site_stats_t *st;
-    int32_t *gt, *gt_dip;
-    int gt_cap;
+    int32_t *gt, *gt_dip, *dp;
+    int gt_cap, dp_cap, has_dp;
+    tsr_cohort_acc_t *acc;
     tsr_str_t line;
 };
 
@@ -68,6 +72,8 @@ void tsr_vcf_stats_close(tsr_vcf_stats_t **vsp)
     free(vs->regions);
     free(vs->gt);
     free(vs->gt_dip);
+    free(vs->dp);
+    tsr_cohort_acc_destroy(&vs->acc);
     tsr_site_stats_destroy(&vs->st);
     tsr_str_free(&vs->line);
     free(vs->path);
@@ -268,6 +274,14 @@ tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t windo
     if (st == TSR_OK)
         st = tsr_site_stats_create(vs->n_samples, vs->sample_pop, vs->n_pops, &vs->st);
     if (st == TSR_OK)
+        st = tsr_cohort_acc_create(vs->n_samples, (const char *const *)vs->hdr->samples, vs->sample_pop, vs->n_pops,
+                                   (const char *const *)vs->pops, &vs->acc);
+    if (st == TSR_OK) {
+        int id = bcf_hdr_id2int(vs->hdr, BCF_DT_ID, "DP");
+        vs->has_dp = id >= 0 && bcf_hdr_idinfo_exists(vs->hdr, BCF_HL_FMT, id) &&
+                     bcf_hdr_id2type(vs->hdr, BCF_HL_FMT, id) == BCF_HT_INT;
+    }
+    if (st == TSR_OK)
         st = build_regions(vs, window);
     if (st != TSR_OK) {
         tsr_vcf_stats_close(&vs);
@@ -280,6 +294,21 @@ tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t windo
 int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs) { return vs->n_regions; }
 int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs) { return vs->n_samples; }
 int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs) { return vs->n_pops; }
+tsr_cohort_acc_t *tsr_vcf_stats_acc(tsr_vcf_stats_t *vs) { return vs->acc; }
+
+/* FORMAT DP of the current record into vs->dp (-1 missing); NULL when the record has none. */
+static const int32_t *read_depths(tsr_vcf_stats_t *vs)
+{
+    if (!vs->has_dp)
+        return NULL;
+    int n = bcf_get_format_int32(vs->hdr, vs->rec, "DP", &vs->dp, &vs->dp_cap);
+    if (n != vs->n_samples)
+        return NULL;
+    for (int j = 0; j < n; j++)
+        if (vs->dp[j] == bcf_int32_missing || vs->dp[j] == bcf_int32_vector_end)
+            vs->dp[j] = -1;
+    return vs->dp;
+}
 
 tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp)
 {
@@ -396,6 +425,9 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, i
             break;
         }
         st = write_site(vs, fp);
+        if (st == TSR_OK)
+            st = tsr_cohort_acc_add_site(vs->acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele,
+                                         vs->gt_dip, read_depths(vs));
         if (st != TSR_OK)
             break;
         (*n_sites)++;

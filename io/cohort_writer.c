@@ -9,7 +9,9 @@
  * by close(commit=1) after the CSI index is built on the closed temporary BCF;
  * close(commit=0) or any failure removes the temporary files. The headers
  * carry no version, date or command line, so the bytes depend only on the
- * input (schema and formats: io/cohort_schema.md).
+ * input (schema and formats: io/cohort_schema.md). Every site also goes into
+ * a cohort-wide accumulator (io/cohort_reduce.c); commit writes its
+ * statistics.json, sample_qc.tsv and report.html before the renames.
  */
 #include "io/io_internal.h"
 
@@ -66,6 +68,10 @@ struct tsr_cohort_writer {
     tsr_str_t alleles, line;
     const char **allele_ptr;
     int allele_cap;
+    tsr_cohort_acc_t *acc;
+    char *outdir;
+    int n_facts;
+    char **fact_key, **fact_value;
 };
 
 static void writer_free(tsr_cohort_writer_t *w)
@@ -89,6 +95,14 @@ static void writer_free(tsr_cohort_writer_t *w)
     free(w->allele_ptr);
     tsr_str_free(&w->alleles);
     tsr_str_free(&w->line);
+    tsr_cohort_acc_destroy(&w->acc);
+    for (int k = 0; k < w->n_facts; k++) {
+        free(w->fact_key[k]);
+        free(w->fact_value[k]);
+    }
+    free(w->fact_key);
+    free(w->fact_value);
+    free(w->outdir);
     free(w);
 }
 
@@ -174,6 +188,17 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
     w->n_samples = sheet->n_samples;
     w->n_pops = sheet->n_populations;
     TSR_CALL(tsr_site_stats_create(w->n_samples, sheet->sample_pop, w->n_pops, &w->st));
+    const char **ids = malloc(((size_t)w->n_samples + 1) * sizeof *ids);
+    if (!ids || !(w->outdir = strdup(outdir))) {
+        free(ids);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
+    }
+    for (int j = 0; j < w->n_samples; j++)
+        ids[j] = sheet->samples[j].id;
+    tsr_status_t acc_st = tsr_cohort_acc_create(w->n_samples, ids, sheet->sample_pop, w->n_pops,
+                                                (const char *const *)sheet->populations, &w->acc);
+    free(ids);
+    TSR_CALL(acc_st);
     if (!(w->keys = calloc((size_t)N_KEYS * (size_t)(w->n_pops + 1), sizeof *w->keys)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
     for (int g = 0; g <= w->n_pops; g++) {
@@ -465,6 +490,8 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
         TSR_CALL(site_stats(w, cs, i));
         TSR_CALL(write_bcf_record(w, cs, i, rid));
         TSR_CALL(write_tsv_line(w, cs, i));
+        TSR_CALL(tsr_cohort_acc_add_site(w->acc, w->allele_ptr, cs->n_alleles[i], w->gt_stats,
+                                         cs->dp ? cs->dp + (size_t)i * (size_t)w->n_samples : NULL));
         const int n = cs->n_alleles[i];
         const size_t S = (size_t)w->n_samples;
         tsr_cohort_site_t site = {
@@ -490,12 +517,73 @@ tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *
     return st;
 }
 
+tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_report_facts_t *facts)
+{
+    for (int k = 0; k < w->n_facts; k++) {
+        free(w->fact_key[k]);
+        free(w->fact_value[k]);
+    }
+    free(w->fact_key);
+    free(w->fact_value);
+    w->n_facts = 0;
+    w->fact_key = calloc((size_t)facts->n + 1, sizeof *w->fact_key);
+    w->fact_value = calloc((size_t)facts->n + 1, sizeof *w->fact_value);
+    if (!w->fact_key || !w->fact_value)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the run facts for the report");
+    for (; w->n_facts < facts->n; w->n_facts++) {
+        w->fact_key[w->n_facts] = strdup(facts->key[w->n_facts]);
+        w->fact_value[w->n_facts] = strdup(facts->value[w->n_facts]);
+        if (!w->fact_key[w->n_facts] || !w->fact_value[w->n_facts]) {
+            w->n_facts++;
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the run facts for the report");
+        }
+    }
+    return TSR_OK;
+}
+
+/* DIR/statistics.json (the "statistics" object), DIR/sample_qc.tsv and DIR/report.html. */
+static tsr_status_t write_reductions(tsr_cohort_writer_t *w)
+{
+    tsr_cohort_result_t *r = NULL;
+    TSR_CALL(tsr_cohort_acc_result(w->acc, &r));
+    char *json = tsr_path_join(w->outdir, "statistics.json"), *qc = tsr_path_join(w->outdir, "sample_qc.tsv"),
+         *html = tsr_path_join(w->outdir, "report.html");
+    char tmp[4200];
+    tsr_status_t st = json && qc && html ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the report");
+    if (st == TSR_OK)
+        st = tsr_output_tmpname(json, tmp, sizeof tmp);
+    if (st == TSR_OK) {
+        FILE *fp = fopen(tmp, "w");
+        if (!fp)
+            st = tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        else {
+            st = tsr_cohort_result_write_json(r, fp, "");
+            fputc('\n', fp);
+            if ((fclose(fp) != 0 || rename(tmp, json) != 0) && st == TSR_OK)
+                st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", json, strerror(errno));
+            if (st != TSR_OK)
+                unlink(tmp);
+        }
+    }
+    if (st == TSR_OK)
+        st = tsr_cohort_result_write_sample_qc(r, qc);
+    tsr_report_facts_t facts = {w->n_facts, (const char *const *)w->fact_key, (const char *const *)w->fact_value};
+    if (st == TSR_OK)
+        st = tsr_report_write(html, r, "tessera cohort report", &facts);
+    free(json);
+    free(qc);
+    free(html);
+    tsr_cohort_result_destroy(&r);
+    return st;
+}
+
 static tsr_status_t commit_outputs(tsr_cohort_writer_t *w)
 {
     int rc = bcf_index_build3(w->tmp[OUT_BCF], w->tmp[OUT_CSI], 14, 0);
     if (rc != 0)
         return tsr_error_set(TSR_ERR_IO, "cannot build the CSI index of '%s' (htslib code %d); check free space",
                              w->tmp[OUT_BCF], rc);
+    TSR_CALL(write_reductions(w));
     static const int order[N_OUT] = {OUT_H5, OUT_TSV, OUT_CSI, OUT_BCF};
     for (int k = 0; k < N_OUT; k++) {
         int i = order[k];

@@ -265,6 +265,141 @@ void tsr_site_stats_destroy(tsr_site_stats_t **st);
  */
 int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet);
 
+/* ------------------------- cohort-wide reductions and report (issue 5) */
+
+/*
+ * Cohort-wide sufficient statistics (io/cohort_reduce.c; definitions in
+ * io/cohort_schema.md): counts of sites, SNVs, indels and multi-allelic
+ * sites, Ti/Tv, the site-frequency spectrum per population (REF taken as
+ * the ancestral allele), the cohort AF histogram, Hudson F_ST per pair of
+ * populations (Bhatia et al. 2013, ratio of sums) and per-sample QC counts.
+ * Every number held is an int64 count (F_ST's per-site numerator and
+ * denominator as fixed point, TSR_COHORT_FST_SCALE per unit), so merging two
+ * accumulators is element-wise addition of their count arrays: the result is
+ * bit-identical for any split of the sites into parts and any merge order,
+ * and MPI_SUM over tsr_cohort_acc_counts() is the same merge.
+ */
+#define TSR_COHORT_FST_SCALE 4294967296.0 /* 2^32 */
+#define TSR_COHORT_AF_BINS 20
+
+typedef struct tsr_cohort_acc tsr_cohort_acc_t;
+
+/*
+ * An empty accumulator for `n_samples` samples (ids copied); sample j is in
+ * population sample_pop[j] (< 0: cohort only; sample_pop may be NULL) of
+ * `n_pops` named populations (names copied). Not collective.
+ * Destroy with tsr_cohort_acc_destroy().
+ */
+tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids, const int *sample_pop,
+                                   int n_pops, const char *const *pop_names, tsr_cohort_acc_t **acc) TSR_RESULT_USED;
+/*
+ * Add one site: `alleles` (REF first, n_alleles >= 1 strings), diploid
+ * genotypes `gt` (n_samples * 2 allele indices; -1 missing, -2 no second
+ * allele, i.e. haploid) and read depths `dp` (n_samples, < 0 missing; NULL
+ * when the input has none). TSR_ERR_FORMAT if an allele index is >= n_alleles
+ * (nothing is added).
+ */
+tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                     const int32_t *gt, const int32_t *dp) TSR_RESULT_USED;
+/* dst += src; TSR_ERR_INTERNAL when their samples or populations differ. */
+tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t *src) TSR_RESULT_USED;
+/* The accumulator's count array (what merge adds) and its length; owned by acc. */
+int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc);
+int64_t tsr_cohort_acc_n_counts(const tsr_cohort_acc_t *acc);
+void tsr_cohort_acc_destroy(tsr_cohort_acc_t **acc);
+
+/* Per-sample QC metrics that can flag an outlier (bits of tsr_cohort_sample_t.outlier). */
+enum {
+    TSR_QC_CALL_RATE = 1 << 0,
+    TSR_QC_HET_HOM = 1 << 1,
+    TSR_QC_SINGLETONS = 1 << 2,
+    TSR_QC_MEAN_DP = 1 << 3,
+    TSR_QC_TI_TV = 1 << 4,
+    TSR_QC_N_METRICS = 5
+};
+
+typedef struct tsr_cohort_sample {
+    int64_t called, nhomref, nhet, nhomalt, singletons, dp_sum, dp_n, ti, tv;
+    double call_rate, het_hom, mean_dp, ti_tv; /* NaN where undefined */
+    unsigned outlier;                          /* TSR_QC_* bits */
+} tsr_cohort_sample_t;
+
+typedef struct tsr_cohort_sfs {
+    int n_chrom;           /* 2 x samples of the population */
+    int64_t sites, skipped; /* biallelic SNVs fully called in the population; those not */
+    int64_t *unfolded;     /* n_chrom + 1: sites by ALT (derived) allele count */
+    int64_t *folded;       /* n_chrom / 2 + 1: by minor allele count */
+} tsr_cohort_sfs_t;
+
+typedef struct tsr_cohort_fst {
+    int pop_a, pop_b;      /* a < b */
+    int64_t sites;         /* biallelic SNVs with AN >= 2 in both */
+    int64_t num_fixed, den_fixed; /* sums of the per-site terms x TSR_COHORT_FST_SCALE */
+    double fst;            /* num / den; NaN when den is 0 */
+} tsr_cohort_fst_t;
+
+/*
+ * The final statistics, computed from an accumulator's integers (the same
+ * counts give the same bytes). Names are borrowed from the accumulator,
+ * which must outlive the result. Destroy with tsr_cohort_result_destroy().
+ */
+typedef struct tsr_cohort_result {
+    int n_samples, n_pops;
+    const char *const *sample_ids, *const *pop_names;
+    const int *sample_pop;
+    int64_t sites, snv_sites, indel_sites, other_sites, multiallelic_sites, no_alt_sites;
+    int64_t biallelic_snvs, transitions, transversions;
+    double ti_tv;                             /* NaN when there is no transversion */
+    int64_t af_hist[TSR_COHORT_AF_BINS];      /* ALT alleles by cohort AF, bins of 1/20; AF = 1 in the last */
+    tsr_cohort_sfs_t *sfs;                    /* n_pops */
+    int n_pairs;
+    tsr_cohort_fst_t *fst;                    /* n_pops * (n_pops - 1) / 2, (0,1), (0,2), ... */
+    tsr_cohort_sample_t *samples;             /* n_samples */
+    double qc_median[TSR_QC_N_METRICS], qc_mad[TSR_QC_N_METRICS];
+    double qc_scale[TSR_QC_N_METRICS];        /* MAD, or mean |x - median| where the MAD is 0 */
+    int n_outliers;                           /* samples with any flag */
+} tsr_cohort_result_t;
+
+/* Not collective. Destroy with tsr_cohort_result_destroy(). */
+tsr_status_t tsr_cohort_acc_result(const tsr_cohort_acc_t *acc, tsr_cohort_result_t **res) TSR_RESULT_USED;
+void tsr_cohort_result_destroy(tsr_cohort_result_t **res);
+/* The name of a TSR_QC_* bit ("call_rate", "het_hom_ratio", ...). */
+const char *tsr_cohort_qc_metric_name(unsigned bit);
+/* The "statistics" JSON object (no trailing newline), each line after the first prefixed by `indent`. */
+tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *res, FILE *fp, const char *indent) TSR_RESULT_USED;
+/* DIR/sample_qc.tsv-style table at `path` (tmp + rename). */
+tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *res, const char *path) TSR_RESULT_USED;
+
+/* Run facts for the report's table: n (key, value) rows, shown in order. */
+typedef struct tsr_report_facts {
+    int n;
+    const char *const *key, *const *value;
+} tsr_report_facts_t;
+
+/*
+ * report.html at `path` (tmp + rename): one self-contained HTML page, inline
+ * CSS and SVG only (no script, no network): counts and Ti/Tv, SFS per
+ * population, AF histogram, per-sample QC scatter with outliers, F_ST heat
+ * map, and the run facts (`facts` may be NULL). Not collective.
+ */
+tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, const char *title,
+                              const tsr_report_facts_t *facts) TSR_RESULT_USED;
+
+/*
+ * The cohort writer keeps an accumulator of every site it writes; on
+ * close(commit=1) it also writes DIR/statistics.json (the "statistics"
+ * object), DIR/sample_qc.tsv and DIR/report.html. Facts for the report are
+ * copied; call before close. Not collective.
+ */
+tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_report_facts_t *facts) TSR_RESULT_USED;
+
+/*
+ * `tessera stats`: the accumulator that tsr_vcf_stats_write_region() adds
+ * every site it writes to (owned by vs; valid until close).
+ */
+struct tsr_vcf_stats;
+tsr_cohort_acc_t *tsr_vcf_stats_acc(struct tsr_vcf_stats *vs);
+
 /* ------------------------------------------ statistics of an existing VCF */
 
 typedef struct tsr_vcf_stats tsr_vcf_stats_t;
@@ -334,6 +469,38 @@ typedef struct tsr_sim_summary {
  * the same options and seed. Not collective.
  */
 tsr_status_t tsr_simulate(const tsr_sim_opts_t *o, tsr_sim_summary_t *sum) TSR_RESULT_USED;
+
+/* ------------------------- aggregate-only export (io/aggregate_export.c) */
+
+/* Options of `tessera export --aggregate-only`. */
+typedef struct tsr_export_opts {
+    const char *in;      /* a joint-called VCF/BCF (e.g. DIR/cohort.bcf) */
+    const char *out;     /* FILE.vcf.gz or FILE.bcf; its CSI index is FILE.vcf.gz.csi / FILE.bcf.csi */
+    int64_t min_ac;      /* --min-ac K: sites whose summed INFO/AC is below K are left out (default 1) */
+    const char *fields;  /* --fields: comma-separated INFO keys to keep; NULL = every INFO key */
+} tsr_export_opts_t;
+
+typedef struct tsr_export_summary {
+    int64_t n_in;        /* records read */
+    int64_t n_written;   /* records written */
+    int64_t n_suppressed; /* records below min_ac */
+} tsr_export_summary_t;
+
+void tsr_export_opts_init(tsr_export_opts_t *o);
+/* TSR_ERR_USAGE with a message for a missing input/output, an output not ending in .vcf.gz/.bcf, min_ac < 0. */
+tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
+/*
+ * Write the aggregate-only summary of o->in to o->out: every site with its
+ * QUAL, FILTER and INFO, no per-sample data at all (no FORMAT lines or
+ * fields, no sample columns, no ##SAMPLE/##PEDIGREE lines; genotypes are
+ * never unpacked). Sites whose summed INFO/AC is below o->min_ac are
+ * suppressed; with min_ac > 0 an input without INFO/AC, or a record without
+ * it, is TSR_ERR_FORMAT naming the record. A `fields` entry naming a FORMAT
+ * key is refused (TSR_ERR_USAGE) before anything is written. The file and
+ * its index are written under temporary names and renamed when complete: an
+ * existing o->out is replaced whole or left untouched. Not collective.
+ */
+tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

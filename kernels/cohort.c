@@ -1,11 +1,63 @@
 /*
  * cohort.c - the cohort kernel: concatenate every region's call set in
  * genome order into cohort.bcf (+.csi), cohort.h5 and stats.tsv through the
- * io cohort writer. One task, run after every joint task.
+ * io cohort writer, with the cohort-wide statistics (statistics.json,
+ * sample_qc.tsv) and report.html. One task, run after every joint task.
+ * The report's run facts are this rank's as the cohort task ends (the
+ * pipeline's totals are in summary.json, written after it).
  */
 #include "kernels/kernels.h"
+#include "tsr_version.h"
 
+#include <hdf5.h>
+#include <htslib/hts.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* Inputs, versions, CPU time and peak memory of this rank, and the date, for report.html. */
+static tsr_status_t tsr_cohort_facts(tsr_cohort_writer_t *w, const tsr_kernel_env_t *env)
+{
+    enum { MAXF = 14 };
+    char val[MAXF][512];
+    const char *key[MAXF], *value[MAXF];
+    int n = 0;
+#define TSR_FACT(k, ...) (key[n] = (k), snprintf(val[n], sizeof val[n], __VA_ARGS__), value[n] = val[n], n++)
+    const tsr_run_opts_t *o = &env->plan->opts;
+    TSR_FACT("command", "tessera run");
+    TSR_FACT("reference", "%s", o->ref);
+    TSR_FACT("sample sheet", "%s", o->samples);
+    TSR_FACT("output", "%s", o->outdir);
+    TSR_FACT("ranks", "%d", env->rt->size);
+    struct rusage ru;
+    double cpu = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                                                        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6
+                                                  : 0.0;
+    TSR_FACT("CPU time (rank writing the cohort, so far)", "%.2f s", cpu);
+    TSR_FACT("peak memory (rank writing the cohort)", "%.1f MiB", (double)tsr_peak_rss() / 1048576.0);
+    time_t now = time(NULL);
+    struct tm tmv;
+    char date[64] = "unknown";
+    if (gmtime_r(&now, &tmv))
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+    TSR_FACT("written", "%s", date);
+    TSR_FACT("tessera", "%s", TSR_VERSION);
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown";
+    int mpi_len = 0;
+    if (MPI_Get_library_version(mpi, &mpi_len) != MPI_SUCCESS)
+        snprintf(mpi, sizeof mpi, "unknown");
+    mpi[strcspn(mpi, "\r\n")] = '\0';
+    TSR_FACT("MPI", "%s", mpi);
+    unsigned h5maj = 0, h5min = 0, h5rel = 0;
+    if (H5get_libversion(&h5maj, &h5min, &h5rel) < 0)
+        h5maj = h5min = h5rel = 0;
+    TSR_FACT("HDF5", "%u.%u.%u", h5maj, h5min, h5rel);
+    TSR_FACT("htslib", "%s", hts_version());
+#undef TSR_FACT
+    tsr_report_facts_t facts = {n, key, value};
+    return tsr_cohort_writer_set_facts(w, &facts);
+}
 
 static tsr_status_t tsr_cohort_init(const tsr_kernel_env_t *env, void **state)
 {
@@ -34,6 +86,8 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
             s = tsr_cohort_writer_add(w, cs);
         tsr_callset_destroy(&cs);
     }
+    if (w && s == TSR_OK)
+        s = tsr_cohort_facts(w, env);
     if (w) {
         int64_t n = tsr_cohort_writer_n_sites(w);
         tsr_status_t c = tsr_cohort_writer_close(&w, s == TSR_OK);
@@ -54,7 +108,7 @@ static void tsr_cohort_destroy(void **state)
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 3,
+    .version = 4,
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

@@ -40,6 +40,17 @@ typedef struct tsr_batch {
 typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TASK_COHORT = 3,
                TSR_TASK_N_TYPES = 4 } tsr_task_type_t;
 
+/*
+ * Provenance that summary.json records for audit, filled by the command layer
+ * (kernels/ cannot see runtime/cli/). Never part of the run fingerprint.
+ */
+typedef struct tsr_run_provenance {
+    const char *command_line;            /* argv as run, joined with spaces (shell-quoted where needed) */
+    int n_versions;
+    const char *const *version_name;     /* "tessera", "MPI", "HDF5", "htslib", "hwloc", "minimap2" */
+    const char *const *version_value;
+} tsr_run_provenance_t;
+
 /* Options of `tessera run` (and the stage commands) that shape the plan. */
 typedef struct tsr_run_opts {
     const char *ref;        /* --ref */
@@ -55,6 +66,7 @@ typedef struct tsr_run_opts {
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
     const char *mode;       /* --mode auto|deep|lowpass (skeleton: deep) */
     double grace_seconds;   /* --grace */
+    const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
 } tsr_run_opts_t;
 
 void tsr_run_opts_init(tsr_run_opts_t *o);

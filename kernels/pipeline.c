@@ -10,10 +10,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct tsr_exec_ctx {
@@ -193,8 +196,143 @@ static int64_t tsr_count_sites(const char *outdir)
     return n > 0 ? n - 1 : 0;
 }
 
+/* A JSON string literal: quotes, backslashes and control characters escaped (bytes >= 0x80 pass as UTF-8). */
+static void tsr_json_str(FILE *fp, const char *s)
+{
+    putc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            putc(*p, fp);
+    }
+    putc('"', fp);
+}
+
+/*
+ * One input file's provenance: absolute path, size, modification time (UTC)
+ * and, when `crc` is set, the CRC32 of its bytes. A file that cannot be
+ * stat'ed is recorded with "error" rather than failing the run at its end.
+ */
+static void tsr_json_file(FILE *fp, const char *path, int crc, const char *indent)
+{
+    char abs[PATH_MAX];
+    const char *shown = realpath(path, abs) ? abs : path;
+    fprintf(fp, "{\"path\": ");
+    tsr_json_str(fp, shown);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(fp, ", \"error\": ");
+        tsr_json_str(fp, strerror(errno));
+        fprintf(fp, "}");
+        return;
+    }
+    char when[32] = "";
+    struct tm tm;
+    if (gmtime_r(&st.st_mtime, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(fp, ", \"size\": %lld, \"mtime_utc\": \"%s\"", (long long)st.st_size, when);
+    if (crc) {
+        uint32_t c = 0;
+        if (tsr_file_crc32(path, &c) == TSR_OK) {
+            fprintf(fp, ",\n%s \"crc32\": \"%08x\"", indent, c);
+        } else {
+            fprintf(fp, ",\n%s \"crc32_error\": ", indent);
+            tsr_json_str(fp, tsr_error_msg());
+            tsr_error_clear();
+        }
+    }
+    fprintf(fp, "}");
+}
+
+/* summary.json's "provenance" object: command line, versions, inputs. */
+static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
+{
+    const tsr_run_provenance_t *pv = plan->opts.provenance;
+    fprintf(fp, "  \"provenance\": {\n    \"command_line\": ");
+    tsr_json_str(fp, pv ? pv->command_line : NULL);
+    fprintf(fp, ",\n    \"versions\": {");
+    for (int i = 0; pv && i < pv->n_versions; i++) {
+        fprintf(fp, "%s\n      ", i ? "," : "");
+        tsr_json_str(fp, pv->version_name[i]);
+        fprintf(fp, ": ");
+        tsr_json_str(fp, pv->version_value[i]);
+    }
+    fprintf(fp, "%s},\n", pv && pv->n_versions ? "\n    " : "");
+    fprintf(fp, "    \"inputs\": {\n"
+                "      \"checksums\": \"crc32 (zlib) of the whole sample sheet, reference and reference index; "
+                "size and mtime only for each sample's reads (a checksum of every FASTQ/BAM would read the "
+                "cohort a second time)\",\n      \"sample_sheet\": ");
+    tsr_json_file(fp, plan->opts.samples, 1, "       ");
+    fprintf(fp, ",\n      \"reference\": ");
+    tsr_json_file(fp, plan->opts.ref, 1, "       ");
+    char fai[4200];
+    snprintf(fai, sizeof fai, "%s.fai", plan->opts.ref);
+    fprintf(fp, ",\n      \"reference_index\": ");
+    tsr_json_file(fp, fai, 1, "       ");
+    fprintf(fp, ",\n      \"samples\": [");
+    for (int i = 0; i < plan->sheet->n_samples; i++) {
+        const tsr_sample_t *smp = &plan->sheet->samples[i];
+        const char *paths[3] = {smp->fastq1, smp->fastq2, smp->bam};
+        fprintf(fp, "%s\n        {\"sample\": ", i ? "," : "");
+        tsr_json_str(fp, smp->id);
+        fprintf(fp, ", \"population\": ");
+        tsr_json_str(fp, smp->population);
+        fprintf(fp, ", \"files\": [");
+        int n = 0;
+        for (int k = 0; k < 3; k++)
+            if (paths[k]) {
+                fprintf(fp, "%s\n          ", n++ ? "," : "");
+                tsr_json_file(fp, paths[k], 0, "");
+            }
+        fprintf(fp, "]}");
+    }
+    fprintf(fp, "\n      ]\n    }\n  }");
+}
+
+/*
+ * Copy DIR/statistics.json (the cohort task's cohort-wide statistics object)
+ * into the summary as "statistics". A missing file adds nothing.
+ */
+static tsr_status_t tsr_json_statistics(FILE *fp, const char *outdir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/statistics.json", outdir);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return errno == ENOENT ? TSR_OK : tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char buf[65536];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, mem);
+    int bad = ferror(in) || !mem;
+    fclose(in);
+    if (mem)
+        fclose(mem);
+    if (!bad) {
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+            len--;
+        fprintf(fp, ",\n  \"statistics\": %.*s", (int)len, text);
+    }
+    free(text);
+    return bad ? tsr_error_set(TSR_ERR_IO, "cannot read '%s'", path) : TSR_OK;
+}
+
+/*
+ * DIR/summary.json (master only; tmp + rename): counts, timings, CPU seconds
+ * summed over ranks, peak memory by rank, provenance.
+ */
 static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt, int threads,
-                                      const tsr_run_summary_t *sum)
+                                      const tsr_run_summary_t *sum, double cpu_total, const int64_t *rss_by_rank)
 {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/summary.json", plan->opts.outdir);
@@ -203,18 +341,75 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     fprintf(fp,
-            "{\n  \"tessera_summary_version\": 1,\n  \"samples\": %d,\n  \"populations\": %d,\n"
+            "{\n  \"tessera_summary_version\": 2,\n  \"samples\": %d,\n  \"populations\": %d,\n"
             "  \"regions\": %d,\n  \"batches\": %d,\n  \"sites\": %lld,\n  \"tasks\": %d,\n"
             "  \"tasks_skipped_from_journal\": %d,\n  \"tasks_executed\": %d,\n  \"tasks_retried\": %d,\n"
-            "  \"ranks\": %d,\n  \"threads_per_rank\": %d,\n  \"seconds\": %.3f,\n"
-            "  \"peak_rss_bytes_max_rank\": %lld,\n  \"fingerprint\": \"%s\"\n}\n",
+            "  \"ranks\": %d,\n  \"threads_per_rank\": %d,\n  \"seconds\": %.3f,\n  \"wall_seconds\": %.3f,\n"
+            "  \"cpu_seconds\": %.3f,\n  \"peak_rss_bytes_max_rank\": %lld,\n  \"peak_rss_bytes_by_rank\": [",
             plan->sheet->n_samples, plan->sheet->n_populations, plan->n_regions, plan->n_batches,
             (long long)sum->n_sites, sum->sched.n_tasks, sum->sched.n_skipped, sum->sched.n_executed,
-            sum->sched.n_retried, rt->size, threads, sum->seconds, (long long)sum->peak_rss, plan->fingerprint);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+            sum->sched.n_retried, rt->size, threads, sum->seconds, sum->seconds, cpu_total,
+            (long long)sum->peak_rss);
+    for (int r = 0; r < rt->size; r++)
+        fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
+    fprintf(fp, "],\n  \"fingerprint\": ");
+    tsr_json_str(fp, plan->fingerprint);
+    fprintf(fp, ",\n");
+    tsr_json_provenance(fp, plan);
+    tsr_status_t s = tsr_json_statistics(fp, plan->opts.outdir);
+    fprintf(fp, "\n}\n");
+    int bad = ferror(fp);
+    if (s != TSR_OK) {
+        fclose(fp);
         unlink(tmp);
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s'", path);
+        return s;
     }
+    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    return TSR_OK;
+}
+
+/* User + system CPU seconds of this process, every thread included (getrusage). */
+static double tsr_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+/*
+ * Every rank's CPU seconds summed (MPI_Reduce) and peak RSS gathered by rank
+ * (MPI_Gather) at the master; *rss_by_rank is malloc'ed there (NULL elsewhere).
+ * Collective.
+ */
+static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int64_t **rss_by_rank)
+{
+    *rss_by_rank = NULL;
+    *cpu_total = 0.0;
+    double cpu = tsr_cpu_seconds();
+    int64_t rss = tsr_peak_rss(), *all = NULL;
+    if (rt->role == TSR_ROLE_MASTER)
+        all = calloc((size_t)rt->size, sizeof *all);
+    /* the master's buffer is agreed on first, so no rank waits in a gather the master left */
+    int ok = rt->role != TSR_ROLE_MASTER || all != NULL, all_ok = 0;
+    int rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, rt->comm);
+    if (rc == MPI_SUCCESS && !all_ok) {
+        free(all);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory gathering the peak memory of %d ranks", rt->size);
+    }
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Reduce(&cpu, cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm);
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Gather(&rss, 1, MPI_INT64_T, all, 1, MPI_INT64_T, 0, rt->comm);
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        return tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Reduce/MPI_Gather of CPU time and peak memory");
+    }
+    *rss_by_rank = all;
     return TSR_OK;
 }
 
@@ -273,8 +468,12 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     sum->seconds = tsr_now() - t0;
     if (s == TSR_OK) {
         sum->n_sites = tsr_count_sites(o->outdir);
-        if (rt->role == TSR_ROLE_MASTER)
-            s = tsr_write_summary(plan, rt, pl.n_threads, sum);
+        double cpu_total = 0.0;
+        int64_t *rss_by_rank = NULL;
+        s = tsr_gather_usage(rt, &cpu_total, &rss_by_rank);
+        if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+            s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank);
+        free(rss_by_rank);
         s = tsr_agree(rt, s);
     }
     tsr_graph_destroy(&g);

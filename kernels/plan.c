@@ -415,9 +415,10 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         free(call_id);
     }
     if (s == TSR_OK) {
-        const char *outs[4] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv"};
+        const char *outs[7] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv",
+                               "statistics.json", "sample_qc.tsv", "report.html"};
         tsr_task_id_t cid;
-        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 4, &cid);
+        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 7, &cid);
         for (int r = 0; r < plan->n_regions && s == TSR_OK; r++)
             s = tsr_graph_add_dep(g, cid, joint_id[r]);
     }

@@ -4,6 +4,7 @@
 
 #include <htslib/hts.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,84 @@ static void tsr_run_usage(FILE *fp)
             "  -h, --help             this help\n\n"
             "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
             "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
+}
+
+#define TSR_RUN_MAX_VERSIONS 16
+
+/* What summary.json records about how it was run; strings owned here. */
+typedef struct tsr_run_prov_buf {
+    tsr_run_provenance_t pv;
+    char *command_line;
+    char *versions_text;
+    const char *name[TSR_RUN_MAX_VERSIONS], *value[TSR_RUN_MAX_VERSIONS];
+} tsr_run_prov_buf_t;
+
+/* Append `arg` to `out` quoted for a POSIX shell when it holds anything but safe characters. */
+static void tsr_run_quote(FILE *out, const char *arg)
+{
+    int plain = arg[0] != '\0';
+    for (const char *p = arg; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=@%+,-", *p) != NULL;
+    if (plain) {
+        fputs(arg, out);
+        return;
+    }
+    putc('\'', out);
+    for (const char *p = arg; *p; p++)
+        if (*p == '\'')
+            fputs("'\\''", out);
+        else
+            putc(*p, out);
+    putc('\'', out);
+}
+
+/*
+ * The command line as run (the program as invoked, then this command's argv)
+ * and the versions tsr_cli_print_versions() prints, split into name/value.
+ */
+static int tsr_run_provenance_fill(tsr_run_prov_buf_t *b, int argc, char **argv)
+{
+    memset(b, 0, sizeof *b);
+    size_t len = 0;
+    FILE *fp = open_memstream(&b->command_line, &len);
+    if (!fp)
+        return -1;
+    tsr_run_quote(fp, program_invocation_name);
+    for (int i = 0; i < argc; i++) {
+        putc(' ', fp);
+        tsr_run_quote(fp, argv[i]);
+    }
+    if (fclose(fp) != 0)
+        return -1;
+    fp = open_memstream(&b->versions_text, &len);
+    if (!fp)
+        return -1;
+    tsr_cli_print_versions(fp);
+    if (fclose(fp) != 0)
+        return -1;
+    char *save = NULL;
+    for (char *line = strtok_r(b->versions_text, "\n", &save); line && b->pv.n_versions < TSR_RUN_MAX_VERSIONS;
+         line = strtok_r(NULL, "\n", &save)) {
+        size_t n = strcspn(line, " ");
+        if (!line[n])
+            continue;
+        line[n] = '\0';
+        char *value = line + n + 1;
+        value += strspn(value, " ");
+        b->name[b->pv.n_versions] = line;
+        b->value[b->pv.n_versions++] = value;
+    }
+    b->pv.command_line = b->command_line;
+    b->pv.version_name = b->name;
+    b->pv.version_value = b->value;
+    return 0;
+}
+
+static void tsr_run_provenance_free(tsr_run_prov_buf_t *b)
+{
+    free(b->command_line);
+    free(b->versions_text);
+    memset(b, 0, sizeof *b);
 }
 
 int tsr_cmd_run(int argc, char **argv)
@@ -102,6 +181,12 @@ int tsr_cmd_run(int argc, char **argv)
     tsr_status_t s = tsr_run_opts_check(&o);
     if (s != TSR_OK)
         return tsr_cli_usage_error("run", "%s", tsr_error_msg());
+    tsr_run_prov_buf_t prov;
+    if (tsr_run_provenance_fill(&prov, argc, argv) != 0) {
+        tsr_run_provenance_free(&prov);
+        return tsr_cli_fail("run", tsr_error_set(TSR_ERR_NOMEM, "out of memory recording the command line"));
+    }
+    o.provenance = &prov.pv;
 
     /* Genomic data stays private: outputs readable by owner and group at most; a stricter umask is kept. */
     mode_t mask = umask(0);
@@ -111,8 +196,10 @@ int tsr_cmd_run(int argc, char **argv)
     tsr_signals_install();
     tsr_rt_t *rt = NULL;
     s = tsr_rt_create(&argc, &argv, &rt);
-    if (s != TSR_OK)
+    if (s != TSR_OK) {
+        tsr_run_provenance_free(&prov);
         return tsr_cli_fail("run", s);
+    }
     tsr_log_configure((tsr_log_level_t)log_level, rt->size > 1 ? rt->rank : -1);
     tsr_run_summary_t sum;
     s = tsr_pipeline_run(rt, &o, &sum);
@@ -137,5 +224,6 @@ int tsr_cmd_run(int argc, char **argv)
     }
     fflush(stdout);
     tsr_rt_destroy(&rt);
+    tsr_run_provenance_free(&prov);
     return code;
 }

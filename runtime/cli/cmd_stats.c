@@ -7,7 +7,11 @@
  * part file; after all ranks agree that every part is written, rank 0
  * concatenates the parts in region order into DIR/stats.tsv (tmp + rename)
  * and writes DIR/summary.json. The bytes of stats.tsv do not depend on the
- * number of ranks.
+ * number of ranks. Each rank also accumulates the cohort-wide statistics of
+ * its windows (io/cohort_reduce.c: int64 counts only); an MPI_SUM reduction
+ * of the count arrays onto rank 0 is the accumulators' merge, so the
+ * "statistics" object of summary.json, DIR/sample_qc.tsv and the plots of
+ * DIR/report.html are identical for any number of ranks.
  */
 #include "io/io.h"
 #include "runtime/cli/cli.h"
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static void tsr_stats_usage(FILE *fp)
@@ -27,7 +32,9 @@ static void tsr_stats_usage(FILE *fp)
             "Usage: [mpirun -n N] tessera stats --vcf COHORT.vcf.gz|bcf --out DIR [options]\n\n"
             "Per-site statistics of a joint-called VCF/BCF (bgzipped and indexed), for the whole cohort\n"
             "and each population: AC AN AF NS nhet nhomalt F_MISSING HWE ExcHet F (bcftools +fill-tags\n"
-            "definitions). Writes DIR/stats.tsv (identical for any number of ranks) and DIR/summary.json.\n\n"
+            "definitions). Writes DIR/stats.tsv (identical for any number of ranks) and DIR/summary.json.\n"
+            "Cohort-wide statistics (site classes, Ti/Tv, SFS and Hudson Fst per population, per-sample\n"
+            "QC with outliers) go into summary.json, DIR/sample_qc.tsv and DIR/report.html.\n\n"
             "Options:\n"
             "  --vcf FILE           the VCF/BCF (needs a .csi or .tbi index)\n"
             "  --out DIR            output directory\n"
@@ -114,7 +121,7 @@ static double cpu_seconds(void)
 }
 
 static tsr_status_t write_summary(const char *out, const char *vcf, const tsr_vcf_stats_t *vs, int64_t sites,
-                                  int ranks, double seconds, double cpu)
+                                  int ranks, double seconds, double cpu, const tsr_cohort_result_t *res)
 {
     char final[4096], tmp[4200];
     snprintf(final, sizeof final, "%s/summary.json", out);
@@ -126,15 +133,92 @@ static tsr_status_t write_summary(const char *out, const char *vcf, const tsr_vc
     for (const char *p = vcf; *p; p++)
         fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
     fprintf(f, "\",\n  \"samples\": %d,\n  \"populations\": %d,\n  \"regions\": %d,\n  \"sites\": %" PRId64 ",\n"
-               "  \"ranks\": %d,\n  \"seconds\": %.3f,\n  \"cpu_seconds\": %.3f\n}\n",
+               "  \"ranks\": %d,\n  \"seconds\": %.3f,\n  \"cpu_seconds\": %.3f,\n  \"statistics\": ",
             tsr_vcf_stats_n_samples(vs), tsr_vcf_stats_n_populations(vs), tsr_vcf_stats_n_regions(vs), sites, ranks,
             seconds, cpu);
-    int bad = ferror(f);
+    tsr_status_t st = tsr_cohort_result_write_json(res, f, "  ");
+    fprintf(f, "\n}\n");
+    int bad = ferror(f) || st != TSR_OK;
     if (fclose(f) != 0 || bad || rename(tmp, final) != 0) {
         unlink(tmp);
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", final, strerror(errno));
     }
     return TSR_OK;
+}
+
+/* Rank 0's accumulator becomes the sum of every rank's (MPI_SUM of int64 counts = merge). Collective. */
+static tsr_status_t reduce_counts(const tsr_rt_t *rt, tsr_cohort_acc_t *acc)
+{
+    int64_t n = tsr_cohort_acc_n_counts(acc), *mine = tsr_cohort_acc_counts(acc);
+    int64_t *sum = rt->rank == 0 ? malloc((size_t)n * sizeof *sum) : NULL;
+    int ok = rt->rank != 0 || sum;
+    if (MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, rt->comm) != MPI_SUCCESS || !ok) {
+        free(sum);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reducing the cohort statistics");
+    }
+    tsr_status_t st = TSR_OK;
+    for (int64_t k = 0; k < n && st == TSR_OK; k += 1 << 28) {
+        int len = (int)(n - k < (1 << 28) ? n - k : (1 << 28));
+        if (MPI_Reduce(mine + k, sum ? sum + k : NULL, len, MPI_INT64_T, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
+            st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the cohort statistics failed");
+    }
+    if (st == TSR_OK && sum)
+        memcpy(mine, sum, (size_t)n * sizeof *sum);
+    free(sum);
+    return st;
+}
+
+/* The report's run facts: inputs, ranks, time, CPU, peak memory, versions, date. */
+static tsr_status_t write_report(const char *out, const char *vcf, const char *samples, const tsr_rt_t *rt,
+                                 int64_t window, double secs, double cpu, int64_t peak_rss,
+                                 const tsr_cohort_result_t *res)
+{
+    enum { MAXF = 24 };
+    char val[MAXF][512], *vers = NULL;
+    const char *key[MAXF], *value[MAXF];
+    int n = 0;
+#define TSR_FACT(k, ...) (key[n] = (k), snprintf(val[n], sizeof val[n], __VA_ARGS__), value[n] = val[n], n++)
+    TSR_FACT("command", "tessera stats");
+    TSR_FACT("VCF/BCF", "%s", vcf);
+    TSR_FACT("sample sheet", "%s", samples ? samples : "(none: every sample in population 'all')");
+    TSR_FACT("ranks", "%d", rt->size);
+    TSR_FACT("window", "%" PRId64 " bp", window);
+    TSR_FACT("wall time", "%.2f s", secs);
+    TSR_FACT("CPU time (all ranks)", "%.2f s", cpu);
+    TSR_FACT("peak memory (largest rank)", "%.1f MiB", (double)peak_rss / 1048576.0);
+    time_t now = time(NULL);
+    struct tm tmv;
+    char date[64] = "unknown";
+    if (gmtime_r(&now, &tmv))
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+    TSR_FACT("written", "%s", date);
+    size_t vlen = 0;
+    FILE *vf = open_memstream(&vers, &vlen);
+    if (vf) {
+        tsr_cli_print_versions(vf);
+        fclose(vf);
+    }
+    for (char *line = vers, *next; line && *line && n < MAXF; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *sp = strchr(line, ' ');
+        if (!sp)
+            continue;
+        *sp = '\0';
+        sp += strspn(sp + 1, " ") + 1;
+        key[n] = line;
+        snprintf(val[n], sizeof val[n], "%s", sp);
+        value[n] = val[n];
+        n++;
+    }
+#undef TSR_FACT
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.html", out);
+    tsr_report_facts_t facts = {n, key, value};
+    tsr_status_t st = tsr_report_write(path, res, "tessera stats report", &facts);
+    free(vers);
+    return st;
 }
 
 /* Every rank: combine the ranks' statuses; the lowest failing rank's message wins. */
@@ -213,14 +297,29 @@ int tsr_cmd_stats(int argc, char **argv)
     double cpu = cpu_seconds(), cpu_total = 0.0;
     if (st == TSR_OK && MPI_Reduce(&cpu, &cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
         st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the CPU times failed");
+    int64_t rss = tsr_peak_rss(), rss_max = 0;
+    if (st == TSR_OK && MPI_Reduce(&rss, &rss_max, 1, MPI_INT64_T, MPI_MAX, 0, rt->comm) != MPI_SUCCESS)
+        st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the peak memory failed");
+    if (st == TSR_OK)
+        st = reduce_counts(rt, tsr_vcf_stats_acc(vs));
+    tsr_cohort_result_t *res = NULL;
     if (st == TSR_OK && rt->rank == 0)
         st = concatenate(vs, out);
+    if (st == TSR_OK && rt->rank == 0)
+        st = tsr_cohort_acc_result(tsr_vcf_stats_acc(vs), &res);
+    if (st == TSR_OK && rt->rank == 0) {
+        char qc[4096];
+        snprintf(qc, sizeof qc, "%s/sample_qc.tsv", out);
+        st = tsr_cohort_result_write_sample_qc(res, qc);
+    }
     st = agree(rt, st);
     if (vs)
         remove_parts(vs, rt, out);
     if (st == TSR_OK && rt->rank == 0) {
         double secs = tsr_now() - t0;
-        st = write_summary(out, vcf, vs, total, rt->size, secs, cpu_total);
+        st = write_summary(out, vcf, vs, total, rt->size, secs, cpu_total, res);
+        if (st == TSR_OK)
+            st = write_report(out, vcf, samples, rt, window, secs, cpu_total, rss_max, res);
         if (st == TSR_OK)
             printf("tessera stats: %" PRId64 " sites, %d samples, %d populations, %d regions on %d ranks in %.2f s "
                    "(%.2f CPU s) -> %s/stats.tsv\n",
@@ -228,6 +327,7 @@ int tsr_cmd_stats(int argc, char **argv)
                    rt->size, secs, cpu_total, out);
     }
     int rank = rt->rank;
+    tsr_cohort_result_destroy(&res);
     tsr_vcf_stats_close(&vs);
     tsr_rt_destroy(&rt);
     if (st != TSR_OK)

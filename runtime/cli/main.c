@@ -20,6 +20,7 @@ static const tsr_cmd_t tsr_cmds[] = {
     {"stats", tsr_cmd_stats, "per-site statistics (AC/AN/AF, HWE, ExcHet, F per population) of a VCF/BCF"},
     {"inspect", tsr_cmd_inspect, "what is done and what is left in an output directory, and the last error"},
     {"verify", tsr_cmd_verify, "recompute every journaled output's CRC32 and name any file that changed or is missing"},
+    {"export", tsr_cmd_export, "the shareable aggregate-only summary: sites and INFO statistics, no per-sample data"},
     {"info", tsr_cmd_info, "versions, topology and each rank's and thread's binding"},
 };
 #define TSR_N_CMDS (sizeof tsr_cmds / sizeof tsr_cmds[0])

@@ -46,6 +46,9 @@ run)
   n=$(records "$out/cohort.bcf" | wc -l)
   [ "$n" -gt 10 ] || fail "np=$np: only $n sites called"
   grep -q call_genotype <(h5dump -H "$out/cohort.h5") || fail "cohort.h5 has no call_genotype"
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["statistics"]
+assert s["sites"] == d["sites"] and s["snv_sites"] > 0 and d["provenance"]["command_line"], s' "$out/summary.json" \
+    || fail "summary.json lacks the cohort statistics or provenance"
   if [ "$np" != 1 ]; then
     cmp <(records "$W/run_np1/cohort.bcf") <(records "$out/cohort.bcf") || fail "np=$np records differ from np=1"
     cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "np=$np cohort.bcf bytes differ from np=1"

@@ -30,9 +30,31 @@ for np in 1 2 3; do
     --out "$W/np$np" > "$W/np$np.log" || fail "np=$np: $(cat "$W/np$np.log")"
   [ "$(tail -n +2 "$W/np$np/stats.tsv" | wc -l)" -eq "$n_sites" ] || fail "np=$np: not $n_sites lines"
   grep -q "\"sites\": $n_sites" "$W/np$np/summary.json" || fail "np=$np: summary.json site count"
-  [ -z "$(ls -A "$W/np$np" | grep -v -e '^stats.tsv$' -e '^summary.json$')" ] || fail "np=$np: files left behind"
-  [ $np -eq 1 ] || cmp "$W/np1/stats.tsv" "$W/np$np/stats.tsv" || fail "np=$np stats.tsv differs from np=1"
+  [ -z "$(ls -A "$W/np$np" | grep -v -e '^stats.tsv$' -e '^summary.json$' -e '^sample_qc.tsv$' -e '^report.html$')" ] ||
+    fail "np=$np: files left behind"
+  # The cohort-wide statistics: the "statistics" object (the last key of summary.json) and sample_qc.tsv.
+  sed -n '/^  "statistics": {/,$p' "$W/np$np/summary.json" > "$W/np$np.statistics"
+  grep -q '"fst_hudson"' "$W/np$np.statistics" || fail "np=$np: no statistics object in summary.json"
+  [ "$(tail -n +2 "$W/np$np/sample_qc.tsv" | wc -l)" -eq 203 ] || fail "np=$np: sample_qc.tsv is not one line per sample"
+  if [ $np -gt 1 ]; then
+    cmp "$W/np1/stats.tsv" "$W/np$np/stats.tsv" || fail "np=$np stats.tsv differs from np=1"
+    cmp "$W/np1.statistics" "$W/np$np.statistics" || fail "np=$np: the statistics object differs from np=1"
+    cmp "$W/np1/sample_qc.tsv" "$W/np$np/sample_qc.tsv" || fail "np=$np: sample_qc.tsv differs from np=1"
+  fi
 done
+# Independent counts from bcftools: sites, Ti/Tv of the biallelic SNVs, and a few per-sample columns.
+bcftools view -H -m2 -M2 -v snps "$W/half.vcf.gz" | awk '{t=$4$5; if(t=="AG"||t=="GA"||t=="CT"||t=="TC") ti++; else tv++}
+  END{print ti, tv}' > "$W/titv.bcftools"
+grep -o '"transitions": [0-9]*' "$W/np1.statistics" | head -1 | grep -o '[0-9]*$' > "$W/ti"
+grep -o '"transversions": [0-9]*' "$W/np1.statistics" | head -1 | grep -o '[0-9]*$' > "$W/tv"
+[ "$(cat "$W/ti") $(cat "$W/tv")" = "$(cat "$W/titv.bcftools")" ] ||
+  fail "transitions/transversions $(cat "$W/ti") $(cat "$W/tv") vs bcftools $(cat "$W/titv.bcftools")"
+# nhet and nhomalt per sample against bcftools query (fully called diploid genotypes only).
+bcftools query -f '[%SAMPLE\t%GT\n]' "$W/half.vcf.gz" | awk -F'\t' '{split($2,g,/[\/|]/)}
+  g[1]!="." && g[2]!="." && g[2]!="" {if(g[1]!=g[2]) het[$1]++; else if(g[1]!="0") hom[$1]++; seen[$1]=1}
+  END{for(s in seen) print s, het[s]+0, hom[s]+0}' | sort > "$W/qc.bcftools"
+tail -n +2 "$W/np1/sample_qc.tsv" | awk -F'\t' '{print $1, $7, $8}' | sort > "$W/qc.tessera"
+cmp "$W/qc.bcftools" "$W/qc.tessera" || fail "sample_qc.tsv nhet/nhomalt differ from bcftools query"
 
 # bcftools +fill-tags, cohort and per population: AC, AN exactly, HWE and ExcHet within 1e-6.
 tail -n +2 "$W/pops.tsv" > "$W/pops.bcftools"
@@ -48,4 +70,4 @@ paste <(tail -n +2 "$W/all/stats.tsv" | cut -f 2,7,8,14) <(tail -n +2 "$W/pl.afr
   { n++; ac=$5*$6; if ($3 != $6 || (ac - $2 > 0.5 || $2 - ac > 0.5)) { print "FAIL: POS " $1 ": AC/AN " $2 "/" $3 " vs plink2 " $5 "*" $6; bad=1; exit 1 }
     d=$4-$7; if (d<0) d=-d; if (d > 5e-6*$7) { print "FAIL: POS " $1 ": HWE " $4 " vs plink2 " $7; bad=1; exit 1 } }
   END { if (!bad) printf "plink2: %d sites, AC/AN equal, HWE within the 6 digits plink2 prints\n", n; if (n < 1000) exit 1 }'
-echo "stats_vs_peers: $n_sites sites; 1, 2, 3 ranks identical; bcftools and plink2 agree"
+echo "stats_vs_peers: $n_sites sites; stats.tsv, statistics and sample_qc.tsv identical at 1, 2, 3 ranks; bcftools and plink2 agree"

@@ -561,6 +561,49 @@ static void test_deterministic(void **state)
     free(b);
 }
 
+/*
+ * The cohort-wide reductions written on commit: statistics.json (2 biallelic
+ * transitions, a 4-allele SNV, an indel), sample_qc.tsv (S4: 1 of 4 sites
+ * called, one singleton, mean DP (0 + 7 + 1) / 3) and report.html with the
+ * run facts handed over.
+ */
+static void test_reductions(void **state)
+{
+    fixture_t *f = *state;
+    char *out = path_in(f->dir, "red");
+    tsr_cohort_writer_t *w = NULL;
+    assert_int_equal(tsr_cohort_writer_open(out, f->ref, &f->sheet, &w), TSR_OK);
+    assert_int_equal(tsr_cohort_writer_add(w, &f->cs1), TSR_OK);
+    assert_int_equal(tsr_cohort_writer_add(w, &f->cs2), TSR_OK);
+    const char *key[1] = {"tessera"}, *value[1] = {"9.9-test <&>"};
+    tsr_report_facts_t facts = {1, key, value};
+    assert_int_equal(tsr_cohort_writer_set_facts(w, &facts), TSR_OK);
+    assert_int_equal(tsr_cohort_writer_close(&w, 1), TSR_OK);
+    size_t len;
+    char *p = path_in(out, "statistics.json"), *text = read_all(p, &len);
+    const char *want[] = {"\"sites\": 4,", "\"snv_sites\": 3,", "\"indel_sites\": 1,", "\"multiallelic_sites\": 1,",
+                          "\"biallelic_snvs\": 2,", "\"transitions\": 2,", "\"transversions\": 0,", "\"ti_tv\": null",
+                          "\"pop1\": \"AFR\", \"pop2\": \"EUR\""};
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++)
+        if (!strstr(text, want[k]))
+            fail_msg("statistics.json lacks '%s'", want[k]);
+    free(text);
+    free(p);
+    p = path_in(out, "sample_qc.tsv");
+    text = read_all(p, &len);
+    assert_non_null(strstr(text, "\nS4\tAFR\t4\t1\t0.250000\t0\t1\t0\t.\t1\t2.667\t1\t0\t.\t"));
+    free(text);
+    free(p);
+    p = path_in(out, "report.html");
+    text = read_all(p, &len);
+    assert_non_null(strstr(text, "9.9-test &lt;&amp;&gt;"));
+    assert_non_null(strstr(text, "<svg id=\"fst-heatmap\""));
+    assert_null(strstr(text, "<script"));
+    free(text);
+    free(p);
+    free(out);
+}
+
 static int dir_is_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -715,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_bcf),
         cmocka_unit_test(test_h5),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_abort_and_errors),
         cmocka_unit_test(test_many_sites),
     };

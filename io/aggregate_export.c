@@ -1,0 +1,310 @@
+/*
+ * aggregate_export.c - `tessera export --aggregate-only`: the shareable
+ * summary of a cohort. Sites with their INFO (AC/AN/AF and the per-population
+ * statistics), no per-sample data at all.
+ *
+ * Design. Privacy is enforced by construction, not by filtering late: the
+ * input header is told to keep no samples (bcf_hdr_set_samples(h, NULL, 0)),
+ * so htslib never even unpacks a genotype; each record is then stripped of
+ * its (empty) FORMAT block with bcf_subset(.., 0, NULL); the output header is
+ * a duplicate of the input's with every FORMAT line and every per-sample
+ * metadata line (##SAMPLE, ##PEDIGREE) removed and no sample columns. A
+ * `fields` list may narrow the INFO keys but can never name a FORMAT key:
+ * asking for one is refused before anything is written. Sites whose summed
+ * AC is below `min_ac` are suppressed; a site without AC cannot be judged
+ * and stops the export (nothing is written under the final name).
+ *
+ * The output is written to a temporary name with its CSI index and both are
+ * renamed when complete, so an existing file at `out` is either left whole
+ * or replaced whole.
+ */
+#include "io/io.h"
+
+#include <htslib/hts.h>
+#include <htslib/kstring.h>
+#include <htslib/vcf.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void tsr_export_opts_init(tsr_export_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->min_ac = 1;
+}
+
+static int tsr_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && !strcmp(s + n - m, suffix);
+}
+
+tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o)
+{
+    if (!o->in)
+        return tsr_error_set(TSR_ERR_USAGE, "an input is required (--in DIR or --vcf FILE)");
+    if (!o->out)
+        return tsr_error_set(TSR_ERR_USAGE, "--out FILE.vcf.gz|FILE.bcf is required");
+    if (!tsr_ends_with(o->out, ".vcf.gz") && !tsr_ends_with(o->out, ".bcf"))
+        return tsr_error_set(TSR_ERR_USAGE, "--out '%s' must end in .vcf.gz or .bcf (the output format)", o->out);
+    if (o->min_ac < 0)
+        return tsr_error_set(TSR_ERR_USAGE, "--min-ac must be >= 0 (got %lld)", (long long)o->min_ac);
+    return TSR_OK;
+}
+
+/* Refuse to replace the input with its own summary (the rename would destroy the cohort). */
+static tsr_status_t tsr_export_check_not_input(const tsr_export_opts_t *o)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    if (realpath(o->in, a) && realpath(o->out, b) && !strcmp(a, b))
+        return tsr_error_set(TSR_ERR_USAGE, "--out '%s' is the input itself; choose another file name", o->out);
+    return TSR_OK;
+}
+
+/*
+ * Mark the INFO ids to keep in keep[] (indexed by header id). NULL fields keeps
+ * every INFO key. A FORMAT key, named bare or as FORMAT/X or FMT/X, is refused.
+ */
+static tsr_status_t tsr_export_select(const bcf_hdr_t *h, const char *fields, uint8_t *keep)
+{
+    int n_id = h->n[BCF_DT_ID];
+    for (int id = 0; id < n_id; id++)
+        keep[id] = !fields && bcf_hdr_idinfo_exists(h, BCF_HL_INFO, id);
+    if (!fields)
+        return TSR_OK;
+    char *list = strdup(fields);
+    if (!list)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory parsing --fields");
+    tsr_status_t s = TSR_OK;
+    char *save = NULL;
+    for (char *f = strtok_r(list, ",", &save); f && s == TSR_OK; f = strtok_r(NULL, ",", &save)) {
+        const char *key = f;
+        int want_format = 0;
+        if (!strncmp(f, "FORMAT/", 7) || !strncmp(f, "FMT/", 4)) {
+            want_format = 1;
+            key = strchr(f, '/') + 1;
+        } else if (!strncmp(f, "INFO/", 5)) {
+            key = f + 5;
+        }
+        int id = bcf_hdr_id2int(h, BCF_DT_ID, key);
+        int is_info = id >= 0 && bcf_hdr_idinfo_exists(h, BCF_HL_INFO, id);
+        int is_format = id >= 0 && bcf_hdr_idinfo_exists(h, BCF_HL_FMT, id);
+        if (want_format || (is_format && !is_info))
+            s = tsr_error_set(TSR_ERR_USAGE,
+                              "--fields names '%s', a per-sample FORMAT field; an aggregate-only export never "
+                              "contains per-sample data: name INFO keys only",
+                              f);
+        else if (!is_info)
+            s = tsr_error_set(TSR_ERR_USAGE, "--fields names '%s', which is not an INFO key of the input", f);
+        else
+            keep[id] = 1;
+    }
+    free(list);
+    return s;
+}
+
+/*
+ * The output header: the input's (already without samples) minus every FORMAT
+ * line, every per-sample metadata line (##SAMPLE, ##PEDIGREE) and the INFO
+ * keys not kept. Lines are dropped from the header text (with its IDX
+ * numbering, so the records' INFO ids stay valid) and the text re-parsed.
+ */
+static tsr_status_t tsr_export_header(const bcf_hdr_t *in, const uint8_t *keep, int64_t min_ac, bcf_hdr_t **out)
+{
+    kstring_t txt = KS_INITIALIZE, kept = KS_INITIALIZE;
+    bcf_hdr_t *h = NULL;
+    int bad = bcf_hdr_format(in, 1, &txt) != 0;
+    for (char *line = txt.s, *next; !bad && line && *line; line = next) {
+        next = strchr(line, '\n');
+        size_t n = next ? (size_t)(++next - line) : strlen(line);
+        if (strncmp(line, "##FORMAT=", 9) && strncmp(line, "##SAMPLE=", 9) && strncmp(line, "##PEDIGREE=", 11))
+            bad = kputsn(line, n, &kept) < 0;
+    }
+    if (!bad)
+        bad = !(h = bcf_hdr_init("r")) || bcf_hdr_parse(h, kept.s) != 0;
+    ks_free(&txt);
+    ks_free(&kept);
+    if (bad) {
+        if (h)
+            bcf_hdr_destroy(h);
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot build the aggregate-only VCF header (out of memory?)");
+    }
+    for (int id = 0; id < in->n[BCF_DT_ID]; id++)
+        if (!keep[id] && bcf_hdr_idinfo_exists(in, BCF_HL_INFO, id))
+            bcf_hdr_remove(h, BCF_HL_INFO, bcf_hdr_int2id(in, BCF_DT_ID, id));
+    char line[256];
+    snprintf(line, sizeof line,
+             "##tessera_export=aggregate-only: no per-sample data; sites with summed AC below %lld suppressed",
+             (long long)min_ac);
+    if (bcf_hdr_nsamples(h) != 0 || bcf_hdr_append(h, line) != 0 || bcf_hdr_sync(h) != 0) {
+        bcf_hdr_destroy(h);
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot build the aggregate-only VCF header");
+    }
+    *out = h;
+    return TSR_OK;
+}
+
+/* Summed ALT count of a record into *total; TSR_ERR_FORMAT naming the record when AC is absent. */
+static tsr_status_t tsr_export_total_ac(const char *in, const bcf_hdr_t *h, bcf1_t *rec, int32_t **buf, int *mbuf,
+                                        int64_t *total)
+{
+    int n = bcf_get_info_int32(h, rec, "AC", buf, mbuf);
+    if (n == -4)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading INFO/AC");
+    if (n <= 0)
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "%s: record %s:%lld has no INFO/AC, so its suppression cannot be decided; "
+                             "fill it first (tessera stats, bcftools +fill-tags -t AC) or use --min-ac 0",
+                             in, bcf_seqname_safe(h, rec), (long long)rec->pos + 1);
+    *total = 0;
+    for (int i = 0; i < n; i++)
+        if ((*buf)[i] != bcf_int32_missing && (*buf)[i] != bcf_int32_vector_end)
+            *total += (*buf)[i];
+    return TSR_OK;
+}
+
+/* Drop the INFO keys not kept from a record (the header has lost them). */
+static tsr_status_t tsr_export_trim_info(const bcf_hdr_t *h, bcf1_t *rec, const uint8_t *keep)
+{
+    if (bcf_unpack(rec, BCF_UN_INFO) != 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "cannot unpack the INFO of record %s:%lld", bcf_seqname_safe(h, rec),
+                             (long long)rec->pos + 1);
+    for (int i = 0; i < rec->n_info; i++) {
+        bcf_info_t *inf = &rec->d.info[i];
+        if (inf->vptr && !keep[inf->key]) {
+            const char *key = bcf_hdr_int2id(h, BCF_DT_ID, inf->key);
+            if (bcf_update_info(h, rec, key, NULL, 0, bcf_hdr_id2type(h, BCF_HL_INFO, inf->key)) < 0)
+                return tsr_error_set(TSR_ERR_INTERNAL, "cannot drop INFO/%s", key);
+        }
+    }
+    return TSR_OK;
+}
+
+typedef struct tsr_export_io {
+    htsFile *in, *out;
+    bcf_hdr_t *ih, *oh;
+    bcf1_t *rec;
+    uint8_t *keep;
+    int32_t *ac;
+    int mac;
+} tsr_export_io_t;
+
+static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io_t *x, const char *tmp,
+                                       tsr_export_summary_t *sum)
+{
+    int filtered = o->fields != NULL;
+    for (;;) {
+        int r = bcf_read(x->in, x->ih, x->rec);
+        if (r == -1)
+            return TSR_OK;
+        if (r < -1)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read record %lld (after %lld good ones); the file is "
+                                 "damaged or truncated", o->in, (long long)sum->n_in + 1, (long long)sum->n_in);
+        sum->n_in++;
+        if (o->min_ac > 0) {
+            int64_t total = 0;
+            TSR_CALL(tsr_export_total_ac(o->in, x->ih, x->rec, &x->ac, &x->mac, &total));
+            if (total < o->min_ac) {
+                sum->n_suppressed++;
+                continue;
+            }
+        }
+        if (bcf_subset(x->ih, x->rec, 0, NULL) != 0)
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot strip the per-sample block of record %lld",
+                                 (long long)sum->n_in);
+        if (filtered)
+            TSR_CALL(tsr_export_trim_info(x->ih, x->rec, x->keep));
+        if (bcf_write(x->out, x->oh, x->rec) != 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, errno ? strerror(errno) : "write failed");
+        sum->n_written++;
+    }
+}
+
+static tsr_status_t tsr_export_open_input(const tsr_export_opts_t *o, tsr_export_io_t *x)
+{
+    x->in = hts_open(o->in, "r");
+    if (!x->in)
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", o->in, errno ? strerror(errno) : "unknown error");
+    if (hts_get_format(x->in)->category != variant_data)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a VCF or BCF file", o->in);
+    x->ih = bcf_hdr_read(x->in);
+    if (!x->ih)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s': cannot read the VCF/BCF header; the file is damaged", o->in);
+    if (bcf_hdr_set_samples(x->ih, NULL, 0) != 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory dropping the samples of '%s'", o->in);
+    if (o->min_ac > 0) {
+        int id = bcf_hdr_id2int(x->ih, BCF_DT_ID, "AC");
+        if (id < 0 || !bcf_hdr_idinfo_exists(x->ih, BCF_HL_INFO, id))
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "'%s' has no INFO/AC in its header, so sites cannot be suppressed by --min-ac; "
+                                 "fill it first (tessera stats, bcftools +fill-tags -t AC) or use --min-ac 0",
+                                 o->in);
+    }
+    x->keep = calloc((size_t)x->ih->n[BCF_DT_ID] + 1, 1);
+    x->rec = bcf_init();
+    if (!x->keep || !x->rec)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening '%s'", o->in);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    TSR_CALL(tsr_export_opts_check(o));
+    TSR_CALL(tsr_export_check_not_input(o));
+    char tmp[4200], tmp_idx[4300], final_idx[4200];
+    TSR_CALL(tsr_output_tmpname(o->out, tmp, sizeof tmp));
+    if ((size_t)snprintf(tmp_idx, sizeof tmp_idx, "%s.csi", tmp) >= sizeof tmp_idx ||
+        (size_t)snprintf(final_idx, sizeof final_idx, "%s.csi", o->out) >= sizeof final_idx)
+        return tsr_error_set(TSR_ERR_USAGE, "--out path too long: '%s'", o->out);
+
+    tsr_export_io_t x;
+    memset(&x, 0, sizeof x);
+    int created = 0;
+    tsr_status_t s = tsr_export_open_input(o, &x);
+    if (s == TSR_OK)
+        s = tsr_export_select(x.ih, o->fields, x.keep);
+    if (s == TSR_OK)
+        s = tsr_export_header(x.ih, x.keep, o->min_ac, &x.oh);
+    if (s == TSR_OK) {
+        errno = 0;
+        x.out = hts_open(tmp, tsr_ends_with(o->out, ".bcf") ? "wb" : "wz");
+        if (!x.out)
+            s = tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, errno ? strerror(errno) : "unknown error");
+        else
+            created = 1;
+    }
+    if (s == TSR_OK && bcf_hdr_write(x.out, x.oh) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", tmp, strerror(errno));
+    if (s == TSR_OK && bcf_idx_init(x.out, x.oh, 14, tmp_idx) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot start the index '%s'", tmp_idx);
+    if (s == TSR_OK)
+        s = tsr_export_records(o, &x, tmp, sum);
+    if (s == TSR_OK && bcf_idx_save(x.out) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot write the index '%s': %s", tmp_idx, strerror(errno));
+    if (x.out && hts_close(x.out) != 0 && s == TSR_OK)
+        s = tsr_error_set(TSR_ERR_IO, "cannot finish '%s': %s", tmp, strerror(errno));
+    if (s == TSR_OK && rename(tmp, o->out) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, o->out, strerror(errno));
+    if (s == TSR_OK && rename(tmp_idx, final_idx) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp_idx, final_idx, strerror(errno));
+    if (s != TSR_OK && created) {
+        unlink(tmp);
+        unlink(tmp_idx);
+    }
+    free(x.ac);
+    free(x.keep);
+    if (x.rec)
+        bcf_destroy(x.rec);
+    if (x.oh)
+        bcf_hdr_destroy(x.oh);
+    if (x.ih)
+        bcf_hdr_destroy(x.ih);
+    if (x.in)
+        hts_close(x.in);
+    return s;
+}

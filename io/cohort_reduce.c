@@ -1,0 +1,581 @@
+/*
+ * cohort_reduce.c - cohort-wide reductions: site classes and Ti/Tv, the
+ * site-frequency spectrum per population, the AF histogram, Hudson F_ST per
+ * pair of populations and per-sample QC, as order-independent sufficient
+ * statistics.
+ *
+ * Design. An accumulator holds one int64 array; every site adds integers to
+ * it, and merging two accumulators (what an MPI_SUM reduction does) adds the
+ * arrays. Integer addition is associative, so the totals are the same for
+ * any split of the sites and any merge order. The only per-site fractions,
+ * Hudson's F_ST numerator and denominator, are rounded to fixed point
+ * (TSR_COHORT_FST_SCALE = 2^32 per unit: 2.3e-10 per site, and room for about
+ * 2 x 10^9 sites in an int64) before they are added. Ratios, medians and
+ * outlier flags are computed once, at the end, from the summed integers.
+ * Definitions: io/cohort_schema.md.
+ */
+#include "io/io_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Global counters, then per sample N_Q counters. */
+enum { G_SITES, G_SNV, G_INDEL, G_OTHER, G_MULTI, G_NOALT, G_BISNV, G_TI, G_TV, N_G };
+enum { Q_CALLED, Q_HOMREF, Q_HET, Q_HOMALT, Q_SINGLE, Q_DPSUM, Q_DPN, Q_TI, Q_TV, N_Q };
+
+struct tsr_cohort_acc {
+    int n_samples, n_pops;
+    char **ids, **pops;
+    int *sample_pop;
+    int *pop_n;         /* samples per population */
+    int64_t off_af;     /* TSR_COHORT_AF_BINS */
+    int64_t *off_sfs;   /* per population: sites, skipped, then 2N+1 bins */
+    int64_t off_fst;    /* per pair: sites, num, den */
+    int64_t off_qc;     /* per sample: N_Q */
+    int64_t n;
+    int64_t *c;
+    int32_t *ac, *an;   /* scratch: per group (cohort, populations) */
+    int ac_cap;
+};
+
+void tsr_cohort_acc_destroy(tsr_cohort_acc_t **accp)
+{
+    if (!accp || !*accp)
+        return;
+    tsr_cohort_acc_t *a = *accp;
+    for (int j = 0; a->ids && j < a->n_samples; j++)
+        free(a->ids[j]);
+    for (int p = 0; a->pops && p < a->n_pops; p++)
+        free(a->pops[p]);
+    free(a->ids);
+    free(a->pops);
+    free(a->sample_pop);
+    free(a->pop_n);
+    free(a->off_sfs);
+    free(a->c);
+    free(a->ac);
+    free(a->an);
+    free(a);
+    *accp = NULL;
+}
+
+tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids, const int *sample_pop, int n_pops,
+                                   const char *const *pop_names, tsr_cohort_acc_t **out)
+{
+    *out = NULL;
+    if (n_samples < 0 || n_pops < 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cohort accumulator: %d samples, %d populations", n_samples, n_pops);
+    tsr_cohort_acc_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the cohort statistics");
+    a->n_samples = n_samples;
+    a->n_pops = n_pops;
+    int ok = (a->ids = calloc((size_t)n_samples + 1, sizeof *a->ids)) &&
+             (a->pops = calloc((size_t)n_pops + 1, sizeof *a->pops)) &&
+             (a->sample_pop = calloc((size_t)n_samples + 1, sizeof *a->sample_pop)) &&
+             (a->pop_n = calloc((size_t)n_pops + 1, sizeof *a->pop_n)) &&
+             (a->off_sfs = calloc((size_t)n_pops + 1, sizeof *a->off_sfs));
+    for (int j = 0; ok && j < n_samples; j++) {
+        ok = (a->ids[j] = strdup(sample_ids[j])) != NULL;
+        int p = sample_pop ? sample_pop[j] : -1;
+        a->sample_pop[j] = p >= 0 && p < n_pops ? p : -1;
+        if (a->sample_pop[j] >= 0)
+            a->pop_n[p]++;
+    }
+    for (int p = 0; ok && p < n_pops; p++)
+        ok = (a->pops[p] = strdup(pop_names[p])) != NULL;
+    if (ok) {
+        int64_t n = N_G;
+        a->off_af = n;
+        n += TSR_COHORT_AF_BINS;
+        for (int p = 0; p < n_pops; p++) {
+            a->off_sfs[p] = n;
+            n += 2 + 2 * (int64_t)a->pop_n[p] + 1;
+        }
+        a->off_fst = n;
+        n += 3 * (int64_t)n_pops * (n_pops - 1) / 2;
+        a->off_qc = n;
+        n += (int64_t)N_Q * n_samples;
+        a->n = n;
+        ok = (a->c = calloc((size_t)n, sizeof *a->c)) != NULL;
+    }
+    if (!ok) {
+        tsr_cohort_acc_destroy(&a);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the cohort statistics");
+    }
+    *out = a;
+    return TSR_OK;
+}
+
+int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc) { return acc->c; }
+int64_t tsr_cohort_acc_n_counts(const tsr_cohort_acc_t *acc) { return acc->n; }
+
+tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t *src)
+{
+    if (dst->n != src->n || dst->n_samples != src->n_samples || dst->n_pops != src->n_pops)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot merge cohort statistics of different cohorts");
+    for (int j = 0; j < dst->n_samples; j++)
+        if (dst->sample_pop[j] != src->sample_pop[j] || strcmp(dst->ids[j], src->ids[j]))
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot merge cohort statistics of different cohorts");
+    for (int64_t k = 0; k < dst->n; k++)
+        dst->c[k] += src->c[k];
+    return TSR_OK;
+}
+
+static int is_base(char c)
+{
+    return c == 'A' || c == 'C' || c == 'G' || c == 'T' || c == 'a' || c == 'c' || c == 'g' || c == 't';
+}
+
+static int is_symbolic(const char *a) { return a[0] == '<' || a[0] == '*' || strchr(a, '[') || strchr(a, ']'); }
+
+static int is_transition(char r, char a)
+{
+    int x = r & ~0x20, y = a & ~0x20; /* upper case */
+    return (x == 'A' && y == 'G') || (x == 'G' && y == 'A') || (x == 'C' && y == 'T') || (x == 'T' && y == 'C');
+}
+
+/* Hudson's per-site numerator and denominator (Bhatia et al. 2013, eq. 10) from allele counts. */
+static void hudson_terms(int64_t a1, int64_t n1, int64_t a2, int64_t n2, double *num, double *den)
+{
+    double p1 = (double)a1 / (double)n1, p2 = (double)a2 / (double)n2;
+    double d = p1 - p2;
+    *num = d * d - p1 * (1.0 - p1) / (double)(n1 - 1) - p2 * (1.0 - p2) / (double)(n2 - 1);
+    *den = p1 * (1.0 - p2) + p2 * (1.0 - p1);
+}
+
+tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                     const int32_t *gt, const int32_t *dp)
+{
+    const int S = acc->n_samples, P = acc->n_pops, n_alt = n_alleles - 1;
+    if (n_alleles < 1)
+        return tsr_error_set(TSR_ERR_FORMAT, "a site without alleles");
+    for (int k = 0; k < 2 * S; k++)
+        if (gt[k] >= n_alleles)
+            return tsr_error_set(TSR_ERR_FORMAT, "sample %s has allele index %d beyond the site's %d alleles",
+                                 acc->ids[k / 2], gt[k], n_alleles);
+    int need = (P + 1) * (n_alt > 0 ? n_alt : 1);
+    if (need > acc->ac_cap) {
+        int32_t *ac = realloc(acc->ac, (size_t)need * sizeof *ac);
+        if (!ac)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
+        acc->ac = ac;
+        int32_t *an = realloc(acc->an, (size_t)(P + 1) * sizeof *an);
+        if (!an)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
+        acc->an = an;
+        acc->ac_cap = need;
+    }
+    int64_t *c = acc->c;
+
+    /* Site classes. */
+    int all_single = 1, indel = 0;
+    size_t ref_len = strlen(alleles[0]);
+    for (int a = 0; a < n_alleles; a++) {
+        all_single &= strlen(alleles[a]) == 1 && is_base(alleles[a][0]);
+        if (a > 0 && !is_symbolic(alleles[a]) && strlen(alleles[a]) != ref_len)
+            indel = 1;
+    }
+    c[G_SITES]++;
+    int bisnv = 0, ti = 0;
+    if (n_alt == 0)
+        c[G_NOALT]++;
+    else if (all_single) {
+        c[G_SNV]++;
+        if (n_alt == 1) {
+            bisnv = 1;
+            ti = is_transition(alleles[0][0], alleles[1][0]);
+            c[G_BISNV]++;
+            c[ti ? G_TI : G_TV]++;
+        }
+    } else if (indel)
+        c[G_INDEL]++;
+    else
+        c[G_OTHER]++;
+    if (n_alt >= 2)
+        c[G_MULTI]++;
+
+    /* AC per ALT and AN per group (0 = cohort, 1 + p = population p). */
+    memset(acc->ac, 0, (size_t)(P + 1) * (size_t)(n_alt > 0 ? n_alt : 1) * sizeof *acc->ac);
+    memset(acc->an, 0, (size_t)(P + 1) * sizeof *acc->an);
+    for (int j = 0; j < S; j++) {
+        int p = acc->sample_pop[j];
+        for (int h = 0; h < 2; h++) {
+            int32_t x = gt[2 * j + h];
+            if (x < 0)
+                continue;
+            acc->an[0]++;
+            if (p >= 0)
+                acc->an[1 + p]++;
+            if (x > 0) {
+                acc->ac[x - 1]++;
+                if (p >= 0)
+                    acc->ac[(1 + p) * n_alt + x - 1]++;
+            }
+        }
+    }
+    for (int a = 0; a < n_alt && acc->an[0] > 0; a++) {
+        int64_t bin = (int64_t)acc->ac[a] * TSR_COHORT_AF_BINS / acc->an[0];
+        c[acc->off_af + (bin < TSR_COHORT_AF_BINS ? bin : TSR_COHORT_AF_BINS - 1)]++;
+    }
+    if (bisnv) {
+        for (int p = 0; p < P; p++) {
+            int64_t *s = c + acc->off_sfs[p];
+            if (acc->pop_n[p] > 0 && acc->an[1 + p] == 2 * acc->pop_n[p]) {
+                s[0]++;
+                s[2 + acc->ac[1 + p]]++;
+            } else
+                s[1]++;
+        }
+        int64_t *f = c + acc->off_fst;
+        for (int x = 0; x < P; x++)
+            for (int y = x + 1; y < P; y++, f += 3) {
+                int64_t n1 = acc->an[1 + x], n2 = acc->an[1 + y];
+                if (n1 < 2 || n2 < 2)
+                    continue;
+                double num, den;
+                hudson_terms(acc->ac[1 + x], n1, acc->ac[1 + y], n2, &num, &den);
+                f[0]++;
+                f[1] += llround(num * TSR_COHORT_FST_SCALE);
+                f[2] += llround(den * TSR_COHORT_FST_SCALE);
+            }
+    }
+
+    /* Per sample. */
+    for (int j = 0; j < S; j++) {
+        int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
+        int32_t x = gt[2 * j], y = gt[2 * j + 1];
+        int called = x >= 0 && (y >= 0 || y == -2);
+        if (called) {
+            q[Q_CALLED]++;
+            if (y == -2)
+                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
+            else if (x != y)
+                q[Q_HET]++;
+            else
+                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
+        }
+        int carries = 0;
+        for (int h = 0; h < 2; h++) {
+            int32_t v = gt[2 * j + h];
+            if (v > 0 && acc->ac[v - 1] == 1)
+                q[Q_SINGLE]++;
+            carries |= v == 1;
+        }
+        if (bisnv && carries)
+            q[ti ? Q_TI : Q_TV]++;
+        if (dp && dp[j] >= 0) {
+            q[Q_DPSUM] += dp[j];
+            q[Q_DPN]++;
+        }
+    }
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------- results */
+
+void tsr_cohort_result_destroy(tsr_cohort_result_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    tsr_cohort_result_t *r = *rp;
+    for (int p = 0; r->sfs && p < r->n_pops; p++)
+        free(r->sfs[p].folded);
+    free(r->sfs);
+    free(r->fst);
+    free(r->samples);
+    free(r);
+    *rp = NULL;
+}
+
+static double ratio(int64_t a, int64_t b) { return b > 0 ? (double)a / (double)b : NAN; }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double metric(const tsr_cohort_sample_t *s, int m)
+{
+    switch (m) {
+    case 0: return s->call_rate;
+    case 1: return s->het_hom;
+    case 2: return (double)s->singletons;
+    case 3: return s->mean_dp;
+    default: return s->ti_tv;
+    }
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/*
+ * Median and MAD of each metric over the samples where it is defined; flag
+ * |x - median| > 4 x scale, scale = the MAD, or where the MAD is 0 (more
+ * than half the samples share one value, e.g. a call rate of 1) the mean
+ * absolute deviation from the median, so that one deviant sample among
+ * identical ones is still flagged; for the singleton count the scale is at
+ * least 1.
+ */
+static tsr_status_t flag_outliers(tsr_cohort_result_t *r)
+{
+    double *v = malloc(((size_t)r->n_samples + 1) * sizeof *v);
+    if (!v)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the sample QC");
+    for (int m = 0; m < TSR_QC_N_METRICS; m++) {
+        int n = 0;
+        for (int j = 0; j < r->n_samples; j++)
+            if (!isnan(metric(&r->samples[j], m)))
+                v[n++] = metric(&r->samples[j], m);
+        r->qc_median[m] = r->qc_mad[m] = r->qc_scale[m] = NAN;
+        if (n == 0)
+            continue;
+        double med = median_of(v, n);
+        for (int k = 0; k < n; k++)
+            v[k] = fabs(v[k] - med);
+        double sum = 0;
+        for (int k = 0; k < n; k++)
+            sum += v[k];
+        double mad = median_of(v, n), scale = mad > 0 ? mad : sum / n;
+        if (m == 2 && scale < 1) /* singletons are counts: a difference of 4 or fewer is never flagged */
+            scale = 1;
+        r->qc_median[m] = med;
+        r->qc_mad[m] = mad;
+        r->qc_scale[m] = scale;
+        for (int j = 0; j < r->n_samples && scale > 0; j++) {
+            double x = metric(&r->samples[j], m);
+            if (!isnan(x) && fabs(x - med) > 4.0 * scale)
+                r->samples[j].outlier |= 1u << m;
+        }
+    }
+    free(v);
+    for (int j = 0; j < r->n_samples; j++)
+        r->n_outliers += r->samples[j].outlier != 0;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_acc_result(const tsr_cohort_acc_t *acc, tsr_cohort_result_t **out)
+{
+    *out = NULL;
+    const int64_t *c = acc->c;
+    tsr_cohort_result_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
+    r->n_samples = acc->n_samples;
+    r->n_pops = acc->n_pops;
+    r->sample_ids = (const char *const *)acc->ids;
+    r->pop_names = (const char *const *)acc->pops;
+    r->sample_pop = acc->sample_pop;
+    r->sites = c[G_SITES];
+    r->snv_sites = c[G_SNV];
+    r->indel_sites = c[G_INDEL];
+    r->other_sites = c[G_OTHER];
+    r->multiallelic_sites = c[G_MULTI];
+    r->no_alt_sites = c[G_NOALT];
+    r->biallelic_snvs = c[G_BISNV];
+    r->transitions = c[G_TI];
+    r->transversions = c[G_TV];
+    r->ti_tv = ratio(c[G_TI], c[G_TV]);
+    memcpy(r->af_hist, c + acc->off_af, sizeof r->af_hist);
+    r->n_pairs = acc->n_pops * (acc->n_pops - 1) / 2;
+    int ok = (r->sfs = calloc((size_t)acc->n_pops + 1, sizeof *r->sfs)) &&
+             (r->fst = calloc((size_t)r->n_pairs + 1, sizeof *r->fst)) &&
+             (r->samples = calloc((size_t)acc->n_samples + 1, sizeof *r->samples));
+    for (int p = 0; ok && p < acc->n_pops; p++) {
+        tsr_cohort_sfs_t *s = &r->sfs[p];
+        const int64_t *src = c + acc->off_sfs[p];
+        s->n_chrom = 2 * acc->pop_n[p];
+        s->sites = src[0];
+        s->skipped = src[1];
+        s->unfolded = (int64_t *)(src + 2);
+        if (!(s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded))) {
+            ok = 0;
+            break;
+        }
+        for (int k = 0; k <= s->n_chrom; k++)
+            s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
+    }
+    const int64_t *f = c + acc->off_fst;
+    for (int x = 0, k = 0; ok && x < acc->n_pops; x++)
+        for (int y = x + 1; y < acc->n_pops; y++, k++, f += 3)
+            r->fst[k] = (tsr_cohort_fst_t){x, y, f[0], f[1], f[2], f[2] != 0 ? (double)f[1] / (double)f[2] : NAN};
+    for (int j = 0; ok && j < acc->n_samples; j++) {
+        const int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
+        tsr_cohort_sample_t *s = &r->samples[j];
+        *s = (tsr_cohort_sample_t){q[Q_CALLED], q[Q_HOMREF], q[Q_HET], q[Q_HOMALT], q[Q_SINGLE], q[Q_DPSUM],
+                                   q[Q_DPN], q[Q_TI], q[Q_TV], ratio(q[Q_CALLED], c[G_SITES]),
+                                   ratio(q[Q_HET], q[Q_HOMALT]), ratio(q[Q_DPSUM], q[Q_DPN]),
+                                   ratio(q[Q_TI], q[Q_TV]), 0};
+    }
+    tsr_status_t st = ok ? flag_outliers(r)
+                         : tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
+    if (st != TSR_OK) {
+        tsr_cohort_result_destroy(&r);
+        return st;
+    }
+    *out = r;
+    return TSR_OK;
+}
+
+const char *tsr_cohort_qc_metric_name(unsigned bit)
+{
+    switch (bit) {
+    case TSR_QC_CALL_RATE: return "call_rate";
+    case TSR_QC_HET_HOM: return "het_hom_ratio";
+    case TSR_QC_SINGLETONS: return "singletons";
+    case TSR_QC_MEAN_DP: return "mean_dp";
+    case TSR_QC_TI_TV: return "ti_tv";
+    default: return "?";
+    }
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void json_num(FILE *fp, double x)
+{
+    if (isnan(x) || isinf(x))
+        fputs("null", fp);
+    else
+        fprintf(fp, "%.9g", x);
+}
+
+static void json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(fp, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(fp, "\\u%04x", ch);
+        else
+            fputc(ch, fp);
+    }
+    fputc('"', fp);
+}
+
+static void json_array(FILE *fp, const int64_t *v, int64_t n)
+{
+    fputc('[', fp);
+    for (int64_t k = 0; k < n; k++)
+        fprintf(fp, "%s%" PRId64, k ? ", " : "", v[k]);
+    fputc(']', fp);
+}
+
+tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp, const char *in)
+{
+    fprintf(fp, "{\n%s  \"ancestral_allele\": \"REF\",\n", in);
+    fprintf(fp, "%s  \"sites\": %" PRId64 ",\n%s  \"snv_sites\": %" PRId64 ",\n%s  \"indel_sites\": %" PRId64
+                ",\n%s  \"other_sites\": %" PRId64 ",\n%s  \"multiallelic_sites\": %" PRId64
+                ",\n%s  \"no_alt_sites\": %" PRId64 ",\n%s  \"biallelic_snvs\": %" PRId64
+                ",\n%s  \"transitions\": %" PRId64 ",\n%s  \"transversions\": %" PRId64 ",\n%s  \"ti_tv\": ",
+            in, r->sites, in, r->snv_sites, in, r->indel_sites, in, r->other_sites, in, r->multiallelic_sites, in,
+            r->no_alt_sites, in, r->biallelic_snvs, in, r->transitions, in, r->transversions, in);
+    json_num(fp, r->ti_tv);
+    fprintf(fp, ",\n%s  \"af_histogram\": {\"bin_width\": 0.05, \"alt_alleles\": ", in);
+    json_array(fp, r->af_hist, TSR_COHORT_AF_BINS);
+    fprintf(fp, "},\n%s  \"sfs\": {", in);
+    for (int p = 0; p < r->n_pops; p++) {
+        const tsr_cohort_sfs_t *s = &r->sfs[p];
+        fprintf(fp, "%s\n%s    ", p ? "," : "", in);
+        json_str(fp, r->pop_names[p]);
+        fprintf(fp, ": {\"chromosomes\": %d, \"sites\": %" PRId64 ", \"sites_not_fully_called\": %" PRId64
+                    ",\n%s      \"unfolded\": ",
+                s->n_chrom, s->sites, s->skipped, in);
+        json_array(fp, s->unfolded, s->n_chrom + 1);
+        fprintf(fp, ",\n%s      \"folded\": ", in);
+        json_array(fp, s->folded, s->n_chrom / 2 + 1);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  },\n%s  \"fst_hudson\": {\"fixed_point_scale\": 4294967296, \"pairs\": [", r->n_pops ? "\n" : "",
+            r->n_pops ? in : "", in);
+    for (int k = 0; k < r->n_pairs; k++) {
+        const tsr_cohort_fst_t *f = &r->fst[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        json_str(fp, r->pop_names[f->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        json_str(fp, r->pop_names[f->pop_b]);
+        fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
+                    ", \"fst\": ",
+                f->sites, f->num_fixed, f->den_fixed);
+        json_num(fp, f->fst);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]},\n%s  \"sample_qc\": {\"samples\": %d, \"outliers\": %d, \"file\": \"sample_qc.tsv\", "
+                "\"rule\": \"|x - median| > 4 scale; scale = MAD, or the mean absolute deviation where the MAD is 0\", \"metrics\": {",
+            r->n_pairs ? "\n" : "", r->n_pairs ? in : "", in, r->n_samples, r->n_outliers);
+    for (int m = 0; m < TSR_QC_N_METRICS; m++) {
+        fprintf(fp, "%s\n%s    \"%s\": {\"median\": ", m ? "," : "", in, tsr_cohort_qc_metric_name(1u << m));
+        json_num(fp, r->qc_median[m]);
+        fputs(", \"mad\": ", fp);
+        json_num(fp, r->qc_mad[m]);
+        fputs(", \"scale\": ", fp);
+        json_num(fp, r->qc_scale[m]);
+        int n = 0;
+        for (int j = 0; j < r->n_samples; j++)
+            n += (r->samples[j].outlier >> m) & 1;
+        fprintf(fp, ", \"outliers\": %d}", n);
+    }
+    fprintf(fp, "\n%s  }}\n%s}", in, in);
+    return ferror(fp) ? tsr_error_set(TSR_ERR_IO, "cannot write the cohort statistics: %s", strerror(errno))
+                      : TSR_OK;
+}
+
+/* ------------------------------------------------------------ sample_qc */
+
+static void tsv_num(FILE *fp, double x, const char *fmt)
+{
+    fputc('\t', fp);
+    if (isnan(x))
+        fputc('.', fp);
+    else
+        fprintf(fp, fmt, x);
+}
+
+tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, const char *path)
+{
+    char tmp[4200];
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    fputs("sample\tpopulation\tsites\tcalled\tcall_rate\tnhomref\tnhet\tnhomalt\thet_hom_ratio\tsingletons\t"
+          "mean_dp\tti\ttv\tti_tv\toutlier\n", fp);
+    for (int j = 0; j < r->n_samples; j++) {
+        const tsr_cohort_sample_t *s = &r->samples[j];
+        fprintf(fp, "%s\t%s\t%" PRId64 "\t%" PRId64, r->sample_ids[j],
+                r->sample_pop[j] >= 0 ? r->pop_names[r->sample_pop[j]] : ".", r->sites, s->called);
+        tsv_num(fp, s->call_rate, "%.6f");
+        fprintf(fp, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64, s->nhomref, s->nhet, s->nhomalt);
+        tsv_num(fp, s->het_hom, "%.6f");
+        fprintf(fp, "\t%" PRId64, s->singletons);
+        tsv_num(fp, s->mean_dp, "%.3f");
+        fprintf(fp, "\t%" PRId64 "\t%" PRId64, s->ti, s->tv);
+        tsv_num(fp, s->ti_tv, "%.6f");
+        fputc('\t', fp);
+        if (!s->outlier)
+            fputc('.', fp);
+        for (int m = 0, first = 1; m < TSR_QC_N_METRICS; m++)
+            if (s->outlier & (1u << m)) {
+                fprintf(fp, "%s%s", first ? "" : ",", tsr_cohort_qc_metric_name(1u << m));
+                first = 0;
+            }
+        fputc('\n', fp);
+    }
+    int bad = ferror(fp);
+    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
+        tsr_status_t st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        return st;
+    }
+    return TSR_OK;
+}

@@ -1,0 +1,103 @@
+/*
+ * cmd_export.c - `tessera export --aggregate-only`: the shareable summary of
+ * a run (sites and their INFO statistics, no per-sample data), written by
+ * io/aggregate_export.c. Serial: it reads one file once.
+ */
+#include "io/io.h"
+#include "runtime/cli/cli.h"
+
+#include <htslib/hts.h>
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void tsr_export_usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: tessera export --aggregate-only (--in DIR | --vcf FILE) --out FILE.vcf.gz|FILE.bcf [options]\n\n"
+            "Writes the shareable summary of a cohort: every site with QUAL, FILTER and INFO (AC/AN/AF and\n"
+            "the per-population statistics) and no per-sample data at all: no FORMAT fields or lines, no\n"
+            "sample columns, no sample names in the header. Sites whose total ALT count (the sum of INFO/AC)\n"
+            "is below --min-ac are suppressed. The output and its CSI index (FILE.csi) are written under\n"
+            "temporary names and renamed when complete; an existing FILE is replaced whole or left as it was.\n\n"
+            "Options:\n"
+            "  --aggregate-only     required: the only export today (gVCF and TSV exports arrive with\n"
+            "                       their issues)\n"
+            "  --in DIR             a tessera output directory: exports DIR/cohort.bcf\n"
+            "  --vcf FILE           any joint-called VCF/BCF with INFO/AC (e.g. from tessera stats or\n"
+            "                       bcftools +fill-tags)\n"
+            "  --out FILE           FILE.vcf.gz (bgzipped VCF) or FILE.bcf\n"
+            "  --min-ac K           suppress sites whose summed AC is below K [1: monomorphic sites are\n"
+            "                       dropped, singletons kept; data-access rules often ask for more, e.g. 5]\n"
+            "  --fields LIST        comma-separated INFO keys to keep [all]; naming a per-sample FORMAT\n"
+            "                       field (GT, FORMAT/GT, ...) is refused\n"
+            "  -h, --help           this help\n\n"
+            "Exit codes: 0 written; 1 failed (one error line says why; FILE untouched); 2 usage.\n");
+}
+
+int tsr_cmd_export(int argc, char **argv)
+{
+    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS };
+    static const struct option lopts[] = {{"aggregate-only", no_argument, 0, O_AGG},
+                                          {"in", required_argument, 0, O_IN},
+                                          {"vcf", required_argument, 0, O_VCF},
+                                          {"out", required_argument, 0, O_OUT},
+                                          {"min-ac", required_argument, 0, O_MINAC},
+                                          {"fields", required_argument, 0, O_FIELDS},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    tsr_export_opts_t o;
+    tsr_export_opts_init(&o);
+    const char *indir = NULL, *vcf = NULL;
+    int aggregate = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
+        char *end = NULL;
+        switch (c) {
+        case O_AGG: aggregate = 1; break;
+        case O_IN: indir = optarg; break;
+        case O_VCF: vcf = optarg; break;
+        case O_OUT: o.out = optarg; break;
+        case O_MINAC:
+            o.min_ac = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || o.min_ac < 0)
+                return tsr_cli_usage_error("export", "--min-ac takes a whole number >= 0, not '%s'", optarg);
+            break;
+        case O_FIELDS: o.fields = optarg; break;
+        case 'h': tsr_export_usage(stdout); return TSR_EXIT_OK;
+        default: return tsr_cli_usage_error("export", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return tsr_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+    if (!aggregate)
+        return tsr_cli_usage_error("export", "only --aggregate-only exists today (sites and INFO, no per-sample "
+                                             "data); gVCF and TSV exports arrive with their issues");
+    if ((indir != NULL) == (vcf != NULL))
+        return tsr_cli_usage_error("export", "give exactly one input: --in DIR (its cohort.bcf) or --vcf FILE");
+    char inpath[4200];
+    if (indir) {
+        if ((size_t)snprintf(inpath, sizeof inpath, "%s/cohort.bcf", indir) >= sizeof inpath)
+            return tsr_cli_usage_error("export", "--in path too long");
+        o.in = inpath;
+    } else {
+        o.in = vcf;
+    }
+    tsr_status_t s = tsr_export_opts_check(&o);
+    if (s != TSR_OK)
+        return tsr_cli_usage_error("export", "%s", tsr_error_msg());
+
+    hts_set_log_level(HTS_LOG_OFF);
+    tsr_export_summary_t sum;
+    s = tsr_export_aggregate_write(&o, &sum);
+    if (s != TSR_OK)
+        return tsr_cli_fail("export", s);
+    printf("tessera export: %" PRId64 " of %" PRId64 " sites -> %s (+ .csi), %" PRId64
+           " suppressed (summed AC < %" PRId64 "); no per-sample data\n",
+           sum.n_written, sum.n_in, o.out, sum.n_suppressed, o.min_ac);
+    return TSR_EXIT_OK;
+}

@@ -1,0 +1,235 @@
+/*
+ * test_cohort_reduce.c - the cohort-wide accumulator against a hand-worked
+ * 4-sample, 2-population cohort (site classes, Ti/Tv, AF bins, SFS, Hudson
+ * F_ST, per-sample QC), merge = the same counts for any split and order,
+ * outlier flags, errors, and the sample_qc.tsv / JSON writers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "io/io.h"
+
+static const char *ids[4] = {"S0", "S1", "S2", "S3"};
+static const char *pops[2] = {"A", "B"};
+static const int spop[4] = {0, 0, 1, 1};
+
+/* The hand-worked sites (see the expected numbers in test_hand_worked). */
+static const char *al1[] = {"C", "T"}, *al2[] = {"A", "C"}, *al3[] = {"A", "AT"}, *al4[] = {"G", "A", "T"};
+static const int32_t gt1[] = {0, 1, 1, 1, 0, 0, 0, 0}, gt2[] = {0, 0, -1, -1, 0, 1, 0, 0},
+                     gt3[] = {0, 0, 0, 0, 0, 0, 1, 1}, gt4[] = {1, 2, 0, 0, 2, 2, 0, 0};
+static const int32_t dp1[] = {10, 20, -1, 30};
+
+static void add(tsr_cohort_acc_t *a, int site)
+{
+    switch (site) {
+    case 1: assert_int_equal(tsr_cohort_acc_add_site(a, al1, 2, gt1, dp1), TSR_OK); break;
+    case 2: assert_int_equal(tsr_cohort_acc_add_site(a, al2, 2, gt2, NULL), TSR_OK); break;
+    case 3: assert_int_equal(tsr_cohort_acc_add_site(a, al3, 2, gt3, NULL), TSR_OK); break;
+    default: assert_int_equal(tsr_cohort_acc_add_site(a, al4, 3, gt4, NULL), TSR_OK); break;
+    }
+}
+
+static tsr_cohort_acc_t *make(void)
+{
+    tsr_cohort_acc_t *a = NULL;
+    assert_int_equal(tsr_cohort_acc_create(4, ids, spop, 2, pops, &a), TSR_OK);
+    return a;
+}
+
+static void test_hand_worked(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *a = make();
+    for (int s = 1; s <= 4; s++)
+        add(a, s);
+    tsr_cohort_result_t *r = NULL;
+    assert_int_equal(tsr_cohort_acc_result(a, &r), TSR_OK);
+    assert_int_equal(r->sites, 4);
+    assert_int_equal(r->snv_sites, 3);
+    assert_int_equal(r->indel_sites, 1);
+    assert_int_equal(r->multiallelic_sites, 1);
+    assert_int_equal(r->biallelic_snvs, 2);
+    assert_int_equal(r->transitions, 1);
+    assert_int_equal(r->transversions, 1);
+    assert_true(r->ti_tv == 1.0);
+    /* AF bins of 1/20: site 1 3/8 -> 7, site 2 1/6 -> 3, site 3 2/8 -> 5, site 4 1/8 -> 2 and 3/8 -> 7. */
+    int64_t hist[TSR_COHORT_AF_BINS] = {0};
+    hist[7] = 2, hist[3] = 1, hist[5] = 1, hist[2] = 1;
+    assert_memory_equal(r->af_hist, hist, sizeof hist);
+    /* SFS: A has site 1 (AC 3 of 4) and misses a call at site 2; B has site 1 (AC 0) and site 2 (AC 1). */
+    assert_int_equal(r->sfs[0].n_chrom, 4);
+    assert_int_equal(r->sfs[0].sites, 1);
+    assert_int_equal(r->sfs[0].skipped, 1);
+    int64_t ua[5] = {0, 0, 0, 1, 0}, fa[3] = {0, 1, 0}, ub[5] = {1, 1, 0, 0, 0}, fb[3] = {1, 1, 0};
+    assert_memory_equal(r->sfs[0].unfolded, ua, sizeof ua);
+    assert_memory_equal(r->sfs[0].folded, fa, sizeof fa);
+    assert_int_equal(r->sfs[1].sites, 2);
+    assert_memory_equal(r->sfs[1].unfolded, ub, sizeof ub);
+    assert_memory_equal(r->sfs[1].folded, fb, sizeof fb);
+    /* Hudson: site 1 p = 3/4 vs 0 (n = 4, 4): N = 9/16 - (3/16)/3 = 1/2, D = 3/4;
+     * site 2 p = 0 vs 1/4 (n = 2, 4): N = 1/16 - (3/16)/3 = 0, D = 1/4. F_ST = (1/2) / 1. */
+    assert_int_equal(r->n_pairs, 1);
+    assert_int_equal(r->fst[0].sites, 2);
+    assert_int_equal(r->fst[0].num_fixed, 2147483648LL);
+    assert_int_equal(r->fst[0].den_fixed, 4294967296LL);
+    assert_true(r->fst[0].fst == 0.5);
+    /* Per sample. */
+    const tsr_cohort_sample_t *s = r->samples;
+    assert_int_equal(s[0].called, 4);
+    assert_int_equal(s[0].nhomref, 2);
+    assert_int_equal(s[0].nhet, 2);
+    assert_int_equal(s[0].nhomalt, 0);
+    assert_int_equal(s[0].singletons, 1);
+    assert_int_equal(s[0].ti, 1);
+    assert_int_equal(s[0].tv, 0);
+    assert_true(s[0].mean_dp == 10.0);
+    assert_true(isnan(s[0].het_hom));
+    assert_int_equal(s[1].called, 3);
+    assert_true(s[1].call_rate == 0.75);
+    assert_int_equal(s[1].nhomalt, 1);
+    assert_int_equal(s[2].nhet, 1);
+    assert_int_equal(s[2].nhomalt, 1);
+    assert_int_equal(s[2].singletons, 1);
+    assert_int_equal(s[2].tv, 1);
+    assert_true(isnan(s[2].mean_dp));
+    assert_true(s[2].het_hom == 1.0);
+    assert_int_equal(s[3].nhomref, 3);
+    assert_int_equal(s[3].nhomalt, 1);
+    assert_true(s[3].mean_dp == 30.0);
+    tsr_cohort_result_destroy(&r);
+    assert_null(r);
+    tsr_cohort_acc_destroy(&a);
+    assert_null(a);
+    tsr_cohort_acc_destroy(&a);
+}
+
+/* Any split into parts and any merge order gives the same counts; MPI_SUM of the arrays is that merge. */
+static void test_merge(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *all = make(), *p1 = make(), *p2 = make(), *p3 = make(), *q = make();
+    for (int s = 1; s <= 4; s++)
+        add(all, s);
+    add(p1, 3);
+    add(p2, 1);
+    add(p2, 4);
+    add(p3, 2);
+    assert_int_equal(tsr_cohort_acc_merge(q, p3), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_merge(q, p1), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_merge(q, p2), TSR_OK);
+    int64_t n = tsr_cohort_acc_n_counts(all);
+    assert_int_equal(tsr_cohort_acc_n_counts(q), n);
+    assert_memory_equal(tsr_cohort_acc_counts(q), tsr_cohort_acc_counts(all), (size_t)n * sizeof(int64_t));
+    int64_t *sum = calloc((size_t)n, sizeof *sum);
+    assert_non_null(sum);
+    for (int64_t k = 0; k < n; k++)
+        sum[k] = tsr_cohort_acc_counts(p1)[k] + tsr_cohort_acc_counts(p2)[k] + tsr_cohort_acc_counts(p3)[k];
+    assert_memory_equal(sum, tsr_cohort_acc_counts(all), (size_t)n * sizeof(int64_t));
+    free(sum);
+    /* A cohort with other populations cannot be merged in. */
+    const int other[4] = {0, 1, 0, 1};
+    tsr_cohort_acc_t *x = NULL;
+    assert_int_equal(tsr_cohort_acc_create(4, ids, other, 2, pops, &x), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_merge(q, x), TSR_ERR_INTERNAL);
+    tsr_cohort_acc_destroy(&x);
+    tsr_cohort_acc_destroy(&all);
+    tsr_cohort_acc_destroy(&p1);
+    tsr_cohort_acc_destroy(&p2);
+    tsr_cohort_acc_destroy(&p3);
+    tsr_cohort_acc_destroy(&q);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *a = make();
+    const int32_t bad[] = {0, 2, 0, 0, 0, 0, 0, 0};
+    tsr_error_clear();
+    assert_int_equal(tsr_cohort_acc_add_site(a, al1, 2, bad, NULL), TSR_ERR_FORMAT);
+    assert_non_null(strstr(tsr_error_msg(), "S0"));
+    assert_int_equal(tsr_cohort_acc_counts(a)[0], 0); /* nothing added */
+    tsr_cohort_acc_destroy(&a);
+}
+
+/* 10 samples, 20 sites; S3 misses 10 calls: only its call rate is flagged (the MAD of call rate is 0). */
+static void test_outliers_and_writers(void **state)
+{
+    (void)state;
+    const char *id10[10] = {"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"};
+    tsr_cohort_acc_t *a = NULL;
+    assert_int_equal(tsr_cohort_acc_create(10, id10, NULL, 0, NULL, &a), TSR_OK);
+    for (int i = 0; i < 20; i++) {
+        int32_t gt[20];
+        for (int j = 0; j < 10; j++) {
+            gt[2 * j] = (i + j) % 3 == 0;
+            gt[2 * j + 1] = (i * 7 + j) % 4 == 0;
+            if (j == 3 && i % 2)
+                gt[2 * j] = gt[2 * j + 1] = -1;
+        }
+        const char *al[2] = {"A", i % 2 ? "G" : "T"};
+        assert_int_equal(tsr_cohort_acc_add_site(a, al, 2, gt, NULL), TSR_OK);
+    }
+    tsr_cohort_result_t *r = NULL;
+    assert_int_equal(tsr_cohort_acc_result(a, &r), TSR_OK);
+    assert_true(r->samples[3].call_rate == 0.5);
+    assert_true(r->samples[3].outlier & TSR_QC_CALL_RATE);
+    for (int j = 0; j < 10; j++)
+        if (j != 3)
+            assert_false(r->samples[j].outlier & TSR_QC_CALL_RATE);
+    assert_true(r->qc_median[0] == 1.0 && r->qc_mad[0] == 0.0);
+    assert_int_equal(r->n_pairs, 0);
+
+    char dir[] = "/tmp/tsr_reduce_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], line[1024];
+    snprintf(path, sizeof path, "%s/sample_qc.tsv", dir);
+    assert_int_equal(tsr_cohort_result_write_sample_qc(r, path), TSR_OK);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "S3\t.\t20\t10\t0.500000\t", 20)) {
+            found = 1;
+            assert_non_null(strstr(line, "\tcall_rate\n"));
+        }
+    fclose(f);
+    assert_true(found);
+    char json[256];
+    snprintf(json, sizeof json, "%s/s.json", dir);
+    f = fopen(json, "w");
+    assert_non_null(f);
+    assert_int_equal(tsr_cohort_result_write_json(r, f, ""), TSR_OK);
+    fclose(f);
+    f = fopen(json, "r");
+    assert_non_null(f);
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    line[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(line, "\"sites\": 20,"));
+    assert_non_null(strstr(line, "\"ancestral_allele\": \"REF\""));
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(json), 0);
+    assert_int_equal(rmdir(dir), 0);
+    tsr_cohort_result_destroy(&r);
+    tsr_cohort_acc_destroy(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hand_worked),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_outliers_and_writers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
