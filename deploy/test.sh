@@ -17,7 +17,7 @@ if [ "${TSR_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 if [ "${TSR_SKIP_FUZZ:-0}" != 1 ]; then
   # libFuzzer targets (sample sheet, FASTQ, journal, HDF5 partition) under ASan+UBSan, each for
-  # TSR_FUZZ_SECONDS (default 45 s); any crash fails. (valgrind memcheck runs in the first suite pass:
+  # TSR_FUZZ_RUNS inputs from the fixed seed TSR_FUZZ_SEED; any crash fails. (valgrind memcheck runs in the first suite pass:
   # test reliability_valgrind.)
   "$ROOT/tests/fuzz/run_fuzz.sh" "$ROOT/build-fuzz"
 fi

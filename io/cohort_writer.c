@@ -1,11 +1,12 @@
 /*
- * cohort_writer.c - the cohort outputs: DIR/cohort.bcf (+ .csi),
- * DIR/cohort.h5 (through io/cohort_h5.c) and DIR/stats.tsv.
+ * cohort_writer.c - the serial cohort outputs: DIR/cohort.bcf (+ .csi) and
+ * DIR/stats.tsv. (DIR/cohort.h5 is written collectively by every rank
+ * afterwards: io/cohort_h5.c.)
  *
  * Design. Call sets arrive one region at a time in genome order. For each
  * site the writer computes AC/AN/AF cohort-wide and per population from the
  * genotypes once, then hands the same numbers to the BCF record, the stats
- * line and the HDF5 row. Everything is written under "DIR/.tmp.<name>.<pid>" and renamed
+ * line. Everything is written under "DIR/.tmp.<name>.<pid>" and renamed
  * by close(commit=1) after the CSI index is built on the closed temporary BCF;
  * close(commit=0) or any failure removes the temporary files. The headers
  * carry no version, date or command line, so the bytes depend only on the
@@ -25,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OUT_BCF, OUT_CSI, OUT_H5, OUT_TSV, N_OUT };
+enum { OUT_BCF, OUT_CSI, OUT_TSV, N_OUT };
 
 /* The per-group INFO fields, bcftools +fill-tags names (InbreedingCoeff as GATK names it). */
 enum { K_AC, K_AN, K_AF, K_NS, K_AC_HET, K_AC_HOM, K_NHOMALT, K_F_MISSING, K_HWE, K_EXCHET, K_F, N_KEYS };
@@ -44,7 +45,7 @@ static const struct {
     {"ExcHet", "A", "Float", "Excess heterozygosity p-value, ALT versus the other alleles"},
     {"InbreedingCoeff", "1", "Float", "Inbreeding coefficient F = 1 - observed/expected heterozygous diploid calls"},
 };
-static const char *const out_names[N_OUT] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv"};
+static const char *const out_names[N_OUT] = {"cohort.bcf", "cohort.bcf.csi", "stats.tsv"};
 
 struct tsr_cohort_writer {
     char *final[N_OUT], *tmp[N_OUT];
@@ -52,7 +53,6 @@ struct tsr_cohort_writer {
     bcf_hdr_t *hdr;
     bcf1_t *rec;
     FILE *tsv;
-    tsr_cohort_h5_t *h5;
     int n_samples, n_pops;
     char **keys; /* per statistics group (cohort, then populations): the INFO keys of info_keys[] + suffix */
     int pass_id, lowqual_id;
@@ -219,14 +219,13 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
         return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));
     if (!(w->tsv = fopen(w->tmp[OUT_TSV], "w")))
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_TSV], strerror(errno));
-    TSR_CALL(write_tsv_header(w, sheet));
-    return tsr_cohort_h5_open(w->tmp[OUT_H5], ref, sheet, &w->h5);
+    return write_tsv_header(w, sheet);
 }
 
 /* Close every stream; returns the first error. Temporary files stay. */
-static tsr_status_t close_streams(tsr_cohort_writer_t *w, int flush)
+static tsr_status_t close_streams(tsr_cohort_writer_t *w)
 {
-    tsr_status_t st = tsr_cohort_h5_close(&w->h5, flush);
+    tsr_status_t st = TSR_OK;
     if (w->bcf && hts_close(w->bcf) != 0 && st == TSR_OK)
         st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s'; check free space", w->tmp[OUT_BCF]);
     w->bcf = NULL;
@@ -248,7 +247,7 @@ tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, co
     w->last_pos = -1;
     tsr_status_t st = open_outputs(w, outdir, ref, sheet);
     if (st != TSR_OK) {
-        if (close_streams(w, 0) != TSR_OK)
+        if (close_streams(w) != TSR_OK)
             tsr_log_debug("closing the cohort outputs in %s after an error failed too", outdir);
         remove_tmp(w);
         writer_free(w);
@@ -492,14 +491,6 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
         TSR_CALL(write_tsv_line(w, cs, i));
         TSR_CALL(tsr_cohort_acc_add_site(w->acc, w->allele_ptr, cs->n_alleles[i], w->gt_stats,
                                          cs->dp ? cs->dp + (size_t)i * (size_t)w->n_samples : NULL));
-        const int n = cs->n_alleles[i];
-        const size_t S = (size_t)w->n_samples;
-        tsr_cohort_site_t site = {
-            .contig = rid, .pos = cs->pos[i], .n_alleles = n, .alleles = w->allele_ptr, .qual = cs->qual[i],
-            .filter = cs->filter[i], .gt = cs->gt + (size_t)i * S * 2,
-            .gq = cs->gq ? cs->gq + (size_t)i * S : NULL, .dp = cs->dp ? cs->dp + (size_t)i * S : NULL,
-            .ad = cs->ad ? cs->ad + cs->ad_off[i] : NULL, .ac = w->st->ac, .an = w->st->an, .af = w->st->af, .st = w->st};
-        TSR_CALL(tsr_cohort_h5_add(w->h5, &site));
         w->last_rid = rid;
         w->last_pos = cs->pos[i];
         w->n_sites++;
@@ -584,7 +575,7 @@ static tsr_status_t commit_outputs(tsr_cohort_writer_t *w)
         return tsr_error_set(TSR_ERR_IO, "cannot build the CSI index of '%s' (htslib code %d); check free space",
                              w->tmp[OUT_BCF], rc);
     TSR_CALL(write_reductions(w));
-    static const int order[N_OUT] = {OUT_H5, OUT_TSV, OUT_CSI, OUT_BCF};
+    static const int order[N_OUT] = {OUT_TSV, OUT_CSI, OUT_BCF};
     for (int k = 0; k < N_OUT; k++) {
         int i = order[k];
         if (rename(w->tmp[i], w->final[i]) != 0)
@@ -601,7 +592,7 @@ tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **wp, int commit)
     tsr_cohort_writer_t *w = *wp;
     *wp = NULL;
     int keep = commit && !w->failed;
-    tsr_status_t st = close_streams(w, keep);
+    tsr_status_t st = close_streams(w);
     if (st == TSR_OK && keep)
         st = commit_outputs(w);
     else if (st == TSR_OK && commit)

@@ -25,6 +25,14 @@ typedef struct tsr_h5_file {
 
 /* Create `path`'s temporary file for writing. Finish with tsr_h5_finish(). */
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
+/* Bytes of the HDF5 user block that carries the file's seal (see tsr_h5_seal_check). */
+#define TSR_H5_SEAL_BYTES 512
+/*
+ * Check the seal tsr_h5_finish() wrote: the CRC32 of everything after the
+ * user block. TSR_ERR_FORMAT naming the file when it is damaged; called by
+ * tsr_h5_open() before HDF5 parses the file.
+ */
+tsr_status_t tsr_h5_seal_check(const char *path) TSR_RESULT_USED;
 /*
  * A file-access property list with HDF5's file locking off: tessera's journal
  * lock already guarantees one writer per output directory, and flock() is

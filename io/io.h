@@ -107,6 +107,30 @@ tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t 
 int tsr_reader_next(tsr_reader_t *r, tsr_read_t *r1, tsr_read_t *r2);
 void tsr_reader_close(tsr_reader_t **r);
 
+/*
+ * Where a record starts in one file of a source, so a later reader can start
+ * there (fixed read-pair chunks of the align stage). uoff is the uncompressed
+ * byte offset; for BGZF, coff is the compressed offset of the block holding it
+ * and within the offset inside that block's data (a BGZF virtual offset), else
+ * coff is -1 and a reader skips to uoff by decompressing (plain gzip) or seeking
+ * (plain text). rec and line are the records and lines before it, for messages.
+ */
+typedef struct tsr_read_pos {
+    int64_t uoff, coff, within, rec, line;
+} tsr_read_pos_t;
+
+/* The position of the next record of each file (pos[1] is zeroed when single-end). Not collective. */
+void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2]);
+/*
+ * Fill coff/within of n positions of one file, given their uoff (ascending),
+ * by walking its BGZF block headers (no decompression); sets *is_bgzf to 0 and
+ * leaves coff = -1 when the file is not BGZF throughout.
+ */
+tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf) TSR_RESULT_USED;
+/* tsr_reader_open(), then start at pos[0] (and pos[1] when paired). Close with tsr_reader_close(). */
+tsr_status_t tsr_reader_open_at(const char *path1, const char *path2, const tsr_read_pos_t pos[2],
+                                tsr_reader_t **r) TSR_RESULT_USED;
+
 /* --------------------------------------------------- evidence partitions */
 
 typedef enum { TSR_SITE_SNV = 0, TSR_SITE_INDEL = 1 } tsr_site_kind_t;
@@ -191,11 +215,12 @@ tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_U
 typedef struct tsr_cohort_writer tsr_cohort_writer_t;
 
 /*
- * Open the cohort outputs DIR/cohort.bcf (+ .csi) and DIR/cohort.h5 for
+ * Open the cohort outputs DIR/cohort.bcf (+ .csi) and DIR/stats.tsv for
  * appending region call sets in genome order. Written to temporary names and
  * renamed by tsr_cohort_writer_close(.., commit=1); commit=0 removes them.
  * Per-population AC/AN/AF are computed from genotypes and the sheet's
- * populations. Not collective (one task writes them).
+ * populations. Not collective (one task writes them). cohort.h5 is written
+ * by tsr_cohort_h5_write() below.
  */
 tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
                                     tsr_cohort_writer_t **w) TSR_RESULT_USED;
@@ -203,6 +228,23 @@ tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *
 tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RESULT_USED;
 /* Sites written so far. */
 int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
+
+/* ------------------------------------- cohort.h5, written collectively */
+
+/*
+ * Write `path` (DIR/cohort.h5; schema in io/cohort_schema.md) from the
+ * per-region call-set files `callsets[0 .. n_regions)`, given in genome
+ * order, with parallel HDF5 (MPI-IO driver) over a duplicate of `comm`.
+ * Collective on comm: every rank passes the same arguments, reads the call
+ * sets of its block of regions, computes their per-site statistics and
+ * writes its rows. The file is written under rank 0's temporary name and
+ * renamed by rank 0 after the collective close; on failure nothing is left.
+ * Every rank returns the same status and message. *n_sites (may be NULL)
+ * receives the number of variants. Dataset values do not depend on the
+ * number of ranks (the file's bytes may).
+ */
+tsr_status_t tsr_cohort_h5_write(MPI_Comm comm, const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                 int n_regions, const char *const *callsets, int64_t *n_sites) TSR_RESULT_USED;
 
 /* ---------------------------------------------------- per-site statistics */
 

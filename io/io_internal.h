@@ -86,39 +86,6 @@ static inline char *tsr_path_join(const char *dir, const char *name)
     return p;
 }
 
-/* ------------------------------------------------ cohort.h5 (cohort_h5.c) */
-
-/*
- * One joint-genotyped site as the cohort writer hands it to the cohort.h5
- * back end, with its statistics already computed. Pointers are borrowed for
- * the duration of the call.
- */
-typedef struct tsr_cohort_site {
-    int32_t contig;             /* index into the reference's contigs */
-    int64_t pos;                /* 0-based */
-    int n_alleles;              /* REF + ALTs */
-    const char *const *alleles; /* n_alleles NUL-terminated strings */
-    float qual;                 /* NaN = missing */
-    uint8_t filter;             /* 0 = PASS, bit 0 = LowQual */
-    const int8_t *gt;           /* n_samples*2, -1 missing */
-    const int32_t *gq, *dp;     /* n_samples, -1 missing; NULL = all missing */
-    const int32_t *ad;          /* n_samples*n_alleles, -1 missing; NULL = all missing */
-    const int32_t *ac;          /* (1+n_populations)*(n_alleles-1): cohort, then per population */
-    const int32_t *an;          /* 1+n_populations */
-    const float *af;            /* like ac; NaN where AN = 0 */
-    const tsr_site_stats_t *st; /* every per-site statistic of the site (ac, an, af are its arrays) */
-} tsr_cohort_site_t;
-
-typedef struct tsr_cohort_h5 tsr_cohort_h5_t;
-
-/* Create the HDF5 file `path` (truncating) with the schema of io/cohort_schema.md. Close with tsr_cohort_h5_close(). */
-tsr_status_t tsr_cohort_h5_open(const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
-                                tsr_cohort_h5_t **h) TSR_RESULT_USED;
-/* Append one site (buffered; written a chunk-row of variants at a time). */
-tsr_status_t tsr_cohort_h5_add(tsr_cohort_h5_t *h, const tsr_cohort_site_t *site) TSR_RESULT_USED;
-/* Write buffered sites when `flush` is 1, then close the file (the caller renames or removes it). */
-tsr_status_t tsr_cohort_h5_close(tsr_cohort_h5_t **h, int flush) TSR_RESULT_USED;
-
 /* ------------------------------------------- stats.tsv columns (site_stats.c) */
 
 /*

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define TSR_PARTITION_SCHEMA "tessera-evidence"
 #define TSR_PARTITION_VERSION 1
@@ -63,8 +64,10 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
     TSR_CALL(tsr_output_tmpname(path, f->tmp, sizeof f->tmp));
     h5_silence(f);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (fcpl >= 0)
-        H5Pset_obj_track_times(fcpl, 0);
+    if (fcpl >= 0 && (H5Pset_obj_track_times(fcpl, 0) < 0 || H5Pset_userblock(fcpl, TSR_H5_SEAL_BYTES) < 0)) {
+        H5Pclose(fcpl);
+        fcpl = H5I_INVALID_HID;
+    }
     hid_t fapl = tsr_h5_fapl();
     f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     tsr_h5_fapl_close(fapl);
@@ -83,6 +86,7 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     TSR_CALL(h5_set_path(f, path));
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    TSR_CALL(tsr_h5_seal_check(path));
     h5_silence(f);
     hid_t fapl = tsr_h5_fapl();
     f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -94,6 +98,70 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     return TSR_OK;
 }
 
+/*
+ * The seal: the file's first TSR_H5_SEAL_BYTES are an HDF5 user block (HDF5
+ * skips it) holding "tessera-h5-seal 1 crc32 XXXXXXXX\n", the CRC32 of every
+ * byte after the block. Readers check it before HDF5 parses anything: fuzzing
+ * showed HDF5 1.10.8 itself crashing (SIGFPE in H5D__chunk_set_info) on some
+ * corrupted layouts, so a damaged file must be stopped before the library sees it.
+ */
+#define TSR_H5_SEAL_MAGIC "tessera-h5-seal 1 crc32 "
+
+static tsr_status_t h5_seal_crc(FILE *fp, const char *path, uint32_t *crc)
+{
+    unsigned char buf[1 << 16];
+    uLong c = crc32(0L, Z_NULL, 0);
+    size_t n;
+    if (fseeko(fp, TSR_H5_SEAL_BYTES, SEEK_SET) != 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: too short to be a tessera HDF5 file", path);
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        c = crc32(c, buf, (uInt)n);
+    if (ferror(fp))
+        return tsr_error_set(TSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    *crc = (uint32_t)c;
+    return TSR_OK;
+}
+
+static tsr_status_t h5_seal_write(const char *tmp, const char *path)
+{
+    FILE *fp = fopen(tmp, "r+b");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot reopen %s to seal it: %s", path, tmp, strerror(errno));
+    uint32_t crc = 0;
+    tsr_status_t s = h5_seal_crc(fp, path, &crc);
+    char block[TSR_H5_SEAL_BYTES];
+    memset(block, 0, sizeof block);
+    snprintf(block, sizeof block, TSR_H5_SEAL_MAGIC "%08x\n", crc);
+    if (s == TSR_OK && (fseeko(fp, 0, SEEK_SET) != 0 || fwrite(block, 1, sizeof block, fp) != sizeof block))
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+    if (fclose(fp) != 0 && s == TSR_OK)
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot write %s (disk full?)", path, tmp);
+    return s;
+}
+
+tsr_status_t tsr_h5_seal_check(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    char block[TSR_H5_SEAL_BYTES];
+    size_t n = fread(block, 1, sizeof block, fp);
+    const size_t m = sizeof TSR_H5_SEAL_MAGIC - 1;
+    unsigned want = 0;
+    tsr_status_t s = TSR_OK;
+    if (n != sizeof block || memcmp(block, TSR_H5_SEAL_MAGIC, m) != 0 || sscanf(block + m, "%8x", &want) != 1)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: not a tessera HDF5 file or its header is damaged; delete it and "
+                          "rerun to recompute it", path);
+    uint32_t got = 0;
+    if (s == TSR_OK)
+        s = h5_seal_crc(fp, path, &got);
+    if (s == TSR_OK && got != (uint32_t)want)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: damaged (checksum %08x, sealed as %08x); delete it and rerun to "
+                          "recompute it", path, got, want);
+    fclose(fp);
+    return s;
+}
+
 tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
 {
     tsr_status_t s = TSR_OK;
@@ -101,6 +169,8 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
         s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
     f->id = H5I_INVALID_HID;
     h5_restore(f);
+    if (f->tmp[0] && commit && s == TSR_OK)
+        s = h5_seal_write(f->tmp, f->path);
     if (f->tmp[0]) {
         if (commit && s == TSR_OK && rename(f->tmp, f->path) != 0)
             s = tsr_error_set(TSR_ERR_IO, "%s: cannot rename %s into place: %s", f->path, f->tmp,

@@ -18,7 +18,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 enum { FQ_BUF_SIZE = 1 << 17 };
@@ -36,6 +38,7 @@ typedef struct fq_file {
     char *buf;
     int buf_len, buf_pos, eof;
     int64_t rec, line;
+    int64_t uoff; /* uncompressed bytes consumed by the lines read so far */
     tsr_str_t name, seq, plus, qual;
 } fq_file_t;
 
@@ -128,6 +131,7 @@ static int fq_line(fq_file_t *f, tsr_str_t *s)
             return -2;
         }
         f->buf_pos += take + (nl ? 1 : 0);
+        f->uoff += take + (nl ? 1 : 0);
         if (nl)
             break;
     }
@@ -317,6 +321,133 @@ tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t 
 int tsr_reader_next(tsr_reader_t *r, tsr_read_t *r1, tsr_read_t *r2)
 {
     return r->be->next(r->state, r1, r2);
+}
+
+/*
+ * Chunk positions. Only the FASTQ back end has positions today, so the front
+ * end reaches its state directly; a back end without positions would add
+ * tell/seek entries to tsr_reader_backend_t.
+ */
+void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2])
+{
+    memset(pos, 0, 2 * sizeof *pos);
+    if (r->be != &tsr_fastq_backend)
+        return;
+    const fq_state_t *st = r->state;
+    const fq_file_t *f[2] = {st->f1, st->f2};
+    for (int k = 0; k < 2; k++) {
+        if (!f[k])
+            continue;
+        /* bytes read ahead into buf are not consumed yet */
+        pos[k] = (tsr_read_pos_t){f[k]->uoff, -1, 0, f[k]->rec, f[k]->line};
+    }
+}
+
+/* Size of the BGZF block at `c` and its uncompressed size: 1, 0 at the end, -1 not BGZF. */
+static int bgzf_block(FILE *fp, int64_t c, int64_t *bsize, int64_t *isize)
+{
+    unsigned char h[18 + 64];
+    if (fseeko(fp, (off_t)c, SEEK_SET) != 0)
+        return -1;
+    size_t n = fread(h, 1, 12, fp);
+    if (n == 0)
+        return 0;
+    if (n < 12 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8 || !(h[3] & 4))
+        return -1;
+    int xlen = h[10] | h[11] << 8;
+    if (xlen < 6 || xlen > 64 || fread(h + 12, 1, (size_t)xlen, fp) != (size_t)xlen)
+        return -1;
+    for (int i = 12; i + 4 <= 12 + xlen;) {
+        int slen = h[i + 2] | h[i + 3] << 8;
+        if (h[i] == 'B' && h[i + 1] == 'C' && slen == 2 && i + 6 <= 12 + xlen) {
+            *bsize = (int64_t)(h[i + 4] | h[i + 5] << 8) + 1;
+            unsigned char t[4];
+            if (fseeko(fp, (off_t)(c + *bsize - 4), SEEK_SET) != 0 || fread(t, 1, 4, fp) != 4)
+                return -1;
+            *isize = (int64_t)t[0] | (int64_t)t[1] << 8 | (int64_t)t[2] << 16 | (int64_t)t[3] << 24;
+            return 1;
+        }
+        i += 4 + slen;
+    }
+    return -1;
+}
+
+tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf)
+{
+    *is_bgzf = 0;
+    for (int i = 0; i < n; i++)
+        pos[i].coff = -1, pos[i].within = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot open read file '%s': %s", path, strerror(errno));
+    int64_t c = 0, u = 0, bsize = 0, isize = 0;
+    int i = 0, rc = 0;
+    while (i < n && (rc = bgzf_block(fp, c, &bsize, &isize)) == 1) {
+        while (i < n && pos[i].uoff < u + isize) {
+            pos[i].coff = c;
+            pos[i].within = pos[i].uoff - u;
+            i++;
+        }
+        c += bsize;
+        u += isize;
+    }
+    fclose(fp);
+    if (i < n || rc < 0) { /* not BGZF throughout (or offsets past the end): skip by decompressing */
+        for (int j = 0; j < n; j++)
+            pos[j].coff = -1, pos[j].within = 0;
+        return TSR_OK;
+    }
+    *is_bgzf = 1;
+    return TSR_OK;
+}
+
+static tsr_status_t fq_file_seek(fq_file_t *f, const tsr_read_pos_t *p)
+{
+    if (p->coff >= 0) {
+        /* a BGZF block is a gzip member: start zlib at it and skip inside the block */
+        int fd = open(f->path, O_RDONLY);
+        if (fd < 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot open FASTQ '%s': %s", f->path, strerror(errno));
+        if (lseek(fd, (off_t)p->coff, SEEK_SET) < 0) {
+            close(fd);
+            return tsr_error_set(TSR_ERR_IO, "cannot seek in FASTQ '%s': %s", f->path, strerror(errno));
+        }
+        gzFile gz = gzdopen(fd, "rb");
+        if (!gz) {
+            close(fd);
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", f->path);
+        }
+        gzclose(f->gz);
+        f->gz = gz;
+        gzbuffer(f->gz, FQ_BUF_SIZE);
+        if (p->within > 0 && gzseek(f->gz, (z_off_t)p->within, SEEK_SET) < 0)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: cannot reach byte %" PRId64 " of the data; the file changed "
+                                 "since it was indexed or is damaged", f->path, p->uoff);
+    } else if (p->uoff > 0 && gzseek(f->gz, (z_off_t)p->uoff, SEEK_SET) < 0) {
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: cannot reach byte %" PRId64 " of the data; the file changed "
+                             "since it was indexed or is damaged", f->path, p->uoff);
+    }
+    f->buf_pos = f->buf_len = 0;
+    f->eof = 0;
+    f->uoff = p->uoff;
+    f->rec = p->rec;
+    f->line = p->line;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_reader_open_at(const char *path1, const char *path2, const tsr_read_pos_t pos[2],
+                                tsr_reader_t **r)
+{
+    TSR_CALL(tsr_reader_open(path1, path2, r));
+    if ((*r)->be != &tsr_fastq_backend)
+        return TSR_OK;
+    fq_state_t *st = (*r)->state;
+    tsr_status_t s = fq_file_seek(st->f1, &pos[0]);
+    if (s == TSR_OK && st->f2)
+        s = fq_file_seek(st->f2, &pos[1]);
+    if (s != TSR_OK)
+        tsr_reader_close(r);
+    return s;
 }
 
 void tsr_reader_close(tsr_reader_t **r)

@@ -18,11 +18,20 @@ typedef struct tsr_text {
     size_t len, cap;
 } tsr_text_t;
 
-/* Build the short-read ("sr") minimap2 index of a FASTA. Destroy with tsr_mm_index_destroy(). */
-tsr_status_t tsr_mm_index_create(const char *ref_fasta, int n_threads, tsr_mm_index_t **x) TSR_RESULT_USED;
+/*
+ * The short-read ("sr") minimap2 index of a FASTA. With `cache` (e.g.
+ * DIR/ref.mmi) an index dumped there is loaded when CACHE.key matches the
+ * FASTA (size, mtime, minimap2 version, k/w), else the index is built and
+ * dumped there (temporary names + rename, so ranks may race). Destroy with
+ * tsr_mm_index_destroy().
+ */
+tsr_status_t tsr_mm_index_create(const char *ref_fasta, const char *cache, int n_threads,
+                                 tsr_mm_index_t **x) TSR_RESULT_USED;
 void tsr_mm_index_destroy(tsr_mm_index_t **x);
-/* Approximate memory held by the index, for the report. */
+/* Memory held by the index (the size of its dump when cached, else an estimate), for the report. */
 size_t tsr_mm_index_bytes(const tsr_mm_index_t *x);
+/* 1 when the index was loaded from the cache. */
+int tsr_mm_index_from_cache(const tsr_mm_index_t *x);
 
 /* Per-thread mapping scratch. Destroy with tsr_mm_tbuf_destroy(). */
 tsr_status_t tsr_mm_tbuf_create(tsr_mm_tbuf_t **t) TSR_RESULT_USED;

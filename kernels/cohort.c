@@ -1,10 +1,12 @@
 /*
  * cohort.c - the cohort kernel: concatenate every region's call set in
- * genome order into cohort.bcf (+.csi), cohort.h5 and stats.tsv through the
- * io cohort writer, with the cohort-wide statistics (statistics.json,
+ * genome order into cohort.bcf (+.csi) and stats.tsv through the io cohort
+ * writer, with the cohort-wide statistics (statistics.json,
  * sample_qc.tsv) and report.html. One task, run after every joint task.
  * The report's run facts are this rank's as the cohort task ends (the
- * pipeline's totals are in summary.json, written after it).
+ * pipeline's totals are in summary.json, written after it). cohort.h5 is
+ * not this task's: every rank writes it collectively after the task graph
+ * (kernels/pipeline.c, io/cohort_h5.c).
  */
 #include "kernels/kernels.h"
 #include "tsr_version.h"
@@ -108,7 +110,7 @@ static void tsr_cohort_destroy(void **state)
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 4,
+    .version = 5,
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

@@ -66,6 +66,7 @@ typedef struct tsr_run_opts {
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
     const char *mode;       /* --mode auto|deep|lowpass (skeleton: deep) */
     double grace_seconds;   /* --grace */
+    int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
     const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
 } tsr_run_opts_t;
 
@@ -79,6 +80,7 @@ typedef struct tsr_plan {
     tsr_region_t *regions;
     int n_batches;
     tsr_batch_t *batches;
+    int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
     char fingerprint[64];  /* hash of inputs and plan-shaping options */
 } tsr_plan_t;
 
@@ -93,6 +95,23 @@ tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, s
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
 void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
+/*
+ * Align work units (kernels/README.md). A FASTQ sample gets one index task
+ * (scan the reads once, record where every chunk of align_chunk_pairs read
+ * pairs starts: DIR/aln/S.chunks.tsv), align_slots[S] map tasks (slot k maps
+ * the chunks [k*C/K, (k+1)*C/K) of the C chunks found, into a sorted run and
+ * its duplicate signatures) and one merge task (runs -> aln/S.bam + .bai +
+ * .qc.json, duplicates marked). K comes from the files' sizes only, so every
+ * rank and thread count sees the same tasks; all align tasks have type
+ * TSR_TASK_ALIGN and their arg packs (step, sample, slot).
+ */
+typedef enum { TSR_ALIGN_STEP_INDEX = 0, TSR_ALIGN_STEP_MAP = 1, TSR_ALIGN_STEP_MERGE = 2 } tsr_align_step_t;
+int64_t tsr_plan_align_arg(tsr_align_step_t step, int sample, int slot);
+void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int *slot);
+/* aln/S.chunks.tsv, aln/S.runs/cKKKKK.bam, aln/S.runs/cKKKKK.dup, aln/S.qc.json (relative to outdir) */
+void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len);
+void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 /*
  * The alignment file a call task reads for a sample: its aligned input, or align's output,
  * as an absolute path once the file exists (relative to the working directory before).

@@ -1,8 +1,9 @@
 /*
  * pipeline.c - the driver of `tessera run`: plan on every rank, agree on
  * success, place and start each rank's pinned pool, run the task graph
- * through the scheduler with each task handed to its kernel, and write
- * summary.json. Collective on rt->comm.
+ * through the scheduler with each task handed to its kernel, write cohort.h5
+ * collectively (a journaled stage after the graph), and write summary.json.
+ * Collective on rt->comm.
  */
 #include "kernels/kernels.h"
 
@@ -297,13 +298,12 @@ static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
 }
 
 /*
- * Copy DIR/statistics.json (the cohort task's cohort-wide statistics object)
- * into the summary as "statistics". A missing file adds nothing.
+ * Copy the JSON value in `path` (written by another stage) into the summary,
+ * trailing newlines trimmed. *found = 0 and nothing written when it is absent.
  */
-static tsr_status_t tsr_json_statistics(FILE *fp, const char *outdir)
+static tsr_status_t tsr_json_embed(FILE *fp, const char *path, const char *prefix, int *found)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/statistics.json", outdir);
+    *found = 0;
     FILE *in = fopen(path, "r");
     if (!in)
         return errno == ENOENT ? TSR_OK : tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
@@ -321,10 +321,40 @@ static tsr_status_t tsr_json_statistics(FILE *fp, const char *outdir)
     if (!bad) {
         while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
             len--;
-        fprintf(fp, ",\n  \"statistics\": %.*s", (int)len, text);
+        fprintf(fp, "%s%.*s", prefix, (int)len, text);
+        *found = 1;
     }
     free(text);
     return bad ? tsr_error_set(TSR_ERR_IO, "cannot read '%s'", path) : TSR_OK;
+}
+
+/*
+ * The cohort task's DIR/statistics.json as "statistics", and each FASTQ
+ * sample's alignment QC (aln/S.qc.json) under "alignment_qc".
+ */
+static tsr_status_t tsr_json_stage_outputs(FILE *fp, const tsr_plan_t *plan)
+{
+    char path[4200], rel[1024];
+    int found = 0, any = 0;
+    snprintf(path, sizeof path, "%s/statistics.json", plan->opts.outdir);
+    TSR_CALL(tsr_json_embed(fp, path, ",\n  \"statistics\": ", &found));
+    for (int i = 0; i < plan->sheet->n_samples; i++) {
+        if (plan->sheet->samples[i].kind != TSR_INPUT_FASTQ)
+            continue;
+        tsr_plan_align_qc_path(plan, i, rel, sizeof rel);
+        TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+        char prefix[512];
+        snprintf(prefix, sizeof prefix, "%s\n    ", any ? "," : ",\n  \"alignment_qc\": {");
+        fputs(prefix, fp);
+        tsr_json_str(fp, plan->sheet->samples[i].id);
+        TSR_CALL(tsr_json_embed(fp, path, ": ", &found));
+        if (!found)
+            fputs(": null", fp);
+        any = 1;
+    }
+    if (any)
+        fputs("\n  }", fp);
+    return TSR_OK;
 }
 
 /*
@@ -356,7 +386,7 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     tsr_json_str(fp, plan->fingerprint);
     fprintf(fp, ",\n");
     tsr_json_provenance(fp, plan);
-    tsr_status_t s = tsr_json_statistics(fp, plan->opts.outdir);
+    tsr_status_t s = tsr_json_stage_outputs(fp, plan);
     fprintf(fp, "\n}\n");
     int bad = ferror(fp);
     if (s != TSR_OK) {
@@ -413,6 +443,128 @@ static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int6
     return TSR_OK;
 }
 
+/* The journal key of the collective cohort.h5 stage (not a scheduler task, so never in tasks.tsv). */
+#define TSR_COHORT_H5_KEY "cohort_h5"
+#define TSR_COHORT_H5_FILE "cohort.h5"
+
+/*
+ * Whether the journal proves cohort.h5 done: its newest `cohort_h5` record
+ * lists cohort.h5 alone, no joint task was journaled after it (the scheduler's
+ * rule: a re-made input makes its dependents run again), and the file's CRC32
+ * matches. Master only.
+ */
+static int tsr_cohort_h5_proven(tsr_journal_t *j, const char *path)
+{
+    int at = -1, joint = -1;
+    uint32_t want = 0;
+    for (int i = 0; i < tsr_journal_n_done(j); i++) {
+        const char *key;
+        int n_out;
+        const char *const *outs;
+        const uint32_t *crc;
+        tsr_journal_done_at(j, i, &key, &n_out, &outs, &crc);
+        if (strcmp(key, TSR_COHORT_H5_KEY) == 0 && n_out == 1 && strcmp(outs[0], TSR_COHORT_H5_FILE) == 0) {
+            at = i;
+            want = crc[0];
+        } else if (strncmp(key, "joint/", 6) == 0) {
+            joint = i;
+        }
+    }
+    if (at < 0 || joint > at)
+        return 0;
+    uint32_t have = 0;
+    if (tsr_file_crc32(path, &have) != TSR_OK) {
+        tsr_error_clear();
+        return 0;
+    }
+    return have == want;
+}
+
+/*
+ * The collective stage after the task graph: every rank writes DIR/cohort.h5
+ * from the joint call sets with parallel HDF5 (io/cohort_h5.c). Resumable
+ * like a task: the master journals it under TSR_COHORT_H5_KEY with the file's
+ * CRC32 after the rename, and a rerun skips it when the journal proves it
+ * done. A stop signal caught before it starts stops the run here (exit 75).
+ * Collective on rt->comm.
+ */
+static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_run_summary_t *sum)
+{
+    const int master = rt->role == TSR_ROLE_MASTER;
+    char jpath[4200], h5[4200];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", plan->opts.outdir);
+    snprintf(h5, sizeof h5, "%s/%s", plan->opts.outdir, TSR_COHORT_H5_FILE);
+    tsr_journal_t *j = NULL;
+    int flags[2] = {0, tsr_signals_pending() != 0}; /* proven done (master's word), a stop signal (any rank) */
+    tsr_status_t s = TSR_OK;
+    if (master) {
+        s = tsr_journal_open(jpath, plan->fingerprint, &j);
+        if (s == TSR_OK)
+            flags[0] = tsr_cohort_h5_proven(j, h5);
+    }
+    s = tsr_agree(rt, s);
+    if (s == TSR_OK) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Allreduce before the cohort.h5 stage");
+    }
+    if (s == TSR_OK && flags[0]) {
+        if (master)
+            tsr_log_info("%s: proven done by the journal, skipped", h5);
+        tsr_journal_close(&j);
+        return TSR_OK;
+    }
+    if (s == TSR_OK && flags[1]) {
+        sum->sched.interrupted = 1;
+        s = tsr_error_set(TSR_ERR_INTERRUPTED, "interrupted before %s was written; rerun the same command to resume",
+                          h5);
+    }
+    char **paths = NULL;
+    tsr_ref_t *ref = NULL;
+    int n = plan->n_regions;
+    if (s == TSR_OK) {
+        tsr_status_t mine = TSR_OK;
+        paths = calloc((size_t)n + 1, sizeof *paths);
+        if (!paths)
+            mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
+        for (int r = 0; mine == TSR_OK && r < n; r++) {
+            char rel[1024];
+            tsr_plan_joint_path(plan, r, rel, sizeof rel);
+            if (!(paths[r] = malloc(4200)))
+                mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
+            else
+                mine = tsr_plan_path(plan, rel, paths[r], 4200);
+        }
+        if (mine == TSR_OK)
+            mine = tsr_ref_open(plan->opts.ref, &ref);
+        s = tsr_agree(rt, mine);
+    }
+    if (s == TSR_OK) {
+        double t0 = tsr_now();
+        int64_t v = 0;
+        s = tsr_cohort_h5_write(rt->comm, h5, ref, plan->sheet, n, (const char *const *)paths, &v);
+        tsr_status_t mine = TSR_OK;
+        uint32_t crc = 0;
+        const char *outs[1] = {TSR_COHORT_H5_FILE};
+        if (s == TSR_OK && master) {
+            mine = tsr_file_crc32(h5, &crc);
+            if (mine == TSR_OK)
+                mine = tsr_journal_append_done(j, TSR_COHORT_H5_KEY, 1, outs, &crc);
+            if (mine == TSR_OK)
+                tsr_log_info("%s: %lld sites written collectively by %d rank%s in %.2f s", h5, (long long)v,
+                             rt->size, rt->size == 1 ? "" : "s", tsr_now() - t0);
+        }
+        if (s == TSR_OK)
+            s = tsr_agree(rt, mine);
+    }
+    for (int r = 0; paths && r < n; r++)
+        free(paths[r]);
+    free(paths);
+    tsr_ref_close(&ref);
+    tsr_journal_close(&j);
+    return s;
+}
+
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
 {
     double t0 = tsr_now();
@@ -463,6 +615,8 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
             if (x.ready[k])
                 tsr_kernel_for_task((tsr_task_type_t)k)->destroy(&x.state[k]);
     }
+    if (s == TSR_OK)
+        s = tsr_cohort_h5_stage(rt, plan, sum);
     int64_t rss = tsr_peak_rss();
     MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
     sum->seconds = tsr_now() - t0;

@@ -29,6 +29,7 @@ void tsr_run_opts_init(tsr_run_opts_t *o)
     o->min_qual = 30.0;
     o->mode = "auto";
     o->grace_seconds = 60.0;
+    o->align_chunk_pairs = 1000000;
 }
 
 tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
@@ -53,6 +54,9 @@ tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass arrives with the low-pass issue; use --mode deep or auto for now");
     if (o->grace_seconds < 0)
         return tsr_error_set(TSR_ERR_USAGE, "--grace must be >= 0");
+    if (o->align_chunk_pairs < 1)
+        return tsr_error_set(TSR_ERR_USAGE, "--align-chunk must be at least 1 read pair (got %lld)",
+                             (long long)o->align_chunk_pairs);
     return TSR_OK;
 }
 
@@ -255,6 +259,8 @@ static void tsr_plan_fingerprint(tsr_plan_t *plan)
              tsr_kernel_align.version, tsr_kernel_call.version, tsr_kernel_joint.version, tsr_kernel_cohort.version);
     a = tsr_crc_str(a, buf);
     a = tsr_crc_str(a, o->regions ? o->regions : "");
+    snprintf(buf, sizeof buf, "align-chunk=%lld", (long long)o->align_chunk_pairs);
+    a = tsr_crc_str(a, buf);
     snprintf(fai, sizeof fai, "%s.fai", o->ref);
     a = tsr_crc_file_or_zero(fai, a);
     a = tsr_crc_file_or_zero(o->samples, a);
@@ -270,6 +276,63 @@ static void tsr_plan_fingerprint(tsr_plan_t *plan)
         }
     }
     snprintf(plan->fingerprint, sizeof plan->fingerprint, "%08x%08x", a, b);
+}
+
+static int64_t tsr_file_size(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/*
+ * Map tasks per FASTQ sample, from the files' sizes alone (identical on every
+ * rank): about one per chunk at TSR_ALIGN_EST_BYTES compressed bytes per read
+ * pair (gzip'ed 2 x 150 bp). A wrong estimate costs balance, never results:
+ * each slot takes a contiguous share of the chunks the index task finds.
+ */
+#define TSR_ALIGN_EST_BYTES 160
+#define TSR_ALIGN_MAX_SLOTS 100000
+static tsr_status_t tsr_plan_align_units(tsr_plan_t *plan)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    plan->align_slots = calloc((size_t)sh->n_samples + 1, sizeof *plan->align_slots);
+    if (!plan->align_slots)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < sh->n_samples; i++) {
+        if (sh->samples[i].kind != TSR_INPUT_FASTQ)
+            continue;
+        double bytes = (double)(tsr_file_size(sh->samples[i].fastq1) + tsr_file_size(sh->samples[i].fastq2));
+        double k = bytes / ((double)plan->opts.align_chunk_pairs * TSR_ALIGN_EST_BYTES);
+        plan->align_slots[i] = k < 1 ? 1 : k > TSR_ALIGN_MAX_SLOTS ? TSR_ALIGN_MAX_SLOTS : (int)(k + 0.999999);
+    }
+    return TSR_OK;
+}
+
+int64_t tsr_plan_align_arg(tsr_align_step_t step, int sample, int slot)
+{
+    return (int64_t)step << 56 | (int64_t)sample << 24 | (int64_t)slot;
+}
+
+void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int *slot)
+{
+    *step = (tsr_align_step_t)(arg >> 56);
+    *sample = (int)((arg >> 24) & 0xffffffff);
+    *slot = (int)(arg & 0xffffff);
+}
+
+void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.chunks.tsv", plan->sheet->samples[sample].id);
+}
+
+void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.runs/c%05d.%s", plan->sheet->samples[sample].id, slot, ext);
+}
+
+void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.qc.json", plan->sheet->samples[sample].id);
 }
 
 tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
@@ -297,6 +360,8 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
         }
     }
     tsr_ref_close(&ref);
+    if (s == TSR_OK)
+        s = tsr_plan_align_units(plan);
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
         return s;
@@ -313,6 +378,7 @@ void tsr_plan_destroy(tsr_plan_t **pp)
     tsr_sheet_destroy(&(*pp)->sheet);
     free((*pp)->regions);
     free((*pp)->batches);
+    free((*pp)->align_slots);
     free(*pp);
     *pp = NULL;
 }
@@ -357,10 +423,38 @@ tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char
     return TSR_OK;
 }
 
-static int64_t tsr_file_size(const char *p)
+/* index -> map slots -> merge for one FASTQ sample; *merge_id is what call tasks wait for. */
+static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g, int i, tsr_task_id_t *merge_id)
 {
-    struct stat st;
-    return p && stat(p, &st) == 0 ? (int64_t)st.st_size : 0;
+    const tsr_sample_t *smp = &plan->sheet->samples[i];
+    char key[1024], o1[1024], o2[1100], o3[1100];
+    double bytes = (double)(tsr_file_size(smp->fastq1) + tsr_file_size(smp->fastq2));
+    int k_slots = plan->align_slots[i];
+    tsr_task_id_t index_id;
+    snprintf(key, sizeof key, "align/%s/index", smp->id);
+    tsr_plan_align_chunks_path(plan, i, o1, sizeof o1);
+    const char *outs1[1] = {o1};
+    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.05, tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, i, 0),
+                           outs1, 1, &index_id));
+    snprintf(key, sizeof key, "align/%s", smp->id);
+    tsr_plan_aln_path(plan, i, o1, sizeof o1);
+    snprintf(o2, sizeof o2, "%s.bai", o1);
+    tsr_plan_align_qc_path(plan, i, o3, sizeof o3);
+    const char *outs3[3] = {o1, o2, o3};
+    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.1, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, i, 0),
+                           outs3, 3, merge_id));
+    for (int k = 0; k < k_slots; k++) {
+        tsr_task_id_t map_id;
+        snprintf(key, sizeof key, "align/%s/c%05d", smp->id, k);
+        tsr_plan_align_run_path(plan, i, k, "bam", o1, sizeof o1);
+        tsr_plan_align_run_path(plan, i, k, "dup", o2, sizeof o2);
+        const char *outs2[2] = {o1, o2};
+        TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes / k_slots, tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, i, k),
+                               outs2, 2, &map_id));
+        TSR_CALL(tsr_graph_add_dep(g, map_id, index_id));
+        TSR_CALL(tsr_graph_add_dep(g, *merge_id, map_id));
+    }
+    return TSR_OK;
 }
 
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
@@ -372,17 +466,12 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     tsr_task_id_t *align_id = calloc((size_t)sh->n_samples, sizeof *align_id);
     tsr_task_id_t *joint_id = calloc((size_t)plan->n_regions, sizeof *joint_id);
     tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    char key[1024], o1[1024], o2[1100];
+    char key[1024], o1[1024];
     for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
         align_id[i] = -1;
         if (sh->samples[i].kind != TSR_INPUT_FASTQ)
             continue;
-        snprintf(key, sizeof key, "align/%s", sh->samples[i].id);
-        tsr_plan_aln_path(plan, i, o1, sizeof o1);
-        snprintf(o2, sizeof o2, "%s.bai", o1);
-        const char *outs[2] = {o1, o2};
-        double cost = (double)(tsr_file_size(sh->samples[i].fastq1) + tsr_file_size(sh->samples[i].fastq2));
-        s = tsr_graph_add(g, TSR_TASK_ALIGN, key, cost, i, outs, 2, &align_id[i]);
+        s = tsr_plan_graph_align(plan, g, i, &align_id[i]);
     }
     for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
         const tsr_region_t *reg = &plan->regions[r];
@@ -415,10 +504,10 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         free(call_id);
     }
     if (s == TSR_OK) {
-        const char *outs[7] = {"cohort.bcf", "cohort.bcf.csi", "cohort.h5", "stats.tsv",
-                               "statistics.json", "sample_qc.tsv", "report.html"};
+        const char *outs[6] = {"cohort.bcf", "cohort.bcf.csi", "stats.tsv", "statistics.json", "sample_qc.tsv",
+                               "report.html"};
         tsr_task_id_t cid;
-        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 7, &cid);
+        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 6, &cid);
         for (int r = 0; r < plan->n_regions && s == TSR_OK; r++)
             s = tsr_graph_add_dep(g, cid, joint_id[r]);
     }

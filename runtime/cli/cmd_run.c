@@ -29,6 +29,7 @@ static void tsr_run_usage(FILE *fp)
             "  --mem-per-rank SIZE    memory budget per rank, e.g. 4G [unlimited]\n"
             "  --shard-size BP        region length of a work unit [1000000]\n"
             "  --batch-size N         samples per evidence partition [64]\n"
+            "  --align-chunk N        read pairs per align work unit [1000000]\n"
             "  --min-mapq Q           ignore reads below this mapping quality [20]\n"
             "  --min-baseq Q          ignore bases below this base quality [13]\n"
             "  --min-qual Q           sites below this QUAL are filtered LowQual [30]\n"
@@ -120,7 +121,7 @@ static void tsr_run_provenance_free(tsr_run_prov_buf_t *b)
 int tsr_cmd_run(int argc, char **argv)
 {
     enum { O_REF = 256, O_SAMPLES, O_OUT, O_REGIONS, O_MODE, O_THREADS, O_MEM, O_SHARD, O_BATCH,
-           O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG };
+           O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG, O_CHUNK };
     static const struct option lopts[] = {
         {"ref", required_argument, 0, O_REF},         {"samples", required_argument, 0, O_SAMPLES},
         {"out", required_argument, 0, O_OUT},         {"regions", required_argument, 0, O_REGIONS},
@@ -129,7 +130,8 @@ int tsr_cmd_run(int argc, char **argv)
         {"batch-size", required_argument, 0, O_BATCH}, {"min-mapq", required_argument, 0, O_MAPQ},
         {"min-baseq", required_argument, 0, O_BASEQ}, {"min-qual", required_argument, 0, O_QUAL},
         {"grace", required_argument, 0, O_GRACE},     {"log-level", required_argument, 0, O_LOG},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+        {"align-chunk", required_argument, 0, O_CHUNK}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     tsr_run_opts_t o;
     tsr_run_opts_init(&o);
     int log_level = TSR_LOG_INFO;
@@ -162,6 +164,11 @@ int tsr_cmd_run(int argc, char **argv)
             o.batch_size = (int)strtol(optarg, &end, 10);
             if (*end || o.batch_size < 1)
                 return tsr_cli_usage_error("run", "--batch-size takes a number >= 1, not '%s'", optarg);
+            break;
+        case O_CHUNK:
+            o.align_chunk_pairs = strtoll(optarg, &end, 10);
+            if (*end || o.align_chunk_pairs < 1)
+                return tsr_cli_usage_error("run", "--align-chunk takes a number of read pairs >= 1, not '%s'", optarg);
             break;
         case O_MAPQ: o.min_mapq = atoi(optarg); break;
         case O_BASEQ: o.min_baseq = atoi(optarg); break;

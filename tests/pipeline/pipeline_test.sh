@@ -46,13 +46,28 @@ run)
   n=$(records "$out/cohort.bcf" | wc -l)
   [ "$n" -gt 10 ] || fail "np=$np: only $n sites called"
   grep -q call_genotype <(h5dump -H "$out/cohort.h5") || fail "cohort.h5 has no call_genotype"
+  # cohort.h5 is a collective stage after the task graph, journaled under its own key; verify checks it.
+  grep -q "^D	cohort_h5	1	cohort.h5	" "$out/journal.tsv" || fail "np=$np: no cohort_h5 record in the journal"
+  "$T" verify "$out" >/dev/null || fail "np=$np: tessera verify fails"
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); s = d["statistics"]
-assert s["sites"] == d["sites"] and s["snv_sites"] > 0 and d["provenance"]["command_line"], s' "$out/summary.json" \
-    || fail "summary.json lacks the cohort statistics or provenance"
+assert s["sites"] == d["sites"] and s["snv_sites"] > 0 and d["provenance"]["command_line"], s
+q = d["alignment_qc"]; assert len(q) == d["samples"], q
+assert all(v["mapped_pct"] > 99 and v["properly_paired_pct"] > 95 for v in q.values()), q' "$out/summary.json" \
+    || fail "summary.json lacks the cohort statistics, provenance or a sound alignment QC"
   if [ "$np" != 1 ]; then
     cmp <(records "$W/run_np1/cohort.bcf") <(records "$out/cohort.bcf") || fail "np=$np records differ from np=1"
     cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "np=$np cohort.bcf bytes differ from np=1"
     cmp "$W/run_np1/stats.tsv" "$out/stats.tsv" || fail "np=$np stats.tsv differs from np=1"
+    # Every cohort.h5 dataset holds the same values (the file's bytes may differ with chunk allocation order).
+    h5ls "$W/run_np1/cohort.h5" | awk '{print $1}' > "$W/h5sets_np1"
+    h5ls "$out/cohort.h5" | awk '{print $1}' > "$W/h5sets_np$np"
+    cmp "$W/h5sets_np1" "$W/h5sets_np$np" || fail "np=$np cohort.h5 holds other datasets than at np=1"
+    [ "$(wc -l < "$W/h5sets_np1")" -ge 43 ] || fail "cohort.h5 holds only $(wc -l < "$W/h5sets_np1") datasets"
+    while read -r d; do
+      cmp <(h5dump -d "/$d" "$W/run_np1/cohort.h5" | tail -n +2) <(h5dump -d "/$d" "$out/cohort.h5" | tail -n +2) \
+        >/dev/null || fail "np=$np cohort.h5 dataset $d differs from np=1"
+    done < "$W/h5sets_np1"
+    rm -f "$W/h5sets_np$np"
   fi
   echo "np=$np: $n sites, identical to 1 rank"
   ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kill_trials.sh MODE [TRIALS] [SEED]: kill-and-resume trials of `tessera run` (2 ranks, several regions
 # and batches). MODE all: SIGKILL every process of the run's session (mpirun and both ranks) at a seeded
-# random moment, rerun, and compare cohort.bcf and stats.tsv bytes with an uninterrupted run.
+# random moment, rerun, and compare cohort.bcf and stats.tsv bytes and cohort.h5's datasets with an
+# uninterrupted run.
 # MODE worker: SIGKILL only rank 1 (a worker); mpirun must abort the job with a non-zero exit, and
 # the rerun must resume and end identical. Needs $TSR_TESSERA and $TSR_MPIEXEC (CTest).
 set -euo pipefail
@@ -56,6 +57,9 @@ for trial in $(seq 1 "$TRIALS"); do
     || fail "trial $trial: the rerun failed: $(tail -3 "$W/rerun.err")"
   cmp "$W/ref/cohort.bcf" "$out/cohort.bcf" || fail "trial $trial: cohort.bcf differs from the uninterrupted run"
   cmp "$W/ref/stats.tsv" "$out/stats.tsv" || fail "trial $trial: stats.tsv differs from the uninterrupted run"
+  # cohort.h5 (the collective stage after the task graph): every dataset's values, not the file's bytes
+  cmp <(h5dump "$W/ref/cohort.h5" | tail -n +2) <(h5dump "$out/cohort.h5" | tail -n +2) >/dev/null \
+    || fail "trial $trial: cohort.h5 datasets differ from the uninterrupted run"
   "$T" verify "$out" >/dev/null || fail "trial $trial: verify found damage after the resume"
   [ -z "$(find "$out" -name '.tmp.*')" ] || fail "trial $trial: temporary files left behind"
   echo "trial $trial: killed ($MODE) at ${delay} ms of ~${span} ms, exit $rc, ${done_before:-0}/$total tasks journaled; resumed identical"

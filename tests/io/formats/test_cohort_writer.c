@@ -1,8 +1,11 @@
 /*
- * test_cohort_writer.c - cohort.bcf (+ .csi), cohort.h5 and stats.tsv from two
- * hand-built call sets: records and INFO per population read back with htslib,
- * the HDF5 schema read back with the C API (allele axis growth from 2 to 4
- * alleles), commit=0 leaving nothing, byte-identical reruns.
+ * test_cohort_writer.c - cohort.bcf (+ .csi) and stats.tsv from two
+ * hand-built call sets (the serial cohort writer), and cohort.h5 from the
+ * same call sets written as files (the collective writer, here at one rank:
+ * the pipeline test compares 1, 2 and 3 ranks): records and INFO per
+ * population read back with htslib, the HDF5 schema read back with the C API
+ * (an allele axis of 4 alleles, shorter rows padded), commit=0 leaving
+ * nothing, byte-identical reruns, errors leaving no file.
  */
 #include "formats_test_util.h"
 
@@ -46,14 +49,15 @@ static void fill_callset(tsr_callset_t *cs, const char *contig, int n, const int
     cs->dp = malloc((size_t)n * NS * sizeof *cs->dp);
     cs->ad_off = malloc((size_t)(n + 1) * sizeof *cs->ad_off);
     cs->pl_off = malloc((size_t)(n + 1) * sizeof *cs->pl_off);
-    assert_true(cs->contig && cs->pos && cs->n_alleles && cs->allele_off && cs->qual && cs->filter && cs->gt &&
+    cs->af_off = malloc((size_t)(n + 1) * sizeof *cs->af_off);
+    assert_true(cs->af_off && cs->contig && cs->pos && cs->n_alleles && cs->allele_off && cs->qual && cs->filter && cs->gt &&
                 cs->gq && cs->dp && cs->ad_off && cs->pl_off);
     size_t blob = 0;
     for (int i = 0; i < n; i++)
         blob += strlen(alleles[i]);
     cs->allele_blob = malloc(blob + 1);
     assert_non_null(cs->allele_blob);
-    cs->allele_off[0] = cs->ad_off[0] = cs->pl_off[0] = 0;
+    cs->allele_off[0] = cs->ad_off[0] = cs->pl_off[0] = cs->af_off[0] = 0;
     for (int i = 0; i < n; i++) {
         int na = 1;
         for (const char *p = alleles[i]; *p; p++)
@@ -63,7 +67,10 @@ static void fill_callset(tsr_callset_t *cs, const char *contig, int n, const int
         cs->allele_off[i + 1] = cs->allele_off[i] + (int64_t)strlen(alleles[i]);
         cs->ad_off[i + 1] = cs->ad_off[i] + NS * na;
         cs->pl_off[i + 1] = cs->pl_off[i] + NS * na * (na + 1) / 2;
+        cs->af_off[i + 1] = cs->af_off[i] + na;
     }
+    cs->af = calloc((size_t)cs->af_off[n] + 1, sizeof *cs->af);
+    assert_non_null(cs->af);
     memcpy(cs->pos, pos, (size_t)n * sizeof *pos);
     memcpy(cs->qual, qual, (size_t)n * sizeof *qual);
     memcpy(cs->filter, filter, (size_t)n);
@@ -166,6 +173,43 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Write `cs` as the call-set file dir/name (with placeholder PL where it has none: the file format requires PL). */
+static char *write_callset_file(const char *dir, const char *name, tsr_callset_t *cs)
+{
+    char *p = path_in(dir, name);
+    int32_t *pl = cs->pl;
+    if (!pl) {
+        cs->pl = calloc((size_t)cs->pl_off[cs->n_sites] + 1, sizeof *cs->pl);
+        assert_non_null(cs->pl);
+    }
+    assert_int_equal(tsr_callset_write(p, cs), TSR_OK);
+    if (!pl) {
+        free(cs->pl);
+        cs->pl = NULL;
+    }
+    return p;
+}
+
+/* out/cohort.h5 from the call sets, written by the collective writer on MPI_COMM_WORLD. */
+static tsr_status_t write_h5(fixture_t *f, const char *out, int n, tsr_callset_t *const *cs, int64_t *n_sites)
+{
+    char *paths[4], name[32];
+    assert_true(n <= 4);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "callset%d.h5", i);
+        paths[i] = write_callset_file(f->dir, name, cs[i]);
+    }
+    char *h5 = path_in(out, "cohort.h5");
+    tsr_status_t st = tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, n, (const char *const *)paths,
+                                          n_sites);
+    for (int i = 0; i < n; i++) {
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+    free(h5);
+    return st;
+}
+
 static char *write_cohort(fixture_t *f, const char *sub)
 {
     char *out = path_in(f->dir, sub);
@@ -178,6 +222,11 @@ static char *write_cohort(fixture_t *f, const char *sub)
     assert_false(file_exists(out, "cohort.bcf"));
     assert_int_equal(tsr_cohort_writer_close(&w, 1), TSR_OK);
     assert_null(w);
+    assert_false(file_exists(out, "cohort.h5"));
+    int64_t n = -1;
+    tsr_callset_t *cs[2] = {&f->cs1, &f->cs2};
+    assert_int_equal(write_h5(f, out, 2, cs, &n), TSR_OK);
+    assert_int_equal(n, 4);
     return out;
 }
 
@@ -410,7 +459,7 @@ static void test_h5(void **state)
     assert_int_equal(contig[2], 1);
     H5Dclose(ds);
 
-    /* The allele axis grew from 2 to 4 at the 3-ALT site; earlier rows are padded with "". */
+    /* The allele axis is 4 (the 3-ALT site); shorter rows are padded with "". */
     char *al[4 * 4];
     ds = open_ds(file, "variant_allele", 2, (hsize_t[]){4, 4});
     assert_true(H5Dread(ds, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, al) >= 0);
@@ -645,13 +694,30 @@ static void test_abort_and_errors(void **state)
     assert_non_null(strstr(tsr_error_msg(), "chr1:100"));
     assert_int_equal(tsr_cohort_writer_close(&w, 0), TSR_OK);
     assert_true(dir_is_empty(out));
+
+    /* cohort.h5: a genotype allele beyond the site's alleles, then a missing call set: errors, nothing left. */
+    tsr_callset_t *cs[2] = {&f->cs1, &f->cs2};
+    f->cs2.gt[0] = 4;
+    tsr_error_clear();
+    assert_int_equal(write_h5(f, out, 2, cs, NULL), TSR_ERR_INTERNAL);
+    f->cs2.gt[0] = 1;
+    assert_non_null(strstr(tsr_error_msg(), "chr2:10"));
+    assert_true(dir_is_empty(out));
+    char *h5 = path_in(out, "cohort.h5"), *missing = path_in(f->dir, "no_such_callset.h5");
+    const char *paths[1] = {missing};
+    tsr_error_clear();
+    assert_int_not_equal(tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, 1, paths, NULL), TSR_OK);
+    assert_non_null(strstr(tsr_error_msg(), "no_such_callset.h5"));
+    assert_true(dir_is_empty(out));
+    free(missing);
+    free(h5);
     free(out);
 }
 
 /*
- * More sites than one buffered chunk-row (10,000 variants for 4 samples), with
- * the allele axis growing after a full flush: rows before and after the growth
- * keep their values and pads.
+ * More sites than one round of rows (10,000 variants for 4 samples), with one
+ * 3-allele site in the second round: every row keeps its values and the
+ * 2-allele rows their pads.
  */
 static void test_many_sites(void **state)
 {
@@ -687,6 +753,10 @@ static void test_many_sites(void **state)
     assert_int_equal(tsr_cohort_writer_open(out, f->ref, &f->sheet, &w), TSR_OK);
     assert_int_equal(tsr_cohort_writer_add(w, &cs), TSR_OK);
     assert_int_equal(tsr_cohort_writer_close(&w, 1), TSR_OK);
+    tsr_callset_t *csp[1] = {&cs};
+    int64_t n_sites = 0;
+    assert_int_equal(write_h5(f, out, 1, csp, &n_sites), TSR_OK);
+    assert_int_equal(n_sites, N);
 
     char *path = path_in(out, "cohort.h5");
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -762,5 +832,10 @@ int main(void)
         cmocka_unit_test(test_abort_and_errors),
         cmocka_unit_test(test_many_sites),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* The cohort.h5 writer is collective: a one-rank MPI world (a singleton without mpirun). */
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
+        return 1;
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    MPI_Finalize();
+    return rc;
 }

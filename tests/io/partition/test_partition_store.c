@@ -224,6 +224,26 @@ static void test_partition_rejects_bad_files(void **state)
     assert_null(back);
     assert_non_null(strstr(tsr_error_msg(), t));
 
+    /* one flipped byte anywhere after the seal: stopped by the checksum before HDF5 parses it */
+    char f[512];
+    path_in(f, sizeof f, "flipped.h5");
+    in = fopen(p, "rb");
+    out = fopen(f, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    for (long i = 0; i < len; i++) {
+        int ch = fgetc(in);
+        fputc(i == len * 2 / 3 ? ch ^ 0x10 : ch, out);
+    }
+    fclose(in);
+    fclose(out);
+    tsr_error_clear();
+    assert_int_equal(tsr_partition_read(f, &back), TSR_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(tsr_error_msg(), f));
+    assert_non_null(strstr(tsr_error_msg(), "damaged"));
+    unlink(f);
+
     /* wrong schema: a call-set file read as a partition */
     tsr_callset_t *cs;
     assert_int_equal(tsr_callset_create(&cs), TSR_OK);
