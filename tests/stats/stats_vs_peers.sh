@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `tessera stats --vcf` on real 1000 Genomes genotypes (Debian's shapeit4-example: phase 3 chr20,
 # 203 samples; a 400 kb slice, ~3,200 sites, with missing and half-missing calls put in
-# deterministically) against bcftools +fill-tags and plink2, and identical at 1, 2 and 3 ranks.
+# deterministically) against bcftools +fill-tags, plink2 and vcftools, and identical at 1, 2 and 3 ranks.
 # Usage: stats_vs_peers.sh  (needs $TSR_TESSERA, $TSR_MPIEXEC, $TSR_BUILD_DIR from CTest)
 set -euo pipefail
 T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun} CMP=${TSR_BUILD_DIR:?}/tests/stats/compare_fill_tags
@@ -9,6 +9,7 @@ SRC=/usr/share/doc/shapeit4/examples/test/unphased.vcf.gz
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -r "$SRC" ] || fail "$SRC missing: install the shapeit4-example package (deploy/setup.sh does)"
 command -v plink2 >/dev/null || fail "plink2 missing: install the plink2 package (deploy/setup.sh does)"
+command -v vcftools >/dev/null || fail "vcftools missing: install the vcftools package (deploy/setup.sh does)"
 W=$(mktemp -d /tmp/tsr_stats.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
@@ -70,4 +71,13 @@ paste <(tail -n +2 "$W/all/stats.tsv" | cut -f 2,7,8,14) <(tail -n +2 "$W/pl.afr
   { n++; ac=$5*$6; if ($3 != $6 || (ac - $2 > 0.5 || $2 - ac > 0.5)) { print "FAIL: POS " $1 ": AC/AN " $2 "/" $3 " vs plink2 " $5 "*" $6; bad=1; exit 1 }
     d=$4-$7; if (d<0) d=-d; if (d > 5e-6*$7) { print "FAIL: POS " $1 ": HWE " $4 " vs plink2 " $7; bad=1; exit 1 } }
   END { if (!bad) printf "plink2: %d sites, AC/AN equal, HWE within the 6 digits plink2 prints\n", n; if (n < 1000) exit 1 }'
-echo "stats_vs_peers: $n_sites sites; stats.tsv, statistics and sample_qc.tsv identical at 1, 2, 3 ranks; bcftools and plink2 agree"
+
+# vcftools --hardy on the same file: P_HWE = HWE and P_HET_EXCESS = ExcHet within relative 1e-6
+# (vcftools prints 7 significant digits).
+vcftools --gzvcf "$W/full.vcf.gz" --hardy --out "$W/vt" > /dev/null 2>&1 || fail "vcftools --hardy failed"
+paste <(tail -n +2 "$W/all/stats.tsv" | cut -f 2,14,15) <(tail -n +2 "$W/vt.hwe" | cut -f 2,6,8) | awk -F'\t' '
+  { n++; if ($1 != $4) { print "FAIL: position " $1 " vs vcftools " $4; bad=1; exit 1 }
+    for (k = 2; k <= 3; k++) { d = $k - $(k+3); if (d < 0) d = -d; ref = $(k+3) > 0 ? $(k+3) : 1
+      if (d > 1e-6 * ref) { print "FAIL: POS " $1 ": " (k == 2 ? "HWE " : "ExcHet ") $k " vs vcftools " $(k+3); bad=1; exit 1 } } }
+  END { if (!bad) printf "vcftools: %d sites, HWE and ExcHet within relative 1e-6\n", n; if (n < 1000) exit 1 }'
+echo "stats_vs_peers: $n_sites sites; stats.tsv, statistics and sample_qc.tsv identical at 1, 2, 3 ranks; bcftools, plink2 and vcftools agree"
