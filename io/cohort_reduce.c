@@ -314,7 +314,8 @@ static double metric(const tsr_cohort_sample_t *s, int m)
 
 static double median_of(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    if (n > 0) /* qsort needs a non-NULL array even when empty */
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

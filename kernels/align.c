@@ -533,7 +533,8 @@ static tsr_status_t tsr_align_map(tsr_align_state_t *st, const tsr_kernel_env_t 
     }
     tsr_reader_close(&rd);
     if (s == TSR_OK) {
-        qsort(recs.v, recs.n, sizeof *recs.v, tsr_bam_cmp);
+        if (recs.n > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(recs.v, recs.n, sizeof *recs.v, tsr_bam_cmp);
         /* a run is read once by the merge: fast compression */
         s = tsr_align_write(bam_path, "wb1", tsr_pool_size(env->pool), hdr, &recs);
     }
@@ -703,13 +704,15 @@ static tsr_status_t tsr_dups_decide(char **paths, int n_paths, tsr_dups_t *d)
     if (s == TSR_OK && !(d->mark = malloc(cm * sizeof *d->mark)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory marking duplicates");
     if (s == TSR_OK) {
-        qsort(pv, np, sizeof *pv, tsr_dup_pair_cmp);
+        if (np > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(pv, np, sizeof *pv, tsr_dup_pair_cmp);
         for (size_t i = 1; i < np; i++)
             if (!tsr_i64cmp(pv[i].a, pv[i - 1].a, 3) && !tsr_i64cmp(pv[i].b, pv[i - 1].b, 3)) {
                 d->mark[d->n_mark++] = (tsr_dup_mark_t){pv[i].name, 3};
                 d->dup_pairs++;
             }
-        qsort(fv, nf, sizeof *fv, tsr_dup_frag_cmp);
+        if (nf > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(fv, nf, sizeof *fv, tsr_dup_frag_cmp);
         for (size_t i = 0, g = 0; i < nf; i++) {
             if (i == 0 || tsr_i64cmp(fv[i].a, fv[i - 1].a, 3))
                 g = i; /* first of its position: a pair end, or the best fragment */
@@ -718,7 +721,8 @@ static tsr_status_t tsr_dups_decide(char **paths, int n_paths, tsr_dups_t *d)
             d->mark[d->n_mark++] = (tsr_dup_mark_t){fv[i].name, 1 << fv[i].seg};
             d->dup_frags++;
         }
-        qsort(d->mark, d->n_mark, sizeof *d->mark, tsr_dup_mark_cmp);
+        if (d->n_mark > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(d->mark, d->n_mark, sizeof *d->mark, tsr_dup_mark_cmp);
     }
     free(pv);
     free(fv);

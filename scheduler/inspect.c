@@ -120,12 +120,14 @@ tsr_status_t tsr_inspect_print(const char *outdir, FILE *out)
     tsr_type_count_t *types = NULL;
     int n_types = 0;
     if (s == TSR_OK) {
-        qsort(ks.keys, ks.n, sizeof *ks.keys, tsr_str_cmp);
+        if (ks.n > 0)
+            qsort(ks.keys, ks.n, sizeof *ks.keys, tsr_str_cmp);
         s = tsr_inspect_count(f, tpath, &ks, &types, &n_types);
     }
     fclose(f);
     if (s == TSR_OK) {
-        qsort(types, (size_t)n_types, sizeof *types, tsr_type_cmp);
+        if (n_types > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(types, (size_t)n_types, sizeof *types, tsr_type_cmp);
         long done = 0, left = 0;
         fprintf(out, "output directory: %s\n", outdir);
         fprintf(out, "fingerprint: %s\n", fp);

@@ -292,7 +292,8 @@ tsr_status_t tsr_graph_csr_build(const tsr_graph_t *g, tsr_graph_csr_t *c)
     }
     if (m)
         memcpy(e, g->edges, (size_t)m * 2 * sizeof *e);
-    qsort(e, (size_t)m, 2 * sizeof *e, tsr_edge_cmp);
+    if (m > 0) /* qsort needs a non-NULL array even when empty */
+        qsort(e, (size_t)m, 2 * sizeof *e, tsr_edge_cmp);
     int64_t u = 0;
     for (int64_t i = 0; i < m; i++)
         if (u == 0 || e[2 * i] != e[2 * (u - 1)] || e[2 * i + 1] != e[2 * (u - 1) + 1]) {

@@ -116,7 +116,8 @@ int tsr_cmd_verify(int argc, char **argv)
         tsr_journal_done_at(j, i, &recs[i].key, &no, &outputs, &crc);
         recs[i].index = i;
     }
-    qsort(recs, (size_t)n, sizeof *recs, tsr_verify_rec_cmp);
+    if (n > 0) /* qsort needs a non-NULL array even when empty */
+        qsort(recs, (size_t)n, sizeof *recs, tsr_verify_rec_cmp);
     int files = 0, tasks = 0, bad = 0;
     for (int i = 0; i < n; i++) {
         if (i > 0 && strcmp(recs[i].key, recs[i - 1].key) == 0)
