@@ -572,11 +572,5 @@ tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, con
             }
         fputc('\n', fp);
     }
-    int bad = ferror(fp);
-    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
-        tsr_status_t st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return TSR_OK;
+    return tsr_output_commit(fp, tmp, path);
 }

@@ -327,11 +327,5 @@ tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *r, co
     fst_section(fp, r);
     facts_section(fp, facts);
     fputs("</body></html>\n", fp);
-    int bad = ferror(fp);
-    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
-        tsr_status_t st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    return TSR_OK;
+    return tsr_output_commit(fp, tmp, path);
 }

@@ -32,11 +32,7 @@ static tsr_status_t tsr_cohort_facts(tsr_cohort_writer_t *w, const tsr_kernel_en
     TSR_FACT("sample sheet", "%s", o->samples);
     TSR_FACT("output", "%s", o->outdir);
     TSR_FACT("ranks", "%d", env->rt->size);
-    struct rusage ru;
-    double cpu = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
-                                                        (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6
-                                                  : 0.0;
-    TSR_FACT("CPU time (rank writing the cohort, so far)", "%.2f s", cpu);
+    TSR_FACT("CPU time (rank writing the cohort, so far)", "%.2f s", tsr_cpu_seconds());
     TSR_FACT("peak memory (rank writing the cohort)", "%.1f MiB", (double)tsr_peak_rss() / 1048576.0);
     time_t now = time(NULL);
     struct tm tmv;

@@ -388,27 +388,12 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     tsr_json_provenance(fp, plan);
     tsr_status_t s = tsr_json_stage_outputs(fp, plan);
     fprintf(fp, "\n}\n");
-    int bad = ferror(fp);
     if (s != TSR_OK) {
         fclose(fp);
         unlink(tmp);
         return s;
     }
-    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    return TSR_OK;
-}
-
-/* User + system CPU seconds of this process, every thread included (getrusage). */
-static double tsr_cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0.0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
+    return tsr_output_commit(fp, tmp, path);
 }
 
 /*

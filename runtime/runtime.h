@@ -15,6 +15,7 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdarg.h>
 
@@ -241,6 +242,8 @@ void tsr_signals_reset(void);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double tsr_now(void);
+/* User + system CPU seconds of this process so far, every thread included (getrusage). */
+double tsr_cpu_seconds(void);
 /* Peak resident set size of this process in bytes (getrusage). */
 int64_t tsr_peak_rss(void);
 /* Parse a size like "4G", "512M", "100k", "2000" into bytes; -1 on error. */
@@ -260,6 +263,12 @@ tsr_status_t tsr_output_tmpname(const char *final_path, char *tmp, size_t len) T
  * journal lock (no other run can be writing). A missing dir is not an error.
  */
 tsr_status_t tsr_output_tmp_sweep(const char *dir, int64_t *n_removed) TSR_RESULT_USED;
+/*
+ * Finish a file written through `fp` under `tmp`: close it and rename it to
+ * `path` if every write succeeded, otherwise remove it and return TSR_ERR_IO
+ * naming `path`. Always closes fp.
+ */
+tsr_status_t tsr_output_commit(FILE *fp, const char *tmp, const char *path) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,15 @@ double tsr_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double tsr_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 int64_t tsr_peak_rss(void)
 {
     struct rusage ru;
@@ -106,4 +115,17 @@ tsr_status_t tsr_output_tmp_sweep(const char *dir, int64_t *n_removed)
     }
     closedir(d);
     return s;
+}
+
+tsr_status_t tsr_output_commit(FILE *fp, const char *tmp, const char *path)
+{
+    int bad = ferror(fp);
+    int closed = fclose(fp);
+    if (bad || closed != 0 || rename(tmp, path) != 0) {
+        tsr_status_t s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s (disk full or directory not writable?)",
+                                       path, strerror(errno ? errno : EIO));
+        unlink(tmp);
+        return s;
+    }
+    return TSR_OK;
 }

@@ -111,15 +111,6 @@ static void remove_parts(const tsr_vcf_stats_t *vs, const tsr_rt_t *rt, const ch
     }
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0.0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
-
 static tsr_status_t write_summary(const char *out, const char *vcf, const tsr_vcf_stats_t *vs, int64_t sites,
                                   int ranks, double seconds, double cpu, const tsr_cohort_result_t *res)
 {
@@ -294,7 +285,7 @@ int tsr_cmd_stats(int argc, char **argv)
     st = agree(rt, st);
     if (st == TSR_OK && MPI_Reduce(&n_sites, &total, 1, MPI_INT64_T, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
         st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the site counts failed");
-    double cpu = cpu_seconds(), cpu_total = 0.0;
+    double cpu = tsr_cpu_seconds(), cpu_total = 0.0;
     if (st == TSR_OK && MPI_Reduce(&cpu, &cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
         st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the CPU times failed");
     int64_t rss = tsr_peak_rss(), rss_max = 0;
