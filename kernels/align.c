@@ -297,7 +297,7 @@ static tsr_status_t tsr_align_write(const char *final_path, const char *mode, in
         int e = errno;
         unlink(tmp);
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun the "
-                             "same command to resume", tmp, e ? strerror(e) : "write failed (disk full?)");
+                             "same command to resume", tmp, tsr_write_failure_reason(tmp, e));
     }
     return TSR_OK;
 }
@@ -312,9 +312,10 @@ static tsr_status_t tsr_write_text(const char *final_path, const char *text, siz
     int bad = len > 0 && fwrite(text, 1, len, fp) != len;
     bad |= fclose(fp) != 0;
     if (bad || rename(tmp, final_path) != 0) {
+        int e = errno;
         unlink(tmp);
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun the "
-                             "same command to resume", tmp, strerror(errno));
+                             "same command to resume", tmp, tsr_write_failure_reason(tmp, e));
     }
     return TSR_OK;
 }
@@ -902,7 +903,8 @@ static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
     if (out && tsr_pool_size(env->pool) > 1)
         hts_set_threads(out, tsr_pool_size(env->pool));
     if (s == TSR_OK && sam_hdr_write(out, hdr) < 0)
-        s = tsr_error_set(TSR_ERR_IO, "cannot write '%s' (disk full?)", tmp);
+        s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
+                          tsr_write_failure_reason(tmp, errno));
     int64_t n_out = 0;
     while (s == TSR_OK && n_heap > 0) {
         tsr_run_cursor_t *c = heap[0];
@@ -910,7 +912,8 @@ static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
             c->b->core.flag |= BAM_FDUP;
         tsr_aln_qc_add(&qc, c->b);
         if (sam_write1(out, hdr, c->b) < 0) {
-            s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': free space (or raise the quota) and rerun", tmp);
+            s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
+                              tsr_write_failure_reason(tmp, errno));
             break;
         }
         n_out++;
@@ -923,7 +926,8 @@ static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
         tsr_heap_down(heap, n_heap, 0);
     }
     if (out && sam_close(out) < 0 && s == TSR_OK)
-        s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': free space (or raise the quota) and rerun", tmp);
+        s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
+                          tsr_write_failure_reason(tmp, errno));
     if (s == TSR_OK && sam_index_build(tmp, 0) < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot index '%s'", tmp);
     if (s == TSR_OK) {

@@ -269,6 +269,13 @@ tsr_status_t tsr_output_tmp_sweep(const char *dir, int64_t *n_removed) TSR_RESUL
  * naming `path`. Always closes fp.
  */
 tsr_status_t tsr_output_commit(FILE *fp, const char *tmp, const char *path) TSR_RESULT_USED;
+/*
+ * Why a write to `path` failed, for the user: "No space left on device" when
+ * the file system of `path` has under 1 MiB free (checked first: libraries
+ * that write from their own threads lose errno), else strerror(err), else
+ * "write failed". Returns a static string.
+ */
+const char *tsr_write_failure_reason(const char *path, int err);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,10 +123,25 @@ tsr_status_t tsr_output_commit(FILE *fp, const char *tmp, const char *path)
     int bad = ferror(fp);
     int closed = fclose(fp);
     if (bad || closed != 0 || rename(tmp, path) != 0) {
-        tsr_status_t s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s (disk full or directory not writable?)",
-                                       path, strerror(errno ? errno : EIO));
+        tsr_status_t s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s (free space or check the directory)",
+                                       path, tsr_write_failure_reason(tmp, errno));
         unlink(tmp);
         return s;
     }
     return TSR_OK;
+}
+
+const char *tsr_write_failure_reason(const char *path, int err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)1 << 20)
+        return strerror(ENOSPC);
+    return err ? strerror(err) : "write failed";
 }
