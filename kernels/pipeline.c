@@ -370,6 +370,10 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    /* The maximum of the gathered figures, so the two fields always agree. */
+    int64_t rss_max = 0;
+    for (int r = 0; r < rt->size; r++)
+        rss_max = rss_by_rank[r] > rss_max ? rss_by_rank[r] : rss_max;
     fprintf(fp,
             "{\n  \"tessera_summary_version\": 2,\n  \"samples\": %d,\n  \"populations\": %d,\n"
             "  \"regions\": %d,\n  \"batches\": %d,\n  \"sites\": %lld,\n  \"tasks\": %d,\n"
@@ -378,8 +382,7 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
             "  \"cpu_seconds\": %.3f,\n  \"peak_rss_bytes_max_rank\": %lld,\n  \"peak_rss_bytes_by_rank\": [",
             plan->sheet->n_samples, plan->sheet->n_populations, plan->n_regions, plan->n_batches,
             (long long)sum->n_sites, sum->sched.n_tasks, sum->sched.n_skipped, sum->sched.n_executed,
-            sum->sched.n_retried, rt->size, threads, sum->seconds, sum->seconds, cpu_total,
-            (long long)sum->peak_rss);
+            sum->sched.n_retried, rt->size, threads, sum->seconds, sum->seconds, cpu_total, (long long)rss_max);
     for (int r = 0; r < rt->size; r++)
         fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
     fprintf(fp, "],\n  \"fingerprint\": ");
