@@ -309,15 +309,9 @@ static tsr_status_t tsr_write_text(const char *final_path, const char *text, siz
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; check the output directory", tmp, strerror(errno));
-    int bad = len > 0 && fwrite(text, 1, len, fp) != len;
-    bad |= fclose(fp) != 0;
-    if (bad || rename(tmp, final_path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun the "
-                             "same command to resume", tmp, tsr_write_failure_reason(tmp, e));
-    }
-    return TSR_OK;
+    if (len > 0)
+        fwrite(text, 1, len, fp); /* a short write sets the error flag tsr_output_commit checks */
+    return tsr_output_commit(fp, tmp, final_path);
 }
 
 /* ------------------------------------------------------------ index step */
