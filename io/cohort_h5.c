@@ -65,7 +65,7 @@ static const struct {
     [G_FMISSING] = {"F_MISSING", 0, T_F32}, [G_HWE] = {"HWE", 1, T_F64},
     [G_EXCHET] = {"ExcHet", 1, T_F64},  [G_F] = {"F", 0, T_F64},
 };
-enum { N_FILTERS = 2, PLOIDY = 2, ALLELE_CHUNK = 2, ALLELE_ROWS_CHUNK = 1000, VARIANT_CHUNK = 10000 };
+enum { N_FILTERS = 1 + TSR_FILTER_N, PLOIDY = 2, ALLELE_CHUNK = 2, ALLELE_ROWS_CHUNK = 1000, VARIANT_CHUNK = 10000 };
 
 typedef struct h5var {
     hid_t id;
@@ -216,7 +216,9 @@ static tsr_status_t write_header_datasets(cohort_h5_t *h)
         st = write_fixed(h, "contig_id", h->str_type, (hsize_t)nc, names);
     if (st == TSR_OK)
         st = write_fixed(h, "contig_length", H5T_NATIVE_INT64, (hsize_t)nc, lens);
-    const char *filters[N_FILTERS] = {"PASS", "LowQual"};
+    const char *filters[N_FILTERS] = {"PASS"};
+    for (int k = 0; k < TSR_FILTER_N; k++)
+        filters[1 + k] = tsr_filter_name(k);
     if (st == TSR_OK)
         st = write_fixed(h, "filter_id", h->str_type, N_FILTERS, filters);
     free(names);
@@ -520,7 +522,8 @@ static tsr_status_t fill_row(cohort_h5_t *h, size_t r, const tsr_callset_t *cs, 
     ((float *)v[DS_QUALITY].buf)[r] = cs->qual[i];
     int8_t *flt = (int8_t *)v[DS_FILTER].buf + r * N_FILTERS;
     flt[0] = cs->filter[i] == 0;
-    flt[1] = (cs->filter[i] & 1) != 0;
+    for (int k = 0; k < TSR_FILTER_N; k++)
+        flt[1 + k] = (cs->filter[i] & (1u << k)) != 0;
     memcpy((int8_t *)v[DS_GT].buf + r * (size_t)S * PLOIDY, gt, (size_t)S * PLOIDY);
     int32_t *gq = (int32_t *)v[DS_GQ].buf + r * (size_t)S, *dp = (int32_t *)v[DS_DP].buf + r * (size_t)S;
     int32_t *ad = (int32_t *)v[DS_AD].buf + r * (size_t)S * (size_t)A;

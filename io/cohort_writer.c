@@ -55,7 +55,7 @@ struct tsr_cohort_writer {
     FILE *tsv;
     int n_samples, n_pops;
     char **keys; /* per statistics group (cohort, then populations): the INFO keys of info_keys[] + suffix */
-    int pass_id, lowqual_id;
+    int pass_id, filter_id[TSR_FILTER_N];
     int failed;
     int last_rid;
     int64_t last_pos, n_sites;
@@ -126,8 +126,11 @@ static tsr_status_t build_header(tsr_cohort_writer_t *w, const tsr_ref_t *ref, c
                                  tsr_ref_contig_name(ref, i));
         TSR_CALL(hdr_add(w, line));
     }
-    TSR_CALL(hdr_add(w, "##FILTER=<ID=LowQual,Description=\"Low quality: QUAL below the joint kernel's "
-                        "threshold\">"));
+    for (int k = 0; k < TSR_FILTER_N; k++) {
+        snprintf(line, sizeof line, "##FILTER=<ID=%s,Description=\"%s\">", tsr_filter_name(k),
+                 tsr_filter_description(k));
+        TSR_CALL(hdr_add(w, line));
+    }
     for (int g = 0; g <= sheet->n_populations; g++)
         for (int k = 0; k < N_KEYS; k++) {
             const char *pop = g ? sheet->populations[g - 1] : "";
@@ -151,7 +154,8 @@ static tsr_status_t build_header(tsr_cohort_writer_t *w, const tsr_ref_t *ref, c
     if (bcf_hdr_sync(w->hdr) != 0)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the header of %s", w->final[OUT_BCF]);
     w->pass_id = bcf_hdr_id2int(w->hdr, BCF_DT_ID, "PASS");
-    w->lowqual_id = bcf_hdr_id2int(w->hdr, BCF_DT_ID, "LowQual");
+    for (int k = 0; k < TSR_FILTER_N; k++)
+        w->filter_id[k] = bcf_hdr_id2int(w->hdr, BCF_DT_ID, tsr_filter_name(k));
     return TSR_OK;
 }
 
@@ -305,7 +309,7 @@ static tsr_status_t check_site(tsr_cohort_writer_t *w, const tsr_callset_t *cs, 
                              "call set %s:%" PRId64 " reached the cohort writer out of genome order (after "
                              "position %" PRId64 ")",
                              cs->contig, cs->pos[i] + 1, w->last_pos + 1);
-    if (cs->filter[i] > 1)
+    if (cs->filter[i] >> TSR_FILTER_N)
         return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%" PRId64 ": unknown filter bits 0x%x", cs->contig,
                              cs->pos[i] + 1, cs->filter[i]);
     TSR_CALL(reserve_scratch(w, n));
@@ -414,8 +418,13 @@ static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t
         bcf_float_set_missing(rec->qual);
     else
         rec->qual = cs->qual[i];
-    int fid = cs->filter[i] ? w->lowqual_id : w->pass_id;
-    if (bcf_update_filter(w->hdr, rec, &fid, 1) < 0)
+    int fid[TSR_FILTER_N], nf = 0;
+    for (int k = 0; k < TSR_FILTER_N; k++)
+        if (cs->filter[i] & (1u << k))
+            fid[nf++] = w->filter_id[k];
+    if (nf == 0)
+        fid[nf++] = w->pass_id;
+    if (bcf_update_filter(w->hdr, rec, fid, nf) < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "cannot set FILTER in %s", w->final[OUT_BCF]);
     for (int g = 0; g <= w->n_pops; g++)
         TSR_CALL(set_info(w, g, n - 1));
@@ -464,7 +473,11 @@ static tsr_status_t write_tsv_line(tsr_cohort_writer_t *w, const tsr_callset_t *
     if (n == 1)
         e |= tsr_str_putn(s, ".", 1);
     e |= tsr_str_putn(s, "\t", 1) | put_float(s, cs->qual[i]) | tsr_str_putn(s, "\t", 1);
-    e |= cs->filter[i] ? tsr_str_putn(s, "LowQual", 7) : tsr_str_putn(s, "PASS", 4);
+    if (cs->filter[i] == 0)
+        e |= tsr_str_putn(s, "PASS", 4);
+    for (int k = 0, nf = 0; k < TSR_FILTER_N; k++)
+        if (cs->filter[i] & (1u << k))
+            e |= (nf++ ? tsr_str_putn(s, ";", 1) : 0) | tsr_str_putn(s, tsr_filter_name(k), strlen(tsr_filter_name(k)));
     e |= tsr_site_stats_tsv_values(s, w->st);
     e |= tsr_str_putn(s, "\n", 1);
     if (e)

@@ -179,6 +179,22 @@ tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev) TSR_RESUL
 /* --------------------------------------------------------------- call sets */
 
 /*
+ * Site filters of a call set: bit k of tsr_callset_t.filter set means filter
+ * tsr_filter_name(k) applies (0 = PASS). The BCF header, stats.tsv and
+ * cohort.h5's filter_id declare them in this order.
+ */
+typedef enum {
+    TSR_FILTER_LOWQUAL = 1 << 0,    /* QUAL below --min-qual */
+    TSR_FILTER_EXCHET = 1 << 1,     /* excess heterozygosity (one-sided HWE p-value below the joint threshold) */
+    TSR_FILTER_STRANDBIAS = 1 << 2, /* ALT reads on one strand (phred strand-bias score above the threshold) */
+    TSR_FILTER_N = 3                /* number of filters (not a bit) */
+} tsr_filter_bit_t;
+/* "LowQual", "ExcHet", "StrandBias": the name of filter bit k (k < TSR_FILTER_N). */
+const char *tsr_filter_name(int k);
+/* The VCF header description of filter bit k. */
+const char *tsr_filter_description(int k);
+
+/*
  * Joint-genotyped sites of one region over the whole cohort, the joint
  * kernel's output and the cohort writers' input. Alleles: "REF,ALT1,..."
  * (no symbolic allele). Genotypes are diploid, unphased; -1 = missing.
@@ -193,7 +209,7 @@ typedef struct tsr_callset {
     int64_t *allele_off; /* n_sites+1 into allele_blob */
     char *allele_blob;
     float *qual;
-    uint8_t *filter;     /* 0 = PASS, bit 0 = LowQual */
+    uint8_t *filter;     /* 0 = PASS, else bits of tsr_filter_bit_t (LowQual, ExcHet, StrandBias) */
     float *af;           /* EM allele frequencies, per site n_alleles values (offsets: af_off) */
     int64_t *af_off;     /* n_sites+1 */
     int8_t *gt;          /* n_sites*n_samples*2 */

@@ -150,7 +150,7 @@ static int setup(void **state)
         const int64_t pos[2] = {9, 49};
         const char *al[2] = {"G,A,C,T", "AT,A"};
         const float qual[2] = {99.0f, NAN};
-        const uint8_t filter[2] = {0, 0};
+        const uint8_t filter[2] = {0, TSR_FILTER_EXCHET | TSR_FILTER_STRANDBIAS};
         const int8_t gt[2 * NS * 2] = {1, 2, 3, 3, 0, 2, -1, 0, /* site 1 */ 0, 1, 0, 0, 1, 1, -1, -1};
         const int32_t gq[2 * NS] = {10, 20, 30, 40, 11, 12, 13, -1};
         const int32_t dp[2 * NS] = {6, 7, 8, 1, 5, 5, 5, -1};
@@ -346,10 +346,14 @@ static void test_bcf(void **state)
     assert_true(bcf_gt_is_missing(gt[6]));
     assert_int_equal(bcf_gt_allele(gt[7]), 0);
 
-    /* chr2:50 AT>A, QUAL missing, no called AFR allele -> AF_AFR missing */
+    /* chr2:50 AT>A, QUAL missing, ExcHet + StrandBias, no called AFR allele -> AF_AFR missing */
     assert_int_equal(bcf_read(fp, h, r), 0);
     bcf_unpack(r, BCF_UN_ALL);
     assert_true(bcf_float_is_missing(r->qual));
+    assert_int_equal(r->d.n_flt, 2);
+    assert_int_equal(bcf_has_filter(h, r, "ExcHet"), 1);
+    assert_int_equal(bcf_has_filter(h, r, "StrandBias"), 1);
+    assert_int_equal(bcf_has_filter(h, r, "LowQual"), 0);
     assert_string_equal(r->d.allele[0], "AT");
     expect_info_int(h, r, "AN_AFR", 1, (int32_t[]){2});
     expect_info_int(h, r, "AC_AFR", 1, (int32_t[]){0});
@@ -393,7 +397,7 @@ static void test_bcf(void **state)
         "chr2\t10\tG\tA,C,T\t99\tPASS\t1,2,2\t7\t0.142857,0.285714,0.285714\t4\t2\t0,0,1\t0\t1,1,0.2"
         "\t1,0.666666667,1\t0.076923\t0,0,2\t3\t0,0,0.666667\t2\t0\t0,0,1\t0\t1,1,1\t1,1,1\t."
         "\t1,2,0\t4\t0.25,0.5,0\t2\t2\t0,0,0\t0\t1,1,1\t1,0.666666667,1\t-0.600000\n"
-        "chr2\t50\tAT\tA\t.\tPASS\t3\t6\t0.5\t3\t1\t1\t0.25\t1\t1\t0.333333"
+        "chr2\t50\tAT\tA\t.\tExcHet;StrandBias\t3\t6\t0.5\t3\t1\t1\t0.25\t1\t1\t0.333333"
         "\t0\t2\t0\t1\t0\t0\t0.5\t1\t1\t.\t3\t4\t0.75\t2\t1\t1\t0\t1\t1\t-0.333333\n";
     assert_string_equal(text, want);
     free(text);
@@ -444,7 +448,7 @@ static void test_h5(void **state)
     assert_int_equal(lens[1], 300);
     H5Dclose(ds);
     H5Dclose(open_ds(file, "contig_id", 1, (hsize_t[]){2}));
-    H5Dclose(open_ds(file, "filter_id", 1, (hsize_t[]){2}));
+    H5Dclose(open_ds(file, "filter_id", 1, (hsize_t[]){4}));
 
     int64_t pos[4];
     ds = open_ds(file, "variant_position", 1, (hsize_t[]){4});
@@ -483,10 +487,10 @@ static void test_h5(void **state)
     assert_true(isnan(q[3]));
     H5Dclose(ds);
 
-    int8_t flt[4 * 2];
-    ds = open_ds(file, "variant_filter", 2, (hsize_t[]){4, 2});
+    int8_t flt[4 * 4];
+    ds = open_ds(file, "variant_filter", 2, (hsize_t[]){4, 4});
     assert_true(H5Dread(ds, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, flt) >= 0);
-    assert_memory_equal(flt, ((int8_t[]){1, 0, 0, 1, 1, 0, 1, 0}), 8);
+    assert_memory_equal(flt, ((int8_t[]){1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1}), 16);
     H5Dclose(ds);
 
     int8_t g[4 * NS * 2];
