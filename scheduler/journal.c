@@ -35,6 +35,7 @@ typedef struct tsr_journal_rec {
 
 struct tsr_journal {
     int fd;
+    int readonly; /* opened by tsr_journal_open_readonly(): appends are refused */
     char *path;
     tsr_journal_rec_t *recs;
     int n_recs, cap_recs;
@@ -390,6 +391,44 @@ static tsr_status_t tsr_journal_end_line(tsr_journal_t *j, size_t start)
     return tsr_journal_put(j, "\t%08x\n", c);
 }
 
+tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
+{
+    *out = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int missing = 0;
+    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    if (missing)
+        return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
+    tsr_journal_t *j = calloc(1, sizeof *j);
+    if (!j || !(j->path = strdup(path))) {
+        free(j);
+        free(data);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening journal '%s'", path);
+    }
+    j->readonly = 1;
+    j->fd = open(path, O_RDONLY | O_CLOEXEC);
+    tsr_status_t s = TSR_OK;
+    if (j->fd < 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s': %s", path, strerror(errno));
+    /* A shared lock: refused while a run holds the exclusive one, so a journal being written is not judged. */
+    if (s == TSR_OK && flock(j->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        s = tsr_error_set(TSR_ERR_STATE,
+                          "%s is locked by a tessera run on this output directory; wait for it to end first", path);
+    tsr_journal_parse_t po;
+    if (s == TSR_OK)
+        s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
+    free(data);
+    if (s == TSR_OK)
+        snprintf(j->last_error, sizeof j->last_error, "%s", po.last_error);
+    if (s != TSR_OK) {
+        tsr_journal_close(&j);
+        return s;
+    }
+    *out = j;
+    return TSR_OK;
+}
+
 tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **out)
 {
     *out = NULL;
@@ -485,6 +524,8 @@ void tsr_journal_close(tsr_journal_t **jp)
 tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
                                     const uint32_t *crc)
 {
+    if (j->readonly)
+        return tsr_error_set(TSR_ERR_STATE, "journal '%s' was opened read-only", j->path);
     if (tsr_has_separator(key))
         return tsr_error_set(TSR_ERR_INTERNAL, "journal key '%s' contains a tab or newline", key);
     size_t start = j->len;
@@ -501,6 +542,8 @@ tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_out
 
 tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_status_t s, const char *msg)
 {
+    if (j->readonly)
+        return tsr_error_set(TSR_ERR_STATE, "journal '%s' was opened read-only", j->path);
     if (tsr_has_separator(key))
         return tsr_error_set(TSR_ERR_INTERNAL, "journal key '%s' contains a tab or newline", key);
     char clean[TSR_ERRMSG_MAX];

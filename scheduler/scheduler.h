@@ -81,6 +81,14 @@ typedef struct tsr_journal tsr_journal_t;
  */
 tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **j) TSR_RESULT_USED;
 void tsr_journal_close(tsr_journal_t **j);
+/*
+ * Open an existing journal only to read its records (`tessera verify`): no
+ * write access needed, nothing cut back or appended (appends fail with
+ * TSR_ERR_STATE); a shared lock refuses a journal a run is writing. A
+ * truncated or corrupted tail ends the replay as in tsr_journal_open().
+ * Not collective. Close with tsr_journal_close().
+ */
+tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **j) TSR_RESULT_USED;
 
 /* Append + fsync a completion record: task key and its outputs' CRC32s. */
 tsr_status_t tsr_journal_append_done(tsr_journal_t *j, const char *key, int n_outputs,

@@ -3,10 +3,11 @@
  * journal records as finished and name each file that changed or is missing.
  *
  * The journal is read with the scheduler's own reader (tsr_journal_scan for the
- * fingerprint, tsr_journal_open for the records), so verify and resume agree
- * on what counts as done: for a key journaled more than once only its newest
- * record counts. Opening takes the journal's lock, so a directory a run is
- * writing into is refused rather than reported as damaged.
+ * fingerprint, tsr_journal_open_readonly for the records), so verify and resume
+ * agree on what counts as done: for a key journaled more than once only its
+ * newest record counts. Verify writes nothing and needs only read access; its
+ * shared lock makes a directory a run is writing into be refused rather than
+ * reported as damaged.
  */
 #include "runtime/cli/cli.h"
 #include "scheduler/scheduler.h"
@@ -99,7 +100,7 @@ int tsr_cmd_verify(int argc, char **argv)
         return TSR_EXIT_FAIL;
     }
     tsr_journal_t *j = NULL;
-    s = tsr_journal_open(jpath, fp, &j);
+    s = tsr_journal_open_readonly(jpath, &j);
     if (s != TSR_OK)
         return tsr_cli_fail("verify", s);
     int n = tsr_journal_n_done(j);

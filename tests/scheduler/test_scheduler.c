@@ -480,6 +480,44 @@ static void test_journal_locked(void **state)
     tsr_journal_close(&b);
 }
 
+/* A read-only open (tessera verify) replays the records, changes no byte, refuses appends and a locked journal. */
+static void test_journal_readonly(void **state)
+{
+    fixture_t *f = *state;
+    build_tree(f->g, 10);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    char jpath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    long len;
+    char *d = read_file(jpath, &len);
+    write_file(jpath, d, len - 5); /* a torn last record, which a read-write open would cut back */
+    tsr_journal_t *j = NULL;
+    assert_int_equal(tsr_journal_open_readonly(jpath, &j), TSR_OK);
+    assert_int_equal(tsr_journal_n_done(j), 9);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_append_error(j, "x", TSR_ERR_IO, "no"), TSR_ERR_STATE);
+    assert_non_null(strstr(tsr_error_msg(), "read-only"));
+    tsr_journal_close(&j);
+    long len2;
+    char *d2 = read_file(jpath, &len2);
+    assert_int_equal(len2, len - 5);
+    assert_memory_equal(d, d2, (size_t)len2);
+    free(d2);
+    free(d);
+
+    tsr_journal_t *w = NULL;
+    assert_int_equal(tsr_journal_open(jpath, "fp-test-1", &w), TSR_OK);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_open_readonly(jpath, &j), TSR_ERR_STATE);
+    assert_null(j);
+    assert_non_null(strstr(tsr_error_msg(), "locked"));
+    tsr_journal_close(&w);
+    snprintf(jpath, sizeof jpath, "%s/none.tsv", f->dir);
+    assert_int_equal(tsr_journal_open_readonly(jpath, &j), TSR_ERR_IO);
+    assert_null(j);
+}
+
 static void test_truncated_last_line(void **state)
 {
     fixture_t *f = *state;
@@ -657,6 +695,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_changed_output_rerun, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_readonly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_middle_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_api, setup, teardown),
