@@ -324,8 +324,11 @@ static double median_of(double *v, int n)
  * |x - median| > 4 x scale, scale = the MAD, or where the MAD is 0 (more
  * than half the samples share one value, e.g. a call rate of 1) the mean
  * absolute deviation from the median, so that one deviant sample among
- * identical ones is still flagged; for the singleton count the scale is at
- * least 1.
+ * identical ones is still flagged. The scale has a floor per metric, so that
+ * a cohort of near-identical samples does not flag differences nobody would
+ * act on: 0.005 for the call rate (a flag needs 2 points of call rate), 1 for
+ * the singleton count, 2.5% of the median for the ratios and the depth (a
+ * flag needs 10% off the median).
  */
 static tsr_status_t flag_outliers(tsr_cohort_result_t *r)
 {
@@ -347,8 +350,11 @@ static tsr_status_t flag_outliers(tsr_cohort_result_t *r)
         for (int k = 0; k < n; k++)
             sum += v[k];
         double mad = median_of(v, n), scale = mad > 0 ? mad : sum / n;
-        if (m == 2 && scale < 1) /* singletons are counts: a difference of 4 or fewer is never flagged */
-            scale = 1;
+        double floor = (1u << m) == TSR_QC_CALL_RATE    ? 0.005
+                       : (1u << m) == TSR_QC_SINGLETONS ? 1.0
+                                                        : 0.025 * fabs(med);
+        if (scale < floor)
+            scale = floor;
         r->qc_median[m] = med;
         r->qc_mad[m] = mad;
         r->qc_scale[m] = scale;

@@ -161,6 +161,36 @@ static void test_errors(void **state)
 }
 
 /* 10 samples, 20 sites; S3 misses 10 calls: only its call rate is flagged (the MAD of call rate is 0). */
+/* Near-identical call rates (0.985-1) flag nobody: the call-rate scale's floor is 0.005; 0.9 is flagged. */
+static void test_outlier_floor(void **state)
+{
+    (void)state;
+    const char *id11[11] = {"S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10"};
+    tsr_cohort_acc_t *a = NULL;
+    assert_int_equal(tsr_cohort_acc_create(11, id11, NULL, 0, NULL, &a), TSR_OK);
+    const int missing[11] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 100};
+    for (int i = 0; i < 1000; i++) {
+        int32_t gt[22];
+        for (int j = 0; j < 11; j++) {
+            gt[2 * j] = (i + j) % 2;
+            gt[2 * j + 1] = 0;
+            if (i < missing[j])
+                gt[2 * j] = gt[2 * j + 1] = -1;
+        }
+        const char *al[2] = {"A", "G"};
+        assert_int_equal(tsr_cohort_acc_add_site(a, al, 2, gt, NULL), TSR_OK);
+    }
+    tsr_cohort_result_t *r = NULL;
+    assert_int_equal(tsr_cohort_acc_result(a, &r), TSR_OK);
+    assert_true(r->qc_mad[0] > 0 && r->qc_mad[0] < 0.005);
+    assert_true(r->qc_scale[0] == 0.005);
+    for (int j = 0; j < 10; j++)
+        assert_false(r->samples[j].outlier & TSR_QC_CALL_RATE);
+    assert_true(r->samples[10].outlier & TSR_QC_CALL_RATE);
+    tsr_cohort_result_destroy(&r);
+    tsr_cohort_acc_destroy(&a);
+}
+
 static void test_outliers_and_writers(void **state)
 {
     (void)state;
@@ -229,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_hand_worked),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_outlier_floor),
         cmocka_unit_test(test_outliers_and_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
