@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define TSR_CALLSET_SCHEMA "tessera-callset"
-#define TSR_CALLSET_VERSION 1
+#define TSR_CALLSET_VERSION 1 /* low-pass call sets add n_pops, /call/ds, /call/gp, /site/pop_af */
 
 static tsr_status_t callset_write_body(tsr_h5_file_t *f, const tsr_callset_t *cs)
 {
@@ -39,6 +39,13 @@ static tsr_status_t callset_write_body(tsr_h5_file_t *f, const tsr_callset_t *cs
     TSR_CALL(tsr_h5_write(f, "/call/ad", H5T_NATIVE_INT32, doff[n], cs->ad));
     TSR_CALL(tsr_h5_write(f, "/call/pl_offset", H5T_NATIVE_INT64, n + 1, poff));
     TSR_CALL(tsr_h5_write(f, "/call/pl", H5T_NATIVE_INT32, poff[n], cs->pl));
+    /* low-pass fields, only when present (deep call sets keep their bytes) */
+    if (cs->ds) {
+        TSR_CALL(tsr_h5_attr_write_i64(f, "n_pops", cs->n_pops));
+        TSR_CALL(tsr_h5_write(f, "/call/ds", H5T_NATIVE_FLOAT, n * ns, cs->ds));
+        TSR_CALL(tsr_h5_write(f, "/call/gp", H5T_NATIVE_FLOAT, poff[n], cs->gp));
+        TSR_CALL(tsr_h5_write(f, "/site/pop_af", H5T_NATIVE_FLOAT, foff[n] * cs->n_pops, cs->pop_af));
+    }
     return TSR_OK;
 }
 
@@ -91,6 +98,16 @@ static tsr_status_t callset_read_body(tsr_h5_file_t *f, tsr_callset_t *cs)
     TSR_CALL(tsr_h5_read(f, "/call/pl_offset", H5T_NATIVE_INT64, n + 1, NULL, (void **)&cs->pl_off));
     TSR_CALL(tsr_h5_read(f, "/call/pl", H5T_NATIVE_INT32, -1, &m, (void **)&cs->pl));
     TSR_CALL(tsr_h5_check_offsets(f, "/call/pl_offset", cs->pl_off, n, m));
+    if (H5Aexists(f->id, "n_pops") > 0) {
+        int64_t np;
+        TSR_CALL(tsr_h5_attr_read_i64(f, "n_pops", &np));
+        if (np < 0 || np > INT32_MAX)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: bad n_pops attribute", f->path);
+        cs->n_pops = (int32_t)np;
+        TSR_CALL(tsr_h5_read(f, "/call/ds", H5T_NATIVE_FLOAT, n * ns, NULL, (void **)&cs->ds));
+        TSR_CALL(tsr_h5_read(f, "/call/gp", H5T_NATIVE_FLOAT, cs->pl_off[n], NULL, (void **)&cs->gp));
+        TSR_CALL(tsr_h5_read(f, "/site/pop_af", H5T_NATIVE_FLOAT, cs->af_off[n] * np, NULL, (void **)&cs->pop_af));
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t na = cs->n_alleles[i];
         if (na < 1 || tsr_h5_count_alleles(cs->allele_blob, cs->allele_off[i], cs->allele_off[i + 1]) != na ||

@@ -2,7 +2,8 @@
  * cohort_h5.c - DIR/cohort.h5 (schema in io/cohort_schema.md; VCF-Zarr
  * names), written collectively by every rank with parallel HDF5.
  *
- * Design. The per-region call sets hold every site, so the file's full
+ * Design. In low-pass mode (call sets with posteriors) call_DS and call_GP
+ * are written too. The per-region call sets hold every site, so the file's full
  * shape is known before it is created: ranks read the small /site/n_alleles
  * of the regions round-robin and combine them (MPI_MAX over arrays that are
  * zero where a rank did not read), which gives every rank each region's site
@@ -86,6 +87,8 @@ typedef struct cohort_h5 {
     MPI_Comm comm;
     int rank, size;
     int S, n_groups, A;
+    int lowpass;            /* the call sets carry DS/GP: call_DS and call_GP are written */
+    int G;                  /* diploid genotypes of A alleles: the call_GP genotype axis */
     int64_t V;
     int64_t *count, *first; /* per region: sites, first row */
     hsize_t cs, cv;         /* chunk: samples, variants (per-call datasets) */
@@ -248,6 +251,7 @@ static tsr_status_t read_shape(cohort_h5_t *h)
     h->first = calloc((size_t)h->n_regions + 1, sizeof *h->first);
     tsr_status_t st = amax && h->count && h->first ? TSR_OK
                                                    : tsr_error_set(TSR_ERR_NOMEM, "out of memory planning %s", h->path);
+    int lowpass = 0;
     for (int r = h->rank; st == TSR_OK && r < h->n_regions; r += h->size) {
         tsr_h5_file_t f;
         int32_t *na = NULL;
@@ -256,6 +260,8 @@ static tsr_status_t read_shape(cohort_h5_t *h)
         if (st != TSR_OK)
             break;
         st = tsr_h5_read(&f, "/site/n_alleles", H5T_NATIVE_INT32, -1, &n, (void **)&na);
+        if (st == TSR_OK && H5Aexists(f.id, "n_pops") > 0) /* a low-pass call set (io/callset_store.c) */
+            lowpass = 1;
         tsr_status_t c = tsr_h5_finish(&f, 0);
         if (st == TSR_OK)
             st = c;
@@ -274,6 +280,8 @@ static tsr_status_t read_shape(cohort_h5_t *h)
         int rc = MPI_Allreduce(MPI_IN_PLACE, h->count, h->n_regions, MPI_INT64_T, MPI_MAX, h->comm);
         if (rc == MPI_SUCCESS)
             rc = MPI_Allreduce(MPI_IN_PLACE, amax, h->n_regions, MPI_INT32_T, MPI_MAX, h->comm);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Allreduce(MPI_IN_PLACE, &lowpass, 1, MPI_INT, MPI_MAX, h->comm);
         if (rc != MPI_SUCCESS)
             st = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Allreduce of the call sets' sizes");
     }
@@ -285,6 +293,8 @@ static tsr_status_t read_shape(cohort_h5_t *h)
         if (amax[r] > h->A)
             h->A = amax[r];
     }
+    h->lowpass = lowpass;
+    h->G = h->A * (h->A + 1) / 2;
     free(amax);
     return st;
 }
@@ -308,7 +318,7 @@ static void plan_chunks(cohort_h5_t *h)
         cv = 1;
     h->cv = cv;
     /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 256 MiB. */
-    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A) + 32 +
+    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
                        (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
@@ -482,6 +492,16 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
                 TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 1, d1, c1d, -1, fill, 1, ft));
         }
     }
+    if (h->lowpass) {
+        const int ids = DS_FIXED + N_G * h->n_groups;
+        const hsize_t G = (hsize_t)h->G;
+        hsize_t d2[2] = {V, S}, c2[2] = {cv, cs};
+        TSR_CALL(make_dataset(h, &v[ids], "call_DS", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 2, d2, c2, -1, &fill_nan,
+                              1, ft));
+        hsize_t d3[3] = {V, S, G}, c3[3] = {cv, cs, G < 3 ? G : 3};
+        TSR_CALL(make_dataset(h, &v[ids + 1], "call_GP", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 3, d3, c3, 2,
+                              &fill_nan, 1, ft));
+    }
     return TSR_OK;
 }
 
@@ -554,6 +574,19 @@ static tsr_status_t fill_row(cohort_h5_t *h, size_t r, const tsr_callset_t *cs, 
         ((int32_t *)gv[G_NHET].buf)[r] = st->nhet[g];
         ((float *)gv[G_FMISSING].buf)[r] = st->f_missing[g];
         ((double *)gv[G_F].buf)[r] = st->inbreeding[g];
+    }
+    if (h->lowpass) {
+        /* call_GP: the site's G_i = n(n+1)/2 posteriors in VCF genotype order, NaN beyond them and when absent */
+        const int ids = DS_FIXED + N_G * h->n_groups, G = h->G, gi = n * (n + 1) / 2;
+        float *ds = (float *)v[ids].buf + r * (size_t)S, *gp = (float *)v[ids + 1].buf + r * (size_t)S * (size_t)G;
+        const float *cds = cs->ds ? cs->ds + (size_t)i * (size_t)S : NULL;
+        const float *cgp = cs->gp && cs->pl_off && cs->pl_off[i + 1] - cs->pl_off[i] == (int64_t)S * gi
+                               ? cs->gp + cs->pl_off[i] : NULL;
+        for (int j = 0; j < S; j++) {
+            ds[j] = cds ? cds[j] : NAN;
+            for (int k = 0; k < G; k++)
+                gp[(size_t)j * G + k] = (cgp && k < gi) ? cgp[(size_t)j * gi + k] : NAN;
+        }
     }
     return TSR_OK;
 }
@@ -716,7 +749,7 @@ static tsr_status_t cohort_h5_run(cohort_h5_t *h)
         st = read_shape(h);
     if (st == TSR_OK) {
         plan_chunks(h);
-        h->n_vars = DS_FIXED + N_G * h->n_groups;
+        h->n_vars = DS_FIXED + N_G * h->n_groups + (h->lowpass ? 2 : 0);
         if (!(h->vars = calloc((size_t)h->n_vars, sizeof *h->vars)))
             st = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", h->path);
         for (int i = 0; st == TSR_OK && i < h->n_vars; i++)

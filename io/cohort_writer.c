@@ -57,6 +57,7 @@ struct tsr_cohort_writer {
     char **keys; /* per statistics group (cohort, then populations): the INFO keys of info_keys[] + suffix */
     int pass_id, filter_id[TSR_FILTER_N];
     int failed;
+    int hdr_written, lowpass; /* the header goes out with the first call set: DS/GP/AF_EM lines when it is low-pass */
     int last_rid;
     int64_t last_pos, n_sites;
     /* per-site scratch, grown as needed */
@@ -219,8 +220,6 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
     if (!(w->bcf = hts_open(w->tmp[OUT_BCF], "wb")))
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_BCF], strerror(errno));
-    if (bcf_hdr_write(w->bcf, w->hdr) != 0)
-        return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));
     if (!(w->tsv = fopen(w->tmp[OUT_TSV], "w")))
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_TSV], strerror(errno));
     return write_tsv_header(w, sheet);
@@ -405,6 +404,8 @@ static tsr_status_t set_format(tsr_cohort_writer_t *w, const char *key, const in
     return TSR_OK;
 }
 
+static tsr_status_t set_lowpass(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i);
+
 static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid)
 {
     const int n = cs->n_alleles[i], S = w->n_samples;
@@ -441,6 +442,8 @@ static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t
         TSR_CALL(set_format(w, "AD", cs->ad + cs->ad_off[i], (size_t)S * (size_t)n));
     if (cs->pl)
         TSR_CALL(set_format(w, "PL", cs->pl + cs->pl_off[i], (size_t)(cs->pl_off[i + 1] - cs->pl_off[i])));
+    if (w->lowpass && cs->ds)
+        TSR_CALL(set_lowpass(w, cs, i));
     if (bcf_write(w->bcf, w->hdr, rec) != 0)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': check free space", w->tmp[OUT_BCF]);
     return TSR_OK;
@@ -511,11 +514,71 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
     return TSR_OK;
 }
 
+/*
+ * Write the BCF header, once: low-pass call sets (ds present) add FORMAT
+ * DS and GP and INFO AF_EM (cohort and per population, the EM frequencies).
+ */
+static tsr_status_t write_header(tsr_cohort_writer_t *w, int lowpass)
+{
+    if (w->hdr_written)
+        return TSR_OK;
+    w->lowpass = lowpass;
+    if (lowpass) {
+        char line[1024];
+        TSR_CALL(hdr_add(w, "##FORMAT=<ID=DS,Number=1,Type=Float,Description=\"Expected ALT dosage (posterior "
+                            "mean of ALT copies, summed over ALTs)\">"));
+        TSR_CALL(hdr_add(w, "##FORMAT=<ID=GP,Number=G,Type=Float,Description=\"Genotype posterior probabilities "
+                            "(population allele frequency as prior)\">"));
+        for (int g = 0; g <= w->n_pops; g++) {
+            const char *key = w->keys[N_KEYS * g + K_AF], *pop = g ? key + strlen("AF_") : "";
+            int n = snprintf(line, sizeof line, "##INFO=<ID=AF_EM%s%s,Number=A,Type=Float,Description=\"Allele "
+                             "frequency by EM over genotype likelihoods%s%s\">", g ? "_" : "", pop,
+                             g ? " in population " : "", pop);
+            if (n >= (int)sizeof line)
+                return tsr_error_set(TSR_ERR_FORMAT, "population name '%s' is too long for the BCF header", pop);
+            TSR_CALL(hdr_add(w, line));
+        }
+        if (bcf_hdr_sync(w->hdr) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the header of %s", w->final[OUT_BCF]);
+    }
+    if (bcf_hdr_write(w->bcf, w->hdr) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));
+    w->hdr_written = 1;
+    return TSR_OK;
+}
+
+/* The low-pass fields of site i: INFO AF_EM (cohort, populations), FORMAT DS and GP. */
+static tsr_status_t set_lowpass(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
+{
+    const int n = cs->n_alleles[i], S = w->n_samples;
+    char key[512];
+    for (int g = 0; g <= w->n_pops && n > 1; g++) {
+        const float *f = g == 0 ? cs->af + cs->af_off[i]
+                                : cs->pop_af ? cs->pop_af + cs->af_off[i] * cs->n_pops + (int64_t)(g - 1) * n : NULL;
+        if (!f || (g > 0 && g > cs->n_pops))
+            continue;
+        snprintf(key, sizeof key, "AF_EM%s%s", g ? "_" : "", g ? w->keys[N_KEYS * g + K_AF] + strlen("AF_") : "");
+        TSR_CALL(put_info_f(w, key, f + 1, NULL, n - 1));
+    }
+    if (bcf_update_format_float(w->hdr, w->rec, "DS", cs->ds + (size_t)i * S, S) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT DS in %s", w->final[OUT_BCF]);
+    if (cs->gp && bcf_update_format_float(w->hdr, w->rec, "GP", cs->gp + cs->pl_off[i],
+                                          (int)(cs->pl_off[i + 1] - cs->pl_off[i])) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT GP in %s", w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
 tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
 {
     if (w->failed)
         return tsr_error_set(TSR_ERR_STATE, "the cohort writer for %s already failed; close it", w->final[OUT_BCF]);
-    tsr_status_t st = add_callset(w, cs);
+    tsr_status_t st = write_header(w, cs->ds != NULL);
+    if (st == TSR_OK && (cs->ds != NULL) != w->lowpass)
+        st = tsr_error_set(TSR_ERR_STATE, "call set %s:%lld-%lld is %s but the cohort is %s: do not mix modes",
+                           cs->contig, (long long)cs->start + 1, (long long)cs->end, cs->ds ? "low-pass" : "deep",
+                           w->lowpass ? "low-pass" : "deep");
+    if (st == TSR_OK)
+        st = add_callset(w, cs);
     if (st != TSR_OK)
         w->failed = 1;
     return st;
@@ -605,7 +668,12 @@ tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **wp, int commit)
     tsr_cohort_writer_t *w = *wp;
     *wp = NULL;
     int keep = commit && !w->failed;
-    tsr_status_t st = close_streams(w);
+    tsr_status_t st = keep && w->bcf ? write_header(w, 0) : TSR_OK;
+    if (st != TSR_OK)
+        keep = 0;
+    tsr_status_t cst = close_streams(w);
+    if (st == TSR_OK)
+        st = cst;
     if (st == TSR_OK && keep)
         st = commit_outputs(w);
     else if (st == TSR_OK && commit)

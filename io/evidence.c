@@ -29,6 +29,7 @@ void tsr_evidence_destroy(tsr_evidence_t **ev)
     free(e->ad_off);
     free(e->ad);
     free(e->dp);
+    free(e->strand);
     free(e->block_sample);
     free(e->block_start);
     free(e->block_end);
@@ -64,6 +65,9 @@ void tsr_callset_destroy(tsr_callset_t **cs)
     free(c->ad);
     free(c->pl_off);
     free(c->pl);
+    free(c->ds);
+    free(c->gp);
+    free(c->pop_af);
     free(c);
     *cs = NULL;
 }

@@ -55,6 +55,17 @@ typedef struct tsr_sheet {
  */
 tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet) TSR_RESULT_USED;
 void tsr_sheet_destroy(tsr_sheet_t **sheet);
+/*
+ * One cohort from several sheets read in order (`tessera add`: the run's
+ * sheet, then each added sheet): the samples are their concatenation, ids
+ * are unique across all parts (a repeated id names both places), and the
+ * populations are indexed over the union exactly as for one sheet holding
+ * every line. Parts before `check_from` are sealed: their paths are
+ * resolved but the files are not opened (they may have moved away). Not
+ * collective. Destroy with tsr_sheet_destroy().
+ */
+tsr_status_t tsr_sheet_create_from_parts(int n_parts, const char *const *paths, int check_from,
+                                         tsr_sheet_t **sheet) TSR_RESULT_USED;
 
 /* -------------------------------------------------------------- reference */
 
@@ -161,6 +172,8 @@ typedef struct tsr_evidence {
     int64_t *ad_off;        /* n_sites+1 offsets into ad; site i holds n_samples*n_alleles_i */
     int32_t *ad;
     int32_t *dp;            /* n_sites*n_samples: reads counted at the site */
+    int32_t *strand;        /* 2*ad_off[n_sites]: per AD entry, reads on the forward then reverse strand
+                             * (site i's S x A_i x 2 values start at 2*ad_off[i]) */
     int64_t n_blocks;       /* reference-confidence blocks, sorted by (sample, start) */
     int32_t *block_sample;
     int64_t *block_start, *block_end; /* 0-based half-open */
@@ -218,6 +231,12 @@ typedef struct tsr_callset {
     int32_t *ad;
     int64_t *pl_off;     /* n_sites+1; site i holds n_samples*G_i */
     int32_t *pl;
+    /* Low-pass mode only (NULL / 0 in deep mode): */
+    float *ds;           /* n_sites*n_samples: expected ALT dosage (sum over ALTs of posterior x copies) */
+    float *gp;           /* genotype posteriors, offsets pl_off (n_samples*G_i per site) */
+    int32_t n_pops;      /* populations of pop_af (the sheet's, sorted by name) */
+    float *pop_af;       /* EM allele frequencies per population: site i holds n_pops*n_alleles_i values
+                            from af_off[i]*n_pops, population-major; NaN where a population has no reads */
 } tsr_callset_t;
 
 tsr_status_t tsr_callset_create(tsr_callset_t **cs) TSR_RESULT_USED;
@@ -225,6 +244,50 @@ void tsr_callset_destroy(tsr_callset_t **cs);
 /* Per-region call-set file (HDF5; tmp + rename). Not collective. */
 tsr_status_t tsr_callset_write(const char *path, const tsr_callset_t *cs) TSR_RESULT_USED;
 tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_USED;
+
+/* ------------------------------------------- low-pass evidence (issue 6) */
+
+/*
+ * Low-pass evidence for one (region, sample batch), position-major; schema in
+ * io/lowpass_schema.md. A site is a position (SNV) or an indel anchor (the base
+ * before the event) where some sample of the batch has a non-reference
+ * observation. Its alleles are "REF,ALT1,..." (no symbolic allele); obs_* list
+ * every non-reference observation there (sample within the batch, allele
+ * index >= 1, phred quality), sorted by (sample, allele). Reference
+ * observations are not listed one by one: the runs give, per sample, the
+ * number of passing reads whose base matches the reference at every position
+ * (runs of constant depth > 0, sorted by (sample, start)), and ref_qual the
+ * sample's mean base quality of those bases. Sites are sorted by (pos, kind).
+ */
+typedef struct tsr_lp_evidence {
+    char *contig;
+    int64_t start, end;     /* the region, 0-based half-open */
+    int32_t n_samples;
+    char **sample_ids;      /* n_samples, in cohort order */
+    float *ref_qual;        /* n_samples: mean phred of reference-matching bases (0 when none) */
+    int64_t n_sites;
+    int64_t *pos;           /* 0-based; the anchor for indels */
+    uint8_t *kind;          /* tsr_site_kind_t */
+    int32_t *n_alleles;     /* including REF */
+    int64_t *allele_off;    /* n_sites+1 offsets into allele_blob */
+    char *allele_blob;      /* "REF,ALT1,..." per site, no NUL between sites */
+    int64_t *obs_off;       /* n_sites+1 offsets into obs_* */
+    int32_t *obs_sample;    /* within the batch */
+    uint8_t *obs_allele;    /* 1..n_alleles-1 */
+    uint8_t *obs_qual;      /* phred */
+    int64_t n_runs;
+    int32_t *run_sample;
+    int64_t *run_start, *run_end; /* 0-based half-open */
+    int32_t *run_depth;
+} tsr_lp_evidence_t;
+
+/* Allocate an empty low-pass evidence set. Destroy with tsr_lp_evidence_destroy(). */
+tsr_status_t tsr_lp_evidence_create(tsr_lp_evidence_t **ev) TSR_RESULT_USED;
+void tsr_lp_evidence_destroy(tsr_lp_evidence_t **ev);
+/* Write `ev` to an HDF5 file (tmp name + rename, sealed). Not collective. */
+tsr_status_t tsr_lp_partition_write(const char *path, const tsr_lp_evidence_t *ev) TSR_RESULT_USED;
+/* Read a file written by tsr_lp_partition_write (checked). Destroy with tsr_lp_evidence_destroy(). */
+tsr_status_t tsr_lp_partition_read(const char *path, tsr_lp_evidence_t **ev) TSR_RESULT_USED;
 
 /* ----------------------------------------------------------- cohort output */
 
@@ -559,6 +622,25 @@ tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
  * existing o->out is replaced whole or left untouched. Not collective.
  */
 tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
+
+/* ------------------------------------------ gVCF export (io/gvcf_export.c) */
+
+/* Options of `tessera export --gvcf SAMPLE`. */
+typedef struct tsr_gvcf_opts {
+    const char *dir;    /* a tessera output directory with evidence partitions */
+    const char *sample; /* the sample to export */
+    const char *ref;    /* the run's reference FASTA (REF bases of the reference blocks) */
+    const char *out;    /* FILE.vcf.gz; its tabix index is FILE.vcf.gz.tbi */
+} tsr_gvcf_opts_t;
+
+/*
+ * Write one sample's gVCF from DIR/evidence (convention in io/gvcf_export.c:
+ * bcftools' `<*>` allele with INFO/END and FORMAT/MIN_DP blocks; uncovered
+ * positions have no record). The file and its index are written under
+ * temporary names and renamed when complete. *n_parts counts the partitions
+ * read. Errors name the file; an unknown sample is TSR_ERR_USAGE. Not collective.
+ */
+tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *o, int64_t *n_parts) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

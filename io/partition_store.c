@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 #define TSR_PARTITION_SCHEMA "tessera-evidence"
-#define TSR_PARTITION_VERSION 1
+#define TSR_PARTITION_VERSION 2
 #define TSR_H5_CHUNK 65536
 
 /* ------------------------------------------------------------ HDF5 layer */
@@ -465,6 +465,8 @@ int32_t tsr_h5_count_alleles(const char *blob, int64_t a, int64_t b)
 static tsr_status_t partition_write_body(tsr_h5_file_t *f, const tsr_evidence_t *ev)
 {
     int64_t n = ev->n_sites, nb = ev->n_blocks;
+    if (n > 0 && !ev->strand)
+        return tsr_error_set(TSR_ERR_INTERNAL, "%s: evidence without strand counts", f->path);
     TSR_CALL(tsr_h5_attr_write_str(f, "schema", TSR_PARTITION_SCHEMA));
     TSR_CALL(tsr_h5_attr_write_i64(f, "schema_version", TSR_PARTITION_VERSION));
     TSR_CALL(tsr_h5_attr_write_str(f, "contig", ev->contig ? ev->contig : ""));
@@ -488,6 +490,7 @@ static tsr_status_t partition_write_body(tsr_h5_file_t *f, const tsr_evidence_t 
     TSR_CALL(tsr_h5_write(f, "/call/ad_offset", H5T_NATIVE_INT64, n + 1, doff));
     TSR_CALL(tsr_h5_write(f, "/call/ad", H5T_NATIVE_INT32, doff[n], ev->ad));
     TSR_CALL(tsr_h5_write(f, "/call/dp", H5T_NATIVE_INT32, n * ev->n_samples, ev->dp));
+    TSR_CALL(tsr_h5_write(f, "/call/strand", H5T_NATIVE_INT32, 2 * doff[n], ev->strand));
     TSR_CALL(tsr_h5_write(f, "/refblock/sample", H5T_NATIVE_INT32, nb, ev->block_sample));
     TSR_CALL(tsr_h5_write(f, "/refblock/start", H5T_NATIVE_INT64, nb, ev->block_start));
     TSR_CALL(tsr_h5_write(f, "/refblock/end", H5T_NATIVE_INT64, nb, ev->block_end));
@@ -541,6 +544,7 @@ static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
     TSR_CALL(tsr_h5_read(f, "/call/ad", H5T_NATIVE_INT32, -1, &m, (void **)&ev->ad));
     TSR_CALL(tsr_h5_check_offsets(f, "/call/ad_offset", ev->ad_off, n, m));
     TSR_CALL(tsr_h5_read(f, "/call/dp", H5T_NATIVE_INT32, n * ns, NULL, (void **)&ev->dp));
+    TSR_CALL(tsr_h5_read(f, "/call/strand", H5T_NATIVE_INT32, 2 * ev->ad_off[n], NULL, (void **)&ev->strand));
     for (int64_t i = 0; i < n; i++) {
         int64_t na = ev->n_alleles[i];
         if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-KHASH_MAP_INIT_STR(tsr_sheet_ids, int)
+KHASH_MAP_INIT_STR(tsr_sheet_ids, int64_t)
 
 enum { COL_SAMPLE, COL_POPULATION, COL_FASTQ1, COL_FASTQ2, COL_BAM, N_COLS };
 static const char *const col_names[N_COLS] = {"sample", "population", "fastq1", "fastq2", "bam"};
@@ -30,8 +30,11 @@ typedef struct sheet_parse {
     char *dir;         /* absolute directory of the sheet */
     int col[N_COLS];   /* field index of each known column, -1 if absent */
     int n_fields;      /* fields in the header */
-    khash_t(tsr_sheet_ids) *ids; /* sample id -> line of first use */
+    khash_t(tsr_sheet_ids) *ids; /* sample id -> part << 32 | line of first use */
     int cap;
+    int part;                    /* index of the sheet part being read (tsr_sheet_create_from_parts) */
+    const char *const *parts;    /* every part's path, for messages */
+    int check_files;             /* 0: resolve paths without opening the files (sealed parts) */
 } sheet_parse_t;
 
 void tsr_sheet_destroy(tsr_sheet_t **sheet)
@@ -137,6 +140,10 @@ static tsr_status_t resolve_input(sheet_parse_t *ps, int lineno, const char *p, 
     char *r = p[0] == '/' ? strdup(p) : tsr_path_join(ps->dir, p);
     if (!r)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+    if (!ps->check_files) {
+        *out = r;
+        return TSR_OK;
+    }
     /* O_NONBLOCK: a FIFO must not hang the run at planning time. */
     int fd = open(r, O_RDONLY | O_NONBLOCK);
     struct stat st;
@@ -201,10 +208,17 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
                              "become file names, rename the sample",
                              ps->path, lineno, id);
     khiter_t k = kh_get(tsr_sheet_ids, ps->ids, id);
-    if (k != kh_end(ps->ids))
+    if (k != kh_end(ps->ids)) {
+        int part = (int)(kh_val(ps->ids, k) >> 32), line = (int)(kh_val(ps->ids, k) & 0xffffffff);
+        if (part != ps->part)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' is already in the cohort (%s line %d); sample ids must be "
+                                 "unique across the cohort, rename the new sample",
+                                 ps->path, lineno, id, ps->parts[part], line);
         return tsr_error_set(TSR_ERR_FORMAT,
                              "%s line %d: sample '%s' already on line %d; sample ids must be unique",
-                             ps->path, lineno, id, kh_val(ps->ids, k));
+                             ps->path, lineno, id, line);
+    }
 
     const char *pop = ps->col[COL_POPULATION] >= 0 ? trim(f[ps->col[COL_POPULATION]]) : "all";
     if (!*pop)
@@ -258,7 +272,7 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
     k = kh_put(tsr_sheet_ids, ps->ids, s->id, &ret);
     if (ret < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
-    kh_val(ps->ids, k) = lineno;
+    kh_val(ps->ids, k) = (int64_t)ps->part << 32 | (int64_t)lineno;
     return TSR_OK;
 }
 
@@ -306,7 +320,7 @@ static tsr_status_t parse_lines(sheet_parse_t *ps, FILE *fp, tsr_sheet_t *sh)
 {
     char *line = NULL, **fields = NULL;
     size_t lcap = 0;
-    int fcap = 0, lineno = 0, have_header = 0;
+    int fcap = 0, lineno = 0, have_header = 0, before = sh->n_samples;
     ssize_t len;
     tsr_status_t st = TSR_OK;
     errno = 0;
@@ -335,7 +349,7 @@ static tsr_status_t parse_lines(sheet_parse_t *ps, FILE *fp, tsr_sheet_t *sh)
     if (st == TSR_OK && !have_header)
         st = tsr_error_set(TSR_ERR_FORMAT, "%s: empty sample sheet; the first line must be a header naming "
                            "the columns sample, population, fastq1 [fastq2] or bam", ps->path);
-    if (st == TSR_OK && sh->n_samples == 0)
+    if (st == TSR_OK && sh->n_samples == before)
         st = tsr_error_set(TSR_ERR_FORMAT, "%s: no samples after the header (line %d); add one line per sample",
                            ps->path, lineno);
     free(line);
@@ -343,41 +357,67 @@ static tsr_status_t parse_lines(sheet_parse_t *ps, FILE *fp, tsr_sheet_t *sh)
     return st;
 }
 
-tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet)
+/* Parse one part into sh (samples appended); ps->ids, ps->cap and ps->part carry over between parts. */
+static tsr_status_t parse_part(sheet_parse_t *ps, const char *path, tsr_sheet_t *sh)
 {
-    *sheet = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot open sample sheet '%s': %s", path, strerror(errno));
-
-    sheet_parse_t ps = {.path = path};
-    tsr_sheet_t *sh = calloc(1, sizeof *sh);
+    ps->path = path;
     char *copy = strdup(path);
-    ps.ids = kh_init(tsr_sheet_ids);
     tsr_status_t st = TSR_OK;
-    if (!sh || !copy || !ps.ids) {
+    if (!copy) {
         st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-        goto done;
+    } else {
+        char *slash = strrchr(copy, '/');
+        const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+        ps->dir = realpath(dir, NULL);
+        if (!ps->dir)
+            st = tsr_error_set(TSR_ERR_IO, "cannot resolve the directory of sample sheet '%s': %s", path,
+                               strerror(errno));
     }
-    char *slash = strrchr(copy, '/');
-    const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
-    ps.dir = realpath(dir, NULL);
-    if (!ps.dir) {
-        st = tsr_error_set(TSR_ERR_IO, "cannot resolve the directory of sample sheet '%s': %s", path,
-                           strerror(errno));
-        goto done;
+    if (st == TSR_OK) {
+        for (int c = 0; c < N_COLS; c++)
+            ps->col[c] = -1;
+        ps->n_fields = 0;
+        st = parse_lines(ps, fp, sh);
     }
-    if ((st = parse_lines(&ps, fp, sh)) != TSR_OK)
-        goto done;
-    st = index_populations(path, sh);
-done:
     fclose(fp);
     free(copy);
-    free(ps.dir);
+    free(ps->dir);
+    ps->dir = NULL;
+    return st;
+}
+
+tsr_status_t tsr_sheet_create_from_parts(int n_parts, const char *const *paths, int check_from,
+                                         tsr_sheet_t **sheet)
+{
+    *sheet = NULL;
+    if (n_parts < 1)
+        return tsr_error_set(TSR_ERR_USAGE, "no sample sheet given");
+    sheet_parse_t ps = {.parts = paths};
+    tsr_sheet_t *sh = calloc(1, sizeof *sh);
+    ps.ids = kh_init(tsr_sheet_ids);
+    tsr_status_t st = TSR_OK;
+    if (!sh || !ps.ids)
+        st = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", paths[0]);
+    for (int p = 0; st == TSR_OK && p < n_parts; p++) {
+        ps.part = p;
+        ps.check_files = p >= check_from;
+        st = parse_part(&ps, paths[p], sh);
+    }
+    if (st == TSR_OK)
+        st = index_populations(paths[n_parts - 1], sh);
     if (ps.ids)
         kh_destroy(tsr_sheet_ids, ps.ids);
     if (st != TSR_OK)
         tsr_sheet_destroy(&sh);
     *sheet = sh;
     return st;
+}
+
+tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet)
+{
+    const char *paths[1] = {path};
+    return tsr_sheet_create_from_parts(1, paths, 0, sheet);
 }

@@ -1,5 +1,5 @@
 /*
- * align.c - the align kernel: FASTQ -> DIR/aln/S.bam + .bai + .qc.json in
+ * align.c - the align kernel: FASTQ -> DIR/aln/S.cram + .crai (or S.bam + .bai) + .qc.json in
  * fixed read-pair chunks (plan.c lays out the tasks, all of type align):
  *   index  scan the sample's FASTQ once (decompress + split into records, no
  *          mapping) and record where every chunk of --align-chunk pairs starts
@@ -12,10 +12,12 @@
  *          aln/S.runs/cK.bam plus one duplicate signature per fragment
  *          (cK.dup, align_dup.c);
  *   merge  decides the duplicates from every signature, k-way merges the runs
- *          (same total order, ties by run) into aln/S.bam + .bai with 0x400
- *          set, and writes the sample's alignment QC aln/S.qc.json.
+ *          (same total order, ties by run) into aln/S.cram + .crai (CRAM 3.0
+ *          against --ref) or aln/S.bam + .bai with 0x400 set, and writes the
+ *          sample's alignment QC aln/S.qc.json.
+ * The primary records of a pair carry MC and MQ (samtools fixmate -m).
  * Mapping a pair depends on nothing else in its batch, and the record order is
- * total, so aln/S.bam is the same bytes for any chunk size, rank or thread count.
+ * total, so aln/S.{cram,bam} is the same bytes for any chunk size, rank or thread count.
  */
 #include "kernels/align_internal.h"
 #include "kernels/kernels.h"
@@ -30,7 +32,7 @@
 #define TSR_ALIGN_BATCH 8192 /* read pairs mapped per pool round */
 
 typedef struct tsr_align_state {
-    tsr_mm_index_t *index; /* built lazily: index and merge tasks do not need it */
+    const tsr_mm_index_t *index; /* the node-shared index (env->mm_index), taken on the first map task */
     int n_tbuf;
     tsr_mm_tbuf_t **tbuf;
 } tsr_align_state_t;
@@ -56,33 +58,35 @@ static void tsr_align_destroy(void **sp)
     for (int i = 0; i < st->n_tbuf; i++)
         tsr_mm_tbuf_destroy(&st->tbuf[i]);
     free(st->tbuf);
-    tsr_mm_index_destroy(&st->index);
     free(st);
     *sp = NULL;
 }
 
 static tsr_status_t tsr_align_init(const tsr_kernel_env_t *env, void **sp)
 {
-    (void)env;
+    const char *fmt = env->plan->opts.aln_format;
+    if (fmt && strcmp(fmt, "bam") && strcmp(fmt, "cram"))
+        return tsr_error_set(TSR_ERR_USAGE, "--aln-format must be bam or cram (got '%s')", fmt);
     tsr_align_state_t *st;
     TSR_ALLOC(st, 1);
     *sp = st;
     return TSR_OK;
 }
 
-/* The index and thread buffers, on the rank's first map task (DIR/ref.mmi cached across runs). */
+/*
+ * The index and thread buffers, on the rank's first map task. The index is
+ * the node's shared one, loaded before the task graph (align_index.c, cached
+ * as DIR/ref.mmi across runs); the pipeline frees it after the graph.
+ */
 static tsr_status_t tsr_align_index_load(tsr_align_state_t *st, const tsr_kernel_env_t *env)
 {
     if (st->index)
         return TSR_OK;
+    if (!env->mm_index)
+        return tsr_error_set(TSR_ERR_INTERNAL, "align map task without the minimap2 index: the pipeline loads it "
+                                               "before the task graph when the plan has FASTQ samples");
+    st->index = env->mm_index;
     int nt = tsr_pool_size(env->pool);
-    char cache[4096];
-    TSR_CALL(tsr_plan_path(env->plan, "ref.mmi", cache, sizeof cache));
-    double t0 = tsr_now();
-    TSR_CALL(tsr_mm_index_create(env->plan->opts.ref, cache, nt, &st->index));
-    tsr_log_info("minimap2 index of %s %s in %.2f s (%.1f MiB on this rank; cache %s)", env->plan->opts.ref,
-                 tsr_mm_index_from_cache(st->index) ? "loaded" : "built", tsr_now() - t0,
-                 (double)tsr_mm_index_bytes(st->index) / (1 << 20), cache);
     st->tbuf = calloc((size_t)nt, sizeof *st->tbuf);
     if (!st->tbuf)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
@@ -203,10 +207,41 @@ static int tsr_align_dup_sig(bam1_t **v, size_t n, kstring_t *ks)
     return 0;
 }
 
+/*
+ * MC (mate CIGAR) and MQ (mate MAPQ) on the primary records of a pair, as
+ * `samtools fixmate -m` sets them: both only when the mate is mapped.
+ * Secondary and supplementary records are left as minimap2 wrote them.
+ */
+static int tsr_align_mate_tags(bam1_t **v, size_t n, kstring_t *cig)
+{
+    bam1_t *p[2] = {NULL, NULL};
+    for (size_t i = 0; i < n; i++) {
+        if (!(v[i]->core.flag & BAM_FPAIRED) || (v[i]->core.flag & (BAM_FSECONDARY | BAM_FSUPPLEMENTARY)))
+            continue;
+        p[(v[i]->core.flag & BAM_FREAD2) ? 1 : 0] = v[i];
+    }
+    if (!p[0] || !p[1])
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        const bam1_t *mate = p[!k];
+        if (mate->core.flag & BAM_FUNMAP)
+            continue;
+        cig->l = 0;
+        const uint32_t *c = bam_get_cigar(mate);
+        int bad = mate->core.n_cigar == 0;
+        for (uint32_t j = 0; j < mate->core.n_cigar && !bad; j++)
+            bad = ksprintf(cig, "%u%c", bam_cigar_oplen(c[j]), bam_cigar_opchr(c[j])) < 0;
+        if (bad || bam_aux_update_int(p[k], "MQ", mate->core.qual) < 0 ||
+            bam_aux_update_str(p[k], "MC", (int)cig->l + 1, cig->s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static tsr_status_t tsr_align_parse(tsr_pair_buf_t *pairs, int n, sam_hdr_t *hdr, const char *rg,
                                     tsr_bam_vec_t *out, kstring_t *dups, const char *sample)
 {
-    kstring_t line = KS_INITIALIZE;
+    kstring_t line = KS_INITIALIZE, cig = KS_INITIALIZE;
     tsr_status_t s = TSR_OK;
     for (int i = 0; i < n && s == TSR_OK; i++) {
         size_t first = out->n;
@@ -241,10 +276,14 @@ static tsr_status_t tsr_align_parse(tsr_pair_buf_t *pairs, int n, sam_hdr_t *hdr
             }
             out->v[out->n++] = b;
         }
+        if (s == TSR_OK && tsr_align_mate_tags(out->v + first, out->n - first, &cig) < 0)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory adding MC/MQ to read '%s' of sample %s", pairs[i].name,
+                              sample);
         if (s == TSR_OK && tsr_align_dup_sig(out->v + first, out->n - first, dups) < 0)
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory holding alignments of sample %s", sample);
     }
     free(line.s);
+    free(cig.s);
     return s;
 }
 
@@ -794,6 +833,30 @@ static double tsr_pct(int64_t a, int64_t b)
     return b > 0 ? 100.0 * (double)a / (double)b : 0.0;
 }
 
+/*
+ * htslib fills a CRAM's 20-byte file id (bytes 6-25, after "CRAM" and the version) with the start of
+ * the path it writes, here a temporary name holding the directory and a process id. Put the final
+ * file's base name there instead, so the bytes do not depend on where or by which process it was written.
+ */
+static tsr_status_t tsr_cram_set_file_id(const char *tmp, const char *final_path)
+{
+    char id[20];
+    const char *slash = strrchr(final_path, '/');
+    const char *name = slash ? slash + 1 : final_path;
+    size_t n = strlen(name);
+    memset(id, 0, sizeof id);
+    memcpy(id, name, n < sizeof id ? n : sizeof id);
+    FILE *fp = fopen(tmp, "r+b");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot reopen '%s': %s", tmp, strerror(errno));
+    int bad = fseek(fp, 6, SEEK_SET) != 0 || fwrite(id, 1, sizeof id, fp) != sizeof id;
+    bad |= fclose(fp) != 0;
+    if (bad)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
+                             tsr_write_failure_reason(tmp, errno));
+    return TSR_OK;
+}
+
 /* One cursor of the k-way merge. */
 typedef struct tsr_run_cursor {
     samFile *fp;
@@ -890,10 +953,17 @@ static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
     samFile *out = NULL;
     if (s == TSR_OK)
         s = tsr_output_tmpname(out_path, tmp, sizeof tmp);
-    snprintf(tmp_bai, sizeof tmp_bai, "%s.bai", tmp);
-    snprintf(final_bai, sizeof final_bai, "%s.bai", out_path);
-    if (s == TSR_OK && !(out = sam_open(tmp, "wb")))
+    size_t lo = strlen(out_path);
+    int cram = lo > 5 && !strcmp(out_path + lo - 5, ".cram");
+    snprintf(tmp_bai, sizeof tmp_bai, "%s.%s", tmp, cram ? "crai" : "bai");
+    snprintf(final_bai, sizeof final_bai, "%s.%s", out_path, cram ? "crai" : "bai");
+    if (s == TSR_OK && !(out = sam_open(tmp, cram ? "wc" : "wb")))
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; check the output directory", tmp, strerror(errno));
+    /* CRAM 3.0 against the run's reference (its .fai beside it): the file needs that FASTA to decode. */
+    if (s == TSR_OK && cram &&
+        (hts_set_opt(out, CRAM_OPT_VERSION, "3.0") != 0 || hts_set_fai_filename(out, plan->opts.ref) != 0))
+        s = tsr_error_set(TSR_ERR_IO, "cannot write CRAM '%s' against reference '%s' (is '%s.fai' readable?)", tmp,
+                          plan->opts.ref, plan->opts.ref);
     if (out && tsr_pool_size(env->pool) > 1)
         hts_set_threads(out, tsr_pool_size(env->pool));
     if (s == TSR_OK && sam_hdr_write(out, hdr) < 0)
@@ -922,6 +992,8 @@ static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
     if (out && sam_close(out) < 0 && s == TSR_OK)
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
                           tsr_write_failure_reason(tmp, errno));
+    if (s == TSR_OK && cram)
+        s = tsr_cram_set_file_id(tmp, out_path);
     if (s == TSR_OK && sam_index_build(tmp, 0) < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot index '%s'", tmp);
     if (s == TSR_OK) {
@@ -994,7 +1066,7 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
 
 const tsr_kernel_t tsr_kernel_align = {
     .name = "align",
-    .version = 2,
+    .version = 3,
     .init = tsr_align_init,
     .process = tsr_align_process,
     .destroy = tsr_align_destroy,

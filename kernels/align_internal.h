@@ -19,19 +19,35 @@ typedef struct tsr_text {
 } tsr_text_t;
 
 /*
- * The short-read ("sr") minimap2 index of a FASTA. With `cache` (e.g.
- * DIR/ref.mmi) an index dumped there is loaded when CACHE.key matches the
- * FASTA (size, mtime, minimap2 version, k/w), else the index is built and
- * dumped there (temporary names + rename, so ranks may race). Destroy with
- * tsr_mm_index_destroy().
+ * The short-read ("sr") minimap2 index of a FASTA, loaded once per node into
+ * memory the node's ranks share. Collective on rt->comm. With `cache` (e.g.
+ * DIR/ref.mmi) rank 0 alone checks CACHE.key against the FASTA (size, mtime,
+ * minimap2 version, k/w) and, when the cache is missing or stale, builds the
+ * index and dumps it there (temporary names + rename) while the other ranks
+ * wait. Then node rank 0 of every node reads the cache (or builds from the
+ * FASTA when there is no cache or it could not be written) and copies every
+ * array that mapping reads into one MPI_Win_allocate_shared window on
+ * rt->node_comm; each rank of the node maps through its own small header
+ * whose pointers lead into that window. Logs one info line per node. Every
+ * rank returns the same status. Destroy with tsr_mm_index_destroy().
  */
-tsr_status_t tsr_mm_index_create(const char *ref_fasta, const char *cache, int n_threads,
+tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
                                  tsr_mm_index_t **x) TSR_RESULT_USED;
+/* Free this rank's view and the node's window. Collective on the rt->node_comm it was created on. Accepts NULL. */
 void tsr_mm_index_destroy(tsr_mm_index_t **x);
-/* Memory held by the index (the size of its dump when cached, else an estimate), for the report. */
+/* Bytes of the node's shared window (the whole index, held once per node); 0 for NULL. */
 size_t tsr_mm_index_bytes(const tsr_mm_index_t *x);
-/* 1 when the index was loaded from the cache. */
-int tsr_mm_index_from_cache(const tsr_mm_index_t *x);
+
+/*
+ * The pipeline's index hook: when the plan has FASTQ samples, the node-shared
+ * index of plan->opts.ref cached as DIR/ref.mmi (tsr_mm_index_create with
+ * n_threads for building), else *x = NULL. Collective on rt->comm. Run it
+ * before the task graph and tsr_mm_index_destroy() it after the graph, on
+ * every rank; the align kernel maps with it (tsr_kernel_env_t.mm_index).
+ */
+struct tsr_plan;
+tsr_status_t tsr_align_index_create(const tsr_rt_t *rt, const struct tsr_plan *plan, int n_threads,
+                                    tsr_mm_index_t **x) TSR_RESULT_USED;
 
 /* Per-thread mapping scratch. Destroy with tsr_mm_tbuf_destroy(). */
 tsr_status_t tsr_mm_tbuf_create(tsr_mm_tbuf_t **t) TSR_RESULT_USED;

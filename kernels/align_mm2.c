@@ -4,11 +4,14 @@
  * htslib's do: nothing here includes htslib, and align.c never includes
  * minimap2. The two talk through align_internal.h in plain C types: this
  * file maps read pairs and hands back SAM text, which align.c parses with
- * htslib into BAM records.
+ * htslib into BAM records. It also owns the index: the DIR/ref.mmi cache and
+ * the copy of a loaded index into a window shared by the ranks of a node.
  */
 #include "kernels/align_internal.h"
 
 #include <errno.h>
+#include <kalloc.h>
+#include <khash.h>
 #include <minimap.h>
 #include <mmpriv.h>
 #include <stdio.h>
@@ -17,12 +20,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * minimap2 keeps its bucket type inside index.c; this is its layout in 2.24
+ * (the library tessera links), completed here so the shared window can be
+ * filled from and read through mm_idx_t::B. The hash tables are klib khash
+ * maps uint64_t -> uint64_t (KHASH_INIT(idx, ...) in index.c).
+ */
+struct mm_idx_bucket_s {
+    mm128_v a;   /* minimizers while building; empty in a finished index */
+    int32_t n;   /* length of p */
+    uint64_t *p; /* positions of minimizers that occur more than once */
+    void *h;     /* kh_idx_t *: minimizer -> position or (offset in p, count) */
+};
+__KHASH_TYPE(idx, uint64_t, uint64_t)
+
+/*
+ * A view of the node's shared window: mi, mi->seq, mi->B and the hash table
+ * heads are this rank's small allocations, and every array they point to
+ * lies in the window, which node rank 0 filled. Never mm_idx_destroy(mi).
+ * win is MPI_WIN_NULL only while creation has not reached the window.
+ */
 struct tsr_mm_index {
     mm_idx_t *mi;
     mm_idxopt_t iopt;
     mm_mapopt_t mopt;
     size_t bytes;
-    int from_cache;
+    MPI_Win win;
+    kh_idx_t *heads;
 };
 
 #if defined(MM_VERSION)
@@ -88,68 +112,353 @@ struct tsr_mm_tbuf {
     size_t rc_cap;
 };
 
-tsr_status_t tsr_mm_index_create(const char *ref_fasta, const char *cache, int n_threads, tsr_mm_index_t **out)
+/* The "sr" options tessera maps with (one index part: multi-part indexes change results). */
+static tsr_status_t tsr_mm_opts(tsr_mm_index_t *x)
 {
-    *out = NULL;
-    tsr_mm_index_t *x;
-    TSR_ALLOC(x, 1);
     mm_set_opt(0, &x->iopt, &x->mopt);
-    if (mm_set_opt("sr", &x->iopt, &x->mopt) < 0) {
-        free(x);
+    if (mm_set_opt("sr", &x->iopt, &x->mopt) < 0)
         return tsr_error_set(TSR_ERR_INTERNAL, "minimap2 does not know the 'sr' preset");
-    }
     x->mopt.flag |= MM_F_CIGAR | MM_F_OUT_MD | MM_F_NO_PRINT_2ND;
-    /* One index part for the whole reference: multi-part indexes change results. */
     x->iopt.batch_size = 0x7fffffffffffffffLL;
-    char key[512], key_path[4200];
-    tsr_mm_cache_key(ref_fasta, &x->iopt, key, sizeof key);
-    if (cache)
-        snprintf(key_path, sizeof key_path, "%s.key", cache);
-    x->from_cache = cache && tsr_mm_cache_matches(key_path, key);
-    mm_idx_reader_t *r = mm_idx_reader_open(x->from_cache ? cache : ref_fasta, &x->iopt, 0);
-    if (!r) {
-        free(x);
-        return tsr_error_set(TSR_ERR_IO, "cannot open reference '%s' for minimap2 indexing", ref_fasta);
-    }
-    x->mi = mm_idx_reader_read(r, n_threads > 0 ? n_threads : 1);
-    mm_idx_reader_close(r);
-    if (!x->mi) {
-        free(x);
-        return tsr_error_set(TSR_ERR_FORMAT, "reference '%s' holds no sequence minimap2 can index", ref_fasta);
-    }
-    mm_mapopt_update(&x->mopt, x->mi);
-    /* the cache only saves time: a full disk here is reported by the outputs, not by it */
-    if (cache && !x->from_cache && tsr_mm_cache_write(x->mi, cache, key_path, key) != TSR_OK)
-        tsr_log_info("%s; the index is kept in memory only", tsr_error_msg());
-    struct stat st;
-    if (cache && stat(cache, &st) == 0) {
-        x->bytes = (size_t)st.st_size; /* the dump holds the sequence, minimizer arrays and hash tables */
-    } else {
-        for (uint32_t i = 0; i < x->mi->n_seq; i++)
-            x->bytes += x->mi->seq[i].len / 2 + 1;
-        x->bytes *= 25; /* hash tables and minimizer arrays: ~12 B per base per strand */
-    }
-    *out = x;
     return TSR_OK;
 }
 
-int tsr_mm_index_from_cache(const tsr_mm_index_t *x)
+/* Read an index from a .mmi dump or build it from a FASTA (minimap2 tells them apart). */
+static tsr_status_t tsr_mm_read(const char *path, const char *ref_fasta, const mm_idxopt_t *io, int n_threads,
+                                mm_idx_t **mi)
 {
-    return x->from_cache;
+    mm_idx_reader_t *r = mm_idx_reader_open(path, io, 0);
+    if (!r)
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s' for minimap2 indexing: %s", path, strerror(errno));
+    *mi = mm_idx_reader_read(r, n_threads > 0 ? n_threads : 1);
+    mm_idx_reader_close(r);
+    if (!*mi)
+        return tsr_error_set(TSR_ERR_FORMAT, "reference '%s' holds no sequence minimap2 can index (read from '%s')",
+                             ref_fasta, path);
+    return TSR_OK;
+}
+
+/*
+ * Rank 0 only: make `cache` current. A missing or stale cache is built from
+ * the FASTA and dumped (the built index is handed back in *mi so this rank
+ * need not read it again). *cache_ok = 0 when it could not be written: the
+ * node leaders then build from the FASTA themselves.
+ */
+static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cache, const mm_idxopt_t *io,
+                                         int n_threads, mm_idx_t **mi, int *cache_ok)
+{
+    char key[512], key_path[4200];
+    tsr_mm_cache_key(ref_fasta, io, key, sizeof key);
+    snprintf(key_path, sizeof key_path, "%s.key", cache);
+    *cache_ok = tsr_mm_cache_matches(key_path, key);
+    if (*cache_ok)
+        return TSR_OK;
+    double t0 = tsr_now();
+    TSR_CALL(tsr_mm_read(ref_fasta, ref_fasta, io, n_threads, mi));
+    if (tsr_mm_cache_write(*mi, cache, key_path, key) == TSR_OK) {
+        *cache_ok = 1;
+        tsr_log_info("index: built %s from %s in %.2f s", cache, ref_fasta, tsr_now() - t0);
+    } else {
+        /* the cache only saves time: a full disk is reported by the outputs, not by it */
+        tsr_log_info("index: %s; each node builds its index from %s instead", tsr_error_msg(), ref_fasta);
+        tsr_error_clear();
+    }
+    return TSR_OK;
+}
+
+/*
+ * The same status and message on every rank of `comm`: the lowest failing
+ * rank's. Collective on comm.
+ */
+static tsr_status_t tsr_mm_agree(MPI_Comm comm, tsr_status_t mine)
+{
+    int rank = 0, size = 1;
+    TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
+    TSR_CALL_MPI(MPI_Comm_size(comm, &size));
+    int fail = mine != TSR_OK ? rank : size, first = size;
+    TSR_CALL_MPI(MPI_Allreduce(&fail, &first, 1, MPI_INT, MPI_MIN, comm));
+    if (first == size)
+        return TSR_OK;
+    struct {
+        int status;
+        char msg[1000];
+    } m;
+    m.status = (int)mine;
+    snprintf(m.msg, sizeof m.msg, "%s", tsr_error_msg());
+    TSR_CALL_MPI(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, comm));
+    if (rank != first) {
+        tsr_error_clear();
+        tsr_error_set((tsr_status_t)m.status, "%s", m.msg);
+    }
+    return (tsr_status_t)m.status;
+}
+
+/* Where node rank 0 put everything in the window (offsets in bytes), broadcast to the node. */
+typedef struct tsr_mm_win_head {
+    int32_t b, w, k, flag, index, n_alt, mid_occ, pad;
+    uint32_t n_seq, has_seq;
+    uint64_t bytes, seq, buckets, S;
+} tsr_mm_win_head_t;
+
+/* A sequence record in the window: the name as an offset instead of a pointer. */
+typedef struct tsr_mm_win_seq {
+    uint64_t name, offset;
+    uint32_t len, is_alt;
+} tsr_mm_win_seq_t;
+
+/* A bucket in the window: its position array and hash table as offsets. */
+typedef struct tsr_mm_win_bucket {
+    uint64_t p, flags, keys, vals;
+    int32_t n, has_h;
+    uint32_t n_buckets, size, n_occupied, upper_bound;
+} tsr_mm_win_bucket_t;
+
+#define TSR_MM_WIN_ALIGN 64
+
+/* Reserve n bytes at *at (aligned), copy src there when base is set; returns the offset. */
+static uint64_t tsr_mm_win_put(char *base, uint64_t *at, const void *src, size_t n)
+{
+    uint64_t off = *at;
+    if (base && n)
+        memcpy(base + off, src, n);
+    *at = (off + n + TSR_MM_WIN_ALIGN - 1) / TSR_MM_WIN_ALIGN * TSR_MM_WIN_ALIGN;
+    return off;
+}
+
+/*
+ * Lay mi out in the window. With base NULL only hd (offsets and size) is
+ * filled. With base set the arrays are copied and each bucket's private
+ * arrays freed as soon as they are in the window, so the node leader holds
+ * little more than one index at any time (mi is then only fit for
+ * mm_idx_destroy). Everything mm_map and mm_write_sam3 read is placed:
+ * sequence names and records, the packed sequence S, and per bucket the
+ * position array p and the hash table's flags/keys/vals.
+ */
+static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, char *base)
+{
+    uint64_t at = 0, sum_len = 0;
+    int nb = 1 << mi->b;
+    hd->b = mi->b, hd->w = mi->w, hd->k = mi->k, hd->flag = mi->flag;
+    hd->index = mi->index, hd->n_alt = mi->n_alt, hd->n_seq = mi->n_seq;
+    hd->seq = tsr_mm_win_put(NULL, &at, NULL, (size_t)mi->n_seq * sizeof(tsr_mm_win_seq_t));
+    hd->buckets = tsr_mm_win_put(NULL, &at, NULL, (size_t)nb * sizeof(tsr_mm_win_bucket_t));
+    tsr_mm_win_seq_t *ws = base ? (tsr_mm_win_seq_t *)(base + hd->seq) : NULL;
+    tsr_mm_win_bucket_t *wb = base ? (tsr_mm_win_bucket_t *)(base + hd->buckets) : NULL;
+    for (uint32_t i = 0; i < mi->n_seq; i++) {
+        const mm_idx_seq_t *q = &mi->seq[i];
+        const char *name = q->name ? q->name : "";
+        uint64_t off = tsr_mm_win_put(base, &at, name, strlen(name) + 1);
+        if (ws) {
+            ws[i].name = off;
+            ws[i].offset = q->offset;
+            ws[i].len = q->len;
+            ws[i].is_alt = q->is_alt;
+        }
+        sum_len += q->len;
+    }
+    hd->has_seq = mi->S != NULL;
+    hd->S = tsr_mm_win_put(base, &at, mi->S, mi->S ? (size_t)((sum_len + 7) / 8) * 4 : 0);
+    if (base && mi->S) {
+        free(mi->S);
+        mi->S = NULL;
+    }
+    for (int i = 0; i < nb; i++) {
+        struct mm_idx_bucket_s *b = &mi->B[i];
+        kh_idx_t *h = b->h;
+        tsr_mm_win_bucket_t t;
+        memset(&t, 0, sizeof t);
+        t.n = b->n;
+        t.p = tsr_mm_win_put(base, &at, b->p, (size_t)b->n * sizeof *b->p);
+        if (h) {
+            t.has_h = 1;
+            t.n_buckets = h->n_buckets, t.size = h->size, t.n_occupied = h->n_occupied;
+            t.upper_bound = h->upper_bound;
+            size_t nf = h->n_buckets ? (size_t)__ac_fsize(h->n_buckets) : 0;
+            t.flags = tsr_mm_win_put(base, &at, h->flags, nf * sizeof *h->flags);
+            t.keys = tsr_mm_win_put(base, &at, h->keys, (size_t)h->n_buckets * sizeof *h->keys);
+            t.vals = tsr_mm_win_put(base, &at, h->vals, (size_t)h->n_buckets * sizeof *h->vals);
+        }
+        if (base) {
+            wb[i] = t;
+            /* what kh_destroy(idx, h) and mm_idx_destroy do for this bucket */
+            if (h) {
+                kfree(NULL, h->keys);
+                kfree(NULL, h->flags);
+                kfree(NULL, h->vals);
+                kfree(NULL, h);
+                b->h = NULL;
+            }
+            free(b->p);
+            b->p = NULL;
+        }
+    }
+    hd->bytes = at;
+}
+
+/* This rank's mm_idx_t over the window at base: small local arrays whose pointers lead into it. */
+static tsr_status_t tsr_mm_view_create(tsr_mm_index_t *x, const tsr_mm_win_head_t *hd, char *base)
+{
+    int nb = 1 << hd->b, n_h = 0;
+    const tsr_mm_win_seq_t *ws = (const tsr_mm_win_seq_t *)(base + hd->seq);
+    const tsr_mm_win_bucket_t *wb = (const tsr_mm_win_bucket_t *)(base + hd->buckets);
+    for (int i = 0; i < nb; i++)
+        n_h += wb[i].has_h;
+    mm_idx_t *mi;
+    TSR_ALLOC(mi, 1);
+    x->mi = mi;
+    mi->b = hd->b, mi->w = hd->w, mi->k = hd->k, mi->flag = hd->flag;
+    mi->index = hd->index, mi->n_alt = hd->n_alt, mi->n_seq = hd->n_seq;
+    TSR_ALLOC(mi->seq, hd->n_seq);
+    TSR_ALLOC(mi->B, nb);
+    TSR_ALLOC(x->heads, n_h);
+    for (uint32_t i = 0; i < hd->n_seq; i++) {
+        mi->seq[i].name = base + ws[i].name;
+        mi->seq[i].offset = ws[i].offset;
+        mi->seq[i].len = ws[i].len;
+        mi->seq[i].is_alt = ws[i].is_alt;
+    }
+    mi->S = hd->has_seq ? (uint32_t *)(base + hd->S) : NULL;
+    for (int i = 0, j = 0; i < nb; i++) {
+        mi->B[i].n = wb[i].n;
+        mi->B[i].p = (uint64_t *)(base + wb[i].p);
+        if (!wb[i].has_h)
+            continue;
+        kh_idx_t *h = &x->heads[j++];
+        h->n_buckets = wb[i].n_buckets, h->size = wb[i].size, h->n_occupied = wb[i].n_occupied;
+        h->upper_bound = wb[i].upper_bound;
+        h->flags = (khint32_t *)(base + wb[i].flags);
+        h->keys = (uint64_t *)(base + wb[i].keys);
+        h->vals = (uint64_t *)(base + wb[i].vals);
+        mi->B[i].h = h;
+    }
+    return TSR_OK;
+}
+
+/* Node rank 0: what to tell the node (its index laid out, mid_occ computed once). */
+static void tsr_mm_head_fill(tsr_mm_index_t *x, mm_idx_t *mi, tsr_mm_win_head_t *hd)
+{
+    mm_mapopt_t mo = x->mopt;
+    mm_mapopt_update(&mo, mi);
+    tsr_mm_win_layout(mi, hd, NULL);
+    hd->mid_occ = mo.mid_occ;
+}
+
+/*
+ * The window on the node: node rank 0 allocates hd->bytes and fills it from
+ * *mi (freeing *mi), the others allocate nothing and query its address; then
+ * every rank builds its view. Collective on node_comm.
+ */
+static tsr_status_t tsr_mm_share(tsr_mm_index_t *x, MPI_Comm node_comm, int node_rank, mm_idx_t **mi,
+                                 const tsr_mm_win_head_t *hd)
+{
+    char *base = NULL;
+    MPI_Aint size = node_rank == 0 ? (MPI_Aint)hd->bytes : 0;
+    TSR_CALL_MPI(MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_comm, &base, &x->win));
+    TSR_CALL_MPI(MPI_Win_set_errhandler(x->win, MPI_ERRORS_RETURN));
+    int disp = 1;
+    TSR_CALL_MPI(MPI_Win_shared_query(x->win, 0, &size, &disp, &base));
+    TSR_CALL_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, x->win));
+    if (node_rank == 0) {
+        tsr_mm_win_head_t again;
+        tsr_mm_win_layout(*mi, &again, base);
+        mm_idx_destroy(*mi);
+        *mi = NULL;
+    }
+    /* the leader's stores are visible to the node after sync + barrier + sync */
+    TSR_CALL_MPI(MPI_Win_sync(x->win));
+    TSR_CALL_MPI(MPI_Barrier(node_comm));
+    TSR_CALL_MPI(MPI_Win_sync(x->win));
+    TSR_CALL(tsr_mm_view_create(x, hd, base));
+    x->mopt.mid_occ = hd->mid_occ;
+    mm_mapopt_update(&x->mopt, x->mi);
+    x->bytes = (size_t)hd->bytes;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
+                                 tsr_mm_index_t **out)
+{
+    *out = NULL;
+    double t0 = tsr_now();
+    tsr_mm_index_t *x = calloc(1, sizeof *x);
+    tsr_status_t s = x ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the minimap2 index");
+    if (x) {
+        x->win = MPI_WIN_NULL;
+        s = tsr_mm_opts(x);
+    }
+    mm_idx_t *mi = NULL;
+    int cache_ok = 0;
+    if (s == TSR_OK && rt->rank == 0 && cache)
+        s = tsr_mm_cache_prepare(ref_fasta, cache, &x->iopt, n_threads, &mi, &cache_ok);
+    s = tsr_mm_agree(rt->comm, s);
+    if (s == TSR_OK) {
+        int rc = MPI_Bcast(&cache_ok, 1, MPI_INT, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the index cache state");
+    }
+    if (s == TSR_OK && rt->node_rank == 0 && !mi)
+        s = tsr_mm_read(cache_ok ? cache : ref_fasta, ref_fasta, &x->iopt, n_threads, &mi);
+    s = tsr_mm_agree(rt->comm, s);
+    tsr_mm_win_head_t hd;
+    memset(&hd, 0, sizeof hd);
+    if (s == TSR_OK && rt->node_rank == 0)
+        tsr_mm_head_fill(x, mi, &hd);
+    if (s == TSR_OK) {
+        int rc = MPI_Bcast(&hd, (int)sizeof hd, MPI_BYTE, 0, rt->node_comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the index layout on the node");
+    }
+    if (s == TSR_OK)
+        s = tsr_mm_share(x, rt->node_comm, rt->node_rank, &mi, &hd);
+    s = tsr_mm_agree(rt->comm, s);
+    mm_idx_destroy(mi);
+    if (s != TSR_OK) {
+        tsr_mm_index_destroy(&x);
+        return s;
+    }
+    if (rt->node_rank == 0) {
+        char host[MPI_MAX_PROCESSOR_NAME] = "?";
+        int len = 0;
+        if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
+            snprintf(host, sizeof host, "?");
+        tsr_log_info("index: %.1f MiB loaded once on node %s, shared by %d rank%s (%s %s, %.2f s)",
+                     (double)x->bytes / (1 << 20), host, rt->node_size, rt->node_size == 1 ? "" : "s",
+                     cache_ok ? "from" : "built from", cache_ok ? cache : ref_fasta, tsr_now() - t0);
+    }
+    *out = x;
+    return TSR_OK;
 }
 
 void tsr_mm_index_destroy(tsr_mm_index_t **xp)
 {
     if (!xp || !*xp)
         return;
-    mm_idx_destroy((*xp)->mi);
-    free(*xp);
+    tsr_mm_index_t *x = *xp;
+    if (x->mi) {
+        free(x->mi->seq);
+        free(x->mi->B);
+        free(x->mi);
+    }
+    free(x->heads);
+    if (x->win != MPI_WIN_NULL) {
+        /* the window's memory goes only when every rank of the node is done with it */
+        int rc = MPI_Win_unlock_all(x->win);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Win_free(&x->win);
+        if (rc != MPI_SUCCESS) {
+            char msg[MPI_MAX_ERROR_STRING] = "";
+            int len = 0;
+            MPI_Error_string(rc, msg, &len);
+            tsr_log_warn("index: freeing the node's shared window failed: %s", msg);
+        }
+    }
+    free(x);
     *xp = NULL;
 }
 
 size_t tsr_mm_index_bytes(const tsr_mm_index_t *x)
 {
-    return x->bytes;
+    return x ? x->bytes : 0;
 }
 
 tsr_status_t tsr_mm_tbuf_create(tsr_mm_tbuf_t **out)

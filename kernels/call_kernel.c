@@ -77,6 +77,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     tsr_call_opts_init(&o);
     o.min_mapq = plan->opts.min_mapq;
     o.min_baseq = plan->opts.min_baseq;
+    o.ref_path = plan->opts.ref;
 
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
     int64_t clen = tsr_ref_contig_length(st->ref, reg->contig);
@@ -128,7 +129,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 1,
+    .version = 2,
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

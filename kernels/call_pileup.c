@@ -4,8 +4,12 @@
  * likelihoods and reference-confidence blocks (tsr_evidence_t), written as
  * one HDF5 evidence partition (the kernel object is in kernels/call_kernel.c).
  *
- * Design (the walking skeleton; pair-HMM indel realignment comes later).
- * Each sample's BAM is read twice over the region:
+ * Design (pair-HMM indel realignment is still to come). Each sample's
+ * BAM/CRAM (CRAM decoded against opts.ref_path) is read twice over the region.
+ * Every read's indel events are first left-aligned against the reference
+ * (an event moves one base left while the shifted event is the same
+ * sequence, over aligned bases only), so an indel in a homopolymer or a
+ * tandem repeat has one anchor however the aligner placed it:
  *   pass 1 counts, per position, the bases of each A/C/G/T (base quality >=
  *     min_baseq) and the reads' indel events (from CIGAR I/D, anchored at the
  *     aligned base before the event). A position is an SNV candidate when some
@@ -22,6 +26,10 @@
  *       (its only event in the REF span), REF when it has no event there and
  *       <*> otherwise; P(obs | allele) = 1-e if equal else e/(n-1), with
  *       e = max(indel_error, 10^(-MAPQ/10)).
+ * Each observation also counts toward its allele's forward or reverse
+ * strand total (the read's strand), for the joint kernel's StrandBias filter.
+ * An SNV and an indel at one position stay two records here; the joint
+ * kernel merges them into one site.
  * Overlapping mates are counted once: when a read's mate starts inside it,
  * the read's end is remembered by name; the later mate does not count
  * positions (or indel anchors) before that end.
@@ -85,6 +93,7 @@ typedef struct read_view {
     int64_t rstart, rend; /* aligned span [rstart, rend) */
     int64_t skip_before;  /* mate overlap: positions < this are not counted */
     int mapq;
+    int is_rev;           /* the read maps to the reverse strand */
     int8_t *base;         /* rend-rstart: 0..3 ACGT, 4 N, -1 deleted or skipped */
     uint8_t *qual;
     size_t cap;
@@ -131,6 +140,46 @@ static int read_view_push_ev(read_view_t *v, int64_t pos, int32_t del, const uin
     return 0;
 }
 
+/* The reference a read view is normalised against: [start, start + len). */
+typedef struct ref_span {
+    const char *seq;
+    int64_t start, len;
+} ref_span_t;
+
+/*
+ * Left-align the read's indel events within repeats (the anchor moves left
+ * while the event is the same sequence one base earlier), so one indel in a
+ * homopolymer or tandem repeat gets one anchor whichever way the aligner
+ * placed it. An event moves only over aligned bases of the read and never
+ * past the previous event or the read's start.
+ */
+static void read_view_left_align(read_view_t *v, const ref_span_t *ref)
+{
+    int64_t floor = v->rstart;
+    for (int i = 0; i < v->n_ev; i++) {
+        indel_ev_t *e = &v->ev[i];
+        for (;;) {
+            int64_t p = e->pos;
+            if (p - 1 < floor || p - ref->start < 1 || p - ref->start >= ref->len ||
+                v->base[p - 1 - v->rstart] < 0)
+                break;
+            char anchor = ref->seq[p - ref->start];
+            if (e->del > 0) {
+                if (p + e->del - ref->start >= ref->len || ref->seq[p + e->del - ref->start] != anchor)
+                    break;
+            } else {
+                char *ins = v->ins + e->ins_off;
+                if (ins[e->ins_len - 1] != anchor)
+                    break;
+                memmove(ins + 1, ins, (size_t)e->ins_len - 1);
+                ins[0] = anchor;
+            }
+            e->pos = p - 1;
+        }
+        floor = e->pos + e->del + 1;
+    }
+}
+
 /* Fill the view from a mapped record; -1 on out of memory. */
 static int read_view_fill(read_view_t *v, const bam1_t *b)
 {
@@ -152,6 +201,7 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
     v->rstart = b->core.pos;
     v->rend = b->core.pos + span;
     v->mapq = b->core.qual;
+    v->is_rev = (b->core.flag & BAM_FREVERSE) != 0;
     v->n_ev = 0;
     v->ins_len = 0;
     const uint8_t *seq = bam_get_seq(b), *q = bam_get_qual(b);
@@ -208,7 +258,8 @@ typedef int (*read_fn)(void *ctx, const read_view_t *v);
  * each to fn with its mate-overlap cut; fn returns -1 on out of memory.
  */
 static tsr_status_t walk_sample(const char *path, const char *contig, int64_t start, int64_t end,
-                                const tsr_call_opts_t *o, read_view_t *v, read_fn fn, void *ctx)
+                                const ref_span_t *ref, const tsr_call_opts_t *o, read_view_t *v, read_fn fn,
+                                void *ctx)
 {
     tsr_status_t s = TSR_OK;
     if (access(path, R_OK) != 0)
@@ -216,6 +267,10 @@ static tsr_status_t walk_sample(const char *path, const char *contig, int64_t st
     samFile *fp = sam_open(path, "r");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
+    if (o->ref_path && hts_set_fai_filename(fp, o->ref_path) != 0) {
+        sam_close(fp);
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot use the reference %s to decode it", path, o->ref_path);
+    }
     sam_hdr_t *h = sam_hdr_read(fp);
     hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
     bam1_t *b = bam_init1();
@@ -242,6 +297,7 @@ static tsr_status_t walk_sample(const char *path, const char *contig, int64_t st
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
             break;
         }
+        read_view_left_align(v, ref);
         v->skip_before = INT64_MIN;
         const char *qn = bam_get_qname(b);
         khint_t k = kh_get(tsr_mate, mates, qn);
@@ -397,8 +453,9 @@ static tsr_status_t sample_scan_run(const char *path, const char *contig, int64_
     tsr_status_t s = TSR_OK;
     if (!c.cnt || !out->depth || !out->altmask)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory scanning %s", path);
+    ref_span_t rs = {ref_seq, start, ref_len};
     if (s == TSR_OK)
-        s = walk_sample(path, contig, start, end, o, &v, pass1_read, &c);
+        s = walk_sample(path, contig, start, end, &rs, o, &v, pass1_read, &c);
     read_view_free(&v);
     for (int64_t p = 0; s == TSR_OK && p < L; p++) {
         int rb = seq_nt16_int[seq_nt16_table[(unsigned char)ref_seq[p]]];
@@ -576,6 +633,7 @@ static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, con
 typedef struct sample_calls {
     double *gl;  /* at gl_off[site] */
     int32_t *ad; /* at ad_off[site] */
+    int32_t *sb; /* at 2*ad_off[site]: forward, reverse reads per allele */
     int32_t *dp;
 } sample_calls_t;
 
@@ -585,6 +643,7 @@ typedef struct pass2_ctx {
     const int64_t *gl_off, *ad_off;
     sample_calls_t *out;
     double p[8];          /* per-allele probabilities of the current observation */
+    int is_rev;           /* strand of the current read */
 } pass2_ctx_t;
 
 static double clamp_err(double e) { return e < 1e-6 ? 1e-6 : (e > 0.75 ? 0.75 : e); }
@@ -596,6 +655,7 @@ static void add_obs(pass2_ctx_t *c, int64_t si, int n_alleles, int obs, const do
         for (int a = 0; a <= b; a++)
             gl[tsr_gt_index(a, b)] += log10(0.5 * p[a] + 0.5 * p[b]);
     c->out->ad[c->ad_off[si] + obs]++;
+    c->out->sb[2 * (c->ad_off[si] + obs) + c->is_rev]++;
     c->out->dp[si]++;
 }
 
@@ -641,6 +701,7 @@ static int pass2_read(void *vctx, const read_view_t *v)
             hi = mid;
     }
     double e_mapq = pow(10.0, -v->mapq / 10.0);
+    c->is_rev = v->is_rev;
     for (int64_t si = lo; si < cs->n && cs->site[si].pos < v->rend; si++) {
         const cand_site_t *s = &cs->site[si];
         if (s->pos < v->skip_before)
@@ -727,8 +788,9 @@ static tsr_status_t job_pass2(void *vctx, int64_t i, int thread)
     read_view_t v;
     memset(&v, 0, sizeof v);
     tsr_status_t s = TSR_OK;
+    ref_span_t rs = {j->ref_seq, j->start, j->ref_len};
     if (j->cs->n > 0)
-        s = walk_sample(j->paths[i], j->contig, j->start, j->end, j->o, &v, pass2_read, &c);
+        s = walk_sample(j->paths[i], j->contig, j->start, j->end, &rs, j->o, &v, pass2_read, &c);
     read_view_free(&v);
     if (s != TSR_OK)
         job_fail(j, i, s);
@@ -821,6 +883,7 @@ static tsr_status_t evidence_fill(tsr_evidence_t *ev, const cand_set_t *cs, cons
     TSR_ALLOC(ev->ad_off, n + 1);
     TSR_ALLOC(ev->ad, n_ad);
     TSR_ALLOC(ev->dp, n_dp);
+    TSR_ALLOC(ev->strand, n_ad + n_ad);
     for (int64_t i = 0; i < n; i++) {
         const cand_site_t *s = &cs->site[i];
         int na = s->n_alt + 2, G = na * (na + 1) / 2;
@@ -841,6 +904,8 @@ static tsr_status_t evidence_fill(tsr_evidence_t *ev, const cand_set_t *cs, cons
             for (int g = 0; g < G; g++)
                 ev->pl[ev->pl_off[i] + j * G + g] = (int32_t)lround(-10.0 * (gl[g] - best));
             memcpy(ev->ad + ev->ad_off[i] + j * na, calls[j].ad + ad_off[i], (size_t)na * sizeof(int32_t));
+            memcpy(ev->strand + 2 * (ev->ad_off[i] + j * na), calls[j].sb + 2 * ad_off[i],
+                   (size_t)na * 2 * sizeof(int32_t));
             ev->dp[i * ns + j] = calls[j].dp[i];
         }
     }
@@ -954,8 +1019,9 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
         for (int i = 0; s == TSR_OK && i < n_samples; i++) {
             j.calls[i].gl = calloc((size_t)gl_off[cs.n] + 1, sizeof(double));
             j.calls[i].ad = calloc((size_t)ad_off[cs.n] + 1, sizeof(int32_t));
+            j.calls[i].sb = calloc(2 * (size_t)ad_off[cs.n] + 1, sizeof(int32_t));
             j.calls[i].dp = calloc((size_t)cs.n + 1, sizeof(int32_t));
-            if (!j.calls[i].gl || !j.calls[i].ad || !j.calls[i].dp)
+            if (!j.calls[i].gl || !j.calls[i].ad || !j.calls[i].sb || !j.calls[i].dp)
                 s = tsr_error_set(TSR_ERR_NOMEM, "out of memory calling %s", contig);
         }
         j.gl_off = gl_off;
@@ -971,6 +1037,7 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
         if (j.calls) {
             free(j.calls[i].gl);
             free(j.calls[i].ad);
+            free(j.calls[i].sb);
             free(j.calls[i].dp);
         }
     }

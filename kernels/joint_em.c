@@ -4,11 +4,22 @@
  * (tsr_callset_t), written as one HDF5 call-set file (the kernel object is
  * in kernels/joint_kernel.c).
  *
- * Design. Sites of all batches are merged by (pos, kind). Alleles are the
+ * Design. Records of all batches are merged by position: an SNV record and
+ * an indel record at one position (in one batch or in different batches)
+ * become one multi-allelic site. Alleles are the
  * union of the batches' REF/ALT (indel alleles re-padded to the longest REF;
  * ALTs sorted, so the order does not depend on which batch saw them). A
  * batch's genotype likelihoods are mapped onto the union: an allele the
- * batch did not list takes the likelihoods of that batch's <*> allele. A
+ * record did not list takes the likelihoods of its <*> allele, except where
+ * the record's kind cannot tell it from REF (an SNV record does not see an
+ * indel whose anchor base is REF's; an indel record does not see a
+ * substitution): there it takes REF's. A batch with both records at the
+ * position contributes the sum of the two records' PLs (two independent
+ * observation models of the same reads). A batch with a record of one kind
+ * only, at a site whose union also has alleles of the other kind, made no
+ * candidate of that kind: its reads there showed REF, so each sample gets
+ * the block term below with its DP reads, counting the unseen kind's
+ * alleles as non-REF. A
  * batch with no record of the site contributes, per sample, the reference-
  * confidence block covering the position: min_dp reads all showing REF with
  * error e (block_error), so L(g) = ((k/2)(1-e) + (1-k/2)e)^min_dp for k REF
@@ -24,6 +35,12 @@
  * Genotypes are the posterior argmax under the fitted prior (ties: lowest
  * genotype index); GQ = phred(1 - max posterior), capped at 99. Missing
  * samples: GT -1/-1, GQ -1, DP -1, AD and PL -1.
+ * Filters: LowQual (QUAL < min_qual); StrandBias when the phred-scaled
+ * two-sided Fisher exact p-value of the 2x2 table REF vs all ALT reads by
+ * strand, summed over the called samples (GATK's FS), exceeds max_strand_fs;
+ * ExcHet when the phred-scaled excess-heterozygosity p-value (Wigginton exact
+ * test, tsr_hwe_exact) of the called genotypes, REF vs any ALT, exceeds
+ * max_exchet_phred.
  */
 #include "io/io.h"
 #include "kernels/kernels_internal.h"
@@ -45,6 +62,8 @@ void tsr_joint_opts_init(tsr_joint_opts_t *o)
     o->min_alt_count = 0.5;
     o->min_site_qual = 1;
     o->max_qual = 9999;
+    o->max_strand_fs = 60;
+    o->max_exchet_phred = 54.69;
 }
 
 tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
@@ -53,7 +72,8 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "joint: EM iterations must be >= 1 and tolerance > 0");
     if (!(o->block_error > 0 && o->block_error < 0.5))
         return tsr_error_set(TSR_ERR_USAGE, "joint: block error must be in (0, 0.5) (got %g)", o->block_error);
-    if (!(o->min_qual >= 0) || !(o->max_qual > 0) || !(o->min_alt_count >= 0) || !(o->min_site_qual >= 0))
+    if (!(o->min_qual >= 0) || !(o->max_qual > 0) || !(o->min_alt_count >= 0) || !(o->min_site_qual >= 0) ||
+        !(o->max_strand_fs >= 0) || !(o->max_exchet_phred >= 0))
         return tsr_error_set(TSR_ERR_USAGE, "joint: quality and count thresholds must be >= 0");
     return TSR_OK;
 }
@@ -188,6 +208,7 @@ typedef struct site_work {
     int n;          /* alleles */
     int32_t *pl;    /* N*G */
     int32_t *ad;    /* N*n */
+    int32_t *sb;    /* N*n*2: forward, reverse reads per allele */
     int32_t *dp;    /* N */
     uint8_t *miss;  /* N */
     char **allele;  /* n */
@@ -215,8 +236,12 @@ static void site_subset(site_work_t *w, int64_t N, const uint8_t *keep)
             for (int a = 0; a <= b; a++)
                 dst[tsr_gt_index(a, b)] = src[tsr_gt_index(idx[a], idx[b])] - best;
         int32_t *as = w->ad + i * n, *ad = w->ad + i * m;
-        for (int a = 0; a < m; a++)
+        int32_t *ss = w->sb + i * n * 2, *sd = w->sb + i * m * 2;
+        for (int a = 0; a < m; a++) {
             ad[a] = as[idx[a]];
+            sd[2 * a] = ss[2 * idx[a]];
+            sd[2 * a + 1] = ss[2 * idx[a] + 1];
+        }
     }
     int k = 0;
     for (int a = 0; a < n; a++) {
@@ -228,62 +253,122 @@ static void site_subset(site_work_t *w, int64_t N, const uint8_t *keep)
     w->n = m;
 }
 
-/* Cohort PL (flat 0 for missing), AD, DP of one union site from every batch. */
+/*
+ * Where union allele u stands in one batch record (alleles al[0..bn-1], the
+ * last <*>): the ALT the record lists, else REF when the record's kind cannot
+ * tell u from REF (an SNV record does not see an indel whose anchor base is
+ * REF's; an indel record does not see a substitution), else <*>. *listed
+ * says whether the record lists u itself.
+ */
+static int allele_map(char *const *al, int bn, int kind, const char *u, const char *ref, int *listed)
+{
+    size_t bref = strlen(al[0]), rl = strlen(ref), ul = strlen(u);
+    *listed = 0;
+    if (strcmp(u, ref) == 0) {
+        *listed = 1;
+        return 0;
+    }
+    for (int k = 1; k < bn - 1; k++) {
+        size_t l = strlen(al[k]);
+        if (l + rl - bref == ul && memcmp(al[k], u, l) == 0 && strcmp(u + l, ref + bref) == 0) {
+            *listed = 1;
+            return k;
+        }
+    }
+    if (kind == TSR_SITE_SNV ? u[0] == ref[0] : ul == rl)
+        return 0;
+    return bn - 1;
+}
+
+/* Cohort PL (flat 0 for missing), AD, strand counts and DP of one union site from every batch. */
 static tsr_status_t site_gather(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
                                 site_work_t *w, const tsr_joint_opts_t *o)
 {
     int n = w->n, G = n * (n + 1) / 2;
     int64_t base = 0;
-    int map[TSR_JOINT_MAX_ALLELES + 1];
+    int map[2][TSR_JOINT_MAX_ALLELES + 1], listed[2][TSR_JOINT_MAX_ALLELES + 1];
     const char *ref = w->allele[0];
-    size_t ref_len = strlen(ref);
+    size_t rl = strlen(ref);
+    /* per union allele: 1 when it is a substitution (REF's length, another first base), 2 an indel */
+    uint8_t akind[TSR_JOINT_MAX_ALLELES + 1];
+    int union_kinds = 0;
+    for (int u = 1; u < n; u++) {
+        akind[u] = strlen(w->allele[u]) == rl && strcmp(w->allele[u] + 1, ref + 1) == 0 ? 1 : 2;
+        union_kinds |= akind[u];
+    }
+    akind[0] = 0;
+    double e = o->block_error, l_k[3]; /* log10 per-read likelihood with k REF-like alleles */
+    for (int k = 0; k < 3; k++)
+        l_k[k] = log10(k / 2.0 * (1 - e) + (1 - k / 2.0) * e);
     for (int b = 0; b < nb; b++) {
         const tsr_evidence_t *ev = bt[b];
         int64_t ns = ev->n_samples;
-        if (rec[b] >= 0) {
-            int64_t si = rec[b];
-            char **al = NULL;
-            int bn = split_alleles(ev->allele_blob + ev->allele_off[si], ev->allele_off[si + 1] - ev->allele_off[si],
-                                   &al);
-            if (bn < 0)
-                return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
-            size_t bref = strlen(al[0]);
-            map[0] = 0;
-            for (int u = 1; u < n; u++) {
-                map[u] = bn - 1; /* <*> unless the batch listed it */
-                for (int k = 1; k < bn - 1; k++) {
-                    size_t l = strlen(al[k]);
-                    if (l + ref_len - bref == strlen(w->allele[u]) && memcmp(al[k], w->allele[u], l) == 0 &&
-                        strcmp(w->allele[u] + l, ref + bref) == 0)
-                        map[u] = k;
-                }
+        if (rec[2 * b] >= 0) {
+            int nr = rec[2 * b + 1] >= 0 ? 2 : 1, bn[2] = {0, 0};
+            /* the kinds of union allele this batch has no record for: its reads showed REF there */
+            int unseen = union_kinds;
+            for (int r = 0; r < nr; r++)
+                unseen &= ~(ev->kind[rec[2 * b + r]] == TSR_SITE_SNV ? 1 : 2);
+            for (int r = 0; r < nr; r++) {
+                int64_t si = rec[2 * b + r];
+                char **al = NULL;
+                bn[r] = split_alleles(ev->allele_blob + ev->allele_off[si],
+                                      ev->allele_off[si + 1] - ev->allele_off[si], &al);
+                if (bn[r] < 0)
+                    return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+                for (int u = 0; u < n; u++)
+                    map[r][u] = allele_map(al, bn[r], ev->kind[si], w->allele[u], ref, &listed[r][u]);
+                free_strs(al, bn[r]);
             }
-            free_strs(al, bn);
-            int bG = bn * (bn + 1) / 2;
             for (int64_t j = 0; j < ns; j++) {
                 int64_t i = base + j;
-                const int32_t *bpl = ev->pl + ev->pl_off[si] + j * bG;
-                const int32_t *bad = ev->ad + ev->ad_off[si] + j * bn;
-                w->dp[i] = ev->dp[si * ns + j];
-                w->miss[i] = w->dp[i] <= 0;
-                int32_t best = INT32_MAX;
-                for (int y = 0; y < n; y++)
-                    for (int x = 0; x <= y; x++) {
-                        int32_t v = w->miss[i] ? 0 : bpl[tsr_gt_index(map[x], map[y])];
-                        w->pl[i * G + tsr_gt_index(x, y)] = v;
-                        if (v < best)
-                            best = v;
+                w->dp[i] = 0;
+                for (int g = 0; g < G; g++)
+                    w->pl[i * G + g] = 0;
+                for (int u = 0; u < n; u++) {
+                    w->ad[i * n + u] = 0;
+                    w->sb[(i * n + u) * 2] = w->sb[(i * n + u) * 2 + 1] = 0;
+                }
+                for (int r = 0; r < nr; r++) {
+                    int64_t si = rec[2 * b + r];
+                    int32_t d = ev->dp[si * ns + j];
+                    if (d <= 0)
+                        continue;
+                    int bG = bn[r] * (bn[r] + 1) / 2;
+                    const int32_t *bpl = ev->pl + ev->pl_off[si] + j * bG;
+                    const int32_t *bad = ev->ad + ev->ad_off[si] + j * bn[r];
+                    const int32_t *bsb = ev->strand ? ev->strand + 2 * (ev->ad_off[si] + j * bn[r]) : NULL;
+                    if (d > w->dp[i])
+                        w->dp[i] = d;
+                    for (int y = 0; y < n; y++)
+                        for (int x = 0; x <= y; x++)
+                            w->pl[i * G + tsr_gt_index(x, y)] += bpl[tsr_gt_index(map[r][x], map[r][y])];
+                    for (int u = 0; u < n; u++) {
+                        if (!listed[r][u] || (u == 0 && bad[0] < w->ad[i * n]))
+                            continue;
+                        int k = map[r][u];
+                        w->ad[i * n + u] = bad[k];
+                        if (bsb) {
+                            w->sb[(i * n + u) * 2] = bsb[2 * k];
+                            w->sb[(i * n + u) * 2 + 1] = bsb[2 * k + 1];
+                        }
                     }
+                }
+                w->miss[i] = w->dp[i] <= 0;
+                if (unseen && !w->miss[i])
+                    for (int y = 0; y < n; y++)
+                        for (int x = 0; x <= y; x++) {
+                            int k = !(akind[x] & unseen) + !(akind[y] & unseen);
+                            w->pl[i * G + tsr_gt_index(x, y)] += (int32_t)lround(-10.0 * w->dp[i] * (l_k[k] - l_k[2]));
+                        }
+                int32_t best = INT32_MAX;
+                for (int g = 0; g < G; g++)
+                    if (w->pl[i * G + g] < best)
+                        best = w->pl[i * G + g];
                 for (int g = 0; g < G; g++)
                     w->pl[i * G + g] -= best;
-                for (int u = 0; u < n; u++)
-                    w->ad[i * n + u] = (u == 0 || map[u] != bn - 1) ? bad[map[u]] : 0;
             }
         } else {
-            double e = o->block_error;
-            double l_k[3]; /* log10 per-read likelihood with k REF alleles */
-            for (int k = 0; k < 3; k++)
-                l_k[k] = log10(k / 2.0 * (1 - e) + (1 - k / 2.0) * e);
             for (int64_t j = 0; j < ns; j++) {
                 int64_t i = base + j;
                 /* block of sample j covering pos: blocks are sorted by (sample, start) */
@@ -305,8 +390,10 @@ static tsr_status_t site_gather(tsr_evidence_t *const *bt, int nb, const int64_t
                         double v = w->miss[i] ? 0 : -10.0 * d * (l_k[k] - l_k[2]);
                         w->pl[i * G + tsr_gt_index(x, y)] = (int32_t)lround(v);
                     }
-                for (int u = 0; u < n; u++)
+                for (int u = 0; u < n; u++) {
                     w->ad[i * n + u] = u == 0 ? d : 0;
+                    w->sb[(i * n + u) * 2] = w->sb[(i * n + u) * 2 + 1] = 0;
+                }
             }
         }
         base += ns;
@@ -319,10 +406,10 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
                                        const char *ref_seq, int64_t start, site_work_t *w)
 {
     char *ref = NULL;
-    for (int b = 0; b < nb; b++) {
+    for (int b = 0; b < 2 * nb; b++) {
         if (rec[b] < 0)
             continue;
-        const tsr_evidence_t *ev = bt[b];
+        const tsr_evidence_t *ev = bt[b / 2];
         const char *s = ev->allele_blob + ev->allele_off[rec[b]];
         const char *comma = memchr(s, ',', (size_t)(ev->allele_off[rec[b] + 1] - ev->allele_off[rec[b]]));
         size_t l = comma ? (size_t)(comma - s) : 0;
@@ -341,10 +428,10 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
     al[0] = ref;
     size_t rl = strlen(ref);
     tsr_status_t s = TSR_OK;
-    for (int b = 0; b < nb && s == TSR_OK; b++) {
+    for (int b = 0; b < 2 * nb && s == TSR_OK; b++) {
         if (rec[b] < 0)
             continue;
-        const tsr_evidence_t *ev = bt[b];
+        const tsr_evidence_t *ev = bt[b / 2];
         char **ba = NULL;
         int bn = split_alleles(ev->allele_blob + ev->allele_off[rec[b]],
                                ev->allele_off[rec[b] + 1] - ev->allele_off[rec[b]], &ba);
@@ -355,7 +442,7 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
         size_t bl = strlen(ba[0]);
         if (bl > rl || memcmp(ba[0], ref, bl) != 0)
             s = tsr_error_set(TSR_ERR_FORMAT, "joint %s:%lld: batch %d has REF %s, another batch %s", bt[0]->contig,
-                              (long long)pos + 1, b, ba[0], ref);
+                              (long long)pos + 1, b / 2, ba[0], ref);
         for (int k = 1; k < bn - 1 && s == TSR_OK; k++) {
             size_t l = strlen(ba[k]);
             char *p = malloc(l + rl - bl + 1);
@@ -413,6 +500,75 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
     return TSR_OK;
 }
 
+/* log of the hypergeometric probability of a 2x2 table with top-left x and the given margins. */
+static double hyper_log(int64_t x, int64_t r1, int64_t c1, int64_t nt)
+{
+    return lgamma((double)r1 + 1) - lgamma((double)x + 1) - lgamma((double)(r1 - x) + 1) + lgamma((double)nt - r1 + 1) -
+           lgamma((double)(c1 - x) + 1) - lgamma((double)(nt - r1 - c1 + x) + 1) - lgamma((double)nt + 1) +
+           lgamma((double)c1 + 1) + lgamma((double)(nt - c1) + 1);
+}
+
+/*
+ * Phred-scaled two-sided Fisher exact p-value of the strand table
+ * [ref_fwd ref_rev; alt_fwd alt_rev] (GATK's FS): the sum of the
+ * probabilities of every table with the same margins no more likely than it.
+ */
+static double strand_fs(int64_t rf, int64_t rr, int64_t af, int64_t ar)
+{
+    int64_t r1 = rf + rr, c1 = rf + af, nt = rf + rr + af + ar;
+    if (r1 == 0 || c1 == 0 || r1 == nt || c1 == nt)
+        return 0;
+    double lo = hyper_log(rf, r1, c1, nt), p = 0;
+    int64_t xmin = r1 + c1 - nt > 0 ? r1 + c1 - nt : 0, xmax = r1 < c1 ? r1 : c1;
+    for (int64_t x = xmin; x <= xmax; x++) {
+        double l = hyper_log(x, r1, c1, nt);
+        if (l <= lo + 1e-7)
+            p += exp(l);
+    }
+    p = p > 1 ? 1 : p;
+    return p <= 0 ? 9999 : -10 * log10(p);
+}
+
+/*
+ * Filter bits ExcHet and StrandBias of an emitted site (i): excess
+ * heterozygosity of the called genotypes, REF against any ALT; strand bias
+ * of REF against all ALT reads summed over the called samples.
+ */
+static tsr_status_t site_filters(tsr_callset_t *cs, const site_work_t *w, int64_t N, const tsr_joint_opts_t *o)
+{
+    int64_t i = cs->n_sites, nref = 0, nalt = 0, nhet = 0, rf = 0, rr = 0, af = 0, ar = 0;
+    int n = w->n;
+    for (int64_t j = 0; j < N; j++) {
+        const int8_t *gt = cs->gt + (i * N + j) * 2;
+        if (w->miss[j] || gt[0] < 0)
+            continue;
+        int k = (gt[0] == 0) + (gt[1] == 0);
+        nref += k;
+        nalt += 2 - k;
+        nhet += k == 1;
+        const int32_t *sb = w->sb + j * n * 2;
+        rf += sb[0];
+        rr += sb[1];
+        for (int a = 1; a < n; a++) {
+            af += sb[2 * a];
+            ar += sb[2 * a + 1];
+        }
+    }
+    if (strand_fs(rf, rr, af, ar) > o->max_strand_fs)
+        cs->filter[i] |= TSR_FILTER_STRANDBIAS;
+    if (nref > 0 && nalt > 0) {
+        int64_t rare = nref < nalt ? nref : nalt;
+        double *probs = malloc((size_t)(rare + 1) * sizeof *probs), p_hwe = 1, p_exc = 1;
+        if (!probs)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+        int rc = tsr_hwe_exact(nref, nalt, nhet, probs, &p_hwe, &p_exc);
+        free(probs);
+        if (rc == 0 && (p_exc <= 0 || -10 * log10(p_exc) > o->max_exchet_phred))
+            cs->filter[i] |= TSR_FILTER_EXCHET;
+    }
+    return TSR_OK;
+}
+
 /* Append the genotyped site to the call set. */
 static tsr_status_t site_emit(cs_build_t *bld, const site_work_t *w, int64_t N, int64_t pos, const double *f,
                               double qual, const tsr_joint_opts_t *o, double *post)
@@ -444,7 +600,7 @@ static tsr_status_t site_emit(cs_build_t *bld, const site_work_t *w, int64_t N, 
     }
     cs->allele_off[i + 1] = blob0 + blob;
     cs->qual[i] = (float)qual;
-    cs->filter[i] = qual < o->min_qual ? 1 : 0;
+    cs->filter[i] = qual < o->min_qual ? TSR_FILTER_LOWQUAL : 0;
     for (int a = 0; a < n; a++)
         cs->af[af0 + a] = (float)f[a];
     cs->af_off[i + 1] = af0 + n;
@@ -490,6 +646,7 @@ static tsr_status_t site_emit(cs_build_t *bld, const site_work_t *w, int64_t N, 
         memcpy(cs->ad + ad0 + j * n, w->ad + j * n, (size_t)n * sizeof(int32_t));
         memcpy(cs->pl + pl0 + j * G, w->pl + j * G, (size_t)G * sizeof(int32_t));
     }
+    TSR_CALL(site_filters(cs, w, N, o));
     cs->n_sites = i + 1;
     return TSR_OK;
 }
@@ -499,6 +656,7 @@ static void site_work_free(site_work_t *w)
     free_strs(w->allele, w->n);
     free(w->pl);
     free(w->ad);
+    free(w->sb);
     free(w->dp);
     free(w->miss);
     memset(w, 0, sizeof *w);
@@ -518,9 +676,10 @@ static tsr_status_t site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, in
     uint8_t keep[TSR_JOINT_MAX_ALLELES + 1];
     w.pl = calloc((size_t)(N * G + 1), sizeof *w.pl);
     w.ad = calloc((size_t)(N * n + 1), sizeof *w.ad);
+    w.sb = calloc((size_t)(N * n * 2 + 1), sizeof *w.sb);
     w.dp = calloc((size_t)(N + 1), sizeof *w.dp);
     w.miss = calloc((size_t)(N + 1), 1);
-    if (!f || !cnt || !lik || !w.pl || !w.ad || !w.dp || !w.miss)
+    if (!f || !cnt || !lik || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (s == TSR_OK && n >= 2)
         s = site_gather(bt, nb, rec, pos, &w, o);
@@ -596,33 +755,34 @@ tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, con
     cs->gt = calloc((size_t)(U * N * 2 + 1), sizeof *cs->gt);
     cs->gq = calloc((size_t)(U * N + 1), sizeof *cs->gq);
     cs->dp = calloc((size_t)(U * N + 1), sizeof *cs->dp);
-    int64_t *cur = calloc((size_t)n_batches, sizeof *cur), *rec = calloc((size_t)n_batches, sizeof *rec);
+    int64_t *cur = calloc((size_t)n_batches, sizeof *cur), *rec = calloc(2 * (size_t)n_batches, sizeof *rec);
     tsr_status_t s = TSR_OK;
     if (!cs->contig || !cs->pos || !cs->n_alleles || !cs->allele_off || !cs->qual || !cs->filter || !cs->af_off ||
         !cs->ad_off || !cs->pl_off || !cs->gt || !cs->gq || !cs->dp || !cur || !rec)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     while (s == TSR_OK) {
         int64_t pos = INT64_MAX;
-        int kind = 256;
         for (int b = 0; b < n_batches; b++) {
             const tsr_evidence_t *ev = batches[b];
-            if (cur[b] >= ev->n_sites)
-                continue;
-            int64_t p = ev->pos[cur[b]];
-            int k = ev->kind[cur[b]];
-            if (p < pos || (p == pos && k < kind)) {
-                pos = p;
-                kind = k;
+            if (cur[b] < ev->n_sites && ev->pos[cur[b]] < pos)
+                pos = ev->pos[cur[b]];
+        }
+        if (pos == INT64_MAX)
+            break;
+        for (int b = 0; b < n_batches && s == TSR_OK; b++) {
+            const tsr_evidence_t *ev = batches[b];
+            rec[2 * b] = rec[2 * b + 1] = -1;
+            for (int r = 0; cur[b] < ev->n_sites && ev->pos[cur[b]] == pos; r++) {
+                if (r == 2 || (r == 1 && ev->kind[cur[b]] == ev->kind[rec[2 * b]])) {
+                    s = tsr_error_set(TSR_ERR_FORMAT, "joint %s:%lld: batch %d has two records of one kind there",
+                                      ev->contig, (long long)pos + 1, b);
+                    break;
+                }
+                rec[2 * b + r] = cur[b]++;
             }
         }
-        if (kind == 256)
+        if (s != TSR_OK)
             break;
-        for (int b = 0; b < n_batches; b++) {
-            const tsr_evidence_t *ev = batches[b];
-            rec[b] = -1;
-            if (cur[b] < ev->n_sites && ev->pos[cur[b]] == pos && ev->kind[cur[b]] == kind)
-                rec[b] = cur[b]++;
-        }
         s = site_genotype(&bld, batches, n_batches, rec, pos, ref_seq, N, o);
     }
     free(cur);

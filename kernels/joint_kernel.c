@@ -104,7 +104,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 1,
+    .version = 2,
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

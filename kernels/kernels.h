@@ -35,6 +35,9 @@ typedef struct tsr_region {
 
 typedef struct tsr_batch {
     int first, n;      /* samples [first, first+n) of the sheet */
+    int part, index;   /* the sheet part holding them (0 = the run's sheet, k = the k-th `tessera add`) and
+                          the batch's index within that part: batches are cut per part, so an add never
+                          moves an earlier batch */
 } tsr_batch_t;
 
 typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TASK_COHORT = 3,
@@ -64,10 +67,28 @@ typedef struct tsr_run_opts {
     int min_mapq;           /* --min-mapq (default 20) */
     int min_baseq;          /* --min-baseq (default 13) */
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
-    const char *mode;       /* --mode auto|deep|lowpass (skeleton: deep) */
+    const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
+    /*
+     * --aln-format: "bam" or "cram" for DIR/aln/S.{bam,cram} + .bai/.crai (NULL = TSR_ALN_FORMAT_DEFAULT).
+     * Not in the fingerprint: it changes the align merge task's outputs, so the journal re-runs the merge
+     * (and what reads it) and keeps the map runs.
+     */
+    const char *aln_format;
+    /*
+     * `tessera align`: the graph stops after the align tasks and no cohort stage runs. Not in the
+     * fingerprint: the align tasks are the same keys and outputs in both graphs, so a later
+     * `tessera run` on the same --out reuses them.
+     */
+    int align_only;
     const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
+    /*
+     * `tessera add` (kernels/README.md, N+1): the run's recorded fingerprint (DIR/run.tsv), used as the
+     * plan's instead of hashing the inputs, whose earlier files may have moved away; only the newest sheet
+     * part's files are checked. NULL for `tessera run`.
+     */
+    const char *add_fingerprint;
 } tsr_run_opts_t;
 
 void tsr_run_opts_init(tsr_run_opts_t *o);
@@ -81,17 +102,45 @@ typedef struct tsr_plan {
     int n_batches;
     tsr_batch_t *batches;
     int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
+    int lowpass;           /* the resolved mode: 1 = low-pass kernels (--mode lowpass, or auto below 2x) */
+    double median_depth;   /* --mode auto: median per-sample depth estimated from the BAM/CRAM indexes (-1 if not) */
+    int n_parts;           /* sheet parts: opts.samples, then DIR/samples.d/0001.tsv, 0002.tsv, ... (tessera add) */
+    int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
+    int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */
     char fingerprint[64];  /* hash of inputs and plan-shaping options */
 } tsr_plan_t;
 
 /* Build the plan (reads the sheet and the reference index). Not collective. Destroy with tsr_plan_destroy(). */
 tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RESULT_USED;
 void tsr_plan_destroy(tsr_plan_t **plan);
+/*
+ * The run record that `tessera add` reads: DIR/run.tsv (fingerprint, resolved mode, the options that shape
+ * outputs; one `key<TAB>value` per line) and DIR/samples.d/0000.tsv (the run's sheet with absolute paths).
+ * Written by the master of `tessera run` when DIR holds none yet (tmp + rename). Not collective.
+ */
+tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan) TSR_RESULT_USED;
+typedef struct tsr_run_record {
+    tsr_run_opts_t opts;   /* the recorded options; its strings point into this struct */
+    int lowpass;           /* the resolved mode */
+    char fingerprint[64];
+    char ref[4096], regions[4096], samples[4200], outdir[4096], aln_format[16];
+} tsr_run_record_t;
+/* Read DIR/run.tsv into *rec (opts.samples = DIR/samples.d/0000.tsv, opts.add_fingerprint set). Not collective. */
+tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_RESULT_USED;
+/*
+ * Make NEW the next sheet part of the run in outdir: DIR/samples.d/NNNN.tsv with absolute paths. When it
+ * equals the newest part already there (an interrupted add run again) nothing is written. A sample id that
+ * is already in the cohort is refused with one line naming both sheets. *part is its part number (>= 1).
+ * Not collective (the master calls it).
+ */
+tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part) TSR_RESULT_USED;
 /* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
 /* outdir/rel, or rel itself when it is absolute; TSR_ERR_IO if it does not fit in len. */
 tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
-/* Output paths relative to outdir. */
+/* The per-sample alignment format when --aln-format is not given. */
+#define TSR_ALN_FORMAT_DEFAULT "cram"
+/* Output paths relative to outdir. tsr_plan_aln_path: aln/S.bam or aln/S.cram (opts.aln_format). */
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
 void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
 void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
@@ -125,6 +174,8 @@ typedef struct tsr_kernel_env {
     const tsr_plan_t *plan;
     tsr_pool_t *pool;
     const tsr_rt_t *rt;
+    /* the node-shared minimap2 index (kernels/align_internal.h) when the plan has FASTQ samples, else NULL */
+    const struct tsr_mm_index *mm_index;
 } tsr_kernel_env_t;
 
 /*
@@ -145,13 +196,17 @@ typedef struct tsr_kernel {
 
 /* The registered kernel by name ("align", "call", "joint", "cohort"), NULL if none. */
 const tsr_kernel_t *tsr_kernel_find(const char *name);
-/* The kernel that runs tasks of a type. */
+/* The kernel that runs tasks of a type in deep mode. */
 const tsr_kernel_t *tsr_kernel_for_task(tsr_task_type_t type);
+/* The kernel that runs tasks of a type in the plan's mode (low-pass: call -> lowpass_evidence, joint -> lowpass_discover). */
+const tsr_kernel_t *tsr_kernel_for_plan(const tsr_plan_t *plan, tsr_task_type_t type);
 
 extern const tsr_kernel_t tsr_kernel_align;
 extern const tsr_kernel_t tsr_kernel_call;
 extern const tsr_kernel_t tsr_kernel_joint;
 extern const tsr_kernel_t tsr_kernel_cohort;
+extern const tsr_kernel_t tsr_kernel_lowpass_evidence;
+extern const tsr_kernel_t tsr_kernel_lowpass_discover;
 
 /* --------------------------------------------------------------- pipeline */
 
@@ -160,6 +215,7 @@ typedef struct tsr_run_summary {
     int64_t n_sites;       /* in cohort.bcf (known on every rank after a complete run) */
     double seconds;
     int64_t peak_rss;      /* max over ranks */
+    int64_t index_bytes_per_node; /* the node-shared minimap2 index (0 when the run does not align) */
 } tsr_run_summary_t;
 
 /*
@@ -167,6 +223,15 @@ typedef struct tsr_run_summary {
  * placement-pinned pool per rank. Resumes from DIR/journal.tsv.
  */
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o,
+                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+/*
+ * `tessera add`: the master makes NEW the next sheet part of the low-pass run in outdir
+ * (tsr_plan_part_add), then every rank runs the run's recorded plan over the union: evidence tasks for
+ * the new part only, discovery and the cohort stage again. threads and mem_per_rank as in
+ * tsr_run_opts_t (0 = default). Refuses a deep-mode run. Collective on rt->comm.
+ */
+tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char *new_sheet, int threads,
+                              int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
                               tsr_run_summary_t *sum) TSR_RESULT_USED;
 
 #ifdef __cplusplus

@@ -25,6 +25,7 @@ typedef struct tsr_call_opts {
     int min_indel_reads;    /* indel candidate: reads with the same event in one sample (default 2) */
     double min_indel_frac;  /* ... and this fraction of the sample's depth at the anchor (default 0.1) */
     double indel_error;     /* per-read error of an indel observation (default 1e-3, i.e. Q30) */
+    const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
 } tsr_call_opts_t;
 
 void tsr_call_opts_init(tsr_call_opts_t *o);
@@ -57,6 +58,11 @@ typedef struct tsr_joint_opts {
     double min_alt_count;   /* an ALT allele whose expected count is below is dropped (default 0.5) */
     double min_site_qual;   /* a site whose QUAL is below is dropped (default 1) */
     double max_qual;        /* QUAL is capped here (default 9999) */
+    double max_strand_fs;   /* StrandBias (filter bit 2) when the phred-scaled two-sided Fisher exact p-value
+                             * of REF vs ALT reads by strand, summed over the cohort, is above (default 60,
+                             * GATK's FS hard filter) */
+    double max_exchet_phred; /* ExcHet (filter bit 1) when the phred-scaled excess-heterozygosity p-value of
+                             * the called genotypes (REF vs any ALT) is above (default 54.69, GATK ExcessHet) */
 } tsr_joint_opts_t;
 
 void tsr_joint_opts_init(tsr_joint_opts_t *o);
@@ -64,7 +70,9 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o) TSR_RESULT_USED;
 
 /*
  * Joint-genotype one region over all its batches (in batch order; the
- * cohort's samples are the batches' samples concatenated). Batches must
+ * cohort's samples are the batches' samples concatenated). Records of one
+ * position (an SNV and an indel record, in one batch or across batches) are
+ * merged into one site with the union of their alleles. Batches must
  * share contig, start and end. ref_seq (NUL-terminated, the reference from
  * `start`, may be NULL) is used to verify that every site's REF agrees with
  * the reference. Deterministic for a given input. Not collective. *out is

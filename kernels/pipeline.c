@@ -6,6 +6,7 @@
  * Collective on rt->comm.
  */
 #include "kernels/kernels.h"
+#include "kernels/align_internal.h"
 
 #include <htslib/sam.h>
 
@@ -29,7 +30,7 @@ typedef struct tsr_exec_ctx {
 static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
 {
     tsr_exec_ctx_t *x = ctx;
-    const tsr_kernel_t *k = tsr_kernel_for_task((tsr_task_type_t)task->type);
+    const tsr_kernel_t *k = tsr_kernel_for_plan(x->env.plan, (tsr_task_type_t)task->type);
     if (!k)
         return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' has unknown type %d", task->key, task->type);
     if (!x->ready[task->type]) {
@@ -163,14 +164,15 @@ static tsr_status_t tsr_check_aligned_input(const tsr_plan_t *plan, const tsr_re
 static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
 {
     int any = 0;
-    for (int i = 0; i < plan->sheet->n_samples; i++)
+    for (int i = plan->first_checked; i < plan->sheet->n_samples; i++)
         any |= plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
     if (!any)
         return TSR_OK;
     tsr_ref_t *ref = NULL;
     TSR_CALL(tsr_ref_open(plan->opts.ref, &ref));
     tsr_status_t s = TSR_OK;
-    for (int i = 0; i < plan->sheet->n_samples && s == TSR_OK; i++)
+    /* samples of sealed parts (tessera add) were checked by the run that added them, and may have moved */
+    for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++)
         if (plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED)
             s = tsr_check_aligned_input(plan, ref, &plan->sheet->samples[i]);
     tsr_ref_close(&ref);
@@ -385,7 +387,7 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
             sum->sched.n_retried, rt->size, threads, sum->seconds, sum->seconds, cpu_total, (long long)rss_max);
     for (int r = 0; r < rt->size; r++)
         fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
-    fprintf(fp, "],\n  \"fingerprint\": ");
+    fprintf(fp, "],\n  \"index_bytes_per_node\": %lld,\n  \"fingerprint\": ", (long long)sum->index_bytes_per_node);
     tsr_json_str(fp, plan->fingerprint);
     fprintf(fp, ",\n");
     tsr_json_provenance(fp, plan);
@@ -563,14 +565,17 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         s = tsr_check_inputs(plan);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_outdir_prepare(o->outdir);
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER && !o->add_fingerprint)
+        s = tsr_plan_record_write(plan);
     s = tsr_agree(rt, s);
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
         return s;
     }
     if (rt->role == TSR_ROLE_MASTER)
-        tsr_log_info("plan: %d samples in %d batches, %d regions of <= %lld bp, fingerprint %s",
+        tsr_log_info("plan: %d samples in %d batches, %d regions of <= %lld bp, %s mode%s, fingerprint %s",
                      plan->sheet->n_samples, plan->n_batches, plan->n_regions, (long long)o->shard_size,
+                     plan->lowpass ? "lowpass" : "deep", !strcmp(o->mode, "auto") ? " (auto)" : "",
                      plan->fingerprint);
 
     tsr_topo_t *topo = NULL;
@@ -593,23 +598,29 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         x.env.plan = plan;
         x.env.pool = pool;
         x.env.rt = rt;
+        tsr_mm_index_t *mm_index = NULL; /* collective: the aligner's index, loaded once per node and shared */
+        s = tsr_align_index_create(rt, plan, pl.n_threads, &mm_index);
+        x.env.mm_index = mm_index;
+        sum->index_bytes_per_node = (int64_t)tsr_mm_index_bytes(mm_index);
         tsr_sched_opts_t so;
         tsr_sched_opts_init(&so);
         so.outdir = o->outdir;
         so.fingerprint = plan->fingerprint;
         so.grace_seconds = o->grace_seconds;
-        s = tsr_sched_run(rt->comm, g, &so, tsr_pipeline_exec, &x, &sum->sched);
+        if (s == TSR_OK)
+            s = tsr_sched_run(rt->comm, g, &so, tsr_pipeline_exec, &x, &sum->sched);
         for (int k = 0; k < TSR_TASK_N_TYPES; k++)
             if (x.ready[k])
-                tsr_kernel_for_task((tsr_task_type_t)k)->destroy(&x.state[k]);
+                tsr_kernel_for_plan(plan, (tsr_task_type_t)k)->destroy(&x.state[k]);
+        tsr_mm_index_destroy(&mm_index); /* collective on the node: every rank is past its last task */
     }
-    if (s == TSR_OK)
+    if (s == TSR_OK && !o->align_only) /* tessera align: no cohort stage; summary.json still lists alignment QC */
         s = tsr_cohort_h5_stage(rt, plan, sum);
     int64_t rss = tsr_peak_rss();
     MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
     sum->seconds = tsr_now() - t0;
     if (s == TSR_OK) {
-        sum->n_sites = tsr_count_sites(o->outdir);
+        sum->n_sites = o->align_only ? 0 : tsr_count_sites(o->outdir);
         double cpu_total = 0.0;
         int64_t *rss_by_rank = NULL;
         s = tsr_gather_usage(rt, &cpu_total, &rss_by_rank);
@@ -623,5 +634,34 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     tsr_placement_free(&pl);
     tsr_topo_destroy(&topo);
     tsr_plan_destroy(&plan);
+    return s;
+}
+
+tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char *new_sheet, int threads,
+                              int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
+                              tsr_run_summary_t *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    tsr_run_record_t *rec = calloc(1, sizeof *rec);
+    tsr_status_t s = rec ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK)
+        s = tsr_run_record_read(outdir, rec);
+    if (s == TSR_OK && !rec->lowpass)
+        s = tsr_error_set(TSR_ERR_USAGE, "'%s' is a deep-mode run: tessera add supports low-pass runs only; "
+                          "rerun `tessera run` on the union sheet instead", outdir);
+    int part = 0;
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER) {
+        s = tsr_plan_part_add(outdir, new_sheet, &part);
+        if (s == TSR_OK)
+            tsr_log_info("%s: sheet part %04d of %s", new_sheet, part, outdir);
+    }
+    s = tsr_agree(rt, s);
+    if (s == TSR_OK) {
+        rec->opts.threads = threads;
+        rec->opts.mem_per_rank = mem_per_rank;
+        rec->opts.provenance = provenance;
+        s = tsr_pipeline_run(rt, &rec->opts, sum);
+    }
+    free(rec);
     return s;
 }

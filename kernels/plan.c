@@ -16,8 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <htslib/sam.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#define TSR_LOWPASS_MAX_DEPTH 2.0 /* --mode auto: lowpass below this median depth */
 
 void tsr_run_opts_init(tsr_run_opts_t *o)
 {
@@ -50,8 +55,6 @@ tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "--min-mapq, --min-baseq and --min-qual must be >= 0");
     if (strcmp(o->mode, "auto") && strcmp(o->mode, "deep") && strcmp(o->mode, "lowpass"))
         return tsr_error_set(TSR_ERR_USAGE, "--mode must be auto, deep or lowpass (got '%s')", o->mode);
-    if (!strcmp(o->mode, "lowpass"))
-        return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass arrives with the low-pass issue; use --mode deep or auto for now");
     if (o->grace_seconds < 0)
         return tsr_error_set(TSR_ERR_USAGE, "--grace must be >= 0");
     if (o->align_chunk_pairs < 1)
@@ -251,6 +254,10 @@ static uint32_t tsr_crc_str(uint32_t crc, const char *s)
 static void tsr_plan_fingerprint(tsr_plan_t *plan)
 {
     const tsr_run_opts_t *o = &plan->opts;
+    if (o->add_fingerprint) { /* tessera add: the run's own, since the earlier parts' files may be gone */
+        snprintf(plan->fingerprint, sizeof plan->fingerprint, "%s", o->add_fingerprint);
+        return;
+    }
     char buf[512], fai[4200];
     /* Two independent CRCs make a 64-bit fingerprint. */
     uint32_t a = (uint32_t)crc32(0L, Z_NULL, 0), b = 0x9e3779b9u;
@@ -259,12 +266,14 @@ static void tsr_plan_fingerprint(tsr_plan_t *plan)
              tsr_kernel_align.version, tsr_kernel_call.version, tsr_kernel_joint.version, tsr_kernel_cohort.version);
     a = tsr_crc_str(a, buf);
     a = tsr_crc_str(a, o->regions ? o->regions : "");
-    snprintf(buf, sizeof buf, "align-chunk=%lld", (long long)o->align_chunk_pairs);
+    snprintf(buf, sizeof buf, "align-chunk=%lld lowpass=%d lpk=%d.%d", (long long)o->align_chunk_pairs, plan->lowpass,
+             tsr_kernel_lowpass_evidence.version, tsr_kernel_lowpass_discover.version);
     a = tsr_crc_str(a, buf);
     snprintf(fai, sizeof fai, "%s.fai", o->ref);
     a = tsr_crc_file_or_zero(fai, a);
     a = tsr_crc_file_or_zero(o->samples, a);
-    for (int i = 0; i < plan->sheet->n_samples; i++) {
+    /* the run's own sheet only: parts added later (tessera add) grow the cohort under the same journal */
+    for (int i = 0; i < plan->part_first[1]; i++) {
         const tsr_sample_t *s = &plan->sheet->samples[i];
         const char *paths[3] = {s->fastq1, s->fastq2, s->bam};
         for (int k = 0; k < 3; k++) {
@@ -335,6 +344,206 @@ void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_
     snprintf(buf, len, "aln/%s.qc.json", plan->sheet->samples[sample].id);
 }
 
+/*
+ * Depth of one aligned input, cheaply: mapped reads from the index x the mean
+ * length of its first 1,000 records / the summed length of the header's
+ * contigs. -1 when the index has no counts (CRAM indexes do not).
+ */
+static double tsr_plan_bam_depth(const char *path)
+{
+    samFile *fp = sam_open(path, "r");
+    if (!fp)
+        return -1;
+    sam_hdr_t *h = sam_hdr_read(fp);
+    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
+    bam1_t *b = bam_init1();
+    double depth = -1;
+    if (h && idx && b) {
+        uint64_t mapped = 0, unmapped = 0, m, u;
+        double reflen = 0, bases = 0;
+        int have = 0;
+        for (int t = 0; t < sam_hdr_nref(h); t++) {
+            reflen += (double)sam_hdr_tid2len(h, t);
+            if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
+                mapped += m;
+                unmapped += u;
+                have = 1;
+            }
+        }
+        int n = 0;
+        while (n < 1000 && sam_read1(fp, h, b) >= 0)
+            if (!(b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY))) {
+                bases += b->core.l_qseq;
+                n++;
+            }
+        if (have && reflen > 0)
+            depth = n ? (double)mapped * (bases / n) / reflen : 0;
+    }
+    bam_destroy1(b);
+    if (idx)
+        hts_idx_destroy(idx);
+    if (h)
+        sam_hdr_destroy(h);
+    sam_close(fp);
+    return depth;
+}
+
+static int tsr_double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Resolve --mode: lowpass takes aligned inputs only; auto picks lowpass below a median depth of 2x. */
+static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    plan->median_depth = -1;
+    int n_fastq = 0, first_fastq = -1;
+    for (int i = 0; i < sh->n_samples; i++)
+        if (sh->samples[i].kind == TSR_INPUT_FASTQ && n_fastq++ == 0)
+            first_fastq = i;
+    if (!strcmp(plan->opts.mode, "deep"))
+        return TSR_OK;
+    if (!strcmp(plan->opts.mode, "lowpass")) {
+        if (n_fastq)
+            return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass takes aligned BAM/CRAM inputs, but sample '%s' of %s "
+                                 "lists FASTQ; align it first (or run --mode deep)", sh->samples[first_fastq].id,
+                                 plan->opts.samples);
+        plan->lowpass = 1;
+        return TSR_OK;
+    }
+    if (n_fastq || sh->n_samples == 0)
+        return TSR_OK;
+    double *d = calloc((size_t)sh->n_samples, sizeof *d);
+    if (!d)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    int n = 0;
+    /* the run's own sheet decides, so an added part never flips the mode of an existing run */
+    for (int i = 0; i < plan->part_first[1]; i++) {
+        double x = tsr_plan_bam_depth(sh->samples[i].bam);
+        if (x >= 0)
+            d[n++] = x;
+    }
+    if (n > 0) {
+        qsort(d, (size_t)n, sizeof *d, tsr_double_cmp);
+        plan->median_depth = n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+        plan->lowpass = plan->median_depth < TSR_LOWPASS_MAX_DEPTH;
+    }
+    free(d);
+    return TSR_OK;
+}
+
+/* Batches of opts.batch_size samples cut within each sheet part, so an added part never moves earlier ones. */
+static tsr_status_t tsr_plan_cut_batches(tsr_plan_t *plan)
+{
+    int bs = plan->opts.batch_size, nb = 0;
+    for (int p = 0; p < plan->n_parts; p++)
+        nb += (plan->part_first[p + 1] - plan->part_first[p] + bs - 1) / bs;
+    free(plan->batches);
+    plan->n_batches = nb;
+    plan->batches = calloc((size_t)nb + 1, sizeof *plan->batches);
+    if (!plan->batches)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    int b = 0;
+    for (int p = 0; p < plan->n_parts; p++)
+        for (int first = plan->part_first[p], k = 0; first < plan->part_first[p + 1]; first += bs, k++, b++) {
+            int left = plan->part_first[p + 1] - first;
+            plan->batches[b] = (tsr_batch_t){.first = first, .n = left < bs ? left : bs, .part = p, .index = k};
+        }
+    return TSR_OK;
+}
+
+/* DIR/samples.d/NNNN.tsv (relative to outdir). */
+static void tsr_plan_part_path(const char *outdir, int part, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/samples.d/%04d.tsv", outdir, part);
+}
+
+/*
+ * The sheet parts: opts.samples, then every DIR/samples.d/NNNN.tsv from 0001 that exists (tessera add
+ * wrote them), read as one cohort. part_first comes from reading each part's sample count.
+ */
+static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
+{
+    int n = 1, cap = 8;
+    char **paths = calloc((size_t)cap, sizeof *paths);
+    tsr_status_t s = paths && (paths[0] = strdup(plan->opts.samples)) ? TSR_OK
+                                                                      : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (;;) {
+        if (s != TSR_OK)
+            break;
+        char p[4200];
+        tsr_plan_part_path(plan->opts.outdir, n, p, sizeof p);
+        if (access(p, F_OK) != 0)
+            break;
+        if (n == cap) {
+            char **q = realloc(paths, (size_t)cap * 2 * sizeof *paths);
+            if (!q) {
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+                break;
+            }
+            paths = q;
+            cap *= 2;
+        }
+        if (!(paths[n] = strdup(p)))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        n++;
+    }
+    plan->n_parts = n;
+    int check_from = plan->opts.add_fingerprint ? n - 1 : 0;
+    if (s == TSR_OK && !(plan->part_first = calloc((size_t)n + 1, sizeof *plan->part_first)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    /* each part's size: read the parts one more (they are small) */
+    for (int p = 0; s == TSR_OK && p < n; p++) {
+        tsr_sheet_t *one = NULL;
+        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], p >= check_from ? 0 : 1, &one);
+        if (s == TSR_OK)
+            plan->part_first[p + 1] = plan->part_first[p] + one->n_samples;
+        tsr_sheet_destroy(&one);
+    }
+    if (s == TSR_OK)
+        s = tsr_sheet_create_from_parts(n, (const char *const *)paths, check_from, &plan->sheet);
+    if (s == TSR_OK)
+        plan->first_checked = plan->part_first[check_from];
+    for (int p = 0; paths && p < n; p++)
+        free(paths[p]);
+    free(paths);
+    return s;
+}
+
+/*
+ * Low-pass batch size: --batch-size, lowered to fit --mem-per-rank (half of it
+ * for the evidence of one batch: about shard_size / 4 bytes per sample for its
+ * coverage runs and observations at <= 2x, plus 1 MiB of reader state) and to
+ * RLIMIT_NOFILE less a margin of 32 descriptors for HDF5, MPI and logs (a
+ * sample's file is open only while a thread reads it, so this is a bound, not
+ * a need).
+ */
+static tsr_status_t tsr_plan_lowpass_batches(tsr_plan_t *plan)
+{
+    int bs = plan->opts.batch_size;
+    if (plan->opts.mem_per_rank > 0) {
+        double per = (double)plan->opts.shard_size / 4.0 + 1048576.0;
+        double fit = (double)plan->opts.mem_per_rank / 2.0 / per;
+        if (fit < bs)
+            bs = fit < 1 ? 1 : (int)fit;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long cap = (long)rl.rlim_cur - 32;
+        if (cap < 1)
+            return tsr_error_set(TSR_ERR_USAGE, "ulimit -n is %ld: low-pass mode needs at least 33 open files",
+                                 (long)rl.rlim_cur);
+        if (bs > cap)
+            bs = (int)cap;
+    }
+    if (bs == plan->opts.batch_size)
+        return TSR_OK;
+    plan->opts.batch_size = bs;
+    return tsr_plan_cut_batches(plan);
+}
+
 tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
 {
     *out = NULL;
@@ -343,23 +552,18 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
     TSR_ALLOC(plan, 1);
     plan->opts = *o;
     tsr_ref_t *ref = NULL;
-    tsr_status_t s = tsr_sheet_create_from_file(o->samples, &plan->sheet);
+    tsr_status_t s = tsr_plan_sheet(plan);
     if (s == TSR_OK)
         s = tsr_ref_open(o->ref, &ref);
     if (s == TSR_OK)
         s = tsr_plan_regions(plan, ref);
-    if (s == TSR_OK) {
-        int n = plan->sheet->n_samples, bs = o->batch_size;
-        plan->n_batches = (n + bs - 1) / bs;
-        plan->batches = calloc((size_t)plan->n_batches, sizeof *plan->batches);
-        if (!plan->batches)
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-        for (int b = 0; s == TSR_OK && b < plan->n_batches; b++) {
-            plan->batches[b].first = b * bs;
-            plan->batches[b].n = (b + 1) * bs <= n ? bs : n - b * bs;
-        }
-    }
+    if (s == TSR_OK)
+        s = tsr_plan_cut_batches(plan);
     tsr_ref_close(&ref);
+    if (s == TSR_OK)
+        s = tsr_plan_mode(plan);
+    if (s == TSR_OK && plan->lowpass)
+        s = tsr_plan_lowpass_batches(plan);
     if (s == TSR_OK)
         s = tsr_plan_align_units(plan);
     if (s != TSR_OK) {
@@ -379,6 +583,7 @@ void tsr_plan_destroy(tsr_plan_t **pp)
     free((*pp)->regions);
     free((*pp)->batches);
     free((*pp)->align_slots);
+    free((*pp)->part_first);
     free(*pp);
     *pp = NULL;
 }
@@ -393,12 +598,18 @@ tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, s
 
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
-    snprintf(buf, len, "aln/%s.bam", plan->sheet->samples[sample].id);
+    const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
+    snprintf(buf, len, "aln/%s.%s", plan->sheet->samples[sample].id, strcmp(fmt, "cram") ? "bam" : "cram");
 }
 
+/* Part 0 keeps the names of a run without adds; part p >= 1 names its part: evidence/R/pPPPP_bBBBBB.h5. */
 void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len)
 {
-    snprintf(buf, len, "evidence/%s/b%05d.h5", plan->regions[region].name, batch);
+    const tsr_batch_t *b = &plan->batches[batch];
+    if (b->part == 0)
+        snprintf(buf, len, "evidence/%s/b%05d.h5", plan->regions[region].name, b->index);
+    else
+        snprintf(buf, len, "evidence/%s/p%04d_b%05d.h5", plan->regions[region].name, b->part, b->index);
 }
 
 void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len)
@@ -438,7 +649,8 @@ static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g,
                            outs1, 1, &index_id));
     snprintf(key, sizeof key, "align/%s", smp->id);
     tsr_plan_aln_path(plan, i, o1, sizeof o1);
-    snprintf(o2, sizeof o2, "%s.bai", o1);
+    size_t l1 = strlen(o1);
+    snprintf(o2, sizeof o2, "%s.%s", o1, l1 > 5 && !strcmp(o1 + l1 - 5, ".cram") ? "crai" : "bai");
     tsr_plan_align_qc_path(plan, i, o3, sizeof o3);
     const char *outs3[3] = {o1, o2, o3};
     TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.1, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, i, 0),
@@ -473,6 +685,14 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             continue;
         s = tsr_plan_graph_align(plan, g, i, &align_id[i]);
     }
+    if (plan->opts.align_only) { /* tessera align: the align tasks alone, same keys and outputs as in a full run */
+        free(align_id);
+        free(joint_id);
+        if (s != TSR_OK)
+            tsr_graph_destroy(&g);
+        *out = g;
+        return s;
+    }
     for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
         const tsr_region_t *reg = &plan->regions[r];
         tsr_task_id_t *call_id = calloc((size_t)plan->n_batches, sizeof *call_id);
@@ -481,7 +701,11 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             break;
         }
         for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
-            snprintf(key, sizeof key, "call/%s/b%05d", reg->name, b);
+            const tsr_batch_t *bt = &plan->batches[b];
+            if (bt->part == 0)
+                snprintf(key, sizeof key, "call/%s/b%05d", reg->name, bt->index);
+            else
+                snprintf(key, sizeof key, "call/%s/p%04d_b%05d", reg->name, bt->part, bt->index);
             tsr_plan_evidence_path(plan, r, b, o1, sizeof o1);
             const char *outs[1] = {o1};
             double cost = (double)(reg->end - reg->start) * plan->batches[b].n * 1e-3;
@@ -519,4 +743,215 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     }
     *out = g;
     return TSR_OK;
+}
+
+/* ------------------------------------------------ the run record (tessera add) */
+
+/* Write the samples [from, to) of sheet as a sheet part with absolute paths to `path` (tmp + rename). */
+static tsr_status_t tsr_plan_part_write(const tsr_sheet_t *sh, int from, int to, const char *path)
+{
+    char tmp[4300];
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    fprintf(fp, "sample\tpopulation\tfastq1\tfastq2\tbam\n");
+    for (int i = from; i < to; i++) {
+        const tsr_sample_t *s = &sh->samples[i];
+        fprintf(fp, "%s\t%s\t%s\t%s\t%s\n", s->id, s->population, s->fastq1 ? s->fastq1 : "",
+                s->fastq2 ? s->fastq2 : "", s->bam ? s->bam : "");
+    }
+    return tsr_output_commit(fp, tmp, path);
+}
+
+/* Whole small file into a malloc'ed string (*len bytes); NULL when unreadable. */
+static char *tsr_plan_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    char *text = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&text, &n);
+    char buf[65536];
+    size_t k;
+    while (mem && (k = fread(buf, 1, sizeof buf, fp)) > 0)
+        fwrite(buf, 1, k, mem);
+    int bad = ferror(fp) || !mem;
+    fclose(fp);
+    if (mem)
+        fclose(mem);
+    if (bad) {
+        free(text);
+        return NULL;
+    }
+    *len = n;
+    return text;
+}
+
+tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan)
+{
+    const tsr_run_opts_t *o = &plan->opts;
+    char path[4200], dir[4200], tmp[4300], abs_ref[PATH_MAX], abs_reg[PATH_MAX];
+    snprintf(path, sizeof path, "%s/run.tsv", o->outdir);
+    if (access(path, F_OK) == 0)
+        return TSR_OK;
+    snprintf(dir, sizeof dir, "%s/samples.d", o->outdir);
+    TSR_CALL(tsr_mkdir_p(dir));
+    tsr_plan_part_path(o->outdir, 0, dir, sizeof dir);
+    TSR_CALL(tsr_plan_part_write(plan->sheet, 0, plan->part_first[1], dir));
+    struct stat st;
+    const char *regions = o->regions ? o->regions : "";
+    if (o->regions && stat(o->regions, &st) == 0 && S_ISREG(st.st_mode) && realpath(o->regions, abs_reg))
+        regions = abs_reg;
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    fprintf(fp, "fingerprint\t%s\nmode\t%s\nref\t%s\nregions\t%s\nshard_size\t%lld\nbatch_size\t%d\n"
+                "min_mapq\t%d\nmin_baseq\t%d\nmin_qual\t%.17g\nalign_chunk\t%lld\naln_format\t%s\n",
+            plan->fingerprint, plan->lowpass ? "lowpass" : "deep", realpath(o->ref, abs_ref) ? abs_ref : o->ref,
+            regions, (long long)o->shard_size, o->batch_size, o->min_mapq, o->min_baseq, o->min_qual,
+            (long long)o->align_chunk_pairs, o->aln_format ? o->aln_format : "");
+    return tsr_output_commit(fp, tmp, path);
+}
+
+tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.tsv", outdir);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_STATE, "'%s' is not a tessera run directory (no %s: %s); run `tessera run "
+                             "--out %s` first", outdir, path, strerror(errno), outdir);
+    tsr_run_opts_init(&rec->opts);
+    char line[8400];
+    int seen = 0, lineno = 0;
+    tsr_status_t s = TSR_OK;
+    while (s == TSR_OK && fgets(line, sizeof line, fp)) {
+        lineno++;
+        line[strcspn(line, "\n")] = '\0';
+        char *v = strchr(line, '\t');
+        if (!v) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s line %d: expected 'key<TAB>value'", path, lineno);
+            break;
+        }
+        *v++ = '\0';
+        seen++;
+        if (!strcmp(line, "fingerprint"))
+            snprintf(rec->fingerprint, sizeof rec->fingerprint, "%s", v);
+        else if (!strcmp(line, "mode"))
+            rec->lowpass = !strcmp(v, "lowpass");
+        else if (!strcmp(line, "ref"))
+            snprintf(rec->ref, sizeof rec->ref, "%s", v);
+        else if (!strcmp(line, "regions"))
+            snprintf(rec->regions, sizeof rec->regions, "%s", v);
+        else if (!strcmp(line, "shard_size"))
+            rec->opts.shard_size = strtoll(v, NULL, 10);
+        else if (!strcmp(line, "batch_size"))
+            rec->opts.batch_size = atoi(v);
+        else if (!strcmp(line, "min_mapq"))
+            rec->opts.min_mapq = atoi(v);
+        else if (!strcmp(line, "min_baseq"))
+            rec->opts.min_baseq = atoi(v);
+        else if (!strcmp(line, "min_qual"))
+            rec->opts.min_qual = strtod(v, NULL);
+        else if (!strcmp(line, "align_chunk"))
+            rec->opts.align_chunk_pairs = strtoll(v, NULL, 10);
+        else if (!strcmp(line, "aln_format"))
+            snprintf(rec->aln_format, sizeof rec->aln_format, "%s", v);
+        else
+            seen--;
+    }
+    fclose(fp);
+    if (s == TSR_OK && (seen < 11 || !rec->fingerprint[0]))
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: incomplete run record (%d of 11 keys)", path, seen);
+    if (s != TSR_OK)
+        return s;
+    snprintf(rec->outdir, sizeof rec->outdir, "%s", outdir);
+    tsr_plan_part_path(outdir, 0, rec->samples, sizeof rec->samples);
+    rec->opts.ref = rec->ref;
+    rec->opts.regions = rec->regions[0] ? rec->regions : NULL;
+    rec->opts.aln_format = rec->aln_format[0] ? rec->aln_format : NULL;
+    rec->opts.samples = rec->samples;
+    rec->opts.outdir = rec->outdir;
+    rec->opts.mode = rec->lowpass ? "lowpass" : "deep";
+    rec->opts.add_fingerprint = rec->fingerprint;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part)
+{
+    *part = 0;
+    int n = 1;
+    char p[4200];
+    for (;; n++) {
+        tsr_plan_part_path(outdir, n, p, sizeof p);
+        if (access(p, F_OK) != 0)
+            break;
+    }
+    /* the new sheet alone: its files must be readable, its ids unique among themselves */
+    tsr_sheet_t *one = NULL;
+    TSR_CALL(tsr_sheet_create_from_file(new_sheet, &one));
+    char tmpl[] = "/tmp/tsr-part-XXXXXX";
+    int fd = mkstemp(tmpl);
+    tsr_status_t s = fd >= 0 ? TSR_OK : tsr_error_set(TSR_ERR_IO, "cannot create a temporary file: %s",
+                                                     strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (s == TSR_OK)
+        s = tsr_plan_part_write(one, 0, one->n_samples, tmpl);
+    tsr_sheet_destroy(&one);
+    size_t la = 0, lb = 0;
+    char *mine = s == TSR_OK ? tsr_plan_slurp(tmpl, &la) : NULL;
+    if (s == TSR_OK && !mine)
+        s = tsr_error_set(TSR_ERR_IO, "cannot read back '%s'", tmpl);
+    if (s == TSR_OK && n > 1) { /* the same sheet as the newest part: an interrupted add, resumed */
+        tsr_plan_part_path(outdir, n - 1, p, sizeof p);
+        char *last = tsr_plan_slurp(p, &lb);
+        int same = last && la == lb && memcmp(mine, last, la) == 0;
+        free(last);
+        if (same) {
+            *part = n - 1;
+            free(mine);
+            unlink(tmpl);
+            return TSR_OK;
+        }
+    }
+    /* ids must be new to the cohort: read every part (earlier ones sealed) with the new one last */
+    char **paths = s == TSR_OK ? calloc((size_t)n + 1, sizeof *paths) : NULL;
+    if (s == TSR_OK && !paths)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int k = 0; s == TSR_OK && k < n; k++) {
+        tsr_plan_part_path(outdir, k, p, sizeof p);
+        if (!(paths[k] = strdup(p)))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    }
+    if (s == TSR_OK && !(paths[n] = strdup(new_sheet)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    tsr_sheet_t *all = NULL;
+    if (s == TSR_OK)
+        s = tsr_sheet_create_from_parts(n + 1, (const char *const *)paths, n + 1, &all);
+    tsr_sheet_destroy(&all);
+    for (int k = 0; paths && k <= n; k++)
+        free(paths[k]);
+    free(paths);
+    if (s == TSR_OK) {
+        tsr_plan_part_path(outdir, n, p, sizeof p);
+        char tmp[4300];
+        s = tsr_output_tmpname(p, tmp, sizeof tmp);
+        FILE *fp = s == TSR_OK ? fopen(tmp, "w") : NULL;
+        if (s == TSR_OK && !fp)
+            s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        if (fp) {
+            fwrite(mine, 1, la, fp);
+            s = tsr_output_commit(fp, tmp, p);
+        }
+    }
+    free(mine);
+    unlink(tmpl);
+    if (s == TSR_OK)
+        *part = n;
+    return s;
 }

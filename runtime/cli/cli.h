@@ -17,6 +17,8 @@
  * tsr_cli_fail() naming what failed and what to do.
  */
 int tsr_cmd_run(int argc, char **argv);
+int tsr_cmd_align(int argc, char **argv);
+int tsr_cmd_add(int argc, char **argv);
 int tsr_cmd_simulate(int argc, char **argv);
 int tsr_cmd_info(int argc, char **argv);
 int tsr_cmd_inspect(int argc, char **argv);

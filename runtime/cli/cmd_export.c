@@ -1,7 +1,8 @@
 /*
  * cmd_export.c - `tessera export --aggregate-only`: the shareable summary of
  * a run (sites and their INFO statistics, no per-sample data), written by
- * io/aggregate_export.c. Serial: it reads one file once.
+ * io/aggregate_export.c; and `tessera export --gvcf SAMPLE`: one sample's
+ * gVCF from the evidence partitions (io/gvcf_export.c). Serial.
  */
 #include "io/io.h"
 #include "runtime/cli/cli.h"
@@ -35,27 +36,63 @@ static void tsr_export_usage(FILE *fp)
             "  --fields LIST        comma-separated INFO keys to keep [all]; naming a per-sample FORMAT\n"
             "                       field (GT, FORMAT/GT, ...) is refused\n"
             "  -h, --help           this help\n\n"
+            "   or: tessera export --gvcf SAMPLE --out DIR --ref REF.fa [-o FILE.vcf.gz]\n\n"
+            "Writes SAMPLE's gVCF from the run DIR's evidence partitions: candidate sites with GT/AD/DP/PL\n"
+            "over REF,ALT...,<*>, reference blocks as <*> records with INFO/END and FORMAT/MIN_DP (bcftools'\n"
+            "gVCF convention); positions without either were not covered. REF.fa is the run's reference.\n"
+            "  -o FILE              the gVCF (bgzipped, + .tbi) [DIR/gvcf/SAMPLE.g.vcf.gz]\n\n"
             "Exit codes: 0 written; 1 failed (one error line says why; FILE untouched); 2 usage.\n");
+}
+
+/* `export --gvcf SAMPLE --out DIR --ref REF [-o FILE]`. */
+static int tsr_export_gvcf(const char *sample, const char *dir, const char *ref, const char *out, int other)
+{
+    if (other)
+        return tsr_cli_usage_error("export", "--gvcf takes --out DIR (the run), --ref and -o, not --aggregate-only, "
+                                             "--in or --vcf");
+    if (!dir || !ref)
+        return tsr_cli_usage_error("export", "--gvcf SAMPLE needs --out DIR (the run directory) and --ref REF.fa");
+    char path[4200];
+    if (!out) {
+        if ((size_t)snprintf(path, sizeof path, "%s/gvcf", dir) >= sizeof path)
+            return tsr_cli_usage_error("export", "--out path too long");
+        tsr_status_t s = tsr_mkdir_p(path);
+        if (s != TSR_OK)
+            return tsr_cli_fail("export", s);
+        if ((size_t)snprintf(path, sizeof path, "%s/gvcf/%s.g.vcf.gz", dir, sample) >= sizeof path)
+            return tsr_cli_usage_error("export", "--out path too long");
+        out = path;
+    }
+    hts_set_log_level(HTS_LOG_OFF);
+    tsr_gvcf_opts_t g = {dir, sample, ref, out};
+    int64_t parts = 0;
+    tsr_status_t s = tsr_gvcf_export(&g, &parts);
+    if (s != TSR_OK)
+        return s == TSR_ERR_USAGE ? tsr_cli_usage_error("export", "%s", tsr_error_msg()) : tsr_cli_fail("export", s);
+    printf("tessera export: gVCF of %s from %" PRId64 " evidence partitions -> %s (+ .tbi)\n", sample, parts, out);
+    return TSR_EXIT_OK;
 }
 
 int tsr_cmd_export(int argc, char **argv)
 {
-    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS };
+    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS, O_GVCF, O_REF };
     static const struct option lopts[] = {{"aggregate-only", no_argument, 0, O_AGG},
                                           {"in", required_argument, 0, O_IN},
                                           {"vcf", required_argument, 0, O_VCF},
                                           {"out", required_argument, 0, O_OUT},
                                           {"min-ac", required_argument, 0, O_MINAC},
                                           {"fields", required_argument, 0, O_FIELDS},
+                                          {"gvcf", required_argument, 0, O_GVCF},
+                                          {"ref", required_argument, 0, O_REF},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     tsr_export_opts_t o;
     tsr_export_opts_init(&o);
-    const char *indir = NULL, *vcf = NULL;
+    const char *indir = NULL, *vcf = NULL, *gvcf = NULL, *ref = NULL, *gvcf_out = NULL;
     int aggregate = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "ho:", lopts, NULL)) >= 0) {
         char *end = NULL;
         switch (c) {
         case O_AGG: aggregate = 1; break;
@@ -68,12 +105,17 @@ int tsr_cmd_export(int argc, char **argv)
                 return tsr_cli_usage_error("export", "--min-ac takes a whole number >= 0, not '%s'", optarg);
             break;
         case O_FIELDS: o.fields = optarg; break;
+        case O_GVCF: gvcf = optarg; break;
+        case O_REF: ref = optarg; break;
+        case 'o': gvcf_out = optarg; break;
         case 'h': tsr_export_usage(stdout); return TSR_EXIT_OK;
         default: return tsr_cli_usage_error("export", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
         return tsr_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+    if (gvcf)
+        return tsr_export_gvcf(gvcf, o.out, ref, gvcf_out, aggregate || indir || vcf);
     if (!aggregate)
         return tsr_cli_usage_error("export", "only --aggregate-only exists today (sites and INFO, no per-sample "
                                              "data); gVCF and TSV exports arrive with their issues");

@@ -24,12 +24,13 @@ static void tsr_run_usage(FILE *fp)
             "  --out DIR              output directory (new, empty, or an earlier run of this command)\n"
             "Options:\n"
             "  --regions R            contig, contig:beg-end (1-based), space-separated list, or BED file\n"
-            "  --mode M               auto|deep|lowpass [auto; lowpass arrives with its issue]\n"
+            "  --mode M               auto|deep|lowpass [auto: lowpass when the median depth < 2x]\n"
             "  --threads N            worker threads per rank [0 = one per core of the rank's domain]\n"
-            "  --mem-per-rank SIZE    memory budget per rank, e.g. 4G [unlimited]\n"
+            "  --mem-per-rank SIZE    memory budget per rank, e.g. 4G; lowpass sizes batches by it [unlimited]\n"
             "  --shard-size BP        region length of a work unit [1000000]\n"
             "  --batch-size N         samples per evidence partition [64]\n"
             "  --align-chunk N        read pairs per align work unit [1000000]\n"
+            "  --aln-format F         bam|cram: per-sample alignments DIR/aln/S.bam|.cram [" TSR_ALN_FORMAT_DEFAULT "]\n"
             "  --min-mapq Q           ignore reads below this mapping quality [20]\n"
             "  --min-baseq Q          ignore bases below this base quality [13]\n"
             "  --min-qual Q           sites below this QUAL are filtered LowQual [30]\n"
@@ -121,7 +122,7 @@ static void tsr_run_provenance_free(tsr_run_prov_buf_t *b)
 int tsr_cmd_run(int argc, char **argv)
 {
     enum { O_REF = 256, O_SAMPLES, O_OUT, O_REGIONS, O_MODE, O_THREADS, O_MEM, O_SHARD, O_BATCH,
-           O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG, O_CHUNK };
+           O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG, O_CHUNK, O_ALN_FORMAT };
     static const struct option lopts[] = {
         {"ref", required_argument, 0, O_REF},         {"samples", required_argument, 0, O_SAMPLES},
         {"out", required_argument, 0, O_OUT},         {"regions", required_argument, 0, O_REGIONS},
@@ -131,6 +132,7 @@ int tsr_cmd_run(int argc, char **argv)
         {"min-baseq", required_argument, 0, O_BASEQ}, {"min-qual", required_argument, 0, O_QUAL},
         {"grace", required_argument, 0, O_GRACE},     {"log-level", required_argument, 0, O_LOG},
         {"align-chunk", required_argument, 0, O_CHUNK}, {"help", no_argument, 0, 'h'},
+        {"aln-format", required_argument, 0, O_ALN_FORMAT},
         {0, 0, 0, 0}};
     tsr_run_opts_t o;
     tsr_run_opts_init(&o);
@@ -164,6 +166,11 @@ int tsr_cmd_run(int argc, char **argv)
             o.batch_size = (int)strtol(optarg, &end, 10);
             if (*end || o.batch_size < 1)
                 return tsr_cli_usage_error("run", "--batch-size takes a number >= 1, not '%s'", optarg);
+            break;
+        case O_ALN_FORMAT:
+            if (strcmp(optarg, "bam") && strcmp(optarg, "cram"))
+                return tsr_cli_usage_error("run", "--aln-format takes bam or cram, not '%s'", optarg);
+            o.aln_format = optarg;
             break;
         case O_CHUNK:
             o.align_chunk_pairs = strtoll(optarg, &end, 10);

@@ -16,6 +16,8 @@ typedef struct tsr_cmd {
 
 static const tsr_cmd_t tsr_cmds[] = {
     {"run", tsr_cmd_run, "the whole pipeline: reads -> cohort.bcf, cohort.h5, stats (resumable)"},
+    {"add", tsr_cmd_add, "new samples into an existing low-pass run (N+1): only their BAMs are read"},
+    {"align", tsr_cmd_align, "the align stage alone: FASTQ -> per-sample sorted BAM/CRAM + QC (resumable)"},
     {"simulate", tsr_cmd_simulate, "write a synthetic cohort with its truth set (demo, tests, acceptance)"},
     {"stats", tsr_cmd_stats, "per-site statistics (AC/AN/AF, HWE, ExcHet, F per population) of a VCF/BCF"},
     {"inspect", tsr_cmd_inspect, "what is done and what is left in an output directory, and the last error"},

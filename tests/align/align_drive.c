@@ -1,7 +1,7 @@
 /*
  * align_drive.c - `tessera run` with an align chunk size, for the align tests
  * (the command line does not take --align-chunk yet).
- * usage: mpirun -n N align_drive REF SHEET OUT CHUNK_PAIRS THREADS
+ * usage: mpirun -n N align_drive REF SHEET OUT CHUNK_PAIRS THREADS [bam|cram]
  */
 #include "kernels/kernels.h"
 
@@ -11,8 +11,8 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: align_drive REF SHEET OUT CHUNK_PAIRS THREADS\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: align_drive REF SHEET OUT CHUNK_PAIRS THREADS [bam|cram]\n");
         return 2;
     }
     hts_set_log_level(HTS_LOG_OFF);
@@ -23,6 +23,7 @@ int main(int argc, char **argv)
     o.outdir = argv[3];
     o.align_chunk_pairs = atoll(argv[4]);
     o.threads = atoi(argv[5]);
+    o.aln_format = argc == 7 ? argv[6] : NULL;
     o.shard_size = 20000;
     tsr_rt_t *rt = NULL;
     tsr_status_t s = tsr_rt_create(&argc, &argv, &rt);

@@ -1,8 +1,12 @@
 #!/bin/bash
 # align_test.sh CASE - the align stage through align_drive (tessera run with a chunk size).
 #   determinism  1/2/3 ranks, 1/2 threads, chunk sizes 100 and 5000 (gzip and BGZF input):
-#                aln/S.bam byte-identical, 14 chunks indexed, coordinate order, cohort.bcf identical
+#                aln/S.bam byte-identical, 14 chunks indexed, coordinate order, cohort.bcf identical;
+#                then CRAM via tessera align at 1/2/3 ranks, 1/2 threads: same bytes and records,
+#                the same records as the BAM, .crai present, no calling, QC in summary.json
 #   dups         hand-made pairs with known duplicates: flags 0x400 and aln/S.qc.json figures
+#   resume       tessera align, then tessera run on the same --out reuses the align tasks
+#   mates        MC/MQ tags against samtools fixmate -m (unmapped mates, deletion, soft clip)
 set -u
 CASE=$1
 D="$TSR_BUILD_DIR/tests/align/align_drive"
@@ -11,9 +15,17 @@ W=$(mktemp -d /tmp/tsr-align.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 drive() { # np out chunk threads [sheet]
-  "$MPI" --oversubscribe -n "$1" "$D" "$W/c/ref.fa" "${5:-$W/c/samples.tsv}" "$2" "$3" "$4" >"$2.log" 2>&1 ||
+  "$MPI" --oversubscribe -n "$1" "$D" "$W/c/ref.fa" "${5:-$W/c/samples.tsv}" "$2" "$3" "$4" bam >"$2.log" 2>&1 ||
     { cat "$2.log" >&2; fail "align_drive -n $1 chunk $3 failed"; }
 }
+talign() { # np out threads chunk [format]
+  "$MPI" --oversubscribe -n "$1" "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$2" \
+    --threads "$3" --align-chunk "$4" --aln-format "${5:-cram}" --log-level warn >"$2.log" 2>&1 ||
+    { cat "$2.log" >&2; fail "tessera align -n $1 --align-chunk $4 failed"; }
+}
+sortedtags() { awk -F'\t' -v OFS='\t' '{ n = split("", t); for (i = 12; i <= NF; i++) t[++n] = $i
+  for (i = 2; i <= n; i++) for (j = i; j > 1 && t[j-1] > t[j]; j--) { x = t[j]; t[j] = t[j-1]; t[j-1] = x }
+  line = $1; for (i = 2; i <= 11; i++) line = line OFS $i; for (i = 1; i <= n; i++) line = line OFS t[i]; print line }'; }
 "$TSR_TESSERA" simulate --out "$W/c" --samples 2 --coverage 10 --length 40000 --seed 3 >/dev/null || fail simulate
 
 case "$CASE" in
@@ -38,6 +50,37 @@ determinism)
   for o in b t; do
     cmp -s <(bcftools view -H "$W/a/cohort.bcf") <(bcftools view -H "$W/$o/cohort.bcf") || fail "cohort.bcf differs (a, $o)"
   done
+  # CRAM through tessera align: the same records at 1/2/3 ranks, 1/2 threads, chunks of 100 and 5000
+  talign 1 "$W/ca" 1 100; talign 2 "$W/cb" 2 100; talign 3 "$W/ct" 1 100; talign 1 "$W/cd" 2 5000
+  for s in S0001 S0002; do
+    [ -s "$W/ca/aln/$s.cram.crai" ] || fail "$s: no .crai beside the CRAM"
+    samtools view -T "$W/c/ref.fa" "$W/ca/aln/$s.cram" > "$W/ca.sam" || fail "$s: CRAM does not decode"
+    [ "$(wc -l < "$W/ca.sam")" = 2666 ] || fail "$s: expected 2666 CRAM records"
+    for o in cb ct cd; do
+      samtools view -T "$W/c/ref.fa" "$W/$o/aln/$s.cram" | cmp -s - "$W/ca.sam" || fail "$s: CRAM records differ (ca, $o)"
+      cmp -s "$W/ca/aln/$s.cram" "$W/$o/aln/$s.cram" || fail "$s: CRAM bytes differ (ca, $o)"
+    done
+    # the BAM of the full run holds the same records (CRAM re-orders tags: compare them sorted)
+    cmp -s <(sortedtags < "$W/ca.sam") <(samtools view "$W/a/aln/$s.bam" | sortedtags) ||
+      fail "$s: CRAM and BAM records differ"
+  done
+  [ ! -e "$W/ca/cohort.bcf" ] || fail "tessera align ran the calling stages"
+  for s in S0001 S0002; do grep -q "\"$s\": {\"sample\": \"$s\"" "$W/ca/summary.json" || fail "summary.json lacks $s's QC"; done
+  ;;
+resume)
+  # tessera align, then tessera run on the same --out: the align tasks come from the journal
+  talign 2 "$W/r" 1 500 cram
+  cp "$W/r/aln/S0001.cram" "$W/S0001.before.cram"
+  n_align=$(grep -c "^D	align/" "$W/r/journal.tsv")
+  [ "$n_align" -gt 0 ] || fail "tessera align journaled no align task"
+  talign 2 "$W/r" 1 500 cram  # a rerun of tessera align runs nothing
+  grep -q '"tasks_executed": 0' "$W/r/summary.json" || fail "a rerun of tessera align executed tasks"
+  "$MPI" --oversubscribe -n 2 "$TSR_TESSERA" run --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$W/r" \
+    --threads 1 --align-chunk 500 --aln-format cram --log-level warn > "$W/run.log" 2>&1 || { cat "$W/run.log" >&2; fail "tessera run after tessera align"; }
+  [ "$(grep -c "^D	align/" "$W/r/journal.tsv")" = "$n_align" ] || fail "tessera run re-ran align tasks"
+  grep -q "($n_align from the journal" "$W/run.log" || { cat "$W/run.log" >&2; fail "tessera run did not reuse the $n_align align tasks"; }
+  cmp -s "$W/r/aln/S0001.cram" "$W/S0001.before.cram" || fail "aln/S0001.cram changed"
+  [ -s "$W/r/cohort.bcf" ] || fail "no cohort.bcf after tessera run"
   ;;
 dups)
   seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
@@ -66,6 +109,42 @@ dups)
   fs=$(samtools flagstat "$W/h/aln/H.bam")
   echo "$fs" | grep -q '^6 + 0 primary duplicates' || fail "flagstat disagrees on duplicates"
   echo "$fs" | grep -q '^11 + 0 primary mapped' || fail "flagstat disagrees on mapped"
+  ;;
+mates)
+  # MC/MQ of primary records against samtools fixmate -m on the same records (tags stripped first):
+  # simulated pairs plus hand-made ones with an unmapped mate, a deletion, a soft clip, both unmapped
+  seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
+  rc() { echo "$1" | rev | tr ACGT TGCA; }
+  q=$(printf 'I%.0s' $(seq 100)); nn=$(printf 'N%.0s' $(seq 100)); junk=$(printf 'ACGTTGCA%.0s' $(seq 8))
+  {
+    echo "M1 ${seq:1000:100} $nn"                                  # read 2 unmapped
+    echo "M2 $nn $(rc "${seq:2250:100}")"                           # read 1 unmapped
+    echo "M3 ${seq:3000:50}${seq:3060:50} $(rc "${seq:3250:100}")"  # 10 bp deletion in read 1
+    echo "M4 ${junk:0:36}${seq:4036:64} $(rc "${seq:4250:100}")"    # soft clip at read 1's start
+    echo "M5 $nn $nn"                                               # both unmapped
+  } > "$W/pairs.txt"
+  awk -v q="$q" '{print "@"$1"/1\n"$2"\n+\n"substr(q,1,length($2))}' "$W/pairs.txt" > "$W/m_1.fq"
+  awk -v q="$q" '{print "@"$1"/2\n"$3"\n+\n"substr(q,1,length($3))}' "$W/pairs.txt" > "$W/m_2.fq"
+  zcat "$W/c/reads/S0001_1.fastq.gz" >> "$W/m_1.fq"; zcat "$W/c/reads/S0001_2.fastq.gz" >> "$W/m_2.fq"
+  gzip "$W/m_1.fq" "$W/m_2.fq"
+  printf 'sample\tpopulation\tfastq1\tfastq2\nM\tp\tm_1.fq.gz\tm_2.fq.gz\n' > "$W/m.tsv"
+  drive 2 "$W/m" 300 1 "$W/m.tsv"
+  tags() { samtools view -F 0x900 "$1" | awk -F'\t' '{mc = "-"; mq = "-"
+             for (i = 12; i <= NF; i++) { if ($i ~ /^MC:Z:/) mc = $i; if ($i ~ /^MQ:i:/) mq = $i }
+             print $1, int($2 / 64) % 4, $6, mc, mq}' | sort; }
+  tags "$W/m/aln/M.bam" > "$W/ours"
+  samtools view -b -x MC -x MQ "$W/m/aln/M.bam" | samtools sort -n - 2>/dev/null | samtools fixmate -m - "$W/fm.bam" ||
+    fail "samtools fixmate"
+  # fixmate writes MC:Z:* on a mapped read whose mate is unmapped; tessera writes no MC there (an absent
+  # mate CIGAR), so that one form is normalised
+  tags "$W/fm.bam" | sed 's/ MC:Z:\* / - /' > "$W/theirs"
+  diff "$W/ours" "$W/theirs" >&2 || fail "MC/MQ differ from samtools fixmate -m (< tessera, > fixmate)"
+  # the hand-made cases, so the comparison cannot pass on records that lack the cases
+  for want in "M1 1 100M - -" "M1 2 \\* MC:Z:100M MQ:i:60" "M2 1 \\* MC:Z:100M MQ:i:60" "M3 2 100M MC:Z:50M10D50M MQ:i:" \
+              "M4 2 100M MC:Z:36S64M MQ:i:" "M5 1 \\* - -"; do
+    grep -q "^$want" "$W/ours" || { grep '^M[0-9] ' "$W/ours" >&2; fail "expected a record '$want'"; }
+  done
+  [ "$(grep -c ' MC:Z:' "$W/ours")" -gt 2600 ] || fail "simulated pairs lack MC"
   ;;
 *) fail "unknown case $CASE" ;;
 esac

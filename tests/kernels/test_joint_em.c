@@ -295,12 +295,76 @@ static void test_joint_em_frequency_and_filters(void **state)
     tsr_evidence_destroy(&b[1]);
 }
 
+/* ExcHet: 40 samples all confidently heterozygous; a site in Hardy-Weinberg proportions passes. */
+static void test_joint_exchet(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    static int32_t pl_het[N * 6], pl_hwe[N * 6], dp[N];
+    for (int j = 0; j < N; j++) {
+        const int32_t het[6] = {200, 0, 200, 250, 250, 250};
+        const int32_t hom_ref[6] = {0, 200, 400, 250, 250, 250};
+        const int32_t hom_alt[6] = {400, 200, 0, 250, 250, 250};
+        memcpy(pl_het + j * 6, het, sizeof het);
+        /* 1/4 hom-alt, 1/2 het, 1/4 hom-ref */
+        memcpy(pl_hwe + j * 6, j % 4 == 0 ? hom_alt : j % 4 == 1 ? hom_ref : het, sizeof het);
+        dp[j] = 20;
+    }
+    site_in_t s[] = {{5, TSR_SITE_SNV, "A,T,<*>", pl_het, NULL, dp}, {9, TSR_SITE_SNV, "A,G,<*>", pl_hwe, NULL, dp}};
+    tsr_evidence_t *b = make_batch(N, 0, s, 2, NULL, 0);
+    tsr_joint_opts_t o;
+    tsr_joint_opts_init(&o);
+    tsr_callset_t *cs = NULL;
+    assert_int_equal(tsr_joint_region(&b, 1, REF, &o, &cs), TSR_OK);
+    assert_int_equal(cs->n_sites, 2);
+    assert_true(cs->filter[0] & TSR_FILTER_EXCHET);
+    assert_false(cs->filter[1] & TSR_FILTER_EXCHET);
+    assert_int_equal(cs->filter[1], 0);
+    tsr_callset_destroy(&cs);
+    /* a looser threshold lets the all-het site pass */
+    o.max_exchet_phred = 1000;
+    assert_int_equal(tsr_joint_region(&b, 1, REF, &o, &cs), TSR_OK);
+    assert_false(cs->filter[0] & TSR_FILTER_EXCHET);
+    tsr_callset_destroy(&cs);
+    tsr_evidence_destroy(&b);
+}
+
+/*
+ * An SNV in batch 1 and an insertion in batch 2 at the same position: one
+ * site of three alleles, no sample missing (before the merge, batch 2's
+ * sample had no block there and came out missing at the SNV).
+ */
+static void test_joint_merge_snv_indel(void **state)
+{
+    (void)state;
+    const int32_t pl1[] = {300, 0, 300, 350, 350, 350}, dp1[] = {20};  /* A/T het */
+    const int32_t pl2[] = {300, 0, 300, 350, 350, 350}, dp2[] = {20};  /* A/AG het */
+    site_in_t s1[] = {{12, TSR_SITE_SNV, "A,T,<*>", pl1, NULL, dp1}};
+    site_in_t s2[] = {{12, TSR_SITE_INDEL, "A,AG,<*>", pl2, NULL, dp2}};
+    tsr_evidence_t *b[2] = {make_batch(1, 0, s1, 1, NULL, 0), make_batch(1, 1, s2, 1, NULL, 0)};
+    tsr_joint_opts_t o;
+    tsr_joint_opts_init(&o);
+    tsr_callset_t *cs = NULL;
+    assert_int_equal(tsr_joint_region(b, 2, REF, &o, &cs), TSR_OK);
+    assert_int_equal(cs->n_sites, 1);
+    char buf[64];
+    site_alleles(cs, 0, buf);
+    assert_string_equal(buf, "A,AG,T");
+    /* sample 0: A/T = (0,2); sample 1: A/AG = (0,1) */
+    assert_memory_equal(cs->gt, ((int8_t[]){0, 2, 0, 1}), 4);
+    tsr_callset_destroy(&cs);
+    tsr_evidence_destroy(&b[0]);
+    tsr_evidence_destroy(&b[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_joint_ref_blocks_and_missing),
         cmocka_unit_test(test_joint_allele_union),
         cmocka_unit_test(test_joint_em_frequency_and_filters),
+        cmocka_unit_test(test_joint_exchet),
+        cmocka_unit_test(test_joint_merge_snv_indel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-node checks on emulated hosts (hosts.sh). Usage: multinode_test.sh CASE WORKDIR
-# Cases: setup (hosts + cohort + a 1-host reference run), info, pipeline, kill_host, cleanup.
+# Cases: setup (hosts + cohort + a 1-host reference run), info, pipeline, index, kill_host, cleanup.
 # Exit 77 = skipped (no root or no network namespaces).
 set -euo pipefail
 case_=$1 W=$2
@@ -51,6 +51,30 @@ pipeline)
       || fail "cohort.h5 dataset $d differs between 1 host and 2 hosts"
   done
   echo "2 hosts x 2 ranks: cohort.bcf, stats.tsv and cohort.h5 datasets identical to 1 host"
+  ;;
+index)
+  # Issue 9 (3): the aligner's index is built once (rank 0) and loaded once per emulated host into memory
+  # the host's two ranks share, and the results stay those of the single-host run.
+  [ -e "$W/skip" ] && { echo "SKIP: no emulated hosts"; exit 77; }
+  out=$W/index; rm -rf "$out"
+  two_hosts "$T" run "${OPTS[@]}" --log-level info --out "$out" > "$W/index.log" 2>&1 || fail "run failed: $(cat "$W/index.log")"
+  [ "$(grep -c 'index: built ' "$W/index.log")" -eq 1 ] || fail "the index cache was not built exactly once: $(grep 'index:' "$W/index.log")"
+  [ "$(grep -c 'index: .* MiB loaded once on node ' "$W/index.log")" -eq 2 ] \
+    || fail "expected one index load per host: $(grep 'index:' "$W/index.log")"
+  for h in "${TSR_HOSTS_PREFIX}1" "${TSR_HOSTS_PREFIX}2"; do
+    [ "$(grep -c "loaded once on node $h, shared by 2 ranks" "$W/index.log")" -eq 1 ] \
+      || fail "host $h did not load the index once for its 2 ranks: $(grep 'index:' "$W/index.log")"
+  done
+  bytes=$(sed -n 's/.*"index_bytes_per_node": \([0-9]*\).*/\1/p' "$out/summary.json")
+  [ "${bytes:-0}" -gt 0 ] || fail "summary.json reports no index bytes per node"
+  for s in $(cut -f1 "$C/samples.tsv" | tail -n +2); do
+    cmp <(samtools view "$W/single/aln/$s.cram") <(samtools view "$out/aln/$s.cram") \
+      || fail "aln/$s.cram records differ between 1 host and 2 hosts"
+  done
+  cmp "$W/single/cohort.bcf" "$out/cohort.bcf" || fail "cohort.bcf differs between 1 host and 2 hosts"
+  cmp "$W/single/stats.tsv" "$out/stats.tsv" || fail "stats.tsv differs between 1 host and 2 hosts"
+  grep 'index:' "$W/index.log"
+  echo "index built once, loaded once on each of 2 hosts ($bytes bytes per node); alignments and cohort identical to 1 host"
   ;;
 kill_host)
   [ -e "$W/skip" ] && { echo "SKIP: no emulated hosts"; exit 77; }

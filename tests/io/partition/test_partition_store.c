@@ -83,6 +83,12 @@ static tsr_evidence_t *make_evidence(void)
     ev->pl = dup_mem(pl, sizeof pl);
     ev->ad_off = dup_mem(doff, sizeof doff);
     ev->ad = dup_mem(ad, sizeof ad);
+    int32_t strand[24];
+    for (int k = 0; k < 12; k++) { /* forward then reverse reads of each AD entry */
+        strand[2 * k] = (ad[k] + 1) / 2;
+        strand[2 * k + 1] = ad[k] / 2;
+    }
+    ev->strand = dup_mem(strand, sizeof strand);
     ev->dp = dup_mem(dp, sizeof dp);
     ev->n_blocks = 2;
     int32_t bs[] = {0, 1}, bmin[] = {3, 12};
@@ -114,6 +120,7 @@ static void assert_evidence_equal(const tsr_evidence_t *a, const tsr_evidence_t 
         assert_memory_equal(a->pl, b->pl, a->pl_off[n] * sizeof(int32_t));
         assert_memory_equal(a->ad_off, b->ad_off, (n + 1) * sizeof(int64_t));
         assert_memory_equal(a->ad, b->ad, a->ad_off[n] * sizeof(int32_t));
+        assert_memory_equal(a->strand, b->strand, 2 * a->ad_off[n] * sizeof(int32_t));
         assert_memory_equal(a->dp, b->dp, n * a->n_samples * sizeof(int32_t));
     }
     assert_int_equal(a->n_blocks, b->n_blocks);

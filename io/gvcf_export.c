@@ -1,0 +1,261 @@
+/*
+ * gvcf_export.c - `tessera export --gvcf SAMPLE`: one sample's gVCF from the
+ * evidence partitions of a run (DIR/evidence/<region>/bNNNNN.h5), for users
+ * who feed other joint callers.
+ *
+ * Convention (bcftools' gVCF, the symbolic allele `<*>` that the partitions
+ * already carry, with GATK's END and MIN_DP names): every candidate site the
+ * sample has reads at is a record with the partition's alleles
+ * "REF,ALT...,<*>", GT (the genotype of PL 0, no population prior), AD, DP
+ * and PL; every reference-confidence block is a record with the reference
+ * base at its start, ALT `<*>`, INFO/END, GT 0/0, DP = MIN_DP = the block's
+ * minimum depth and PL from that depth (every read REF with error 0.01, the
+ * joint kernel's block model). Positions with neither are not covered: a
+ * joint caller must read them as missing. Regions are visited in name order
+ * (genome order by construction); the sample's batch file is found in the
+ * first region and must hold it in every region.
+ */
+#include "io/io.h"
+
+#include <htslib/bgzf.h>
+#include <htslib/tbx.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TSR_GVCF_BLOCK_ERROR 0.01
+
+/* Growing text buffer flushed to the BGZF stream. */
+typedef struct gvcf_out {
+    BGZF *fp;
+    const char *path;
+    tsr_status_t status;
+} gvcf_out_t;
+
+static void out_printf(gvcf_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(gvcf_out_t *o, const char *fmt, ...)
+{
+    if (o->status != TSR_OK)
+        return;
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *big = NULL;
+    if (n >= (int)sizeof buf) {
+        big = malloc((size_t)n + 1);
+        if (!big) {
+            o->status = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", o->path);
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (n < 0 || bgzf_write(o->fp, big ? big : buf, (size_t)n) != n)
+        o->status = tsr_error_set(TSR_ERR_IO, "cannot write %s: %s", o->path, strerror(errno));
+    free(big);
+}
+
+static int dir_filter(const struct dirent *e) { return e->d_name[0] != '.'; }
+
+/* Sorted entries of a directory (names only); *n = -1 when it cannot be read. */
+static struct dirent **list_dir(const char *path, int *n)
+{
+    struct dirent **ents = NULL;
+    *n = scandir(path, &ents, dir_filter, alphasort);
+    return ents;
+}
+
+static void free_list(struct dirent **e, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(e[i]);
+    free(e);
+}
+
+static int sample_index(const tsr_evidence_t *ev, const char *sample)
+{
+    for (int j = 0; j < ev->n_samples; j++)
+        if (strcmp(ev->sample_ids[j], sample) == 0)
+            return j;
+    return -1;
+}
+
+static void write_site(gvcf_out_t *o, const tsr_evidence_t *ev, int64_t i, int j)
+{
+    int na = ev->n_alleles[i], G = na * (na + 1) / 2;
+    int32_t dp = ev->dp[i * ev->n_samples + j];
+    if (dp <= 0)
+        return;
+    const char *al = ev->allele_blob + ev->allele_off[i];
+    int64_t len = ev->allele_off[i + 1] - ev->allele_off[i];
+    const char *comma = memchr(al, ',', (size_t)len);
+    int rl = (int)(comma - al);
+    const int32_t *pl = ev->pl + ev->pl_off[i] + (int64_t)j * G;
+    const int32_t *ad = ev->ad + ev->ad_off[i] + (int64_t)j * na;
+    int ga = 0, gb = 0, best = INT32_MAX;
+    for (int b = 0; b < na; b++)
+        for (int a = 0; a <= b; a++)
+            if (pl[b * (b + 1) / 2 + a] < best) {
+                best = pl[b * (b + 1) / 2 + a];
+                ga = a;
+                gb = b;
+            }
+    out_printf(o, "%s\t%lld\t.\t%.*s\t%.*s\t.\t.\t.\tGT:AD:DP:PL\t%d/%d:", ev->contig, (long long)ev->pos[i] + 1, rl,
+               al, (int)(len - rl - 1), comma + 1, ga, gb);
+    for (int a = 0; a < na; a++)
+        out_printf(o, "%s%d", a ? "," : "", ad[a]);
+    out_printf(o, ":%d:", dp);
+    for (int g = 0; g < G; g++)
+        out_printf(o, "%s%d", g ? "," : "", pl[g]);
+    out_printf(o, "\n");
+}
+
+static void write_block(gvcf_out_t *o, const tsr_evidence_t *ev, int64_t b, const char *ref_seq)
+{
+    int32_t d = ev->block_min_dp[b];
+    double e = TSR_GVCF_BLOCK_ERROR, l2 = log10(1 - e), l1 = log10(0.5), l0 = log10(e);
+    out_printf(o, "%s\t%lld\t.\t%c\t<*>\t.\t.\tEND=%lld\tGT:DP:MIN_DP:PL\t0/0:%d:%d:0,%ld,%ld\n", ev->contig,
+               (long long)ev->block_start[b] + 1, ref_seq[ev->block_start[b] - ev->start],
+               (long long)ev->block_end[b], d, d, lround(-10.0 * d * (l1 - l2)), lround(-10.0 * d * (l0 - l2)));
+}
+
+/* The sample's records of one partition, sites and blocks merged by position. */
+static tsr_status_t write_partition(gvcf_out_t *o, const tsr_evidence_t *ev, int j, tsr_ref_t *ref)
+{
+    char *seq = NULL;
+    int64_t len = 0;
+    TSR_CALL(tsr_ref_fetch(ref, ev->contig, ev->start, ev->end, &seq, &len));
+    if (len < ev->end - ev->start) {
+        free(seq);
+        return tsr_error_set(TSR_ERR_FORMAT, "gvcf: %s:%lld-%lld is beyond the reference (another reference?)",
+                             ev->contig, (long long)ev->start + 1, (long long)ev->end);
+    }
+    int64_t b = 0, i = 0;
+    while (b < ev->n_blocks && ev->block_sample[b] < j)
+        b++;
+    while (o->status == TSR_OK) {
+        int have_b = b < ev->n_blocks && ev->block_sample[b] == j;
+        if (!have_b && i >= ev->n_sites)
+            break;
+        if (have_b && (i >= ev->n_sites || ev->block_start[b] < ev->pos[i]))
+            write_block(o, ev, b++, seq);
+        else
+            write_site(o, ev, i++, j);
+    }
+    free(seq);
+    return o->status;
+}
+
+static tsr_status_t write_header(gvcf_out_t *o, tsr_ref_t *ref, const char *sample)
+{
+    out_printf(o, "##fileformat=VCFv4.2\n##FILTER=<ID=PASS,Description=\"All filters passed\">\n"
+                  "##ALT=<ID=*,Description=\"Any allele not listed (gVCF, bcftools convention)\">\n"
+                  "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End position of the reference block\">\n"
+                  "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype (PL 0, no population prior)\">\n"
+                  "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Reads supporting each allele\">\n"
+                  "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Reads counted at the site\">\n"
+                  "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in the block\">\n"
+                  "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods\">\n");
+    for (int c = 0; c < tsr_ref_n_contigs(ref); c++)
+        out_printf(o, "##contig=<ID=%s,length=%lld>\n", tsr_ref_contig_name(ref, c),
+                   (long long)tsr_ref_contig_length(ref, c));
+    out_printf(o, "##source=tessera export --gvcf\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t%s\n",
+               sample);
+    return o->status;
+}
+
+/* Every partition of the sample's batch, in region order. */
+static tsr_status_t write_body(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_ref_t *ref, int64_t *n_parts)
+{
+    char path[8192], batch[256] = "";
+    snprintf(path, sizeof path, "%s/evidence", opt->dir);
+    int nr = 0;
+    struct dirent **regions = list_dir(path, &nr);
+    if (nr < 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read the evidence partitions (%s); is %s a finished run?", path,
+                             strerror(errno), opt->dir);
+    tsr_status_t s = TSR_OK;
+    for (int r = 0; r < nr && s == TSR_OK; r++) {
+        tsr_evidence_t *ev = NULL;
+        int j = -1;
+        if (batch[0]) {
+            snprintf(path, sizeof path, "%s/evidence/%s/%s", opt->dir, regions[r]->d_name, batch);
+            s = tsr_partition_read(path, &ev);
+            if (s == TSR_OK && (j = sample_index(ev, opt->sample)) < 0)
+                s = tsr_error_set(TSR_ERR_FORMAT, "%s does not hold sample %s (partitions from another run?)", path,
+                                  opt->sample);
+        } else {
+            char rdir[4096];
+            snprintf(rdir, sizeof rdir, "%s/evidence/%s", opt->dir, regions[r]->d_name);
+            int nf = 0;
+            struct dirent **files = list_dir(rdir, &nf);
+            for (int f = 0; f < nf && s == TSR_OK && j < 0; f++) {
+                size_t l = strlen(files[f]->d_name);
+                if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+                    continue;
+                tsr_evidence_destroy(&ev);
+                snprintf(path, sizeof path, "%s/%s", rdir, files[f]->d_name);
+                s = tsr_partition_read(path, &ev);
+                if (s == TSR_OK && (j = sample_index(ev, opt->sample)) >= 0)
+                    snprintf(batch, sizeof batch, "%s", files[f]->d_name);
+            }
+            if (nf > 0)
+                free_list(files, nf);
+            if (s == TSR_OK && j < 0)
+                s = tsr_error_set(TSR_ERR_USAGE, "sample %s is in no evidence partition of %s", opt->sample, rdir);
+        }
+        if (s == TSR_OK) {
+            s = write_partition(o, ev, j, ref);
+            (*n_parts)++;
+        }
+        tsr_evidence_destroy(&ev);
+    }
+    free_list(regions, nr);
+    return s;
+}
+
+tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *opt, int64_t *n_parts)
+{
+    *n_parts = 0;
+    if (!opt->dir || !opt->sample || !opt->ref || !opt->out)
+        return tsr_error_set(TSR_ERR_USAGE, "gvcf export needs the run directory, a sample, --ref and an output");
+    size_t l = strlen(opt->out);
+    if (l < 7 || strcmp(opt->out + l - 7, ".vcf.gz") != 0)
+        return tsr_error_set(TSR_ERR_USAGE, "gvcf output %s must end in .vcf.gz (bgzipped, indexed with .tbi)",
+                             opt->out);
+    tsr_ref_t *ref = NULL;
+    TSR_CALL(tsr_ref_open(opt->ref, &ref));
+    char tmp[4200], tmp_tbi[4300], tbi[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld.vcf.gz", opt->out, (long)getpid());
+    snprintf(tmp_tbi, sizeof tmp_tbi, "%s.tbi", tmp);
+    snprintf(tbi, sizeof tbi, "%s.tbi", opt->out);
+    gvcf_out_t o = {bgzf_open(tmp, "w"), tmp, TSR_OK};
+    tsr_status_t s = TSR_OK;
+    if (!o.fp)
+        s = tsr_error_set(TSR_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (s == TSR_OK)
+        s = write_header(&o, ref, opt->sample);
+    if (s == TSR_OK)
+        s = write_body(&o, opt, ref, n_parts);
+    if (o.fp && bgzf_close(o.fp) != 0 && s == TSR_OK)
+        s = tsr_error_set(TSR_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (s == TSR_OK && tbx_index_build(tmp, 0, &tbx_conf_vcf) != 0)
+        s = tsr_error_set(TSR_ERR_FORMAT, "cannot index %s (records out of order?)", tmp);
+    if (s == TSR_OK && (rename(tmp_tbi, tbi) != 0 || rename(tmp, opt->out) != 0))
+        s = tsr_error_set(TSR_ERR_IO, "cannot rename %s to %s: %s", tmp, opt->out, strerror(errno));
+    if (s != TSR_OK) {
+        unlink(tmp);
+        unlink(tmp_tbi);
+    }
+    tsr_ref_close(&ref);
+    return s;
+}

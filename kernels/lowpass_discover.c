@@ -1,0 +1,725 @@
+/*
+ * lowpass_discover.c - low-pass discovery and frequencies of one region over
+ * every batch: the union of the batches' sites and alleles, per-sample
+ * genotype likelihoods from the observations (reference observations from
+ * the coverage runs), EM allele frequencies under Hardy-Weinberg for the
+ * cohort and each population, a likelihood-ratio test for polymorphism ->
+ * QUAL, and genotype posteriors with the sample's population frequency as
+ * prior -> GT, GQ, GP, DS. Everything is summed per sample in cohort order,
+ * so the result does not depend on where batches are cut.
+ */
+#include "io/io.h"
+#include "kernels/lowpass_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_LP_MAX_ALTS 40                                          /* ALTs kept per site */
+#define TSR_LP_MAX_G ((TSR_LP_MAX_ALTS + 1) * (TSR_LP_MAX_ALTS + 2) / 2) /* genotypes then */
+
+void tsr_lp_gl_add(double *lgl, int n, int a, double qual, double count)
+{
+    double e = pow(10.0, -qual / 10.0);
+    e = e < 1e-5 ? 1e-5 : e > 0.75 ? 0.75 : e;
+    double lm = log(1.0 - e), lx = log(e / 3.0), lh = log(0.5 * (1.0 - e) + 0.5 * e / 3.0);
+    for (int c = 0; c < n; c++)
+        for (int b = 0; b <= c; b++) {
+            double l = (a == b && a == c) ? lm : (a == b || a == c) ? lh : lx;
+            lgl[tsr_lp_gt_index(b, c)] += count * l;
+        }
+}
+
+static void lp_prior(int n, const double *f, double *prior)
+{
+    for (int c = 0; c < n; c++)
+        for (int b = 0; b <= c; b++)
+            prior[tsr_lp_gt_index(b, c)] = b == c ? f[b] * f[b] : 2.0 * f[b] * f[c];
+}
+
+static int lp_row_informative(const double *row, int G)
+{
+    for (int g = 1; g < G; g++)
+        if (row[g] != row[0])
+            return 1;
+    return 0;
+}
+
+int tsr_lp_em(int ns, int n, const double *gl, int max_iter, double tol, double *freq)
+{
+    int G = n * (n + 1) / 2, it = 0;
+    double *pr = malloc((size_t)G * sizeof *pr), *cnt = malloc((size_t)n * sizeof *cnt);
+    if (!pr || !cnt) {
+        free(pr);
+        free(cnt);
+        return -1;
+    }
+    for (it = 0; it < max_iter; it++) {
+        lp_prior(n, freq, pr);
+        memset(cnt, 0, (size_t)n * sizeof *cnt);
+        int64_t nd = 0;
+        for (int s = 0; s < ns; s++) {
+            const double *row = gl + (size_t)s * G;
+            if (!lp_row_informative(row, G))
+                continue;
+            double w = 0;
+            for (int g = 0; g < G; g++)
+                w += row[g] * pr[g];
+            if (!(w > 0))
+                continue;
+            nd++;
+            for (int c = 0; c < n; c++)
+                for (int b = 0; b <= c; b++) {
+                    double p = row[tsr_lp_gt_index(b, c)] * pr[tsr_lp_gt_index(b, c)] / w;
+                    cnt[b] += p;
+                    cnt[c] += p;
+                }
+        }
+        if (nd == 0)
+            break;
+        double delta = 0;
+        for (int a = 0; a < n; a++) {
+            double f = cnt[a] / (2.0 * (double)nd);
+            delta = fabs(f - freq[a]) > delta ? fabs(f - freq[a]) : delta;
+            freq[a] = f;
+        }
+        if (delta < tol) {
+            it++;
+            break;
+        }
+    }
+    free(pr);
+    free(cnt);
+    return it;
+}
+
+double tsr_lp_loglik(int ns, int n, const double *gl, const double *freq)
+{
+    int G = n * (n + 1) / 2;
+    double *pr = malloc((size_t)G * sizeof *pr), ll = 0;
+    if (!pr)
+        return NAN;
+    lp_prior(n, freq, pr);
+    for (int s = 0; s < ns; s++) {
+        const double *row = gl + (size_t)s * G;
+        double w = 0;
+        for (int g = 0; g < G; g++)
+            w += row[g] * pr[g];
+        ll += log(w);
+    }
+    free(pr);
+    return ll;
+}
+
+double tsr_lp_lrt(int ns, int n, const double *gl, const double *freq)
+{
+    int G = n * (n + 1) / 2;
+    double l1 = tsr_lp_loglik(ns, n, gl, freq), l0 = 0;
+    for (int s = 0; s < ns; s++)
+        l0 += log(gl[(size_t)s * G]);
+    double lrt = 2.0 * (l1 - l0);
+    return lrt > 0 ? lrt : 0;
+}
+
+double tsr_lp_qual(double lrt, double max_qual)
+{
+    if (!(lrt > 0))
+        return 0;
+    double x = sqrt(lrt / 2.0), p = erfc(x), q;
+    if (p > 1e-300)
+        q = -10.0 * log10(p);
+    else /* erfc(x) ~ exp(-x^2) / (x sqrt(pi)) */
+        q = 10.0 * (x * x + log(x * sqrt(M_PI))) / log(10.0);
+    return q < max_qual ? q : max_qual;
+}
+
+/* ------------------------------------------------------------ the region */
+
+/* One observation of a union site: sample (cohort index), allele (union), quality, count. */
+typedef struct lp_uobs {
+    int32_t sample;
+    int16_t allele;
+    float qual;
+    int32_t count;
+} lp_uobs_t;
+
+typedef struct lp_out {
+    tsr_callset_t *cs;
+    int64_t cap_site, cap_allele, cap_af, cap_pop, cap_ad, cap_pl, cap_gp;
+    int64_t n_af, n_ad, n_pl, n_blob;
+} lp_out_t;
+
+static int lp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * elt);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+typedef struct lp_ctx {
+    tsr_lp_evidence_t *const *bt;
+    int n_batches, N, n_pops;
+    const int *sample_pop;
+    const tsr_lp_opts_t *o;
+    int *base;        /* per batch: cohort index of its first sample */
+    int64_t *site_at; /* per batch: next site */
+    int64_t *run_at;  /* per cohort sample: next run (index in its batch) */
+    int64_t *run_end_of; /* per cohort sample: one past its last run */
+    lp_uobs_t *obs;
+    int64_t n_obs, cap_obs;
+    double *rows;     /* N * G */
+    int32_t *dp;
+    int *has_data;
+    char **alts;
+    int n_alts;
+} lp_ctx_t;
+
+static int lp_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reference depth of cohort sample s at pos (its batch's runs, cursor moves forward). */
+static int32_t lp_ref_depth(lp_ctx_t *c, int b, int s, int64_t pos)
+{
+    const tsr_lp_evidence_t *e = c->bt[b];
+    int64_t r = c->run_at[s];
+    while (r < c->run_end_of[s] && e->run_end[r] <= pos)
+        r++;
+    c->run_at[s] = r;
+    return r < c->run_end_of[s] && e->run_start[r] <= pos ? e->run_depth[r] : 0;
+}
+
+static int lp_push_uobs(lp_ctx_t *c, int32_t sample, int allele, float qual, int32_t count)
+{
+    if (lp_grow((void **)&c->obs, &c->cap_obs, c->n_obs + 1, sizeof *c->obs) < 0)
+        return -1;
+    c->obs[c->n_obs++] = (lp_uobs_t){sample, (int16_t)allele, qual, count};
+    return 0;
+}
+
+/* Rows of likelihoods over alleles kept (keep[a] = new index or -1); rows scaled so the best is 1. */
+static void lp_rows(lp_ctx_t *c, int n, const int *keep)
+{
+    int G = n * (n + 1) / 2;
+    memset(c->rows, 0, (size_t)c->N * G * sizeof *c->rows);
+    for (int64_t k = 0; k < c->n_obs; k++) {
+        const lp_uobs_t *u = &c->obs[k];
+        if (keep[u->allele] >= 0)
+            tsr_lp_gl_add(c->rows + (size_t)u->sample * G, n, keep[u->allele], u->qual, u->count);
+    }
+    for (int s = 0; s < c->N; s++) {
+        double *row = c->rows + (size_t)s * G, mx = row[0];
+        for (int g = 1; g < G; g++)
+            mx = row[g] > mx ? row[g] : mx;
+        for (int g = 0; g < G; g++)
+            row[g] = exp(row[g] - mx);
+    }
+}
+
+/* EM over the samples of population p (-1 = cohort), starting from `start`; NaN when none has reads. */
+static void lp_em_group(lp_ctx_t *c, int n, int p, const double *start, double *f, double *scratch)
+{
+    int G = n * (n + 1) / 2, m = 0;
+    for (int s = 0; s < c->N; s++)
+        if (c->has_data[s] && (p < 0 || c->sample_pop[s] == p))
+            memcpy(scratch + (size_t)m++ * G, c->rows + (size_t)s * G, (size_t)G * sizeof *scratch);
+    memcpy(f, start, (size_t)n * sizeof *f);
+    if (m == 0) {
+        for (int a = 0; a < n; a++)
+            f[a] = NAN;
+        return;
+    }
+    tsr_lp_em(m, n, scratch, c->o->max_iter, c->o->tol, f);
+}
+
+/* Emit one site: frequencies, QUAL, posteriors. Returns -1 on out of memory, 0 otherwise. */
+static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, char **alts, int n, double qual,
+                   const double *f, const double *popf)
+{
+    tsr_callset_t *cs = out->cs;
+    int N = c->N, G = n * (n + 1) / 2;
+    int64_t i = cs->n_sites;
+    size_t blob = strlen(ref);
+    for (int a = 1; a < n; a++)
+        blob += 1 + strlen(alts[a - 1]);
+    if (lp_grow((void **)&cs->allele_blob, &out->cap_allele, out->n_blob + (int64_t)blob, 1) < 0)
+        return -1;
+    if (i + 2 > out->cap_site) {
+        int64_t c2 = out->cap_site ? out->cap_site * 2 : 256;
+        void *p[14];
+        p[0] = realloc(cs->pos, (size_t)c2 * sizeof *cs->pos);
+        if (p[0]) cs->pos = p[0];
+        p[1] = realloc(cs->n_alleles, (size_t)c2 * sizeof *cs->n_alleles);
+        if (p[1]) cs->n_alleles = p[1];
+        p[2] = realloc(cs->allele_off, (size_t)(c2 + 1) * sizeof *cs->allele_off);
+        if (p[2]) cs->allele_off = p[2];
+        p[3] = realloc(cs->qual, (size_t)c2 * sizeof *cs->qual);
+        if (p[3]) cs->qual = p[3];
+        p[4] = realloc(cs->filter, (size_t)c2);
+        if (p[4]) cs->filter = p[4];
+        p[5] = realloc(cs->af_off, (size_t)(c2 + 1) * sizeof *cs->af_off);
+        if (p[5]) cs->af_off = p[5];
+        p[6] = realloc(cs->gt, (size_t)c2 * N * 2);
+        if (p[6]) cs->gt = p[6];
+        p[7] = realloc(cs->gq, (size_t)c2 * N * sizeof *cs->gq);
+        if (p[7]) cs->gq = p[7];
+        p[8] = realloc(cs->dp, (size_t)c2 * N * sizeof *cs->dp);
+        if (p[8]) cs->dp = p[8];
+        p[9] = realloc(cs->ds, (size_t)c2 * N * sizeof *cs->ds);
+        if (p[9]) cs->ds = p[9];
+        p[10] = realloc(cs->ad_off, (size_t)(c2 + 1) * sizeof *cs->ad_off);
+        if (p[10]) cs->ad_off = p[10];
+        p[11] = realloc(cs->pl_off, (size_t)(c2 + 1) * sizeof *cs->pl_off);
+        if (p[11]) cs->pl_off = p[11];
+        for (int k = 0; k < 12; k++)
+            if (!p[k])
+                return -1;
+        out->cap_site = c2;
+    }
+    int npp = c->n_pops ? c->n_pops : 1;
+    if (lp_grow((void **)&cs->af, &out->cap_af, out->n_af + n, sizeof *cs->af) < 0 ||
+        lp_grow((void **)&cs->pop_af, &out->cap_pop, (out->n_af + n) * npp, sizeof *cs->pop_af) < 0 ||
+        lp_grow((void **)&cs->ad, &out->cap_ad, out->n_ad + (int64_t)N * n, sizeof *cs->ad) < 0 ||
+        lp_grow((void **)&cs->pl, &out->cap_pl, out->n_pl + (int64_t)N * G, sizeof *cs->pl) < 0 ||
+        lp_grow((void **)&cs->gp, &out->cap_gp, out->n_pl + (int64_t)N * G, sizeof *cs->gp) < 0)
+        return -1;
+    if (i == 0)
+        cs->allele_off[0] = cs->af_off[0] = cs->ad_off[0] = cs->pl_off[0] = 0;
+    char *bp = cs->allele_blob + out->n_blob;
+    memcpy(bp, ref, strlen(ref));
+    bp += strlen(ref);
+    for (int a = 1; a < n; a++) {
+        *bp++ = ',';
+        memcpy(bp, alts[a - 1], strlen(alts[a - 1]));
+        bp += strlen(alts[a - 1]);
+    }
+    out->n_blob += (int64_t)blob;
+    cs->pos[i] = pos;
+    cs->n_alleles[i] = n;
+    cs->allele_off[i + 1] = out->n_blob;
+    cs->qual[i] = (float)qual;
+    cs->filter[i] = qual < c->o->min_qual ? TSR_FILTER_LOWQUAL : 0;
+    for (int a = 0; a < n; a++) {
+        cs->af[out->n_af + a] = (float)f[a];
+        for (int p = 0; p < c->n_pops; p++)
+            cs->pop_af[(out->n_af) * c->n_pops + (int64_t)p * n + a] = (float)popf[(size_t)p * n + a];
+    }
+    out->n_af += n;
+    cs->af_off[i + 1] = out->n_af;
+    double pr[TSR_LP_MAX_G], post[TSR_LP_MAX_G];
+    int32_t *ad = cs->ad + out->n_ad;
+    memset(ad, 0, (size_t)N * n * sizeof *ad);
+    for (int64_t k = 0; k < c->n_obs; k++)
+        if (c->obs[k].allele < n)
+            ad[(size_t)c->obs[k].sample * n + c->obs[k].allele] += c->obs[k].count;
+    for (int s = 0; s < N; s++) {
+        const double *fp = f;
+        int p = c->sample_pop ? c->sample_pop[s] : -1;
+        if (p >= 0 && p < c->n_pops && !isnan(popf[(size_t)p * n]))
+            fp = popf + (size_t)p * n;
+        lp_prior(n, fp, pr);
+        const double *row = c->rows + (size_t)s * G;
+        double w = 0, best = -1, ds = 0;
+        int bg = 0;
+        for (int g = 0; g < G; g++) {
+            post[g] = (c->has_data[s] ? row[g] : 1.0) * pr[g];
+            w += post[g];
+        }
+        for (int b2 = 0; b2 < n; b2++)
+            for (int a = 0; a <= b2; a++) {
+                int g = tsr_lp_gt_index(a, b2);
+                post[g] = w > 0 ? post[g] / w : 0;
+                ds += post[g] * ((a != 0) + (b2 != 0));
+                if (post[g] > best) {
+                    best = post[g];
+                    bg = g;
+                }
+                cs->gp[out->n_pl + (size_t)s * G + g] = (float)post[g];
+                cs->pl[out->n_pl + (size_t)s * G + g] =
+                    c->has_data[s] ? (int32_t)lround(-10.0 * log10(row[g] > 1e-300 ? row[g] : 1e-300)) : -1;
+            }
+        cs->ds[(size_t)i * N + s] = (float)ds;
+        cs->dp[(size_t)i * N + s] = c->dp[s];
+        int8_t *gt = cs->gt + ((size_t)i * N + s) * 2;
+        if (c->has_data[s]) {
+            int b2 = 0;
+            while ((b2 + 1) * (b2 + 2) / 2 <= bg)
+                b2++;
+            gt[0] = (int8_t)(bg - b2 * (b2 + 1) / 2);
+            gt[1] = (int8_t)b2;
+            double q = best < 1 ? -10.0 * log10(1.0 - best) : 99;
+            cs->gq[(size_t)i * N + s] = q > 99 ? 99 : (int32_t)q;
+        } else {
+            gt[0] = gt[1] = -1;
+            cs->gq[(size_t)i * N + s] = -1;
+        }
+    }
+    out->n_ad += (int64_t)N * n;
+    cs->ad_off[i + 1] = out->n_ad;
+    out->n_pl += (int64_t)N * G;
+    cs->pl_off[i + 1] = out->n_pl;
+    cs->n_sites++;
+    return 0;
+}
+
+/* Everything about one union site (pos, kind) present in some batches. */
+static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, double *scratch)
+{
+    const tsr_lp_opts_t *o = c->o;
+    /* the longest REF among the batches, then every ALT extended to it */
+    const char *ref = NULL;
+    int64_t ref_len = 0, alt_obs = 0;
+    for (int b = 0; b < c->n_batches; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        int64_t i = c->site_at[b];
+        if (i >= e->n_sites || e->pos[i] != pos || e->kind[i] != kind)
+            continue;
+        int64_t l = (int64_t)strcspn(e->allele_blob + e->allele_off[i], ",");
+        if (l > ref_len) {
+            ref_len = l;
+            ref = e->allele_blob + e->allele_off[i];
+        }
+        alt_obs += e->obs_off[i + 1] - e->obs_off[i];
+    }
+    if (alt_obs < o->min_alt_obs || ref_len <= 0)
+        return TSR_OK;
+    char refs[4096];
+    if (ref_len >= (int64_t)sizeof refs)
+        return TSR_OK;
+    memcpy(refs, ref, (size_t)ref_len);
+    refs[ref_len] = '\0';
+    /* union of ALT strings, sorted: independent of the batch layout */
+    c->n_alts = 0;
+    int n_max = 0;
+    for (int b = 0; b < c->n_batches; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        int64_t i = c->site_at[b];
+        if (i < e->n_sites && e->pos[i] == pos && e->kind[i] == kind)
+            n_max += e->n_alleles[i] - 1;
+    }
+    char **alts = calloc((size_t)n_max + 1, sizeof *alts);
+    tsr_status_t s = alts ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+    int na = 0;
+    for (int b = 0; b < c->n_batches && s == TSR_OK; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        int64_t i = c->site_at[b];
+        if (i >= e->n_sites || e->pos[i] != pos || e->kind[i] != kind)
+            continue;
+        const char *p = e->allele_blob + e->allele_off[i], *end = e->allele_blob + e->allele_off[i + 1];
+        int64_t l = (int64_t)strcspn(p, ",");
+        if (l > (int64_t)(end - p))
+            l = end - p;
+        p += l;
+        while (p < end && s == TSR_OK) {
+            p++;
+            const char *q = p;
+            while (q < end && *q != ',')
+                q++;
+            size_t al = (size_t)(q - p), extra = (size_t)(ref_len - l);
+            char *a = malloc(al + extra + 1);
+            if (!a) {
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+                break;
+            }
+            memcpy(a, p, al);
+            memcpy(a + al, refs + l, extra);
+            a[al + extra] = '\0';
+            alts[na++] = a;
+            p = q;
+        }
+    }
+    if (s == TSR_OK && na > 1) {
+        qsort(alts, (size_t)na, sizeof *alts, lp_str_cmp);
+        int m = 1;
+        for (int k = 1; k < na; k++) {
+            if (strcmp(alts[k], alts[m - 1]) == 0)
+                free(alts[k]);
+            else
+                alts[m++] = alts[k];
+        }
+        for (int k = m; k < na; k++)
+            alts[k] = NULL;
+        na = m;
+    }
+    if (na > TSR_LP_MAX_ALTS)
+        na = TSR_LP_MAX_ALTS; /* the rest become "other" observations */
+    int n = 1 + na;
+    /* observations in cohort order: per batch, its listed ones, then reference depth */
+    c->n_obs = 0;
+    memset(c->dp, 0, (size_t)c->N * sizeof *c->dp);
+    for (int b = 0; b < c->n_batches && s == TSR_OK; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        int64_t i = c->site_at[b];
+        int here = i < e->n_sites && e->pos[i] == pos && e->kind[i] == kind;
+        int mp[256];
+        int64_t ko = here ? e->obs_off[i] : 0, kend = here ? e->obs_off[i + 1] : 0;
+        if (here) {
+            const char *p = e->allele_blob + e->allele_off[i], *end = e->allele_blob + e->allele_off[i + 1];
+            int64_t l = (int64_t)strcspn(p, ",");
+            p += l;
+            int ai = 1;
+            char tmp[8192];
+            while (p < end && ai < 256) {
+                p++;
+                const char *q = p;
+                while (q < end && *q != ',')
+                    q++;
+                size_t al = (size_t)(q - p), extra = (size_t)(ref_len - l);
+                mp[ai] = n; /* "other" */
+                if (al + extra < sizeof tmp) {
+                    memcpy(tmp, p, al);
+                    memcpy(tmp + al, refs + l, extra);
+                    tmp[al + extra] = '\0';
+                    for (int k = 0; k < na; k++)
+                        if (!strcmp(tmp, alts[k]))
+                            mp[ai] = k + 1;
+                }
+                ai++;
+                p = q;
+            }
+        }
+        for (int j = 0; j < e->n_samples && s == TSR_OK; j++) {
+            int cs = c->base[b] + j;
+            int32_t nalt = 0;
+            int64_t k0 = ko;
+            while (ko < kend && e->obs_sample[ko] == j) {
+                if (lp_push_uobs(c, cs, mp[e->obs_allele[ko]], e->obs_qual[ko], 1) < 0)
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+                ko++;
+            }
+            nalt = (int32_t)(ko - k0);
+            int32_t d = lp_ref_depth(c, b, cs, pos);
+            if (kind == TSR_SITE_INDEL)
+                d = d > nalt ? d - nalt : 0;
+            double rq = kind == TSR_SITE_INDEL ? o->indel_qual : e->ref_qual[j];
+            if (rq > o->max_ref_qual)
+                rq = o->max_ref_qual;
+            if (d > 0 && s == TSR_OK && lp_push_uobs(c, cs, 0, (float)rq, d) < 0)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+            c->dp[cs] = d + nalt;
+            c->has_data[cs] = d + nalt > 0;
+        }
+    }
+    double f[256], f0[256], *popf = NULL;
+    int keep[257];
+    if (s == TSR_OK && na > 0) {
+        /* start from the observed allele fractions */
+        double tot = 0;
+        for (int a = 0; a < n; a++)
+            f[a] = 0.5;
+        for (int64_t k = 0; k < c->n_obs; k++)
+            if (c->obs[k].allele < n)
+                f[c->obs[k].allele] += c->obs[k].count;
+        for (int a = 0; a < n; a++)
+            tot += f[a];
+        for (int a = 0; a < n; a++)
+            f[a] /= tot;
+        for (int a = 0; a <= n; a++)
+            keep[a] = a < n ? a : -1;
+        lp_rows(c, n, keep);
+        tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, f);
+        int64_t nd = 0;
+        for (int j = 0; j < c->N; j++)
+            nd += c->has_data[j];
+        /*
+         * Multi-allelic: each ALT must pass its own test, the likelihood ratio
+         * of the fit with it against the EM fit without it (f_a = 0 stays 0).
+         */
+        double alt_qual[256];
+        for (int a = 1; a < n; a++)
+            alt_qual[a] = o->max_qual;
+        if (n > 2) {
+            double l1 = tsr_lp_loglik(c->N, n, c->rows, f), g[256];
+            for (int a = 1; a < n; a++) {
+                double t = 0;
+                for (int k = 0; k < n; k++)
+                    t += (g[k] = k == a ? 0 : f[k]);
+                for (int k = 0; k < n; k++)
+                    g[k] = t > 0 ? g[k] / t : (k == 0);
+                tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, g);
+                alt_qual[a] = tsr_lp_qual(2.0 * (l1 - tsr_lp_loglik(c->N, n, c->rows, g)), o->max_qual);
+            }
+        }
+        /* drop ALTs with too small an expected count or their own QUAL below the PASS bar, then estimate again */
+        int m = 1;
+        for (int a = 1; a < n; a++) {
+            if (2.0 * (double)nd * f[a] >= o->min_alt_count && alt_qual[a] >= o->min_qual) {
+                keep[a] = m;
+                f0[m] = f[a];
+                alts[m - 1] = alts[a - 1];
+                m++;
+            } else {
+                keep[a] = -1;
+                free(alts[a - 1]);
+            }
+        }
+        for (int k = m - 1; k < na; k++)
+            alts[k] = NULL;
+        if (m > 1) {
+            if (m < n) {
+                for (int64_t k = 0; k < c->n_obs; k++)
+                    c->obs[k].allele = (int16_t)(keep[c->obs[k].allele] >= 0 ? keep[c->obs[k].allele] : m);
+                for (int a = 0; a <= m; a++)
+                    keep[a] = a < m ? a : -1;
+                double t = 0;
+                for (int a = 1; a < m; a++)
+                    t += f0[a];
+                f0[0] = t < 1 ? 1 - t : 0.5;
+                memcpy(f, f0, (size_t)m * sizeof *f);
+                n = m;
+                lp_rows(c, n, keep);
+                tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, f);
+            }
+            double qual = tsr_lp_qual(tsr_lp_lrt(c->N, n, c->rows, f), o->max_qual);
+            if (qual >= o->min_site_qual) {
+                popf = malloc((size_t)(c->n_pops + 1) * n * sizeof *popf);
+                if (!popf)
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+                for (int p = 0; p < c->n_pops && s == TSR_OK; p++)
+                    lp_em_group(c, n, p, f, popf + (size_t)p * n, scratch);
+                if (s == TSR_OK && lp_emit(c, out, pos, refs, alts, n, qual, f, popf) < 0)
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing low-pass calls");
+            }
+        }
+    }
+    free(popf);
+    for (int k = 0; alts && k < n_max; k++)
+        free(alts[k]);
+    free(alts);
+    return s;
+}
+
+tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches, const int *sample_pop, int n_pops,
+                                    const tsr_lp_opts_t *o, tsr_callset_t **out)
+{
+    *out = NULL;
+    if (n_batches < 1)
+        return tsr_error_set(TSR_ERR_INTERNAL, "low-pass discovery needs at least one batch");
+    lp_ctx_t c;
+    memset(&c, 0, sizeof c);
+    c.bt = bt;
+    c.n_batches = n_batches;
+    c.n_pops = n_pops;
+    c.sample_pop = sample_pop;
+    c.o = o;
+    for (int b = 0; b < n_batches; b++) {
+        if (strcmp(bt[b]->contig, bt[0]->contig) || bt[b]->start != bt[0]->start || bt[b]->end != bt[0]->end)
+            return tsr_error_set(TSR_ERR_STATE, "low-pass batches of one region disagree on the region");
+        c.N += bt[b]->n_samples;
+    }
+    c.base = calloc((size_t)n_batches + 1, sizeof *c.base);
+    c.site_at = calloc((size_t)n_batches + 1, sizeof *c.site_at);
+    c.run_at = calloc((size_t)c.N + 1, sizeof *c.run_at);
+    c.run_end_of = calloc((size_t)c.N + 1, sizeof *c.run_end_of);
+    c.dp = calloc((size_t)c.N + 1, sizeof *c.dp);
+    c.has_data = calloc((size_t)c.N + 1, sizeof *c.has_data);
+    tsr_callset_t *cs = NULL;
+    tsr_status_t s = (c.base && c.site_at && c.run_at && c.run_end_of && c.dp && c.has_data)
+                         ? tsr_callset_create(&cs)
+                         : tsr_error_set(TSR_ERR_NOMEM, "out of memory for %d samples", c.N);
+    for (int b = 0, at = 0; b < n_batches && s == TSR_OK; b++) {
+        c.base[b] = at;
+        const tsr_lp_evidence_t *e = bt[b];
+        int64_t r = 0;
+        for (int j = 0; j < e->n_samples; j++) {
+            c.run_at[at + j] = r;
+            while (r < e->n_runs && e->run_sample[r] == j)
+                r++;
+            c.run_end_of[at + j] = r;
+        }
+        at += e->n_samples;
+    }
+    lp_out_t lo;
+    memset(&lo, 0, sizeof lo);
+    lo.cs = cs;
+    double *scratch = NULL;
+    int64_t cap_rows = 0;
+    if (s == TSR_OK) {
+        cs->n_pops = n_pops;
+        if (!(cs->contig = strdup(bt[0]->contig)))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        cs->start = bt[0]->start;
+        cs->end = bt[0]->end;
+        cs->n_samples = c.N;
+    }
+    while (s == TSR_OK) {
+        /* the smallest (pos, kind) over the batches */
+        int64_t pos = INT64_MAX;
+        int kind = 2;
+        for (int b = 0; b < n_batches; b++) {
+            int64_t i = c.site_at[b];
+            if (i < bt[b]->n_sites && (bt[b]->pos[i] < pos || (bt[b]->pos[i] == pos && bt[b]->kind[i] < kind))) {
+                pos = bt[b]->pos[i];
+                kind = bt[b]->kind[i];
+            }
+        }
+        if (pos == INT64_MAX)
+            break;
+        int n_max = 1;
+        for (int b = 0; b < n_batches; b++) {
+            int64_t i = c.site_at[b];
+            if (i < bt[b]->n_sites && bt[b]->pos[i] == pos && bt[b]->kind[i] == kind)
+                n_max += bt[b]->n_alleles[i] - 1;
+        }
+        if (n_max > 255)
+            n_max = 255;
+        int64_t G = (int64_t)n_max * (n_max + 1) / 2;
+        if (G * c.N > cap_rows) {
+            free(c.rows);
+            free(scratch);
+            cap_rows = G * c.N;
+            c.rows = malloc((size_t)cap_rows * sizeof *c.rows);
+            scratch = malloc((size_t)cap_rows * sizeof *scratch);
+            if (!c.rows || !scratch) {
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the likelihoods of %d samples", c.N);
+                break;
+            }
+        }
+        s = lp_site(&c, &lo, pos, kind, scratch);
+        for (int b = 0; b < n_batches; b++) {
+            int64_t i = c.site_at[b];
+            if (i < bt[b]->n_sites && bt[b]->pos[i] == pos && bt[b]->kind[i] == kind)
+                c.site_at[b]++;
+        }
+    }
+    if (s == TSR_OK && cs->n_sites == 0) {
+        /* empty arrays, offsets with their leading zero */
+        cs->allele_off = calloc(1, sizeof *cs->allele_off);
+        cs->af_off = calloc(1, sizeof *cs->af_off);
+        cs->ad_off = calloc(1, sizeof *cs->ad_off);
+        cs->pl_off = calloc(1, sizeof *cs->pl_off);
+        if (!cs->allele_off || !cs->af_off || !cs->ad_off || !cs->pl_off)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    }
+    /* a low-pass call set always carries its DS/GP arrays, empty or not */
+    if (s == TSR_OK && !cs->ds && !(cs->ds = malloc(sizeof *cs->ds)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK && !cs->gp && !(cs->gp = malloc(sizeof *cs->gp)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK && !cs->pop_af && !(cs->pop_af = malloc(sizeof *cs->pop_af)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    free(c.base);
+    free(c.site_at);
+    free(c.run_at);
+    free(c.run_end_of);
+    free(c.dp);
+    free(c.has_data);
+    free(c.obs);
+    free(c.rows);
+    free(scratch);
+    if (s != TSR_OK) {
+        tsr_callset_destroy(&cs);
+        return s;
+    }
+    *out = cs;
+    return TSR_OK;
+}
