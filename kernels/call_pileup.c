@@ -39,8 +39,8 @@
  */
 #include "io/io.h"
 #include "kernels/kernels_internal.h"
+#include "kernels/region_reads_internal.h"
 
-#include <htslib/khash.h>
 #include <htslib/sam.h>
 
 #include <errno.h>
@@ -49,7 +49,6 @@
 #include <string.h>
 #include <unistd.h>
 
-KHASH_MAP_INIT_STR(tsr_mate, int64_t)
 
 void tsr_call_opts_init(tsr_call_opts_t *o)
 {
@@ -261,83 +260,27 @@ static tsr_status_t walk_sample(const char *path, const char *contig, int64_t st
                                 const ref_span_t *ref, const tsr_call_opts_t *o, read_view_t *v, read_fn fn,
                                 void *ctx)
 {
+    tsr_region_reads_t *rr = NULL;
+    TSR_CALL(tsr_region_reads_open(path, o->ref_path, contig, start, end, o->min_mapq, &rr));
     tsr_status_t s = TSR_OK;
-    if (access(path, R_OK) != 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read alignments: %s", path, strerror(errno));
-    samFile *fp = sam_open(path, "r");
-    if (!fp)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
-    if (o->ref_path && hts_set_fai_filename(fp, o->ref_path) != 0) {
-        sam_close(fp);
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot use the reference %s to decode it", path, o->ref_path);
-    }
-    sam_hdr_t *h = sam_hdr_read(fp);
-    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
-    bam1_t *b = bam_init1();
-    khash_t(tsr_mate) *mates = kh_init(tsr_mate);
-    hts_itr_t *itr = NULL;
-    int tid = h ? sam_hdr_name2tid(h, contig) : -1;
-    if (!h)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read the header", path);
-    else if (!idx)
-        s = tsr_error_set(TSR_ERR_IO, "%s: no index (.bai/.csi/.crai); run `samtools index %s`", path, path);
-    else if (!b || !mates)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-    else if (tid < 0)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: contig %s is not in the header (another reference?)", path, contig);
-    else if (!(itr = sam_itr_queryi(idx, tid, start, end)))
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot query %s:%lld-%lld", path, contig, (long long)start + 1,
-                          (long long)end);
-    const uint16_t skip = BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FQCFAIL | BAM_FDUP;
-    int r = 0;
-    while (s == TSR_OK && (r = sam_itr_next(fp, itr, b)) >= 0) {
-        if ((b->core.flag & skip) || b->core.qual < o->min_mapq || b->core.n_cigar == 0)
-            continue;
+    bam1_t *b = NULL;
+    int64_t skip_before = INT64_MIN;
+    int r;
+    while ((r = tsr_region_reads_next(rr, &b, &skip_before)) > 0) {
         if (read_view_fill(v, b) < 0) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
             break;
         }
         read_view_left_align(v, ref);
-        v->skip_before = INT64_MIN;
-        const char *qn = bam_get_qname(b);
-        khint_t k = kh_get(tsr_mate, mates, qn);
-        if (k != kh_end(mates)) {
-            v->skip_before = kh_val(mates, k);
-            free((char *)kh_key(mates, k));
-            kh_del(tsr_mate, mates, k);
-        } else if ((b->core.flag & BAM_FPAIRED) && !(b->core.flag & BAM_FMUNMAP) && b->core.mtid == b->core.tid &&
-                   b->core.mpos >= v->rstart && b->core.mpos < v->rend) {
-            char *key = strdup(qn);
-            int ret = 0;
-            k = key ? kh_put(tsr_mate, mates, key, &ret) : 0;
-            if (!key || ret < 0) {
-                free(key);
-                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            if (ret == 0)
-                free(key); /* a third record of the same name: keep the first entry */
-            kh_val(mates, k) = v->rend;
-        }
-        if (fn(ctx, v) < 0)
+        v->skip_before = skip_before;
+        if (fn(ctx, v) < 0) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
+            break;
+        }
     }
-    if (s == TSR_OK && r < -1)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: corrupt or truncated record in %s:%lld-%lld", path, contig,
-                          (long long)start + 1, (long long)end);
-    if (mates) {
-        for (khint_t k = kh_begin(mates); k != kh_end(mates); k++)
-            if (kh_exist(mates, k))
-                free((char *)kh_key(mates, k));
-        kh_destroy(tsr_mate, mates);
-    }
-    hts_itr_destroy(itr);
-    bam_destroy1(b);
-    if (idx)
-        hts_idx_destroy(idx);
-    if (h)
-        sam_hdr_destroy(h);
-    sam_close(fp);
+    if (s == TSR_OK && r < 0)
+        s = tsr_region_reads_status(rr);
+    tsr_region_reads_close(&rr);
     return s;
 }
 

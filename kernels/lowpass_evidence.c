@@ -8,8 +8,8 @@
  */
 #include "io/io.h"
 #include "kernels/lowpass_internal.h"
+#include "kernels/region_reads_internal.h"
 
-#include <htslib/khash.h>
 #include <htslib/sam.h>
 
 #include <errno.h>
@@ -17,7 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-KHASH_MAP_INIT_STR(lp_mate, int64_t)
 
 void tsr_lp_opts_init(tsr_lp_opts_t *o)
 {
@@ -168,75 +167,20 @@ static tsr_status_t lp_sample_walk(lp_job_t *j, int i, int32_t *diff)
 {
     const char *path = j->paths[i];
     lp_sample_t *sm = &j->smp[i];
-    if (access(path, R_OK) != 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read alignments: %s", path, strerror(errno));
-    samFile *fp = sam_open(path, "r");
-    if (!fp)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
+    tsr_region_reads_t *rr = NULL;
+    TSR_CALL(tsr_region_reads_open(path, j->o->ref_path, j->contig, j->start, j->end, j->o->min_mapq, &rr));
     tsr_status_t s = TSR_OK;
-    sam_hdr_t *h = sam_hdr_read(fp);
-    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
-    bam1_t *b = bam_init1();
-    khash_t(lp_mate) *mates = kh_init(lp_mate);
-    hts_itr_t *itr = NULL;
-    int tid = h ? sam_hdr_name2tid(h, j->contig) : -1;
-    if (!h)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read the header", path);
-    else if (!idx)
-        s = tsr_error_set(TSR_ERR_IO, "%s: no index (.bai/.csi/.crai); run `samtools index %s`", path, path);
-    else if (!b || !mates)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-    else if (tid < 0)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: contig %s is not in the header (another reference?)", path, j->contig);
-    else if (!(itr = sam_itr_queryi(idx, tid, j->start, j->end)))
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot query %s:%lld-%lld", path, j->contig,
-                          (long long)j->start + 1, (long long)j->end);
-    const uint16_t skip = BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FQCFAIL | BAM_FDUP;
-    int r = 0;
-    while (s == TSR_OK && (r = sam_itr_next(fp, itr, b)) >= 0) {
-        if ((b->core.flag & skip) || b->core.qual < j->o->min_mapq || b->core.n_cigar == 0)
-            continue;
-        int64_t skip_before = INT64_MIN, rend = bam_endpos(b);
-        const char *qn = bam_get_qname(b);
-        khint_t k = kh_get(lp_mate, mates, qn);
-        if (k != kh_end(mates)) {
-            /* the mate seen first covered up to its end: count the overlap once */
-            skip_before = kh_val(mates, k);
-            free((char *)kh_key(mates, k));
-            kh_del(lp_mate, mates, k);
-        } else if ((b->core.flag & BAM_FPAIRED) && !(b->core.flag & BAM_FMUNMAP) && b->core.mtid == b->core.tid &&
-                   b->core.mpos >= b->core.pos && b->core.mpos < rend) {
-            char *key = strdup(qn);
-            int ret = 0;
-            k = key ? kh_put(lp_mate, mates, key, &ret) : 0;
-            if (!key || ret < 0) {
-                free(key);
-                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            if (ret == 0)
-                free(key);
-            kh_val(mates, k) = rend;
-        }
-        if (lp_read(j, sm, i, b, skip_before, diff) < 0)
+    bam1_t *b = NULL;
+    int64_t skip_before = INT64_MIN;
+    int r;
+    while ((r = tsr_region_reads_next(rr, &b, &skip_before)) > 0)
+        if (lp_read(j, sm, i, b, skip_before, diff) < 0) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    if (s == TSR_OK && r < -1)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: corrupt or truncated record in %s:%lld-%lld", path, j->contig,
-                          (long long)j->start + 1, (long long)j->end);
-    if (mates) {
-        for (khint_t k = kh_begin(mates); k != kh_end(mates); k++)
-            if (kh_exist(mates, k))
-                free((char *)kh_key(mates, k));
-        kh_destroy(lp_mate, mates);
-    }
-    hts_itr_destroy(itr);
-    bam_destroy1(b);
-    if (idx)
-        hts_idx_destroy(idx);
-    if (h)
-        sam_hdr_destroy(h);
-    sam_close(fp);
+            break;
+        }
+    if (s == TSR_OK && r < 0)
+        s = tsr_region_reads_status(rr);
+    tsr_region_reads_close(&rr);
     return s;
 }
 

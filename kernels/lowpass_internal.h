@@ -20,6 +20,7 @@
 
 /* Options of the low-pass computations. Defaults from tsr_lp_opts_init(). */
 typedef struct tsr_lp_opts {
+    const char *ref_path;   /* the reference, to decode CRAM inputs (NULL: BAM only) */
     int min_mapq;           /* reads below are skipped (default 20) */
     int min_baseq;          /* bases below are not observed (default 13) */
     int indel_qual;         /* phred of an indel observation, capped by MAPQ (default 30) */

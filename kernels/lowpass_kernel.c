@@ -55,6 +55,7 @@ static void lp_destroy(void **state)
 static void lp_opts_from_plan(const tsr_plan_t *plan, tsr_lp_opts_t *o)
 {
     tsr_lp_opts_init(o);
+    o->ref_path = plan->opts.ref;
     o->min_mapq = plan->opts.min_mapq;
     o->min_baseq = plan->opts.min_baseq;
     /* one chi-square test per observed position: ~1e6 per Mb, so the LowQual bar is at least p = 1e-6 */

@@ -1,0 +1,139 @@
+/*
+ * region_reads.c - the usable reads of one sample over a region (see
+ * region_reads_internal.h). Overlapping mates: the first of a pair to start
+ * records its end under the read name; the second, when it arrives, gets that
+ * end as skip_before and the entry is dropped, so a base covered by both
+ * mates is counted once (from the first).
+ */
+#include "kernels/region_reads_internal.h"
+
+#include <errno.h>
+#include <htslib/khash.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+KHASH_MAP_INIT_STR(tsr_rr_mate, int64_t)
+
+struct tsr_region_reads {
+    char *path;
+    char *contig;
+    int64_t start, end;
+    int min_mapq;
+    samFile *fp;
+    sam_hdr_t *h;
+    hts_idx_t *idx;
+    hts_itr_t *itr;
+    bam1_t *b;
+    khash_t(tsr_rr_mate) *mates;
+    tsr_status_t status; /* of the last failed tsr_region_reads_next() */
+};
+
+tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const char *contig, int64_t start,
+                                   int64_t end, int min_mapq, tsr_region_reads_t **out)
+{
+    *out = NULL;
+    if (access(path, R_OK) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read alignments: %s", path, strerror(errno));
+    tsr_region_reads_t *rr = calloc(1, sizeof *rr);
+    if (!rr || !(rr->path = strdup(path)) || !(rr->contig = strdup(contig)) || !(rr->b = bam_init1()) ||
+        !(rr->mates = kh_init(tsr_rr_mate))) {
+        tsr_region_reads_close(&rr);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    rr->start = start;
+    rr->end = end;
+    rr->min_mapq = min_mapq;
+    tsr_status_t s = TSR_OK;
+    if (!(rr->fp = sam_open(path, "r")))
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
+    else if (ref_path && hts_set_fai_filename(rr->fp, ref_path) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot use the reference %s to decode it", path, ref_path);
+    else if (!(rr->h = sam_hdr_read(rr->fp)))
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read the header", path);
+    else if (!(rr->idx = sam_index_load(rr->fp, path)))
+        s = tsr_error_set(TSR_ERR_IO, "%s: no index (.bai/.csi/.crai); run `samtools index %s`", path, path);
+    int tid = s == TSR_OK ? sam_hdr_name2tid(rr->h, contig) : -1;
+    if (s == TSR_OK && tid < 0)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: contig %s is not in the header (another reference?)", path, contig);
+    if (s == TSR_OK && !(rr->itr = sam_itr_queryi(rr->idx, tid, start, end)))
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot query %s:%lld-%lld", path, contig, (long long)start + 1,
+                          (long long)end);
+    if (s != TSR_OK) {
+        tsr_region_reads_close(&rr);
+        return s;
+    }
+    *out = rr;
+    return TSR_OK;
+}
+
+int tsr_region_reads_next(tsr_region_reads_t *rr, bam1_t **out, int64_t *skip_before)
+{
+    const uint16_t skip = BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FQCFAIL | BAM_FDUP;
+    bam1_t *b = rr->b;
+    int r;
+    while ((r = sam_itr_next(rr->fp, rr->itr, b)) >= 0) {
+        if ((b->core.flag & skip) || b->core.qual < rr->min_mapq || b->core.n_cigar == 0)
+            continue;
+        int64_t rend = bam_endpos(b);
+        *skip_before = INT64_MIN;
+        const char *qn = bam_get_qname(b);
+        khint_t k = kh_get(tsr_rr_mate, rr->mates, qn);
+        if (k != kh_end(rr->mates)) {
+            *skip_before = kh_val(rr->mates, k);
+            free((char *)kh_key(rr->mates, k));
+            kh_del(tsr_rr_mate, rr->mates, k);
+        } else if ((b->core.flag & BAM_FPAIRED) && !(b->core.flag & BAM_FMUNMAP) && b->core.mtid == b->core.tid &&
+                   b->core.mpos >= b->core.pos && b->core.mpos < rend) {
+            char *key = strdup(qn);
+            int ret = 0;
+            k = key ? kh_put(tsr_rr_mate, rr->mates, key, &ret) : 0;
+            if (!key || ret < 0) {
+                free(key);
+                rr->status = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", rr->path);
+                return -2;
+            }
+            if (ret == 0)
+                free(key); /* a third record of the same name: keep the first entry */
+            kh_val(rr->mates, k) = rend;
+        }
+        *out = b;
+        return 1;
+    }
+    if (r < -1) {
+        rr->status = tsr_error_set(TSR_ERR_FORMAT, "%s: corrupt or truncated record in %s:%lld-%lld", rr->path,
+                                   rr->contig, (long long)rr->start + 1, (long long)rr->end);
+        return -2;
+    }
+    return 0;
+}
+
+tsr_status_t tsr_region_reads_status(const tsr_region_reads_t *rr)
+{
+    return rr->status;
+}
+
+void tsr_region_reads_close(tsr_region_reads_t **rrp)
+{
+    if (!rrp || !*rrp)
+        return;
+    tsr_region_reads_t *rr = *rrp;
+    if (rr->mates) {
+        for (khint_t k = kh_begin(rr->mates); k != kh_end(rr->mates); k++)
+            if (kh_exist(rr->mates, k))
+                free((char *)kh_key(rr->mates, k));
+        kh_destroy(tsr_rr_mate, rr->mates);
+    }
+    hts_itr_destroy(rr->itr);
+    bam_destroy1(rr->b);
+    if (rr->idx)
+        hts_idx_destroy(rr->idx);
+    if (rr->h)
+        sam_hdr_destroy(rr->h);
+    if (rr->fp)
+        sam_close(rr->fp);
+    free(rr->path);
+    free(rr->contig);
+    free(rr);
+    *rrp = NULL;
+}
