@@ -250,6 +250,8 @@ static int lp_key_cmp(const lp_sample_t *smp, const lp_obs_t *a, const lp_obs_t 
         return a->del < b->del ? -1 : 1;
     if (a->ins_len != b->ins_len)
         return a->ins_len < b->ins_len ? -1 : 1;
+    if (a->ins_len == 0) /* a deletion: no inserted bases, and the pools may be empty (NULL) */
+        return 0;
     return memcmp(smp[a->sample].ins + a->ins_off, smp[b->sample].ins + b->ins_off,
                   (size_t)a->ins_len);
 }
@@ -390,7 +392,8 @@ static tsr_status_t lp_build(lp_job_t *j, int n, const char *const *ids, tsr_lp_
     }
     int64_t m = 0;
     for (int i = 0; i < n; i++) {
-        memcpy(all + m, j->smp[i].obs, (size_t)j->smp[i].n_obs * sizeof *all);
+        if (j->smp[i].n_obs > 0) /* a sample without observations has no array */
+            memcpy(all + m, j->smp[i].obs, (size_t)j->smp[i].n_obs * sizeof *all);
         m += j->smp[i].n_obs;
         for (int64_t r = 0; r < j->smp[i].n_runs; r++) {
             ev->run_sample[ev->n_runs] = i;
