@@ -52,17 +52,6 @@ static void call_destroy(void **state)
     *state = NULL;
 }
 
-static tsr_status_t mkdir_parent(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return TSR_OK;
-    *slash = '\0';
-    return tsr_mkdir_p(dir);
-}
-
 static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     call_state_t *st = state;
@@ -72,7 +61,6 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
                              (long long)task->arg);
     int r = (int)(task->arg / plan->n_batches), bi = (int)(task->arg % plan->n_batches);
     const tsr_region_t *reg = &plan->regions[r];
-    const tsr_batch_t *batch = &plan->batches[bi];
     tsr_call_opts_t o;
     tsr_call_opts_init(&o);
     o.min_mapq = plan->opts.min_mapq;
@@ -92,37 +80,20 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     pthread_mutex_unlock(&st->lock);
     TSR_CALL(s);
 
-    char **paths = calloc((size_t)batch->n + 1, sizeof *paths);
-    const char **ids = calloc((size_t)batch->n + 1, sizeof *ids);
-    if (!paths || !ids)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in call task %s", task->key);
-    for (int i = 0; s == TSR_OK && i < batch->n; i++) {
-        int sample = batch->first + i;
-        char rel[4096];
-        /* the plan resolves it already (aligned input, or outdir/aln/S.bam) */
-        s = tsr_plan_sample_alignments(plan, sample, rel, sizeof rel);
-        ids[i] = plan->sheet->samples[sample].id;
-        if (s == TSR_OK && !(paths[i] = strdup(rel)))
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in call task %s", task->key);
-    }
+    tsr_batch_inputs_t *in = NULL;
+    s = tsr_plan_batch_inputs_create(plan, bi, &in);
     tsr_evidence_t *ev = NULL;
     if (s == TSR_OK)
-        s = tsr_call_region(seq, seq_len, contig, reg->start, reg->end, batch->n, ids,
-                            (const char *const *)paths, &o, env->pool, &ev);
+        s = tsr_call_region(seq, seq_len, contig, reg->start, reg->end, in->n, in->ids,
+                            (const char *const *)in->paths, &o, env->pool, &ev);
     char rel[4096], full[4096];
-    if (s == TSR_OK) {
-        tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-    }
+    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
     if (s == TSR_OK)
-        s = mkdir_parent(full);
+        s = tsr_plan_output_path(plan, rel, full, sizeof full);
     if (s == TSR_OK)
         s = tsr_partition_write(full, ev);
     tsr_evidence_destroy(&ev);
-    for (int i = 0; paths && i < batch->n; i++)
-        free(paths[i]);
-    free(paths);
-    free(ids);
+    tsr_plan_batch_inputs_destroy(&in);
     free(seq);
     return s;
 }

@@ -79,19 +79,9 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     tsr_callset_t *cs = NULL;
     if (s == TSR_OK)
         s = tsr_joint_region(ev, plan->n_batches, seq, &o, &cs);
-    if (s == TSR_OK) {
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-    }
-    if (s == TSR_OK) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", full);
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-            *slash = '\0';
-            s = tsr_mkdir_p(dir);
-        }
-    }
+    tsr_plan_joint_path(plan, r, rel, sizeof rel);
+    if (s == TSR_OK)
+        s = tsr_plan_output_path(plan, rel, full, sizeof full);
     if (s == TSR_OK)
         s = tsr_callset_write(full, cs);
     tsr_callset_destroy(&cs);

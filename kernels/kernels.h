@@ -166,6 +166,17 @@ void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_
  * as an absolute path once the file exists (relative to the working directory before).
  */
 tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len) TSR_RESULT_USED;
+/* tsr_plan_path(), then the file's parent directory created (a task's output path). */
+tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
+/* The alignment files and sample ids of one batch, in sheet order (what a call task reads). */
+typedef struct tsr_batch_inputs {
+    int n;
+    char **paths;      /* tsr_plan_sample_alignments() of each sample */
+    const char **ids;  /* the sheet's ids (owned by the plan) */
+} tsr_batch_inputs_t;
+/* Not collective. Destroy with tsr_plan_batch_inputs_destroy(). */
+tsr_status_t tsr_plan_batch_inputs_create(const tsr_plan_t *plan, int batch, tsr_batch_inputs_t **in) TSR_RESULT_USED;
+void tsr_plan_batch_inputs_destroy(tsr_batch_inputs_t **in);
 
 /* --------------------------------------------------------------- kernels */
 

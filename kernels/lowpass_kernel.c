@@ -68,17 +68,6 @@ static void lp_opts_from_plan(const tsr_plan_t *plan, tsr_lp_opts_t *o)
     o->min_site_qual = TSR_LP_MIN_SITE_QUAL;
 }
 
-static tsr_status_t lp_mkdir_parent(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return TSR_OK;
-    *slash = '\0';
-    return tsr_mkdir_p(dir);
-}
-
 static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     lp_state_t *st = state;
@@ -88,7 +77,6 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
                              (long long)task->arg);
     int r = (int)(task->arg / plan->n_batches), bi = (int)(task->arg % plan->n_batches);
     const tsr_region_t *reg = &plan->regions[r];
-    const tsr_batch_t *batch = &plan->batches[bi];
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
@@ -103,35 +91,20 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     tsr_status_t s = tsr_ref_fetch(st->ref, contig, reg->start, fetch_end, &seq, &seq_len);
     pthread_mutex_unlock(&st->lock);
     TSR_CALL(s);
-    char **paths = calloc((size_t)batch->n + 1, sizeof *paths);
-    const char **ids = calloc((size_t)batch->n + 1, sizeof *ids);
-    if (!paths || !ids)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
-    for (int i = 0; s == TSR_OK && i < batch->n; i++) {
-        char p[4096];
-        s = tsr_plan_sample_alignments(plan, batch->first + i, p, sizeof p);
-        ids[i] = plan->sheet->samples[batch->first + i].id;
-        if (s == TSR_OK && !(paths[i] = strdup(p)))
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
-    }
+    tsr_batch_inputs_t *in = NULL;
+    s = tsr_plan_batch_inputs_create(plan, bi, &in);
     tsr_lp_evidence_t *ev = NULL;
     if (s == TSR_OK)
-        s = tsr_lp_evidence_region(seq, seq_len, contig, reg->start, reg->end, batch->n, ids,
-                                   (const char *const *)paths, &o, env->pool, &ev);
+        s = tsr_lp_evidence_region(seq, seq_len, contig, reg->start, reg->end, in->n, in->ids,
+                                   (const char *const *)in->paths, &o, env->pool, &ev);
     char rel[4096], full[4096];
-    if (s == TSR_OK) {
-        tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-    }
+    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
     if (s == TSR_OK)
-        s = lp_mkdir_parent(full);
+        s = tsr_plan_output_path(plan, rel, full, sizeof full);
     if (s == TSR_OK)
         s = tsr_lp_partition_write(full, ev);
     tsr_lp_evidence_destroy(&ev);
-    for (int i = 0; paths && i < batch->n; i++)
-        free(paths[i]);
-    free(paths);
-    free(ids);
+    tsr_plan_batch_inputs_destroy(&in);
     free(seq);
     return s;
 }
@@ -171,12 +144,9 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     if (s == TSR_OK)
         s = tsr_lp_discover_region(ev, plan->n_batches, plan->sheet->sample_pop, plan->sheet->n_populations, &o,
                                    &cs);
-    if (s == TSR_OK) {
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-    }
+    tsr_plan_joint_path(plan, r, rel, sizeof rel);
     if (s == TSR_OK)
-        s = lp_mkdir_parent(full);
+        s = tsr_plan_output_path(plan, rel, full, sizeof full);
     if (s == TSR_OK)
         s = tsr_callset_write(full, cs);
     tsr_callset_destroy(&cs);
