@@ -306,28 +306,18 @@ static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
 static tsr_status_t tsr_json_embed(FILE *fp, const char *path, const char *prefix, int *found)
 {
     *found = 0;
-    FILE *in = fopen(path, "r");
-    if (!in)
-        return errno == ENOENT ? TSR_OK : tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     char *text = NULL;
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[65536];
-    size_t n;
-    while (mem && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        fwrite(buf, 1, n, mem);
-    int bad = ferror(in) || !mem;
-    fclose(in);
-    if (mem)
-        fclose(mem);
-    if (!bad) {
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-            len--;
-        fprintf(fp, "%s%.*s", prefix, (int)len, text);
-        *found = 1;
-    }
+    int missing = 0;
+    TSR_CALL(tsr_file_read_all(path, &text, &len, &missing));
+    if (missing)
+        return TSR_OK;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    fprintf(fp, "%s%.*s", prefix, (int)len, text);
+    *found = 1;
     free(text);
-    return bad ? tsr_error_set(TSR_ERR_IO, "cannot read '%s'", path) : TSR_OK;
+    return TSR_OK;
 }
 
 /*

@@ -816,28 +816,13 @@ static tsr_status_t tsr_plan_part_write(const tsr_sheet_t *sh, int from, int to,
     return tsr_output_commit(fp, tmp, path);
 }
 
-/* Whole small file into a malloc'ed string (*len bytes); NULL when unreadable. */
+/* Whole small file into a malloc'ed string (*len bytes); NULL when missing or unreadable. */
 static char *tsr_plan_slurp(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
     char *text = NULL;
-    size_t n = 0;
-    FILE *mem = open_memstream(&text, &n);
-    char buf[65536];
-    size_t k;
-    while (mem && (k = fread(buf, 1, sizeof buf, fp)) > 0)
-        fwrite(buf, 1, k, mem);
-    int bad = ferror(fp) || !mem;
-    fclose(fp);
-    if (mem)
-        fclose(mem);
-    if (bad) {
-        free(text);
+    int missing = 0;
+    if (tsr_file_read_all(path, &text, len, &missing) != TSR_OK)
         return NULL;
-    }
-    *len = n;
     return text;
 }
 

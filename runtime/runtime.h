@@ -250,6 +250,12 @@ int64_t tsr_peak_rss(void);
 int64_t tsr_parse_size(const char *s);
 /* mkdir -p; TSR_ERR_IO with a message naming the path on failure. */
 tsr_status_t tsr_mkdir_p(const char *path) TSR_RESULT_USED;
+/*
+ * Read a whole file into a new NUL-terminated buffer (*data, *len bytes
+ * before the NUL; free() it). A file that does not exist is not an error:
+ * *missing = 1, *data = NULL. Errors name the file. Not collective.
+ */
+tsr_status_t tsr_file_read_all(const char *path, char **data, size_t *len, int *missing) TSR_RESULT_USED;
 
 /*
  * Build "dir/.tmp.<name>.<pid>" for an output "dir/name": every writer

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -144,4 +145,61 @@ const char *tsr_write_failure_reason(const char *path, int err)
     if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)1 << 20)
         return strerror(ENOSPC);
     return err ? strerror(err) : "write failed";
+}
+
+tsr_status_t tsr_file_read_all(const char *path, char **data, size_t *len, int *missing)
+{
+    *data = NULL;
+    *len = 0;
+    *missing = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return TSR_OK;
+        }
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tsr_error_set(TSR_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *d = malloc(cap);
+    if (!d) {
+        close(fd);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s' (%lld bytes)", path,
+                             (long long)st.st_size);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nd = realloc(d, cap * 2);
+            if (!nd) {
+                free(d);
+                close(fd);
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
+            }
+            d = nd;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, d + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(d);
+            close(fd);
+            return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    d[n] = '\0';
+    *data = d;
+    *len = n;
+    return TSR_OK;
 }

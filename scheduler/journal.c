@@ -109,63 +109,6 @@ static void tsr_journal_dir(const char *path, char *dir, size_t len)
         snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-static tsr_status_t tsr_read_all(const char *path, char **data, size_t *len, int *missing)
-{
-    *data = NULL;
-    *len = 0;
-    *missing = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            *missing = 1;
-            return TSR_OK;
-        }
-        return tsr_error_set(TSR_ERR_IO, "cannot open journal '%s': %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return tsr_error_set(TSR_ERR_IO, "cannot stat journal '%s': %s", path, strerror(e));
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
-    char *d = malloc(cap);
-    if (!d) {
-        close(fd);
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading journal '%s' (%lld bytes)", path,
-                             (long long)st.st_size);
-    }
-    for (;;) {
-        if (n + 1 >= cap) {
-            char *nd = realloc(d, cap * 2);
-            if (!nd) {
-                free(d);
-                close(fd);
-                return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading journal '%s'", path);
-            }
-            d = nd;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, d + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(d);
-            close(fd);
-            return tsr_error_set(TSR_ERR_IO, "cannot read journal '%s': %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    d[n] = '\0';
-    *data = d;
-    *len = n;
-    return TSR_OK;
-}
-
 /* Check a line's own checksum and split it (in place) into its fields, the checksum excluded. */
 static int tsr_journal_split(char *line, size_t n, char **f, int maxf)
 {
@@ -397,7 +340,7 @@ tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
     char *data = NULL;
     size_t len = 0;
     int missing = 0;
-    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
     if (missing)
         return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
     tsr_journal_t *j = calloc(1, sizeof *j);
@@ -438,7 +381,7 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
     char *data = NULL;
     size_t len = 0;
     int missing = 0;
-    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
     tsr_journal_t *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);
@@ -617,7 +560,7 @@ tsr_status_t tsr_journal_scan(const char *path, char *fingerprint, size_t fp_len
     char *data = NULL;
     size_t len = 0;
     int missing = 0;
-    TSR_CALL(tsr_read_all(path, &data, &len, &missing));
+    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
     if (missing)
         return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
     tsr_journal_parse_t po;

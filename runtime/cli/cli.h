@@ -6,6 +6,7 @@
 #ifndef TSR_CLI_H
 #define TSR_CLI_H
 
+#include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>
@@ -31,6 +32,31 @@ int tsr_cmd_export(int argc, char **argv);
  * htslib, hwloc, minimap2), one per line. Safe before MPI_Init.
  */
 void tsr_cli_print_versions(FILE *fp);
+
+/*
+ * The body of `tessera run` and `tessera align` (align_only = 1): parse the
+ * run options (every one, so both commands take the same plan options and
+ * align's journal is reused by run), run the pipeline, print the summary
+ * lines, return the exit code. `usage` prints the command's --help.
+ */
+int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, void (*usage)(FILE *fp));
+
+#define TSR_CLI_MAX_VERSIONS 16
+/* What summary.json records about how a command was run (tsr_run_provenance_t); strings owned here. */
+typedef struct tsr_cli_provenance {
+    tsr_run_provenance_t pv;
+    char *command_line;
+    char *versions_text;
+    const char *name[TSR_CLI_MAX_VERSIONS], *value[TSR_CLI_MAX_VERSIONS];
+} tsr_cli_provenance_t;
+/*
+ * Fill b: the command line as run (the program as invoked, then argv,
+ * shell-quoted where needed) and the versions tsr_cli_print_versions()
+ * prints, split into name/value. Returns 0, or -1 out of memory (b must still
+ * be freed with tsr_cli_provenance_free()).
+ */
+int tsr_cli_provenance_fill(tsr_cli_provenance_t *b, int argc, char **argv);
+void tsr_cli_provenance_free(tsr_cli_provenance_t *b);
 
 /* Print "tessera CMD: <message>" for status s (using tsr_error_msg()) and return its exit code. */
 int tsr_cli_fail(const char *cmd, tsr_status_t s);

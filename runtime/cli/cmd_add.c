@@ -38,24 +38,6 @@ static void tsr_add_usage(FILE *fp)
             "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
 }
 
-/* The command line as run, for summary.json (malloc'ed; NULL when out of memory). */
-static char *tsr_add_command_line(int argc, char **argv)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return NULL;
-    fputs("tessera", mem);
-    for (int i = 0; i < argc; i++)
-        fprintf(mem, " %s", argv[i]);
-    if (fclose(mem) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 int tsr_cmd_add(int argc, char **argv)
 {
     enum { O_SAMPLES = 256, O_OUT, O_THREADS, O_MEM, O_LOG };
@@ -98,10 +80,11 @@ int tsr_cmd_add(int argc, char **argv)
         return tsr_cli_usage_error("add", "--out DIR is required (the run to add samples to)");
     if (!samples)
         return tsr_cli_usage_error("add", "--samples NEW.tsv is required");
-    char *cmdline = tsr_add_command_line(argc, argv);
-    if (!cmdline)
+    tsr_cli_provenance_t prov;
+    if (tsr_cli_provenance_fill(&prov, argc, argv) != 0) {
+        tsr_cli_provenance_free(&prov);
         return tsr_cli_fail("add", tsr_error_set(TSR_ERR_NOMEM, "out of memory recording the command line"));
-    tsr_run_provenance_t pv = {.command_line = cmdline};
+    }
 
     mode_t mask = umask(0);
     umask(mask | 027);
@@ -110,12 +93,12 @@ int tsr_cmd_add(int argc, char **argv)
     tsr_rt_t *rt = NULL;
     tsr_status_t s = tsr_rt_create(&argc, &argv, &rt);
     if (s != TSR_OK) {
-        free(cmdline);
+        tsr_cli_provenance_free(&prov);
         return tsr_cli_fail("add", s);
     }
     tsr_log_configure((tsr_log_level_t)log_level, rt->size > 1 ? rt->rank : -1);
     tsr_run_summary_t sum;
-    s = tsr_pipeline_add(rt, outdir, samples, threads, mem, &pv, &sum);
+    s = tsr_pipeline_add(rt, outdir, samples, threads, mem, &prov.pv, &sum);
     int code;
     if (rt->role == TSR_ROLE_MASTER) {
         if (s == TSR_OK) {
@@ -135,6 +118,6 @@ int tsr_cmd_add(int argc, char **argv)
     }
     fflush(stdout);
     tsr_rt_destroy(&rt);
-    free(cmdline);
+    tsr_cli_provenance_free(&prov);
     return code;
 }

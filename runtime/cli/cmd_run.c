@@ -41,16 +41,6 @@ static void tsr_run_usage(FILE *fp)
             "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
 }
 
-#define TSR_RUN_MAX_VERSIONS 16
-
-/* What summary.json records about how it was run; strings owned here. */
-typedef struct tsr_run_prov_buf {
-    tsr_run_provenance_t pv;
-    char *command_line;
-    char *versions_text;
-    const char *name[TSR_RUN_MAX_VERSIONS], *value[TSR_RUN_MAX_VERSIONS];
-} tsr_run_prov_buf_t;
-
 /* Append `arg` to `out` quoted for a POSIX shell when it holds anything but safe characters. */
 static void tsr_run_quote(FILE *out, const char *arg)
 {
@@ -70,11 +60,7 @@ static void tsr_run_quote(FILE *out, const char *arg)
     putc('\'', out);
 }
 
-/*
- * The command line as run (the program as invoked, then this command's argv)
- * and the versions tsr_cli_print_versions() prints, split into name/value.
- */
-static int tsr_run_provenance_fill(tsr_run_prov_buf_t *b, int argc, char **argv)
+int tsr_cli_provenance_fill(tsr_cli_provenance_t *b, int argc, char **argv)
 {
     memset(b, 0, sizeof *b);
     size_t len = 0;
@@ -95,7 +81,7 @@ static int tsr_run_provenance_fill(tsr_run_prov_buf_t *b, int argc, char **argv)
     if (fclose(fp) != 0)
         return -1;
     char *save = NULL;
-    for (char *line = strtok_r(b->versions_text, "\n", &save); line && b->pv.n_versions < TSR_RUN_MAX_VERSIONS;
+    for (char *line = strtok_r(b->versions_text, "\n", &save); line && b->pv.n_versions < TSR_CLI_MAX_VERSIONS;
          line = strtok_r(NULL, "\n", &save)) {
         size_t n = strcspn(line, " ");
         if (!line[n])
@@ -112,14 +98,14 @@ static int tsr_run_provenance_fill(tsr_run_prov_buf_t *b, int argc, char **argv)
     return 0;
 }
 
-static void tsr_run_provenance_free(tsr_run_prov_buf_t *b)
+void tsr_cli_provenance_free(tsr_cli_provenance_t *b)
 {
     free(b->command_line);
     free(b->versions_text);
     memset(b, 0, sizeof *b);
 }
 
-int tsr_cmd_run(int argc, char **argv)
+int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, void (*usage)(FILE *fp))
 {
     enum { O_REF = 256, O_SAMPLES, O_OUT, O_REGIONS, O_MODE, O_THREADS, O_MEM, O_SHARD, O_BATCH,
            O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG, O_CHUNK, O_ALN_FORMAT };
@@ -136,6 +122,7 @@ int tsr_cmd_run(int argc, char **argv)
         {0, 0, 0, 0}};
     tsr_run_opts_t o;
     tsr_run_opts_init(&o);
+    o.align_only = align_only;
     int log_level = TSR_LOG_INFO;
     int c;
     optind = 1;
@@ -150,32 +137,32 @@ int tsr_cmd_run(int argc, char **argv)
         case O_THREADS:
             o.threads = (int)strtol(optarg, &end, 10);
             if (*end || o.threads < 0)
-                return tsr_cli_usage_error("run", "--threads takes a number >= 0, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--threads takes a number >= 0, not '%s'", optarg);
             break;
         case O_MEM:
             o.mem_per_rank = tsr_parse_size(optarg);
             if (o.mem_per_rank < 0)
-                return tsr_cli_usage_error("run", "--mem-per-rank takes a size like 4G, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--mem-per-rank takes a size like 4G, not '%s'", optarg);
             break;
         case O_SHARD:
             o.shard_size = tsr_parse_size(optarg);
             if (o.shard_size <= 0)
-                return tsr_cli_usage_error("run", "--shard-size takes a length like 1M, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--shard-size takes a length like 1M, not '%s'", optarg);
             break;
         case O_BATCH:
             o.batch_size = (int)strtol(optarg, &end, 10);
             if (*end || o.batch_size < 1)
-                return tsr_cli_usage_error("run", "--batch-size takes a number >= 1, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--batch-size takes a number >= 1, not '%s'", optarg);
             break;
         case O_ALN_FORMAT:
             if (strcmp(optarg, "bam") && strcmp(optarg, "cram"))
-                return tsr_cli_usage_error("run", "--aln-format takes bam or cram, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--aln-format takes bam or cram, not '%s'", optarg);
             o.aln_format = optarg;
             break;
         case O_CHUNK:
             o.align_chunk_pairs = strtoll(optarg, &end, 10);
             if (*end || o.align_chunk_pairs < 1)
-                return tsr_cli_usage_error("run", "--align-chunk takes a number of read pairs >= 1, not '%s'", optarg);
+                return tsr_cli_usage_error(name, "--align-chunk takes a number of read pairs >= 1, not '%s'", optarg);
             break;
         case O_MAPQ: o.min_mapq = atoi(optarg); break;
         case O_BASEQ: o.min_baseq = atoi(optarg); break;
@@ -184,21 +171,21 @@ int tsr_cmd_run(int argc, char **argv)
         case O_LOG:
             log_level = tsr_log_level_parse(optarg);
             if (log_level < 0)
-                return tsr_cli_usage_error("run", "--log-level takes off|error|warn|info|debug|trace");
+                return tsr_cli_usage_error(name, "--log-level takes off|error|warn|info|debug|trace");
             break;
-        case 'h': tsr_run_usage(stdout); return TSR_EXIT_OK;
-        default: return tsr_cli_usage_error("run", "unknown option");
+        case 'h': usage(stdout); return TSR_EXIT_OK;
+        default: return tsr_cli_usage_error(name, "unknown option");
         }
     }
     if (optind < argc)
-        return tsr_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+        return tsr_cli_usage_error(name, "unexpected argument '%s'", argv[optind]);
     tsr_status_t s = tsr_run_opts_check(&o);
     if (s != TSR_OK)
-        return tsr_cli_usage_error("run", "%s", tsr_error_msg());
-    tsr_run_prov_buf_t prov;
-    if (tsr_run_provenance_fill(&prov, argc, argv) != 0) {
-        tsr_run_provenance_free(&prov);
-        return tsr_cli_fail("run", tsr_error_set(TSR_ERR_NOMEM, "out of memory recording the command line"));
+        return tsr_cli_usage_error(name, "%s", tsr_error_msg());
+    tsr_cli_provenance_t prov;
+    if (tsr_cli_provenance_fill(&prov, argc, argv) != 0) {
+        tsr_cli_provenance_free(&prov);
+        return tsr_cli_fail(name, tsr_error_set(TSR_ERR_NOMEM, "out of memory recording the command line"));
     }
     o.provenance = &prov.pv;
 
@@ -211,8 +198,8 @@ int tsr_cmd_run(int argc, char **argv)
     tsr_rt_t *rt = NULL;
     s = tsr_rt_create(&argc, &argv, &rt);
     if (s != TSR_OK) {
-        tsr_run_provenance_free(&prov);
-        return tsr_cli_fail("run", s);
+        tsr_cli_provenance_free(&prov);
+        return tsr_cli_fail(name, s);
     }
     tsr_log_configure((tsr_log_level_t)log_level, rt->size > 1 ? rt->rank : -1);
     tsr_run_summary_t sum;
@@ -220,24 +207,34 @@ int tsr_cmd_run(int argc, char **argv)
     int code;
     if (rt->role == TSR_ROLE_MASTER) {
         if (s == TSR_OK) {
-            printf("tessera run: %d tasks (%d from the journal, %d executed, %d retried) on %d rank%s in %.1f s\n"
-                   "tessera run: %lld sites -> %s/cohort.bcf, cohort.h5, stats.tsv, summary.json; peak memory %.0f MiB per rank\n",
-                   sum.sched.n_tasks, sum.sched.n_skipped, sum.sched.n_executed, sum.sched.n_retried, rt->size,
-                   rt->size == 1 ? "" : "s", sum.seconds, (long long)sum.n_sites, o.outdir,
-                   (double)sum.peak_rss / (1 << 20));
+            printf("tessera %s: %d tasks (%d from the journal, %d executed, %d retried) on %d rank%s in %.1f s\n",
+                   name, sum.sched.n_tasks, sum.sched.n_skipped, sum.sched.n_executed, sum.sched.n_retried, rt->size,
+                   rt->size == 1 ? "" : "s", sum.seconds);
+            if (align_only)
+                printf("tessera %s: %s/aln/S.%s per sample, QC in summary.json; peak memory %.0f MiB per rank\n", name,
+                       o.outdir, o.aln_format ? o.aln_format : TSR_ALN_FORMAT_DEFAULT, (double)sum.peak_rss / (1 << 20));
+            else
+                printf("tessera %s: %lld sites -> %s/cohort.bcf, cohort.h5, stats.tsv, summary.json; peak memory %.0f "
+                       "MiB per rank\n",
+                       name, (long long)sum.n_sites, o.outdir, (double)sum.peak_rss / (1 << 20));
             code = TSR_EXIT_OK;
         } else if (s == TSR_ERR_INTERRUPTED) {
-            fprintf(stderr, "tessera run: interrupted after %d of %d tasks; journal flushed: rerun the same command to resume\n",
-                    sum.sched.n_skipped + sum.sched.n_executed, sum.sched.n_tasks);
+            fprintf(stderr, "tessera %s: interrupted after %d of %d tasks; journal flushed: rerun the same command to resume\n",
+                    name, sum.sched.n_skipped + sum.sched.n_executed, sum.sched.n_tasks);
             code = TSR_EXIT_INTERRUPTED;
         } else {
-            code = tsr_cli_fail("run", s);
+            code = tsr_cli_fail(name, s);
         }
     } else {
         code = tsr_status_exit_code(s);
     }
     fflush(stdout);
     tsr_rt_destroy(&rt);
-    tsr_run_provenance_free(&prov);
+    tsr_cli_provenance_free(&prov);
     return code;
+}
+
+int tsr_cmd_run(int argc, char **argv)
+{
+    return tsr_cli_pipeline(argc, argv, "run", 0, tsr_run_usage);
 }
