@@ -303,35 +303,40 @@ int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops)
     return e ? -1 : 0;
 }
 
-static int put_fmt(tsr_str_t *s, const char *fmt, double v, int is_int)
+static int put_int(tsr_str_t *s, int64_t v)
 {
-    char b[48];
-    int n;
-    if (is_int)
-        n = snprintf(b, sizeof b, "%" PRId64, (int64_t)v);
-    else if (isnan(v))
-        n = snprintf(b, sizeof b, ".");
-    else
-        n = snprintf(b, sizeof b, fmt, v);
+    char b[32];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
     return tsr_str_putn(s, b, (size_t)n);
 }
 
-/* One per-ALT column: "v1,v2,..." or "." without ALT. */
-static int put_alts(tsr_str_t *s, int n_alt, const char *fmt, const int32_t *iv, const float *fv, const double *dv)
+/* A real number with `fmt`, or "." for NaN. */
+static int put_real(tsr_str_t *s, const char *fmt, double v)
+{
+    char b[48];
+    int n = isnan(v) ? snprintf(b, sizeof b, ".") : snprintf(b, sizeof b, fmt, v);
+    return tsr_str_putn(s, b, (size_t)n);
+}
+
+/* One per-ALT column of integers: "v1,v2,..." or "." without ALT. */
+static int put_alts_int(tsr_str_t *s, int n_alt, const int32_t *iv)
 {
     int e = tsr_str_putn(s, "\t", 1);
     if (n_alt == 0)
         return e | tsr_str_putn(s, ".", 1);
-    for (int a = 0; a < n_alt; a++) {
-        if (a)
-            e |= tsr_str_putn(s, ",", 1);
-        if (iv)
-            e |= put_fmt(s, NULL, iv[a], 1);
-        else if (fv)
-            e |= put_fmt(s, fmt, fv[a], 0);
-        else
-            e |= put_fmt(s, fmt, dv[a], 0);
-    }
+    for (int a = 0; a < n_alt; a++)
+        e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_int(s, iv[a]);
+    return e;
+}
+
+/* One per-ALT column of reals (float `fv`, else double `dv`) printed with `fmt`. */
+static int put_alts_real(tsr_str_t *s, int n_alt, const char *fmt, const float *fv, const double *dv)
+{
+    int e = tsr_str_putn(s, "\t", 1);
+    if (n_alt == 0)
+        return e | tsr_str_putn(s, ".", 1);
+    for (int a = 0; a < n_alt; a++)
+        e |= (a ? tsr_str_putn(s, ",", 1) : 0) | put_real(s, fmt, fv ? fv[a] : dv[a]);
     return e;
 }
 
@@ -341,16 +346,16 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
     int e = 0;
     for (int g = 0; g < st->n_groups; g++) {
         const size_t o = (size_t)g * (size_t)na;
-        e |= put_alts(s, na, NULL, st->ac + o, NULL, NULL);
-        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->an[g], 1);
-        e |= put_alts(s, na, "%g", NULL, st->af + o, NULL);
-        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->ns[g], 1);
-        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, NULL, st->nhet[g], 1);
-        e |= put_alts(s, na, NULL, st->nhomalt + o, NULL, NULL);
-        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, "%g", st->f_missing[g], 0);
-        e |= put_alts(s, na, "%.9g", NULL, NULL, st->hwe + o);
-        e |= put_alts(s, na, "%.9g", NULL, NULL, st->exchet + o);
-        e |= tsr_str_putn(s, "\t", 1) | put_fmt(s, "%.6f", st->inbreeding[g], 0);
+        e |= put_alts_int(s, na, st->ac + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->an[g]);
+        e |= put_alts_real(s, na, "%g", st->af + o, NULL);
+        e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->ns[g]);
+        e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->nhet[g]);
+        e |= put_alts_int(s, na, st->nhomalt + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%g", st->f_missing[g]);
+        e |= put_alts_real(s, na, "%.9g", NULL, st->hwe + o);
+        e |= put_alts_real(s, na, "%.9g", NULL, st->exchet + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%.6f", st->inbreeding[g]);
     }
     return e ? -1 : 0;
 }

@@ -96,7 +96,7 @@ int tsr_cmd_simulate(int argc, char **argv)
     tsr_sim_opts_t o;
     tsr_sim_opts_init(&o);
     int force = 0, c;
-    long long iv;
+    long long iv = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
