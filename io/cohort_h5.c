@@ -100,7 +100,8 @@ typedef struct cohort_h5 {
     int32_t *gt_stats;
     /* this rank's stream of sites: regions [r_lo, r_hi), the next region to read, the current call set and site */
     int r_lo, r_hi, r_cur;
-    tsr_callset_t *cur;
+    tsr_callset_reader_t *rd; /* the region being read (regions before r_cur are open or done) */
+    tsr_callset_t *cur;       /* its current window */
     int64_t i_cur;
 } cohort_h5_t;
 
@@ -317,13 +318,13 @@ static void plan_chunks(cohort_h5_t *h)
     if (cv < 1)
         cv = 1;
     h->cv = cv;
-    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 256 MiB. */
+    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 64 MiB. */
     size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
                        (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
-    while (k > 1 && (size_t)k * cv * row_bytes > ((size_t)256 << 20))
+    while (k > 1 && (size_t)k * cv * row_bytes > ((size_t)64 << 20))
         k--;
     h->rows = k * (int64_t)cv;
 }
@@ -591,26 +592,37 @@ static tsr_status_t fill_row(cohort_h5_t *h, size_t r, const tsr_callset_t *cs, 
     return TSR_OK;
 }
 
-/* Fill the next n rows of this rank's stream, reading call sets as they are reached. */
+/* Fill the next n rows of this rank's stream, reading call sets a window at a time as they are reached. */
 static tsr_status_t fill_rows(cohort_h5_t *h, int64_t n)
 {
     for (int64_t r = 0; r < n; r++) {
         while (!h->cur || h->i_cur == h->cur->n_sites) {
             tsr_callset_destroy(&h->cur);
             h->i_cur = 0;
+            if (h->rd) {
+                TSR_CALL(tsr_callset_reader_next(h->rd, tsr_callset_window_sites(h->S), &h->cur));
+                if (!h->cur) {
+                    tsr_callset_reader_close(&h->rd);
+                    continue;
+                }
+                if (h->cur->n_samples != h->S)
+                    return tsr_error_set(TSR_ERR_FORMAT, "%s holds %d samples, expected %d; it changed while %s "
+                                         "was written", h->callsets[h->r_cur - 1], h->cur->n_samples, h->S, h->path);
+                if (tsr_ref_contig_index(h->ref, h->cur->contig) < 0)
+                    return tsr_error_set(TSR_ERR_INTERNAL, "call set contig '%s' of %s is not in the reference",
+                                         h->cur->contig, h->callsets[h->r_cur - 1]);
+                continue;
+            }
             while (h->r_cur < h->r_hi && h->count[h->r_cur] == 0)
                 h->r_cur++;
             if (h->r_cur >= h->r_hi)
                 return tsr_error_set(TSR_ERR_INTERNAL, "ran out of call sets writing %s", h->path);
             const char *path = h->callsets[h->r_cur];
-            TSR_CALL(tsr_callset_read(path, &h->cur));
-            if (h->cur->n_sites != h->count[h->r_cur] || h->cur->n_samples != h->S)
-                return tsr_error_set(TSR_ERR_FORMAT, "%s holds %lld sites x %d samples, expected %lld x %d; it "
-                                     "changed while %s was written", path, (long long)h->cur->n_sites,
-                                     h->cur->n_samples, (long long)h->count[h->r_cur], h->S, h->path);
-            if (tsr_ref_contig_index(h->ref, h->cur->contig) < 0)
-                return tsr_error_set(TSR_ERR_INTERNAL, "call set contig '%s' of %s is not in the reference",
-                                     h->cur->contig, path);
+            TSR_CALL(tsr_callset_reader_open(path, &h->rd));
+            if (tsr_callset_reader_n_sites(h->rd) != h->count[h->r_cur])
+                return tsr_error_set(TSR_ERR_FORMAT, "%s holds %lld sites, expected %lld; it changed while %s was "
+                                     "written", path, (long long)tsr_callset_reader_n_sites(h->rd),
+                                     (long long)h->count[h->r_cur], h->path);
             h->r_cur++;
         }
         int32_t rid = tsr_ref_contig_index(h->ref, h->cur->contig);
@@ -727,6 +739,7 @@ static void cohort_h5_free(cohort_h5_t *h)
     free(h->gt_stats);
     tsr_site_stats_destroy(&h->st);
     tsr_callset_destroy(&h->cur);
+    tsr_callset_reader_close(&h->rd);
     if (h->str_type >= 0)
         H5Tclose(h->str_type);
     if (h->bool_type >= 0)

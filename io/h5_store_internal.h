@@ -60,7 +60,7 @@ tsr_status_t tsr_h5_attr_read_i64(tsr_h5_file_t *f, const char *name, int64_t *v
 
 /*
  * Write a 1-D dataset of n elements of `mem_type` (a native type, stored as
- * the same type), chunked + shuffle + deflate(4) when n > 0.
+ * the same type), chunked + shuffle + deflate(1) when n > 0.
  */
 tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n,
                           const void *data) TSR_RESULT_USED;
@@ -72,6 +72,19 @@ tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, in
  */
 tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
                          void **data) TSR_RESULT_USED;
+/*
+ * Extendible 1-D datasets, for files written a window at a time: create one
+ * of `mem_type` with 0 elements (chunked + shuffle + deflate(1)); append n
+ * elements at its end; read back its length or elements [off, off + n) into
+ * a new malloc'ed array (never NULL; free it; TSR_ERR_FORMAT when the range
+ * is not inside the dataset). Readers work on any 1-D dataset.
+ */
+tsr_status_t tsr_h5_create_ext(tsr_h5_file_t *f, const char *name, hid_t mem_type) TSR_RESULT_USED;
+tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n,
+                           const void *data) TSR_RESULT_USED;
+tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t *n) TSR_RESULT_USED;
+tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
+                               void **data) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */
 tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n,
                                   const char *const *s) TSR_RESULT_USED;

@@ -244,6 +244,31 @@ void tsr_callset_destroy(tsr_callset_t **cs);
 /* Per-region call-set file (HDF5; tmp + rename). Not collective. */
 tsr_status_t tsr_callset_write(const char *path, const tsr_callset_t *cs) TSR_RESULT_USED;
 tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_USED;
+/*
+ * The same file a window of sites at a time, so that neither the kernel that
+ * writes a region nor the cohort writers that read it hold the region's whole
+ * call set: the memory follows the window, not the cohort. A window is a
+ * tsr_callset_t of consecutive sites whose offsets start at 0.
+ * tsr_callset_window_sites(N): the sites a window of N samples may hold
+ * (about 32 MiB of genotype fields, at least 16); it depends only on N, so
+ * outputs do not depend on the layout. The writer appends windows (`lowpass`:
+ * the call set carries DS/GP/pop AF for n_pops populations) under a
+ * temporary name, renamed by close(.., commit=1); the reader gives windows of
+ * at most max_sites sites (0: all), one empty window for an empty call set,
+ * then *cs = NULL.
+ */
+typedef struct tsr_callset_writer tsr_callset_writer_t;
+typedef struct tsr_callset_reader tsr_callset_reader_t;
+int64_t tsr_callset_window_sites(int32_t n_samples);
+tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64_t start, int64_t end,
+                                     int32_t n_samples, int lowpass, int32_t n_pops,
+                                     tsr_callset_writer_t **w) TSR_RESULT_USED;
+tsr_status_t tsr_callset_writer_append(tsr_callset_writer_t *w, const tsr_callset_t *window) TSR_RESULT_USED;
+tsr_status_t tsr_callset_writer_close(tsr_callset_writer_t **w, int commit);
+tsr_status_t tsr_callset_reader_open(const char *path, tsr_callset_reader_t **r) TSR_RESULT_USED;
+int64_t tsr_callset_reader_n_sites(const tsr_callset_reader_t *r);
+tsr_status_t tsr_callset_reader_next(tsr_callset_reader_t *r, int64_t max_sites, tsr_callset_t **cs) TSR_RESULT_USED;
+void tsr_callset_reader_close(tsr_callset_reader_t **r);
 
 /* ------------------------------------------- low-pass evidence (issue 6) */
 

@@ -287,7 +287,7 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
     if (rc >= 0 && n > 0) {
         hsize_t chunk[1] = {(hsize_t)(n < TSR_H5_CHUNK ? n : TSR_H5_CHUNK)};
-        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0)
+        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0)
             rc = -1;
     }
     hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, name, file_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -366,6 +366,103 @@ tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int
     *data = buf;
     if (n)
         *n = cnt;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_create_ext(tsr_h5_file_t *f, const char *name, hid_t mem_type)
+{
+    hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {TSR_H5_CHUNK};
+    hid_t sp = H5Screate_simple(1, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
+    if (rc >= 0 && (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0))
+        rc = -1;
+    hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, name, mem_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0)
+        rc = -1;
+    else
+        H5Dclose(d);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (rc < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create dataset %s", f->path, name);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n, const void *data)
+{
+    if (n <= 0)
+        return TSR_OK;
+    hid_t d = H5Dopen2(f->id, name, H5P_DEFAULT);
+    hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    hsize_t dims[1] = {0}, count[1] = {(hsize_t)n};
+    herr_t rc = d < 0 ? -1 : 0;
+    if (rc >= 0 && ((fs = H5Dget_space(d)) < 0 || H5Sget_simple_extent_dims(fs, dims, NULL) != 1))
+        rc = -1;
+    hsize_t start[1] = {dims[0]}, grown[1] = {dims[0] + (hsize_t)n};
+    if (fs >= 0)
+        H5Sclose(fs);
+    fs = H5I_INVALID_HID;
+    if (rc >= 0 && (H5Dset_extent(d, grown) < 0 || (fs = H5Dget_space(d)) < 0 ||
+                    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+                    (ms = H5Screate_simple(1, count, NULL)) < 0 ||
+                    H5Dwrite(d, mem_type, ms, fs, H5P_DEFAULT, data) < 0))
+        rc = -1;
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (d >= 0)
+        H5Dclose(d);
+    if (rc < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot append to dataset %s", f->path, name);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t *n)
+{
+    hid_t d;
+    TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, n));
+    H5Dclose(d);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
+                               void **data)
+{
+    *data = NULL;
+    hid_t d;
+    int64_t cnt = 0;
+    TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, &cnt));
+    if (off < 0 || n < 0 || off > cnt || n > cnt - off) {
+        H5Dclose(d);
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, elements [%lld, %lld) were wanted",
+                             f->path, name, (long long)cnt, (long long)off, (long long)(off + n));
+    }
+    void *buf = calloc(n ? (size_t)n : 1u, H5Tget_size(mem_type));
+    if (!buf) {
+        H5Dclose(d);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s from %s", name, f->path);
+    }
+    hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
+    herr_t rc = 0;
+    if (n > 0 && ((fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+                  (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0))
+        rc = -1;
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    H5Dclose(d);
+    if (rc < 0) {
+        free(buf);
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
+                             name);
+    }
+    *data = buf;
     return TSR_OK;
 }
 

@@ -76,13 +76,23 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
         char rel[1024], path[4096];
         tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        tsr_callset_t *cs = NULL;
+        tsr_callset_reader_t *rd = NULL;
         s = tsr_plan_path(plan, rel, path, sizeof path);
         if (s == TSR_OK)
-            s = tsr_callset_read(path, &cs);
-        if (s == TSR_OK)
-            s = tsr_cohort_writer_add(w, cs);
-        tsr_callset_destroy(&cs);
+            s = tsr_callset_reader_open(path, &rd);
+        /* a window of sites at a time: memory follows the window, not the region x cohort */
+        const int64_t window = tsr_callset_window_sites(plan->sheet->n_samples);
+        while (s == TSR_OK) {
+            tsr_callset_t *cs = NULL;
+            s = tsr_callset_reader_next(rd, window, &cs);
+            if (s == TSR_OK && cs)
+                s = tsr_cohort_writer_add(w, cs);
+            int more = cs != NULL;
+            tsr_callset_destroy(&cs);
+            if (!more)
+                break;
+        }
+        tsr_callset_reader_close(&rd);
     }
     if (w && s == TSR_OK)
         s = tsr_cohort_facts(w, env);

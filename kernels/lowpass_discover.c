@@ -175,9 +175,11 @@ typedef struct lp_ctx {
     int64_t *run_end_of; /* per cohort sample: one past its last run */
     lp_uobs_t *obs;
     int64_t n_obs, cap_obs;
-    double *rows;     /* N * G */
+    double *rows;     /* n_act * G: the likelihood rows of the samples with data at the site */
     int32_t *dp;
-    int *has_data;
+    int *slot;        /* per cohort sample: its row in `rows`, or -1 when it has no data at the site */
+    int *act;         /* the samples with data at the site, in cohort order (n_act) */
+    int n_act;
     char **alts;
     int n_alts;
 } lp_ctx_t;
@@ -206,18 +208,23 @@ static int lp_push_uobs(lp_ctx_t *c, int32_t sample, int allele, float qual, int
     return 0;
 }
 
-/* Rows of likelihoods over alleles kept (keep[a] = new index or -1); rows scaled so the best is 1. */
+/*
+ * Rows of likelihoods over alleles kept (keep[a] = new index or -1), one per
+ * sample with data, scaled so the best is 1. A sample without data has a flat
+ * row: it changes neither the EM nor the likelihood ratio, so it gets none,
+ * and the work per site follows the samples covering it, not the cohort.
+ */
 static void lp_rows(lp_ctx_t *c, int n, const int *keep)
 {
     int G = n * (n + 1) / 2;
-    memset(c->rows, 0, (size_t)c->N * G * sizeof *c->rows);
+    memset(c->rows, 0, (size_t)c->n_act * G * sizeof *c->rows);
     for (int64_t k = 0; k < c->n_obs; k++) {
         const lp_uobs_t *u = &c->obs[k];
         if (keep[u->allele] >= 0)
-            tsr_lp_gl_add(c->rows + (size_t)u->sample * G, n, keep[u->allele], u->qual, u->count);
+            tsr_lp_gl_add(c->rows + (size_t)c->slot[u->sample] * G, n, keep[u->allele], u->qual, u->count);
     }
-    for (int s = 0; s < c->N; s++) {
-        double *row = c->rows + (size_t)s * G, mx = row[0];
+    for (int k = 0; k < c->n_act; k++) {
+        double *row = c->rows + (size_t)k * G, mx = row[0];
         for (int g = 1; g < G; g++)
             mx = row[g] > mx ? row[g] : mx;
         for (int g = 0; g < G; g++)
@@ -229,9 +236,9 @@ static void lp_rows(lp_ctx_t *c, int n, const int *keep)
 static void lp_em_group(lp_ctx_t *c, int n, int p, const double *start, double *f, double *scratch)
 {
     int G = n * (n + 1) / 2, m = 0;
-    for (int s = 0; s < c->N; s++)
-        if (c->has_data[s] && (p < 0 || c->sample_pop[s] == p))
-            memcpy(scratch + (size_t)m++ * G, c->rows + (size_t)s * G, (size_t)G * sizeof *scratch);
+    for (int k = 0; k < c->n_act; k++)
+        if (p < 0 || c->sample_pop[c->act[k]] == p)
+            memcpy(scratch + (size_t)m++ * G, c->rows + (size_t)k * G, (size_t)G * sizeof *scratch);
     memcpy(f, start, (size_t)n * sizeof *f);
     if (m == 0) {
         for (int a = 0; a < n; a++)
@@ -327,11 +334,12 @@ static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, cha
         if (p >= 0 && p < c->n_pops && !isnan(popf[(size_t)p * n]))
             fp = popf + (size_t)p * n;
         lp_prior(n, fp, pr);
-        const double *row = c->rows + (size_t)s * G;
+        const int has_data = c->slot[s] >= 0;
+        const double *row = has_data ? c->rows + (size_t)c->slot[s] * G : NULL;
         double w = 0, best = -1, ds = 0;
         int bg = 0;
         for (int g = 0; g < G; g++) {
-            post[g] = (c->has_data[s] ? row[g] : 1.0) * pr[g];
+            post[g] = (has_data ? row[g] : 1.0) * pr[g];
             w += post[g];
         }
         for (int b2 = 0; b2 < n; b2++)
@@ -345,12 +353,12 @@ static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, cha
                 }
                 cs->gp[out->n_pl + (size_t)s * G + g] = (float)post[g];
                 cs->pl[out->n_pl + (size_t)s * G + g] =
-                    c->has_data[s] ? (int32_t)lround(-10.0 * log10(row[g] > 1e-300 ? row[g] : 1e-300)) : -1;
+                    has_data ? (int32_t)lround(-10.0 * log10(row[g] > 1e-300 ? row[g] : 1e-300)) : -1;
             }
         cs->ds[(size_t)i * N + s] = (float)ds;
         cs->dp[(size_t)i * N + s] = c->dp[s];
         int8_t *gt = cs->gt + ((size_t)i * N + s) * 2;
-        if (c->has_data[s]) {
+        if (has_data) {
             int b2 = 0;
             while ((b2 + 1) * (b2 + 2) / 2 <= bg)
                 b2++;
@@ -455,6 +463,7 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
     int n = 1 + na;
     /* observations in cohort order: per batch, its listed ones, then reference depth */
     c->n_obs = 0;
+    c->n_act = 0;
     memset(c->dp, 0, (size_t)c->N * sizeof *c->dp);
     for (int b = 0; b < c->n_batches && s == TSR_OK; b++) {
         const tsr_lp_evidence_t *e = c->bt[b];
@@ -506,7 +515,9 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
             if (d > 0 && s == TSR_OK && lp_push_uobs(c, cs, 0, (float)rq, d) < 0)
                 s = tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
             c->dp[cs] = d + nalt;
-            c->has_data[cs] = d + nalt > 0;
+            c->slot[cs] = d + nalt > 0 ? c->n_act : -1;
+            if (d + nalt > 0)
+                c->act[c->n_act++] = cs;
         }
     }
     double f[256], f0[256], *popf = NULL;
@@ -526,10 +537,8 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
         for (int a = 0; a <= n; a++)
             keep[a] = a < n ? a : -1;
         lp_rows(c, n, keep);
-        tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, f);
-        int64_t nd = 0;
-        for (int j = 0; j < c->N; j++)
-            nd += c->has_data[j];
+        tsr_lp_em(c->n_act, n, c->rows, o->max_iter, o->tol, f);
+        int64_t nd = c->n_act;
         /*
          * Multi-allelic: each ALT must pass its own test, the likelihood ratio
          * of the fit with it against the EM fit without it (f_a = 0 stays 0).
@@ -538,15 +547,15 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
         for (int a = 1; a < n; a++)
             alt_qual[a] = o->max_qual;
         if (n > 2) {
-            double l1 = tsr_lp_loglik(c->N, n, c->rows, f), g[256];
+            double l1 = tsr_lp_loglik(c->n_act, n, c->rows, f), g[256];
             for (int a = 1; a < n; a++) {
                 double t = 0;
                 for (int k = 0; k < n; k++)
                     t += (g[k] = k == a ? 0 : f[k]);
                 for (int k = 0; k < n; k++)
                     g[k] = t > 0 ? g[k] / t : (k == 0);
-                tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, g);
-                alt_qual[a] = tsr_lp_qual(2.0 * (l1 - tsr_lp_loglik(c->N, n, c->rows, g)), o->max_qual);
+                tsr_lp_em(c->n_act, n, c->rows, o->max_iter, o->tol, g);
+                alt_qual[a] = tsr_lp_qual(2.0 * (l1 - tsr_lp_loglik(c->n_act, n, c->rows, g)), o->max_qual);
             }
         }
         /* drop ALTs with too small an expected count or their own QUAL below the PASS bar, then estimate again */
@@ -577,9 +586,9 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
                 memcpy(f, f0, (size_t)m * sizeof *f);
                 n = m;
                 lp_rows(c, n, keep);
-                tsr_lp_em(c->N, n, c->rows, o->max_iter, o->tol, f);
+                tsr_lp_em(c->n_act, n, c->rows, o->max_iter, o->tol, f);
             }
-            double qual = tsr_lp_qual(tsr_lp_lrt(c->N, n, c->rows, f), o->max_qual);
+            double qual = tsr_lp_qual(tsr_lp_lrt(c->n_act, n, c->rows, f), o->max_qual);
             if (qual >= o->min_site_qual) {
                 popf = malloc((size_t)(c->n_pops + 1) * n * sizeof *popf);
                 if (!popf)
@@ -598,10 +607,20 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
     return s;
 }
 
-tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches, const int *sample_pop, int n_pops,
-                                    const tsr_lp_opts_t *o, tsr_callset_t **out)
+/* Hand the window's sites to the sink and empty the window (its buffers stay for the next one). */
+static tsr_status_t lp_flush(lp_out_t *lo, tsr_lp_sink_t sink, void *ctx)
 {
-    *out = NULL;
+    if (lo->cs->n_sites == 0)
+        return TSR_OK;
+    tsr_status_t s = sink(ctx, lo->cs);
+    lo->cs->n_sites = 0;
+    lo->n_af = lo->n_ad = lo->n_pl = lo->n_blob = 0;
+    return s;
+}
+
+tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches, const int *sample_pop, int n_pops,
+                                    const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink, void *ctx)
+{
     if (n_batches < 1)
         return tsr_error_set(TSR_ERR_INTERNAL, "low-pass discovery needs at least one batch");
     lp_ctx_t c;
@@ -621,9 +640,10 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches,
     c.run_at = calloc((size_t)c.N + 1, sizeof *c.run_at);
     c.run_end_of = calloc((size_t)c.N + 1, sizeof *c.run_end_of);
     c.dp = calloc((size_t)c.N + 1, sizeof *c.dp);
-    c.has_data = calloc((size_t)c.N + 1, sizeof *c.has_data);
+    c.slot = malloc(((size_t)c.N + 1) * sizeof *c.slot);
+    c.act = malloc(((size_t)c.N + 1) * sizeof *c.act);
     tsr_callset_t *cs = NULL;
-    tsr_status_t s = (c.base && c.site_at && c.run_at && c.run_end_of && c.dp && c.has_data)
+    tsr_status_t s = (c.base && c.site_at && c.run_at && c.run_end_of && c.dp && c.slot && c.act)
                          ? tsr_callset_create(&cs)
                          : tsr_error_set(TSR_ERR_NOMEM, "out of memory for %d samples", c.N);
     for (int b = 0, at = 0; b < n_batches && s == TSR_OK; b++) {
@@ -685,41 +705,26 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches,
             }
         }
         s = lp_site(&c, &lo, pos, kind, scratch);
+        if (s == TSR_OK && cs->n_sites >= window_sites)
+            s = lp_flush(&lo, sink, ctx);
         for (int b = 0; b < n_batches; b++) {
             int64_t i = c.site_at[b];
             if (i < bt[b]->n_sites && bt[b]->pos[i] == pos && bt[b]->kind[i] == kind)
                 c.site_at[b]++;
         }
     }
-    if (s == TSR_OK && cs->n_sites == 0) {
-        /* empty arrays, offsets with their leading zero */
-        cs->allele_off = calloc(1, sizeof *cs->allele_off);
-        cs->af_off = calloc(1, sizeof *cs->af_off);
-        cs->ad_off = calloc(1, sizeof *cs->ad_off);
-        cs->pl_off = calloc(1, sizeof *cs->pl_off);
-        if (!cs->allele_off || !cs->af_off || !cs->ad_off || !cs->pl_off)
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    }
-    /* a low-pass call set always carries its DS/GP arrays, empty or not */
-    if (s == TSR_OK && !cs->ds && !(cs->ds = malloc(sizeof *cs->ds)))
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    if (s == TSR_OK && !cs->gp && !(cs->gp = malloc(sizeof *cs->gp)))
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    if (s == TSR_OK && !cs->pop_af && !(cs->pop_af = malloc(sizeof *cs->pop_af)))
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK)
+        s = lp_flush(&lo, sink, ctx);
     free(c.base);
     free(c.site_at);
     free(c.run_at);
     free(c.run_end_of);
     free(c.dp);
-    free(c.has_data);
+    free(c.slot);
+    free(c.act);
     free(c.obs);
     free(c.rows);
     free(scratch);
-    if (s != TSR_OK) {
-        tsr_callset_destroy(&cs);
-        return s;
-    }
-    *out = cs;
-    return TSR_OK;
+    tsr_callset_destroy(&cs);
+    return s;
 }

@@ -89,10 +89,14 @@ tsr_status_t tsr_lp_evidence_region(const char *ref_seq, int64_t ref_len, const 
  * and alleles, genotype likelihoods, EM frequencies for the cohort and per
  * population (sample_pop[j] in [0, n_pops)), LRT -> QUAL, posteriors with
  * the sample's population frequency as prior -> GT (missing without reads),
- * GQ, GP, DS, PL, AD, DP. Deterministic. Not collective. *out is destroyed
- * with tsr_callset_destroy().
+ * GQ, GP, DS, PL, AD, DP. The sites go to `sink` in windows of window_sites
+ * (the last may be shorter; none when the region has no site), each a
+ * low-pass call set whose offsets start at 0, valid during the call only:
+ * the region's call set is never held whole. Deterministic. Not collective.
  */
+typedef tsr_status_t (*tsr_lp_sink_t)(void *ctx, const tsr_callset_t *window);
 tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *batches, int n_batches, const int *sample_pop,
-                                    int n_pops, const tsr_lp_opts_t *o, tsr_callset_t **out) TSR_RESULT_USED;
+                                    int n_pops, const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink,
+                                    void *ctx) TSR_RESULT_USED;
 
 #endif /* TSR_LOWPASS_INTERNAL_H */

@@ -109,6 +109,11 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     return s;
 }
 
+static tsr_status_t lp_sink(void *ctx, const tsr_callset_t *window)
+{
+    return tsr_callset_writer_append(ctx, window);
+}
+
 static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     lp_state_t *st = state;
@@ -140,16 +145,20 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     }
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
-    tsr_callset_t *cs = NULL;
-    if (s == TSR_OK)
-        s = tsr_lp_discover_region(ev, plan->n_batches, plan->sheet->sample_pop, plan->sheet->n_populations, &o,
-                                   &cs);
     tsr_plan_joint_path(plan, r, rel, sizeof rel);
     if (s == TSR_OK)
         s = tsr_plan_output_path(plan, rel, full, sizeof full);
+    /* the call set goes to the file a window at a time (memory flat in the cohort size) */
+    tsr_callset_writer_t *w = NULL;
+    const int32_t N = plan->sheet->n_samples;
     if (s == TSR_OK)
-        s = tsr_callset_write(full, cs);
-    tsr_callset_destroy(&cs);
+        s = tsr_callset_writer_open(full, contig, reg->start, reg->end, N, 1, plan->sheet->n_populations, &w);
+    if (s == TSR_OK)
+        s = tsr_lp_discover_region(ev, plan->n_batches, plan->sheet->sample_pop, plan->sheet->n_populations, &o,
+                                   tsr_callset_window_sites(N), lp_sink, w);
+    tsr_status_t c = tsr_callset_writer_close(&w, s == TSR_OK);
+    if (s == TSR_OK)
+        s = c;
     for (int b = 0; b < plan->n_batches; b++)
         tsr_lp_evidence_destroy(&ev[b]);
     free(ev);
@@ -166,7 +175,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 2,
+    .version = 3,
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,
