@@ -367,6 +367,185 @@ static void test_callset_round_trip(void **state)
     unlink(p2);
 }
 
+/* Sites [i0, i1) of cs as a window (its offsets start at 0). */
+static tsr_callset_t *slice(const tsr_callset_t *cs, int64_t i0, int64_t i1)
+{
+    tsr_callset_t *w;
+    assert_int_equal(tsr_callset_create(&w), TSR_OK);
+    const int64_t n = i1 - i0, S = cs->n_samples;
+    w->contig = strdup(cs->contig);
+    w->start = cs->start;
+    w->end = cs->end;
+    w->n_samples = cs->n_samples;
+    w->n_pops = cs->n_pops;
+    w->n_sites = n;
+    w->pos = dup_mem(cs->pos + i0, (size_t)n * sizeof *w->pos);
+    w->n_alleles = dup_mem(cs->n_alleles + i0, (size_t)n * sizeof *w->n_alleles);
+    w->qual = dup_mem(cs->qual + i0, (size_t)n * sizeof *w->qual);
+    w->filter = dup_mem(cs->filter + i0, (size_t)n);
+    w->gt = dup_mem(cs->gt + i0 * S * 2, (size_t)(n * S * 2));
+    w->gq = dup_mem(cs->gq + i0 * S, (size_t)(n * S) * sizeof *w->gq);
+    w->dp = dup_mem(cs->dp + i0 * S, (size_t)(n * S) * sizeof *w->dp);
+    w->ds = dup_mem(cs->ds + i0 * S, (size_t)(n * S) * sizeof *w->ds);
+    int64_t *offs[4] = {cs->allele_off, cs->af_off, cs->ad_off, cs->pl_off};
+    int64_t **wo[4] = {&w->allele_off, &w->af_off, &w->ad_off, &w->pl_off};
+    for (int k = 0; k < 4; k++) {
+        *wo[k] = malloc((size_t)(n + 1) * sizeof **wo[k]);
+        for (int64_t i = 0; i <= n; i++)
+            (*wo[k])[i] = offs[k][i0 + i] - offs[k][i0];
+    }
+    w->allele_blob = dup_mem(cs->allele_blob + cs->allele_off[i0], (size_t)w->allele_off[n]);
+    w->af = dup_mem(cs->af + cs->af_off[i0], (size_t)w->af_off[n] * sizeof *w->af);
+    w->pop_af = dup_mem(cs->pop_af + cs->af_off[i0] * cs->n_pops,
+                        (size_t)(w->af_off[n] * cs->n_pops) * sizeof *w->pop_af);
+    w->ad = dup_mem(cs->ad + cs->ad_off[i0], (size_t)w->ad_off[n] * sizeof *w->ad);
+    w->pl = dup_mem(cs->pl + cs->pl_off[i0], (size_t)w->pl_off[n] * sizeof *w->pl);
+    w->gp = dup_mem(cs->gp + cs->pl_off[i0], (size_t)w->pl_off[n] * sizeof *w->gp);
+    return w;
+}
+
+static void assert_callsets_equal(const tsr_callset_t *a, const tsr_callset_t *b)
+{
+    const int64_t n = a->n_sites, S = a->n_samples;
+    assert_int_equal(b->n_sites, n);
+    assert_int_equal(b->n_samples, S);
+    assert_int_equal(b->n_pops, a->n_pops);
+    assert_string_equal(b->contig, a->contig);
+    assert_memory_equal(b->pos, a->pos, (size_t)n * sizeof *a->pos);
+    assert_memory_equal(b->n_alleles, a->n_alleles, (size_t)n * sizeof *a->n_alleles);
+    assert_memory_equal(b->allele_off, a->allele_off, (size_t)(n + 1) * sizeof *a->allele_off);
+    assert_memory_equal(b->af_off, a->af_off, (size_t)(n + 1) * sizeof *a->af_off);
+    assert_memory_equal(b->ad_off, a->ad_off, (size_t)(n + 1) * sizeof *a->ad_off);
+    assert_memory_equal(b->pl_off, a->pl_off, (size_t)(n + 1) * sizeof *a->pl_off);
+    assert_memory_equal(b->allele_blob, a->allele_blob, (size_t)a->allele_off[n]);
+    assert_memory_equal(b->qual, a->qual, (size_t)n * sizeof *a->qual);
+    assert_memory_equal(b->filter, a->filter, (size_t)n);
+    assert_memory_equal(b->af, a->af, (size_t)a->af_off[n] * sizeof *a->af);
+    assert_memory_equal(b->pop_af, a->pop_af, (size_t)(a->af_off[n] * a->n_pops) * sizeof *a->pop_af);
+    assert_memory_equal(b->gt, a->gt, (size_t)(n * S * 2));
+    assert_memory_equal(b->gq, a->gq, (size_t)(n * S) * sizeof *a->gq);
+    assert_memory_equal(b->dp, a->dp, (size_t)(n * S) * sizeof *a->dp);
+    assert_memory_equal(b->ds, a->ds, (size_t)(n * S) * sizeof *a->ds);
+    assert_memory_equal(b->ad, a->ad, (size_t)a->ad_off[n] * sizeof *a->ad);
+    assert_memory_equal(b->pl, a->pl, (size_t)a->pl_off[n] * sizeof *a->pl);
+    assert_memory_equal(b->gp, a->gp, (size_t)a->pl_off[n] * sizeof *a->gp);
+}
+
+/* A low-pass call set written a window at a time reads back as the whole; read in windows it gives the slices. */
+static void test_callset_windows(void **state)
+{
+    (void)state;
+    char p1[512], p2[512];
+    path_in(p1, sizeof p1, "whole.h5");
+    path_in(p2, sizeof p2, "windows.h5");
+    enum { N = 7, S = 3, P = 2 };
+    tsr_callset_t *cs;
+    assert_int_equal(tsr_callset_create(&cs), TSR_OK);
+    cs->contig = strdup("chr2");
+    cs->start = 100;
+    cs->end = 9000;
+    cs->n_samples = S;
+    cs->n_pops = P;
+    cs->n_sites = N;
+    const int32_t na[N] = {2, 3, 2, 2, 4, 2, 3};
+    cs->pos = malloc(N * sizeof *cs->pos);
+    cs->n_alleles = dup_mem(na, sizeof na);
+    cs->qual = malloc(N * sizeof *cs->qual);
+    cs->filter = malloc(N);
+    cs->gt = malloc(N * S * 2);
+    cs->gq = malloc(N * S * sizeof *cs->gq);
+    cs->dp = malloc(N * S * sizeof *cs->dp);
+    cs->ds = malloc(N * S * sizeof *cs->ds);
+    cs->allele_off = malloc((N + 1) * sizeof(int64_t));
+    cs->af_off = malloc((N + 1) * sizeof(int64_t));
+    cs->ad_off = malloc((N + 1) * sizeof(int64_t));
+    cs->pl_off = malloc((N + 1) * sizeof(int64_t));
+    char blob[256] = "";
+    cs->allele_off[0] = cs->af_off[0] = cs->ad_off[0] = cs->pl_off[0] = 0;
+    for (int i = 0; i < N; i++) {
+        cs->pos[i] = 150 + 37 * i;
+        cs->qual[i] = 10.5f * (float)i;
+        cs->filter[i] = (uint8_t)(i % 3);
+        const char *al[] = {"A", "C", "GT", "T"};
+        size_t l0 = strlen(blob);
+        for (int a = 0; a < na[i]; a++) {
+            if (a)
+                strcat(blob, ",");
+            strcat(blob, al[a]);
+        }
+        cs->allele_off[i + 1] = cs->allele_off[i] + (int64_t)(strlen(blob) - l0);
+        cs->af_off[i + 1] = cs->af_off[i] + na[i];
+        cs->ad_off[i + 1] = cs->ad_off[i] + S * na[i];
+        cs->pl_off[i + 1] = cs->pl_off[i] + S * na[i] * (na[i] + 1) / 2;
+        for (int j = 0; j < S; j++) {
+            cs->gt[(i * S + j) * 2] = (int8_t)(j == 2 ? -1 : 0);
+            cs->gt[(i * S + j) * 2 + 1] = (int8_t)(j == 2 ? -1 : (i + j) % na[i]);
+            cs->gq[i * S + j] = 3 * i + j;
+            cs->dp[i * S + j] = i - j;
+            cs->ds[i * S + j] = 0.125f * (float)(i + j);
+        }
+    }
+    cs->allele_blob = dup_mem(blob, (size_t)cs->allele_off[N]);
+    cs->af = malloc((size_t)cs->af_off[N] * sizeof *cs->af);
+    cs->pop_af = malloc((size_t)(cs->af_off[N] * P) * sizeof *cs->pop_af);
+    cs->ad = malloc((size_t)cs->ad_off[N] * sizeof *cs->ad);
+    cs->pl = malloc((size_t)cs->pl_off[N] * sizeof *cs->pl);
+    cs->gp = malloc((size_t)cs->pl_off[N] * sizeof *cs->gp);
+    for (int64_t k = 0; k < cs->af_off[N]; k++)
+        cs->af[k] = 0.01f * (float)k;
+    for (int64_t k = 0; k < cs->af_off[N] * P; k++)
+        cs->pop_af[k] = 0.02f * (float)k;
+    for (int64_t k = 0; k < cs->ad_off[N]; k++)
+        cs->ad[k] = (int32_t)(k % 5);
+    for (int64_t k = 0; k < cs->pl_off[N]; k++) {
+        cs->pl[k] = (int32_t)(k * 7 % 50);
+        cs->gp[k] = 0.001f * (float)k;
+    }
+    assert_int_equal(tsr_callset_write(p1, cs), TSR_OK);
+    /* windows of 3, 3, 1 through the writer */
+    tsr_callset_writer_t *w = NULL;
+    assert_int_equal(tsr_callset_writer_open(p2, cs->contig, cs->start, cs->end, S, 1, P, &w), TSR_OK);
+    for (int64_t i0 = 0; i0 < N; i0 += 3) {
+        tsr_callset_t *win = slice(cs, i0, i0 + 3 < N ? i0 + 3 : N);
+        assert_int_equal(tsr_callset_writer_append(w, win), TSR_OK);
+        tsr_callset_destroy(&win);
+    }
+    assert_int_equal(tsr_callset_writer_close(&w, 1), TSR_OK);
+    tsr_callset_t *back = NULL;
+    assert_int_equal(tsr_callset_read(p2, &back), TSR_OK);
+    assert_int_equal(back->start, 100);
+    assert_int_equal(back->end, 9000);
+    assert_callsets_equal(cs, back);
+    tsr_callset_destroy(&back);
+    /* the whole file read in windows of 2: the slices, then NULL */
+    tsr_callset_reader_t *r = NULL;
+    assert_int_equal(tsr_callset_reader_open(p1, &r), TSR_OK);
+    assert_int_equal(tsr_callset_reader_n_sites(r), N);
+    for (int64_t i0 = 0; i0 < N; i0 += 2) {
+        assert_int_equal(tsr_callset_reader_next(r, 2, &back), TSR_OK);
+        assert_non_null(back);
+        tsr_callset_t *want = slice(cs, i0, i0 + 2 < N ? i0 + 2 : N);
+        assert_callsets_equal(want, back);
+        tsr_callset_destroy(&want);
+        tsr_callset_destroy(&back);
+    }
+    assert_int_equal(tsr_callset_reader_next(r, 2, &back), TSR_OK);
+    assert_null(back);
+    tsr_callset_reader_close(&r);
+    /* a window of other samples does not fit */
+    assert_int_equal(tsr_callset_writer_open(p2, cs->contig, cs->start, cs->end, S + 1, 1, P, &w), TSR_OK);
+    assert_int_equal(tsr_callset_writer_append(w, cs), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_callset_writer_close(&w, 0), TSR_OK);
+    /* the committed file from before is still whole */
+    assert_int_equal(tsr_callset_read(p2, &back), TSR_OK);
+    assert_callsets_equal(cs, back);
+    tsr_callset_destroy(&back);
+    tsr_callset_destroy(&cs);
+    unlink(p1);
+    unlink(p2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_partition_empty),
         cmocka_unit_test(test_partition_rejects_bad_files),
         cmocka_unit_test(test_callset_round_trip),
+        cmocka_unit_test(test_callset_windows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
