@@ -28,19 +28,36 @@ extern "C" {
 
 /* ----------------------------------------------------------- sample sheet */
 
+/*
+ * TSR_INPUT_FASTQ: reads to align (FASTQ, or unaligned BAM/CRAM in the
+ * fastq1 column), one or more lanes. TSR_INPUT_ALIGNED: an aligned BAM/CRAM.
+ */
 typedef enum { TSR_INPUT_FASTQ = 1, TSR_INPUT_ALIGNED = 2 } tsr_input_kind_t;
+
+/*
+ * One lane of a sample: one sheet line's read files and its read group.
+ * fastq1 is FASTQ (plain, gzip, BGZF) or an unaligned BAM/CRAM holding both
+ * reads of each pair (then fastq2 is NULL); fastq2 is NULL for single-end.
+ */
+typedef struct tsr_lane {
+    char *fastq1, *fastq2; /* absolute or sheet-relative resolved paths */
+    char *read_group;      /* RG ID: the `read_group` column, else SAMPLE (one lane) or SAMPLE.L<n> (1-based) */
+    char *library;         /* RG LB: the `library` column, else the sample id */
+} tsr_lane_t;
 
 typedef struct tsr_sample {
     char *id;
     char *population;
-    char *fastq1, *fastq2; /* absolute or sheet-relative resolved paths; fastq2 may be NULL */
+    char *fastq1, *fastq2; /* lane 0's files (the same strings as lanes[0]; NULL for aligned input) */
     char *bam;             /* aligned BAM/CRAM input (resolved path) */
     tsr_input_kind_t kind;
+    int n_lanes;           /* TSR_INPUT_FASTQ: >= 1, in sheet order; TSR_INPUT_ALIGNED: 0 */
+    tsr_lane_t *lanes;
 } tsr_sample_t;
 
 typedef struct tsr_sheet {
     int n_samples;
-    tsr_sample_t *samples; /* in sheet order: that order is the cohort's sample order */
+    tsr_sample_t *samples; /* in order of first appearance: that order is the cohort's sample order */
     int n_populations;
     char **populations;    /* distinct population names, sorted */
     int *sample_pop;       /* per sample: index into populations */
@@ -49,23 +66,35 @@ typedef struct tsr_sheet {
 /*
  * Parse a TSV sample sheet with a header naming columns `sample`,
  * `population` and either `fastq1` [`fastq2`] or `bam` (any order; `#`
- * comments and blank lines skipped). Paths are resolved relative to the
- * sheet's directory. Errors name the file and line: duplicate sample ids,
- * missing columns, unreadable input files. Destroy with tsr_sheet_destroy().
+ * comments and blank lines skipped), and optionally `read_group` and
+ * `library`. Paths are resolved relative to the sheet's directory. A sample
+ * with read input may take several lines (its lanes, read in sheet order);
+ * they must name the same population, and read groups must differ within a
+ * sample. Errors name the file and line: a repeated id with aligned input or
+ * another population, missing columns, unreadable input files. Not
+ * collective. Destroy with tsr_sheet_destroy().
  */
 tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet) TSR_RESULT_USED;
 void tsr_sheet_destroy(tsr_sheet_t **sheet);
 /*
  * One cohort from several sheets read in order (`tessera add`: the run's
  * sheet, then each added sheet): the samples are their concatenation, ids
- * are unique across all parts (a repeated id names both places), and the
- * populations are indexed over the union exactly as for one sheet holding
- * every line. Parts before `check_from` are sealed: their paths are
- * resolved but the files are not opened (they may have moved away). Not
- * collective. Destroy with tsr_sheet_destroy().
+ * are unique across all parts (a repeated id names both places; a sample's
+ * lanes all sit in one part), and the populations are indexed over the
+ * union exactly as for one sheet holding every line. Parts before
+ * `check_from` are sealed: their paths are resolved but the files are not
+ * opened (they may have moved away). Not collective. Destroy with
+ * tsr_sheet_destroy().
  */
 tsr_status_t tsr_sheet_create_from_parts(int n_parts, const char *const *paths, int check_from,
                                          tsr_sheet_t **sheet) TSR_RESULT_USED;
+/*
+ * Write samples [from, to) of `sh` as a sheet that tsr_sheet_create_from_file()
+ * reads back to the same samples: columns sample, population, fastq1, fastq2,
+ * bam, read_group, library; one line per lane, resolved paths. Written to a
+ * temporary name and renamed when complete. Not collective.
+ */
+tsr_status_t tsr_sheet_write(const tsr_sheet_t *sh, int from, int to, const char *path) TSR_RESULT_USED;
 
 /* -------------------------------------------------------------- reference */
 
@@ -93,23 +122,36 @@ tsr_status_t tsr_ref_fetch(tsr_ref_t *ref, const char *contig, int64_t start, in
 
 /* ---------------------------------------------------------- read sources */
 
-/* One read (or one end of a pair). Buffers are owned by the reader. */
+/* One read (or one end of a pair). Buffers are owned by the reader and valid until its next call. */
 typedef struct tsr_read {
     const char *name; /* without /1 /2 suffix */
-    const char *seq;  /* ACGTN */
+    const char *seq;  /* ACGTN, in sequencing orientation */
     const char *qual; /* phred+33 */
     int len;
+    int lane;         /* the lane it came from: index into tsr_reader_open_lanes()'s lanes (else 0) */
 } tsr_read_t;
 
 typedef struct tsr_reader tsr_reader_t;
 
 /*
- * The reader front end: FASTQ (plain, gzip, BGZF) fills it today; unaligned
- * BAM/CRAM is the next back end (io/README.md). Each back end supplies a
- * table of functions; callers see only this interface.
- * Open a single-end (path2 NULL) or paired source. Close with tsr_reader_close().
+ * The reader front end over one or more lanes, each read by a back end
+ * chosen by content (io/README.md): FASTQ (plain, gzip, BGZF; path2 the
+ * mates or NULL) or unaligned BAM/CRAM (path1 only: mates are consecutive
+ * records flagged read 1 / read 2, single-end when unpaired).
+ * Open a single-end (path2 NULL) or paired source as one lane. Not
+ * collective. Close with tsr_reader_close().
  */
 tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t **r) TSR_RESULT_USED;
+/*
+ * Open a sample's lanes (fastq1/fastq2 of each; read_group and library are
+ * not used) as one stream read in lane order; tsr_read_t.lane says where each
+ * read came from. Every lane must have the same number of segments (all
+ * paired or all single-end): TSR_ERR_FORMAT naming the lane's file otherwise.
+ * Not collective. Close with tsr_reader_close().
+ */
+tsr_status_t tsr_reader_open_lanes(int n_lanes, const tsr_lane_t *lanes, tsr_reader_t **r) TSR_RESULT_USED;
+/* 2 when the source is paired (r2 is filled by tsr_reader_next), 1 when single-end. */
+int tsr_reader_segments(const tsr_reader_t *r);
 /*
  * Read the next record (pair), htslib style: returns 1 and fills r1 (and r2 if
  * paired), 0 at the end, or -2 on error with the message (file, record number,
@@ -120,27 +162,56 @@ void tsr_reader_close(tsr_reader_t **r);
 
 /*
  * Where a record starts in one file of a source, so a later reader can start
- * there (fixed read-pair chunks of the align stage). uoff is the uncompressed
- * byte offset; for BGZF, coff is the compressed offset of the block holding it
- * and within the offset inside that block's data (a BGZF virtual offset), else
- * coff is -1 and a reader skips to uoff by decompressing (plain gzip) or seeking
- * (plain text). rec and line are the records and lines before it, for messages.
+ * there (fixed read-pair chunks of the align stage). rec and line are the
+ * records and lines before it in that file, for messages and CRAM.
+ *   FASTQ: uoff is the uncompressed byte offset; for BGZF, coff is the
+ *     compressed offset of the block holding it and within the offset inside
+ *     that block's data (a BGZF virtual offset), else coff is -1 and a reader
+ *     skips to uoff by decompressing (plain gzip) or seeking (plain text).
+ *   BAM: coff/within are the BGZF virtual offset (bgzf_tell) of the record,
+ *     uoff its uncompressed offset; exact from tell, locate keeps them.
+ *   CRAM: uoff = rec (records before it); locate sets coff to the byte offset
+ *     of the container holding it and within to the records before it in that
+ *     container; with coff -1 a reader skips rec records from the start.
  */
 typedef struct tsr_read_pos {
     int64_t uoff, coff, within, rec, line;
 } tsr_read_pos_t;
 
-/* The position of the next record of each file (pos[1] is zeroed when single-end). Not collective. */
-void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2]);
+/* A position in a lane stream: the lane, and where in that lane's file(s) (file[1] zeroed for one file). */
+typedef struct tsr_stream_pos {
+    int64_t lane;
+    tsr_read_pos_t file[2];
+} tsr_stream_pos_t;
+
 /*
- * Fill coff/within of n positions of one file, given their uoff (ascending),
- * by walking its BGZF block headers (no decompression); sets *is_bgzf to 0 and
- * leaves coff = -1 when the file is not BGZF throughout.
+ * The position of the next record of each file of the current lane (pos[1] is
+ * zeroed when the lane is one file: single-end FASTQ or BAM/CRAM). Not collective.
+ */
+void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2]);
+/* The position of the next record in the stream (the current lane and tsr_reader_tell()). */
+void tsr_reader_tell_stream(const tsr_reader_t *r, tsr_stream_pos_t *pos);
+/*
+ * Complete n positions of one file, given by tell (ascending): FASTQ fills
+ * coff/within from uoff by walking its BGZF block headers (no decompression;
+ * coff stays -1 and *is_bgzf is 0 when the file is not BGZF throughout); BAM
+ * keeps them (*is_bgzf 1); CRAM fills coff/within from rec by walking its
+ * container headers (*is_bgzf 1 when every position was placed).
  */
 tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf) TSR_RESULT_USED;
+/*
+ * tsr_reader_locate() for n stream positions (ascending) of a sample's lanes:
+ * each file of each lane is walked once. *n_direct counts the positions that
+ * start directly at their block or container (the others skip by reading).
+ */
+tsr_status_t tsr_reader_locate_lanes(int n_lanes, const tsr_lane_t *lanes, int n, tsr_stream_pos_t *pos,
+                                     int *n_direct) TSR_RESULT_USED;
 /* tsr_reader_open(), then start at pos[0] (and pos[1] when paired). Close with tsr_reader_close(). */
 tsr_status_t tsr_reader_open_at(const char *path1, const char *path2, const tsr_read_pos_t pos[2],
                                 tsr_reader_t **r) TSR_RESULT_USED;
+/* tsr_reader_open_lanes(), then start at `pos` (from tell_stream, located or not). Close with tsr_reader_close(). */
+tsr_status_t tsr_reader_open_lanes_at(int n_lanes, const tsr_lane_t *lanes, const tsr_stream_pos_t *pos,
+                                      tsr_reader_t **r) TSR_RESULT_USED;
 
 /* --------------------------------------------------- evidence partitions */
 

@@ -1,10 +1,12 @@
 /*
  * read_source.c - the read-source front end and its FASTQ back end.
  *
- * Front end: tsr_reader_t holds a back-end table (io_internal.h) and the back
- * end's state; tsr_reader_open() sniffs the first file to choose the back end.
- * Unaligned BAM/CRAM is recognised and refused with a clear message until its
- * back end exists.
+ * Front end: tsr_reader_t reads a sample's lanes one after the other as one
+ * stream. Each lane is read by a back end (io_internal.h) chosen by content:
+ * unaligned BAM/CRAM (htslib's format detection) goes to io/read_hts.c,
+ * anything else to FASTQ. A stream position is (lane, the back end's file
+ * positions), so fixed read-pair chunks may cross lane boundaries; a
+ * position at the end of a lane reads on into the next one.
  *
  * FASTQ back end: zlib's gzread reads plain, gzip and BGZF (multi-member gzip)
  * files alike; records are parsed with our own buffered line reader, strictly
@@ -15,6 +17,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <htslib/hfile.h>
+#include <htslib/hts.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +30,10 @@
 enum { FQ_BUF_SIZE = 1 << 17 };
 
 struct tsr_reader {
-    const tsr_reader_backend_t *be;
+    int n_lanes, lane;        /* lanes of the stream and the one being read */
+    char **path1, **path2;    /* per lane (path2[i] NULL when lane i is one file) */
+    int segments;             /* 1 or 2, the same for every lane */
+    const tsr_reader_backend_t *be; /* the current lane's back end and state */
     void *state;
 };
 
@@ -211,10 +218,7 @@ static int fq_read(fq_file_t *f, tsr_read_t *r)
         f->seq.s[i] = (c == 'A' || c == 'C' || c == 'G' || c == 'T') ? c : 'N';
     }
     char *name = f->name.s + 1;
-    size_t n = strcspn(name, " \t");
-    name[n] = '\0';
-    if (n >= 2 && name[n - 2] == '/' && (name[n - 1] == '1' || name[n - 1] == '2'))
-        name[n - 2] = '\0';
+    tsr_read_name_trim(name);
     r->name = name;
     r->seq = f->seq.s;
     r->qual = f->qual.s;
@@ -276,71 +280,20 @@ static int fq_next(void *state, tsr_read_t *r1, tsr_read_t *r2)
     return rc1;
 }
 
-const tsr_reader_backend_t tsr_fastq_backend = {"fastq", fq_open, fq_next, fq_close};
-
-/* -------------------------------------------------------------- front end */
-
-/* Refuse unaligned BAM/CRAM (no back end yet) with a clear message; anything else goes to FASTQ. */
-static tsr_status_t choose_backend(const char *path, const tsr_reader_backend_t **be)
+static int fq_segments(const void *state)
 {
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return tsr_error_set(TSR_ERR_IO, "cannot open read file '%s': %s", path,
-                             errno ? strerror(errno) : "out of memory");
-    unsigned char magic[4] = {0};
-    int n = gzread(gz, magic, sizeof magic);
-    gzclose(gz);
-    if (n == 4 && (memcmp(magic, "BAM\1", 4) == 0 || memcmp(magic, "CRAM", 4) == 0))
-        return tsr_error_set(TSR_ERR_FORMAT,
-                             "'%s' is BAM/CRAM: unaligned BAM/CRAM read input is not supported yet; convert it "
-                             "to FASTQ (samtools fastq) or list aligned files in the sheet's 'bam' column",
-                             path);
-    *be = &tsr_fastq_backend;
-    return TSR_OK;
+    const fq_state_t *st = state;
+    return st->f2 ? 2 : 1;
 }
 
-tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t **r)
+static void fq_tell(const void *state, tsr_read_pos_t pos[2])
 {
-    *r = NULL;
-    const tsr_reader_backend_t *be = NULL;
-    TSR_CALL(choose_backend(path1, &be));
-    tsr_reader_t *rd = calloc(1, sizeof *rd);
-    if (!rd)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", path1);
-    rd->be = be;
-    tsr_status_t s = be->open(path1, path2, &rd->state);
-    if (s != TSR_OK) {
-        free(rd);
-        return s;
-    }
-    *r = rd;
-    return TSR_OK;
-}
-
-int tsr_reader_next(tsr_reader_t *r, tsr_read_t *r1, tsr_read_t *r2)
-{
-    return r->be->next(r->state, r1, r2);
-}
-
-/*
- * Chunk positions. Only the FASTQ back end has positions today, so the front
- * end reaches its state directly; a back end without positions would add
- * tell/seek entries to tsr_reader_backend_t.
- */
-void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2])
-{
-    memset(pos, 0, 2 * sizeof *pos);
-    if (r->be != &tsr_fastq_backend)
-        return;
-    const fq_state_t *st = r->state;
+    const fq_state_t *st = state;
     const fq_file_t *f[2] = {st->f1, st->f2};
-    for (int k = 0; k < 2; k++) {
-        if (!f[k])
-            continue;
-        /* bytes read ahead into buf are not consumed yet */
-        pos[k] = (tsr_read_pos_t){f[k]->uoff, -1, 0, f[k]->rec, f[k]->line};
-    }
+    memset(pos, 0, 2 * sizeof *pos);
+    for (int k = 0; k < 2; k++)
+        if (f[k]) /* bytes read ahead into buf are not consumed yet: uoff counts the lines parsed */
+            pos[k] = (tsr_read_pos_t){f[k]->uoff, -1, 0, f[k]->rec, f[k]->line};
 }
 
 /* Size of the BGZF block at `c` and its uncompressed size: 1, 0 at the end, -1 not BGZF. */
@@ -372,9 +325,9 @@ static int bgzf_block(FILE *fp, int64_t c, int64_t *bsize, int64_t *isize)
     return -1;
 }
 
-tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf)
+static tsr_status_t fq_locate(const char *path, int n, tsr_read_pos_t *pos, int *direct)
 {
-    *is_bgzf = 0;
+    *direct = 0;
     for (int i = 0; i < n; i++)
         pos[i].coff = -1, pos[i].within = 0;
     FILE *fp = fopen(path, "rb");
@@ -392,12 +345,18 @@ tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int
         u += isize;
     }
     fclose(fp);
+    /* the end of the data (a chunk that starts where a lane ends) is the end of the file */
+    while (rc == 0 && i < n && pos[i].uoff == u) {
+        pos[i].coff = c;
+        pos[i].within = 0;
+        i++;
+    }
     if (i < n || rc < 0) { /* not BGZF throughout (or offsets past the end): skip by decompressing */
         for (int j = 0; j < n; j++)
             pos[j].coff = -1, pos[j].within = 0;
         return TSR_OK;
     }
-    *is_bgzf = 1;
+    *direct = 1;
     return TSR_OK;
 }
 
@@ -435,17 +394,234 @@ static tsr_status_t fq_file_seek(fq_file_t *f, const tsr_read_pos_t *p)
     return TSR_OK;
 }
 
+static tsr_status_t fq_seek(void *state, const tsr_read_pos_t pos[2])
+{
+    fq_state_t *st = state;
+    TSR_CALL(fq_file_seek(st->f1, &pos[0]));
+    if (st->f2)
+        TSR_CALL(fq_file_seek(st->f2, &pos[1]));
+    return TSR_OK;
+}
+
+const tsr_reader_backend_t tsr_fastq_backend = {"fastq",  fq_open,   fq_segments, fq_next,
+                                                fq_tell,  fq_seek,   fq_locate,   fq_close};
+
+/* -------------------------------------------------------------- front end */
+
+/* The back end for `path`: unaligned BAM/CRAM by content, anything else FASTQ (which reports bad bytes). */
+static tsr_status_t backend_for(const char *path, const tsr_reader_backend_t **be)
+{
+    errno = 0;
+    hFILE *h = hopen(path, "r");
+    if (!h)
+        return tsr_error_set(TSR_ERR_IO, "cannot open read file '%s': %s", path,
+                             errno ? strerror(errno) : "out of memory");
+    htsFormat fmt;
+    int rc = hts_detect_format(h, &fmt);
+    if (hclose(h) != 0 && rc == 0)
+        rc = -1;
+    if (rc == 0 && fmt.format == sam)
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "'%s' is SAM text; as read input give unaligned BAM/CRAM (samtools view -b) or FASTQ, "
+                             "an aligned file goes in the sheet's 'bam' column",
+                             path);
+    *be = rc == 0 && (fmt.format == bam || fmt.format == cram) ? &tsr_hts_backend : &tsr_fastq_backend;
+    return TSR_OK;
+}
+
+/* Open lane `i` of r as its current lane (the previous one closed). */
+static tsr_status_t lane_open(tsr_reader_t *r, int i)
+{
+    if (r->state)
+        r->be->close(r->state);
+    r->state = NULL;
+    r->lane = i;
+    TSR_CALL(backend_for(r->path1[i], &r->be));
+    if (r->path2[i]) {
+        const tsr_reader_backend_t *be2;
+        TSR_CALL(backend_for(r->path2[i], &be2));
+        if (r->be == &tsr_hts_backend || be2 == &tsr_hts_backend)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "'%s' is unaligned BAM/CRAM, which holds both reads of each pair in one file: "
+                                 "name it in fastq1 and leave fastq2 empty (it has '%s')",
+                                 r->be == &tsr_hts_backend ? r->path1[i] : r->path2[i],
+                                 r->be == &tsr_hts_backend ? r->path2[i] : r->path1[i]);
+    }
+    TSR_CALL(r->be->open(r->path1[i], r->path2[i], &r->state));
+    int seg = r->be->segments(r->state);
+    if (i > 0 && seg != r->segments)
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "'%s' (lane %d) is %s but '%s' (lane 1) is %s; the lanes of a sample must all be "
+                             "paired or all single-end",
+                             r->path1[i], i + 1, seg == 2 ? "paired" : "single-end", r->path1[0],
+                             r->segments == 2 ? "paired" : "single-end");
+    r->segments = seg;
+    return TSR_OK;
+}
+
+/* Open every lane once to learn and check their segments, then leave lane `start` open. */
+static tsr_status_t reader_create(int n_lanes, const char *const *p1, const char *const *p2, int start,
+                                  tsr_reader_t **out)
+{
+    *out = NULL;
+    if (n_lanes < 1 || start < 0 || start >= n_lanes)
+        return tsr_error_set(TSR_ERR_INTERNAL, "reader: lane %d of %d", start, n_lanes);
+    tsr_reader_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", p1[0]);
+    r->n_lanes = n_lanes;
+    r->path1 = calloc((size_t)n_lanes, sizeof *r->path1);
+    r->path2 = calloc((size_t)n_lanes, sizeof *r->path2);
+    tsr_status_t s = r->path1 && r->path2 ? TSR_OK : TSR_ERR_NOMEM;
+    for (int i = 0; i < n_lanes && s == TSR_OK; i++)
+        if (!(r->path1[i] = strdup(p1[i])) || (p2[i] && !(r->path2[i] = strdup(p2[i]))))
+            s = TSR_ERR_NOMEM;
+    if (s != TSR_OK)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", p1[0]);
+    for (int i = 0; i < n_lanes && s == TSR_OK; i++)
+        s = lane_open(r, i);
+    if (s == TSR_OK && start != n_lanes - 1)
+        s = lane_open(r, start);
+    if (s != TSR_OK) {
+        tsr_reader_close(&r);
+        return s;
+    }
+    *out = r;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_reader_open(const char *path1, const char *path2, tsr_reader_t **r)
+{
+    const char *p1[1] = {path1}, *p2[1] = {path2};
+    return reader_create(1, p1, p2, 0, r);
+}
+
+/* The lanes' paths as two arrays (*p1 freed by the caller; *p2 points into it). */
+static tsr_status_t lane_paths(int n_lanes, const tsr_lane_t *lanes, const char ***p1, const char ***p2)
+{
+    *p1 = calloc(n_lanes > 0 ? 2 * (size_t)n_lanes : 1, sizeof **p1);
+    if (!*p1)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the lanes of %s", lanes[0].fastq1);
+    *p2 = *p1 + n_lanes;
+    for (int i = 0; i < n_lanes; i++) {
+        (*p1)[i] = lanes[i].fastq1;
+        (*p2)[i] = lanes[i].fastq2;
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_reader_open_lanes(int n_lanes, const tsr_lane_t *lanes, tsr_reader_t **r)
+{
+    *r = NULL;
+    const char **p1, **p2;
+    TSR_CALL(lane_paths(n_lanes, lanes, &p1, &p2));
+    tsr_status_t s = reader_create(n_lanes, p1, p2, 0, r);
+    free(p1);
+    return s;
+}
+
+int tsr_reader_segments(const tsr_reader_t *r)
+{
+    return r->segments;
+}
+
+int tsr_reader_next(tsr_reader_t *r, tsr_read_t *r1, tsr_read_t *r2)
+{
+    if (!r->state) /* the next lane failed to open: its message was recorded then */
+        return -2;
+    for (;;) {
+        int rc = r->be->next(r->state, r1, r2);
+        if (rc != 0 || r->lane + 1 == r->n_lanes) {
+            if (rc > 0) {
+                r1->lane = r->lane;
+                if (r->segments == 2)
+                    r2->lane = r->lane;
+            }
+            return rc;
+        }
+        if (lane_open(r, r->lane + 1) != TSR_OK)
+            return -2;
+    }
+}
+
+void tsr_reader_tell(const tsr_reader_t *r, tsr_read_pos_t pos[2])
+{
+    r->be->tell(r->state, pos);
+}
+
+void tsr_reader_tell_stream(const tsr_reader_t *r, tsr_stream_pos_t *pos)
+{
+    pos->lane = r->lane;
+    r->be->tell(r->state, pos->file);
+}
+
+tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf)
+{
+    *is_bgzf = 0;
+    const tsr_reader_backend_t *be;
+    TSR_CALL(backend_for(path, &be));
+    return be->locate(path, n, pos, is_bgzf);
+}
+
+tsr_status_t tsr_reader_locate_lanes(int n_lanes, const tsr_lane_t *lanes, int n, tsr_stream_pos_t *pos,
+                                     int *n_direct)
+{
+    *n_direct = 0;
+    tsr_read_pos_t *col = calloc(n > 0 ? (size_t)n : 1, sizeof *col);
+    if (!col)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory locating chunks of %s", lanes[0].fastq1);
+    tsr_status_t s = TSR_OK;
+    for (int j0 = 0, j1; j0 < n && s == TSR_OK; j0 = j1) {
+        int64_t lane = pos[j0].lane;
+        for (j1 = j0; j1 < n && pos[j1].lane == lane; j1++)
+            ;
+        if (lane < 0 || lane >= n_lanes) {
+            s = tsr_error_set(TSR_ERR_INTERNAL, "position in lane %" PRId64 " of %d", lane, n_lanes);
+            break;
+        }
+        const char *files[2] = {lanes[lane].fastq1, lanes[lane].fastq2};
+        for (int k = 0; k < 2 && s == TSR_OK; k++) {
+            if (!files[k])
+                continue;
+            int direct = 0;
+            for (int j = j0; j < j1; j++)
+                col[j - j0] = pos[j].file[k];
+            s = tsr_reader_locate(files[k], j1 - j0, col, &direct);
+            for (int j = j0; j < j1 && s == TSR_OK; j++)
+                pos[j].file[k] = col[j - j0];
+        }
+    }
+    for (int j = 0; j < n && s == TSR_OK; j++) {
+        const tsr_lane_t *l = &lanes[pos[j].lane];
+        *n_direct += pos[j].file[0].coff >= 0 && (!l->fastq2 || pos[j].file[1].coff >= 0);
+    }
+    free(col);
+    return s;
+}
+
 tsr_status_t tsr_reader_open_at(const char *path1, const char *path2, const tsr_read_pos_t pos[2],
                                 tsr_reader_t **r)
 {
     TSR_CALL(tsr_reader_open(path1, path2, r));
-    if ((*r)->be != &tsr_fastq_backend)
-        return TSR_OK;
-    fq_state_t *st = (*r)->state;
-    tsr_status_t s = fq_file_seek(st->f1, &pos[0]);
-    if (s == TSR_OK && st->f2)
-        s = fq_file_seek(st->f2, &pos[1]);
+    tsr_status_t s = (*r)->be->seek((*r)->state, pos);
     if (s != TSR_OK)
+        tsr_reader_close(r);
+    return s;
+}
+
+tsr_status_t tsr_reader_open_lanes_at(int n_lanes, const tsr_lane_t *lanes, const tsr_stream_pos_t *pos,
+                                      tsr_reader_t **r)
+{
+    *r = NULL;
+    if (pos->lane < 0 || pos->lane >= n_lanes)
+        return tsr_error_set(TSR_ERR_FORMAT, "a chunk starts in lane %" PRId64 " but the sample has %d; the sample "
+                             "sheet changed since the chunks were indexed, rerun with a new --out", pos->lane + 1,
+                             n_lanes);
+    const char **p1, **p2;
+    TSR_CALL(lane_paths(n_lanes, lanes, &p1, &p2));
+    tsr_status_t s = reader_create(n_lanes, p1, p2, (int)pos->lane, r);
+    free(p1);
+    if (s == TSR_OK && (s = (*r)->be->seek((*r)->state, pos->file)) != TSR_OK)
         tsr_reader_close(r);
     return s;
 }
@@ -454,7 +630,17 @@ void tsr_reader_close(tsr_reader_t **r)
 {
     if (!r || !*r)
         return;
-    (*r)->be->close((*r)->state);
-    free(*r);
+    tsr_reader_t *rd = *r;
+    if (rd->state)
+        rd->be->close(rd->state);
+    for (int i = 0; i < rd->n_lanes; i++) {
+        if (rd->path1)
+            free(rd->path1[i]);
+        if (rd->path2)
+            free(rd->path2[i]);
+    }
+    free(rd->path1);
+    free(rd->path2);
+    free(rd);
     *r = NULL;
 }

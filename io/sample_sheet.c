@@ -6,6 +6,11 @@
  * Columns are found by name, in any order; unknown columns are ignored so a
  * sheet may carry its own annotations. Every problem is reported as
  * "SHEET line N: what; what to do", the first one found in file order.
+ *
+ * Lanes: a sample with read input (fastq1 [fastq2]) may take several lines,
+ * one per lane, in one part; the sample keeps the place of its first line.
+ * Read groups default once a part is read, when each sample's lane count is
+ * known: SAMPLE for a single lane, SAMPLE.L<n> for lane n (1-based).
  */
 #include "io/io_internal.h"
 
@@ -22,16 +27,25 @@
 
 KHASH_MAP_INIT_STR(tsr_sheet_ids, int64_t)
 
-enum { COL_SAMPLE, COL_POPULATION, COL_FASTQ1, COL_FASTQ2, COL_BAM, N_COLS };
-static const char *const col_names[N_COLS] = {"sample", "population", "fastq1", "fastq2", "bam"};
+enum { COL_SAMPLE, COL_POPULATION, COL_FASTQ1, COL_FASTQ2, COL_BAM, COL_READ_GROUP, COL_LIBRARY, N_COLS };
+static const char *const col_names[N_COLS] = {"sample", "population", "fastq1", "fastq2",
+                                              "bam",    "read_group", "library"};
+
+/* The sheet lines of one sample's lanes, for messages (the sample's part is sheet_parse_t.part). */
+typedef struct lane_lines {
+    int n;
+    int *line;
+} lane_lines_t;
 
 typedef struct sheet_parse {
     const char *path;  /* as given, for messages */
     char *dir;         /* absolute directory of the sheet */
     int col[N_COLS];   /* field index of each known column, -1 if absent */
     int n_fields;      /* fields in the header */
-    khash_t(tsr_sheet_ids) *ids; /* sample id -> part << 32 | line of first use */
+    khash_t(tsr_sheet_ids) *ids; /* sample id -> index in the sheet */
     int cap;
+    int *id_part;                /* per sample: the part of its lines */
+    lane_lines_t *lines;         /* per sample: the line of each lane (of its first line when aligned) */
     int part;                    /* index of the sheet part being read (tsr_sheet_create_from_parts) */
     const char *const *parts;    /* every part's path, for messages */
     int check_files;             /* 0: resolve paths without opening the files (sealed parts) */
@@ -43,11 +57,21 @@ void tsr_sheet_destroy(tsr_sheet_t **sheet)
         return;
     tsr_sheet_t *s = *sheet;
     for (int i = 0; i < s->n_samples; i++) {
-        free(s->samples[i].id);
-        free(s->samples[i].population);
-        free(s->samples[i].fastq1);
-        free(s->samples[i].fastq2);
-        free(s->samples[i].bam);
+        tsr_sample_t *smp = &s->samples[i];
+        free(smp->id);
+        free(smp->population);
+        if (smp->n_lanes == 0) { /* else fastq1/fastq2 are lane 0's */
+            free(smp->fastq1);
+            free(smp->fastq2);
+        }
+        for (int k = 0; k < smp->n_lanes; k++) {
+            free(smp->lanes[k].fastq1);
+            free(smp->lanes[k].fastq2);
+            free(smp->lanes[k].read_group);
+            free(smp->lanes[k].library);
+        }
+        free(smp->lanes);
+        free(smp->bam);
     }
     free(s->samples);
     for (int i = 0; i < s->n_populations; i++)
@@ -192,6 +216,75 @@ static int valid_population(const char *s)
     return 1;
 }
 
+/* Read group ids and library names go into SAM @RG lines: printable, no spaces. */
+static int valid_tag_value(const char *s)
+{
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* Room for one more sample in sh and in the per-sample arrays of ps. */
+static tsr_status_t grow_samples(sheet_parse_t *ps, tsr_sheet_t *sh)
+{
+    if (sh->n_samples < ps->cap)
+        return TSR_OK;
+    int m = ps->cap ? ps->cap * 2 : 16;
+    tsr_sample_t *p = realloc(sh->samples, (size_t)m * sizeof *p);
+    if (p)
+        sh->samples = p;
+    int *part = realloc(ps->id_part, (size_t)m * sizeof *part);
+    if (part)
+        ps->id_part = part;
+    lane_lines_t *ll = realloc(ps->lines, (size_t)m * sizeof *ll);
+    if (ll)
+        ps->lines = ll;
+    if (!p || !part || !ll)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+    ps->cap = m;
+    return TSR_OK;
+}
+
+/* Append a lane (files resolved, read group and library as given or NULL) to sample `si`. */
+static tsr_status_t add_lane(sheet_parse_t *ps, tsr_sheet_t *sh, int si, int lineno, const char *fq1,
+                             const char *fq2, const char *rg, const char *lib)
+{
+    tsr_sample_t *s = &sh->samples[si];
+    lane_lines_t *ll = &ps->lines[si];
+    tsr_lane_t *lanes = realloc(s->lanes, (size_t)(s->n_lanes + 1) * sizeof *lanes);
+    int *line = realloc(ll->line, (size_t)(ll->n + 1) * sizeof *line);
+    if (lanes)
+        s->lanes = lanes;
+    if (line)
+        ll->line = line;
+    if (!lanes || !line)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+    tsr_lane_t *l = &s->lanes[s->n_lanes];
+    memset(l, 0, sizeof *l);
+    s->n_lanes++; /* from here the destroy path frees whatever was set */
+    ll->line[ll->n++] = lineno;
+    if ((*rg && !(l->read_group = strdup(rg))) || (*lib && !(l->library = strdup(lib))))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+    TSR_CALL(resolve_input(ps, lineno, fq1, &l->fastq1));
+    if (*fq2)
+        TSR_CALL(resolve_input(ps, lineno, fq2, &l->fastq2));
+    for (int k = 0; k + 1 < s->n_lanes; k++) {
+        const tsr_lane_t *o = &s->lanes[k];
+        const char *mine[2] = {l->fastq1, l->fastq2}, *theirs[2] = {o->fastq1, o->fastq2};
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                if (mine[a] && theirs[b] && strcmp(mine[a], theirs[b]) == 0)
+                    return tsr_error_set(TSR_ERR_FORMAT,
+                                         "%s line %d: sample '%s' already reads '%s' on line %d; each lane of a "
+                                         "sample names its own files (remove the repeated line)",
+                                         ps->path, lineno, s->id, mine[a], ll->line[k]);
+    }
+    s->fastq1 = s->lanes[0].fastq1;
+    s->fastq2 = s->lanes[0].fastq2;
+    return TSR_OK;
+}
+
 static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno, char **f, int n)
 {
     if (n != ps->n_fields)
@@ -207,19 +300,6 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
                              "%s line %d: sample id '%s' has characters outside [A-Za-z0-9._-]; sample ids "
                              "become file names, rename the sample",
                              ps->path, lineno, id);
-    khiter_t k = kh_get(tsr_sheet_ids, ps->ids, id);
-    if (k != kh_end(ps->ids)) {
-        int part = (int)(kh_val(ps->ids, k) >> 32), line = (int)(kh_val(ps->ids, k) & 0xffffffff);
-        if (part != ps->part)
-            return tsr_error_set(TSR_ERR_FORMAT,
-                                 "%s line %d: sample '%s' is already in the cohort (%s line %d); sample ids must be "
-                                 "unique across the cohort, rename the new sample",
-                                 ps->path, lineno, id, ps->parts[part], line);
-        return tsr_error_set(TSR_ERR_FORMAT,
-                             "%s line %d: sample '%s' already on line %d; sample ids must be unique",
-                             ps->path, lineno, id, line);
-    }
-
     const char *pop = ps->col[COL_POPULATION] >= 0 ? trim(f[ps->col[COL_POPULATION]]) : "all";
     if (!*pop)
         return tsr_error_set(TSR_ERR_FORMAT,
@@ -234,6 +314,8 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
     const char *fq1 = ps->col[COL_FASTQ1] >= 0 ? trim(f[ps->col[COL_FASTQ1]]) : "";
     const char *fq2 = ps->col[COL_FASTQ2] >= 0 ? trim(f[ps->col[COL_FASTQ2]]) : "";
     const char *bam = ps->col[COL_BAM] >= 0 ? trim(f[ps->col[COL_BAM]]) : "";
+    const char *rg = ps->col[COL_READ_GROUP] >= 0 ? trim(f[ps->col[COL_READ_GROUP]]) : "";
+    const char *lib = ps->col[COL_LIBRARY] >= 0 ? trim(f[ps->col[COL_LIBRARY]]) : "";
     if (*bam && (*fq1 || *fq2))
         return tsr_error_set(TSR_ERR_FORMAT,
                              "%s line %d: sample '%s' names both FASTQ and BAM/CRAM input; fill either "
@@ -243,17 +325,47 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
         return tsr_error_set(TSR_ERR_FORMAT,
                              "%s line %d: sample '%s' has no input file; fill fastq1 [fastq2] or bam",
                              ps->path, lineno, id);
+    if (*bam && (*rg || *lib))
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "%s line %d: sample '%s' has aligned input and a read_group or library; an aligned "
+                             "BAM/CRAM keeps its own read groups, leave those fields empty",
+                             ps->path, lineno, id);
+    if (!valid_tag_value(rg) || !valid_tag_value(lib))
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "%s line %d: %s '%s' of sample '%s' has spaces or unprintable characters; it goes "
+                             "into the SAM @RG header line, rename it",
+                             ps->path, lineno, valid_tag_value(rg) ? "library" : "read group",
+                             valid_tag_value(rg) ? lib : rg, id);
 
-    if (sh->n_samples == ps->cap) {
-        int m = ps->cap ? ps->cap * 2 : 16;
-        tsr_sample_t *p = realloc(sh->samples, (size_t)m * sizeof *p);
-        if (!p)
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
-        sh->samples = p;
-        ps->cap = m;
+    khiter_t k = kh_get(tsr_sheet_ids, ps->ids, id);
+    if (k != kh_end(ps->ids)) {
+        int si = (int)kh_val(ps->ids, k);
+        const tsr_sample_t *s = &sh->samples[si];
+        int part = ps->id_part[si], line = ps->lines[si].line[0];
+        if (part != ps->part)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' is already in the cohort (%s line %d); sample ids must be "
+                                 "unique across the cohort, rename the new sample",
+                                 ps->path, lineno, id, ps->parts[part], line);
+        if (*bam || s->kind == TSR_INPUT_ALIGNED)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' already on line %d; sample ids must be unique (only a "
+                                 "sample with FASTQ or unaligned BAM/CRAM input may take several lines, its lanes)",
+                                 ps->path, lineno, id, line);
+        if (strcmp(s->population, pop) != 0)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' already on line %d in population '%s'; sample ids must "
+                                 "be unique, and the lines (lanes) of one sample name the same population",
+                                 ps->path, lineno, id, line, s->population);
+        return add_lane(ps, sh, si, lineno, fq1, fq2, rg, lib);
     }
-    tsr_sample_t *s = &sh->samples[sh->n_samples];
+
+    TSR_CALL(grow_samples(ps, sh));
+    int si = sh->n_samples;
+    tsr_sample_t *s = &sh->samples[si];
     memset(s, 0, sizeof *s);
+    ps->id_part[si] = ps->part;
+    ps->lines[si] = (lane_lines_t){0, NULL};
     sh->n_samples++; /* from here the destroy path frees whatever was set */
     s->id = strdup(id);
     s->population = strdup(pop);
@@ -261,18 +373,51 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
     if (*bam) {
         s->kind = TSR_INPUT_ALIGNED;
+        int *line = malloc(sizeof *line);
+        if (!line)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+        ps->lines[si] = (lane_lines_t){1, line};
+        line[0] = lineno;
         TSR_CALL(resolve_input(ps, lineno, bam, &s->bam));
     } else {
         s->kind = TSR_INPUT_FASTQ;
-        TSR_CALL(resolve_input(ps, lineno, fq1, &s->fastq1));
-        if (*fq2)
-            TSR_CALL(resolve_input(ps, lineno, fq2, &s->fastq2));
+        TSR_CALL(add_lane(ps, sh, si, lineno, fq1, fq2, rg, lib));
     }
     int ret;
     k = kh_put(tsr_sheet_ids, ps->ids, s->id, &ret);
     if (ret < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
-    kh_val(ps->ids, k) = (int64_t)ps->part << 32 | (int64_t)lineno;
+    kh_val(ps->ids, k) = si;
+    return TSR_OK;
+}
+
+/* Default read groups and libraries of samples [from, n_samples) (one part), then check RG ids differ. */
+static tsr_status_t finish_lanes(sheet_parse_t *ps, tsr_sheet_t *sh, int from)
+{
+    for (int i = from; i < sh->n_samples; i++) {
+        tsr_sample_t *s = &sh->samples[i];
+        for (int k = 0; k < s->n_lanes; k++) {
+            tsr_lane_t *l = &s->lanes[k];
+            if (!l->read_group) {
+                size_t n = strlen(s->id) + 16;
+                if ((l->read_group = malloc(n)))
+                    snprintf(l->read_group, n, s->n_lanes == 1 ? "%s" : "%s.L%d", s->id, k + 1);
+            }
+            if (!l->library)
+                l->library = strdup(s->id);
+            if (!l->read_group || !l->library)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
+        }
+        for (int k = 1; k < s->n_lanes; k++)
+            for (int j = 0; j < k; j++)
+                if (strcmp(s->lanes[j].read_group, s->lanes[k].read_group) == 0)
+                    return tsr_error_set(TSR_ERR_FORMAT,
+                                         "%s line %d: read group '%s' of sample '%s' is also the read group of "
+                                         "line %d; each lane of a sample needs its own read group (unset ones "
+                                         "default to SAMPLE.L<lane>), rename one",
+                                         ps->path, ps->lines[i].line[k], s->lanes[k].read_group, s->id,
+                                         ps->lines[i].line[j]);
+    }
     return TSR_OK;
 }
 
@@ -380,7 +525,10 @@ static tsr_status_t parse_part(sheet_parse_t *ps, const char *path, tsr_sheet_t 
         for (int c = 0; c < N_COLS; c++)
             ps->col[c] = -1;
         ps->n_fields = 0;
+        int before = sh->n_samples;
         st = parse_lines(ps, fp, sh);
+        if (st == TSR_OK)
+            st = finish_lanes(ps, sh, before);
     }
     fclose(fp);
     free(copy);
@@ -410,6 +558,10 @@ tsr_status_t tsr_sheet_create_from_parts(int n_parts, const char *const *paths, 
         st = index_populations(paths[n_parts - 1], sh);
     if (ps.ids)
         kh_destroy(tsr_sheet_ids, ps.ids);
+    for (int i = 0; sh && i < sh->n_samples; i++)
+        free(ps.lines[i].line);
+    free(ps.lines);
+    free(ps.id_part);
     if (st != TSR_OK)
         tsr_sheet_destroy(&sh);
     *sheet = sh;
@@ -420,4 +572,32 @@ tsr_status_t tsr_sheet_create_from_file(const char *path, tsr_sheet_t **sheet)
 {
     const char *paths[1] = {path};
     return tsr_sheet_create_from_parts(1, paths, 0, sheet);
+}
+
+/* One sheet field: an empty string for NULL. */
+static const char *field(const char *s)
+{
+    return s ? s : "";
+}
+
+tsr_status_t tsr_sheet_write(const tsr_sheet_t *sh, int from, int to, const char *path)
+{
+    char tmp[4400];
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    fprintf(fp, "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\n");
+    for (int i = from; i < to; i++) {
+        const tsr_sample_t *s = &sh->samples[i];
+        if (s->n_lanes == 0)
+            fprintf(fp, "%s\t%s\t%s\t%s\t%s\t\t\n", s->id, s->population, field(s->fastq1), field(s->fastq2),
+                    field(s->bam));
+        for (int k = 0; k < s->n_lanes; k++) {
+            const tsr_lane_t *l = &s->lanes[k];
+            fprintf(fp, "%s\t%s\t%s\t%s\t\t%s\t%s\n", s->id, s->population, l->fastq1, field(l->fastq2),
+                    l->read_group, l->library);
+        }
+    }
+    return tsr_output_commit(fp, tmp, path);
 }

@@ -282,18 +282,21 @@ static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
     fprintf(fp, ",\n      \"samples\": [");
     for (int i = 0; i < plan->sheet->n_samples; i++) {
         const tsr_sample_t *smp = &plan->sheet->samples[i];
-        const char *paths[3] = {smp->fastq1, smp->fastq2, smp->bam};
         fprintf(fp, "%s\n        {\"sample\": ", i ? "," : "");
         tsr_json_str(fp, smp->id);
         fprintf(fp, ", \"population\": ");
         tsr_json_str(fp, smp->population);
         fprintf(fp, ", \"files\": [");
         int n = 0;
-        for (int k = 0; k < 3; k++)
-            if (paths[k]) {
+        for (int k = 0; k < 2 * smp->n_lanes + 1; k++) { /* every lane's files, then an aligned input */
+            const char *path = k == 2 * smp->n_lanes ? smp->bam
+                               : k % 2                ? smp->lanes[k / 2].fastq2
+                                                      : smp->lanes[k / 2].fastq1;
+            if (path) {
                 fprintf(fp, "%s\n          ", n++ ? "," : "");
-                tsr_json_file(fp, paths[k], 0, "");
+                tsr_json_file(fp, path, 0, "");
             }
+        }
         fprintf(fp, "]}");
     }
     fprintf(fp, "\n      ]\n    }\n  }");

@@ -275,12 +275,16 @@ static void tsr_plan_fingerprint(tsr_plan_t *plan)
     /* the run's own sheet only: parts added later (tessera add) grow the cohort under the same journal */
     for (int i = 0; i < plan->part_first[1]; i++) {
         const tsr_sample_t *s = &plan->sheet->samples[i];
-        const char *paths[3] = {s->fastq1, s->fastq2, s->bam};
-        for (int k = 0; k < 3; k++) {
-            struct stat st;
-            if (paths[k] && stat(paths[k], &st) == 0) {
-                snprintf(buf, sizeof buf, "%d:%d:%lld", i, k, (long long)st.st_size);
-                b = tsr_crc_str(b, buf);
+        /* k: lane 0's files 0 and 1 and the aligned input 2 (a one-lane sheet's numbering), lane L's 2L+1, 2L+2 */
+        for (int l = 0; l < (s->n_lanes > 1 ? s->n_lanes : 1); l++) {
+            const char *paths[3] = {l < s->n_lanes ? s->lanes[l].fastq1 : NULL,
+                                    l < s->n_lanes ? s->lanes[l].fastq2 : NULL, l == 0 ? s->bam : NULL};
+            for (int k = 0; k < 3; k++) {
+                struct stat st;
+                if (paths[k] && stat(paths[k], &st) == 0) {
+                    snprintf(buf, sizeof buf, "%d:%d:%lld", i, l == 0 ? k : 2 * l + 1 + k, (long long)st.st_size);
+                    b = tsr_crc_str(b, buf);
+                }
             }
         }
     }
@@ -291,6 +295,15 @@ static int64_t tsr_file_size(const char *p)
 {
     struct stat st;
     return p && stat(p, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* Bytes of a read-input sample's files, every lane. */
+static double tsr_sample_read_bytes(const tsr_sample_t *smp)
+{
+    double bytes = 0;
+    for (int l = 0; l < smp->n_lanes; l++)
+        bytes += (double)(tsr_file_size(smp->lanes[l].fastq1) + tsr_file_size(smp->lanes[l].fastq2));
+    return bytes;
 }
 
 /*
@@ -310,7 +323,7 @@ static tsr_status_t tsr_plan_align_units(tsr_plan_t *plan)
     for (int i = 0; i < sh->n_samples; i++) {
         if (sh->samples[i].kind != TSR_INPUT_FASTQ)
             continue;
-        double bytes = (double)(tsr_file_size(sh->samples[i].fastq1) + tsr_file_size(sh->samples[i].fastq2));
+        double bytes = tsr_sample_read_bytes(&sh->samples[i]);
         double k = bytes / ((double)plan->opts.align_chunk_pairs * TSR_ALIGN_EST_BYTES);
         plan->align_slots[i] = k < 1 ? 1 : k > TSR_ALIGN_MAX_SLOTS ? TSR_ALIGN_MAX_SLOTS : (int)(k + 0.999999);
     }
@@ -691,7 +704,7 @@ static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g,
 {
     const tsr_sample_t *smp = &plan->sheet->samples[i];
     char key[1024], o1[1024], o2[1100], o3[1100];
-    double bytes = (double)(tsr_file_size(smp->fastq1) + tsr_file_size(smp->fastq2));
+    double bytes = tsr_sample_read_bytes(smp);
     int k_slots = plan->align_slots[i];
     tsr_task_id_t index_id;
     snprintf(key, sizeof key, "align/%s/index", smp->id);
@@ -799,23 +812,6 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
 
 /* ------------------------------------------------ the run record (tessera add) */
 
-/* Write the samples [from, to) of sheet as a sheet part with absolute paths to `path` (tmp + rename). */
-static tsr_status_t tsr_plan_part_write(const tsr_sheet_t *sh, int from, int to, const char *path)
-{
-    char tmp[4300];
-    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
-    FILE *fp = fopen(tmp, "w");
-    if (!fp)
-        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    fprintf(fp, "sample\tpopulation\tfastq1\tfastq2\tbam\n");
-    for (int i = from; i < to; i++) {
-        const tsr_sample_t *s = &sh->samples[i];
-        fprintf(fp, "%s\t%s\t%s\t%s\t%s\n", s->id, s->population, s->fastq1 ? s->fastq1 : "",
-                s->fastq2 ? s->fastq2 : "", s->bam ? s->bam : "");
-    }
-    return tsr_output_commit(fp, tmp, path);
-}
-
 /* Whole small file into a malloc'ed string (*len bytes); NULL when missing or unreadable. */
 static char *tsr_plan_slurp(const char *path, size_t *len)
 {
@@ -836,7 +832,7 @@ tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan)
     snprintf(dir, sizeof dir, "%s/samples.d", o->outdir);
     TSR_CALL(tsr_mkdir_p(dir));
     tsr_plan_part_path(o->outdir, 0, dir, sizeof dir);
-    TSR_CALL(tsr_plan_part_write(plan->sheet, 0, plan->part_first[1], dir));
+    TSR_CALL(tsr_sheet_write(plan->sheet, 0, plan->part_first[1], dir));
     struct stat st;
     const char *regions = o->regions ? o->regions : "";
     if (o->regions && stat(o->regions, &st) == 0 && S_ISREG(st.st_mode) && realpath(o->regions, abs_reg))
@@ -938,7 +934,7 @@ tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *p
     if (fd >= 0)
         close(fd);
     if (s == TSR_OK)
-        s = tsr_plan_part_write(one, 0, one->n_samples, tmpl);
+        s = tsr_sheet_write(one, 0, one->n_samples, tmpl);
     tsr_sheet_destroy(&one);
     size_t la = 0, lb = 0;
     char *mine = s == TSR_OK ? tsr_plan_slurp(tmpl, &la) : NULL;

@@ -70,9 +70,19 @@ gen_fq_single_end_plain() {
   zcat "$D/c/reads/S0002_1.fastq.gz" > "$D/se.fq"
   sheet_with "$(printf 'S0002\tpop1\t%s\t' "$D/se.fq")"
 }
-gen_fq_unaligned_bam() {
-  zcat "$D/c/reads/S0002_1.fastq.gz" | head -400 | samtools import -0 - -o "$D/unaligned.bam" 2>/dev/null
+gen_ubam_missing_mate() { # unaligned BAM (samtools import) whose last read 1 lost its read 2
+  for m in 1 2; do zcat "$D/c/reads/S0002_$m.fastq.gz" | head -400 > "$D/r$m.fq"; done
+  samtools import -1 "$D/r1.fq" -2 "$D/r2.fq" -o "$D/full.bam" 2>/dev/null
+  samtools view -h "$D/full.bam" | head -n -1 | samtools view -b -o "$D/unaligned.bam" - 2>/dev/null
   sheet_with "$(printf 'S0002\tpop1\t%s\t' "$D/unaligned.bam")"
+}
+gen_ubam_aligned_as_reads() { # an aligned BAM in the fastq1 column
+  bam_cohort "$D/b" 12000
+  sheet_with "$(printf 'S0002\tpop1\t%s\t' "$D/b/bam/S0001.bam")"
+}
+gen_ubam_with_fastq2() { # an unaligned BAM holds both mates: a fastq2 beside it is a mistake
+  zcat "$D/c/reads/S0002_1.fastq.gz" | head -400 | samtools import -0 - -o "$D/unaligned.bam" 2>/dev/null
+  sheet_with "$(printf 'S0002\tpop1\t%s\t%s' "$D/unaligned.bam" "$D/c/reads/S0002_2.fastq.gz")"
 }
 gen_sheet_crlf() { # a sheet saved on Windows is accepted as it is
   sed 's/$/\r/' "$D/c/samples.tsv" > "$D/c/crlf.tsv"; SHEET=$D/c/crlf.tsv
@@ -89,7 +99,8 @@ gen_sheet_paths_with_spaces() {
 gen_sheet_no_sample_col() { sed -i '1s/^sample/name/' "$SHEET"; }
 gen_sheet_no_input_col() { sed -i '1s/fastq1/reads1/; 1s/fastq2/reads2/' "$SHEET"; }
 gen_sheet_missing_field() { awk -F'\t' -v OFS='\t' 'NR==3 { NF=3 } 1' "$SHEET" > "$D/s" && mv "$D/s" "$SHEET"; }
-gen_sheet_duplicate_id() { sed -n 2p "$SHEET" >> "$SHEET"; }
+gen_sheet_duplicate_id() { sed -n 2p "$SHEET" | sed 's/\tpop1\t/\tpop2\t/' >> "$SHEET"; }
+gen_sheet_lane_same_files() { sed -n 2p "$SHEET" >> "$SHEET"; } # a second lane naming the same files
 gen_sheet_bad_id() { sed -i '2s/^S0001/S 1\/x/' "$SHEET"; }
 gen_sheet_bad_population() { sed -i '3s/pop1/pop-1/' "$SHEET"; }
 gen_sheet_empty_population() { sed -i '2s/pop1//' "$SHEET"; }

@@ -17,7 +17,7 @@ static int setup(void **state)
     char *sub = path_in(f->dir, "sub");
     assert_int_equal(mkdir(sub, 0700), 0);
     free(sub);
-    const char *names[] = {"a_1.fq", "a_2.fq", "sub/b.fq.gz", "c.bam"};
+    const char *names[] = {"a_1.fq", "a_2.fq", "sub/b.fq.gz", "c.bam", "l2_1.fq", "l2_2.fq", "l3.fq"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         free(write_file(f->dir, names[i], "x\n", 0));
     *state = f;
@@ -129,7 +129,7 @@ static void test_errors(void **state)
     expect_error(f, "sample\tpopulation\tfastq1\n\tA\ta_1.fq\n", TSR_ERR_FORMAT, 2, "empty sample id");
     expect_error(f,
                  "sample\tpopulation\tfastq1\nS1\tA\ta_1.fq\n# c\nS2\tA\ta_1.fq\nS1\tB\ta_2.fq\n",
-                 TSR_ERR_FORMAT, 5, "sample 'S1' already on line 2; sample ids must be unique");
+                 TSR_ERR_FORMAT, 5, "sample 'S1' already on line 2 in population 'A'; sample ids must be unique");
     expect_error(f, "sample\tpopulation\tfastq1\nS/1\tA\ta_1.fq\n", TSR_ERR_FORMAT, 2,
                  "outside [A-Za-z0-9._-]");
     expect_error(f, "sample\tpopulation\tfastq1\nS1\tA\ta_1.fq\nS2\tA\tx.fq.gz\n", TSR_ERR_IO, 3,
@@ -158,6 +158,114 @@ static void test_missing_sheet(void **state)
     free(p);
 }
 
+/* One sample's lane: files (relative to the fixture) and read group / library. */
+static void expect_lane(const fixture_t *f, const tsr_lane_t *l, const char *fq1, const char *fq2, const char *rg,
+                        const char *lib)
+{
+    expect_path(l->fastq1, f->real, fq1);
+    if (fq2)
+        expect_path(l->fastq2, f->real, fq2);
+    else
+        assert_null(l->fastq2);
+    assert_string_equal(l->read_group, rg);
+    assert_string_equal(l->library, lib);
+}
+
+static void check_lanes_sheet(const fixture_t *f, const tsr_sheet_t *sh)
+{
+    assert_int_equal(sh->n_samples, 4);
+    const tsr_sample_t *s1 = &sh->samples[0], *s2 = &sh->samples[1], *s3 = &sh->samples[2], *s4 = &sh->samples[3];
+    assert_string_equal(s1->id, "S1");
+    assert_int_equal(s1->kind, TSR_INPUT_FASTQ);
+    assert_int_equal(s1->n_lanes, 3);
+    expect_lane(f, &s1->lanes[0], "a_1.fq", "a_2.fq", "S1.L1", "S1");
+    expect_lane(f, &s1->lanes[1], "l2_1.fq", "l2_2.fq", "S1.L2", "libB");
+    expect_lane(f, &s1->lanes[2], "l3.fq", NULL, "my:RG.7", "S1");
+    assert_ptr_equal(s1->fastq1, s1->lanes[0].fastq1); /* fastq1/fastq2 stay lane 0's */
+    assert_ptr_equal(s1->fastq2, s1->lanes[0].fastq2);
+    assert_string_equal(s2->id, "S2");
+    assert_int_equal(s2->n_lanes, 1);
+    expect_lane(f, &s2->lanes[0], "sub/b.fq.gz", NULL, "RGX", "LIBY");
+    assert_string_equal(s3->id, "S3"); /* unaligned BAM in fastq1: read input, one lane */
+    assert_int_equal(s3->kind, TSR_INPUT_FASTQ);
+    expect_lane(f, &s3->lanes[0], "c.bam", NULL, "S3", "S3");
+    assert_int_equal(s4->kind, TSR_INPUT_ALIGNED);
+    assert_int_equal(s4->n_lanes, 0);
+    assert_null(s4->lanes);
+    assert_null(s4->fastq1);
+    expect_path(s4->bam, f->real, "c.bam");
+    assert_int_equal(sh->n_populations, 2);
+    assert_int_equal(sh->sample_pop[0], 1);
+    assert_int_equal(sh->sample_pop[1], 0);
+}
+
+static void test_lanes(void **state)
+{
+    fixture_t *f = *state;
+    char *sheet_path = write_file(f->dir, "lanes.tsv",
+                                  "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\n"
+                                  "S1\tEUR\ta_1.fq\ta_2.fq\t\t\t\n"
+                                  "S2\tAFR\tsub/b.fq.gz\t\t\tRGX\tLIBY\n"
+                                  "S1\tEUR\tl2_1.fq\tl2_2.fq\t\t\tlibB\n"
+                                  "S3\tEUR\tc.bam\t\t\t\t\n"
+                                  "S4\tEUR\t\t\tc.bam\t\t\n"
+                                  "S1\tEUR\tl3.fq\t\t\tmy:RG.7\t\n",
+                                  0);
+    tsr_sheet_t *sh = NULL;
+    if (tsr_sheet_create_from_file(sheet_path, &sh) != TSR_OK)
+        fail_msg("%s", tsr_error_msg());
+    check_lanes_sheet(f, sh);
+
+    /* written back (what a run records for `tessera add`), it reads as the same samples */
+    char *copy = path_in(f->dir, "copy.tsv");
+    assert_int_equal(tsr_sheet_write(sh, 0, sh->n_samples, copy), TSR_OK);
+    tsr_sheet_t *again = NULL;
+    if (tsr_sheet_create_from_file(copy, &again) != TSR_OK)
+        fail_msg("%s", tsr_error_msg());
+    check_lanes_sheet(f, again);
+    tsr_sheet_destroy(&again);
+    tsr_sheet_destroy(&sh);
+
+    /* lanes never span parts: a sample of an earlier part cannot gain lanes later */
+    char *more = write_file(f->dir, "more.tsv", "sample\tpopulation\tfastq1\nS1\tEUR\tl3.fq\n", 0);
+    const char *parts[2] = {sheet_path, more};
+    tsr_error_clear();
+    assert_int_equal(tsr_sheet_create_from_parts(2, parts, 0, &sh), TSR_ERR_FORMAT);
+    assert_null(sh);
+    assert_non_null(strstr(tsr_error_msg(), "more.tsv line 2: sample 'S1' is already in the cohort"));
+    assert_non_null(strstr(tsr_error_msg(), "lanes.tsv line 2)"));
+    free(more);
+    free(copy);
+    free(sheet_path);
+}
+
+static void test_lane_errors(void **state)
+{
+    fixture_t *f = *state;
+    const char *hdr = "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\n";
+    char text[1024];
+#define LANES(body) (snprintf(text, sizeof text, "%s%s", hdr, body), text)
+    expect_error(f, LANES("S1\tA\t\t\tc.bam\t\t\nS1\tA\ta_1.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "sample 'S1' already on line 2; sample ids must be unique (only a sample with FASTQ");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\t\nS1\tA\t\t\tc.bam\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "sample 'S1' already on line 2; sample ids must be unique");
+    expect_error(f, LANES("S1\tA\ta_1.fq\ta_2.fq\t\t\t\nS1\tA\ta_2.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "sample 'S1' already reads");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tR\t\nS1\tA\ta_2.fq\t\t\tR\t\n"), TSR_ERR_FORMAT, 3,
+                 "read group 'R' of sample 'S1' is also the read group of line 2");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tS1.L2\t\nS1\tA\ta_2.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "read group 'S1.L2' of sample 'S1' is also the read group of line 2");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tR 1\t\n"), TSR_ERR_FORMAT, 2,
+                 "read group 'R 1' of sample 'S1' has spaces or unprintable characters");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\tlib\x01\n"), TSR_ERR_FORMAT, 2, "library 'lib");
+    expect_error(f, LANES("S1\tA\t\t\tc.bam\tR\t\n"), TSR_ERR_FORMAT, 2,
+                 "aligned input and a read_group or library");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\t\nS1\tB\ta_2.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "in population 'A'; sample ids must be unique, and the lines (lanes) of one sample name the "
+                 "same population");
+#undef LANES
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +273,8 @@ int main(void)
         cmocka_unit_test(test_no_population_column),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_sheet),
+        cmocka_unit_test(test_lanes),
+        cmocka_unit_test(test_lane_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
