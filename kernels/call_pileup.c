@@ -4,28 +4,50 @@
  * likelihoods and reference-confidence blocks (tsr_evidence_t), written as
  * one HDF5 evidence partition (the kernel object is in kernels/call_kernel.c).
  *
- * Design (pair-HMM indel realignment is still to come). Each sample's
- * BAM/CRAM (CRAM decoded against opts.ref_path) is read twice over the region.
- * Every read's indel events are first left-aligned against the reference
- * (an event moves one base left while the shifted event is the same
- * sequence, over aligned bases only), so an indel in a homopolymer or a
- * tandem repeat has one anchor however the aligner placed it:
+ * Design. Each sample's BAM/CRAM (CRAM decoded against opts.ref_path) is
+ * read twice over the region. Every read's indel events are first
+ * left-aligned against the reference (an event moves one base left while
+ * the shifted event is the same sequence, over aligned bases only), so an
+ * indel in a homopolymer or a tandem repeat has one anchor however the
+ * aligner placed it:
  *   pass 1 counts, per position, the bases of each A/C/G/T (base quality >=
  *     min_baseq) and the reads' indel events (from CIGAR I/D, anchored at the
- *     aligned base before the event). A position is an SNV candidate when some
- *     sample has >= min_alt_reads and >= min_alt_frac of its depth for a
- *     non-reference base; an anchor is an indel candidate when some sample has
- *     >= min_indel_reads (and min_indel_frac of its depth) with the same event.
+ *     aligned base before the event). A position is an SNV candidate for a
+ *     base when some sample has >= min_alt_reads and >= min_alt_frac of its
+ *     depth for it, or the batch has >= min_pool_alt_reads of it in sum and
+ *     min_pool_alt_frac of its summed depth (low-coverage stretches where no
+ *     sample reaches two reads). An event is an indel candidate when some
+ *     sample has >= min_indel_reads (and min_indel_frac of its depth) with
+ *     it, or the batch has in sum (indel errors are rare enough that one read
+ *     in each of two samples is worth genotyping at 4x); a batch-sum
+ *     insertion of the same anchor and length as a sample-qualified one is
+ *     taken for its sequencing errors and dropped.
  *   pass 2 scores every read against the candidate sites it covers and
- *     accumulates diploid genotype likelihoods over "REF,ALT...,<*>":
+ *     accumulates diploid genotype likelihoods over "REF,ALT...,<*>",
+ *     log10 P(read | a/b) = log10(P(read | a)/2 + P(read | b)/2):
  *     SNV: P(base | allele) = 1-e if equal else e/3, with
  *       e = max(10^(-BQ/10), 10^(-MAPQ/10)) clamped to [1e-6, 0.75]; the
  *       symbolic <*> stands for any unlisted base.
- *     indel: a read with an aligned base at the anchor whose aligned span
- *       covers the whole REF observes the allele whose event matches exactly
- *       (its only event in the REF span), REF when it has no event there and
- *       <*> otherwise; P(obs | allele) = 1-e if equal else e/(n-1), with
- *       e = max(indel_error, 10^(-MAPQ/10)).
+ *     indel: realignment. Each site has a window of the reference (the
+ *       stretch its alleles can slide over plus TSR_CALL_FLANK bases each
+ *       side) and one haplotype per allele (the window with the event
+ *       applied). A read that covers the anchor and the whole ambiguous
+ *       stretch is scored: its bases over the window (from its own query
+ *       sequence, so whatever the aligner made of the indel: a gap, or
+ *       mismatches near the read's end) against each haplotype with a
+ *       banded pair-HMM (phmm_loglik: base-quality emissions, gap open
+ *       `gop`, extension 0.1, free start and end on the haplotype). A read
+ *       that ends inside a repeat fits every allele alike and adds nothing.
+ *       gop is indel_error (Q45) outside repeats and loses 3 phred per extra
+ *       repeat unit the events sit in (down to Q20), as slippage does.
+ *       <*> is one gap open better than the best listed allele for a read
+ *       with an unlisted event in the stretch, one worse otherwise. Allele
+ *       likelihoods are capped at the read's MAPQ below the best one.
+ *     A read counts toward AD (and the strand totals) of its best allele
+ *     when that beats the next by 0.5 log10 units; DP counts every scored
+ *     read. Where a read's best haplotype is not the one its CIGAR shows,
+ *     its bases over that window are not SNV evidence (the mismatches an
+ *     unopened gap leaves must not become SNV calls).
  * Each observation also counts toward its allele's forward or reverse
  * strand total (the read's strand), for the joint kernel's StrandBias filter.
  * An SNV and an indel at one position stay two records here; the joint
@@ -56,10 +78,12 @@ void tsr_call_opts_init(tsr_call_opts_t *o)
     o->min_mapq = 20;
     o->min_baseq = 13;
     o->min_alt_reads = 2;
-    o->min_alt_frac = 0.2;
+    o->min_alt_frac = 0.1;
     o->min_indel_reads = 2;
     o->min_indel_frac = 0.1;
-    o->indel_error = 1e-3;
+    o->min_pool_alt_reads = 3;
+    o->min_pool_alt_frac = 0.05;
+    o->indel_error = 3.16e-5; /* Q45 */
 }
 
 tsr_status_t tsr_call_opts_check(const tsr_call_opts_t *o)
@@ -68,9 +92,10 @@ tsr_status_t tsr_call_opts_check(const tsr_call_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "--min-mapq must be in [0, 255] (got %d)", o->min_mapq);
     if (o->min_baseq < 0 || o->min_baseq > 93)
         return tsr_error_set(TSR_ERR_USAGE, "--min-baseq must be in [0, 93] (got %d)", o->min_baseq);
-    if (o->min_alt_reads < 1 || o->min_indel_reads < 1)
+    if (o->min_alt_reads < 1 || o->min_indel_reads < 1 || o->min_pool_alt_reads < 1)
         return tsr_error_set(TSR_ERR_USAGE, "candidate read thresholds must be >= 1");
-    if (!(o->min_alt_frac >= 0 && o->min_alt_frac <= 1) || !(o->min_indel_frac >= 0 && o->min_indel_frac <= 1))
+    if (!(o->min_alt_frac >= 0 && o->min_alt_frac <= 1) || !(o->min_indel_frac >= 0 && o->min_indel_frac <= 1) ||
+        !(o->min_pool_alt_frac >= 0 && o->min_pool_alt_frac <= 1))
         return tsr_error_set(TSR_ERR_USAGE, "candidate fractions must be in [0, 1]");
     if (!(o->indel_error > 0 && o->indel_error < 0.5))
         return tsr_error_set(TSR_ERR_USAGE, "indel error must be in (0, 0.5) (got %g)", o->indel_error);
@@ -85,6 +110,8 @@ typedef struct indel_ev {
     int32_t del;
     int32_t ins_len;
     int64_t ins_off; /* into the owner's base pool */
+    int32_t n;       /* pass 1, per sample: reads showing the event */
+    int32_t dp;      /* pass 1, per sample: counted depth at the anchor */
 } indel_ev_t;
 
 /* A read as the passes see it: per reference position of its aligned span, base code and quality. */
@@ -95,7 +122,12 @@ typedef struct read_view {
     int is_rev;           /* the read maps to the reverse strand */
     int8_t *base;         /* rend-rstart: 0..3 ACGT, 4 N, -1 deleted or skipped */
     uint8_t *qual;
+    int32_t *qpos;        /* rend-rstart: query index of the base aligned there (deleted: of the next one) */
     size_t cap;
+    int8_t *qseq;         /* the query: 0..3 ACGT, 4 N */
+    uint8_t *qqual;
+    size_t qcap;
+    int32_t q_aln_end;    /* query index after the last aligned base (trailing soft clip excluded) */
     int n_ev, m_ev;
     indel_ev_t *ev;       /* ins_off into ins */
     char *ins;
@@ -106,6 +138,9 @@ static void read_view_free(read_view_t *v)
 {
     free(v->base);
     free(v->qual);
+    free(v->qpos);
+    free(v->qseq);
+    free(v->qqual);
     free(v->ev);
     free(v->ins);
     memset(v, 0, sizeof *v);
@@ -195,7 +230,24 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
         if (!nq)
             return -1;
         v->qual = nq;
+        int32_t *np = realloc(v->qpos, c * sizeof *np);
+        if (!np)
+            return -1;
+        v->qpos = np;
         v->cap = c;
+    }
+    size_t ql = (size_t)b->core.l_qseq;
+    if (ql > v->qcap) {
+        size_t c = ql * 2;
+        int8_t *ns = realloc(v->qseq, c);
+        if (!ns)
+            return -1;
+        v->qseq = ns;
+        uint8_t *nq = realloc(v->qqual, c);
+        if (!nq)
+            return -1;
+        v->qqual = nq;
+        v->qcap = c;
     }
     v->rstart = b->core.pos;
     v->rend = b->core.pos + span;
@@ -204,6 +256,12 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
     v->n_ev = 0;
     v->ins_len = 0;
     const uint8_t *seq = bam_get_seq(b), *q = bam_get_qual(b);
+    for (size_t i = 0; i < ql; i++) {
+        int c = seq_nt16_int[bam_seqi(seq, i)];
+        v->qseq[i] = (int8_t)(c > 3 ? 4 : c);
+        v->qqual[i] = q[i];
+    }
+    v->q_aln_end = 0;
     int64_t r = 0; /* offset in the span */
     int qi = 0;
     int64_t last_aligned = -1; /* span offset of the last aligned base */
@@ -218,10 +276,12 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
                 int c = seq_nt16_int[bam_seqi(seq, qi + i)];
                 v->base[r + i] = (int8_t)(c > 3 ? 4 : c);
                 v->qual[r + i] = q[qi + i];
+                v->qpos[r + i] = qi + i;
             }
             r += len;
             qi += len;
             last_aligned = r - 1;
+            v->q_aln_end = qi;
             break;
         case BAM_CINS:
             if (last_aligned >= 0 && last_aligned == r - 1 &&
@@ -234,8 +294,10 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
             if (op == BAM_CDEL && last_aligned >= 0 && last_aligned == r - 1 &&
                 read_view_push_ev(v, v->rstart + r - 1, len, seq, 0, 0) < 0)
                 return -1;
-            for (int i = 0; i < len; i++)
+            for (int i = 0; i < len; i++) {
                 v->base[r + i] = -1;
+                v->qpos[r + i] = qi;
+            }
             r += len;
             break;
         case BAM_CSOFT_CLIP:
@@ -287,10 +349,19 @@ static tsr_status_t walk_sample(const char *path, const char *contig, int64_t st
 /* ------------------------------------------------------------------ pass 1 */
 
 /* What pass 1 keeps per sample. */
+/* Reads of one non-reference base at one position of one sample (pass 1). */
+typedef struct alt_count {
+    int64_t p;         /* offset in the region */
+    int8_t b;
+    int32_t n;
+} alt_count_t;
+
 typedef struct sample_scan {
     uint8_t *altmask;  /* region length: bit b set when base b qualifies as an SNV candidate */
+    int64_t n_alt;     /* every non-reference base seen, by position */
+    alt_count_t *alt;
     uint16_t *depth;   /* region length: counted bases (saturating) */
-    int n_ev;          /* indel events meeting the thresholds, sorted, distinct */
+    int n_ev;          /* indel events seen, sorted, distinct, with their read counts and depth */
     indel_ev_t *ev;    /* ins_off into ins */
     char *ins;
 } sample_scan_t;
@@ -400,13 +471,26 @@ static tsr_status_t sample_scan_run(const char *path, const char *contig, int64_
     if (s == TSR_OK)
         s = walk_sample(path, contig, start, end, &rs, o, &v, pass1_read, &c);
     read_view_free(&v);
+    int64_t m_alt = 0;
     for (int64_t p = 0; s == TSR_OK && p < L; p++) {
         int rb = seq_nt16_int[seq_nt16_table[(unsigned char)ref_seq[p]]];
         int dp = out->depth[p];
         for (int b = 0; b < 4 && rb < 4; b++) {
             int n = c.cnt[p * 4 + b];
-            if (b != rb && n >= o->min_alt_reads && n >= o->min_alt_frac * dp)
+            if (b == rb || n == 0)
+                continue;
+            if (n >= o->min_alt_reads && n >= o->min_alt_frac * dp)
                 out->altmask[p] |= (uint8_t)(1u << b);
+            if (out->n_alt == m_alt) {
+                m_alt = m_alt ? 2 * m_alt : 1024;
+                alt_count_t *a = realloc(out->alt, (size_t)m_alt * sizeof *a);
+                if (!a) {
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory scanning %s", path);
+                    break;
+                }
+                out->alt = a;
+            }
+            out->alt[out->n_alt++] = (alt_count_t){p, (int8_t)b, n};
         }
     }
     free(c.cnt);
@@ -426,10 +510,10 @@ static tsr_status_t sample_scan_run(const char *path, const char *contig, int64_
             int j = i + 1;
             while (j < c.all.n_ev && ev_cmp(&c.all.ev[idx[i]], c.all.ins, &c.all.ev[idx[j]], c.all.ins) == 0)
                 j++;
-            const indel_ev_t *e = &c.all.ev[idx[i]];
-            int dp = out->depth[e->pos - start];
-            if (j - i >= o->min_indel_reads && j - i >= o->min_indel_frac * (dp > j - i ? dp : j - i))
-                out->ev[out->n_ev++] = *e;
+            indel_ev_t *d = &out->ev[out->n_ev++];
+            *d = c.all.ev[idx[i]];
+            d->n = j - i;
+            d->dp = out->depth[d->pos - start];
             i = j;
         }
     }
@@ -445,6 +529,7 @@ static tsr_status_t sample_scan_run(const char *path, const char *contig, int64_
 static void sample_scan_free(sample_scan_t *sc)
 {
     free(sc->altmask);
+    free(sc->alt);
     free(sc->depth);
     free(sc->ev);
     free(sc->ins);
@@ -452,6 +537,12 @@ static void sample_scan_free(sample_scan_t *sc)
 }
 
 /* ------------------------------------------------------- candidate sites */
+
+/* One haplotype of an indel site's window: bases at hap_seq[off, off + len); net = inserted - deleted bases. */
+typedef struct cand_hap {
+    int64_t off;
+    int32_t len, net;
+} cand_hap_t;
 
 typedef struct cand_site {
     int64_t pos;
@@ -461,6 +552,10 @@ typedef struct cand_site {
     int8_t alt_base[3];   /* SNV */
     int32_t ref_span;     /* indel: bases of REF after the anchor (longest deletion) */
     int64_t ev_first;     /* indel: its ALTs are events [ev_first, ev_first + n_alt) */
+    int64_t ws, we;       /* indel: the realignment window [ws, we) on the reference */
+    int64_t core_end;     /* indel: reads must overlap [pos, core_end) to be scored */
+    int64_t hap_first;    /* indel: haplotypes [hap_first, hap_first + n_alt + 1), REF first */
+    double gop;           /* indel: gap-open probability of the pair-HMM at this site */
 } cand_site_t;
 
 typedef struct cand_set {
@@ -469,6 +564,10 @@ typedef struct cand_set {
     int64_t n_ev;
     indel_ev_t *ev;       /* ins_off into ins */
     char *ins;
+    int64_t n_hap, m_hap, n_hap_seq, m_hap_seq;
+    cand_hap_t *hap;
+    int8_t *hap_seq;
+    int max_alleles;      /* the most alleles (REF, ALTs, <*>) of any site */
 } cand_set_t;
 
 static void cand_set_free(cand_set_t *cs)
@@ -476,6 +575,8 @@ static void cand_set_free(cand_set_t *cs)
     free(cs->site);
     free(cs->ev);
     free(cs->ins);
+    free(cs->hap);
+    free(cs->hap_seq);
     memset(cs, 0, sizeof *cs);
 }
 
@@ -490,16 +591,129 @@ static int cand_push(cand_set_t *cs, const cand_site_t *s)
         cs->m = m;
     }
     cs->site[cs->n++] = *s;
+    if (s->n_alt + 2 > cs->max_alleles)
+        cs->max_alleles = s->n_alt + 2;
     return 0;
 }
 
-/* Union of the samples' candidates into sites sorted by (pos, kind). */
-static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, const char *ref_seq, int64_t start,
-                                     int64_t end, cand_set_t *cs)
+static int8_t base_code(char c)
 {
-    int64_t L = end - start;
+    int b = seq_nt16_int[seq_nt16_table[(unsigned char)c]];
+    return (int8_t)(b > 3 ? 4 : b);
+}
+
+/*
+ * Where an event's allele stops being ambiguous: the event slides right
+ * while the shifted sequence is the same (a deletion while ref[p+1+k] ==
+ * ref[p+1+del+k], an insertion while ref[p+1+k] repeats the inserted bases).
+ * Returns the slide length k; the affected reference is [pos+1, pos+1+del+k).
+ */
+static int64_t ev_slide(const indel_ev_t *e, const char *ins, const ref_span_t *ref)
+{
+    int64_t p = e->pos - ref->start, k = 0;
+    if (e->del > 0) {
+        while (p + 1 + e->del + k < ref->len && ref->seq[p + 1 + k] == ref->seq[p + 1 + e->del + k])
+            k++;
+    } else {
+        while (p + 1 + k < ref->len && ref->seq[p + 1 + k] == ins[e->ins_off + k % e->ins_len])
+            k++;
+    }
+    return k;
+}
+
+/* Append the window's haplotype with event e (NULL: REF) to the site's haplotypes. */
+static int hap_push(cand_set_t *cs, const cand_site_t *s, const indel_ev_t *e, const ref_span_t *ref)
+{
+    int64_t need = s->we - s->ws + (e ? e->ins_len : 0);
+    if (cs->n_hap == cs->m_hap) {
+        int64_t m = cs->m_hap ? 2 * cs->m_hap : 64;
+        cand_hap_t *p = realloc(cs->hap, (size_t)m * sizeof *p);
+        if (!p)
+            return -1;
+        cs->hap = p;
+        cs->m_hap = m;
+    }
+    if (cs->n_hap_seq + need > cs->m_hap_seq) {
+        int64_t m = (cs->n_hap_seq + need) * 2 + 1024;
+        int8_t *p = realloc(cs->hap_seq, (size_t)m);
+        if (!p)
+            return -1;
+        cs->hap_seq = p;
+        cs->m_hap_seq = m;
+    }
+    cand_hap_t *h = &cs->hap[cs->n_hap++];
+    h->off = cs->n_hap_seq;
+    int8_t *o = cs->hap_seq + h->off;
+    int64_t n = 0;
+    for (int64_t x = s->ws; x < s->we; x++) {
+        if (e && x > s->pos && x <= s->pos + e->del)
+            continue;
+        o[n++] = base_code(ref->seq[x - ref->start]);
+        if (e && x == s->pos)
+            for (int i = 0; i < e->ins_len; i++)
+                o[n++] = base_code(cs->ins[e->ins_off + i]);
+    }
+    h->len = (int32_t)n;
+    h->net = e ? e->ins_len - e->del : 0;
+    cs->n_hap_seq += n;
+    return 0;
+}
+
+#define TSR_CALL_FLANK 12           /* reference bases on each side of an indel's ambiguous stretch */
+#define TSR_CALL_GOP_PER_UNIT 3.0   /* gap-open phred lost per extra repeat unit at the site */
+#define TSR_CALL_GOP_MIN_Q 20.0     /* ... down to this */
+
+/*
+ * The realignment window and haplotypes of an indel site: [pos + 1 - flank,
+ * end of the longest ambiguous stretch + flank), clipped to the reference;
+ * the gap-open penalty falls with the number of repeat units the events
+ * sit in (slide + length) / length, since polymerase slippage grows with them.
+ */
+static int indel_site_prepare(cand_set_t *cs, cand_site_t *s, const ref_span_t *ref, const tsr_call_opts_t *o)
+{
+    int64_t core_end = s->pos + 1;
+    int64_t units = 1;
+    for (int k = 0; k < s->n_alt; k++) {
+        const indel_ev_t *e = &cs->ev[s->ev_first + k];
+        int64_t len = e->del > 0 ? e->del : e->ins_len, slide = ev_slide(e, cs->ins, ref);
+        int64_t end = s->pos + 1 + e->del + slide;
+        if (end > core_end)
+            core_end = end;
+        if ((slide + len) / len > units)
+            units = (slide + len) / len;
+    }
+    int64_t lim = ref->start + ref->len;
+    s->core_end = core_end < lim ? core_end : lim;
+    s->ws = s->pos + 1 - TSR_CALL_FLANK > ref->start ? s->pos + 1 - TSR_CALL_FLANK : ref->start;
+    s->we = core_end + TSR_CALL_FLANK < lim ? core_end + TSR_CALL_FLANK : lim;
+    double q = -10.0 * log10(o->indel_error) - TSR_CALL_GOP_PER_UNIT * (double)(units - 1);
+    if (q < TSR_CALL_GOP_MIN_Q)
+        q = TSR_CALL_GOP_MIN_Q;
+    s->gop = pow(10.0, -q / 10.0);
+    s->hap_first = cs->n_hap;
+    if (hap_push(cs, s, NULL, ref) < 0)
+        return -1;
+    for (int k = 0; k < s->n_alt; k++)
+        if (hap_push(cs, s, &cs->ev[s->ev_first + k], ref) < 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * Union of the samples' candidates into sites sorted by (pos, kind). An
+ * indel event is a candidate when one sample shows it in >= min_indel_reads
+ * reads (and min_indel_frac of its depth there), or when the batch does in
+ * sum (and min_indel_frac of the summed depth of the samples showing it):
+ * indel errors are rare enough that two reads of one event in two samples
+ * are worth genotyping, which low-coverage cohorts need.
+ */
+static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, const ref_span_t *ref, int64_t end,
+                                     const tsr_call_opts_t *o, cand_set_t *cs)
+{
+    int64_t start = ref->start, L = end - start;
+    const char *ref_seq = ref->seq;
     memset(cs, 0, sizeof *cs);
-    /* all samples' qualifying events, with their bases in one pool */
+    /* all samples' events, with their bases in one pool */
     int64_t n_all = 0, ins_all = 0;
     for (int i = 0; i < n_samples; i++) {
         n_all += sc[i].n_ev;
@@ -528,17 +742,75 @@ static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, con
         }
     ev_sort_t sctx = {ev, cs->ins};
     qsort_r(idx, (size_t)ne, sizeof *idx, ev_idx_cmp, &sctx);
-    for (int64_t i = 0; i < ne; i++)
-        if (cs->n_ev == 0 || ev_cmp(&cs->ev[cs->n_ev - 1], cs->ins, &ev[idx[i]], cs->ins) != 0)
-            cs->ev[cs->n_ev++] = ev[idx[i]];
+    /* distinct events: 2 = one sample qualifies, 1 = the batch does in sum, 0 = neither */
+    uint8_t *grade = malloc((size_t)ne + 1);
+    if (!grade) {
+        free(ev);
+        free(idx);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
+    }
+    int64_t nd = 0;
+    for (int64_t i = 0; i < ne;) {
+        int64_t j = i;
+        int64_t sum_n = 0, sum_dp = 0;
+        int one = 0;
+        for (; j < ne && ev_cmp(&ev[idx[i]], cs->ins, &ev[idx[j]], cs->ins) == 0; j++) {
+            const indel_ev_t *e = &ev[idx[j]];
+            one |= e->n >= o->min_indel_reads && e->n >= o->min_indel_frac * (e->dp > e->n ? e->dp : e->n);
+            sum_n += e->n;
+            sum_dp += e->dp > e->n ? e->dp : e->n;
+        }
+        idx[nd] = idx[i];
+        grade[nd++] = one ? 2 : (sum_n >= o->min_indel_reads && sum_n >= o->min_indel_frac * (double)sum_dp);
+        i = j;
+    }
+    /*
+     * A batch-sum insertion is not taken next to a sample-qualified insertion
+     * of the same anchor and length: reads that differ from it only in the
+     * inserted bases are far likelier its sequencing errors than a second
+     * allele seen once per sample.
+     */
+    for (int64_t i = 0; i < nd; i++) {
+        const indel_ev_t *e = &ev[idx[i]];
+        int keep = grade[i] == 2;
+        if (grade[i] == 1) { /* the events of one anchor are contiguous */
+            keep = 1;
+            int64_t k = i;
+            while (k > 0 && ev[idx[k - 1]].pos == e->pos)
+                k--;
+            for (; k < nd && ev[idx[k]].pos == e->pos && keep; k++)
+                keep = !(grade[k] == 2 && e->ins_len > 0 && ev[idx[k]].ins_len == e->ins_len);
+        }
+        if (keep)
+            cs->ev[cs->n_ev++] = *e;
+    }
+    free(grade);
     free(ev);
     free(idx);
 
+    /* batch sums of each non-reference base and of the depth */
+    int32_t *pool_alt = calloc((size_t)(L ? L : 1) * 4, sizeof *pool_alt);
+    int32_t *pool_dp = calloc((size_t)(L ? L : 1), sizeof *pool_dp);
+    if (!pool_alt || !pool_dp) {
+        free(pool_alt);
+        free(pool_dp);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
+    }
+    for (int i = 0; i < n_samples; i++) {
+        for (int64_t k = 0; k < sc[i].n_alt; k++)
+            pool_alt[sc[i].alt[k].p * 4 + sc[i].alt[k].b] += sc[i].alt[k].n;
+        for (int64_t p = 0; p < L; p++)
+            pool_dp[p] += sc[i].depth[p];
+    }
     int64_t e = 0;
-    for (int64_t p = 0; p < L; p++) {
+    tsr_status_t st = TSR_OK;
+    for (int64_t p = 0; p < L && st == TSR_OK; p++) {
         uint8_t mask = 0;
         for (int i = 0; i < n_samples; i++)
             mask |= sc[i].altmask[p];
+        for (int b = 0; b < 4; b++)
+            if (pool_alt[p * 4 + b] >= o->min_pool_alt_reads && pool_alt[p * 4 + b] >= o->min_pool_alt_frac * pool_dp[p])
+                mask |= (uint8_t)(1u << b);
         if (mask) {
             cand_site_t s;
             memset(&s, 0, sizeof s);
@@ -549,9 +821,9 @@ static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, con
                 if (mask & (1u << b))
                     s.alt_base[s.n_alt++] = (int8_t)b;
             if (cand_push(cs, &s) < 0)
-                return tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
+                st = tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
         }
-        if (e < cs->n_ev && cs->ev[e].pos == start + p) {
+        if (st == TSR_OK && e < cs->n_ev && cs->ev[e].pos == start + p) {
             cand_site_t s;
             memset(&s, 0, sizeof s);
             s.pos = start + p;
@@ -563,11 +835,98 @@ static tsr_status_t candidates_build(const sample_scan_t *sc, int n_samples, con
                 s.n_alt++;
                 e++;
             }
-            if (cand_push(cs, &s) < 0)
-                return tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
+            if (indel_site_prepare(cs, &s, ref, o) < 0 || cand_push(cs, &s) < 0)
+                st = tsr_error_set(TSR_ERR_NOMEM, "out of memory collecting candidate sites");
         }
     }
-    return TSR_OK;
+    free(pool_alt);
+    free(pool_dp);
+    return st;
+}
+
+/* ------------------------------------------------------------- pair-HMM */
+
+/* Scratch rows of the banded pair-HMM (two rows of M, I, D). */
+typedef struct phmm_buf {
+    double *row;
+    int cap;
+} phmm_buf_t;
+
+#define TSR_PHMM_GAP_EXT 0.1 /* gap extension probability */
+
+/*
+ * log10 P(read | hap) under a pair-HMM with match, insertion and deletion
+ * states: the whole read aligned to any stretch of the haplotype (free
+ * start and end, weight 1 each), base-quality emissions (1-e on a match,
+ * e/3 on a mismatch, 1/4 for an inserted base), gap open `gop`, extension
+ * TSR_PHMM_GAP_EXT. Only cells with diagonal j - i in [dlo, dhi] are
+ * computed (the band around the read's placement; callers give every
+ * haplotype of a site the same band width, so the start weights weigh
+ * alike). Rows are rescaled to stay clear of underflow. Writes the log10
+ * likelihood to *out; returns 0, or -1 on out of memory.
+ */
+static int phmm_loglik(const int8_t *rd, const uint8_t *q, int n, const int8_t *hap, int m, int dlo, int dhi,
+                       double gop, phmm_buf_t *b, double *out)
+{
+    int W = dhi - dlo + 1;
+    if (6 * (W + 2) > b->cap) {
+        int c = 6 * (W + 2) * 2;
+        double *r = realloc(b->row, (size_t)c * sizeof *r);
+        if (!r)
+            return -1;
+        b->row = r;
+        b->cap = c;
+    }
+    double *Mp = b->row, *Ip = Mp + W + 2, *Dp = Ip + W + 2, *Mc = Dp + W + 2, *Ic = Mc + W + 2, *Dc = Ic + W + 2;
+    const double mm = 1 - 2 * gop, gm = 1 - TSR_PHMM_GAP_EXT, ge = TSR_PHMM_GAP_EXT;
+    /* row 0: the read may start after any haplotype base j in [0, m) */
+    for (int k = 0; k < W + 2; k++) {
+        int j = dlo + k;
+        Mp[k] = (k < W && j >= 0 && j < m) ? 1.0 : 0.0;
+        Ip[k] = Dp[k] = 0;
+    }
+    double lsc = 0;
+    for (int i = 1; i <= n; i++) {
+        double e = pow(10.0, -q[i - 1] / 10.0);
+        e = e < 1e-5 ? 1e-5 : (e > 0.75 ? 0.75 : e);
+        int8_t rb = rd[i - 1];
+        double mx = 0;
+        for (int k = 0; k < W; k++) {
+            int j = i + dlo + k; /* hap base j (1-based) */
+            if (j < 1 || j > m) {
+                Mc[k] = Ic[k] = Dc[k] = 0;
+                continue;
+            }
+            int8_t hb = hap[j - 1];
+            double em = (rb > 3 || hb > 3) ? 0.25 : (rb == hb ? 1 - e : e / 3);
+            Mc[k] = em * (mm * Mp[k] + gm * (Ip[k] + Dp[k]));
+            Ic[k] = 0.25 * (gop * Mp[k + 1] + ge * Ip[k + 1]);
+            Dc[k] = k > 0 ? gop * Mc[k - 1] + ge * Dc[k - 1] : 0;
+            double v = Mc[k] > Ic[k] ? Mc[k] : Ic[k];
+            if (Dc[k] > v)
+                v = Dc[k];
+            if (v > mx)
+                mx = v;
+        }
+        Mc[W] = Ic[W] = Dc[W] = Mc[W + 1] = Ic[W + 1] = Dc[W + 1] = 0;
+        if (mx > 0 && mx < 1e-100) {
+            for (int k = 0; k < W; k++) {
+                Mc[k] *= 1e100;
+                Ic[k] *= 1e100;
+                Dc[k] *= 1e100;
+            }
+            lsc += 100;
+        }
+        double *t;
+        t = Mp, Mp = Mc, Mc = t;
+        t = Ip, Ip = Ic, Ic = t;
+        t = Dp, Dp = Dc, Dc = t;
+    }
+    double sum = 0;
+    for (int k = 0; k < W; k++)
+        sum += Mp[k] + Ip[k];
+    *out = sum > 0 ? log10(sum) - lsc : -1000.0;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ pass 2 */
@@ -585,56 +944,126 @@ typedef struct pass2_ctx {
     const cand_set_t *cs;
     const int64_t *gl_off, *ad_off;
     sample_calls_t *out;
-    double p[8];          /* per-allele probabilities of the current observation */
+    double *ll;           /* per-allele log10 likelihoods of the current read (max_alleles) */
+    phmm_buf_t hmm;
+    int64_t *skip;        /* the current read's windows [skip[2k], skip[2k+1]) that are not SNV evidence */
+    int n_skip, m_skip;
     int is_rev;           /* strand of the current read */
 } pass2_ctx_t;
 
 static double clamp_err(double e) { return e < 1e-6 ? 1e-6 : (e > 0.75 ? 0.75 : e); }
 
-static void add_obs(pass2_ctx_t *c, int64_t si, int n_alleles, int obs, const double *p)
+/* Least log10 likelihood gap between a read's best allele and the next for the read to count in AD. */
+#define TSR_CALL_AD_MIN_LOG10 0.5
+
+/*
+ * Add one read to a site: ll[a] = log10 P(read | allele a) for the n
+ * alleles; its genotype likelihoods log10(P(r|a)/2 + P(r|b)/2) go into GL,
+ * and the read counts toward the AD (and strand) of its best allele when
+ * that one beats the next by TSR_CALL_AD_MIN_LOG10.
+ */
+static void add_read_lik(pass2_ctx_t *c, int64_t si, int n, const double *ll)
 {
     double *gl = c->out->gl + c->gl_off[si];
-    for (int b = 0; b < n_alleles; b++)
+    double top = ll[0];
+    int best = 0;
+    for (int a = 1; a < n; a++)
+        if (ll[a] > top) {
+            top = ll[a];
+            best = a;
+        }
+    double second = -INFINITY;
+    for (int a = 0; a < n; a++)
+        if (a != best && ll[a] > second)
+            second = ll[a];
+    for (int b = 0; b < n; b++)
         for (int a = 0; a <= b; a++)
-            gl[tsr_gt_index(a, b)] += log10(0.5 * p[a] + 0.5 * p[b]);
-    c->out->ad[c->ad_off[si] + obs]++;
-    c->out->sb[2 * (c->ad_off[si] + obs) + c->is_rev]++;
+            gl[tsr_gt_index(a, b)] += top + log10(0.5 * pow(10.0, ll[a] - top) + 0.5 * pow(10.0, ll[b] - top));
+    if (top - second >= TSR_CALL_AD_MIN_LOG10) {
+        c->out->ad[c->ad_off[si] + best]++;
+        c->out->sb[2 * (c->ad_off[si] + best) + c->is_rev]++;
+    }
     c->out->dp[si]++;
 }
 
-/* The allele a read shows at an indel site: index in REF,ALT...,<*>, or -1 if the read does not tell. */
-static int indel_obs(const cand_set_t *cs, const cand_site_t *s, const read_view_t *v)
+/*
+ * Score one read at an indel site: the read's bases over the window against
+ * each haplotype (REF, ALTs) with the pair-HMM; <*> (any other indel allele)
+ * is one gap open better than the best listed allele when the read has an
+ * event in the window that matches none of them, one gap open worse
+ * otherwise. Differences are capped at the read's MAPQ. Returns 0 when the
+ * read does not overlap the site's core, 1 when scored, -1 on out of memory.
+ */
+static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_t *v, int *own_allele)
 {
-    int64_t last = s->pos + s->ref_span;
-    if (s->pos < v->rstart || last >= v->rend || v->base[s->pos - v->rstart] < 0)
-        return -1;
-    int n_in = 0, hit = -1;
+    const cand_set_t *cs = c->cs;
+    if (v->rstart > s->pos || v->rend < s->core_end || s->pos < v->skip_before)
+        return 0;
+    int64_t lo = v->rstart > s->ws ? v->rstart : s->ws, hi = v->rend < s->we ? v->rend : s->we;
+    int qa = v->qpos[lo - v->rstart], qb = hi == v->rend ? v->q_aln_end : v->qpos[hi - v->rstart];
+    if (qb <= qa)
+        return 0;
+    int own = 0, unlisted = 0, carried = 0;
     for (int i = 0; i < v->n_ev; i++) {
         const indel_ev_t *e = &v->ev[i];
-        if (e->pos < s->pos || e->pos > last)
+        if (e->pos < lo - 1 || e->pos >= hi)
             continue;
-        n_in++;
-        if (e->pos != s->pos)
+        own += e->del + e->ins_len;
+        if (e->pos < s->pos || e->pos >= s->core_end)
             continue;
-        for (int k = 0; k < s->n_alt; k++) {
+        int hit = 0;
+        for (int k = 0; k < s->n_alt && !hit; k++) {
             const indel_ev_t *a = &cs->ev[s->ev_first + k];
-            if (a->del == e->del && a->ins_len == e->ins_len &&
-                (e->ins_len == 0 || memcmp(cs->ins + a->ins_off, v->ins + e->ins_off, (size_t)e->ins_len) == 0))
-                hit = k + 1;
+            hit = a->pos == e->pos && a->del == e->del && a->ins_len == e->ins_len &&
+                  (e->ins_len == 0 || memcmp(cs->ins + a->ins_off, v->ins + e->ins_off, (size_t)e->ins_len) == 0);
+            if (hit)
+                carried = carried ? -1 : k + 1;
         }
+        unlisted |= !hit;
     }
-    if (n_in == 0)
-        return 0;
-    if (n_in == 1 && hit > 0)
-        return hit;
-    return s->n_alt + 1;
+    int n = s->n_alt + 2, max_net = 0;
+    *own_allele = unlisted || carried < 0 ? n - 1 : carried;
+    for (int a = 1; a < n - 1; a++) {
+        int net = cs->hap[s->hap_first + a].net;
+        if ((net < 0 ? -net : net) > max_net)
+            max_net = net < 0 ? -net : net;
+    }
+    int band = 4 + own + max_net;
+    double *ll = c->ll;
+    for (int a = 0; a < n - 1; a++) {
+        const cand_hap_t *h = &cs->hap[s->hap_first + a];
+        /* hap index (0-based) where the read's first base should sit */
+        int64_t x = lo, j0;
+        if (x <= s->pos)
+            j0 = x - s->ws;
+        else if (a > 0 && x <= s->pos + cs->ev[s->ev_first + a - 1].del)
+            j0 = s->pos + 1 - s->ws + cs->ev[s->ev_first + a - 1].ins_len;
+        else
+            j0 = x - s->ws + h->net;
+        if (phmm_loglik(v->qseq + qa, v->qqual + qa, qb - qa, cs->hap_seq + h->off, h->len, (int)j0 - band,
+                        (int)j0 + band, s->gop, &c->hmm, &ll[a]) < 0)
+            return -1;
+    }
+    double top = ll[0];
+    for (int a = 1; a < n - 1; a++)
+        if (ll[a] > top)
+            top = ll[a];
+    double g = -log10(s->gop);
+    ll[n - 1] = unlisted ? top + g : top - g;
+    if (ll[n - 1] > top)
+        top = ll[n - 1];
+    double cap = v->mapq / 10.0;
+    for (int a = 0; a < n; a++)
+        if (ll[a] < top - cap)
+            ll[a] = top - cap;
+    return 1;
 }
 
 static int pass2_read(void *vctx, const read_view_t *v)
 {
     pass2_ctx_t *c = vctx;
     const cand_set_t *cs = c->cs;
-    /* first site at or after the read's start */
+    /* first site at or after the read's start (an indel site needs the read to cover its anchor) */
     int64_t lo = 0, hi = cs->n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
@@ -645,38 +1074,67 @@ static int pass2_read(void *vctx, const read_view_t *v)
     }
     double e_mapq = pow(10.0, -v->mapq / 10.0);
     c->is_rev = v->is_rev;
+    /*
+     * Indel sites first: where the read's best haplotype is not the one its
+     * CIGAR shows (an indel near its end written as mismatches, or a
+     * spurious gap), its bases over that window are misplaced, so they are
+     * no SNV evidence.
+     */
+    c->n_skip = 0;
     for (int64_t si = lo; si < cs->n && cs->site[si].pos < v->rend; si++) {
         const cand_site_t *s = &cs->site[si];
-        if (s->pos < v->skip_before)
+        if (s->kind != TSR_SITE_INDEL || s->pos < v->skip_before)
+            continue;
+        int own = 0, r = indel_read_lik(c, s, v, &own);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            continue;
+        int n = s->n_alt + 2, best = 0;
+        for (int a = 1; a < n; a++)
+            if (c->ll[a] > c->ll[best])
+                best = a;
+        if (best != own && c->ll[best] - c->ll[own] >= TSR_CALL_AD_MIN_LOG10) {
+            if (c->n_skip == c->m_skip) {
+                int m = c->m_skip ? 2 * c->m_skip : 8;
+                int64_t *p = realloc(c->skip, (size_t)m * 2 * sizeof *p);
+                if (!p)
+                    return -1;
+                c->skip = p;
+                c->m_skip = m;
+            }
+            c->skip[2 * c->n_skip] = s->ws;
+            c->skip[2 * c->n_skip + 1] = s->we;
+            c->n_skip++;
+        }
+        add_read_lik(c, si, n, c->ll);
+    }
+    for (int64_t si = lo; si < cs->n && cs->site[si].pos < v->rend; si++) {
+        const cand_site_t *s = &cs->site[si];
+        if (s->kind != TSR_SITE_SNV || s->pos < v->skip_before)
+            continue;
+        int misplaced = 0;
+        for (int k = 0; k < c->n_skip && !misplaced; k++)
+            misplaced = s->pos >= c->skip[2 * k] && s->pos < c->skip[2 * k + 1];
+        if (misplaced)
             continue;
         int na = s->n_alt + 2;
-        if (s->kind == TSR_SITE_SNV) {
-            int b = v->base[s->pos - v->rstart];
-            int q = v->qual[s->pos - v->rstart];
-            if (b < 0 || b > 3 || q < c->o->min_baseq)
-                continue;
-            double e = pow(10.0, -q / 10.0);
-            e = clamp_err(e > e_mapq ? e : e_mapq);
-            int obs = na - 1;
-            c->p[0] = b == s->ref_base ? 1 - e : e / 3;
-            if (b == s->ref_base)
-                obs = 0;
-            for (int k = 0; k < s->n_alt; k++) {
-                c->p[k + 1] = b == s->alt_base[k] ? 1 - e : e / 3;
-                if (b == s->alt_base[k])
-                    obs = k + 1;
-            }
-            c->p[na - 1] = obs == na - 1 ? 1 - e : e / 3;
-            add_obs(c, si, na, obs, c->p);
-        } else {
-            int obs = indel_obs(cs, s, v);
-            if (obs < 0)
-                continue;
-            double e = clamp_err(c->o->indel_error > e_mapq ? c->o->indel_error : e_mapq);
-            for (int a = 0; a < na; a++)
-                c->p[a] = a == obs ? 1 - e : e / (na - 1);
-            add_obs(c, si, na, obs, c->p);
-        }
+        int b = v->base[s->pos - v->rstart];
+        int q = v->qual[s->pos - v->rstart];
+        if (b < 0 || b > 3 || q < c->o->min_baseq)
+            continue;
+        double e = pow(10.0, -q / 10.0);
+        e = clamp_err(e > e_mapq ? e : e_mapq);
+        int obs = na - 1;
+        if (b == s->ref_base)
+            obs = 0;
+        for (int k = 0; k < s->n_alt; k++)
+            if (b == s->alt_base[k])
+                obs = k + 1;
+        double l_hit = log10(1 - e), l_miss = log10(e / 3);
+        for (int a = 0; a < na; a++)
+            c->ll[a] = a == obs ? l_hit : l_miss;
+        add_read_lik(c, si, na, c->ll);
     }
     return 0;
 }
@@ -732,9 +1190,15 @@ static tsr_status_t job_pass2(void *vctx, int64_t i, int thread)
     memset(&v, 0, sizeof v);
     tsr_status_t s = TSR_OK;
     ref_span_t rs = {j->ref_seq, j->start, j->ref_len};
-    if (j->cs->n > 0)
+    c.ll = malloc((size_t)(j->cs->max_alleles + 1) * sizeof *c.ll);
+    if (!c.ll)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory calling %s", j->paths[i]);
+    if (s == TSR_OK && j->cs->n > 0)
         s = walk_sample(j->paths[i], j->contig, j->start, j->end, &rs, j->o, &v, pass2_read, &c);
     read_view_free(&v);
+    free(c.ll);
+    free(c.hmm.row);
+    free(c.skip);
     if (s != TSR_OK)
         job_fail(j, i, s);
     return s;
@@ -947,8 +1411,11 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
     j.cs = &cs;
     if (s == TSR_OK)
         s = run_samples(pool, &j, n_samples, job_pass1);
-    if (s == TSR_OK)
-        s = candidates_build(j.scan, n_samples, ref_seq, start, end, &cs);
+    {
+        ref_span_t rs = {ref_seq, start, ref_len};
+        if (s == TSR_OK)
+            s = candidates_build(j.scan, n_samples, &rs, end, o, &cs);
+    }
     if (s == TSR_OK) {
         gl_off = calloc((size_t)cs.n + 1, sizeof *gl_off);
         ad_off = calloc((size_t)cs.n + 1, sizeof *ad_off);

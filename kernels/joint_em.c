@@ -27,8 +27,11 @@
  * missing. Allele frequencies are fitted by EM under Hardy-Weinberg over
  * non-missing samples (start uniform; at most max_iter iterations or until
  * no frequency moves more than tol). QUAL is the phred-scaled likelihood
- * ratio of the fitted frequencies against "every sample REF/REF":
- * QUAL = 10 * (log10 L(f) - log10 L(REF only)), clamped to [0, max_qual].
+ * ratio of the fitted frequencies against "every sample REF/REF" plus the
+ * mutation-spectrum prior of its ALTs (spectrum_prior_phred: +3 phred for a
+ * transition, -3 for a transversion at Ti/Tv 2, since sequencing errors are
+ * not transition-rich and true SNVs are):
+ * QUAL = 10 * (log10 L(f) - log10 L(REF only)) + prior, clamped to [0, max_qual].
  * ALT alleles whose expected count 2*M*f is below min_alt_count are dropped
  * (their genotypes removed from PL, their AD column removed) and the EM is
  * refitted; sites left without ALT or with QUAL < min_site_qual are dropped.
@@ -64,6 +67,7 @@ void tsr_joint_opts_init(tsr_joint_opts_t *o)
     o->max_qual = 9999;
     o->max_strand_fs = 60;
     o->max_exchet_phred = 54.69;
+    o->titv = 2.0;
 }
 
 tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
@@ -73,7 +77,7 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
     if (!(o->block_error > 0 && o->block_error < 0.5))
         return tsr_error_set(TSR_ERR_USAGE, "joint: block error must be in (0, 0.5) (got %g)", o->block_error);
     if (!(o->min_qual >= 0) || !(o->max_qual > 0) || !(o->min_alt_count >= 0) || !(o->min_site_qual >= 0) ||
-        !(o->max_strand_fs >= 0) || !(o->max_exchet_phred >= 0))
+        !(o->max_strand_fs >= 0) || !(o->max_exchet_phred >= 0) || !(o->titv > 0))
         return tsr_error_set(TSR_ERR_USAGE, "joint: quality and count thresholds must be >= 0");
     return TSR_OK;
 }
@@ -662,6 +666,33 @@ static void site_work_free(site_work_t *w)
     memset(w, 0, sizeof *w);
 }
 
+/*
+ * The mutation-spectrum prior of a site's ALTs in phred: 10 * log10 of the
+ * frequency-weighted mean of w_a, where a substitution ALT has w = 3k/(k+1)
+ * for a transition and 3/(2(k+1)) for a transversion (k = Ti/Tv: the
+ * prior share of each kind against the uniform 1/3 of the error model;
+ * k = 2 gives 2 and 1/2) and any other ALT w = 1. Sequencing errors are
+ * not transition-rich, true SNVs are (human Ti/Tv ~2.0-2.1).
+ */
+static double spectrum_prior_phred(const site_work_t *w, const double *f, double titv)
+{
+    const char *ref = w->allele[0];
+    size_t rl = strlen(ref);
+    double num = 0, den = 0;
+    for (int a = 1; a < w->n; a++) {
+        const char *x = w->allele[a];
+        double wa = 1;
+        if (strlen(x) == rl && x[0] != ref[0] && strcmp(x + 1, ref + 1) == 0) {
+            char r = ref[0], b = x[0];
+            int ti = (r == 'A' && b == 'G') || (r == 'G' && b == 'A') || (r == 'C' && b == 'T') || (r == 'T' && b == 'C');
+            wa = ti ? 3 * titv / (titv + 1) : 3 / (2 * (titv + 1));
+        }
+        num += f[a] * wa;
+        den += f[a];
+    }
+    return den > 0 && num > 0 ? 10.0 * log10(num / den) : 0;
+}
+
 /* Genotype one union site; appends it to the call set unless it is dropped. */
 static tsr_status_t site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, int nb, const int64_t *rec,
                                   int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o)
@@ -704,7 +735,7 @@ static tsr_status_t site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, in
             for (int64_t i = 0; i < N; i++)
                 if (!w.miss[i])
                     ll0 -= w.pl[i * Gk] / 10.0;
-            double qual = 10.0 * (ll1 - ll0);
+            double qual = 10.0 * (ll1 - ll0) + spectrum_prior_phred(&w, f, o->titv);
             qual = qual < 0 ? 0 : (qual > o->max_qual ? o->max_qual : qual);
             if (qual >= o->min_site_qual)
                 s = site_emit(bld, &w, N, pos, f, qual, o, lik);

@@ -94,7 +94,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 2,
+    .version = 3,
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

@@ -21,10 +21,13 @@ typedef struct tsr_call_opts {
     int min_mapq;           /* reads below are skipped (default 20) */
     int min_baseq;          /* bases below are not counted (default 13) */
     int min_alt_reads;      /* SNV candidate: reads of one alt base in one sample (default 2) */
-    double min_alt_frac;    /* ... and this fraction of that sample's depth (default 0.2) */
-    int min_indel_reads;    /* indel candidate: reads with the same event in one sample (default 2) */
-    double min_indel_frac;  /* ... and this fraction of the sample's depth at the anchor (default 0.1) */
-    double indel_error;     /* per-read error of an indel observation (default 1e-3, i.e. Q30) */
+    double min_alt_frac;    /* ... and this fraction of that sample's depth (default 0.1) */
+    int min_pool_alt_reads; /* or: reads of one alt base summed over the batch (default 3) */
+    double min_pool_alt_frac; /* ... and this fraction of the batch's summed depth (default 0.05) */
+    int min_indel_reads;    /* indel candidate: reads with the same event in one sample, or summed over the
+                             * batch (default 2) */
+    double min_indel_frac;  /* ... and this fraction of the sample's (summed) depth at the anchor (default 0.1) */
+    double indel_error;     /* pair-HMM gap-open probability outside repeats (default 3.16e-5, Q45; lower in repeats) */
     const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
 } tsr_call_opts_t;
 
@@ -63,6 +66,8 @@ typedef struct tsr_joint_opts {
                              * GATK's FS hard filter) */
     double max_exchet_phred; /* ExcHet (filter bit 1) when the phred-scaled excess-heterozygosity p-value of
                              * the called genotypes (REF vs any ALT) is above (default 54.69, GATK ExcessHet) */
+    double titv;            /* Ti/Tv ratio of the SNV spectrum prior added to QUAL (default 2.0; 0.5 = uniform,
+                             * no effect) */
 } tsr_joint_opts_t;
 
 void tsr_joint_opts_init(tsr_joint_opts_t *o);

@@ -5,7 +5,10 @@
  * a homopolymer placed differently by the aligner, a three-allele site, an
  * SNV and an insertion at one position merged into one site, an SNV next to a
  * deletion, a site covered in one sample only (the others missing, not
- * hom-ref) and strand bias.
+ * hom-ref), strand bias, and a hom deletion that most reads carry a few bases
+ * before their end written as mismatches (only realignment against the
+ * haplotypes tells them from REF), and an insertion seen in one read in each
+ * of two samples (a candidate only when the batch's reads are pooled).
  */
 #include "kernels/kernels_internal.h"
 
@@ -222,6 +225,25 @@ static void test_known_answers(void **state)
     for (int i = 0; i < 80; i++)
         add_read(2, 40 - (i % 5) + 25, i < 40 ? EV_SNV : EV_NONE, 60 + 25, 0, (char[]){other(ref[85], 1), 0},
                  i < 40 ? 0 : i % 2);
+    /*
+     * near 275: S0 hom deletion of one base (no repeat there). 3 reads carry it as a CIGAR D; 6 reads end
+     * 4 bases after it and the aligner wrote them 50M, the shifted tail as mismatches: realigned against
+     * the haplotypes they are ALT reads, so S0 is 1/1 with 9 ALT reads.
+     */
+    int64_t del_at = 270;
+    while (ref[del_at] == ref[del_at + 1] || ref[del_at + 1] == ref[del_at + 2] || ref[del_at + 2] == ref[del_at + 3])
+        del_at++;
+    assert_true(del_at < 290);
+    add_site(0, del_at, 3, 3, EV_DEL, 1, NULL);
+    for (int i = 0; i < 6; i++) {
+        read_rec_t *r = &reads[0].r[reads[0].n++];
+        memset(r, 0, sizeof *r);
+        r->pos = del_at - 45;
+        r->flag = i % 2 ? BAM_FREVERSE : 0;
+        memcpy(r->seq, ref + r->pos, 46);
+        memcpy(r->seq + 46, ref + del_at + 2, 4);
+        snprintf(r->cigar, sizeof r->cigar, "50M");
+    }
     /* reference reads elsewhere */
     for (int s = 0; s < NS; s++)
         for (size_t k = 0; k < sizeof sites / sizeof *sites; k++) {
@@ -326,6 +348,12 @@ static void test_known_answers(void **state)
     expect_gt(cs, i, 2, -1, -1);
     assert_int_equal(cs->dp[i * NS + 1], -1);
 
+    /* the deletion at the read ends: 1/1, every read ALT */
+    snprintf(buf, sizeof buf, "%.2s,%c", ref + del_at, ref[del_at]);
+    assert_true((i = find(cs, del_at, buf)) >= 0);
+    expect_gt(cs, i, 0, 1, 1);
+    assert_memory_equal(cs->ad + cs->ad_off[i], ((int32_t[]){0, 9}), 2 * sizeof(int32_t));
+
     /* 85: strand bias */
     snprintf(buf, sizeof buf, "%c,%c", ref[85], other(ref[85], 1));
     assert_true((i = find(cs, 85, buf)) >= 0);
@@ -333,8 +361,43 @@ static void test_known_answers(void **state)
     assert_true(cs->filter[i] & TSR_FILTER_STRANDBIAS);
 
     /* nothing else was called */
-    assert_int_equal(cs->n_sites, 12);
+    assert_int_equal(cs->n_sites, 13);
     tsr_callset_destroy(&cs);
+    tsr_evidence_destroy(&ev);
+}
+
+/*
+ * 4x-like depth: an insertion in one read of S0 and one of S1 (four reads each), none in S2. No sample
+ * has two reads of it, the batch does: a candidate, each carrier's read ALT, S2's reads REF. A lone
+ * read's insertion (one read in the batch) is no candidate.
+ */
+static void test_pooled_indel(void **state)
+{
+    (void)state;
+    for (int s = 0; s < NS; s++)
+        memset(&reads[s], 0, sizeof reads[s]);
+    char ins[5] = {'G', 'T', 'C', other(ref[170], 1), 0}; /* its last base is not the anchor's: no left shift */
+    for (int s = 0; s < NS; s++)
+        add_site(s, 170, 4, s < 2 ? 1 : 0, EV_INS, 0, ins);
+    add_site(2, 60, 4, 1, EV_INS, 0, "TTG");
+    char paths_buf[NS][512];
+    const char *paths[NS], *ids[NS] = {"P0", "P1", "P2"};
+    for (int s = 0; s < NS; s++) {
+        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/P%d.bam", tmpdir, s);
+        write_bam(paths_buf[s], &reads[s]);
+        paths[s] = paths_buf[s];
+    }
+    tsr_call_opts_t co;
+    tsr_call_opts_init(&co);
+    tsr_evidence_t *ev = NULL;
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &ev), TSR_OK);
+    assert_int_equal(ev->n_sites, 1);
+    assert_int_equal(ev->pos[0], 170);
+    assert_int_equal(ev->kind[0], TSR_SITE_INDEL);
+    assert_int_equal(ev->n_alleles[0], 3);
+    const int32_t want[NS][3] = {{3, 1, 0}, {3, 1, 0}, {4, 0, 0}};
+    for (int s = 0; s < NS; s++)
+        assert_memory_equal(ev->ad + ev->ad_off[0] + s * 3, want[s], 3 * sizeof(int32_t));
     tsr_evidence_destroy(&ev);
 }
 
@@ -342,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_pooled_indel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
