@@ -3,17 +3,21 @@
  * translation unit because minimap2's headers define kstring_t/kseq the way
  * htslib's do: nothing here includes htslib, and align.c never includes
  * minimap2. The two talk through align_internal.h in plain C types: this
- * file maps read pairs and hands back SAM text, which align.c parses with
- * htslib into BAM records. It also owns the index: the DIR/ref.mmi cache and
- * the copy of a loaded index into a window shared by the ranks of a node.
+ * file maps read pairs and hands back each record's SAM fields and tags as
+ * minimap2's SAM writer (mm_write_sam3, format.c) sets them, and align.c
+ * builds the BAM records from those (no SAM text is printed or parsed). It
+ * also owns the index: the DIR/ref.mmi cache and the copy of a loaded index
+ * into a window shared by the ranks of a node.
  */
 #include "kernels/align_internal.h"
 
 #include <errno.h>
 #include <kalloc.h>
 #include <khash.h>
+#include <math.h>
 #include <minimap.h>
 #include <mmpriv.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,9 +111,10 @@ static tsr_status_t tsr_mm_cache_write(const mm_idx_t *mi, const char *mmi, cons
 
 struct tsr_mm_tbuf {
     mm_tbuf_t *b;
-    kstring_t line;
     char *rc;      /* read 2 reverse-complemented for mapping */
     size_t rc_cap;
+    char *md;      /* mm_gen_MD's buffer */
+    int md_cap;
 };
 
 /* The "sr" options tessera maps with (one index part: multi-part indexes change results). */
@@ -479,37 +484,264 @@ void tsr_mm_tbuf_destroy(tsr_mm_tbuf_t **tp)
     if (!tp || !*tp)
         return;
     mm_tbuf_destroy((*tp)->b);
-    free((*tp)->line.s);
+    free((*tp)->md);
     free((*tp)->rc);
     free(*tp);
     *tp = NULL;
 }
 
-static tsr_status_t tsr_text_append(tsr_text_t *out, const char *s, size_t n)
+int tsr_mm_index_n_seq(const tsr_mm_index_t *x)
 {
-    if (out->len + n + 2 > out->cap) {
-        size_t cap = out->cap ? out->cap : 1024;
-        while (out->len + n + 2 > cap)
-            cap *= 2;
-        char *p = realloc(out->s, cap);
-        if (!p)
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory holding alignments");
-        out->s = p;
-        out->cap = cap;
-    }
-    memcpy(out->s + out->len, s, n);
-    out->len += n;
-    out->s[out->len++] = '\n';
-    out->s[out->len] = '\0';
-    return TSR_OK;
+    return x ? (int)x->mi->n_seq : 0;
 }
 
+const char *tsr_mm_index_seq_name(const tsr_mm_index_t *x, int rid)
+{
+    return x->mi->seq[rid].name;
+}
+
+void tsr_mm_recs_free(tsr_mm_recs_t *r)
+{
+    free(r->v);
+    free(r->cigar);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Room for `more` elements of `size` bytes after n in *v (capacity *cap); -1 out of memory. */
+static int tsr_mm_grow(void **v, size_t *cap, size_t n, size_t more, size_t size)
+{
+    if (n + more <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < n + more)
+        c *= 2;
+    void *p = realloc(*v, c * size);
+    if (!p)
+        return -1;
+    *v = p;
+    *cap = c;
+    return 0;
+}
+
+/* Append a NUL-terminated copy of s[0, n) to out->text; its offset, or TSR_MM_NONE out of memory. */
+static size_t tsr_mm_text_put(tsr_mm_recs_t *out, const char *s, size_t n)
+{
+    if (tsr_mm_grow((void **)&out->text, &out->cap_text, out->n_text, n + 1, 1) < 0)
+        return TSR_MM_NONE;
+    size_t at = out->n_text;
+    memcpy(out->text + at, s, n);
+    out->text[at + n] = '\0';
+    out->n_text += n + 1;
+    return at;
+}
+
+static int tsr_mm_cigar_put(tsr_mm_recs_t *out, uint32_t op)
+{
+    if (tsr_mm_grow((void **)&out->cigar, &out->cap_cigar, out->n_cigar, 1, sizeof *out->cigar) < 0)
+        return -1;
+    out->cigar[out->n_cigar++] = op;
+    return 0;
+}
+
+/* The primary record minimap2's SAM writer pairs with (sam_pri), NULL when the end is unmapped. */
+static const mm_reg1_t *tsr_mm_sam_pri(int n_regs, const mm_reg1_t *regs)
+{
+    for (int i = 0; i < n_regs; i++)
+        if (regs[i].sam_pri)
+            return &regs[i];
+    return NULL;
+}
+
+/*
+ * The float SAM text "%.4f" of `div` parses back to (how minimap2 prints de/dv
+ * and htslib reads them), without printing: the correctly rounded quotient
+ * n / 10^4 equals strtod's value of the decimal. Near a rounding tie, where
+ * div * 10^4 might round differently from printf's exact decimal, it prints.
+ */
+static float tsr_mm_div4(double div)
+{
+    double a = div < 0 ? -div : div, x = a * 10000.0, n = floor(x + 0.5);
+    if (fabs(x - floor(x) - 0.5) < 1e-6 || x > 1e9) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.4f", div);
+        return (float)strtod(buf, NULL);
+    }
+    double v = n / 10000.0;
+    return (float)(div < 0 ? -v : v);
+}
+
+/* Append printf output to out->text (no NUL kept); -1 out of memory. */
+static int tsr_mm_text_printf(tsr_mm_recs_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tsr_mm_text_printf(tsr_mm_recs_t *out, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = out->cap_text - out->n_text;
+        int n = vsnprintf(out->text ? out->text + out->n_text : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if ((size_t)n < room) {
+            out->n_text += (size_t)n;
+            return 0;
+        }
+        if (tsr_mm_grow((void **)&out->text, &out->cap_text, out->n_text, (size_t)n + 1, 1) < 0)
+            return -1;
+    }
+}
+
+/* SA:Z (the end's other non-secondary alignments), as minimap2 writes it; *at TSR_MM_NONE when none. */
+static int tsr_mm_sa(const mm_idx_t *mi, const mm_reg1_t *r, int n_regs, const mm_reg1_t *regs, int qlen,
+                     tsr_mm_recs_t *out, size_t *at)
+{
+    size_t start = out->n_text;
+    *at = TSR_MM_NONE;
+    for (int i = 0; i < n_regs; i++) {
+        const mm_reg1_t *q = &regs[i];
+        if (q == r || q->parent != q->id || !q->p)
+            continue;
+        int l_m, l_i = 0, l_d = 0;
+        if (q->qe - q->qs < q->re - q->rs)
+            l_m = q->qe - q->qs, l_d = (q->re - q->rs) - l_m;
+        else
+            l_m = q->re - q->rs, l_i = (q->qe - q->qs) - l_m;
+        int clip5 = q->rev ? qlen - q->qe : q->qs, clip3 = q->rev ? q->qs : qlen - q->qe;
+        int bad = tsr_mm_text_printf(out, "%s,%d,%c,", mi->seq[q->rid].name, q->rs + 1, "+-"[q->rev]) < 0;
+        bad = bad || (clip5 && tsr_mm_text_printf(out, "%dS", clip5) < 0);
+        bad = bad || (l_m && tsr_mm_text_printf(out, "%dM", l_m) < 0);
+        bad = bad || (l_i && tsr_mm_text_printf(out, "%dI", l_i) < 0);
+        bad = bad || (l_d && tsr_mm_text_printf(out, "%dD", l_d) < 0);
+        bad = bad || (clip3 && tsr_mm_text_printf(out, "%dS", clip3) < 0);
+        bad = bad || tsr_mm_text_printf(out, ",%d,%d;", q->mapq, q->blen - q->mlen + (int)q->p->n_ambi) < 0;
+        if (bad)
+            return -1;
+        *at = start;
+    }
+    if (*at == TSR_MM_NONE)
+        return 0;
+    if (tsr_mm_grow((void **)&out->text, &out->cap_text, out->n_text, 1, 1) < 0)
+        return -1;
+    out->text[out->n_text++] = '\0'; /* the entries make one string */
+    return 0;
+}
+
+/* minimap2's tags of mapped record e (write_tags, then SA and MD, as mm_write_sam3 adds them). */
+static int tsr_mm_rec_tags(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, tsr_mm_recs_t *out, tsr_mm_rec_t *e,
+                           const char *seq, int qlen, const mm_reg1_t *r, int n_regs, const mm_reg1_t *regs)
+{
+    e->mapped = 1;
+    if (r->p) {
+        e->nm = r->blen - r->mlen + (int)r->p->n_ambi;
+        e->ms = r->p->dp_max;
+        e->as = r->p->dp_score;
+        e->nn = (int)r->p->n_ambi;
+        if (r->p->trans_strand == 1 || r->p->trans_strand == 2)
+            e->ts = "?+-?"[r->p->trans_strand];
+    }
+    e->tp = r->id == r->parent ? (r->inv ? 'I' : 'P') : (r->inv ? 'i' : 'S');
+    e->cm = r->cnt;
+    e->s1 = r->score;
+    e->has_s2 = r->parent == r->id;
+    e->s2 = r->subsc;
+    if (r->p) {
+        double div = 1.0 - mm_event_identity(r);
+        e->div_kind = 'e';
+        e->div = div == 0.0 ? 0.0f : tsr_mm_div4(div);
+    } else if (r->div >= 0.0f && r->div <= 1.0f) {
+        e->div_kind = 'v';
+        e->div = r->div == 0.0f ? 0.0f : tsr_mm_div4(r->div);
+    }
+    e->zd = r->split;
+    if (r->parent == r->id && r->p && n_regs > 1 && tsr_mm_sa(x->mi, r, n_regs, regs, qlen, out, &e->sa) < 0)
+        return -1;
+    if (r->p && (x->mopt.flag & MM_F_OUT_MD)) {
+        int n = mm_gen_MD(mm_tbuf_get_km(t->b), &t->md, &t->md_cap, x->mi, r, seq);
+        if ((e->md = tsr_mm_text_put(out, t->md ? t->md : "", n > 0 ? (size_t)n : 0)) == TSR_MM_NONE)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * One SAM record of end `seg` (r NULL: unmapped), mate = the other end's
+ * primary (NULL when unmapped or single-end): mm_write_sam3's FLAG, placement,
+ * mate fields, TLEN, clipping and tags, for up to two segments. -1 out of memory.
+ */
+static int tsr_mm_rec_put(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, tsr_mm_recs_t *out, int seg, int n_seg,
+                          const char *seq, int qlen, const mm_reg1_t *r, int n_regs, const mm_reg1_t *regs,
+                          const mm_reg1_t *mate)
+{
+    if (tsr_mm_grow((void **)&out->v, &out->cap, out->n, 1, sizeof *out->v) < 0)
+        return -1;
+    tsr_mm_rec_t *e = &out->v[out->n++];
+    memset(e, 0, sizeof *e);
+    e->seg = seg;
+    e->sa = e->md = TSR_MM_NONE;
+    int flag = n_seg > 1 ? 0x1 : 0;
+    if (!r)
+        flag |= 0x4;
+    else if (r->rev)
+        flag |= 0x10;
+    if (r && r->parent == r->id && !r->sam_pri)
+        flag |= 0x800;
+    if (n_seg > 1) {
+        if (r && r->proper_frag)
+            flag |= 0x2;
+        flag |= seg == 0 ? 0x40 : 0x80;
+        if (!mate)
+            flag |= 0x8;
+        else if (mate->rev)
+            flag |= 0x20;
+    }
+    e->flag = flag;
+    /* an unmapped end takes its mate's place */
+    const mm_reg1_t *at = r ? r : mate;
+    e->rid = at ? at->rid : -1;
+    e->pos = at ? at->rs : -1;
+    e->mapq = r ? (int)r->mapq : 0;
+    e->mrid = -1, e->mpos = -1;
+    if (n_seg > 1 && mate) {
+        e->mrid = mate->rid, e->mpos = mate->rs;
+        if (r && r->rid == mate->rid) {
+            int64_t p5 = r->rev ? r->re - 1 : r->rs, m5 = mate->rev ? mate->re - 1 : mate->rs;
+            e->tlen = m5 - p5;
+            e->tlen += e->tlen > 0 ? 1 : e->tlen < 0 ? -1 : 0;
+        }
+    } else if (n_seg > 1 && e->rid >= 0) { /* the mate is unmapped and takes this record's place */
+        e->mrid = e->rid, e->mpos = e->pos;
+    }
+    e->qs = 0, e->qe = qlen, e->rev = r ? r->rev : 0;
+    if (r && (flag & 0x800))
+        e->qs = r->qs, e->qe = r->qe;
+    e->cigar = out->n_cigar;
+    if (!r)
+        return 0;
+    if (r->p) {
+        uint32_t clip[2] = {(uint32_t)(r->rev ? qlen - r->qe : r->qs), (uint32_t)(r->rev ? r->qs : qlen - r->qe)};
+        uint32_t op = (flag & 0x800) ? MM_CIGAR_HARDCLIP : MM_CIGAR_SOFTCLIP;
+        if (clip[0] && tsr_mm_cigar_put(out, clip[0] << 4 | op) < 0)
+            return -1;
+        for (uint32_t k = 0; k < r->p->n_cigar; k++)
+            if (tsr_mm_cigar_put(out, r->p->cigar[k]) < 0)
+                return -1;
+        if (clip[1] && tsr_mm_cigar_put(out, clip[1] << 4 | op) < 0)
+            return -1;
+    }
+    e->n_cigar = out->n_cigar - e->cigar;
+    return tsr_mm_rec_tags(x, t, out, e, seq, qlen, r, n_regs, regs);
+}
+
+/* Complement of a base; 0 for anything but ACGT (which becomes N). */
+static const char tsr_mm_comp[256] = {['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A'};
+
 tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const char *name, int n_seg,
-                             const char *const *seq, const char *const *qual, const int *len,
-                             tsr_text_t *out)
+                             const char *const *seq, const int *len, tsr_mm_recs_t *out)
 {
     int n_regs[2] = {0, 0};
     mm_reg1_t *regs[2] = {NULL, NULL};
+    out->n = out->n_cigar = out->n_text = 0;
     /*
      * As minimap2's own driver does for FR pairs (pe_ori): read 2 is mapped
      * reverse-complemented, so both ends of a proper pair lie on one strand
@@ -526,8 +758,8 @@ tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const ch
             t->rc_cap = (size_t)len[1] + 1;
         }
         for (int i = 0; i < len[1]; i++) {
-            char c = seq[1][len[1] - 1 - i];
-            t->rc[i] = c == 'A' ? 'T' : c == 'C' ? 'G' : c == 'G' ? 'C' : c == 'T' ? 'A' : 'N';
+            char c = tsr_mm_comp[(unsigned char)seq[1][len[1] - 1 - i]];
+            t->rc[i] = c ? c : 'N';
         }
         t->rc[len[1]] = '\0';
         mseq[1] = t->rc;
@@ -540,30 +772,19 @@ tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const ch
         r->qe = len[1] - qs;
         r->rev = !r->rev;
     }
-    mm_bseq1_t bs[2];
-    memset(bs, 0, sizeof bs);
-    for (int i = 0; i < n_seg; i++) {
-        bs[i].l_seq = len[i];
-        bs[i].name = (char *)name;
-        bs[i].seq = (char *)seq[i];
-        bs[i].qual = (char *)qual[i];
-    }
-    tsr_status_t s = TSR_OK;
-    for (int i = 0; i < n_seg && s == TSR_OK; i++) {
+    const mm_reg1_t *pri[2] = {tsr_mm_sam_pri(n_regs[0], regs[0]),
+                               n_seg == 2 ? tsr_mm_sam_pri(n_regs[1], regs[1]) : NULL};
+    int bad = 0;
+    for (int i = 0; i < n_seg && !bad; i++) {
+        const mm_reg1_t *mate = n_seg == 2 ? pri[!i] : NULL;
         if (n_regs[i] == 0) {
-            t->line.l = 0;
-            mm_write_sam3(&t->line, x->mi, &bs[i], i, -1, n_seg, n_regs, (const mm_reg1_t *const *)regs,
-                          mm_tbuf_get_km(t->b), x->mopt.flag, 0);
-            s = tsr_text_append(out, t->line.s, t->line.l);
+            bad = tsr_mm_rec_put(x, t, out, i, n_seg, seq[i], len[i], NULL, 0, NULL, mate) < 0;
             continue;
         }
-        for (int j = 0; j < n_regs[i] && s == TSR_OK; j++) {
+        for (int j = 0; j < n_regs[i] && !bad; j++) {
             if (regs[i][j].id != regs[i][j].parent)
                 continue; /* secondary alignments are not reported */
-            t->line.l = 0;
-            mm_write_sam3(&t->line, x->mi, &bs[i], i, j, n_seg, n_regs, (const mm_reg1_t *const *)regs,
-                          mm_tbuf_get_km(t->b), x->mopt.flag, 0);
-            s = tsr_text_append(out, t->line.s, t->line.l);
+            bad = tsr_mm_rec_put(x, t, out, i, n_seg, seq[i], len[i], &regs[i][j], n_regs[i], regs[i], mate) < 0;
         }
     }
     for (int i = 0; i < n_seg; i++) {
@@ -571,5 +792,5 @@ tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const ch
             free(regs[i][j].p);
         free(regs[i]);
     }
-    return s;
+    return bad ? tsr_error_set(TSR_ERR_NOMEM, "out of memory holding the alignments of read '%s'", name) : TSR_OK;
 }

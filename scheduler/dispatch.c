@@ -48,6 +48,7 @@ typedef struct tsr_master {
     int32_t *release; /* completed tasks whose journal records are queued, not yet flushed */
     int32_t n_release;
     int32_t *credit;
+    int32_t *held;    /* per worker: tasks sent and not yet reported */
     uint8_t *final;
     int n_final;
     int32_t **obuf;
@@ -273,12 +274,13 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
     m->heap = calloc(n, sizeof *m->heap);
     m->release = calloc(n, sizeof *m->release);
     m->credit = calloc((size_t)m->size, sizeof *m->credit);
+    m->held = calloc((size_t)m->size, sizeof *m->held);
     m->final = calloc((size_t)m->size, 1);
     m->oreq = calloc((size_t)m->size, sizeof *m->oreq);
     m->obuf = calloc((size_t)m->size, sizeof *m->obuf);
     m->rbuf_cap = 1024;
     m->rbuf = malloc((size_t)m->rbuf_cap * sizeof *m->rbuf);
-    if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->final || !m->oreq ||
+    if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->held || !m->final || !m->oreq ||
         !m->obuf || !m->rbuf)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
     for (int r = 0; r < m->size; r++) {
@@ -304,6 +306,7 @@ static void tsr_master_free(tsr_master_t *m)
     free(m->heap);
     free(m->release);
     free(m->credit);
+    free(m->held);
     free(m->final);
     free(m->rbuf);
 }
@@ -419,6 +422,7 @@ static tsr_status_t tsr_master_report(tsr_master_t *m, int src, const int32_t *m
         TSR_CALL(tsr_master_stop(m, TSR_ERR_INTERRUPTED, text));
     }
     const int32_t *p = msg + TSR_REPORT_HEADER, *end = msg + len;
+    m->held[src] = m->held[src] > msg[3] ? m->held[src] - msg[3] : 0;
     for (int i = 0; i < msg[3]; i++) {
         const int32_t *next = end;
         TSR_CALL(tsr_master_completion(m, p, end, &next));
@@ -452,12 +456,22 @@ static tsr_status_t tsr_master_commit(tsr_master_t *m)
     return TSR_OK;
 }
 
+/*
+ * Hand ready tasks to workers with credit. When there are no more ready tasks
+ * than idle workers (nothing held), they go one each to idle workers only: a
+ * busy worker's window must not queue a coarse task (say the map task that a
+ * millisecond index task just released) that an idle worker would start now.
+ * An idle worker always asks, so a held-back task waits a round trip at most.
+ */
 static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
 {
-    int batch = m->opts->batch;
+    int batch = m->opts->batch, idle = 0;
+    for (int r = 0; r < m->size; r++)
+        idle += !m->final[r] && m->held[r] == 0;
+    const int scarce = m->heap_n <= idle;
     for (int k = 0; k < m->size && m->heap_n > 0; k++) {
         int r = (m->rr + k) % m->size;
-        if (m->credit[r] <= 0 || m->final[r])
+        if (m->credit[r] <= 0 || m->final[r] || (scarce && m->held[r] > 0))
             continue;
         if (m->oreq[r] != MPI_REQUEST_NULL) {
             int done = 0;
@@ -467,7 +481,7 @@ static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
         }
         int n = 0;
         int32_t *b = m->obuf[r];
-        while (n < batch && n < m->credit[r] && m->heap_n > 0) {
+        while (n < (scarce ? 1 : batch) && n < m->credit[r] && m->heap_n > 0) {
             int32_t id = tsr_heap_pop(m);
             m->state[id] = TSR_T_SENT;
             b[2 + 2 * n] = id;
@@ -477,6 +491,7 @@ static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
         b[0] = TSR_ORDER_TASKS;
         b[1] = n;
         m->credit[r] -= n;
+        m->held[r] += n;
         TSR_CALL(tsr_master_send(m, r, 2 + 2 * n));
         *activity = 1;
     }

@@ -7,6 +7,11 @@
 #   dups         hand-made pairs with known duplicates: flags 0x400 and aln/S.qc.json figures
 #   resume       tessera align, then tessera run on the same --out reuses the align tasks
 #   mates        MC/MQ tags against samtools fixmate -m (unmapped mates, deletion, soft clip)
+#   records      the records built from minimap2's hits against minimap2's own SAM (minimap2 -ax sr --MD),
+#                every field and tag: simulated pairs plus hand-made ends (unmapped, deletion, soft clip,
+#                chimera: supplementary + SA + hard clips), paired and single-end
+#   lanes        one sample as two lanes (gzip + BGZF, chunks crossing the lane boundary) and as an
+#                unaligned BAM: the one-lane FASTQ run's records, each lane's read group in RG and @RG
 set -u
 CASE=$1
 D="$TSR_BUILD_DIR/tests/align/align_drive"
@@ -46,6 +51,14 @@ determinism)
     r=$(samtools view -c "$W/a/aln/$s.bam"); [ "$r" = 2666 ] || fail "$s: expected 2666 records, got $r"
   done
   grep -q '"properly_paired": 2666' "$W/a/aln/S0001.qc.json" || fail "simulated FR pairs should all be proper pairs"
+  # chunks of 5000: one map task per sample, so the index task does not read the FASTQ (pairs -1 in the
+  # chunks file) and the map task counts the pairs; the QC reports the same pairs and chunks either way
+  for s in S0001 S0002; do
+    awk -F'\t' 'NR==1 && $6 == 1 && $8 == -1 {ok = 1} END {exit !ok}' "$W/d/aln/$s.chunks.tsv" ||
+      fail "$s: with one map task the index should not scan (chunks 1, pairs -1): $(head -1 "$W/d/aln/$s.chunks.tsv")"
+    grep -q '"read_pairs": 1333, "chunks": 1,' "$W/d/aln/$s.qc.json" || fail "$s: QC of run d (chunks of 5000)"
+    grep -q '"read_pairs": 1333, "chunks": 14,' "$W/a/aln/$s.qc.json" || fail "$s: QC of run a (chunks of 100)"
+  done
   [ -s "$W/a/ref.mmi" ] || fail "no cached minimap2 index"
   for o in b t; do
     cmp -s <(bcftools view -H "$W/a/cohort.bcf") <(bcftools view -H "$W/$o/cohort.bcf") || fail "cohort.bcf differs (a, $o)"
@@ -145,6 +158,90 @@ mates)
     grep -q "^$want" "$W/ours" || { grep '^M[0-9] ' "$W/ours" >&2; fail "expected a record '$want'"; }
   done
   [ "$(grep -c ' MC:Z:' "$W/ours")" -gt 2600 ] || fail "simulated pairs lack MC"
+  ;;
+records)
+  # tessera builds BAM records from minimap2's hits (no SAM text): compare every field and tag with minimap2's
+  # own SAM of the same reads. Left out: what tessera adds (RG, MC, MQ, the duplicate flag 0x400) and rl (the
+  # repeat length minimap2's driver computes, which libminimap2 does not report). Read names carry no /1, /2.
+  seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
+  rc() { echo "$1" | rev | tr ACGT TGCA; }
+  q=$(printf 'I%.0s' $(seq 150)); nn=$(printf 'N%.0s' $(seq 100)); junk=$(printf 'ACGTTGCA%.0s' $(seq 8))
+  {
+    echo "R1 ${seq:1000:100} $nn"                                   # read 2 unmapped
+    echo "R2 $nn $(rc "${seq:2250:100}")"                            # read 1 unmapped
+    echo "R3 ${seq:3000:50}${seq:3060:50} $(rc "${seq:3250:100}")"   # 10 bp deletion in read 1
+    echo "R4 ${junk:0:36}${seq:4036:64} $(rc "${seq:4250:100}")"     # soft clip at read 1's start
+    echo "R5 $nn $nn"                                                # both unmapped
+    # chimeric read 1 (supplementary records, SA, hard clips), on either strand
+    echo "R6 $(rc "${seq:20000:80}")${seq:6000:70} $(rc "${seq:6250:100}")"
+    echo "R7 ${seq:9000:80}${seq:30000:70} ${seq:29700:100}"
+    echo "R8 ${seq:12000:70}$(rc "${seq:25000:80}") ${seq:24700:100}"
+  } > "$W/pairs.txt"
+  fq() { awk -v q="$q" -v c="$1" '{print "@"$1"\n"$c"\n+\n"substr(q,1,length($c))}' "$W/pairs.txt"; }
+  { fq 2; zcat "$W/c/reads/S0001_1.fastq.gz" | sed '1~4s#/1$##'; } | gzip > "$W/r_1.fq.gz"
+  { fq 3; zcat "$W/c/reads/S0001_2.fastq.gz" | sed '1~4s#/2$##'; } | gzip > "$W/r_2.fq.gz"
+  printf 'sample\tpopulation\tfastq1\tfastq2\nR\tp\tr_1.fq.gz\tr_2.fq.gz\nU\tp\tr_1.fq.gz\t\n' > "$W/r.tsv"
+  drive 2 "$W/r" 500 1 "$W/r.tsv"
+  keep() { awk -F'\t' -v OFS='\t' -v drop="$1" '{ if (int($2 / 1024) % 2) $2 -= 1024; line = $1
+             for (i = 2; i <= NF; i++) if ($i !~ drop) line = line OFS $i; print line }' | LC_ALL=C sort; }
+  for s in R U; do
+    if [ $s = R ]; then minimap2 -ax sr --MD "$W/c/ref.fa" "$W/r_1.fq.gz" "$W/r_2.fq.gz"
+    else minimap2 -ax sr --MD "$W/c/ref.fa" "$W/r_1.fq.gz"; fi 2>/dev/null | samtools view - | keep '^rl:i:' > "$W/mm.sam"
+    samtools view "$W/r/aln/$s.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
+    diff "$W/mm.sam" "$W/ours.sam" >&2 || fail "$s: records differ from minimap2 -ax sr --MD (< minimap2, > tessera)"
+    n=$(wc -l < "$W/ours.sam"); [ "$n" -gt 1300 ] || fail "$s: only $n records"
+  done
+  # the hand-made cases are there, so the comparison cannot pass without them
+  for want in $'^R1\t0\t.*\t100M\t' $'^R5\t4\t' $'^R3\t0\t.*\t50M10D50M\t' $'^R4\t0\t.*\t36S64M\t'; do
+    grep -q "$want" "$W/ours.sam" || { grep '^R[0-9]' "$W/ours.sam" >&2; fail "single-end: no record matching '$want'"; }
+  done
+  samtools view "$W/r/aln/R.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
+  for want in $'^R1\t73\t' $'^R1\t133\t' $'^R2\t153\t' $'^R2\t101\t' $'^R6\t2161\t.*\t70H80M\t.*SA:Z:' $'^R6\t99\t.*\t80S70M\t.*SA:Z:' \
+              $'^R8\t2113\t.*\t71M79H\t.*SA:Z:' $'^R8\t83\t' $'^R7\t2113\t.*\t80H70M\t'; do
+    grep -q "$want" "$W/ours.sam" || { grep '^R[0-9]' "$W/ours.sam" >&2; fail "pairs: no record matching '$want'"; }
+  done
+  ;;
+lanes)
+  # S0001's pairs as two lanes (600 pairs as gzip, the other 733 as BGZF) of one library, chunks of 250
+  # pairs so chunks cross the lane boundary; and as one unaligned BAM (samtools import). Every record
+  # must be the one-lane FASTQ run's, RG aside; each lane's reads carry its read group.
+  R="$W/c/reads"
+  for e in 1 2; do
+    zcat "$R/S0001_$e.fastq.gz" | head -2400 | gzip > "$R/L1_$e.fastq.gz"
+    zcat "$R/S0001_$e.fastq.gz" | tail -n +2401 | bgzip -c > "$R/L2_$e.fastq.gz"
+  done
+  samtools import -1 "$R/S0001_1.fastq.gz" -2 "$R/S0001_2.fastq.gz" -o "$W/c/u.bam" 2>/dev/null || fail "samtools import"
+  printf 'sample\tpopulation\tfastq1\tfastq2\n' > "$W/c/one.tsv"
+  printf 'S0001\tpop1\treads/S0001_1.fastq.gz\treads/S0001_2.fastq.gz\n' >> "$W/c/one.tsv"
+  printf 'sample\tpopulation\tfastq1\tfastq2\tlibrary\n' > "$W/c/lanes.tsv"
+  printf 'S0001\tpop1\treads/L1_1.fastq.gz\treads/L1_2.fastq.gz\tlibA\n' >> "$W/c/lanes.tsv"
+  printf 'S0001\tpop1\treads/L2_1.fastq.gz\treads/L2_2.fastq.gz\tlibA\n' >> "$W/c/lanes.tsv"
+  printf 'sample\tpopulation\tfastq1\tfastq2\nS0001\tpop1\tu.bam\t\n' > "$W/c/ubam.tsv"
+  run_sheet() { # np sheet out chunk
+    "$MPI" --oversubscribe -n "$1" "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/$2" --out "$3" \
+      --threads 1 --align-chunk "$4" --aln-format bam --log-level warn >"$3.log" 2>&1 ||
+      { cat "$3.log" >&2; fail "tessera align on $2 failed"; }
+  }
+  run_sheet 1 one.tsv "$W/one" 1000000
+  run_sheet 2 lanes.tsv "$W/lanes" 250
+  run_sheet 2 ubam.tsv "$W/ubam" 250
+  n=$(awk -F'\t' 'NR==1{print $6}' "$W/lanes/aln/S0001.chunks.tsv")
+  [ "$n" = 6 ] || fail "1333 pairs over two lanes in chunks of 250 should be 6 chunks, index says $n"
+  awk -F'\t' 'NR > 1 && $1 == 1 {l2 = 1} END {exit !l2}' "$W/lanes/aln/S0001.chunks.tsv" || fail "no chunk starts in lane 2"
+  samtools view "$W/one/aln/S0001.bam" | sortedtags > "$W/one.sam"
+  samtools view "$W/ubam/aln/S0001.bam" | sortedtags > "$W/ubam.sam"
+  cmp -s "$W/one.sam" "$W/ubam.sam" || { diff "$W/one.sam" "$W/ubam.sam" | head -5 >&2; fail "uBAM input gave other records"; }
+  [ "$(wc -l < "$W/one.sam")" -ge 2666 ] || fail "too few records"
+  samtools view "$W/lanes/aln/S0001.bam" | sed 's/\tRG:Z:S0001\.L[12]/\tRG:Z:S0001/' | sortedtags > "$W/lanes.sam"
+  cmp -s "$W/one.sam" "$W/lanes.sam" || { diff "$W/one.sam" "$W/lanes.sam" | head -5 >&2; fail "two lanes gave other records"; }
+  for l in 1 2; do
+    want=$((l == 1 ? 1200 : 1466))
+    got=$(samtools view -F 0x900 "$W/lanes/aln/S0001.bam" | grep -c $'\tRG:Z:S0001.L'"$l")
+    [ "$got" = "$want" ] || fail "lane $l: $got primary records carry RG S0001.L$l, expected $want"
+    samtools view -H "$W/lanes/aln/S0001.bam" | grep -q $'^@RG\tID:S0001.L'"$l"$'\tSM:S0001\tLB:libA' ||
+      fail "no @RG header line for lane $l"
+  done
+  grep -q '"read_pairs": 1333,' "$W/lanes/aln/S0001.qc.json" || fail "QC pairs over two lanes"
   ;;
 *) fail "unknown case $CASE" ;;
 esac
