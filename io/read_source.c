@@ -513,7 +513,7 @@ static tsr_status_t lane_paths(int n_lanes, const tsr_lane_t *lanes, const char 
 tsr_status_t tsr_reader_open_lanes(int n_lanes, const tsr_lane_t *lanes, tsr_reader_t **r)
 {
     *r = NULL;
-    const char **p1, **p2;
+    const char **p1 = NULL, **p2 = NULL;
     TSR_CALL(lane_paths(n_lanes, lanes, &p1, &p2));
     tsr_status_t s = reader_create(n_lanes, p1, p2, 0, r);
     free(p1);
@@ -558,7 +558,7 @@ void tsr_reader_tell_stream(const tsr_reader_t *r, tsr_stream_pos_t *pos)
 tsr_status_t tsr_reader_locate(const char *path, int n, tsr_read_pos_t *pos, int *is_bgzf)
 {
     *is_bgzf = 0;
-    const tsr_reader_backend_t *be;
+    const tsr_reader_backend_t *be = NULL;
     TSR_CALL(backend_for(path, &be));
     return be->locate(path, n, pos, is_bgzf);
 }
@@ -617,7 +617,7 @@ tsr_status_t tsr_reader_open_lanes_at(int n_lanes, const tsr_lane_t *lanes, cons
         return tsr_error_set(TSR_ERR_FORMAT, "a chunk starts in lane %" PRId64 " but the sample has %d; the sample "
                              "sheet changed since the chunks were indexed, rerun with a new --out", pos->lane + 1,
                              n_lanes);
-    const char **p1, **p2;
+    const char **p1 = NULL, **p2 = NULL;
     TSR_CALL(lane_paths(n_lanes, lanes, &p1, &p2));
     tsr_status_t s = reader_create(n_lanes, p1, p2, (int)pos->lane, r);
     free(p1);
