@@ -278,15 +278,16 @@ tsr_status_t tsr_h5_attr_read_i64(tsr_h5_file_t *f, const char *name, int64_t *v
     return TSR_OK;
 }
 
+/* A 1-D dataset of n elements (ext: extendible, chunks of TSR_H5_CHUNK), written from data when n > 0. */
 static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, hid_t file_type, int64_t n,
-                                  const void *data)
+                                  const void *data, int ext)
 {
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hsize_t dims[1] = {(hsize_t)n}, maxd[1] = {ext ? H5S_UNLIMITED : (hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
-    if (rc >= 0 && n > 0) {
-        hsize_t chunk[1] = {(hsize_t)(n < TSR_H5_CHUNK ? n : TSR_H5_CHUNK)};
+    if (rc >= 0 && (n > 0 || ext)) {
+        hsize_t chunk[1] = {(hsize_t)(ext || n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
         if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0)
             rc = -1;
     }
@@ -308,7 +309,7 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
 
 tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n, const void *data)
 {
-    return dataset_write(f, name, mem_type, mem_type, n, data);
+    return dataset_write(f, name, mem_type, mem_type, n, data, 0);
 }
 
 /* Open a 1-D dataset, check its type class and size. */
@@ -342,28 +343,43 @@ static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t
     return TSR_OK;
 }
 
-tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
-                         void **data)
+/* Elements [off, off + n) of the open dataset d into a new malloc'ed array (never NULL); closes d. */
+static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hid_t mem_type, int64_t off, int64_t n,
+                                 void **data)
 {
-    *data = NULL;
-    H5T_class_t cls = H5Tget_class(mem_type);
-    hid_t d;
-    int64_t cnt = 0;
-    TSR_CALL(dataset_open(f, name, cls, expect, &d, &cnt));
-    size_t esz = H5Tget_size(mem_type);
-    void *buf = calloc(cnt ? (size_t)cnt : 1u, esz);
+    void *buf = calloc(n ? (size_t)n : 1u, H5Tget_size(mem_type));
     if (!buf) {
         H5Dclose(d);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s from %s", name, f->path);
     }
-    if (cnt > 0 && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
+    herr_t rc = 0;
+    if (n > 0 && ((fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+                  (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0))
+        rc = -1;
+    if (ms >= 0)
+        H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    H5Dclose(d);
+    if (rc < 0) {
         free(buf);
-        H5Dclose(d);
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
                              name);
     }
-    H5Dclose(d);
     *data = buf;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
+                         void **data)
+{
+    *data = NULL;
+    hid_t d;
+    int64_t cnt = 0;
+    TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), expect, &d, &cnt));
+    TSR_CALL(dataset_read(f, name, d, mem_type, 0, cnt, data));
     if (n)
         *n = cnt;
     return TSR_OK;
@@ -371,24 +387,7 @@ tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int
 
 tsr_status_t tsr_h5_create_ext(tsr_h5_file_t *f, const char *name, hid_t mem_type)
 {
-    hsize_t dims[1] = {0}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {TSR_H5_CHUNK};
-    hid_t sp = H5Screate_simple(1, dims, maxd);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
-    if (rc >= 0 && (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0))
-        rc = -1;
-    hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, name, mem_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0)
-        rc = -1;
-    else
-        H5Dclose(d);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (rc < 0)
-        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create dataset %s", f->path, name);
-    return TSR_OK;
+    return dataset_write(f, name, mem_type, mem_type, 0, NULL, 1);
 }
 
 tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t n, const void *data)
@@ -441,29 +440,7 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, elements [%lld, %lld) were wanted",
                              f->path, name, (long long)cnt, (long long)off, (long long)(off + n));
     }
-    void *buf = calloc(n ? (size_t)n : 1u, H5Tget_size(mem_type));
-    if (!buf) {
-        H5Dclose(d);
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s from %s", name, f->path);
-    }
-    hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
-    hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
-    herr_t rc = 0;
-    if (n > 0 && ((fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-                  (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0))
-        rc = -1;
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (fs >= 0)
-        H5Sclose(fs);
-    H5Dclose(d);
-    if (rc < 0) {
-        free(buf);
-        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
-                             name);
-    }
-    *data = buf;
-    return TSR_OK;
+    return dataset_read(f, name, d, mem_type, off, n, data);
 }
 
 tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n, const char *const *s)
@@ -482,7 +459,7 @@ tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n,
     } else {
         for (int64_t i = 0; i < n; i++)
             memcpy(buf + (size_t)i * w, s[i], strlen(s[i]));
-        st = dataset_write(f, name, t, t, n, buf);
+        st = dataset_write(f, name, t, t, n, buf, 0);
     }
     if (t >= 0)
         H5Tclose(t);
