@@ -165,6 +165,23 @@ static int teardown(void **state)
     return rmdir(tmpdir);
 }
 
+/* reads[] written as tmpdir/ID.bam per sample, then the call kernel's evidence over the whole reference. */
+static tsr_evidence_t *call_reads(const char *const ids[NS])
+{
+    char paths_buf[NS][512];
+    const char *paths[NS];
+    for (int s = 0; s < NS; s++) {
+        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/%s.bam", tmpdir, ids[s]);
+        write_bam(paths_buf[s], &reads[s]);
+        paths[s] = paths_buf[s];
+    }
+    tsr_call_opts_t co;
+    tsr_call_opts_init(&co);
+    tsr_evidence_t *ev = NULL;
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &ev), TSR_OK);
+    return ev;
+}
+
 /* Index of the call-set site at pos with exactly these alleles ("REF,ALT,..."), or -1. */
 static int64_t find(const tsr_callset_t *cs, int64_t pos, const char *alleles)
 {
@@ -253,17 +270,8 @@ static void test_known_answers(void **state)
             if (!have)
                 add_site(s, sites[k], 8, 0, EV_NONE, 0, NULL);
         }
-    char paths_buf[NS][512];
-    const char *paths[NS], *ids[NS] = {"S0", "S1", "S2"};
-    for (int s = 0; s < NS; s++) {
-        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/S%d.bam", tmpdir, s);
-        write_bam(paths_buf[s], &reads[s]);
-        paths[s] = paths_buf[s];
-    }
-    tsr_call_opts_t co;
-    tsr_call_opts_init(&co);
-    tsr_evidence_t *ev = NULL;
-    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &ev), TSR_OK);
+    const char *ids[NS] = {"S0", "S1", "S2"};
+    tsr_evidence_t *ev = call_reads(ids);
     /* strand counts: the 80 reads at 85 in S2 */
     for (int64_t i = 0; i < ev->n_sites; i++)
         if (ev->pos[i] == 85) {
@@ -380,17 +388,8 @@ static void test_pooled_indel(void **state)
     for (int s = 0; s < NS; s++)
         add_site(s, 170, 4, s < 2 ? 1 : 0, EV_INS, 0, ins);
     add_site(2, 60, 4, 1, EV_INS, 0, "TTG");
-    char paths_buf[NS][512];
-    const char *paths[NS], *ids[NS] = {"P0", "P1", "P2"};
-    for (int s = 0; s < NS; s++) {
-        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/P%d.bam", tmpdir, s);
-        write_bam(paths_buf[s], &reads[s]);
-        paths[s] = paths_buf[s];
-    }
-    tsr_call_opts_t co;
-    tsr_call_opts_init(&co);
-    tsr_evidence_t *ev = NULL;
-    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &ev), TSR_OK);
+    const char *ids[NS] = {"P0", "P1", "P2"};
+    tsr_evidence_t *ev = call_reads(ids);
     assert_int_equal(ev->n_sites, 1);
     assert_int_equal(ev->pos[0], 170);
     assert_int_equal(ev->kind[0], TSR_SITE_INDEL);
