@@ -362,8 +362,8 @@ tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs)
 static const char *const filter_names[TSR_FILTER_N] = {"LowQual", "ExcHet", "StrandBias"};
 static const char *const filter_descriptions[TSR_FILTER_N] = {
     "Low quality: QUAL below the joint kernel's threshold (--min-qual)",
-    "Excess heterozygosity: one-sided Hardy-Weinberg p-value of too many heterozygotes below the joint "
-    "kernel's threshold",
+    ("Excess heterozygosity: one-sided Hardy-Weinberg p-value of too many heterozygotes below the joint "
+     "kernel's threshold"),
     "Strand bias: the ALT reads lean to one strand beyond the joint kernel's threshold",
 };
 
