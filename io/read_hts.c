@@ -140,7 +140,7 @@ static int ubam_take(ubam_state_t *st, int k, const bam1_t *b, int64_t recno, ts
         int j = rev ? len - 1 - i : i;
         char c = seq_nt16_str[bam_seqi(s, j)];
         if (rev)
-            c = c == 'A' ? 'T' : c == 'C' ? 'G' : c == 'G' ? 'C' : c == 'T' ? 'A' : 'N';
+            c = tsr_base_complement(c);
         seq->s[i] = (c == 'A' || c == 'C' || c == 'G' || c == 'T') ? c : 'N';
         qual->s[i] = (char)(33 + (q[j] > 93 ? 93 : q[j]));
     }

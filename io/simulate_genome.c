@@ -37,17 +37,6 @@ static char sim_base_gc(tsr_sim_rng_t *r, double gc)
     return hi ? 'T' : 'A';
 }
 
-char tsr_sim_complement(char c)
-{
-    switch (c) {
-    case 'A': return 'T';
-    case 'C': return 'G';
-    case 'G': return 'C';
-    case 'T': return 'A';
-    default: return 'N';
-    }
-}
-
 static char sim_mutate(tsr_sim_rng_t *r, char c)
 {
     char b;
@@ -99,7 +88,7 @@ static tsr_status_t sim_genome_synthetic(const tsr_sim_opts_t *o, tsr_sim_genome
         double div = 0.02 + 0.04 * tsr_sim_rng_unif(&rng);
         const char *src = fam[f] + fam_len[f] - piece;
         for (int j = 0; j < piece; j++) {
-            char c = rev ? tsr_sim_complement(src[piece - 1 - j]) : src[j];
+            char c = rev ? tsr_base_complement(src[piece - 1 - j]) : src[j];
             if (tsr_sim_rng_unif(&rng) < div)
                 c = sim_mutate(&rng, c);
             g->seq[at + j] = c;

@@ -112,7 +112,5 @@ tsr_status_t tsr_sim_sample_reads(const tsr_sim_opts_t *o, const tsr_sim_genome_
 /* Sample id "S0001"... into buf; width grows with the cohort size (at least 4 digits). */
 void tsr_sim_sample_id(int i, int n, char *buf, size_t len);
 
-/* Watson-Crick complement of an upper-case base; N for anything else. */
-char tsr_sim_complement(char c);
 
 #endif

@@ -215,7 +215,7 @@ static void sim_read_make(tsr_sim_rng_t *r, const sim_errmodel_t *m, const sim_h
             b = acgt[tsr_sim_rng_below(r, 4)];
         } else {
             if (cur >= 0 && cur < hp->len) {
-                b = dir > 0 ? hp->seq[cur] : tsr_sim_complement(hp->seq[cur]);
+                b = dir > 0 ? hp->seq[cur] : tsr_base_complement(hp->seq[cur]);
                 hpos = cur;
             } else {
                 b = 'N';
@@ -267,7 +267,7 @@ static void sim_aln_make(const sim_hap_t *hp, const sim_read_t *rd, int rl, sim_
 {
     for (int c = 0; c < rl; c++) {
         int src = rd->rev ? rl - 1 - c : c;
-        a->seq[c] = rd->rev ? tsr_sim_complement(rd->seq[src]) : rd->seq[src];
+        a->seq[c] = rd->rev ? tsr_base_complement(rd->seq[src]) : rd->seq[src];
         a->qual[c] = rd->qual[src];
     }
     a->n_cigar = 0;

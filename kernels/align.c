@@ -359,11 +359,6 @@ static int tsr_cigar_text(const uint32_t *cig, size_t n, kstring_t *ks)
     return bad ? -1 : 0;
 }
 
-static const char tsr_comp[256] = {
-    ['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A', ['N'] = 'N', ['a'] = 't', ['c'] = 'g', ['g'] = 'c',
-    ['t'] = 'a', ['n'] = 'n', ['R'] = 'Y', ['Y'] = 'R', ['K'] = 'M', ['M'] = 'K', ['S'] = 'S', ['W'] = 'W',
-    ['B'] = 'V', ['V'] = 'B', ['D'] = 'H', ['H'] = 'D'};
-
 /*
  * Record e of sc->mm (pair p) as a BAM record in b: minimap2's tags in its
  * order, then RG, then (primary records of a pair whose mate is mapped) MQ
@@ -393,8 +388,7 @@ static int tsr_align_build1(const tsr_align_batch_t *bt, const tsr_pair_buf_t *p
     const char *seq = p->seq[e->seg].s + e->qs, *qual = p->qual[e->seg].s + e->qs;
     if (e->rev) {
         for (size_t i = 0; i < l_seq; i++) {
-            char c = tsr_comp[(unsigned char)seq[l_seq - 1 - i]];
-            sc->seq[i] = c ? c : 'N';
+            sc->seq[i] = tsr_base_complement(seq[l_seq - 1 - i]);
             sc->qual[i] = (char)(qual[l_seq - 1 - i] - 33);
         }
         seq = sc->seq;

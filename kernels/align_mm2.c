@@ -733,9 +733,6 @@ static int tsr_mm_rec_put(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, tsr_mm_recs
     return tsr_mm_rec_tags(x, t, out, e, seq, qlen, r, n_regs, regs);
 }
 
-/* Complement of a base; 0 for anything but ACGT (which becomes N). */
-static const char tsr_mm_comp[256] = {['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A'};
-
 tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const char *name, int n_seg,
                              const char *const *seq, const int *len, tsr_mm_recs_t *out)
 {
@@ -757,10 +754,8 @@ tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const ch
             t->rc = p;
             t->rc_cap = (size_t)len[1] + 1;
         }
-        for (int i = 0; i < len[1]; i++) {
-            char c = tsr_mm_comp[(unsigned char)seq[1][len[1] - 1 - i]];
-            t->rc[i] = c ? c : 'N';
-        }
+        for (int i = 0; i < len[1]; i++)
+            t->rc[i] = tsr_base_complement(seq[1][len[1] - 1 - i]);
         t->rc[len[1]] = '\0';
         mseq[1] = t->rc;
     }

@@ -350,7 +350,8 @@ static tsr_status_t tsr_plan_align_units(tsr_plan_t *plan)
         const tsr_sample_t *smp = &sh->samples[i];
         double bytes = tsr_sample_read_bytes(smp);
         double k = bytes / ((double)plan->opts.align_chunk_pairs * TSR_ALIGN_EST_BYTES), cap = TSR_ALIGN_MAX_SLOTS;
-        for (int l = 0; l < smp->n_lanes; l++)
+        /* only a sample big enough for the gzip cap to matter has its files opened (every rank plans) */
+        for (int l = 0; k > TSR_ALIGN_MAX_GZIP_SLOTS && l < smp->n_lanes; l++)
             if (tsr_plain_gzip(smp->lanes[l].fastq1) || tsr_plain_gzip(smp->lanes[l].fastq2))
                 cap = TSR_ALIGN_MAX_GZIP_SLOTS;
         plan->align_slots[i] = k < 1 ? 1 : k > cap ? (int)cap : (int)(k + 0.999999);

@@ -258,6 +258,19 @@ tsr_status_t tsr_mkdir_p(const char *path) TSR_RESULT_USED;
 tsr_status_t tsr_file_read_all(const char *path, char **data, size_t *len, int *missing) TSR_RESULT_USED;
 
 /*
+ * The complement of a nucleotide letter: A<->T, C<->G, the IUPAC ambiguity
+ * codes to theirs, case kept; 'N' for anything else. One table for every
+ * reverse complement (reads mapped, records written, unaligned input, the
+ * simulator).
+ */
+extern const char tsr_complement_table[256];
+static inline char tsr_base_complement(char c)
+{
+    char r = tsr_complement_table[(unsigned char)c];
+    return r ? r : 'N';
+}
+
+/*
  * Build "dir/.tmp.<name>.<pid>" for an output "dir/name": every writer
  * writes there and renames to the final name when complete, so a file under
  * its final name is always whole. TSR_ERR_INTERNAL if it does not fit.

@@ -147,6 +147,11 @@ const char *tsr_write_failure_reason(const char *path, int err)
     return err ? strerror(err) : "write failed";
 }
 
+const char tsr_complement_table[256] = {
+    ['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A', ['N'] = 'N', ['a'] = 't', ['c'] = 'g', ['g'] = 'c',
+    ['t'] = 'a', ['n'] = 'n', ['R'] = 'Y', ['Y'] = 'R', ['K'] = 'M', ['M'] = 'K', ['S'] = 'S', ['W'] = 'W',
+    ['B'] = 'V', ['V'] = 'B', ['D'] = 'H', ['H'] = 'D'};
+
 tsr_status_t tsr_file_read_all(const char *path, char **data, size_t *len, int *missing)
 {
     *data = NULL;
