@@ -32,6 +32,19 @@ sortedtags() { awk -F'\t' -v OFS='\t' '{ n = split("", t); for (i = 12; i <= NF;
   for (i = 2; i <= n; i++) for (j = i; j > 1 && t[j-1] > t[j]; j--) { x = t[j]; t[j] = t[j-1]; t[j-1] = x }
   line = $1; for (i = 2; i <= 11; i++) line = line OFS $i; for (i = 1; i <= n; i++) line = line OFS t[i]; print line }'; }
 "$TSR_TESSERA" simulate --out "$W/c" --samples 2 --coverage 10 --length 40000 --seed 3 >/dev/null || fail simulate
+seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
+rc() { echo "$1" | rev | tr ACGT TGCA; }
+# Hand-made pairs "NAME READ1 READ2" on the simulated reference, names PREFIX1..PREFIX5: read 2 unmapped,
+# read 1 unmapped, a 10 bp deletion in read 1, a soft clip at read 1's start, both unmapped.
+handmade_pairs() {
+  local p=$1 nn junk
+  nn=$(printf 'N%.0s' $(seq 100)); junk=$(printf 'ACGTTGCA%.0s' $(seq 8))
+  echo "${p}1 ${seq:1000:100} $nn"
+  echo "${p}2 $nn $(rc "${seq:2250:100}")"
+  echo "${p}3 ${seq:3000:50}${seq:3060:50} $(rc "${seq:3250:100}")"
+  echo "${p}4 ${junk:0:36}${seq:4036:64} $(rc "${seq:4250:100}")"
+  echo "${p}5 $nn $nn"
+}
 
 case "$CASE" in
 determinism)
@@ -96,8 +109,6 @@ resume)
   [ -s "$W/r/cohort.bcf" ] || fail "no cohort.bcf after tessera run"
   ;;
 dups)
-  seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
-  rc() { echo "$1" | rev | tr ACGT TGCA; }
   q40=$(printf 'I%.0s' $(seq 100)); q20=$(printf '5%.0s' $(seq 100)); nn=$(printf 'N%.0s' $(seq 100))
   a1=${seq:1000:100}; a2=$(rc "${seq:1250:100}"); u1=${seq:5000:100}; u2=$(rc "${seq:5250:100}")
   f1=${seq:8000:100}
@@ -126,16 +137,8 @@ dups)
 mates)
   # MC/MQ of primary records against samtools fixmate -m on the same records (tags stripped first):
   # simulated pairs plus hand-made ones with an unmapped mate, a deletion, a soft clip, both unmapped
-  seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
-  rc() { echo "$1" | rev | tr ACGT TGCA; }
-  q=$(printf 'I%.0s' $(seq 100)); nn=$(printf 'N%.0s' $(seq 100)); junk=$(printf 'ACGTTGCA%.0s' $(seq 8))
-  {
-    echo "M1 ${seq:1000:100} $nn"                                  # read 2 unmapped
-    echo "M2 $nn $(rc "${seq:2250:100}")"                           # read 1 unmapped
-    echo "M3 ${seq:3000:50}${seq:3060:50} $(rc "${seq:3250:100}")"  # 10 bp deletion in read 1
-    echo "M4 ${junk:0:36}${seq:4036:64} $(rc "${seq:4250:100}")"    # soft clip at read 1's start
-    echo "M5 $nn $nn"                                               # both unmapped
-  } > "$W/pairs.txt"
+  q=$(printf 'I%.0s' $(seq 100))
+  handmade_pairs M > "$W/pairs.txt"
   awk -v q="$q" '{print "@"$1"/1\n"$2"\n+\n"substr(q,1,length($2))}' "$W/pairs.txt" > "$W/m_1.fq"
   awk -v q="$q" '{print "@"$1"/2\n"$3"\n+\n"substr(q,1,length($3))}' "$W/pairs.txt" > "$W/m_2.fq"
   zcat "$W/c/reads/S0001_1.fastq.gz" >> "$W/m_1.fq"; zcat "$W/c/reads/S0001_2.fastq.gz" >> "$W/m_2.fq"
@@ -163,15 +166,9 @@ records)
   # tessera builds BAM records from minimap2's hits (no SAM text): compare every field and tag with minimap2's
   # own SAM of the same reads. Left out: what tessera adds (RG, MC, MQ, the duplicate flag 0x400) and rl (the
   # repeat length minimap2's driver computes, which libminimap2 does not report). Read names carry no /1, /2.
-  seq=$(grep -v '>' "$W/c/ref.fa" | tr -d '\n')
-  rc() { echo "$1" | rev | tr ACGT TGCA; }
-  q=$(printf 'I%.0s' $(seq 150)); nn=$(printf 'N%.0s' $(seq 100)); junk=$(printf 'ACGTTGCA%.0s' $(seq 8))
+  q=$(printf 'I%.0s' $(seq 150))
   {
-    echo "R1 ${seq:1000:100} $nn"                                   # read 2 unmapped
-    echo "R2 $nn $(rc "${seq:2250:100}")"                            # read 1 unmapped
-    echo "R3 ${seq:3000:50}${seq:3060:50} $(rc "${seq:3250:100}")"   # 10 bp deletion in read 1
-    echo "R4 ${junk:0:36}${seq:4036:64} $(rc "${seq:4250:100}")"     # soft clip at read 1's start
-    echo "R5 $nn $nn"                                                # both unmapped
+    handmade_pairs R
     # chimeric read 1 (supplementary records, SA, hard clips), on either strand
     echo "R6 $(rc "${seq:20000:80}")${seq:6000:70} $(rc "${seq:6250:100}")"
     echo "R7 ${seq:9000:80}${seq:30000:70} ${seq:29700:100}"
