@@ -100,7 +100,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 3,
+    .version = 4,
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

@@ -84,6 +84,7 @@ void tsr_call_opts_init(tsr_call_opts_t *o)
     o->min_pool_alt_reads = 3;
     o->min_pool_alt_frac = 0.05;
     o->indel_error = 3.16e-5; /* Q45 */
+    o->phase_weight = 0.9;
 }
 
 tsr_status_t tsr_call_opts_check(const tsr_call_opts_t *o)
@@ -99,6 +100,8 @@ tsr_status_t tsr_call_opts_check(const tsr_call_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "candidate fractions must be in [0, 1]");
     if (!(o->indel_error > 0 && o->indel_error < 0.5))
         return tsr_error_set(TSR_ERR_USAGE, "indel error must be in (0, 0.5) (got %g)", o->indel_error);
+    if (!(o->phase_weight >= 0 && o->phase_weight < 1))
+        return tsr_error_set(TSR_ERR_USAGE, "phase weight must be in [0, 1) (got %g)", o->phase_weight);
     return TSR_OK;
 }
 
@@ -120,6 +123,7 @@ typedef struct read_view {
     int64_t skip_before;  /* mate overlap: positions < this are not counted */
     int mapq;
     int is_rev;           /* the read maps to the reverse strand */
+    uint64_t frag;        /* hash of the read name: both mates of a fragment share it */
     int8_t *base;         /* rend-rstart: 0..3 ACGT, 4 N, -1 deleted or skipped */
     uint8_t *qual;
     int32_t *qpos;        /* rend-rstart: query index of the base aligned there (deleted: of the next one) */
@@ -253,6 +257,9 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
     v->rend = b->core.pos + span;
     v->mapq = b->core.qual;
     v->is_rev = (b->core.flag & BAM_FREVERSE) != 0;
+    v->frag = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *n = bam_get_qname(b); *n; n++)
+        v->frag = (v->frag ^ (uint8_t)*n) * 1099511628211ULL;
     v->n_ev = 0;
     v->ins_len = 0;
     const uint8_t *seq = bam_get_seq(b), *q = bam_get_qual(b);
@@ -931,6 +938,14 @@ static int phmm_loglik(const int8_t *rd, const uint8_t *q, int n, const int8_t *
 
 /* ------------------------------------------------------------------ pass 2 */
 
+/* One base of a fragment at a biallelic SNV site (pass 2), for read-backed phase. */
+typedef struct phase_obs {
+    uint64_t frag;
+    int64_t si;
+    double e;      /* the base's error probability */
+    int8_t allele; /* 0 REF, 1 ALT */
+} phase_obs_t;
+
 /* Pass 2 output of one sample: log10 likelihoods, AD and DP per site. */
 typedef struct sample_calls {
     double *gl;  /* at gl_off[site] */
@@ -949,6 +964,8 @@ typedef struct pass2_ctx {
     int64_t *skip;        /* the current read's windows [skip[2k], skip[2k+1]) that are not SNV evidence */
     int n_skip, m_skip;
     int is_rev;           /* strand of the current read */
+    phase_obs_t *obs;     /* read-backed phase: the sample's REF/ALT bases at biallelic SNV sites */
+    int64_t n_obs, m_obs;
 } pass2_ctx_t;
 
 static double clamp_err(double e) { return e < 1e-6 ? 1e-6 : (e > 0.75 ? 0.75 : e); }
@@ -1135,8 +1152,170 @@ static int pass2_read(void *vctx, const read_view_t *v)
         for (int a = 0; a < na; a++)
             c->ll[a] = a == obs ? l_hit : l_miss;
         add_read_lik(c, si, na, c->ll);
+        if (s->n_alt == 1 && obs <= 1 && c->o->phase_weight > 0) {
+            if (c->n_obs == c->m_obs) {
+                int64_t m = c->m_obs ? 2 * c->m_obs : 256;
+                phase_obs_t *p = realloc(c->obs, (size_t)m * sizeof *p);
+                if (!p)
+                    return -1;
+                c->obs = p;
+                c->m_obs = m;
+            }
+            c->obs[c->n_obs++] = (phase_obs_t){v->frag, si, e, (int8_t)obs};
+        }
     }
     return 0;
+}
+
+/* ------------------------------------------------------ read-backed phase */
+
+/*
+ * Read-backed phase (per sample, after pass 2). A fragment that carries a
+ * base at a biallelic SNV site x and at a site y where the sample is
+ * confidently heterozygous (an anchor) tells which haplotype its x base came
+ * from. If x is heterozygous, the fragments' x alleles follow y's haplotypes
+ * (cis: ALT with ALT, or trans); if x is homozygous they carry no such
+ * pattern, and pass 2's per-read model, which treats every read as an
+ * independent draw from the genotype, is exact. So only the het likelihood
+ * of x changes, by the factor
+ *   F = w * (L_cis / 2 + L_trans / 2) / L_ind + (1 - w),
+ *   L_cis   = prod_f (P(x_f | ALT) P(y_f | ALT) + P(x_f | REF) P(y_f | REF)) / 2,
+ *   L_trans = the same with y's alleles swapped,
+ *   L_ind   = prod_f (P(x_f | ALT) + P(x_f | REF)) / 2 * (P(y_f | ALT) + P(y_f | REF)) / 2,
+ * over the fragments f with a REF or ALT base at both sites; w (phase_weight)
+ * is the belief that the anchor's het call is real, so one wrong anchor costs
+ * at most log10(1 - w). Two matching sequencing errors on reads of both
+ * haplotypes lose the het support they had; a true singleton whose ALT reads
+ * share a haplotype gains up to a factor 2 per fragment. Each x uses the one
+ * anchor with the most shared fragments (ties: the first), anchors are judged
+ * on pass 2's likelihoods (het at least TSR_PHASE_ANCHOR_LOG10 above every
+ * other genotype), and phase does not feed back into them.
+ */
+#define TSR_PHASE_ANCHOR_LOG10 1.0
+
+/* A fragment's bases at x (a target site) and y (an anchor). */
+typedef struct phase_pair {
+    int64_t x, y;
+    uint64_t frag;
+    double px_alt, px_ref, py_alt, py_ref; /* P(observed base | allele) */
+} phase_pair_t;
+
+static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
+static int cmp_dbl(double a, double b) { return a < b ? -1 : a > b; }
+
+/* Full orders (name-hash collisions included), so the sums below run in one order. */
+static int phase_obs_cmp(const void *pa, const void *pb)
+{
+    const phase_obs_t *a = pa, *b = pb;
+    int r = cmp_u64(a->frag, b->frag);
+    if (!r)
+        r = cmp_i64(a->si, b->si);
+    if (!r)
+        r = a->allele - b->allele;
+    return r ? r : cmp_dbl(a->e, b->e);
+}
+
+static int phase_pair_cmp(const void *pa, const void *pb)
+{
+    const phase_pair_t *a = pa, *b = pb;
+    int r = cmp_i64(a->x, b->x);
+    if (!r)
+        r = cmp_i64(a->y, b->y);
+    if (!r)
+        r = cmp_u64(a->frag, b->frag);
+    if (!r)
+        r = cmp_dbl(a->px_alt, b->px_alt);
+    return r ? r : cmp_dbl(a->py_alt, b->py_alt);
+}
+
+/* log10(10^a + 10^b) */
+static double log10_add(double a, double b)
+{
+    double hi = a > b ? a : b, lo = a > b ? b : a;
+    return hi + log10(1 + pow(10.0, lo - hi));
+}
+
+/* The het factor of x from pairs [p, p + n) sharing one anchor. */
+static double phase_het_log10(const phase_pair_t *p, int64_t n, double w)
+{
+    double lc = 0, lt = 0, li = 0;
+    for (int64_t k = 0; k < n; k++) {
+        lc += log10(0.5 * (p[k].px_alt * p[k].py_alt + p[k].px_ref * p[k].py_ref));
+        lt += log10(0.5 * (p[k].px_alt * p[k].py_ref + p[k].px_ref * p[k].py_alt));
+        li += log10(0.25 * (p[k].px_alt + p[k].px_ref) * (p[k].py_alt + p[k].py_ref));
+    }
+    double f = log10_add(lc, lt) + log10(0.5) - li;
+    return log10_add(log10(w) + f, log10(1 - w));
+}
+
+/* Apply read-backed phase to one sample's het likelihoods (c->obs, c->out); -1 on out of memory. */
+static int phase_apply(pass2_ctx_t *c)
+{
+    const cand_set_t *cs = c->cs;
+    if (c->n_obs < 2)
+        return 0;
+    int g_het = tsr_gt_index(0, 1);
+    uint8_t *anchor = calloc((size_t)cs->n, 1);
+    if (!anchor)
+        return -1;
+    for (int64_t si = 0; si < cs->n; si++) {
+        const cand_site_t *s = &cs->site[si];
+        if (s->kind != TSR_SITE_SNV || s->n_alt != 1)
+            continue;
+        const double *gl = c->out->gl + c->gl_off[si];
+        int ok = 1;
+        for (int g = 0; g < 6 && ok; g++) /* REF, ALT, <*>: 6 genotypes */
+            ok = g == g_het || gl[g_het] - gl[g] >= TSR_PHASE_ANCHOR_LOG10;
+        anchor[si] = (uint8_t)ok;
+    }
+    qsort(c->obs, (size_t)c->n_obs, sizeof *c->obs, phase_obs_cmp);
+    phase_pair_t *pair = NULL;
+    int64_t n_pair = 0, m_pair = 0;
+    int rc = 0;
+    for (int64_t a = 0, b; a < c->n_obs && rc == 0; a = b) {
+        for (b = a + 1; b < c->n_obs && c->obs[b].frag == c->obs[a].frag; b++)
+            ;
+        for (int64_t i = a; i < b && rc == 0; i++)
+            for (int64_t k = a; k < b; k++) {
+                const phase_obs_t *x = &c->obs[i], *y = &c->obs[k];
+                if (!anchor[y->si] || y->si == x->si)
+                    continue;
+                if (n_pair == m_pair) {
+                    int64_t m = m_pair ? 2 * m_pair : 256;
+                    phase_pair_t *p = realloc(pair, (size_t)m * sizeof *p);
+                    if (!p) {
+                        rc = -1;
+                        break;
+                    }
+                    pair = p;
+                    m_pair = m;
+                }
+                double hx = 1 - x->e, mx = x->e / 3, hy = 1 - y->e, my = y->e / 3;
+                pair[n_pair++] = (phase_pair_t){x->si, y->si, x->frag, x->allele ? hx : mx, x->allele ? mx : hx,
+                                                y->allele ? hy : my, y->allele ? my : hy};
+            }
+    }
+    if (rc == 0 && n_pair > 0) {
+        qsort(pair, (size_t)n_pair, sizeof *pair, phase_pair_cmp);
+        for (int64_t a = 0, b; a < n_pair; a = b) {
+            for (b = a + 1; b < n_pair && pair[b].x == pair[a].x; b++)
+                ;
+            int64_t best = a, best_n = 0;
+            for (int64_t u = a, v; u < b; u = v) {
+                for (v = u + 1; v < b && pair[v].y == pair[u].y; v++)
+                    ;
+                if (v - u > best_n) {
+                    best = u;
+                    best_n = v - u;
+                }
+            }
+            c->out->gl[c->gl_off[pair[a].x] + g_het] += phase_het_log10(pair + best, best_n, c->o->phase_weight);
+        }
+    }
+    free(pair);
+    free(anchor);
+    return rc;
 }
 
 /* --------------------------------------------------------------- driver */
@@ -1195,6 +1374,9 @@ static tsr_status_t job_pass2(void *vctx, int64_t i, int thread)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory calling %s", j->paths[i]);
     if (s == TSR_OK && j->cs->n > 0)
         s = walk_sample(j->paths[i], j->contig, j->start, j->end, &rs, j->o, &v, pass2_read, &c);
+    if (s == TSR_OK && phase_apply(&c) < 0)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory phasing the reads of %s", j->paths[i]);
+    free(c.obs);
     read_view_free(&v);
     free(c.ll);
     free(c.hmm.row);

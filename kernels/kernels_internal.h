@@ -28,6 +28,7 @@ typedef struct tsr_call_opts {
                              * batch (default 2) */
     double min_indel_frac;  /* ... and this fraction of the sample's (summed) depth at the anchor (default 0.1) */
     double indel_error;     /* pair-HMM gap-open probability outside repeats (default 3.16e-5, Q45; lower in repeats) */
+    double phase_weight;    /* read-backed phase: weight that an anchor het is real (default 0.9; 0 turns it off) */
     const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
 } tsr_call_opts_t;
 

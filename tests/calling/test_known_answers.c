@@ -165,8 +165,11 @@ static int teardown(void **state)
     return rmdir(tmpdir);
 }
 
-/* reads[] written as tmpdir/ID.bam per sample, then the call kernel's evidence over the whole reference. */
-static tsr_evidence_t *call_reads(const char *const ids[NS])
+/*
+ * reads[] written as tmpdir/ID.bam per sample, then the call kernel's evidence over the whole reference
+ * (read-backed phase at weight phase_weight; < 0: the default).
+ */
+static tsr_evidence_t *call_reads_phase(const char *const ids[NS], double phase_weight)
 {
     char paths_buf[NS][512];
     const char *paths[NS];
@@ -177,10 +180,14 @@ static tsr_evidence_t *call_reads(const char *const ids[NS])
     }
     tsr_call_opts_t co;
     tsr_call_opts_init(&co);
+    if (phase_weight >= 0)
+        co.phase_weight = phase_weight;
     tsr_evidence_t *ev = NULL;
     assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &ev), TSR_OK);
     return ev;
 }
+
+static tsr_evidence_t *call_reads(const char *const ids[NS]) { return call_reads_phase(ids, -1); }
 
 /* Index of the call-set site at pos with exactly these alleles ("REF,ALT,..."), or -1. */
 static int64_t find(const tsr_callset_t *cs, int64_t pos, const char *alleles)
@@ -214,15 +221,15 @@ static void test_known_answers(void **state)
     add_site(0, 40, 10, 10, EV_SNV, 0, snv40);
     add_site(1, 40, 10, 5, EV_SNV, 0, snv40);
     /* 100: S0 het 1 bp deletion; 150: S0 hom 10 bp deletion */
-    add_site(0, 100, 10, 5, EV_DEL, 1, NULL);
-    add_site(0, 150, 10, 10, EV_DEL, 10, NULL);
+    add_site(0, 100, 10, 5, EV_DEL, 1, "");
+    add_site(0, 150, 10, 10, EV_DEL, 10, "");
     /* 200: S1 het 10 bp insertion; 250: S1 hom 1 bp insertion */
     add_site(1, 200, 10, 5, EV_INS, 0, "ACGTTGCAAC");
     add_site(1, 250, 10, 10, EV_INS, 0, "T");
     /* 120 + 121: S2 het SNV at 120 and het deletion anchored at 121 on other reads */
     char snv120[2] = {other(ref[120], 2), 0};
     add_site(2, 120, 6, 6, EV_SNV, 0, snv120);
-    add_site(2, 121, 6, 6, EV_DEL, 2, NULL);
+    add_site(2, 121, 6, 6, EV_DEL, 2, "");
     /* 185: S1 het insertion and S2 het SNV at one position: one site of three alleles */
     char snv185[2] = {other(ref[185], 1), 0};
     add_site(1, 185, 10, 5, EV_INS, 0, "GG");
@@ -251,7 +258,7 @@ static void test_known_answers(void **state)
     while (ref[del_at] == ref[del_at + 1] || ref[del_at + 1] == ref[del_at + 2] || ref[del_at + 2] == ref[del_at + 3])
         del_at++;
     assert_true(del_at < 290);
-    add_site(0, del_at, 3, 3, EV_DEL, 1, NULL);
+    add_site(0, del_at, 3, 3, EV_DEL, 1, "");
     for (int i = 0; i < 6; i++) {
         read_rec_t *r = &reads[0].r[reads[0].n++];
         memset(r, 0, sizeof *r);
@@ -268,7 +275,7 @@ static void test_known_answers(void **state)
             for (int i = 0; i < reads[s].n; i++)
                 have |= reads[s].r[i].pos <= sites[k] - 10 && reads[s].r[i].pos + 50 > sites[k] + 12;
             if (!have)
-                add_site(s, sites[k], 8, 0, EV_NONE, 0, NULL);
+                add_site(s, sites[k], 8, 0, EV_NONE, 0, "");
         }
     const char *ids[NS] = {"S0", "S1", "S2"};
     tsr_evidence_t *ev = call_reads(ids);
@@ -400,11 +407,66 @@ static void test_pooled_indel(void **state)
     tsr_evidence_destroy(&ev);
 }
 
+/* PL(REF/REF) - PL(REF/ALT) of sample 0 at the SNV site at pos. */
+static int het_margin(const tsr_evidence_t *ev, int64_t pos)
+{
+    for (int64_t i = 0; i < ev->n_sites; i++)
+        if (ev->pos[i] == pos && ev->kind[i] == TSR_SITE_SNV) {
+            assert_int_equal(ev->n_alleles[i], 3);
+            const int32_t *pl = ev->pl + ev->pl_off[i];
+            return pl[tsr_gt_index(0, 0)] - pl[tsr_gt_index(0, 1)];
+        }
+    fail_msg("no SNV site at %lld", (long long)pos);
+    return 0;
+}
+
+/*
+ * Read-backed phase. Sample 0 is het at y (3 of 6 reads ALT), and the same 6
+ * reads show 3 ALT bases at x, 30 bp on. "cis": the x ALT bases are on the
+ * three y-ALT reads (one haplotype), as a real het's are: phase raises x's
+ * het likelihood over REF/REF, by about log10(0.9 * 2^5) = 14.6 phred.
+ * "split": two on y-ALT reads and one on a y-REF read, which no haplotype
+ * explains without errors: it lowers it, by at most -10 log10(1 - 0.9) = 10
+ * phred. Without phase both cases score alike.
+ */
+static void test_read_phase(void **state)
+{
+    (void)state;
+    for (int s = 0; s < NS; s++)
+        memset(&reads[s], 0, sizeof reads[s]);
+    const int64_t y[2] = {100, 250};
+    for (int c = 0; c < 2; c++) {
+        int64_t x = y[c] + 30;
+        char alt_y = other(ref[y[c]], 1), alt_x = other(ref[x], 2);
+        for (int i = 0; i < 6; i++) {
+            add_read(0, y[c] - 5 - i, i < 3 ? EV_SNV : EV_NONE, y[c], 0, &alt_y, i % 2);
+            int x_alt = c == 0 ? i < 3 : (i < 2 || i == 3);
+            if (x_alt)
+                reads[0].r[reads[0].n - 1].seq[x - (y[c] - 5 - i)] = alt_x;
+        }
+        for (int s = 1; s < NS; s++)
+            add_site(s, y[c], 4, 0, EV_NONE, 0, "");
+    }
+    const char *ids[NS] = {"H0", "H1", "H2"};
+    tsr_evidence_t *off = call_reads_phase(ids, 0), *on = call_reads_phase(ids, 0.9);
+    int cis_off = het_margin(off, 130), split_off = het_margin(off, 280);
+    int cis_on = het_margin(on, 130), split_on = het_margin(on, 280);
+    assert_int_equal(cis_off, split_off);
+    if (cis_on - cis_off < 12 || cis_on - cis_off > 17)
+        fail_msg("cis: het margin %d -> %d with phase, expected +12..+17", cis_off, cis_on);
+    if (split_on - split_off > -8 || split_on - split_off < -11)
+        fail_msg("split: het margin %d -> %d with phase, expected -8..-11", split_off, split_on);
+    /* y itself is an anchor but has no anchor of its own besides x, which is none when split */
+    tsr_evidence_destroy(&off);
+    tsr_evidence_destroy(&on);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_pooled_indel),
+        cmocka_unit_test(test_read_phase),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -53,6 +53,11 @@ score() {
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n' > "$d/calls.txt"
   printf '%s\t%s\t%s\n' "$label" "$(python3 "$HERE/score_calls.py" "$d/truth.txt" "$d/calls.txt")" \
     "$(cat "$W/$label.time")" >> "$W/table"
+  # every non-reference record with its QUAL, LowQual included (the other filters still apply), for
+  # the precision/recall trade-off below
+  bcftools view -e 'FILTER~"StrandBias" || FILTER~"ExcHet"' -s "$(bcftools query -l "$truth" | paste -sd,)" \
+    "$calls" 2> /dev/null | bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' 2> /dev/null |
+    bcftools query -f '%CHROM\t%POS\t%REF\t%ALT\t%QUAL\n' > "$d/ranked.txt"
 }
 
 : > "$W/table"
@@ -94,6 +99,19 @@ while IFS=$'\t' read -r label sp sr sf ip ir if_ gc nrc r2 tm; do
   echo "| $label | $sp | $sr | $sf | $ip | $ir | $if_ | $gc | $nrc | $r2 | $cpu | $wall | $rss |"
 done < "$W/table"
 echo
+# tessera's SNVs ranked by QUAL against the better peer's precision and recall of each case: the
+# recall tessera keeps at that precision, and the precision it keeps at that recall
+for c in "${CASES[@]}"; do
+  IFS=: read -r ns len cov <<< "$c"
+  name="${ns}x${len}x${cov}"
+  read -r pmax rmax <<< "$(awk -F'\t' -v c="$name" '{ split($1, a, ".") }
+    a[1] != "tessera" && a[2] == c { if ($2 > p) p = $2; if ($3 > r) r = $3 } END { print p + 0, r + 0 }' "$W/table")"
+  [ "$pmax" != 0 ] || continue
+  read -r r_at_p q1 p_at_r q2 <<< "$(python3 "$HERE/score_calls.py" --curve "$W/score.tessera.$name/truth.txt" \
+    "$W/score.tessera.$name/ranked.txt" "$pmax" "$rmax")"
+  echo "case $name: tessera SNVs ranked by QUAL: recall $r_at_p at precision >= the peers' best $pmax (QUAL >= $q1);" \
+    "precision $p_at_r at recall >= the peers' best $rmax (QUAL >= $q2)"
+done
 awk -F'\t' '{ split($1, a, "."); split($11, t, " "); cpu[a[1] "." a[2]] = t[1]; cases[a[2]] = 1 }
   END { for (c in cases) if (cpu["bcftools." c] > 0)
     printf "case %s: tessera CPU / bcftools CPU = %.2f (target <= 0.33)\n", c, cpu["tessera." c] / cpu["bcftools." c] }' "$W/table"

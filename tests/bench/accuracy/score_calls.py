@@ -5,6 +5,12 @@ Inputs are `bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n'` dumps of bial
 (after `bcftools norm -m -any -f REF`), the calls already restricted to PASS records with a
 non-reference genotype, with the same samples in the same order as the truth.
 Prints one TSV line: snv_p snv_r snv_f1 indel_p indel_r indel_f1 gc nrc af_r2.
+
+`score_calls.py --curve TRUTH RANKED P_FLOOR R_FLOOR`: RANKED holds `CHROM POS REF ALT QUAL` of every
+normalised non-reference record whatever its QUAL (LowQual included); the SNVs are ranked by QUAL and
+the line printed is: the best SNV recall at precision >= P_FLOOR, the QUAL threshold that gives it, the
+best SNV precision at recall >= R_FLOOR, its QUAL threshold (0 and - where none reaches the floor). It
+shows where the caller's whole precision/recall trade-off stands against a peer's single point.
   GC  = genotype concordance over true variant records x samples (a call absent = hom-ref;
         a missing call counts as discordant);
   NRC = non-reference concordance: pairs where truth or call is non-reference, concordant share;
@@ -84,5 +90,36 @@ def main():
     print('\t'.join('%.4f' % v for v in out))
 
 
+def curve(truth_path, ranked_path, p_floor, r_floor):
+    def snv(k):
+        return len(k[2]) == 1 and len(k[3]) == 1
+    t = {k for k in load(truth_path) if snv(k)}
+    best = {}
+    with open(ranked_path) as f:
+        for line in f:
+            p = line.rstrip('\n').split('\t')
+            k = (p[0], int(p[1]), p[2], p[3])
+            if snv(k) and p[3] not in ('*', '<*>', '.'):
+                q = float(p[4]) if p[4] != '.' else 0.0
+                best[k] = max(q, best.get(k, q))
+    tp = fp = 0
+    r_at_p, q_at_p, p_at_r, q_at_r = 0.0, '-', 0.0, '-'
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    for i, (k, q) in enumerate(ranked):
+        tp += k in t
+        fp += k not in t
+        if i + 1 < len(ranked) and ranked[i + 1][1] == q:
+            continue  # a threshold keeps every record of equal QUAL
+        prec, rec = tp / (tp + fp), tp / len(t) if t else 0.0
+        if prec >= p_floor and rec > r_at_p:
+            r_at_p, q_at_p = rec, '%.1f' % q
+        if rec >= r_floor and prec > p_at_r:
+            p_at_r, q_at_r = prec, '%.1f' % q
+    print('%.4f\t%s\t%.4f\t%s' % (r_at_p, q_at_p, p_at_r, q_at_r))
+
+
 if __name__ == '__main__':
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == '--curve':
+        curve(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
+    else:
+        main()
