@@ -50,6 +50,11 @@
  *     unopened gap leaves must not become SNV calls).
  * Each observation also counts toward its allele's forward or reverse
  * strand total (the read's strand), for the joint kernel's StrandBias filter.
+ * Read-backed phase (after pass 2, per sample; phase_apply): a biallelic
+ * SNV's het likelihood is re-weighed by how well its reads' bases follow the
+ * haplotypes of a confident het SNV of the same sample that the same
+ * fragments cover (two matching errors on reads of both haplotypes make no
+ * het).
  * An SNV and an indel at one position stay two records here; the joint
  * kernel merges them into one site.
  * Overlapping mates are counted once: when a read's mate starts inside it,
@@ -589,14 +594,8 @@ static void cand_set_free(cand_set_t *cs)
 
 static int cand_push(cand_set_t *cs, const cand_site_t *s)
 {
-    if (cs->n == cs->m) {
-        int64_t m = cs->m ? 2 * cs->m : 64;
-        cand_site_t *p = realloc(cs->site, (size_t)m * sizeof *p);
-        if (!p)
-            return -1;
-        cs->site = p;
-        cs->m = m;
-    }
+    if (tsr_array_grow((void **)&cs->site, &cs->m, cs->n + 1, sizeof *cs->site) < 0)
+        return -1;
     cs->site[cs->n++] = *s;
     if (s->n_alt + 2 > cs->max_alleles)
         cs->max_alleles = s->n_alt + 2;
@@ -1153,14 +1152,8 @@ static int pass2_read(void *vctx, const read_view_t *v)
             c->ll[a] = a == obs ? l_hit : l_miss;
         add_read_lik(c, si, na, c->ll);
         if (s->n_alt == 1 && obs <= 1 && c->o->phase_weight > 0) {
-            if (c->n_obs == c->m_obs) {
-                int64_t m = c->m_obs ? 2 * c->m_obs : 256;
-                phase_obs_t *p = realloc(c->obs, (size_t)m * sizeof *p);
-                if (!p)
-                    return -1;
-                c->obs = p;
-                c->m_obs = m;
-            }
+            if (tsr_array_grow((void **)&c->obs, &c->m_obs, c->n_obs + 1, sizeof *c->obs) < 0)
+                return -1;
             c->obs[c->n_obs++] = (phase_obs_t){v->frag, si, e, (int8_t)obs};
         }
     }
@@ -1281,15 +1274,9 @@ static int phase_apply(pass2_ctx_t *c)
                 const phase_obs_t *x = &c->obs[i], *y = &c->obs[k];
                 if (!anchor[y->si] || y->si == x->si)
                     continue;
-                if (n_pair == m_pair) {
-                    int64_t m = m_pair ? 2 * m_pair : 256;
-                    phase_pair_t *p = realloc(pair, (size_t)m * sizeof *p);
-                    if (!p) {
-                        rc = -1;
-                        break;
-                    }
-                    pair = p;
-                    m_pair = m;
+                if (tsr_array_grow((void **)&pair, &m_pair, n_pair + 1, sizeof *pair) < 0) {
+                    rc = -1;
+                    break;
                 }
                 double hx = 1 - x->e, mx = x->e / 3, hy = 1 - y->e, my = y->e / 3;
                 pair[n_pair++] = (phase_pair_t){x->si, y->si, x->frag, x->allele ? hx : mx, x->allele ? mx : hx,

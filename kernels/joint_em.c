@@ -84,21 +84,6 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
 
 /* ------------------------------------------------------------- buffers */
 
-static int grow(void **p, int64_t *cap, int64_t need, size_t esz)
-{
-    if (need <= *cap)
-        return 0;
-    int64_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, (size_t)c * esz);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* The growing output and its capacities. */
 typedef struct cs_build {
     tsr_callset_t *cs;
@@ -585,10 +570,10 @@ static tsr_status_t site_emit(cs_build_t *bld, const site_work_t *w, int64_t N, 
     int64_t blob0 = i ? cs->allele_off[i] : 0, af0 = i ? cs->af_off[i] : 0, ad0 = i ? cs->ad_off[i] : 0,
             pl0 = i ? cs->pl_off[i] : 0;
     /* per-site and per-call arrays were sized for every candidate site up front */
-    if (grow((void **)&cs->allele_blob, &bld->c_blob, blob0 + blob, 1) < 0 ||
-        grow((void **)&cs->af, &bld->c_af, af0 + n, sizeof *cs->af) < 0 ||
-        grow((void **)&cs->ad, &bld->c_ad, ad0 + N * n, sizeof *cs->ad) < 0 ||
-        grow((void **)&cs->pl, &bld->c_pl, pl0 + N * G, sizeof *cs->pl) < 0)
+    if (tsr_array_grow((void **)&cs->allele_blob, &bld->c_blob, blob0 + blob, 1) < 0 ||
+        tsr_array_grow((void **)&cs->af, &bld->c_af, af0 + n, sizeof *cs->af) < 0 ||
+        tsr_array_grow((void **)&cs->ad, &bld->c_ad, ad0 + N * n, sizeof *cs->ad) < 0 ||
+        tsr_array_grow((void **)&cs->pl, &bld->c_pl, pl0 + N * G, sizeof *cs->pl) < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (i == 0)
         cs->allele_off[0] = cs->af_off[0] = cs->ad_off[0] = cs->pl_off[0] = 0;

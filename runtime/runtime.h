@@ -248,6 +248,12 @@ double tsr_cpu_seconds(void);
 int64_t tsr_peak_rss(void);
 /* Parse a size like "4G", "512M", "100k", "2000" into bytes; -1 on error. */
 int64_t tsr_parse_size(const char *s);
+/*
+ * Make room for `need` elements of `esz` bytes in the growable array *p of
+ * capacity *cap (both updated; capacity doubles from 64). 0, or -1 when out
+ * of memory (*p and *cap unchanged).
+ */
+int tsr_array_grow(void **p, int64_t *cap, int64_t need, size_t esz) TSR_RESULT_USED;
 /* mkdir -p; TSR_ERR_IO with a message naming the path on failure. */
 tsr_status_t tsr_mkdir_p(const char *path) TSR_RESULT_USED;
 /*

@@ -63,6 +63,21 @@ int64_t tsr_parse_size(const char *s)
     return (int64_t)(v * mul);
 }
 
+int tsr_array_grow(void **p, int64_t *cap, int64_t need, size_t esz)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, (size_t)c * esz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
 tsr_status_t tsr_mkdir_p(const char *path)
 {
     char buf[4096];

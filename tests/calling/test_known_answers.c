@@ -8,7 +8,9 @@
  * hom-ref), strand bias, and a hom deletion that most reads carry a few bases
  * before their end written as mismatches (only realignment against the
  * haplotypes tells them from REF), and an insertion seen in one read in each
- * of two samples (a candidate only when the batch's reads are pooled).
+ * of two samples (a candidate only when the batch's reads are pooled), and
+ * read-backed phase (a het whose ALT reads share a haplotype gains, one whose
+ * ALT reads sit on both loses).
  */
 #include "kernels/kernels_internal.h"
 

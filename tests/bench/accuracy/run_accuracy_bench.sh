@@ -53,10 +53,11 @@ score() {
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n' > "$d/calls.txt"
   printf '%s\t%s\t%s\n' "$label" "$(python3 "$HERE/score_calls.py" "$d/truth.txt" "$d/calls.txt")" \
     "$(cat "$W/$label.time")" >> "$W/table"
-  # every non-reference record with its QUAL, LowQual included (the other filters still apply), for
-  # the precision/recall trade-off below
+  # tessera: every non-reference record with its QUAL, LowQual included (its other filters still
+  # apply), for the precision/recall trade-off below
+  [ "${label%%.*}" = tessera ] || return 0
   bcftools view -e 'FILTER~"StrandBias" || FILTER~"ExcHet"' -s "$(bcftools query -l "$truth" | paste -sd,)" \
-    "$calls" 2> /dev/null | bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' 2> /dev/null |
+    "$calls" | bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' |
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT\t%QUAL\n' > "$d/ranked.txt"
 }
 
@@ -105,8 +106,8 @@ for c in "${CASES[@]}"; do
   IFS=: read -r ns len cov <<< "$c"
   name="${ns}x${len}x${cov}"
   read -r pmax rmax <<< "$(awk -F'\t' -v c="$name" '{ split($1, a, ".") }
-    a[1] != "tessera" && a[2] == c { if ($2 > p) p = $2; if ($3 > r) r = $3 } END { print p + 0, r + 0 }' "$W/table")"
-  [ "$pmax" != 0 ] || continue
+    a[1] != "tessera" && a[2] == c { if ($2 > p) p = $2; if ($3 > r) r = $3 } END { printf "%.4f %.4f\n", p, r }' "$W/table")"
+  [ "$pmax" != 0.0000 ] || continue
   read -r r_at_p q1 p_at_r q2 <<< "$(python3 "$HERE/score_calls.py" --curve "$W/score.tessera.$name/truth.txt" \
     "$W/score.tessera.$name/ranked.txt" "$pmax" "$rmax")"
   echo "case $name: tessera SNVs ranked by QUAL: recall $r_at_p at precision >= the peers' best $pmax (QUAL >= $q1);" \
