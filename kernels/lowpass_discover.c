@@ -149,21 +149,6 @@ typedef struct lp_out {
     int64_t n_af, n_ad, n_pl, n_blob;
 } lp_out_t;
 
-static int lp_grow(void **p, int64_t *cap, int64_t need, size_t elt)
-{
-    if (need <= *cap)
-        return 0;
-    int64_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, (size_t)c * elt);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 typedef struct lp_ctx {
     tsr_lp_evidence_t *const *bt;
     int n_batches, N, n_pops;
@@ -202,7 +187,7 @@ static int32_t lp_ref_depth(lp_ctx_t *c, int b, int s, int64_t pos)
 
 static int lp_push_uobs(lp_ctx_t *c, int32_t sample, int allele, float qual, int32_t count)
 {
-    if (lp_grow((void **)&c->obs, &c->cap_obs, c->n_obs + 1, sizeof *c->obs) < 0)
+    if (tsr_array_grow((void **)&c->obs, &c->cap_obs, c->n_obs + 1, sizeof *c->obs) < 0)
         return -1;
     c->obs[c->n_obs++] = (lp_uobs_t){sample, (int16_t)allele, qual, count};
     return 0;
@@ -258,7 +243,7 @@ static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, cha
     size_t blob = strlen(ref);
     for (int a = 1; a < n; a++)
         blob += 1 + strlen(alts[a - 1]);
-    if (lp_grow((void **)&cs->allele_blob, &out->cap_allele, out->n_blob + (int64_t)blob, 1) < 0)
+    if (tsr_array_grow((void **)&cs->allele_blob, &out->cap_allele, out->n_blob + (int64_t)blob, 1) < 0)
         return -1;
     if (i + 2 > out->cap_site) {
         int64_t c2 = out->cap_site ? out->cap_site * 2 : 256;
@@ -293,11 +278,11 @@ static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, cha
         out->cap_site = c2;
     }
     int npp = c->n_pops ? c->n_pops : 1;
-    if (lp_grow((void **)&cs->af, &out->cap_af, out->n_af + n, sizeof *cs->af) < 0 ||
-        lp_grow((void **)&cs->pop_af, &out->cap_pop, (out->n_af + n) * npp, sizeof *cs->pop_af) < 0 ||
-        lp_grow((void **)&cs->ad, &out->cap_ad, out->n_ad + (int64_t)N * n, sizeof *cs->ad) < 0 ||
-        lp_grow((void **)&cs->pl, &out->cap_pl, out->n_pl + (int64_t)N * G, sizeof *cs->pl) < 0 ||
-        lp_grow((void **)&cs->gp, &out->cap_gp, out->n_pl + (int64_t)N * G, sizeof *cs->gp) < 0)
+    if (tsr_array_grow((void **)&cs->af, &out->cap_af, out->n_af + n, sizeof *cs->af) < 0 ||
+        tsr_array_grow((void **)&cs->pop_af, &out->cap_pop, (out->n_af + n) * npp, sizeof *cs->pop_af) < 0 ||
+        tsr_array_grow((void **)&cs->ad, &out->cap_ad, out->n_ad + (int64_t)N * n, sizeof *cs->ad) < 0 ||
+        tsr_array_grow((void **)&cs->pl, &out->cap_pl, out->n_pl + (int64_t)N * G, sizeof *cs->pl) < 0 ||
+        tsr_array_grow((void **)&cs->gp, &out->cap_gp, out->n_pl + (int64_t)N * G, sizeof *cs->gp) < 0)
         return -1;
     if (i == 0)
         cs->allele_off[0] = cs->af_off[0] = cs->ad_off[0] = cs->pl_off[0] = 0;
