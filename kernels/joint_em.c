@@ -32,6 +32,10 @@
  * transition, -3 for a transversion at Ti/Tv 2, since sequencing errors are
  * not transition-rich and true SNVs are):
  * QUAL = 10 * (log10 L(f) - log10 L(REF only)) + prior, clamped to [0, max_qual].
+ * A union of more than max_alleles alleles (127 at most: genotypes are int8
+ * allele indices; a long STR across a large cohort can exceed it) keeps REF
+ * and the ALTs with the most reads summed over the cohort, with a warning
+ * naming the site (union_prune), rather than failing the run.
  * ALT alleles whose expected count 2*M*f is below min_alt_count are dropped
  * (their genotypes removed from PL, their AD column removed) and the EM is
  * refitted; sites left without ALT or with QUAL < min_site_qual are dropped.
@@ -68,6 +72,7 @@ void tsr_joint_opts_init(tsr_joint_opts_t *o)
     o->max_strand_fs = 60;
     o->max_exchet_phred = 54.69;
     o->titv = 2.0;
+    o->max_alleles = TSR_JOINT_MAX_ALLELES;
 }
 
 tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
@@ -79,6 +84,9 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o)
     if (!(o->min_qual >= 0) || !(o->max_qual > 0) || !(o->min_alt_count >= 0) || !(o->min_site_qual >= 0) ||
         !(o->max_strand_fs >= 0) || !(o->max_exchet_phred >= 0) || !(o->titv > 0))
         return tsr_error_set(TSR_ERR_USAGE, "joint: quality and count thresholds must be >= 0");
+    if (o->max_alleles < 2 || o->max_alleles > TSR_JOINT_MAX_ALLELES)
+        return tsr_error_set(TSR_ERR_USAGE, "joint: alleles per site must be in [2, %d] (got %d)",
+                             TSR_JOINT_MAX_ALLELES, o->max_alleles);
     return TSR_OK;
 }
 
@@ -390,9 +398,58 @@ static tsr_status_t site_gather(tsr_evidence_t *const *bt, int nb, const int64_t
     return TSR_OK;
 }
 
-/* Union alleles of a site: REF = the longest batch REF, ALTs re-padded, distinct and sorted. */
+/* An ALT of the union and the reads that showed it, summed over the cohort. */
+typedef struct alt_support {
+    char *allele;
+    int64_t reads;
+} alt_support_t;
+
+static int alt_support_cmp(const void *pa, const void *pb)
+{
+    const alt_support_t *a = pa, *b = pb;
+    if (a->reads != b->reads)
+        return a->reads > b->reads ? -1 : 1;
+    return strcmp(a->allele, b->allele);
+}
+
+/*
+ * Keep the max_alleles - 1 ALTs of al[1, *n) with the most reads (reads[u]:
+ * AD summed over the cohort; ties: allele order) and free the rest, so a site
+ * with more alleles than genotypes can index (a long STR across a large
+ * cohort) is genotyped over its best-supported ones instead of failing the
+ * run. A sample whose allele was dropped fits the kept ones less well, as in
+ * a batch that did not list an allele.
+ */
+static tsr_status_t union_prune(const char *contig, int64_t pos, char **al, const int64_t *reads, int *n,
+                                int max_alleles)
+{
+    alt_support_t *sup = calloc((size_t)*n, sizeof *sup);
+    if (!sup)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    for (int u = 1; u < *n; u++)
+        sup[u - 1] = (alt_support_t){al[u], reads[u]};
+    qsort(sup, (size_t)(*n - 1), sizeof *sup, alt_support_cmp);
+    tsr_log_warn("joint %s:%lld: %d alleles; genotyped over REF and the %d ALTs with the most reads (the %d "
+                 "others dropped, none with more than %lld reads)",
+                 contig, (long long)pos + 1, *n, max_alleles - 1, *n - max_alleles,
+                 (long long)sup[max_alleles - 1].reads);
+    for (int u = 0; u < *n - 1; u++) {
+        if (u < max_alleles - 1)
+            al[u + 1] = sup[u].allele;
+        else
+            free(sup[u].allele);
+    }
+    *n = max_alleles;
+    free(sup);
+    return TSR_OK;
+}
+
+/*
+ * Union alleles of a site: REF = the longest batch REF, ALTs re-padded, distinct and sorted (at most
+ * max_alleles in all: union_prune).
+ */
 static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
-                                       const char *ref_seq, int64_t start, site_work_t *w)
+                                       const char *ref_seq, int64_t start, int max_alleles, site_work_t *w)
 {
     char *ref = NULL;
     for (int b = 0; b < 2 * nb; b++) {
@@ -410,8 +467,11 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
     }
     int cap = 8, n = 1;
     char **al = calloc((size_t)cap, sizeof *al);
-    if (!al) {
+    int64_t *reads = calloc((size_t)cap, sizeof *reads); /* per union allele: AD summed over the cohort */
+    if (!al || !reads) {
         free(ref);
+        free(al);
+        free(reads);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     }
     al[0] = ref;
@@ -441,29 +501,33 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
             }
             memcpy(p, ba[k], l);
             memcpy(p + l, ref + bl, rl - bl + 1);
+            int64_t r = 0;
+            for (int64_t j = 0; j < ev->n_samples; j++)
+                r += ev->ad[ev->ad_off[rec[b]] + j * bn + k];
             int dup = 0;
-            for (int u = 1; u < n; u++)
-                dup |= strcmp(al[u], p) == 0;
+            for (int u = 1; u < n && !dup; u++)
+                if (strcmp(al[u], p) == 0) {
+                    reads[u] += r;
+                    dup = 1;
+                }
             if (dup) {
                 free(p);
                 continue;
             }
-            if (n == TSR_JOINT_MAX_ALLELES) {
-                free(p);
-                s = tsr_error_set(TSR_ERR_FORMAT, "joint %s:%lld: more than %d alleles", bt[0]->contig,
-                                  (long long)pos + 1, TSR_JOINT_MAX_ALLELES);
-                break;
-            }
             if (n == cap) {
                 char **q = realloc(al, (size_t)cap * 2 * sizeof *q);
-                if (!q) {
+                int64_t *qr = q ? realloc(reads, (size_t)cap * 2 * sizeof *qr) : NULL;
+                if (q)
+                    al = q;
+                if (!qr) {
                     free(p);
                     s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
                     break;
                 }
-                al = q;
+                reads = qr;
                 cap *= 2;
             }
+            reads[n] = r;
             al[n++] = p;
         }
         free_strs(ba, bn);
@@ -479,6 +543,9 @@ static tsr_status_t site_alleles_union(tsr_evidence_t *const *bt, int nb, const 
                 break;
             }
     }
+    if (s == TSR_OK && n > max_alleles)
+        s = union_prune(bt[0]->contig, pos, al, reads, &n, max_alleles);
+    free(reads);
     if (s != TSR_OK) {
         free_strs(al, n);
         return s;
@@ -684,7 +751,7 @@ static tsr_status_t site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, in
 {
     site_work_t w;
     memset(&w, 0, sizeof w);
-    TSR_CALL(site_alleles_union(bt, nb, rec, pos, ref_seq, bt[0]->start, &w));
+    TSR_CALL(site_alleles_union(bt, nb, rec, pos, ref_seq, bt[0]->start, o->max_alleles, &w));
     int n = w.n, G = n * (n + 1) / 2;
     tsr_status_t s = TSR_OK;
     double *f = calloc((size_t)n, sizeof *f), *cnt = calloc((size_t)n, sizeof *cnt);

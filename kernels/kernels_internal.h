@@ -69,6 +69,8 @@ typedef struct tsr_joint_opts {
                              * the called genotypes (REF vs any ALT) is above (default 54.69, GATK ExcessHet) */
     double titv;            /* Ti/Tv ratio of the SNV spectrum prior added to QUAL (default 2.0; 0.5 = uniform,
                              * no effect) */
+    int max_alleles;        /* alleles (REF included) a site is genotyped over; beyond, the ALTs with the
+                             * fewest reads are dropped with a warning (default and most 127: int8 GT) */
 } tsr_joint_opts_t;
 
 void tsr_joint_opts_init(tsr_joint_opts_t *o);

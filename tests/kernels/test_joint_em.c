@@ -357,6 +357,54 @@ static void test_joint_merge_snv_indel(void **state)
     tsr_evidence_destroy(&b[1]);
 }
 
+/*
+ * More alleles than the site may be genotyped over (max_alleles): the ALTs with the fewest reads go,
+ * the run goes on. Five insertions at 5, sample j het for ALT j with 2(j+1) reads, sample 5 REF/REF:
+ * at max_alleles 4 the three best-read ALTs remain, their carriers keep their het calls; at the
+ * default every allele stays.
+ */
+static void test_joint_allele_cap(void **state)
+{
+    (void)state;
+    enum { NSM = 6, NA = 7, G = NA * (NA + 1) / 2 }; /* A, 5 ALTs, <*> */
+    int32_t pl[NSM * G], ad[NSM * NA], dp[NSM];
+    for (int j = 0; j < NSM; j++) {
+        for (int g = 0; g < G; g++)
+            pl[j * G + g] = j < 5 ? (g == tsr_gt_index(0, 0) ? 60 : 90) : (g == 0 ? 0 : 60);
+        if (j < 5)
+            pl[j * G + tsr_gt_index(0, j + 1)] = 0;
+        for (int a = 0; a < NA; a++)
+            ad[j * NA + a] = a == 0 ? 5 : (a == j + 1 ? 2 * (j + 1) : 0);
+        dp[j] = 5 + (j < 5 ? 2 * (j + 1) : 0);
+    }
+    site_in_t s1[] = {{5, TSR_SITE_INDEL, "A,AC,ACC,ACCC,AG,AGG,<*>", pl, ad, dp}};
+    for (int cap = 0; cap < 2; cap++) {
+        tsr_evidence_t *b[1] = {make_batch(NSM, 0, s1, 1, NULL, 0)};
+        tsr_joint_opts_t o;
+        tsr_joint_opts_init(&o);
+        if (cap)
+            o.max_alleles = 4;
+        tsr_callset_t *cs = NULL;
+        assert_int_equal(tsr_joint_region(b, 1, REF, &o, &cs), TSR_OK);
+        assert_int_equal(cs->n_sites, 1);
+        char buf[64];
+        site_alleles(cs, 0, buf);
+        assert_string_equal(buf, cap ? "A,ACCC,AG,AGG" : "A,AC,ACC,ACCC,AG,AGG");
+        /* the carriers of ACCC, AG and AGG (samples 2-4) are het for it either way */
+        for (int j = 2; j < 5; j++) {
+            assert_int_equal(cs->gt[j * 2], 0);
+            assert_int_equal(cs->gt[j * 2 + 1], cap ? j - 1 : j + 1);
+        }
+        assert_memory_equal(cs->gt + 10, ((int8_t[]){0, 0}), 2);
+        tsr_callset_destroy(&cs);
+        tsr_evidence_destroy(&b[0]);
+    }
+    tsr_joint_opts_t o;
+    tsr_joint_opts_init(&o);
+    o.max_alleles = 128;
+    assert_int_equal(tsr_joint_opts_check(&o), TSR_ERR_USAGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_joint_em_frequency_and_filters),
         cmocka_unit_test(test_joint_exchet),
         cmocka_unit_test(test_joint_merge_snv_indel),
+        cmocka_unit_test(test_joint_allele_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
