@@ -58,7 +58,7 @@ score() {
   [ "${label%%.*}" = tessera ] || return 0
   bcftools view -e 'FILTER~"StrandBias" || FILTER~"ExcHet"' -s "$(bcftools query -l "$truth" | paste -sd,)" \
     "$calls" | bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' |
-    bcftools query -f '%CHROM\t%POS\t%REF\t%ALT\t%QUAL\n' > "$d/ranked.txt"
+    bcftools query -f '%CHROM\t%POS\t%REF\t%ALT\t%QUAL[\t%AD]\n' > "$d/ranked.txt"
 }
 
 : > "$W/table"
@@ -108,10 +108,11 @@ for c in "${CASES[@]}"; do
   read -r pmax rmax <<< "$(awk -F'\t' -v c="$name" '{ split($1, a, ".") }
     a[1] != "tessera" && a[2] == c { if ($2 > p) p = $2; if ($3 > r) r = $3 } END { printf "%.4f %.4f\n", p, r }' "$W/table")"
   [ "$pmax" != 0.0000 ] || continue
-  read -r r_at_p q1 p_at_r q2 <<< "$(python3 "$HERE/score_calls.py" --curve "$W/score.tessera.$name/truth.txt" \
-    "$W/score.tessera.$name/ranked.txt" "$pmax" "$rmax")"
+  read -r r_at_p q1 p_at_r q2 r_oracle <<< "$(python3 "$HERE/score_calls.py" --curve \
+    "$W/score.tessera.$name/truth.txt" "$W/score.tessera.$name/ranked.txt" "$pmax" "$rmax")"
   echo "case $name: tessera SNVs ranked by QUAL: recall $r_at_p at precision >= the peers' best $pmax (QUAL >= $q1);" \
-    "precision $p_at_r at recall >= the peers' best $rmax (QUAL >= $q2)"
+    "precision $p_at_r at recall >= the peers' best $rmax (QUAL >= $q2);" \
+    "an oracle with one QUAL threshold per read-count class: recall $r_oracle at that precision"
 done
 awk -F'\t' '{ split($1, a, "."); split($11, t, " "); cpu[a[1] "." a[2]] = t[1]; cases[a[2]] = 1 }
   END { for (c in cases) if (cpu["bcftools." c] > 0)
