@@ -66,16 +66,21 @@ static tsr_status_t tsr_agree(const tsr_rt_t *rt, tsr_status_t mine)
     return (tsr_status_t)st;
 }
 
-/* Refuse to write into a directory that holds something other than a tessera run. */
-static tsr_status_t tsr_outdir_prepare(const char *outdir)
+/*
+ * Refuse to write into a directory that holds something other than a tessera
+ * run; then create the journal (with this run's fingerprint) before any other
+ * file, so a run killed at start-up (after samples.d or run.tsv, before the
+ * scheduler opens the journal) leaves a directory its rerun recognises.
+ */
+static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerprint)
 {
+    char jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", outdir);
     struct stat st;
     if (stat(outdir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return tsr_error_set(TSR_ERR_STATE, "--out '%s' exists and is not a directory", outdir);
-        char j[4200];
-        snprintf(j, sizeof j, "%s/journal.tsv", outdir);
-        if (access(j, F_OK) != 0) {
+        if (access(jpath, F_OK) != 0) {
             DIR *d = opendir(outdir);
             if (!d)
                 return tsr_error_set(TSR_ERR_IO, "cannot read directory '%s': %s", outdir, strerror(errno));
@@ -92,7 +97,11 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir)
                                      outdir);
         }
     }
-    return tsr_mkdir_p(outdir);
+    TSR_CALL(tsr_mkdir_p(outdir));
+    tsr_journal_t *j = NULL;
+    TSR_CALL(tsr_journal_open(jpath, fingerprint, &j));
+    tsr_journal_close(&j);
+    return TSR_OK;
 }
 
 /*
@@ -557,7 +566,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_check_inputs(plan);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
-        s = tsr_outdir_prepare(o->outdir);
+        s = tsr_outdir_prepare(o->outdir, plan->fingerprint);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER && !o->add_fingerprint)
         s = tsr_plan_record_write(plan);
     s = tsr_agree(rt, s);
