@@ -2,7 +2,7 @@
  * callset_store.c - the per-region call-set file (HDF5), the joint kernel's
  * output; schema in io/partition_schema.md.
  */
-#include "io/h5_store_internal.h"
+#include "io/h5_store.h"
 #include "io/io.h"
 
 #include <stdlib.h>

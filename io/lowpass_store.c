@@ -4,7 +4,7 @@
  * discovery kernel; schema in io/lowpass_schema.md. Sealed and renamed like
  * the deep partitions (io/h5_store_internal.h).
  */
-#include "io/h5_store_internal.h"
+#include "io/h5_store.h"
 #include "io/io.h"
 
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * sample batch; schema in io/partition_schema.md) and the small HDF5 layer
  * it shares with the call-set store (io/h5_store_internal.h).
  */
-#include "io/h5_store_internal.h"
+#include "io/h5_store.h"
 #include "io/io.h"
 
 #include <errno.h>

@@ -8,6 +8,7 @@
  * not this task's: every rank writes it collectively after the task graph
  * (kernels/pipeline.c, io/cohort_h5.c).
  */
+#include "kernels/stats/stats.h"
 #include "kernels/kernels.h"
 #include "tsr_version.h"
 

@@ -49,6 +49,7 @@
  * test, tsr_hwe_exact) of the called genotypes, REF vs any ALT, exceeds
  * max_exchet_phred.
  */
+#include "kernels/stats/stats.h"
 #include "io/io.h"
 #include "kernels/kernels_internal.h"
 

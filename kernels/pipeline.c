@@ -5,6 +5,7 @@
  * collectively (a journaled stage after the graph), and write summary.json.
  * Collective on rt->comm.
  */
+#include "kernels/stats/stats.h"
 #include "kernels/kernels.h"
 #include "kernels/align_internal.h"
 

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -301,6 +303,63 @@ tsr_status_t tsr_output_commit(FILE *fp, const char *tmp, const char *path) TSR_
  * "write failed". Returns a static string.
  */
 const char *tsr_write_failure_reason(const char *path, int err);
+
+/* ------------------------------------------------------- strings and paths */
+
+/* A growable byte string, kept NUL-terminated by tsr_str_putn(). */
+typedef struct tsr_str {
+    size_t l, m;
+    char *s;
+} tsr_str_t;
+
+/* Make room for `n` more bytes plus a NUL; 0 on success, -1 on out of memory. */
+static inline int tsr_str_reserve(tsr_str_t *s, size_t n)
+{
+    if (s->l + n + 1 <= s->m)
+        return 0;
+    size_t m = s->m ? s->m : 64;
+    while (m < s->l + n + 1)
+        m *= 2;
+    char *p = (char *)realloc(s->s, m);
+    if (!p)
+        return -1;
+    s->s = p;
+    s->m = m;
+    return 0;
+}
+
+/* Append `n` bytes and keep the string NUL-terminated; 0 or -1 (out of memory). */
+static inline int tsr_str_putn(tsr_str_t *s, const char *p, size_t n)
+{
+    if (tsr_str_reserve(s, n) != 0)
+        return -1;
+    memcpy(s->s + s->l, p, n);
+    s->l += n;
+    s->s[s->l] = '\0';
+    return 0;
+}
+
+static inline void tsr_str_free(tsr_str_t *s)
+{
+    free(s->s);
+    s->s = NULL;
+    s->l = s->m = 0;
+}
+
+/* malloc'ed "dir/name"; NULL on out of memory. */
+static inline char *tsr_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = (char *)malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    if (a > 0 && dir[a - 1] == '/')
+        a--;
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <math.h>
 
+#include "kernels/stats/stats.h"
 #include "io/io.h"
 
 static const char *ids[4] = {"S0", "S1", "S2", "S3"};

@@ -10,6 +10,7 @@
  * in the test, including half-missing and haploid calls, populations and a
  * tri-allelic site (the bcftools "ALT j versus the rest" rule).
  */
+#include "kernels/stats/stats.h"
 #include "io/io.h"
 
 #include <math.h>

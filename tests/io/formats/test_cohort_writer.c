@@ -7,6 +7,7 @@
  * (an allele axis of 4 alleles, shorter rows padded), commit=0 leaving
  * nothing, byte-identical reruns, errors leaving no file.
  */
+#include "kernels/stats/stats.h"
 #include "formats_test_util.h"
 
 #include "io/io.h"

@@ -5,6 +5,7 @@
  * Files are written with htslib here (flags as samtools import writes them)
  * and, where samtools is installed, with `samtools import` itself.
  */
+#include "io/simulate/simulate.h"
 #include "formats_test_util.h"
 
 #include "io/io.h"

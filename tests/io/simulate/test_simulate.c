@@ -5,6 +5,7 @@
  * normalised truth VCF that matches the reference, --ref/--region, and BAMs
  * at the true positions.
  */
+#include "io/simulate/simulate.h"
 #include "io/io.h"
 
 #include <htslib/bgzf.h>

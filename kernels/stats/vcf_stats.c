@@ -13,7 +13,7 @@
  * (io/cohort_reduce.c, with FORMAT DP when the header defines it); the
  * command layer merges the ranks' accumulators.
  */
-#include "io/io_internal.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
 #include <htslib/hts.h>

@@ -1,14 +1,15 @@
 /*
- * h5_store_internal.h - private to io/: the small HDF5 layer shared by the
- * evidence partition store (partition_store.c, which defines these) and the
- * call-set store (callset_store.c). Files use the default (serial) driver,
+ * h5_store.h - io's small HDF5 layer, defined in io/partition_store.c and
+ * used by the evidence and call-set stores and by the statistics module's
+ * cohort.h5 writer (kernels/stats/cohort_h5.c), which reads call sets'
+ * allele blobs through it. Not included by io/io.h (it pulls in hdf5.h). Files use the default (serial) driver,
  * are written under a temporary name and renamed on success, and carry no
  * object timestamps, so the same content gives the same bytes. While a file
  * is open, HDF5's own error printing is silenced; every failure becomes one
  * tsr_error_set() line naming the file and the object.
  */
-#ifndef TSR_H5_STORE_INTERNAL_H
-#define TSR_H5_STORE_INTERNAL_H
+#ifndef TSR_IO_H5_STORE_H
+#define TSR_IO_H5_STORE_H
 
 #include "runtime/runtime.h"
 
@@ -100,4 +101,4 @@ tsr_status_t tsr_h5_check_offsets(const tsr_h5_file_t *f, const char *what, cons
 /* The number of comma-separated alleles in blob[a, b). */
 int32_t tsr_h5_count_alleles(const char *blob, int64_t a, int64_t b);
 
-#endif /* TSR_H5_STORE_INTERNAL_H */
+#endif /* TSR_IO_H5_STORE_H */

@@ -1,6 +1,6 @@
 /* cmd_add.c - `tessera add`: new samples into an existing low-pass run (the N+1 problem). */
 #include "kernels/kernels.h"
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <htslib/hts.h>
 

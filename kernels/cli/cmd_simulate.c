@@ -2,8 +2,9 @@
  * cmd_simulate.c - `tessera simulate`: write a deterministic synthetic cohort
  * (reference, truth VCF, reads or BAMs, sample sheet). No MPI.
  */
+#include "io/simulate/simulate.h"
 #include "io/io.h"
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

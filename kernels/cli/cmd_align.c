@@ -5,7 +5,7 @@
  * their keys and outputs, so `tessera run` on the same --out afterwards skips
  * them and goes on with calling.
  */
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <stdio.h>
 

@@ -2,7 +2,7 @@
  * main.c - the `tessera` entry point and subcommand table. Commands parse
  * their own options and return an exit code; only this layer exits.
  */
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 #include "tsr_version.h"
 
 #include <stdio.h>

@@ -5,17 +5,18 @@
  * streams derived from (seed, stream id): the reference, the variants and each
  * sample's reads draw from their own stream, so samples can be simulated on
  * any number of threads with byte-identical output. The files split the work:
- *   simulate_rng.c        the generator and the distributions built on it
- *   simulate_genome.c     the reference (synthetic or a piece of --ref)
- *   simulate_population.c variant sites, population frequencies, genotypes
- *   simulate_reads.c      haplotypes, paired reads, FASTQ.gz or BAM per sample
- *   simulate_output.c     options, ref.fa, truth.vcf.gz, samples.tsv, tsr_simulate()
- * Not included outside io/.
+ *   rng.c        the generator and the distributions built on it
+ *   genome.c     the reference (synthetic or a piece of --ref)
+ *   population.c variant sites, population frequencies, genotypes
+ *   reads.c      haplotypes, paired reads, FASTQ.gz or BAM per sample
+ *   output.c     options, ref.fa, truth.vcf.gz, samples.tsv, tsr_simulate()
+ * Not included outside io/simulate/.
  */
 #ifndef TSR_SIMULATE_INTERNAL_H
 #define TSR_SIMULATE_INTERNAL_H
 
 #include "io/io.h"
+#include "io/simulate/simulate.h"
 
 #include <stdint.h>
 

@@ -18,7 +18,7 @@
  * probabilities, normalise. Everything here is a pure function of the
  * genotypes, so the numbers do not depend on ranks or threads.
  */
-#include "io/io_internal.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <inttypes.h>
 #include <math.h>

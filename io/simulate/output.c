@@ -7,7 +7,7 @@
  * samples.tsv is removed first and written last, so its presence marks a
  * complete cohort.
  */
-#include "io/simulate_internal.h"
+#include "io/simulate/simulate_internal.h"
 
 #include <htslib/faidx.h>
 #include <htslib/hts.h>

@@ -9,7 +9,7 @@
  * population names, facts) is HTML-escaped. Written to a temporary name and
  * renamed when complete.
  */
-#include "io/io_internal.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -16,7 +16,7 @@
  * (1-based inclusive numbers, as given); without --region the first contig
  * is used whole under its own name. Ns are kept; no variant is placed on them.
  */
-#include "io/simulate_internal.h"
+#include "io/simulate/simulate_internal.h"
 
 #include <htslib/faidx.h>
 

@@ -14,7 +14,7 @@
  * outlier flags are computed once, at the end, from the summed integers.
  * Definitions: io/cohort_schema.md.
  */
-#include "io/io_internal.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -32,7 +32,7 @@
  *    share a repeat, and nearby variants (10-30 bp) still occur. No variant
  *    touches an N (REF, padding base and slide stretch are N-free).
  */
-#include "io/simulate_internal.h"
+#include "io/simulate/simulate_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

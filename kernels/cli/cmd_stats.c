@@ -13,8 +13,9 @@
  * "statistics" object of summary.json, DIR/sample_qc.tsv and the plots of
  * DIR/report.html are identical for any number of ranks.
  */
+#include "kernels/stats/stats.h"
 #include "io/io.h"
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* cmd_inspect.c - `tessera inspect DIR`: what is done, what is left, the last error. */
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 #include "scheduler/scheduler.h"
 
 #include <getopt.h>

@@ -14,7 +14,7 @@
  * a cohort-wide accumulator (io/cohort_reduce.c); commit writes its
  * statistics.json, sample_qc.tsv and report.html before the renames.
  */
-#include "io/io_internal.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
 #include <htslib/hts.h>

@@ -3,7 +3,7 @@
  * state filled by splitmix64 from (seed, stream), and the distributions the
  * simulator needs. Written from the published algorithm descriptions.
  */
-#include "io/simulate_internal.h"
+#include "io/simulate/simulate_internal.h"
 
 #include <math.h>
 

@@ -5,7 +5,7 @@
  * gVCF from the evidence partitions (io/gvcf_export.c). Serial.
  */
 #include "io/io.h"
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <htslib/hts.h>
 

@@ -32,8 +32,8 @@
  * collective call that another rank skipped. Dataset values do not depend on
  * the number of ranks; the file's bytes may (chunk allocation order).
  */
-#include "io/h5_store_internal.h"
-#include "io/io_internal.h"
+#include "io/h5_store.h"
+#include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
 #include <hdf5.h>

@@ -9,7 +9,7 @@
  * shared lock makes a directory a run is writing into be refused rather than
  * reported as damaged.
  */
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 #include "scheduler/scheduler.h"
 
 #include <getopt.h>

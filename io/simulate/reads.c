@@ -26,7 +26,7 @@
  * pair, mate fields, TLEN from the outer ends), sorted by (position, fragment,
  * read 1 first), with @RG ID and SM the sample id.
  */
-#include "io/simulate_internal.h"
+#include "io/simulate/simulate_internal.h"
 
 #include <htslib/bgzf.h>
 #include <htslib/hts.h>

@@ -5,7 +5,7 @@
  * from the OS (the binding obtained, not the one intended); the lines are
  * gathered to the master so the output is ordered by rank and thread.
  */
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 #include "tsr_version.h"
 
 #include <getopt.h>

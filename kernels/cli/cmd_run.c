@@ -1,6 +1,6 @@
 /* cmd_run.c - `tessera run`: the whole pipeline under mpirun/srun. */
 #include "kernels/kernels.h"
-#include "runtime/cli/cli.h"
+#include "kernels/cli/cli.h"
 
 #include <htslib/hts.h>
 

@@ -1,0 +1,74 @@
+/*
+ * io/export.h - exports other tools read: the aggregate-only VCF/BCF
+ * (io/aggregate_export.c) and one sample's gVCF (io/gvcf_export.c).
+ * Part of io's public interface.
+ */
+#ifndef TSR_IO_EXPORT_H
+#define TSR_IO_EXPORT_H
+
+#include "runtime/runtime.h"
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------- aggregate-only export (io/aggregate_export.c) */
+
+/* Options of `tessera export --aggregate-only`. */
+typedef struct tsr_export_opts {
+    const char *in;      /* a joint-called VCF/BCF (e.g. DIR/cohort.bcf) */
+    const char *out;     /* FILE.vcf.gz or FILE.bcf; its CSI index is FILE.vcf.gz.csi / FILE.bcf.csi */
+    int64_t min_ac;      /* --min-ac K: sites whose summed INFO/AC is below K are left out (default 1) */
+    const char *fields;  /* --fields: comma-separated INFO keys to keep; NULL = every INFO key */
+} tsr_export_opts_t;
+
+typedef struct tsr_export_summary {
+    int64_t n_in;        /* records read */
+    int64_t n_written;   /* records written */
+    int64_t n_suppressed; /* records below min_ac */
+} tsr_export_summary_t;
+
+void tsr_export_opts_init(tsr_export_opts_t *o);
+/* TSR_ERR_USAGE with a message for a missing input/output, an output not ending in .vcf.gz/.bcf, min_ac < 0. */
+tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
+/*
+ * Write the aggregate-only summary of o->in to o->out: every site with its
+ * QUAL, FILTER and INFO, no per-sample data at all (no FORMAT lines or
+ * fields, no sample columns, no ##SAMPLE/##PEDIGREE lines; genotypes are
+ * never unpacked). Sites whose summed INFO/AC is below o->min_ac are
+ * suppressed; with min_ac > 0 an input without INFO/AC, or a record without
+ * it, is TSR_ERR_FORMAT naming the record. A `fields` entry naming a FORMAT
+ * key is refused (TSR_ERR_USAGE) before anything is written. The file and
+ * its index are written under temporary names and renamed when complete: an
+ * existing o->out is replaced whole or left untouched. Not collective.
+ */
+tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
+
+/* ------------------------------------------ gVCF export (io/gvcf_export.c) */
+
+/* Options of `tessera export --gvcf SAMPLE`. */
+typedef struct tsr_gvcf_opts {
+    const char *dir;    /* a tessera output directory with evidence partitions */
+    const char *sample; /* the sample to export */
+    const char *ref;    /* the run's reference FASTA (REF bases of the reference blocks) */
+    const char *out;    /* FILE.vcf.gz; its tabix index is FILE.vcf.gz.tbi */
+} tsr_gvcf_opts_t;
+
+/*
+ * Write one sample's gVCF from DIR/evidence (convention in io/gvcf_export.c:
+ * bcftools' `<*>` allele with INFO/END and FORMAT/MIN_DP blocks; uncovered
+ * positions have no record). The file and its index are written under
+ * temporary names and renamed when complete. *n_parts counts the partitions
+ * read. Errors name the file; an unknown sample is TSR_ERR_USAGE. Not collective.
+ */
+tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *o, int64_t *n_parts) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_IO_EXPORT_H */

@@ -1,0 +1,285 @@
+/*
+ * stats.h - the statistics module: per-site statistics (AC/AN/AF, HWE, ExcHet,
+ * F per population), cohort-wide reductions (SFS, Ti/Tv, site classes, Hudson
+ * F_ST, per-sample QC) that merge by addition, the report, statistics of an
+ * existing VCF/BCF (`tessera stats`), and the cohort outputs whose records
+ * carry these statistics (cohort.bcf + stats.tsv, cohort.h5).
+ *
+ * Layer 2: may include runtime/ and io/ (and htslib, HDF5). Included by
+ * kernels/pipeline/ and kernels/cli/; never by io/, scheduler/ or runtime/.
+ */
+#ifndef TSR_STATS_H
+#define TSR_STATS_H
+
+#include "runtime/runtime.h"
+#include "io/io.h"
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------- cohort output */
+
+typedef struct tsr_cohort_writer tsr_cohort_writer_t;
+
+/*
+ * Open the cohort outputs DIR/cohort.bcf (+ .csi) and DIR/stats.tsv for
+ * appending region call sets in genome order. Written to temporary names and
+ * renamed by tsr_cohort_writer_close(.., commit=1); commit=0 removes them.
+ * Per-population AC/AN/AF are computed from genotypes and the sheet's
+ * populations. Not collective (one task writes them). cohort.h5 is written
+ * by tsr_cohort_h5_write() below.
+ */
+tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                    tsr_cohort_writer_t **w) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *cs) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RESULT_USED;
+/* Sites written so far. */
+int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
+
+/* ------------------------------------- cohort.h5, written collectively */
+
+/*
+ * Write `path` (DIR/cohort.h5; schema in io/cohort_schema.md) from the
+ * per-region call-set files `callsets[0 .. n_regions)`, given in genome
+ * order, with parallel HDF5 (MPI-IO driver) over a duplicate of `comm`.
+ * Collective on comm: every rank passes the same arguments, reads the call
+ * sets of its block of regions, computes their per-site statistics and
+ * writes its rows. The file is written under rank 0's temporary name and
+ * renamed by rank 0 after the collective close; on failure nothing is left.
+ * Every rank returns the same status and message. *n_sites (may be NULL)
+ * receives the number of variants. Dataset values do not depend on the
+ * number of ranks (the file's bytes may).
+ */
+tsr_status_t tsr_cohort_h5_write(MPI_Comm comm, const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                 int n_regions, const char *const *callsets, int64_t *n_sites) TSR_RESULT_USED;
+
+/* ---------------------------------------------------- per-site statistics */
+
+/*
+ * Per-site statistics of one site for the cohort (group 0) and each
+ * population (group 1 + p), with bcftools +fill-tags definitions (details and
+ * the multi-allelic rule in io/cohort_schema.md):
+ *   an, ns           called alleles; samples with at least one called allele
+ *   nhet             samples with a diploid call of two different alleles
+ *   nhomalt_any      samples with a diploid call homozygous for some ALT
+ *   f_missing        samples without a called allele / samples in the group
+ *   inbreeding       F = 1 - observed/expected heterozygous diploid calls (NaN when
+ *                    no heterozygosity is expected)
+ * and per ALT allele a (index g * (n_alleles - 1) + a):
+ *   ac, af           allele count and AC/AN (NaN when AN = 0)
+ *   ac_het, ac_hom   the ALT's count in heterozygous / homozygous diploid calls
+ *   nhomalt          samples homozygous for the ALT (= ac_hom / 2)
+ *   hwe, exchet      Hardy-Weinberg exact test p-value (Wigginton et al. 2005) and
+ *                    excess-heterozygosity p-value; 1 when the ALT or the rest is absent
+ * Arrays are owned by the object and valid until the next compute or destroy.
+ */
+typedef struct tsr_site_stats {
+    int n_groups;    /* 1 + populations */
+    int n_alleles;   /* of the last site computed */
+    int32_t *n_samples, *an, *ns, *nhet, *nhomalt_any;
+    float *f_missing;
+    double *inbreeding;
+    int32_t *ac, *ac_het, *ac_hom, *nhomalt;
+    float *af;
+    double *hwe, *exchet;
+    struct tsr_site_stats_scratch *scratch;
+} tsr_site_stats_t;
+
+/*
+ * Statistics for `n_samples` samples; sample j is in group 0 and, when
+ * sample_pop[j] >= 0, in group 1 + sample_pop[j] (sample_pop may be NULL).
+ * Not collective. Destroy with tsr_site_stats_destroy().
+ */
+tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_pops,
+                                   tsr_site_stats_t **st) TSR_RESULT_USED;
+/*
+ * Compute the statistics of one site from diploid genotypes `gt`
+ * (n_samples * 2 allele indices; -1 = missing allele, -2 = no second allele,
+ * i.e. a haploid call). Returns 0, or -1 - j when sample j has an allele index
+ * >= n_alleles (nothing recorded: the caller names the record). Out of memory
+ * returns INT32_MIN with the message recorded.
+ */
+int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles);
+void tsr_site_stats_destroy(tsr_site_stats_t **st);
+
+/*
+ * The Hardy-Weinberg exact test for nref + nalt alleles (an even total, one
+ * per chromosome of (nref + nalt) / 2 diploid samples) with nhet
+ * heterozygotes: the two-sided p-value (sum of the probabilities of every het
+ * count no more likely than the observed one, capped at 1; no mid-p) and the
+ * excess-heterozygosity p-value P(het >= nhet). `probs` is scratch of at least
+ * min(nref, nalt) + 1 doubles. Returns 0, or -1 when the counts are
+ * inconsistent (odd total, parity of nhet and the rarer allele differ, or
+ * nhet > the rarer allele's count). Both p-values are 1 when nref or nalt is 0.
+ */
+int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet);
+
+/* ------------------------- cohort-wide reductions and report (issue 5) */
+
+/*
+ * Cohort-wide sufficient statistics (io/cohort_reduce.c; definitions in
+ * io/cohort_schema.md): counts of sites, SNVs, indels and multi-allelic
+ * sites, Ti/Tv, the site-frequency spectrum per population (REF taken as
+ * the ancestral allele), the cohort AF histogram, Hudson F_ST per pair of
+ * populations (Bhatia et al. 2013, ratio of sums) and per-sample QC counts.
+ * Every number held is an int64 count (F_ST's per-site numerator and
+ * denominator as fixed point, TSR_COHORT_FST_SCALE per unit), so merging two
+ * accumulators is element-wise addition of their count arrays: the result is
+ * bit-identical for any split of the sites into parts and any merge order,
+ * and MPI_SUM over tsr_cohort_acc_counts() is the same merge.
+ */
+#define TSR_COHORT_FST_SCALE 4294967296.0 /* 2^32 */
+#define TSR_COHORT_AF_BINS 20
+
+typedef struct tsr_cohort_acc tsr_cohort_acc_t;
+
+/*
+ * An empty accumulator for `n_samples` samples (ids copied); sample j is in
+ * population sample_pop[j] (< 0: cohort only; sample_pop may be NULL) of
+ * `n_pops` named populations (names copied). Not collective.
+ * Destroy with tsr_cohort_acc_destroy().
+ */
+tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids, const int *sample_pop,
+                                   int n_pops, const char *const *pop_names, tsr_cohort_acc_t **acc) TSR_RESULT_USED;
+/*
+ * Add one site: `alleles` (REF first, n_alleles >= 1 strings), diploid
+ * genotypes `gt` (n_samples * 2 allele indices; -1 missing, -2 no second
+ * allele, i.e. haploid) and read depths `dp` (n_samples, < 0 missing; NULL
+ * when the input has none). TSR_ERR_FORMAT if an allele index is >= n_alleles
+ * (nothing is added).
+ */
+tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                     const int32_t *gt, const int32_t *dp) TSR_RESULT_USED;
+/* dst += src; TSR_ERR_INTERNAL when their samples or populations differ. */
+tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t *src) TSR_RESULT_USED;
+/* The accumulator's count array (what merge adds) and its length; owned by acc. */
+int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc);
+int64_t tsr_cohort_acc_n_counts(const tsr_cohort_acc_t *acc);
+void tsr_cohort_acc_destroy(tsr_cohort_acc_t **acc);
+
+/* Per-sample QC metrics that can flag an outlier (bits of tsr_cohort_sample_t.outlier). */
+enum {
+    TSR_QC_CALL_RATE = 1 << 0,
+    TSR_QC_HET_HOM = 1 << 1,
+    TSR_QC_SINGLETONS = 1 << 2,
+    TSR_QC_MEAN_DP = 1 << 3,
+    TSR_QC_TI_TV = 1 << 4,
+    TSR_QC_N_METRICS = 5
+};
+
+typedef struct tsr_cohort_sample {
+    int64_t called, nhomref, nhet, nhomalt, singletons, dp_sum, dp_n, ti, tv;
+    double call_rate, het_hom, mean_dp, ti_tv; /* NaN where undefined */
+    unsigned outlier;                          /* TSR_QC_* bits */
+} tsr_cohort_sample_t;
+
+typedef struct tsr_cohort_sfs {
+    int n_chrom;           /* 2 x samples of the population */
+    int64_t sites, skipped; /* biallelic SNVs fully called in the population; those not */
+    int64_t *unfolded;     /* n_chrom + 1: sites by ALT (derived) allele count */
+    int64_t *folded;       /* n_chrom / 2 + 1: by minor allele count */
+} tsr_cohort_sfs_t;
+
+typedef struct tsr_cohort_fst {
+    int pop_a, pop_b;      /* a < b */
+    int64_t sites;         /* biallelic SNVs with AN >= 2 in both */
+    int64_t num_fixed, den_fixed; /* sums of the per-site terms x TSR_COHORT_FST_SCALE */
+    double fst;            /* num / den; NaN when den is 0 */
+} tsr_cohort_fst_t;
+
+/*
+ * The final statistics, computed from an accumulator's integers (the same
+ * counts give the same bytes). Names are borrowed from the accumulator,
+ * which must outlive the result. Destroy with tsr_cohort_result_destroy().
+ */
+typedef struct tsr_cohort_result {
+    int n_samples, n_pops;
+    const char *const *sample_ids, *const *pop_names;
+    const int *sample_pop;
+    int64_t sites, snv_sites, indel_sites, other_sites, multiallelic_sites, no_alt_sites;
+    int64_t biallelic_snvs, transitions, transversions;
+    double ti_tv;                             /* NaN when there is no transversion */
+    int64_t af_hist[TSR_COHORT_AF_BINS];      /* ALT alleles by cohort AF, bins of 1/20; AF = 1 in the last */
+    tsr_cohort_sfs_t *sfs;                    /* n_pops */
+    int n_pairs;
+    tsr_cohort_fst_t *fst;                    /* n_pops * (n_pops - 1) / 2, (0,1), (0,2), ... */
+    tsr_cohort_sample_t *samples;             /* n_samples */
+    double qc_median[TSR_QC_N_METRICS], qc_mad[TSR_QC_N_METRICS];
+    double qc_scale[TSR_QC_N_METRICS];        /* MAD, or mean |x - median| where the MAD is 0 */
+    int n_outliers;                           /* samples with any flag */
+} tsr_cohort_result_t;
+
+/* Not collective. Destroy with tsr_cohort_result_destroy(). */
+tsr_status_t tsr_cohort_acc_result(const tsr_cohort_acc_t *acc, tsr_cohort_result_t **res) TSR_RESULT_USED;
+void tsr_cohort_result_destroy(tsr_cohort_result_t **res);
+/* The name of a TSR_QC_* bit ("call_rate", "het_hom_ratio", ...). */
+const char *tsr_cohort_qc_metric_name(unsigned bit);
+/* The "statistics" JSON object (no trailing newline), each line after the first prefixed by `indent`. */
+tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *res, FILE *fp, const char *indent) TSR_RESULT_USED;
+/* DIR/sample_qc.tsv-style table at `path` (tmp + rename). */
+tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *res, const char *path) TSR_RESULT_USED;
+
+/* Run facts for the report's table: n (key, value) rows, shown in order. */
+typedef struct tsr_report_facts {
+    int n;
+    const char *const *key, *const *value;
+} tsr_report_facts_t;
+
+/*
+ * report.html at `path` (tmp + rename): one self-contained HTML page, inline
+ * CSS and SVG only (no script, no network): counts and Ti/Tv, SFS per
+ * population, AF histogram, per-sample QC scatter with outliers, F_ST heat
+ * map, and the run facts (`facts` may be NULL). Not collective.
+ */
+tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, const char *title,
+                              const tsr_report_facts_t *facts) TSR_RESULT_USED;
+
+/*
+ * The cohort writer keeps an accumulator of every site it writes; on
+ * close(commit=1) it also writes DIR/statistics.json (the "statistics"
+ * object), DIR/sample_qc.tsv and DIR/report.html. Facts for the report are
+ * copied; call before close. Not collective.
+ */
+tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_report_facts_t *facts) TSR_RESULT_USED;
+
+/*
+ * `tessera stats`: the accumulator that tsr_vcf_stats_write_region() adds
+ * every site it writes to (owned by vs; valid until close).
+ */
+struct tsr_vcf_stats;
+tsr_cohort_acc_t *tsr_vcf_stats_acc(struct tsr_vcf_stats *vs);
+
+/* ------------------------------------------ statistics of an existing VCF */
+
+typedef struct tsr_vcf_stats tsr_vcf_stats_t;
+
+/*
+ * Open a joint-called VCF/BCF (bgzipped, with a .csi or .tbi index) for
+ * `tessera stats`. `pops` (may be NULL) is a TSV with a header naming a
+ * `sample` and a `population` column (other columns are ignored, paths are
+ * not checked); VCF samples absent from it count in the cohort only. Without
+ * it every sample is in population "all". The region plan is the contigs of
+ * the header cut into windows of `window` bp: it depends only on the file, so
+ * every rank builds the same one. Not collective. Close with tsr_vcf_stats_close().
+ */
+tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t window,
+                                tsr_vcf_stats_t **vs) TSR_RESULT_USED;
+int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs);
+int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs);
+int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs);
+/* Write the stats.tsv header line (the cohort's stats.tsv columns) to `fp`. */
+tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp) TSR_RESULT_USED;
+/*
+ * Write the stats.tsv lines of region `r` (records whose POS lies in the
+ * window, in file order) to `fp`; adds the number of sites to *n_sites.
+ */
+tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int r, FILE *fp, int64_t *n_sites) TSR_RESULT_USED;
+void tsr_vcf_stats_close(tsr_vcf_stats_t **vs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_STATS_H */
