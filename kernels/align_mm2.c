@@ -42,14 +42,14 @@ __KHASH_TYPE(idx, uint64_t, uint64_t)
  * A view of the node's shared window: mi, mi->seq, mi->B and the hash table
  * heads are this rank's small allocations, and every array they point to
  * lies in the window, which node rank 0 filled. Never mm_idx_destroy(mi).
- * win is MPI_WIN_NULL only while creation has not reached the window.
+ * win is NULL only while creation has not reached the window.
  */
 struct tsr_mm_index {
     mm_idx_t *mi;
     mm_idxopt_t iopt;
     mm_mapopt_t mopt;
     size_t bytes;
-    MPI_Win win;
+    tsr_node_shared_t *win; /* runtime/collective.c */
     kh_idx_t *heads;
 };
 
@@ -171,32 +171,6 @@ static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cach
     return TSR_OK;
 }
 
-/*
- * The same status and message on every rank of `comm`: the lowest failing
- * rank's. Collective on comm.
- */
-static tsr_status_t tsr_mm_agree(MPI_Comm comm, tsr_status_t mine)
-{
-    int rank = 0, size = 1;
-    TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
-    TSR_CALL_MPI(MPI_Comm_size(comm, &size));
-    int fail = mine != TSR_OK ? rank : size, first = size;
-    TSR_CALL_MPI(MPI_Allreduce(&fail, &first, 1, MPI_INT, MPI_MIN, comm));
-    if (first == size)
-        return TSR_OK;
-    struct {
-        int status;
-        char msg[1000];
-    } m;
-    m.status = (int)mine;
-    snprintf(m.msg, sizeof m.msg, "%s", tsr_error_msg());
-    TSR_CALL_MPI(MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, first, comm));
-    if (rank != first) {
-        tsr_error_clear();
-        tsr_error_set((tsr_status_t)m.status, "%s", m.msg);
-    }
-    return (tsr_status_t)m.status;
-}
 
 /* Where node rank 0 put everything in the window (offsets in bytes), broadcast to the node. */
 typedef struct tsr_mm_win_head {
@@ -356,23 +330,15 @@ static void tsr_mm_head_fill(tsr_mm_index_t *x, mm_idx_t *mi, tsr_mm_win_head_t 
 static tsr_status_t tsr_mm_share(tsr_mm_index_t *x, MPI_Comm node_comm, int node_rank, mm_idx_t **mi,
                                  const tsr_mm_win_head_t *hd)
 {
-    char *base = NULL;
-    MPI_Aint size = node_rank == 0 ? (MPI_Aint)hd->bytes : 0;
-    TSR_CALL_MPI(MPI_Win_allocate_shared(size, 1, MPI_INFO_NULL, node_comm, &base, &x->win));
-    TSR_CALL_MPI(MPI_Win_set_errhandler(x->win, MPI_ERRORS_RETURN));
-    int disp = 1;
-    TSR_CALL_MPI(MPI_Win_shared_query(x->win, 0, &size, &disp, &base));
-    TSR_CALL_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, x->win));
+    TSR_CALL(tsr_node_shared_create(node_comm, (size_t)hd->bytes, &x->win));
+    char *base = tsr_node_shared_base(x->win);
     if (node_rank == 0) {
         tsr_mm_win_head_t again;
         tsr_mm_win_layout(*mi, &again, base);
         mm_idx_destroy(*mi);
         *mi = NULL;
     }
-    /* the leader's stores are visible to the node after sync + barrier + sync */
-    TSR_CALL_MPI(MPI_Win_sync(x->win));
-    TSR_CALL_MPI(MPI_Barrier(node_comm));
-    TSR_CALL_MPI(MPI_Win_sync(x->win));
+    TSR_CALL(tsr_node_shared_publish(x->win));
     TSR_CALL(tsr_mm_view_create(x, hd, base));
     x->mopt.mid_occ = hd->mid_occ;
     mm_mapopt_update(&x->mopt, x->mi);
@@ -388,14 +354,13 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
     tsr_mm_index_t *x = calloc(1, sizeof *x);
     tsr_status_t s = x ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the minimap2 index");
     if (x) {
-        x->win = MPI_WIN_NULL;
         s = tsr_mm_opts(x);
     }
     mm_idx_t *mi = NULL;
     int cache_ok = 0;
     if (s == TSR_OK && rt->rank == 0 && cache)
         s = tsr_mm_cache_prepare(ref_fasta, cache, &x->iopt, n_threads, &mi, &cache_ok);
-    s = tsr_mm_agree(rt->comm, s);
+    s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         int rc = MPI_Bcast(&cache_ok, 1, MPI_INT, 0, rt->comm);
         if (rc != MPI_SUCCESS)
@@ -403,7 +368,7 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
     }
     if (s == TSR_OK && rt->node_rank == 0 && !mi)
         s = tsr_mm_read(cache_ok ? cache : ref_fasta, ref_fasta, &x->iopt, n_threads, &mi);
-    s = tsr_mm_agree(rt->comm, s);
+    s = tsr_comm_agree(rt->comm, s);
     tsr_mm_win_head_t hd;
     memset(&hd, 0, sizeof hd);
     if (s == TSR_OK && rt->node_rank == 0)
@@ -415,7 +380,7 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
     }
     if (s == TSR_OK)
         s = tsr_mm_share(x, rt->node_comm, rt->node_rank, &mi, &hd);
-    s = tsr_mm_agree(rt->comm, s);
+    s = tsr_comm_agree(rt->comm, s);
     mm_idx_destroy(mi);
     if (s != TSR_OK) {
         tsr_mm_index_destroy(&x);
@@ -445,18 +410,7 @@ void tsr_mm_index_destroy(tsr_mm_index_t **xp)
         free(x->mi);
     }
     free(x->heads);
-    if (x->win != MPI_WIN_NULL) {
-        /* the window's memory goes only when every rank of the node is done with it */
-        int rc = MPI_Win_unlock_all(x->win);
-        if (rc == MPI_SUCCESS)
-            rc = MPI_Win_free(&x->win);
-        if (rc != MPI_SUCCESS) {
-            char msg[MPI_MAX_ERROR_STRING] = "";
-            int len = 0;
-            MPI_Error_string(rc, msg, &len);
-            tsr_log_warn("index: freeing the node's shared window failed: %s", msg);
-        }
-    }
+    tsr_node_shared_destroy(&x->win);
     free(x);
     *xp = NULL;
 }

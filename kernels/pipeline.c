@@ -44,28 +44,6 @@ static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
     return s;
 }
 
-/*
- * Make every rank return the same status and message: the lowest failing
- * rank's message wins. Collective.
- */
-static tsr_status_t tsr_agree(const tsr_rt_t *rt, tsr_status_t mine)
-{
-    int fail_rank = mine != TSR_OK ? rt->rank : rt->size;
-    int first = rt->size;
-    TSR_CALL_MPI(MPI_Allreduce(&fail_rank, &first, 1, MPI_INT, MPI_MIN, rt->comm));
-    if (first == rt->size)
-        return TSR_OK;
-    char msg[1024];
-    int st = (int)mine;
-    snprintf(msg, sizeof msg, "%s", tsr_error_msg());
-    TSR_CALL_MPI(MPI_Bcast(&st, 1, MPI_INT, first, rt->comm));
-    TSR_CALL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, rt->comm));
-    if (rt->rank != first) {
-        tsr_error_clear();
-        tsr_error_set((tsr_status_t)st, "%s", msg);
-    }
-    return (tsr_status_t)st;
-}
 
 /*
  * Refuse to write into a directory that holds something other than a tessera
@@ -414,25 +392,16 @@ static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int6
     *rss_by_rank = NULL;
     *cpu_total = 0.0;
     double cpu = tsr_cpu_seconds();
-    int64_t rss = tsr_peak_rss(), *all = NULL;
-    if (rt->role == TSR_ROLE_MASTER)
-        all = calloc((size_t)rt->size, sizeof *all);
-    /* the master's buffer is agreed on first, so no rank waits in a gather the master left */
-    int ok = rt->role != TSR_ROLE_MASTER || all != NULL, all_ok = 0;
-    int rc = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, rt->comm);
-    if (rc == MPI_SUCCESS && !all_ok) {
-        free(all);
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory gathering the peak memory of %d ranks", rt->size);
-    }
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Reduce(&cpu, cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Gather(&rss, 1, MPI_INT64_T, all, 1, MPI_INT64_T, 0, rt->comm);
+    int64_t *all = NULL;
+    TSR_CALL(tsr_comm_gather_i64(rt->comm, 0, tsr_peak_rss(), &all));
+    int rc = MPI_Reduce(&cpu, cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm);
     if (rc != MPI_SUCCESS) {
         free(all);
-        return tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Reduce/MPI_Gather of CPU time and peak memory");
+        return tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Reduce of CPU time");
     }
-    *rss_by_rank = all;
+    *rss_by_rank = rt->role == TSR_ROLE_MASTER ? all : NULL;
+    if (rt->role != TSR_ROLE_MASTER)
+        free(all);
     return TSR_OK;
 }
 
@@ -495,7 +464,7 @@ static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *pl
         if (s == TSR_OK)
             flags[0] = tsr_cohort_h5_proven(j, h5);
     }
-    s = tsr_agree(rt, s);
+    s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         int rc = MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, rt->comm);
         if (rc != MPI_SUCCESS)
@@ -530,7 +499,7 @@ static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *pl
         }
         if (mine == TSR_OK)
             mine = tsr_ref_open(plan->opts.ref, &ref);
-        s = tsr_agree(rt, mine);
+        s = tsr_comm_agree(rt->comm, mine);
     }
     if (s == TSR_OK) {
         double t0 = tsr_now();
@@ -548,7 +517,7 @@ static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *pl
                              rt->size, rt->size == 1 ? "" : "s", tsr_now() - t0);
         }
         if (s == TSR_OK)
-            s = tsr_agree(rt, mine);
+            s = tsr_comm_agree(rt->comm, mine);
     }
     for (int r = 0; paths && r < n; r++)
         free(paths[r]);
@@ -570,7 +539,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         s = tsr_outdir_prepare(o->outdir, plan->fingerprint);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER && !o->add_fingerprint)
         s = tsr_plan_record_write(plan);
-    s = tsr_agree(rt, s);
+    s = tsr_comm_agree(rt->comm, s);
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
         return s;
@@ -593,7 +562,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         s = tsr_pool_create(topo, &pl, pl.n_threads, &pool);
     if (s == TSR_OK)
         s = tsr_plan_graph(plan, &g);
-    s = tsr_agree(rt, s);
+    s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         tsr_log_debug("rank %d: %d threads on PUs %s", rt->rank, pl.n_threads, pl.domain_cpus);
         tsr_exec_ctx_t x;
@@ -630,7 +599,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
             s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank);
         free(rss_by_rank);
-        s = tsr_agree(rt, s);
+        s = tsr_comm_agree(rt->comm, s);
     }
     tsr_graph_destroy(&g);
     tsr_pool_destroy(&pool);
@@ -658,7 +627,7 @@ tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char
         if (s == TSR_OK)
             tsr_log_info("%s: sheet part %04d of %s", new_sheet, part, outdir);
     }
-    s = tsr_agree(rt, s);
+    s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         rec->opts.threads = threads;
         rec->opts.mem_per_rank = mem_per_rank;

@@ -65,5 +65,5 @@ void tsr_rt_destroy(tsr_rt_t **rtp)
 
 void tsr_rt_abort(const tsr_rt_t *rt, int code)
 {
-    MPI_Abort(rt ? rt->comm : MPI_COMM_WORLD, code);
+    tsr_comm_abort(rt ? rt->comm : MPI_COMM_WORLD, code);
 }

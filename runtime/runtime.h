@@ -157,8 +157,51 @@ typedef struct tsr_rt {
 tsr_status_t tsr_rt_create(int *argc, char ***argv, tsr_rt_t **rt) TSR_RESULT_USED;
 /* Free communicators and finalize MPI. Collective. Accepts NULL; sets *rt = NULL. */
 void tsr_rt_destroy(tsr_rt_t **rt);
-/* Abort every rank with the given exit code (used only when a rank cannot report). */
+/* Abort every rank with the given exit code (used only when a rank cannot report); tsr_comm_abort on rt->comm. */
 void tsr_rt_abort(const tsr_rt_t *rt, int code);
+
+/* ------------------------------------------------------------ collectives */
+
+/*
+ * Make every rank of `comm` return the same status and message: the lowest
+ * failing rank's (its tsr_error_msg(), or its status name when it set none).
+ * The one "all ranks agree" routine; call it wherever ranks must leave a
+ * phase together. Collective on comm.
+ */
+tsr_status_t tsr_comm_agree(MPI_Comm comm, tsr_status_t mine) TSR_RESULT_USED;
+/* Abort every rank of `comm` with exit code `code`: only when a rank can no longer report. */
+void tsr_comm_abort(MPI_Comm comm, int code);
+/* In-place element-wise maximum / sum of v[0..n) over `comm`. Collective on comm. */
+tsr_status_t tsr_comm_max_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
+tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
+
+/*
+ * Element-wise sum of v[0..n) over `comm` into the root's v (other ranks' v
+ * unchanged); counts of any size (sent in pieces of 2^28). The root's buffer
+ * is agreed on before any data moves. Collective on comm.
+ */
+tsr_status_t tsr_comm_reduce_sum_i64(MPI_Comm comm, int root, int64_t *v, int64_t n) TSR_RESULT_USED;
+/*
+ * Gather one value per rank at `root`: *all is malloc'ed there (size ranks,
+ * rank order; free() it), NULL elsewhere. Collective on comm.
+ */
+tsr_status_t tsr_comm_gather_i64(MPI_Comm comm, int root, int64_t mine, int64_t **all) TSR_RESULT_USED;
+
+/*
+ * A node-shared window (MPI_Win_allocate_shared): node rank 0 of `node_comm`
+ * owns `bytes` that every rank of the node maps at tsr_node_shared_base().
+ * Use: create (collective on node_comm), node rank 0 fills the memory,
+ * tsr_node_shared_publish() (collective: after it every rank sees the
+ * leader's stores), then read only. Large read-only data such as the aligner
+ * index is held once per node this way. `bytes` matters on node rank 0 only.
+ * Destroy with tsr_node_shared_destroy() (collective on node_comm; the
+ * memory goes when every rank of the node has destroyed its handle).
+ */
+typedef struct tsr_node_shared tsr_node_shared_t;
+tsr_status_t tsr_node_shared_create(MPI_Comm node_comm, size_t bytes, tsr_node_shared_t **w) TSR_RESULT_USED;
+char *tsr_node_shared_base(const tsr_node_shared_t *w);
+tsr_status_t tsr_node_shared_publish(tsr_node_shared_t *w) TSR_RESULT_USED;
+void tsr_node_shared_destroy(tsr_node_shared_t **w);
 
 /* ------------------------------------------------ topology and placement */
 

@@ -609,7 +609,7 @@ static void *tsr_master_main(void *arg)
     if (s != TSR_OK) {
         /* The dispatcher itself broke (MPI, memory, a malformed message): workers would wait forever. */
         tsr_log_error("dispatcher failed: %s; aborting the run", *tsr_error_msg() ? tsr_error_msg() : tsr_status_str(s));
-        MPI_Abort(m->comm, tsr_status_exit_code(s));
+        tsr_comm_abort(m->comm, tsr_status_exit_code(s));
     }
     if (m->j && tsr_journal_flush(m->j) != TSR_OK && m->out.status == TSR_OK) {
         m->out.status = TSR_ERR_IO;
@@ -691,7 +691,7 @@ static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const 
     if (s != TSR_OK) {
         /* This rank can no longer take part; the others would wait forever. */
         tsr_log_error("worker failed: %s; aborting the run", tsr_error_msg());
-        MPI_Abort(comm, tsr_status_exit_code(s));
+        tsr_comm_abort(comm, tsr_status_exit_code(s));
         return s;
     }
     tsr_sched_final_t fin;

@@ -141,23 +141,7 @@ static tsr_status_t write_summary(const char *out, const char *vcf, const tsr_vc
 /* Rank 0's accumulator becomes the sum of every rank's (MPI_SUM of int64 counts = merge). Collective. */
 static tsr_status_t reduce_counts(const tsr_rt_t *rt, tsr_cohort_acc_t *acc)
 {
-    int64_t n = tsr_cohort_acc_n_counts(acc), *mine = tsr_cohort_acc_counts(acc);
-    int64_t *sum = rt->rank == 0 ? malloc((size_t)n * sizeof *sum) : NULL;
-    int ok = rt->rank != 0 || sum;
-    if (MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, rt->comm) != MPI_SUCCESS || !ok) {
-        free(sum);
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reducing the cohort statistics");
-    }
-    tsr_status_t st = TSR_OK;
-    for (int64_t k = 0; k < n && st == TSR_OK; k += 1 << 28) {
-        int len = (int)(n - k < (1 << 28) ? n - k : (1 << 28));
-        if (MPI_Reduce(mine + k, sum ? sum + k : NULL, len, MPI_INT64_T, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
-            st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the cohort statistics failed");
-    }
-    if (st == TSR_OK && sum)
-        memcpy(mine, sum, (size_t)n * sizeof *sum);
-    free(sum);
-    return st;
+    return tsr_comm_reduce_sum_i64(rt->comm, 0, tsr_cohort_acc_counts(acc), tsr_cohort_acc_n_counts(acc));
 }
 
 /* The report's run facts: inputs, ranks, time, CPU, peak memory, versions, date. */
@@ -213,24 +197,6 @@ static tsr_status_t write_report(const char *out, const char *vcf, const char *s
     return st;
 }
 
-/* Every rank: combine the ranks' statuses; the lowest failing rank's message wins. */
-static tsr_status_t agree(const tsr_rt_t *rt, tsr_status_t st)
-{
-    int mine = st == TSR_OK ? rt->size : rt->rank, first = 0;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, rt->comm) != MPI_SUCCESS)
-        return tsr_error_set(TSR_ERR_MPI, "MPI_Allreduce failed while the ranks agreed on the outcome");
-    if (first == rt->size)
-        return TSR_OK;
-    char msg[1024] = "";
-    if (rt->rank == first)
-        snprintf(msg, sizeof msg, "%s", tsr_error_msg());
-    if (MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, rt->comm) != MPI_SUCCESS)
-        return tsr_error_set(TSR_ERR_MPI, "MPI_Bcast failed while the ranks agreed on the outcome");
-    if (rt->rank == first)
-        return st;
-    tsr_error_clear();
-    return tsr_error_set(TSR_ERR_FORMAT, "%s", msg[0] ? msg : "another rank failed");
-}
 
 int tsr_cmd_stats(int argc, char **argv)
 {
@@ -283,7 +249,7 @@ int tsr_cmd_stats(int argc, char **argv)
         st = tsr_vcf_stats_open(vcf, samples, window, &vs);
     if (st == TSR_OK)
         st = write_parts(vs, rt, out, &n_sites);
-    st = agree(rt, st);
+    st = tsr_comm_agree(rt->comm, st);
     if (st == TSR_OK && MPI_Reduce(&n_sites, &total, 1, MPI_INT64_T, MPI_SUM, 0, rt->comm) != MPI_SUCCESS)
         st = tsr_error_set(TSR_ERR_MPI, "MPI_Reduce of the site counts failed");
     double cpu = tsr_cpu_seconds(), cpu_total = 0.0;
@@ -304,7 +270,7 @@ int tsr_cmd_stats(int argc, char **argv)
         snprintf(qc, sizeof qc, "%s/sample_qc.tsv", out);
         st = tsr_cohort_result_write_sample_qc(res, qc);
     }
-    st = agree(rt, st);
+    st = tsr_comm_agree(rt->comm, st);
     if (vs)
         remove_parts(vs, rt, out);
     if (st == TSR_OK && rt->rank == 0) {

@@ -105,24 +105,6 @@ typedef struct cohort_h5 {
     int64_t i_cur;
 } cohort_h5_t;
 
-/* Make every rank return the same status and message (the lowest failing rank's). Collective. */
-static tsr_status_t h5_agree(cohort_h5_t *h, tsr_status_t mine)
-{
-    int fail = mine != TSR_OK ? h->rank : h->size, first = h->size;
-    TSR_CALL_MPI(MPI_Allreduce(&fail, &first, 1, MPI_INT, MPI_MIN, h->comm));
-    if (first == h->size)
-        return TSR_OK;
-    char msg[1024];
-    int st = (int)mine;
-    snprintf(msg, sizeof msg, "%s", tsr_error_msg());
-    TSR_CALL_MPI(MPI_Bcast(&st, 1, MPI_INT, first, h->comm));
-    TSR_CALL_MPI(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, h->comm));
-    if (h->rank != first) {
-        tsr_error_clear();
-        tsr_error_set((tsr_status_t)st, "%s", msg);
-    }
-    return (tsr_status_t)st;
-}
 
 static tsr_status_t h5_fail(const cohort_h5_t *h, const char *what)
 {
@@ -276,7 +258,7 @@ static tsr_status_t read_shape(cohort_h5_t *h)
         h->count[r] = n;
         free(na);
     }
-    st = h5_agree(h, st);
+    st = tsr_comm_agree(h->comm, st);
     if (st == TSR_OK && h->n_regions > 0) {
         int rc = MPI_Allreduce(MPI_IN_PLACE, h->count, h->n_regions, MPI_INT64_T, MPI_MAX, h->comm);
         if (rc == MPI_SUCCESS)
@@ -706,16 +688,16 @@ static tsr_status_t write_parallel_part(cohort_h5_t *h)
                            "is on a file system every rank can write", h->tmp);
     if (fapl >= 0)
         H5Pclose(fapl);
-    st = h5_agree(h, st);
+    st = tsr_comm_agree(h->comm, st);
     if (st == TSR_OK)
-        st = h5_agree(h, create_numeric_datasets(h));
+        st = tsr_comm_agree(h->comm, create_numeric_datasets(h));
     if (st == TSR_OK)
-        st = h5_agree(h, alloc_buffers(h));
+        st = tsr_comm_agree(h->comm, alloc_buffers(h));
     for (int64_t k = 0, done = 0; st == TSR_OK && k < rounds; k++) {
         int64_t n = my_rows - done < h->rows ? my_rows - done : h->rows;
-        st = h5_agree(h, n > 0 ? fill_rows(h, n) : TSR_OK);
+        st = tsr_comm_agree(h->comm, n > 0 ? fill_rows(h, n) : TSR_OK);
         if (st == TSR_OK)
-            st = h5_agree(h, write_round(h, dxpl, my_first + done, n));
+            st = tsr_comm_agree(h->comm, write_round(h, dxpl, my_first + done, n));
         done += n;
     }
     if (dxpl >= 0)
@@ -726,7 +708,7 @@ static tsr_status_t write_parallel_part(cohort_h5_t *h)
     if (h->file >= 0 && H5Fclose(h->file) < 0 && st == TSR_OK)
         st = h5_fail(h, "the collective close");
     h->file = -1;
-    return h5_agree(h, st);
+    return tsr_comm_agree(h->comm, st);
 }
 
 static void cohort_h5_free(cohort_h5_t *h)
@@ -753,11 +735,11 @@ static tsr_status_t cohort_h5_run(cohort_h5_t *h)
     tsr_status_t st = TSR_OK;
     if (h->rank == 0)
         st = tsr_output_tmpname(h->path, h->tmp, sizeof h->tmp);
-    st = h5_agree(h, st);
+    st = tsr_comm_agree(h->comm, st);
     if (st == TSR_OK)
         TSR_CALL_MPI(MPI_Bcast(h->tmp, (int)sizeof h->tmp, MPI_CHAR, 0, h->comm));
     if (st == TSR_OK)
-        st = h5_agree(h, make_types(h));
+        st = tsr_comm_agree(h->comm, make_types(h));
     if (st == TSR_OK)
         st = read_shape(h);
     if (st == TSR_OK) {
@@ -767,10 +749,10 @@ static tsr_status_t cohort_h5_run(cohort_h5_t *h)
             st = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", h->path);
         for (int i = 0; st == TSR_OK && i < h->n_vars; i++)
             h->vars[i].id = -1;
-        st = h5_agree(h, st);
+        st = tsr_comm_agree(h->comm, st);
     }
     if (st == TSR_OK)
-        st = h5_agree(h, h->rank == 0 ? write_serial_part(h) : TSR_OK);
+        st = tsr_comm_agree(h->comm, h->rank == 0 ? write_serial_part(h) : TSR_OK);
     if (st == TSR_OK)
         st = write_parallel_part(h);
     tsr_status_t mine = st;
@@ -778,7 +760,7 @@ static tsr_status_t cohort_h5_run(cohort_h5_t *h)
         mine = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", h->tmp, h->path, strerror(errno));
     if (mine != TSR_OK && h->rank == 0 && h->tmp[0])
         unlink(h->tmp);
-    return st == TSR_OK ? h5_agree(h, mine) : st;
+    return st == TSR_OK ? tsr_comm_agree(h->comm, mine) : st;
 }
 
 tsr_status_t tsr_cohort_h5_write(MPI_Comm comm, const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
