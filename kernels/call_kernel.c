@@ -1,7 +1,7 @@
 /*
  * call_kernel.c - the call kernel object: decodes a task (region x batch),
  * fetches the region's reference, resolves the batch's alignment files
- * through the plan, runs tsr_call_region() (kernels/call_pileup.c) and
+ * through the plan, runs tsr_call_region() (kernels/call_region.c) and
  * writes the evidence partition. Task arg = region_index * n_batches + batch_index.
  */
 #include "io/io.h"

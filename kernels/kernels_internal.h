@@ -14,7 +14,7 @@
 /* ================================================== call + joint (begin) */
 
 /*
- * Options of the call computation (kernels/call_pileup.c). Defaults from
+ * Options of the call computation (kernels/call_region.c). Defaults from
  * tsr_call_opts_init(); tsr_call_opts_check() names the first bad field.
  */
 typedef struct tsr_call_opts {
