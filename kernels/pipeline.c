@@ -54,7 +54,7 @@ static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
 static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerprint)
 {
     char jpath[4200];
-    snprintf(jpath, sizeof jpath, "%s/journal.tsv", outdir);
+    TSR_CALL(tsr_journal_path(outdir, jpath, sizeof jpath));
     struct stat st;
     if (stat(outdir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
@@ -409,121 +409,68 @@ static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int6
 #define TSR_COHORT_H5_KEY "cohort_h5"
 #define TSR_COHORT_H5_FILE "cohort.h5"
 
-/*
- * Whether the journal proves cohort.h5 done: its newest `cohort_h5` record
- * lists cohort.h5 alone, no joint task was journaled after it (the scheduler's
- * rule: a re-made input makes its dependents run again), and the file's CRC32
- * matches. Master only.
- */
-static int tsr_cohort_h5_proven(tsr_journal_t *j, const char *path)
-{
-    int at = -1, joint = -1;
-    uint32_t want = 0;
-    for (int i = 0; i < tsr_journal_n_done(j); i++) {
-        const char *key;
-        int n_out;
-        const char *const *outs;
-        const uint32_t *crc;
-        tsr_journal_done_at(j, i, &key, &n_out, &outs, &crc);
-        if (strcmp(key, TSR_COHORT_H5_KEY) == 0 && n_out == 1 && strcmp(outs[0], TSR_COHORT_H5_FILE) == 0) {
-            at = i;
-            want = crc[0];
-        } else if (strncmp(key, "joint/", 6) == 0) {
-            joint = i;
-        }
-    }
-    if (at < 0 || joint > at)
-        return 0;
-    uint32_t have = 0;
-    if (tsr_file_crc32(path, &have) != TSR_OK) {
-        tsr_error_clear();
-        return 0;
-    }
-    return have == want;
-}
+typedef struct tsr_cohort_h5_ctx {
+    const tsr_plan_t *plan;
+    int64_t n_sites;
+} tsr_cohort_h5_ctx_t;
 
-/*
- * The collective stage after the task graph: every rank writes DIR/cohort.h5
- * from the joint call sets with parallel HDF5 (io/cohort_h5.c). Resumable
- * like a task: the master journals it under TSR_COHORT_H5_KEY with the file's
- * CRC32 after the rename, and a rerun skips it when the journal proves it
- * done. A stop signal caught before it starts stops the run here (exit 75).
- * Collective on rt->comm.
- */
-static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_run_summary_t *sum)
+/* The stage's work, collective on comm: every rank writes its block of cohort.h5's rows. */
+static tsr_status_t tsr_cohort_h5_run(void *ctx, MPI_Comm comm)
 {
-    const int master = rt->role == TSR_ROLE_MASTER;
-    char jpath[4200], h5[4200];
-    snprintf(jpath, sizeof jpath, "%s/journal.tsv", plan->opts.outdir);
+    tsr_cohort_h5_ctx_t *c = ctx;
+    const tsr_plan_t *plan = c->plan;
+    char h5[4200];
     snprintf(h5, sizeof h5, "%s/%s", plan->opts.outdir, TSR_COHORT_H5_FILE);
-    tsr_journal_t *j = NULL;
-    int flags[2] = {0, tsr_signals_pending() != 0}; /* proven done (master's word), a stop signal (any rank) */
-    tsr_status_t s = TSR_OK;
-    if (master) {
-        s = tsr_journal_open(jpath, plan->fingerprint, &j);
-        if (s == TSR_OK)
-            flags[0] = tsr_cohort_h5_proven(j, h5);
-    }
-    s = tsr_comm_agree(rt->comm, s);
-    if (s == TSR_OK) {
-        int rc = MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, rt->comm);
-        if (rc != MPI_SUCCESS)
-            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Allreduce before the cohort.h5 stage");
-    }
-    if (s == TSR_OK && flags[0]) {
-        if (master)
-            tsr_log_info("%s: proven done by the journal, skipped", h5);
-        tsr_journal_close(&j);
-        return TSR_OK;
-    }
-    if (s == TSR_OK && flags[1]) {
-        sum->sched.interrupted = 1;
-        s = tsr_error_set(TSR_ERR_INTERRUPTED, "interrupted before %s was written; rerun the same command to resume",
-                          h5);
-    }
     char **paths = NULL;
     tsr_ref_t *ref = NULL;
     int n = plan->n_regions;
-    if (s == TSR_OK) {
-        tsr_status_t mine = TSR_OK;
-        paths = calloc((size_t)n + 1, sizeof *paths);
-        if (!paths)
+    tsr_status_t mine = TSR_OK;
+    paths = calloc((size_t)n + 1, sizeof *paths);
+    if (!paths)
+        mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
+    for (int r = 0; mine == TSR_OK && r < n; r++) {
+        char rel[1024];
+        tsr_plan_joint_path(plan, r, rel, sizeof rel);
+        if (!(paths[r] = malloc(4200)))
             mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-        for (int r = 0; mine == TSR_OK && r < n; r++) {
-            char rel[1024];
-            tsr_plan_joint_path(plan, r, rel, sizeof rel);
-            if (!(paths[r] = malloc(4200)))
-                mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-            else
-                mine = tsr_plan_path(plan, rel, paths[r], 4200);
-        }
-        if (mine == TSR_OK)
-            mine = tsr_ref_open(plan->opts.ref, &ref);
-        s = tsr_comm_agree(rt->comm, mine);
+        else
+            mine = tsr_plan_path(plan, rel, paths[r], 4200);
     }
+    if (mine == TSR_OK)
+        mine = tsr_ref_open(plan->opts.ref, &ref);
+    tsr_status_t s = tsr_comm_agree(comm, mine);
     if (s == TSR_OK) {
         double t0 = tsr_now();
-        int64_t v = 0;
-        s = tsr_cohort_h5_write(rt->comm, h5, ref, plan->sheet, n, (const char *const *)paths, &v);
-        tsr_status_t mine = TSR_OK;
-        uint32_t crc = 0;
-        const char *outs[1] = {TSR_COHORT_H5_FILE};
-        if (s == TSR_OK && master) {
-            mine = tsr_file_crc32(h5, &crc);
-            if (mine == TSR_OK)
-                mine = tsr_journal_append_done(j, TSR_COHORT_H5_KEY, 1, outs, &crc);
-            if (mine == TSR_OK)
-                tsr_log_info("%s: %lld sites written collectively by %d rank%s in %.2f s", h5, (long long)v,
-                             rt->size, rt->size == 1 ? "" : "s", tsr_now() - t0);
-        }
-        if (s == TSR_OK)
-            s = tsr_comm_agree(rt->comm, mine);
+        s = tsr_cohort_h5_write(comm, h5, ref, plan->sheet, n, (const char *const *)paths, &c->n_sites);
+        int rank = 0;
+        MPI_Comm_rank(comm, &rank);
+        if (s == TSR_OK && rank == 0)
+            tsr_log_info("%s: %lld sites written collectively in %.2f s", h5, (long long)c->n_sites, tsr_now() - t0);
     }
     for (int r = 0; paths && r < n; r++)
         free(paths[r]);
     free(paths);
     tsr_ref_close(&ref);
-    tsr_journal_close(&j);
+    return s;
+}
+
+/*
+ * The collective stage after the task graph: every rank writes DIR/cohort.h5
+ * from the joint call sets with parallel HDF5 (kernels/stats/cohort_h5.c),
+ * journaled by the scheduler as stage TSR_COHORT_H5_KEY and re-run when a
+ * joint task was re-made after it. A stop signal caught before it starts
+ * stops the run here (exit 75). Collective on rt->comm.
+ */
+static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_run_summary_t *sum)
+{
+    static const char *const outputs[] = {TSR_COHORT_H5_FILE};
+    static const char *const inputs[] = {"joint/"};
+    tsr_cohort_h5_ctx_t ctx = {plan, 0};
+    tsr_stage_t st = {TSR_COHORT_H5_KEY, 1, outputs, 1, inputs, tsr_cohort_h5_run, &ctx};
+    int skipped = 0;
+    tsr_status_t s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
+    if (s == TSR_ERR_INTERRUPTED)
+        sum->sched.interrupted = 1;
     return s;
 }
 

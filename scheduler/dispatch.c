@@ -195,8 +195,8 @@ static tsr_status_t tsr_master_sweep_tmp(const tsr_master_t *m)
 
 static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
 {
-    char jpath[4096];
-    snprintf(jpath, sizeof jpath, "%s/journal.tsv", m->opts->outdir);
+    char jpath[4200];
+    TSR_CALL(tsr_journal_path(m->opts->outdir, jpath, sizeof jpath));
     TSR_CALL(tsr_journal_open(jpath, m->opts->fingerprint, &m->j));
     TSR_CALL(tsr_master_sweep_tmp(m));
     uint8_t *proven;

@@ -99,7 +99,7 @@ static int tsr_type_cmp(const void *a, const void *b)
 tsr_status_t tsr_inspect_print(const char *outdir, FILE *out)
 {
     char jpath[4096], tpath[4096], fp[256], err[TSR_ERRMSG_MAX + 256];
-    snprintf(jpath, sizeof jpath, "%s/journal.tsv", outdir);
+    TSR_CALL(tsr_journal_path(outdir, jpath, sizeof jpath));
     snprintf(tpath, sizeof tpath, "%s/tasks.tsv", outdir);
     FILE *f = fopen(tpath, "r");
     if (!f)

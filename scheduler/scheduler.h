@@ -115,6 +115,11 @@ tsr_status_t tsr_journal_scan(const char *path, char *fingerprint, size_t fp_len
                               char *last_error, size_t err_len, tsr_journal_visit_fn visit,
                               void *ctx) TSR_RESULT_USED;
 
+/* The journal's file name inside an output directory; every module reaches it through tsr_journal_path(). */
+#define TSR_JOURNAL_FILE "journal.tsv"
+/* outdir/journal.tsv into buf; TSR_ERR_INTERNAL if it does not fit. Not collective. */
+tsr_status_t tsr_journal_path(const char *outdir, char *buf, size_t len) TSR_RESULT_USED;
+
 /* CRC32 (zlib) of a whole file; TSR_ERR_IO if unreadable. */
 tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc) TSR_RESULT_USED;
 
@@ -164,6 +169,37 @@ typedef struct tsr_sched_result {
  */
 tsr_status_t tsr_sched_run(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
                            tsr_exec_fn exec, void *ctx, tsr_sched_result_t *res) TSR_RESULT_USED;
+
+/* ------------------------------------------------ journaled collective stages */
+
+/*
+ * A collective stage: work every rank runs together (parallel HDF5, a
+ * reduction), outside the task graph but resumable like a task. `run` is
+ * collective on the communicator it is given and writes `outputs` (relative
+ * to the output directory) under temporary names, renaming them when
+ * complete. A stage is proven done when its newest journal record lists
+ * exactly `outputs`, their CRC32s still match, and no task whose key starts
+ * with one of `input_prefixes` was journaled after it.
+ */
+typedef struct tsr_stage {
+    const char *key;                    /* journal key; never a task key (e.g. "cohort_h5") */
+    int n_outputs;
+    const char *const *outputs;
+    int n_input_prefixes;
+    const char *const *input_prefixes;  /* e.g. {"joint/"}: a re-made input makes the stage run again */
+    tsr_status_t (*run)(void *ctx, MPI_Comm comm);
+    void *ctx;
+} tsr_stage_t;
+
+/*
+ * Run `st` unless the journal in outdir proves it done (*skipped = 1). The
+ * master (rank 0 of comm) reads the journal and journals the stage with its
+ * outputs' CRC32s after `run` succeeds on every rank. A stop signal pending
+ * on any rank before it starts gives TSR_ERR_INTERRUPTED (rerun resumes).
+ * Collective on comm; every rank returns the same status and message.
+ */
+tsr_status_t tsr_sched_stage_run(MPI_Comm comm, const char *outdir, const char *fingerprint, const tsr_stage_t *st,
+                                 int *skipped) TSR_RESULT_USED;
 
 /* Print the state of an output directory (done / left per task type, last error). */
 tsr_status_t tsr_inspect_print(const char *outdir, FILE *out) TSR_RESULT_USED;

@@ -90,9 +90,10 @@ int tsr_cmd_verify(int argc, char **argv)
         return tsr_cli_usage_error("verify", "expected exactly one output directory");
     const char *dir = argv[optind];
     char jpath[4200], fp[256] = "";
-    snprintf(jpath, sizeof jpath, "%s/journal.tsv", dir);
     int n_done = 0;
-    tsr_status_t s = tsr_journal_scan(jpath, fp, sizeof fp, &n_done, NULL, 0, NULL, NULL);
+    tsr_status_t s = tsr_journal_path(dir, jpath, sizeof jpath);
+    if (s == TSR_OK)
+        s = tsr_journal_scan(jpath, fp, sizeof fp, &n_done, NULL, 0, NULL, NULL);
     if (s != TSR_OK)
         return tsr_cli_fail("verify", s);
     if (!fp[0]) {

@@ -1,0 +1,114 @@
+/*
+ * stage.c - journaled collective stages: work every rank runs together after
+ * (or outside) the task graph, resumable like a task. The scheduler owns the
+ * rule that makes both resumable, so a stage is proven done the way a task
+ * is: its newest record lists exactly its outputs, every output's CRC32
+ * still matches, and no record of a task it reads was journaled after it (a
+ * re-made input makes its dependents run again).
+ */
+#include "scheduler/scheduler_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+tsr_status_t tsr_journal_path(const char *outdir, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/%s", outdir, TSR_JOURNAL_FILE);
+    if (n < 0 || (size_t)n >= len)
+        return tsr_error_set(TSR_ERR_INTERNAL, "output directory path too long: '%s'", outdir);
+    return TSR_OK;
+}
+
+/* Whether the journal proves the stage done (see the file comment). Master only. */
+static int tsr_stage_proven(tsr_journal_t *j, const char *outdir, const tsr_stage_t *st)
+{
+    int at = -1, input = -1;
+    const uint32_t *want = NULL;
+    for (int i = 0; i < tsr_journal_n_done(j); i++) {
+        const char *key;
+        int n_out;
+        const char *const *outs;
+        const uint32_t *crc;
+        tsr_journal_done_at(j, i, &key, &n_out, &outs, &crc);
+        if (strcmp(key, st->key) == 0) {
+            int same = n_out == st->n_outputs;
+            for (int k = 0; same && k < n_out; k++)
+                same = strcmp(outs[k], st->outputs[k]) == 0;
+            if (same) {
+                at = i;
+                want = crc;
+            }
+            continue;
+        }
+        for (int p = 0; p < st->n_input_prefixes; p++)
+            if (strncmp(key, st->input_prefixes[p], strlen(st->input_prefixes[p])) == 0)
+                input = i;
+    }
+    if (at < 0 || input > at)
+        return 0;
+    for (int k = 0; k < st->n_outputs; k++) {
+        char path[4200];
+        uint32_t have = 0;
+        snprintf(path, sizeof path, "%s/%s", outdir, st->outputs[k]);
+        if (tsr_file_crc32(path, &have) != TSR_OK) {
+            tsr_error_clear();
+            return 0;
+        }
+        if (have != want[k])
+            return 0;
+    }
+    return 1;
+}
+
+tsr_status_t tsr_sched_stage_run(MPI_Comm comm, const char *outdir, const char *fingerprint, const tsr_stage_t *st,
+                                 int *skipped)
+{
+    *skipped = 0;
+    int rank = 0;
+    TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
+    const int master = rank == 0;
+    char jpath[4200];
+    TSR_CALL(tsr_journal_path(outdir, jpath, sizeof jpath));
+    tsr_journal_t *j = NULL;
+    int64_t flags[2] = {0, tsr_signals_pending() != 0}; /* proven done (master's word), a stop signal (any rank) */
+    tsr_status_t s = TSR_OK;
+    if (master) {
+        s = tsr_journal_open(jpath, fingerprint, &j);
+        if (s == TSR_OK)
+            flags[0] = tsr_stage_proven(j, outdir, st);
+    }
+    s = tsr_comm_agree(comm, s);
+    if (s == TSR_OK)
+        s = tsr_comm_max_i64(comm, flags, 2);
+    if (s == TSR_OK && flags[0]) {
+        if (master)
+            tsr_log_info("%s: proven done by the journal, skipped", st->key);
+        tsr_journal_close(&j);
+        *skipped = 1;
+        return TSR_OK;
+    }
+    if (s == TSR_OK && flags[1])
+        s = tsr_error_set(TSR_ERR_INTERRUPTED, "interrupted before %s/%s was written; rerun the same command to resume",
+                          outdir, st->n_outputs > 0 ? st->outputs[0] : st->key);
+    if (s == TSR_OK)
+        s = tsr_comm_agree(comm, st->run(st->ctx, comm));
+    if (s == TSR_OK) {
+        tsr_status_t mine = TSR_OK;
+        if (master) {
+            uint32_t *crc = calloc((size_t)st->n_outputs + 1, sizeof *crc);
+            if (!crc)
+                mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory journaling stage %s", st->key);
+            for (int k = 0; mine == TSR_OK && k < st->n_outputs; k++) {
+                char path[4200];
+                snprintf(path, sizeof path, "%s/%s", outdir, st->outputs[k]);
+                mine = tsr_file_crc32(path, &crc[k]);
+            }
+            if (mine == TSR_OK)
+                mine = tsr_journal_append_done(j, st->key, st->n_outputs, st->outputs, crc);
+            free(crc);
+        }
+        s = tsr_comm_agree(comm, mine);
+    }
+    tsr_journal_close(&j);
+    return s;
+}
