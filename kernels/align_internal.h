@@ -1,12 +1,19 @@
 /*
- * align_internal.h - private to the align kernel: the boundary between the
- * minimap2 translation unit (align_mm2.c) and the htslib one (align.c). Only
- * plain C types cross it: minimap2's and htslib's headers both define
- * kstring_t and khash, so neither side includes the other's.
+ * align_internal.h - private to the align kernel. Two boundaries:
+ *  - between the minimap2 translation unit (align_mm2.c) and the htslib
+ *    stage files (align_scan.c, align_records.c, align_runs.c, align_dups.c,
+ *    align_merge.c, align_qc.c). Only plain C types cross it: minimap2's and
+ *    htslib's headers both define kstring_t and khash, so neither side
+ *    includes the other's, and htslib's types appear below only as
+ *    incomplete struct pointers (struct bam1_t, sam_hdr_t, kstring_t);
+ *  - between the kernel adapter (align_kernel.c: the plan, the task, the
+ *    kernel contract) and the compute stages, which take plain arguments
+ *    (paths, the sample, numbers, the index handle) and never see the plan.
  */
 #ifndef TSR_ALIGN_INTERNAL_H
 #define TSR_ALIGN_INTERNAL_H
 
+#include "io/io.h"
 #include "runtime/runtime.h"
 
 #include <stddef.h>
@@ -58,7 +65,7 @@ void tsr_mm_tbuf_destroy(tsr_mm_tbuf_t **t);
 
 /*
  * One record of a mapped read or pair, the fields minimap2's SAM writer
- * (mm_write_sam3) prints, in plain C types: no SAM text is made and align.c
+ * (mm_write_sam3) prints, in plain C types: no SAM text is made and align_records.c
  * builds the BAM record from these. Positions are 0-based, -1 when absent;
  * rid/mrid are the index's sequence ids (tsr_mm_index_seq_name), -1 for none.
  * SEQ and QUAL are the read's bases [qs, qe) (a supplementary record is
@@ -107,5 +114,154 @@ void tsr_mm_recs_free(tsr_mm_recs_t *r);
  */
 tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const char *name, int n_seg,
                              const char *const *seq, const int *len, tsr_mm_recs_t *out) TSR_RESULT_USED;
+
+/* ============================================ the compute stages' entry points (align_kernel.c calls these) */
+
+/*
+ * Per-rank mapping state: a view of the node-shared index, one minimap2
+ * buffer and one record scratch per pool thread, and the arenas the records
+ * of a map task live in. Created empty (the kernel's init); filled by the
+ * first map task that has reads to map. Destroy with tsr_align_mapper_destroy().
+ */
+typedef struct tsr_align_mapper tsr_align_mapper_t;
+tsr_status_t tsr_align_mapper_create(tsr_align_mapper_t **m) TSR_RESULT_USED;
+/* Accepts NULL; sets *m to NULL. Does not free the index (the pipeline owns it). */
+void tsr_align_mapper_destroy(tsr_align_mapper_t **m);
+
+/*
+ * Index step, one map task for the sample: write the chunk file `path` that
+ * sends that task to the files' start (one chunk at offset 0, pairs -1:
+ * the map task counts them and refuses an empty input). The input is not
+ * read. `label` names the file in the log line. Not collective.
+ */
+tsr_status_t tsr_align_chunks_write_whole(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
+                                          const char *label) TSR_RESULT_USED;
+/*
+ * Index step, K > 1 map tasks: read the sample's lanes once (decompress and
+ * split into records, no mapping) and write `path` (via a temporary name):
+ * where every chunk of pairs_per_chunk pairs starts, located in the files
+ * (BGZF block or CRAM container when possible). Refuses a sample with no
+ * reads. `label` names the file in the log line. Not collective.
+ */
+tsr_status_t tsr_align_chunks_scan(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
+                                   const char *label) TSR_RESULT_USED;
+
+/*
+ * Map step, slot `slot` of n_slots: map the chunks [slot*C/n_slots,
+ * (slot+1)*C/n_slots) of the C in chunks_path with `index` on `pool`, sort
+ * the records (tsr_align_bam_cmp) and write run_path (BAM, stored BGZF
+ * blocks) and dup_path (one duplicate signature per fragment, then the
+ * pairs read), each via a temporary name; run_path's directory must exist.
+ * The header is the reference's contigs (ref_path and its .fai) and a read
+ * group per lane of smp. `m` takes the index on the first slot with reads
+ * (index NULL is then an error); the slot's records are freed before it
+ * returns. Not collective.
+ */
+tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *index, tsr_pool_t *pool,
+                                const tsr_sample_t *smp, const char *ref_path, const char *chunks_path, int slot,
+                                int n_slots, const char *run_path, const char *dup_path) TSR_RESULT_USED;
+
+/*
+ * Merge step: decide the duplicates from the n_runs dup_paths, k-way merge
+ * the n_runs run_paths (ties by run) into out_path with 0x400 set (CRAM 3.0
+ * against ref_path when out_path ends in ".cram", else BAM) and its index
+ * (.crai / .bai beside it), and write the sample's QC JSON to qc_path
+ * (pairs_per_chunk from chunks_path). Every file is written under a
+ * temporary name and renamed when complete. Not collective.
+ */
+tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, const char *ref_path, int n_runs,
+                                  const char *const *run_paths, const char *const *dup_paths,
+                                  const char *chunks_path, const char *out_path,
+                                  const char *qc_path) TSR_RESULT_USED;
+
+/* ================================================= between the stage files (htslib side only) */
+
+struct bam1_t;
+struct sam_hdr_t;
+struct kstring_t;
+
+/* align_scan.c: a chunk file read back. */
+typedef struct tsr_align_chunks {
+    int64_t pairs_per_chunk, n_pairs; /* n_pairs -1: not counted (one map task reads the whole input) */
+    int n, n_seg;          /* n_seg 0: not known (a whole-input chunk file; the reader tells the map task) */
+    tsr_stream_pos_t *pos; /* where each chunk starts: the lane, and in its file(s) */
+} tsr_align_chunks_t;
+/* Read the chunk file at path into *ch; the caller frees ch->pos (NULL on failure). */
+tsr_status_t tsr_align_chunks_read(const char *path, tsr_align_chunks_t *ch) TSR_RESULT_USED;
+
+/* align_runs.c: the total record order of runs and of the merged file (qsort over bam1_t pointers). */
+int tsr_align_bam_cmp(const void *a, const void *b);
+/* align_runs.c: the sample's header (@HD, @SQ of ref, an @RG per lane, @PG); NULL on failure. Free with
+ * sam_hdr_destroy(). */
+struct sam_hdr_t *tsr_align_header_create(const tsr_ref_t *ref, const tsr_sample_t *smp);
+/* align_runs.c: write text[0, len) to final_path via a temporary name. */
+tsr_status_t tsr_align_write_text(const char *final_path, const char *text, size_t len) TSR_RESULT_USED;
+
+/* Records of one map task, in read order until sorted. Free v with free() (the records live in the arenas). */
+typedef struct tsr_align_bam_vec {
+    struct bam1_t **v;
+    size_t n, cap;
+} tsr_align_bam_vec_t;
+
+/*
+ * align_records.c: a batch of up to 8192 read pairs of one map task, read
+ * from the stream, mapped, and built into BAM records in the mapper's
+ * arenas. rid2tid comes from hdr (minimap2's ids -> the header's tids); rg
+ * and lib, per lane of the sample, are its read group id and its library's
+ * index (the first lane with that library); both must outlive the batch.
+ * Creating takes the index into `m` when it has none yet. Destroy with
+ * tsr_align_batch_destroy().
+ */
+typedef struct tsr_align_batch tsr_align_batch_t;
+tsr_status_t tsr_align_batch_create(tsr_align_mapper_t *m, const tsr_mm_index_t *index, int n_threads,
+                                    struct sam_hdr_t *hdr, const char *const *rg, const int64_t *lib,
+                                    tsr_align_batch_t **bt) TSR_RESULT_USED;
+void tsr_align_batch_destroy(tsr_align_batch_t **bt);
+/* Read up to a batch of pairs, not more than `room`; *n read (0 at the end). n_seg: the reader's segments. */
+tsr_status_t tsr_align_batch_read(tsr_align_batch_t *bt, tsr_reader_t *rd, int n_seg, int64_t room, int *n,
+                                  const char *sample) TSR_RESULT_USED;
+/* Map the batch's first n pairs on the pool and build their records and duplicate signatures. */
+tsr_status_t tsr_align_batch_map(tsr_align_batch_t *bt, tsr_pool_t *pool, int n) TSR_RESULT_USED;
+/* Append the first n pairs' records to recs and their signatures to dups, in read order. */
+tsr_status_t tsr_align_batch_collect(tsr_align_batch_t *bt, int n, tsr_align_bam_vec_t *recs,
+                                     struct kstring_t *dups, const char *sample) TSR_RESULT_USED;
+/* Free every record built with m (the map task has written its run). */
+void tsr_align_mapper_release(tsr_align_mapper_t *m);
+
+/*
+ * align_dups.c: append the duplicate signature line of one fragment (its n
+ * records, primary ones used; lib is its library's index in the sample) to
+ * ks; nothing when no end maps. -1 out of memory.
+ */
+int tsr_align_dup_sig(struct bam1_t **v, size_t n, int64_t lib, struct kstring_t *ks);
+
+/* align_dups.c: the duplicates of a sample, decided from every map task's signatures. */
+struct tsr_align_dup_mark;
+typedef struct tsr_align_dups {
+    char **text; /* the .dup files, names point into them */
+    int n_text;
+    struct tsr_align_dup_mark *mark;
+    size_t n_mark;
+    int64_t dup_pairs, dup_frags;
+    int64_t read_pairs; /* the map tasks' counts (each .dup file's #pairs line), summed */
+} tsr_align_dups_t;
+/* Read the n_paths .dup files and decide (Picard's rules, per library). Free with tsr_align_dups_free(). */
+tsr_status_t tsr_align_dups_decide(const char *const *paths, int n_paths, tsr_align_dups_t *d) TSR_RESULT_USED;
+void tsr_align_dups_free(tsr_align_dups_t *d);
+/* Whether record b (its read name and end) is a duplicate. */
+int tsr_align_dups_is_marked(const tsr_align_dups_t *d, const struct bam1_t *b);
+
+/* align_qc.c: the alignment QC of a merged file, summed record by record. */
+#define TSR_ALIGN_ISIZE_CAP 100000
+typedef struct tsr_align_qc {
+    int64_t reads, mapped, paired, proper, dups, supplementary, aligned_bases, ref_len;
+    int64_t *isize; /* histogram [0, TSR_ALIGN_ISIZE_CAP] of |TLEN| of read 1 of proper, non-duplicate pairs */
+} tsr_align_qc_t;
+void tsr_align_qc_add(tsr_align_qc_t *q, const struct bam1_t *b);
+/* 100 a / b, 0 when b is 0. */
+double tsr_align_pct(int64_t a, int64_t b);
+/* Write the sample's QC JSON to path (via a temporary name). */
+tsr_status_t tsr_align_qc_write(const tsr_align_qc_t *q, const tsr_align_dups_t *d, const char *sample,
+                                int64_t pairs_per_chunk, const char *path) TSR_RESULT_USED;
 
 #endif
