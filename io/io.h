@@ -3,6 +3,7 @@
  *   io/sheet.h      the sample sheet
  *   io/reference.h  the reference FASTA
  *   io/reads.h      read sources (FASTQ and unaligned BAM/CRAM behind one reader)
+ *   io/aln.h        aligned BAM/CRAM, opened once and read region by region
  *   io/evidence.h   deep and low-pass evidence partitions (HDF5)
  *   io/callset.h    per-region call sets (HDF5)
  *   io/export.h     aggregate-only VCF/BCF and gVCF exports
@@ -24,6 +25,7 @@
 #ifndef TSR_IO_H
 #define TSR_IO_H
 
+#include "io/aln.h"
 #include "io/callset.h"
 #include "io/evidence.h"
 #include "io/export.h"

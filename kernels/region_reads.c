@@ -5,25 +5,19 @@
  * end as skip_before and the entry is dropped, so a base covered by both
  * mates is counted once (from the first).
  */
+#include "io/io.h"
 #include "kernels/region_reads_internal.h"
 
-#include <errno.h>
 #include <htslib/khash.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 KHASH_MAP_INIT_STR(tsr_rr_mate, int64_t)
 
 struct tsr_region_reads {
     char *path;
-    char *contig;
-    int64_t start, end;
     int min_mapq;
-    samFile *fp;
-    sam_hdr_t *h;
-    hts_idx_t *idx;
-    hts_itr_t *itr;
+    tsr_aln_reader_t *in; /* io's aligned reader: file, index and CRAM reference */
     bam1_t *b;
     khash_t(tsr_rr_mate) *mates;
     tsr_status_t status; /* of the last failed tsr_region_reads_next() */
@@ -33,32 +27,15 @@ tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const
                                    int64_t end, int min_mapq, tsr_region_reads_t **out)
 {
     *out = NULL;
-    if (access(path, R_OK) != 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read alignments: %s", path, strerror(errno));
     tsr_region_reads_t *rr = calloc(1, sizeof *rr);
-    if (!rr || !(rr->path = strdup(path)) || !(rr->contig = strdup(contig)) || !(rr->b = bam_init1()) ||
-        !(rr->mates = kh_init(tsr_rr_mate))) {
+    if (!rr || !(rr->path = strdup(path)) || !(rr->b = bam_init1()) || !(rr->mates = kh_init(tsr_rr_mate))) {
         tsr_region_reads_close(&rr);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
     }
-    rr->start = start;
-    rr->end = end;
     rr->min_mapq = min_mapq;
-    tsr_status_t s = TSR_OK;
-    if (!(rr->fp = sam_open(path, "r")))
-        s = tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
-    else if (ref_path && hts_set_fai_filename(rr->fp, ref_path) != 0)
-        s = tsr_error_set(TSR_ERR_IO, "%s: cannot use the reference %s to decode it", path, ref_path);
-    else if (!(rr->h = sam_hdr_read(rr->fp)))
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read the header", path);
-    else if (!(rr->idx = sam_index_load(rr->fp, path)))
-        s = tsr_error_set(TSR_ERR_IO, "%s: no index (.bai/.csi/.crai); run `samtools index %s`", path, path);
-    int tid = s == TSR_OK ? sam_hdr_name2tid(rr->h, contig) : -1;
-    if (s == TSR_OK && tid < 0)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: contig %s is not in the header (another reference?)", path, contig);
-    if (s == TSR_OK && !(rr->itr = sam_itr_queryi(rr->idx, tid, start, end)))
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot query %s:%lld-%lld", path, contig, (long long)start + 1,
-                          (long long)end);
+    tsr_status_t s = tsr_aln_reader_open(path, ref_path, &rr->in);
+    if (s == TSR_OK)
+        s = tsr_aln_reader_query(rr->in, contig, start, end);
     if (s != TSR_OK) {
         tsr_region_reads_close(&rr);
         return s;
@@ -72,7 +49,7 @@ int tsr_region_reads_next(tsr_region_reads_t *rr, bam1_t **out, int64_t *skip_be
     const uint16_t skip = BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FQCFAIL | BAM_FDUP;
     bam1_t *b = rr->b;
     int r;
-    while ((r = sam_itr_next(rr->fp, rr->itr, b)) >= 0) {
+    while ((r = tsr_aln_reader_next(rr->in, b)) > 0) {
         if ((b->core.flag & skip) || b->core.qual < rr->min_mapq || b->core.n_cigar == 0)
             continue;
         int64_t rend = bam_endpos(b);
@@ -100,9 +77,8 @@ int tsr_region_reads_next(tsr_region_reads_t *rr, bam1_t **out, int64_t *skip_be
         *out = b;
         return 1;
     }
-    if (r < -1) {
-        rr->status = tsr_error_set(TSR_ERR_FORMAT, "%s: corrupt or truncated record in %s:%lld-%lld", rr->path,
-                                   rr->contig, (long long)rr->start + 1, (long long)rr->end);
+    if (r < 0) {
+        rr->status = TSR_ERR_FORMAT; /* the reader named the file and region */
         return -2;
     }
     return 0;
@@ -124,16 +100,9 @@ void tsr_region_reads_close(tsr_region_reads_t **rrp)
                 free((char *)kh_key(rr->mates, k));
         kh_destroy(tsr_rr_mate, rr->mates);
     }
-    hts_itr_destroy(rr->itr);
+    tsr_aln_reader_close(&rr->in);
     bam_destroy1(rr->b);
-    if (rr->idx)
-        hts_idx_destroy(rr->idx);
-    if (rr->h)
-        sam_hdr_destroy(rr->h);
-    if (rr->fp)
-        sam_close(rr->fp);
     free(rr->path);
-    free(rr->contig);
     free(rr);
     *rrp = NULL;
 }

@@ -1,0 +1,55 @@
+/*
+ * io/aln.h - aligned BAM/CRAM input: one sample's coordinate-sorted, indexed
+ * alignments opened once (header, index, the reference CRAM decodes
+ * against) and read region by region (io/aln_reader.c). The kernels read
+ * alignments only through this interface; which reads count is theirs to
+ * decide. Part of io's public interface (io/io.h includes it).
+ */
+#ifndef TSR_IO_ALN_H
+#define TSR_IO_ALN_H
+
+#include "runtime/runtime.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bam1_t; /* htslib's record; callers that look inside include <htslib/sam.h> */
+
+typedef struct tsr_aln_reader tsr_aln_reader_t;
+
+/*
+ * Open `path` (BAM or CRAM) with its index (.bai/.csi/.crai). `ref_path`
+ * (may be NULL: the CRAM's own M5/UR then) is the FASTA that CRAM records
+ * decode against. Errors name the file and say what to do (no index: run
+ * `samtools index`). Not collective. Close with tsr_aln_reader_close().
+ */
+tsr_status_t tsr_aln_reader_open(const char *path, const char *ref_path, tsr_aln_reader_t **r) TSR_RESULT_USED;
+/*
+ * Read the records overlapping contig:[start, end) (0-based, half-open) from
+ * now on; a reader can be queried again for another region without
+ * reopening the file. TSR_ERR_FORMAT naming the file when the contig is not
+ * in its header (another reference?).
+ */
+tsr_status_t tsr_aln_reader_query(tsr_aln_reader_t *r, const char *contig, int64_t start, int64_t end) TSR_RESULT_USED;
+/* The next record of the query into b: 1, 0 at its end, -2 on a corrupt record (message set, naming file and region). */
+int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b);
+/* The file's path, for messages. */
+const char *tsr_aln_reader_path(const tsr_aln_reader_t *r);
+void tsr_aln_reader_close(tsr_aln_reader_t **r);
+
+/*
+ * Mean depth of `path` estimated without reading it: mapped reads from the
+ * index's counts (BAI/CSI carry them; CRAI does not) x the mean length of the
+ * first 1,000 primary mapped reads / the summed length of the header's
+ * contigs. -1 when the file, its header or counts are not there (no message
+ * set: callers fall back). Not collective.
+ */
+double tsr_aln_index_depth(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_IO_ALN_H */

@@ -1,0 +1,145 @@
+/*
+ * aln_reader.c - aligned BAM/CRAM input behind one interface (io/aln.h):
+ * open a sample's file, header, index and CRAM reference once, then iterate
+ * region queries. The pipeline's kernels never open alignments with htslib
+ * themselves; the index-only depth estimate that --mode auto uses lives here
+ * too.
+ */
+#include "io/aln.h"
+
+#include <errno.h>
+#include <htslib/sam.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct tsr_aln_reader {
+    char *path;
+    samFile *fp;
+    sam_hdr_t *h;
+    hts_idx_t *idx;
+    hts_itr_t *itr;
+    char contig[256];      /* the current query, for messages */
+    int64_t start, end;
+};
+
+tsr_status_t tsr_aln_reader_open(const char *path, const char *ref_path, tsr_aln_reader_t **out)
+{
+    *out = NULL;
+    if (access(path, R_OK) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read alignments: %s", path, strerror(errno));
+    tsr_aln_reader_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    tsr_status_t s = TSR_OK;
+    if (!(r->fp = sam_open(path, "r")))
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot open alignments", path);
+    else if (ref_path && hts_set_fai_filename(r->fp, ref_path) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "%s: cannot use the reference %s to decode it", path, ref_path);
+    else if (!(r->h = sam_hdr_read(r->fp)))
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: cannot read the header", path);
+    else if (!(r->idx = sam_index_load(r->fp, path)))
+        s = tsr_error_set(TSR_ERR_IO, "%s: no index (.bai/.csi/.crai); run `samtools index %s`", path, path);
+    if (s != TSR_OK) {
+        tsr_aln_reader_close(&r);
+        return s;
+    }
+    *out = r;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_aln_reader_query(tsr_aln_reader_t *r, const char *contig, int64_t start, int64_t end)
+{
+    hts_itr_destroy(r->itr);
+    r->itr = NULL;
+    snprintf(r->contig, sizeof r->contig, "%s", contig);
+    r->start = start;
+    r->end = end;
+    int tid = sam_hdr_name2tid(r->h, contig);
+    if (tid < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: contig %s is not in the header (another reference?)", r->path,
+                             contig);
+    if (!(r->itr = sam_itr_queryi(r->idx, tid, start, end)))
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: cannot query %s:%lld-%lld", r->path, contig, (long long)start + 1,
+                             (long long)end);
+    return TSR_OK;
+}
+
+int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b)
+{
+    if (!r->itr)
+        return 0;
+    int rc = sam_itr_next(r->fp, r->itr, b);
+    if (rc >= 0)
+        return 1;
+    if (rc < -1) {
+        tsr_error_set(TSR_ERR_FORMAT, "%s: corrupt or truncated record in %s:%lld-%lld", r->path, r->contig,
+                      (long long)r->start + 1, (long long)r->end);
+        return -2;
+    }
+    return 0;
+}
+
+const char *tsr_aln_reader_path(const tsr_aln_reader_t *r)
+{
+    return r->path;
+}
+
+void tsr_aln_reader_close(tsr_aln_reader_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    tsr_aln_reader_t *r = *rp;
+    hts_itr_destroy(r->itr);
+    if (r->idx)
+        hts_idx_destroy(r->idx);
+    if (r->h)
+        sam_hdr_destroy(r->h);
+    if (r->fp)
+        sam_close(r->fp);
+    free(r->path);
+    free(r);
+    *rp = NULL;
+}
+
+double tsr_aln_index_depth(const char *path)
+{
+    samFile *fp = sam_open(path, "r");
+    if (!fp)
+        return -1;
+    sam_hdr_t *h = sam_hdr_read(fp);
+    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
+    bam1_t *b = bam_init1();
+    double depth = -1;
+    if (h && idx && b) {
+        uint64_t mapped = 0, unmapped = 0, m, u;
+        double reflen = 0, bases = 0;
+        int have = 0;
+        for (int t = 0; t < sam_hdr_nref(h); t++) {
+            reflen += (double)sam_hdr_tid2len(h, t);
+            if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
+                mapped += m;
+                unmapped += u;
+                have = 1;
+            }
+        }
+        int n = 0;
+        while (n < 1000 && sam_read1(fp, h, b) >= 0)
+            if (!(b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY))) {
+                bases += b->core.l_qseq;
+                n++;
+            }
+        if (have && reflen > 0)
+            depth = n ? (double)mapped * (bases / n) / reflen : 0;
+    }
+    bam_destroy1(b);
+    if (idx)
+        hts_idx_destroy(idx);
+    if (h)
+        sam_hdr_destroy(h);
+    sam_close(fp);
+    return depth;
+}
