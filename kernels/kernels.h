@@ -168,15 +168,39 @@ void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_
 tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len) TSR_RESULT_USED;
 /* tsr_plan_path(), then the file's parent directory created (a task's output path). */
 tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
-/* The alignment files and sample ids of one batch, in sheet order (what a call task reads). */
-typedef struct tsr_batch_inputs {
-    int n;
-    char **paths;      /* tsr_plan_sample_alignments() of each sample */
-    const char **ids;  /* the sheet's ids (owned by the plan) */
-} tsr_batch_inputs_t;
-/* Not collective. Destroy with tsr_plan_batch_inputs_destroy(). */
-tsr_status_t tsr_plan_batch_inputs_create(const tsr_plan_t *plan, int batch, tsr_batch_inputs_t **in) TSR_RESULT_USED;
-void tsr_plan_batch_inputs_destroy(tsr_batch_inputs_t **in);
+/*
+ * A task's resolved work unit (kernels/plan_work.c): the region, batch, input files, samples and output
+ * file of one call, joint or cohort task, so that a kernel neither decodes task->arg nor names files.
+ * Inputs are in the order the task reads them; everything the struct points to that is not its own
+ * (region, batch, sheet, ids) is owned by the plan and lives as long as it.
+ */
+typedef struct tsr_work {
+    tsr_task_type_t type;     /* TSR_TASK_CALL, TSR_TASK_JOINT or TSR_TASK_COHORT */
+    int region;               /* call, joint: index into plan->regions; -1 for cohort */
+    const tsr_region_t *reg;  /* call, joint: &plan->regions[region]; NULL for cohort */
+    int batch;                /* call: index into plan->batches; -1 otherwise */
+    const tsr_batch_t *bt;    /* call: &plan->batches[batch] (its sheet part and index in it); NULL otherwise */
+    int n_inputs;
+    char **inputs;            /* call: each sample's alignment file (tsr_plan_sample_alignments), in sheet order;
+                                 joint: the region's evidence partition of every batch, in batch order;
+                                 cohort: every region's joint call set, in region order
+                                 (evidence and call sets: tsr_plan_path of their output path) */
+    int *input_samples;       /* per input, the samples it holds: 1 (call), the batch's (joint), all (cohort) */
+    int n_samples;            /* the samples of the task's output: the batch's (call), the cohort's (joint, cohort) */
+    const char **sample_ids;  /* their ids, in cohort order */
+    const tsr_sheet_t *sheet; /* the whole cohort: populations for the joint and cohort outputs */
+    char *output;             /* call, joint: the output file (tsr_plan_output_path: its parent directory
+                                 exists); cohort: opts.outdir, which its outputs are written into */
+} tsr_work_t;
+/*
+ * Resolve the work unit of a call, joint or cohort task of this plan. A task arg outside the plan is
+ * TSR_ERR_INTERNAL, named after the kernel that runs the task in the plan's mode; creating the output's
+ * parent directory may fail with TSR_ERR_IO. *w is NULL on error. Not collective (one thread, one task).
+ * Destroy with tsr_plan_work_destroy().
+ */
+tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task, tsr_work_t **w) TSR_RESULT_USED;
+/* Free a work unit (not what the plan owns); accepts NULL and sets *w to NULL. Not collective. */
+void tsr_plan_work_destroy(tsr_work_t **w);
 
 /* --------------------------------------------------------------- kernels */
 
@@ -192,7 +216,8 @@ typedef struct tsr_kernel_env {
 /*
  * The kernel contract. init() runs once per rank before its first task of
  * this kernel and returns private state; process() runs one task (the
- * task's arg encodes the work unit, see kernels/README.md) and must write
+ * task's arg encodes the work unit, see kernels/README.md; call, joint and
+ * cohort kernels get it resolved by tsr_plan_work_create()) and must write
  * outputs under temporary names and rename them when complete; destroy()
  * frees the state and accepts NULL. version changes whenever the kernel's
  * output for the same input changes (it enters the run fingerprint).

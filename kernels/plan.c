@@ -8,8 +8,9 @@
  * sheet part. Neither depends on the number of ranks or threads, so every
  * output is the same for any layout. The other steps live beside what they
  * shape: the align units with the task graph (plan_graph.c), the fingerprint
- * with the run record (run_record.c), and the paths of every output in
- * plan_paths.c. Private declarations shared by these files: plan_internal.h.
+ * with the run record (run_record.c), the paths of every output in
+ * plan_paths.c, and the resolved work unit a kernel gets in plan_work.c.
+ * Private declarations shared by these files: plan_internal.h.
  */
 #include "kernels/kernels.h"
 #include "kernels/plan_internal.h"

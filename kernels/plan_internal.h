@@ -1,6 +1,6 @@
 /*
  * plan_internal.h - private to the plan's files (plan.c, plan_regions.c,
- * plan_paths.c, plan_graph.c, run_record.c, plan_work.c): the planning steps
+ * plan_paths.c, plan_graph.c, run_record.c): the planning steps
  * that tsr_plan_create() runs, each defined beside what it shapes, and the
  * path of a sheet part. Nothing outside kernels/ includes it.
  */

@@ -2,8 +2,8 @@
  * plan_paths.c - where every work unit reads and writes: output paths
  * relative to --out (alignments, align chunks and runs, evidence partitions,
  * joint call sets, sheet parts), the alignment file a call task reads for a
- * sample, the inputs of a batch, and the pack of an align task's arg. Pure
- * functions of the plan: every rank names the same files.
+ * sample, and the pack of an align task's arg. Pure functions of the plan:
+ * every rank names the same files.
  */
 #include "kernels/kernels.h"
 #include "kernels/plan_internal.h"
@@ -32,45 +32,6 @@ tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char 
         return TSR_OK;
     *slash = '\0';
     return tsr_mkdir_p(dir);
-}
-
-tsr_status_t tsr_plan_batch_inputs_create(const tsr_plan_t *plan, int batch, tsr_batch_inputs_t **out)
-{
-    *out = NULL;
-    const tsr_batch_t *b = &plan->batches[batch];
-    tsr_batch_inputs_t *in = calloc(1, sizeof *in);
-    if (!in || !(in->paths = calloc((size_t)b->n + 1, sizeof *in->paths)) ||
-        !(in->ids = calloc((size_t)b->n + 1, sizeof *in->ids))) {
-        tsr_plan_batch_inputs_destroy(&in);
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the inputs of batch %d", batch);
-    }
-    in->n = b->n;
-    for (int i = 0; i < b->n; i++) {
-        char path[4096];
-        tsr_status_t s = tsr_plan_sample_alignments(plan, b->first + i, path, sizeof path);
-        in->ids[i] = plan->sheet->samples[b->first + i].id;
-        if (s == TSR_OK && !(in->paths[i] = strdup(path)))
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the inputs of batch %d", batch);
-        if (s != TSR_OK) {
-            tsr_plan_batch_inputs_destroy(&in);
-            return s;
-        }
-    }
-    *out = in;
-    return TSR_OK;
-}
-
-void tsr_plan_batch_inputs_destroy(tsr_batch_inputs_t **inp)
-{
-    if (!inp || !*inp)
-        return;
-    tsr_batch_inputs_t *in = *inp;
-    for (int i = 0; in->paths && i < in->n; i++)
-        free(in->paths[i]);
-    free(in->paths);
-    free(in->ids);
-    free(in);
-    *inp = NULL;
 }
 
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
