@@ -14,44 +14,13 @@
 #define TSR_ALIGN_INTERNAL_H
 
 #include "io/io.h"
+#include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct tsr_mm_index tsr_mm_index_t;
 typedef struct tsr_mm_tbuf tsr_mm_tbuf_t;
-
-/*
- * The short-read ("sr") minimap2 index of a FASTA, loaded once per node into
- * memory the node's ranks share. Collective on rt->comm. With `cache` (e.g.
- * DIR/ref.mmi) rank 0 alone checks CACHE.key against the FASTA (size, mtime,
- * minimap2 version, k/w) and, when the cache is missing or stale, builds the
- * index and dumps it there (temporary names + rename) while the other ranks
- * wait. Then node rank 0 of every node reads the cache (or builds from the
- * FASTA when there is no cache or it could not be written) and copies every
- * array that mapping reads into one MPI_Win_allocate_shared window on
- * rt->node_comm; each rank of the node maps through its own small header
- * whose pointers lead into that window. Logs one info line per node. Every
- * rank returns the same status. Destroy with tsr_mm_index_destroy().
- */
-tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
-                                 tsr_mm_index_t **x) TSR_RESULT_USED;
-/* Free this rank's view and the node's window. Collective on the rt->node_comm it was created on. Accepts NULL. */
-void tsr_mm_index_destroy(tsr_mm_index_t **x);
-/* Bytes of the node's shared window (the whole index, held once per node); 0 for NULL. */
-size_t tsr_mm_index_bytes(const tsr_mm_index_t *x);
-
-/*
- * The pipeline's index hook: when the plan has FASTQ samples, the node-shared
- * index of plan->opts.ref cached as DIR/ref.mmi (tsr_mm_index_create with
- * n_threads for building), else *x = NULL. Collective on rt->comm. Run it
- * before the task graph and tsr_mm_index_destroy() it after the graph, on
- * every rank; the align kernel maps with it (tsr_kernel_env_t.mm_index).
- */
-struct tsr_plan;
-tsr_status_t tsr_align_index_create(const tsr_rt_t *rt, const struct tsr_plan *plan, int n_threads,
-                                    tsr_mm_index_t **x) TSR_RESULT_USED;
 
 /* Sequences of the index: minimap2's reference ids are positions in this list (same order as the FASTA). */
 int tsr_mm_index_n_seq(const tsr_mm_index_t *x);
@@ -116,63 +85,6 @@ tsr_status_t tsr_mm_map_pair(const tsr_mm_index_t *x, tsr_mm_tbuf_t *t, const ch
                              const char *const *seq, const int *len, tsr_mm_recs_t *out) TSR_RESULT_USED;
 
 /* ============================================ the compute stages' entry points (align_kernel.c calls these) */
-
-/*
- * Per-rank mapping state: a view of the node-shared index, one minimap2
- * buffer and one record scratch per pool thread, and the arenas the records
- * of a map task live in. Created empty (the kernel's init); filled by the
- * first map task that has reads to map. Destroy with tsr_align_mapper_destroy().
- */
-typedef struct tsr_align_mapper tsr_align_mapper_t;
-tsr_status_t tsr_align_mapper_create(tsr_align_mapper_t **m) TSR_RESULT_USED;
-/* Accepts NULL; sets *m to NULL. Does not free the index (the pipeline owns it). */
-void tsr_align_mapper_destroy(tsr_align_mapper_t **m);
-
-/*
- * Index step, one map task for the sample: write the chunk file `path` that
- * sends that task to the files' start (one chunk at offset 0, pairs -1:
- * the map task counts them and refuses an empty input). The input is not
- * read. `label` names the file in the log line. Not collective.
- */
-tsr_status_t tsr_align_chunks_write_whole(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
-                                          const char *label) TSR_RESULT_USED;
-/*
- * Index step, K > 1 map tasks: read the sample's lanes once (decompress and
- * split into records, no mapping) and write `path` (via a temporary name):
- * where every chunk of pairs_per_chunk pairs starts, located in the files
- * (BGZF block or CRAM container when possible). Refuses a sample with no
- * reads. `label` names the file in the log line. Not collective.
- */
-tsr_status_t tsr_align_chunks_scan(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
-                                   const char *label) TSR_RESULT_USED;
-
-/*
- * Map step, slot `slot` of n_slots: map the chunks [slot*C/n_slots,
- * (slot+1)*C/n_slots) of the C in chunks_path with `index` on `pool`, sort
- * the records (tsr_align_bam_cmp) and write run_path (BAM, stored BGZF
- * blocks) and dup_path (one duplicate signature per fragment, then the
- * pairs read), each via a temporary name; run_path's directory must exist.
- * The header is the reference's contigs (ref_path and its .fai) and a read
- * group per lane of smp. `m` takes the index on the first slot with reads
- * (index NULL is then an error); the slot's records are freed before it
- * returns. Not collective.
- */
-tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *index, tsr_pool_t *pool,
-                                const tsr_sample_t *smp, const char *ref_path, const char *chunks_path, int slot,
-                                int n_slots, const char *run_path, const char *dup_path) TSR_RESULT_USED;
-
-/*
- * Merge step: decide the duplicates from the n_runs dup_paths, k-way merge
- * the n_runs run_paths (ties by run) into out_path with 0x400 set (CRAM 3.0
- * against ref_path when out_path ends in ".cram", else BAM) and its index
- * (.crai / .bai beside it), and write the sample's QC JSON to qc_path
- * (pairs_per_chunk from chunks_path). Every file is written under a
- * temporary name and renamed when complete. Not collective.
- */
-tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, const char *ref_path, int n_runs,
-                                  const char *const *run_paths, const char *const *dup_paths,
-                                  const char *chunks_path, const char *out_path,
-                                  const char *qc_path) TSR_RESULT_USED;
 
 /* ================================================= between the stage files (htslib side only) */
 

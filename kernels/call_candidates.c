@@ -8,7 +8,7 @@
  */
 #include "io/io.h"
 #include "kernels/call_internal.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <htslib/sam.h>
 

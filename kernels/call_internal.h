@@ -9,7 +9,7 @@
 #define TSR_CALL_INTERNAL_H
 
 #include "io/io.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  */
 #include "io/io.h"
 #include "kernels/call_internal.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <stdlib.h>

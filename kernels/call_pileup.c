@@ -9,7 +9,7 @@
  */
 #include "io/io.h"
 #include "kernels/call_internal.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 #include "kernels/region_reads_internal.h"
 
 #include <htslib/sam.h>

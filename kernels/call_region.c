@@ -74,7 +74,7 @@
  */
 #include "io/io.h"
 #include "kernels/call_internal.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -51,7 +51,7 @@
  */
 #include "kernels/stats/stats.h"
 #include "io/io.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <float.h>
 #include <math.h>

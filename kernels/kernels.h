@@ -1,249 +1,244 @@
 /*
- * kernels.h - the pipeline's compute kernels, the plan that cuts a cohort
- * into fixed work units, and the pipeline driver that runs them as a task
- * graph through the scheduler.
+ * kernels.h - the compute kernels: align (minimap2 + htslib), deep call and
+ * joint genotyping, low-pass evidence and discovery. Pure computations over
+ * plain arguments (paths, samples, a region's reference, a thread pool):
+ * no plan, no task graph, no scheduler, so each is callable and testable on
+ * its own. kernels/pipeline/ cuts the cohort into tasks and calls them.
  *
- * Design. A kernel registers by name with a written contract (below): init
- * once per rank, process one task, destroy. The plan depends only on the
- * inputs and options (never on the rank or thread count), which is what
- * makes outputs byte-identical for any layout:
- *   align  (sample)            FASTQ -> DIR/aln/S.bam + .bai (coordinate-sorted)
- *   call   (region, batch)     alignments -> DIR/evidence/R/bB.h5 (tsr_evidence_t)
- *   joint  (region)            all batches of R -> DIR/joint/R.h5 (tsr_callset_t)
- *   cohort ()                  all regions in order -> cohort.bcf, cohort.h5, stats.tsv, summary.json
- *
- * May include: runtime/, scheduler/, io/, minimap2, htslib.
+ * Layer 3: may include runtime/, io/, kernels/stats/ (and minimap2, htslib).
+ * Included by kernels/pipeline/ and kernels/cli/.
  */
 #ifndef TSR_KERNELS_H
 #define TSR_KERNELS_H
 
 #include "io/io.h"
 #include "runtime/runtime.h"
-#include "scheduler/scheduler.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ------------------------------------------------------------------ plan */
-
-typedef struct tsr_region {
-    int contig;        /* index in the reference */
-    int64_t start, end; /* 0-based half-open */
-    char name[64];     /* file-name-safe label, e.g. "chr1_000000001_001000000" */
-} tsr_region_t;
-
-typedef struct tsr_batch {
-    int first, n;      /* samples [first, first+n) of the sheet */
-    int part, index;   /* the sheet part holding them (0 = the run's sheet, k = the k-th `tessera add`) and
-                          the batch's index within that part: batches are cut per part, so an add never
-                          moves an earlier batch */
-} tsr_batch_t;
-
-typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TASK_COHORT = 3,
-               TSR_TASK_N_TYPES = 4 } tsr_task_type_t;
+/* ----------------------------------------------------- call and joint (deep) */
 
 /*
- * Provenance that summary.json records for audit, filled by the command layer
- * (kernels/ cannot see runtime/cli/). Never part of the run fingerprint.
+ * Options of the call computation (kernels/call_region.c). Defaults from
+ * tsr_call_opts_init(); tsr_call_opts_check() names the first bad field.
  */
-typedef struct tsr_run_provenance {
-    const char *command_line;            /* argv as run, joined with spaces (shell-quoted where needed) */
-    int n_versions;
-    const char *const *version_name;     /* "tessera", "MPI", "HDF5", "htslib", "hwloc", "minimap2" */
-    const char *const *version_value;
-} tsr_run_provenance_t;
+typedef struct tsr_call_opts {
+    int min_mapq;           /* reads below are skipped (default 20) */
+    int min_baseq;          /* bases below are not counted (default 13) */
+    int min_alt_reads;      /* SNV candidate: reads of one alt base in one sample (default 2) */
+    double min_alt_frac;    /* ... and this fraction of that sample's depth (default 0.1) */
+    int min_pool_alt_reads; /* or: reads of one alt base summed over the batch (default 3) */
+    double min_pool_alt_frac; /* ... and this fraction of the batch's summed depth (default 0.05) */
+    int min_indel_reads;    /* indel candidate: reads with the same event in one sample, or summed over the
+                             * batch (default 2) */
+    double min_indel_frac;  /* ... and this fraction of the sample's (summed) depth at the anchor (default 0.1) */
+    double indel_error;     /* pair-HMM gap-open probability outside repeats (default 3.16e-5, Q45; lower in repeats) */
+    double phase_weight;    /* read-backed phase: weight that an anchor het is real (default 0.9; 0 turns it off) */
+    const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
+} tsr_call_opts_t;
 
-/* Options of `tessera run` (and the stage commands) that shape the plan. */
-typedef struct tsr_run_opts {
-    const char *ref;        /* --ref */
-    const char *samples;    /* --samples */
-    const char *outdir;     /* --out */
-    const char *regions;    /* --regions: "chr", "chr:beg-end", or a BED file; NULL = whole reference */
-    int64_t shard_size;     /* --shard-size: region length (default 1,000,000) */
-    int batch_size;         /* --batch-size: samples per evidence partition (default 64) */
-    int threads;            /* --threads per rank (0 = one per core of the rank's domain) */
-    int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
-    int min_mapq;           /* --min-mapq (default 20) */
-    int min_baseq;          /* --min-baseq (default 13) */
-    double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
-    const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
-    double grace_seconds;   /* --grace */
-    int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
-    /*
-     * --aln-format: "bam" or "cram" for DIR/aln/S.{bam,cram} + .bai/.crai (NULL = TSR_ALN_FORMAT_DEFAULT).
-     * Not in the fingerprint: it changes the align merge task's outputs, so the journal re-runs the merge
-     * (and what reads it) and keeps the map runs.
-     */
-    const char *aln_format;
-    /*
-     * `tessera align`: the graph stops after the align tasks and no cohort stage runs. Not in the
-     * fingerprint: the align tasks are the same keys and outputs in both graphs, so a later
-     * `tessera run` on the same --out reuses them.
-     */
-    int align_only;
-    const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
-    /*
-     * `tessera add` (kernels/README.md, N+1): the run's recorded fingerprint (DIR/run.tsv), used as the
-     * plan's instead of hashing the inputs, whose earlier files may have moved away; only the newest sheet
-     * part's files are checked. NULL for `tessera run`.
-     */
-    const char *add_fingerprint;
-} tsr_run_opts_t;
-
-void tsr_run_opts_init(tsr_run_opts_t *o);
-tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o) TSR_RESULT_USED;
-
-typedef struct tsr_plan {
-    tsr_run_opts_t opts;
-    tsr_sheet_t *sheet;
-    int n_regions;
-    tsr_region_t *regions;
-    int n_batches;
-    tsr_batch_t *batches;
-    int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
-    int lowpass;           /* the resolved mode: 1 = low-pass kernels (--mode lowpass, or auto below 2x) */
-    double median_depth;   /* --mode auto: median per-sample depth estimated from the BAM/CRAM indexes (-1 if not) */
-    int n_parts;           /* sheet parts: opts.samples, then DIR/samples.d/0001.tsv, 0002.tsv, ... (tessera add) */
-    int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
-    int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */
-    char fingerprint[64];  /* hash of inputs and plan-shaping options */
-} tsr_plan_t;
-
-/* Build the plan (reads the sheet and the reference index). Not collective. Destroy with tsr_plan_destroy(). */
-tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RESULT_USED;
-void tsr_plan_destroy(tsr_plan_t **plan);
-/*
- * The run record that `tessera add` reads: DIR/run.tsv (fingerprint, resolved mode, the options that shape
- * outputs; one `key<TAB>value` per line) and DIR/samples.d/0000.tsv (the run's sheet with absolute paths).
- * Written by the master of `tessera run` when DIR holds none yet (tmp + rename). Not collective.
- */
-tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan) TSR_RESULT_USED;
-typedef struct tsr_run_record {
-    tsr_run_opts_t opts;   /* the recorded options; its strings point into this struct */
-    int lowpass;           /* the resolved mode */
-    char fingerprint[64];
-    char ref[4096], regions[4096], samples[4200], outdir[4096], aln_format[16];
-} tsr_run_record_t;
-/* Read DIR/run.tsv into *rec (opts.samples = DIR/samples.d/0000.tsv, opts.add_fingerprint set). Not collective. */
-tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_RESULT_USED;
-/*
- * Make NEW the next sheet part of the run in outdir: DIR/samples.d/NNNN.tsv with absolute paths. When it
- * equals the newest part already there (an interrupted add run again) nothing is written. A sample id that
- * is already in the cohort is refused with one line naming both sheets. *part is its part number (>= 1).
- * Not collective (the master calls it).
- */
-tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part) TSR_RESULT_USED;
-/* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
-tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
-/* outdir/rel, or rel itself when it is absolute; TSR_ERR_IO if it does not fit in len. */
-tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
-/* The per-sample alignment format when --aln-format is not given. */
-#define TSR_ALN_FORMAT_DEFAULT "cram"
-/* Output paths relative to outdir. tsr_plan_aln_path: aln/S.bam or aln/S.cram (opts.aln_format). */
-void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
-void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
-void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
-/*
- * Align work units (kernels/README.md). A FASTQ sample gets one index task
- * (scan the reads once, record where every chunk of align_chunk_pairs read
- * pairs starts: DIR/aln/S.chunks.tsv), align_slots[S] map tasks (slot k maps
- * the chunks [k*C/K, (k+1)*C/K) of the C chunks found, into a sorted run and
- * its duplicate signatures) and one merge task (runs -> aln/S.bam + .bai +
- * .qc.json, duplicates marked). K comes from the files' sizes only, so every
- * rank and thread count sees the same tasks; all align tasks have type
- * TSR_TASK_ALIGN and their arg packs (step, sample, slot).
- */
-typedef enum { TSR_ALIGN_STEP_INDEX = 0, TSR_ALIGN_STEP_MAP = 1, TSR_ALIGN_STEP_MERGE = 2 } tsr_align_step_t;
-int64_t tsr_plan_align_arg(tsr_align_step_t step, int sample, int slot);
-void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int *slot);
-/* aln/S.chunks.tsv, aln/S.runs/cKKKKK.bam, aln/S.runs/cKKKKK.dup, aln/S.qc.json (relative to outdir) */
-void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
-void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len);
-void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
-/*
- * The alignment file a call task reads for a sample: its aligned input, or align's output,
- * as an absolute path once the file exists (relative to the working directory before).
- */
-tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len) TSR_RESULT_USED;
-/* tsr_plan_path(), then the file's parent directory created (a task's output path). */
-tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
-/* The alignment files and sample ids of one batch, in sheet order (what a call task reads). */
-typedef struct tsr_batch_inputs {
-    int n;
-    char **paths;      /* tsr_plan_sample_alignments() of each sample */
-    const char **ids;  /* the sheet's ids (owned by the plan) */
-} tsr_batch_inputs_t;
-/* Not collective. Destroy with tsr_plan_batch_inputs_destroy(). */
-tsr_status_t tsr_plan_batch_inputs_create(const tsr_plan_t *plan, int batch, tsr_batch_inputs_t **in) TSR_RESULT_USED;
-void tsr_plan_batch_inputs_destroy(tsr_batch_inputs_t **in);
-
-/* --------------------------------------------------------------- kernels */
-
-/* What every kernel gets: the plan, the rank's pool and MPI context. */
-typedef struct tsr_kernel_env {
-    const tsr_plan_t *plan;
-    tsr_pool_t *pool;
-    const tsr_rt_t *rt;
-    /* the node-shared minimap2 index (kernels/align_internal.h) when the plan has FASTQ samples, else NULL */
-    const struct tsr_mm_index *mm_index;
-} tsr_kernel_env_t;
+void tsr_call_opts_init(tsr_call_opts_t *o);
+tsr_status_t tsr_call_opts_check(const tsr_call_opts_t *o) TSR_RESULT_USED;
 
 /*
- * The kernel contract. init() runs once per rank before its first task of
- * this kernel and returns private state; process() runs one task (the
- * task's arg encodes the work unit, see kernels/README.md) and must write
- * outputs under temporary names and rename them when complete; destroy()
- * frees the state and accepts NULL. version changes whenever the kernel's
- * output for the same input changes (it enters the run fingerprint).
+ * Call one region of one sample batch: pileup of each sample's
+ * coordinate-sorted, indexed BAM/CRAM over contig:[start, end), candidate
+ * SNV and indel sites, per-sample genotype likelihoods (PL), AD, DP and
+ * reference-confidence blocks (see kernels/README.md for the model).
+ *   ref_seq/ref_len: upper-case reference of [start, start + ref_len), with
+ *     ref_len >= end - start; bases beyond `end` let deletions anchored near
+ *     the end carry their full REF (deletions reaching past ref_len are ignored).
+ *   sample_ids/aln_paths: n_samples each; ids are copied into the result.
+ *   pool: runs the samples in parallel when non-NULL (NULL: this thread).
+ * Errors name the alignment file. Not collective. *out is destroyed with
+ * tsr_evidence_destroy().
  */
-typedef struct tsr_kernel {
-    const char *name;
-    int version;
-    tsr_status_t (*init)(const tsr_kernel_env_t *env, void **state);
-    tsr_status_t (*process)(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task);
-    void (*destroy)(void **state);
-} tsr_kernel_t;
+tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *contig, int64_t start,
+                             int64_t end, int n_samples, const char *const *sample_ids,
+                             const char *const *aln_paths, const tsr_call_opts_t *o, tsr_pool_t *pool,
+                             tsr_evidence_t **out) TSR_RESULT_USED;
 
-/* The registered kernel by name ("align", "call", "joint", "cohort"), NULL if none. */
-const tsr_kernel_t *tsr_kernel_find(const char *name);
-/* The kernel that runs tasks of a type in deep mode. */
-const tsr_kernel_t *tsr_kernel_for_task(tsr_task_type_t type);
-/* The kernel that runs tasks of a type in the plan's mode (low-pass: call -> lowpass_evidence, joint -> lowpass_discover). */
-const tsr_kernel_t *tsr_kernel_for_plan(const tsr_plan_t *plan, tsr_task_type_t type);
+/* Options of the joint computation (kernels/joint_em.c). */
+typedef struct tsr_joint_opts {
+    double min_qual;        /* QUAL below sets filter bit 0 LowQual (default 30) */
+    int max_iter;           /* EM iterations at most (default 50) */
+    double tol;             /* EM stops when no frequency moves more than this (default 1e-6) */
+    double block_error;     /* per-read error of a reference-confidence block (default 0.01) */
+    double min_alt_count;   /* an ALT allele whose expected count is below is dropped (default 0.5) */
+    double min_site_qual;   /* a site whose QUAL is below is dropped (default 1) */
+    double max_qual;        /* QUAL is capped here (default 9999) */
+    double max_strand_fs;   /* StrandBias (filter bit 2) when the phred-scaled two-sided Fisher exact p-value
+                             * of REF vs ALT reads by strand, summed over the cohort, is above (default 60,
+                             * GATK's FS hard filter) */
+    double max_exchet_phred; /* ExcHet (filter bit 1) when the phred-scaled excess-heterozygosity p-value of
+                             * the called genotypes (REF vs any ALT) is above (default 54.69, GATK ExcessHet) */
+    double titv;            /* Ti/Tv ratio of the SNV spectrum prior added to QUAL (default 2.0; 0.5 = uniform,
+                             * no effect) */
+    int max_alleles;        /* alleles (REF included) a site is genotyped over; beyond, the ALTs with the
+                             * fewest reads are dropped with a warning (default and most 127: int8 GT) */
+} tsr_joint_opts_t;
 
-extern const tsr_kernel_t tsr_kernel_align;
-extern const tsr_kernel_t tsr_kernel_call;
-extern const tsr_kernel_t tsr_kernel_joint;
-extern const tsr_kernel_t tsr_kernel_cohort;
-extern const tsr_kernel_t tsr_kernel_lowpass_evidence;
-extern const tsr_kernel_t tsr_kernel_lowpass_discover;
-
-/* --------------------------------------------------------------- pipeline */
-
-typedef struct tsr_run_summary {
-    tsr_sched_result_t sched;
-    int64_t n_sites;       /* in cohort.bcf (known on every rank after a complete run) */
-    double seconds;
-    int64_t peak_rss;      /* max over ranks */
-    int64_t index_bytes_per_node; /* the node-shared minimap2 index (0 when the run does not align) */
-} tsr_run_summary_t;
+void tsr_joint_opts_init(tsr_joint_opts_t *o);
+tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o) TSR_RESULT_USED;
 
 /*
- * Plan, then run the task graph over rt->comm (collective on it), with a
- * placement-pinned pool per rank. Resumes from DIR/journal.tsv.
+ * Joint-genotype one region over all its batches (in batch order; the
+ * cohort's samples are the batches' samples concatenated). Records of one
+ * position (an SNV and an indel record, in one batch or across batches) are
+ * merged into one site with the union of their alleles. Batches must
+ * share contig, start and end. ref_seq (NUL-terminated, the reference from
+ * `start`, may be NULL) is used to verify that every site's REF agrees with
+ * the reference. Deterministic for a given input. Not collective. *out is
+ * destroyed with tsr_callset_destroy().
  */
-tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o,
-                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, const char *ref_seq,
+                              const tsr_joint_opts_t *o, tsr_callset_t **out) TSR_RESULT_USED;
+
+/* Index of diploid genotype a/b (any order) in VCF order: b*(b+1)/2 + a for a <= b. */
+static inline int tsr_gt_index(int a, int b)
+{
+    if (a > b) {
+        int t = a;
+        a = b;
+        b = t;
+    }
+    return b * (b + 1) / 2 + a;
+}
+
+/* ------------------------------------------------------------------ low-pass */
+
+/* Options of the low-pass computations. Defaults from tsr_lp_opts_init(). */
+typedef struct tsr_lp_opts {
+    const char *ref_path;   /* the reference, to decode CRAM inputs (NULL: BAM only) */
+    int min_mapq;           /* reads below are skipped (default 20) */
+    int min_baseq;          /* bases below are not observed (default 13) */
+    int indel_qual;         /* phred of an indel observation, capped by MAPQ (default 30) */
+    double max_ref_qual;    /* the per-sample reference quality is capped here (default 40) */
+    int min_alt_obs;        /* a site needs this many non-reference observations in the cohort (default 2) */
+    double min_alt_count;   /* an ALT whose EM expected count (2 N_data f) is below is dropped (default 0.5) */
+    int max_iter;           /* EM iterations at most (default 100) */
+    double tol;             /* EM stops when no frequency moves more than this (default 1e-7) */
+    double min_site_qual;   /* sites below this QUAL are not reported (default 10) */
+    double min_qual;        /* sites below this QUAL are filtered LowQual (default 30) */
+    double max_qual;        /* QUAL cap (default 9999) */
+} tsr_lp_opts_t;
+
+void tsr_lp_opts_init(tsr_lp_opts_t *o);
+
 /*
- * `tessera add`: the master makes NEW the next sheet part of the low-pass run in outdir
- * (tsr_plan_part_add), then every rank runs the run's recorded plan over the union: evidence tasks for
- * the new part only, discovery and the cohort stage again. threads and mem_per_rank as in
- * tsr_run_opts_t (0 = default). Refuses a deep-mode run. Collective on rt->comm.
+ * Low-pass evidence of one region for one batch: each sample's indexed
+ * BAM/CRAM over contig:[start, end) (read filters as the deep caller: MAPQ,
+ * base quality, unmapped/secondary/supplementary/QC-fail/duplicate records,
+ * overlapping mates counted once). ref_seq covers [start, start + ref_len)
+ * with ref_len >= end - start. Samples run on `pool` when non-NULL. Not
+ * collective. *out is destroyed with tsr_lp_evidence_destroy().
  */
-tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char *new_sheet, int threads,
-                              int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
-                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+tsr_status_t tsr_lp_evidence_region(const char *ref_seq, int64_t ref_len, const char *contig, int64_t start,
+                                    int64_t end, int n_samples, const char *const *sample_ids,
+                                    const char *const *aln_paths, const tsr_lp_opts_t *o, tsr_pool_t *pool,
+                                    tsr_lp_evidence_t **out) TSR_RESULT_USED;
+
+/*
+ * Discovery and frequencies of one region over all its batches (in batch
+ * order; the cohort is the batches' samples concatenated): union of sites
+ * and alleles, genotype likelihoods, EM frequencies for the cohort and per
+ * population (sample_pop[j] in [0, n_pops)), LRT -> QUAL, posteriors with
+ * the sample's population frequency as prior -> GT (missing without reads),
+ * GQ, GP, DS, PL, AD, DP. The sites go to `sink` in windows of window_sites
+ * (the last may be shorter; none when the region has no site), each a
+ * low-pass call set whose offsets start at 0, valid during the call only:
+ * the region's call set is never held whole. Deterministic. Not collective.
+ */
+typedef tsr_status_t (*tsr_lp_sink_t)(void *ctx, const tsr_callset_t *window);
+tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *batches, int n_batches, const int *sample_pop,
+                                    int n_pops, const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink,
+                                    void *ctx) TSR_RESULT_USED;
+
+/* --------------------------------------------------------------------- align */
+
+typedef struct tsr_mm_index tsr_mm_index_t;
+
+/*
+ * The short-read ("sr") minimap2 index of a FASTA, loaded once per node into
+ * memory the node's ranks share. Collective on rt->comm. With `cache` (e.g.
+ * DIR/ref.mmi) rank 0 alone checks CACHE.key against the FASTA (size, mtime,
+ * minimap2 version, k/w) and, when the cache is missing or stale, builds the
+ * index and dumps it there (temporary names + rename) while the other ranks
+ * wait. Then node rank 0 of every node reads the cache (or builds from the
+ * FASTA when there is no cache or it could not be written) and copies every
+ * array that mapping reads into one MPI_Win_allocate_shared window on
+ * rt->node_comm; each rank of the node maps through its own small header
+ * whose pointers lead into that window. Logs one info line per node. Every
+ * rank returns the same status. Destroy with tsr_mm_index_destroy().
+ */
+tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
+                                 tsr_mm_index_t **x) TSR_RESULT_USED;
+/* Free this rank's view and the node's window. Collective on the rt->node_comm it was created on. Accepts NULL. */
+void tsr_mm_index_destroy(tsr_mm_index_t **x);
+/* Bytes of the node's shared window (the whole index, held once per node); 0 for NULL. */
+size_t tsr_mm_index_bytes(const tsr_mm_index_t *x);
+
+/*
+ * Per-rank mapping state: a view of the node-shared index, one minimap2
+ * buffer and one record scratch per pool thread, and the arenas the records
+ * of a map task live in. Created empty (the kernel's init); filled by the
+ * first map task that has reads to map. Destroy with tsr_align_mapper_destroy().
+ */
+typedef struct tsr_align_mapper tsr_align_mapper_t;
+tsr_status_t tsr_align_mapper_create(tsr_align_mapper_t **m) TSR_RESULT_USED;
+/* Accepts NULL; sets *m to NULL. Does not free the index (the pipeline owns it). */
+void tsr_align_mapper_destroy(tsr_align_mapper_t **m);
+
+/*
+ * Index step, one map task for the sample: write the chunk file `path` that
+ * sends that task to the files' start (one chunk at offset 0, pairs -1:
+ * the map task counts them and refuses an empty input). The input is not
+ * read. `label` names the file in the log line. Not collective.
+ */
+tsr_status_t tsr_align_chunks_write_whole(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
+                                          const char *label) TSR_RESULT_USED;
+/*
+ * Index step, K > 1 map tasks: read the sample's lanes once (decompress and
+ * split into records, no mapping) and write `path` (via a temporary name):
+ * where every chunk of pairs_per_chunk pairs starts, located in the files
+ * (BGZF block or CRAM container when possible). Refuses a sample with no
+ * reads. `label` names the file in the log line. Not collective.
+ */
+tsr_status_t tsr_align_chunks_scan(const tsr_sample_t *smp, int64_t pairs_per_chunk, const char *path,
+                                   const char *label) TSR_RESULT_USED;
+
+/*
+ * Map step, slot `slot` of n_slots: map the chunks [slot*C/n_slots,
+ * (slot+1)*C/n_slots) of the C in chunks_path with `index` on `pool`, sort
+ * the records (tsr_align_bam_cmp) and write run_path (BAM, stored BGZF
+ * blocks) and dup_path (one duplicate signature per fragment, then the
+ * pairs read), each via a temporary name; run_path's directory must exist.
+ * The header is the reference's contigs (ref_path and its .fai) and a read
+ * group per lane of smp. `m` takes the index on the first slot with reads
+ * (index NULL is then an error); the slot's records are freed before it
+ * returns. Not collective.
+ */
+tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *index, tsr_pool_t *pool,
+                                const tsr_sample_t *smp, const char *ref_path, const char *chunks_path, int slot,
+                                int n_slots, const char *run_path, const char *dup_path) TSR_RESULT_USED;
+
+/*
+ * Merge step: decide the duplicates from the n_runs dup_paths, k-way merge
+ * the n_runs run_paths (ties by run) into out_path with 0x400 set (CRAM 3.0
+ * against ref_path when out_path ends in ".cram", else BAM) and its index
+ * (.crai / .bai beside it), and write the sample's QC JSON to qc_path
+ * (pairs_per_chunk from chunks_path). Every file is written under a
+ * temporary name and renamed when complete. Not collective.
+ */
+tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, const char *ref_path, int n_runs,
+                                  const char *const *run_paths, const char *const *dup_paths,
+                                  const char *chunks_path, const char *out_path,
+                                  const char *qc_path) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /*
  * lowpass_internal.h - private to kernels/: the pure computations of the
  * low-pass mode (issue 6), callable and unit-testable without MPI, a plan or
- * a scheduler. The kernel objects are in kernels/lowpass_kernel.c.
+ * a scheduler. The kernel objects are in kernels/pipeline/lowpass_kernel.c; the entry
+ * points (options, evidence and discovery of a region) are public in kernels/kernels.h.
  *
  * Model (kernels/README.md, "Low-pass mode"). For one sample at one site with
  * alleles 0..n-1, each observation of allele a with phred quality q (error
@@ -14,27 +15,10 @@
 #define TSR_LOWPASS_INTERNAL_H
 
 #include "io/io.h"
+#include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
 #include <stdint.h>
-
-/* Options of the low-pass computations. Defaults from tsr_lp_opts_init(). */
-typedef struct tsr_lp_opts {
-    const char *ref_path;   /* the reference, to decode CRAM inputs (NULL: BAM only) */
-    int min_mapq;           /* reads below are skipped (default 20) */
-    int min_baseq;          /* bases below are not observed (default 13) */
-    int indel_qual;         /* phred of an indel observation, capped by MAPQ (default 30) */
-    double max_ref_qual;    /* the per-sample reference quality is capped here (default 40) */
-    int min_alt_obs;        /* a site needs this many non-reference observations in the cohort (default 2) */
-    double min_alt_count;   /* an ALT whose EM expected count (2 N_data f) is below is dropped (default 0.5) */
-    int max_iter;           /* EM iterations at most (default 100) */
-    double tol;             /* EM stops when no frequency moves more than this (default 1e-7) */
-    double min_site_qual;   /* sites below this QUAL are not reported (default 10) */
-    double min_qual;        /* sites below this QUAL are filtered LowQual (default 30) */
-    double max_qual;        /* QUAL cap (default 9999) */
-} tsr_lp_opts_t;
-
-void tsr_lp_opts_init(tsr_lp_opts_t *o);
 
 static inline int tsr_lp_gt_index(int a, int b)
 {
@@ -69,34 +53,5 @@ double tsr_lp_loglik(int n_samples, int n_alleles, const double *gl, const doubl
  */
 double tsr_lp_lrt(int n_samples, int n_alleles, const double *gl, const double *freq);
 double tsr_lp_qual(double lrt, double max_qual);
-
-/*
- * Low-pass evidence of one region for one batch: each sample's indexed
- * BAM/CRAM over contig:[start, end) (read filters as the deep caller: MAPQ,
- * base quality, unmapped/secondary/supplementary/QC-fail/duplicate records,
- * overlapping mates counted once). ref_seq covers [start, start + ref_len)
- * with ref_len >= end - start. Samples run on `pool` when non-NULL. Not
- * collective. *out is destroyed with tsr_lp_evidence_destroy().
- */
-tsr_status_t tsr_lp_evidence_region(const char *ref_seq, int64_t ref_len, const char *contig, int64_t start,
-                                    int64_t end, int n_samples, const char *const *sample_ids,
-                                    const char *const *aln_paths, const tsr_lp_opts_t *o, tsr_pool_t *pool,
-                                    tsr_lp_evidence_t **out) TSR_RESULT_USED;
-
-/*
- * Discovery and frequencies of one region over all its batches (in batch
- * order; the cohort is the batches' samples concatenated): union of sites
- * and alleles, genotype likelihoods, EM frequencies for the cohort and per
- * population (sample_pop[j] in [0, n_pops)), LRT -> QUAL, posteriors with
- * the sample's population frequency as prior -> GT (missing without reads),
- * GQ, GP, DS, PL, AD, DP. The sites go to `sink` in windows of window_sites
- * (the last may be shorter; none when the region has no site), each a
- * low-pass call set whose offsets start at 0, valid during the call only:
- * the region's call set is never held whole. Deterministic. Not collective.
- */
-typedef tsr_status_t (*tsr_lp_sink_t)(void *ctx, const tsr_callset_t *window);
-tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *batches, int n_batches, const int *sample_pop,
-                                    int n_pops, const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink,
-                                    void *ctx) TSR_RESULT_USED;
 
 #endif /* TSR_LOWPASS_INTERNAL_H */

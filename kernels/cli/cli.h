@@ -1,12 +1,12 @@
 /*
  * cli.h - the command layer: the subcommand table and each command's entry
  * point. The only code that includes every module and the only code (with
- * main) that decides exit codes. Nothing includes this header outside runtime/cli/.
+ * main) that decides exit codes. Nothing includes this header outside kernels/cli/.
  */
 #ifndef TSR_CLI_H
 #define TSR_CLI_H
 
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 #include "runtime/runtime.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* cmd_add.c - `tessera add`: new samples into an existing low-pass run (the N+1 problem). */
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 #include "kernels/cli/cli.h"
 
 #include <htslib/hts.h>

@@ -1,5 +1,5 @@
 /* cmd_run.c - `tessera run`: the whole pipeline under mpirun/srun. */
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 #include "kernels/cli/cli.h"
 
 #include <htslib/hts.h>

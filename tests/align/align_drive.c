@@ -3,7 +3,7 @@
  * (the command line does not take --align-chunk yet).
  * usage: mpirun -n N align_drive REF SHEET OUT CHUNK_PAIRS THREADS [bam|cram]
  */
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <htslib/hts.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  * read-backed phase (a het whose ALT reads share a haplotype gains, one whose
  * ALT reads sit on both loses).
  */
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <htslib/sam.h>
 

@@ -1,5 +1,5 @@
 /* test_call_pileup.c - the call computation on tiny BAMs built here with htslib. */
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <htslib/sam.h>
 

@@ -1,5 +1,5 @@
 /* test_joint_em.c - joint genotyping over hand-made evidence batches. */
-#include "kernels/kernels_internal.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <setjmp.h>

@@ -2,14 +2,15 @@
  * cohort.c - the cohort kernel: concatenate every region's call set in
  * genome order into cohort.bcf (+.csi) and stats.tsv through the io cohort
  * writer, with the cohort-wide statistics (statistics.json,
- * sample_qc.tsv) and report.html. One task, run after every joint task.
+ * sample_qc.tsv) and report.html. One task, run after every joint task;
+ * its work unit (tsr_plan_work_create) lists the call sets in region order.
  * The report's run facts are this rank's as the cohort task ends (the
  * pipeline's totals are in summary.json, written after it). cohort.h5 is
  * not this task's: every rank writes it collectively after the task graph
  * (kernels/pipeline.c, io/cohort_h5.c).
  */
 #include "kernels/stats/stats.h"
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 #include "tsr_version.h"
 
 #include <hdf5.h>
@@ -68,21 +69,18 @@ static tsr_status_t tsr_cohort_init(const tsr_kernel_env_t *env, void **state)
 static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     (void)state;
-    (void)task;
-    const tsr_plan_t *plan = env->plan;
+    tsr_work_t *wk = NULL;
+    TSR_CALL(tsr_plan_work_create(env->plan, task, &wk));
     tsr_ref_t *ref = NULL;
-    TSR_CALL(tsr_ref_open(plan->opts.ref, &ref));
+    tsr_status_t s = tsr_ref_open(env->plan->opts.ref, &ref);
     tsr_cohort_writer_t *w = NULL;
-    tsr_status_t s = tsr_cohort_writer_open(plan->opts.outdir, ref, plan->sheet, &w);
-    for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
-        char rel[1024], path[4096];
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
+    if (s == TSR_OK)
+        s = tsr_cohort_writer_open(wk->output, ref, wk->sheet, &w);
+    for (int r = 0; r < wk->n_inputs && s == TSR_OK; r++) {
         tsr_callset_reader_t *rd = NULL;
-        s = tsr_plan_path(plan, rel, path, sizeof path);
-        if (s == TSR_OK)
-            s = tsr_callset_reader_open(path, &rd);
+        s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
-        const int64_t window = tsr_callset_window_sites(plan->sheet->n_samples);
+        const int64_t window = tsr_callset_window_sites(wk->n_samples);
         while (s == TSR_OK) {
             tsr_callset_t *cs = NULL;
             s = tsr_callset_reader_next(rd, window, &cs);
@@ -106,6 +104,7 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
             tsr_log_info("cohort outputs written: %lld sites", (long long)n);
     }
     tsr_ref_close(&ref);
+    tsr_plan_work_destroy(&wk);
     return s;
 }
 

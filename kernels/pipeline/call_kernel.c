@@ -1,12 +1,11 @@
 /*
- * call_kernel.c - the call kernel object: decodes a task (region x batch),
- * fetches the region's reference, resolves the batch's alignment files
- * through the plan, runs tsr_call_region() (kernels/call_region.c) and
- * writes the evidence partition. Task arg = region_index * n_batches + batch_index.
+ * call_kernel.c - the call kernel object: takes a call task's work unit
+ * (region x batch: the batch's alignment files, the evidence partition to
+ * write; tsr_plan_work_create), fetches the region's reference, runs
+ * tsr_call_region() (kernels/call_region.c) and writes the partition.
  */
 #include "io/io.h"
-#include "kernels/kernels.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -56,11 +55,9 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 {
     call_state_t *st = state;
     const tsr_plan_t *plan = env->plan;
-    if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_regions * plan->n_batches)
-        return tsr_error_set(TSR_ERR_INTERNAL, "call task %s: argument %lld out of range", task->key,
-                             (long long)task->arg);
-    int r = (int)(task->arg / plan->n_batches), bi = (int)(task->arg % plan->n_batches);
-    const tsr_region_t *reg = &plan->regions[r];
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &w));
+    const tsr_region_t *reg = w->reg;
     tsr_call_opts_t o;
     tsr_call_opts_init(&o);
     o.min_mapq = plan->opts.min_mapq;
@@ -70,30 +67,25 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
     int64_t clen = tsr_ref_contig_length(st->ref, reg->contig);
     int64_t fetch_end = reg->end + TSR_CALL_REF_PAD < clen ? reg->end + TSR_CALL_REF_PAD : clen;
-    if (!contig || fetch_end < reg->end)
-        return tsr_error_set(TSR_ERR_STATE, "call task %s: region %s is not in the reference %s", task->key,
-                             reg->name, plan->opts.ref);
     char *seq = NULL;
     int64_t seq_len = 0;
-    pthread_mutex_lock(&st->lock);
-    tsr_status_t s = tsr_ref_fetch(st->ref, contig, reg->start, fetch_end, &seq, &seq_len);
-    pthread_mutex_unlock(&st->lock);
-    TSR_CALL(s);
-
-    tsr_batch_inputs_t *in = NULL;
-    s = tsr_plan_batch_inputs_create(plan, bi, &in);
+    tsr_status_t s = TSR_OK;
+    if (!contig || fetch_end < reg->end)
+        s = tsr_error_set(TSR_ERR_STATE, "call task %s: region %s is not in the reference %s", task->key, reg->name,
+                          plan->opts.ref);
+    if (s == TSR_OK) {
+        pthread_mutex_lock(&st->lock);
+        s = tsr_ref_fetch(st->ref, contig, reg->start, fetch_end, &seq, &seq_len);
+        pthread_mutex_unlock(&st->lock);
+    }
     tsr_evidence_t *ev = NULL;
     if (s == TSR_OK)
-        s = tsr_call_region(seq, seq_len, contig, reg->start, reg->end, in->n, in->ids,
-                            (const char *const *)in->paths, &o, env->pool, &ev);
-    char rel[4096], full[4096];
-    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
+        s = tsr_call_region(seq, seq_len, contig, reg->start, reg->end, w->n_inputs, w->sample_ids,
+                            (const char *const *)w->inputs, &o, env->pool, &ev);
     if (s == TSR_OK)
-        s = tsr_plan_output_path(plan, rel, full, sizeof full);
-    if (s == TSR_OK)
-        s = tsr_partition_write(full, ev);
+        s = tsr_partition_write(w->output, ev);
     tsr_evidence_destroy(&ev);
-    tsr_plan_batch_inputs_destroy(&in);
+    tsr_plan_work_destroy(&w);
     free(seq);
     return s;
 }

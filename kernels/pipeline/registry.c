@@ -1,5 +1,5 @@
 /* registry.c - kernels by name, by task type, and by task type in the plan's mode. */
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <string.h>
 

@@ -29,8 +29,7 @@
  * index) and calls the stages' entry points (align_internal.h) with plain
  * arguments.
  */
-#include "kernels/align_internal.h"
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /*
- * joint_kernel.c - the joint kernel object: reads every batch's evidence
- * partition of a region, runs tsr_joint_region() (kernels/joint_em.c) and
- * writes the region's call set. Task arg = region_index.
+ * joint_kernel.c - the joint kernel object: reads the evidence partitions
+ * of a joint task's work unit (every batch of a region; tsr_plan_work_create),
+ * runs tsr_joint_region() (kernels/joint_em.c) and writes the region's call
+ * set to the unit's output.
  */
 #include "io/io.h"
-#include "kernels/kernels.h"
-#include "kernels/kernels_internal.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,28 +45,22 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 {
     joint_state_t *st = state;
     const tsr_plan_t *plan = env->plan;
-    if (task->arg < 0 || task->arg >= plan->n_regions)
-        return tsr_error_set(TSR_ERR_INTERNAL, "joint task %s: argument %lld out of range", task->key,
-                             (long long)task->arg);
-    int r = (int)task->arg;
-    const tsr_region_t *reg = &plan->regions[r];
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &w));
+    const tsr_region_t *reg = w->reg;
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    if (!contig)
-        return tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
-                             reg->name, plan->opts.ref);
-    tsr_evidence_t **ev = calloc((size_t)plan->n_batches + 1, sizeof *ev);
-    if (!ev)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint task %s", task->key);
+    tsr_evidence_t **ev = NULL;
     tsr_status_t s = TSR_OK;
-    char rel[4096], full[4096];
-    for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
-        tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-        if (s == TSR_OK)
-            s = tsr_partition_read(full, &ev[b]);
+    if (!contig)
+        s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
+                          reg->name, plan->opts.ref);
+    if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint task %s", task->key);
+    for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
+        s = tsr_partition_read(w->inputs[b], &ev[b]);
         if (s == TSR_OK && (strcmp(ev[b]->contig, contig) != 0 || ev[b]->start != reg->start ||
                             ev[b]->end != reg->end))
-            s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld, the plan expects region %s", full,
+            s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld, the plan expects region %s", w->inputs[b],
                               ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end, reg->name);
     }
     char *seq = NULL;
@@ -78,17 +72,15 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     o.min_qual = plan->opts.min_qual;
     tsr_callset_t *cs = NULL;
     if (s == TSR_OK)
-        s = tsr_joint_region(ev, plan->n_batches, seq, &o, &cs);
-    tsr_plan_joint_path(plan, r, rel, sizeof rel);
+        s = tsr_joint_region(ev, w->n_inputs, seq, &o, &cs);
     if (s == TSR_OK)
-        s = tsr_plan_output_path(plan, rel, full, sizeof full);
-    if (s == TSR_OK)
-        s = tsr_callset_write(full, cs);
+        s = tsr_callset_write(w->output, cs);
     tsr_callset_destroy(&cs);
-    for (int b = 0; b < plan->n_batches; b++)
+    for (int b = 0; ev && b < w->n_inputs; b++)
         tsr_evidence_destroy(&ev[b]);
     free(ev);
     free(seq);
+    tsr_plan_work_destroy(&w);
     return s;
 }
 

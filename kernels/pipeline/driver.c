@@ -6,8 +6,7 @@
  * Collective on rt->comm.
  */
 #include "kernels/stats/stats.h"
-#include "kernels/kernels.h"
-#include "kernels/align_internal.h"
+#include "kernels/pipeline/pipeline.h"
 
 #include <htslib/sam.h>
 

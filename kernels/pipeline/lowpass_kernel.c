@@ -1,13 +1,13 @@
 /*
  * lowpass_kernel.c - the low-pass kernel objects (issue 6). In lowpass mode
- * the call task type runs "lowpass_evidence" (task arg = region * n_batches +
- * batch: one batch's alignment files -> DIR/evidence/R/bK.h5, a low-pass
- * partition) and the joint task type runs "lowpass_discover" (task arg =
- * region: every batch of R -> DIR/joint/R.h5). See kernels/README.md.
+ * the call task type runs "lowpass_evidence" (one batch's alignment files ->
+ * DIR/evidence/R/bK.h5, a low-pass partition) and the joint task type runs
+ * "lowpass_discover" (every batch of R -> DIR/joint/R.h5), each on the work
+ * unit tsr_plan_work_create() resolves. See kernels/README.md.
  */
 #include "io/io.h"
+#include "kernels/pipeline/pipeline.h"
 #include "kernels/kernels.h"
-#include "kernels/lowpass_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -72,39 +72,33 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
 {
     lp_state_t *st = state;
     const tsr_plan_t *plan = env->plan;
-    if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_regions * plan->n_batches)
-        return tsr_error_set(TSR_ERR_INTERNAL, "lowpass evidence task %s: argument %lld out of range", task->key,
-                             (long long)task->arg);
-    int r = (int)(task->arg / plan->n_batches), bi = (int)(task->arg % plan->n_batches);
-    const tsr_region_t *reg = &plan->regions[r];
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &w));
+    const tsr_region_t *reg = w->reg;
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
     int64_t clen = tsr_ref_contig_length(st->ref, reg->contig);
     int64_t fetch_end = reg->end + TSR_LP_REF_PAD < clen ? reg->end + TSR_LP_REF_PAD : clen;
-    if (!contig || fetch_end < reg->end)
-        return tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
-                             plan->opts.ref);
     char *seq = NULL;
     int64_t seq_len = 0;
-    pthread_mutex_lock(&st->lock);
-    tsr_status_t s = tsr_ref_fetch(st->ref, contig, reg->start, fetch_end, &seq, &seq_len);
-    pthread_mutex_unlock(&st->lock);
-    TSR_CALL(s);
-    tsr_batch_inputs_t *in = NULL;
-    s = tsr_plan_batch_inputs_create(plan, bi, &in);
+    tsr_status_t s = TSR_OK;
+    if (!contig || fetch_end < reg->end)
+        s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
+                          plan->opts.ref);
+    if (s == TSR_OK) {
+        pthread_mutex_lock(&st->lock);
+        s = tsr_ref_fetch(st->ref, contig, reg->start, fetch_end, &seq, &seq_len);
+        pthread_mutex_unlock(&st->lock);
+    }
     tsr_lp_evidence_t *ev = NULL;
     if (s == TSR_OK)
-        s = tsr_lp_evidence_region(seq, seq_len, contig, reg->start, reg->end, in->n, in->ids,
-                                   (const char *const *)in->paths, &o, env->pool, &ev);
-    char rel[4096], full[4096];
-    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
+        s = tsr_lp_evidence_region(seq, seq_len, contig, reg->start, reg->end, w->n_inputs, w->sample_ids,
+                                   (const char *const *)w->inputs, &o, env->pool, &ev);
     if (s == TSR_OK)
-        s = tsr_plan_output_path(plan, rel, full, sizeof full);
-    if (s == TSR_OK)
-        s = tsr_lp_partition_write(full, ev);
+        s = tsr_lp_partition_write(w->output, ev);
     tsr_lp_evidence_destroy(&ev);
-    tsr_plan_batch_inputs_destroy(&in);
+    tsr_plan_work_destroy(&w);
     free(seq);
     return s;
 }
@@ -118,50 +112,43 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
 {
     lp_state_t *st = state;
     const tsr_plan_t *plan = env->plan;
-    if (task->arg < 0 || task->arg >= plan->n_regions)
-        return tsr_error_set(TSR_ERR_INTERNAL, "lowpass discovery task %s: argument %lld out of range", task->key,
-                             (long long)task->arg);
-    int r = (int)task->arg;
-    const tsr_region_t *reg = &plan->regions[r];
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &w));
+    const tsr_region_t *reg = w->reg;
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    if (!contig)
-        return tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
-                             plan->opts.ref);
-    tsr_lp_evidence_t **ev = calloc((size_t)plan->n_batches + 1, sizeof *ev);
-    if (!ev)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
+    tsr_lp_evidence_t **ev = NULL;
     tsr_status_t s = TSR_OK;
-    char rel[4096], full[4096];
-    for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
-        tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, full, sizeof full);
-        if (s == TSR_OK)
-            s = tsr_lp_partition_read(full, &ev[b]);
+    if (!contig)
+        s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
+                          plan->opts.ref);
+    if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
+    for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
+        s = tsr_lp_partition_read(w->inputs[b], &ev[b]);
         if (s == TSR_OK && (strcmp(ev[b]->contig, contig) != 0 || ev[b]->start != reg->start ||
-                            ev[b]->end != reg->end || ev[b]->n_samples != plan->batches[b].n))
+                            ev[b]->end != reg->end || ev[b]->n_samples != w->input_samples[b]))
             s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld for %d samples, the plan expects region %s",
-                              full, ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
+                              w->inputs[b], ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
                               ev[b]->n_samples, reg->name);
     }
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
-    tsr_plan_joint_path(plan, r, rel, sizeof rel);
-    if (s == TSR_OK)
-        s = tsr_plan_output_path(plan, rel, full, sizeof full);
     /* the call set goes to the file a window at a time (memory flat in the cohort size) */
-    tsr_callset_writer_t *w = NULL;
-    const int32_t N = plan->sheet->n_samples;
+    tsr_callset_writer_t *cw = NULL;
+    const tsr_sheet_t *sh = w->sheet;
+    const int32_t N = w->n_samples;
     if (s == TSR_OK)
-        s = tsr_callset_writer_open(full, contig, reg->start, reg->end, N, 1, plan->sheet->n_populations, &w);
+        s = tsr_callset_writer_open(w->output, contig, reg->start, reg->end, N, 1, sh->n_populations, &cw);
     if (s == TSR_OK)
-        s = tsr_lp_discover_region(ev, plan->n_batches, plan->sheet->sample_pop, plan->sheet->n_populations, &o,
-                                   tsr_callset_window_sites(N), lp_sink, w);
-    tsr_status_t c = tsr_callset_writer_close(&w, s == TSR_OK);
+        s = tsr_lp_discover_region(ev, w->n_inputs, sh->sample_pop, sh->n_populations, &o,
+                                   tsr_callset_window_sites(N), lp_sink, cw);
+    tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
     if (s == TSR_OK)
         s = c;
-    for (int b = 0; b < plan->n_batches; b++)
+    for (int b = 0; ev && b < w->n_inputs; b++)
         tsr_lp_evidence_destroy(&ev[b]);
     free(ev);
+    tsr_plan_work_destroy(&w);
     return s;
 }
 

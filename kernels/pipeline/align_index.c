@@ -7,8 +7,7 @@
  * (the scheduler hands tasks to ranks one by one; no collective can run
  * inside a task).
  */
-#include "kernels/align_internal.h"
-#include "kernels/kernels.h"
+#include "kernels/pipeline/pipeline.h"
 
 tsr_status_t tsr_align_index_create(const tsr_rt_t *rt, const tsr_plan_t *plan, int n_threads, tsr_mm_index_t **x)
 {

@@ -1,0 +1,294 @@
+/*
+ * pipeline.h - orchestration: the plan that cuts a cohort into fixed work
+ * units, each task's resolved work unit, the kernel contract and registry,
+ * and the driver that runs the task graph through the scheduler
+ * (`tessera run`, `tessera add`, `tessera align`).
+ *
+ * Design. A kernel registers by name with a written contract (below): init
+ * once per rank, process one task, destroy. The plan depends only on the
+ * inputs and options (never on the rank or thread count), which is what
+ * makes outputs byte-identical for any layout:
+ *   align  (sample)            FASTQ -> DIR/aln/S.cram + .crai (coordinate-sorted)
+ *   call   (region, batch)     alignments -> DIR/evidence/R/bB.h5 (tsr_evidence_t)
+ *   joint  (region)            all batches of R -> DIR/joint/R.h5 (tsr_callset_t)
+ *   cohort ()                  all regions in order -> cohort.bcf, stats.tsv, report
+ *   cohort.h5 (stage)          every rank, collectively, after the graph
+ * The kernel objects here are thin adapters: they take a task's work unit
+ * (tsr_plan_work_create) and call the computations in kernels/kernels.h.
+ *
+ * Layer 4: may include runtime/, scheduler/, io/, kernels/stats/, kernels/.
+ * Included only by kernels/cli/.
+ */
+#ifndef TSR_PIPELINE_H
+#define TSR_PIPELINE_H
+
+#include "io/io.h"
+#include "kernels/kernels.h"
+#include "runtime/runtime.h"
+#include "scheduler/scheduler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ plan */
+
+typedef struct tsr_region {
+    int contig;        /* index in the reference */
+    int64_t start, end; /* 0-based half-open */
+    char name[64];     /* file-name-safe label, e.g. "chr1_000000001_001000000" */
+} tsr_region_t;
+
+typedef struct tsr_batch {
+    int first, n;      /* samples [first, first+n) of the sheet */
+    int part, index;   /* the sheet part holding them (0 = the run's sheet, k = the k-th `tessera add`) and
+                          the batch's index within that part: batches are cut per part, so an add never
+                          moves an earlier batch */
+} tsr_batch_t;
+
+typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TASK_COHORT = 3,
+               TSR_TASK_N_TYPES = 4 } tsr_task_type_t;
+
+/*
+ * Provenance that summary.json records for audit, filled by the command layer
+ * (kernels/ cannot see runtime/cli/). Never part of the run fingerprint.
+ */
+typedef struct tsr_run_provenance {
+    const char *command_line;            /* argv as run, joined with spaces (shell-quoted where needed) */
+    int n_versions;
+    const char *const *version_name;     /* "tessera", "MPI", "HDF5", "htslib", "hwloc", "minimap2" */
+    const char *const *version_value;
+} tsr_run_provenance_t;
+
+/* Options of `tessera run` (and the stage commands) that shape the plan. */
+typedef struct tsr_run_opts {
+    const char *ref;        /* --ref */
+    const char *samples;    /* --samples */
+    const char *outdir;     /* --out */
+    const char *regions;    /* --regions: "chr", "chr:beg-end", or a BED file; NULL = whole reference */
+    int64_t shard_size;     /* --shard-size: region length (default 1,000,000) */
+    int batch_size;         /* --batch-size: samples per evidence partition (default 64) */
+    int threads;            /* --threads per rank (0 = one per core of the rank's domain) */
+    int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
+    int min_mapq;           /* --min-mapq (default 20) */
+    int min_baseq;          /* --min-baseq (default 13) */
+    double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
+    const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
+    double grace_seconds;   /* --grace */
+    int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
+    /*
+     * --aln-format: "bam" or "cram" for DIR/aln/S.{bam,cram} + .bai/.crai (NULL = TSR_ALN_FORMAT_DEFAULT).
+     * Not in the fingerprint: it changes the align merge task's outputs, so the journal re-runs the merge
+     * (and what reads it) and keeps the map runs.
+     */
+    const char *aln_format;
+    /*
+     * `tessera align`: the graph stops after the align tasks and no cohort stage runs. Not in the
+     * fingerprint: the align tasks are the same keys and outputs in both graphs, so a later
+     * `tessera run` on the same --out reuses them.
+     */
+    int align_only;
+    const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
+    /*
+     * `tessera add` (kernels/README.md, N+1): the run's recorded fingerprint (DIR/run.tsv), used as the
+     * plan's instead of hashing the inputs, whose earlier files may have moved away; only the newest sheet
+     * part's files are checked. NULL for `tessera run`.
+     */
+    const char *add_fingerprint;
+} tsr_run_opts_t;
+
+void tsr_run_opts_init(tsr_run_opts_t *o);
+tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o) TSR_RESULT_USED;
+
+typedef struct tsr_plan {
+    tsr_run_opts_t opts;
+    tsr_sheet_t *sheet;
+    int n_regions;
+    tsr_region_t *regions;
+    int n_batches;
+    tsr_batch_t *batches;
+    int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
+    int lowpass;           /* the resolved mode: 1 = low-pass kernels (--mode lowpass, or auto below 2x) */
+    double median_depth;   /* --mode auto: median per-sample depth estimated from the BAM/CRAM indexes (-1 if not) */
+    int n_parts;           /* sheet parts: opts.samples, then DIR/samples.d/0001.tsv, 0002.tsv, ... (tessera add) */
+    int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
+    int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */
+    char fingerprint[64];  /* hash of inputs and plan-shaping options */
+} tsr_plan_t;
+
+/* Build the plan (reads the sheet and the reference index). Not collective. Destroy with tsr_plan_destroy(). */
+tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RESULT_USED;
+void tsr_plan_destroy(tsr_plan_t **plan);
+/*
+ * The run record that `tessera add` reads: DIR/run.tsv (fingerprint, resolved mode, the options that shape
+ * outputs; one `key<TAB>value` per line) and DIR/samples.d/0000.tsv (the run's sheet with absolute paths).
+ * Written by the master of `tessera run` when DIR holds none yet (tmp + rename). Not collective.
+ */
+tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan) TSR_RESULT_USED;
+typedef struct tsr_run_record {
+    tsr_run_opts_t opts;   /* the recorded options; its strings point into this struct */
+    int lowpass;           /* the resolved mode */
+    char fingerprint[64];
+    char ref[4096], regions[4096], samples[4200], outdir[4096], aln_format[16];
+} tsr_run_record_t;
+/* Read DIR/run.tsv into *rec (opts.samples = DIR/samples.d/0000.tsv, opts.add_fingerprint set). Not collective. */
+tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_RESULT_USED;
+/*
+ * Make NEW the next sheet part of the run in outdir: DIR/samples.d/NNNN.tsv with absolute paths. When it
+ * equals the newest part already there (an interrupted add run again) nothing is written. A sample id that
+ * is already in the cohort is refused with one line naming both sheets. *part is its part number (>= 1).
+ * Not collective (the master calls it).
+ */
+tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part) TSR_RESULT_USED;
+/* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
+tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
+/* outdir/rel, or rel itself when it is absolute; TSR_ERR_IO if it does not fit in len. */
+tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
+/* The per-sample alignment format when --aln-format is not given. */
+#define TSR_ALN_FORMAT_DEFAULT "cram"
+/* Output paths relative to outdir. tsr_plan_aln_path: aln/S.bam or aln/S.cram (opts.aln_format). */
+void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
+void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
+/*
+ * Align work units (kernels/README.md). A FASTQ sample gets one index task
+ * (scan the reads once, record where every chunk of align_chunk_pairs read
+ * pairs starts: DIR/aln/S.chunks.tsv), align_slots[S] map tasks (slot k maps
+ * the chunks [k*C/K, (k+1)*C/K) of the C chunks found, into a sorted run and
+ * its duplicate signatures) and one merge task (runs -> aln/S.bam + .bai +
+ * .qc.json, duplicates marked). K comes from the files' sizes only, so every
+ * rank and thread count sees the same tasks; all align tasks have type
+ * TSR_TASK_ALIGN and their arg packs (step, sample, slot).
+ */
+typedef enum { TSR_ALIGN_STEP_INDEX = 0, TSR_ALIGN_STEP_MAP = 1, TSR_ALIGN_STEP_MERGE = 2 } tsr_align_step_t;
+int64_t tsr_plan_align_arg(tsr_align_step_t step, int sample, int slot);
+void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int *slot);
+/* aln/S.chunks.tsv, aln/S.runs/cKKKKK.bam, aln/S.runs/cKKKKK.dup, aln/S.qc.json (relative to outdir) */
+void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len);
+void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
+/*
+ * The alignment file a call task reads for a sample: its aligned input, or align's output,
+ * as an absolute path once the file exists (relative to the working directory before).
+ */
+tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len) TSR_RESULT_USED;
+/* tsr_plan_path(), then the file's parent directory created (a task's output path). */
+tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
+/*
+ * A task's resolved work unit (kernels/plan_work.c): the region, batch, input files, samples and output
+ * file of one call, joint or cohort task, so that a kernel neither decodes task->arg nor names files.
+ * Inputs are in the order the task reads them; everything the struct points to that is not its own
+ * (region, batch, sheet, ids) is owned by the plan and lives as long as it.
+ */
+typedef struct tsr_work {
+    tsr_task_type_t type;     /* TSR_TASK_CALL, TSR_TASK_JOINT or TSR_TASK_COHORT */
+    int region;               /* call, joint: index into plan->regions; -1 for cohort */
+    const tsr_region_t *reg;  /* call, joint: &plan->regions[region]; NULL for cohort */
+    int batch;                /* call: index into plan->batches; -1 otherwise */
+    const tsr_batch_t *bt;    /* call: &plan->batches[batch] (its sheet part and index in it); NULL otherwise */
+    int n_inputs;
+    char **inputs;            /* call: each sample's alignment file (tsr_plan_sample_alignments), in sheet order;
+                                 joint: the region's evidence partition of every batch, in batch order;
+                                 cohort: every region's joint call set, in region order
+                                 (evidence and call sets: tsr_plan_path of their output path) */
+    int *input_samples;       /* per input, the samples it holds: 1 (call), the batch's (joint), all (cohort) */
+    int n_samples;            /* the samples of the task's output: the batch's (call), the cohort's (joint, cohort) */
+    const char **sample_ids;  /* their ids, in cohort order */
+    const tsr_sheet_t *sheet; /* the whole cohort: populations for the joint and cohort outputs */
+    char *output;             /* call, joint: the output file (tsr_plan_output_path: its parent directory
+                                 exists); cohort: opts.outdir, which its outputs are written into */
+} tsr_work_t;
+/*
+ * Resolve the work unit of a call, joint or cohort task of this plan. A task arg outside the plan is
+ * TSR_ERR_INTERNAL, named after the kernel that runs the task in the plan's mode; creating the output's
+ * parent directory may fail with TSR_ERR_IO. *w is NULL on error. Not collective (one thread, one task).
+ * Destroy with tsr_plan_work_destroy().
+ */
+tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task, tsr_work_t **w) TSR_RESULT_USED;
+/* Free a work unit (not what the plan owns); accepts NULL and sets *w to NULL. Not collective. */
+void tsr_plan_work_destroy(tsr_work_t **w);
+
+/* --------------------------------------------------------------- kernels */
+
+/* What every kernel gets: the plan, the rank's pool and MPI context. */
+typedef struct tsr_kernel_env {
+    const tsr_plan_t *plan;
+    tsr_pool_t *pool;
+    const tsr_rt_t *rt;
+    /* the node-shared minimap2 index (kernels/kernels.h) when the plan has FASTQ samples, else NULL */
+    const tsr_mm_index_t *mm_index;
+} tsr_kernel_env_t;
+
+/*
+ * The kernel contract. init() runs once per rank before its first task of
+ * this kernel and returns private state; process() runs one task (the
+ * task's arg encodes the work unit, see kernels/README.md; call, joint and
+ * cohort kernels get it resolved by tsr_plan_work_create()) and must write
+ * outputs under temporary names and rename them when complete; destroy()
+ * frees the state and accepts NULL. version changes whenever the kernel's
+ * output for the same input changes (it enters the run fingerprint).
+ */
+typedef struct tsr_kernel {
+    const char *name;
+    int version;
+    tsr_status_t (*init)(const tsr_kernel_env_t *env, void **state);
+    tsr_status_t (*process)(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task);
+    void (*destroy)(void **state);
+} tsr_kernel_t;
+
+/* The registered kernel by name ("align", "call", "joint", "cohort"), NULL if none. */
+const tsr_kernel_t *tsr_kernel_find(const char *name);
+/* The kernel that runs tasks of a type in deep mode. */
+const tsr_kernel_t *tsr_kernel_for_task(tsr_task_type_t type);
+/* The kernel that runs tasks of a type in the plan's mode (low-pass: call -> lowpass_evidence, joint -> lowpass_discover). */
+const tsr_kernel_t *tsr_kernel_for_plan(const tsr_plan_t *plan, tsr_task_type_t type);
+
+extern const tsr_kernel_t tsr_kernel_align;
+extern const tsr_kernel_t tsr_kernel_call;
+extern const tsr_kernel_t tsr_kernel_joint;
+extern const tsr_kernel_t tsr_kernel_cohort;
+extern const tsr_kernel_t tsr_kernel_lowpass_evidence;
+extern const tsr_kernel_t tsr_kernel_lowpass_discover;
+
+/* ------------------------------------------------------ the aligner index */
+
+/*
+ * The pipeline's index hook: when the plan has FASTQ samples, the node-shared
+ * index of plan->opts.ref cached as DIR/ref.mmi (tsr_mm_index_create with
+ * n_threads for building), else *x = NULL. Collective on rt->comm. Run it
+ * before the task graph and tsr_mm_index_destroy() it after the graph, on
+ * every rank; the align kernel maps with it (tsr_kernel_env_t.mm_index).
+ */
+tsr_status_t tsr_align_index_create(const tsr_rt_t *rt, const tsr_plan_t *plan, int n_threads,
+                                    tsr_mm_index_t **x) TSR_RESULT_USED;
+
+/* --------------------------------------------------------------- pipeline */
+
+typedef struct tsr_run_summary {
+    tsr_sched_result_t sched;
+    int64_t n_sites;       /* in cohort.bcf (known on every rank after a complete run) */
+    double seconds;
+    int64_t peak_rss;      /* max over ranks */
+    int64_t index_bytes_per_node; /* the node-shared minimap2 index (0 when the run does not align) */
+} tsr_run_summary_t;
+
+/*
+ * Plan, then run the task graph over rt->comm (collective on it), with a
+ * placement-pinned pool per rank. Resumes from DIR/journal.tsv.
+ */
+tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o,
+                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+/*
+ * `tessera add`: the master makes NEW the next sheet part of the low-pass run in outdir
+ * (tsr_plan_part_add), then every rank runs the run's recorded plan over the union: evidence tasks for
+ * the new part only, discovery and the cohort stage again. threads and mem_per_rank as in
+ * tsr_run_opts_t (0 = default). Refuses a deep-mode run. Collective on rt->comm.
+ */
+tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char *new_sheet, int threads,
+                              int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
+                              tsr_run_summary_t *sum) TSR_RESULT_USED;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSR_PIPELINE_H */

@@ -1,0 +1,302 @@
+/*
+ * plan.c - cut a cohort into fixed work units: the run options, the sheet
+ * parts, the batches, the resolved mode, and tsr_plan_create() that runs
+ * every planning step in order.
+ *
+ * Regions are fixed shards on a global grid (plan_regions.c); batches are
+ * consecutive runs of --batch-size samples in sheet order, cut within each
+ * sheet part. Neither depends on the number of ranks or threads, so every
+ * output is the same for any layout. The other steps live beside what they
+ * shape: the align units with the task graph (plan_graph.c), the fingerprint
+ * with the run record (run_record.c), the paths of every output in
+ * plan_paths.c, and the resolved work unit a kernel gets in plan_work.c.
+ * Private declarations shared by these files: plan_internal.h.
+ */
+#include "kernels/pipeline/pipeline.h"
+#include "kernels/pipeline/plan_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <htslib/sam.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define TSR_LOWPASS_MAX_DEPTH 2.0 /* --mode auto: lowpass below this median depth */
+
+void tsr_run_opts_init(tsr_run_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->shard_size = 1000000;
+    o->batch_size = 64;
+    o->min_mapq = 20;
+    o->min_baseq = 13;
+    o->min_qual = 30.0;
+    o->mode = "auto";
+    o->grace_seconds = 60.0;
+    o->align_chunk_pairs = 1000000;
+}
+
+tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
+{
+    if (!o->ref)
+        return tsr_error_set(TSR_ERR_USAGE, "--ref FASTA is required");
+    if (!o->samples)
+        return tsr_error_set(TSR_ERR_USAGE, "--samples SHEET.tsv is required");
+    if (!o->outdir)
+        return tsr_error_set(TSR_ERR_USAGE, "--out DIR is required");
+    if (o->shard_size < 1000)
+        return tsr_error_set(TSR_ERR_USAGE, "--shard-size must be at least 1000 bp (got %lld)", (long long)o->shard_size);
+    if (o->batch_size < 1)
+        return tsr_error_set(TSR_ERR_USAGE, "--batch-size must be at least 1 (got %d)", o->batch_size);
+    if (o->threads < 0)
+        return tsr_error_set(TSR_ERR_USAGE, "--threads must be >= 0 (got %d)", o->threads);
+    if (o->min_mapq < 0 || o->min_baseq < 0 || o->min_qual < 0)
+        return tsr_error_set(TSR_ERR_USAGE, "--min-mapq, --min-baseq and --min-qual must be >= 0");
+    if (strcmp(o->mode, "auto") && strcmp(o->mode, "deep") && strcmp(o->mode, "lowpass"))
+        return tsr_error_set(TSR_ERR_USAGE, "--mode must be auto, deep or lowpass (got '%s')", o->mode);
+    if (o->grace_seconds < 0)
+        return tsr_error_set(TSR_ERR_USAGE, "--grace must be >= 0");
+    if (o->align_chunk_pairs < 1)
+        return tsr_error_set(TSR_ERR_USAGE, "--align-chunk must be at least 1 read pair (got %lld)",
+                             (long long)o->align_chunk_pairs);
+    return TSR_OK;
+}
+
+/*
+ * The sheet parts: opts.samples, then every DIR/samples.d/NNNN.tsv from 0001 that exists (tessera add
+ * wrote them), read as one cohort. part_first comes from reading each part's sample count.
+ */
+static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
+{
+    int n = 1, cap = 8;
+    char **paths = calloc((size_t)cap, sizeof *paths);
+    tsr_status_t s = paths && (paths[0] = strdup(plan->opts.samples)) ? TSR_OK
+                                                                      : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (;;) {
+        if (s != TSR_OK)
+            break;
+        char p[4200];
+        tsr_plan_part_path(plan->opts.outdir, n, p, sizeof p);
+        if (access(p, F_OK) != 0)
+            break;
+        if (n == cap) {
+            char **q = realloc(paths, (size_t)cap * 2 * sizeof *paths);
+            if (!q) {
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+                break;
+            }
+            paths = q;
+            cap *= 2;
+        }
+        if (!(paths[n] = strdup(p)))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        n++;
+    }
+    plan->n_parts = n;
+    int check_from = plan->opts.add_fingerprint ? n - 1 : 0;
+    if (s == TSR_OK && !(plan->part_first = calloc((size_t)n + 1, sizeof *plan->part_first)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    /* each part's size: read the parts one more (they are small) */
+    for (int p = 0; s == TSR_OK && p < n; p++) {
+        tsr_sheet_t *one = NULL;
+        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], p >= check_from ? 0 : 1, &one);
+        if (s == TSR_OK)
+            plan->part_first[p + 1] = plan->part_first[p] + one->n_samples;
+        tsr_sheet_destroy(&one);
+    }
+    if (s == TSR_OK)
+        s = tsr_sheet_create_from_parts(n, (const char *const *)paths, check_from, &plan->sheet);
+    if (s == TSR_OK)
+        plan->first_checked = plan->part_first[check_from];
+    for (int p = 0; paths && p < n; p++)
+        free(paths[p]);
+    free(paths);
+    return s;
+}
+
+/* Batches of opts.batch_size samples cut within each sheet part, so an added part never moves earlier ones. */
+static tsr_status_t tsr_plan_cut_batches(tsr_plan_t *plan)
+{
+    int bs = plan->opts.batch_size, nb = 0;
+    for (int p = 0; p < plan->n_parts; p++)
+        nb += (plan->part_first[p + 1] - plan->part_first[p] + bs - 1) / bs;
+    free(plan->batches);
+    plan->n_batches = nb;
+    plan->batches = calloc((size_t)nb + 1, sizeof *plan->batches);
+    if (!plan->batches)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    int b = 0;
+    for (int p = 0; p < plan->n_parts; p++)
+        for (int first = plan->part_first[p], k = 0; first < plan->part_first[p + 1]; first += bs, k++, b++) {
+            int left = plan->part_first[p + 1] - first;
+            plan->batches[b] = (tsr_batch_t){.first = first, .n = left < bs ? left : bs, .part = p, .index = k};
+        }
+    return TSR_OK;
+}
+
+/*
+ * Low-pass batch size: --batch-size, lowered to fit --mem-per-rank (half of it
+ * for the evidence of one batch: about shard_size / 4 bytes per sample for its
+ * coverage runs and observations at <= 2x, plus 1 MiB of reader state) and to
+ * RLIMIT_NOFILE less a margin of 32 descriptors for HDF5, MPI and logs (a
+ * sample's file is open only while a thread reads it, so this is a bound, not
+ * a need).
+ */
+static tsr_status_t tsr_plan_lowpass_batches(tsr_plan_t *plan)
+{
+    int bs = plan->opts.batch_size;
+    if (plan->opts.mem_per_rank > 0) {
+        double per = (double)plan->opts.shard_size / 4.0 + 1048576.0;
+        double fit = (double)plan->opts.mem_per_rank / 2.0 / per;
+        if (fit < bs)
+            bs = fit < 1 ? 1 : (int)fit;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long cap = (long)rl.rlim_cur - 32;
+        if (cap < 1)
+            return tsr_error_set(TSR_ERR_USAGE, "ulimit -n is %ld: low-pass mode needs at least 33 open files",
+                                 (long)rl.rlim_cur);
+        if (bs > cap)
+            bs = (int)cap;
+    }
+    if (bs == plan->opts.batch_size)
+        return TSR_OK;
+    plan->opts.batch_size = bs;
+    return tsr_plan_cut_batches(plan);
+}
+
+/*
+ * Depth of one aligned input, cheaply: mapped reads from the index x the mean
+ * length of its first 1,000 records / the summed length of the header's
+ * contigs. -1 when the index has no counts (CRAM indexes do not).
+ */
+static double tsr_plan_bam_depth(const char *path)
+{
+    samFile *fp = sam_open(path, "r");
+    if (!fp)
+        return -1;
+    sam_hdr_t *h = sam_hdr_read(fp);
+    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
+    bam1_t *b = bam_init1();
+    double depth = -1;
+    if (h && idx && b) {
+        uint64_t mapped = 0, unmapped = 0, m, u;
+        double reflen = 0, bases = 0;
+        int have = 0;
+        for (int t = 0; t < sam_hdr_nref(h); t++) {
+            reflen += (double)sam_hdr_tid2len(h, t);
+            if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
+                mapped += m;
+                unmapped += u;
+                have = 1;
+            }
+        }
+        int n = 0;
+        while (n < 1000 && sam_read1(fp, h, b) >= 0)
+            if (!(b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY))) {
+                bases += b->core.l_qseq;
+                n++;
+            }
+        if (have && reflen > 0)
+            depth = n ? (double)mapped * (bases / n) / reflen : 0;
+    }
+    bam_destroy1(b);
+    if (idx)
+        hts_idx_destroy(idx);
+    if (h)
+        sam_hdr_destroy(h);
+    sam_close(fp);
+    return depth;
+}
+
+static int tsr_double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Resolve --mode: lowpass takes aligned inputs only; auto picks lowpass below a median depth of 2x. */
+static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    plan->median_depth = -1;
+    int n_fastq = 0, first_fastq = -1;
+    for (int i = 0; i < sh->n_samples; i++)
+        if (sh->samples[i].kind == TSR_INPUT_FASTQ && n_fastq++ == 0)
+            first_fastq = i;
+    if (!strcmp(plan->opts.mode, "deep"))
+        return TSR_OK;
+    if (!strcmp(plan->opts.mode, "lowpass")) {
+        if (n_fastq)
+            return tsr_error_set(TSR_ERR_USAGE, "--mode lowpass takes aligned BAM/CRAM inputs, but sample '%s' of %s "
+                                 "lists FASTQ; align it first (or run --mode deep)", sh->samples[first_fastq].id,
+                                 plan->opts.samples);
+        plan->lowpass = 1;
+        return TSR_OK;
+    }
+    if (n_fastq || sh->n_samples == 0)
+        return TSR_OK;
+    double *d = calloc((size_t)sh->n_samples, sizeof *d);
+    if (!d)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    int n = 0;
+    /* the run's own sheet decides, so an added part never flips the mode of an existing run */
+    for (int i = 0; i < plan->part_first[1]; i++) {
+        double x = tsr_plan_bam_depth(sh->samples[i].bam);
+        if (x >= 0)
+            d[n++] = x;
+    }
+    if (n > 0) {
+        qsort(d, (size_t)n, sizeof *d, tsr_double_cmp);
+        plan->median_depth = n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+        plan->lowpass = plan->median_depth < TSR_LOWPASS_MAX_DEPTH;
+    }
+    free(d);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
+{
+    *out = NULL;
+    TSR_CALL(tsr_run_opts_check(o));
+    tsr_plan_t *plan;
+    TSR_ALLOC(plan, 1);
+    plan->opts = *o;
+    tsr_ref_t *ref = NULL;
+    tsr_status_t s = tsr_plan_sheet(plan);
+    if (s == TSR_OK)
+        s = tsr_ref_open(o->ref, &ref);
+    if (s == TSR_OK)
+        s = tsr_plan_regions(plan, ref);
+    if (s == TSR_OK)
+        s = tsr_plan_cut_batches(plan);
+    tsr_ref_close(&ref);
+    if (s == TSR_OK)
+        s = tsr_plan_mode(plan);
+    if (s == TSR_OK && plan->lowpass)
+        s = tsr_plan_lowpass_batches(plan);
+    if (s == TSR_OK)
+        s = tsr_plan_align_units(plan);
+    if (s != TSR_OK) {
+        tsr_plan_destroy(&plan);
+        return s;
+    }
+    tsr_plan_fingerprint(plan);
+    *out = plan;
+    return TSR_OK;
+}
+
+void tsr_plan_destroy(tsr_plan_t **pp)
+{
+    if (!pp || !*pp)
+        return;
+    tsr_sheet_destroy(&(*pp)->sheet);
+    free((*pp)->regions);
+    free((*pp)->batches);
+    free((*pp)->align_slots);
+    free((*pp)->part_first);
+    free(*pp);
+    *pp = NULL;
+}

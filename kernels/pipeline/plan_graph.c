@@ -1,0 +1,194 @@
+/*
+ * plan_graph.c - the plan's task graph (kernels/README.md, work units):
+ * align index -> map slots -> merge per FASTQ sample, a call task per region
+ * x batch (after the align merges of its samples), a joint task per region
+ * (after its call tasks), and the cohort task (after every joint task).
+ * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
+ * so every rank and thread count sees the same tasks.
+ */
+#include "kernels/pipeline/pipeline.h"
+#include "kernels/pipeline/plan_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int64_t tsr_file_size(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/*
+ * 1 when the file is gzip but not BGZF (no "BC" extra field in its first
+ * member): a map task can enter it mid-stream only by inflating everything
+ * before its chunk.
+ */
+static int tsr_plain_gzip(const char *path)
+{
+    unsigned char b[18];
+    FILE *fp = path ? fopen(path, "rb") : NULL;
+    size_t n = fp ? fread(b, 1, sizeof b, fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (n < 2 || b[0] != 0x1f || b[1] != 0x8b)
+        return 0;
+    return !(n == sizeof b && (b[3] & 4) && b[12] == 'B' && b[13] == 'C');
+}
+
+/* Bytes of a read-input sample's files, every lane. */
+static double tsr_sample_read_bytes(const tsr_sample_t *smp)
+{
+    double bytes = 0;
+    for (int l = 0; l < smp->n_lanes; l++)
+        bytes += (double)(tsr_file_size(smp->lanes[l].fastq1) + tsr_file_size(smp->lanes[l].fastq2));
+    return bytes;
+}
+
+/*
+ * Map tasks per FASTQ sample, from the files' sizes alone (identical on every
+ * rank): about one per chunk at TSR_ALIGN_EST_BYTES compressed bytes per read
+ * pair (gzip'ed 2 x 150 bp). A wrong estimate costs balance, never results:
+ * each slot takes a contiguous share of the chunks the index task finds.
+ */
+#define TSR_ALIGN_EST_BYTES 160
+#define TSR_ALIGN_MAX_SLOTS 100000
+/*
+ * Map tasks of a sample with a plain-gzip file: map task k inflates k/K of
+ * the file before its chunks, K/2 whole-file inflations in all (8 tasks on
+ * 100,000 pairs: +12% CPU against BGZF input, kernels/README.md), so K stays
+ * small; BGZF, BAM/CRAM and plain text are entered directly and are not capped.
+ */
+#define TSR_ALIGN_MAX_GZIP_SLOTS 8
+tsr_status_t tsr_plan_align_units(tsr_plan_t *plan)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    plan->align_slots = calloc((size_t)sh->n_samples + 1, sizeof *plan->align_slots);
+    if (!plan->align_slots)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < sh->n_samples; i++) {
+        if (sh->samples[i].kind != TSR_INPUT_FASTQ)
+            continue;
+        const tsr_sample_t *smp = &sh->samples[i];
+        double bytes = tsr_sample_read_bytes(smp);
+        double k = bytes / ((double)plan->opts.align_chunk_pairs * TSR_ALIGN_EST_BYTES), cap = TSR_ALIGN_MAX_SLOTS;
+        /* only a sample big enough for the gzip cap to matter has its files opened (every rank plans) */
+        for (int l = 0; k > TSR_ALIGN_MAX_GZIP_SLOTS && l < smp->n_lanes; l++)
+            if (tsr_plain_gzip(smp->lanes[l].fastq1) || tsr_plain_gzip(smp->lanes[l].fastq2))
+                cap = TSR_ALIGN_MAX_GZIP_SLOTS;
+        plan->align_slots[i] = k < 1 ? 1 : k > cap ? (int)cap : (int)(k + 0.999999);
+    }
+    return TSR_OK;
+}
+
+/* index -> map slots -> merge for one FASTQ sample; *merge_id is what call tasks wait for. */
+static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g, int i, tsr_task_id_t *merge_id)
+{
+    const tsr_sample_t *smp = &plan->sheet->samples[i];
+    char key[1024], o1[1024], o2[1100], o3[1100];
+    double bytes = tsr_sample_read_bytes(smp);
+    int k_slots = plan->align_slots[i];
+    tsr_task_id_t index_id;
+    snprintf(key, sizeof key, "align/%s/index", smp->id);
+    tsr_plan_align_chunks_path(plan, i, o1, sizeof o1);
+    const char *outs1[1] = {o1};
+    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.05, tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, i, 0),
+                           outs1, 1, &index_id));
+    snprintf(key, sizeof key, "align/%s", smp->id);
+    tsr_plan_aln_path(plan, i, o1, sizeof o1);
+    size_t l1 = strlen(o1);
+    snprintf(o2, sizeof o2, "%s.%s", o1, l1 > 5 && !strcmp(o1 + l1 - 5, ".cram") ? "crai" : "bai");
+    tsr_plan_align_qc_path(plan, i, o3, sizeof o3);
+    const char *outs3[3] = {o1, o2, o3};
+    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.1, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, i, 0),
+                           outs3, 3, merge_id));
+    for (int k = 0; k < k_slots; k++) {
+        tsr_task_id_t map_id;
+        snprintf(key, sizeof key, "align/%s/c%05d", smp->id, k);
+        tsr_plan_align_run_path(plan, i, k, "bam", o1, sizeof o1);
+        tsr_plan_align_run_path(plan, i, k, "dup", o2, sizeof o2);
+        const char *outs2[2] = {o1, o2};
+        TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes / k_slots, tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, i, k),
+                               outs2, 2, &map_id));
+        TSR_CALL(tsr_graph_add_dep(g, map_id, index_id));
+        TSR_CALL(tsr_graph_add_dep(g, *merge_id, map_id));
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
+{
+    *out = NULL;
+    tsr_graph_t *g = NULL;
+    TSR_CALL(tsr_graph_create(&g));
+    const tsr_sheet_t *sh = plan->sheet;
+    tsr_task_id_t *align_id = calloc((size_t)sh->n_samples, sizeof *align_id);
+    tsr_task_id_t *joint_id = calloc((size_t)plan->n_regions, sizeof *joint_id);
+    tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    char key[1024], o1[1024];
+    for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
+        align_id[i] = -1;
+        if (sh->samples[i].kind != TSR_INPUT_FASTQ)
+            continue;
+        s = tsr_plan_graph_align(plan, g, i, &align_id[i]);
+    }
+    if (plan->opts.align_only) { /* tessera align: the align tasks alone, same keys and outputs as in a full run */
+        free(align_id);
+        free(joint_id);
+        if (s != TSR_OK)
+            tsr_graph_destroy(&g);
+        *out = g;
+        return s;
+    }
+    for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
+        const tsr_region_t *reg = &plan->regions[r];
+        tsr_task_id_t *call_id = calloc((size_t)plan->n_batches, sizeof *call_id);
+        if (!call_id) {
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+            break;
+        }
+        for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
+            const tsr_batch_t *bt = &plan->batches[b];
+            if (bt->part == 0)
+                snprintf(key, sizeof key, "call/%s/b%05d", reg->name, bt->index);
+            else
+                snprintf(key, sizeof key, "call/%s/p%04d_b%05d", reg->name, bt->part, bt->index);
+            tsr_plan_evidence_path(plan, r, b, o1, sizeof o1);
+            const char *outs[1] = {o1};
+            double cost = (double)(reg->end - reg->start) * plan->batches[b].n * 1e-3;
+            s = tsr_graph_add(g, TSR_TASK_CALL, key, cost, (int64_t)r * plan->n_batches + b, outs, 1, &call_id[b]);
+            for (int k = 0; k < plan->batches[b].n && s == TSR_OK; k++) {
+                int smp = plan->batches[b].first + k;
+                if (align_id[smp] >= 0)
+                    s = tsr_graph_add_dep(g, call_id[b], align_id[smp]);
+            }
+        }
+        if (s == TSR_OK) {
+            snprintf(key, sizeof key, "joint/%s", reg->name);
+            tsr_plan_joint_path(plan, r, o1, sizeof o1);
+            const char *outs[1] = {o1};
+            double cost = (double)(reg->end - reg->start) * sh->n_samples * 1e-4;
+            s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, r, outs, 1, &joint_id[r]);
+        }
+        for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
+            s = tsr_graph_add_dep(g, joint_id[r], call_id[b]);
+        free(call_id);
+    }
+    if (s == TSR_OK) {
+        const char *outs[6] = {"cohort.bcf", "cohort.bcf.csi", "stats.tsv", "statistics.json", "sample_qc.tsv",
+                               "report.html"};
+        tsr_task_id_t cid;
+        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 6, &cid);
+        for (int r = 0; r < plan->n_regions && s == TSR_OK; r++)
+            s = tsr_graph_add_dep(g, cid, joint_id[r]);
+    }
+    free(align_id);
+    free(joint_id);
+    if (s != TSR_OK) {
+        tsr_graph_destroy(&g);
+        return s;
+    }
+    *out = g;
+    return TSR_OK;
+}

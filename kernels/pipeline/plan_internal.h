@@ -1,0 +1,35 @@
+/*
+ * plan_internal.h - private to the plan's files (plan.c, plan_regions.c,
+ * plan_paths.c, plan_graph.c, run_record.c): the planning steps
+ * that tsr_plan_create() runs, each defined beside what it shapes, and the
+ * path of a sheet part. Nothing outside kernels/ includes it.
+ */
+#ifndef TSR_PLAN_INTERNAL_H
+#define TSR_PLAN_INTERNAL_H
+
+#include "kernels/pipeline/pipeline.h"
+
+/*
+ * Fill plan->regions and plan->n_regions: opts.regions (or every contig of ref) merged, then cut on the
+ * global grid of opts.shard_size. The array is owned by the plan (freed by tsr_plan_destroy()). Errors
+ * name the region or the BED line. Not collective. (plan_regions.c)
+ */
+tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref) TSR_RESULT_USED;
+
+/*
+ * Fill plan->align_slots: the map tasks of each FASTQ sample, from its files' sizes (0 for aligned inputs).
+ * Owned by the plan. Not collective. (plan_graph.c)
+ */
+tsr_status_t tsr_plan_align_units(tsr_plan_t *plan) TSR_RESULT_USED;
+
+/*
+ * Fill plan->fingerprint from the options that shape outputs, the kernel versions, the reference index,
+ * part 0 of the sheet and its files' sizes; opts.add_fingerprint when set (tessera add). Run last, once
+ * the mode is resolved. Not collective. (run_record.c)
+ */
+void tsr_plan_fingerprint(tsr_plan_t *plan);
+
+/* outdir/samples.d/NNNN.tsv, the path of sheet part `part` (0 = the run's sheet). Not collective. (plan_paths.c) */
+void tsr_plan_part_path(const char *outdir, int part, char *buf, size_t len);
+
+#endif /* TSR_PLAN_INTERNAL_H */

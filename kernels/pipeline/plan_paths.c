@@ -1,0 +1,106 @@
+/*
+ * plan_paths.c - where every work unit reads and writes: output paths
+ * relative to --out (alignments, align chunks and runs, evidence partitions,
+ * joint call sets, sheet parts), the alignment file a call task reads for a
+ * sample, and the pack of an align task's arg. Pure functions of the plan:
+ * every rank names the same files.
+ */
+#include "kernels/pipeline/pipeline.h"
+#include "kernels/pipeline/plan_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len)
+{
+    int n = rel[0] == '/' ? snprintf(buf, len, "%s", rel) : snprintf(buf, len, "%s/%s", plan->opts.outdir, rel);
+    if (n < 0 || (size_t)n >= len)
+        return tsr_error_set(TSR_ERR_IO, "path too long: %s/%s", plan->opts.outdir, rel);
+    return TSR_OK;
+}
+
+tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len)
+{
+    TSR_CALL(tsr_plan_path(plan, rel, buf, len));
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", buf) >= (int)sizeof dir)
+        return tsr_error_set(TSR_ERR_IO, "path too long: %s", buf);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return TSR_OK;
+    *slash = '\0';
+    return tsr_mkdir_p(dir);
+}
+
+void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
+    snprintf(buf, len, "aln/%s.%s", plan->sheet->samples[sample].id, strcmp(fmt, "cram") ? "bam" : "cram");
+}
+
+/* Part 0 keeps the names of a run without adds; part p >= 1 names its part: evidence/R/pPPPP_bBBBBB.h5. */
+void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len)
+{
+    const tsr_batch_t *b = &plan->batches[batch];
+    if (b->part == 0)
+        snprintf(buf, len, "evidence/%s/b%05d.h5", plan->regions[region].name, b->index);
+    else
+        snprintf(buf, len, "evidence/%s/p%04d_b%05d.h5", plan->regions[region].name, b->part, b->index);
+}
+
+void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len)
+{
+    snprintf(buf, len, "joint/%s.h5", plan->regions[region].name);
+}
+
+tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    const tsr_sample_t *s = &plan->sheet->samples[sample];
+    char rel[1024], joined[4200], abs[PATH_MAX];
+    if (s->kind == TSR_INPUT_ALIGNED) {
+        snprintf(joined, sizeof joined, "%s", s->bam);
+    } else {
+        tsr_plan_aln_path(plan, sample, rel, sizeof rel);
+        TSR_CALL(tsr_plan_path(plan, rel, joined, sizeof joined));
+    }
+    /* Absolute when it can be resolved (the file exists), as the contract promises callers. */
+    const char *res = joined[0] != '/' && realpath(joined, abs) ? abs : joined;
+    if (snprintf(buf, len, "%s", res) >= (int)len)
+        return tsr_error_set(TSR_ERR_IO, "path too long: %s", res);
+    return TSR_OK;
+}
+
+/* DIR/samples.d/NNNN.tsv (relative to outdir). */
+void tsr_plan_part_path(const char *outdir, int part, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/samples.d/%04d.tsv", outdir, part);
+}
+
+int64_t tsr_plan_align_arg(tsr_align_step_t step, int sample, int slot)
+{
+    return (int64_t)step << 56 | (int64_t)sample << 24 | (int64_t)slot;
+}
+
+void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int *slot)
+{
+    *step = (tsr_align_step_t)(arg >> 56);
+    *sample = (int)((arg >> 24) & 0xffffffff);
+    *slot = (int)(arg & 0xffffff);
+}
+
+void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.chunks.tsv", plan->sheet->samples[sample].id);
+}
+
+void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.runs/c%05d.%s", plan->sheet->samples[sample].id, slot, ext);
+}
+
+void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
+{
+    snprintf(buf, len, "aln/%s.qc.json", plan->sheet->samples[sample].id);
+}

@@ -1,0 +1,157 @@
+/*
+ * plan_work.c - a task's resolved work unit. The plan alone knows how a task
+ * arg encodes its unit (call: region * n_batches + batch; joint: region;
+ * cohort: 0, see plan_graph.c) and where each unit's inputs and output live
+ * (plan_paths.c); tsr_plan_work_create() decodes the arg once, checks it
+ * against the plan, and hands the kernel everything it reads and writes, so
+ * the kernel objects (call_kernel.c, joint_kernel.c, lowpass_kernel.c,
+ * cohort.c) keep only their computation. Align tasks keep their own arg pack
+ * (tsr_plan_align_unpack) and are not resolved here.
+ */
+#include "kernels/pipeline/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The kernel running a task type in the plan's mode, as named in a range error (registry.c picks it). */
+static const char *tsr_work_kernel_label(const tsr_plan_t *plan, tsr_task_type_t type)
+{
+    if (type == TSR_TASK_CALL)
+        return plan->lowpass ? "lowpass evidence" : "call";
+    return plan->lowpass ? "lowpass discovery" : "joint";
+}
+
+/* n_inputs input slots and n_samples id slots, zeroed; NULL when out of memory. */
+static tsr_work_t *tsr_work_alloc(int n_inputs, int n_samples)
+{
+    tsr_work_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->n_inputs = n_inputs;
+    w->n_samples = n_samples;
+    w->inputs = calloc((size_t)n_inputs + 1, sizeof *w->inputs);
+    w->input_samples = calloc((size_t)n_inputs + 1, sizeof *w->input_samples);
+    w->sample_ids = calloc((size_t)n_samples + 1, sizeof *w->sample_ids);
+    if (!w->inputs || !w->input_samples || !w->sample_ids)
+        tsr_plan_work_destroy(&w);
+    return w;
+}
+
+static tsr_status_t tsr_work_set_output(tsr_work_t *w, const char *path)
+{
+    if (!(w->output = strdup(path)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    return TSR_OK;
+}
+
+/* A call task: the batch's alignment files and ids; the evidence partition, its directory created. */
+static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_work_t *w)
+{
+    const tsr_batch_t *b = &plan->batches[bi];
+    for (int i = 0; i < b->n; i++) {
+        char path[4096];
+        TSR_CALL(tsr_plan_sample_alignments(plan, b->first + i, path, sizeof path));
+        w->sample_ids[i] = plan->sheet->samples[b->first + i].id;
+        w->input_samples[i] = 1;
+        if (!(w->inputs[i] = strdup(path)))
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the inputs of batch %d", bi);
+    }
+    char rel[4096], full[4096];
+    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
+    TSR_CALL(tsr_plan_output_path(plan, rel, full, sizeof full));
+    return tsr_work_set_output(w, full);
+}
+
+/* A joint task: the region's partition of every batch; the region's call set, its directory created. */
+static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
+{
+    char rel[4096], full[4096];
+    for (int b = 0; b < plan->n_batches; b++) {
+        tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
+        TSR_CALL(tsr_plan_path(plan, rel, full, sizeof full));
+        w->input_samples[b] = plan->batches[b].n;
+        if (!(w->inputs[b] = strdup(full)))
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    }
+    tsr_plan_joint_path(plan, r, rel, sizeof rel);
+    TSR_CALL(tsr_plan_output_path(plan, rel, full, sizeof full));
+    return tsr_work_set_output(w, full);
+}
+
+/* The cohort task: every region's call set; its outputs go into the run's directory. */
+static tsr_status_t tsr_work_cohort(const tsr_plan_t *plan, tsr_work_t *w)
+{
+    for (int r = 0; r < plan->n_regions; r++) {
+        char rel[1024], path[4096];
+        tsr_plan_joint_path(plan, r, rel, sizeof rel);
+        TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+        w->input_samples[r] = plan->sheet->n_samples;
+        if (!(w->inputs[r] = strdup(path)))
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    }
+    return tsr_work_set_output(w, plan->opts.outdir);
+}
+
+tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task, tsr_work_t **out)
+{
+    *out = NULL;
+    tsr_task_type_t type = (tsr_task_type_t)task->type;
+    int r = -1, bi = -1, n_inputs = 0, n_samples = plan->sheet->n_samples;
+    if (type == TSR_TASK_CALL) {
+        if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_regions * plan->n_batches)
+            return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
+                                 tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
+        r = (int)(task->arg / plan->n_batches);
+        bi = (int)(task->arg % plan->n_batches);
+        n_inputs = n_samples = plan->batches[bi].n;
+    } else if (type == TSR_TASK_JOINT) {
+        if (task->arg < 0 || task->arg >= plan->n_regions)
+            return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
+                                 tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
+        r = (int)task->arg;
+        n_inputs = plan->n_batches;
+    } else if (type == TSR_TASK_COHORT) {
+        n_inputs = plan->n_regions;
+    } else {
+        return tsr_error_set(TSR_ERR_INTERNAL, "task %s: type %d has no resolved work unit", task->key, task->type);
+    }
+    tsr_work_t *w = tsr_work_alloc(n_inputs, n_samples);
+    if (!w)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory resolving task %s", task->key);
+    w->type = type;
+    w->region = r;
+    w->reg = r >= 0 ? &plan->regions[r] : NULL;
+    w->batch = bi;
+    w->bt = bi >= 0 ? &plan->batches[bi] : NULL;
+    w->sheet = plan->sheet;
+    tsr_status_t s;
+    if (type == TSR_TASK_CALL) {
+        s = tsr_work_call(plan, r, bi, w);
+    } else {
+        for (int i = 0; i < n_samples; i++)
+            w->sample_ids[i] = plan->sheet->samples[i].id;
+        s = type == TSR_TASK_JOINT ? tsr_work_joint(plan, r, w) : tsr_work_cohort(plan, w);
+    }
+    if (s != TSR_OK) {
+        tsr_plan_work_destroy(&w);
+        return s;
+    }
+    *out = w;
+    return TSR_OK;
+}
+
+void tsr_plan_work_destroy(tsr_work_t **wp)
+{
+    if (!wp || !*wp)
+        return;
+    tsr_work_t *w = *wp;
+    for (int i = 0; w->inputs && i < w->n_inputs; i++)
+        free(w->inputs[i]);
+    free(w->inputs);
+    free(w->input_samples);
+    free(w->sample_ids);
+    free(w->output);
+    free(w);
+    *wp = NULL;
+}

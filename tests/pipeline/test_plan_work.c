@@ -1,0 +1,221 @@
+/*
+ * test_plan_work.c - the resolved work units of a small plan (kernels/plan_work.c): 3 samples in batches
+ * of 2 and 1, a 2,500 bp contig in shards of 1,000 (3 regions). Checks what each task type reads and
+ * writes, that output directories are created, and the range errors named after the plan's kernels.
+ * Everything is written under a temporary directory that the test removes.
+ */
+#define _XOPEN_SOURCE 700
+#include "kernels/pipeline/pipeline.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[PATH_MAX], outdir[PATH_MAX + 8];
+
+static void write_file(const char *name, const char *text)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/tsr-plan-work-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(outdir, sizeof outdir, "%s/out", dir);
+    char fa[2600] = ">chrT\n";
+    for (int i = 0; i < 2500; i++)
+        strcat(fa, i % 100 == 99 ? "A\n" : "A");
+    write_file("ref.fa", fa);
+    write_file("s1.bam", "");
+    write_file("s2.bam", "");
+    write_file("s3.bam", "");
+    write_file("samples.tsv", "sample\tpopulation\tbam\ns1\tP\ts1.bam\ns2\tP\ts2.bam\ns3\tQ\ts3.bam\n");
+    char ref[PATH_MAX + 16], sheet[PATH_MAX + 16];
+    snprintf(ref, sizeof ref, "%s/ref.fa", dir);
+    snprintf(sheet, sizeof sheet, "%s/samples.tsv", dir);
+    tsr_run_opts_t o;
+    tsr_run_opts_init(&o);
+    o.ref = ref;
+    o.samples = sheet;
+    o.outdir = outdir;
+    o.shard_size = 1000;
+    o.batch_size = 2;
+    o.mode = "deep";
+    tsr_plan_t *plan = NULL;
+    if (tsr_plan_create(&o, &plan) != TSR_OK) {
+        fprintf(stderr, "plan: %s\n", tsr_error_msg());
+        return -1;
+    }
+    *state = plan;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tsr_plan_t *plan = *state;
+    tsr_plan_destroy(&plan);
+    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static tsr_task_t task_of(int type, int64_t arg, const char *key)
+{
+    tsr_task_t t;
+    memset(&t, 0, sizeof t);
+    t.type = type;
+    t.arg = arg;
+    t.key = key;
+    return t;
+}
+
+static void is_dir(const char *file)
+{
+    char d[PATH_MAX + 64];
+    snprintf(d, sizeof d, "%s", file);
+    *strrchr(d, '/') = '\0';
+    struct stat st;
+    assert_int_equal(stat(d, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+}
+
+static void test_call_unit(void **state)
+{
+    const tsr_plan_t *plan = *state;
+    assert_int_equal(plan->n_regions, 3);
+    assert_int_equal(plan->n_batches, 2);
+    tsr_task_t t = task_of(TSR_TASK_CALL, 1 * 2 + 1, "call/00001_chrT_1001/b00001");
+    tsr_work_t *w = NULL;
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->type, TSR_TASK_CALL);
+    assert_int_equal(w->region, 1);
+    assert_ptr_equal(w->reg, &plan->regions[1]);
+    assert_int_equal(w->reg->start, 1000);
+    assert_int_equal(w->batch, 1);
+    assert_ptr_equal(w->bt, &plan->batches[1]);
+    assert_int_equal(w->n_inputs, 1);
+    assert_int_equal(w->n_samples, 1);
+    assert_string_equal(w->sample_ids[0], "s3");
+    assert_int_equal(w->input_samples[0], 1);
+    char want[2 * PATH_MAX], real[PATH_MAX];
+    snprintf(want, sizeof want, "%s/s3.bam", dir);
+    assert_non_null(realpath(want, real));
+    assert_string_equal(w->inputs[0], real);
+    snprintf(want, sizeof want, "%s/evidence/00001_chrT_1001/b00001.h5", outdir);
+    assert_string_equal(w->output, want);
+    is_dir(w->output);
+    tsr_plan_work_destroy(&w);
+    assert_null(w);
+    tsr_plan_work_destroy(&w);
+    tsr_plan_work_destroy(NULL);
+
+    t = task_of(TSR_TASK_CALL, 0, "call/00000_chrT_1/b00000");
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->n_inputs, 2);
+    assert_string_equal(w->sample_ids[0], "s1");
+    assert_string_equal(w->sample_ids[1], "s2");
+    tsr_plan_work_destroy(&w);
+}
+
+static void test_joint_unit(void **state)
+{
+    const tsr_plan_t *plan = *state;
+    tsr_task_t t = task_of(TSR_TASK_JOINT, 2, "joint/00002_chrT_2001");
+    tsr_work_t *w = NULL;
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->region, 2);
+    assert_int_equal(w->reg->end, 2500);
+    assert_int_equal(w->batch, -1);
+    assert_null(w->bt);
+    assert_int_equal(w->n_inputs, 2);
+    char want[2 * PATH_MAX];
+    snprintf(want, sizeof want, "%s/evidence/00002_chrT_2001/b00000.h5", outdir);
+    assert_string_equal(w->inputs[0], want);
+    snprintf(want, sizeof want, "%s/evidence/00002_chrT_2001/b00001.h5", outdir);
+    assert_string_equal(w->inputs[1], want);
+    assert_int_equal(w->input_samples[0], 2);
+    assert_int_equal(w->input_samples[1], 1);
+    assert_int_equal(w->n_samples, 3);
+    assert_string_equal(w->sample_ids[2], "s3");
+    assert_ptr_equal(w->sheet, plan->sheet);
+    snprintf(want, sizeof want, "%s/joint/00002_chrT_2001.h5", outdir);
+    assert_string_equal(w->output, want);
+    is_dir(w->output);
+    tsr_plan_work_destroy(&w);
+}
+
+static void test_cohort_unit(void **state)
+{
+    const tsr_plan_t *plan = *state;
+    tsr_task_t t = task_of(TSR_TASK_COHORT, 0, "cohort");
+    tsr_work_t *w = NULL;
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->region, -1);
+    assert_null(w->reg);
+    assert_int_equal(w->n_inputs, 3);
+    char want[2 * PATH_MAX];
+    for (int r = 0; r < 3; r++) {
+        snprintf(want, sizeof want, "%s/joint/%s.h5", outdir, plan->regions[r].name);
+        assert_string_equal(w->inputs[r], want);
+        assert_int_equal(w->input_samples[r], 3);
+    }
+    assert_string_equal(w->output, outdir);
+    tsr_plan_work_destroy(&w);
+}
+
+static void expect_error(const tsr_plan_t *plan, int type, int64_t arg, const char *msg)
+{
+    tsr_task_t t = task_of(type, arg, "k");
+    tsr_work_t *w = (tsr_work_t *)1;
+    tsr_error_clear();
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_ERR_INTERNAL);
+    assert_null(w);
+    assert_string_equal(tsr_error_msg(), msg);
+    tsr_error_clear();
+}
+
+static void test_range_errors(void **state)
+{
+    tsr_plan_t *plan = *state;
+    expect_error(plan, TSR_TASK_CALL, 6, "call task k: argument 6 out of range");
+    expect_error(plan, TSR_TASK_CALL, -1, "call task k: argument -1 out of range");
+    expect_error(plan, TSR_TASK_JOINT, 3, "joint task k: argument 3 out of range");
+    expect_error(plan, TSR_TASK_ALIGN, 0, "task k: type 0 has no resolved work unit");
+    plan->lowpass = 1; /* the same task types run the low-pass kernels */
+    expect_error(plan, TSR_TASK_CALL, 6, "lowpass evidence task k: argument 6 out of range");
+    expect_error(plan, TSR_TASK_JOINT, -1, "lowpass discovery task k: argument -1 out of range");
+    plan->lowpass = 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_unit),
+        cmocka_unit_test(test_joint_unit),
+        cmocka_unit_test(test_cohort_unit),
+        cmocka_unit_test(test_range_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
