@@ -8,6 +8,7 @@
 #ifndef TSR_IO_ALN_H
 #define TSR_IO_ALN_H
 
+#include "io/reference.h"
 #include "runtime/runtime.h"
 
 #include <stdint.h>
@@ -48,6 +49,18 @@ void tsr_aln_reader_close(tsr_aln_reader_t **r);
  * set: callers fall back). Not collective.
  */
 double tsr_aln_index_depth(const char *path);
+
+/*
+ * One aligned input against the reference before a run reads it: every
+ * contig in contigs[0..n) (indices into `ref`) must be in the file's header
+ * with the reference's length (a BAM aligned to another assembly would
+ * otherwise be read at the wrong coordinates or fail deep in a task), and a
+ * CRAM must name a reference that is readable here (htslib would otherwise
+ * try to download it by checksum). Errors name the file and `sample` and say
+ * what to do; `ref_path` is named in them. Not collective.
+ */
+tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t *ref, const char *ref_path,
+                           const int *contigs, int n_contigs) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -143,3 +143,59 @@ double tsr_aln_index_depth(const char *path)
     sam_close(fp);
     return depth;
 }
+
+/* tsr_aln_check (io/aln.h): the file is read for its header only. */
+tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t *ref, const char *ref_path,
+                            const int *contigs, int n_contigs)
+{
+    samFile *fp = sam_open(path, "r");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "%s (sample %s): cannot open as BAM/CRAM: %s; check the file", path,
+                             sample, strerror(errno));
+    sam_hdr_t *h = sam_hdr_read(fp);
+    tsr_status_t s = TSR_OK;
+    if (!h)
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s (sample %s): no readable BAM/CRAM header; the file is damaged or not "
+                          "BAM/CRAM", path, sample);
+    if (s == TSR_OK && hts_get_format(fp)->format == cram) {
+        for (int t = 0; t < sam_hdr_nref(h) && s == TSR_OK; t++) {
+            kstring_t ur = KS_INITIALIZE;
+            if (sam_hdr_find_tag_pos(h, "SQ", t, "UR", &ur) == 0) {
+                const char *p = ur.s;
+                if (!strncmp(p, "file://", 7))
+                    p += 7;
+                if (strstr(p, "://") == NULL && access(p, R_OK) != 0)
+                    s = tsr_error_set(TSR_ERR_IO,
+                                      "%s (sample %s): CRAM contig '%s' was encoded against reference '%s', which "
+                                      "cannot be read here; put that FASTA back or convert the CRAM to BAM "
+                                      "(samtools view -b -T REF)",
+                                      path, sample, sam_hdr_tid2name(h, t), p);
+            } else {
+                s = tsr_error_set(TSR_ERR_IO,
+                                  "%s (sample %s): CRAM header names no reference file (@SQ UR) for contig '%s'; "
+                                  "convert the CRAM to BAM (samtools view -b -T REF)",
+                                  path, sample, sam_hdr_tid2name(h, t));
+            }
+            ks_free(&ur);
+        }
+    }
+    for (int k = 0; k < n_contigs && s == TSR_OK; k++) {
+        int c = contigs[k];
+        const char *name = tsr_ref_contig_name(ref, c);
+        int tid = sam_hdr_name2tid(h, name);
+        if (tid < 0)
+            s = tsr_error_set(TSR_ERR_FORMAT,
+                              "%s (sample %s): contig '%s' of reference '%s' is not in the BAM/CRAM header; the file "
+                              "was aligned to another reference: realign it to --ref",
+                              path, sample, name, ref_path);
+        else if ((int64_t)sam_hdr_tid2len(h, tid) != tsr_ref_contig_length(ref, c))
+            s = tsr_error_set(TSR_ERR_FORMAT,
+                              "%s (sample %s): contig '%s' is %lld bp in the BAM/CRAM header but %lld bp in reference "
+                              "'%s'; the file was aligned to another reference: realign it to --ref",
+                              path, sample, name, (long long)sam_hdr_tid2len(h, tid),
+                              (long long)tsr_ref_contig_length(ref, c), ref_path);
+    }
+    sam_hdr_destroy(h);
+    sam_close(fp);
+    return s;
+}

@@ -8,8 +8,6 @@
 #include "kernels/stats/stats.h"
 #include "kernels/pipeline/pipeline.h"
 
-#include <htslib/sam.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -82,71 +80,6 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerpri
     return TSR_OK;
 }
 
-/*
- * One aligned input against the reference: every planned contig must be in
- * its header with the reference's length (a BAM aligned to another assembly
- * would otherwise be read at the wrong coordinates or fail deep in a task),
- * and a CRAM must name a reference that is readable here (htslib would
- * otherwise try to download it by checksum).
- */
-static tsr_status_t tsr_check_aligned_input(const tsr_plan_t *plan, const tsr_ref_t *ref, const tsr_sample_t *smp)
-{
-    samFile *fp = sam_open(smp->bam, "r");
-    if (!fp)
-        return tsr_error_set(TSR_ERR_IO, "%s (sample %s): cannot open as BAM/CRAM: %s; check the file", smp->bam,
-                             smp->id, strerror(errno));
-    sam_hdr_t *h = sam_hdr_read(fp);
-    tsr_status_t s = TSR_OK;
-    if (!h)
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s (sample %s): no readable BAM/CRAM header; the file is damaged or not "
-                          "BAM/CRAM", smp->bam, smp->id);
-    if (s == TSR_OK && hts_get_format(fp)->format == cram) {
-        for (int t = 0; t < sam_hdr_nref(h) && s == TSR_OK; t++) {
-            kstring_t ur = KS_INITIALIZE;
-            if (sam_hdr_find_tag_pos(h, "SQ", t, "UR", &ur) == 0) {
-                const char *p = ur.s;
-                if (!strncmp(p, "file://", 7))
-                    p += 7;
-                if (strstr(p, "://") == NULL && access(p, R_OK) != 0)
-                    s = tsr_error_set(TSR_ERR_IO,
-                                      "%s (sample %s): CRAM contig '%s' was encoded against reference '%s', which "
-                                      "cannot be read here; put that FASTA back or convert the CRAM to BAM "
-                                      "(samtools view -b -T REF)",
-                                      smp->bam, smp->id, sam_hdr_tid2name(h, t), p);
-            } else {
-                s = tsr_error_set(TSR_ERR_IO,
-                                  "%s (sample %s): CRAM header names no reference file (@SQ UR) for contig '%s'; "
-                                  "convert the CRAM to BAM (samtools view -b -T REF)",
-                                  smp->bam, smp->id, sam_hdr_tid2name(h, t));
-            }
-            ks_free(&ur);
-        }
-    }
-    int last = -1;
-    for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
-        int c = plan->regions[r].contig;
-        if (c == last)
-            continue;
-        last = c;
-        const char *name = tsr_ref_contig_name(ref, c);
-        int tid = sam_hdr_name2tid(h, name);
-        if (tid < 0)
-            s = tsr_error_set(TSR_ERR_FORMAT,
-                              "%s (sample %s): contig '%s' of reference '%s' is not in the BAM/CRAM header; the file "
-                              "was aligned to another reference: realign it to --ref",
-                              smp->bam, smp->id, name, plan->opts.ref);
-        else if ((int64_t)sam_hdr_tid2len(h, tid) != tsr_ref_contig_length(ref, c))
-            s = tsr_error_set(TSR_ERR_FORMAT,
-                              "%s (sample %s): contig '%s' is %lld bp in the BAM/CRAM header but %lld bp in reference "
-                              "'%s'; the file was aligned to another reference: realign it to --ref",
-                              smp->bam, smp->id, name, (long long)sam_hdr_tid2len(h, tid),
-                              (long long)tsr_ref_contig_length(ref, c), plan->opts.ref);
-    }
-    sam_hdr_destroy(h);
-    sam_close(fp);
-    return s;
-}
-
 /* Check the aligned inputs against the reference before anything runs (master only). */
 static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
 {
@@ -157,11 +90,19 @@ static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
         return TSR_OK;
     tsr_ref_t *ref = NULL;
     TSR_CALL(tsr_ref_open(plan->opts.ref, &ref));
-    tsr_status_t s = TSR_OK;
+    /* the plan's contigs, each once, in region order */
+    int *contigs = malloc(((size_t)plan->n_regions + 1) * sizeof *contigs), n_contigs = 0;
+    tsr_status_t s = contigs ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory checking the inputs");
+    for (int r = 0; s == TSR_OK && r < plan->n_regions; r++)
+        if (n_contigs == 0 || contigs[n_contigs - 1] != plan->regions[r].contig)
+            contigs[n_contigs++] = plan->regions[r].contig;
     /* samples of sealed parts (tessera add) were checked by the run that added them, and may have moved */
-    for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++)
-        if (plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED)
-            s = tsr_check_aligned_input(plan, ref, &plan->sheet->samples[i]);
+    for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++) {
+        const tsr_sample_t *smp = &plan->sheet->samples[i];
+        if (smp->kind == TSR_INPUT_ALIGNED)
+            s = tsr_aln_check(smp->bam, smp->id, ref, plan->opts.ref, contigs, n_contigs);
+    }
+    free(contigs);
     tsr_ref_close(&ref);
     return s;
 }

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <htslib/sam.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -167,50 +166,6 @@ static tsr_status_t tsr_plan_lowpass_batches(tsr_plan_t *plan)
     return tsr_plan_cut_batches(plan);
 }
 
-/*
- * Depth of one aligned input, cheaply: mapped reads from the index x the mean
- * length of its first 1,000 records / the summed length of the header's
- * contigs. -1 when the index has no counts (CRAM indexes do not).
- */
-static double tsr_plan_bam_depth(const char *path)
-{
-    samFile *fp = sam_open(path, "r");
-    if (!fp)
-        return -1;
-    sam_hdr_t *h = sam_hdr_read(fp);
-    hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
-    bam1_t *b = bam_init1();
-    double depth = -1;
-    if (h && idx && b) {
-        uint64_t mapped = 0, unmapped = 0, m, u;
-        double reflen = 0, bases = 0;
-        int have = 0;
-        for (int t = 0; t < sam_hdr_nref(h); t++) {
-            reflen += (double)sam_hdr_tid2len(h, t);
-            if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
-                mapped += m;
-                unmapped += u;
-                have = 1;
-            }
-        }
-        int n = 0;
-        while (n < 1000 && sam_read1(fp, h, b) >= 0)
-            if (!(b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY))) {
-                bases += b->core.l_qseq;
-                n++;
-            }
-        if (have && reflen > 0)
-            depth = n ? (double)mapped * (bases / n) / reflen : 0;
-    }
-    bam_destroy1(b);
-    if (idx)
-        hts_idx_destroy(idx);
-    if (h)
-        sam_hdr_destroy(h);
-    sam_close(fp);
-    return depth;
-}
-
 static int tsr_double_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -244,7 +199,7 @@ static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
     int n = 0;
     /* the run's own sheet decides, so an added part never flips the mode of an existing run */
     for (int i = 0; i < plan->part_first[1]; i++) {
-        double x = tsr_plan_bam_depth(sh->samples[i].bam);
+        double x = tsr_aln_index_depth(sh->samples[i].bam);
         if (x >= 0)
             d[n++] = x;
     }
