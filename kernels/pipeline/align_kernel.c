@@ -87,7 +87,7 @@ static tsr_status_t tsr_align_map(tsr_align_mapper_t *m, const tsr_kernel_env_t 
     *slash = '\0';
     TSR_CALL(tsr_mkdir_p(bam_path));
     *slash = '/';
-    return tsr_align_map_slot(m, env->mm_index, env->pool, &plan->sheet->samples[sample], plan->opts.ref, path,
+    return tsr_align_map_slot(m, (const tsr_mm_index_t *)env->shared, env->pool, &plan->sheet->samples[sample], plan->opts.ref, path,
                               slot, plan->align_slots[sample], bam_path, dup_path);
 }
 
@@ -142,9 +142,34 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
     return tsr_error_set(TSR_ERR_INTERNAL, "align task '%s' has an unknown step", task->key);
 }
 
+/* Collective setup: the node-shared minimap2 index when the plan has FASTQ samples (align_index.c). */
+static tsr_status_t tsr_align_setup(const tsr_kernel_env_t *env, void **shared)
+{
+    tsr_mm_index_t *x = NULL;
+    tsr_status_t s = tsr_align_index_create(env->rt, env->plan, tsr_pool_size(env->pool), &x);
+    *shared = x;
+    return s;
+}
+
+/* Collective on the node: every rank is past its last task. */
+static void tsr_align_teardown(void **shared)
+{
+    tsr_mm_index_t *x = *shared;
+    tsr_mm_index_destroy(&x);
+    *shared = NULL;
+}
+
+static size_t tsr_align_shared_bytes(const void *shared)
+{
+    return tsr_mm_index_bytes(shared);
+}
+
 const tsr_kernel_t tsr_kernel_align = {
     .name = "align",
     .version = 5,
+    .setup = tsr_align_setup,
+    .teardown = tsr_align_teardown,
+    .shared_bytes = tsr_align_shared_bytes,
     .init = tsr_align_init,
     .process = tsr_align_process,
     .destroy = tsr_align_destroy,

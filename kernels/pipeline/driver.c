@@ -19,8 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Per task type: its kernel, whether the graph has tasks of it, and the kernel's env and states on this rank. */
 typedef struct tsr_exec_ctx {
-    tsr_kernel_env_t env;
+    const tsr_kernel_t *kernel[TSR_TASK_N_TYPES];
+    int used[TSR_TASK_N_TYPES];
+    tsr_kernel_env_t env[TSR_TASK_N_TYPES];
     void *state[TSR_TASK_N_TYPES];
     int ready[TSR_TASK_N_TYPES];
 } tsr_exec_ctx_t;
@@ -28,15 +31,15 @@ typedef struct tsr_exec_ctx {
 static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
 {
     tsr_exec_ctx_t *x = ctx;
-    const tsr_kernel_t *k = tsr_kernel_for_plan(x->env.plan, (tsr_task_type_t)task->type);
+    const tsr_kernel_t *k = task->type >= 0 && task->type < TSR_TASK_N_TYPES ? x->kernel[task->type] : NULL;
     if (!k)
         return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' has unknown type %d", task->key, task->type);
     if (!x->ready[task->type]) {
-        TSR_CALL(k->init(&x->env, &x->state[task->type]));
+        TSR_CALL(k->init(&x->env[task->type], &x->state[task->type]));
         x->ready[task->type] = 1;
     }
     double t0 = tsr_now();
-    tsr_status_t s = k->process(x->state[task->type], &x->env, task);
+    tsr_status_t s = k->process(x->state[task->type], &x->env[task->type], task);
     tsr_log_debug("%s: %s in %.3f s", task->key, tsr_status_str(s), tsr_now() - t0);
     return s;
 }
@@ -345,73 +348,68 @@ static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int6
     return TSR_OK;
 }
 
-/* The journal key of the collective cohort.h5 stage (not a scheduler task, so never in tasks.tsv). */
-#define TSR_COHORT_H5_KEY "cohort_h5"
-#define TSR_COHORT_H5_FILE "cohort.h5"
+/*
+ * Each used kernel's collective finish stage, in task-type order, journaled by
+ * the scheduler (tsr_sched_stage_run). A stop signal caught before a stage
+ * starts stops the run there (exit 75). Collective on rt->comm.
+ */
+typedef struct tsr_finish_ctx {
+    const tsr_kernel_stage_t *stage;
+    const tsr_kernel_env_t *env;
+} tsr_finish_ctx_t;
 
-typedef struct tsr_cohort_h5_ctx {
-    const tsr_plan_t *plan;
-    int64_t n_sites;
-} tsr_cohort_h5_ctx_t;
-
-/* The stage's work, collective on comm: every rank writes its block of cohort.h5's rows. */
-static tsr_status_t tsr_cohort_h5_run(void *ctx, MPI_Comm comm)
+static tsr_status_t tsr_finish_run(void *ctx, MPI_Comm comm)
 {
-    tsr_cohort_h5_ctx_t *c = ctx;
-    const tsr_plan_t *plan = c->plan;
-    char h5[4200];
-    snprintf(h5, sizeof h5, "%s/%s", plan->opts.outdir, TSR_COHORT_H5_FILE);
-    char **paths = NULL;
-    tsr_ref_t *ref = NULL;
-    int n = plan->n_regions;
-    tsr_status_t mine = TSR_OK;
-    paths = calloc((size_t)n + 1, sizeof *paths);
-    if (!paths)
-        mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-    for (int r = 0; mine == TSR_OK && r < n; r++) {
-        char rel[1024];
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        if (!(paths[r] = malloc(4200)))
-            mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-        else
-            mine = tsr_plan_path(plan, rel, paths[r], 4200);
+    tsr_finish_ctx_t *f = ctx;
+    return f->stage->run(f->env, comm);
+}
+
+static tsr_status_t tsr_pipeline_finish(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_exec_ctx_t *x,
+                                        tsr_run_summary_t *sum)
+{
+    tsr_status_t s = TSR_OK;
+    for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
+        const tsr_kernel_stage_t *fs = x->used[k] ? x->kernel[k]->finish : NULL;
+        if (!fs)
+            continue;
+        tsr_finish_ctx_t f = {fs, &x->env[k]};
+        tsr_stage_t st = {fs->key, fs->n_outputs, fs->outputs, fs->n_input_prefixes, fs->input_prefixes,
+                          tsr_finish_run, &f};
+        int skipped = 0;
+        s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
+        if (s == TSR_ERR_INTERRUPTED)
+            sum->sched.interrupted = 1;
     }
-    if (mine == TSR_OK)
-        mine = tsr_ref_open(plan->opts.ref, &ref);
-    tsr_status_t s = tsr_comm_agree(comm, mine);
-    if (s == TSR_OK) {
-        double t0 = tsr_now();
-        s = tsr_cohort_h5_write(comm, h5, ref, plan->sheet, n, (const char *const *)paths, &c->n_sites);
-        int rank = 0;
-        MPI_Comm_rank(comm, &rank);
-        if (s == TSR_OK && rank == 0)
-            tsr_log_info("%s: %lld sites written collectively in %.2f s", h5, (long long)c->n_sites, tsr_now() - t0);
-    }
-    for (int r = 0; paths && r < n; r++)
-        free(paths[r]);
-    free(paths);
-    tsr_ref_close(&ref);
     return s;
 }
 
 /*
- * The collective stage after the task graph: every rank writes DIR/cohort.h5
- * from the joint call sets with parallel HDF5 (kernels/stats/cohort_h5.c),
- * journaled by the scheduler as stage TSR_COHORT_H5_KEY and re-run when a
- * joint task was re-made after it. A stop signal caught before it starts
- * stops the run here (exit 75). Collective on rt->comm.
+ * Each used kernel's collective setup, in task-type order (the align
+ * kernel's node-shared index). Collective on rt->comm; on failure the
+ * kernels already set up are torn down.
  */
-static tsr_status_t tsr_cohort_h5_stage(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_run_summary_t *sum)
+static tsr_status_t tsr_pipeline_setup(const tsr_rt_t *rt, tsr_exec_ctx_t *x, tsr_run_summary_t *sum)
 {
-    static const char *const outputs[] = {TSR_COHORT_H5_FILE};
-    static const char *const inputs[] = {"joint/"};
-    tsr_cohort_h5_ctx_t ctx = {plan, 0};
-    tsr_stage_t st = {TSR_COHORT_H5_KEY, 1, outputs, 1, inputs, tsr_cohort_h5_run, &ctx};
-    int skipped = 0;
-    tsr_status_t s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
-    if (s == TSR_ERR_INTERRUPTED)
-        sum->sched.interrupted = 1;
+    tsr_status_t s = TSR_OK;
+    for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
+        if (!x->used[k] || !x->kernel[k]->setup)
+            continue;
+        s = tsr_comm_agree(rt->comm, x->kernel[k]->setup(&x->env[k], &x->env[k].shared));
+        if (s == TSR_OK && x->kernel[k]->shared_bytes)
+            sum->index_bytes_per_node += (int64_t)x->kernel[k]->shared_bytes(x->env[k].shared);
+    }
     return s;
+}
+
+/* Free every rank's kernel states, then the setups (collective on rt->comm: every rank is past its last task). */
+static void tsr_pipeline_teardown(tsr_exec_ctx_t *x)
+{
+    for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+        if (x->ready[k])
+            x->kernel[k]->destroy(&x->state[k]);
+    for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+        if (x->used[k] && x->kernel[k]->teardown)
+            x->kernel[k]->teardown(&x->env[k].shared);
 }
 
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
@@ -454,13 +452,19 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         tsr_log_debug("rank %d: %d threads on PUs %s", rt->rank, pl.n_threads, pl.domain_cpus);
         tsr_exec_ctx_t x;
         memset(&x, 0, sizeof x);
-        x.env.plan = plan;
-        x.env.pool = pool;
-        x.env.rt = rt;
-        tsr_mm_index_t *mm_index = NULL; /* collective: the aligner's index, loaded once per node and shared */
-        s = tsr_align_index_create(rt, plan, pl.n_threads, &mm_index);
-        x.env.mm_index = mm_index;
-        sum->index_bytes_per_node = (int64_t)tsr_mm_index_bytes(mm_index);
+        for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
+            x.kernel[k] = tsr_kernel_for_plan(plan, (tsr_task_type_t)k);
+            if (!x.kernel[k])
+                s = tsr_error_set(TSR_ERR_INTERNAL, "no kernel named '%s' for task type %d",
+                                  plan->kernel[k] ? plan->kernel[k] : "(none)", k);
+            x.env[k].plan = plan;
+            x.env[k].pool = pool;
+            x.env[k].rt = rt;
+        }
+        for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++)
+            x.used[tsr_graph_task(g, id)->type] = 1;
+        if (s == TSR_OK)
+            s = tsr_pipeline_setup(rt, &x, sum);
         tsr_sched_opts_t so;
         tsr_sched_opts_init(&so);
         so.outdir = o->outdir;
@@ -468,13 +472,11 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         so.grace_seconds = o->grace_seconds;
         if (s == TSR_OK)
             s = tsr_sched_run(rt->comm, g, &so, tsr_pipeline_exec, &x, &sum->sched);
-        for (int k = 0; k < TSR_TASK_N_TYPES; k++)
-            if (x.ready[k])
-                tsr_kernel_for_plan(plan, (tsr_task_type_t)k)->destroy(&x.state[k]);
-        tsr_mm_index_destroy(&mm_index); /* collective on the node: every rank is past its last task */
+        tsr_pipeline_teardown(&x);
+        /* each used kernel's finish stage (cohort.h5); `tessera align` has no cohort task, so none */
+        if (s == TSR_OK)
+            s = tsr_pipeline_finish(rt, plan, &x, sum);
     }
-    if (s == TSR_OK && !o->align_only) /* tessera align: no cohort stage; summary.json still lists alignment QC */
-        s = tsr_cohort_h5_stage(rt, plan, sum);
     int64_t rss = tsr_peak_rss();
     MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
     sum->seconds = tsr_now() - t0;

@@ -109,6 +109,8 @@ typedef struct tsr_plan {
     tsr_batch_t *batches;
     int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
     int lowpass;           /* the resolved mode: 1 = low-pass kernels (--mode lowpass, or auto below 2x) */
+    const char *kernel[TSR_TASK_N_TYPES]; /* the kernel that runs each task type, by name (tsr_kernel_find):
+                                             align, call|lowpass_evidence, joint|lowpass_discover, cohort */
     double median_depth;   /* --mode auto: median per-sample depth estimated from the BAM/CRAM indexes (-1 if not) */
     int n_parts;           /* sheet parts: opts.samples, then DIR/samples.d/0001.tsv, 0002.tsv, ... (tessera add) */
     int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
@@ -210,37 +212,68 @@ void tsr_plan_work_destroy(tsr_work_t **w);
 
 /* --------------------------------------------------------------- kernels */
 
-/* What every kernel gets: the plan, the rank's pool and MPI context. */
+/* What every kernel gets: the plan, the rank's pool and MPI context, and what its setup() made. */
 typedef struct tsr_kernel_env {
     const tsr_plan_t *plan;
     tsr_pool_t *pool;
     const tsr_rt_t *rt;
-    /* the node-shared minimap2 index (kernels/kernels.h) when the plan has FASTQ samples, else NULL */
-    const tsr_mm_index_t *mm_index;
+    void *shared; /* this kernel's setup() result on this rank (NULL without setup) */
 } tsr_kernel_env_t;
 
 /*
- * The kernel contract. init() runs once per rank before its first task of
- * this kernel and returns private state; process() runs one task (the
- * task's arg encodes the work unit, see kernels/README.md; call, joint and
- * cohort kernels get it resolved by tsr_plan_work_create()) and must write
- * outputs under temporary names and rename them when complete; destroy()
- * frees the state and accepts NULL. version changes whenever the kernel's
- * output for the same input changes (it enters the run fingerprint).
+ * A kernel's collective finish stage: work every rank does together after
+ * the task graph (parallel HDF5, a reduction), journaled and resumed by the
+ * scheduler like a task (tsr_sched_stage_run: key, outputs relative to the
+ * output directory, and the task-key prefixes whose re-made outputs make it
+ * run again). run() is collective on comm.
+ */
+typedef struct tsr_kernel_stage {
+    const char *key;
+    int n_outputs;
+    const char *const *outputs;
+    int n_input_prefixes;
+    const char *const *input_prefixes;
+    tsr_status_t (*run)(const tsr_kernel_env_t *env, MPI_Comm comm);
+} tsr_kernel_stage_t;
+
+/*
+ * The kernel contract. Phases, each optional unless marked:
+ *   setup()     collective on env->rt->comm, before the task graph, on every
+ *               rank: state the ranks build together (the align kernel's
+ *               node-shared index), seen by init() and process() as
+ *               env->shared; teardown() frees it, collectively, after the graph.
+ *   init()      (required) once per rank before its first task of this
+ *               kernel: the rank's private state.
+ *   process()   (required) one task: its work unit comes from
+ *               tsr_plan_work_create() (call, joint, cohort) or the task arg
+ *               (align, see kernels/README.md); outputs are written under
+ *               temporary names and renamed when complete.
+ *   destroy()   (required) frees init()'s state; accepts NULL.
+ *   finish      a collective stage after the graph (the cohort kernel's cohort.h5).
+ *   shared_bytes()  memory setup() holds once per node, for summary.json.
+ * The driver runs setup, finish and teardown only for kernels that have
+ * tasks in the graph (`tessera align` has no cohort task, so no cohort.h5).
+ * version changes whenever the kernel's output for the same input changes
+ * (it enters the run fingerprint).
  */
 typedef struct tsr_kernel {
     const char *name;
     int version;
+    tsr_status_t (*setup)(const tsr_kernel_env_t *env, void **shared);
+    void (*teardown)(void **shared);
+    size_t (*shared_bytes)(const void *shared);
     tsr_status_t (*init)(const tsr_kernel_env_t *env, void **state);
     tsr_status_t (*process)(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task);
     void (*destroy)(void **state);
+    const tsr_kernel_stage_t *finish;
 } tsr_kernel_t;
 
-/* The registered kernel by name ("align", "call", "joint", "cohort"), NULL if none. */
+/*
+ * The registered kernel by name ("align", "call", "joint", "cohort",
+ * "lowpass_evidence", "lowpass_discover"), NULL if none.
+ */
 const tsr_kernel_t *tsr_kernel_find(const char *name);
-/* The kernel that runs tasks of a type in deep mode. */
-const tsr_kernel_t *tsr_kernel_for_task(tsr_task_type_t type);
-/* The kernel that runs tasks of a type in the plan's mode (low-pass: call -> lowpass_evidence, joint -> lowpass_discover). */
+/* The kernel that runs tasks of a type in this plan: tsr_kernel_find(plan->kernel[type]). */
 const tsr_kernel_t *tsr_kernel_for_plan(const tsr_plan_t *plan, tsr_task_type_t type);
 
 extern const tsr_kernel_t tsr_kernel_align;
@@ -257,7 +290,8 @@ extern const tsr_kernel_t tsr_kernel_lowpass_discover;
  * index of plan->opts.ref cached as DIR/ref.mmi (tsr_mm_index_create with
  * n_threads for building), else *x = NULL. Collective on rt->comm. Run it
  * before the task graph and tsr_mm_index_destroy() it after the graph, on
- * every rank; the align kernel maps with it (tsr_kernel_env_t.mm_index).
+ * every rank: the align kernel's setup() and teardown(), so it maps with it
+ * as env->shared.
  */
 tsr_status_t tsr_align_index_create(const tsr_rt_t *rt, const tsr_plan_t *plan, int n_threads,
                                     tsr_mm_index_t **x) TSR_RESULT_USED;

@@ -234,6 +234,13 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
         s = tsr_plan_lowpass_batches(plan);
     if (s == TSR_OK)
         s = tsr_plan_align_units(plan);
+    if (s == TSR_OK) {
+        /* the mode picks each task type's kernel by name; the driver finds them in the registry */
+        plan->kernel[TSR_TASK_ALIGN] = tsr_kernel_align.name;
+        plan->kernel[TSR_TASK_CALL] = plan->lowpass ? tsr_kernel_lowpass_evidence.name : tsr_kernel_call.name;
+        plan->kernel[TSR_TASK_JOINT] = plan->lowpass ? tsr_kernel_lowpass_discover.name : tsr_kernel_joint.name;
+        plan->kernel[TSR_TASK_COHORT] = tsr_kernel_cohort.name;
+    }
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
         return s;
