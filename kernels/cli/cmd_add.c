@@ -47,23 +47,18 @@ int tsr_cmd_add(int argc, char **argv)
         {"log-level", required_argument, 0, O_LOG},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *outdir = NULL, *samples = NULL;
-    int threads = 0, log_level = TSR_LOG_INFO, c;
-    int64_t mem = 0;
+    int log_level = TSR_LOG_INFO, c;
+    tsr_run_opts_t ro; /* --threads and --mem-per-rank parse as `tessera run` declares them */
+    tsr_run_opts_init(&ro);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
-        char *end = NULL;
         switch (c) {
         case O_SAMPLES: samples = optarg; break;
         case O_OUT: outdir = optarg; break;
         case O_THREADS:
-            threads = (int)strtol(optarg, &end, 10);
-            if (*end || threads < 0)
-                return tsr_cli_usage_error("add", "--threads takes a number >= 0, not '%s'", optarg);
-            break;
         case O_MEM:
-            mem = tsr_parse_size(optarg);
-            if (mem < 0)
-                return tsr_cli_usage_error("add", "--mem-per-rank takes a size like 4G, not '%s'", optarg);
+            if (tsr_run_opt_set(&ro, tsr_run_opt_find(c == O_THREADS ? "threads" : "mem-per-rank"), optarg) != TSR_OK)
+                return tsr_cli_usage_error("add", "%s", tsr_error_msg());
             break;
         case O_LOG:
             log_level = tsr_log_level_parse(optarg);
@@ -98,7 +93,7 @@ int tsr_cmd_add(int argc, char **argv)
     }
     tsr_log_configure((tsr_log_level_t)log_level, rt->size > 1 ? rt->rank : -1);
     tsr_run_summary_t sum;
-    s = tsr_pipeline_add(rt, outdir, samples, threads, mem, &prov.pv, &sum);
+    s = tsr_pipeline_add(rt, outdir, samples, ro.threads, ro.mem_per_rank, &prov.pv, &sum);
     int code;
     if (rt->role == TSR_ROLE_MASTER) {
         if (s == TSR_OK) {

@@ -19,23 +19,12 @@ static void tsr_align_usage(FILE *fp)
             "as BAM/CRAM are already aligned and are skipped. Running the same command again resumes\n"
             "from DIR/journal.tsv; a later 'tessera run' with the same options reuses the alignments and\n"
             "goes on with calling. Every option of 'tessera run' is accepted (--regions, --shard-size,\n"
-            "--batch-size, ... shape the plan that run must match); these are the ones the stage uses.\n\n"
-            "Required:\n"
-            "  --ref FASTA            reference (indexed with samtools faidx, or indexable)\n"
-            "  --samples SHEET.tsv    sample sheet: sample, population, fastq1 [fastq2] (FASTQ or unaligned BAM/CRAM; one\n"
-            "                         line per lane) | bam, optional read_group, library\n"
-            "  --out DIR              output directory (new, empty, or an earlier run of tessera)\n"
-            "Options:\n"
-            "  --threads N            worker threads per rank [0 = one per core of the rank's domain]\n"
-            "  --align-chunk N        read pairs per align work unit [1000000]\n"
-            "  --aln-format F         bam|cram: per-sample output format [%s]; CRAM 3.0 is encoded\n"
-            "                         against --ref and needs that FASTA to decode\n"
-            "  --grace SECONDS        on SIGTERM/SIGUSR1, wait this long for running tasks [60]\n"
-            "  --log-level L          off|error|warn|info|debug|trace [info]\n"
-            "  -h, --help             this help\n\n"
-            "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
-            "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n",
-            TSR_ALN_FORMAT_DEFAULT);
+            "--batch-size, ... shape the plan that run must match); these are the ones the stage uses.\n\n");
+    tsr_run_opts_help(fp, TSR_RUN_OPT_ALIGN);
+    fprintf(fp, "  --log-level L         off|error|warn|info|debug|trace [info]\n"
+                "  -h, --help            this help\n\n"
+                "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
+                "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
 }
 
 int tsr_cmd_align(int argc, char **argv)

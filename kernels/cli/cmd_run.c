@@ -17,29 +17,12 @@ static void tsr_run_usage(FILE *fp)
             "Usage: mpirun -n N tessera run --ref REF.fa --samples SHEET.tsv --out DIR [options]\n\n"
             "Runs the whole pipeline: align (FASTQ samples) -> call per (region, sample batch) ->\n"
             "joint genotyping per region -> cohort.bcf, cohort.h5, stats.tsv, summary.json in DIR.\n"
-            "Running the same command again resumes from DIR/journal.tsv.\n\n"
-            "Required:\n"
-            "  --ref FASTA            reference (indexed with samtools faidx, or indexable)\n"
-            "  --samples SHEET.tsv    sample sheet: sample, population, fastq1 [fastq2] (FASTQ or unaligned BAM/CRAM; one\n"
-            "                         line per lane) | bam, optional read_group, library\n"
-            "  --out DIR              output directory (new, empty, or an earlier run of this command)\n"
-            "Options:\n"
-            "  --regions R            contig, contig:beg-end (1-based), space-separated list, or BED file\n"
-            "  --mode M               auto|deep|lowpass [auto: lowpass when the median depth < 2x]\n"
-            "  --threads N            worker threads per rank [0 = one per core of the rank's domain]\n"
-            "  --mem-per-rank SIZE    memory budget per rank, e.g. 4G; lowpass sizes batches by it [unlimited]\n"
-            "  --shard-size BP        region length of a work unit [1000000]\n"
-            "  --batch-size N         samples per evidence partition [64]\n"
-            "  --align-chunk N        read pairs per align work unit [1000000]\n"
-            "  --aln-format F         bam|cram: per-sample alignments DIR/aln/S.bam|.cram [" TSR_ALN_FORMAT_DEFAULT "]\n"
-            "  --min-mapq Q           ignore reads below this mapping quality [20]\n"
-            "  --min-baseq Q          ignore bases below this base quality [13]\n"
-            "  --min-qual Q           sites below this QUAL are filtered LowQual [30]\n"
-            "  --grace SECONDS        on SIGTERM/SIGUSR1, wait this long for running tasks [60]\n"
-            "  --log-level L          off|error|warn|info|debug|trace [info]\n"
-            "  -h, --help             this help\n\n"
-            "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
-            "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
+            "Running the same command again resumes from DIR/journal.tsv.\n\n");
+    tsr_run_opts_help(fp, 0);
+    fprintf(fp, "  --log-level L         off|error|warn|info|debug|trace [info]\n"
+                "  -h, --help            this help\n\n"
+                "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
+                "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
 }
 
 /* Append `arg` to `out` quoted for a POSIX shell when it holds anything but safe characters. */
@@ -108,19 +91,15 @@ void tsr_cli_provenance_free(tsr_cli_provenance_t *b)
 
 int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, void (*usage)(FILE *fp))
 {
-    enum { O_REF = 256, O_SAMPLES, O_OUT, O_REGIONS, O_MODE, O_THREADS, O_MEM, O_SHARD, O_BATCH,
-           O_MAPQ, O_BASEQ, O_QUAL, O_GRACE, O_LOG, O_CHUNK, O_ALN_FORMAT };
-    static const struct option lopts[] = {
-        {"ref", required_argument, 0, O_REF},         {"samples", required_argument, 0, O_SAMPLES},
-        {"out", required_argument, 0, O_OUT},         {"regions", required_argument, 0, O_REGIONS},
-        {"mode", required_argument, 0, O_MODE},       {"threads", required_argument, 0, O_THREADS},
-        {"mem-per-rank", required_argument, 0, O_MEM}, {"shard-size", required_argument, 0, O_SHARD},
-        {"batch-size", required_argument, 0, O_BATCH}, {"min-mapq", required_argument, 0, O_MAPQ},
-        {"min-baseq", required_argument, 0, O_BASEQ}, {"min-qual", required_argument, 0, O_QUAL},
-        {"grace", required_argument, 0, O_GRACE},     {"log-level", required_argument, 0, O_LOG},
-        {"align-chunk", required_argument, 0, O_CHUNK}, {"help", no_argument, 0, 'h'},
-        {"aln-format", required_argument, 0, O_ALN_FORMAT},
-        {0, 0, 0, 0}};
+    /* every option of the table (kernels/pipeline/run_options.c), then --log-level and --help */
+    enum { O_TABLE = 256, O_LOG = 1024 };
+    struct option lopts[64];
+    int n = 0;
+    for (int i = 0; i < tsr_run_opt_count() && n < 60; i++)
+        lopts[n++] = (struct option){tsr_run_opt_at(i)->name, required_argument, 0, O_TABLE + i};
+    lopts[n++] = (struct option){"log-level", required_argument, 0, O_LOG};
+    lopts[n++] = (struct option){"help", no_argument, 0, 'h'};
+    lopts[n] = (struct option){0, 0, 0, 0};
     tsr_run_opts_t o;
     tsr_run_opts_init(&o);
     o.align_only = align_only;
@@ -128,47 +107,12 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
-        char *end = NULL;
+        if (c >= O_TABLE && c < O_TABLE + tsr_run_opt_count()) {
+            if (tsr_run_opt_set(&o, tsr_run_opt_at(c - O_TABLE), optarg) != TSR_OK)
+                return tsr_cli_usage_error(name, "%s", tsr_error_msg());
+            continue;
+        }
         switch (c) {
-        case O_REF: o.ref = optarg; break;
-        case O_SAMPLES: o.samples = optarg; break;
-        case O_OUT: o.outdir = optarg; break;
-        case O_REGIONS: o.regions = optarg; break;
-        case O_MODE: o.mode = optarg; break;
-        case O_THREADS:
-            o.threads = (int)strtol(optarg, &end, 10);
-            if (*end || o.threads < 0)
-                return tsr_cli_usage_error(name, "--threads takes a number >= 0, not '%s'", optarg);
-            break;
-        case O_MEM:
-            o.mem_per_rank = tsr_parse_size(optarg);
-            if (o.mem_per_rank < 0)
-                return tsr_cli_usage_error(name, "--mem-per-rank takes a size like 4G, not '%s'", optarg);
-            break;
-        case O_SHARD:
-            o.shard_size = tsr_parse_size(optarg);
-            if (o.shard_size <= 0)
-                return tsr_cli_usage_error(name, "--shard-size takes a length like 1M, not '%s'", optarg);
-            break;
-        case O_BATCH:
-            o.batch_size = (int)strtol(optarg, &end, 10);
-            if (*end || o.batch_size < 1)
-                return tsr_cli_usage_error(name, "--batch-size takes a number >= 1, not '%s'", optarg);
-            break;
-        case O_ALN_FORMAT:
-            if (strcmp(optarg, "bam") && strcmp(optarg, "cram"))
-                return tsr_cli_usage_error(name, "--aln-format takes bam or cram, not '%s'", optarg);
-            o.aln_format = optarg;
-            break;
-        case O_CHUNK:
-            o.align_chunk_pairs = strtoll(optarg, &end, 10);
-            if (*end || o.align_chunk_pairs < 1)
-                return tsr_cli_usage_error(name, "--align-chunk takes a number of read pairs >= 1, not '%s'", optarg);
-            break;
-        case O_MAPQ: o.min_mapq = atoi(optarg); break;
-        case O_BASEQ: o.min_baseq = atoi(optarg); break;
-        case O_QUAL: o.min_qual = atof(optarg); break;
-        case O_GRACE: o.grace_seconds = atof(optarg); break;
         case O_LOG:
             log_level = tsr_log_level_parse(optarg);
             if (log_level < 0)

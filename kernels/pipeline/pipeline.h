@@ -27,6 +27,9 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 
+#include <stddef.h>
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -97,8 +100,60 @@ typedef struct tsr_run_opts {
     const char *add_fingerprint;
 } tsr_run_opts_t;
 
+/* Defaults from the option table (below). */
 void tsr_run_opts_init(tsr_run_opts_t *o);
+/* The whole set: required paths, ranges, the mode; TSR_ERR_USAGE naming the first bad option. */
 tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o) TSR_RESULT_USED;
+
+/*
+ * Every option of tsr_run_opts_t declared once (kernels/pipeline/run_options.c):
+ * the command line's name, metavar and help, the field it sets, its default,
+ * its parser and usage error, and the run.tsv key that keeps it for
+ * `tessera add`. The defaults, the command layer's parser and --help, and
+ * run.tsv's writer and reader walk the table.
+ */
+typedef enum {
+    TSR_RUN_OPT_STR,  /* const char * (points into the caller's text) */
+    TSR_RUN_OPT_INT,  /* int, decimal */
+    TSR_RUN_OPT_I64,  /* int64_t, decimal */
+    TSR_RUN_OPT_SIZE, /* int64_t, a size or length with an optional K/M/G suffix (tsr_parse_size) */
+    TSR_RUN_OPT_REAL  /* double */
+} tsr_run_opt_kind_t;
+enum {
+    TSR_RUN_OPT_REQUIRED = 1, /* --help lists it under "Required" */
+    TSR_RUN_OPT_ALIGN = 2     /* `tessera align --help` lists it (align accepts every option) */
+};
+typedef struct tsr_run_opt_decl {
+    const char *name;     /* --name */
+    const char *metavar;  /* in --help */
+    const char *help;     /* in --help, with the default in brackets; lines separated by '\n' */
+    tsr_run_opt_kind_t kind;
+    size_t offset;        /* offsetof(tsr_run_opts_t, field) */
+    const char *dflt;     /* the default as command-line text; NULL: zero / NULL */
+    const char *expect;   /* the usage error's "--name takes EXPECT, not 'TEXT'" */
+    double min;           /* numbers: the smallest value accepted */
+    const char *choices;  /* strings: "a|b|c" accepted values; NULL: any */
+    const char *record;   /* the run.tsv key, or NULL when run.tsv does not keep it */
+    unsigned flags;       /* TSR_RUN_OPT_REQUIRED, TSR_RUN_OPT_ALIGN */
+} tsr_run_opt_decl_t;
+
+int tsr_run_opt_count(void);
+/* The i-th declaration (table order), NULL out of range; by --name, NULL if none. Not collective. */
+const tsr_run_opt_decl_t *tsr_run_opt_at(int i);
+const tsr_run_opt_decl_t *tsr_run_opt_find(const char *name);
+/* Parse `text` into o's field (strings keep the pointer); TSR_ERR_USAGE "--name takes ..., not 'text'". */
+tsr_status_t tsr_run_opt_set(tsr_run_opts_t *o, const tsr_run_opt_decl_t *d, const char *text) TSR_RESULT_USED;
+/* The "Required:" and "Options:" lines of --help; flags != 0 lists only options with one of them. */
+void tsr_run_opts_help(FILE *fp, unsigned flags);
+/* run.tsv: write every recorded option as "key<TAB>value" lines, in table order. */
+tsr_status_t tsr_run_opts_record_write(FILE *fp, const tsr_run_opts_t *o) TSR_RESULT_USED;
+/* How many keys tsr_run_opts_record_write() writes. */
+int tsr_run_opts_record_count(void);
+/*
+ * run.tsv: set the option recorded under `key` from `value`; strings are copied to buf (len bytes), which
+ * must outlive o. 1 when the key is an option's, 0 otherwise.
+ */
+int tsr_run_opts_record_read(tsr_run_opts_t *o, const char *key, const char *value, char *buf, size_t len);
 
 typedef struct tsr_plan {
     tsr_run_opts_t opts;
@@ -131,7 +186,8 @@ typedef struct tsr_run_record {
     tsr_run_opts_t opts;   /* the recorded options; its strings point into this struct */
     int lowpass;           /* the resolved mode */
     char fingerprint[64];
-    char ref[4096], regions[4096], samples[4200], outdir[4096], aln_format[16];
+    char ref[4096], regions[4096], samples[4200], outdir[4096];
+    char text[4][4096];    /* the recorded string options' values (tsr_run_opts_record_read), in run.tsv order */
 } tsr_run_record_t;
 /* Read DIR/run.tsv into *rec (opts.samples = DIR/samples.d/0000.tsv, opts.add_fingerprint set). Not collective. */
 tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_RESULT_USED;

@@ -23,19 +23,6 @@
 
 #define TSR_LOWPASS_MAX_DEPTH 2.0 /* --mode auto: lowpass below this median depth */
 
-void tsr_run_opts_init(tsr_run_opts_t *o)
-{
-    memset(o, 0, sizeof *o);
-    o->shard_size = 1000000;
-    o->batch_size = 64;
-    o->min_mapq = 20;
-    o->min_baseq = 13;
-    o->min_qual = 30.0;
-    o->mode = "auto";
-    o->grace_seconds = 60.0;
-    o->align_chunk_pairs = 1000000;
-}
-
 tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
 {
     if (!o->ref)

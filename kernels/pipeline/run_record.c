@@ -106,11 +106,15 @@ tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan)
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    fprintf(fp, "fingerprint\t%s\nmode\t%s\nref\t%s\nregions\t%s\nshard_size\t%lld\nbatch_size\t%d\n"
-                "min_mapq\t%d\nmin_baseq\t%d\nmin_qual\t%.17g\nalign_chunk\t%lld\naln_format\t%s\n",
-            plan->fingerprint, plan->lowpass ? "lowpass" : "deep", realpath(o->ref, abs_ref) ? abs_ref : o->ref,
-            regions, (long long)o->shard_size, o->batch_size, o->min_mapq, o->min_baseq, o->min_qual,
-            (long long)o->align_chunk_pairs, o->aln_format ? o->aln_format : "");
+    /* resolved values first (the mode, absolute paths), then every recorded option (run_options.c) */
+    fprintf(fp, "fingerprint\t%s\nmode\t%s\nref\t%s\nregions\t%s\n", plan->fingerprint,
+            plan->lowpass ? "lowpass" : "deep", realpath(o->ref, abs_ref) ? abs_ref : o->ref, regions);
+    tsr_status_t s = tsr_run_opts_record_write(fp, o);
+    if (s != TSR_OK) {
+        fclose(fp);
+        unlink(tmp);
+        return s;
+    }
     return tsr_output_commit(fp, tmp, path);
 }
 
@@ -125,7 +129,7 @@ tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec)
                              "--out %s` first", outdir, path, strerror(errno), outdir);
     tsr_run_opts_init(&rec->opts);
     char line[8400];
-    int seen = 0, lineno = 0;
+    int seen = 0, lineno = 0, n_text = 0;
     tsr_status_t s = TSR_OK;
     while (s == TSR_OK && fgets(line, sizeof line, fp)) {
         lineno++;
@@ -145,33 +149,21 @@ tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec)
             snprintf(rec->ref, sizeof rec->ref, "%s", v);
         else if (!strcmp(line, "regions"))
             snprintf(rec->regions, sizeof rec->regions, "%s", v);
-        else if (!strcmp(line, "shard_size"))
-            rec->opts.shard_size = strtoll(v, NULL, 10);
-        else if (!strcmp(line, "batch_size"))
-            rec->opts.batch_size = atoi(v);
-        else if (!strcmp(line, "min_mapq"))
-            rec->opts.min_mapq = atoi(v);
-        else if (!strcmp(line, "min_baseq"))
-            rec->opts.min_baseq = atoi(v);
-        else if (!strcmp(line, "min_qual"))
-            rec->opts.min_qual = strtod(v, NULL);
-        else if (!strcmp(line, "align_chunk"))
-            rec->opts.align_chunk_pairs = strtoll(v, NULL, 10);
-        else if (!strcmp(line, "aln_format"))
-            snprintf(rec->aln_format, sizeof rec->aln_format, "%s", v);
+        else if (tsr_run_opts_record_read(&rec->opts, line, v, rec->text[n_text], sizeof rec->text[n_text]))
+            n_text += rec->text[n_text][0] != '\0' && n_text + 1 < (int)(sizeof rec->text / sizeof rec->text[0]);
         else
             seen--;
     }
     fclose(fp);
-    if (s == TSR_OK && (seen < 11 || !rec->fingerprint[0]))
-        s = tsr_error_set(TSR_ERR_FORMAT, "%s: incomplete run record (%d of 11 keys)", path, seen);
+    const int want = 4 + tsr_run_opts_record_count(); /* fingerprint, mode, ref, regions + the options */
+    if (s == TSR_OK && (seen < want || !rec->fingerprint[0]))
+        s = tsr_error_set(TSR_ERR_FORMAT, "%s: incomplete run record (%d of %d keys)", path, seen, want);
     if (s != TSR_OK)
         return s;
     snprintf(rec->outdir, sizeof rec->outdir, "%s", outdir);
     tsr_plan_part_path(outdir, 0, rec->samples, sizeof rec->samples);
     rec->opts.ref = rec->ref;
     rec->opts.regions = rec->regions[0] ? rec->regions : NULL;
-    rec->opts.aln_format = rec->aln_format[0] ? rec->aln_format : NULL;
     rec->opts.samples = rec->samples;
     rec->opts.outdir = rec->outdir;
     rec->opts.mode = rec->lowpass ? "lowpass" : "deep";

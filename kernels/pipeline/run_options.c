@@ -1,0 +1,217 @@
+/*
+ * run_options.c - every option of `tessera run` (and `align`, `add`)
+ * declared once, in one table: its command-line name and help, the
+ * tsr_run_opts_t field it sets, its default, how it is parsed and what the
+ * usage error says, whether `tessera align` documents it, and the run.tsv key
+ * that keeps it for `tessera add`. The defaults (tsr_run_opts_init), the
+ * command layer's parser and --help, and run.tsv's writer and reader all walk
+ * this table, so adding an option is one row here plus the field (and the
+ * fingerprint, when it changes outputs).
+ */
+#include "kernels/pipeline/pipeline.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_OPT(field) offsetof(tsr_run_opts_t, field)
+
+/*
+ * The table. Recorded options (record != NULL) appear in run.tsv in this order,
+ * after the fingerprint, the resolved mode, the reference and the regions,
+ * which run_record.c writes itself (they are resolved, not copied).
+ */
+static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
+    {"ref", "FASTA", "reference (indexed with samtools faidx, or indexable)", TSR_RUN_OPT_STR, TSR_OPT(ref), NULL,
+     NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
+    {"samples", "SHEET.tsv",
+     "sample sheet: sample, population, fastq1 [fastq2] (FASTQ or unaligned BAM/CRAM; one\n"
+     "line per lane) | bam, optional read_group, library",
+     TSR_RUN_OPT_STR, TSR_OPT(samples), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
+    {"out", "DIR", "output directory (new, empty, or an earlier run of tessera)", TSR_RUN_OPT_STR, TSR_OPT(outdir),
+     NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
+    {"regions", "R", "contig, contig:beg-end (1-based), space-separated list, or BED file", TSR_RUN_OPT_STR,
+     TSR_OPT(regions), NULL, NULL, 0, NULL, NULL, 0},
+    {"mode", "M", "auto|deep|lowpass [auto: lowpass when the median depth < 2x]", TSR_RUN_OPT_STR, TSR_OPT(mode),
+     "auto", "auto, deep or lowpass", 0, "auto|deep|lowpass", NULL, 0},
+    {"threads", "N", "worker threads per rank [0 = one per core of the rank's domain]", TSR_RUN_OPT_INT,
+     TSR_OPT(threads), "0", "a number >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    {"mem-per-rank", "SIZE", "memory budget per rank, e.g. 4G; lowpass sizes batches by it [unlimited]",
+     TSR_RUN_OPT_SIZE, TSR_OPT(mem_per_rank), "0", "a size like 4G", 0, NULL, NULL, 0},
+    {"shard-size", "BP", "region length of a work unit [1000000]", TSR_RUN_OPT_SIZE, TSR_OPT(shard_size), "1000000",
+     "a length like 1M", 1, NULL, "shard_size", 0},
+    {"batch-size", "N", "samples per evidence partition [64]", TSR_RUN_OPT_INT, TSR_OPT(batch_size), "64",
+     "a number >= 1", 1, NULL, "batch_size", 0},
+    {"min-mapq", "Q", "ignore reads below this mapping quality [20]", TSR_RUN_OPT_INT, TSR_OPT(min_mapq), "20",
+     "a number >= 0", 0, NULL, "min_mapq", 0},
+    {"min-baseq", "Q", "ignore bases below this base quality [13]", TSR_RUN_OPT_INT, TSR_OPT(min_baseq), "13",
+     "a number >= 0", 0, NULL, "min_baseq", 0},
+    {"min-qual", "Q", "sites below this QUAL are filtered LowQual [30]", TSR_RUN_OPT_REAL, TSR_OPT(min_qual), "30",
+     "a number >= 0", 0, NULL, "min_qual", 0},
+    {"align-chunk", "N", "read pairs per align work unit [1000000]", TSR_RUN_OPT_I64, TSR_OPT(align_chunk_pairs),
+     "1000000", "a number of read pairs >= 1", 1, NULL, "align_chunk", TSR_RUN_OPT_ALIGN},
+    {"aln-format", "F",
+     "bam|cram: per-sample alignments DIR/aln/S.bam|.cram [" TSR_ALN_FORMAT_DEFAULT "]; CRAM 3.0 is\n"
+     "encoded against --ref and needs that FASTA to decode",
+     TSR_RUN_OPT_STR, TSR_OPT(aln_format), NULL, "bam or cram", 0, "bam|cram", "aln_format", TSR_RUN_OPT_ALIGN},
+    {"grace", "SECONDS", "on SIGTERM/SIGUSR1, wait this long for running tasks [60]", TSR_RUN_OPT_REAL,
+     TSR_OPT(grace_seconds), "60", "a number of seconds >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+};
+
+int tsr_run_opt_count(void)
+{
+    return (int)(sizeof tsr_run_opt_table / sizeof tsr_run_opt_table[0]);
+}
+
+const tsr_run_opt_decl_t *tsr_run_opt_at(int i)
+{
+    return i >= 0 && i < tsr_run_opt_count() ? &tsr_run_opt_table[i] : NULL;
+}
+
+const tsr_run_opt_decl_t *tsr_run_opt_find(const char *name)
+{
+    for (int i = 0; i < tsr_run_opt_count(); i++)
+        if (!strcmp(tsr_run_opt_table[i].name, name))
+            return &tsr_run_opt_table[i];
+    return NULL;
+}
+
+/* Whether `text` is one of the '|'-separated `choices`. */
+static int tsr_run_opt_choice(const char *choices, const char *text)
+{
+    size_t n = strlen(text);
+    for (const char *p = choices; *p;) {
+        size_t k = strcspn(p, "|");
+        if (k == n && !strncmp(p, text, n))
+            return 1;
+        p += k + (p[k] == '|');
+    }
+    return 0;
+}
+
+tsr_status_t tsr_run_opt_set(tsr_run_opts_t *o, const tsr_run_opt_decl_t *d, const char *text)
+{
+    char *field = (char *)o + d->offset, *end = NULL;
+    int ok = 1;
+    switch (d->kind) {
+    case TSR_RUN_OPT_STR:
+        ok = !d->choices || tsr_run_opt_choice(d->choices, text);
+        if (ok)
+            *(const char **)field = text;
+        break;
+    case TSR_RUN_OPT_INT: {
+        long v = strtol(text, &end, 10);
+        ok = *text && !*end && v >= (long)d->min && v <= 2147483647L;
+        if (ok)
+            *(int *)field = (int)v;
+        break;
+    }
+    case TSR_RUN_OPT_I64: {
+        long long v = strtoll(text, &end, 10);
+        ok = *text && !*end && v >= (long long)d->min;
+        if (ok)
+            *(int64_t *)field = v;
+        break;
+    }
+    case TSR_RUN_OPT_SIZE: {
+        int64_t v = tsr_parse_size(text);
+        ok = v >= 0 && (double)v >= d->min;
+        if (ok)
+            *(int64_t *)field = v;
+        break;
+    }
+    case TSR_RUN_OPT_REAL: {
+        double v = strtod(text, &end);
+        ok = *text && !*end && v >= d->min;
+        if (ok)
+            *(double *)field = v;
+        break;
+    }
+    }
+    if (!ok)
+        return tsr_error_set(TSR_ERR_USAGE, "--%s takes %s, not '%s'", d->name, d->expect, text);
+    return TSR_OK;
+}
+
+void tsr_run_opts_init(tsr_run_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < tsr_run_opt_count(); i++)
+        if (tsr_run_opt_table[i].dflt && tsr_run_opt_set(o, &tsr_run_opt_table[i], tsr_run_opt_table[i].dflt) != TSR_OK)
+            tsr_error_clear(); /* a default that does not parse is caught by the options test */
+}
+
+void tsr_run_opts_help(FILE *fp, unsigned flags)
+{
+    for (int req = 1; req >= 0; req--) {
+        fprintf(fp, req ? "Required:\n" : "Options:\n");
+        for (int i = 0; i < tsr_run_opt_count(); i++) {
+            const tsr_run_opt_decl_t *d = &tsr_run_opt_table[i];
+            if (!(d->flags & TSR_RUN_OPT_REQUIRED) != !req || (flags && !(d->flags & flags)))
+                continue;
+            char lhs[64];
+            snprintf(lhs, sizeof lhs, "--%s %s", d->name, d->metavar);
+            fprintf(fp, "  %-21s ", lhs);
+            for (const char *p = d->help; *p;) {
+                size_t k = strcspn(p, "\n");
+                fprintf(fp, "%.*s\n", (int)k, p);
+                p += k;
+                if (*p == '\n' && *++p)
+                    fprintf(fp, "  %-21s ", "");
+            }
+        }
+    }
+}
+
+tsr_status_t tsr_run_opts_record_write(FILE *fp, const tsr_run_opts_t *o)
+{
+    for (int i = 0; i < tsr_run_opt_count(); i++) {
+        const tsr_run_opt_decl_t *d = &tsr_run_opt_table[i];
+        if (!d->record)
+            continue;
+        const char *field = (const char *)o + d->offset;
+        switch (d->kind) {
+        case TSR_RUN_OPT_STR: {
+            const char *v = *(const char *const *)field;
+            fprintf(fp, "%s\t%s\n", d->record, v ? v : "");
+            break;
+        }
+        case TSR_RUN_OPT_INT: fprintf(fp, "%s\t%d\n", d->record, *(const int *)field); break;
+        case TSR_RUN_OPT_I64:
+        case TSR_RUN_OPT_SIZE: fprintf(fp, "%s\t%lld\n", d->record, (long long)*(const int64_t *)field); break;
+        case TSR_RUN_OPT_REAL: fprintf(fp, "%s\t%.17g\n", d->record, *(const double *)field); break;
+        }
+    }
+    return TSR_OK;
+}
+
+int tsr_run_opts_record_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < tsr_run_opt_count(); i++)
+        n += tsr_run_opt_table[i].record != NULL;
+    return n;
+}
+
+int tsr_run_opts_record_read(tsr_run_opts_t *o, const char *key, const char *value, char *buf, size_t len)
+{
+    for (int i = 0; i < tsr_run_opt_count(); i++) {
+        const tsr_run_opt_decl_t *d = &tsr_run_opt_table[i];
+        if (!d->record || strcmp(d->record, key))
+            continue;
+        char *field = (char *)o + d->offset;
+        switch (d->kind) {
+        case TSR_RUN_OPT_STR:
+            snprintf(buf, len, "%s", value);
+            *(const char **)field = buf[0] ? buf : NULL;
+            break;
+        case TSR_RUN_OPT_INT: *(int *)field = atoi(value); break;
+        case TSR_RUN_OPT_I64:
+        case TSR_RUN_OPT_SIZE: *(int64_t *)field = strtoll(value, NULL, 10); break;
+        case TSR_RUN_OPT_REAL: *(double *)field = strtod(value, NULL); break;
+        }
+        return 1;
+    }
+    return 0;
+}
