@@ -378,6 +378,54 @@ tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char
                               int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
                               tsr_run_summary_t *sum) TSR_RESULT_USED;
 
+/* --------------------------------------------------------- `tessera stats` */
+
+/*
+ * `tessera stats --vcf F --out DIR` (kernels/pipeline/stats_run.c): the
+ * per-site and cohort-wide statistics of an existing indexed VCF/BCF through
+ * the scheduler, so regions are dispatched dynamically, every finished one is
+ * journaled in DIR/journal.tsv and a rerun of the same command resumes.
+ * Tasks: one per region window of tsr_vcf_stats_open() ("region/NNNNNNNN":
+ * DIR/stats.d/NNNNNNNN.tsv, its stats.tsv lines, and .counts, its cohort-wide
+ * counts), then "stats/merge" after all of them (DIR/stats.tsv, sample_qc.tsv,
+ * stats.d/all.counts). After the graph the master writes summary.json and
+ * report.html (run facts: time, CPU, memory, tasks). The fingerprint covers
+ * the VCF (absolute path, size, mtime), the --samples file's bytes and
+ * --window, so DIR's journal refuses another input.
+ */
+typedef struct tsr_stats_opts {
+    const char *vcf;        /* --vcf: bgzipped VCF or BCF with a .csi/.tbi index */
+    const char *samples;    /* --samples: sample -> population TSV; NULL = every sample in population "all" */
+    const char *outdir;     /* --out */
+    int64_t window;         /* --window: region size in bp (default 1,000,000) */
+    double grace_seconds;   /* --grace: after a stop signal, wait this long for running tasks (default 60) */
+    const tsr_run_provenance_t *provenance; /* versions for report.html's facts; NULL = none (not in the fingerprint) */
+} tsr_stats_opts_t;
+
+void tsr_stats_opts_init(tsr_stats_opts_t *o);
+/* TSR_ERR_USAGE naming the option when one is missing or out of range. Not collective. */
+tsr_status_t tsr_stats_opts_check(const tsr_stats_opts_t *o) TSR_RESULT_USED;
+
+/* What a `tessera stats` run did; the same on every rank after tsr_stats_run returns. */
+typedef struct tsr_stats_summary {
+    tsr_sched_result_t sched; /* tasks: in the graph, from the journal, executed, retried */
+    int64_t n_sites;          /* in DIR/stats.tsv (after a complete run) */
+    int n_samples, n_populations, n_regions;
+    double seconds;           /* wall time of this invocation */
+    double cpu_seconds;       /* summed over ranks */
+    int64_t peak_rss;         /* max over ranks */
+} tsr_stats_summary_t;
+
+/*
+ * Run `tessera stats` over rt->comm. Collective on it: every rank passes the
+ * same options. Returns TSR_OK when DIR holds every output, TSR_ERR_INTERRUPTED
+ * after a stop signal (journal flushed; rerun the same command to resume;
+ * sum->sched.interrupted = 1), TSR_ERR_STATE when DIR's journal belongs to
+ * another input, or the failing status; every rank returns the same status
+ * and message.
+ */
+tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_stats_summary_t *sum) TSR_RESULT_USED;
+
 #ifdef __cplusplus
 }
 #endif

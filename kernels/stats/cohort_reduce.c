@@ -127,6 +127,71 @@ tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t 
     return TSR_OK;
 }
 
+void tsr_cohort_acc_reset(tsr_cohort_acc_t *acc) { memset(acc->c, 0, (size_t)acc->n * sizeof *acc->c); }
+
+/* ------------------------------------------------------- the counts file */
+
+#define COUNTS_MAGIC "TSRACC01"
+enum { COUNTS_BLOCK = 4096 }; /* counts per read or write: memory does not grow with the file */
+
+/* Little-endian int64 <-> 8 bytes, whatever the host's byte order. */
+static void put_le64(unsigned char *b, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(u >> (8 * i));
+}
+
+static int64_t get_le64(const unsigned char *b)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)b[i] << (8 * i);
+    return (int64_t)u;
+}
+
+tsr_status_t tsr_cohort_acc_counts_write(const tsr_cohort_acc_t *acc, FILE *fp, const char *name)
+{
+    unsigned char buf[8 * COUNTS_BLOCK];
+    memcpy(buf, COUNTS_MAGIC, 8);
+    put_le64(buf + 8, acc->n);
+    int ok = fwrite(buf, 1, 16, fp) == 16;
+    for (int64_t k = 0; ok && k < acc->n; k += COUNTS_BLOCK) {
+        size_t m = (size_t)(acc->n - k < COUNTS_BLOCK ? acc->n - k : COUNTS_BLOCK);
+        for (size_t i = 0; i < m; i++)
+            put_le64(buf + 8 * i, acc->c[k + (int64_t)i]);
+        ok = fwrite(buf, 8, m, fp) == m;
+    }
+    if (!ok)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", name, tsr_write_failure_reason(name, errno));
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_acc_counts_add(tsr_cohort_acc_t *acc, FILE *fp, const char *name)
+{
+    unsigned char buf[8 * COUNTS_BLOCK];
+    if (fread(buf, 1, 16, fp) != 16 || memcmp(buf, COUNTS_MAGIC, 8) != 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a tessera counts file (no '" COUNTS_MAGIC "' header)",
+                             name);
+    int64_t n = get_le64(buf + 8);
+    if (n != acc->n)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' holds %" PRId64 " counts where this cohort's statistics have %"
+                             PRId64 ": it was written for other samples or populations", name, n, acc->n);
+    for (int64_t k = 0; k < n; k += COUNTS_BLOCK) {
+        size_t m = (size_t)(n - k < COUNTS_BLOCK ? n - k : COUNTS_BLOCK);
+        if (fread(buf, 8, m, fp) != m)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is truncated: fewer than the %" PRId64 " counts its header "
+                                 "announces", name, n);
+        for (size_t i = 0; i < m; i++)
+            acc->c[k + (int64_t)i] += get_le64(buf + 8 * i);
+    }
+    if (fgetc(fp) != EOF)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' has bytes after its %" PRId64 " counts", name, n);
+    if (ferror(fp))
+        return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", name, strerror(errno));
+    return TSR_OK;
+}
+
 static int is_base(char c)
 {
     return c == 'A' || c == 'C' || c == 'G' || c == 'T' || c == 'a' || c == 'c' || c == 'g' || c == 't';

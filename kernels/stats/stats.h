@@ -158,6 +158,20 @@ tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t 
 /* The accumulator's count array (what merge adds) and its length; owned by acc. */
 int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc);
 int64_t tsr_cohort_acc_n_counts(const tsr_cohort_acc_t *acc);
+/* Zero every count: the accumulator is empty again (samples and populations kept). */
+void tsr_cohort_acc_reset(tsr_cohort_acc_t *acc);
+/*
+ * The count array as a file, so that parts computed apart merge later:
+ * "TSRACC01" (8 bytes), the number of counts (int64), then the counts (int64),
+ * every int64 little-endian. tsr_cohort_acc_counts_write() writes acc's to fp;
+ * tsr_cohort_acc_counts_add() reads one from fp and adds it to acc (the
+ * merge), a block at a time, so memory does not grow with the file. A wrong
+ * header, another number of counts, a short or a long file is
+ * TSR_ERR_FORMAT naming `name` (acc may then hold part of the file: discard
+ * it). The caller opens and closes fp. Not collective.
+ */
+tsr_status_t tsr_cohort_acc_counts_write(const tsr_cohort_acc_t *acc, FILE *fp, const char *name) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_acc_counts_add(tsr_cohort_acc_t *acc, FILE *fp, const char *name) TSR_RESULT_USED;
 void tsr_cohort_acc_destroy(tsr_cohort_acc_t **acc);
 
 /* Per-sample QC metrics that can flag an outlier (bits of tsr_cohort_sample_t.outlier). */
@@ -245,13 +259,6 @@ tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, 
  */
 tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_report_facts_t *facts) TSR_RESULT_USED;
 
-/*
- * `tessera stats`: the accumulator that tsr_vcf_stats_write_region() adds
- * every site it writes to (owned by vs; valid until close).
- */
-struct tsr_vcf_stats;
-tsr_cohort_acc_t *tsr_vcf_stats_acc(struct tsr_vcf_stats *vs);
-
 /* ------------------------------------------ statistics of an existing VCF */
 
 typedef struct tsr_vcf_stats tsr_vcf_stats_t;
@@ -270,13 +277,28 @@ tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t windo
 int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs);
 int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs);
 int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs);
+/*
+ * Region r (0 <= r < n_regions): its contig's name (owned by vs) and its
+ * 0-based half-open window [*start, *end); a contig without a length in the
+ * header is one region with a very large *end.
+ */
+const char *tsr_vcf_stats_region(const tsr_vcf_stats_t *vs, int r, int64_t *start, int64_t *end);
+/*
+ * An empty cohort-wide accumulator for the file's samples and populations
+ * (what tsr_vcf_stats_write_region() adds to). Destroy with tsr_cohort_acc_destroy().
+ */
+tsr_status_t tsr_vcf_stats_acc_create(const tsr_vcf_stats_t *vs, tsr_cohort_acc_t **acc) TSR_RESULT_USED;
 /* Write the stats.tsv header line (the cohort's stats.tsv columns) to `fp`. */
 tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp) TSR_RESULT_USED;
 /*
  * Write the stats.tsv lines of region `r` (records whose POS lies in the
- * window, in file order) to `fp`; adds the number of sites to *n_sites.
+ * window, in file order) to `fp`, add each site to `acc` (from
+ * tsr_vcf_stats_acc_create(); NULL: none) and the number of sites to *n_sites.
+ * Every record is in exactly one region, so the regions' lines in order are
+ * the file's stats.tsv and the sum of their accumulators is the file's.
  */
-tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int r, FILE *fp, int64_t *n_sites) TSR_RESULT_USED;
+tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int r, FILE *fp, tsr_cohort_acc_t *acc,
+                                        int64_t *n_sites) TSR_RESULT_USED;
 void tsr_vcf_stats_close(tsr_vcf_stats_t **vs);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /*
- * cohort_stats.c - per-site statistics of an existing joint-called VCF/BCF
+ * vcf_stats.c - per-site statistics of an existing joint-called VCF/BCF
  * (`tessera stats --vcf`): the same stats.tsv columns as the cohort writer.
  *
  * Design. The file's header gives the contigs; each is cut into fixed
@@ -9,9 +9,10 @@
  * left are skipped there), so every record is counted exactly once.
  * Populations come from a sample/population TSV; genotypes are read as
  * diploid (a haploid call is one called allele, as bcftools counts it).
- * Every site written is also added to the handle's cohort-wide accumulator
- * (io/cohort_reduce.c, with FORMAT DP when the header defines it); the
- * command layer merges the ranks' accumulators.
+ * Every site written is also added to the caller's cohort-wide accumulator
+ * (cohort_reduce.c, with FORMAT DP when the header defines it); the
+ * orchestration (kernels/pipeline/stats_run.c) keeps one per region and
+ * merges them.
  */
 #include "kernels/stats/stats_internal.h"
 
@@ -46,7 +47,6 @@ struct tsr_vcf_stats {
     tsr_site_stats_t *st;
     int32_t *gt, *gt_dip, *dp;
     int gt_cap, dp_cap, has_dp;
-    tsr_cohort_acc_t *acc;
     tsr_str_t line;
 };
 
@@ -73,7 +73,6 @@ void tsr_vcf_stats_close(tsr_vcf_stats_t **vsp)
     free(vs->gt);
     free(vs->gt_dip);
     free(vs->dp);
-    tsr_cohort_acc_destroy(&vs->acc);
     tsr_site_stats_destroy(&vs->st);
     tsr_str_free(&vs->line);
     free(vs->path);
@@ -273,9 +272,6 @@ tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t windo
     }
     if (st == TSR_OK)
         st = tsr_site_stats_create(vs->n_samples, vs->sample_pop, vs->n_pops, &vs->st);
-    if (st == TSR_OK)
-        st = tsr_cohort_acc_create(vs->n_samples, (const char *const *)vs->hdr->samples, vs->sample_pop, vs->n_pops,
-                                   (const char *const *)vs->pops, &vs->acc);
     if (st == TSR_OK) {
         int id = bcf_hdr_id2int(vs->hdr, BCF_DT_ID, "DP");
         vs->has_dp = id >= 0 && bcf_hdr_idinfo_exists(vs->hdr, BCF_HL_FMT, id) &&
@@ -294,7 +290,20 @@ tsr_status_t tsr_vcf_stats_open(const char *vcf, const char *pops, int64_t windo
 int tsr_vcf_stats_n_regions(const tsr_vcf_stats_t *vs) { return vs->n_regions; }
 int tsr_vcf_stats_n_samples(const tsr_vcf_stats_t *vs) { return vs->n_samples; }
 int tsr_vcf_stats_n_populations(const tsr_vcf_stats_t *vs) { return vs->n_pops; }
-tsr_cohort_acc_t *tsr_vcf_stats_acc(tsr_vcf_stats_t *vs) { return vs->acc; }
+
+const char *tsr_vcf_stats_region(const tsr_vcf_stats_t *vs, int r, int64_t *start, int64_t *end)
+{
+    const vcf_region_t *reg = &vs->regions[r];
+    *start = reg->start;
+    *end = reg->end;
+    return bcf_hdr_id2name(vs->hdr, reg->rid);
+}
+
+tsr_status_t tsr_vcf_stats_acc_create(const tsr_vcf_stats_t *vs, tsr_cohort_acc_t **acc)
+{
+    return tsr_cohort_acc_create(vs->n_samples, (const char *const *)vs->hdr->samples, vs->sample_pop, vs->n_pops,
+                                 (const char *const *)vs->pops, acc);
+}
 
 /* FORMAT DP of the current record into vs->dp (-1 missing); NULL when the record has none. */
 static const int32_t *read_depths(tsr_vcf_stats_t *vs)
@@ -380,7 +389,8 @@ static tsr_status_t write_site(tsr_vcf_stats_t *vs, FILE *fp)
     return TSR_OK;
 }
 
-tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, int64_t *n_sites)
+tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, tsr_cohort_acc_t *acc,
+                                        int64_t *n_sites)
 {
     const vcf_region_t *reg = &vs->regions[ri];
     if (!vs->gt_dip && !(vs->gt_dip = malloc(((size_t)vs->n_samples * 2 + 1) * sizeof *vs->gt_dip)))
@@ -425,9 +435,9 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, i
             break;
         }
         st = write_site(vs, fp);
-        if (st == TSR_OK)
-            st = tsr_cohort_acc_add_site(vs->acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele,
-                                         vs->gt_dip, read_depths(vs));
+        if (st == TSR_OK && acc)
+            st = tsr_cohort_acc_add_site(acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele, vs->gt_dip,
+                                         read_depths(vs));
         if (st != TSR_OK)
             break;
         (*n_sites)++;

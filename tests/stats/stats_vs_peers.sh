@@ -31,8 +31,10 @@ for np in 1 2 3; do
     --out "$W/np$np" > "$W/np$np.log" || fail "np=$np: $(cat "$W/np$np.log")"
   [ "$(tail -n +2 "$W/np$np/stats.tsv" | wc -l)" -eq "$n_sites" ] || fail "np=$np: not $n_sites lines"
   grep -q "\"sites\": $n_sites" "$W/np$np/summary.json" || fail "np=$np: summary.json site count"
-  [ -z "$(ls -A "$W/np$np" | grep -v -e '^stats.tsv$' -e '^summary.json$' -e '^sample_qc.tsv$' -e '^report.html$')" ] ||
-    fail "np=$np: files left behind"
+  # Outputs, and what resuming needs (journal.tsv, tasks.tsv, stats.d/); no temporary file.
+  [ -z "$(ls -A "$W/np$np" | grep -v -e '^stats.tsv$' -e '^summary.json$' -e '^sample_qc.tsv$' -e '^report.html$' \
+          -e '^journal.tsv$' -e '^tasks.tsv$' -e '^stats.d$')" ] || fail "np=$np: files left behind"
+  [ -z "$(find "$W/np$np" -name '.tmp.*')" ] || fail "np=$np: temporary files left behind"
   # The cohort-wide statistics: the "statistics" object (the last key of summary.json) and sample_qc.tsv.
   sed -n '/^  "statistics": {/,$p' "$W/np$np/summary.json" > "$W/np$np.statistics"
   grep -q '"fst_hudson"' "$W/np$np.statistics" || fail "np=$np: no statistics object in summary.json"

@@ -2,7 +2,8 @@
  * test_cohort_reduce.c - the cohort-wide accumulator against a hand-worked
  * 4-sample, 2-population cohort (site classes, Ti/Tv, AF bins, SFS, Hudson
  * F_ST, per-sample QC), merge = the same counts for any split and order,
- * outlier flags, errors, and the sample_qc.tsv / JSON writers.
+ * the counts file (tessera stats' merge by files), outlier flags, errors,
+ * and the sample_qc.tsv / JSON writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +150,97 @@ static void test_merge(void **state)
     tsr_cohort_acc_destroy(&q);
 }
 
+/*
+ * The counts file: written parts added back give the counts of the whole (the merge by files), in any
+ * order; reset empties an accumulator; a file of another cohort, a truncated, a padded or a foreign file
+ * is TSR_ERR_FORMAT naming it.
+ */
+static void test_counts_file(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *all = make(), *part = make(), *q = make();
+    for (int s = 1; s <= 4; s++)
+        add(all, s);
+    char path[3][64];
+    for (int k = 0; k < 3; k++) {
+        snprintf(path[k], sizeof path[k], "/tmp/tsr_test_counts.%d.%d", (int)getpid(), k);
+        tsr_cohort_acc_reset(part);
+        add(part, k + 1);
+        if (k == 2)
+            add(part, 4);
+        FILE *fp = fopen(path[k], "wb");
+        assert_non_null(fp);
+        assert_int_equal(tsr_cohort_acc_counts_write(part, fp, path[k]), TSR_OK);
+        assert_int_equal(fclose(fp), 0);
+    }
+    for (int k = 2; k >= 0; k--) {
+        FILE *fp = fopen(path[k], "rb");
+        assert_non_null(fp);
+        assert_int_equal(tsr_cohort_acc_counts_add(q, fp, path[k]), TSR_OK);
+        fclose(fp);
+    }
+    int64_t n = tsr_cohort_acc_n_counts(all);
+    assert_memory_equal(tsr_cohort_acc_counts(q), tsr_cohort_acc_counts(all), (size_t)n * sizeof(int64_t));
+    /* 16 header bytes ("TSRACC01", n little-endian), then n int64 little-endian */
+    FILE *fp = fopen(path[0], "rb");
+    assert_non_null(fp);
+    unsigned char head[16];
+    assert_int_equal(fread(head, 1, 16, fp), 16);
+    assert_memory_equal(head, "TSRACC01", 8);
+    assert_int_equal(head[8] | head[9] << 8, n);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    assert_int_equal(ftell(fp), 16 + 8 * n);
+    fclose(fp);
+    tsr_cohort_acc_reset(q);
+    for (int64_t k = 0; k < n; k++)
+        assert_int_equal(tsr_cohort_acc_counts(q)[k], 0);
+
+    /* another cohort (one population): another number of counts */
+    tsr_cohort_acc_t *one = NULL;
+    assert_int_equal(tsr_cohort_acc_create(4, ids, NULL, 1, pops, &one), TSR_OK);
+    fp = fopen(path[0], "rb");
+    assert_non_null(fp);
+    tsr_error_clear();
+    assert_int_equal(tsr_cohort_acc_counts_add(one, fp, path[0]), TSR_ERR_FORMAT);
+    assert_non_null(strstr(tsr_error_msg(), path[0]));
+    fclose(fp);
+    tsr_cohort_acc_destroy(&one);
+    /* truncated, then padded */
+    assert_int_equal(truncate(path[1], 16 + 8 * (n - 1)), 0);
+    fp = fopen(path[1], "rb");
+    assert_non_null(fp);
+    tsr_error_clear();
+    assert_int_equal(tsr_cohort_acc_counts_add(q, fp, path[1]), TSR_ERR_FORMAT);
+    assert_non_null(strstr(tsr_error_msg(), "truncated"));
+    fclose(fp);
+    fp = fopen(path[2], "ab");
+    assert_non_null(fp);
+    fputc(0, fp);
+    fclose(fp);
+    fp = fopen(path[2], "rb");
+    assert_non_null(fp);
+    tsr_error_clear();
+    assert_int_equal(tsr_cohort_acc_counts_add(q, fp, path[2]), TSR_ERR_FORMAT);
+    assert_non_null(strstr(tsr_error_msg(), "bytes after"));
+    fclose(fp);
+    /* not a counts file */
+    fp = fopen(path[0], "wb");
+    assert_non_null(fp);
+    fputs("CHROM\tPOS\n", fp);
+    fclose(fp);
+    fp = fopen(path[0], "rb");
+    assert_non_null(fp);
+    tsr_error_clear();
+    assert_int_equal(tsr_cohort_acc_counts_add(q, fp, path[0]), TSR_ERR_FORMAT);
+    assert_non_null(strstr(tsr_error_msg(), "not a tessera counts file"));
+    fclose(fp);
+    for (int k = 0; k < 3; k++)
+        unlink(path[k]);
+    tsr_cohort_acc_destroy(&all);
+    tsr_cohort_acc_destroy(&part);
+    tsr_cohort_acc_destroy(&q);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -259,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_worked),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_counts_file),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_outlier_floor),
         cmocka_unit_test(test_outliers_and_writers),
