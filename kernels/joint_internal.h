@@ -1,0 +1,100 @@
+/*
+ * joint_internal.h - private to the joint stage files (kernels/joint_*.c):
+ * the types the stages hand each other and the functions one stage calls in
+ * another. Nothing outside those files includes it; the joint computation's
+ * entry points (tsr_joint_opts_init/check, tsr_joint_region) are in
+ * kernels/kernels.h. The model is described at the top of
+ * kernels/joint_region.c.
+ */
+#ifndef TSR_JOINT_INTERNAL_H
+#define TSR_JOINT_INTERNAL_H
+
+#include "io/io.h"
+#include "kernels/kernels.h"
+
+#include <stdint.h>
+
+#define TSR_JOINT_MAX_ALLELES 127 /* genotypes are int8 allele indices */
+
+/* The growing output and its capacities. */
+typedef struct cs_build {
+    tsr_callset_t *cs;
+    int64_t c_blob, c_af, c_ad, c_pl;
+} cs_build_t;
+
+/* Per-site scratch over the cohort. */
+typedef struct site_work {
+    int n;          /* alleles */
+    int32_t *pl;    /* N*G */
+    int32_t *ad;    /* N*n */
+    int32_t *sb;    /* N*n*2: forward, reverse reads per allele */
+    int32_t *dp;    /* N */
+    uint8_t *miss;  /* N */
+    char **allele;  /* n */
+} site_work_t;
+
+/* Genotype prior under HWE for genotype index g = (a, b). */
+static inline double tsr_joint_hwe_prior(const double *f, int a, int b)
+{
+    return a == b ? f[a] * f[a] : 2 * f[a] * f[b];
+}
+
+/* ------------------------------------------------ alleles (joint_alleles.c) */
+
+/* Free a[0..n) and a; a may be NULL. */
+void tsr_joint_strs_free(char **a, int n);
+
+/*
+ * Union alleles of a site into w->allele / w->n (owned by w; freed with
+ * tsr_joint_strs_free): REF = the longest batch REF, ALTs re-padded,
+ * distinct and sorted (at most max_alleles in all: the ALTs with the most
+ * reads, with a warning). rec[2*b], rec[2*b+1] are batch b's records at pos
+ * (-1: none); ref_seq (from `start`, may be NULL) checks REF. Errors:
+ * TSR_ERR_FORMAT on REFs that disagree, TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_site_alleles_union(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
+                                          const char *ref_seq, int64_t start, int max_alleles,
+                                          site_work_t *w) TSR_RESULT_USED;
+
+/*
+ * Fill w's cohort PL (flat 0 for missing), AD, strand counts, DP and missing
+ * flags of one union site from every batch (records rec as above, else the
+ * reference-confidence block covering pos). w->allele / w->n come from
+ * tsr_joint_site_alleles_union; the arrays are the caller's, sized for N
+ * samples and w->n alleles. Errors: TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_site_gather(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
+                                   site_work_t *w, const tsr_joint_opts_t *o) TSR_RESULT_USED;
+
+/* ---------------------------------------------------------- EM (joint_em.c) */
+
+/*
+ * Genotype one union site of N samples (records rec as above): alleles, EM
+ * fit, ALT dropping, QUAL; appends it to bld's call set through
+ * tsr_joint_site_emit unless it is dropped.
+ */
+tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, int nb, const int64_t *rec,
+                                     int64_t pos, const char *ref_seq, int64_t N,
+                                     const tsr_joint_opts_t *o) TSR_RESULT_USED;
+
+/* ---------------------------------------------------- output (joint_region.c) */
+
+/*
+ * Append the genotyped site w (fitted frequencies f, QUAL qual) to bld's call
+ * set: posterior-argmax genotypes, GQ, LowQual and the other filters. post is
+ * scratch of w->n*(w->n+1)/2 doubles. Errors: TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t N, int64_t pos, const double *f,
+                                 double qual, const tsr_joint_opts_t *o, double *post) TSR_RESULT_USED;
+
+/* ---------------------------------------------------- filters (joint_filters.c) */
+
+/*
+ * Set the ExcHet and StrandBias bits of the site being emitted (index
+ * cs->n_sites, its genotypes already written) from w's strand counts.
+ * Errors: TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_site_filters(tsr_callset_t *cs, const site_work_t *w, int64_t N,
+                                    const tsr_joint_opts_t *o) TSR_RESULT_USED;
+
+#endif
