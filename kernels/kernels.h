@@ -63,7 +63,7 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
                              const char *const *aln_paths, const tsr_call_opts_t *o, tsr_pool_t *pool,
                              tsr_evidence_t **out) TSR_RESULT_USED;
 
-/* Options of the joint computation (kernels/joint_em.c). */
+/* Options of the joint computation (kernels/joint_region.c). */
 typedef struct tsr_joint_opts {
     double min_qual;        /* QUAL below sets filter bit 0 LowQual (default 30) */
     int max_iter;           /* EM iterations at most (default 50) */

@@ -1,7 +1,7 @@
 /*
  * joint_kernel.c - the joint kernel object: reads the evidence partitions
  * of a joint task's work unit (every batch of a region; tsr_plan_work_create),
- * runs tsr_joint_region() (kernels/joint_em.c) and writes the region's call
+ * runs tsr_joint_region() (kernels/joint_region.c) and writes the region's call
  * set to the unit's output.
  */
 #include "io/io.h"
