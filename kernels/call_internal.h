@@ -2,7 +2,7 @@
  * call_internal.h - private to the call stage files (kernels/call_*.c): the
  * types the stages hand each other and the functions one stage calls in
  * another. Nothing outside those files includes it; the call computation's
- * entry points are in kernels_internal.h. The model is described at the top
+ * entry points are in kernels/kernels.h. The model is described at the top
  * of kernels/call_region.c.
  */
 #ifndef TSR_CALL_INTERNAL_H

@@ -2,7 +2,7 @@
  * call_region.c - the call kernel: per (region, sample batch), pileup of each
  * sample's alignments -> candidate SNV and indel sites, per-sample genotype
  * likelihoods and reference-confidence blocks (tsr_evidence_t), written as
- * one HDF5 evidence partition (the kernel object is in kernels/call_kernel.c).
+ * one HDF5 evidence partition (the kernel object is in kernels/pipeline/call_kernel.c).
  * This file holds the options, the driver (tsr_call_region: the passes over
  * the samples, on the pool) and the output assembly (PL, AD, DP, strand
  * counts, reference-confidence blocks); the stages are

@@ -50,6 +50,15 @@ tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n)
     return TSR_OK;
 }
 
+tsr_status_t tsr_comm_usage(MPI_Comm comm, double *cpu_sum, int64_t *rss_max)
+{
+    double cpu = tsr_cpu_seconds();
+    int64_t rss = tsr_peak_rss();
+    TSR_CALL_MPI(MPI_Allreduce(&cpu, cpu_sum, 1, MPI_DOUBLE, MPI_SUM, comm));
+    TSR_CALL_MPI(MPI_Allreduce(&rss, rss_max, 1, MPI_INT64_T, MPI_MAX, comm));
+    return TSR_OK;
+}
+
 tsr_status_t tsr_comm_reduce_sum_i64(MPI_Comm comm, int root, int64_t *v, int64_t n)
 {
     int rank = 0;

@@ -176,6 +176,12 @@ tsr_status_t tsr_comm_max_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
 tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
 
 /*
+ * What a run cost, on every rank of `comm`: the ranks' CPU seconds so far
+ * (tsr_cpu_seconds) summed and their peak RSS (tsr_peak_rss) maximised.
+ * Collective on comm.
+ */
+tsr_status_t tsr_comm_usage(MPI_Comm comm, double *cpu_sum, int64_t *rss_max) TSR_RESULT_USED;
+/*
  * Element-wise sum of v[0..n) over `comm` into the root's v (other ranks' v
  * unchanged); counts of any size (sent in pieces of 2^28). The root's buffer
  * is agreed on before any data moves. Collective on comm.
@@ -287,6 +293,8 @@ void tsr_signals_reset(void);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double tsr_now(void);
+/* The current time as "YYYY-MM-DD HH:MM:SS UTC" into buf ("unknown" if the clock cannot be read). */
+void tsr_utc_now(char *buf, size_t len);
 /* User + system CPU seconds of this process so far, every thread included (getrusage). */
 double tsr_cpu_seconds(void);
 /* Peak resident set size of this process in bytes (getrusage). */

@@ -223,3 +223,14 @@ tsr_status_t tsr_file_read_all(const char *path, char **data, size_t *len, int *
     *len = n;
     return TSR_OK;
 }
+
+void tsr_utc_now(char *buf, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (len == 0)
+        return;
+    snprintf(buf, len, "unknown");
+    if (gmtime_r(&now, &tmv))
+        strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+}

@@ -38,11 +38,8 @@ static tsr_status_t tsr_cohort_facts(tsr_cohort_writer_t *w, const tsr_kernel_en
     TSR_FACT("ranks", "%d", env->rt->size);
     TSR_FACT("CPU time (rank writing the cohort, so far)", "%.2f s", tsr_cpu_seconds());
     TSR_FACT("peak memory (rank writing the cohort)", "%.1f MiB", (double)tsr_peak_rss() / 1048576.0);
-    time_t now = time(NULL);
-    struct tm tmv;
-    char date[64] = "unknown";
-    if (gmtime_r(&now, &tmv))
-        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+    char date[64];
+    tsr_utc_now(date, sizeof date);
     TSR_FACT("written", "%s", date);
     TSR_FACT("tessera", "%s", TSR_VERSION);
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "unknown";

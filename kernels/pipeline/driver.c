@@ -325,28 +325,6 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     return tsr_output_commit(fp, tmp, path);
 }
 
-/*
- * Every rank's CPU seconds summed (MPI_Reduce) and peak RSS gathered by rank
- * (MPI_Gather) at the master; *rss_by_rank is malloc'ed there (NULL elsewhere).
- * Collective.
- */
-static tsr_status_t tsr_gather_usage(const tsr_rt_t *rt, double *cpu_total, int64_t **rss_by_rank)
-{
-    *rss_by_rank = NULL;
-    *cpu_total = 0.0;
-    double cpu = tsr_cpu_seconds();
-    int64_t *all = NULL;
-    TSR_CALL(tsr_comm_gather_i64(rt->comm, 0, tsr_peak_rss(), &all));
-    int rc = MPI_Reduce(&cpu, cpu_total, 1, MPI_DOUBLE, MPI_SUM, 0, rt->comm);
-    if (rc != MPI_SUCCESS) {
-        free(all);
-        return tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Reduce of CPU time");
-    }
-    *rss_by_rank = rt->role == TSR_ROLE_MASTER ? all : NULL;
-    if (rt->role != TSR_ROLE_MASTER)
-        free(all);
-    return TSR_OK;
-}
 
 /*
  * Each used kernel's collective finish stage, in task-type order, journaled by
@@ -477,14 +455,15 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         if (s == TSR_OK)
             s = tsr_pipeline_finish(rt, plan, &x, sum);
     }
-    int64_t rss = tsr_peak_rss();
-    MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
+    double cpu_total = 0.0;
+    tsr_status_t us = tsr_comm_usage(rt->comm, &cpu_total, &sum->peak_rss);
+    if (s == TSR_OK)
+        s = us;
     sum->seconds = tsr_now() - t0;
     if (s == TSR_OK) {
         sum->n_sites = o->align_only ? 0 : tsr_count_sites(o->outdir);
-        double cpu_total = 0.0;
-        int64_t *rss_by_rank = NULL;
-        s = tsr_gather_usage(rt, &cpu_total, &rss_by_rank);
+        int64_t *rss_by_rank = NULL; /* peak RSS by rank, at the master (summary.json) */
+        s = tsr_comm_gather_i64(rt->comm, 0, tsr_peak_rss(), &rss_by_rank);
         if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
             s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank);
         free(rss_by_rank);

@@ -54,7 +54,7 @@ typedef enum { TSR_TASK_ALIGN = 0, TSR_TASK_CALL = 1, TSR_TASK_JOINT = 2, TSR_TA
 
 /*
  * Provenance that summary.json records for audit, filled by the command layer
- * (kernels/ cannot see runtime/cli/). Never part of the run fingerprint.
+ * (kernels/pipeline/ cannot see kernels/cli/). Never part of the run fingerprint.
  */
 typedef struct tsr_run_provenance {
     const char *command_line;            /* argv as run, joined with spaces (shell-quoted where needed) */

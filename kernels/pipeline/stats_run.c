@@ -323,11 +323,8 @@ static tsr_status_t tsr_stats_write_report(const tsr_rt_t *rt, const tsr_stats_o
     TSR_FACT("wall time", "%.2f s", sum->seconds);
     TSR_FACT("CPU time (all ranks)", "%.2f s", sum->cpu_seconds);
     TSR_FACT("peak memory (largest rank)", "%.1f MiB", (double)sum->peak_rss / 1048576.0);
-    time_t now = time(NULL);
-    struct tm tmv;
-    char date[64] = "unknown";
-    if (gmtime_r(&now, &tmv))
-        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+    char date[64];
+    tsr_utc_now(date, sizeof date);
     TSR_FACT("written", "%s", date);
     const tsr_run_provenance_t *pv = o->provenance;
     for (int i = 0; pv && i < pv->n_versions && n < MAXF; i++)
@@ -418,13 +415,9 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
         s = tsr_sched_run(rt->comm, g, &so, tsr_stats_exec, &x, &sum->sched);
     }
     /* Every rank's CPU time summed and peak memory maximised, on every rank (collective). */
-    double cpu = tsr_cpu_seconds();
-    int64_t rss = tsr_peak_rss();
-    int rc = MPI_Allreduce(&cpu, &sum->cpu_seconds, 1, MPI_DOUBLE, MPI_SUM, rt->comm);
-    if (rc == MPI_SUCCESS)
-        rc = MPI_Allreduce(&rss, &sum->peak_rss, 1, MPI_INT64_T, MPI_MAX, rt->comm);
-    if (rc != MPI_SUCCESS && s == TSR_OK)
-        s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Allreduce of the CPU time and peak memory");
+    tsr_status_t us = tsr_comm_usage(rt->comm, &sum->cpu_seconds, &sum->peak_rss);
+    if (s == TSR_OK)
+        s = us;
     sum->seconds = tsr_now() - t0;
     if (s == TSR_OK) {
         if (master)
@@ -432,7 +425,7 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
         s = tsr_comm_agree(rt->comm, s);
     }
     if (s == TSR_OK) { /* the master's figures (rank 0: tsr_rt_t's master), so every rank reports the same */
-        rc = MPI_Bcast(&sum->n_sites, 1, MPI_INT64_T, 0, rt->comm);
+        int rc = MPI_Bcast(&sum->n_sites, 1, MPI_INT64_T, 0, rt->comm);
         if (rc == MPI_SUCCESS)
             rc = MPI_Bcast(&sum->seconds, 1, MPI_DOUBLE, 0, rt->comm);
         if (rc != MPI_SUCCESS)

@@ -1,7 +1,7 @@
 /*
  * cohort_writer.c - the serial cohort outputs: DIR/cohort.bcf (+ .csi) and
  * DIR/stats.tsv. (DIR/cohort.h5 is written collectively by every rank
- * afterwards: io/cohort_h5.c.)
+ * afterwards: kernels/stats/cohort_h5.c.)
  *
  * Design. Call sets arrive one region at a time in genome order. For each
  * site the writer computes AC/AN/AF cohort-wide and per population from the
@@ -11,7 +11,7 @@
  * close(commit=0) or any failure removes the temporary files. The headers
  * carry no version, date or command line, so the bytes depend only on the
  * input (schema and formats: io/cohort_schema.md). Every site also goes into
- * a cohort-wide accumulator (io/cohort_reduce.c); commit writes its
+ * a cohort-wide accumulator (kernels/stats/cohort_reduce.c); commit writes its
  * statistics.json, sample_qc.tsv and report.html before the renames.
  */
 #include "kernels/stats/stats_internal.h"

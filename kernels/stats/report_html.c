@@ -1,7 +1,7 @@
 /*
  * report_html.c - DIR/report.html: one self-contained page people can open
  * anywhere (no script, no network, no external font), the plots drawn here
- * as inline SVG from the cohort-wide statistics (io/cohort_reduce.c).
+ * as inline SVG from the cohort-wide statistics (kernels/stats/cohort_reduce.c).
  *
  * Design. Every plot is an <svg> with a stable id (sfs-<k>, af-hist,
  * qc-scatter, fst-heatmap) so tests and users can find it; numbers shown

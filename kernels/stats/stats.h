@@ -120,7 +120,7 @@ int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, doubl
 /* ------------------------- cohort-wide reductions and report (issue 5) */
 
 /*
- * Cohort-wide sufficient statistics (io/cohort_reduce.c; definitions in
+ * Cohort-wide sufficient statistics (kernels/stats/cohort_reduce.c; definitions in
  * io/cohort_schema.md): counts of sites, SNVs, indels and multi-allelic
  * sites, Ti/Tv, the site-frequency spectrum per population (REF taken as
  * the ancestral allele), the cohort AF histogram, Hudson F_ST per pair of

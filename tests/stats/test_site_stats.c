@@ -1,5 +1,5 @@
 /*
- * test_site_stats.c - the per-site statistics of io/site_stats.c.
+ * test_site_stats.c - the per-site statistics of kernels/stats/site_stats.c.
  *
  * The Hardy-Weinberg exact test is checked against the exact distribution
  * obtained by brute force: every way of placing nalt ALT alleles on the 2N
