@@ -3,8 +3,13 @@
  * `tessera run`: regions dispatched dynamically, each finished task journaled
  * in DIR/journal.tsv, and a rerun of the same command resumes.
  *
- * Design. Every rank opens the VCF/BCF (tsr_vcf_stats_open: the region
- * windows depend on the file and --window only) and builds the same graph:
+ * Design. Every rank opens the VCF/BCF (tsr_vcf_stats_open: the windows of
+ * --window bp depend on the file and --window only) and builds the same
+ * graph. A region task takes a run of consecutive windows: P regions, P the
+ * smallest of the window count, TSR_STATS_MAX_TASKS and what keeps the
+ * summed count files under TSR_STATS_COUNTS_BUDGET bytes (a count array grows
+ * with the samples), so files and disk stay bounded at any genome length,
+ * window and cohort size:
  *   region/NNNNNNNN   region r -> DIR/stats.d/NNNNNNNN.tsv (its stats.tsv
  *                     lines) and .counts (its cohort-wide counts, the
  *                     accumulator's int64 array as a file)
@@ -45,6 +50,27 @@ enum { TSR_STATS_TASK_REGION = 0, TSR_STATS_TASK_MERGE = 1 };
 #define TSR_STATS_ALL_COUNTS TSR_STATS_DIR "/all.counts"
 /* Raise when the outputs for the same input change: it enters the fingerprint. */
 #define TSR_STATS_RUN_VERSION 1
+/* At most this many region tasks (files in stats.d/: twice as many). */
+#define TSR_STATS_MAX_TASKS 4096
+/* The region tasks' count files together stay under this (at least 16 tasks whatever the cohort). */
+#define TSR_STATS_COUNTS_BUDGET ((int64_t)1 << 30)
+
+/* How many region tasks cut the n_windows windows (see the file comment); depends on the inputs only. */
+static int tsr_stats_n_tasks(int n_windows, int64_t n_counts)
+{
+    int64_t by_bytes = TSR_STATS_COUNTS_BUDGET / ((n_counts > 0 ? n_counts : 1) * (int64_t)sizeof(int64_t));
+    int64_t p = by_bytes < 16 ? 16 : by_bytes;
+    if (p > TSR_STATS_MAX_TASKS)
+        p = TSR_STATS_MAX_TASKS;
+    return n_windows < p ? n_windows : (int)p;
+}
+
+/* Region task r of n covers windows [*w0, *w1) of n_windows. */
+static void tsr_stats_task_windows(int r, int n, int n_windows, int *w0, int *w1)
+{
+    *w0 = (int)((int64_t)r * n_windows / n);
+    *w1 = (int)((int64_t)(r + 1) * n_windows / n);
+}
 
 void tsr_stats_opts_init(tsr_stats_opts_t *o)
 {
@@ -99,6 +125,7 @@ typedef struct tsr_stats_ctx {
     const tsr_stats_opts_t *o;
     tsr_vcf_stats_t *vs;   /* this rank's handle on the VCF */
     tsr_cohort_acc_t *acc; /* this rank's scratch: one region's counts */
+    int n_tasks;           /* region tasks (tsr_stats_n_tasks) */
 } tsr_stats_ctx_t;
 
 /* stats.d/NNNNNNNN.EXT: region r's output, relative to the output directory. */
@@ -137,16 +164,21 @@ static tsr_status_t tsr_stats_finish(tsr_status_t s, FILE *fp, const char *tmp, 
     return s;
 }
 
-/* One region task: its lines -> stats.d/NNNNNNNN.tsv, its counts -> stats.d/NNNNNNNN.counts. */
+/* One region task: its windows' lines -> stats.d/NNNNNNNN.tsv, their counts -> stats.d/NNNNNNNN.counts. */
 static tsr_status_t tsr_stats_region_task(tsr_stats_ctx_t *x, int r)
 {
     char rel[64], path[4200], tmp[4300];
     FILE *fp = NULL;
     int64_t n_sites = 0;
+    int w0, w1;
+    tsr_stats_task_windows(r, x->n_tasks, tsr_vcf_stats_n_regions(x->vs), &w0, &w1);
     tsr_cohort_acc_reset(x->acc);
     tsr_stats_region_rel(r, "tsv", rel, sizeof rel);
     TSR_CALL(tsr_stats_create(x->o->outdir, rel, path, sizeof path, tmp, sizeof tmp, &fp));
-    TSR_CALL(tsr_stats_finish(tsr_vcf_stats_write_region(x->vs, r, fp, x->acc, &n_sites), fp, tmp, path));
+    tsr_status_t s = TSR_OK;
+    for (int w = w0; s == TSR_OK && w < w1; w++)
+        s = tsr_vcf_stats_write_region(x->vs, w, fp, x->acc, &n_sites);
+    TSR_CALL(tsr_stats_finish(s, fp, tmp, path));
     tsr_stats_region_rel(r, "counts", rel, sizeof rel);
     TSR_CALL(tsr_stats_create(x->o->outdir, rel, path, sizeof path, tmp, sizeof tmp, &fp));
     return tsr_stats_finish(tsr_cohort_acc_counts_write(x->acc, fp, path), fp, tmp, path);
@@ -196,7 +228,7 @@ static tsr_status_t tsr_stats_merge_task(tsr_stats_ctx_t *x)
     tsr_status_t s = tsr_stats_create(out, "stats.tsv", path, sizeof path, tmp, sizeof tmp, &fo);
     if (s == TSR_OK) {
         s = tsr_vcf_stats_write_header(x->vs, fo);
-        for (int r = 0; s == TSR_OK && r < tsr_vcf_stats_n_regions(x->vs); r++) {
+        for (int r = 0; s == TSR_OK && r < x->n_tasks; r++) {
             tsr_stats_region_rel(r, "tsv", rel, sizeof rel);
             s = tsr_stats_path(out, rel, in, sizeof in);
             if (s == TSR_OK)
@@ -229,7 +261,7 @@ static tsr_status_t tsr_stats_exec(void *ctx, const tsr_task_t *task)
     tsr_stats_ctx_t *x = ctx;
     double t0 = tsr_now();
     tsr_status_t s;
-    if (task->type == TSR_STATS_TASK_REGION && task->arg >= 0 && task->arg < tsr_vcf_stats_n_regions(x->vs))
+    if (task->type == TSR_STATS_TASK_REGION && task->arg >= 0 && task->arg < x->n_tasks)
         s = tsr_stats_region_task(x, (int)task->arg);
     else if (task->type == TSR_STATS_TASK_MERGE)
         s = tsr_stats_merge_task(x);
@@ -240,23 +272,29 @@ static tsr_status_t tsr_stats_exec(void *ctx, const tsr_task_t *task)
     return s;
 }
 
-/* One task per region, then the merge after all of them. Same graph on every rank. */
-static tsr_status_t tsr_stats_graph(const tsr_vcf_stats_t *vs, tsr_graph_t **gp)
+/* n region tasks, then the merge after all of them. Same graph on every rank. */
+static tsr_status_t tsr_stats_graph(const tsr_vcf_stats_t *vs, int n, tsr_graph_t **gp)
 {
     tsr_graph_t *g = NULL;
     TSR_CALL(tsr_graph_create(&g));
-    int n = tsr_vcf_stats_n_regions(vs);
+    int n_windows = tsr_vcf_stats_n_regions(vs);
     char key[64], tsv[64], counts[64];
     const char *outs[3] = {tsv, counts, NULL};
     tsr_status_t s = TSR_OK;
     for (int r = 0; s == TSR_OK && r < n; r++) {
-        int64_t start, end;
-        tsr_vcf_stats_region(vs, r, &start, &end);
+        int w0, w1;
+        double cost = 0.0;
+        tsr_stats_task_windows(r, n, n_windows, &w0, &w1);
+        for (int w = w0; w < w1; w++) {
+            int64_t start, end;
+            tsr_vcf_stats_region(vs, w, &start, &end);
+            cost += (double)(end - start);
+        }
         snprintf(key, sizeof key, "region/%08d", r);
         tsr_stats_region_rel(r, "tsv", tsv, sizeof tsv);
         tsr_stats_region_rel(r, "counts", counts, sizeof counts);
         tsr_task_id_t id;
-        s = tsr_graph_add(g, TSR_STATS_TASK_REGION, key, (double)(end - start), r, outs, 2, &id);
+        s = tsr_graph_add(g, TSR_STATS_TASK_REGION, key, cost, r, outs, 2, &id);
     }
     static const char *const merge_outs[] = {"stats.tsv", TSR_STATS_ALL_COUNTS, "sample_qc.tsv"};
     tsr_task_id_t merge = -1;
@@ -393,9 +431,12 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
     if (s == TSR_OK)
         s = tsr_vcf_stats_open(o->vcf, o->samples, o->window, &vs);
     if (s == TSR_OK)
-        s = tsr_stats_graph(vs, &g);
-    if (s == TSR_OK)
         s = tsr_vcf_stats_acc_create(vs, &acc);
+    int n_tasks = 0;
+    if (s == TSR_OK) {
+        n_tasks = tsr_stats_n_tasks(tsr_vcf_stats_n_regions(vs), tsr_cohort_acc_n_counts(acc));
+        s = tsr_stats_graph(vs, n_tasks, &g);
+    }
     if (s == TSR_OK && master)
         s = tsr_stats_outdir_prepare(o->outdir, fingerprint);
     s = tsr_comm_agree(rt->comm, s);
@@ -404,14 +445,15 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
         sum->n_populations = tsr_vcf_stats_n_populations(vs);
         sum->n_regions = tsr_vcf_stats_n_regions(vs);
         if (master)
-            tsr_log_info("stats: %d samples, %d populations, %d regions of <= %" PRId64 " bp, fingerprint %s",
-                         sum->n_samples, sum->n_populations, sum->n_regions, o->window, fingerprint);
+            tsr_log_info("stats: %d samples, %d populations, %d windows of <= %" PRId64 " bp in %d tasks, "
+                         "fingerprint %s", sum->n_samples, sum->n_populations, sum->n_regions, o->window, n_tasks,
+                         fingerprint);
         tsr_sched_opts_t so;
         tsr_sched_opts_init(&so);
         so.outdir = o->outdir;
         so.fingerprint = fingerprint;
         so.grace_seconds = o->grace_seconds;
-        tsr_stats_ctx_t x = {o, vs, acc};
+        tsr_stats_ctx_t x = {o, vs, acc, n_tasks};
         s = tsr_sched_run(rt->comm, g, &so, tsr_stats_exec, &x, &sum->sched);
     }
     /* Every rank's CPU time summed and peak memory maximised, on every rank (collective). */

@@ -91,6 +91,8 @@ fi
 [ ! -e "$K/stats.tsv" ] || fail "stats.tsv exists although the merge never ran"
 journaled=$(grep -c $'^D\tregion/' "$K/journal.tsv")
 ktotal=$(wc -l < "$K/tasks.tsv")
+# 10,000 windows of 300 bp, but the region tasks (and stats.d/'s files) are capped at 4,096
+[ "$ktotal" -eq 4097 ] || fail "10,000 windows gave $((ktotal - 1)) region tasks, expected the cap of 4,096"
 "$MPI" --oversubscribe -n 2 "$T" stats "${ARGS[@]}" --window 300 --out "$K" > "$W/kresume.log" ||
   fail "the run after kill -9: $(cat "$W/kresume.log")"
 line=$(grep -o "tessera stats: [0-9]* tasks ([0-9]* from the journal, [0-9]* executed" "$W/kresume.log") ||
