@@ -37,8 +37,6 @@ tsr_status_t tsr_aln_reader_open(const char *path, const char *ref_path, tsr_aln
 tsr_status_t tsr_aln_reader_query(tsr_aln_reader_t *r, const char *contig, int64_t start, int64_t end) TSR_RESULT_USED;
 /* The next record of the query into b: 1, 0 at its end, -2 on a corrupt record (message set, naming file and region). */
 int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b);
-/* The file's path, for messages. */
-const char *tsr_aln_reader_path(const tsr_aln_reader_t *r);
 void tsr_aln_reader_close(tsr_aln_reader_t **r);
 
 /*

@@ -83,11 +83,6 @@ int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b)
     return 0;
 }
 
-const char *tsr_aln_reader_path(const tsr_aln_reader_t *r)
-{
-    return r->path;
-}
-
 void tsr_aln_reader_close(tsr_aln_reader_t **rp)
 {
     if (!rp || !*rp)

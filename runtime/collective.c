@@ -44,43 +44,12 @@ tsr_status_t tsr_comm_max_i64(MPI_Comm comm, int64_t *v, int n)
     return TSR_OK;
 }
 
-tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n)
-{
-    TSR_CALL_MPI(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, comm));
-    return TSR_OK;
-}
-
 tsr_status_t tsr_comm_usage(MPI_Comm comm, double *cpu_sum, int64_t *rss_max)
 {
     double cpu = tsr_cpu_seconds();
     int64_t rss = tsr_peak_rss();
     TSR_CALL_MPI(MPI_Allreduce(&cpu, cpu_sum, 1, MPI_DOUBLE, MPI_SUM, comm));
     TSR_CALL_MPI(MPI_Allreduce(&rss, rss_max, 1, MPI_INT64_T, MPI_MAX, comm));
-    return TSR_OK;
-}
-
-tsr_status_t tsr_comm_reduce_sum_i64(MPI_Comm comm, int root, int64_t *v, int64_t n)
-{
-    int rank = 0;
-    TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
-    int64_t *sum = NULL;
-    tsr_status_t s = TSR_OK;
-    if (rank == root && n > 0 && !(sum = malloc((size_t)n * sizeof *sum)))
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reducing %lld counts", (long long)n);
-    /* the root's buffer is agreed on first, so no rank waits in a reduction the root left */
-    TSR_CALL(tsr_comm_agree(comm, s));
-    const int64_t step = (int64_t)1 << 28; /* MPI counts are int */
-    for (int64_t k = 0; k < n; k += step) {
-        int len = (int)(n - k < step ? n - k : step);
-        int rc = MPI_Reduce(v + k, sum ? sum + k : NULL, len, MPI_INT64_T, MPI_SUM, root, comm);
-        if (rc != MPI_SUCCESS) {
-            free(sum);
-            return tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Reduce of int64 counts");
-        }
-    }
-    if (sum)
-        memcpy(v, sum, (size_t)n * sizeof *sum);
-    free(sum);
     return TSR_OK;
 }
 

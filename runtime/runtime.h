@@ -171,9 +171,8 @@ void tsr_rt_abort(const tsr_rt_t *rt, int code);
 tsr_status_t tsr_comm_agree(MPI_Comm comm, tsr_status_t mine) TSR_RESULT_USED;
 /* Abort every rank of `comm` with exit code `code`: only when a rank can no longer report. */
 void tsr_comm_abort(MPI_Comm comm, int code);
-/* In-place element-wise maximum / sum of v[0..n) over `comm`. Collective on comm. */
+/* In-place element-wise maximum of v[0..n) over `comm`. Collective on comm. */
 tsr_status_t tsr_comm_max_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
-tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
 
 /*
  * What a run cost, on every rank of `comm`: the ranks' CPU seconds so far
@@ -181,12 +180,6 @@ tsr_status_t tsr_comm_sum_i64(MPI_Comm comm, int64_t *v, int n) TSR_RESULT_USED;
  * Collective on comm.
  */
 tsr_status_t tsr_comm_usage(MPI_Comm comm, double *cpu_sum, int64_t *rss_max) TSR_RESULT_USED;
-/*
- * Element-wise sum of v[0..n) over `comm` into the root's v (other ranks' v
- * unchanged); counts of any size (sent in pieces of 2^28). The root's buffer
- * is agreed on before any data moves. Collective on comm.
- */
-tsr_status_t tsr_comm_reduce_sum_i64(MPI_Comm comm, int root, int64_t *v, int64_t n) TSR_RESULT_USED;
 /*
  * Gather one value per rank at `root`: *all is malloc'ed there (size ranks,
  * rank order; free() it), NULL elsewhere. Collective on comm.
