@@ -286,6 +286,12 @@ void tsr_signals_reset(void);
 
 /* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 double tsr_now(void);
+/*
+ * Write s as a JSON string literal: quotes and backslashes escaped, \n and \t
+ * by name, other control characters as \u00XX; bytes >= 0x80 pass as UTF-8.
+ * NULL writes "".
+ */
+void tsr_json_write_str(FILE *fp, const char *s);
 /* The current time as "YYYY-MM-DD HH:MM:SS UTC" into buf ("unknown" if the clock cannot be read). */
 void tsr_utc_now(char *buf, size_t len);
 /* User + system CPU seconds of this process so far, every thread included (getrusage). */

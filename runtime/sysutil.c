@@ -234,3 +234,21 @@ void tsr_utc_now(char *buf, size_t len)
     if (gmtime_r(&now, &tmv))
         strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tmv);
 }
+
+void tsr_json_write_str(FILE *fp, const char *s)
+{
+    putc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(fp, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", fp);
+        else if (*p == '\t')
+            fputs("\\t", fp);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(fp, "\\u%04x", *p);
+        else
+            putc(*p, fp);
+    }
+    putc('"', fp);
+}

@@ -1,8 +1,9 @@
 /*
- * pipeline.c - the driver of `tessera run`: plan on every rank, agree on
- * success, place and start each rank's pinned pool, run the task graph
- * through the scheduler with each task handed to its kernel, write cohort.h5
- * collectively (a journaled stage after the graph), and write summary.json.
+ * driver.c - the driver of `tessera run`, `align` and `add`: plan on every
+ * rank, agree on success, place and start each rank's pinned pool, run the
+ * used kernels' collective setups, the task graph through the scheduler with
+ * each task handed to its kernel (found by name), their finish stages
+ * (cohort.h5, journaled by the scheduler), and write summary.json.
  * Collective on rt->comm.
  */
 #include "kernels/stats/stats.h"
@@ -43,7 +44,6 @@ static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
     tsr_log_debug("%s: %s in %.3f s", task->key, tsr_status_str(s), tsr_now() - t0);
     return s;
 }
-
 
 /*
  * Refuse to write into a directory that holds something other than a tessera
@@ -130,25 +130,6 @@ static int64_t tsr_count_sites(const char *outdir)
     return n > 0 ? n - 1 : 0;
 }
 
-/* A JSON string literal: quotes, backslashes and control characters escaped (bytes >= 0x80 pass as UTF-8). */
-static void tsr_json_str(FILE *fp, const char *s)
-{
-    putc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", fp);
-        else if (*p == '\t')
-            fputs("\\t", fp);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(fp, "\\u%04x", *p);
-        else
-            putc(*p, fp);
-    }
-    putc('"', fp);
-}
-
 /*
  * One input file's provenance: absolute path, size, modification time (UTC)
  * and, when `crc` is set, the CRC32 of its bytes. A file that cannot be
@@ -159,11 +140,11 @@ static void tsr_json_file(FILE *fp, const char *path, int crc, const char *inden
     char abs[PATH_MAX];
     const char *shown = realpath(path, abs) ? abs : path;
     fprintf(fp, "{\"path\": ");
-    tsr_json_str(fp, shown);
+    tsr_json_write_str(fp, shown);
     struct stat st;
     if (stat(path, &st) != 0) {
         fprintf(fp, ", \"error\": ");
-        tsr_json_str(fp, strerror(errno));
+        tsr_json_write_str(fp, strerror(errno));
         fprintf(fp, "}");
         return;
     }
@@ -178,7 +159,7 @@ static void tsr_json_file(FILE *fp, const char *path, int crc, const char *inden
             fprintf(fp, ",\n%s \"crc32\": \"%08x\"", indent, c);
         } else {
             fprintf(fp, ",\n%s \"crc32_error\": ", indent);
-            tsr_json_str(fp, tsr_error_msg());
+            tsr_json_write_str(fp, tsr_error_msg());
             tsr_error_clear();
         }
     }
@@ -190,13 +171,13 @@ static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
 {
     const tsr_run_provenance_t *pv = plan->opts.provenance;
     fprintf(fp, "  \"provenance\": {\n    \"command_line\": ");
-    tsr_json_str(fp, pv ? pv->command_line : NULL);
+    tsr_json_write_str(fp, pv ? pv->command_line : NULL);
     fprintf(fp, ",\n    \"versions\": {");
     for (int i = 0; pv && i < pv->n_versions; i++) {
         fprintf(fp, "%s\n      ", i ? "," : "");
-        tsr_json_str(fp, pv->version_name[i]);
+        tsr_json_write_str(fp, pv->version_name[i]);
         fprintf(fp, ": ");
-        tsr_json_str(fp, pv->version_value[i]);
+        tsr_json_write_str(fp, pv->version_value[i]);
     }
     fprintf(fp, "%s},\n", pv && pv->n_versions ? "\n    " : "");
     fprintf(fp, "    \"inputs\": {\n"
@@ -214,9 +195,9 @@ static void tsr_json_provenance(FILE *fp, const tsr_plan_t *plan)
     for (int i = 0; i < plan->sheet->n_samples; i++) {
         const tsr_sample_t *smp = &plan->sheet->samples[i];
         fprintf(fp, "%s\n        {\"sample\": ", i ? "," : "");
-        tsr_json_str(fp, smp->id);
+        tsr_json_write_str(fp, smp->id);
         fprintf(fp, ", \"population\": ");
-        tsr_json_str(fp, smp->population);
+        tsr_json_write_str(fp, smp->population);
         fprintf(fp, ", \"files\": [");
         int n = 0;
         for (int k = 0; k < 2 * smp->n_lanes + 1; k++) { /* every lane's files, then an aligned input */
@@ -272,7 +253,7 @@ static tsr_status_t tsr_json_stage_outputs(FILE *fp, const tsr_plan_t *plan)
         char prefix[512];
         snprintf(prefix, sizeof prefix, "%s\n    ", any ? "," : ",\n  \"alignment_qc\": {");
         fputs(prefix, fp);
-        tsr_json_str(fp, plan->sheet->samples[i].id);
+        tsr_json_write_str(fp, plan->sheet->samples[i].id);
         TSR_CALL(tsr_json_embed(fp, path, ": ", &found));
         if (!found)
             fputs(": null", fp);
@@ -312,7 +293,7 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     for (int r = 0; r < rt->size; r++)
         fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
     fprintf(fp, "],\n  \"index_bytes_per_node\": %lld,\n  \"fingerprint\": ", (long long)sum->index_bytes_per_node);
-    tsr_json_str(fp, plan->fingerprint);
+    tsr_json_write_str(fp, plan->fingerprint);
     fprintf(fp, ",\n");
     tsr_json_provenance(fp, plan);
     tsr_status_t s = tsr_json_stage_outputs(fp, plan);

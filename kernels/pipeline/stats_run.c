@@ -312,14 +312,6 @@ static tsr_status_t tsr_stats_graph(const tsr_vcf_stats_t *vs, int n, tsr_graph_
 
 /* ------------------------------------------------- after the graph (master) */
 
-static void tsr_stats_json_str(FILE *f, const char *s)
-{
-    putc('"', f);
-    for (const char *p = s; *p; p++)
-        fprintf(f, (*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-    putc('"', f);
-}
-
 /* DIR/summary.json: the run's counts, tasks and times, then the "statistics" object (last). */
 static tsr_status_t tsr_stats_write_summary(const tsr_rt_t *rt, const tsr_stats_opts_t *o,
                                             const tsr_stats_summary_t *sum, const char *fingerprint,
@@ -329,7 +321,7 @@ static tsr_status_t tsr_stats_write_summary(const tsr_rt_t *rt, const tsr_stats_
     FILE *f = NULL;
     TSR_CALL(tsr_stats_create(o->outdir, "summary.json", path, sizeof path, tmp, sizeof tmp, &f));
     fprintf(f, "{\n  \"command\": \"stats\",\n  \"vcf\": ");
-    tsr_stats_json_str(f, o->vcf);
+    tsr_json_write_str(f, o->vcf);
     fprintf(f, ",\n  \"samples\": %d,\n  \"populations\": %d,\n  \"regions\": %d,\n  \"sites\": %" PRId64 ",\n"
                "  \"ranks\": %d,\n  \"seconds\": %.3f,\n  \"cpu_seconds\": %.3f,\n  \"tasks\": %d,\n"
                "  \"tasks_skipped_from_journal\": %d,\n  \"tasks_executed\": %d,\n  \"tasks_retried\": %d,\n"

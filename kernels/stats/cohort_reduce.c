@@ -520,21 +520,6 @@ static void json_num(FILE *fp, double x)
         fprintf(fp, "%.9g", x);
 }
 
-static void json_str(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(fp, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(fp, "\\u%04x", ch);
-        else
-            fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
-
 static void json_array(FILE *fp, const int64_t *v, int64_t n)
 {
     fputc('[', fp);
@@ -559,7 +544,7 @@ tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp
     for (int p = 0; p < r->n_pops; p++) {
         const tsr_cohort_sfs_t *s = &r->sfs[p];
         fprintf(fp, "%s\n%s    ", p ? "," : "", in);
-        json_str(fp, r->pop_names[p]);
+        tsr_json_write_str(fp, r->pop_names[p]);
         fprintf(fp, ": {\"chromosomes\": %d, \"sites\": %" PRId64 ", \"sites_not_fully_called\": %" PRId64
                     ",\n%s      \"unfolded\": ",
                 s->n_chrom, s->sites, s->skipped, in);
@@ -573,9 +558,9 @@ tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp
     for (int k = 0; k < r->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &r->fst[k];
         fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
-        json_str(fp, r->pop_names[f->pop_a]);
+        tsr_json_write_str(fp, r->pop_names[f->pop_a]);
         fputs(", \"pop2\": ", fp);
-        json_str(fp, r->pop_names[f->pop_b]);
+        tsr_json_write_str(fp, r->pop_names[f->pop_b]);
         fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
                     ", \"fst\": ",
                 f->sites, f->num_fixed, f->den_fixed);
