@@ -12,22 +12,13 @@
 #include <string.h>
 
 #include "runtime/runtime.h"
+#include "mpi_check.h"
 
 typedef struct {
     hwloc_topology_t h;
     hwloc_bitmap_t *bound; /* per thread: the binding read back */
     pthread_barrier_t all_threads;
 } readback_t;
-
-#define CHECK(cond, ...)                                                                                          \
-    do {                                                                                                          \
-        if (!(cond)) {                                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                                         \
-            fputc('\n', stderr);                                                                                  \
-            failures++;                                                                                           \
-        }                                                                                                         \
-    } while (0)
 
 /*
  * One item per thread; each item waits at a barrier of all threads, so no
