@@ -1,6 +1,6 @@
 /*
  * align_kernel.c - the align kernel: FASTQ -> DIR/aln/S.cram + .crai (or S.bam + .bai) + .qc.json in
- * fixed read-pair chunks (plan.c lays out the tasks, all of type align):
+ * fixed read-pair chunks (plan_graph.c lays out the tasks, all of type align):
  *   index  with one map task for the sample (plan.c: up to about one chunk's worth of
  *          compressed FASTQ), nothing: the map task reads the files from their start, and
  *          aln/S.chunks.tsv says so (one chunk, pairs -1). With K > 1 map tasks, scan the
@@ -24,17 +24,15 @@
  * total, so aln/S.{cram,bam} is the same bytes for any chunk size, rank or thread count.
  *
  * This file is the adapter between the kernel contract and those stages: it
- * alone reads the plan and the task, resolves every path and parameter
- * (lanes, chunk file, runs, outputs, --align-chunk, --ref, the node-shared
- * index) and calls the stages' entry points (align_internal.h) with plain
- * arguments.
+ * takes a task's work unit (tsr_plan_work_create: the sample and its lanes,
+ * the step and slot, the chunk file, runs and outputs), the run options
+ * (--align-chunk, --ref) and the node-shared index (its collective setup),
+ * and calls the stages' entry points (kernels/kernels.h) with plain arguments.
  */
 #include "kernels/pipeline/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define TSR_ALIGN_PATH_MAX 4096
 
 static void tsr_align_destroy(void **sp)
 {
@@ -56,90 +54,31 @@ static tsr_status_t tsr_align_init(const tsr_kernel_env_t *env, void **sp)
     return TSR_OK;
 }
 
-/* Index step: aln/S.chunks.tsv, found by scanning the input only when the sample has K > 1 map tasks. */
-static tsr_status_t tsr_align_index(const tsr_kernel_env_t *env, int sample)
-{
-    const tsr_plan_t *plan = env->plan;
-    const tsr_sample_t *smp = &plan->sheet->samples[sample];
-    int64_t per = plan->opts.align_chunk_pairs;
-    char rel[1024], path[TSR_ALIGN_PATH_MAX], dir[TSR_ALIGN_PATH_MAX];
-    tsr_plan_align_chunks_path(plan, sample, rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
-    TSR_CALL(tsr_plan_path(plan, "aln", dir, sizeof dir));
-    TSR_CALL(tsr_mkdir_p(dir));
-    if (plan->align_slots[sample] == 1)
-        return tsr_align_chunks_write_whole(smp, per, path, rel);
-    return tsr_align_chunks_scan(smp, per, path, rel);
-}
-
-/* Map step: slot `slot` of the sample's map tasks -> aln/S.runs/cK.bam and cK.dup. */
-static tsr_status_t tsr_align_map(tsr_align_mapper_t *m, const tsr_kernel_env_t *env, int sample, int slot)
-{
-    const tsr_plan_t *plan = env->plan;
-    char rel[1024], path[TSR_ALIGN_PATH_MAX], bam_path[TSR_ALIGN_PATH_MAX], dup_path[TSR_ALIGN_PATH_MAX];
-    tsr_plan_align_chunks_path(plan, sample, rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
-    tsr_plan_align_run_path(plan, sample, slot, "bam", rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, bam_path, sizeof bam_path));
-    tsr_plan_align_run_path(plan, sample, slot, "dup", rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, dup_path, sizeof dup_path));
-    char *slash = strrchr(bam_path, '/');
-    *slash = '\0';
-    TSR_CALL(tsr_mkdir_p(bam_path));
-    *slash = '/';
-    return tsr_align_map_slot(m, (const tsr_mm_index_t *)env->shared, env->pool, &plan->sheet->samples[sample], plan->opts.ref, path,
-                              slot, plan->align_slots[sample], bam_path, dup_path);
-}
-
-/* Merge step: every run and signature file of the sample -> aln/S.{cram,bam} + index + aln/S.qc.json. */
-static tsr_status_t tsr_align_merge(const tsr_kernel_env_t *env, int sample)
-{
-    const tsr_plan_t *plan = env->plan;
-    const tsr_sample_t *smp = &plan->sheet->samples[sample];
-    int k = plan->align_slots[sample];
-    char rel[1024], out_path[TSR_ALIGN_PATH_MAX], qc_path[TSR_ALIGN_PATH_MAX], chunks_path[TSR_ALIGN_PATH_MAX];
-    tsr_plan_aln_path(plan, sample, rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, out_path, sizeof out_path));
-    tsr_plan_align_qc_path(plan, sample, rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, qc_path, sizeof qc_path));
-    tsr_plan_align_chunks_path(plan, sample, rel, sizeof rel);
-    TSR_CALL(tsr_plan_path(plan, rel, chunks_path, sizeof chunks_path));
-    /* runs [0, k) then signature files [k, 2k), in one block */
-    char *buf = malloc((size_t)k * 2 * TSR_ALIGN_PATH_MAX);
-    const char **paths = calloc((size_t)k * 2 + 1, sizeof *paths);
-    tsr_status_t s = TSR_OK;
-    if (!buf || !paths)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging sample %s", smp->id);
-    for (int i = 0; i < 2 * k && s == TSR_OK; i++) {
-        char *p = buf + (size_t)i * TSR_ALIGN_PATH_MAX;
-        tsr_plan_align_run_path(plan, sample, i % k, i < k ? "bam" : "dup", rel, sizeof rel);
-        s = tsr_plan_path(plan, rel, p, TSR_ALIGN_PATH_MAX);
-        paths[i] = p;
-    }
-    if (s == TSR_OK)
-        s = tsr_align_merge_runs(env->pool, smp, plan->opts.ref, k, paths, paths + k, chunks_path, out_path,
-                                 qc_path);
-    free(paths);
-    free(buf);
-    return s;
-}
-
+/* One align task from its work unit (tsr_plan_work_create): index, map or merge of one sample. */
 static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
-    tsr_align_step_t step;
-    int sample, slot;
-    tsr_plan_align_unpack(task->arg, &step, &sample, &slot);
-    if (sample < 0 || sample >= env->plan->sheet->n_samples)
-        return tsr_error_set(TSR_ERR_INTERNAL, "align task '%s' names no sample", task->key);
-    switch (step) {
-    case TSR_ALIGN_STEP_INDEX:
-        return tsr_align_index(env, sample);
+    const tsr_plan_t *plan = env->plan;
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &w));
+    int64_t per = plan->opts.align_chunk_pairs;
+    tsr_status_t s;
+    switch (w->step) {
+    case TSR_ALIGN_STEP_INDEX: /* the input is scanned only when the sample has K > 1 map tasks */
+        s = w->n_slots == 1 ? tsr_align_chunks_write_whole(w->smp, per, w->output, w->output)
+                            : tsr_align_chunks_scan(w->smp, per, w->output, w->output);
+        break;
     case TSR_ALIGN_STEP_MAP:
-        return tsr_align_map(state, env, sample, slot);
-    case TSR_ALIGN_STEP_MERGE:
-        return tsr_align_merge(env, sample);
+        s = tsr_align_map_slot(state, (const tsr_mm_index_t *)env->shared, env->pool, w->smp, plan->opts.ref,
+                               w->inputs[0], w->slot, w->n_slots, w->output, w->output2);
+        break;
+    default: /* merge: inputs are the chunk file, the K runs, the K signature files */
+        s = tsr_align_merge_runs(env->pool, w->smp, plan->opts.ref, w->n_slots, (const char *const *)w->inputs + 1,
+                                 (const char *const *)w->inputs + 1 + w->n_slots, w->inputs[0], w->output,
+                                 w->output2);
+        break;
     }
-    return tsr_error_set(TSR_ERR_INTERNAL, "align task '%s' has an unknown step", task->key);
+    tsr_plan_work_destroy(&w);
+    return s;
 }
 
 /* Collective setup: the node-shared minimap2 index when the plan has FASTQ samples (align_index.c). */

@@ -233,13 +233,13 @@ tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char
 /* tsr_plan_path(), then the file's parent directory created (a task's output path). */
 tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
 /*
- * A task's resolved work unit (kernels/plan_work.c): the region, batch, input files, samples and output
- * file of one call, joint or cohort task, so that a kernel neither decodes task->arg nor names files.
+ * A task's resolved work unit (kernels/pipeline/plan_work.c): the region, batch or sample, input files,
+ * samples and output files of one task, so that a kernel neither decodes task->arg nor names files.
  * Inputs are in the order the task reads them; everything the struct points to that is not its own
  * (region, batch, sheet, ids) is owned by the plan and lives as long as it.
  */
 typedef struct tsr_work {
-    tsr_task_type_t type;     /* TSR_TASK_CALL, TSR_TASK_JOINT or TSR_TASK_COHORT */
+    tsr_task_type_t type;     /* TSR_TASK_ALIGN, TSR_TASK_CALL, TSR_TASK_JOINT or TSR_TASK_COHORT */
     int region;               /* call, joint: index into plan->regions; -1 for cohort */
     const tsr_region_t *reg;  /* call, joint: &plan->regions[region]; NULL for cohort */
     int batch;                /* call: index into plan->batches; -1 otherwise */
@@ -254,11 +254,20 @@ typedef struct tsr_work {
     const char **sample_ids;  /* their ids, in cohort order */
     const tsr_sheet_t *sheet; /* the whole cohort: populations for the joint and cohort outputs */
     char *output;             /* call, joint: the output file (tsr_plan_output_path: its parent directory
-                                 exists); cohort: opts.outdir, which its outputs are written into */
+                                 exists); cohort: opts.outdir, which its outputs are written into;
+                                 align: index aln/S.chunks.tsv, map the run aln/S.runs/cK.bam, merge aln/S.cram
+                                 (or .bam), each with its directory created */
+    /* align tasks only (else step 0, sample -1, slot 0, n_slots 0, smp and output2 NULL): */
+    tsr_align_step_t step;    /* index, map or merge */
+    int sample, slot, n_slots; /* the sample, the map slot, the sample's map tasks (plan->align_slots) */
+    const tsr_sample_t *smp;  /* the sample (its lanes are what index and map read) */
+    char *output2;            /* map: the duplicate signatures aln/S.runs/cK.dup; merge: aln/S.qc.json
+                                 (inputs: map, the chunk file; merge, the chunk file, then the K runs, then
+                                 the K signature files) */
 } tsr_work_t;
 /*
- * Resolve the work unit of a call, joint or cohort task of this plan. A task arg outside the plan is
- * TSR_ERR_INTERNAL, named after the kernel that runs the task in the plan's mode; creating the output's
+ * Resolve the work unit of a task of this plan. A task arg outside the plan is TSR_ERR_INTERNAL, named
+ * after the kernel that runs the task in the plan's mode; creating the output's
  * parent directory may fail with TSR_ERR_IO. *w is NULL on error. Not collective (one thread, one task).
  * Destroy with tsr_plan_work_destroy().
  */

@@ -4,9 +4,9 @@
  * cohort: 0, see plan_graph.c) and where each unit's inputs and output live
  * (plan_paths.c); tsr_plan_work_create() decodes the arg once, checks it
  * against the plan, and hands the kernel everything it reads and writes, so
- * the kernel objects (call_kernel.c, joint_kernel.c, lowpass_kernel.c,
- * cohort.c) keep only their computation. Align tasks keep their own arg pack
- * (tsr_plan_align_unpack) and are not resolved here.
+ * the kernel objects (align_kernel.c, call_kernel.c, joint_kernel.c,
+ * lowpass_kernel.c, cohort_kernel.c) keep only their computation. Align
+ * tasks pack (step, sample, slot) in their arg (tsr_plan_align_arg).
  */
 #include "kernels/pipeline/pipeline.h"
 
@@ -43,6 +43,45 @@ static tsr_status_t tsr_work_set_output(tsr_work_t *w, const char *path)
     if (!(w->output = strdup(path)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     return TSR_OK;
+}
+
+/* outdir/rel into a new string at *dst; mkdir: rel's directory created first (an output). */
+static tsr_status_t tsr_work_path(const tsr_plan_t *plan, const char *rel, int mkdir, char **dst)
+{
+    char full[4096];
+    TSR_CALL(mkdir ? tsr_plan_output_path(plan, rel, full, sizeof full) : tsr_plan_path(plan, rel, full, sizeof full));
+    if (!(*dst = strdup(full)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    return TSR_OK;
+}
+
+/*
+ * An align task: index -> the chunk file; map -> reads the chunk file, writes its run and signature
+ * files; merge -> reads the chunk file, every run, every signature file, writes the sample's
+ * alignments and QC.
+ */
+static tsr_status_t tsr_work_align(const tsr_plan_t *plan, tsr_work_t *w)
+{
+    char rel[1024];
+    int k = w->n_slots;
+    tsr_plan_align_chunks_path(plan, w->sample, rel, sizeof rel);
+    if (w->step == TSR_ALIGN_STEP_INDEX)
+        return tsr_work_path(plan, rel, 1, &w->output);
+    TSR_CALL(tsr_work_path(plan, rel, 0, &w->inputs[0]));
+    if (w->step == TSR_ALIGN_STEP_MAP) {
+        tsr_plan_align_run_path(plan, w->sample, w->slot, "bam", rel, sizeof rel);
+        TSR_CALL(tsr_work_path(plan, rel, 1, &w->output));
+        tsr_plan_align_run_path(plan, w->sample, w->slot, "dup", rel, sizeof rel);
+        return tsr_work_path(plan, rel, 0, &w->output2);
+    }
+    for (int i = 0; i < 2 * k; i++) {
+        tsr_plan_align_run_path(plan, w->sample, i % k, i < k ? "bam" : "dup", rel, sizeof rel);
+        TSR_CALL(tsr_work_path(plan, rel, 0, &w->inputs[1 + i]));
+    }
+    tsr_plan_aln_path(plan, w->sample, rel, sizeof rel);
+    TSR_CALL(tsr_work_path(plan, rel, 1, &w->output));
+    tsr_plan_align_qc_path(plan, w->sample, rel, sizeof rel);
+    return tsr_work_path(plan, rel, 0, &w->output2);
 }
 
 /* A call task: the batch's alignment files and ids; the evidence partition, its directory created. */
@@ -98,7 +137,18 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
     *out = NULL;
     tsr_task_type_t type = (tsr_task_type_t)task->type;
     int r = -1, bi = -1, n_inputs = 0, n_samples = plan->sheet->n_samples;
-    if (type == TSR_TASK_CALL) {
+    tsr_align_step_t step = TSR_ALIGN_STEP_INDEX;
+    int sample = -1, slot = 0;
+    if (type == TSR_TASK_ALIGN) {
+        tsr_plan_align_unpack(task->arg, &step, &sample, &slot);
+        if (sample < 0 || sample >= plan->sheet->n_samples || plan->align_slots[sample] < 1 ||
+            (step != TSR_ALIGN_STEP_INDEX && step != TSR_ALIGN_STEP_MAP && step != TSR_ALIGN_STEP_MERGE) ||
+            (step == TSR_ALIGN_STEP_MAP && (slot < 0 || slot >= plan->align_slots[sample])))
+            return tsr_error_set(TSR_ERR_INTERNAL, "align task '%s' names no sample, step or slot of the plan",
+                                 task->key);
+        n_inputs = step == TSR_ALIGN_STEP_INDEX ? 0 : step == TSR_ALIGN_STEP_MAP ? 1 : 1 + 2 * plan->align_slots[sample];
+        n_samples = 1;
+    } else if (type == TSR_TASK_CALL) {
         if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_regions * plan->n_batches)
             return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
                                  tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
@@ -125,8 +175,17 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
     w->batch = bi;
     w->bt = bi >= 0 ? &plan->batches[bi] : NULL;
     w->sheet = plan->sheet;
+    w->sample = sample;
     tsr_status_t s;
-    if (type == TSR_TASK_CALL) {
+    if (type == TSR_TASK_ALIGN) {
+        w->step = step;
+        w->slot = slot;
+        w->n_slots = plan->align_slots[sample];
+        w->smp = &plan->sheet->samples[sample];
+        w->sample_ids[0] = w->smp->id;
+        w->input_samples[0] = 1;
+        s = tsr_work_align(plan, w);
+    } else if (type == TSR_TASK_CALL) {
         s = tsr_work_call(plan, r, bi, w);
     } else {
         for (int i = 0; i < n_samples; i++)
@@ -152,6 +211,7 @@ void tsr_plan_work_destroy(tsr_work_t **wp)
     free(w->input_samples);
     free(w->sample_ids);
     free(w->output);
+    free(w->output2);
     free(w);
     *wp = NULL;
 }

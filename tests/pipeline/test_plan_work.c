@@ -196,13 +196,87 @@ static void expect_error(const tsr_plan_t *plan, int type, int64_t arg, const ch
     tsr_error_clear();
 }
 
+/* A FASTQ sample's three align steps, on a plan of its own. */
+static void test_align_units(void **state)
+{
+    (void)state;
+    write_file("f_1.fq", "@r1/1\nACGTACGTAC\n+\nIIIIIIIIII\n");
+    write_file("f_2.fq", "@r1/2\nGTACGTACGT\n+\nIIIIIIIIII\n");
+    write_file("fq.tsv", "sample\tpopulation\tfastq1\tfastq2\nf\tP\tf_1.fq\tf_2.fq\n");
+    char ref[PATH_MAX + 16], sheet[PATH_MAX + 16], out[PATH_MAX + 16], want[2 * PATH_MAX];
+    snprintf(ref, sizeof ref, "%s/ref.fa", dir);
+    snprintf(sheet, sizeof sheet, "%s/fq.tsv", dir);
+    snprintf(out, sizeof out, "%s/fqout", dir);
+    tsr_run_opts_t o;
+    tsr_run_opts_init(&o);
+    o.ref = ref;
+    o.samples = sheet;
+    o.outdir = out;
+    o.aln_format = "bam";
+    tsr_plan_t *plan = NULL;
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_OK);
+    assert_int_equal(plan->align_slots[0], 1);
+
+    tsr_task_t t = task_of(TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, 0, 0), "align/f/index");
+    tsr_work_t *w = NULL;
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->step, TSR_ALIGN_STEP_INDEX);
+    assert_int_equal(w->sample, 0);
+    assert_ptr_equal(w->smp, &plan->sheet->samples[0]);
+    assert_string_equal(w->sample_ids[0], "f");
+    assert_int_equal(w->n_inputs, 0);
+    assert_int_equal(w->n_slots, 1);
+    snprintf(want, sizeof want, "%s/aln/f.chunks.tsv", out);
+    assert_string_equal(w->output, want);
+    is_dir(w->output);
+    assert_null(w->output2);
+    tsr_plan_work_destroy(&w);
+
+    t = task_of(TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, 0, 0), "align/f/c00000");
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->step, TSR_ALIGN_STEP_MAP);
+    assert_int_equal(w->slot, 0);
+    assert_int_equal(w->n_inputs, 1);
+    snprintf(want, sizeof want, "%s/aln/f.chunks.tsv", out);
+    assert_string_equal(w->inputs[0], want);
+    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.bam", out);
+    assert_string_equal(w->output, want);
+    is_dir(w->output);
+    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.dup", out);
+    assert_string_equal(w->output2, want);
+    tsr_plan_work_destroy(&w);
+
+    t = task_of(TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, 0, 0), "align/f");
+    assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
+    assert_int_equal(w->step, TSR_ALIGN_STEP_MERGE);
+    assert_int_equal(w->n_inputs, 3); /* the chunk file, one run, one signature file */
+    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.bam", out);
+    assert_string_equal(w->inputs[1], want);
+    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.dup", out);
+    assert_string_equal(w->inputs[2], want);
+    snprintf(want, sizeof want, "%s/aln/f.bam", out);
+    assert_string_equal(w->output, want);
+    snprintf(want, sizeof want, "%s/aln/f.qc.json", out);
+    assert_string_equal(w->output2, want);
+    tsr_plan_work_destroy(&w);
+
+    expect_error(plan, TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, 0, 1),
+                 "align task 'k' names no sample, step or slot of the plan");
+    tsr_plan_destroy(&plan);
+}
+
 static void test_range_errors(void **state)
 {
     tsr_plan_t *plan = *state;
     expect_error(plan, TSR_TASK_CALL, 6, "call task k: argument 6 out of range");
     expect_error(plan, TSR_TASK_CALL, -1, "call task k: argument -1 out of range");
     expect_error(plan, TSR_TASK_JOINT, 3, "joint task k: argument 3 out of range");
-    expect_error(plan, TSR_TASK_ALIGN, 0, "task k: type 0 has no resolved work unit");
+    /* the samples are aligned BAMs: no align task of the plan names them */
+    expect_error(plan, TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, 0, 0),
+                 "align task 'k' names no sample, step or slot of the plan");
+    expect_error(plan, TSR_TASK_ALIGN, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, 7, 0),
+                 "align task 'k' names no sample, step or slot of the plan");
+    expect_error(plan, TSR_TASK_N_TYPES, 0, "task k: type 4 has no resolved work unit");
     plan->lowpass = 1; /* the same task types run the low-pass kernels */
     expect_error(plan, TSR_TASK_CALL, 6, "lowpass evidence task k: argument 6 out of range");
     expect_error(plan, TSR_TASK_JOINT, -1, "lowpass discovery task k: argument -1 out of range");
@@ -215,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_call_unit),
         cmocka_unit_test(test_joint_unit),
         cmocka_unit_test(test_cohort_unit),
+        cmocka_unit_test(test_align_units),
         cmocka_unit_test(test_range_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
