@@ -1,5 +1,5 @@
 /*
- * simulate_genome.c - the simulated reference.
+ * genome.c - the simulated reference.
  *
  * Synthetic (--length): one contig `sim1` built in three layers, all from
  * the genome stream:

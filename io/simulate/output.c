@@ -1,5 +1,5 @@
 /*
- * simulate_output.c - the simulator's front: options, DIR/ref.fa (+.fai),
+ * output.c - the simulator's front: options, DIR/ref.fa (+.fai),
  * DIR/truth.vcf.gz (+.tbi), DIR/samples.tsv, and tsr_simulate(), which runs
  * the samples on o->threads plain pthreads (each sample has its own random
  * stream and files, so the bytes do not depend on the thread count).

@@ -1,5 +1,5 @@
 /*
- * simulate_population.c - variant sites, population allele frequencies and
+ * population.c - variant sites, population allele frequencies and
  * genotypes, all from the variants stream.
  *
  * Model:

@@ -1,5 +1,5 @@
 /*
- * simulate_reads.c - one sample's reads, from its own stream
+ * reads.c - one sample's reads, from its own stream
  * (TSR_SIM_STREAM_SAMPLE + sample index), so samples are independent of
  * each other and of the thread that simulates them.
  *

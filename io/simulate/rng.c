@@ -1,5 +1,5 @@
 /*
- * simulate_rng.c - the simulator's PRNG: xoshiro256** (Blackman & Vigna),
+ * rng.c - the simulator's PRNG: xoshiro256** (Blackman & Vigna),
  * state filled by splitmix64 from (seed, stream), and the distributions the
  * simulator needs. Written from the published algorithm descriptions.
  */

@@ -1,7 +1,7 @@
 /*
  * align_kernel.c - the align kernel: FASTQ -> DIR/aln/S.cram + .crai (or S.bam + .bai) + .qc.json in
  * fixed read-pair chunks (plan_graph.c lays out the tasks, all of type align):
- *   index  with one map task for the sample (plan.c: up to about one chunk's worth of
+ *   index  with one map task for the sample (plan_graph.c: up to about one chunk's worth of
  *          compressed FASTQ), nothing: the map task reads the files from their start, and
  *          aln/S.chunks.tsv says so (one chunk, pairs -1). With K > 1 map tasks, scan the
  *          sample's FASTQ once (decompress + split into records, no mapping) and record

@@ -1,5 +1,5 @@
 /*
- * cohort.c - the cohort kernel: concatenate every region's call set in
+ * cohort_kernel.c - the cohort kernel: concatenate every region's call set in
  * genome order into cohort.bcf (+.csi) and stats.tsv through the io cohort
  * writer, with the cohort-wide statistics (statistics.json,
  * sample_qc.tsv) and report.html. One task, run after every joint task;

@@ -1,5 +1,5 @@
 /*
- * test_plan_work.c - the resolved work units of a small plan (kernels/plan_work.c): 3 samples in batches
+ * test_plan_work.c - the resolved work units of a small plan (kernels/pipeline/plan_work.c): 3 samples in batches
  * of 2 and 1, a 2,500 bp contig in shards of 1,000 (3 regions). Checks what each task type reads and
  * writes, that output directories are created, and the range errors named after the plan's kernels.
  * Everything is written under a temporary directory that the test removes.
