@@ -110,14 +110,13 @@ double tsr_aln_index_depth(const char *path)
     bam1_t *b = bam_init1();
     double depth = -1;
     if (h && idx && b) {
-        uint64_t mapped = 0, unmapped = 0, m, u;
+        uint64_t mapped = 0, m, u; /* u: the index also counts unmapped reads; depth needs mapped ones */
         double reflen = 0, bases = 0;
         int have = 0;
         for (int t = 0; t < sam_hdr_nref(h); t++) {
             reflen += (double)sam_hdr_tid2len(h, t);
             if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
                 mapped += m;
-                unmapped += u;
                 have = 1;
             }
         }
