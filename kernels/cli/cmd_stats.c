@@ -51,7 +51,6 @@ int tsr_cmd_stats(int argc, char **argv)
     tsr_stats_opts_t o;
     tsr_stats_opts_init(&o);
     int log_level = TSR_LOG_WARN, c;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
         switch (c) {
@@ -63,11 +62,14 @@ int tsr_cmd_stats(int argc, char **argv)
             if (o.window <= 0)
                 return tsr_cli_usage_error("stats", "--window takes a length like 1M, not '%s'", optarg);
             break;
-        case O_GRACE:
-            o.grace_seconds = strtod(optarg, &end);
-            if (*end || end == optarg || o.grace_seconds < 0)
-                return tsr_cli_usage_error("stats", "--grace takes seconds >= 0, not '%s'", optarg);
+        case O_GRACE: { /* parsed as `tessera run` declares it */
+            tsr_run_opts_t ro;
+            tsr_run_opts_init(&ro);
+            if (tsr_run_opt_set(&ro, tsr_run_opt_find("grace"), optarg) != TSR_OK)
+                return tsr_cli_usage_error("stats", "%s", tsr_error_msg());
+            o.grace_seconds = ro.grace_seconds;
             break;
+        }
         case O_LOG:
             log_level = tsr_log_level_parse(optarg);
             if (log_level < 0)

@@ -113,48 +113,42 @@ static void tsr_cohort_destroy(void **state)
         *state = NULL;
 }
 
-/* The finish stage, collective on comm: every rank writes its block of cohort.h5's rows from the call sets. */
-static tsr_status_t tsr_cohort_h5_run(const tsr_kernel_env_t *env, MPI_Comm comm)
+/*
+ * The finish stage, collective on comm: every rank writes its block of cohort.h5's rows. Its inputs are
+ * the cohort task's (every region's call set, in region order), so it takes the same work unit.
+ */
+static tsr_status_t tsr_cohort_h5_run(void *ctx, MPI_Comm comm)
 {
+    const tsr_kernel_env_t *env = ctx;
     const tsr_plan_t *plan = env->plan;
-    char h5[4200];
-    snprintf(h5, sizeof h5, "%s/cohort.h5", plan->opts.outdir);
-    char **paths = NULL;
+    tsr_task_t task;
+    memset(&task, 0, sizeof task);
+    task.type = TSR_TASK_COHORT;
+    task.key = "cohort_h5";
+    tsr_work_t *wk = NULL;
     tsr_ref_t *ref = NULL;
-    int n = plan->n_regions;
-    tsr_status_t mine = TSR_OK;
-    paths = calloc((size_t)n + 1, sizeof *paths);
-    if (!paths)
-        mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-    for (int r = 0; mine == TSR_OK && r < n; r++) {
-        char rel[1024];
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        if (!(paths[r] = malloc(4200)))
-            mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the call sets of %d regions", n);
-        else
-            mine = tsr_plan_path(plan, rel, paths[r], 4200);
-    }
+    tsr_status_t mine = tsr_plan_work_create(plan, &task, &wk);
     if (mine == TSR_OK)
         mine = tsr_ref_open(plan->opts.ref, &ref);
     tsr_status_t s = tsr_comm_agree(comm, mine);
     if (s == TSR_OK) {
+        char h5[4200];
+        snprintf(h5, sizeof h5, "%s/cohort.h5", wk->output);
         double t0 = tsr_now();
         int64_t n_sites = 0;
-        s = tsr_cohort_h5_write(comm, h5, ref, plan->sheet, n, (const char *const *)paths, &n_sites);
+        s = tsr_cohort_h5_write(comm, h5, ref, wk->sheet, wk->n_inputs, (const char *const *)wk->inputs, &n_sites);
         if (s == TSR_OK && env->rt->role == TSR_ROLE_MASTER)
             tsr_log_info("%s: %lld sites written collectively in %.2f s", h5, (long long)n_sites, tsr_now() - t0);
     }
-    for (int r = 0; paths && r < n; r++)
-        free(paths[r]);
-    free(paths);
     tsr_ref_close(&ref);
+    tsr_plan_work_destroy(&wk);
     return s;
 }
 
 static const char *const tsr_cohort_h5_outputs[] = {"cohort.h5"};
 /* a joint task re-made after cohort.h5 was journaled makes it run again (the scheduler's rule for tasks) */
 static const char *const tsr_cohort_h5_inputs[] = {"joint/"};
-static const tsr_kernel_stage_t tsr_cohort_h5_stage = {
+static const tsr_stage_t tsr_cohort_h5_stage = {
     .key = "cohort_h5",
     .n_outputs = 1,
     .outputs = tsr_cohort_h5_outputs,

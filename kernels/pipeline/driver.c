@@ -312,28 +312,16 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
  * the scheduler (tsr_sched_stage_run). A stop signal caught before a stage
  * starts stops the run there (exit 75). Collective on rt->comm.
  */
-typedef struct tsr_finish_ctx {
-    const tsr_kernel_stage_t *stage;
-    const tsr_kernel_env_t *env;
-} tsr_finish_ctx_t;
-
-static tsr_status_t tsr_finish_run(void *ctx, MPI_Comm comm)
-{
-    tsr_finish_ctx_t *f = ctx;
-    return f->stage->run(f->env, comm);
-}
-
 static tsr_status_t tsr_pipeline_finish(const tsr_rt_t *rt, const tsr_plan_t *plan, tsr_exec_ctx_t *x,
                                         tsr_run_summary_t *sum)
 {
     tsr_status_t s = TSR_OK;
     for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
-        const tsr_kernel_stage_t *fs = x->used[k] ? x->kernel[k]->finish : NULL;
+        const tsr_stage_t *fs = x->used[k] ? x->kernel[k]->finish : NULL;
         if (!fs)
             continue;
-        tsr_finish_ctx_t f = {fs, &x->env[k]};
-        tsr_stage_t st = {fs->key, fs->n_outputs, fs->outputs, fs->n_input_prefixes, fs->input_prefixes,
-                          tsr_finish_run, &f};
+        tsr_stage_t st = *fs;
+        st.ctx = &x->env[k];
         int skipped = 0;
         s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
         if (s == TSR_ERR_INTERRUPTED)

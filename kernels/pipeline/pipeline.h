@@ -286,22 +286,6 @@ typedef struct tsr_kernel_env {
 } tsr_kernel_env_t;
 
 /*
- * A kernel's collective finish stage: work every rank does together after
- * the task graph (parallel HDF5, a reduction), journaled and resumed by the
- * scheduler like a task (tsr_sched_stage_run: key, outputs relative to the
- * output directory, and the task-key prefixes whose re-made outputs make it
- * run again). run() is collective on comm.
- */
-typedef struct tsr_kernel_stage {
-    const char *key;
-    int n_outputs;
-    const char *const *outputs;
-    int n_input_prefixes;
-    const char *const *input_prefixes;
-    tsr_status_t (*run)(const tsr_kernel_env_t *env, MPI_Comm comm);
-} tsr_kernel_stage_t;
-
-/*
  * The kernel contract. Phases, each optional unless marked:
  *   setup()     collective on env->rt->comm, before the task graph, on every
  *               rank: state the ranks build together (the align kernel's
@@ -314,7 +298,10 @@ typedef struct tsr_kernel_stage {
  *               (align, see kernels/README.md); outputs are written under
  *               temporary names and renamed when complete.
  *   destroy()   (required) frees init()'s state; accepts NULL.
- *   finish      a collective stage after the graph (the cohort kernel's cohort.h5).
+ *   finish      a collective stage after the graph (the cohort kernel's cohort.h5): a
+ *               scheduler stage (tsr_stage_t: journal key, outputs, the task-key
+ *               prefixes that make it stale) whose run() gets this kernel's env as ctx;
+ *               the driver runs it through tsr_sched_stage_run.
  *   shared_bytes()  memory setup() holds once per node, for summary.json.
  * The driver runs setup, finish and teardown only for kernels that have
  * tasks in the graph (`tessera align` has no cohort task, so no cohort.h5).
@@ -330,7 +317,7 @@ typedef struct tsr_kernel {
     tsr_status_t (*init)(const tsr_kernel_env_t *env, void **state);
     tsr_status_t (*process)(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task);
     void (*destroy)(void **state);
-    const tsr_kernel_stage_t *finish;
+    const tsr_stage_t *finish; /* its ctx is ignored: the driver passes the kernel's env */
 } tsr_kernel_t;
 
 /*
