@@ -128,6 +128,8 @@ static int indel_site_prepare(cand_set_t *cs, cand_site_t *s, const ref_span_t *
     s->core_end = core_end < lim ? core_end : lim;
     s->ws = s->pos + 1 - TSR_CALL_FLANK > ref->start ? s->pos + 1 - TSR_CALL_FLANK : ref->start;
     s->we = core_end + TSR_CALL_FLANK < lim ? core_end + TSR_CALL_FLANK : lim;
+    if (s->we - s->pos > cs->max_reach)
+        cs->max_reach = s->we - s->pos;
     double q = -10.0 * log10(o->indel_error) - TSR_CALL_GOP_PER_UNIT * (double)(units - 1);
     if (q < TSR_CALL_GOP_MIN_Q)
         q = TSR_CALL_GOP_MIN_Q;

@@ -41,6 +41,7 @@ typedef struct read_view {
     uint8_t *qqual;
     size_t qcap;
     int32_t q_aln_end;    /* query index after the last aligned base (trailing soft clip excluded) */
+    int32_t q_len;        /* query length (soft clips included) */
     int n_ev, m_ev;
     indel_ev_t *ev;       /* ins_off into ins */
     char *ins;
@@ -152,6 +153,7 @@ typedef struct cand_set {
     cand_hap_t *hap;
     int8_t *hap_seq;
     int max_alleles;      /* the most alleles (REF, ALTs, <*>) of any site */
+    int64_t max_reach;    /* the largest we - pos of any indel site (reads starting after an anchor) */
 } cand_set_t;
 
 /*

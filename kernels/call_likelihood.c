@@ -137,16 +137,32 @@ static void add_read_lik(pass2_ctx_t *c, int64_t si, int n, const double *ll)
  * each haplotype (REF, ALTs) with the pair-HMM; <*> (any other indel allele)
  * is one gap open better than the best listed allele when the read has an
  * event in the window that matches none of them, one gap open worse
- * otherwise. Differences are capped at the read's MAPQ. Returns 0 when the
- * read does not overlap the site's core, 1 when scored, -1 on out of memory.
+ * otherwise. Differences are capped at the read's MAPQ. A read that ends
+ * (or starts) inside the window brings its soft-clipped bases there too: an
+ * aligner often clips, or writes as mismatches, the bases after an indel
+ * near a read's end, and the haplotypes place them. *full is 1 when the read
+ * covers the anchor and the whole core (its likelihoods are genotype
+ * evidence whatever they say), 0 when it only overlaps the window. Returns
+ * 0 when the read does not overlap the window, 1 when scored, -1 on out of
+ * memory.
  */
-static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_t *v, int *own_allele)
+static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_t *v, int *own_allele, int *full)
 {
     const cand_set_t *cs = c->cs;
-    if (v->rstart > s->pos || v->rend < s->core_end || s->pos < v->skip_before)
+    if (v->rend <= s->ws || v->rstart >= s->we || s->pos < v->skip_before)
         return 0;
+    *full = v->rstart <= s->pos && v->rend >= s->core_end;
     int64_t lo = v->rstart > s->ws ? v->rstart : s->ws, hi = v->rend < s->we ? v->rend : s->we;
     int qa = v->qpos[lo - v->rstart], qb = hi == v->rend ? v->q_aln_end : v->qpos[hi - v->rstart];
+    int clip_lo = 0;
+    if (lo == v->rstart && lo > s->ws) { /* leading soft clip: up to the window's start */
+        clip_lo = qa < lo - s->ws ? qa : (int)(lo - s->ws);
+        qa -= clip_lo;
+    }
+    if (hi == v->rend && hi < s->we) { /* trailing soft clip: up to the window's end */
+        int64_t room = s->we - hi, tail = v->q_len - qb;
+        qb += (int)(tail < room ? tail : room);
+    }
     if (qb <= qa)
         return 0;
     int own = 0, unlisted = 0, carried = 0;
@@ -186,6 +202,7 @@ static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_
             j0 = s->pos + 1 - s->ws + cs->ev[s->ev_first + a - 1].ins_len;
         else
             j0 = x - s->ws + h->net;
+        j0 -= clip_lo;
         if (phmm_loglik(v->qseq + qa, v->qqual + qa, qb - qa, cs->hap_seq + h->off, h->len, (int)j0 - band,
                         (int)j0 + band, s->gop, &c->hmm, &ll[a]) < 0)
             return -1;
@@ -205,15 +222,25 @@ static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_
     return 1;
 }
 
+static int partial_gl(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("TSR_PARTIAL_GL");
+        v = e && *e == '1';
+    }
+    return v;
+}
+
 int tsr_call_pass2_read(void *vctx, const read_view_t *v)
 {
     pass2_ctx_t *c = vctx;
     const cand_set_t *cs = c->cs;
-    /* first site at or after the read's start (an indel site needs the read to cover its anchor) */
+    /* first site whose window may reach the read: at or after rstart - max_reach (SNVs: at or after rstart) */
     int64_t lo = 0, hi = cs->n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (cs->site[mid].pos < v->rstart)
+        if (cs->site[mid].pos < v->rstart - cs->max_reach)
             lo = mid + 1;
         else
             hi = mid;
@@ -231,7 +258,7 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
         const cand_site_t *s = &cs->site[si];
         if (s->kind != TSR_SITE_INDEL || s->pos < v->skip_before)
             continue;
-        int own = 0, r = indel_read_lik(c, s, v, &own);
+        int own = 0, full = 0, r = indel_read_lik(c, s, v, &own, &full);
         if (r < 0)
             return -1;
         if (r == 0)
@@ -240,6 +267,10 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
         for (int a = 1; a < n; a++)
             if (c->ll[a] > c->ll[best])
                 best = a;
+        double second = -INFINITY;
+        for (int a = 0; a < n; a++)
+            if (a != best && c->ll[a] > second)
+                second = c->ll[a];
         if (best != own && c->ll[best] - c->ll[own] >= TSR_CALL_AD_MIN_LOG10) {
             if (c->n_skip == c->m_skip) {
                 int m = c->m_skip ? 2 * c->m_skip : 8;
@@ -253,11 +284,13 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
             c->skip[2 * c->n_skip + 1] = s->we;
             c->n_skip++;
         }
-        add_read_lik(c, si, n, c->ll);
+        /* a read that only overlaps the window is evidence where it tells the alleles apart */
+        if (full || (partial_gl() && c->ll[best] - second >= TSR_CALL_AD_MIN_LOG10))
+            add_read_lik(c, si, n, c->ll);
     }
     for (int64_t si = lo; si < cs->n && cs->site[si].pos < v->rend; si++) {
         const cand_site_t *s = &cs->site[si];
-        if (s->kind != TSR_SITE_SNV || s->pos < v->skip_before)
+        if (s->kind != TSR_SITE_SNV || s->pos < v->skip_before || s->pos < v->rstart)
             continue;
         int misplaced = 0;
         for (int k = 0; k < c->n_skip && !misplaced; k++)

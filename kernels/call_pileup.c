@@ -144,6 +144,7 @@ static int read_view_fill(read_view_t *v, const bam1_t *b)
         v->qqual[i] = q[i];
     }
     v->q_aln_end = 0;
+    v->q_len = (int32_t)ql;
     int64_t r = 0; /* offset in the span */
     int qi = 0;
     int64_t last_aligned = -1; /* span offset of the last aligned base */
