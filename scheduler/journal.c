@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -372,25 +373,73 @@ tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
     return TSR_OK;
 }
 
+/*
+ * Take the exclusive lock, waiting up to TSR_JOURNAL_LOCK_WAIT_S seconds
+ * (environment; default 10) for a previous holder to go: after a failed
+ * run, mpirun may return while a killed rank still exits, and an
+ * immediate rerun (a Slurm requeue, a retry loop) must not be refused for
+ * that. Returns 0 when locked, 1 when another run still holds it, -1 when
+ * the file system cannot lock (errno set).
+ */
+static int journal_lock_wait(int fd, const char *path)
+{
+    double wait_s = 10;
+    const char *e = getenv("TSR_JOURNAL_LOCK_WAIT_S");
+    if (e && *e)
+        wait_s = atof(e);
+    double t0 = tsr_now();
+    int said = 0;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return -1;
+        if (tsr_now() - t0 >= wait_s)
+            return 1;
+        if (!said++)
+            tsr_log_info("%s is locked by another run; waiting up to %.0f s for it to end", path, wait_s);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **out)
 {
     *out = NULL;
     if (!fingerprint || !*fingerprint || tsr_has_separator(fingerprint) || strlen(fingerprint) > 200)
         return tsr_error_set(TSR_ERR_INTERNAL, "journal fingerprint '%s' is empty, too long or has a tab",
                              fingerprint ? fingerprint : "(null)");
-    char *data = NULL;
-    size_t len = 0;
-    int missing = 0;
-    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
     tsr_journal_t *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);
-        free(data);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening journal '%s'", path);
     }
-    j->fd = -1;
+    /* Lock first, then read: what is judged is what no other run is still appending to. */
+    tsr_status_t s = TSR_OK;
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (j->fd < 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s' for writing: %s", path, strerror(errno));
+    /* One run per output directory: the lock dies with its holder, even under kill -9. */
+    if (s == TSR_OK) {
+        int r = journal_lock_wait(j->fd, path);
+        if (r > 0)
+            s = tsr_error_set(TSR_ERR_STATE,
+                              "%s is locked by another tessera run on this output directory; "
+                              "wait for it to end (or stop it) before running again",
+                              path);
+        else if (r < 0)
+            tsr_log_warn("cannot lock %s (%s); make sure only one run uses this output directory", path,
+                         strerror(errno));
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int missing = 0;
+    if (s == TSR_OK)
+        s = tsr_file_read_all(path, &data, &len, &missing);
     tsr_journal_parse_t po;
-    tsr_status_t s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
+    memset(&po, 0, sizeof po);
+    if (s == TSR_OK)
+        s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
     free(data);
     if (s == TSR_OK && po.have_header && strcmp(po.fingerprint, fingerprint) != 0) {
         char dir[4096];
@@ -399,22 +448,6 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
                           "%s belongs to another run (fingerprint %s, this run %s): use a new --out directory, "
                           "or delete %s to start over",
                           path, po.fingerprint, fingerprint, dir);
-    }
-    if (s == TSR_OK) {
-        j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (j->fd < 0)
-            s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s' for writing: %s", path, strerror(errno));
-    }
-    /* One run per output directory: the lock dies with its holder, even under kill -9. */
-    if (s == TSR_OK && flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            s = tsr_error_set(TSR_ERR_STATE,
-                              "%s is locked by another tessera run on this output directory; "
-                              "wait for it to end (or stop it) before running again",
-                              path);
-        else
-            tsr_log_warn("cannot lock %s (%s); make sure only one run uses this output directory", path,
-                         strerror(errno));
     }
     if (s == TSR_OK && po.good_end < len) {
         if (ftruncate(j->fd, (off_t)po.good_end) != 0 || fsync(j->fd) != 0)

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static MPI_Comm g_comm; /* the test process's communicator, set once in main */
@@ -471,6 +473,8 @@ static void test_journal_locked(void **state)
     tsr_journal_t *a = NULL, *b = NULL;
     assert_int_equal(tsr_journal_open(jpath, "fp-lock", &a), TSR_OK);
     tsr_error_clear();
+    /* the second open waits for the lock (here 0.3 s) before it gives up */
+    setenv("TSR_JOURNAL_LOCK_WAIT_S", "0.3", 1);
     assert_int_equal(tsr_journal_open(jpath, "fp-lock", &b), TSR_ERR_STATE);
     assert_null(b);
     assert_non_null(strstr(tsr_error_msg(), "locked by another tessera run"));
@@ -478,6 +482,35 @@ static void test_journal_locked(void **state)
     tsr_error_clear();
     assert_int_equal(tsr_journal_open(jpath, "fp-lock", &b), TSR_OK);
     tsr_journal_close(&b);
+    /*
+     * A previous run's process that still holds the lock for a moment after
+     * its mpirun returned (issue 21's flaky rerun): the open waits it out.
+     */
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(jpath, O_RDONLY);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0)
+            _exit(1);
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(1);
+        usleep(500 * 1000);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1); /* the child holds the lock */
+    setenv("TSR_JOURNAL_LOCK_WAIT_S", "30", 1);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_open(jpath, "fp-lock", &b), TSR_OK);
+    tsr_journal_close(&b);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    unsetenv("TSR_JOURNAL_LOCK_WAIT_S");
 }
 
 /* A read-only open (tessera verify) replays the records, changes no byte, refuses appends and a locked journal. */
