@@ -105,10 +105,14 @@ static double clamp_err(double e) { return e < 1e-6 ? 1e-6 : (e > 0.75 ? 0.75 : 
 /*
  * Add one read to a site: ll[a] = log10 P(read | allele a) for the n
  * alleles; its genotype likelihoods log10(P(r|a)/2 + P(r|b)/2) go into GL,
- * and the read counts toward the AD (and strand) of its best allele when
- * that one beats the next by TSR_CALL_AD_MIN_LOG10.
+ * the read counts toward DP, and, when `count` is set, toward the AD (and
+ * strand) of its best allele when that one beats the next by
+ * TSR_CALL_AD_MIN_LOG10. A base below --min-baseq (but not below
+ * min_gl_baseq) adds to GL and DP only: its quality says how little it
+ * weighs, and a sample whose only read there is such a base still gets the
+ * genotype its likelihoods give rather than none.
  */
-static void add_read_lik(pass2_ctx_t *c, int64_t si, int n, const double *ll)
+static void add_read_lik(pass2_ctx_t *c, int64_t si, int n, const double *ll, int count)
 {
     double *gl = c->out->gl + c->gl_off[si];
     double top = ll[0];
@@ -125,7 +129,7 @@ static void add_read_lik(pass2_ctx_t *c, int64_t si, int n, const double *ll)
     for (int b = 0; b < n; b++)
         for (int a = 0; a <= b; a++)
             gl[tsr_gt_index(a, b)] += top + log10(0.5 * pow(10.0, ll[a] - top) + 0.5 * pow(10.0, ll[b] - top));
-    if (top - second >= TSR_CALL_AD_MIN_LOG10) {
+    if (count && top - second >= TSR_CALL_AD_MIN_LOG10) {
         c->out->ad[c->ad_off[si] + best]++;
         c->out->sb[2 * (c->ad_off[si] + best) + c->is_rev]++;
     }
@@ -152,6 +156,9 @@ static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_
     if (v->rend <= s->ws || v->rstart >= s->we || s->pos < v->skip_before)
         return 0;
     *full = v->rstart <= s->pos && v->rend >= s->core_end;
+    /* a partial read tells the alleles apart only if it (soft clips included) reaches into the core */
+    if (!*full && (v->rend + (v->q_len - v->q_aln_end) <= s->pos + 1 || v->rstart - v->qpos[0] >= s->core_end))
+        return 0;
     int64_t lo = v->rstart > s->ws ? v->rstart : s->ws, hi = v->rend < s->we ? v->rend : s->we;
     int qa = v->qpos[lo - v->rstart], qb = hi == v->rend ? v->q_aln_end : v->qpos[hi - v->rstart];
     int clip_lo = 0;
@@ -222,16 +229,6 @@ static int indel_read_lik(pass2_ctx_t *c, const cand_site_t *s, const read_view_
     return 1;
 }
 
-static int partial_gl(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("TSR_PARTIAL_GL");
-        v = e && *e == '1';
-    }
-    return v;
-}
-
 int tsr_call_pass2_read(void *vctx, const read_view_t *v)
 {
     pass2_ctx_t *c = vctx;
@@ -285,8 +282,8 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
             c->n_skip++;
         }
         /* a read that only overlaps the window is evidence where it tells the alleles apart */
-        if (full || (partial_gl() && c->ll[best] - second >= TSR_CALL_AD_MIN_LOG10))
-            add_read_lik(c, si, n, c->ll);
+        if (full || c->ll[best] - second >= TSR_CALL_AD_MIN_LOG10)
+            add_read_lik(c, si, n, c->ll, 1);
     }
     for (int64_t si = lo; si < cs->n && cs->site[si].pos < v->rend; si++) {
         const cand_site_t *s = &cs->site[si];
@@ -300,7 +297,7 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
         int na = s->n_alt + 2;
         int b = v->base[s->pos - v->rstart];
         int q = v->qual[s->pos - v->rstart];
-        if (b < 0 || b > 3 || q < c->o->min_baseq)
+        if (b < 0 || b > 3 || q < c->o->min_gl_baseq)
             continue;
         double e = pow(10.0, -q / 10.0);
         e = clamp_err(e > e_mapq ? e : e_mapq);
@@ -313,7 +310,7 @@ int tsr_call_pass2_read(void *vctx, const read_view_t *v)
         double l_hit = log10(1 - e), l_miss = log10(e / 3);
         for (int a = 0; a < na; a++)
             c->ll[a] = a == obs ? l_hit : l_miss;
-        add_read_lik(c, si, na, c->ll);
+        add_read_lik(c, si, na, c->ll, q >= c->o->min_baseq);
         if (s->n_alt == 1 && obs <= 1 && c->o->phase_weight > 0) {
             if (tsr_array_grow((void **)&c->obs, &c->m_obs, c->n_obs + 1, sizeof *c->obs) < 0)
                 return -1;

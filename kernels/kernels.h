@@ -29,7 +29,8 @@ extern "C" {
  */
 typedef struct tsr_call_opts {
     int min_mapq;           /* reads below are skipped (default 20) */
-    int min_baseq;          /* bases below are not counted (default 13) */
+    int min_baseq;          /* bases below are not counted toward candidates and depth (default 13) */
+    int min_gl_baseq;       /* bases below add nothing to genotype likelihoods (default 3) */
     int min_alt_reads;      /* SNV candidate: reads of one alt base in one sample (default 2) */
     double min_alt_frac;    /* ... and this fraction of that sample's depth (default 0.1) */
     int min_pool_alt_reads; /* or: reads of one alt base summed over the batch (default 3) */

@@ -62,6 +62,8 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     tsr_call_opts_init(&o);
     o.min_mapq = plan->opts.min_mapq;
     o.min_baseq = plan->opts.min_baseq;
+    if (o.min_gl_baseq > o.min_baseq)
+        o.min_gl_baseq = o.min_baseq;
     o.ref_path = plan->opts.ref;
 
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
