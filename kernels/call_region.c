@@ -35,7 +35,12 @@
  *     log10 P(read | a/b) = log10(P(read | a)/2 + P(read | b)/2):
  *     SNV: P(base | allele) = 1-e if equal else e/3, with
  *       e = max(10^(-BQ/10), 10^(-MAPQ/10)) clamped to [1e-6, 0.75]; the
- *       symbolic <*> stands for any unlisted base.
+ *       symbolic <*> stands for any unlisted base. Every base of quality >=
+ *       min_gl_baseq (3: Illumina's Q2 marks a base not to be trusted) adds
+ *       to the likelihoods and DP; only those >= --min-baseq make candidates
+ *       and count in AD. Dropping a low-quality base loses what it says;
+ *       its quality already weighs it (at 4x this gave genotypes to samples
+ *       whose only read there was such a base).
  *     indel: realignment. Each site has a window of the reference (the
  *       stretch its alleles can slide over plus TSR_CALL_FLANK bases each
  *       side) and one haplotype per allele (the window with the event
@@ -46,8 +51,19 @@
  *       banded pair-HMM (phmm_loglik: base-quality emissions, gap open
  *       `gop`, extension 0.1, free start and end on the haplotype). A read
  *       that ends inside a repeat fits every allele alike and adds nothing.
- *       gop is indel_error (Q45) outside repeats and loses 3 phred per extra
- *       repeat unit the events sit in (down to Q20), as slippage does.
+ *       gop is indel_error (Q35) outside repeats and loses 3 phred per extra
+ *       repeat unit the events sit in (down to Q20), as slippage does. Q35
+ *       was chosen on the aligner-based benchmark (tests/bench/accuracy:
+ *       ART HiSeq X reads of real haplotypes through minimap2 and bwa), where
+ *       it gave the best indel F1 of Q45, Q40, Q35, Q30 and Q25 at 4x and
+ *       the same at 30x: aligned reads carry indel errors and misplaced gaps
+ *       near Q35, not at the Q45 of reads placed at their true positions.
+ *       A read that only overlaps the window (it starts or ends inside it)
+ *       is scored too, with its soft-clipped bases up to the window's edge:
+ *       an aligner writes the bases after an indel near a read's end as
+ *       mismatches or clips them. Such a read is genotype evidence where its
+ *       best allele beats the next by TSR_CALL_AD_MIN_LOG10 (one that ends
+ *       before the event fits every allele alike and adds nothing).
  *       <*> is one gap open better than the best listed allele for a read
  *       with an unlisted event in the stretch, one worse otherwise. Allele
  *       likelihoods are capped at the read's MAPQ below the best one.
@@ -55,7 +71,9 @@
  *     when that beats the next by 0.5 log10 units; DP counts every scored
  *     read. Where a read's best haplotype is not the one its CIGAR shows,
  *     its bases over that window are not SNV evidence (the mismatches an
- *     unopened gap leaves must not become SNV calls).
+ *     unopened gap leaves must not become SNV calls); this holds for reads
+ *     that only overlap the window too, so a read that ends one base after
+ *     a true deletion, written with a mismatch there, makes no SNV.
  * Each observation also counts toward its allele's forward or reverse
  * strand total (the read's strand), for the joint kernel's StrandBias filter.
  * Read-backed phase (after pass 2, per sample; tsr_call_phase_apply): a
