@@ -9,8 +9,11 @@
  *
  * Lanes: a sample with read input (fastq1 [fastq2]) may take several lines,
  * one per lane, in one part; the sample keeps the place of its first line.
- * Read groups default once a part is read, when each sample's lane count is
- * known: SAMPLE for a single lane, SAMPLE.L<n> for lane n (1-based).
+ * Every line of a sample with several must name its read group (distinct
+ * within the sample): a repeated id without one is refused, naming both
+ * lines, since it is as likely two people pasted under one id. A single
+ * lane's read group defaults to SAMPLE (SAMPLE.L<n> remains the default
+ * only for sheets written back by tsr_sheet_write, which name every one).
  */
 #include "io/io_internal.h"
 
@@ -357,6 +360,18 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
                                  "%s line %d: sample '%s' already on line %d in population '%s'; sample ids must "
                                  "be unique, and the lines (lanes) of one sample name the same population",
                                  ps->path, lineno, id, line, s->population);
+        /*
+         * A repeated id is a lane only when both lines say which read group
+         * they are: a plain repeat is as likely a copy-paste error that
+         * would merge two people's reads into one sample.
+         */
+        int bare = !*rg ? lineno : !s->lanes[0].read_group ? line : 0;
+        if (bare)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' is also on line %d, and line %d names no read_group; "
+                                 "lines of one sample are its lanes and each must name its own read group "
+                                 "(read_group column), else fix the id of the sample that was pasted twice",
+                                 ps->path, lineno, id, line, bare);
         return add_lane(ps, sh, si, lineno, fq1, fq2, rg, lib);
     }
 

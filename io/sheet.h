@@ -55,8 +55,8 @@ typedef struct tsr_sheet {
  * comments and blank lines skipped), and optionally `read_group` and
  * `library`. Paths are resolved relative to the sheet's directory. A sample
  * with read input may take several lines (its lanes, read in sheet order);
- * they must name the same population, and read groups must differ within a
- * sample. Errors name the file and line: a repeated id with aligned input or
+ * they must name the same population and each its own read group (a
+ * repeated id without read_group is refused as a likely copy-paste error). Errors name the file and line: a repeated id with aligned input or
  * another population, missing columns, unreadable input files. Not
  * collective. Destroy with tsr_sheet_destroy().
  */

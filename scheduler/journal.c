@@ -375,7 +375,7 @@ tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
 
 /*
  * Take the exclusive lock, waiting up to TSR_JOURNAL_LOCK_WAIT_S seconds
- * (environment; default 10) for a previous holder to go: after a failed
+ * (environment; default 60) for a previous holder to go: after a failed
  * run, mpirun may return while a killed rank still exits, and an
  * immediate rerun (a Slurm requeue, a retry loop) must not be refused for
  * that. Returns 0 when locked, 1 when another run still holds it, -1 when
@@ -383,7 +383,7 @@ tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
  */
 static int journal_lock_wait(int fd, const char *path)
 {
-    double wait_s = 10;
+    double wait_s = 60;
     const char *e = getenv("TSR_JOURNAL_LOCK_WAIT_S");
     if (e && *e)
         wait_s = atof(e);

@@ -210,9 +210,9 @@ lanes)
   samtools import -1 "$R/S0001_1.fastq.gz" -2 "$R/S0001_2.fastq.gz" -o "$W/c/u.bam" 2>/dev/null || fail "samtools import"
   printf 'sample\tpopulation\tfastq1\tfastq2\n' > "$W/c/one.tsv"
   printf 'S0001\tpop1\treads/S0001_1.fastq.gz\treads/S0001_2.fastq.gz\n' >> "$W/c/one.tsv"
-  printf 'sample\tpopulation\tfastq1\tfastq2\tlibrary\n' > "$W/c/lanes.tsv"
-  printf 'S0001\tpop1\treads/L1_1.fastq.gz\treads/L1_2.fastq.gz\tlibA\n' >> "$W/c/lanes.tsv"
-  printf 'S0001\tpop1\treads/L2_1.fastq.gz\treads/L2_2.fastq.gz\tlibA\n' >> "$W/c/lanes.tsv"
+  printf 'sample\tpopulation\tfastq1\tfastq2\tread_group\tlibrary\n' > "$W/c/lanes.tsv"
+  printf 'S0001\tpop1\treads/L1_1.fastq.gz\treads/L1_2.fastq.gz\tS0001.L1\tlibA\n' >> "$W/c/lanes.tsv"
+  printf 'S0001\tpop1\treads/L2_1.fastq.gz\treads/L2_2.fastq.gz\tS0001.L2\tlibA\n' >> "$W/c/lanes.tsv"
   printf 'sample\tpopulation\tfastq1\tfastq2\nS0001\tpop1\tu.bam\t\n' > "$W/c/ubam.tsv"
   run_sheet() { # np sheet out chunk
     "$MPI" --oversubscribe -n "$1" "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/$2" --out "$3" \

@@ -100,7 +100,13 @@ gen_sheet_no_sample_col() { sed -i '1s/^sample/name/' "$SHEET"; }
 gen_sheet_no_input_col() { sed -i '1s/fastq1/reads1/; 1s/fastq2/reads2/' "$SHEET"; }
 gen_sheet_missing_field() { awk -F'\t' -v OFS='\t' 'NR==3 { NF=3 } 1' "$SHEET" > "$D/s" && mv "$D/s" "$SHEET"; }
 gen_sheet_duplicate_id() { sed -n 2p "$SHEET" | sed 's/\tpop1\t/\tpop2\t/' >> "$SHEET"; }
-gen_sheet_lane_same_files() { sed -n 2p "$SHEET" >> "$SHEET"; } # a second lane naming the same files
+gen_sheet_lane_same_files() { # a second lane (its own read group) naming the same files
+  awk -F'\t' -v OFS='\t' 'NR == 1 { print $0, "read_group"; next } { print $0, $1 ".L" NR }' "$SHEET" > "$D/s"
+  sed -n 2p "$D/s" | sed 's/\.L2$/.L9/' >> "$D/s" && mv "$D/s" "$SHEET"
+}
+gen_sheet_repeat_sample() { # S0001 pasted again with S0002's reads: two people, not two lanes
+  sed -n 3p "$SHEET" | sed 's/^S0002/S0001/' >> "$SHEET"
+}
 gen_sheet_bad_id() { sed -i '2s/^S0001/S 1\/x/' "$SHEET"; }
 gen_sheet_bad_population() { sed -i '3s/pop1/pop-1/' "$SHEET"; }
 gen_sheet_empty_population() { sed -i '2s/pop1//' "$SHEET"; }
@@ -149,8 +155,9 @@ gen_out_full_disk() {
     OUT=$D/small/out; LIMIT_FSIZE=96; EXPECT_FRAGS="File too large"
   fi
 }
-gen_out_locked() { # a run in progress holds the journal's lock
+gen_out_locked() { # a run in progress holds the journal's lock (for longer than the run waits for it)
   finished_run; KEEP=$OUT/cohort.bcf
+  export TSR_JOURNAL_LOCK_WAIT_S=2
   ( exec 9>>"$OUT/journal.tsv"; flock 9; exec sleep 30 ) >/dev/null 2>&1 & LOCKER=$!
   for _ in $(seq 1 100); do flock -n "$OUT/journal.tsv" true 2>/dev/null || break; sleep 0.05; done
 }

@@ -204,9 +204,9 @@ static void test_lanes(void **state)
     fixture_t *f = *state;
     char *sheet_path = write_file(f->dir, "lanes.tsv",
                                   "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\n"
-                                  "S1\tEUR\ta_1.fq\ta_2.fq\t\t\t\n"
+                                  "S1\tEUR\ta_1.fq\ta_2.fq\t\tS1.L1\t\n"
                                   "S2\tAFR\tsub/b.fq.gz\t\t\tRGX\tLIBY\n"
-                                  "S1\tEUR\tl2_1.fq\tl2_2.fq\t\t\tlibB\n"
+                                  "S1\tEUR\tl2_1.fq\tl2_2.fq\t\tS1.L2\tlibB\n"
                                   "S3\tEUR\tc.bam\t\t\t\t\n"
                                   "S4\tEUR\t\t\tc.bam\t\t\n"
                                   "S1\tEUR\tl3.fq\t\t\tmy:RG.7\t\n",
@@ -249,12 +249,15 @@ static void test_lane_errors(void **state)
                  "sample 'S1' already on line 2; sample ids must be unique (only a sample with FASTQ");
     expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\t\nS1\tA\t\t\tc.bam\t\t\n"), TSR_ERR_FORMAT, 3,
                  "sample 'S1' already on line 2; sample ids must be unique");
-    expect_error(f, LANES("S1\tA\ta_1.fq\ta_2.fq\t\t\t\nS1\tA\ta_2.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
+    expect_error(f, LANES("S1\tA\ta_1.fq\ta_2.fq\t\tR1\t\nS1\tA\ta_2.fq\t\t\tR2\t\n"), TSR_ERR_FORMAT, 3,
                  "sample 'S1' already reads");
+    /* a repeated id without read groups: two people pasted under one id, not lanes */
+    expect_error(f, LANES("S1\tA\ta_1.fq\ta_2.fq\t\t\t\nS1\tA\tb_1.fq\tb_2.fq\t\t\t\n"), TSR_ERR_FORMAT, 3,
+                 "sample 'S1' is also on line 2, and line 3 names no read_group");
+    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\t\nS1\tA\ta_2.fq\t\t\tR2\t\n"), TSR_ERR_FORMAT, 3,
+                 "and line 2 names no read_group");
     expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tR\t\nS1\tA\ta_2.fq\t\t\tR\t\n"), TSR_ERR_FORMAT, 3,
                  "read group 'R' of sample 'S1' is also the read group of line 2");
-    expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tS1.L2\t\nS1\tA\ta_2.fq\t\t\t\t\n"), TSR_ERR_FORMAT, 3,
-                 "read group 'S1.L2' of sample 'S1' is also the read group of line 2");
     expect_error(f, LANES("S1\tA\ta_1.fq\t\t\tR 1\t\n"), TSR_ERR_FORMAT, 2,
                  "read group 'R 1' of sample 'S1' has spaces or unprintable characters");
     expect_error(f, LANES("S1\tA\ta_1.fq\t\t\t\tlib\x01\n"), TSR_ERR_FORMAT, 2, "library 'lib");
