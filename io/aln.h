@@ -55,10 +55,13 @@ double tsr_aln_index_depth(const char *path);
  * otherwise be read at the wrong coordinates or fail deep in a task), and a
  * CRAM must name a reference that is readable here (htslib would otherwise
  * try to download it by checksum). Errors name the file and `sample` and say
- * what to do; `ref_path` is named in them. Not collective.
+ * what to do; `ref_path` is named in them. With check_sm, the header's
+ * read groups must name `sample` and no other (@RG SM; a file without
+ * read groups passes): a swapped path or a multi-sample BAM is refused.
+ * Not collective.
  */
 tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t *ref, const char *ref_path,
-                           const int *contigs, int n_contigs) TSR_RESULT_USED;
+                            const int *contigs, int n_contigs, int check_sm) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -139,8 +139,49 @@ double tsr_aln_index_depth(const char *path)
 }
 
 /* tsr_aln_check (io/aln.h): the file is read for its header only. */
+/*
+ * The samples the header's read groups name (@RG SM): the sheet's sample
+ * must be the only one. A file without @RG lines says nothing and passes.
+ */
+static tsr_status_t aln_check_sm(sam_hdr_t *h, const char *path, const char *sample)
+{
+    int n_rg = sam_hdr_count_lines(h, "RG");
+    const char *first_other = NULL, *first_rg = NULL;
+    char other[256] = "", rgid[256] = "";
+    int n_other = 0, n_mine = 0;
+    for (int i = 0; i < n_rg; i++) {
+        kstring_t sm = KS_INITIALIZE, id = KS_INITIALIZE;
+        if (sam_hdr_find_tag_pos(h, "RG", i, "SM", &sm) == 0) {
+            if (strcmp(sm.s, sample) == 0) {
+                n_mine++;
+            } else if (n_other++ == 0) {
+                snprintf(other, sizeof other, "%s", sm.s);
+                if (sam_hdr_find_tag_pos(h, "RG", i, "ID", &id) == 0)
+                    snprintf(rgid, sizeof rgid, "%s", id.s);
+                first_other = other;
+                first_rg = rgid;
+            }
+        }
+        ks_free(&sm);
+        ks_free(&id);
+    }
+    if (!first_other)
+        return TSR_OK;
+    if (n_mine > 0)
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "%s (sample %s): the header's read groups name several samples (%s, read group '%s', "
+                             "besides %s); split the file per sample (samtools split), or pass --ignore-sm to call "
+                             "every read as %s",
+                             path, sample, first_other, first_rg, sample, sample);
+    return tsr_error_set(TSR_ERR_FORMAT,
+                         "%s (sample %s): read group '%s' says SM '%s', not '%s'; check that the sheet's line "
+                         "points at this sample's file (two people swapped?), or pass --ignore-sm if the file is "
+                         "right and only its header names the sample otherwise",
+                         path, sample, first_rg, first_other, sample);
+}
+
 tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t *ref, const char *ref_path,
-                            const int *contigs, int n_contigs)
+                            const int *contigs, int n_contigs, int check_sm)
 {
     samFile *fp = sam_open(path, "r");
     if (!fp)
@@ -173,6 +214,8 @@ tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t
             ks_free(&ur);
         }
     }
+    if (s == TSR_OK && check_sm)
+        s = aln_check_sm(h, path, sample);
     for (int k = 0; k < n_contigs && s == TSR_OK; k++) {
         int c = contigs[k];
         const char *name = tsr_ref_contig_name(ref, c);

@@ -96,7 +96,9 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
     struct option lopts[64];
     int n = 0;
     for (int i = 0; i < tsr_run_opt_count() && n < 60; i++)
-        lopts[n++] = (struct option){tsr_run_opt_at(i)->name, required_argument, 0, O_TABLE + i};
+        lopts[n++] = (struct option){tsr_run_opt_at(i)->name,
+                                     tsr_run_opt_at(i)->kind == TSR_RUN_OPT_FLAG ? no_argument : required_argument,
+                                     0, O_TABLE + i};
     lopts[n++] = (struct option){"log-level", required_argument, 0, O_LOG};
     lopts[n++] = (struct option){"help", no_argument, 0, 'h'};
     lopts[n] = (struct option){0, 0, 0, 0};

@@ -103,7 +103,7 @@ static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
     for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++) {
         const tsr_sample_t *smp = &plan->sheet->samples[i];
         if (smp->kind == TSR_INPUT_ALIGNED)
-            s = tsr_aln_check(smp->bam, smp->id, ref, plan->opts.ref, contigs, n_contigs);
+            s = tsr_aln_check(smp->bam, smp->id, ref, plan->opts.ref, contigs, n_contigs, !plan->opts.ignore_sm);
     }
     free(contigs);
     tsr_ref_close(&ref);

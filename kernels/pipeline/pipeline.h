@@ -75,6 +75,7 @@ typedef struct tsr_run_opts {
     int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
     int min_mapq;           /* --min-mapq (default 20) */
     int min_baseq;          /* --min-baseq (default 13) */
+    int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
@@ -117,7 +118,8 @@ typedef enum {
     TSR_RUN_OPT_INT,  /* int, decimal */
     TSR_RUN_OPT_I64,  /* int64_t, decimal */
     TSR_RUN_OPT_SIZE, /* int64_t, a size or length with an optional K/M/G suffix (tsr_parse_size) */
-    TSR_RUN_OPT_REAL  /* double */
+    TSR_RUN_OPT_REAL, /* double */
+    TSR_RUN_OPT_FLAG  /* int set to 1 by the bare option (no argument; metavar "") */
 } tsr_run_opt_kind_t;
 enum {
     TSR_RUN_OPT_REQUIRED = 1, /* --help lists it under "Required" */

@@ -136,6 +136,17 @@ gen_bam_other_ref_contig() {
   mv "$D/b/bam/S0001.re.bam" "$D/b/bam/S0001.bam"; samtools index "$D/b/bam/S0001.bam"
 }
 gen_bam_garbage() { bam_cohort "$D/b" 12000; head -c 4096 "$T" > "$D/b/bam/S0001.bam"; }
+gen_bam_sm_swapped() { # the sheet's two BAM lines point at each other's files: two people swapped
+  bam_cohort "$D/b" 12000
+  sed -i 's|bam/S0001\.bam|bam/TMP.bam|; s|bam/S0002\.bam|bam/S0001.bam|; s|bam/TMP\.bam|bam/S0002.bam|' "$SHEET"
+}
+gen_bam_sm_swapped_ignored() { gen_bam_sm_swapped; } # the same files, run with --ignore-sm: accepted
+gen_bam_multi_sample() { # one BAM holding both samples' reads (two @RG SM), given as S0001's
+  bam_cohort "$D/b" 12000
+  samtools merge -f -o "$D/b/both.bam" "$D/b/bam/S0001.bam" "$D/b/bam/S0002.bam" 2>/dev/null
+  samtools index "$D/b/both.bam"
+  sed -i 's|bam/S0001\.bam|both.bam|' "$SHEET"
+}
 gen_bam_no_index() { bam_cohort "$D/b" 12000; rm -f "$D/b/bam/S0001.bam.bai"; }
 gen_cram_ref_absent() {
   bam_cohort "$D/b" 12000; cp "$D/b/ref.fa" "$D/gone.fa"
