@@ -11,7 +11,8 @@
  * base at its start, ALT `<*>`, INFO/END, GT 0/0, DP = MIN_DP = the block's
  * minimum depth and PL from that depth (every read REF with error 0.01, the
  * joint kernel's block model). Positions with neither are not covered: a
- * joint caller must read them as missing. Regions are visited in name order
+ * joint caller must read them as missing. An SNV and an indel record at one
+ * position are written as one record (write_site_pair). Regions are visited in name order
  * (genome order by construction); the sample's batch file is found in the
  * first region and must hold it in every region.
  */
@@ -119,6 +120,82 @@ static void write_site(gvcf_out_t *o, const tsr_evidence_t *ev, int64_t i, int j
     out_printf(o, "\n");
 }
 
+/*
+ * An SNV record i and an indel record k of one position, for one sample, as
+ * one record (a gVCF has one record per position): REF the indel's (the
+ * longer), the SNV's ALTs re-padded to it, then the indel's ALTs, then <*>.
+ * As the joint kernel does, each record's likelihoods are mapped onto the
+ * union (an allele a record did not list takes its <*>, except where its
+ * kind cannot tell it from REF: an SNV record does not see an indel, an
+ * indel record does not see a substitution; there REF's) and summed; AD
+ * and DP are the larger of the two.
+ */
+static void write_site_pair(gvcf_out_t *o, const tsr_evidence_t *ev, int64_t i, int64_t k, int j)
+{
+    int32_t dps = ev->dp[i * ev->n_samples + j], dpi = ev->dp[k * ev->n_samples + j];
+    if (dps <= 0 || dpi <= 0) {
+        write_site(o, ev, i, j);
+        write_site(o, ev, k, j);
+        return;
+    }
+    int ns = ev->n_alleles[i], ni = ev->n_alleles[k];
+    int n = ns + ni - 2, G = n * (n + 1) / 2; /* REF, SNV ALTs, indel ALTs, <*> */
+    int ms[256], mi[256];
+    if (n > 255) {
+        write_site(o, ev, i, j);
+        write_site(o, ev, k, j);
+        return;
+    }
+    for (int u = 0; u < n; u++) {
+        int snv_alt = u >= 1 && u < ns - 1, ind_alt = u >= ns - 1 && u < n - 1;
+        ms[u] = u == 0 ? 0 : snv_alt ? u : ind_alt ? 0 : ns - 1;
+        mi[u] = u == 0 ? 0 : snv_alt ? 0 : ind_alt ? u - (ns - 2) : ni - 1;
+    }
+    const int32_t *pls = ev->pl + ev->pl_off[i] + (int64_t)j * (ns * (ns + 1) / 2);
+    const int32_t *pli = ev->pl + ev->pl_off[k] + (int64_t)j * (ni * (ni + 1) / 2);
+    const int32_t *ads = ev->ad + ev->ad_off[i] + (int64_t)j * ns, *adi = ev->ad + ev->ad_off[k] + (int64_t)j * ni;
+    int32_t pl[256 * 257 / 2], best = INT32_MAX;
+    int ga = 0, gb = 0;
+    for (int b = 0; b < n; b++)
+        for (int a = 0; a <= b; a++) {
+            int sa = ms[a] < ms[b] ? ms[a] : ms[b], sb = ms[a] < ms[b] ? ms[b] : ms[a];
+            int ia = mi[a] < mi[b] ? mi[a] : mi[b], ib = mi[a] < mi[b] ? mi[b] : mi[a];
+            int32_t v = pls[sb * (sb + 1) / 2 + sa] + pli[ib * (ib + 1) / 2 + ia];
+            pl[b * (b + 1) / 2 + a] = v;
+            if (v < best) {
+                best = v;
+                ga = a;
+                gb = b;
+            }
+        }
+    const char *als = ev->allele_blob + ev->allele_off[i], *ali = ev->allele_blob + ev->allele_off[k];
+    int64_t lens = ev->allele_off[i + 1] - ev->allele_off[i], leni = ev->allele_off[k + 1] - ev->allele_off[k];
+    const char *ci = memchr(ali, ',', (size_t)leni);
+    int rl = (int)(ci - ali); /* the indel's REF: the SNV's REF base and the tail */
+    out_printf(o, "%s\t%lld\t.\t%.*s\t", ev->contig, (long long)ev->pos[i] + 1, rl, ali);
+    /* the SNV's ALTs (between its first comma and ",<*>"), each with the tail */
+    const char *p = memchr(als, ',', (size_t)lens) + 1, *end = als + lens - 4;
+    while (p < end) {
+        const char *q = memchr(p, ',', (size_t)(end - p));
+        if (!q)
+            q = end;
+        out_printf(o, "%.*s%.*s,", (int)(q - p), p, rl - 1, ali + 1);
+        p = q + 1;
+    }
+    out_printf(o, "%.*s\t.\t.\t.\tGT:AD:DP:PL\t%d/%d:", (int)(leni - rl - 1), ci + 1, ga, gb);
+    for (int u = 0; u < n; u++) {
+        int32_t a = u == 0 ? (ads[0] > adi[0] ? ads[0] : adi[0])
+                    : u < ns - 1 ? ads[u]
+                    : u < n - 1  ? adi[u - (ns - 2)]
+                                 : (ads[ns - 1] > adi[ni - 1] ? ads[ns - 1] : adi[ni - 1]);
+        out_printf(o, "%s%d", u ? "," : "", a);
+    }
+    out_printf(o, ":%d:", dps > dpi ? dps : dpi);
+    for (int g = 0; g < G; g++)
+        out_printf(o, "%s%d", g ? "," : "", pl[g] - best);
+    out_printf(o, "\n");
+}
+
 static void write_block(gvcf_out_t *o, const tsr_evidence_t *ev, int64_t b, const char *ref_seq)
 {
     int32_t d = ev->block_min_dp[b];
@@ -146,10 +223,15 @@ static tsr_status_t write_partition(gvcf_out_t *o, const tsr_evidence_t *ev, int
         int have_b = b < ev->n_blocks && ev->block_sample[b] == j;
         if (!have_b && i >= ev->n_sites)
             break;
-        if (have_b && (i >= ev->n_sites || ev->block_start[b] < ev->pos[i]))
+        if (have_b && (i >= ev->n_sites || ev->block_start[b] < ev->pos[i])) {
             write_block(o, ev, b++, seq);
-        else
+        } else if (i + 1 < ev->n_sites && ev->pos[i + 1] == ev->pos[i] && ev->kind[i] == TSR_SITE_SNV &&
+                   ev->kind[i + 1] == TSR_SITE_INDEL) {
+            write_site_pair(o, ev, i, i + 1, j);
+            i += 2;
+        } else {
             write_site(o, ev, i++, j);
+        }
     }
     free(seq);
     return o->status;

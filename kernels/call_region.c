@@ -109,8 +109,8 @@ void tsr_call_opts_init(tsr_call_opts_t *o)
     o->min_alt_frac = 0.1;
     o->min_indel_reads = 2;
     o->min_indel_frac = 0.1;
-    o->min_pool_alt_reads = 3;
-    o->min_pool_alt_frac = 0.05;
+    o->min_pool_alt_reads = 2;
+    o->min_pool_alt_frac = 0.005;
     o->indel_error = 3.16e-4; /* Q35 */
     o->phase_weight = 0.9;
 }
