@@ -40,13 +40,18 @@ int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b);
 void tsr_aln_reader_close(tsr_aln_reader_t **r);
 
 /*
- * Mean depth of `path` estimated without reading it: mapped reads from the
- * index's counts (BAI/CSI carry them; CRAI does not) x the mean length of the
- * first 1,000 primary mapped reads / the summed length of the header's
- * contigs. -1 when the file, its header or counts are not there (no message
- * set: callers fall back). Not collective.
+ * Read depth of one aligned input over n_win windows [start, start +
+ * win_len) of the named contigs, by index queries (BAM or CRAM; a CRAM is
+ * decoded against ref_path): the read-weighted mean depth, sum(d^2)/sum(d)
+ * over the windows' depths d (aligned span of primary, non-duplicate reads
+ * / win_len), which is the depth a sequenced base sees. Empty windows
+ * weigh nothing, so reads over part of the reference (one region of a
+ * large reference, an exome, a panel) measure at their real depth while a
+ * uniform low-pass genome measures at its own. 0 when no window has reads,
+ * -1 when the file or its index cannot be read. Not collective.
  */
-double tsr_aln_index_depth(const char *path);
+double tsr_aln_sampled_depth(const char *path, const char *ref_path, int n_win, const char *const *contig,
+                             const int64_t *start, int64_t win_len);
 
 /*
  * One aligned input against the reference before a run reads it: every

@@ -100,34 +100,45 @@ void tsr_aln_reader_close(tsr_aln_reader_t **rp)
     *rp = NULL;
 }
 
-double tsr_aln_index_depth(const char *path)
+/* tsr_aln_sampled_depth (io/aln.h): one index query per window. */
+double tsr_aln_sampled_depth(const char *path, const char *ref_path, int n_win, const char *const *contig,
+                             const int64_t *start, int64_t win_len)
 {
     samFile *fp = sam_open(path, "r");
     if (!fp)
         return -1;
+    if (ref_path && hts_get_format(fp)->format == cram)
+        hts_set_fai_filename(fp, ref_path);
     sam_hdr_t *h = sam_hdr_read(fp);
     hts_idx_t *idx = h ? sam_index_load(fp, path) : NULL;
     bam1_t *b = bam_init1();
-    double depth = -1;
-    if (h && idx && b) {
-        uint64_t mapped = 0, m, u; /* u: the index also counts unmapped reads; depth needs mapped ones */
-        double reflen = 0, bases = 0;
-        int have = 0;
-        for (int t = 0; t < sam_hdr_nref(h); t++) {
-            reflen += (double)sam_hdr_tid2len(h, t);
-            if (hts_idx_get_stat(idx, t, &m, &u) == 0) {
-                mapped += m;
-                have = 1;
-            }
+    double sum = 0, sum2 = 0;
+    int ok = h && idx && b;
+    for (int w = 0; ok && w < n_win; w++) {
+        int tid = sam_hdr_name2tid(h, contig[w]);
+        if (tid < 0)
+            continue;
+        hts_itr_t *it = sam_itr_queryi(idx, tid, start[w], start[w] + win_len);
+        if (!it)
+            continue;
+        double bases = 0;
+        int r;
+        while ((r = sam_itr_next(fp, it, b)) >= 0) {
+            if (b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FDUP | BAM_FQCFAIL))
+                continue;
+            int64_t lo = b->core.pos > start[w] ? b->core.pos : start[w];
+            int64_t e = bam_endpos(b), hi = e < start[w] + win_len ? e : start[w] + win_len;
+            if (hi > lo)
+                bases += (double)(hi - lo);
         }
-        int n = 0;
-        while (n < 1000 && sam_read1(fp, h, b) >= 0)
-            if (!(b->core.flag & (BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY))) {
-                bases += b->core.l_qseq;
-                n++;
-            }
-        if (have && reflen > 0)
-            depth = n ? (double)mapped * (bases / n) / reflen : 0;
+        hts_itr_destroy(it);
+        if (r < -1) {
+            ok = 0;
+            break;
+        }
+        double d = bases / (double)win_len;
+        sum += d;
+        sum2 += d * d;
     }
     bam_destroy1(b);
     if (idx)
@@ -135,7 +146,9 @@ double tsr_aln_index_depth(const char *path)
     if (h)
         sam_hdr_destroy(h);
     sam_close(fp);
-    return depth;
+    if (!ok)
+        return -1;
+    return sum > 0 ? sum2 / sum : 0;
 }
 
 /* tsr_aln_check (io/aln.h): the file is read for its header only. */

@@ -376,6 +376,11 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         tsr_plan_destroy(&plan);
         return s;
     }
+    if (rt->role == TSR_ROLE_MASTER && plan->median_depth >= 0)
+        tsr_log_info("mode auto: median depth %.2fx over %d sampled samples (%.2fx-%.2fx; read-weighted, %d windows "
+                     "of 1 kb over the regions) -> %s mode (lowpass below 2x)",
+                     plan->median_depth, plan->auto_samples, plan->auto_min, plan->auto_max, 256,
+                     plan->lowpass ? "lowpass" : "deep");
     if (rt->role == TSR_ROLE_MASTER)
         tsr_log_info("plan: %d samples in %d batches, %d regions of <= %lld bp, %s mode%s, fingerprint %s",
                      plan->sheet->n_samples, plan->n_batches, plan->n_regions, (long long)o->shard_size,

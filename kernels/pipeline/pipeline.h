@@ -168,7 +168,9 @@ typedef struct tsr_plan {
     int lowpass;           /* the resolved mode: 1 = low-pass kernels (--mode lowpass, or auto below 2x) */
     const char *kernel[TSR_TASK_N_TYPES]; /* the kernel that runs each task type, by name (tsr_kernel_find):
                                              align, call|lowpass_evidence, joint|lowpass_discover, cohort */
-    double median_depth;   /* --mode auto: median per-sample depth estimated from the BAM/CRAM indexes (-1 if not) */
+    double median_depth;   /* --mode auto: median measured depth of the sampled samples (-1 if not measured) */
+    int auto_samples;      /* --mode auto: samples measured, and the least and most depth among them */
+    double auto_min, auto_max;
     int n_parts;           /* sheet parts: opts.samples, then DIR/samples.d/0001.tsv, 0002.tsv, ... (tessera add) */
     int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
     int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */

@@ -159,8 +159,20 @@ static int tsr_double_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Resolve --mode: lowpass takes aligned inputs only; auto picks lowpass below a median depth of 2x. */
-static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
+#define TSR_AUTO_WINDOWS 256     /* --mode auto: windows sampled per sample ... */
+#define TSR_AUTO_WINDOW_LEN 1000 /* ... each this long ... */
+#define TSR_AUTO_SAMPLES 32      /* ... in at most this many samples, spread over the sheet */
+
+/*
+ * Resolve --mode: lowpass takes aligned inputs only; auto picks lowpass
+ * below a median depth of 2x. The depth of a sample is measured, not read
+ * off its index: TSR_AUTO_WINDOWS windows spread evenly over the run's
+ * regions, queried through the index (BAM or CRAM), read-weighted
+ * (tsr_aln_sampled_depth), so reads over part of the reference (one region
+ * of a large reference, an exome) count at the depth they have. At most
+ * TSR_AUTO_SAMPLES samples are measured, whatever the cohort's size.
+ */
+static tsr_status_t tsr_plan_mode(tsr_plan_t *plan, const tsr_ref_t *ref)
 {
     const tsr_sheet_t *sh = plan->sheet;
     plan->median_depth = -1;
@@ -178,15 +190,42 @@ static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
         plan->lowpass = 1;
         return TSR_OK;
     }
-    if (n_fastq || sh->n_samples == 0)
+    if (n_fastq || sh->n_samples == 0 || plan->n_regions == 0)
         return TSR_OK;
-    double *d = calloc((size_t)sh->n_samples, sizeof *d);
+    /* windows evenly spread over the regions' bases */
+    int64_t total = 0;
+    for (int r = 0; r < plan->n_regions; r++)
+        total += plan->regions[r].end - plan->regions[r].start;
+    const char *wc[TSR_AUTO_WINDOWS];
+    int64_t ws[TSR_AUTO_WINDOWS];
+    int nw = 0, r = 0;
+    int64_t before = 0; /* bases of regions [0, r) */
+    for (int w = 0; w < TSR_AUTO_WINDOWS; w++) {
+        int64_t at = (int64_t)(((double)w + 0.5) * (double)total / TSR_AUTO_WINDOWS);
+        while (r < plan->n_regions && at >= before + (plan->regions[r].end - plan->regions[r].start)) {
+            before += plan->regions[r].end - plan->regions[r].start;
+            r++;
+        }
+        if (r >= plan->n_regions)
+            break;
+        const tsr_region_t *g = &plan->regions[r];
+        int64_t st = g->start + (at - before);
+        if (st + TSR_AUTO_WINDOW_LEN > g->end)
+            st = g->end - TSR_AUTO_WINDOW_LEN > g->start ? g->end - TSR_AUTO_WINDOW_LEN : g->start;
+        wc[nw] = tsr_ref_contig_name(ref, g->contig);
+        ws[nw++] = st;
+    }
+    /* the run's own sheet decides, so an added part never flips the mode of an existing run */
+    int n_own = plan->part_first[1], n_meas = n_own < TSR_AUTO_SAMPLES ? n_own : TSR_AUTO_SAMPLES;
+    double *d = calloc((size_t)n_meas + 1, sizeof *d);
     if (!d)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     int n = 0;
-    /* the run's own sheet decides, so an added part never flips the mode of an existing run */
-    for (int i = 0; i < plan->part_first[1]; i++) {
-        double x = tsr_aln_index_depth(sh->samples[i].bam);
+    for (int k = 0; k < n_meas; k++) {
+        int i = (int)((int64_t)k * n_own / n_meas);
+        double x = tsr_aln_sampled_depth(sh->samples[i].bam, plan->opts.ref, nw, wc, ws, TSR_AUTO_WINDOW_LEN);
+        tsr_log_debug("mode auto: sample %s: %.2fx over %d windows of %d bp", sh->samples[i].id, x, nw,
+                      TSR_AUTO_WINDOW_LEN);
         if (x >= 0)
             d[n++] = x;
     }
@@ -194,6 +233,9 @@ static tsr_status_t tsr_plan_mode(tsr_plan_t *plan)
         qsort(d, (size_t)n, sizeof *d, tsr_double_cmp);
         plan->median_depth = n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
         plan->lowpass = plan->median_depth < TSR_LOWPASS_MAX_DEPTH;
+        plan->auto_samples = n;
+        plan->auto_min = d[0];
+        plan->auto_max = d[n - 1];
     }
     free(d);
     return TSR_OK;
@@ -214,9 +256,9 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
         s = tsr_plan_regions(plan, ref);
     if (s == TSR_OK)
         s = tsr_plan_cut_batches(plan);
-    tsr_ref_close(&ref);
     if (s == TSR_OK)
-        s = tsr_plan_mode(plan);
+        s = tsr_plan_mode(plan, ref);
+    tsr_ref_close(&ref);
     if (s == TSR_OK && plan->lowpass)
         s = tsr_plan_lowpass_batches(plan);
     if (s == TSR_OK)

@@ -33,7 +33,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
     {"regions", "R", "contig, contig:beg-end (1-based), space-separated list, or BED file", TSR_RUN_OPT_STR,
      TSR_OPT(regions), NULL, NULL, 0, NULL, NULL, 0},
-    {"mode", "M", "auto|deep|lowpass [auto: lowpass when the median depth < 2x]", TSR_RUN_OPT_STR, TSR_OPT(mode),
+    {"mode", "M", "auto|deep|lowpass [auto: lowpass when the median measured depth < 2x]", TSR_RUN_OPT_STR, TSR_OPT(mode),
      "auto", "auto, deep or lowpass", 0, "auto|deep|lowpass", NULL, 0},
     {"threads", "N", "worker threads per rank [0 = one per core of the rank's domain]", TSR_RUN_OPT_INT,
      TSR_OPT(threads), "0", "a number >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
