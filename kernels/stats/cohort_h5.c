@@ -519,6 +519,9 @@ static tsr_status_t fill_row(cohort_h5_t *h, size_t r, const tsr_callset_t *cs, 
     if (rc < 0)
         return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%lld: a genotype allele of sample %d is beyond the "
                              "site's %d alleles", cs->contig, (long long)cs->pos[i] + 1, -1 - rc, n);
+    /* low-pass: the likelihood-based statistics, as the serial cohort writer publishes them */
+    if (h->lowpass && cs->pl && tsr_site_stats_lowpass(h->st, cs, i) != 0)
+        return TSR_ERR_NOMEM;
     h5var_t *v = h->vars;
     ((int32_t *)v[DS_CONTIG].buf)[r] = rid;
     ((int64_t *)v[DS_POSITION].buf)[r] = cs->pos[i] + 1;

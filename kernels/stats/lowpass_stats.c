@@ -1,0 +1,661 @@
+/*
+ * lowpass_stats.c - statistics from genotype likelihoods (low-pass mode):
+ * the Hardy-Weinberg likelihood-ratio test and F from genotype frequencies
+ * estimated by EM, per-site sample-allele-frequency likelihoods (SAF) and
+ * the maximum-likelihood site-frequency spectrum across sites by EM (the
+ * realSFS method), Hudson F_ST from EM allele frequencies, and the
+ * accumulator that carries them as sufficient statistics.
+ *
+ * Design.
+ * - HWE (ANGSD -doHWE idea). Per sample the likelihoods of 0, 1, 2 copies of
+ *   the ALT. Genotype frequencies (g0, g1, g2) by EM without constraint, the
+ *   allele frequency p by EM under HWE; LRT = 2 (ll1 - ll0) against chi-square
+ *   with 1 df; F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2.
+ * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
+ *   samples with reads) by the dynamic programme over samples written in its
+ *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
+ *   with weights that sum to 1), so values never overflow and the programme
+ *   can be banded: after each sample the entries below 1e-12 of the maximum
+ *   are dropped from both ends. Cost O(m x band) instead of O(m^2). Samples
+ *   without reads carry no information, so the SAF over all 2n chromosomes of
+ *   the population is the hypergeometric projection of the 2m-chromosome SAF,
+ *   computed only around its mass (again down to 1e-12 of the maximum).
+ * - SFS. The EM needs every site's SAF at every iteration, which is not a sum
+ *   over sites. The accumulator keeps, per population, a bounded sample of
+ *   per-site SAF bands: the TSR_LP_SFS_SITES sites with the smallest 64-bit
+ *   hash of (contig, position, alleles), a bottom-k sample. It is a uniform
+ *   sample of the sites, its memory is bounded by k x band whatever the
+ *   genome, and it is order-independent: the union of two accumulators keeps
+ *   the k smallest hashes of both, so any split of the sites over ranks or
+ *   regions and any merge order gives the same sample, hence the same SFS.
+ *   Below k sites (any region of a few Mb) the sample is every site and the
+ *   EM is exact; above, the ML SFS shape comes from k sites and is scaled by
+ *   the exact count of sites (an int64 sum).
+ * - F_ST. Hudson's estimator (Bhatia et al. 2013, ratio of sums) with the EM
+ *   allele frequencies of the two populations, and the chromosome count n of
+ *   the sampling-variance term p(1-p)/(n-1) replaced by the effective number
+ *   of chromosomes the population's reads observe: n_eff = I(p_c) p_c (1-p_c),
+ *   I the Fisher information of the population's HWE likelihood at the
+ *   cohort frequency p_c (n_eff = 2 x samples when genotypes are certain,
+ *   about 1 per sample with one read). Taken at p_c rather than at the
+ *   population's own estimate, which sits at or near 0 where the population
+ *   lacks the ALT and there makes 1 / I(p) a wild overestimate of the
+ *   variance. Numerator and denominator are summed as fixed point, like the
+ *   hard-call F_ST.
+ */
+#include "kernels/stats/stats_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SAF_EPS 1e-12
+
+/* ------------------------------------------------------------------ HWE */
+
+int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out)
+{
+    *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
+    if (m <= 0)
+        return 0;
+    double p = p_start > 0 && p_start < 1 ? p_start : 0.5, ll0 = -INFINITY;
+    /* allele frequency under HWE */
+    for (int it = 0; it < 500; it++) {
+        double q = 1 - p, pr[3] = {q * q, 2 * p * q, p * p}, s = 0, ll = 0;
+        for (int j = 0; j < m; j++) {
+            const double *l = lik + 3 * j;
+            double w = pr[0] * l[0] + pr[1] * l[1] + pr[2] * l[2];
+            if (w <= 0)
+                continue;
+            ll += log(w);
+            s += (pr[1] * l[1] + 2 * pr[2] * l[2]) / w;
+        }
+        p = s / (2.0 * m);
+        if (ll - ll0 < 1e-9 && it > 0) {
+            ll0 = ll;
+            break;
+        }
+        ll0 = ll;
+    }
+    /* genotype frequencies without constraint, from the HWE point nudged off the boundary */
+    double g[3] = {(1 - p) * (1 - p), 2 * p * (1 - p), p * p}, ll1 = -INFINITY;
+    for (int k = 0; k < 3; k++)
+        g[k] = 0.98 * g[k] + 0.02 / 3;
+    for (int it = 0; it < 1000; it++) {
+        double s[3] = {0, 0, 0}, ll = 0;
+        for (int j = 0; j < m; j++) {
+            const double *l = lik + 3 * j;
+            double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+            if (w <= 0)
+                continue;
+            ll += log(w);
+            for (int k = 0; k < 3; k++)
+                s[k] += g[k] * l[k] / w;
+        }
+        for (int k = 0; k < 3; k++)
+            g[k] = s[k] / m;
+        if (ll - ll1 < 1e-9 && it > 0) {
+            ll1 = ll;
+            break;
+        }
+        ll1 = ll;
+    }
+    double lrt = 2.0 * (ll1 - ll0);
+    if (!(lrt > 0))
+        lrt = 0;
+    double pm = g[1] / 2 + g[2];
+    out->g[0] = g[0];
+    out->g[1] = g[1];
+    out->g[2] = g[2];
+    out->p = pm;
+    out->lrt = lrt;
+    double het_exp = 2 * pm * (1 - pm);
+    if (het_exp < 1e-9) {
+        out->p_hwe = out->p_exchet = 1.0;
+        out->F = NAN;
+        return 0;
+    }
+    out->F = 1.0 - g[1] / het_exp;
+    out->p_hwe = erfc(sqrt(lrt / 2.0));
+    out->p_exchet = out->F < 0 ? out->p_hwe / 2 : 1.0 - out->p_hwe / 2;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ SAF */
+
+void tsr_lp_saf_destroy(tsr_lp_saf_t *s)
+{
+    if (!s)
+        return;
+    free(s->v);
+    free(s->tmp);
+    free(s->lf);
+    memset(s, 0, sizeof *s);
+}
+
+static int saf_reserve(tsr_lp_saf_t *s, int n_chrom)
+{
+    if (n_chrom + 1 <= s->cap)
+        return 0;
+    double *v = realloc(s->v, ((size_t)n_chrom + 3) * sizeof *v), *t;
+    if (!v)
+        return -1;
+    s->v = v;
+    if (!(t = realloc(s->tmp, ((size_t)n_chrom + 3) * sizeof *t)))
+        return -1;
+    s->tmp = t;
+    if (!(t = realloc(s->lf, ((size_t)n_chrom + 3) * sizeof *t)))
+        return -1;
+    s->lf = t;
+    s->lf[0] = 0;
+    for (int k = 1; k <= n_chrom + 2; k++)
+        s->lf[k] = s->lf[k - 1] + log((double)k);
+    s->cap = n_chrom + 1;
+    return 0;
+}
+
+/* log C(a, b) from the log-factorial table */
+static double lchoose(const double *lf, int a, int b) { return lf[a] - lf[b] - lf[a - b]; }
+
+int tsr_lp_saf_compute(tsr_lp_saf_t *s, const double *lik, int m, int n_ind)
+{
+    if (m > n_ind || saf_reserve(s, 2 * n_ind) != 0)
+        return -1;
+    double *L = s->v, *T = s->tmp;
+    int lo = 0, hi = 0; /* band [lo, hi] */
+    L[0] = 1.0;
+    for (int j = 1; j <= m; j++) {
+        const double *l = lik + 3 * (size_t)(j - 1);
+        const double N = 2.0 * j, d = N * (N - 1);
+        int nlo = lo, nhi = hi + 2;
+        double mx = 0;
+        for (int k = nlo; k <= nhi; k++) {
+            double v = 0;
+            if (k <= hi)
+                v += (N - k) * (N - k - 1) / d * l[0] * L[k];
+            if (k - 1 >= lo && k - 1 <= hi)
+                v += 2.0 * k * (N - k) / d * l[1] * L[k - 1];
+            if (k - 2 >= lo)
+                v += k * (k - 1.0) / d * l[2] * L[k - 2];
+            T[k] = v;
+            if (v > mx)
+                mx = v;
+        }
+        if (!(mx > 0))
+            return -1;
+        while (T[nlo] < SAF_EPS * mx)
+            nlo++;
+        while (T[nhi] < SAF_EPS * mx)
+            nhi--;
+        for (int k = nlo; k <= nhi; k++)
+            L[k] = T[k] / mx;
+        lo = nlo;
+        hi = nhi;
+    }
+    if (m == n_ind || m == 0) {
+        if (m == 0) { /* no reads: flat */
+            s->lo = 0;
+            s->len = 0;
+            return 0;
+        }
+        s->lo = lo;
+        s->len = hi - lo + 1;
+        memmove(s->v, L + lo, (size_t)s->len * sizeof *L);
+        return 0;
+    }
+    /* Project to 2n chromosomes: P(k' of the 2m | k of the 2n) is hypergeometric. */
+    const int M2 = 2 * m, N2 = 2 * n_ind;
+    const double *lf = s->lf, lnorm = lchoose(lf, N2, M2);
+    int mode = lo;
+    for (int k = lo; k <= hi; k++)
+        if (L[k] > L[mode])
+            mode = k;
+    for (int k = lo; k <= hi; k++)
+        T[k] = L[k];
+    double *P = L; /* the projection overwrites L after T holds a copy */
+    int kc = (int)llround((mode + 0.5) * (double)N2 / (double)M2);
+    kc = kc < 0 ? 0 : kc > N2 ? N2 : kc;
+#define PROJ(k, out)                                                                                   \
+    do {                                                                                               \
+        int a_ = lo > M2 - (N2 - (k)) ? lo : M2 - (N2 - (k)), b_ = hi < (k) ? hi : (k);               \
+        double v_ = 0;                                                                                 \
+        for (int q_ = a_; q_ <= b_; q_++)                                                              \
+            v_ += T[q_] * exp(lchoose(lf, (k), q_) + lchoose(lf, N2 - (k), M2 - q_) - lnorm);           \
+        (out) = v_;                                                                                    \
+    } while (0)
+    double *U = malloc(((size_t)N2 + 1) * sizeof *U);
+    if (!U)
+        return -1;
+    double mx = 0;
+    int plo = kc, phi = kc;
+    PROJ(kc, U[kc]);
+    mx = U[kc];
+    for (int k = kc + 1; k <= N2; k++) {
+        PROJ(k, U[k]);
+        if (U[k] > mx)
+            mx = U[k];
+        phi = k;
+        if (U[k] < SAF_EPS * mx && U[k] < U[k - 1])
+            break;
+    }
+    for (int k = kc - 1; k >= 0; k--) {
+        PROJ(k, U[k]);
+        if (U[k] > mx)
+            mx = U[k];
+        plo = k;
+        if (U[k] < SAF_EPS * mx && U[k] < U[k + 1])
+            break;
+    }
+#undef PROJ
+    if (!(mx > 0)) {
+        free(U);
+        return -1;
+    }
+    while (U[plo] < SAF_EPS * mx)
+        plo++;
+    while (U[phi] < SAF_EPS * mx)
+        phi--;
+    s->lo = plo;
+    s->len = phi - plo + 1;
+    for (int k = 0; k < s->len; k++)
+        P[k] = U[plo + k] / mx;
+    free(U);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ SFS EM */
+
+int tsr_lp_sfs_em(int n_sites, const int *lo, const int *len, const float *const *v, int n_chrom, int max_iter,
+                  double tol, double *sfs)
+{
+    const int K = n_chrom + 1;
+    double *nx = malloc((size_t)K * sizeof *nx);
+    if (!nx)
+        return -1;
+    for (int k = 0; k < K; k++)
+        sfs[k] = 1.0 / K;
+    int it;
+    for (it = 0; it < max_iter; it++) {
+        memset(nx, 0, (size_t)K * sizeof *nx);
+        int used = 0;
+        for (int s = 0; s < n_sites; s++) {
+            if (len[s] == 0) { /* no reads: the posterior is the prior */
+                for (int k = 0; k < K; k++)
+                    nx[k] += sfs[k];
+                used++;
+                continue;
+            }
+            double w = 0;
+            for (int k = 0; k < len[s]; k++)
+                w += sfs[lo[s] + k] * v[s][k];
+            if (!(w > 0))
+                continue;
+            for (int k = 0; k < len[s]; k++)
+                nx[lo[s] + k] += sfs[lo[s] + k] * v[s][k] / w;
+            used++;
+        }
+        if (used == 0)
+            break;
+        double d = 0;
+        for (int k = 0; k < K; k++) {
+            double x = nx[k] / used;
+            d += fabs(x - sfs[k]);
+            sfs[k] = x;
+        }
+        if (d < tol)
+            break;
+    }
+    free(nx);
+    return it;
+}
+
+/* ------------------------------------------------------------ accumulator */
+
+typedef struct {
+    uint64_t hash;
+    int lo, len;
+    float *v;
+} lp_site_t;
+
+typedef struct {
+    int n_ind;       /* samples of the population */
+    int64_t sites;   /* biallelic SNVs seen */
+    int n, cap;      /* sampled sites */
+    lp_site_t *s;
+} lp_pop_t;
+
+struct tsr_lp_acc {
+    int n_samples, n_pops, max_sites;
+    int *sample_pop;
+    lp_pop_t *pop;
+    int64_t *fst;    /* per pair: sites, num, den (fixed point) */
+    int64_t *het;    /* per sample: sites with reads, sum of GP(het) x TSR_COHORT_FST_SCALE */
+    double *lik;     /* scratch: 3 per sample */
+    tsr_lp_saf_t saf;
+};
+
+void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    tsr_lp_acc_t *a = *ap;
+    for (int p = 0; a->pop && p < a->n_pops; p++) {
+        for (int k = 0; k < a->pop[p].n; k++)
+            free(a->pop[p].s[k].v);
+        free(a->pop[p].s);
+    }
+    free(a->pop);
+    free(a->sample_pop);
+    free(a->fst);
+    free(a->het);
+    free(a->lik);
+    tsr_lp_saf_destroy(&a->saf);
+    free(a);
+    *ap = NULL;
+}
+
+tsr_status_t tsr_lp_acc_create(int n_samples, const int *sample_pop, int n_pops, int max_sites, tsr_lp_acc_t **out)
+{
+    *out = NULL;
+    tsr_lp_acc_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the likelihood statistics");
+    a->n_samples = n_samples;
+    a->n_pops = n_pops;
+    a->max_sites = max_sites > 0 ? max_sites : TSR_LP_SFS_SITES;
+    int np = n_pops * (n_pops - 1) / 2;
+    int ok = (a->sample_pop = calloc((size_t)n_samples + 1, sizeof *a->sample_pop)) &&
+             (a->pop = calloc((size_t)n_pops + 1, sizeof *a->pop)) &&
+             (a->fst = calloc(3 * (size_t)np + 1, sizeof *a->fst)) &&
+             (a->het = calloc(2 * (size_t)n_samples + 1, sizeof *a->het)) &&
+             (a->lik = malloc(3 * ((size_t)n_samples + 1) * sizeof *a->lik));
+    for (int j = 0; ok && j < n_samples; j++) {
+        int p = sample_pop ? sample_pop[j] : -1;
+        a->sample_pop[j] = p >= 0 && p < n_pops ? p : -1;
+        if (a->sample_pop[j] >= 0)
+            a->pop[p].n_ind++;
+    }
+    if (!ok) {
+        tsr_lp_acc_destroy(&a);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the likelihood statistics");
+    }
+    *out = a;
+    return TSR_OK;
+}
+
+/* splitmix64 finaliser */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *c = contig; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    h = mix64(h ^ (uint64_t)pos);
+    for (const char *c = alleles; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    return mix64(h);
+}
+
+/* Keep (hash, band) if it is among the max_sites smallest hashes; takes ownership of v. */
+static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, float *v)
+{
+    if (P->n < max_sites) {
+        if (P->n == P->cap) {
+            int c = P->cap ? 2 * P->cap : 64;
+            lp_site_t *s = realloc(P->s, (size_t)c * sizeof *s);
+            if (!s) {
+                free(v);
+                return -1;
+            }
+            P->s = s;
+            P->cap = c;
+        }
+        P->s[P->n++] = (lp_site_t){hash, lo, len, v};
+        return 0;
+    }
+    int worst = 0;
+    for (int k = 1; k < P->n; k++)
+        if (P->s[k].hash > P->s[worst].hash)
+            worst = k;
+    if (hash >= P->s[worst].hash) {
+        free(v);
+        return 0;
+    }
+    free(P->s[worst].v);
+    P->s[worst] = (lp_site_t){hash, lo, len, v};
+    return 0;
+}
+
+/* Copy the SAF band of `s` into a new float array (NULL when empty or out of memory: *oom set). */
+static float *band_copy(const tsr_lp_saf_t *s, int *oom)
+{
+    *oom = 0;
+    if (s->len == 0)
+        return NULL;
+    float *v = malloc((size_t)s->len * sizeof *v);
+    if (!v) {
+        *oom = 1;
+        return NULL;
+    }
+    for (int k = 0; k < s->len; k++)
+        v[k] = (float)s->v[k];
+    return v;
+}
+
+/* Biallelic likelihoods (0, 1, 2 ALT copies) of every sample with reads, from PL; returns the sample count. */
+static int lik_from_pl(const int32_t *pl, const int *sample_pop, int n_samples, int pop, double *lik, int *idx)
+{
+    int m = 0;
+    for (int j = 0; j < n_samples; j++) {
+        const int32_t *q = pl + 3 * (size_t)j;
+        if (q[0] < 0 || (pop >= 0 && sample_pop[j] != pop))
+            continue;
+        for (int g = 0; g < 3; g++)
+            lik[3 * m + g] = pow(10.0, -q[g] / 10.0);
+        if (idx)
+            idx[m] = j;
+        m++;
+    }
+    return m;
+}
+
+/* Observed Fisher information of the HWE likelihood at p over m samples' likelihoods. */
+static double hwe_information(const double *lik, int m, double p)
+{
+    double info = 0, q = 1 - p;
+    for (int j = 0; j < m; j++) {
+        const double *l = lik + 3 * j;
+        double L = q * q * l[0] + 2 * p * q * l[1] + p * p * l[2];
+        double d1 = -2 * q * l[0] + 2 * (1 - 2 * p) * l[1] + 2 * p * l[2];
+        double d2 = 2 * l[0] - 4 * l[1] + 2 * l[2];
+        if (L > 0)
+            info += (d1 / L) * (d1 / L) - d2 / L;
+    }
+    return info;
+}
+
+tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64_t i, const char *alleles,
+                                 int bisnv)
+{
+    const int S = a->n_samples, n = cs->n_alleles[i], G = n * (n + 1) / 2;
+    const int32_t *pl = cs->pl + cs->pl_off[i];
+    const float *gp = cs->gp ? cs->gp + cs->pl_off[i] : NULL;
+    /* per-sample expected heterozygosity: GP of the genotypes with two different alleles */
+    for (int j = 0; j < S; j++) {
+        if (pl[(size_t)j * G] < 0 || !gp)
+            continue;
+        double h = 1.0;
+        for (int b = 0; b < n; b++)
+            h -= gp[(size_t)j * G + (size_t)b * (b + 3) / 2];
+        a->het[2 * j]++;
+        a->het[2 * j + 1] += llround((h < 0 ? 0 : h) * TSR_COHORT_FST_SCALE);
+    }
+    if (!bisnv || n != 2)
+        return TSR_OK;
+    uint64_t hash = tsr_lp_site_hash(cs->contig, cs->pos[i], alleles);
+    for (int p = 0; p < a->n_pops; p++) {
+        lp_pop_t *P = &a->pop[p];
+        if (P->n_ind == 0)
+            continue;
+        P->sites++;
+        int m = lik_from_pl(pl, a->sample_pop, S, p, a->lik, NULL);
+        if (tsr_lp_saf_compute(&a->saf, a->lik, m, P->n_ind) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the SAF of %s:%lld", cs->contig,
+                                 (long long)cs->pos[i] + 1);
+        int oom;
+        float *v = band_copy(&a->saf, &oom);
+        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, v) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the SAF of %s:%lld", cs->contig,
+                                 (long long)cs->pos[i] + 1);
+    }
+    /* Hudson F_ST with EM frequencies and their variance from the Fisher information */
+    int64_t *f = a->fst;
+    for (int x = 0; x < a->n_pops; x++)
+        for (int y = x + 1; y < a->n_pops; y++, f += 3) {
+            if (!cs->pop_af)
+                continue;
+            double px = cs->pop_af[cs->af_off[i] * cs->n_pops + (int64_t)x * n + 1];
+            double py = cs->pop_af[cs->af_off[i] * cs->n_pops + (int64_t)y * n + 1];
+            if (isnan(px) || isnan(py))
+                continue;
+            double pc = cs->af[cs->af_off[i] + 1];
+            if (!(pc > 0 && pc < 1))
+                continue;
+            int mx = lik_from_pl(pl, a->sample_pop, S, x, a->lik, NULL);
+            double nx = hwe_information(a->lik, mx, pc) * pc * (1 - pc);
+            int my = lik_from_pl(pl, a->sample_pop, S, y, a->lik, NULL);
+            double ny = hwe_information(a->lik, my, pc) * pc * (1 - pc);
+            if (!(nx >= 2 && ny >= 2))
+                continue;
+            double vx = px * (1 - px) / (nx - 1), vy = py * (1 - py) / (ny - 1);
+            double d = px - py;
+            double num = d * d - vx - vy, den = px * (1 - py) + py * (1 - px);
+            f[0]++;
+            f[1] += llround(num * TSR_COHORT_FST_SCALE);
+            f[2] += llround(den * TSR_COHORT_FST_SCALE);
+        }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
+{
+    if (dst->n_samples != src->n_samples || dst->n_pops != src->n_pops || dst->max_sites != src->max_sites)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot merge likelihood statistics of different cohorts");
+    for (int p = 0; p < dst->n_pops; p++) {
+        lp_pop_t *D = &dst->pop[p], *S = &src->pop[p];
+        D->sites += S->sites;
+        for (int k = 0; k < S->n; k++) {
+            lp_site_t *e = &S->s[k];
+            float *v = NULL;
+            if (e->len > 0) {
+                if (!(v = malloc((size_t)e->len * sizeof *v)))
+                    return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
+                memcpy(v, e->v, (size_t)e->len * sizeof *v);
+            }
+            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, v) != 0)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
+        }
+    }
+    int np = dst->n_pops * (dst->n_pops - 1) / 2;
+    for (int k = 0; k < 3 * np; k++)
+        dst->fst[k] += src->fst[k];
+    for (int k = 0; k < 2 * dst->n_samples; k++)
+        dst->het[k] += src->het[k];
+    return TSR_OK;
+}
+
+void tsr_lp_result_destroy(tsr_lp_result_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    tsr_lp_result_t *r = *rp;
+    for (int p = 0; r->sfs && p < r->n_pops; p++) {
+        free(r->sfs[p].unfolded);
+        free(r->sfs[p].folded);
+    }
+    free(r->sfs);
+    free(r->fst);
+    free(r->het_sites);
+    free(r->het_rate);
+    free(r);
+    *rp = NULL;
+}
+
+static int cmp_site(const void *x, const void *y)
+{
+    const lp_site_t *a = x, *b = y;
+    return (a->hash > b->hash) - (a->hash < b->hash);
+}
+
+tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
+{
+    *out = NULL;
+    tsr_lp_result_t *r = calloc(1, sizeof *r);
+    int np = a->n_pops * (a->n_pops - 1) / 2, ok = r != NULL;
+    if (ok) {
+        r->n_pops = a->n_pops;
+        r->n_pairs = np;
+        r->n_samples = a->n_samples;
+        ok = (r->sfs = calloc((size_t)a->n_pops + 1, sizeof *r->sfs)) &&
+             (r->fst = calloc((size_t)np + 1, sizeof *r->fst)) &&
+             (r->het_sites = calloc((size_t)a->n_samples + 1, sizeof *r->het_sites)) &&
+             (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate));
+    }
+    for (int p = 0; ok && p < a->n_pops; p++) {
+        lp_pop_t *P = &a->pop[p];
+        tsr_lp_sfs_t *s = &r->sfs[p];
+        s->n_chrom = 2 * P->n_ind;
+        s->sites = P->sites;
+        s->sampled = P->n;
+        ok = (s->unfolded = calloc((size_t)s->n_chrom + 1, sizeof *s->unfolded)) &&
+             (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded));
+        if (!ok || P->n == 0)
+            continue;
+        /* the EM visits the sites in hash order: the same sample gives the same sums */
+        qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
+        int *lo = malloc((size_t)P->n * sizeof *lo), *len = malloc((size_t)P->n * sizeof *len);
+        const float **v = malloc((size_t)P->n * sizeof *v);
+        ok = lo && len && v;
+        for (int k = 0; ok && k < P->n; k++) {
+            lo[k] = P->s[k].lo;
+            len[k] = P->s[k].len;
+            v[k] = P->s[k].v;
+        }
+        if (ok) {
+            int it = tsr_lp_sfs_em(P->n, lo, len, v, s->n_chrom, TSR_LP_SFS_MAX_ITER, 1e-6, s->unfolded);
+            ok = it >= 0;
+            s->iterations = it;
+        }
+        free(lo);
+        free(len);
+        free(v);
+        for (int k = 0; ok && k <= s->n_chrom; k++) {
+            s->unfolded[k] *= (double)P->sites;
+            s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
+        }
+    }
+    const int64_t *f = a->fst;
+    for (int x = 0, k = 0; ok && x < a->n_pops; x++)
+        for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)
+            r->fst[k] = (tsr_cohort_fst_t){x, y, f[0], f[1], f[2], f[2] != 0 ? (double)f[1] / (double)f[2] : NAN};
+    for (int j = 0; ok && j < a->n_samples; j++) {
+        r->het_sites[j] = a->het[2 * j];
+        r->het_rate[j] = a->het[2 * j] > 0 ? (double)a->het[2 * j + 1] / TSR_COHORT_FST_SCALE / (double)a->het[2 * j]
+                                           : NAN;
+    }
+    if (!ok) {
+        tsr_lp_result_destroy(&r);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the likelihood statistics");
+    }
+    *out = r;
+    return TSR_OK;
+}
