@@ -568,9 +568,22 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
         json_darray(fp, s->folded, s->n_chrom / 2 + 1);
         fputc('}', fp);
     }
-    fprintf(fp, "\n%s  },\n%s  \"fst_hudson\": {\"method\": \"Hudson (Bhatia et al. 2013), ratio of sums, EM "
-                "allele frequencies with their variance from the Fisher information\", \"fixed_point_scale\": "
-                "4294967296, \"pairs\": [", in, in);
+    fprintf(fp, "\n%s  },\n%s  \"fst_hudson\": {\"method\": \"Hudson (Bhatia et al. 2013) from the 2D SFS of each "
+                "pair (sfs_2d): posterior expectations of the per-site numerator and denominator, ratio of sums over "
+                "the SFS's site sample\", \"pairs\": [", in, in);
+    for (int k = 0; k < lp->n_pairs; k++) {
+        const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        fprintf(fp, ", \"sites\": %d, \"fst\": ", d->sites_in_em);
+        json_num(fp, d->fst);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]},\n%s  \"fst_hudson_em_af\": {\"method\": \"Hudson (Bhatia et al. 2013), ratio of sums over "
+                "every biallelic SNV, EM allele frequencies, n = effective chromosomes from the Fisher information\", "
+                "\"fixed_point_scale\": 4294967296, \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
     for (int k = 0; k < lp->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &lp->fst[k];
         fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
@@ -580,6 +593,37 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
         fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
                     ", \"fst\": ", f->sites, f->num_fixed, f->den_fixed);
         json_num(fp, f->fst);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]},\n%s  \"sfs_2d\": {\"method\": \"2D SFS per pair by EM over the per-site SAF of the "
+                "SFS's site sample, on bins of allele counts (bins_pop1/bins_pop2: each bin's first count); "
+                "expected site counts, rows pop1; fst: Hudson F_ST from it (posterior expectations of the per-site "
+                "terms, ratio of sums)\", \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
+    for (int k = 0; k < lp->n_pairs; k++) {
+        const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        fprintf(fp, ", \"sites_in_em\": %d, \"em_iterations\": %d, \"fst\": ", d->sites_in_em, d->iterations);
+        json_num(fp, d->fst);
+        if (d->sfs) {
+            int64_t ba[TSR_LP_SFS2D_BINS + 1], bb[TSR_LP_SFS2D_BINS + 1];
+            for (int i = 0; i < d->n_a; i++)
+                ba[i] = d->first_a[i];
+            for (int j = 0; j < d->n_b; j++)
+                bb[j] = d->first_b[j];
+            fprintf(fp, ",\n%s      \"bins_pop1\": ", in);
+            json_array(fp, ba, d->n_a);
+            fprintf(fp, ",\n%s      \"bins_pop2\": ", in);
+            json_array(fp, bb, d->n_b);
+            fprintf(fp, ",\n%s      \"sfs\": [", in);
+            for (int i = 0; i < d->n_a; i++) {
+                fprintf(fp, "%s\n%s        ", i ? "," : "", in);
+                json_darray(fp, d->sfs + (size_t)i * d->n_b, d->n_b);
+            }
+            fprintf(fp, "]");
+        }
         fputc('}', fp);
     }
     fprintf(fp, "%s%s  ]", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "");

@@ -573,11 +573,218 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
     return TSR_OK;
 }
 
+/* ------------------------------------------------------ 2D SFS and F_ST */
+
+/*
+ * Bins of allele counts 0 .. C for the 2D SFS: {0}, then the counts 1 .. C-1
+ * in nb - 2 runs of (nearly) equal length, then {C}; nb = C + 1 (one count a
+ * bin) up to TSR_LP_SFS2D_BINS. first[b] is the first count of bin b,
+ * first[nb] = C + 1. Returns nb.
+ */
+static int count_bins(int C, int *first)
+{
+    int nb = C + 1 <= TSR_LP_SFS2D_BINS ? C + 1 : TSR_LP_SFS2D_BINS;
+    if (nb == C + 1) {
+        for (int b = 0; b <= nb; b++)
+            first[b] = b;
+        return nb;
+    }
+    const int inner = nb - 2;
+    first[0] = 0;
+    for (int b = 0; b < inner; b++)
+        first[1 + b] = 1 + (int)((int64_t)b * (C - 1) / inner);
+    first[nb - 1] = C;
+    first[nb] = C + 1;
+    return nb;
+}
+
+/* A site's SAF band averaged over the bins (a piecewise-uniform prior within each bin): bins [*blo, *blo + *bn). */
+static void bin_band(const lp_site_t *e, int C, const int *first, int nb, double *out, int *blo, int *bn)
+{
+    if (e->len == 0) { /* flat */
+        *blo = 0;
+        *bn = nb;
+        for (int b = 0; b < nb; b++)
+            out[b] = 1.0;
+        return;
+    }
+    int lo = 0, hi = nb - 1;
+    while (first[lo + 1] <= e->lo)
+        lo++;
+    while (first[hi] > e->lo + e->len - 1)
+        hi--;
+    for (int b = lo; b <= hi; b++) {
+        double sum = 0;
+        for (int k = first[b]; k < first[b + 1]; k++)
+            if (k >= e->lo && k < e->lo + e->len)
+                sum += e->v[k - e->lo];
+        out[b - lo] = sum / (first[b + 1] - first[b]);
+    }
+    (void)C;
+    *blo = lo;
+    *bn = hi - lo + 1;
+}
+
+/*
+ * The 2D SFS of populations x and y by EM over the sites both sampled
+ * (the same sites: the sample is by hash), on count bins, and Hudson F_ST
+ * from it: per site the posterior over the 2D SFS cells, the expectations of
+ * Hudson's numerator and denominator with the sample allele frequencies of all
+ * 2n chromosomes (exact moments over each bin's counts), summed over the sites.
+ */
+static int sfs2d_pair(const lp_pop_t *X, const lp_pop_t *Y, const double *sfs_a, const double *sfs_b,
+                      tsr_lp_sfs2d_t *out)
+{
+    const int n = X->n, Ca = 2 * X->n_ind, Cb = 2 * Y->n_ind;
+    if (n == 0 || Y->n != n)
+        return 0;
+    for (int k = 0; k < n; k++)
+        if (X->s[k].hash != Y->s[k].hash)
+            return 0;
+    int fa[TSR_LP_SFS2D_BINS + 1], fb[TSR_LP_SFS2D_BINS + 1];
+    const int na = count_bins(Ca, fa), nb = count_bins(Cb, fb);
+    double *phi = calloc((size_t)na * nb, sizeof *phi), *nx = malloc((size_t)na * nb * sizeof *nx);
+    double *La = malloc((size_t)n * na * sizeof *La), *Lb = malloc((size_t)n * nb * sizeof *Lb);
+    int *lo = malloc(4 * (size_t)n * sizeof *lo);
+    out->first_a = malloc(((size_t)na + 1) * sizeof *out->first_a);
+    out->first_b = malloc(((size_t)nb + 1) * sizeof *out->first_b);
+    if (!phi || !nx || !La || !Lb || !lo || !out->first_a || !out->first_b) {
+        free(phi);
+        free(nx);
+        free(La);
+        free(Lb);
+        free(lo);
+        return -1;
+    }
+    memcpy(out->first_a, fa, ((size_t)na + 1) * sizeof *fa);
+    memcpy(out->first_b, fb, ((size_t)nb + 1) * sizeof *fb);
+    for (int k = 0; k < n; k++) {
+        bin_band(&X->s[k], Ca, fa, na, La + (size_t)k * na, &lo[4 * k], &lo[4 * k + 1]);
+        bin_band(&Y->s[k], Cb, fb, nb, Lb + (size_t)k * nb, &lo[4 * k + 2], &lo[4 * k + 3]);
+    }
+    /* start from the product of the two 1D spectra (binned), kept off zero so the EM can move every cell */
+    double A[TSR_LP_SFS2D_BINS], B[TSR_LP_SFS2D_BINS], ta = 0, tb = 0, tot = 0;
+    for (int i = 0; i < na; i++) {
+        A[i] = 0;
+        for (int k = fa[i]; k < fa[i + 1]; k++)
+            A[i] += sfs_a[k];
+        ta += A[i];
+    }
+    for (int j = 0; j < nb; j++) {
+        B[j] = 0;
+        for (int k = fb[j]; k < fb[j + 1]; k++)
+            B[j] += sfs_b[k];
+        tb += B[j];
+    }
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) {
+            double v = ta > 0 && tb > 0 ? A[i] / ta * B[j] / tb : 0;
+            phi[(size_t)i * nb + j] = v + 1e-4 / (na * nb);
+            tot += phi[(size_t)i * nb + j];
+        }
+    for (int c = 0; c < na * nb; c++)
+        phi[c] /= tot;
+    int it;
+    for (it = 0; it < TSR_LP_SFS_MAX_ITER; it++) {
+        memset(nx, 0, (size_t)na * nb * sizeof *nx);
+        int used = 0;
+        for (int k = 0; k < n; k++) {
+            const int al = lo[4 * k], an = lo[4 * k + 1], bl = lo[4 * k + 2], bn = lo[4 * k + 3];
+            const double *la = La + (size_t)k * na, *lb = Lb + (size_t)k * nb;
+            double w = 0;
+            for (int i = 0; i < an; i++) {
+                const double *row = phi + (size_t)(al + i) * nb + bl;
+                double r = 0;
+                for (int j = 0; j < bn; j++)
+                    r += row[j] * lb[j];
+                w += la[i] * r;
+            }
+            if (!(w > 0))
+                continue;
+            used++;
+            for (int i = 0; i < an; i++) {
+                const double *row = phi + (size_t)(al + i) * nb + bl;
+                double *dst = nx + (size_t)(al + i) * nb + bl, f = la[i] / w;
+                for (int j = 0; j < bn; j++)
+                    dst[j] += row[j] * lb[j] * f;
+            }
+        }
+        if (used == 0)
+            break;
+        double d = 0;
+        for (int c = 0; c < na * nb; c++) {
+            double v = nx[c] / used;
+            d += fabs(v - phi[c]);
+            phi[c] = v;
+        }
+        if (d < 1e-6)
+            break;
+    }
+    /* exact moments of p = k / C over each bin's counts */
+    double ma[TSR_LP_SFS2D_BINS][2], mb[TSR_LP_SFS2D_BINS][2];
+    for (int b = 0; b < na; b++) {
+        double s1 = 0, s2 = 0;
+        for (int k = fa[b]; k < fa[b + 1]; k++) {
+            s1 += (double)k / Ca;
+            s2 += ((double)k / Ca) * ((double)k / Ca);
+        }
+        ma[b][0] = s1 / (fa[b + 1] - fa[b]);
+        ma[b][1] = s2 / (fa[b + 1] - fa[b]);
+    }
+    for (int b = 0; b < nb; b++) {
+        double s1 = 0, s2 = 0;
+        for (int k = fb[b]; k < fb[b + 1]; k++) {
+            s1 += (double)k / Cb;
+            s2 += ((double)k / Cb) * ((double)k / Cb);
+        }
+        mb[b][0] = s1 / (fb[b + 1] - fb[b]);
+        mb[b][1] = s2 / (fb[b + 1] - fb[b]);
+    }
+    double num = 0, den = 0;
+    for (int k = 0; k < n && Ca > 1 && Cb > 1; k++) {
+        const int al = lo[4 * k], an = lo[4 * k + 1], bl = lo[4 * k + 2], bn = lo[4 * k + 3];
+        const double *la = La + (size_t)k * na, *lb = Lb + (size_t)k * nb;
+        double w = 0, sn = 0, sd = 0;
+        for (int i = 0; i < an; i++)
+            for (int j = 0; j < bn; j++) {
+                double q = phi[(size_t)(al + i) * nb + bl + j] * la[i] * lb[j];
+                const double *A = ma[al + i], *B = mb[bl + j];
+                double d2 = A[1] - 2 * A[0] * B[0] + B[1];
+                sn += q * (d2 - (A[0] - A[1]) / (Ca - 1) - (B[0] - B[1]) / (Cb - 1));
+                sd += q * (A[0] + B[0] - 2 * A[0] * B[0]);
+                w += q;
+            }
+        if (w > 0) {
+            num += sn / w;
+            den += sd / w;
+        }
+    }
+    out->n_a = na;
+    out->n_b = nb;
+    out->sites_in_em = n;
+    out->iterations = it;
+    out->fst = den > 0 ? num / den : NAN;
+    out->num = num;
+    out->den = den;
+    out->sfs = phi;
+    free(nx);
+    free(La);
+    free(Lb);
+    free(lo);
+    return 0;
+}
+
 void tsr_lp_result_destroy(tsr_lp_result_t **rp)
 {
     if (!rp || !*rp)
         return;
     tsr_lp_result_t *r = *rp;
+    for (int k = 0; r->sfs2d && k < r->n_pairs; k++) {
+        free(r->sfs2d[k].sfs);
+        free(r->sfs2d[k].first_a);
+        free(r->sfs2d[k].first_b);
+    }
+    free(r->sfs2d);
     for (int p = 0; r->sfs && p < r->n_pops; p++) {
         free(r->sfs[p].unfolded);
         free(r->sfs[p].folded);
@@ -607,6 +814,7 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
         r->n_samples = a->n_samples;
         ok = (r->sfs = calloc((size_t)a->n_pops + 1, sizeof *r->sfs)) &&
              (r->fst = calloc((size_t)np + 1, sizeof *r->fst)) &&
+             (r->sfs2d = calloc((size_t)np + 1, sizeof *r->sfs2d)) &&
              (r->het_sites = calloc((size_t)a->n_samples + 1, sizeof *r->het_sites)) &&
              (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate));
     }
@@ -643,6 +851,17 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
         }
     }
+    for (int x = 0, k = 0; ok && x < a->n_pops; x++)
+        for (int y = x + 1; ok && y < a->n_pops; y++, k++) {
+            tsr_lp_sfs2d_t *d = &r->sfs2d[k];
+            d->pop_a = x;
+            d->pop_b = y;
+            d->fst = NAN;
+            ok = sfs2d_pair(&a->pop[x], &a->pop[y], r->sfs[x].unfolded, r->sfs[y].unfolded, d) == 0;
+            /* scale the 2D spectrum to the sites of the pair (every biallelic SNV is in both) */
+            for (int c = 0; ok && d->sfs && c < d->n_a * d->n_b; c++)
+                d->sfs[c] *= (double)a->pop[x].sites;
+        }
     const int64_t *f = a->fst;
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)

@@ -263,17 +263,25 @@ static void fst_section(FILE *fp, const tsr_cohort_result_t *r)
 {
     if (r->lp)
         fputs("<section><h2>Hudson F<sub>ST</sub> between populations (likelihood-based)</h2><p class=\"note\">"
-              "Bhatia et al. (2013) estimator over biallelic SNVs, ratio of the sums of the per-site numerators and "
-              "denominators, from the EM allele frequencies of each population (genotype likelihoods, low-pass "
-              "mode) with their sampling variance from the Fisher information.</p>", fp);
+              "Bhatia et al. (2013) estimator from the 2D site-frequency spectrum of each pair (EM over the per-site "
+              "sample allele frequency likelihoods, computed from the genotype likelihoods in low-pass mode): "
+              "posterior expectations of the per-site numerators and denominators, ratio of their sums.</p>", fp);
     else
         fputs("<section><h2>Hudson F<sub>ST</sub> between populations</h2><p class=\"note\">Bhatia et al. (2013) "
               "estimator over biallelic SNVs, ratio of the sums of the per-site numerators and denominators.</p>",
               fp);
-    const tsr_cohort_fst_t *fst = r->lp ? r->lp->fst : r->fst;
+    tsr_cohort_fst_t *lpf = r->lp ? malloc(((size_t)r->lp->n_pairs + 1) * sizeof *lpf) : NULL;
+    const tsr_cohort_fst_t *fst = r->fst;
+    if (lpf) {
+        for (int k = 0; k < r->lp->n_pairs; k++)
+            lpf[k] = (tsr_cohort_fst_t){r->lp->sfs2d[k].pop_a, r->lp->sfs2d[k].pop_b, r->lp->sfs2d[k].sites_in_em,
+                                        0, 0, r->lp->sfs2d[k].fst};
+        fst = lpf;
+    }
     const int P = r->n_pops;
     if (P < 2) {
         fputs("<p>One population only: no pair to compare.</p></section>\n", fp);
+        free(lpf);
         return;
     }
     double mx = 0;
@@ -325,6 +333,7 @@ static void fst_section(FILE *fp, const tsr_cohort_result_t *r)
         fprintf(fp, "</td><td>%" PRId64 "</td><td>%s</td></tr>", fst[k].sites, b);
     }
     fputs("</table></section>\n", fp);
+    free(lpf);
 }
 
 static void facts_section(FILE *fp, const tsr_report_facts_t *facts)

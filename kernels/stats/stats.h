@@ -355,10 +355,30 @@ typedef struct tsr_lp_sfs {
     double *folded;       /* n_chrom / 2 + 1 */
 } tsr_lp_sfs_t;
 
+/*
+ * The 2D SFS of a pair of populations (a < b) by EM over the sites of the
+ * SFS sample, on bins of allele counts (one count a bin up to
+ * TSR_LP_SFS2D_BINS - 1 chromosomes; beyond, {0}, runs of counts, {2n}:
+ * bin i of a holds counts first_a[i] .. first_a[i+1]-1), and Hudson F_ST
+ * from it (realSFS fst's approach with Hudson's estimator): per site the
+ * posterior over the cells, the expected per-site numerator and denominator
+ * with the sample allele frequencies of all 2n chromosomes; ratio of sums.
+ */
+#define TSR_LP_SFS2D_BINS 52
+typedef struct tsr_lp_sfs2d {
+    int pop_a, pop_b;
+    int n_a, n_b;                 /* bins */
+    int *first_a, *first_b;       /* n_a + 1, n_b + 1 */
+    double *sfs;                  /* n_a x n_b expected site counts, row-major (a) */
+    int sites_in_em, iterations;
+    double num, den, fst;         /* sums over the sites in the EM; fst = num / den */
+} tsr_lp_sfs2d_t;
+
 typedef struct tsr_lp_result {
     int n_pops, n_pairs, n_samples;
     tsr_lp_sfs_t *sfs;            /* n_pops */
-    tsr_cohort_fst_t *fst;        /* n_pairs, (0,1), (0,2), ... */
+    tsr_lp_sfs2d_t *sfs2d;        /* n_pairs, (0,1), (0,2), ... */
+    tsr_cohort_fst_t *fst;        /* n_pairs: Hudson from EM frequencies (sums over every site) */
     int64_t *het_sites;           /* per sample: sites with reads */
     double *het_rate;             /* per sample: mean posterior P(het) over them (NaN without) */
 } tsr_lp_result_t;

@@ -56,6 +56,8 @@ done
 for pr in pop1_pop2 pop1_pop3 pop2_pop3; do
     awk -v f="$(get "$st" fst_$pr)" -v t="$(get "$st" fst_true_$pr)" 'BEGIN { d = f - t; exit !(d < 0.015 && d > -0.015) }' \
         || fail "F_ST $pr $(get "$st" fst_$pr) vs true $(get "$st" fst_true_$pr)"
+    awk -v f="$(get "$st" fst_em_af_$pr)" -v t="$(get "$st" fst_true_$pr)" 'BEGIN { d = f - t; exit !(d < 0.015 && d > -0.015) }' \
+        || fail "F_ST (EM frequencies) $pr $(get "$st" fst_em_af_$pr) vs true $(get "$st" fst_true_$pr)"
 done
 awk -v h="$(get "$st" hwe_lt01)" 'BEGIN { exit !(h < 0.04) }' || fail "HWE p < 0.01 at $(get "$st" hwe_lt01) of sites under HWE"
 
@@ -104,6 +106,12 @@ for p in ("pop1", "pop2", "pop3"):
     assert abs(sum(s["folded"]) - s["sites"]) < 1e-3 * s["sites"]
     assert len(s["unfolded"]) == s["chromosomes"] + 1
 assert "sfs_hard_calls" in d and "fst_hudson_hard_calls" in d and len(d["fst_hudson"]["pairs"]) == 3
+for pr in d["sfs_2d"]["pairs"]:
+    m = pr["sfs"]
+    assert len(m) == len(pr["bins_pop1"]) and len(m[0]) == len(pr["bins_pop2"])
+    assert abs(sum(map(sum, m)) - d["sfs"][pr["pop1"]]["sites"]) < 1e-3 * d["sfs"][pr["pop1"]]["sites"]
+    # its margins are spectra of the two populations
+    assert pr["bins_pop1"][0] == 0 and pr["bins_pop1"][1] == 1
 EOF
 awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; if (!c["heterozygosity_gl"]) exit 1; next }
     $c["heterozygosity_gl"] != "." && ($c["heterozygosity_gl"] < 0 || $c["heterozygosity_gl"] > 1) { exit 1 }

@@ -368,6 +368,61 @@ static void test_acc_merge(void **state)
     }
 }
 
+/*
+ * Certain genotypes (PL 0 for the true genotype, 255 for the others, every
+ * sample with reads): the 2D SFS is the joint histogram of the hard counts
+ * (one count a bin at these sizes) and its F_ST is Hudson's from the counts.
+ */
+static void test_sfs2d_certain(void **state)
+{
+    (void)state;
+    enum { S = 40, SITES = 50 };
+    static mini_cs_t m;
+    mini_fill(&m, SITES, S);
+    int pop[S], hard[SITES][2];
+    for (int j = 0; j < S; j++)
+        pop[j] = j % 2;
+    double num = 0, den = 0;
+    for (int i = 0; i < SITES; i++) {
+        hard[i][0] = hard[i][1] = 0;
+        double p = 0.05 + 0.9 * urand();
+        for (int j = 0; j < S; j++) {
+            int g = (urand() < p) + (urand() < p);
+            hard[i][j % 2] += g;
+            for (int k = 0; k < 3; k++)
+                m.pl[3 * (S * i + j) + k] = k == g ? 0 : 255;
+        }
+        double p1 = hard[i][0] / 40.0, p2 = hard[i][1] / 40.0;
+        num += (p1 - p2) * (p1 - p2) - p1 * (1 - p1) / 39 - p2 * (1 - p2) / 39;
+        den += p1 * (1 - p2) + p2 * (1 - p1);
+    }
+    tsr_lp_acc_t *acc = NULL;
+    assert_int_equal(tsr_lp_acc_create(S, pop, 2, 0, &acc), TSR_OK);
+    for (int i = 0; i < SITES; i++)
+        assert_int_equal(tsr_lp_acc_add_site(acc, &m.cs, i, "A,C", 1), TSR_OK);
+    tsr_lp_result_t *r = NULL;
+    assert_int_equal(tsr_lp_acc_result(acc, &r), TSR_OK);
+    const tsr_lp_sfs2d_t *d = &r->sfs2d[0];
+    assert_int_equal(d->n_a, 41);
+    assert_int_equal(d->n_b, 41);
+    double joint[41][41] = {{0}};
+    for (int i = 0; i < SITES; i++)
+        joint[hard[i][0]][hard[i][1]] += 1;
+    for (int a = 0; a < 41; a++)
+        for (int b = 0; b < 41; b++)
+            assert_true(fabs(d->sfs[a * 41 + b] - joint[a][b]) < 0.05);
+    assert_true(fabs(d->fst - num / den) < 2e-3);
+    /* the 1D spectra are the hard-call spectra */
+    for (int k = 0; k <= 40; k++) {
+        double h = 0;
+        for (int i = 0; i < SITES; i++)
+            h += hard[i][0] == k;
+        assert_true(fabs(r->sfs[0].unfolded[k] - h) < 0.05);
+    }
+    tsr_lp_result_destroy(&r);
+    tsr_lp_acc_destroy(&acc);
+}
+
 /* The published per-site statistics of a low-pass site: EM AF, AC = round(AF x AN), LRT. */
 static void test_site_stats_lowpass(void **state)
 {
@@ -402,7 +457,7 @@ int main(void)
         cmocka_unit_test(test_saf_matches_naive), cmocka_unit_test(test_saf_certain),
         cmocka_unit_test(test_sfs_certain_is_hard), cmocka_unit_test(test_sfs_em_recovers),
         cmocka_unit_test(test_hwe_lrt),           cmocka_unit_test(test_acc_merge),
-        cmocka_unit_test(test_site_stats_lowpass),
+        cmocka_unit_test(test_site_stats_lowpass), cmocka_unit_test(test_sfs2d_certain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

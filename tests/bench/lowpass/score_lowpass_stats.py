@@ -11,8 +11,9 @@ Prints one line of key=value figures:
   taken over the biallelic SNVs tessera called (matched by position and alleles): the comparison is of
   the estimators on the same sites; sfs_tv_lik_all_<pop> compares with the truth over every true
   biallelic SNV (discovery misses rare sites, which this distance then also counts).
-- fst_<p1>_<p2>, fst_true_<p1>_<p2>: tessera's F_ST ("fst_hudson") and Hudson's F_ST (Bhatia et al.
-  2013, ratio of sums) from the true genotypes over every true biallelic SNV.
+- fst_<p1>_<p2>, fst_true_<p1>_<p2>: tessera's F_ST ("fst_hudson", from the 2D SFS) and Hudson's F_ST
+  (Bhatia et al. 2013, ratio of sums) from the true genotypes over every true biallelic SNV;
+  fst_em_af_<p1>_<p2>: tessera's "fst_hudson_em_af" (EM allele frequencies).
 - hwe_lt01: fraction of PASS biallelic SNVs with INFO/HWE < 0.01.
 """
 import json
@@ -94,6 +95,8 @@ def main():
         truth_f = hudson([(ac[a], nchr[a], ac[b], nchr[b]) for ac in true_ac.values()])
         out.append("fst_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], pr["fst"] if pr["fst"] is not None else float("nan")))
         out.append("fst_true_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], truth_f))
+    for pr in stats.get("fst_hudson_em_af", {"pairs": []})["pairs"]:
+        out.append("fst_em_af_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], pr["fst"] if pr["fst"] is not None else float("nan")))
     hw = [float(f[1]) for f in called.values() if f[0] == "PASS" and f[1] != "."]
     out.append("hwe_lt01=%.4f(%d)" % (sum(1 for x in hw if x < 0.01) / len(hw) if hw else float("nan"), len(hw)))
     print(" ".join(out))
