@@ -52,55 +52,70 @@
 
 #define SAF_EPS 1e-12
 
+/* 10^(-PL/10) as one exp (cheaper than pow; no table, so no shared state) */
+double tsr_lp_pl_to_lik(int32_t pl) { return exp(-0.23025850929940458 * (pl < 0 ? 0 : pl)); }
+
 /* ------------------------------------------------------------------ HWE */
+
+/* log-likelihood of genotype frequencies g over m samples */
+static double geno_loglik(const double *lik, int m, const double *g)
+{
+    double ll = 0;
+    for (int j = 0; j < m; j++) {
+        const double *l = lik + 3 * j;
+        double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+        if (w > 0)
+            ll += log(w);
+    }
+    return ll;
+}
 
 int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out)
 {
     *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
     if (m <= 0)
         return 0;
-    double p = p_start > 0 && p_start < 1 ? p_start : 0.5, ll0 = -INFINITY;
-    /* allele frequency under HWE */
-    for (int it = 0; it < 500; it++) {
-        double q = 1 - p, pr[3] = {q * q, 2 * p * q, p * p}, s = 0, ll = 0;
+    /* EM to a parameter change below 1e-8; the log-likelihoods once at the end (logs dominate otherwise) */
+    double p = p_start > 0 && p_start < 1 ? p_start : 0.5;
+    for (int it = 0; it < 500; it++) { /* allele frequency under HWE */
+        double q = 1 - p, pr[3] = {q * q, 2 * p * q, p * p}, s = 0;
         for (int j = 0; j < m; j++) {
             const double *l = lik + 3 * j;
             double w = pr[0] * l[0] + pr[1] * l[1] + pr[2] * l[2];
-            if (w <= 0)
-                continue;
-            ll += log(w);
-            s += (pr[1] * l[1] + 2 * pr[2] * l[2]) / w;
+            if (w > 0)
+                s += (pr[1] * l[1] + 2 * pr[2] * l[2]) / w;
         }
-        p = s / (2.0 * m);
-        if (ll - ll0 < 1e-9 && it > 0) {
-            ll0 = ll;
+        double np = s / (2.0 * m), d = fabs(np - p);
+        p = np;
+        if (d < 1e-8)
             break;
-        }
-        ll0 = ll;
     }
+    const double h0[3] = {(1 - p) * (1 - p), 2 * p * (1 - p), p * p};
+    const double ll0 = geno_loglik(lik, m, h0);
     /* genotype frequencies without constraint, from the HWE point nudged off the boundary */
-    double g[3] = {(1 - p) * (1 - p), 2 * p * (1 - p), p * p}, ll1 = -INFINITY;
+    double g[3];
     for (int k = 0; k < 3; k++)
-        g[k] = 0.98 * g[k] + 0.02 / 3;
-    for (int it = 0; it < 1000; it++) {
-        double s[3] = {0, 0, 0}, ll = 0;
+        g[k] = 0.98 * h0[k] + 0.02 / 3;
+    for (int it = 0; it < 500; it++) {
+        double s[3] = {0, 0, 0}, d = 0;
         for (int j = 0; j < m; j++) {
             const double *l = lik + 3 * j;
             double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
-            if (w <= 0)
+            if (!(w > 0))
                 continue;
-            ll += log(w);
             for (int k = 0; k < 3; k++)
                 s[k] += g[k] * l[k] / w;
         }
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 3; k++) {
+            d = fmax(d, fabs(s[k] / m - g[k]));
             g[k] = s[k] / m;
-        if (ll - ll1 < 1e-9 && it > 0) {
-            ll1 = ll;
-            break;
         }
-        ll1 = ll;
+        if (d < 1e-8)
+            break;
     }
+    double ll1 = geno_loglik(lik, m, g);
+    if (ll1 < ll0) /* the EM from off the HWE point may stop short of it: HWE is in the unconstrained model */
+        ll1 = ll0;
     double lrt = 2.0 * (ll1 - ll0);
     if (!(lrt > 0))
         lrt = 0;
@@ -216,12 +231,19 @@ int tsr_lp_saf_compute(tsr_lp_saf_t *s, const double *lik, int m, int n_ind)
     double *P = L; /* the projection overwrites L after T holds a copy */
     int kc = (int)llround((mode + 0.5) * (double)N2 / (double)M2);
     kc = kc < 0 ? 0 : kc > N2 ? N2 : kc;
+    /* hypergeometric P(q | k): one exp per k, then the ratio of neighbouring terms */
 #define PROJ(k, out)                                                                                   \
     do {                                                                                               \
         int a_ = lo > M2 - (N2 - (k)) ? lo : M2 - (N2 - (k)), b_ = hi < (k) ? hi : (k);               \
         double v_ = 0;                                                                                 \
-        for (int q_ = a_; q_ <= b_; q_++)                                                              \
-            v_ += T[q_] * exp(lchoose(lf, (k), q_) + lchoose(lf, N2 - (k), M2 - q_) - lnorm);           \
+        if (a_ <= b_) {                                                                                \
+            double h_ = exp(lchoose(lf, (k), a_) + lchoose(lf, N2 - (k), M2 - a_) - lnorm);            \
+            for (int q_ = a_; q_ <= b_; q_++) {                                                        \
+                v_ += T[q_] * h_;                                                                      \
+                h_ *= (double)((k) - q_) * (double)(M2 - q_) /                                         \
+                      ((double)(q_ + 1) * (double)(N2 - (k) - M2 + q_ + 1));                           \
+            }                                                                                          \
+        }                                                                                              \
         (out) = v_;                                                                                    \
     } while (0)
     double *U = malloc(((size_t)N2 + 1) * sizeof *U);
@@ -460,7 +482,7 @@ static int lik_from_pl(const int32_t *pl, const int *sample_pop, int n_samples, 
         if (q[0] < 0 || (pop >= 0 && sample_pop[j] != pop))
             continue;
         for (int g = 0; g < 3; g++)
-            lik[3 * m + g] = pow(10.0, -q[g] / 10.0);
+            lik[3 * m + g] = tsr_lp_pl_to_lik(q[g]);
         if (idx)
             idx[m] = j;
         m++;

@@ -379,7 +379,7 @@ static void collapse_alt(const int32_t *pl, int n, int a, const double *f, doubl
             int k = (b == a) + (c == a);
             double fb = f[b] > 1e-6 ? f[b] : 1e-6, fc = f[c] > 1e-6 ? f[c] : 1e-6;
             double pr = k == 2 ? 1.0 : k == 1 ? (b == a ? fc : fb) : (b == c ? fb * fc : 2 * fb * fc);
-            out[k] += pr * pow(10.0, -pl[c * (c + 1) / 2 + b] / 10.0);
+            out[k] += pr * tsr_lp_pl_to_lik(pl[c * (c + 1) / 2 + b]);
             w[k] += pr;
         }
     for (int k = 0; k < 3; k++)

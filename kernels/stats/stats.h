@@ -291,6 +291,8 @@ typedef struct tsr_lp_hwe {
     int n;              /* samples */
 } tsr_lp_hwe_t;
 int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out);
+/* 10^(-PL/10): the likelihood of a phred-scaled PL (< 0 counts as 0). */
+double tsr_lp_pl_to_lik(int32_t pl);
 
 /*
  * Sample-allele-frequency likelihoods of one site in one population: L(k) =
