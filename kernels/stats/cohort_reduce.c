@@ -710,7 +710,7 @@ tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, con
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     fputs("sample\tpopulation\tsites\tcalled\tcall_rate\tnhomref\tnhet\tnhomalt\thet_hom_ratio\tsingletons\t"
           "mean_dp\tti\ttv\tti_tv\toutlier", fp);
-    fputs(r->lp ? "\tsites_with_reads\theterozygosity_gl\n" : "\n", fp);
+    fputs(r->lp ? "\tsites_with_reads\theterozygosity_gl\thet_posterior_mean\n" : "\n", fp);
     for (int j = 0; j < r->n_samples; j++) {
         const tsr_cohort_sample_t *s = &r->samples[j];
         fprintf(fp, "%s\t%s\t%" PRId64 "\t%" PRId64, r->sample_ids[j],
@@ -732,6 +732,7 @@ tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, con
             }
         if (r->lp) {
             fprintf(fp, "\t%" PRId64, r->lp->het_sites[j]);
+            tsv_num(fp, r->lp->het_em[j], "%.6f");
             tsv_num(fp, r->lp->het_rate[j], "%.6f");
         }
         fputc('\n', fp);

@@ -347,12 +347,99 @@ typedef struct {
     lp_site_t *s;
 } lp_pop_t;
 
+/*
+ * Per-sample heterozygosity by EM over the sample's sites (a single-sample
+ * SFS). The EM needs each site's likelihoods, so each biallelic SNV where the
+ * sample has reads is counted in a cell of a fixed grid of its PLs: each PL,
+ * less the smallest, rounded to a multiple of HET_PL_STEP and capped at
+ * HET_PL_CAP, so one PL of the three is 0: 3 x 11^2 - 3 x 11 + 1 = 331
+ * cells. The counts are sufficient statistics of the grid's EM (they merge by
+ * addition; 1.3 KiB per sample) and the grid keeps likelihood ratios to 10^3.
+ */
+#define HET_PL_STEP 3
+#define HET_PL_CAP 30
+#define HET_Q (HET_PL_CAP / HET_PL_STEP + 1) /* 11 levels */
+#define HET_CELLS (3 * HET_Q * HET_Q - 3 * HET_Q + 1)
+
+/* Cell of a PL triple (any of them may be the smallest); -1 if missing. */
+static int het_cell(const int32_t *pl)
+{
+    if (pl[0] < 0)
+        return -1;
+    int32_t mn = pl[0] < pl[1] ? pl[0] : pl[1];
+    mn = pl[2] < mn ? pl[2] : mn;
+    int q[3];
+    for (int g = 0; g < 3; g++) {
+        int v = (int)((pl[g] - mn + HET_PL_STEP / 2) / HET_PL_STEP);
+        q[g] = v > HET_Q - 1 ? HET_Q - 1 : v;
+    }
+    /* the levels (q0, q1, q2) with a zero, numbered: q0 = 0 first (HET_Q^2), then q0 > 0, q1 = 0, then q0, q1 > 0, q2 = 0 */
+    if (q[0] == 0)
+        return q[1] * HET_Q + q[2];
+    if (q[1] == 0)
+        return HET_Q * HET_Q + (q[0] - 1) * HET_Q + q[2];
+    return HET_Q * HET_Q + (HET_Q - 1) * HET_Q + (q[0] - 1) * (HET_Q - 1) + (q[1] - 1);
+}
+
+/* The likelihoods (0, 1, 2 ALT copies) of a cell's centre. */
+static void het_cell_lik(int c, double *l)
+{
+    int q[3];
+    if (c < HET_Q * HET_Q) {
+        q[0] = 0;
+        q[1] = c / HET_Q;
+        q[2] = c % HET_Q;
+    } else if ((c -= HET_Q * HET_Q) < (HET_Q - 1) * HET_Q) {
+        q[0] = 1 + c / HET_Q;
+        q[1] = 0;
+        q[2] = c % HET_Q;
+    } else {
+        c -= (HET_Q - 1) * HET_Q;
+        q[0] = 1 + c / (HET_Q - 1);
+        q[1] = 1 + c % (HET_Q - 1);
+        q[2] = 0;
+    }
+    for (int g = 0; g < 3; g++)
+        l[g] = tsr_lp_pl_to_lik(q[g] * HET_PL_STEP);
+}
+
+/* The ML genotype frequencies of one sample's cell counts by EM; returns the heterozygous one (NaN without sites). */
+static double het_em(const int32_t *cnt)
+{
+    double lik[HET_CELLS][3], g[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3}, n = 0;
+    for (int c = 0; c < HET_CELLS; c++) {
+        het_cell_lik(c, lik[c]);
+        n += cnt[c];
+    }
+    if (n <= 0)
+        return NAN;
+    for (int it = 0; it < 1000; it++) {
+        double s[3] = {0, 0, 0}, d = 0;
+        for (int c = 0; c < HET_CELLS; c++) {
+            if (!cnt[c])
+                continue;
+            const double *l = lik[c];
+            double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+            for (int k = 0; k < 3; k++)
+                s[k] += cnt[c] * g[k] * l[k] / w;
+        }
+        for (int k = 0; k < 3; k++) {
+            d = fmax(d, fabs(s[k] / n - g[k]));
+            g[k] = s[k] / n;
+        }
+        if (d < 1e-9)
+            break;
+    }
+    return g[1];
+}
+
 struct tsr_lp_acc {
     int n_samples, n_pops, max_sites;
     int *sample_pop;
     lp_pop_t *pop;
     int64_t *fst;    /* per pair: sites, num, den (fixed point) */
     int64_t *het;    /* per sample: sites with reads, sum of GP(het) x TSR_COHORT_FST_SCALE */
+    int32_t *cell;   /* per sample: biallelic SNVs with reads by likelihood cell (HET_CELLS) */
     double *lik;     /* scratch: 3 per sample */
     tsr_lp_saf_t saf;
 };
@@ -371,6 +458,7 @@ void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
     free(a->sample_pop);
     free(a->fst);
     free(a->het);
+    free(a->cell);
     free(a->lik);
     tsr_lp_saf_destroy(&a->saf);
     free(a);
@@ -391,6 +479,7 @@ tsr_status_t tsr_lp_acc_create(int n_samples, const int *sample_pop, int n_pops,
              (a->pop = calloc((size_t)n_pops + 1, sizeof *a->pop)) &&
              (a->fst = calloc(3 * (size_t)np + 1, sizeof *a->fst)) &&
              (a->het = calloc(2 * (size_t)n_samples + 1, sizeof *a->het)) &&
+             (a->cell = calloc((size_t)HET_CELLS * ((size_t)n_samples + 1), sizeof *a->cell)) &&
              (a->lik = malloc(3 * ((size_t)n_samples + 1) * sizeof *a->lik));
     for (int j = 0; ok && j < n_samples; j++) {
         int p = sample_pop ? sample_pop[j] : -1;
@@ -523,6 +612,11 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64
     }
     if (!bisnv || n != 2)
         return TSR_OK;
+    for (int j = 0; j < S; j++) {
+        int c = het_cell(pl + 3 * (size_t)j);
+        if (c >= 0)
+            a->cell[(size_t)j * HET_CELLS + c]++;
+    }
     uint64_t hash = tsr_lp_site_hash(cs->contig, cs->pos[i], alleles);
     for (int p = 0; p < a->n_pops; p++) {
         lp_pop_t *P = &a->pop[p];
@@ -592,6 +686,8 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
         dst->fst[k] += src->fst[k];
     for (int k = 0; k < 2 * dst->n_samples; k++)
         dst->het[k] += src->het[k];
+    for (size_t k = 0; k < (size_t)HET_CELLS * (size_t)dst->n_samples; k++)
+        dst->cell[k] += src->cell[k];
     return TSR_OK;
 }
 
@@ -815,6 +911,7 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
     free(r->fst);
     free(r->het_sites);
     free(r->het_rate);
+    free(r->het_em);
     free(r);
     *rp = NULL;
 }
@@ -838,7 +935,8 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
              (r->fst = calloc((size_t)np + 1, sizeof *r->fst)) &&
              (r->sfs2d = calloc((size_t)np + 1, sizeof *r->sfs2d)) &&
              (r->het_sites = calloc((size_t)a->n_samples + 1, sizeof *r->het_sites)) &&
-             (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate));
+             (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate)) &&
+             (r->het_em = calloc((size_t)a->n_samples + 1, sizeof *r->het_em));
     }
     for (int p = 0; ok && p < a->n_pops; p++) {
         lp_pop_t *P = &a->pop[p];
@@ -890,6 +988,7 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             r->fst[k] = (tsr_cohort_fst_t){x, y, f[0], f[1], f[2], f[2] != 0 ? (double)f[1] / (double)f[2] : NAN};
     for (int j = 0; ok && j < a->n_samples; j++) {
         r->het_sites[j] = a->het[2 * j];
+        r->het_em[j] = het_em(a->cell + (size_t)j * HET_CELLS);
         r->het_rate[j] = a->het[2 * j] > 0 ? (double)a->het[2 * j + 1] / TSR_COHORT_FST_SCALE / (double)a->het[2 * j]
                                            : NAN;
     }

@@ -383,6 +383,8 @@ typedef struct tsr_lp_result {
     tsr_cohort_fst_t *fst;        /* n_pairs: Hudson from EM frequencies (sums over every site) */
     int64_t *het_sites;           /* per sample: sites with reads */
     double *het_rate;             /* per sample: mean posterior P(het) over them (NaN without) */
+    double *het_em;               /* per sample: heterozygous genotype frequency by EM over its biallelic SNVs
+                                     with reads (single-sample SFS; NaN without) */
 } tsr_lp_result_t;
 /* The SFS by EM, F_ST and heterozygosity. Not collective. Destroy with tsr_lp_result_destroy(). */
 tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *acc, tsr_lp_result_t **res) TSR_RESULT_USED;

@@ -3,7 +3,8 @@
  * (kernels/stats/lowpass_stats.c) on small inputs checked by hand or by an
  * independent unbanded computation: the SAF dynamic programme, its banding
  * and projection, the SFS EM (certain genotypes give the hard-call SFS), the
- * HWE likelihood-ratio test and F, and the accumulator's order-independent
+ * 2D SFS, its F_ST and the per-sample heterozygosity EM with certain genotypes,
+ * the HWE likelihood-ratio test and F, and the accumulator's order-independent
  * merge.
  */
 #include <setjmp.h>
@@ -379,7 +380,7 @@ static void test_sfs2d_certain(void **state)
     enum { S = 40, SITES = 50 };
     static mini_cs_t m;
     mini_fill(&m, SITES, S);
-    int pop[S], hard[SITES][2];
+    int pop[S], hard[SITES][2], nhet[S] = {0};
     for (int j = 0; j < S; j++)
         pop[j] = j % 2;
     double num = 0, den = 0;
@@ -389,6 +390,7 @@ static void test_sfs2d_certain(void **state)
         for (int j = 0; j < S; j++) {
             int g = (urand() < p) + (urand() < p);
             hard[i][j % 2] += g;
+            nhet[j] += g == 1;
             for (int k = 0; k < 3; k++)
                 m.pl[3 * (S * i + j) + k] = k == g ? 0 : 255;
         }
@@ -418,6 +420,10 @@ static void test_sfs2d_certain(void **state)
         for (int i = 0; i < SITES; i++)
             h += hard[i][0] == k;
         assert_true(fabs(r->sfs[0].unfolded[k] - h) < 0.05);
+    }
+    /* per-sample heterozygosity by EM over the sample's sites: the het fraction when genotypes are certain */
+    for (int j = 0; j < S; j++) {
+        assert_true(fabs(r->het_em[j] - nhet[j] / (double)SITES) < 0.01);
     }
     tsr_lp_result_destroy(&r);
     tsr_lp_acc_destroy(&acc);
