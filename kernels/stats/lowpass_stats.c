@@ -403,25 +403,29 @@ static void het_cell_lik(int c, double *l)
         l[g] = tsr_lp_pl_to_lik(q[g] * HET_PL_STEP);
 }
 
-/* The ML genotype frequencies of one sample's cell counts by EM; returns the heterozygous one (NaN without sites). */
-static double het_em(const int32_t *cnt)
+/*
+ * The ML genotype frequencies of one sample's cell counts by EM (over its
+ * non-empty cells only; `lik` holds every cell's likelihoods); returns the
+ * heterozygous one (NaN without sites).
+ */
+static double het_em(const int32_t *cnt, const double (*lik)[3])
 {
-    double lik[HET_CELLS][3], g[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3}, n = 0;
-    for (int c = 0; c < HET_CELLS; c++) {
-        het_cell_lik(c, lik[c]);
-        n += cnt[c];
-    }
+    int used[HET_CELLS], nu = 0;
+    double g[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3}, n = 0;
+    for (int c = 0; c < HET_CELLS; c++)
+        if (cnt[c] > 0) {
+            used[nu++] = c;
+            n += cnt[c];
+        }
     if (n <= 0)
         return NAN;
     for (int it = 0; it < 1000; it++) {
         double s[3] = {0, 0, 0}, d = 0;
-        for (int c = 0; c < HET_CELLS; c++) {
-            if (!cnt[c])
-                continue;
-            const double *l = lik[c];
+        for (int u = 0; u < nu; u++) {
+            const double *l = lik[used[u]];
             double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
             for (int k = 0; k < 3; k++)
-                s[k] += cnt[c] * g[k] * l[k] / w;
+                s[k] += cnt[used[u]] * g[k] * l[k] / w;
         }
         for (int k = 0; k < 3; k++) {
             d = fmax(d, fabs(s[k] / n - g[k]));
@@ -986,9 +990,12 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)
             r->fst[k] = (tsr_cohort_fst_t){x, y, f[0], f[1], f[2], f[2] != 0 ? (double)f[1] / (double)f[2] : NAN};
+    double cell_lik[HET_CELLS][3];
+    for (int c = 0; c < HET_CELLS; c++)
+        het_cell_lik(c, cell_lik[c]);
     for (int j = 0; ok && j < a->n_samples; j++) {
         r->het_sites[j] = a->het[2 * j];
-        r->het_em[j] = het_em(a->cell + (size_t)j * HET_CELLS);
+        r->het_em[j] = het_em(a->cell + (size_t)j * HET_CELLS, (const double(*)[3])cell_lik);
         r->het_rate[j] = a->het[2 * j] > 0 ? (double)a->het[2 * j + 1] / TSR_COHORT_FST_SCALE / (double)a->het[2 * j]
                                            : NAN;
     }
