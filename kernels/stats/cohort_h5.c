@@ -23,7 +23,7 @@
  *      shuffle + deflate, which needs collective transfers), then write in
  *      rounds: each rank reads its call sets, computes every per-site
  *      statistic with kernels/stats/site_stats.c exactly as the serial cohort writer
- *      does, and writes its next block of rows as one hyperslab per
+ *      does (low-pass: the likelihood-based ones, tsr_site_stats_lowpass), and writes its next block of rows as one hyperslab per
  *      dataset; every rank calls every H5Dwrite, a rank with nothing left
  *      writes an empty selection. Then a collective close, and rank 0
  *      renames the temporary file.

@@ -13,6 +13,12 @@
  * input (schema and formats: io/cohort_schema.md). Every site also goes into
  * a cohort-wide accumulator (kernels/stats/cohort_reduce.c); commit writes its
  * statistics.json, sample_qc.tsv and report.html before the renames.
+ * Low-pass call sets (DS present): the per-site numbers are replaced by the
+ * likelihood-based ones (tsr_site_stats_lowpass; the hard-call AC stays as
+ * AC_Hard), their header lines say so, and every site also goes into the
+ * likelihood accumulator (kernels/stats/lowpass_stats.c: SFS, 2D SFS, F_ST,
+ * heterozygosity), whose result statistics.json, sample_qc.tsv and the report
+ * publish in place of the hard-call SFS and F_ST.
  */
 #include "kernels/stats/stats_internal.h"
 

@@ -721,7 +721,7 @@ static int count_bins(int C, int *first)
 }
 
 /* A site's SAF band averaged over the bins (a piecewise-uniform prior within each bin): bins [*blo, *blo + *bn). */
-static void bin_band(const lp_site_t *e, int C, const int *first, int nb, double *out, int *blo, int *bn)
+static void bin_band(const lp_site_t *e, const int *first, int nb, double *out, int *blo, int *bn)
 {
     if (e->len == 0) { /* flat */
         *blo = 0;
@@ -742,7 +742,6 @@ static void bin_band(const lp_site_t *e, int C, const int *first, int nb, double
                 sum += e->v[k - e->lo];
         out[b - lo] = sum / (first[b + 1] - first[b]);
     }
-    (void)C;
     *blo = lo;
     *bn = hi - lo + 1;
 }
@@ -781,8 +780,8 @@ static int sfs2d_pair(const lp_pop_t *X, const lp_pop_t *Y, const double *sfs_a,
     memcpy(out->first_a, fa, ((size_t)na + 1) * sizeof *fa);
     memcpy(out->first_b, fb, ((size_t)nb + 1) * sizeof *fb);
     for (int k = 0; k < n; k++) {
-        bin_band(&X->s[k], Ca, fa, na, La + (size_t)k * na, &lo[4 * k], &lo[4 * k + 1]);
-        bin_band(&Y->s[k], Cb, fb, nb, Lb + (size_t)k * nb, &lo[4 * k + 2], &lo[4 * k + 3]);
+        bin_band(&X->s[k], fa, na, La + (size_t)k * na, &lo[4 * k], &lo[4 * k + 1]);
+        bin_band(&Y->s[k], fb, nb, Lb + (size_t)k * nb, &lo[4 * k + 2], &lo[4 * k + 3]);
     }
     /* start from the product of the two 1D spectra (binned), kept off zero so the EM can move every cell */
     double A[TSR_LP_SFS2D_BINS], B[TSR_LP_SFS2D_BINS], ta = 0, tb = 0, tot = 0;
