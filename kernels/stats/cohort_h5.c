@@ -23,7 +23,7 @@
  *      shuffle + deflate, which needs collective transfers), then write in
  *      rounds: each rank reads its call sets, computes every per-site
  *      statistic with kernels/stats/site_stats.c exactly as the serial cohort writer
- *      does, and writes its next block of rows as one hyperslab per
+ *      does (low-pass: the likelihood-based ones, tsr_site_stats_lowpass), and writes its next block of rows as one hyperslab per
  *      dataset; every rank calls every H5Dwrite, a rank with nothing left
  *      writes an empty selection. Then a collective close, and rank 0
  *      renames the temporary file.
@@ -519,6 +519,9 @@ static tsr_status_t fill_row(cohort_h5_t *h, size_t r, const tsr_callset_t *cs, 
     if (rc < 0)
         return tsr_error_set(TSR_ERR_INTERNAL, "call set %s:%lld: a genotype allele of sample %d is beyond the "
                              "site's %d alleles", cs->contig, (long long)cs->pos[i] + 1, -1 - rc, n);
+    /* low-pass: the likelihood-based statistics, as the serial cohort writer publishes them */
+    if (h->lowpass && cs->pl && tsr_site_stats_lowpass(h->st, cs, i) != 0)
+        return TSR_ERR_NOMEM;
     h5var_t *v = h->vars;
     ((int32_t *)v[DS_CONTIG].buf)[r] = rid;
     ((int64_t *)v[DS_POSITION].buf)[r] = cs->pos[i] + 1;

@@ -217,6 +217,12 @@ static void hudson_terms(int64_t a1, int64_t n1, int64_t a2, int64_t n2, double 
 tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
                                      const int32_t *gt, const int32_t *dp)
 {
+    return tsr_cohort_acc_add_site_af(acc, alleles, n_alleles, gt, dp, NULL);
+}
+
+tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                        const int32_t *gt, const int32_t *dp, const float *af)
+{
     const int S = acc->n_samples, P = acc->n_pops, n_alt = n_alleles - 1;
     if (n_alleles < 1)
         return tsr_error_set(TSR_ERR_FORMAT, "a site without alleles");
@@ -284,8 +290,10 @@ tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *a
             }
         }
     }
-    for (int a = 0; a < n_alt && acc->an[0] > 0; a++) {
-        int64_t bin = (int64_t)acc->ac[a] * TSR_COHORT_AF_BINS / acc->an[0];
+    for (int a = 0; a < n_alt && (af ? !isnan(af[a]) : acc->an[0] > 0); a++) {
+        int64_t bin = af ? (int64_t)floor((double)af[a] * TSR_COHORT_AF_BINS)
+                         : (int64_t)acc->ac[a] * TSR_COHORT_AF_BINS / acc->an[0];
+        bin = bin < 0 ? 0 : bin;
         c[acc->off_af + (bin < TSR_COHORT_AF_BINS ? bin : TSR_COHORT_AF_BINS - 1)]++;
     }
     if (bisnv) {
@@ -528,6 +536,99 @@ static void json_array(FILE *fp, const int64_t *v, int64_t n)
     fputc(']', fp);
 }
 
+static void json_darray(FILE *fp, const double *v, int64_t n)
+{
+    fputc('[', fp);
+    for (int64_t k = 0; k < n; k++) {
+        fputs(k ? ", " : "", fp);
+        fprintf(fp, "%.6g", v[k]);
+    }
+    fputc(']', fp);
+}
+
+/*
+ * Low-pass: the likelihood SFS and F_ST under the keys deep mode uses for the
+ * hard-call ones ("sfs", "fst_hudson"), which then move to "*_hard_calls".
+ * Ends inside the object, like the af_histogram it follows.
+ */
+static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const char *in)
+{
+    const tsr_lp_result_t *lp = r->lp;
+    fprintf(fp, "},\n%s  \"statistics_from\": \"genotype likelihoods (low-pass mode); *_hard_calls from GT\","
+                "\n%s  \"sfs\": {\"method\": \"maximum-likelihood SFS by EM over per-site sample allele "
+                "frequency likelihoods (realSFS); expected site counts\"", in, in);
+    for (int p = 0; p < lp->n_pops; p++) {
+        const tsr_lp_sfs_t *s = &lp->sfs[p];
+        fprintf(fp, ",\n%s    ", in);
+        tsr_json_write_str(fp, r->pop_names[p]);
+        fprintf(fp, ": {\"chromosomes\": %d, \"sites\": %" PRId64 ", \"sites_in_em\": %d, \"em_iterations\": %d,"
+                    "\n%s      \"unfolded\": ", s->n_chrom, s->sites, s->sampled, s->iterations, in);
+        json_darray(fp, s->unfolded, s->n_chrom + 1);
+        fprintf(fp, ",\n%s      \"folded\": ", in);
+        json_darray(fp, s->folded, s->n_chrom / 2 + 1);
+        fputc('}', fp);
+    }
+    fprintf(fp, "\n%s  },\n%s  \"fst_hudson\": {\"method\": \"Hudson (Bhatia et al. 2013) from the 2D SFS of each "
+                "pair (sfs_2d): posterior expectations of the per-site numerator and denominator, ratio of sums over "
+                "the SFS's site sample\", \"pairs\": [", in, in);
+    for (int k = 0; k < lp->n_pairs; k++) {
+        const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        fprintf(fp, ", \"sites\": %d, \"fst\": ", d->sites_in_em);
+        json_num(fp, d->fst);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]},\n%s  \"fst_hudson_em_af\": {\"method\": \"Hudson (Bhatia et al. 2013), ratio of sums over "
+                "every biallelic SNV, EM allele frequencies, n = effective chromosomes from the Fisher information\", "
+                "\"fixed_point_scale\": 4294967296, \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
+    for (int k = 0; k < lp->n_pairs; k++) {
+        const tsr_cohort_fst_t *f = &lp->fst[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        tsr_json_write_str(fp, r->pop_names[f->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        tsr_json_write_str(fp, r->pop_names[f->pop_b]);
+        fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
+                    ", \"fst\": ", f->sites, f->num_fixed, f->den_fixed);
+        json_num(fp, f->fst);
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]},\n%s  \"sfs_2d\": {\"method\": \"2D SFS per pair by EM over the per-site SAF of the "
+                "SFS's site sample, on bins of allele counts (bins_pop1/bins_pop2: each bin's first count); "
+                "expected site counts, rows pop1; fst: Hudson F_ST from it (posterior expectations of the per-site "
+                "terms, ratio of sums)\", \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
+    for (int k = 0; k < lp->n_pairs; k++) {
+        const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
+        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
+        fputs(", \"pop2\": ", fp);
+        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        fprintf(fp, ", \"sites_in_em\": %d, \"em_iterations\": %d, \"fst\": ", d->sites_in_em, d->iterations);
+        json_num(fp, d->fst);
+        if (d->sfs) {
+            int64_t ba[TSR_LP_SFS2D_BINS + 1], bb[TSR_LP_SFS2D_BINS + 1];
+            for (int i = 0; i < d->n_a; i++)
+                ba[i] = d->first_a[i];
+            for (int j = 0; j < d->n_b; j++)
+                bb[j] = d->first_b[j];
+            fprintf(fp, ",\n%s      \"bins_pop1\": ", in);
+            json_array(fp, ba, d->n_a);
+            fprintf(fp, ",\n%s      \"bins_pop2\": ", in);
+            json_array(fp, bb, d->n_b);
+            fprintf(fp, ",\n%s      \"sfs\": [", in);
+            for (int i = 0; i < d->n_a; i++) {
+                fprintf(fp, "%s\n%s        ", i ? "," : "", in);
+                json_darray(fp, d->sfs + (size_t)i * d->n_b, d->n_b);
+            }
+            fprintf(fp, "]");
+        }
+        fputc('}', fp);
+    }
+    fprintf(fp, "%s%s  ]", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "");
+}
+
 tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp, const char *in)
 {
     fprintf(fp, "{\n%s  \"ancestral_allele\": \"REF\",\n", in);
@@ -540,7 +641,9 @@ tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp
     json_num(fp, r->ti_tv);
     fprintf(fp, ",\n%s  \"af_histogram\": {\"bin_width\": 0.05, \"alt_alleles\": ", in);
     json_array(fp, r->af_hist, TSR_COHORT_AF_BINS);
-    fprintf(fp, "},\n%s  \"sfs\": {", in);
+    if (r->lp)
+        write_json_lowpass(r, fp, in);
+    fprintf(fp, "},\n%s  \"%s\": {", in, r->lp ? "sfs_hard_calls" : "sfs");
     for (int p = 0; p < r->n_pops; p++) {
         const tsr_cohort_sfs_t *s = &r->sfs[p];
         fprintf(fp, "%s\n%s    ", p ? "," : "", in);
@@ -553,8 +656,8 @@ tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp
         json_array(fp, s->folded, s->n_chrom / 2 + 1);
         fputc('}', fp);
     }
-    fprintf(fp, "%s%s  },\n%s  \"fst_hudson\": {\"fixed_point_scale\": 4294967296, \"pairs\": [", r->n_pops ? "\n" : "",
-            r->n_pops ? in : "", in);
+    fprintf(fp, "%s%s  },\n%s  \"%s\": {\"fixed_point_scale\": 4294967296, \"pairs\": [", r->n_pops ? "\n" : "",
+            r->n_pops ? in : "", in, r->lp ? "fst_hudson_hard_calls" : "fst_hudson");
     for (int k = 0; k < r->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &r->fst[k];
         fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
@@ -606,7 +709,8 @@ tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, con
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     fputs("sample\tpopulation\tsites\tcalled\tcall_rate\tnhomref\tnhet\tnhomalt\thet_hom_ratio\tsingletons\t"
-          "mean_dp\tti\ttv\tti_tv\toutlier\n", fp);
+          "mean_dp\tti\ttv\tti_tv\toutlier", fp);
+    fputs(r->lp ? "\tsites_with_reads\theterozygosity_gl\thet_posterior_mean\n" : "\n", fp);
     for (int j = 0; j < r->n_samples; j++) {
         const tsr_cohort_sample_t *s = &r->samples[j];
         fprintf(fp, "%s\t%s\t%" PRId64 "\t%" PRId64, r->sample_ids[j],
@@ -626,6 +730,11 @@ tsr_status_t tsr_cohort_result_write_sample_qc(const tsr_cohort_result_t *r, con
                 fprintf(fp, "%s%s", first ? "" : ",", tsr_cohort_qc_metric_name(1u << m));
                 first = 0;
             }
+        if (r->lp) {
+            fprintf(fp, "\t%" PRId64, r->lp->het_sites[j]);
+            tsv_num(fp, r->lp->het_em[j], "%.6f");
+            tsv_num(fp, r->lp->het_rate[j], "%.6f");
+        }
         fputc('\n', fp);
     }
     return tsr_output_commit(fp, tmp, path);

@@ -13,6 +13,12 @@
  * input (schema and formats: io/cohort_schema.md). Every site also goes into
  * a cohort-wide accumulator (kernels/stats/cohort_reduce.c); commit writes its
  * statistics.json, sample_qc.tsv and report.html before the renames.
+ * Low-pass call sets (DS present): the per-site numbers are replaced by the
+ * likelihood-based ones (tsr_site_stats_lowpass; the hard-call AC stays as
+ * AC_Hard), their header lines say so, and every site also goes into the
+ * likelihood accumulator (kernels/stats/lowpass_stats.c: SFS, 2D SFS, F_ST,
+ * heterozygosity), whose result statistics.json, sample_qc.tsv and the report
+ * publish in place of the hard-call SFS and F_ST.
  */
 #include "kernels/stats/stats_internal.h"
 
@@ -70,6 +76,9 @@ struct tsr_cohort_writer {
     const char **allele_ptr;
     int allele_cap;
     tsr_cohort_acc_t *acc;
+    tsr_lp_acc_t *lp_acc;   /* low-pass: the likelihood statistics */
+    int32_t *ac_hard;       /* low-pass: the hard-call AC per group x ALT of the current site */
+    int ac_hard_cap;
     char *outdir;
     int n_facts;
     char **fact_key, **fact_value;
@@ -97,6 +106,8 @@ static void writer_free(tsr_cohort_writer_t *w)
     tsr_str_free(&w->alleles);
     tsr_str_free(&w->line);
     tsr_cohort_acc_destroy(&w->acc);
+    tsr_lp_acc_destroy(&w->lp_acc);
+    free(w->ac_hard);
     for (int k = 0; k < w->n_facts; k++) {
         free(w->fact_key[k]);
         free(w->fact_value[k]);
@@ -204,6 +215,7 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
                                                 (const char *const *)sheet->populations, &w->acc);
     free(ids);
     TSR_CALL(acc_st);
+    TSR_CALL(tsr_lp_acc_create(w->n_samples, sheet->sample_pop, w->n_pops, 0, &w->lp_acc));
     if (!(w->keys = calloc((size_t)N_KEYS * (size_t)(w->n_pops + 1), sizeof *w->keys)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
     for (int g = 0; g <= w->n_pops; g++) {
@@ -386,6 +398,11 @@ static tsr_status_t set_info(tsr_cohort_writer_t *w, int g, int n_alt)
     if (n_alt == 0)
         return TSR_OK;
     TSR_CALL(put_info_i(w, key[K_AC], st->ac + o, n_alt));
+    if (w->lowpass) {
+        char hk[512];
+        snprintf(hk, sizeof hk, "AC_Hard%s%s", g ? "_" : "", g ? key[K_AC] + strlen("AC_") : "");
+        TSR_CALL(put_info_i(w, hk, w->ac_hard + o, n_alt));
+    }
     TSR_CALL(put_info_f(w, key[K_AF], st->af + o, NULL, n_alt));
     TSR_CALL(put_info_i(w, key[K_AC_HET], st->ac_het + o, n_alt));
     TSR_CALL(put_info_i(w, key[K_AC_HOM], st->ac_hom + o, n_alt));
@@ -490,6 +507,30 @@ static tsr_status_t write_tsv_line(tsr_cohort_writer_t *w, const tsr_callset_t *
     return TSR_OK;
 }
 
+/*
+ * Low-pass: keep the hard-call AC (AC_Hard), replace the published per-site
+ * statistics by the likelihood-based ones and add the site to the
+ * likelihood accumulator (SFS, F_ST, heterozygosity).
+ */
+static tsr_status_t lowpass_stats(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
+{
+    const int n_alt = cs->n_alleles[i] - 1, need = (w->n_pops + 1) * (n_alt > 0 ? n_alt : 1);
+    if (need > w->ac_hard_cap) {
+        int32_t *p = realloc(w->ac_hard, (size_t)need * sizeof *p);
+        if (!p)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->final[OUT_BCF]);
+        w->ac_hard = p;
+        w->ac_hard_cap = need;
+    }
+    memcpy(w->ac_hard, w->st->ac, (size_t)(w->n_pops + 1) * (size_t)n_alt * sizeof *w->ac_hard);
+    if (!cs->pl || tsr_site_stats_lowpass(w->st, cs, i) != 0)
+        return cs->pl ? TSR_ERR_NOMEM
+                      : tsr_error_set(TSR_ERR_INTERNAL, "low-pass call set %s has no PL", cs->contig);
+    int bisnv = cs->n_alleles[i] == 2 && strlen(w->allele_ptr[0]) == 1 && strlen(w->allele_ptr[1]) == 1;
+    char snv[4] = {bisnv ? w->allele_ptr[0][0] : 0, ',', bisnv ? w->allele_ptr[1][0] : 0, 0};
+    return tsr_lp_acc_add_site(w->lp_acc, cs, i, snv, bisnv);
+}
+
 static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
 {
     if (cs->n_sites == 0)
@@ -503,13 +544,67 @@ static tsr_status_t add_callset(tsr_cohort_writer_t *w, const tsr_callset_t *cs)
     for (int64_t i = 0; i < cs->n_sites; i++) {
         TSR_CALL(check_site(w, cs, i, rid));
         TSR_CALL(site_stats(w, cs, i));
+        if (w->lowpass)
+            TSR_CALL(lowpass_stats(w, cs, i));
         TSR_CALL(write_bcf_record(w, cs, i, rid));
         TSR_CALL(write_tsv_line(w, cs, i));
-        TSR_CALL(tsr_cohort_acc_add_site(w->acc, w->allele_ptr, cs->n_alleles[i], w->gt_stats,
-                                         cs->dp ? cs->dp + (size_t)i * (size_t)w->n_samples : NULL));
+        TSR_CALL(tsr_cohort_acc_add_site_af(w->acc, w->allele_ptr, cs->n_alleles[i], w->gt_stats,
+                                            cs->dp ? cs->dp + (size_t)i * (size_t)w->n_samples : NULL,
+                                            w->lowpass ? w->st->af : NULL));
         w->last_rid = rid;
         w->last_pos = cs->pos[i];
         w->n_sites++;
+    }
+    return TSR_OK;
+}
+
+/*
+ * Low-pass INFO definitions: the same keys carry likelihood-based values, so
+ * their header lines are replaced by ones that say how each was estimated,
+ * and AC_Hard keeps the hard-call count.
+ */
+static const struct {
+    int key;
+    const char *type, *desc;
+} lowpass_keys[] = {
+    {K_AC, "Integer", "Expected ALT allele count, round(AF x AN), AF the EM estimate from genotype likelihoods"},
+    {K_AN, "Integer", "Number of alleles of the samples with reads at the site (2 x NS)"},
+    {K_AF, "Float", "Allele frequency by EM over genotype likelihoods (samples with reads)"},
+    {K_NS, "Integer", "Number of samples with reads at the site"},
+    {K_AC_HET, "Integer", "Expected ALT count in heterozygous genotypes: EM genotype frequency (no HWE "
+                          "constraint, from genotype likelihoods) x NS, rounded"},
+    {K_AC_HOM, "Integer", "Expected ALT count in homozygous genotypes: 2 x nhomalt"},
+    {K_NHOMALT, "Integer", "Expected samples homozygous for the ALT: EM genotype frequency (no HWE constraint, "
+                           "from genotype likelihoods) x NS, rounded"},
+    {K_F_MISSING, "Float", "Fraction of samples without reads at the site"},
+    {K_HWE, "Float", "Hardy-Weinberg likelihood-ratio test p-value (chi-square, 1 df) from genotype likelihoods: "
+                     "EM genotype frequencies against the HWE fit, ALT versus the other alleles"},
+    {K_EXCHET, "Float", "Excess heterozygosity p-value, one-sided likelihood-ratio test from genotype likelihoods"},
+    {K_F, "Float", "Inbreeding coefficient F = 1 - g_het / (2p(1-p)) from EM genotype frequencies over genotype "
+                   "likelihoods (first ALT)"},
+};
+
+static tsr_status_t lowpass_header(tsr_cohort_writer_t *w)
+{
+    char line[1024];
+    for (int g = 0; g <= w->n_pops; g++) {
+        const char *pop = g ? w->keys[N_KEYS * g + K_AC] + strlen("AC_") : "";
+        for (size_t k = 0; k < sizeof lowpass_keys / sizeof *lowpass_keys; k++) {
+            const int key = lowpass_keys[k].key;
+            bcf_hdr_remove(w->hdr, BCF_HL_INFO, w->keys[N_KEYS * g + key]);
+            int n = snprintf(line, sizeof line, "##INFO=<ID=%s,Number=%s,Type=%s,Description=\"%s%s%s\">",
+                             w->keys[N_KEYS * g + key], info_keys[key].number, lowpass_keys[k].type,
+                             lowpass_keys[k].desc, g ? " in population " : "", pop);
+            if (n >= (int)sizeof line)
+                return tsr_error_set(TSR_ERR_FORMAT, "population name '%s' is too long for the BCF header", pop);
+            TSR_CALL(hdr_add(w, line));
+        }
+        int n = snprintf(line, sizeof line, "##INFO=<ID=AC_Hard%s%s,Number=A,Type=Integer,Description=\"Allele "
+                         "count in hard genotype calls (GT, posterior mode), per ALT allele%s%s\">", g ? "_" : "",
+                         pop, g ? " in population " : "", pop);
+        if (n >= (int)sizeof line)
+            return tsr_error_set(TSR_ERR_FORMAT, "population name '%s' is too long for the BCF header", pop);
+        TSR_CALL(hdr_add(w, line));
     }
     return TSR_OK;
 }
@@ -525,6 +620,7 @@ static tsr_status_t write_header(tsr_cohort_writer_t *w, int lowpass)
     w->lowpass = lowpass;
     if (lowpass) {
         char line[1024];
+        TSR_CALL(lowpass_header(w));
         TSR_CALL(hdr_add(w, "##FORMAT=<ID=DS,Number=1,Type=Float,Description=\"Expected ALT dosage (posterior "
                             "mean of ALT copies, summed over ALTs)\">"));
         TSR_CALL(hdr_add(w, "##FORMAT=<ID=GP,Number=G,Type=Float,Description=\"Genotype posterior probabilities "
@@ -612,7 +708,16 @@ tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_repor
 static tsr_status_t write_reductions(tsr_cohort_writer_t *w)
 {
     tsr_cohort_result_t *r = NULL;
+    tsr_lp_result_t *lp = NULL;
     TSR_CALL(tsr_cohort_acc_result(w->acc, &r));
+    if (w->lowpass) {
+        tsr_status_t lst = tsr_lp_acc_result(w->lp_acc, &lp);
+        if (lst != TSR_OK) {
+            tsr_cohort_result_destroy(&r);
+            return lst;
+        }
+        r->lp = lp;
+    }
     char *json = tsr_path_join(w->outdir, "statistics.json"), *qc = tsr_path_join(w->outdir, "sample_qc.tsv"),
          *html = tsr_path_join(w->outdir, "report.html");
     char tmp[4200];
@@ -641,6 +746,7 @@ static tsr_status_t write_reductions(tsr_cohort_writer_t *w)
     free(qc);
     free(html);
     tsr_cohort_result_destroy(&r);
+    tsr_lp_result_destroy(&lp);
     return st;
 }
 

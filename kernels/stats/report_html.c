@@ -115,8 +115,41 @@ static void counts_table(FILE *fp, const tsr_cohort_result_t *r)
             r->no_alt_sites, r->transitions, r->transversions, b, r->n_samples, r->n_pops);
 }
 
+/* Low-pass: the likelihood SFS (expected site counts, rounded for the bars). */
+static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
+{
+    fputs("<section><h2>Site-frequency spectrum per population (likelihood-based)</h2><p class=\"note\">Low-pass "
+          "mode: the maximum-likelihood SFS by EM over each site's sample-allele-frequency likelihoods, computed "
+          "from the genotype likelihoods (the realSFS method), not from hard genotype calls; expected numbers of "
+          "biallelic SNVs by ALT allele count (REF taken as ancestral); classes 1 .. 2N-1 shown. The hard-call "
+          "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
+    for (int p = 0; p < r->n_pops; p++) {
+        const tsr_lp_sfs_t *s = &r->lp->sfs[p];
+        char id[32];
+        snprintf(id, sizeof id, "sfs-%d", p);
+        fputs("<figure><figcaption>", fp);
+        esc(fp, r->pop_names[p]);
+        fprintf(fp, ": %d chromosomes, %" PRId64 " sites (%d in the EM), likelihood-based</figcaption>", s->n_chrom,
+                s->sites, s->sampled);
+        int n = s->n_chrom > 1 ? s->n_chrom - 1 : 0;
+        int64_t *v = malloc(((size_t)n + 1) * sizeof *v);
+        if (v) {
+            for (int k = 0; k < n; k++)
+                v[k] = llround(s->unfolded[k + 1]);
+            bar_chart(fp, id, v, n, 1, NULL, "derived allele count", "sites (expected)");
+            free(v);
+        }
+        fputs("</figure>\n", fp);
+    }
+    fputs("</section>\n", fp);
+}
+
 static void sfs_section(FILE *fp, const tsr_cohort_result_t *r)
 {
+    if (r->lp) {
+        sfs_section_lowpass(fp, r);
+        return;
+    }
     fputs("<section><h2>Site-frequency spectrum per population</h2><p class=\"note\">Unfolded: biallelic SNVs "
           "fully called in the population, by ALT allele count (REF taken as ancestral, ALT as derived); "
           "classes 1 .. 2N-1 shown (0 and 2N, monomorphic in the population, are in summary.json).</p>\n",
@@ -140,8 +173,13 @@ static void af_section(FILE *fp, const tsr_cohort_result_t *r)
 {
     static const char *const lab[TSR_COHORT_AF_BINS] = {"0", NULL, NULL, NULL, NULL, "0.25", NULL, NULL, NULL, NULL,
                                                         "0.5", NULL, NULL, NULL, NULL, "0.75", NULL, NULL, NULL, NULL};
-    fputs("<section><h2>Allele-frequency distribution</h2><p class=\"note\">Every ALT allele by cohort AF = AC/AN, "
-          "bins of 0.05 (AF = 1 in the last).</p><figure>", fp);
+    if (r->lp)
+        fputs("<section><h2>Allele-frequency distribution (likelihood-based)</h2><p class=\"note\">Every ALT "
+              "allele by cohort AF, the EM estimate from genotype likelihoods (low-pass mode), bins of 0.05 (AF = 1 "
+              "in the last).</p><figure>", fp);
+    else
+        fputs("<section><h2>Allele-frequency distribution</h2><p class=\"note\">Every ALT allele by cohort AF = "
+              "AC/AN, bins of 0.05 (AF = 1 in the last).</p><figure>", fp);
     bar_chart(fp, "af-hist", r->af_hist, TSR_COHORT_AF_BINS, 0, lab, "cohort allele frequency", "ALT alleles");
     fputs("</figure></section>\n", fp);
 }
@@ -223,18 +261,33 @@ static void qc_section(FILE *fp, const tsr_cohort_result_t *r)
 
 static void fst_section(FILE *fp, const tsr_cohort_result_t *r)
 {
-    fputs("<section><h2>Hudson F<sub>ST</sub> between populations</h2><p class=\"note\">Bhatia et al. (2013) "
-          "estimator over biallelic SNVs, ratio of the sums of the per-site numerators and denominators.</p>",
-          fp);
+    if (r->lp)
+        fputs("<section><h2>Hudson F<sub>ST</sub> between populations (likelihood-based)</h2><p class=\"note\">"
+              "Bhatia et al. (2013) estimator from the 2D site-frequency spectrum of each pair (EM over the per-site "
+              "sample allele frequency likelihoods, computed from the genotype likelihoods in low-pass mode): "
+              "posterior expectations of the per-site numerators and denominators, ratio of their sums.</p>", fp);
+    else
+        fputs("<section><h2>Hudson F<sub>ST</sub> between populations</h2><p class=\"note\">Bhatia et al. (2013) "
+              "estimator over biallelic SNVs, ratio of the sums of the per-site numerators and denominators.</p>",
+              fp);
+    tsr_cohort_fst_t *lpf = r->lp ? malloc(((size_t)r->lp->n_pairs + 1) * sizeof *lpf) : NULL;
+    const tsr_cohort_fst_t *fst = r->fst;
+    if (lpf) {
+        for (int k = 0; k < r->lp->n_pairs; k++)
+            lpf[k] = (tsr_cohort_fst_t){r->lp->sfs2d[k].pop_a, r->lp->sfs2d[k].pop_b, r->lp->sfs2d[k].sites_in_em,
+                                        0, 0, r->lp->sfs2d[k].fst};
+        fst = lpf;
+    }
     const int P = r->n_pops;
     if (P < 2) {
         fputs("<p>One population only: no pair to compare.</p></section>\n", fp);
+        free(lpf);
         return;
     }
     double mx = 0;
     for (int k = 0; k < r->n_pairs; k++)
-        if (!isnan(r->fst[k].fst))
-            mx = fmax(mx, r->fst[k].fst);
+        if (!isnan(fst[k].fst))
+            mx = fmax(mx, fst[k].fst);
     const int cell = P <= 8 ? 64 : 480 / P, lab = 110, w = lab + cell * P + 10, h = lab + cell * P + 10;
     fprintf(fp, "<figure><svg id=\"fst-heatmap\" class=\"plot\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                 "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\">", w, h, w, h);
@@ -252,7 +305,7 @@ static void fst_section(FILE *fp, const tsr_cohort_result_t *r)
             if (i != j) {
                 int a = i < j ? i : j, b = i < j ? j : i;
                 int k = a * P - a * (a + 1) / 2 + (b - a - 1);
-                v = r->fst[k].fst;
+                v = fst[k].fst;
             }
             double t = isnan(v) || mx <= 0 ? 0 : fmax(0, v) / mx;
             int R = 255 - (int)(t * (255 - 178)), G = 255 - (int)(t * (255 - 24)), B = 255 - (int)(t * (255 - 43));
@@ -272,14 +325,15 @@ static void fst_section(FILE *fp, const tsr_cohort_result_t *r)
           "<th>F<sub>ST</sub></th></tr>", fp);
     for (int k = 0; k < r->n_pairs; k++) {
         char b[32];
-        fmt_num(b, sizeof b, r->fst[k].fst);
+        fmt_num(b, sizeof b, fst[k].fst);
         fputs("<tr><td>", fp);
-        esc(fp, r->pop_names[r->fst[k].pop_a]);
+        esc(fp, r->pop_names[fst[k].pop_a]);
         fputs("</td><td>", fp);
-        esc(fp, r->pop_names[r->fst[k].pop_b]);
-        fprintf(fp, "</td><td>%" PRId64 "</td><td>%s</td></tr>", r->fst[k].sites, b);
+        esc(fp, r->pop_names[fst[k].pop_b]);
+        fprintf(fp, "</td><td>%" PRId64 "</td><td>%s</td></tr>", fst[k].sites, b);
     }
     fputs("</table></section>\n", fp);
+    free(lpf);
 }
 
 static void facts_section(FILE *fp, const tsr_report_facts_t *facts)
@@ -318,7 +372,12 @@ tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *r, co
     esc(fp, title);
     fprintf(fp, "</title><style>%s</style></head>\n<body><h1>", css);
     esc(fp, title);
-    fputs("</h1>\n<section><h2>Sites and Ti/Tv</h2>", fp);
+    fputs("</h1>\n", fp);
+    if (r->lp)
+        fputs("<p class=\"note\" id=\"lowpass-note\">Low-pass mode: allele frequencies, HWE, F, the SFS and "
+              "F<sub>ST</sub> are likelihood-based (computed from the genotype likelihoods); the per-sample QC "
+              "counts below come from hard genotype calls.</p>\n", fp);
+    fputs("<section><h2>Sites and Ti/Tv</h2>", fp);
     counts_table(fp, r);
     fputs("</section>\n", fp);
     sfs_section(fp, r);

@@ -35,6 +35,7 @@ struct tsr_site_stats_scratch {
     int32_t *n_dip;            /* per group: fully called diploid samples */
     double *probs;             /* exact-test scratch */
     int64_t cap_probs;
+    double *lik;               /* low-pass: 3 likelihoods per sample */
 };
 
 int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet)
@@ -95,6 +96,7 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->cnt_one);
         free(st->scratch->n_dip);
         free(st->scratch->probs);
+        free(st->scratch->lik);
         free(st->scratch);
     }
     free(st->n_samples);
@@ -358,4 +360,81 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
         e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%.6f", st->inbreeding[g]);
     }
     return e ? -1 : 0;
+}
+
+/* ------------------------------------------------ low-pass: from likelihoods */
+
+/*
+ * Likelihoods of 0, 1, 2 copies of ALT a for sample j from its PL over n
+ * alleles: each class sums the genotypes with that many copies of a, weighted
+ * by their HWE prior from the frequencies f of the other alleles (exact for
+ * a biallelic site, where each class is one genotype).
+ */
+static void collapse_alt(const int32_t *pl, int n, int a, const double *f, double *out)
+{
+    double w[3] = {0, 0, 0};
+    out[0] = out[1] = out[2] = 0;
+    for (int c = 0; c < n; c++)
+        for (int b = 0; b <= c; b++) {
+            int k = (b == a) + (c == a);
+            double fb = f[b] > 1e-6 ? f[b] : 1e-6, fc = f[c] > 1e-6 ? f[c] : 1e-6;
+            double pr = k == 2 ? 1.0 : k == 1 ? (b == a ? fc : fb) : (b == c ? fb * fc : 2 * fb * fc);
+            out[k] += pr * tsr_lp_pl_to_lik(pl[c * (c + 1) / 2 + b]);
+            w[k] += pr;
+        }
+    for (int k = 0; k < 3; k++)
+        out[k] = w[k] > 0 ? out[k] / w[k] : 0;
+}
+
+int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_t i)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const int n = cs->n_alleles[i], G = n * (n + 1) / 2, S = sc->n_samples;
+    if (!sc->lik && !(sc->lik = malloc(3 * ((size_t)S + 1) * sizeof *sc->lik))) {
+        tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the low-pass statistics");
+        return INT32_MIN;
+    }
+    const int32_t *pl = cs->pl + cs->pl_off[i];
+    for (int g = 0; g < st->n_groups; g++) {
+        const float *fv = g == 0 ? cs->af + cs->af_off[i]
+                          : cs->pop_af && g - 1 < cs->n_pops ? cs->pop_af + cs->af_off[i] * cs->n_pops +
+                                                                 (int64_t)(g - 1) * n
+                                                             : NULL;
+        double f[256];
+        for (int a = 0; a < n && a < 256; a++)
+            f[a] = fv && !isnan(fv[a]) ? fv[a] : NAN;
+        const size_t o = (size_t)g * (size_t)(n - 1);
+        int32_t nhet = 0, nhomalt_any = 0;
+        for (int a = 1; a < n; a++) {
+            const size_t x = o + a - 1;
+            st->af[x] = st->an[g] > 0 && !isnan(f[a]) ? (float)f[a] : NAN;
+            st->ac[x] = isnan(st->af[x]) ? 0 : (int32_t)lround(f[a] * st->an[g]);
+            int m = 0;
+            for (int j = 0; j < S && !isnan(f[a]); j++) {
+                if (pl[(size_t)j * G] < 0 || (g > 0 && sc->sample_pop[j] != g - 1))
+                    continue;
+                collapse_alt(pl + (size_t)j * G, n, a, f, sc->lik + 3 * m);
+                m++;
+            }
+            tsr_lp_hwe_t h;
+            tsr_lp_hwe_test(sc->lik, m, isnan(f[a]) ? 0.5 : f[a], &h);
+            st->hwe[x] = h.p_hwe;
+            st->exchet[x] = h.p_exchet;
+            if (a == 1)
+                st->inbreeding[g] = h.F;
+            if (m > 0) {
+                st->ac_het[x] = (int32_t)lround(h.g[1] * m);
+                st->nhomalt[x] = (int32_t)lround(h.g[2] * m);
+            } else
+                st->ac_het[x] = st->nhomalt[x] = 0;
+            st->ac_hom[x] = 2 * st->nhomalt[x];
+            nhet += st->ac_het[x];
+            nhomalt_any += st->nhomalt[x];
+        }
+        if (n == 1)
+            st->inbreeding[g] = NAN;
+        st->nhet[g] = nhet < st->ns[g] ? nhet : st->ns[g];
+        st->nhomalt_any[g] = nhomalt_any < st->ns[g] ? nhomalt_any : st->ns[g];
+    }
+    return 0;
 }

@@ -153,6 +153,13 @@ tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids,
  */
 tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
                                      const int32_t *gt, const int32_t *dp) TSR_RESULT_USED;
+/*
+ * The same with the published ALT frequencies `af` (n_alleles - 1 values;
+ * low-pass: the EM estimates) binned in the AF histogram instead of AC/AN of
+ * the genotypes; af NULL is tsr_cohort_acc_add_site().
+ */
+tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                        const int32_t *gt, const int32_t *dp, const float *af) TSR_RESULT_USED;
 /* dst += src; TSR_ERR_INTERNAL when their samples or populations differ. */
 tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t *src) TSR_RESULT_USED;
 /* The accumulator's count array (what merge adds) and its length; owned by acc. */
@@ -224,6 +231,8 @@ typedef struct tsr_cohort_result {
     double qc_median[TSR_QC_N_METRICS], qc_mad[TSR_QC_N_METRICS];
     double qc_scale[TSR_QC_N_METRICS];        /* MAD, or mean |x - median| where the MAD is 0 */
     int n_outliers;                           /* samples with any flag */
+    const struct tsr_lp_result *lp;           /* low-pass: the likelihood statistics published instead of
+                                                 the hard-call SFS and F_ST (NULL in deep mode; borrowed) */
 } tsr_cohort_result_t;
 
 /* Not collective. Destroy with tsr_cohort_result_destroy(). */
@@ -258,6 +267,140 @@ tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, 
  * copied; call before close. Not collective.
  */
 tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_report_facts_t *facts) TSR_RESULT_USED;
+
+/* ---------------------------- statistics from genotype likelihoods (low-pass) */
+
+/*
+ * Low-pass mode publishes statistics computed from the genotype likelihoods
+ * (kernels/stats/lowpass_stats.c; definitions in io/cohort_schema.md), not
+ * from hard genotype calls, which at 0.1-1x are mostly the prior.
+ *
+ * tsr_lp_hwe_test: `m` samples' likelihoods of 0, 1 and 2 ALT copies
+ * (lik[3 j + k], any positive scale per sample). Genotype frequencies g by
+ * EM without the HWE constraint, the likelihood-ratio statistic against the
+ * HWE fit (allele frequency by EM from p_start), its chi-square (1 df)
+ * p-value, the one-sided excess-heterozygosity p-value, and the inbreeding
+ * coefficient F = 1 - g1 / (2 p (1 - p)), p = g1 / 2 + g2 (NaN, with
+ * p-values 1, when the site is monomorphic in the fit). Returns 0.
+ */
+typedef struct tsr_lp_hwe {
+    double g[3];        /* genotype frequencies, 0/1/2 ALT copies */
+    double p;           /* ALT frequency g1 / 2 + g2 */
+    double lrt;         /* 2 (ll unconstrained - ll HWE), >= 0 */
+    double p_hwe, p_exchet, F;
+    int n;              /* samples */
+} tsr_lp_hwe_t;
+int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out);
+/* 10^(-PL/10): the likelihood of a phred-scaled PL (< 0 counts as 0). */
+double tsr_lp_pl_to_lik(int32_t pl);
+
+/*
+ * Sample-allele-frequency likelihoods of one site in one population: L(k) =
+ * P(reads | k ALT copies among the 2 n_ind chromosomes), k = lo .. lo+len-1,
+ * scaled to a maximum of 1; outside the band L(k) < 1e-12 of the maximum.
+ * `lik` holds the m (<= n_ind) samples with reads (3 values each, as above);
+ * the other n_ind - m samples carry no information. len = 0: no sample has
+ * reads (L flat). The object holds scratch reused between sites; zero it
+ * before first use, free with tsr_lp_saf_destroy(). Returns 0, -1 on out of
+ * memory or invalid input.
+ */
+typedef struct tsr_lp_saf {
+    int lo, len;
+    double *v;                  /* v[0 .. len) */
+    double *tmp, *lf;           /* scratch, log factorials */
+    int cap;
+} tsr_lp_saf_t;
+int tsr_lp_saf_compute(tsr_lp_saf_t *s, const double *lik, int m, int n_ind);
+void tsr_lp_saf_destroy(tsr_lp_saf_t *s);
+
+/*
+ * The maximum-likelihood SFS (n_chrom + 1 probabilities) of n_sites sites
+ * given their SAF bands (lo, len, v; len 0 = flat) by EM from a uniform start,
+ * until the L1 change is below tol or max_iter iterations. Returns the
+ * iterations run, -1 on out of memory.
+ */
+int tsr_lp_sfs_em(int n_sites, const int *lo, const int *len, const float *const *v, int n_chrom, int max_iter,
+                  double tol, double *sfs);
+
+/* 64-bit hash of a site, the key of the SFS's bottom-k site sample. */
+uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles);
+
+#define TSR_LP_SFS_SITES 8192    /* sites per population kept for the SFS EM (bottom-k by hash) */
+#define TSR_LP_SFS_MAX_ITER 100 /* realSFS defaults: 100 iterations, tolerance 1e-6 */
+
+/*
+ * Accumulator of the cohort-wide likelihood statistics: per population the
+ * biallelic SNV count and a bottom-k sample (k = max_sites, 0: the default
+ * TSR_LP_SFS_SITES) of their SAF bands; per pair of populations Hudson F_ST's
+ * numerator and denominator from EM frequencies (fixed point,
+ * TSR_COHORT_FST_SCALE); per sample the sites with reads and the summed
+ * posterior probability of a heterozygous genotype. Merging is exact and
+ * order-independent (sums, and the union of two bottom-k samples). Not
+ * collective. Destroy with tsr_lp_acc_destroy().
+ */
+typedef struct tsr_lp_acc tsr_lp_acc_t;
+tsr_status_t tsr_lp_acc_create(int n_samples, const int *sample_pop, int n_pops, int max_sites,
+                               tsr_lp_acc_t **acc) TSR_RESULT_USED;
+/* Add site i of a low-pass call set (`alleles` "REF,ALT,..."; bisnv: a biallelic SNV). */
+tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *acc, const tsr_callset_t *cs, int64_t i, const char *alleles,
+                                 int bisnv) TSR_RESULT_USED;
+/* dst += src (src's sample order may be changed). */
+tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src) TSR_RESULT_USED;
+void tsr_lp_acc_destroy(tsr_lp_acc_t **acc);
+
+typedef struct tsr_lp_sfs {
+    int n_chrom;          /* 2 x samples of the population */
+    int64_t sites;        /* biallelic SNVs */
+    int sampled;          /* of them in the EM (all when <= TSR_LP_SFS_SITES) */
+    int iterations;
+    double *unfolded;     /* n_chrom + 1: expected sites by ALT allele count (ML SFS x sites) */
+    double *folded;       /* n_chrom / 2 + 1 */
+} tsr_lp_sfs_t;
+
+/*
+ * The 2D SFS of a pair of populations (a < b) by EM over the sites of the
+ * SFS sample, on bins of allele counts (one count a bin up to
+ * TSR_LP_SFS2D_BINS - 1 chromosomes; beyond, {0}, runs of counts, {2n}:
+ * bin i of a holds counts first_a[i] .. first_a[i+1]-1), and Hudson F_ST
+ * from it (realSFS fst's approach with Hudson's estimator): per site the
+ * posterior over the cells, the expected per-site numerator and denominator
+ * with the sample allele frequencies of all 2n chromosomes; ratio of sums.
+ */
+#define TSR_LP_SFS2D_BINS 52
+typedef struct tsr_lp_sfs2d {
+    int pop_a, pop_b;
+    int n_a, n_b;                 /* bins */
+    int *first_a, *first_b;       /* n_a + 1, n_b + 1 */
+    double *sfs;                  /* n_a x n_b expected site counts, row-major (a) */
+    int sites_in_em, iterations;
+    double num, den, fst;         /* sums over the sites in the EM; fst = num / den */
+} tsr_lp_sfs2d_t;
+
+typedef struct tsr_lp_result {
+    int n_pops, n_pairs, n_samples;
+    tsr_lp_sfs_t *sfs;            /* n_pops */
+    tsr_lp_sfs2d_t *sfs2d;        /* n_pairs, (0,1), (0,2), ... */
+    tsr_cohort_fst_t *fst;        /* n_pairs: Hudson from EM frequencies (sums over every site) */
+    int64_t *het_sites;           /* per sample: sites with reads */
+    double *het_rate;             /* per sample: mean posterior P(het) over them (NaN without) */
+    double *het_em;               /* per sample: heterozygous genotype frequency by EM over its biallelic SNVs
+                                     with reads (single-sample SFS; NaN without) */
+} tsr_lp_result_t;
+/* The SFS by EM, F_ST and heterozygosity. Not collective. Destroy with tsr_lp_result_destroy(). */
+tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *acc, tsr_lp_result_t **res) TSR_RESULT_USED;
+void tsr_lp_result_destroy(tsr_lp_result_t **res);
+
+/*
+ * Replace the statistics of site i of a low-pass call set in `st` (computed
+ * by tsr_site_stats_compute from its genotypes, which are missing exactly
+ * where a sample has no reads) by likelihood-based ones: AF = the EM
+ * frequency (cohort, population), AN = 2 x samples with reads (unchanged),
+ * AC = round(AF x AN), HWE / ExcHet / F by tsr_lp_hwe_test per ALT (ALT
+ * versus the other alleles), AC_Het, nhomalt (AC_Hom = 2 nhomalt), nhet and
+ * nhomalt_any from the EM genotype frequencies x NS, rounded. Returns 0, or
+ * INT32_MIN on out of memory with the message recorded.
+ */
+int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_t i);
 
 /* ------------------------------------------ statistics of an existing VCF */
 

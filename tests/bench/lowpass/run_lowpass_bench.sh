@@ -6,7 +6,12 @@
 #   defaults: 300 x 0.5x (3 populations, F_ST 0.05) and 2000 x 0.1x, 1 Mb.
 # TSR_LP_MANY=N (optional) adds N tiny BAMs (3 kb, 0.5x) run under `ulimit -n 1024`.
 # bcftools' AF is AC/AN from its GTs (`bcftools +fill-tags -t AF`, per population with -S);
-# tessera's is INFO/AF_EM (AF_EM_<pop>). cpu_ratio = tessera cpu_s / bcftools cpu_s.
+# tessera's is INFO/AF (AF_<pop>), the EM estimate since issue 16. cpu_ratio = tessera cpu_s / bcftools cpu_s.
+# After the table rows of each cohort, a `stats:` line scores tessera's likelihood statistics
+# (score_lowpass_stats.py: SFS total-variation distance, likelihood and hard calls, against the truth;
+# F_ST against the true Hudson F_ST; fraction of HWE p < 0.01).
+# TSR_LP_OLD=BINARY (optional) also runs that tessera build on the same BAMs (row "old": CPU before a change).
+# TSR_LP_NO_PEERS=1 skips bcftools.
 set -euo pipefail
 T=${1:-${TSR_TESSERA:-tessera}}
 N1=${2:-300}; C1=${3:-0.5}; N2=${4:-2000}; C2=${5:-0.1}; L=${6:-1000000}
@@ -21,14 +26,22 @@ run_one() { # name n cov
         --threads 2 --seed 11 > /dev/null
     /usr/bin/time -f "%U %S %M" -o "$d/t.tess" "$T" run --ref "$d/sim/ref.fa" --samples "$d/sim/samples.tsv" \
         --out "$d/tess" --mode lowpass --threads 2 --log-level warn > /dev/null
+    if [ -n "${TSR_LP_OLD:-}" ]; then
+        /usr/bin/time -f "%U %S %M" -o "$d/t.old" "$TSR_LP_OLD" run --ref "$d/sim/ref.fa" --samples "$d/sim/samples.tsv" \
+            --out "$d/old" --mode lowpass --threads 2 --log-level warn > /dev/null
+        read -r u sy m < "$d/t.old"
+        printf "%-22s %-8s %9s %9s %9s %9s %7s %7s %7s %7s %9.1f %9s %9.0f\n" "$name" old "" "" "" "" "" "" "" "" \
+            "$(echo "$u + $sy" | bc)" "" "$(echo "$m / 1024" | bc)"
+    fi
     awk 'NR > 1 { print $3 }' "$d/sim/samples.tsv" | sed "s|^|$d/sim/|" > "$d/bams.txt"
-    /usr/bin/time -f "%U %S %M" -o "$d/t.bcf" sh -c "bcftools mpileup -a AD,DP -f '$d/sim/ref.fa' -b '$d/bams.txt' \
+    [ -n "${TSR_LP_NO_PEERS:-}" ] || /usr/bin/time -f "%U %S %M" -o "$d/t.bcf" sh -c "bcftools mpileup -a AD,DP -f '$d/sim/ref.fa' -b '$d/bams.txt' \
         2> /dev/null | bcftools call -mv -Ob -o '$d/bcftools.bcf' 2> /dev/null"
-    bcftools +fill-tags "$d/bcftools.bcf" -Ob -o "$d/bcftools.tags.bcf" -- -S <(awk 'NR > 1 { print $1 "\t" $2 }' \
+    [ -n "${TSR_LP_NO_PEERS:-}" ] || bcftools +fill-tags "$d/bcftools.bcf" -Ob -o "$d/bcftools.tags.bcf" -- -S <(awk 'NR > 1 { print $1 "\t" $2 }' \
         "$d/sim/samples.tsv") -t AF 2> /dev/null || cp "$d/bcftools.bcf" "$d/bcftools.tags.bcf"
     local tess_cpu=""
     for tool in tessera bcftools; do
-        if [ $tool = tessera ]; then calls=$d/tess/cohort.bcf; tag=AF_EM; tf=$d/t.tess
+        [ $tool = bcftools ] && [ -n "${TSR_LP_NO_PEERS:-}" ] && continue
+        if [ $tool = tessera ]; then calls=$d/tess/cohort.bcf; tag=AF; tf=$d/t.tess
         else calls=$d/bcftools.tags.bcf; tag=AF; tf=$d/t.bcf; fi
         s=$(python3 "$HERE/score_lowpass.py" "$d/sim/ref.fa" "$d/sim/truth.vcf.gz" "$calls" "$tag" pop1,pop2,pop3)
         g() { echo "$s" | tr ' ' '\n' | sed -n "s/^$1=\([^(]*\).*/\1/p"; }
@@ -40,6 +53,7 @@ run_one() { # name n cov
             "$(g recall_lt1)" "$(g recall_1to5)" "$(g recall_ge5)" "$(g af_r2)" "$(g af_r2_pop1)" "$(g af_r2_pop2)" \
             "$(g af_r2_pop3)" "$cpu" "$ratio" "$(echo "$m / 1024" | bc)"
     done
+    echo "stats: $(python3 "$HERE/score_lowpass_stats.py" "$d/tess" "$d/sim/truth.vcf.gz" "$d/sim/samples.tsv")"
 }
 run_one "${N1}x${C1}x" "$N1" "$C1"
 run_one "${N2}x${C2}x" "$N2" "$C2"

@@ -1,0 +1,1007 @@
+/*
+ * lowpass_stats.c - statistics from genotype likelihoods (low-pass mode):
+ * the Hardy-Weinberg likelihood-ratio test and F from genotype frequencies
+ * estimated by EM, per-site sample-allele-frequency likelihoods (SAF) and
+ * the maximum-likelihood site-frequency spectrum across sites by EM (the
+ * realSFS method), Hudson F_ST from EM allele frequencies, and the
+ * accumulator that carries them as sufficient statistics.
+ *
+ * Design.
+ * - HWE (ANGSD -doHWE idea). Per sample the likelihoods of 0, 1, 2 copies of
+ *   the ALT. Genotype frequencies (g0, g1, g2) by EM without constraint, the
+ *   allele frequency p by EM under HWE; LRT = 2 (ll1 - ll0) against chi-square
+ *   with 1 df; F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2.
+ * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
+ *   samples with reads) by the dynamic programme over samples written in its
+ *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
+ *   with weights that sum to 1), so values never overflow and the programme
+ *   can be banded: after each sample the entries below 1e-12 of the maximum
+ *   are dropped from both ends. Cost O(m x band) instead of O(m^2). Samples
+ *   without reads carry no information, so the SAF over all 2n chromosomes of
+ *   the population is the hypergeometric projection of the 2m-chromosome SAF,
+ *   computed only around its mass (again down to 1e-12 of the maximum).
+ * - SFS. The EM needs every site's SAF at every iteration, which is not a sum
+ *   over sites. The accumulator keeps, per population, a bounded sample of
+ *   per-site SAF bands: the TSR_LP_SFS_SITES sites with the smallest 64-bit
+ *   hash of (contig, position, alleles), a bottom-k sample. It is a uniform
+ *   sample of the sites, its memory is bounded by k x band whatever the
+ *   genome, and it is order-independent: the union of two accumulators keeps
+ *   the k smallest hashes of both, so any split of the sites over ranks or
+ *   regions and any merge order gives the same sample, hence the same SFS.
+ *   Below k sites (any region of a few Mb) the sample is every site and the
+ *   EM is exact; above, the ML SFS shape comes from k sites and is scaled by
+ *   the exact count of sites (an int64 sum).
+ * - F_ST. Hudson's estimator (Bhatia et al. 2013, ratio of sums) with the EM
+ *   allele frequencies of the two populations, and the chromosome count n of
+ *   the sampling-variance term p(1-p)/(n-1) replaced by the effective number
+ *   of chromosomes the population's reads observe: n_eff = I(p_c) p_c (1-p_c),
+ *   I the Fisher information of the population's HWE likelihood at the
+ *   cohort frequency p_c (n_eff = 2 x samples when genotypes are certain,
+ *   about 1 per sample with one read). Taken at p_c rather than at the
+ *   population's own estimate, which sits at or near 0 where the population
+ *   lacks the ALT and there makes 1 / I(p) a wild overestimate of the
+ *   variance. Numerator and denominator are summed as fixed point, like the
+ *   hard-call F_ST.
+ */
+#include "kernels/stats/stats_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SAF_EPS 1e-12
+
+/* 10^(-PL/10) as one exp (cheaper than pow; no table, so no shared state) */
+double tsr_lp_pl_to_lik(int32_t pl) { return exp(-0.23025850929940458 * (pl < 0 ? 0 : pl)); }
+
+/* ------------------------------------------------------------------ HWE */
+
+/* log-likelihood of genotype frequencies g over m samples */
+static double geno_loglik(const double *lik, int m, const double *g)
+{
+    double ll = 0;
+    for (int j = 0; j < m; j++) {
+        const double *l = lik + 3 * j;
+        double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+        if (w > 0)
+            ll += log(w);
+    }
+    return ll;
+}
+
+int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out)
+{
+    *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
+    if (m <= 0)
+        return 0;
+    /* EM to a parameter change below 1e-8; the log-likelihoods once at the end (logs dominate otherwise) */
+    double p = p_start > 0 && p_start < 1 ? p_start : 0.5;
+    for (int it = 0; it < 500; it++) { /* allele frequency under HWE */
+        double q = 1 - p, pr[3] = {q * q, 2 * p * q, p * p}, s = 0;
+        for (int j = 0; j < m; j++) {
+            const double *l = lik + 3 * j;
+            double w = pr[0] * l[0] + pr[1] * l[1] + pr[2] * l[2];
+            if (w > 0)
+                s += (pr[1] * l[1] + 2 * pr[2] * l[2]) / w;
+        }
+        double np = s / (2.0 * m), d = fabs(np - p);
+        p = np;
+        if (d < 1e-8)
+            break;
+    }
+    const double h0[3] = {(1 - p) * (1 - p), 2 * p * (1 - p), p * p};
+    const double ll0 = geno_loglik(lik, m, h0);
+    /* genotype frequencies without constraint, from the HWE point nudged off the boundary */
+    double g[3];
+    for (int k = 0; k < 3; k++)
+        g[k] = 0.98 * h0[k] + 0.02 / 3;
+    for (int it = 0; it < 500; it++) {
+        double s[3] = {0, 0, 0}, d = 0;
+        for (int j = 0; j < m; j++) {
+            const double *l = lik + 3 * j;
+            double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+            if (!(w > 0))
+                continue;
+            for (int k = 0; k < 3; k++)
+                s[k] += g[k] * l[k] / w;
+        }
+        for (int k = 0; k < 3; k++) {
+            d = fmax(d, fabs(s[k] / m - g[k]));
+            g[k] = s[k] / m;
+        }
+        if (d < 1e-8)
+            break;
+    }
+    double ll1 = geno_loglik(lik, m, g);
+    if (ll1 < ll0) /* the EM from off the HWE point may stop short of it: HWE is in the unconstrained model */
+        ll1 = ll0;
+    double lrt = 2.0 * (ll1 - ll0);
+    if (!(lrt > 0))
+        lrt = 0;
+    double pm = g[1] / 2 + g[2];
+    out->g[0] = g[0];
+    out->g[1] = g[1];
+    out->g[2] = g[2];
+    out->p = pm;
+    out->lrt = lrt;
+    double het_exp = 2 * pm * (1 - pm);
+    if (het_exp < 1e-9) {
+        out->p_hwe = out->p_exchet = 1.0;
+        out->F = NAN;
+        return 0;
+    }
+    out->F = 1.0 - g[1] / het_exp;
+    out->p_hwe = erfc(sqrt(lrt / 2.0));
+    out->p_exchet = out->F < 0 ? out->p_hwe / 2 : 1.0 - out->p_hwe / 2;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ SAF */
+
+void tsr_lp_saf_destroy(tsr_lp_saf_t *s)
+{
+    if (!s)
+        return;
+    free(s->v);
+    free(s->tmp);
+    free(s->lf);
+    memset(s, 0, sizeof *s);
+}
+
+static int saf_reserve(tsr_lp_saf_t *s, int n_chrom)
+{
+    if (n_chrom + 1 <= s->cap)
+        return 0;
+    double *v = realloc(s->v, ((size_t)n_chrom + 3) * sizeof *v), *t;
+    if (!v)
+        return -1;
+    s->v = v;
+    if (!(t = realloc(s->tmp, ((size_t)n_chrom + 3) * sizeof *t)))
+        return -1;
+    s->tmp = t;
+    if (!(t = realloc(s->lf, ((size_t)n_chrom + 3) * sizeof *t)))
+        return -1;
+    s->lf = t;
+    s->lf[0] = 0;
+    for (int k = 1; k <= n_chrom + 2; k++)
+        s->lf[k] = s->lf[k - 1] + log((double)k);
+    s->cap = n_chrom + 1;
+    return 0;
+}
+
+/* log C(a, b) from the log-factorial table */
+static double lchoose(const double *lf, int a, int b) { return lf[a] - lf[b] - lf[a - b]; }
+
+int tsr_lp_saf_compute(tsr_lp_saf_t *s, const double *lik, int m, int n_ind)
+{
+    if (m > n_ind || saf_reserve(s, 2 * n_ind) != 0)
+        return -1;
+    double *L = s->v, *T = s->tmp;
+    int lo = 0, hi = 0; /* band [lo, hi] */
+    L[0] = 1.0;
+    for (int j = 1; j <= m; j++) {
+        const double *l = lik + 3 * (size_t)(j - 1);
+        const double N = 2.0 * j, d = N * (N - 1);
+        int nlo = lo, nhi = hi + 2;
+        double mx = 0;
+        for (int k = nlo; k <= nhi; k++) {
+            double v = 0;
+            if (k <= hi)
+                v += (N - k) * (N - k - 1) / d * l[0] * L[k];
+            if (k - 1 >= lo && k - 1 <= hi)
+                v += 2.0 * k * (N - k) / d * l[1] * L[k - 1];
+            if (k - 2 >= lo)
+                v += k * (k - 1.0) / d * l[2] * L[k - 2];
+            T[k] = v;
+            if (v > mx)
+                mx = v;
+        }
+        if (!(mx > 0))
+            return -1;
+        while (T[nlo] < SAF_EPS * mx)
+            nlo++;
+        while (T[nhi] < SAF_EPS * mx)
+            nhi--;
+        for (int k = nlo; k <= nhi; k++)
+            L[k] = T[k] / mx;
+        lo = nlo;
+        hi = nhi;
+    }
+    if (m == n_ind || m == 0) {
+        if (m == 0) { /* no reads: flat */
+            s->lo = 0;
+            s->len = 0;
+            return 0;
+        }
+        s->lo = lo;
+        s->len = hi - lo + 1;
+        memmove(s->v, L + lo, (size_t)s->len * sizeof *L);
+        return 0;
+    }
+    /* Project to 2n chromosomes: P(k' of the 2m | k of the 2n) is hypergeometric. */
+    const int M2 = 2 * m, N2 = 2 * n_ind;
+    const double *lf = s->lf, lnorm = lchoose(lf, N2, M2);
+    int mode = lo;
+    for (int k = lo; k <= hi; k++)
+        if (L[k] > L[mode])
+            mode = k;
+    for (int k = lo; k <= hi; k++)
+        T[k] = L[k];
+    double *P = L; /* the projection overwrites L after T holds a copy */
+    int kc = (int)llround((mode + 0.5) * (double)N2 / (double)M2);
+    kc = kc < 0 ? 0 : kc > N2 ? N2 : kc;
+    /* hypergeometric P(q | k): one exp per k, then the ratio of neighbouring terms */
+#define PROJ(k, out)                                                                                   \
+    do {                                                                                               \
+        int a_ = lo > M2 - (N2 - (k)) ? lo : M2 - (N2 - (k)), b_ = hi < (k) ? hi : (k);               \
+        double v_ = 0;                                                                                 \
+        if (a_ <= b_) {                                                                                \
+            double h_ = exp(lchoose(lf, (k), a_) + lchoose(lf, N2 - (k), M2 - a_) - lnorm);            \
+            for (int q_ = a_; q_ <= b_; q_++) {                                                        \
+                v_ += T[q_] * h_;                                                                      \
+                h_ *= (double)((k) - q_) * (double)(M2 - q_) /                                         \
+                      ((double)(q_ + 1) * (double)(N2 - (k) - M2 + q_ + 1));                           \
+            }                                                                                          \
+        }                                                                                              \
+        (out) = v_;                                                                                    \
+    } while (0)
+    double *U = malloc(((size_t)N2 + 1) * sizeof *U);
+    if (!U)
+        return -1;
+    double mx = 0;
+    int plo = kc, phi = kc;
+    PROJ(kc, U[kc]);
+    mx = U[kc];
+    for (int k = kc + 1; k <= N2; k++) {
+        PROJ(k, U[k]);
+        if (U[k] > mx)
+            mx = U[k];
+        phi = k;
+        if (U[k] < SAF_EPS * mx && U[k] < U[k - 1])
+            break;
+    }
+    for (int k = kc - 1; k >= 0; k--) {
+        PROJ(k, U[k]);
+        if (U[k] > mx)
+            mx = U[k];
+        plo = k;
+        if (U[k] < SAF_EPS * mx && U[k] < U[k + 1])
+            break;
+    }
+#undef PROJ
+    if (!(mx > 0)) {
+        free(U);
+        return -1;
+    }
+    while (U[plo] < SAF_EPS * mx)
+        plo++;
+    while (U[phi] < SAF_EPS * mx)
+        phi--;
+    s->lo = plo;
+    s->len = phi - plo + 1;
+    for (int k = 0; k < s->len; k++)
+        P[k] = U[plo + k] / mx;
+    free(U);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ SFS EM */
+
+int tsr_lp_sfs_em(int n_sites, const int *lo, const int *len, const float *const *v, int n_chrom, int max_iter,
+                  double tol, double *sfs)
+{
+    const int K = n_chrom + 1;
+    double *nx = malloc((size_t)K * sizeof *nx);
+    if (!nx)
+        return -1;
+    for (int k = 0; k < K; k++)
+        sfs[k] = 1.0 / K;
+    int it;
+    for (it = 0; it < max_iter; it++) {
+        memset(nx, 0, (size_t)K * sizeof *nx);
+        int used = 0;
+        for (int s = 0; s < n_sites; s++) {
+            if (len[s] == 0) { /* no reads: the posterior is the prior */
+                for (int k = 0; k < K; k++)
+                    nx[k] += sfs[k];
+                used++;
+                continue;
+            }
+            double w = 0;
+            for (int k = 0; k < len[s]; k++)
+                w += sfs[lo[s] + k] * v[s][k];
+            if (!(w > 0))
+                continue;
+            for (int k = 0; k < len[s]; k++)
+                nx[lo[s] + k] += sfs[lo[s] + k] * v[s][k] / w;
+            used++;
+        }
+        if (used == 0)
+            break;
+        double d = 0;
+        for (int k = 0; k < K; k++) {
+            double x = nx[k] / used;
+            d += fabs(x - sfs[k]);
+            sfs[k] = x;
+        }
+        if (d < tol)
+            break;
+    }
+    free(nx);
+    return it;
+}
+
+/* ------------------------------------------------------------ accumulator */
+
+typedef struct {
+    uint64_t hash;
+    int lo, len;
+    float *v;
+} lp_site_t;
+
+typedef struct {
+    int n_ind;       /* samples of the population */
+    int64_t sites;   /* biallelic SNVs seen */
+    int n, cap;      /* sampled sites */
+    lp_site_t *s;
+} lp_pop_t;
+
+/*
+ * Per-sample heterozygosity by EM over the sample's sites (a single-sample
+ * SFS). The EM needs each site's likelihoods, so each biallelic SNV where the
+ * sample has reads is counted in a cell of a fixed grid of its PLs: each PL,
+ * less the smallest, rounded to a multiple of HET_PL_STEP and capped at
+ * HET_PL_CAP, so one PL of the three is 0: 3 x 11^2 - 3 x 11 + 1 = 331
+ * cells. The counts are sufficient statistics of the grid's EM (they merge by
+ * addition; 1.3 KiB per sample) and the grid keeps likelihood ratios to 10^3.
+ */
+#define HET_PL_STEP 3
+#define HET_PL_CAP 30
+#define HET_Q (HET_PL_CAP / HET_PL_STEP + 1) /* 11 levels */
+#define HET_CELLS (3 * HET_Q * HET_Q - 3 * HET_Q + 1)
+
+/* Cell of a PL triple (any of them may be the smallest); -1 if missing. */
+static int het_cell(const int32_t *pl)
+{
+    if (pl[0] < 0)
+        return -1;
+    int32_t mn = pl[0] < pl[1] ? pl[0] : pl[1];
+    mn = pl[2] < mn ? pl[2] : mn;
+    int q[3];
+    for (int g = 0; g < 3; g++) {
+        int v = (int)((pl[g] - mn + HET_PL_STEP / 2) / HET_PL_STEP);
+        q[g] = v > HET_Q - 1 ? HET_Q - 1 : v;
+    }
+    /* the levels (q0, q1, q2) with a zero, numbered: q0 = 0 first (HET_Q^2), then q0 > 0, q1 = 0, then q0, q1 > 0, q2 = 0 */
+    if (q[0] == 0)
+        return q[1] * HET_Q + q[2];
+    if (q[1] == 0)
+        return HET_Q * HET_Q + (q[0] - 1) * HET_Q + q[2];
+    return HET_Q * HET_Q + (HET_Q - 1) * HET_Q + (q[0] - 1) * (HET_Q - 1) + (q[1] - 1);
+}
+
+/* The likelihoods (0, 1, 2 ALT copies) of a cell's centre. */
+static void het_cell_lik(int c, double *l)
+{
+    int q[3];
+    if (c < HET_Q * HET_Q) {
+        q[0] = 0;
+        q[1] = c / HET_Q;
+        q[2] = c % HET_Q;
+    } else if ((c -= HET_Q * HET_Q) < (HET_Q - 1) * HET_Q) {
+        q[0] = 1 + c / HET_Q;
+        q[1] = 0;
+        q[2] = c % HET_Q;
+    } else {
+        c -= (HET_Q - 1) * HET_Q;
+        q[0] = 1 + c / (HET_Q - 1);
+        q[1] = 1 + c % (HET_Q - 1);
+        q[2] = 0;
+    }
+    for (int g = 0; g < 3; g++)
+        l[g] = tsr_lp_pl_to_lik(q[g] * HET_PL_STEP);
+}
+
+/*
+ * The ML genotype frequencies of one sample's cell counts by EM (over its
+ * non-empty cells only; `lik` holds every cell's likelihoods); returns the
+ * heterozygous one (NaN without sites).
+ */
+static double het_em(const int32_t *cnt, const double (*lik)[3])
+{
+    int used[HET_CELLS], nu = 0;
+    double g[3] = {1.0 / 3, 1.0 / 3, 1.0 / 3}, n = 0;
+    for (int c = 0; c < HET_CELLS; c++)
+        if (cnt[c] > 0) {
+            used[nu++] = c;
+            n += cnt[c];
+        }
+    if (n <= 0)
+        return NAN;
+    for (int it = 0; it < 1000; it++) {
+        double s[3] = {0, 0, 0}, d = 0;
+        for (int u = 0; u < nu; u++) {
+            const double *l = lik[used[u]];
+            double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
+            for (int k = 0; k < 3; k++)
+                s[k] += cnt[used[u]] * g[k] * l[k] / w;
+        }
+        for (int k = 0; k < 3; k++) {
+            d = fmax(d, fabs(s[k] / n - g[k]));
+            g[k] = s[k] / n;
+        }
+        if (d < 1e-9)
+            break;
+    }
+    return g[1];
+}
+
+struct tsr_lp_acc {
+    int n_samples, n_pops, max_sites;
+    int *sample_pop;
+    lp_pop_t *pop;
+    int64_t *fst;    /* per pair: sites, num, den (fixed point) */
+    int64_t *het;    /* per sample: sites with reads, sum of GP(het) x TSR_COHORT_FST_SCALE */
+    int32_t *cell;   /* per sample: biallelic SNVs with reads by likelihood cell (HET_CELLS) */
+    double *lik;     /* scratch: 3 per sample */
+    tsr_lp_saf_t saf;
+};
+
+void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    tsr_lp_acc_t *a = *ap;
+    for (int p = 0; a->pop && p < a->n_pops; p++) {
+        for (int k = 0; k < a->pop[p].n; k++)
+            free(a->pop[p].s[k].v);
+        free(a->pop[p].s);
+    }
+    free(a->pop);
+    free(a->sample_pop);
+    free(a->fst);
+    free(a->het);
+    free(a->cell);
+    free(a->lik);
+    tsr_lp_saf_destroy(&a->saf);
+    free(a);
+    *ap = NULL;
+}
+
+tsr_status_t tsr_lp_acc_create(int n_samples, const int *sample_pop, int n_pops, int max_sites, tsr_lp_acc_t **out)
+{
+    *out = NULL;
+    tsr_lp_acc_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the likelihood statistics");
+    a->n_samples = n_samples;
+    a->n_pops = n_pops;
+    a->max_sites = max_sites > 0 ? max_sites : TSR_LP_SFS_SITES;
+    int np = n_pops * (n_pops - 1) / 2;
+    int ok = (a->sample_pop = calloc((size_t)n_samples + 1, sizeof *a->sample_pop)) &&
+             (a->pop = calloc((size_t)n_pops + 1, sizeof *a->pop)) &&
+             (a->fst = calloc(3 * (size_t)np + 1, sizeof *a->fst)) &&
+             (a->het = calloc(2 * (size_t)n_samples + 1, sizeof *a->het)) &&
+             (a->cell = calloc((size_t)HET_CELLS * ((size_t)n_samples + 1), sizeof *a->cell)) &&
+             (a->lik = malloc(3 * ((size_t)n_samples + 1) * sizeof *a->lik));
+    for (int j = 0; ok && j < n_samples; j++) {
+        int p = sample_pop ? sample_pop[j] : -1;
+        a->sample_pop[j] = p >= 0 && p < n_pops ? p : -1;
+        if (a->sample_pop[j] >= 0)
+            a->pop[p].n_ind++;
+    }
+    if (!ok) {
+        tsr_lp_acc_destroy(&a);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the likelihood statistics");
+    }
+    *out = a;
+    return TSR_OK;
+}
+
+/* splitmix64 finaliser */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *c = contig; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    h = mix64(h ^ (uint64_t)pos);
+    for (const char *c = alleles; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    return mix64(h);
+}
+
+/* Keep (hash, band) if it is among the max_sites smallest hashes; takes ownership of v. */
+static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, float *v)
+{
+    if (P->n < max_sites) {
+        if (P->n == P->cap) {
+            int c = P->cap ? 2 * P->cap : 64;
+            lp_site_t *s = realloc(P->s, (size_t)c * sizeof *s);
+            if (!s) {
+                free(v);
+                return -1;
+            }
+            P->s = s;
+            P->cap = c;
+        }
+        P->s[P->n++] = (lp_site_t){hash, lo, len, v};
+        return 0;
+    }
+    int worst = 0;
+    for (int k = 1; k < P->n; k++)
+        if (P->s[k].hash > P->s[worst].hash)
+            worst = k;
+    if (hash >= P->s[worst].hash) {
+        free(v);
+        return 0;
+    }
+    free(P->s[worst].v);
+    P->s[worst] = (lp_site_t){hash, lo, len, v};
+    return 0;
+}
+
+/* Copy the SAF band of `s` into a new float array (NULL when empty or out of memory: *oom set). */
+static float *band_copy(const tsr_lp_saf_t *s, int *oom)
+{
+    *oom = 0;
+    if (s->len == 0)
+        return NULL;
+    float *v = malloc((size_t)s->len * sizeof *v);
+    if (!v) {
+        *oom = 1;
+        return NULL;
+    }
+    for (int k = 0; k < s->len; k++)
+        v[k] = (float)s->v[k];
+    return v;
+}
+
+/* Biallelic likelihoods (0, 1, 2 ALT copies) of every sample with reads, from PL; returns the sample count. */
+static int lik_from_pl(const int32_t *pl, const int *sample_pop, int n_samples, int pop, double *lik, int *idx)
+{
+    int m = 0;
+    for (int j = 0; j < n_samples; j++) {
+        const int32_t *q = pl + 3 * (size_t)j;
+        if (q[0] < 0 || (pop >= 0 && sample_pop[j] != pop))
+            continue;
+        for (int g = 0; g < 3; g++)
+            lik[3 * m + g] = tsr_lp_pl_to_lik(q[g]);
+        if (idx)
+            idx[m] = j;
+        m++;
+    }
+    return m;
+}
+
+/* Observed Fisher information of the HWE likelihood at p over m samples' likelihoods. */
+static double hwe_information(const double *lik, int m, double p)
+{
+    double info = 0, q = 1 - p;
+    for (int j = 0; j < m; j++) {
+        const double *l = lik + 3 * j;
+        double L = q * q * l[0] + 2 * p * q * l[1] + p * p * l[2];
+        double d1 = -2 * q * l[0] + 2 * (1 - 2 * p) * l[1] + 2 * p * l[2];
+        double d2 = 2 * l[0] - 4 * l[1] + 2 * l[2];
+        if (L > 0)
+            info += (d1 / L) * (d1 / L) - d2 / L;
+    }
+    return info;
+}
+
+tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64_t i, const char *alleles,
+                                 int bisnv)
+{
+    const int S = a->n_samples, n = cs->n_alleles[i], G = n * (n + 1) / 2;
+    const int32_t *pl = cs->pl + cs->pl_off[i];
+    const float *gp = cs->gp ? cs->gp + cs->pl_off[i] : NULL;
+    /* per-sample expected heterozygosity: GP of the genotypes with two different alleles */
+    for (int j = 0; j < S; j++) {
+        if (pl[(size_t)j * G] < 0 || !gp)
+            continue;
+        double h = 1.0;
+        for (int b = 0; b < n; b++)
+            h -= gp[(size_t)j * G + (size_t)b * (b + 3) / 2];
+        a->het[2 * j]++;
+        a->het[2 * j + 1] += llround((h < 0 ? 0 : h) * TSR_COHORT_FST_SCALE);
+    }
+    if (!bisnv || n != 2)
+        return TSR_OK;
+    for (int j = 0; j < S; j++) {
+        int c = het_cell(pl + 3 * (size_t)j);
+        if (c >= 0)
+            a->cell[(size_t)j * HET_CELLS + c]++;
+    }
+    uint64_t hash = tsr_lp_site_hash(cs->contig, cs->pos[i], alleles);
+    for (int p = 0; p < a->n_pops; p++) {
+        lp_pop_t *P = &a->pop[p];
+        if (P->n_ind == 0)
+            continue;
+        P->sites++;
+        int m = lik_from_pl(pl, a->sample_pop, S, p, a->lik, NULL);
+        if (tsr_lp_saf_compute(&a->saf, a->lik, m, P->n_ind) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the SAF of %s:%lld", cs->contig,
+                                 (long long)cs->pos[i] + 1);
+        int oom;
+        float *v = band_copy(&a->saf, &oom);
+        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, v) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the SAF of %s:%lld", cs->contig,
+                                 (long long)cs->pos[i] + 1);
+    }
+    /* Hudson F_ST with EM frequencies and their variance from the Fisher information */
+    int64_t *f = a->fst;
+    for (int x = 0; x < a->n_pops; x++)
+        for (int y = x + 1; y < a->n_pops; y++, f += 3) {
+            if (!cs->pop_af)
+                continue;
+            double px = cs->pop_af[cs->af_off[i] * cs->n_pops + (int64_t)x * n + 1];
+            double py = cs->pop_af[cs->af_off[i] * cs->n_pops + (int64_t)y * n + 1];
+            if (isnan(px) || isnan(py))
+                continue;
+            double pc = cs->af[cs->af_off[i] + 1];
+            if (!(pc > 0 && pc < 1))
+                continue;
+            int mx = lik_from_pl(pl, a->sample_pop, S, x, a->lik, NULL);
+            double nx = hwe_information(a->lik, mx, pc) * pc * (1 - pc);
+            int my = lik_from_pl(pl, a->sample_pop, S, y, a->lik, NULL);
+            double ny = hwe_information(a->lik, my, pc) * pc * (1 - pc);
+            if (!(nx >= 2 && ny >= 2))
+                continue;
+            double vx = px * (1 - px) / (nx - 1), vy = py * (1 - py) / (ny - 1);
+            double d = px - py;
+            double num = d * d - vx - vy, den = px * (1 - py) + py * (1 - px);
+            f[0]++;
+            f[1] += llround(num * TSR_COHORT_FST_SCALE);
+            f[2] += llround(den * TSR_COHORT_FST_SCALE);
+        }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
+{
+    if (dst->n_samples != src->n_samples || dst->n_pops != src->n_pops || dst->max_sites != src->max_sites)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot merge likelihood statistics of different cohorts");
+    for (int p = 0; p < dst->n_pops; p++) {
+        lp_pop_t *D = &dst->pop[p], *S = &src->pop[p];
+        D->sites += S->sites;
+        for (int k = 0; k < S->n; k++) {
+            lp_site_t *e = &S->s[k];
+            float *v = NULL;
+            if (e->len > 0) {
+                if (!(v = malloc((size_t)e->len * sizeof *v)))
+                    return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
+                memcpy(v, e->v, (size_t)e->len * sizeof *v);
+            }
+            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, v) != 0)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
+        }
+    }
+    int np = dst->n_pops * (dst->n_pops - 1) / 2;
+    for (int k = 0; k < 3 * np; k++)
+        dst->fst[k] += src->fst[k];
+    for (int k = 0; k < 2 * dst->n_samples; k++)
+        dst->het[k] += src->het[k];
+    for (size_t k = 0; k < (size_t)HET_CELLS * (size_t)dst->n_samples; k++)
+        dst->cell[k] += src->cell[k];
+    return TSR_OK;
+}
+
+/* ------------------------------------------------------ 2D SFS and F_ST */
+
+/*
+ * Bins of allele counts 0 .. C for the 2D SFS: {0}, then the counts 1 .. C-1
+ * in nb - 2 runs of (nearly) equal length, then {C}; nb = C + 1 (one count a
+ * bin) up to TSR_LP_SFS2D_BINS. first[b] is the first count of bin b,
+ * first[nb] = C + 1. Returns nb.
+ */
+static int count_bins(int C, int *first)
+{
+    int nb = C + 1 <= TSR_LP_SFS2D_BINS ? C + 1 : TSR_LP_SFS2D_BINS;
+    if (nb == C + 1) {
+        for (int b = 0; b <= nb; b++)
+            first[b] = b;
+        return nb;
+    }
+    const int inner = nb - 2;
+    first[0] = 0;
+    for (int b = 0; b < inner; b++)
+        first[1 + b] = 1 + (int)((int64_t)b * (C - 1) / inner);
+    first[nb - 1] = C;
+    first[nb] = C + 1;
+    return nb;
+}
+
+/* A site's SAF band averaged over the bins (a piecewise-uniform prior within each bin): bins [*blo, *blo + *bn). */
+static void bin_band(const lp_site_t *e, const int *first, int nb, double *out, int *blo, int *bn)
+{
+    if (e->len == 0) { /* flat */
+        *blo = 0;
+        *bn = nb;
+        for (int b = 0; b < nb; b++)
+            out[b] = 1.0;
+        return;
+    }
+    int lo = 0, hi = nb - 1;
+    while (first[lo + 1] <= e->lo)
+        lo++;
+    while (first[hi] > e->lo + e->len - 1)
+        hi--;
+    for (int b = lo; b <= hi; b++) {
+        double sum = 0;
+        for (int k = first[b]; k < first[b + 1]; k++)
+            if (k >= e->lo && k < e->lo + e->len)
+                sum += e->v[k - e->lo];
+        out[b - lo] = sum / (first[b + 1] - first[b]);
+    }
+    *blo = lo;
+    *bn = hi - lo + 1;
+}
+
+/*
+ * The 2D SFS of populations x and y by EM over the sites both sampled
+ * (the same sites: the sample is by hash), on count bins, and Hudson F_ST
+ * from it: per site the posterior over the 2D SFS cells, the expectations of
+ * Hudson's numerator and denominator with the sample allele frequencies of all
+ * 2n chromosomes (exact moments over each bin's counts), summed over the sites.
+ */
+static int sfs2d_pair(const lp_pop_t *X, const lp_pop_t *Y, const double *sfs_a, const double *sfs_b,
+                      tsr_lp_sfs2d_t *out)
+{
+    const int n = X->n, Ca = 2 * X->n_ind, Cb = 2 * Y->n_ind;
+    if (n == 0 || Y->n != n)
+        return 0;
+    for (int k = 0; k < n; k++)
+        if (X->s[k].hash != Y->s[k].hash)
+            return 0;
+    int fa[TSR_LP_SFS2D_BINS + 1], fb[TSR_LP_SFS2D_BINS + 1];
+    const int na = count_bins(Ca, fa), nb = count_bins(Cb, fb);
+    double *phi = calloc((size_t)na * nb, sizeof *phi), *nx = malloc((size_t)na * nb * sizeof *nx);
+    double *La = malloc((size_t)n * na * sizeof *La), *Lb = malloc((size_t)n * nb * sizeof *Lb);
+    int *lo = malloc(4 * (size_t)n * sizeof *lo);
+    out->first_a = malloc(((size_t)na + 1) * sizeof *out->first_a);
+    out->first_b = malloc(((size_t)nb + 1) * sizeof *out->first_b);
+    if (!phi || !nx || !La || !Lb || !lo || !out->first_a || !out->first_b) {
+        free(phi);
+        free(nx);
+        free(La);
+        free(Lb);
+        free(lo);
+        return -1;
+    }
+    memcpy(out->first_a, fa, ((size_t)na + 1) * sizeof *fa);
+    memcpy(out->first_b, fb, ((size_t)nb + 1) * sizeof *fb);
+    for (int k = 0; k < n; k++) {
+        bin_band(&X->s[k], fa, na, La + (size_t)k * na, &lo[4 * k], &lo[4 * k + 1]);
+        bin_band(&Y->s[k], fb, nb, Lb + (size_t)k * nb, &lo[4 * k + 2], &lo[4 * k + 3]);
+    }
+    /* start from the product of the two 1D spectra (binned), kept off zero so the EM can move every cell */
+    double A[TSR_LP_SFS2D_BINS], B[TSR_LP_SFS2D_BINS], ta = 0, tb = 0, tot = 0;
+    for (int i = 0; i < na; i++) {
+        A[i] = 0;
+        for (int k = fa[i]; k < fa[i + 1]; k++)
+            A[i] += sfs_a[k];
+        ta += A[i];
+    }
+    for (int j = 0; j < nb; j++) {
+        B[j] = 0;
+        for (int k = fb[j]; k < fb[j + 1]; k++)
+            B[j] += sfs_b[k];
+        tb += B[j];
+    }
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) {
+            double v = ta > 0 && tb > 0 ? A[i] / ta * B[j] / tb : 0;
+            phi[(size_t)i * nb + j] = v + 1e-4 / (na * nb);
+            tot += phi[(size_t)i * nb + j];
+        }
+    for (int c = 0; c < na * nb; c++)
+        phi[c] /= tot;
+    int it;
+    for (it = 0; it < TSR_LP_SFS_MAX_ITER; it++) {
+        memset(nx, 0, (size_t)na * nb * sizeof *nx);
+        int used = 0;
+        for (int k = 0; k < n; k++) {
+            const int al = lo[4 * k], an = lo[4 * k + 1], bl = lo[4 * k + 2], bn = lo[4 * k + 3];
+            const double *la = La + (size_t)k * na, *lb = Lb + (size_t)k * nb;
+            double w = 0;
+            for (int i = 0; i < an; i++) {
+                const double *row = phi + (size_t)(al + i) * nb + bl;
+                double r = 0;
+                for (int j = 0; j < bn; j++)
+                    r += row[j] * lb[j];
+                w += la[i] * r;
+            }
+            if (!(w > 0))
+                continue;
+            used++;
+            for (int i = 0; i < an; i++) {
+                const double *row = phi + (size_t)(al + i) * nb + bl;
+                double *dst = nx + (size_t)(al + i) * nb + bl, f = la[i] / w;
+                for (int j = 0; j < bn; j++)
+                    dst[j] += row[j] * lb[j] * f;
+            }
+        }
+        if (used == 0)
+            break;
+        double d = 0;
+        for (int c = 0; c < na * nb; c++) {
+            double v = nx[c] / used;
+            d += fabs(v - phi[c]);
+            phi[c] = v;
+        }
+        if (d < 1e-6)
+            break;
+    }
+    /* exact moments of p = k / C over each bin's counts */
+    double ma[TSR_LP_SFS2D_BINS][2], mb[TSR_LP_SFS2D_BINS][2];
+    for (int b = 0; b < na; b++) {
+        double s1 = 0, s2 = 0;
+        for (int k = fa[b]; k < fa[b + 1]; k++) {
+            s1 += (double)k / Ca;
+            s2 += ((double)k / Ca) * ((double)k / Ca);
+        }
+        ma[b][0] = s1 / (fa[b + 1] - fa[b]);
+        ma[b][1] = s2 / (fa[b + 1] - fa[b]);
+    }
+    for (int b = 0; b < nb; b++) {
+        double s1 = 0, s2 = 0;
+        for (int k = fb[b]; k < fb[b + 1]; k++) {
+            s1 += (double)k / Cb;
+            s2 += ((double)k / Cb) * ((double)k / Cb);
+        }
+        mb[b][0] = s1 / (fb[b + 1] - fb[b]);
+        mb[b][1] = s2 / (fb[b + 1] - fb[b]);
+    }
+    double num = 0, den = 0;
+    for (int k = 0; k < n && Ca > 1 && Cb > 1; k++) {
+        const int al = lo[4 * k], an = lo[4 * k + 1], bl = lo[4 * k + 2], bn = lo[4 * k + 3];
+        const double *la = La + (size_t)k * na, *lb = Lb + (size_t)k * nb;
+        double w = 0, sn = 0, sd = 0;
+        for (int i = 0; i < an; i++)
+            for (int j = 0; j < bn; j++) {
+                double q = phi[(size_t)(al + i) * nb + bl + j] * la[i] * lb[j];
+                const double *A = ma[al + i], *B = mb[bl + j];
+                double d2 = A[1] - 2 * A[0] * B[0] + B[1];
+                sn += q * (d2 - (A[0] - A[1]) / (Ca - 1) - (B[0] - B[1]) / (Cb - 1));
+                sd += q * (A[0] + B[0] - 2 * A[0] * B[0]);
+                w += q;
+            }
+        if (w > 0) {
+            num += sn / w;
+            den += sd / w;
+        }
+    }
+    out->n_a = na;
+    out->n_b = nb;
+    out->sites_in_em = n;
+    out->iterations = it;
+    out->fst = den > 0 ? num / den : NAN;
+    out->num = num;
+    out->den = den;
+    out->sfs = phi;
+    free(nx);
+    free(La);
+    free(Lb);
+    free(lo);
+    return 0;
+}
+
+void tsr_lp_result_destroy(tsr_lp_result_t **rp)
+{
+    if (!rp || !*rp)
+        return;
+    tsr_lp_result_t *r = *rp;
+    for (int k = 0; r->sfs2d && k < r->n_pairs; k++) {
+        free(r->sfs2d[k].sfs);
+        free(r->sfs2d[k].first_a);
+        free(r->sfs2d[k].first_b);
+    }
+    free(r->sfs2d);
+    for (int p = 0; r->sfs && p < r->n_pops; p++) {
+        free(r->sfs[p].unfolded);
+        free(r->sfs[p].folded);
+    }
+    free(r->sfs);
+    free(r->fst);
+    free(r->het_sites);
+    free(r->het_rate);
+    free(r->het_em);
+    free(r);
+    *rp = NULL;
+}
+
+static int cmp_site(const void *x, const void *y)
+{
+    const lp_site_t *a = x, *b = y;
+    return (a->hash > b->hash) - (a->hash < b->hash);
+}
+
+tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
+{
+    *out = NULL;
+    tsr_lp_result_t *r = calloc(1, sizeof *r);
+    int np = a->n_pops * (a->n_pops - 1) / 2, ok = r != NULL;
+    if (ok) {
+        r->n_pops = a->n_pops;
+        r->n_pairs = np;
+        r->n_samples = a->n_samples;
+        ok = (r->sfs = calloc((size_t)a->n_pops + 1, sizeof *r->sfs)) &&
+             (r->fst = calloc((size_t)np + 1, sizeof *r->fst)) &&
+             (r->sfs2d = calloc((size_t)np + 1, sizeof *r->sfs2d)) &&
+             (r->het_sites = calloc((size_t)a->n_samples + 1, sizeof *r->het_sites)) &&
+             (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate)) &&
+             (r->het_em = calloc((size_t)a->n_samples + 1, sizeof *r->het_em));
+    }
+    for (int p = 0; ok && p < a->n_pops; p++) {
+        lp_pop_t *P = &a->pop[p];
+        tsr_lp_sfs_t *s = &r->sfs[p];
+        s->n_chrom = 2 * P->n_ind;
+        s->sites = P->sites;
+        s->sampled = P->n;
+        ok = (s->unfolded = calloc((size_t)s->n_chrom + 1, sizeof *s->unfolded)) &&
+             (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded));
+        if (!ok || P->n == 0)
+            continue;
+        /* the EM visits the sites in hash order: the same sample gives the same sums */
+        qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
+        int *lo = malloc((size_t)P->n * sizeof *lo), *len = malloc((size_t)P->n * sizeof *len);
+        const float **v = malloc((size_t)P->n * sizeof *v);
+        ok = lo && len && v;
+        for (int k = 0; ok && k < P->n; k++) {
+            lo[k] = P->s[k].lo;
+            len[k] = P->s[k].len;
+            v[k] = P->s[k].v;
+        }
+        if (ok) {
+            int it = tsr_lp_sfs_em(P->n, lo, len, v, s->n_chrom, TSR_LP_SFS_MAX_ITER, 1e-6, s->unfolded);
+            ok = it >= 0;
+            s->iterations = it;
+        }
+        free(lo);
+        free(len);
+        free(v);
+        for (int k = 0; ok && k <= s->n_chrom; k++) {
+            s->unfolded[k] *= (double)P->sites;
+            s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
+        }
+    }
+    for (int x = 0, k = 0; ok && x < a->n_pops; x++)
+        for (int y = x + 1; ok && y < a->n_pops; y++, k++) {
+            tsr_lp_sfs2d_t *d = &r->sfs2d[k];
+            d->pop_a = x;
+            d->pop_b = y;
+            d->fst = NAN;
+            ok = sfs2d_pair(&a->pop[x], &a->pop[y], r->sfs[x].unfolded, r->sfs[y].unfolded, d) == 0;
+            /* scale the 2D spectrum to the sites of the pair (every biallelic SNV is in both) */
+            for (int c = 0; ok && d->sfs && c < d->n_a * d->n_b; c++)
+                d->sfs[c] *= (double)a->pop[x].sites;
+        }
+    const int64_t *f = a->fst;
+    for (int x = 0, k = 0; ok && x < a->n_pops; x++)
+        for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)
+            r->fst[k] = (tsr_cohort_fst_t){x, y, f[0], f[1], f[2], f[2] != 0 ? (double)f[1] / (double)f[2] : NAN};
+    double cell_lik[HET_CELLS][3];
+    for (int c = 0; c < HET_CELLS; c++)
+        het_cell_lik(c, cell_lik[c]);
+    for (int j = 0; ok && j < a->n_samples; j++) {
+        r->het_sites[j] = a->het[2 * j];
+        r->het_em[j] = het_em(a->cell + (size_t)j * HET_CELLS, (const double(*)[3])cell_lik);
+        r->het_rate[j] = a->het[2 * j] > 0 ? (double)a->het[2 * j + 1] / TSR_COHORT_FST_SCALE / (double)a->het[2 * j]
+                                           : NAN;
+    }
+    if (!ok) {
+        tsr_lp_result_destroy(&r);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the likelihood statistics");
+    }
+    *out = r;
+    return TSR_OK;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Score tessera's low-pass cohort statistics against a `tessera simulate` truth set.
+
+usage: score_lowpass_stats.py RUN_DIR TRUTH.vcf.gz SAMPLES.tsv
+Prints one line of key=value figures:
+- sfs_tv_lik_<pop>, sfs_tv_hard_<pop>: total-variation distance between the normalised SFS (classes
+  1 .. 2n-1, sites polymorphic in the population) of the cohort's truth and (a) the likelihood SFS of
+  statistics.json "sfs", (b) the hard-call SFS: each called biallelic SNV at round(AC_Hard_<pop> /
+  AN_<pop> x 2n) ALT copies (at 0.1-1x no site is fully called, so the hard-call SFS of statistics.json,
+  "sfs_hard_calls", is empty: this is what hard calls give a user who scales them up). The truth SFS is
+  taken over the biallelic SNVs tessera called (matched by position and alleles): the comparison is of
+  the estimators on the same sites; sfs_tv_lik_all_<pop> compares with the truth over every true
+  biallelic SNV (discovery misses rare sites, which this distance then also counts).
+- fst_<p1>_<p2>, fst_true_<p1>_<p2>: tessera's F_ST ("fst_hudson", from the 2D SFS) and Hudson's F_ST
+  (Bhatia et al. 2013, ratio of sums) from the true genotypes over every true biallelic SNV;
+  fst_em_af_<p1>_<p2>: tessera's "fst_hudson_em_af" (EM allele frequencies).
+- hwe_lt01: fraction of PASS biallelic SNVs with INFO/HWE < 0.01.
+"""
+import json
+import subprocess
+import sys
+
+
+def run(cmd):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
+
+
+def tv(a, b):
+    sa, sb = sum(a), sum(b)
+    if sa <= 0 or sb <= 0:
+        return 1.0
+    return 0.5 * sum(abs(x / sa - y / sb) for x, y in zip(a, b))
+
+
+def hudson(rows):
+    num = den = 0.0
+    for a1, n1, a2, n2 in rows:
+        if n1 < 2 or n2 < 2:
+            continue
+        p1, p2 = a1 / n1, a2 / n2
+        num += (p1 - p2) ** 2 - p1 * (1 - p1) / (n1 - 1) - p2 * (1 - p2) / (n2 - 1)
+        den += p1 * (1 - p2) + p2 * (1 - p1)
+    return num / den if den else float("nan")
+
+
+def main():
+    rundir, truth, sheet = sys.argv[1:4]
+    pop_of = {}
+    with open(sheet) as f:
+        hdr = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            x = dict(zip(hdr, line.rstrip("\n").split("\t")))
+            pop_of[x["sample"]] = x["population"]
+    pops = sorted(set(pop_of.values()))
+    samples = run(["bcftools", "query", "-l", truth]).split()
+    col_pop = [pops.index(pop_of[s]) for s in samples]
+    nchr = [2 * sum(1 for c in col_pop if c == p) for p in range(len(pops))]
+    # truth: per biallelic SNV, ALT count per population
+    true_ac = {}
+    for line in run(["bcftools", "query", "-i", 'TYPE="snp" && N_ALT=1', "-f", "%POS\t%REF\t%ALT[\t%GT]\n",
+                     truth]).splitlines():
+        f = line.split("\t")
+        ac = [0] * len(pops)
+        for c, gt in zip(col_pop, f[3:]):
+            ac[c] += gt.count("1")
+        true_ac[(int(f[0]), f[1], f[2])] = ac
+    stats = json.load(open(rundir + "/statistics.json"))
+    keys = "%POS\t%REF\t%ALT\t%FILTER\t%INFO/HWE" + "".join("\t%%INFO/AC_Hard_%s\t%%INFO/AN_%s" % (p, p)
+                                                           for p in pops) + "\n"
+    called = {}
+    for line in run(["bcftools", "query", "-i", 'TYPE="snp" && N_ALT=1', "-f", keys,
+                     rundir + "/cohort.bcf"]).splitlines():
+        f = line.split("\t")
+        called[(int(f[0]), f[1], f[2])] = f[3:]
+    out = []
+    for p, name in enumerate(pops):
+        n = nchr[p]
+        t_called, t_all, hard = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+        for k, ac in true_ac.items():
+            t_all[ac[p]] += 1
+            if k in called:
+                t_called[ac[p]] += 1
+        for k, f in called.items():
+            ach, an = f[2 + 2 * p], f[3 + 2 * p]
+            if ach != "." and an not in (".", "0"):
+                hard[min(n, int(round(int(ach) / int(an) * n)))] += 1
+        lik = stats["sfs"][name]["unfolded"]
+        mid = slice(1, n)
+        out.append("sfs_tv_lik_%s=%.4f" % (name, tv(lik[mid], t_called[mid])))
+        out.append("sfs_tv_hard_%s=%.4f" % (name, tv(hard[mid], t_called[mid])))
+        out.append("sfs_tv_lik_all_%s=%.4f" % (name, tv(lik[mid], t_all[mid])))
+        out.append("sfs_tv_hard_all_%s=%.4f" % (name, tv(hard[mid], t_all[mid])))
+    for pr in stats["fst_hudson"]["pairs"]:
+        a, b = pops.index(pr["pop1"]), pops.index(pr["pop2"])
+        truth_f = hudson([(ac[a], nchr[a], ac[b], nchr[b]) for ac in true_ac.values()])
+        out.append("fst_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], pr["fst"] if pr["fst"] is not None else float("nan")))
+        out.append("fst_true_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], truth_f))
+    for pr in stats.get("fst_hudson_em_af", {"pairs": []})["pairs"]:
+        out.append("fst_em_af_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], pr["fst"] if pr["fst"] is not None else float("nan")))
+    hw = [float(f[1]) for f in called.values() if f[0] == "PASS" and f[1] != "."]
+    out.append("hwe_lt01=%.4f(%d)" % (sum(1 for x in hw if x < 0.01) / len(hw) if hw else float("nan"), len(hw)))
+    print(" ".join(out))
+
+
+if __name__ == "__main__":
+    main()
