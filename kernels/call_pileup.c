@@ -64,16 +64,19 @@ static int read_view_push_ev(read_view_t *v, int64_t pos, int32_t del, const uin
  * while the event is the same sequence one base earlier), so one indel in a
  * homopolymer or tandem repeat gets one anchor whichever way the aligner
  * placed it. An event moves only over aligned bases of the read and never
- * past the previous event or the read's start.
+ * past the previous event or the read's start; it may move before the
+ * region's start over the `before` reference bases the caller has there
+ * (an event that lands before the start belongs to the previous region,
+ * which anchors it the same way, and pass 1 drops it here).
  */
-static void read_view_left_align(read_view_t *v, const ref_span_t *ref)
+static void read_view_left_align(read_view_t *v, const ref_span_t *ref, int64_t before)
 {
     int64_t floor = v->rstart;
     for (int i = 0; i < v->n_ev; i++) {
         indel_ev_t *e = &v->ev[i];
         for (;;) {
             int64_t p = e->pos;
-            if (p - 1 < floor || p - ref->start < 1 || p - ref->start >= ref->len ||
+            if (p - 1 < floor || p - ref->start < 1 - before || p - ref->start >= ref->len ||
                 v->base[p - 1 - v->rstart] < 0)
                 break;
             char anchor = ref->seq[p - ref->start];
@@ -210,7 +213,7 @@ tsr_status_t tsr_call_walk_sample(const char *path, const char *contig, int64_t 
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
             break;
         }
-        read_view_left_align(v, ref);
+        read_view_left_align(v, ref, o->ref_before);
         v->skip_before = skip_before;
         if (fn(ctx, v) < 0) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);

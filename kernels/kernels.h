@@ -31,6 +31,8 @@ typedef struct tsr_call_opts {
     int min_mapq;           /* reads below are skipped (default 20) */
     int min_baseq;          /* bases below are not counted toward candidates and depth (default 13) */
     int min_gl_baseq;       /* bases below add nothing to genotype likelihoods (default 3) */
+    int64_t ref_before;     /* reference bases readable before ref_seq (ref_seq[-ref_before..-1]): indels
+                               left-align across the region's start over them, as in the previous region (0) */
     int min_alt_reads;      /* SNV candidate: reads of one alt base in one sample (default 2) */
     double min_alt_frac;    /* ... and this fraction of that sample's depth (default 0.1) */
     int min_pool_alt_reads; /* or: reads of one alt base summed over the batch (default 3) */

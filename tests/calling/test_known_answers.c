@@ -472,12 +472,73 @@ static void test_read_phase(void **state)
     tsr_evidence_destroy(&on);
 }
 
+/* The indel sites of ev as "pos:alleles;" appended to out. */
+static void indel_sites(const tsr_evidence_t *ev, char *out, size_t cap)
+{
+    for (int64_t i = 0; i < ev->n_sites; i++)
+        if (ev->kind[i] == TSR_SITE_INDEL) {
+            size_t n = strlen(out);
+            snprintf(out + n, cap - n, "%lld:%.*s;", (long long)ev->pos[i],
+                     (int)(ev->allele_off[i + 1] - ev->allele_off[i]), ev->allele_blob + ev->allele_off[i]);
+        }
+}
+
+/*
+ * A repeat indel across a shard edge (issue 21): S0 is homozygous for the
+ * deletion of one A of the homopolymer [300, 308), which the aligner wrote
+ * at its right end (anchor 306). Left-aligned it is CA>C at 299. Called as
+ * one region, or as [0, 304) + [304, 420) where the second region has the
+ * reference before its start (opts.ref_before), the indel sites are the
+ * same: one record at 299. (Before, the second region stopped the
+ * left-alignment at its start and made a second record of the same
+ * deletion at 304's side.)
+ */
+static void test_shard_edge(void **state)
+{
+    (void)state;
+    for (int s = 0; s < NS; s++)
+        memset(&reads[s], 0, sizeof reads[s]);
+    for (int i = 0; i < 8; i++)
+        add_read(0, 262 + 4 * i, EV_DEL, 306, 1, NULL, i % 2);
+    for (int s = 1; s < NS; s++)
+        for (int i = 0; i < 6; i++)
+            add_read(s, 262 + 5 * i, EV_NONE, 0, 0, NULL, i % 2);
+    const char *ids[NS] = {"E0", "E1", "E2"};
+    char paths_buf[NS][512];
+    const char *paths[NS];
+    for (int s = 0; s < NS; s++) {
+        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/%s.bam", tmpdir, ids[s]);
+        write_bam(paths_buf[s], &reads[s]);
+        paths[s] = paths_buf[s];
+    }
+    tsr_call_opts_t co;
+    tsr_call_opts_init(&co);
+    tsr_evidence_t *whole = NULL, *a = NULL, *b = NULL;
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, REF_LEN, NS, ids, paths, &co, NULL, &whole), TSR_OK);
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrK", 0, 304, NS, ids, paths, &co, NULL, &a), TSR_OK);
+    co.ref_before = 304;
+    assert_int_equal(tsr_call_region(ref + 304, REF_LEN - 304, "chrK", 304, REF_LEN, NS, ids, paths, &co, NULL, &b),
+                     TSR_OK);
+    char one[512] = "", split[512] = "";
+    indel_sites(whole, one, sizeof one);
+    indel_sites(a, split, sizeof split);
+    indel_sites(b, split, sizeof split);
+    char want[64];
+    snprintf(want, sizeof want, "299:%c%c,%c,<*>;", ref[299], ref[300], ref[299]);
+    assert_string_equal(one, want);
+    assert_string_equal(split, one);
+    tsr_evidence_destroy(&whole);
+    tsr_evidence_destroy(&a);
+    tsr_evidence_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_pooled_indel),
         cmocka_unit_test(test_read_phase),
+        cmocka_unit_test(test_shard_edge),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
