@@ -129,6 +129,8 @@ typedef struct tsr_lp_opts {
     double min_site_qual;   /* sites below this QUAL are not reported (default 10) */
     double min_qual;        /* sites below this QUAL are filtered LowQual (default 30) */
     double max_qual;        /* QUAL cap (default 9999) */
+    int64_t ref_before;     /* reference bases readable before ref_seq, for left-aligning indels across the
+                               region's start as the previous region does (default 0) */
 } tsr_lp_opts_t;
 
 void tsr_lp_opts_init(tsr_lp_opts_t *o);

@@ -55,7 +55,7 @@ typedef struct lp_sample {
     int64_t qn;
 } lp_sample_t;
 
-static int lp_push_obs(lp_sample_t *sm, const lp_obs_t *o, const uint8_t *seq, int qoff)
+static int lp_push_obs(lp_sample_t *sm, const lp_obs_t *o, const char *ins)
 {
     if (sm->n_obs == sm->m_obs) {
         int64_t m = sm->m_obs ? 2 * sm->m_obs : 256;
@@ -77,8 +77,8 @@ static int lp_push_obs(lp_sample_t *sm, const lp_obs_t *o, const uint8_t *seq, i
             sm->m_ins = m;
         }
         d->ins_off = sm->n_ins;
-        for (int i = 0; i < o->ins_len; i++)
-            sm->ins[sm->n_ins++] = seq_nt16_str[bam_seqi(seq, qoff + i)];
+        memcpy(sm->ins + sm->n_ins, ins, (size_t)o->ins_len);
+        sm->n_ins += o->ins_len;
     }
     return 0;
 }
@@ -95,12 +95,43 @@ typedef struct lp_job {
     char (*msg)[512];
 } lp_job_t;
 
+/*
+ * Left-align an indel at `anchor` (a deletion of `del` bases, or the
+ * insertion `ins` of ins_len bases, rotated in place) within a repeat: the
+ * anchor moves left while the event one base earlier is the same sequence,
+ * never before `floor` (the read's start or the end of its previous event)
+ * nor past the reference the task has (ref_before bases before start), as
+ * the deep caller does, so both modes and every shard layout anchor it alike.
+ */
+static int64_t lp_left_align(const lp_job_t *j, int64_t anchor, int del, char *ins, int ins_len, int64_t floor)
+{
+    const char *rs = j->ref_seq;
+    for (;;) {
+        int64_t p = anchor;
+        if (p - 1 < floor || p - j->start < 1 - j->o->ref_before || p - j->start >= j->ref_len)
+            break;
+        char a = rs[p - j->start];
+        if (del > 0) {
+            if (p + del - j->start >= j->ref_len || rs[p + del - j->start] != a)
+                break;
+        } else {
+            if (ins[ins_len - 1] != a)
+                break;
+            memmove(ins + 1, ins, (size_t)ins_len - 1);
+            ins[0] = a;
+        }
+        anchor = p - 1;
+    }
+    return anchor;
+}
+
 /* Walk one read's CIGAR: reference bases to the depth array, the rest to observations. */
 static int lp_read(lp_job_t *j, lp_sample_t *sm, int sample, const bam1_t *b, int64_t skip_before, int32_t *diff)
 {
     const uint32_t *cig = bam_get_cigar(b);
     const uint8_t *seq = bam_get_seq(b), *qual = bam_get_qual(b);
     int64_t r = b->core.pos, lo = j->start > skip_before ? j->start : skip_before;
+    int64_t floor = b->core.pos; /* an indel left-aligns no further than the read's start or its previous event */
     int qi = 0, last_aligned = 0, mapq = b->core.qual;
     for (uint32_t k = 0; k < b->core.n_cigar; k++) {
         int op = bam_cigar_op(cig[k]), len = (int)bam_cigar_oplen(cig[k]);
@@ -123,7 +154,7 @@ static int lp_read(lp_job_t *j, lp_sample_t *sm, int sample, const bam1_t *b, in
                     sm->qn++;
                 } else {
                     lp_obs_t ob = {p, sample, TSR_SITE_SNV, (uint8_t)(q < mapq ? q : mapq), (uint8_t)c, 0, 0, 0};
-                    if (lp_push_obs(sm, &ob, NULL, 0) < 0)
+                    if (lp_push_obs(sm, &ob, NULL) < 0)
                         return -1;
                 }
             }
@@ -134,14 +165,21 @@ static int lp_read(lp_job_t *j, lp_sample_t *sm, int sample, const bam1_t *b, in
         case BAM_CINS:
         case BAM_CDEL: {
             int64_t anchor = r - 1;
-            if (last_aligned && anchor >= lo && anchor < j->end && anchor + (op == BAM_CDEL ? len : 0) + 1 < j->ref_len + j->start &&
-                j->ref_seq[anchor - j->start] != 'N') {
+            char ins[256];
+            int del = op == BAM_CDEL ? len : 0, ins_len = op == BAM_CINS ? len : 0;
+            if (last_aligned && (size_t)ins_len <= sizeof ins && anchor + del + 1 < j->ref_len + j->start) {
+                for (int i = 0; i < ins_len; i++)
+                    ins[i] = seq_nt16_str[bam_seqi(seq, qi + i)];
+                anchor = lp_left_align(j, anchor, del, ins, ins_len, floor);
+            }
+            if (last_aligned && anchor >= lo && anchor < j->end && anchor + del + 1 < j->ref_len + j->start &&
+                (size_t)ins_len <= sizeof ins && j->ref_seq[anchor - j->start] != 'N') {
                 int iq = j->o->indel_qual < mapq ? j->o->indel_qual : mapq;
-                lp_obs_t ob = {anchor, sample, TSR_SITE_INDEL, (uint8_t)iq, 0, op == BAM_CDEL ? len : 0,
-                               op == BAM_CINS ? len : 0, 0};
-                if (lp_push_obs(sm, &ob, seq, qi) < 0)
+                lp_obs_t ob = {anchor, sample, TSR_SITE_INDEL, (uint8_t)iq, 0, del, ins_len, 0};
+                if (lp_push_obs(sm, &ob, ins) < 0)
                     return -1;
             }
+            floor = anchor + del + 1;
             if (op == BAM_CINS)
                 qi += len;
             else
