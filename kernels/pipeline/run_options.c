@@ -57,6 +57,16 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      TSR_RUN_OPT_STR, TSR_OPT(aln_format), NULL, "bam or cram", 0, "bam|cram", "aln_format", TSR_RUN_OPT_ALIGN},
     {"grace", "SECONDS", "on SIGTERM/SIGUSR1, wait this long for running tasks [60]", TSR_RUN_OPT_REAL,
      TSR_OPT(grace_seconds), "60", "a number of seconds >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    /* in the fingerprint (it changes DIR/audit_inputs.sha256) and kept in run.tsv for `tessera add` */
+    {"hash-inputs", "",
+     "audit: SHA-256 of every read file too, into DIR/audit_inputs.sha256 and the\n"
+     "head (the sheet, reference and .fai are always hashed) [off]",
+     TSR_RUN_OPT_FLAG, TSR_OPT(hash_inputs), NULL, NULL, 0, NULL, "hash_inputs", TSR_RUN_OPT_ALIGN},
+    /* not in the fingerprint: a signature changes no output; not recorded (a key path is not the run's) */
+    {"sign-key", "KEY",
+     "audit: sign the head with this Ed25519 private key (tessera keygen) into\n"
+     "DIR/audit.sig; check with tessera verify DIR --pubkey PUB",
+     TSR_RUN_OPT_STR, TSR_OPT(sign_key), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
 };
 
 int tsr_run_opt_count(void)
@@ -99,6 +109,9 @@ tsr_status_t tsr_run_opt_set(tsr_run_opts_t *o, const tsr_run_opt_decl_t *d, con
         ok = !d->choices || tsr_run_opt_choice(d->choices, text);
         if (ok)
             *(const char **)field = text;
+        break;
+    case TSR_RUN_OPT_FLAG:
+        *(int *)field = 1;
         break;
     case TSR_RUN_OPT_INT: {
         long v = strtol(text, &end, 10);
@@ -151,7 +164,7 @@ void tsr_run_opts_help(FILE *fp, unsigned flags)
             if (!(d->flags & TSR_RUN_OPT_REQUIRED) != !req || (flags && !(d->flags & flags)))
                 continue;
             char lhs[64];
-            snprintf(lhs, sizeof lhs, "--%s %s", d->name, d->metavar);
+            snprintf(lhs, sizeof lhs, "--%s%s%s", d->name, d->metavar[0] ? " " : "", d->metavar);
             fprintf(fp, "  %-21s ", lhs);
             for (const char *p = d->help; *p;) {
                 size_t k = strcspn(p, "\n");
@@ -177,7 +190,8 @@ tsr_status_t tsr_run_opts_record_write(FILE *fp, const tsr_run_opts_t *o)
             fprintf(fp, "%s\t%s\n", d->record, v ? v : "");
             break;
         }
-        case TSR_RUN_OPT_INT: fprintf(fp, "%s\t%d\n", d->record, *(const int *)field); break;
+        case TSR_RUN_OPT_INT:
+        case TSR_RUN_OPT_FLAG: fprintf(fp, "%s\t%d\n", d->record, *(const int *)field); break;
         case TSR_RUN_OPT_I64:
         case TSR_RUN_OPT_SIZE: fprintf(fp, "%s\t%lld\n", d->record, (long long)*(const int64_t *)field); break;
         case TSR_RUN_OPT_REAL: fprintf(fp, "%s\t%.17g\n", d->record, *(const double *)field); break;
@@ -206,7 +220,8 @@ int tsr_run_opts_record_read(tsr_run_opts_t *o, const char *key, const char *val
             snprintf(buf, len, "%s", value);
             *(const char **)field = buf[0] ? buf : NULL;
             break;
-        case TSR_RUN_OPT_INT: *(int *)field = atoi(value); break;
+        case TSR_RUN_OPT_INT:
+        case TSR_RUN_OPT_FLAG: *(int *)field = atoi(value); break;
         case TSR_RUN_OPT_I64:
         case TSR_RUN_OPT_SIZE: *(int64_t *)field = strtoll(value, NULL, 10); break;
         case TSR_RUN_OPT_REAL: *(double *)field = strtod(value, NULL); break;

@@ -649,10 +649,18 @@ static void test_journal_api(void **state)
     assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
     const char *outs[2] = {"x.bin", "bad\tpath"};
     uint32_t crcs[2] = {crc, 1};
-    assert_int_equal(tsr_journal_append_done(j, "k1", 1, outs, crcs), TSR_OK);
-    assert_int_equal(tsr_journal_append_done(j, "bad\nkey", 1, outs, crcs), TSR_ERR_INTERNAL);
+    char dig[TSR_DIGEST_MAX];
+    assert_int_equal(tsr_file_sha256(opath, dig), TSR_OK);
+    /* the SHA-256 check value of "123456789" */
+    assert_string_equal(dig, "sha256:15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225");
+    const char *digs[2] = {dig, dig};
+    const char *bad_digs[1] = {"sha256:xyz"};
+    assert_int_equal(tsr_journal_append_done(j, "k1", 1, outs, crcs, digs), TSR_OK);
+    assert_int_equal(tsr_journal_append_done(j, "k0", 1, outs, crcs, bad_digs), TSR_ERR_INTERNAL);
     tsr_error_clear();
-    assert_int_equal(tsr_journal_append_done(j, "k2", 2, outs, crcs), TSR_ERR_INTERNAL);
+    assert_int_equal(tsr_journal_append_done(j, "bad\nkey", 1, outs, crcs, digs), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_append_done(j, "k2", 2, outs, crcs, digs), TSR_ERR_INTERNAL);
     tsr_error_clear();
     assert_int_equal(tsr_journal_append_error(j, "k3", TSR_ERR_IO, "disk\tfull"), TSR_OK);
     assert_non_null(strstr(tsr_journal_last_error(j), "disk full"));
@@ -673,8 +681,8 @@ static void test_journal_api(void **state)
     tsr_journal_close(&j);
     long len;
     char *d = read_file(jpath, &len);
-    assert_memory_equal(d, "TSRJ\t1\tfp\t", 10);
-    assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\t"));
+    assert_memory_equal(d, "TSRJ\t2\tfp\t", 10);
+    assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\tsha256:15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225\t"));
     free(d);
 }
 
