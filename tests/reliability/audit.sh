@@ -13,6 +13,8 @@
 #   signature       --sign-key; verify --pubkey with the right key exits 0, with another key exits 1
 #   ranks           the head is the same at 1, 2 and 3 ranks
 #   kill            kill -9 of the whole run while the journal is incomplete, resume: the same head
+#   export          export --aggregate-only carries the source head and its own content hash; refused
+#                   from a directory whose cohort.bcf no longer matches its journal
 # Needs $TSR_TESSERA and $TSR_MPIEXEC (CTest).
 set -euo pipefail
 CASE=$1
@@ -157,6 +159,18 @@ kill)
   h=$(run 2 "$D")
   [ "$h" = "$HEAD" ] || fail "after kill -9 and resume the head is $h, uninterrupted $HEAD"
   "$T" verify "$D" --expect "$HEAD" > /dev/null 2> "$W/v.err" || fail "the resumed run does not verify: $(cat "$W/v.err")"
+  ;;
+export)
+  HEAD=$(run 2 "$D")
+  "$T" export --aggregate-only --in "$D" --out "$W/sites.vcf.gz" > /dev/null || fail "export failed"
+  bcftools view -h "$W/sites.vcf.gz" | grep -q "^##tessera_source_audit=$HEAD " || fail "no source head in the header"
+  want=$(bcftools view -H "$W/sites.vcf.gz" | sha256sum | cut -c1-64)
+  bcftools view -h "$W/sites.vcf.gz" | grep -q "^##tessera_content_sha256=sha256:$want " \
+    || fail "the header's content hash is not that of the data lines ($want)"
+  size=$(stat -c %s "$D/cohort.bcf")
+  printf '\x5a' | dd of="$D/cohort.bcf" bs=1 seek=$((size / 2)) conv=notrunc status=none
+  rc=0; "$T" export --aggregate-only --in "$D" --out "$W/s2.vcf.gz" > /dev/null 2> "$W/e.err" || rc=$?
+  [ "$rc" = 1 ] && grep -q "is not the file its run journaled" "$W/e.err" || fail "export from a changed cohort.bcf"
   ;;
 *) fail "unknown case" ;;
 esac
