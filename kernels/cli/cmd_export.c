@@ -10,11 +10,13 @@
 
 #include <htslib/hts.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void tsr_export_usage(FILE *fp)
 {
@@ -82,6 +84,8 @@ static int tsr_export_gvcf(const char *sample, const char *dir, const char *ref,
  */
 static tsr_status_t tsr_export_source_head(const char *dir, const char *bcf, char head[TSR_DIGEST_MAX])
 {
+    if (access(bcf, R_OK) != 0) /* the exporter's own message for an input it cannot read */
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", bcf, strerror(errno));
     tsr_audit_opts_t ao = {0};
     ao.need_head_record = 1;
     tsr_audit_result_t r;

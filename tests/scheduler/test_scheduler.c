@@ -583,6 +583,12 @@ static void test_truncated_last_line(void **state)
     int n_done = 0;
     assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
     assert_int_equal(n_done, 10);
+    /* the chain continues from the last whole record: every line links to the one before it */
+    tsr_audit_opts_t ao = {0};
+    tsr_audit_result_t ar;
+    assert_int_equal(tsr_audit_check(f->dir, &ao, &ar), TSR_OK);
+    assert_int_equal(ar.n_problems, 0);
+    assert_int_equal(ar.n_tasks, 10);
 }
 
 static void count_keys(void *ctx, const char *key)
@@ -631,6 +637,12 @@ static void test_corrupted_middle_line(void **state)
     assert_int_equal(res.n_executed, 8);
     assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
     assert_int_equal(n_done, 10);
+    /* the chain continues from the last whole record: every line links to the one before it */
+    tsr_audit_opts_t ao = {0};
+    tsr_audit_result_t ar;
+    assert_int_equal(tsr_audit_check(f->dir, &ao, &ar), TSR_OK);
+    assert_int_equal(ar.n_problems, 0);
+    assert_int_equal(ar.n_tasks, 10);
 }
 
 static void test_journal_api(void **state)
