@@ -281,7 +281,7 @@ typedef struct tsr_stage {
 /*
  * Run `st` unless the journal in outdir proves it done (*skipped = 1). The
  * master (rank 0 of comm) reads the journal and journals the stage with its
- * outputs' CRC32s after `run` succeeds on every rank. A stop signal pending
+ * outputs' CRC32s and digests (`digest` or SHA-256) after `run` succeeds on every rank. A stop signal pending
  * on any rank before it starts gives TSR_ERR_INTERRUPTED (rerun resumes).
  * Collective on comm; every rank returns the same status and message.
  */
