@@ -40,8 +40,18 @@ tsr_status_t tsr_pipeline_audit_content(void *ctx, const char *path, const char 
     return tsr_error_set(TSR_ERR_FORMAT, "unknown digest kind in '%s'", recorded);
 }
 
-/* Append "<hex>  <absolute path>\n" for one input file. */
-static tsr_status_t tsr_audit_input_line(FILE *fp, const char *path)
+/* Whether `text` holds `line` (with its newline) as a whole line. */
+static int tsr_audit_has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; p && (p = strstr(p, line)); p++)
+        if ((p == text || p[-1] == '\n') && p[n - 1] == '\n')
+            return 1;
+    return 0;
+}
+
+/* Append "<hex>  <absolute path>\n" for one input file, unless `kept` (NULL: none) already lists it. */
+static tsr_status_t tsr_audit_input_line(FILE *fp, const char *path, const char *kept)
 {
     char abs[PATH_MAX], dig[TSR_DIGEST_MAX];
     if (!realpath(path, abs))
@@ -49,32 +59,45 @@ static tsr_status_t tsr_audit_input_line(FILE *fp, const char *path)
     if (strchr(abs, '\n'))
         return tsr_error_set(TSR_ERR_USAGE, "input path '%s' contains a newline", abs);
     TSR_CALL(tsr_file_sha256(abs, dig));
-    fprintf(fp, "%s  %s\n", dig + 7, abs);
+    char line[PATH_MAX + 80];
+    snprintf(line, sizeof line, "%s  %s\n", dig + 7, abs);
+    if (!kept || !tsr_audit_has_line(kept, line))
+        fputs(line, fp);
     return TSR_OK;
 }
 
-/* The manifest's text (malloc'ed) for this plan. */
-static tsr_status_t tsr_audit_inputs_text(const tsr_plan_t *plan, char **text, size_t *len)
+/*
+ * The manifest's text (malloc'ed) for this plan. `tessera add` keeps the
+ * earlier manifest (`before`) and hashes the new sheet part's read files only:
+ * the earlier parts' files were hashed by the runs that added them and may
+ * have moved away since (plan->first_checked).
+ */
+static tsr_status_t tsr_audit_inputs_text(const tsr_plan_t *plan, const char *before, char **text, size_t *len)
 {
     FILE *fp = open_memstream(text, len);
     if (!fp)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory hashing the inputs");
+    const int add = plan->opts.add_fingerprint != NULL;
+    const char *kept = add ? before : NULL;
+    if (kept)
+        fputs(kept, fp);
     char fai[4200];
     snprintf(fai, sizeof fai, "%s.fai", plan->opts.ref);
-    tsr_status_t s = tsr_audit_input_line(fp, plan->opts.samples);
+    tsr_status_t s = tsr_audit_input_line(fp, plan->opts.samples, kept);
     if (s == TSR_OK)
-        s = tsr_audit_input_line(fp, plan->opts.ref);
+        s = tsr_audit_input_line(fp, plan->opts.ref, kept);
     if (s == TSR_OK)
-        s = tsr_audit_input_line(fp, fai);
-    for (int i = 0; s == TSR_OK && plan->opts.hash_inputs && i < plan->sheet->n_samples; i++) {
+        s = tsr_audit_input_line(fp, fai, kept);
+    for (int i = add ? plan->first_checked : 0; s == TSR_OK && plan->opts.hash_inputs && i < plan->sheet->n_samples;
+         i++) {
         const tsr_sample_t *smp = &plan->sheet->samples[i];
         for (int l = 0; s == TSR_OK && l < smp->n_lanes; l++) {
-            s = tsr_audit_input_line(fp, smp->lanes[l].fastq1);
+            s = tsr_audit_input_line(fp, smp->lanes[l].fastq1, kept);
             if (s == TSR_OK && smp->lanes[l].fastq2)
-                s = tsr_audit_input_line(fp, smp->lanes[l].fastq2);
+                s = tsr_audit_input_line(fp, smp->lanes[l].fastq2, kept);
         }
         if (s == TSR_OK && smp->bam)
-            s = tsr_audit_input_line(fp, smp->bam);
+            s = tsr_audit_input_line(fp, smp->bam, kept);
     }
     if (fclose(fp) != 0 && s == TSR_OK)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory hashing the inputs");
@@ -109,9 +132,9 @@ tsr_status_t tsr_pipeline_audit_inputs(const tsr_plan_t *plan)
     int missing = 0;
     char path[4200], jpath[4200], changed[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", plan->opts.outdir, TSR_AUDIT_INPUTS_FILE);
-    tsr_status_t s = tsr_audit_inputs_text(plan, &text, &len);
+    tsr_status_t s = tsr_file_read_all(path, &before, &blen, &missing);
     if (s == TSR_OK)
-        s = tsr_file_read_all(path, &before, &blen, &missing);
+        s = tsr_audit_inputs_text(plan, before, &text, &len);
     const char *old = s == TSR_OK && before ? tsr_audit_inputs_changed(before, text, changed, sizeof changed) : NULL;
     if (old)
         s = tsr_error_set(TSR_ERR_STATE,

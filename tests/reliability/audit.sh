@@ -13,6 +13,8 @@
 #   signature       --sign-key; verify --pubkey with the right key exits 0, with another key exits 1
 #   ranks           the head is the same at 1, 2 and 3 ranks
 #   kill            kill -9 of the whole run while the journal is incomplete, resume: the same head
+#   add             tessera add (low-pass, --hash-inputs): a new head that verifies, the new BAMs hashed, the
+#                   first run's head no longer expected
 #   export          export --aggregate-only carries the source head and its own content hash; refused
 #                   from a directory whose cohort.bcf no longer matches its journal
 # Needs $TSR_TESSERA and $TSR_MPIEXEC (CTest).
@@ -159,6 +161,26 @@ kill)
   h=$(run 2 "$D")
   [ "$h" = "$HEAD" ] || fail "after kill -9 and resume the head is $h, uninterrupted $HEAD"
   "$T" verify "$D" --expect "$HEAD" > /dev/null 2> "$W/v.err" || fail "the resumed run does not verify: $(cat "$W/v.err")"
+  ;;
+add)
+  "$T" simulate --out "$W/lp" --samples 8 --coverage 1 --length 50000 --bam --populations 2 --seed 3 > /dev/null
+  awk -v d="$W/lp" 'BEGIN { FS = OFS = "\t" } NR == 1 { for (i = 1; i <= NF; i++) if ($i == "bam") c = i; print; next }
+                    { if ($c !~ /^\//) $c = d "/" $c; print }' "$W/lp/samples.tsv" > "$W/all.tsv"
+  head -n 6 "$W/all.tsv" > "$W/first.tsv"
+  { head -n 1 "$W/all.tsv"; tail -n +7 "$W/all.tsv"; } > "$W/new.tsv"
+  OPTS=(--ref "$W/lp/ref.fa" --samples "$W/first.tsv" --mode lowpass --batch-size 3 --shard-size 25000 --threads 1
+        --log-level error)
+  H1=$(run 2 "$D" --hash-inputs)
+  "$MPI" --oversubscribe -n 2 "$T" add --out "$D" --samples "$W/new.tsv" --threads 1 --log-level error > "$W/add.log" \
+    || fail "tessera add failed"
+  H2=$(sed -n 's/^tessera add: audit \(sha256:[0-9a-f]\{64\}\)$/\1/p' "$W/add.log")
+  [ -n "$H2" ] && [ "$H2" != "$H1" ] || fail "tessera add printed no new head: $(cat "$W/add.log")"
+  new_bam=$(tail -n 1 "$W/new.tsv" | cut -f"$(head -n 1 "$W/all.tsv" | tr '\t' '\n' | grep -n '^bam$' | cut -d: -f1)")
+  grep -q "  $(realpath "$new_bam")\$" "$D/audit_inputs.sha256" || fail "the added sample's BAM was not hashed"
+  [ "$(grep -c "  $(realpath "$W/lp/ref.fa")\$" "$D/audit_inputs.sha256")" = 1 ] || fail "the reference is listed twice"
+  "$T" verify "$D" --expect "$H2" > /dev/null 2> "$W/v.err" || fail "after tessera add: $(cat "$W/v.err")"
+  HEAD=$H1
+  expect_bad "$D" "not the expected $H1"
   ;;
 export)
   HEAD=$(run 2 "$D")
