@@ -4,7 +4,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
       libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-      libhts-dev libhwloc-dev libminimap2-dev zlib1g-dev libcmocka-dev
+      libhts-dev libhwloc-dev libminimap2-dev zlib1g-dev libssl-dev libcmocka-dev
       bcftools samtools tabix minimap2 bwa freebayes smalt-examples python3
       shapeit4-example plink2 vcftools
       clang-14 libclang-rt-14-dev valgrind

@@ -23,6 +23,7 @@
 #include <htslib/hts.h>
 #include <htslib/kstring.h>
 #include <htslib/vcf.h>
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -115,6 +116,7 @@ static tsr_status_t tsr_export_select(const bcf_hdr_t *h, const char *fields, ui
  */
 static tsr_status_t tsr_export_header(const bcf_hdr_t *in, const uint8_t *keep, int64_t min_ac, bcf_hdr_t **out)
 {
+    *out = NULL;
     kstring_t txt = KS_INITIALIZE, kept = KS_INITIALIZE;
     bcf_hdr_t *h = NULL;
     int bad = bcf_hdr_format(in, 1, &txt) != 0;
@@ -191,10 +193,12 @@ typedef struct tsr_export_io {
     uint8_t *keep;
     int32_t *ac;
     int mac;
+    kstring_t line; /* a record as VCF text, for the content hash */
 } tsr_export_io_t;
 
+/* One pass over the input: write the kept records, or (md != NULL) only hash their VCF text. */
 static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io_t *x, const char *tmp,
-                                       tsr_export_summary_t *sum)
+                                       tsr_export_summary_t *sum, EVP_MD_CTX *md)
 {
     int filtered = o->fields != NULL;
     for (;;) {
@@ -218,14 +222,26 @@ static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io
                                  (long long)sum->n_in);
         if (filtered)
             TSR_CALL(tsr_export_trim_info(x->ih, x->rec, x->keep));
+        if (md) {
+            x->line.l = 0;
+            if (vcf_format(x->oh, x->rec, &x->line) != 0 || EVP_DigestUpdate(md, x->line.s, x->line.l) != 1)
+                return tsr_error_set(TSR_ERR_INTERNAL, "cannot hash record %lld of '%s'", (long long)sum->n_in, o->in);
+            continue;
+        }
         if (bcf_write(x->out, x->oh, x->rec) != 0)
             return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, errno ? strerror(errno) : "write failed");
         sum->n_written++;
     }
 }
 
-static tsr_status_t tsr_export_open_input(const tsr_export_opts_t *o, tsr_export_io_t *x)
+/* (Re)open the input and its header, samples dropped. */
+static tsr_status_t tsr_export_open_file(const tsr_export_opts_t *o, tsr_export_io_t *x)
 {
+    if (x->ih)
+        bcf_hdr_destroy(x->ih);
+    if (x->in)
+        hts_close(x->in);
+    x->ih = NULL;
     x->in = hts_open(o->in, "r");
     if (!x->in)
         return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", o->in, errno ? strerror(errno) : "unknown error");
@@ -236,6 +252,12 @@ static tsr_status_t tsr_export_open_input(const tsr_export_opts_t *o, tsr_export
         return tsr_error_set(TSR_ERR_FORMAT, "'%s': cannot read the VCF/BCF header; the file is damaged", o->in);
     if (bcf_hdr_set_samples(x->ih, NULL, 0) != 0)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory dropping the samples of '%s'", o->in);
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_export_open_input(const tsr_export_opts_t *o, tsr_export_io_t *x)
+{
+    TSR_CALL(tsr_export_open_file(o, x));
     if (o->min_ac > 0) {
         int id = bcf_hdr_id2int(x->ih, BCF_DT_ID, "AC");
         if (id < 0 || !bcf_hdr_idinfo_exists(x->ih, BCF_HL_INFO, id))
@@ -270,6 +292,38 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         s = tsr_export_select(x.ih, o->fields, x.keep);
     if (s == TSR_OK)
         s = tsr_export_header(x.ih, x.keep, o->min_ac, &x.oh);
+    /* first pass: the content hash the header carries; then the input again from its start */
+    EVP_MD_CTX *md = s == TSR_OK ? EVP_MD_CTX_new() : NULL;
+    if (s == TSR_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1))
+        s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to start");
+    if (s == TSR_OK)
+        s = tsr_export_records(o, &x, tmp, sum, md);
+    unsigned char sha[32];
+    unsigned int shalen = 0;
+    if (s == TSR_OK && (EVP_DigestFinal_ex(md, sha, &shalen) != 1 || shalen != 32))
+        s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to finish");
+    EVP_MD_CTX_free(md);
+    if (s == TSR_OK) {
+        char line[4300];
+        int k = snprintf(sum->content_sha256, sizeof sum->content_sha256, "sha256:");
+        for (int i = 0; i < 32; i++)
+            k += snprintf(sum->content_sha256 + k, sizeof sum->content_sha256 - (size_t)k, "%02x", sha[i]);
+        snprintf(line, sizeof line, "##tessera_content_sha256=%s (the data lines as VCF text: bcftools view -H FILE | sha256sum)",
+                 sum->content_sha256);
+        if (bcf_hdr_append(x.oh, line) != 0)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the content hash to the header");
+        if (s == TSR_OK && o->source_head && *o->source_head) {
+            snprintf(line, sizeof line, "##tessera_source_audit=%s (the source run's head: tessera verify DIR --expect)",
+                     o->source_head);
+            if (bcf_hdr_append(x.oh, line) != 0)
+                s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the source head to the header");
+        }
+        if (s == TSR_OK && bcf_hdr_sync(x.oh) != 0)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot build the aggregate-only VCF header");
+        sum->n_in = sum->n_suppressed = 0;
+    }
+    if (s == TSR_OK)
+        s = tsr_export_open_file(o, &x);
     if (s == TSR_OK) {
         errno = 0;
         x.out = hts_open(tmp, tsr_ends_with(o->out, ".bcf") ? "wb" : "wz");
@@ -283,7 +337,7 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     if (s == TSR_OK && bcf_idx_init(x.out, x.oh, 14, tmp_idx) != 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot start the index '%s'", tmp_idx);
     if (s == TSR_OK)
-        s = tsr_export_records(o, &x, tmp, sum);
+        s = tsr_export_records(o, &x, tmp, sum, NULL);
     if (s == TSR_OK && bcf_idx_save(x.out) != 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot write the index '%s': %s", tmp_idx, strerror(errno));
     if (x.out && hts_close(x.out) != 0 && s == TSR_OK)
@@ -298,6 +352,7 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     }
     free(x.ac);
     free(x.keep);
+    ks_free(&x.line);
     if (x.rec)
         bcf_destroy(x.rec);
     if (x.oh)

@@ -21,12 +21,15 @@ typedef struct tsr_export_opts {
     const char *out;     /* FILE.vcf.gz or FILE.bcf; its CSI index is FILE.vcf.gz.csi / FILE.bcf.csi */
     int64_t min_ac;      /* --min-ac K: sites whose summed INFO/AC is below K are left out (default 1) */
     const char *fields;  /* --fields: comma-separated INFO keys to keep; NULL = every INFO key */
+    /* the source run's audit head ("sha256:<hex>", `tessera verify`), written as ##tessera_source_audit; NULL = none */
+    const char *source_head;
 } tsr_export_opts_t;
 
 typedef struct tsr_export_summary {
     int64_t n_in;        /* records read */
     int64_t n_written;   /* records written */
     int64_t n_suppressed; /* records below min_ac */
+    char content_sha256[72]; /* "sha256:<hex>" of the data lines as VCF text (also in the header) */
 } tsr_export_summary_t;
 
 void tsr_export_opts_init(tsr_export_opts_t *o);
@@ -41,7 +44,11 @@ tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
  * it, is TSR_ERR_FORMAT naming the record. A `fields` entry naming a FORMAT
  * key is refused (TSR_ERR_USAGE) before anything is written. The file and
  * its index are written under temporary names and renamed when complete: an
- * existing o->out is replaced whole or left untouched. Not collective.
+ * existing o->out is replaced whole or left untouched. The header carries
+ * the source run's head (o->source_head) and the file's own content hash:
+ * ##tessera_content_sha256=sha256:<hex>, the SHA-256 of its data lines as VCF
+ * text (what `bcftools view -H FILE | sha256sum` prints), computed by a
+ * first pass over the input before the header is written. Not collective.
  */
 tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
 

@@ -50,6 +50,14 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
  */
 tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit) TSR_RESULT_USED;
 
+/*
+ * SHA-256 of an HDF5 file's content (io/h5_digest.c): every object in name
+ * order with its attributes, types, shapes and values, not its layout or
+ * bytes, so a file written collectively in another chunk order gives the
+ * same digest. TSR_ERR_FORMAT when the file or an object cannot be read.
+ */
+tsr_status_t tsr_h5_content_sha256(const char *path, unsigned char sha[32]) TSR_RESULT_USED;
+
 /* Create the groups named (e.g. "/site"), without timestamps. */
 tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name) TSR_RESULT_USED;
 /* Root attributes. */

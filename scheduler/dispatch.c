@@ -365,19 +365,38 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
         return tsr_error_set(TSR_ERR_INTERNAL, "task report names task %d, which was not handed out", id);
     p += 3;
     if (st == TSR_OK) {
-        if (end - p < t->n_outputs)
+        if ((long)(end - p) < (long)t->n_outputs * TSR_OUTPUT_WORDS)
             return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (missing checksums)");
         uint32_t crc[64];
-        uint32_t *crcs = t->n_outputs <= 64 ? crc : malloc((size_t)t->n_outputs * sizeof *crcs);
-        if (!crcs)
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
-        memcpy(crcs, p, (size_t)t->n_outputs * sizeof *crcs);
-        *next = p + t->n_outputs;
+        char dig_buf[64][TSR_DIGEST_MAX];
+        const char *dptr_buf[64];
+        int many = t->n_outputs > 64;
+        uint32_t *crcs = many ? malloc((size_t)t->n_outputs * sizeof *crcs) : crc;
+        char(*digs)[TSR_DIGEST_MAX] = many ? malloc((size_t)t->n_outputs * sizeof *digs) : dig_buf;
+        const char **dptr = many ? malloc((size_t)t->n_outputs * sizeof *dptr) : dptr_buf;
         tsr_status_t s = TSR_OK;
-        if (m->j && tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs) != TSR_OK)
+        if (!crcs || !digs || !dptr)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
+        for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
+            const int32_t *w = p + k * TSR_OUTPUT_WORDS;
+            char hex[TSR_SHA256_HEX + 1];
+            memcpy(&crcs[k], w, 4);
+            tsr_sha256_hex((const unsigned char *)(w + 1), hex);
+            int run_specific = 0;
+            for (const char *const *r = m->opts->run_specific; r && *r && !run_specific; r++)
+                run_specific = !strcmp(*r, t->outputs[k]);
+            snprintf(digs[k], TSR_DIGEST_MAX, "%ssha256:%s", run_specific ? "run" : "", hex);
+            dptr[k] = digs[k];
+        }
+        *next = p + t->n_outputs * TSR_OUTPUT_WORDS;
+        if (s == TSR_OK && m->j &&
+            tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs, dptr) != TSR_OK)
             s = tsr_master_journal_failed(m);
-        if (crcs != crc)
+        if (many) {
             free(crcs);
+            free(digs);
+            free(dptr);
+        }
         m->out.res.n_executed++;
         m->release[m->n_release++] = id;
         return s;

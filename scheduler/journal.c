@@ -5,12 +5,17 @@
  * Format (text, one record per line, fields separated by tabs, every line
  * ending with the CRC32 of the bytes before its last tab, as 8 hex digits):
  *   TSRJ  <version>  <fingerprint>  <linecrc>             header, line 1
- *   D  <key>  <n>  <path1>  <crc1> ... <pathn> <crcn>  <linecrc>   task done
- *   E  <key>  <status>  <message>  <linecrc>             task failed
+ *   D  <key>  <n>  <path1> <crc1> <digest1> ... <prev>  <linecrc>   task done
+ *   E  <key>  <status>  <message>  <prev>  <linecrc>     task failed
+ *   H  sha256:<head>  <prev>  <linecrc>                   audit head of a finished run
+ * <digest> is "sha256:<hex>" of the output's bytes (or "h5sha256:<hex>", a
+ * stage's content digest); <prev> is the SHA-256 (hex) of the whole previous
+ * line, checksum included, so the records form a hash chain from the header:
+ * editing, removing or reordering a record breaks the link after it.
  * A last line without its newline is a write cut short by kill -9: dropped.
- * A line whose checksum does not match is damage: replay stops there with a
- * warning and the file is cut back to the last good record, so a resumed run
- * appends after good data only. Records are buffered and written with one
+ * A line whose checksum or link does not match is damage: replay stops there
+ * with a warning and the file is cut back to the last good record, so a
+ * resumed run appends after good data only and the chain continues from it. Records are buffered and written with one
  * write(2) + fsync(2) per flush, which is what keeps the dispatcher fast when
  * many completions arrive together.
  */
@@ -27,11 +32,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <openssl/evp.h>
+
 typedef struct tsr_journal_rec {
     char *key;
     int n;
     char **outputs;
     uint32_t *crc;
+    char **digest;
 } tsr_journal_rec_t;
 
 struct tsr_journal {
@@ -43,6 +51,7 @@ struct tsr_journal {
     char last_error[TSR_ERRMSG_MAX + 256];
     char *buf; /* queued, not yet written records */
     size_t len, cap;
+    char prev[TSR_SHA256_HEX + 1]; /* SHA-256 of the last line written or replayed: the chain's end */
 };
 
 /* What a replay found; filled by tsr_journal_parse(). */
@@ -52,6 +61,7 @@ typedef struct tsr_journal_parse {
     size_t good_end; /* bytes of the file that hold valid lines */
     int n_done;
     char last_error[TSR_ERRMSG_MAX + 256];
+    char prev[TSR_SHA256_HEX + 1]; /* SHA-256 of the last good line */
 } tsr_journal_parse_t;
 
 typedef tsr_status_t (*tsr_journal_rec_fn)(void *ctx, char **f, int nf);
@@ -68,35 +78,79 @@ static uint32_t tsr_crc_bytes(const char *p, size_t n)
     return (uint32_t)c;
 }
 
-tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc)
+void tsr_sha256_hex(const unsigned char sha[32], char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[sha[i] >> 4];
+        hex[2 * i + 1] = digits[sha[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+tsr_status_t tsr_sha256_bytes(const void *p, size_t n, char hex[TSR_SHA256_HEX + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed");
+    tsr_sha256_hex(md, hex);
+    return TSR_OK;
+}
+
+/* One read of the file feeds both the CRC32 (resume) and the SHA-256 (audit); sha may be NULL. */
+tsr_status_t tsr_file_digest(const char *path, uint32_t *crc, unsigned char sha[32])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = malloc(CHUNK);
-    if (!buf) {
+    EVP_MD_CTX *md = sha ? EVP_MD_CTX_new() : NULL;
+    if (!buf || (sha && !md)) {
+        free(buf);
+        EVP_MD_CTX_free(md);
         close(fd);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", path);
     }
+    tsr_status_t s = TSR_OK;
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to start for '%s'", path);
     uLong c = crc32(0L, Z_NULL, 0);
-    for (;;) {
+    while (s == TSR_OK) {
         ssize_t r = read(fd, buf, CHUNK);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(e));
+            s = tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+            break;
         }
         if (r == 0)
             break;
         c = crc32(c, buf, (uInt)r);
+        if (md && EVP_DigestUpdate(md, buf, (size_t)r) != 1)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed on '%s'", path);
     }
+    unsigned int mdlen = 0;
+    if (s == TSR_OK && md && (EVP_DigestFinal_ex(md, sha, &mdlen) != 1 || mdlen != 32))
+        s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to finish '%s'", path);
     free(buf);
+    EVP_MD_CTX_free(md);
     close(fd);
-    *crc = (uint32_t)c;
+    if (s == TSR_OK && crc)
+        *crc = (uint32_t)c;
+    return s;
+}
+
+tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc) { return tsr_file_digest(path, crc, NULL); }
+
+tsr_status_t tsr_file_sha256(const char *path, char digest[TSR_DIGEST_MAX])
+{
+    unsigned char sha[32];
+    char hex[TSR_SHA256_HEX + 1];
+    TSR_CALL(tsr_file_digest(path, NULL, sha));
+    tsr_sha256_hex(sha, hex);
+    snprintf(digest, TSR_DIGEST_MAX, "sha256:%s", hex);
     return TSR_OK;
 }
 
@@ -110,8 +164,7 @@ static void tsr_journal_dir(const char *path, char *dir, size_t len)
         snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
-/* Check a line's own checksum and split it (in place) into its fields, the checksum excluded. */
-static int tsr_journal_split(char *line, size_t n, char **f, int maxf)
+int tsr_journal_split(char *line, size_t n, char **f, int maxf)
 {
     char *last = NULL;
     for (size_t i = n; i > 0; i--)
@@ -156,22 +209,46 @@ static int tsr_parse_u32hex(const char *s, uint32_t *v)
     return 0;
 }
 
-/* Is a split record well formed? (The checksum only says it was written whole.) */
-static int tsr_journal_rec_valid(char **f, int nf)
+static int tsr_is_hex(const char *s, size_t n)
 {
-    if (nf >= 3 && strcmp(f[0], "D") == 0) {
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int tsr_digest_valid(const char *d)
+{
+    if (!strncmp(d, "sha256:", 7))
+        return tsr_is_hex(d + 7, TSR_SHA256_HEX);
+    if (!strncmp(d, "h5sha256:", 9))
+        return tsr_is_hex(d + 9, TSR_SHA256_HEX);
+    if (!strncmp(d, "runsha256:", 10))
+        return tsr_is_hex(d + 10, TSR_SHA256_HEX);
+    return 0;
+}
+
+int tsr_journal_rec_valid(char **f, int nf)
+{
+    if (nf < 2 || !tsr_is_hex(f[nf - 1], TSR_SHA256_HEX)) /* every record ends with its link */
+        return 0;
+    if (nf >= 4 && strcmp(f[0], "D") == 0) {
         char *end = NULL;
         long n = strtol(f[2], &end, 10);
-        if (*end || n < 0 || nf != 3 + 2 * n)
+        if (*end || n < 0 || nf != 4 + 3 * n)
             return 0;
         for (long k = 0; k < n; k++) {
             uint32_t c;
-            if (tsr_parse_u32hex(f[4 + 2 * k], &c) != 0)
+            if (tsr_parse_u32hex(f[4 + 3 * k], &c) != 0 || !tsr_digest_valid(f[5 + 3 * k]))
                 return 0;
         }
         return 1;
     }
-    return nf == 4 && strcmp(f[0], "E") == 0;
+    if (nf == 3 && strcmp(f[0], "H") == 0)
+        return !strncmp(f[1], "sha256:", 7) && tsr_is_hex(f[1] + 7, TSR_SHA256_HEX);
+    return nf == 5 && strcmp(f[0], "E") == 0;
 }
 
 /*
@@ -194,6 +271,8 @@ static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, 
         }
         size_t n = (size_t)(nl - (data + pos));
         *nl = '\0';
+        char link[TSR_SHA256_HEX + 1];
+        TSR_CALL(tsr_sha256_bytes(data + pos, n, link));
         int nf = tsr_journal_split(data + pos, n, f, (int)(sizeof f / sizeof *f));
         if (!po->have_header) {
             if (nf != 3 || strcmp(f[0], TSR_JOURNAL_MAGIC) != 0) {
@@ -211,21 +290,22 @@ static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, 
             snprintf(po->fingerprint, sizeof po->fingerprint, "%s", f[2]);
             po->have_header = 1;
         } else {
-            if (nf < 0 || !tsr_journal_rec_valid(f, nf)) {
-                tsr_log_warn("%s line %d is corrupted (checksum or layout); ignoring it and every later record, "
-                             "those tasks will run again",
+            if (nf < 0 || !tsr_journal_rec_valid(f, nf) || strcmp(f[nf - 1], po->prev) != 0) {
+                tsr_log_warn("%s line %d is corrupted (checksum, layout or hash-chain link); ignoring it and every "
+                             "later record, those tasks will run again",
                              path, lineno);
                 break;
             }
             if (f[0][0] == 'D') {
                 po->n_done++;
-            } else {
+            } else if (f[0][0] == 'E') {
                 snprintf(po->last_error, sizeof po->last_error, "%s: %s: %s", f[1],
                          tsr_status_str((tsr_status_t)atoi(f[2])), f[3]);
             }
             if (fn)
                 TSR_CALL(fn(ctx, f, nf));
         }
+        memcpy(po->prev, link, sizeof link);
         pos += n + 1;
         po->good_end = pos;
     }
@@ -235,6 +315,8 @@ static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, 
 static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
 {
     tsr_journal_t *j = ctx;
+    if (f[0][0] == 'H')
+        return TSR_OK;
     if (f[0][0] == 'E') {
         snprintf(j->last_error, sizeof j->last_error, "%s: %s: %s", f[1],
                  tsr_status_str((tsr_status_t)atoi(f[2])), f[3]);
@@ -248,21 +330,23 @@ static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
         j->recs = r;
         j->cap_recs = cap;
     }
-    int n = (nf - 3) / 2;
+    int n = (nf - 4) / 3;
     tsr_journal_rec_t *r = &j->recs[j->n_recs];
     memset(r, 0, sizeof *r);
     r->n = n;
     r->key = strdup(f[1]);
     r->outputs = calloc(n ? (size_t)n : 1u, sizeof *r->outputs);
+    r->digest = calloc(n ? (size_t)n : 1u, sizeof *r->digest);
     r->crc = calloc(n ? (size_t)n : 1u, sizeof *r->crc);
     j->n_recs++; /* counted now so close() frees a partly built record */
-    if (!r->key || !r->outputs || !r->crc)
+    if (!r->key || !r->outputs || !r->crc || !r->digest)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
     for (int k = 0; k < n; k++) {
-        r->outputs[k] = strdup(f[3 + 2 * k]);
-        if (!r->outputs[k])
+        r->outputs[k] = strdup(f[3 + 3 * k]);
+        r->digest[k] = strdup(f[5 + 3 * k]);
+        if (!r->outputs[k] || !r->digest[k])
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
-        if (tsr_parse_u32hex(f[4 + 2 * k], &r->crc[k]) != 0)
+        if (tsr_parse_u32hex(f[4 + 3 * k], &r->crc[k]) != 0)
             return tsr_error_set(TSR_ERR_INTERNAL, "journal '%s': bad checksum field", j->path);
     }
     return TSR_OK;
@@ -328,11 +412,19 @@ static tsr_status_t tsr_journal_put(tsr_journal_t *j, const char *fmt, ...)
     return TSR_OK;
 }
 
-/* Close the line that starts at `start` with its checksum and newline. */
-static tsr_status_t tsr_journal_end_line(tsr_journal_t *j, size_t start)
+/*
+ * Close the line that starts at `start`: its link to the previous line (not
+ * for the header, the chain's root), its checksum and newline; the line
+ * becomes the chain's end.
+ */
+static tsr_status_t tsr_journal_end_line(tsr_journal_t *j, size_t start, int link)
 {
+    if (link)
+        TSR_CALL(tsr_journal_put(j, "\t%s", j->prev));
     uint32_t c = tsr_crc_bytes(j->buf + start, j->len - start);
-    return tsr_journal_put(j, "\t%08x\n", c);
+    TSR_CALL(tsr_journal_put(j, "\t%08x", c));
+    TSR_CALL(tsr_sha256_bytes(j->buf + start, j->len - start, j->prev));
+    return tsr_journal_put(j, "\n");
 }
 
 tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
@@ -454,11 +546,13 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
             s = tsr_error_set(TSR_ERR_IO, "cannot cut journal '%s' back to its last good record: %s", path,
                               strerror(errno));
     }
+    if (s == TSR_OK)
+        memcpy(j->prev, po.prev, sizeof j->prev);
     if (s == TSR_OK && !po.have_header) {
         size_t start = j->len;
         s = tsr_journal_put(j, "%s\t%d\t%s", TSR_JOURNAL_MAGIC, TSR_JOURNAL_VERSION, fingerprint);
         if (s == TSR_OK)
-            s = tsr_journal_end_line(j, start);
+            s = tsr_journal_end_line(j, start, 0);
         if (s == TSR_OK)
             s = tsr_journal_flush(j);
         if (s == TSR_OK && missing)
@@ -486,6 +580,9 @@ void tsr_journal_close(tsr_journal_t **jp)
     for (int i = 0; i < j->n_recs; i++) {
         for (int k = 0; k < j->recs[i].n && j->recs[i].outputs; k++)
             free(j->recs[i].outputs[k]);
+        for (int k = 0; k < j->recs[i].n && j->recs[i].digest; k++)
+            free(j->recs[i].digest[k]);
+        free(j->recs[i].digest);
         free(j->recs[i].outputs);
         free(j->recs[i].crc);
         free(j->recs[i].key);
@@ -498,7 +595,7 @@ void tsr_journal_close(tsr_journal_t **jp)
 }
 
 tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
-                                    const uint32_t *crc)
+                                    const uint32_t *crc, const char *const *digest)
 {
     if (j->readonly)
         return tsr_error_set(TSR_ERR_STATE, "journal '%s' was opened read-only", j->path);
@@ -511,9 +608,13 @@ tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_out
             j->len = start;
             return tsr_error_set(TSR_ERR_INTERNAL, "journal path '%s' contains a tab or newline", outputs[k]);
         }
-        TSR_CALL(tsr_journal_put(j, "\t%s\t%08x", outputs[k], crc[k]));
+        if (!tsr_digest_valid(digest[k])) {
+            j->len = start;
+            return tsr_error_set(TSR_ERR_INTERNAL, "journal digest '%s' of '%s' is malformed", digest[k], outputs[k]);
+        }
+        TSR_CALL(tsr_journal_put(j, "\t%s\t%08x\t%s", outputs[k], crc[k], digest[k]));
     }
-    return tsr_journal_end_line(j, start);
+    return tsr_journal_end_line(j, start, 1);
 }
 
 tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_status_t s, const char *msg)
@@ -529,7 +630,7 @@ tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_stat
             *p = ' ';
     size_t start = j->len;
     TSR_CALL(tsr_journal_put(j, "E\t%s\t%d\t%s", key, (int)s, clean));
-    TSR_CALL(tsr_journal_end_line(j, start));
+    TSR_CALL(tsr_journal_end_line(j, start, 1));
     snprintf(j->last_error, sizeof j->last_error, "%s: %s: %s", key, tsr_status_str(s), clean);
     return TSR_OK;
 }
@@ -547,9 +648,21 @@ tsr_status_t tsr_journal_flush(tsr_journal_t *j)
 }
 
 tsr_status_t tsr_journal_append_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
-                                     const uint32_t *crc)
+                                     const uint32_t *crc, const char *const *digest)
 {
-    TSR_CALL(tsr_journal_queue_done(j, key, n_outputs, outputs, crc));
+    TSR_CALL(tsr_journal_queue_done(j, key, n_outputs, outputs, crc, digest));
+    return tsr_journal_flush(j);
+}
+
+tsr_status_t tsr_journal_append_head(tsr_journal_t *j, const char *head)
+{
+    if (j->readonly)
+        return tsr_error_set(TSR_ERR_STATE, "journal '%s' was opened read-only", j->path);
+    if (strncmp(head, "sha256:", 7) != 0 || !tsr_is_hex(head + 7, TSR_SHA256_HEX))
+        return tsr_error_set(TSR_ERR_INTERNAL, "audit head '%s' is malformed", head);
+    size_t start = j->len;
+    TSR_CALL(tsr_journal_put(j, "H\t%s", head));
+    TSR_CALL(tsr_journal_end_line(j, start, 1));
     return tsr_journal_flush(j);
 }
 
@@ -569,6 +682,11 @@ void tsr_journal_done_at(const tsr_journal_t *j, int i, const char **key, int *n
     *n_outputs = r->n;
     *outputs = (const char *const *)r->outputs;
     *crc = r->crc;
+}
+
+const char *const *tsr_journal_digests_at(const tsr_journal_t *j, int i)
+{
+    return (const char *const *)j->recs[i].digest;
 }
 
 const char *tsr_journal_last_error(const tsr_journal_t *j) { return j ? j->last_error : ""; }

@@ -90,9 +90,17 @@ void tsr_journal_close(tsr_journal_t **j);
  */
 tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **j) TSR_RESULT_USED;
 
-/* Append + fsync a completion record: task key and its outputs' CRC32s. */
+/*
+ * Append + fsync a completion record: task key, its outputs' CRC32s (resume)
+ * and digests ("sha256:<hex>" of the bytes, or a stage's "h5sha256:<hex>"
+ * content digest; the audit chain). Every record carries the SHA-256 of the
+ * line before it.
+ */
 tsr_status_t tsr_journal_append_done(tsr_journal_t *j, const char *key, int n_outputs,
-                                     const char *const *outputs, const uint32_t *crc) TSR_RESULT_USED;
+                                     const char *const *outputs, const uint32_t *crc,
+                                     const char *const *digest) TSR_RESULT_USED;
+/* Append + fsync the audit head ("sha256:<hex>") of a finished run (tsr_audit_check). */
+tsr_status_t tsr_journal_append_head(tsr_journal_t *j, const char *head) TSR_RESULT_USED;
 /* Append + fsync a failure record (shown by `tessera inspect` as the last error). */
 tsr_status_t tsr_journal_append_error(tsr_journal_t *j, const char *key, tsr_status_t s,
                                       const char *msg) TSR_RESULT_USED;
@@ -102,6 +110,8 @@ int tsr_journal_n_done(const tsr_journal_t *j);
 /* Record i: key, outputs and their CRCs (pointers owned by the journal). */
 void tsr_journal_done_at(const tsr_journal_t *j, int i, const char **key, int *n_outputs,
                          const char *const **outputs, const uint32_t **crc);
+/* Record i's output digests, in the order of its outputs (owned by the journal). */
+const char *const *tsr_journal_digests_at(const tsr_journal_t *j, int i);
 /* The last error record's text ("" if none). */
 const char *tsr_journal_last_error(const tsr_journal_t *j);
 
@@ -123,6 +133,71 @@ tsr_status_t tsr_journal_path(const char *outdir, char *buf, size_t len) TSR_RES
 /* CRC32 (zlib) of a whole file; TSR_ERR_IO if unreadable. */
 tsr_status_t tsr_file_crc32(const char *path, uint32_t *crc) TSR_RESULT_USED;
 
+/* SHA-256 (OpenSSL libcrypto) as 64 lower-case hex digits; a digest as "sha256:<hex>". */
+#define TSR_SHA256_HEX 64
+#define TSR_DIGEST_MAX 80
+void tsr_sha256_hex(const unsigned char sha[32], char *hex);
+tsr_status_t tsr_sha256_bytes(const void *p, size_t n, char hex[TSR_SHA256_HEX + 1]) TSR_RESULT_USED;
+/* One read of a file for its CRC32 and its SHA-256 (either may be NULL); TSR_ERR_IO if unreadable. */
+tsr_status_t tsr_file_digest(const char *path, uint32_t *crc, unsigned char sha[32]) TSR_RESULT_USED;
+/* "sha256:<hex>" of a whole file into digest. */
+tsr_status_t tsr_file_sha256(const char *path, char digest[TSR_DIGEST_MAX]) TSR_RESULT_USED;
+/* Whether d is "sha256:<64 hex>", "runsha256:<64 hex>" (a run-specific output) or "h5sha256:<64 hex>". */
+int tsr_digest_valid(const char *d);
+
+/* ------------------------------------------------------------------ audit */
+
+/*
+ * The audit of an output directory (scheduler/audit.c): walks journal.tsv
+ * line by line (checksums and the hash chain), takes the newest valid
+ * completion record of every task in tasks.tsv and of every stage, and
+ * computes the run's head: the SHA-256 of a canonical manifest (the
+ * fingerprint, then each key in byte order with its outputs and digests),
+ * so it does not depend on the order tasks finished in, the rank count or
+ * resumes. With `rehash`, every output's digest is recomputed (content
+ * digests through `content`). Each problem is one line to `problem`.
+ */
+typedef void (*tsr_audit_problem_fn)(void *ctx, const char *line);
+/* Recompute the digest of `path` of the kind `recorded` names ("h5sha256:"); TSR_ERR_* when it cannot. */
+typedef tsr_status_t (*tsr_audit_content_fn)(void *ctx, const char *path, const char *recorded,
+                                             char digest[TSR_DIGEST_MAX]);
+typedef struct tsr_audit_opts {
+    int rehash;                    /* recompute every output's digest */
+    int need_head_record;          /* the journal must end with an H record equal to the head */
+    tsr_audit_content_fn content;  /* for digests other than "sha256:" (NULL: reported as a problem) */
+    void *content_ctx;
+    tsr_audit_problem_fn problem;  /* NULL: problems are only counted */
+    void *problem_ctx;
+} tsr_audit_opts_t;
+typedef struct tsr_audit_result {
+    char head[TSR_DIGEST_MAX];     /* "sha256:<hex>" */
+    char fingerprint[256];
+    int n_tasks, n_files, n_problems;
+    int sealed;                    /* the journal ends with an H record equal to head */
+} tsr_audit_result_t;
+/* Not collective; takes a shared lock on the journal (refused while a run writes it). */
+tsr_status_t tsr_audit_check(const char *outdir, const tsr_audit_opts_t *o, tsr_audit_result_t *r) TSR_RESULT_USED;
+/*
+ * The master's end of a finished run: compute the head from the journal and
+ * append it as an H record unless the journal already ends with it.
+ * Not collective (master only, while no scheduler holds the journal).
+ */
+tsr_status_t tsr_audit_seal(const char *outdir, const char *fingerprint, char head[TSR_DIGEST_MAX]) TSR_RESULT_USED;
+
+/*
+ * Ed25519 (OpenSSL) signatures of a head (scheduler/audit_sign.c). keygen
+ * writes a new PEM key pair (the private key 0600; existing files are never
+ * overwritten); sign writes sig_path (audit.sig) for `head`; sig_check
+ * returns TSR_OK only when sig_path signs exactly `head` under pub_path's key.
+ * Not collective.
+ */
+tsr_status_t tsr_audit_keygen(const char *key_path, const char *pub_path) TSR_RESULT_USED;
+tsr_status_t tsr_audit_sign(const char *key_path, const char *head, const char *sig_path) TSR_RESULT_USED;
+tsr_status_t tsr_audit_sig_check(const char *pub_path, const char *head, const char *sig_path) TSR_RESULT_USED;
+#define TSR_AUDIT_SIG_FILE "audit.sig"
+#define TSR_AUDIT_INPUTS_FILE "audit_inputs.sha256"
+#define TSR_AUDIT_INPUTS_KEY "audit_inputs"
+
 /* --------------------------------------------------------------- dispatch */
 
 /*
@@ -142,6 +217,12 @@ typedef struct tsr_sched_opts {
     int batch;               /* max tasks handed out per message (default 4) */
     int progress;            /* log progress lines at info level every N seconds (0 = off; default 10) */
     int verify;              /* 1: verify journaled outputs' CRC on resume (default 1) */
+    /*
+     * Output paths that describe the run rather than the data (report.html: the output directory, the
+     * rank count, the time): journaled as "runsha256:<hex>", so verify checks their bytes, but left out
+     * of the audit head, which must be the same at any rank count. NULL-terminated; NULL = none.
+     */
+    const char *const *run_specific;
 } tsr_sched_opts_t;
 
 void tsr_sched_opts_init(tsr_sched_opts_t *o);
@@ -189,12 +270,18 @@ typedef struct tsr_stage {
     const char *const *input_prefixes;  /* e.g. {"joint/"}: a re-made input makes the stage run again */
     tsr_status_t (*run)(void *ctx, MPI_Comm comm);
     void *ctx;
+    /*
+     * Outputs whose bytes depend on the rank count (parallel HDF5 allocates
+     * chunks in arrival order): their content digest ("h5sha256:<hex>") goes
+     * into the audit chain instead of the bytes' SHA-256. NULL: the bytes'.
+     */
+    tsr_status_t (*digest)(const char *path, char digest[TSR_DIGEST_MAX]);
 } tsr_stage_t;
 
 /*
  * Run `st` unless the journal in outdir proves it done (*skipped = 1). The
  * master (rank 0 of comm) reads the journal and journals the stage with its
- * outputs' CRC32s after `run` succeeds on every rank. A stop signal pending
+ * outputs' CRC32s and digests (`digest` or SHA-256) after `run` succeeds on every rank. A stop signal pending
  * on any rank before it starts gives TSR_ERR_INTERRUPTED (rerun resumes).
  * Collective on comm; every rank returns the same status and message.
  */

@@ -47,13 +47,21 @@ int tsr_has_separator(const char *s);
  * functions are queue + flush.
  */
 tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs,
-                                    const char *const *outputs, const uint32_t *crc) TSR_RESULT_USED;
+                                    const char *const *outputs, const uint32_t *crc,
+                                    const char *const *digest) TSR_RESULT_USED;
+/*
+ * Check a line's own checksum and split it (in place) into its fields, the
+ * checksum excluded; -1 when the checksum or layout is wrong.
+ */
+int tsr_journal_split(char *line, size_t n, char **f, int maxf);
+/* Is a split record (D, E or H, ending with its link) well formed? */
+int tsr_journal_rec_valid(char **f, int nf);
 tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_status_t s,
                                      const char *msg) TSR_RESULT_USED;
 tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
 
 #define TSR_JOURNAL_MAGIC "TSRJ"
-#define TSR_JOURNAL_VERSION 1
+#define TSR_JOURNAL_VERSION 2 /* 2: SHA-256 digests and the hash chain */
 
 /* ------------------------------------------------------ message protocol */
 
@@ -71,7 +79,8 @@ tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
  *   [2] signal   the signal number when flagged
  *   [3] n        completions that follow, each:
  *        id, status, attempt,
- *        status == OK:  one CRC32 per output of the task (bits as int32)
+ *        status == OK:  per output of the task, its CRC32 (bits as int32) then
+ *                       its SHA-256 (32 bytes in 8 words): TSR_OUTPUT_WORDS
  *        status != OK:  len, then ceil(len/4) words of message text
  *
  * ORDER (dispatcher -> worker):
@@ -85,6 +94,8 @@ tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
  * trip), and falls back to 1 when a task takes long (so coarse tasks are not
  * hoarded by one worker while others idle).
  */
+enum { TSR_OUTPUT_WORDS = 9 };
+
 enum {
     TSR_TAG_REPORT = 7101,
     TSR_TAG_ORDER = 7102

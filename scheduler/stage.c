@@ -96,15 +96,29 @@ tsr_status_t tsr_sched_stage_run(MPI_Comm comm, const char *outdir, const char *
         tsr_status_t mine = TSR_OK;
         if (master) {
             uint32_t *crc = calloc((size_t)st->n_outputs + 1, sizeof *crc);
-            if (!crc)
+            char(*digs)[TSR_DIGEST_MAX] = calloc((size_t)st->n_outputs + 1, sizeof *digs);
+            const char **dptr = calloc((size_t)st->n_outputs + 1, sizeof *dptr);
+            if (!crc || !digs || !dptr)
                 mine = tsr_error_set(TSR_ERR_NOMEM, "out of memory journaling stage %s", st->key);
             for (int k = 0; mine == TSR_OK && k < st->n_outputs; k++) {
                 char path[4200];
+                unsigned char sha[32];
+                char hex[TSR_SHA256_HEX + 1];
                 snprintf(path, sizeof path, "%s/%s", outdir, st->outputs[k]);
-                mine = tsr_file_crc32(path, &crc[k]);
+                mine = tsr_file_digest(path, &crc[k], sha);
+                /* bytes that depend on the rank count: the content digest goes into the chain */
+                if (mine == TSR_OK && st->digest) {
+                    mine = st->digest(path, digs[k]);
+                } else if (mine == TSR_OK) {
+                    tsr_sha256_hex(sha, hex);
+                    snprintf(digs[k], TSR_DIGEST_MAX, "sha256:%s", hex);
+                }
+                dptr[k] = digs[k];
             }
             if (mine == TSR_OK)
-                mine = tsr_journal_append_done(j, st->key, st->n_outputs, st->outputs, crc);
+                mine = tsr_journal_append_done(j, st->key, st->n_outputs, st->outputs, crc, dptr);
+            free(digs);
+            free(dptr);
             free(crc);
         }
         s = tsr_comm_agree(comm, mine);

@@ -98,9 +98,10 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
                              tsr_graph_size(w->g));
     tsr_task_t t = *src;
     t.attempt = attempt;
-    uint32_t crc[64];
-    uint32_t *crcs = t.n_outputs <= 64 ? crc : malloc((size_t)t.n_outputs * sizeof *crcs);
-    if (!crcs)
+    /* per output: CRC32, then SHA-256 (TSR_OUTPUT_WORDS words) */
+    int32_t words_buf[64 * TSR_OUTPUT_WORDS];
+    int32_t *dig = t.n_outputs <= 64 ? words_buf : malloc((size_t)t.n_outputs * TSR_OUTPUT_WORDS * sizeof *dig);
+    if (!dig)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory running task '%s'", t.key);
     double t0 = tsr_now();
     tsr_error_clear();
@@ -112,7 +113,12 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", w->opts->outdir, t.outputs[k]);
         tsr_error_clear();
-        if (tsr_file_crc32(path, &crcs[k]) != TSR_OK) {
+        uint32_t crc = 0;
+        unsigned char sha[32];
+        if (tsr_file_digest(path, &crc, sha) == TSR_OK) {
+            memcpy(dig + k * TSR_OUTPUT_WORDS, &crc, 4);
+            memcpy(dig + k * TSR_OUTPUT_WORDS + 1, sha, 32);
+        } else {
             s = TSR_ERR_IO;
             snprintf(msg, sizeof msg, "task '%s' succeeded but its output is unreadable: %s", t.key,
                      tsr_error_msg());
@@ -125,7 +131,7 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
     else
         w->window = 1;
     size_t len = s == TSR_OK ? 0 : strlen(msg);
-    size_t words = s == TSR_OK ? (size_t)t.n_outputs : 1 + (len + 3) / 4;
+    size_t words = s == TSR_OK ? (size_t)t.n_outputs * TSR_OUTPUT_WORDS : 1 + (len + 3) / 4;
     tsr_status_t rs = tsr_worker_rep_reserve(w, 3 + words);
     if (rs == TSR_OK) {
         int32_t *p = w->rep + w->rep_len;
@@ -133,7 +139,7 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
         p[1] = (int32_t)s;
         p[2] = attempt;
         if (s == TSR_OK) {
-            memcpy(p + 3, crcs, (size_t)t.n_outputs * sizeof *crcs);
+            memcpy(p + 3, dig, words * sizeof *dig);
         } else {
             memset(p + 3, 0, words * sizeof *p);
             p[3] = (int32_t)len;
@@ -142,8 +148,8 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
         w->rep_len += 3 + words;
         w->n_pending++;
     }
-    if (crcs != crc)
-        free(crcs);
+    if (dig != words_buf)
+        free(dig);
     return rs;
 }
 

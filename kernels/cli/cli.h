@@ -25,6 +25,7 @@ int tsr_cmd_info(int argc, char **argv);
 int tsr_cmd_inspect(int argc, char **argv);
 int tsr_cmd_stats(int argc, char **argv);
 int tsr_cmd_verify(int argc, char **argv);
+int tsr_cmd_keygen(int argc, char **argv);
 int tsr_cmd_export(int argc, char **argv);
 
 /*

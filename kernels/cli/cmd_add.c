@@ -101,6 +101,7 @@ int tsr_cmd_add(int argc, char **argv)
                    "tessera add: %lld sites -> %s/cohort.bcf, cohort.h5, stats.tsv, summary.json\n",
                    sum.sched.n_tasks, sum.sched.n_skipped, sum.sched.n_executed, rt->size, rt->size == 1 ? "" : "s",
                    sum.seconds, (long long)sum.n_sites, outdir);
+            printf("tessera add: audit %s\n", sum.audit_head);
             code = TSR_EXIT_OK;
         } else if (s == TSR_ERR_INTERRUPTED) {
             fprintf(stderr, "tessera add: interrupted; journal flushed: rerun the same command to resume\n");

@@ -6,14 +6,17 @@
  */
 #include "io/io.h"
 #include "kernels/cli/cli.h"
+#include "scheduler/scheduler.h"
 
 #include <htslib/hts.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void tsr_export_usage(FILE *fp)
 {
@@ -71,6 +74,46 @@ static int tsr_export_gvcf(const char *sample, const char *dir, const char *ref,
         return s == TSR_ERR_USAGE ? tsr_cli_usage_error("export", "%s", tsr_error_msg()) : tsr_cli_fail("export", s);
     printf("tessera export: gVCF of %s from %" PRId64 " evidence partitions -> %s (+ .tbi)\n", sample, parts, out);
     return TSR_EXIT_OK;
+}
+
+/*
+ * The source run's audit head, for the export's header: DIR's journal must
+ * chain, end with its head and hold a record of every task (no rehash of the
+ * whole run: `tessera verify` does that), and the cohort.bcf about to be
+ * exported must still have the SHA-256 its newest record gives.
+ */
+static tsr_status_t tsr_export_source_head(const char *dir, const char *bcf, char head[TSR_DIGEST_MAX])
+{
+    if (access(bcf, R_OK) != 0) /* the exporter's own message for an input it cannot read */
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", bcf, strerror(errno));
+    tsr_audit_opts_t ao = {0};
+    ao.need_head_record = 1;
+    tsr_audit_result_t r;
+    TSR_CALL(tsr_audit_check(dir, &ao, &r));
+    if (r.n_problems)
+        return tsr_error_set(TSR_ERR_STATE, "'%s' does not pass its audit (%d problems): run `tessera verify %s` "
+                                            "and export only from a directory that passes", dir, r.n_problems, dir);
+    char jpath[4200], now[TSR_DIGEST_MAX], want[TSR_DIGEST_MAX] = "";
+    TSR_CALL(tsr_journal_path(dir, jpath, sizeof jpath));
+    tsr_journal_t *j = NULL;
+    TSR_CALL(tsr_journal_open_readonly(jpath, &j));
+    for (int i = 0; i < tsr_journal_n_done(j); i++) {
+        const char *key;
+        int n;
+        const char *const *outs;
+        const uint32_t *crc;
+        tsr_journal_done_at(j, i, &key, &n, &outs, &crc);
+        for (int k = 0; k < n; k++)
+            if (!strcmp(outs[k], "cohort.bcf"))
+                snprintf(want, sizeof want, "%s", tsr_journal_digests_at(j, i)[k]);
+    }
+    tsr_journal_close(&j);
+    TSR_CALL(tsr_file_sha256(bcf, now));
+    if (strcmp(now, want) != 0)
+        return tsr_error_set(TSR_ERR_STATE, "%s is not the file its run journaled (%s, journal %s): run `tessera "
+                                            "verify %s`", bcf, now, want[0] ? want : "none", dir);
+    snprintf(head, TSR_DIGEST_MAX, "%s", r.head);
+    return TSR_OK;
 }
 
 int tsr_cmd_export(int argc, char **argv)
@@ -133,6 +176,13 @@ int tsr_cmd_export(int argc, char **argv)
     if (s != TSR_OK)
         return tsr_cli_usage_error("export", "%s", tsr_error_msg());
 
+    char head[TSR_DIGEST_MAX] = "";
+    if (indir) {
+        s = tsr_export_source_head(indir, inpath, head);
+        if (s != TSR_OK)
+            return tsr_cli_fail("export", s);
+        o.source_head = head;
+    }
     hts_set_log_level(HTS_LOG_OFF);
     tsr_export_summary_t sum;
     s = tsr_export_aggregate_write(&o, &sum);
@@ -141,5 +191,6 @@ int tsr_cmd_export(int argc, char **argv)
     printf("tessera export: %" PRId64 " of %" PRId64 " sites -> %s (+ .csi), %" PRId64
            " suppressed (summed AC < %" PRId64 "); no per-sample data\n",
            sum.n_written, sum.n_in, o.out, sum.n_suppressed, o.min_ac);
+    printf("tessera export: content %s%s%s\n", sum.content_sha256, head[0] ? ", source run audit " : "", head);
     return TSR_EXIT_OK;
 }

@@ -22,7 +22,10 @@ static void tsr_run_usage(FILE *fp)
     fprintf(fp, "  --log-level L         off|error|warn|info|debug|trace [info]\n"
                 "  -h, --help            this help\n\n"
                 "Exit codes: 0 done; 1 failed (one error line says why); 2 usage;\n"
-                "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n");
+                "75 interrupted by a signal, journal flushed: rerun the same command to resume.\n\n"
+                "A finished run prints 'tessera run: audit sha256:<hex>', the head of its hash\n"
+                "chain (also audit_head in summary.json): publish it, and check the directory\n"
+                "later with `tessera verify DIR --expect sha256:<hex>`.\n");
 }
 
 /* Append `arg` to `out` quoted for a POSIX shell when it holds anything but safe characters. */
@@ -97,8 +100,8 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
     int n = 0;
     for (int i = 0; i < tsr_run_opt_count() && n < 60; i++)
         lopts[n++] = (struct option){tsr_run_opt_at(i)->name,
-                                     tsr_run_opt_at(i)->kind == TSR_RUN_OPT_FLAG ? no_argument : required_argument,
-                                     0, O_TABLE + i};
+                                     tsr_run_opt_at(i)->kind == TSR_RUN_OPT_FLAG ? no_argument : required_argument, 0,
+                                     O_TABLE + i};
     lopts[n++] = (struct option){"log-level", required_argument, 0, O_LOG};
     lopts[n++] = (struct option){"help", no_argument, 0, 'h'};
     lopts[n] = (struct option){0, 0, 0, 0};
@@ -110,7 +113,7 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lopts, NULL)) >= 0) {
         if (c >= O_TABLE && c < O_TABLE + tsr_run_opt_count()) {
-            if (tsr_run_opt_set(&o, tsr_run_opt_at(c - O_TABLE), optarg) != TSR_OK)
+            if (tsr_run_opt_set(&o, tsr_run_opt_at(c - O_TABLE), optarg ? optarg : "1") != TSR_OK)
                 return tsr_cli_usage_error(name, "%s", tsr_error_msg());
             continue;
         }
@@ -164,6 +167,7 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
                 printf("tessera %s: %lld sites -> %s/cohort.bcf, cohort.h5, stats.tsv, summary.json; peak memory %.0f "
                        "MiB per rank\n",
                        name, (long long)sum.n_sites, o.outdir, (double)sum.peak_rss / (1 << 20));
+            printf("tessera %s: audit %s\n", name, sum.audit_head);
             code = TSR_EXIT_OK;
         } else if (s == TSR_ERR_INTERRUPTED) {
             fprintf(stderr, "tessera %s: interrupted after %d of %d tasks; journal flushed: rerun the same command to resume\n",

@@ -21,7 +21,8 @@ static const tsr_cmd_t tsr_cmds[] = {
     {"simulate", tsr_cmd_simulate, "write a synthetic cohort with its truth set (demo, tests, acceptance)"},
     {"stats", tsr_cmd_stats, "per-site statistics (AC/AN/AF, HWE, ExcHet, F per population) of a VCF/BCF"},
     {"inspect", tsr_cmd_inspect, "what is done and what is left in an output directory, and the last error"},
-    {"verify", tsr_cmd_verify, "recompute every journaled output's CRC32 and name any file that changed or is missing"},
+    {"verify", tsr_cmd_verify, "audit DIR: the journal's hash chain, every output's and input's SHA-256, the head (--expect)"},
+    {"keygen", tsr_cmd_keygen, "make an Ed25519 key pair to sign audit heads (tessera run --sign-key)"},
     {"export", tsr_cmd_export, "the shareable aggregate-only summary: sites and INFO statistics, no per-sample data"},
     {"info", tsr_cmd_info, "versions, topology and each rank's and thread's binding"},
 };

@@ -155,6 +155,8 @@ static const tsr_stage_t tsr_cohort_h5_stage = {
     .n_input_prefixes = 1,
     .input_prefixes = tsr_cohort_h5_inputs,
     .run = tsr_cohort_h5_run,
+    /* written collectively: its bytes follow the rank count, its content does not (audit_run.c) */
+    .digest = tsr_pipeline_h5_digest,
 };
 
 const tsr_kernel_t tsr_kernel_cohort = {

@@ -294,6 +294,8 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
         fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
     fprintf(fp, "],\n  \"index_bytes_per_node\": %lld,\n  \"fingerprint\": ", (long long)sum->index_bytes_per_node);
     tsr_json_write_str(fp, plan->fingerprint);
+    fprintf(fp, ",\n  \"audit_head\": ");
+    tsr_json_write_str(fp, sum->audit_head);
     fprintf(fp, ",\n");
     tsr_json_provenance(fp, plan);
     tsr_status_t s = tsr_json_stage_outputs(fp, plan);
@@ -371,6 +373,9 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         s = tsr_outdir_prepare(o->outdir, plan->fingerprint);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER && !o->add_fingerprint)
         s = tsr_plan_record_write(plan);
+    /* the audit chain starts with the inputs (kernels/pipeline/audit_run.c) */
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+        s = tsr_pipeline_audit_inputs(plan);
     s = tsr_comm_agree(rt->comm, s);
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
@@ -422,12 +427,20 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         so.outdir = o->outdir;
         so.fingerprint = plan->fingerprint;
         so.grace_seconds = o->grace_seconds;
+        /* it names the output directory, the rank count and the time: in the chain, not in the head */
+        static const char *const run_specific[] = {"report.html", NULL};
+        so.run_specific = run_specific;
         if (s == TSR_OK)
             s = tsr_sched_run(rt->comm, g, &so, tsr_pipeline_exec, &x, &sum->sched);
         tsr_pipeline_teardown(&x);
         /* each used kernel's finish stage (cohort.h5); `tessera align` has no cohort task, so none */
         if (s == TSR_OK)
             s = tsr_pipeline_finish(rt, plan, &x, sum);
+        /* every record is in: the head over them in key order (the same at any rank count, after any resume) */
+        if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+            s = tsr_pipeline_audit_seal(plan, sum->audit_head);
+        if (s != TSR_ERR_INTERRUPTED)
+            s = tsr_comm_agree(rt->comm, s);
     }
     double cpu_total = 0.0;
     tsr_status_t us = tsr_comm_usage(rt->comm, &cpu_total, &sum->peak_rss);

@@ -99,6 +99,13 @@ typedef struct tsr_run_opts {
      * part's files are checked. NULL for `tessera run`.
      */
     const char *add_fingerprint;
+    /*
+     * --hash-inputs: the audit manifest (DIR/audit_inputs.sha256) also lists every read file's SHA-256
+     * (the sheet, reference and .fai always). In the fingerprint: it changes that output.
+     */
+    int hash_inputs;
+    /* --sign-key: Ed25519 private key (PEM, `tessera keygen`) that signs the head into DIR/audit.sig. */
+    const char *sign_key;
 } tsr_run_opts_t;
 
 /* Defaults from the option table (below). */
@@ -119,7 +126,7 @@ typedef enum {
     TSR_RUN_OPT_I64,  /* int64_t, decimal */
     TSR_RUN_OPT_SIZE, /* int64_t, a size or length with an optional K/M/G suffix (tsr_parse_size) */
     TSR_RUN_OPT_REAL, /* double */
-    TSR_RUN_OPT_FLAG  /* int set to 1 by the bare option (no argument; metavar "") */
+    TSR_RUN_OPT_FLAG  /* int, 1 when given; takes no value on the command line */
 } tsr_run_opt_kind_t;
 enum {
     TSR_RUN_OPT_REQUIRED = 1, /* --help lists it under "Required" */
@@ -360,6 +367,7 @@ typedef struct tsr_run_summary {
     double seconds;
     int64_t peak_rss;      /* max over ranks */
     int64_t index_bytes_per_node; /* the node-shared minimap2 index (0 when the run does not align) */
+    char audit_head[TSR_DIGEST_MAX]; /* "sha256:<hex>" of a finished run (tsr_audit_check), at the master */
 } tsr_run_summary_t;
 
 /*
@@ -374,6 +382,22 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o,
  * the new part only, discovery and the cohort stage again. threads and mem_per_rank as in
  * tsr_run_opts_t (0 = default). Refuses a deep-mode run. Collective on rt->comm.
  */
+/*
+ * The audit (kernels/pipeline/audit_run.c; the chain is scheduler/audit.c). Master only, not collective.
+ * audit_inputs: hash the inputs into DIR/audit_inputs.sha256 and journal it; TSR_ERR_STATE when an input
+ * listed by an earlier part of this run changed. audit_seal: the head of a finished run, appended to the
+ * journal, and DIR/audit.sig with --sign-key. h5_digest: cohort.h5's content digest ("h5sha256:<hex>");
+ * audit_content is it as a tsr_audit_content_fn (for `tessera verify`). audit_inputs_check: rehash every
+ * file the manifest lists, one problem line per file that changed or is unreadable.
+ */
+tsr_status_t tsr_pipeline_audit_inputs(const tsr_plan_t *plan) TSR_RESULT_USED;
+tsr_status_t tsr_pipeline_audit_seal(const tsr_plan_t *plan, char head[TSR_DIGEST_MAX]) TSR_RESULT_USED;
+tsr_status_t tsr_pipeline_h5_digest(const char *path, char digest[TSR_DIGEST_MAX]) TSR_RESULT_USED;
+tsr_status_t tsr_pipeline_audit_content(void *ctx, const char *path, const char *recorded,
+                                        char digest[TSR_DIGEST_MAX]) TSR_RESULT_USED;
+tsr_status_t tsr_pipeline_audit_inputs_check(const char *outdir, tsr_audit_problem_fn problem, void *ctx,
+                                             int *n_inputs, int *n_problems) TSR_RESULT_USED;
+
 tsr_status_t tsr_pipeline_add(const tsr_rt_t *rt, const char *outdir, const char *new_sheet, int threads,
                               int64_t mem_per_rank, const tsr_run_provenance_t *provenance,
                               tsr_run_summary_t *sum) TSR_RESULT_USED;

@@ -57,6 +57,16 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      TSR_RUN_OPT_STR, TSR_OPT(aln_format), NULL, "bam or cram", 0, "bam|cram", "aln_format", TSR_RUN_OPT_ALIGN},
     {"grace", "SECONDS", "on SIGTERM/SIGUSR1, wait this long for running tasks [60]", TSR_RUN_OPT_REAL,
      TSR_OPT(grace_seconds), "60", "a number of seconds >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    /* in the fingerprint (it changes DIR/audit_inputs.sha256) and kept in run.tsv for `tessera add` */
+    {"hash-inputs", "",
+     "audit: SHA-256 of every read file too, into DIR/audit_inputs.sha256 and the\n"
+     "head (the sheet, reference and .fai are always hashed) [off]",
+     TSR_RUN_OPT_FLAG, TSR_OPT(hash_inputs), NULL, NULL, 0, NULL, "hash_inputs", TSR_RUN_OPT_ALIGN},
+    /* not in the fingerprint: a signature changes no output; not recorded (a key path is not the run's) */
+    {"sign-key", "KEY",
+     "audit: sign the head with this Ed25519 private key (tessera keygen) into\n"
+     "DIR/audit.sig; check with tessera verify DIR --pubkey PUB",
+     TSR_RUN_OPT_STR, TSR_OPT(sign_key), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
     {"ignore-sm", "",
      "accept an aligned input whose @RG SM is not its sheet sample (or names\n"
      "several samples); without it such a file is refused",
@@ -104,6 +114,9 @@ tsr_status_t tsr_run_opt_set(tsr_run_opts_t *o, const tsr_run_opt_decl_t *d, con
         if (ok)
             *(const char **)field = text;
         break;
+    case TSR_RUN_OPT_FLAG:
+        *(int *)field = 1;
+        break;
     case TSR_RUN_OPT_INT: {
         long v = strtol(text, &end, 10);
         ok = *text && !*end && v >= (long)d->min && v <= 2147483647L;
@@ -125,9 +138,6 @@ tsr_status_t tsr_run_opt_set(tsr_run_opts_t *o, const tsr_run_opt_decl_t *d, con
             *(int64_t *)field = v;
         break;
     }
-    case TSR_RUN_OPT_FLAG:
-        *(int *)field = 1;
-        break;
     case TSR_RUN_OPT_REAL: {
         double v = strtod(text, &end);
         ok = *text && !*end && v >= d->min;
@@ -158,7 +168,7 @@ void tsr_run_opts_help(FILE *fp, unsigned flags)
             if (!(d->flags & TSR_RUN_OPT_REQUIRED) != !req || (flags && !(d->flags & flags)))
                 continue;
             char lhs[64];
-            snprintf(lhs, sizeof lhs, *d->metavar ? "--%s %s" : "--%s", d->name, d->metavar);
+            snprintf(lhs, sizeof lhs, "--%s%s%s", d->name, d->metavar[0] ? " " : "", d->metavar);
             fprintf(fp, "  %-21s ", lhs);
             for (const char *p = d->help; *p;) {
                 size_t k = strcspn(p, "\n");

@@ -53,6 +53,9 @@ void tsr_plan_fingerprint(tsr_plan_t *plan)
     snprintf(buf, sizeof buf, "align-chunk=%lld lowpass=%d lpk=%d.%d", (long long)o->align_chunk_pairs, plan->lowpass,
              tsr_kernel_lowpass_evidence.version, tsr_kernel_lowpass_discover.version);
     a = tsr_crc_str(a, buf);
+    /* --hash-inputs changes DIR/audit_inputs.sha256 (an output in the head); --sign-key changes no output */
+    snprintf(buf, sizeof buf, "hash-inputs=%d", o->hash_inputs);
+    a = tsr_crc_str(a, buf);
     snprintf(fai, sizeof fai, "%s.fai", o->ref);
     a = tsr_crc_file_or_zero(fai, a);
     a = tsr_crc_file_or_zero(o->samples, a);

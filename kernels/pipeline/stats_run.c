@@ -456,6 +456,10 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
     if (s == TSR_OK) {
         if (master)
             s = tsr_stats_write_run_files(rt, o, vs, fingerprint, sum);
+        /* the audit head over the journal (scheduler/audit.c), so `tessera verify` checks this directory too */
+        char head[TSR_DIGEST_MAX];
+        if (s == TSR_OK && master && (s = tsr_audit_seal(o->outdir, fingerprint, head)) == TSR_OK)
+            tsr_log_info("audit %s", head);
         s = tsr_comm_agree(rt->comm, s);
     }
     if (s == TSR_OK) { /* the master's figures (rank 0: tsr_rt_t's master), so every rank reports the same */

@@ -117,6 +117,12 @@ static int journal_digest(const char *outdir, uint32_t *digest, int *records)
         if (len == 0 || buf[len - 1] != '\n' || buf[0] != 'D')
             continue;
         buf[len - 1] = '\0';
+        /* the link to the previous line and the line's checksum depend on the order tasks finished in */
+        for (int k = 0; k < 2; k++) {
+            char *tab = strrchr(buf, '\t');
+            if (tab)
+                *tab = '\0';
+        }
         if (n == cap) {
             char **nl = realloc(lines, (size_t)cap * 2 * sizeof *nl);
             if (!nl)
@@ -141,7 +147,7 @@ static int journal_digest(const char *outdir, uint32_t *digest, int *records)
 static int expected_digest(const tsr_graph_t *g, uint32_t *digest, int *records)
 {
     int n = tsr_graph_size(g);
-    char **lines = malloc((size_t)n * sizeof *lines);
+    char **lines = malloc((size_t)n * sizeof *lines + 1);
     if (!lines)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -151,10 +157,11 @@ static int expected_digest(const tsr_graph_t *g, uint32_t *digest, int *records)
         if (t->n_outputs) {
             task_content(t->arg, content, sizeof content);
             uint32_t c = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)content, (uInt)strlen(content));
-            len += snprintf(line + len, sizeof line - (size_t)len, "\t%s\t%08x", t->outputs[0], c);
+            char sha[TSR_SHA256_HEX + 1];
+            if (tsr_sha256_bytes(content, strlen(content), sha) != TSR_OK)
+                return -1;
+            len += snprintf(line + len, sizeof line - (size_t)len, "\t%s\t%08x\tsha256:%s", t->outputs[0], c, sha);
         }
-        uint32_t lc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)line, (uInt)len);
-        snprintf(line + len, sizeof line - (size_t)len, "\t%08x", lc);
         lines[i] = strdup(line);
     }
     *digest = lines_digest(lines, &n);

@@ -583,6 +583,12 @@ static void test_truncated_last_line(void **state)
     int n_done = 0;
     assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
     assert_int_equal(n_done, 10);
+    /* the chain continues from the last whole record: every line links to the one before it */
+    tsr_audit_opts_t ao = {0};
+    tsr_audit_result_t ar;
+    assert_int_equal(tsr_audit_check(f->dir, &ao, &ar), TSR_OK);
+    assert_int_equal(ar.n_problems, 0);
+    assert_int_equal(ar.n_tasks, 10);
 }
 
 static void count_keys(void *ctx, const char *key)
@@ -631,6 +637,12 @@ static void test_corrupted_middle_line(void **state)
     assert_int_equal(res.n_executed, 8);
     assert_int_equal(tsr_journal_scan(jpath, NULL, 0, &n_done, NULL, 0, NULL, NULL), TSR_OK);
     assert_int_equal(n_done, 10);
+    /* the chain continues from the last whole record: every line links to the one before it */
+    tsr_audit_opts_t ao = {0};
+    tsr_audit_result_t ar;
+    assert_int_equal(tsr_audit_check(f->dir, &ao, &ar), TSR_OK);
+    assert_int_equal(ar.n_problems, 0);
+    assert_int_equal(ar.n_tasks, 10);
 }
 
 static void test_journal_api(void **state)
@@ -649,10 +661,18 @@ static void test_journal_api(void **state)
     assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
     const char *outs[2] = {"x.bin", "bad\tpath"};
     uint32_t crcs[2] = {crc, 1};
-    assert_int_equal(tsr_journal_append_done(j, "k1", 1, outs, crcs), TSR_OK);
-    assert_int_equal(tsr_journal_append_done(j, "bad\nkey", 1, outs, crcs), TSR_ERR_INTERNAL);
+    char dig[TSR_DIGEST_MAX];
+    assert_int_equal(tsr_file_sha256(opath, dig), TSR_OK);
+    /* the SHA-256 check value of "123456789" */
+    assert_string_equal(dig, "sha256:15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225");
+    const char *digs[2] = {dig, dig};
+    const char *bad_digs[1] = {"sha256:xyz"};
+    assert_int_equal(tsr_journal_append_done(j, "k1", 1, outs, crcs, digs), TSR_OK);
+    assert_int_equal(tsr_journal_append_done(j, "k0", 1, outs, crcs, bad_digs), TSR_ERR_INTERNAL);
     tsr_error_clear();
-    assert_int_equal(tsr_journal_append_done(j, "k2", 2, outs, crcs), TSR_ERR_INTERNAL);
+    assert_int_equal(tsr_journal_append_done(j, "bad\nkey", 1, outs, crcs, digs), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_journal_append_done(j, "k2", 2, outs, crcs, digs), TSR_ERR_INTERNAL);
     tsr_error_clear();
     assert_int_equal(tsr_journal_append_error(j, "k3", TSR_ERR_IO, "disk\tfull"), TSR_OK);
     assert_non_null(strstr(tsr_journal_last_error(j), "disk full"));
@@ -673,8 +693,8 @@ static void test_journal_api(void **state)
     tsr_journal_close(&j);
     long len;
     char *d = read_file(jpath, &len);
-    assert_memory_equal(d, "TSRJ\t1\tfp\t", 10);
-    assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\t"));
+    assert_memory_equal(d, "TSRJ\t2\tfp\t", 10);
+    assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\tsha256:15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225\t"));
     free(d);
 }
 
