@@ -528,6 +528,15 @@ static void json_num(FILE *fp, double x)
         fprintf(fp, "%.9g", x);
 }
 
+/* The k-th object of a JSON list of population pairs, opened up to its "pop2" value. */
+static void json_pair_open(FILE *fp, const char *in, int k, const tsr_cohort_result_t *r, int pop_a, int pop_b)
+{
+    fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
+    tsr_json_write_str(fp, r->pop_names[pop_a]);
+    fputs(", \"pop2\": ", fp);
+    tsr_json_write_str(fp, r->pop_names[pop_b]);
+}
+
 static void json_array(FILE *fp, const int64_t *v, int64_t n)
 {
     fputc('[', fp);
@@ -573,10 +582,7 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
                 "the SFS's site sample\", \"pairs\": [", in, in);
     for (int k = 0; k < lp->n_pairs; k++) {
         const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
-        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
-        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
-        fputs(", \"pop2\": ", fp);
-        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        json_pair_open(fp, in, k, r, d->pop_a, d->pop_b);
         fprintf(fp, ", \"sites\": %d, \"fst\": ", d->sites_in_em);
         json_num(fp, d->fst);
         fputc('}', fp);
@@ -586,10 +592,7 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
                 "\"fixed_point_scale\": 4294967296, \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
     for (int k = 0; k < lp->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &lp->fst[k];
-        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
-        tsr_json_write_str(fp, r->pop_names[f->pop_a]);
-        fputs(", \"pop2\": ", fp);
-        tsr_json_write_str(fp, r->pop_names[f->pop_b]);
+        json_pair_open(fp, in, k, r, f->pop_a, f->pop_b);
         fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
                     ", \"fst\": ", f->sites, f->num_fixed, f->den_fixed);
         json_num(fp, f->fst);
@@ -601,10 +604,7 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
                 "terms, ratio of sums)\", \"pairs\": [", lp->n_pairs ? "\n" : "", lp->n_pairs ? in : "", in);
     for (int k = 0; k < lp->n_pairs; k++) {
         const tsr_lp_sfs2d_t *d = &lp->sfs2d[k];
-        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
-        tsr_json_write_str(fp, r->pop_names[d->pop_a]);
-        fputs(", \"pop2\": ", fp);
-        tsr_json_write_str(fp, r->pop_names[d->pop_b]);
+        json_pair_open(fp, in, k, r, d->pop_a, d->pop_b);
         fprintf(fp, ", \"sites_in_em\": %d, \"em_iterations\": %d, \"fst\": ", d->sites_in_em, d->iterations);
         json_num(fp, d->fst);
         if (d->sfs) {
@@ -660,10 +660,7 @@ tsr_status_t tsr_cohort_result_write_json(const tsr_cohort_result_t *r, FILE *fp
             r->n_pops ? in : "", in, r->lp ? "fst_hudson_hard_calls" : "fst_hudson");
     for (int k = 0; k < r->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &r->fst[k];
-        fprintf(fp, "%s\n%s    {\"pop1\": ", k ? "," : "", in);
-        tsr_json_write_str(fp, r->pop_names[f->pop_a]);
-        fputs(", \"pop2\": ", fp);
-        tsr_json_write_str(fp, r->pop_names[f->pop_b]);
+        json_pair_open(fp, in, k, r, f->pop_a, f->pop_b);
         fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
                     ", \"fst\": ",
                 f->sites, f->num_fixed, f->den_fixed);

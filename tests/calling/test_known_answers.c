@@ -171,15 +171,21 @@ static int teardown(void **state)
  * reads[] written as tmpdir/ID.bam per sample, then the call kernel's evidence over the whole reference
  * (read-backed phase at weight phase_weight; < 0: the default).
  */
+/* reads[] written as tmpdir/ID.bam per sample; paths[s] points into buf[s]. */
+static void write_bams(const char *const ids[NS], char buf[NS][512], const char *paths[NS])
+{
+    for (int s = 0; s < NS; s++) {
+        snprintf(buf[s], 512, "%s/%s.bam", tmpdir, ids[s]);
+        write_bam(buf[s], &reads[s]);
+        paths[s] = buf[s];
+    }
+}
+
 static tsr_evidence_t *call_reads_phase(const char *const ids[NS], double phase_weight)
 {
     char paths_buf[NS][512];
     const char *paths[NS];
-    for (int s = 0; s < NS; s++) {
-        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/%s.bam", tmpdir, ids[s]);
-        write_bam(paths_buf[s], &reads[s]);
-        paths[s] = paths_buf[s];
-    }
+    write_bams(ids, paths_buf, paths);
     tsr_call_opts_t co;
     tsr_call_opts_init(&co);
     if (phase_weight >= 0)
@@ -506,11 +512,7 @@ static void test_shard_edge(void **state)
     const char *ids[NS] = {"E0", "E1", "E2"};
     char paths_buf[NS][512];
     const char *paths[NS];
-    for (int s = 0; s < NS; s++) {
-        snprintf(paths_buf[s], sizeof paths_buf[s], "%s/%s.bam", tmpdir, ids[s]);
-        write_bam(paths_buf[s], &reads[s]);
-        paths[s] = paths_buf[s];
-    }
+    write_bams(ids, paths_buf, paths);
     tsr_call_opts_t co;
     tsr_call_opts_init(&co);
     tsr_evidence_t *whole = NULL, *a = NULL, *b = NULL;
