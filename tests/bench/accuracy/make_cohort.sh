@@ -27,6 +27,7 @@
 #   hap/S.1.fa, hap/S.2.fa   the haplotypes of sample S
 #   fastq/S_R1.fq.gz, _R2    its read pairs (both haplotypes)
 #   bam/ALIGNER/S.bam(.bai)  its alignments, ALIGNER = minimap2 | bwa
+#   samples.txt              the sample ids, cohort order
 #   bams.ALIGNER.txt         the BAM paths, one a line (bcftools -b, freebayes -L)
 #   samples.ALIGNER.tsv, samples.fastq.tsv   tessera sample sheets (population EUR)
 set -euo pipefail
@@ -122,20 +123,20 @@ samtools faidx "$CACHE/ref/chrX.fa" "X:$((BASE - PAD))-$((BASE + len - 1 + PAD))
 echo "make_cohort: $ns samples: haplotypes, ART $prof reads at ${cov}x, minimap2 and bwa ($JOBS at once)" >&2
 echo "$samples" | tr , '\n' | awk '{ print NR - 1, $0 }' |
   xargs -P "$JOBS" -n 2 bash "$0" --one-sample "$D" "$cov" "$prof"
-for s in $(echo "$samples" | tr , ' '); do
+for s in ${samples//,/ }; do
   for a in minimap2 bwa; do
     [ -s "$D/bam/$a/$s.bam.bai" ] || { echo "make_cohort: $D/bam/$a/$s.bam is missing" >&2; exit 1; }
   done
 done
 
 # lists and sample sheets
+echo "$samples" | tr , '\n' > "$D/samples.txt"
 for a in minimap2 bwa; do
-  printf "$D/bam/$a/%s.bam\n" $(echo "$samples" | tr , ' ') > "$D/bams.$a.txt"
-  { printf 'sample\tpopulation\tbam\n'
-    printf "%s\tEUR\tbam/$a/%s.bam\n" $(echo "$samples" | tr , '\n' | awk '{ print $0, $0 }'); } > "$D/samples.$a.tsv"
+  awk -v d="$D/bam/$a" '{ print d "/" $1 ".bam" }' "$D/samples.txt" > "$D/bams.$a.txt"
+  awk -v a="$a" 'BEGIN { print "sample\tpopulation\tbam" } { print $1 "\tEUR\tbam/" a "/" $1 ".bam" }' \
+    "$D/samples.txt" > "$D/samples.$a.tsv"
 done
-{ printf 'sample\tpopulation\tfastq1\tfastq2\n'
-  printf '%s\tEUR\tfastq/%s_R1.fq.gz\tfastq/%s_R2.fq.gz\n' $(echo "$samples" | tr , '\n' | awk '{ print $0, $0, $0 }'); } \
-  > "$D/samples.fastq.tsv"
+awk 'BEGIN { print "sample\tpopulation\tfastq1\tfastq2" }
+  { print $1 "\tEUR\tfastq/" $1 "_R1.fq.gz\tfastq/" $1 "_R2.fq.gz" }' "$D/samples.txt" > "$D/samples.fastq.tsv"
 touch "$D/.done"
 echo "$D"
