@@ -76,6 +76,14 @@ if [ -e "$D/.done" ]; then
   echo "$D"
   exit 0
 fi
+mkdir -p "$CACHE"
+# one builder per case: a second caller waits, then finds .done
+exec 8> "$CACHE/$name.lock"
+flock 8
+if [ -e "$D/.done" ]; then
+  echo "$D"
+  exit 0
+fi
 for tool in bcftools samtools bgzip tabix art_illumina minimap2 bwa python3 flock; do
   command -v "$tool" > /dev/null || { echo "make_cohort: $tool is missing" >&2; exit 1; }
 done

@@ -105,6 +105,7 @@ def snvs_in_deletions(truth, calls):
 
 
 def curve(truth_path, ranked_path, p_floors):
+    """The --curve line: best F1 and recall at the precision floor, SNVs then indels."""
     truth = load(truth_path)
     quals = {}
     with open(ranked_path) as f:
