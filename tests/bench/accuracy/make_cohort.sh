@@ -110,7 +110,8 @@ mkdir -p "$CACHE/ref"
 echo "make_cohort: building $D" >&2
 rm -rf "$D"
 mkdir -p "$D/ref" "$D/hap" "$D/fastq" "$D/bam/minimap2" "$D/bam/bwa"
-ln -f "$CACHE/ref/chrX.fa" "$CACHE/ref/chrX.fa.fai" "$D/ref/"
+ln -f "$CACHE/ref/chrX.fa" "$CACHE/ref/chrX.fa.fai" "$D/ref/" 2> /dev/null ||
+  cp "$CACHE/ref/chrX.fa" "$CACHE/ref/chrX.fa.fai" "$D/ref/" # another file system
 region="X:${BASE}-$((BASE + len - 1))"
 echo "$region" > "$D/ref/region.txt"
 

@@ -11,7 +11,9 @@
 # and, as a separate "caller only" table, the old perfect-alignment case: `tessera simulate --bam` reads
 # at their true positions, with the simulator's own truth.
 # Every call set is scored the same way (score_calls.py): PASS records (freebayes: QUAL > 20) with a
-# non-reference genotype, normalised with `bcftools norm -m -any -f REF`, the truth's sample order;
+# non-reference genotype, complex alleles and MNPs decomposed (`bcftools norm -a`: freebayes writes
+# haplotype alleles such as TCTTT>CCTTC) and normalised with `bcftools norm -m -any -f REF`, in the
+# truth's sample order;
 # SNV and indel precision/recall/F1, genotype concordance (GC) and non-reference concordance (NRC)
 # over true records x samples, cohort AF r^2, false SNVs inside a true deletion's span; CPU seconds
 # (user + system of the whole command, /usr/bin/time, mpirun included), wall seconds, peak RSS of the
@@ -31,6 +33,8 @@
 #   TSR_BENCH_FASTQ (default 1): 0 skips tessera from FASTQ
 #   TSR_BENCH_CALLER_ONLY (default 1): 0 skips the perfect-alignment case
 #   TSR_BENCH_KEEP=1 keeps the work folder (/tmp/tsr_accuracy_bench.*: call sets, logs, dumps)
+#   TSR_BENCH_WORK=DIR works in DIR and keeps it; a tool whose DIR/<case>.<aligner>/TOOL.time exists
+#     is not run again, only scored (to rescore a kept run, or finish an interrupted one)
 #   TSR_MPIEXEC (default mpirun)
 set -euo pipefail
 T=${1:?usage: run_accuracy_bench.sh TESSERA [SAMPLES:LENGTH:COVERAGE[:PROFILE] ...]}
@@ -47,37 +51,51 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 for tool in bcftools samtools freebayes bgzip python3 /usr/bin/time "$MPI" "$T"; do
   command -v "$tool" > /dev/null || { echo "run_accuracy_bench: $tool is missing" >&2; exit 1; }
 done
-W=$(mktemp -d /tmp/tsr_accuracy_bench.XXXXXX)
-[ "${TSR_BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
+if [ -n "${TSR_BENCH_WORK:-}" ]; then
+  W=$TSR_BENCH_WORK
+  mkdir -p "$W"
+else
+  W=$(mktemp -d /tmp/tsr_accuracy_bench.XXXXXX)
+  [ "${TSR_BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
+fi
 : > "$W/table"
 : > "$W/groups"
+: > "$W/scored"
 start=$SECONDS
 
-# run GROUP TOOL CMD...: "cpu_s wall_s peak_rss_mb" into $W/GROUP/TOOL.time
+# run GROUP TOOL CMD...: "cpu_s wall_s peak_rss_mb" into $W/GROUP/TOOL.time, unless it is there
 run() {
   local g=$1 tool=$2
   shift 2
+  [ ! -s "$W/$g/$tool.time" ] || { echo "  $g: $tool (kept)" >&2; return 0; }
   echo "  $g: $tool" >&2
   /usr/bin/time -f "%U %S %e %M" -o "$W/$g/$tool.t" "$@" > "$W/$g/$tool.log" 2>&1 ||
     { echo "$g: $tool failed:" >&2; tail -20 "$W/$g/$tool.log" >&2; exit 1; }
   awk '{ printf "%.1f %.1f %.0f\n", $1 + $2, $3, $4 / 1024 }' "$W/$g/$tool.t" > "$W/$g/$tool.time"
 }
 
+# norm REF: stdin VCF/BCF to stdout VCF, complex alleles decomposed, biallelic, left-aligned
+norm() {
+  bcftools norm -a -Ou 2> /dev/null | bcftools norm -m -any -f "$1" 2> /dev/null
+}
+
 # score GROUP TOOL CALLS REF TRUTH REGION [EXPR]: a line of $W/table, and $W/GROUP/TOOL.ranked for the
-# curve; EXPR (bcftools -i) narrows the PASS set (freebayes' QUAL > 20)
+# curve; EXPR (bcftools -i) narrows the PASS set (freebayes' QUAL > 20). The first call of a group
+# (in this invocation) writes the group's truth dump.
 score() {
   local g=$1 tool=$2 calls=$3 ref=$4 truth=$5 region=$6 samples expr=() ranked='FILTER="PASS" || FILTER="."'
   [ -z "${7:-}" ] || expr=(-i "$7")
   # the curve keeps a low-quality filter's records (tessera's LowQual), not its other filters
   ! bcftools view -h "$calls" | grep -q '^##FILTER=<ID=LowQual,' || ranked="$ranked"' || FILTER="LowQual"'
   samples=$(bcftools query -l "$truth" | paste -sd,)
-  [ -s "$W/$g/truth.txt" ] || bcftools norm -m -any -f "$ref" "$truth" 2> /dev/null |
+  grep -qx "$g" "$W/scored" || bcftools view "$truth" | norm "$ref" |
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n' > "$W/$g/truth.txt"
+  echo "$g" >> "$W/scored"
   bcftools view -t "$region" -f PASS,. "${expr[@]}" -s "$samples" "$calls" 2> /dev/null |
-    bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' 2> /dev/null |
+    norm "$ref" | bcftools view -i 'GT="alt"' 2> /dev/null |
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n' > "$W/$g/$tool.calls"
   bcftools view -t "$region" -i "$ranked" -s "$samples" "$calls" 2> /dev/null |
-    bcftools norm -m -any -f "$ref" 2> /dev/null | bcftools view -i 'GT="alt"' 2> /dev/null |
+    norm "$ref" | bcftools view -i 'GT="alt"' 2> /dev/null |
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT\t%QUAL\n' > "$W/$g/$tool.ranked"
   printf '%s\t%s\t%s\t%s\n' "$g" "$tool" "$(python3 "$HERE/score_calls.py" "$W/$g/truth.txt" "$W/$g/$tool.calls")" \
     "$(cat "$W/$g/$tool.time")" >> "$W/table"
@@ -120,7 +138,7 @@ for c in "${CASES[@]}"; do
     mkdir -p "$W/$g"
     echo "$g" >> "$W/groups"
     echo "  $g: tessera simulate --bam" >&2
-    "$T" simulate --ref "$ref" --region "$region" --samples "$ns" --coverage "$cov" --seed 7 --bam \
+    [ -s "$W/$g/sim/truth.vcf.gz.tbi" ] || "$T" simulate --ref "$ref" --region "$region" --samples "$ns" --coverage "$cov" --seed 7 --bam \
       --threads 2 --out "$W/$g/sim" > "$W/$g/sim.log" 2>&1 || { cat "$W/$g/sim.log" >&2; exit 1; }
     sref=$W/$g/sim/ref.fa
     [ -s "$sref.fai" ] || samtools faidx "$sref"
