@@ -4,21 +4,21 @@
 Inputs are `bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n'` dumps of biallelic records
 (after `bcftools norm -m -any -f REF`), the calls already restricted to PASS records with a
 non-reference genotype, with the same samples in the same order as the truth.
-Prints one TSV line: snv_p snv_r snv_f1 indel_p indel_r indel_f1 gc nrc af_r2.
+Prints one TSV line: snv_p snv_r snv_f1 indel_p indel_r indel_f1 gc nrc af_r2 del_snv.
   GC  = genotype concordance over true variant records x samples (a call absent = hom-ref;
         a missing call counts as discordant);
   NRC = non-reference concordance: pairs where truth or call is non-reference, concordant share;
-  AF r2 = squared Pearson correlation of the called and the true ALT frequency over true records.
+  AF r2 = squared Pearson correlation of the called and the true ALT frequency over true records;
+  del_snv = false SNV sites inside a true deletion's span: position in (p, p + len(REF) - 1] of a true
+        deletion at p (reads that end in a deletion aligned with a mismatch instead of a gap).
 
-`score_calls.py --curve TRUTH RANKED P_FLOOR R_FLOOR`: RANKED holds `CHROM POS REF ALT QUAL [AD...]`
-of every normalised non-reference record whatever its QUAL (LowQual included); the SNVs are ranked by
-QUAL and the line printed is: the best SNV recall at precision >= P_FLOOR, the QUAL threshold that
-gives it, the best SNV precision at recall >= R_FLOOR, its QUAL threshold (0 and - where none reaches
-the floor), and the oracle recall at precision >= P_FLOOR. It shows where the caller's whole
-precision/recall trade-off stands against a peer's single point. The oracle knows the truth and picks
-one QUAL threshold per class of record (samples with ALT reads, total ALT reads with 7+ as one class,
-most ALT reads in one sample; from the per-sample REF,ALT depths) by a Lagrangian sweep over each
-class's true and false counts: how much recall the read counts could add to QUAL's ranking.
+`score_calls.py --curve TRUTH RANKED SNV_P_FLOOR INDEL_P_FLOOR`: RANKED holds `CHROM POS REF ALT QUAL`
+of every normalised non-reference record whatever its QUAL (a caller's low-quality filter included).
+For SNVs, then indels, ranked by QUAL (a threshold keeps every record of equal QUAL), the line printed
+is: the best F1 over QUAL thresholds and its threshold, then the best recall at precision >= the
+class's floor (the best precision a peer reaches on the same BAMs) and its threshold (0 and - where
+none reaches the floor). It shows where each tool's whole precision/recall trade-off stands against
+the others' single points, whatever QUAL scale each uses.
 """
 import sys
 
@@ -91,70 +91,55 @@ def main():
         syy = sum((y - my) ** 2 for y in ys)
         r2 = sxy * sxy / (sxx * syy) if sxx > 0 and syy > 0 else 0.0
     out += [gc, nrc, r2]
-    print('\t'.join('%.4f' % v for v in out))
+    print('\t'.join('%.4f' % v for v in out) + '\t%d' % len(snvs_in_deletions(truth, calls)))
 
 
-def oracle_recall(by_class, n_true, p_floor):
-    """Most true calls at precision >= p_floor with one QUAL threshold per class (Lagrangian sweep)."""
-    prefixes = []
-    for recs in by_class.values():
-        recs.sort(key=lambda r: -r[0])
-        pts, tp, fp = [(0, 0)], 0, 0
-        for i, (q, is_true) in enumerate(recs):
-            tp += is_true
-            fp += not is_true
-            if i + 1 == len(recs) or recs[i + 1][0] != q:
-                pts.append((tp, fp))
-        prefixes.append(pts)
-    best = 0
-    for e in range(-300, 400):
-        mu = 10 ** (e / 100)
-        tp = fp = 0
-        for pts in prefixes:
-            a, b = max(pts, key=lambda x: x[0] * (1 + mu * (1 - p_floor)) - mu * p_floor * x[1])
-            tp += a
-            fp += b
-        if tp and tp / (tp + fp) >= p_floor:
-            best = max(best, tp)
-    return best / n_true if n_true else 0.0
+def snvs_in_deletions(truth, calls):
+    """False SNV calls whose position lies in (p, p + len(REF) - 1] of a true deletion at p."""
+    spans = {}
+    for c, p, ref, alt in truth:
+        if len(ref) > 1 and len(alt) == 1:
+            for q in range(p + 1, p + len(ref)):
+                spans[(c, q)] = True
+    return [k for k in calls if len(k[2]) == 1 and len(k[3]) == 1 and k not in truth and (k[0], k[1]) in spans]
 
 
-def curve(truth_path, ranked_path, p_floor, r_floor):
-    def snv(k):
-        return len(k[2]) == 1 and len(k[3]) == 1
-    t = {k for k in load(truth_path) if snv(k)}
-    best = {}
+def curve(truth_path, ranked_path, p_floors):
+    """The --curve line: best F1 and recall at the precision floor, SNVs then indels."""
+    truth = load(truth_path)
+    quals = {}
     with open(ranked_path) as f:
         for line in f:
             p = line.rstrip('\n').split('\t')
+            if len(p) < 5 or p[3] in ('*', '<*>', '.'):
+                continue
             k = (p[0], int(p[1]), p[2], p[3])
-            if snv(k) and p[3] not in ('*', '<*>', '.'):
-                q = float(p[4]) if p[4] != '.' else 0.0
-                alt = [int(a.split(',')[1]) for a in p[5:] if a.count(',') == 1 and a.split(',')[1] != '.']
-                alt = [a for a in alt if a > 0]
-                cls = (len(alt), min(sum(alt), 7), max(alt, default=0))
-                if k not in best or q > best[k][0]:
-                    best[k] = (q, cls)
-    tp = fp = 0
-    r_at_p, q_at_p, p_at_r, q_at_r = 0.0, '-', 0.0, '-'
-    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
-    by_class = {}
-    for i, (k, (q, cls)) in enumerate(ranked):
-        tp += k in t
-        fp += k not in t
-        by_class.setdefault(cls, []).append((q, k in t))
-        if i + 1 < len(ranked) and ranked[i + 1][1][0] == q:
-            continue  # a threshold keeps every record of equal QUAL
-        prec, rec = tp / (tp + fp), tp / len(t) if t else 0.0
-        if prec >= p_floor and rec > r_at_p:
-            r_at_p, q_at_p = rec, '%.1f' % q
-        if rec >= r_floor and prec > p_at_r:
-            p_at_r, q_at_r = prec, '%.1f' % q
-    print('%.4f\t%s\t%.4f\t%s\t%.4f' % (r_at_p, q_at_p, p_at_r, q_at_r, oracle_recall(by_class, len(t), p_floor)))
+            q = float(p[4]) if p[4] != '.' else 0.0
+            quals[k] = max(q, quals.get(k, q))
+    out = []
+    for want_snv, p_floor in zip((True, False), p_floors):
+        def kind(k):
+            return (len(k[2]) == 1 and len(k[3]) == 1) == want_snv
+        n_true = sum(1 for k in truth if kind(k))
+        ranked = sorted(((q, k in truth) for k, q in quals.items() if kind(k)), key=lambda x: -x[0])
+        tp = fp = 0
+        f1, q_f1, r_at_p, q_at_p = 0.0, '-', 0.0, '-'
+        for i, (q, is_true) in enumerate(ranked):
+            tp += is_true
+            fp += not is_true
+            if i + 1 < len(ranked) and ranked[i + 1][0] == q:
+                continue  # a threshold keeps every record of equal QUAL
+            prec, rec, f = prf(tp, fp, n_true - tp)
+            if f > f1:
+                f1, q_f1 = f, '%.1f' % q
+            if prec >= p_floor and rec > r_at_p:
+                r_at_p, q_at_p = rec, '%.1f' % q
+        out += ['%.4f' % f1, q_f1, '%.4f' % r_at_p, q_at_p]
+    print('\t'.join(out))
 
 
 if __name__ == '__main__':
     if len(sys.argv) == 6 and sys.argv[1] == '--curve':
-        curve(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]))
+        curve(sys.argv[2], sys.argv[3], (float(sys.argv[4]), float(sys.argv[5])))
     else:
         main()
