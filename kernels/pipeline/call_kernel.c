@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TSR_CALL_REF_PAD 1000 /* reference fetched beyond the region for deletions near its end */
 
 /* ---------------------------------------------------------- kernel object */
 
@@ -66,29 +65,15 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         o.min_gl_baseq = o.min_baseq;
     o.ref_path = plan->opts.ref;
 
-    const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    int64_t clen = tsr_ref_contig_length(st->ref, reg->contig);
-    int64_t fetch_end = reg->end + TSR_CALL_REF_PAD < clen ? reg->end + TSR_CALL_REF_PAD : clen;
-    int64_t fetch_start = reg->start > TSR_CALL_REF_PAD ? reg->start - TSR_CALL_REF_PAD : 0;
+    const char *contig = NULL;
     char *seq = NULL;
     int64_t seq_len = 0;
-    tsr_status_t s = TSR_OK;
-    if (!contig || fetch_end < reg->end)
-        s = tsr_error_set(TSR_ERR_STATE, "call task %s: region %s is not in the reference %s", task->key, reg->name,
-                          plan->opts.ref);
-    if (s == TSR_OK) {
-        pthread_mutex_lock(&st->lock);
-        s = tsr_ref_fetch(st->ref, contig, fetch_start, fetch_end, &seq, &seq_len);
-        pthread_mutex_unlock(&st->lock);
-    }
-    /* the bases before the region let an indel left-align across its start as the previous region does */
-    o.ref_before = reg->start - fetch_start;
+    tsr_status_t s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
+                                          &o.ref_before, &seq_len);
     tsr_evidence_t *ev = NULL;
-    if (s == TSR_OK && seq_len < o.ref_before + (reg->end - reg->start))
-        s = tsr_error_set(TSR_ERR_STATE, "call task %s: the reference is shorter than region %s", task->key, reg->name);
     if (s == TSR_OK)
-        s = tsr_call_region(seq + o.ref_before, seq_len - o.ref_before, contig, reg->start, reg->end, w->n_inputs,
-                            w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
+        s = tsr_call_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs, w->sample_ids,
+                            (const char *const *)w->inputs, &o, env->pool, &ev);
     if (s == TSR_OK)
         s = tsr_partition_write(w->output, ev);
     tsr_evidence_destroy(&ev);
@@ -99,7 +84,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 4,
+    .version = 5,
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

@@ -16,7 +16,6 @@
 
 #define TSR_LP_MIN_PASS_QUAL 60.0 /* the lowest LowQual threshold in low-pass mode */
 #define TSR_LP_MIN_SITE_QUAL 30.0 /* sites below are not reported at all in low-pass mode */
-#define TSR_LP_REF_PAD 1000 /* reference beyond the region, for deletions anchored near its end */
 
 typedef struct lp_state {
     tsr_ref_t *ref;
@@ -77,29 +76,15 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     const tsr_region_t *reg = w->reg;
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
-    const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    int64_t clen = tsr_ref_contig_length(st->ref, reg->contig);
-    int64_t fetch_end = reg->end + TSR_LP_REF_PAD < clen ? reg->end + TSR_LP_REF_PAD : clen;
-    int64_t fetch_start = reg->start > TSR_LP_REF_PAD ? reg->start - TSR_LP_REF_PAD : 0;
+    const char *contig = NULL;
     char *seq = NULL;
     int64_t seq_len = 0;
-    tsr_status_t s = TSR_OK;
-    if (!contig || fetch_end < reg->end)
-        s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
-                          plan->opts.ref);
-    if (s == TSR_OK) {
-        pthread_mutex_lock(&st->lock);
-        s = tsr_ref_fetch(st->ref, contig, fetch_start, fetch_end, &seq, &seq_len);
-        pthread_mutex_unlock(&st->lock);
-    }
-    /* the bases before the region let an indel left-align across its start as the previous region does */
-    o.ref_before = reg->start - fetch_start;
+    tsr_status_t s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
+                                          &o.ref_before, &seq_len);
     tsr_lp_evidence_t *ev = NULL;
-    if (s == TSR_OK && seq_len < o.ref_before + (reg->end - reg->start))
-        s = tsr_error_set(TSR_ERR_STATE, "task %s: the reference is shorter than region %s", task->key, reg->name);
     if (s == TSR_OK)
-        s = tsr_lp_evidence_region(seq + o.ref_before, seq_len - o.ref_before, contig, reg->start, reg->end,
-                                   w->n_inputs, w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
+        s = tsr_lp_evidence_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs,
+                                   w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
     if (s == TSR_OK)
         s = tsr_lp_partition_write(w->output, ev);
     tsr_lp_evidence_destroy(&ev);
@@ -159,7 +144,7 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
 
 const tsr_kernel_t tsr_kernel_lowpass_evidence = {
     .name = "lowpass_evidence",
-    .version = 1,
+    .version = 2,
     .init = lp_init,
     .process = lp_evidence_process,
     .destroy = lp_destroy,

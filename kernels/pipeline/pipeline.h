@@ -27,6 +27,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -285,6 +286,20 @@ typedef struct tsr_work {
 tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task, tsr_work_t **w) TSR_RESULT_USED;
 /* Free a work unit (not what the plan owns); accepts NULL and sets *w to NULL. Not collective. */
 void tsr_plan_work_destroy(tsr_work_t **w);
+
+/*
+ * The reference a region task reads: contig:[start - TSR_REGION_REF_PAD,
+ * end + TSR_REGION_REF_PAD), clipped to the contig (deletions anchored near
+ * the end carry their REF; indels left-align across the start as in the
+ * previous region), fetched under `lock` (a rank's kernels share one
+ * reader). *seq (the caller frees it) holds *before bases before
+ * reg->start, then *len >= end - start more. Errors name the task and
+ * ref_path. Not collective.
+ */
+#define TSR_REGION_REF_PAD 1000
+tsr_status_t tsr_region_ref_fetch(tsr_ref_t *ref, pthread_mutex_t *lock, const tsr_region_t *reg,
+                                  const char *task_key, const char *ref_path, const char **contig, char **seq,
+                                  int64_t *before, int64_t *len) TSR_RESULT_USED;
 
 /* --------------------------------------------------------------- kernels */
 

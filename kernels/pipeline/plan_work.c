@@ -215,3 +215,32 @@ void tsr_plan_work_destroy(tsr_work_t **wp)
     free(w);
     *wp = NULL;
 }
+
+tsr_status_t tsr_region_ref_fetch(tsr_ref_t *ref, pthread_mutex_t *lock, const tsr_region_t *reg,
+                                  const char *task_key, const char *ref_path, const char **contig, char **seq,
+                                  int64_t *before, int64_t *len)
+{
+    *seq = NULL;
+    *before = *len = 0;
+    *contig = tsr_ref_contig_name(ref, reg->contig);
+    int64_t clen = tsr_ref_contig_length(ref, reg->contig);
+    int64_t fetch_end = reg->end + TSR_REGION_REF_PAD < clen ? reg->end + TSR_REGION_REF_PAD : clen;
+    int64_t fetch_start = reg->start > TSR_REGION_REF_PAD ? reg->start - TSR_REGION_REF_PAD : 0;
+    if (!*contig || fetch_end < reg->end)
+        return tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task_key, reg->name,
+                             ref_path);
+    int64_t n = 0;
+    pthread_mutex_lock(lock);
+    tsr_status_t s = tsr_ref_fetch(ref, *contig, fetch_start, fetch_end, seq, &n);
+    pthread_mutex_unlock(lock);
+    TSR_CALL(s);
+    *before = reg->start - fetch_start;
+    if (n < *before + (reg->end - reg->start)) {
+        free(*seq);
+        *seq = NULL;
+        return tsr_error_set(TSR_ERR_STATE, "task %s: the reference %s is shorter than region %s", task_key,
+                             ref_path, reg->name);
+    }
+    *len = n - *before;
+    return TSR_OK;
+}
