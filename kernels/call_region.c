@@ -53,11 +53,12 @@
  *       that ends inside a repeat fits every allele alike and adds nothing.
  *       gop is indel_error (Q35) outside repeats and loses 3 phred per extra
  *       repeat unit the events sit in (down to Q20), as slippage does. Q35
- *       was chosen on the aligner-based benchmark (tests/bench/accuracy:
- *       ART HiSeq X reads of real haplotypes through minimap2 and bwa), where
- *       it gave the best indel F1 of Q45, Q40, Q35, Q30 and Q25 at 4x and
- *       the same at 30x: aligned reads carry indel errors and misplaced gaps
- *       near Q35, not at the Q45 of reads placed at their true positions.
+ *       was chosen on aligned reads (ART HiSeq X reads of real haplotypes
+ *       through minimap2, 64 x 4x, made as tests/bench/accuracy makes its
+ *       cohorts but aligned to the 1 Mb window only): the best indel F1 of
+ *       Q45, Q40, Q35, Q30 and Q25 at 4x, the same at 30x (kernels/README.md
+ *       has the figures): aligned reads carry indel errors and misplaced
+ *       gaps near Q35, not at the Q45 of reads placed at their true positions.
  *       A read that only overlaps the window (it starts or ends inside it)
  *       is scored too, with its soft-clipped bases up to the window's edge:
  *       an aligner writes the bases after an indel near a read's end as
