@@ -877,11 +877,11 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
     fputs("\n    },\n    \"fst_hudson\": {\"fixed_point_scale\": 4294967296, \"pairs\": [", fp);
     for (int k = 0; k < r->n_pairs; k++) {
         const tsr_cohort_fst_t *f = &r->fst[k];
-        fprintf(fp, "%s\n      {\"populations\": [", k ? "," : "");
+        fprintf(fp, "%s\n      {\"pop1\": ", k ? "," : "");
         json_str(fp, r->pop_names[f->pop_a]);
-        fputs(", ", fp);
+        fputs(", \"pop2\": ", fp);
         json_str(fp, r->pop_names[f->pop_b]);
-        fprintf(fp, "], \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
+        fprintf(fp, ", \"sites\": %" PRId64 ", \"numerator_fixed\": %" PRId64 ", \"denominator_fixed\": %" PRId64
                     ", \"fst\": ", f->sites, f->num_fixed, f->den_fixed);
         json_real(fp, f->fst);
         fputc('}', fp);
