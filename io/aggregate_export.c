@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,24 @@ void tsr_export_opts_init(tsr_export_opts_t *o)
 {
     memset(o, 0, sizeof *o);
     o->min_ac = 1;
+    o->alpha = 0.05;
+}
+
+double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha)
+{
+    if (n_sites <= 0 || n_samples <= 0)
+        return alpha;
+    /* z_{1-alpha} by bisection on the normal CDF (erfc), then Phi(sqrt(M/N) - z) */
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(-mid / sqrt(2.0)) < 1 - alpha)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double z = 0.5 * (lo + hi), x = sqrt((double)n_sites / (double)n_samples) - z;
+    return 0.5 * erfc(-x / sqrt(2.0));
 }
 
 static int tsr_ends_with(const char *s, const char *suffix)
@@ -288,6 +307,7 @@ typedef struct tsr_export_io {
     int mac;
     kstring_t line; /* a record as VCF text, for the content hash */
     /* federated export: each header sample's population, genotypes, the counts of one population */
+    int n_samples; /* the input's, before they are dropped */
     int *sample_pop;
     int32_t *gt, *gtc;
     int mgt, mgtc;
@@ -404,6 +424,7 @@ static tsr_status_t tsr_export_open_file(const tsr_export_opts_t *o, tsr_export_
     x->ih = bcf_hdr_read(x->in);
     if (!x->ih)
         return tsr_error_set(TSR_ERR_FORMAT, "'%s': cannot read the VCF/BCF header; the file is damaged", o->in);
+    x->n_samples = bcf_hdr_nsamples(x->ih);
     if (!o->sheet) {
         if (bcf_hdr_set_samples(x->ih, NULL, 0) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory dropping the samples of '%s'", o->in);
@@ -530,6 +551,20 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
                  sum->content_sha256);
         if (bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the content hash to the header");
+        sum->n_samples = x.n_samples;
+        sum->membership_power = tsr_membership_power(sum->n_in - sum->n_suppressed, x.n_samples, o->alpha);
+        snprintf(line, sizeof line, "##tessera_membership=<ID=membership,power=%.6g,alpha=%g,sites=%lld,samples=%lld,"
+                 "test=\"Sankararaman et al. 2009 LR test, normal approximation Phi(sqrt(M/N) - z_(1-alpha))\">",
+                 sum->membership_power, o->alpha, (long long)(sum->n_in - sum->n_suppressed),
+                 (long long)x.n_samples);
+        if (s == TSR_OK && bcf_hdr_append(x.oh, line) != 0)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the membership power to the header");
+        if (s == TSR_OK && o->max_power > 0 && sum->membership_power > o->max_power)
+            s = tsr_error_set(TSR_ERR_STATE, "the export's membership-inference power is %.4f (%lld sites, %lld "
+                              "samples, alpha %g), above --max-membership-power %g: nothing written; export fewer "
+                              "sites (raise --min-ac)", sum->membership_power,
+                              (long long)(sum->n_in - sum->n_suppressed), (long long)x.n_samples, o->alpha,
+                              o->max_power);
         if (s == TSR_OK && o->source_head && *o->source_head) {
             snprintf(line, sizeof line, "##tessera_source_audit=%s (the source run's head: tessera verify DIR --expect)",
                      o->source_head);

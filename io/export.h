@@ -33,6 +33,8 @@ typedef struct tsr_export_opts {
     const char *ref;               /* the run's reference FASTA: the contigs' MD5s */
     const char *mode;              /* the run's mode ("deep") */
     const char *version;           /* tessera's version */
+    double alpha;                  /* the membership test's false-positive rate [0.05] */
+    double max_power;              /* --max-membership-power P: refuse an export above it (0: no limit) */
 } tsr_export_opts_t;
 
 typedef struct tsr_export_summary {
@@ -43,6 +45,9 @@ typedef struct tsr_export_summary {
     /* federated export: the callable mask's SHA-256 (of its uncompressed text) and its intervals */
     char mask_sha256[72];
     int64_t n_mask_intervals;
+    /* the release's membership-inference power (tsr_membership_power) for its sites and samples */
+    int64_t n_samples;
+    double membership_power;
 } tsr_export_summary_t;
 
 void tsr_export_opts_init(tsr_export_opts_t *o);
@@ -64,6 +69,15 @@ tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
  * first pass over the input before the header is written. Not collective.
  */
 tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
+
+/*
+ * Power of the likelihood-ratio membership test (Sankararaman et al. 2009,
+ * Nat Genet 41:965) against a release of n_sites independent sites' allele
+ * frequencies from n_samples individuals, at false-positive rate alpha, in
+ * its normal approximation with a large reference panel:
+ * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
+ */
+double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
 
 /* The callable mask of a federated export at `out`: "<out>.callable.bed.gz". TSR_ERR_USAGE if too long. */
 tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RESULT_USED;

@@ -78,23 +78,6 @@ tsr_status_t tsr_merge_opts_check(const tsr_merge_opts_t *o)
     return TSR_OK;
 }
 
-double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha)
-{
-    if (n_sites <= 0 || n_samples <= 0)
-        return alpha;
-    /* z_{1-alpha} by bisection on the normal CDF (erfc), then Phi(sqrt(M/N) - z) */
-    double lo = -40, hi = 40;
-    for (int i = 0; i < 200; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (0.5 * erfc(-mid / sqrt(2.0)) < 1 - alpha)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    double z = 0.5 * (lo + hi), x = sqrt((double)n_sites / (double)n_samples) - z;
-    return 0.5 * erfc(-x / sqrt(2.0));
-}
-
 /* ------------------------------------------------------------ one input */
 
 typedef struct fed_input {

@@ -483,14 +483,6 @@ tsr_status_t tsr_merge_opts_check(const tsr_merge_opts_t *o) TSR_RESULT_USED;
  * comm (every rank passes the same options; every rank returns the same status).
  */
 tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_summary_t *sum) TSR_RESULT_USED;
-/*
- * Power of the likelihood-ratio membership test (Sankararaman et al. 2009,
- * Nat Genet 41:965) against a release of n_sites independent sites' allele
- * frequencies from n_samples individuals, at false-positive rate alpha, in
- * its normal approximation with a large reference panel:
- * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
- */
-double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,21 @@ exact)
   python3 "$HERE/federation_check.py" compare "$O/m.stats.tsv" "$O/gold/stats.tsv" "$O/m.vcf.gz" \
     "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" || fail "merged statistics differ from the pooled ones"
   python3 "$HERE/federation_check.py" sfs "$O/m.statistics.json" "$O/gold/summary.json" || fail "SFS/F_ST differ"
+  # the membership-inference power printed and recorded: Phi(sqrt(M/N) - z_0.95) for M sites, N = 12 samples
+  python3 - "$O/m.statistics.json" "$O/m.vcf.gz" "$W/inst1.vcf.gz" <<'PY' || fail "membership power"
+import json, subprocess, sys
+from statistics import NormalDist
+m = json.load(open(sys.argv[1]))["merge"]["membership_power"]
+M = int(subprocess.run(["bcftools", "view", "-H", sys.argv[2]], capture_output=True, text=True).stdout.count("\n"))
+want = NormalDist().cdf((M / 12) ** 0.5 - NormalDist().inv_cdf(0.95))
+assert m["sites"] == M and m["samples"] == 12 and abs(m["power"] - want) < 1e-6, (m, M, want)
+h = subprocess.run(["bcftools", "view", "-h", sys.argv[3]], capture_output=True, text=True).stdout
+e = [l for l in h.splitlines() if l.startswith("##tessera_membership=")][0]
+n = int(e.split("sites=")[1].split(",")[0])
+want_e = NormalDist().cdf((n / 4) ** 0.5 - NormalDist().inv_cdf(0.95))
+assert abs(float(e.split("power=")[1].split(",")[0]) - want_e) < 1e-5, (e, want_e)
+print("membership power: merge %.4f (%d sites, 12 samples), export %.4f (%d sites, 4 samples)" % (m["power"], M, want_e, n))
+PY
   ;;
 order)
   # Any order of the inputs and 1 or 2 ranks: the same bytes.
@@ -107,6 +122,7 @@ refuse)
   expect 1 "wrongref.vcf.gz' was exported against another reference" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$O/wrongref.vcf.gz"
   expect 1 "plain.vcf.gz' is not a federated export" "$W/inst1.vcf.gz" "$O/plain.vcf.gz"
   expect 1 "changed.vcf.gz': its records do not match" "$W/inst1.vcf.gz" "$O/changed.vcf.gz"
+  expect 1 "above --max-membership-power 0.01" --max-membership-power 0.01 "$W/inst1.vcf.gz" "$W/inst2.vcf.gz"
   expect 2 "are the same export" "$W/inst1.vcf.gz" "$O/dup/inst1.vcf.gz"
   rm "$O/dup/inst1.vcf.gz.callable.bed.gz"
   expect 1 "dup/inst1.vcf.gz.callable.bed.gz" "$W/inst2.vcf.gz" "$O/dup/inst1.vcf.gz"
