@@ -230,5 +230,72 @@ def sfs(m_json, g_json):
           (len(g["sfs"]), len(gp), ", ".join("%.6f" % x["fst"] for x in gp)))
 
 
+# Two hand-made exports (population p; A 3 samples, B 2) whose merge needs ALT alleles united and
+# remapped, and absent sites filled from the other's mask (or left missing outside it).
+HAND = {
+    "A": (3, [("100", "A", "C", [2, 1, 0]), ("200", "T", "TA", [1, 1, 1]), ("300", "G", "A", [0, 2, 0])],
+          ["c1\t395\t405\t1"]),
+    "B": (2, [("100", "A", "G", [0, 1, 1]), ("400", "C", "T,G", [0, 0, 0, 0, 1, 1])], ["c1\t150\t250\t2"]),
+}
+# merged genotype counts by allele names, and NS
+HAND_WANT = {
+    "100": ({("A", "A"): 2, ("A", "C"): 1, ("A", "G"): 1, ("G", "G"): 1}, 5),
+    "200": ({("T", "T"): 3, ("T", "TA"): 1, ("TA", "TA"): 1}, 5),
+    "300": ({("A", "G"): 2}, 2),
+    "400": ({("C", "C"): 1, ("G", "T"): 1, ("G", "G"): 1}, 3),
+}
+
+
+def handmade(d):
+    import hashlib
+    for name, (n, recs, mask_lines) in HAND.items():
+        base = "%s.vcf.gz" % name
+        mtext = "#CHROM\tSTART\tEND\tp\n" + "".join(l + "\n" for l in mask_lines)
+        body = ""
+        for pos, ref, alt, g in recs:
+            k = 1 + len(alt.split(","))
+            ac = [sum(c * ((a == x) + (b == x)) for (a, b), c in zip(((a, b) for b in range(k) for a in range(b + 1)), g))
+                  for x in range(1, k)]
+            body += "c1\t%s\t.\t%s\t%s\t.\t.\tAC=%s;GTC_p=%s\n" % (pos, ref, alt, ",".join(map(str, ac)),
+                                                                ",".join(map(str, g)))
+        sha = lambda t: "sha256:" + hashlib.sha256(t.encode()).hexdigest()
+        head = ("##fileformat=VCFv4.3\n##contig=<ID=c1,length=1000,md5=%s>\n"
+                "##tessera_federation=<ID=export,format=1,mode=deep,tessera=test,populations=1,samples=%d>\n"
+                "##tessera_population=<ID=p,samples=%d>\n"
+                "##tessera_callable_mask=<ID=mask,file=%s.callable.bed.gz,sha256=%s,intervals=%d>\n"
+                "##tessera_content_sha256=%s (hand-made)\n"
+                "##INFO=<ID=AC,Number=A,Type=Integer,Description=\"ALT count\">\n"
+                "##INFO=<ID=GTC_p,Number=.,Type=Integer,Description=\"genotype counts\">\n"
+                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                % ("0" * 32, n, n, base, sha(mtext), len(mask_lines), sha(body)))
+        open("%s/%s.vcf" % (d, name), "w").write(head + body)
+        open("%s/%s.mask" % (d, name), "w").write(mtext)
+
+
+def handcheck(merged):
+    got = {}
+    for l in lines("bcftools", "query", "-f", "%POS\t%REF\t%ALT\t%INFO/GTC_p\t%INFO/NS\t%INFO/AN\t%INFO/AC\n", merged):
+        pos, ref, alt, g, ns, an, ac = l.split("\t")
+        al = [ref] + alt.split(",")
+        pairs = [(a, b) for b in range(len(al)) for a in range(b + 1)]
+        counts = {}
+        for (a, b), c in zip(pairs, map(int, g.split(","))):
+            if c:
+                counts[tuple(sorted((al[a], al[b])))] = c
+        want = {tuple(sorted(k)): v for k, v in HAND_WANT[pos][0].items()}
+        if counts != want or int(ns) != HAND_WANT[pos][1] or int(an) != 2 * HAND_WANT[pos][1]:
+            die("hand-made site %s: %s NS %s AN %s, expected %s NS %d" % (pos, counts, ns, an, want, HAND_WANT[pos][1]))
+        for x, v in zip(al[1:], ac.split(",")):
+            w = sum(c * ((a == x) + (b == x)) for (a, b), c in counts.items())
+            if int(v) != w:
+                die("hand-made site %s: AC of %s is %s, expected %d" % (pos, x, v, w))
+        got[pos] = counts
+    if set(got) != set(HAND_WANT):
+        die("hand-made merge has sites %s, expected %s" % (sorted(got), sorted(HAND_WANT)))
+    print("hand-made: %d sites (ALTs united and remapped, absent sites hom-ref where callable, missing elsewhere)"
+          % len(got))
+
+
 if __name__ == "__main__":
-    {"gtc": gtc, "mask": mask, "fill": fill, "compare": compare, "sfs": sfs}[sys.argv[1]](*sys.argv[2:])
+    {"gtc": gtc, "mask": mask, "fill": fill, "compare": compare, "sfs": sfs, "handmade": handmade,
+     "handcheck": handcheck}[sys.argv[1]](*sys.argv[2:])

@@ -145,6 +145,22 @@ no_sample_ids)
   for f in $files; do [ "$(bcftools query -l "$f" | wc -l)" -eq 0 ] || fail "$f has sample columns"; done
   echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv and statistics.json"
   ;;
+multiallelic)
+  # Two hand-made exports: ALT alleles united across institutions (A>C here, A>G there), genotype counts
+  # remapped, a site one institution lacks filled hom-ref where its mask says callable, missing elsewhere.
+  # Needs no fixture; removes its own directory.
+  O=$W.hand; rm -rf "$O"; mkdir -p "$O"
+  python3 "$HERE/federation_check.py" handmade "$O"
+  for x in A B; do
+    bgzip -c "$O/$x.vcf" > "$O/$x.vcf.gz" && bcftools index "$O/$x.vcf.gz"
+    bgzip -c "$O/$x.mask" > "$O/$x.vcf.gz.callable.bed.gz"
+  done
+  "$T" merge --out "$O/ab.vcf.gz" "$O/A.vcf.gz" "$O/B.vcf.gz" > /dev/null || fail "hand-made merge"
+  "$T" merge --out "$O/ba.vcf.gz" "$O/B.vcf.gz" "$O/A.vcf.gz" > /dev/null || fail "hand-made merge B A"
+  cmp "$O/ab.vcf.gz" "$O/ba.vcf.gz" || fail "hand-made merge depends on the input order"
+  python3 "$HERE/federation_check.py" handcheck "$O/ab.vcf.gz" || fail "hand-made merge"
+  rm -rf "$O"
+  ;;
 *)
   fail "unknown case '$case_'"
   ;;
