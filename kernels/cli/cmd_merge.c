@@ -26,8 +26,9 @@ static void tsr_merge_usage(FILE *fp)
             "institution without a site counts its callable samples there (its mask) as hom-ref. AC, AN, AF,\n"
             "NS, nhet, nhomalt, F_MISSING, HWE, ExcHet and F are recomputed per population and for the cohort\n"
             "exactly as `tessera stats` computes them on pooled genotypes. Writes MERGED.vcf.gz (+ .csi),\n"
-            "MERGED.stats.tsv and MERGED.statistics.json (SFS and Hudson F_ST of the released sites, inputs\n"
-            "with their SHA-256s, the membership-inference power). No sample name or per-sample value.\n"
+            "MERGED.stats.tsv, MERGED.statistics.json (SFS and Hudson F_ST of the released sites, inputs\n"
+            "with their SHA-256s, the membership-inference power) and MERGED.report.html (each institution's\n"
+            "samples per population, SFS and F_ST plots). No sample name or per-sample value.\n"
             "Inputs with another reference (contig names, lengths, MD5s), mode or population set, or whose\n"
             "content no longer matches its recorded SHA-256, are refused, naming the file and what differs.\n"
             "Any order of the inputs, and any number of ranks, gives byte-identical outputs.\n\n"
@@ -107,7 +108,7 @@ int tsr_cmd_merge(int argc, char **argv)
                    sum.n_inputs, sum.n_samples, sum.n_sites, o.out, sum.n_suppressed, o.min_ac, sum.n_regions,
                    rt->size, rt->size == 1 ? "" : "s");
             printf("tessera merge: membership-inference power %.4f (Sankararaman et al. 2009, %" PRId64
-                   " sites, %d samples, alpha %g); statistics in %s and %s\n",
+                   " sites, %d samples, alpha %g); statistics in %s, %s and the report\n",
                    sum.membership_power, sum.n_sites, sum.n_samples, o.alpha, sum.stats_tsv, sum.statistics_json);
         } else {
             code = tsr_cli_fail("merge", s);

@@ -896,14 +896,71 @@ static tsr_status_t fed_append_file(const char *part, void *out, int bgzf, FILE 
     return s;
 }
 
-/* The first rank: header + parts -> out (+ .csi), stats.tsv, statistics.json; tmp + rename. */
+/*
+ * MERGED.report.html: the report of tessera stats without its per-sample QC (the merge has no samples),
+ * with a facts table of each institution's samples per population and hashes.
+ */
+static tsr_status_t fed_write_report(const fed_merge_t *m, const tsr_cohort_result_t *res, double power,
+                                     const char *path)
+{
+    int n = 3 + m->n_in;
+    char **key = calloc((size_t)n, sizeof *key), **val = calloc((size_t)n, sizeof *val);
+    tsr_status_t s = key && val ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the report");
+    for (int i = 0; i < m->n_in && s == TSR_OK; i++) {
+        const fed_input_t *in = &m->in[i];
+        kstring_t k = KS_INITIALIZE, v = KS_INITIALIZE;
+        ksprintf(&k, "institution %d: %s", i + 1, in->base);
+        for (int p = 0; p < in->n_pops; p++)
+            ksprintf(&v, "%s%s %d", p ? ", " : "samples: ", in->pops[p], in->pop_samples[p]);
+        ksprintf(&v, "; content %s; mask %s; tessera %s", in->content, in->mask_sha, in->version);
+        key[i] = ks_release(&k);
+        val[i] = ks_release(&v);
+        if (!key[i] || !val[i])
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the report");
+    }
+    if (s == TSR_OK) {
+        kstring_t v = KS_INITIALIZE;
+        key[m->n_in] = strdup("cohort samples");
+        for (int p = 0; p < m->n_pops; p++)
+            ksprintf(&v, "%s%s %d", p ? ", " : "", m->pops[p], m->pop_n[p]);
+        val[m->n_in] = ks_release(&v);
+        key[m->n_in + 1] = strdup("released sites");
+        v = (kstring_t)KS_INITIALIZE;
+        ksprintf(&v, "%" PRId64 " (merged AC >= %" PRId64 "; %" PRId64 " suppressed)", m->n_sites, m->o->min_ac,
+                 m->n_suppressed);
+        val[m->n_in + 1] = ks_release(&v);
+        key[m->n_in + 2] = strdup("membership-inference power");
+        v = (kstring_t)KS_INITIALIZE;
+        ksprintf(&v, "%.4f (Sankararaman et al. 2009, Phi(sqrt(M/N) - z_(1-alpha)), alpha %g)", power, m->o->alpha);
+        val[m->n_in + 2] = ks_release(&v);
+        for (int i = 0; i < n; i++)
+            if (!key[i] || !val[i])
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory writing the report");
+    }
+    if (s == TSR_OK) {
+        tsr_cohort_result_t r = *res;
+        r.samples = NULL; /* no per-sample QC: the slots are not samples */
+        tsr_report_facts_t f = {n, (const char *const *)key, (const char *const *)val};
+        s = tsr_report_write(path, &r, "tessera merge: federated cohort statistics", &f);
+    }
+    for (int i = 0; key && val && i < n; i++) {
+        free(key[i]);
+        free(val[i]);
+    }
+    free(key);
+    free(val);
+    return s;
+}
+
+/* The first rank: header + parts -> out (+ .csi), stats.tsv, statistics.json, report.html; tmp + rename. */
 static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions, const tsr_cohort_result_t *res,
                                double power, tsr_merge_summary_t *sum)
 {
     const char *out = m->o->out;
     size_t stem = strlen(out) - strlen(".vcf.gz");
-    char tsv[4300], json[4300], tmp[4300], tmp_csi[4400], csi[4300], tmp_tsv[4400], part[4400];
+    char tsv[4300], json[4300], tmp[4300], tmp_csi[4400], csi[4300], tmp_tsv[4400], part[4400], html[4300];
     snprintf(tsv, sizeof tsv, "%.*s.stats.tsv", (int)stem, out);
+    snprintf(html, sizeof html, "%.*s.report.html", (int)stem, out);
     snprintf(json, sizeof json, "%.*s.statistics.json", (int)stem, out);
     snprintf(csi, sizeof csi, "%s.csi", out);
     TSR_CALL(tsr_output_tmpname(out, tmp, sizeof tmp));
@@ -942,6 +999,8 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_FORMAT, "cannot index '%s'", tmp);
     if (s == TSR_OK)
         s = fed_write_json(m, res, power, json);
+    if (s == TSR_OK)
+        s = fed_write_report(m, res, power, html);
     if (s == TSR_OK && (rename(tmp_tsv, tsv) != 0 || rename(tmp_csi, csi) != 0 || rename(tmp, out) != 0))
         s = tsr_error_set(TSR_ERR_IO, "cannot rename the merged outputs into place (%s): %s", out, strerror(errno));
     if (s != TSR_OK) {

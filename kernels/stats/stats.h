@@ -254,8 +254,9 @@ typedef struct tsr_report_facts {
 /*
  * report.html at `path` (tmp + rename): one self-contained HTML page, inline
  * CSS and SVG only (no script, no network): counts and Ti/Tv, SFS per
- * population, AF histogram, per-sample QC scatter with outliers, F_ST heat
- * map, and the run facts (`facts` may be NULL). Not collective.
+ * population, AF histogram, per-sample QC scatter with outliers (left out
+ * when res->samples is NULL, as for a federated merge), F_ST heat map, and
+ * the run facts (`facts` may be NULL). Not collective.
  */
 tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, const char *title,
                               const tsr_report_facts_t *facts) TSR_RESULT_USED;

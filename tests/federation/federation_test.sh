@@ -69,6 +69,13 @@ exact)
   python3 "$HERE/federation_check.py" compare "$O/m.stats.tsv" "$O/gold/stats.tsv" "$O/m.vcf.gz" \
     "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" || fail "merged statistics differ from the pooled ones"
   python3 "$HERE/federation_check.py" sfs "$O/m.statistics.json" "$O/gold/summary.json" || fail "SFS/F_ST differ"
+  # the report: each institution's samples per population, the SFS and F_ST sections, no per-sample QC
+  for i in 1 2 3; do
+    grep -q "institution [123]: inst$i.vcf.gz</th><td>samples: pop1 2, pop2 2; content sha256:" "$O/m.report.html" \
+      || fail "report.html lacks institution $i"
+  done
+  grep -q "Site-frequency spectrum per population" "$O/m.report.html" && grep -q "Hudson F" "$O/m.report.html" \
+    && ! grep -q "Per-sample QC" "$O/m.report.html" || fail "report.html sections"
   # the membership-inference power printed and recorded: Phi(sqrt(M/N) - z_0.95) for M sites, N = 12 samples
   python3 - "$O/m.statistics.json" "$O/m.vcf.gz" "$W/inst1.vcf.gz" <<'PY' || fail "membership power"
 import json, subprocess, sys
@@ -93,7 +100,7 @@ order)
   "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --out "$O/bca.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" \
     "$W/inst1.vcf.gz" > /dev/null
   for x in cab bca; do
-    for f in vcf.gz stats.tsv statistics.json; do cmp "$O/abc.$f" "$O/$x.$f" || fail "merge $x: $f differs"; done
+    for f in vcf.gz stats.tsv statistics.json report.html; do cmp "$O/abc.$f" "$O/$x.$f" || fail "merge $x: $f differs"; done
   done
   [ -z "$(ls -A "$O" | grep '^\.tmp\.')" ] || fail "temporary files left: $(ls -A "$O")"
   echo "order: merge(A,B,C) = merge(C,A,B) = merge(B,C,A) at 2 ranks, byte for byte"
@@ -138,12 +145,12 @@ no_sample_ids)
       ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -q -- "$s" || fail "$f contains sample id $s"
       ! zcat "$f" | grep -q -- "$s" || fail "$f contains sample id $s"
     done
-    ! grep -q -- "$s" "$O/m.stats.tsv" "$O/m.statistics.json" || fail "merge statistics contain sample id $s"
+    ! grep -q -- "$s" "$O/m.stats.tsv" "$O/m.statistics.json" "$O/m.report.html" || fail "merge outputs contain sample id $s"
     n=$((n + 1))
   done
   [ "$n" -eq 12 ] || fail "expected 12 sample ids, grepped $n"
   for f in $files; do [ "$(bcftools query -l "$f" | wc -l)" -eq 0 ] || fail "$f has sample columns"; done
-  echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv and statistics.json"
+  echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv, statistics.json, report.html"
   ;;
 multiallelic)
   # Two hand-made exports: ALT alleles united across institutions (A>C here, A>G there), genotype counts
