@@ -93,17 +93,19 @@ print("membership power: merge %.4f (%d sites, 12 samples), export %.4f (%d site
 PY
   ;;
 order)
-  # Any order of the inputs and 1 or 2 ranks: the same bytes.
+  # Any order of the inputs and 1, 2 or 3 ranks: the same bytes.
   O=$W/order; rm -rf "$O"; mkdir -p "$O"
   "$T" merge --out "$O/abc.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > /dev/null
   "$T" merge --out "$O/cab.vcf.gz" "$W/inst3.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" > /dev/null
   "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --out "$O/bca.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" \
     "$W/inst1.vcf.gz" > /dev/null
-  for x in cab bca; do
+  "$MPI" --oversubscribe -n 3 "$T" merge --window 5000 --out "$O/acb.vcf.gz" "$W/inst1.vcf.gz" "$W/inst3.vcf.gz" \
+    "$W/inst2.vcf.gz" > /dev/null
+  for x in cab bca acb; do
     for f in vcf.gz stats.tsv statistics.json report.html; do cmp "$O/abc.$f" "$O/$x.$f" || fail "merge $x: $f differs"; done
   done
   [ -z "$(ls -A "$O" | grep '^\.tmp\.')" ] || fail "temporary files left: $(ls -A "$O")"
-  echo "order: merge(A,B,C) = merge(C,A,B) = merge(B,C,A) at 2 ranks, byte for byte"
+  echo "order: merge(A,B,C) = merge(C,A,B) = merge(B,C,A) at 2 ranks = merge(A,C,B) at 3 ranks, byte for byte"
   ;;
 refuse)
   # Wrong reference (one base changed: the MD5 differs), a plain export, a changed record, a missing
