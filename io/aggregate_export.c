@@ -17,6 +17,17 @@
  * The output is written to a temporary name with its CSI index and both are
  * renamed when complete, so an existing file at `out` is either left whole
  * or replaced whole.
+ *
+ * Federated export (o->sheet set; `tessera merge` reads it). Genotypes are
+ * unpacked, but only to be counted: per site and population the diploid
+ * genotype counts in VCF genotype order (INFO/GTC_<pop>), from which every
+ * per-site statistic (AC, AN, NS, nhet, nhomalt, HWE, ExcHet, F) follows
+ * and which sum across institutions. Half-called and haploid genotypes are
+ * refused (their counts would not be sufficient). The callable mask
+ * (io/callable_mask.c) is written beside the output; the header adds the
+ * contigs' MD5s (of the uppercase sequence, as samtools dict's M5), the
+ * mode, tessera's version, the populations with their sample counts and
+ * the mask's SHA-256. The records still leave with no FORMAT block.
  */
 #include "io/io.h"
 
@@ -25,8 +36,11 @@
 #include <htslib/vcf.h>
 #include <openssl/evp.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +50,24 @@ void tsr_export_opts_init(tsr_export_opts_t *o)
 {
     memset(o, 0, sizeof *o);
     o->min_ac = 1;
+    o->alpha = 0.05;
+}
+
+double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha)
+{
+    if (n_sites <= 0 || n_samples <= 0)
+        return alpha;
+    /* z_{1-alpha} by bisection on the normal CDF (erfc), then Phi(sqrt(M/N) - z) */
+    double lo = -40, hi = 40;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(-mid / sqrt(2.0)) < 1 - alpha)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double z = 0.5 * (lo + hi), x = sqrt((double)n_sites / (double)n_samples) - z;
+    return 0.5 * erfc(-x / sqrt(2.0));
 }
 
 static int tsr_ends_with(const char *s, const char *suffix)
@@ -114,18 +146,78 @@ static tsr_status_t tsr_export_select(const bcf_hdr_t *h, const char *fields, ui
  * keys not kept. Lines are dropped from the header text (with its IDX
  * numbering, so the records' INFO ids stay valid) and the text re-parsed.
  */
-static tsr_status_t tsr_export_header(const bcf_hdr_t *in, const uint8_t *keep, int64_t min_ac, bcf_hdr_t **out)
+/* MD5 of a contig's uppercase sequence (samtools dict's M5) as 32 hex digits. */
+static tsr_status_t tsr_export_contig_md5(tsr_ref_t *ref, const char *contig, char hex[33])
+{
+    int i = tsr_ref_contig_index(ref, contig);
+    if (i < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "the input's contig '%s' is not in the run's reference; export with "
+                             "the reference the run used", contig);
+    char *seq = NULL;
+    int64_t len = 0;
+    TSR_CALL(tsr_ref_fetch(ref, contig, 0, tsr_ref_contig_length(ref, i), &seq, &len));
+    for (int64_t k = 0; k < len; k++)
+        seq[k] = (char)toupper((unsigned char)seq[k]);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    int ok = EVP_Digest(seq, (size_t)len, d, &dl, EVP_md5(), NULL) == 1 && dl == 16;
+    free(seq);
+    if (!ok)
+        return tsr_error_set(TSR_ERR_INTERNAL, "MD5 (OpenSSL) of contig '%s' failed", contig);
+    for (int k = 0; k < 16; k++)
+        snprintf(hex + 2 * k, 3, "%02x", d[k]);
+    return TSR_OK;
+}
+
+/* A ##contig line of the header text, with md5=<hex> added before its IDX (federated export). */
+static tsr_status_t tsr_export_contig_line(tsr_ref_t *ref, const char *line, size_t n, kstring_t *kept)
+{
+    const char *id = strstr(line, "ID="), *idx = strstr(line, ",IDX=");
+    if (!id || !idx || idx > line + n)
+        return tsr_error_set(TSR_ERR_FORMAT, "cannot read the header line '%.*s'", (int)n - 1, line);
+    id += 3;
+    size_t il = strcspn(id, ",>");
+    char name[1024], hex[33];
+    snprintf(name, sizeof name, "%.*s", (int)il, id);
+    TSR_CALL(tsr_export_contig_md5(ref, name, hex));
+    if (kputsn(line, (size_t)(idx - line), kept) < 0 || ksprintf(kept, ",md5=%s", hex) < 0 ||
+        kputsn(idx, n - (size_t)(idx - line), kept) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory building the header");
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_export_header(const tsr_export_opts_t *o, const bcf_hdr_t *in, const uint8_t *keep,
+                                      int64_t min_ac, bcf_hdr_t **out)
 {
     *out = NULL;
     kstring_t txt = KS_INITIALIZE, kept = KS_INITIALIZE;
     bcf_hdr_t *h = NULL;
+    tsr_ref_t *ref = NULL;
+    if (o->sheet) {
+        tsr_status_t s = tsr_ref_open(o->ref, &ref);
+        if (s != TSR_OK)
+            return s;
+    }
     int bad = bcf_hdr_format(in, 1, &txt) != 0;
     for (char *line = txt.s, *next; !bad && line && *line; line = next) {
         next = strchr(line, '\n');
         size_t n = next ? (size_t)(++next - line) : strlen(line);
-        if (strncmp(line, "##FORMAT=", 9) && strncmp(line, "##SAMPLE=", 9) && strncmp(line, "##PEDIGREE=", 11))
+        if (ref && !strncmp(line, "##contig=", 9)) {
+            tsr_status_t s = tsr_export_contig_line(ref, line, n, &kept);
+            if (s != TSR_OK) {
+                tsr_ref_close(&ref);
+                ks_free(&txt);
+                ks_free(&kept);
+                return s;
+            }
+        } else if (!strncmp(line, "#CHROM", 6)) { /* no sample columns (a federated export reads them) */
+            bad = kputs("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", &kept) < 0;
+        } else if (strncmp(line, "##FORMAT=", 9) && strncmp(line, "##SAMPLE=", 9) &&
+                   strncmp(line, "##PEDIGREE=", 11)) {
             bad = kputsn(line, n, &kept) < 0;
+        }
     }
+    tsr_ref_close(&ref);
     if (!bad)
         bad = !(h = bcf_hdr_init("r")) || bcf_hdr_parse(h, kept.s) != 0;
     ks_free(&txt);
@@ -145,6 +237,26 @@ static tsr_status_t tsr_export_header(const bcf_hdr_t *in, const uint8_t *keep, 
     if (bcf_hdr_nsamples(h) != 0 || bcf_hdr_append(h, line) != 0 || bcf_hdr_sync(h) != 0) {
         bcf_hdr_destroy(h);
         return tsr_error_set(TSR_ERR_INTERNAL, "cannot build the aggregate-only VCF header");
+    }
+    if (o->sheet) {
+        const tsr_sheet_t *sh = o->sheet;
+        kstring_t l = KS_INITIALIZE;
+        ksprintf(&l, "##tessera_federation=<ID=export,format=1,mode=%s,tessera=%s,populations=%d,samples=%d>", o->mode,
+                 o->version, sh->n_populations, sh->n_samples);
+        int fail = bcf_hdr_append(h, l.s) != 0;
+        for (int p = 0; p < sh->n_populations && !fail; p++) {
+            int n = 0;
+            for (int i = 0; i < sh->n_samples; i++)
+                n += sh->sample_pop[i] == p;
+            l.l = 0;
+            ksprintf(&l, "##tessera_population=<ID=%s,samples=%d>", sh->populations[p], n);
+            fail = bcf_hdr_append(h, l.s) != 0;
+        }
+        ks_free(&l);
+        if (fail || bcf_hdr_sync(h) != 0) {
+            bcf_hdr_destroy(h);
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot build the federated export's header");
+        }
     }
     *out = h;
     return TSR_OK;
@@ -194,7 +306,67 @@ typedef struct tsr_export_io {
     int32_t *ac;
     int mac;
     kstring_t line; /* a record as VCF text, for the content hash */
+    /* federated export: each header sample's population, genotypes, the counts of one population */
+    int n_samples; /* the input's, before they are dropped */
+    int *sample_pop;
+    int32_t *gt, *gtc;
+    int mgt, mgtc;
 } tsr_export_io_t;
+
+/*
+ * Federated export: INFO/GTC_<pop> of the current record from its genotypes
+ * (diploid genotype counts in VCF order, index b (b + 1) / 2 + a for a <= b).
+ */
+static tsr_status_t tsr_export_genotype_counts(const tsr_export_opts_t *o, tsr_export_io_t *x, int64_t rec_no)
+{
+    const tsr_sheet_t *sh = o->sheet;
+    bcf1_t *rec = x->rec;
+    int ns = bcf_hdr_nsamples(x->ih), na = rec->n_allele, G = na * (na + 1) / 2;
+    int n = bcf_get_genotypes(x->ih, rec, &x->gt, &x->mgt);
+    if (n == -4)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading GT");
+    if (n != 2 * ns && !(n == -3 && ns == 0))
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%lld (number %lld) has %s; a federated export needs "
+                             "diploid GT for every sample", o->in, bcf_seqname_safe(x->ih, rec),
+                             (long long)rec->pos + 1, (long long)rec_no, n < 0 ? "no GT" : "non-diploid GT");
+    size_t need = (size_t)G * (size_t)sh->n_populations;
+    if ((size_t)x->mgtc < need) {
+        int32_t *t = realloc(x->gtc, need * sizeof *t);
+        if (!t)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory counting genotypes");
+        x->gtc = t;
+        x->mgtc = (int)need;
+    }
+    memset(x->gtc, 0, need * sizeof *x->gtc);
+    for (int j = 0; j < ns; j++) {
+        int32_t g0 = x->gt[2 * j], g1 = x->gt[2 * j + 1];
+        int m0 = bcf_gt_is_missing(g0), m1 = g1 == bcf_int32_vector_end || bcf_gt_is_missing(g1);
+        if (m0 && m1)
+            continue;
+        if (m0 || m1)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%lld (number %lld) has a half-called or haploid "
+                                 "genotype; a federated export counts diploid genotypes only: set such calls "
+                                 "missing (bcftools +setGT) and export again", o->in, bcf_seqname_safe(x->ih, rec),
+                                 (long long)rec->pos + 1, (long long)rec_no);
+        int a = bcf_gt_allele(g0), b = bcf_gt_allele(g1);
+        if (a > b) {
+            int t = a;
+            a = b;
+            b = t;
+        }
+        if (a < 0 || b >= na)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%lld has a genotype allele beyond its %d alleles",
+                                 o->in, bcf_seqname_safe(x->ih, rec), (long long)rec->pos + 1, na);
+        x->gtc[(size_t)x->sample_pop[j] * (size_t)G + (size_t)(b * (b + 1) / 2 + a)]++;
+    }
+    for (int p = 0; p < sh->n_populations; p++) {
+        char key[1100];
+        snprintf(key, sizeof key, "GTC_%s", sh->populations[p]);
+        if (bcf_update_info_int32(x->ih, rec, key, x->gtc + (size_t)p * (size_t)G, G) != 0)
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot set INFO/%s", key);
+    }
+    return TSR_OK;
+}
 
 /* One pass over the input: write the kept records, or (md != NULL) only hash their VCF text. */
 static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io_t *x, const char *tmp,
@@ -217,6 +389,8 @@ static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io
                 continue;
             }
         }
+        if (o->sheet)
+            TSR_CALL(tsr_export_genotype_counts(o, x, sum->n_in));
         if (bcf_subset(x->ih, x->rec, 0, NULL) != 0)
             return tsr_error_set(TSR_ERR_INTERNAL, "cannot strip the per-sample block of record %lld",
                                  (long long)sum->n_in);
@@ -250,8 +424,40 @@ static tsr_status_t tsr_export_open_file(const tsr_export_opts_t *o, tsr_export_
     x->ih = bcf_hdr_read(x->in);
     if (!x->ih)
         return tsr_error_set(TSR_ERR_FORMAT, "'%s': cannot read the VCF/BCF header; the file is damaged", o->in);
-    if (bcf_hdr_set_samples(x->ih, NULL, 0) != 0)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory dropping the samples of '%s'", o->in);
+    x->n_samples = bcf_hdr_nsamples(x->ih);
+    if (!o->sheet) {
+        if (bcf_hdr_set_samples(x->ih, NULL, 0) != 0)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory dropping the samples of '%s'", o->in);
+        return TSR_OK;
+    }
+    /* federated: the genotypes are read to be counted per population, and GTC_<pop> defined */
+    const tsr_sheet_t *sh = o->sheet;
+    for (int p = 0; p < sh->n_populations; p++) {
+        kstring_t l = KS_INITIALIZE;
+        ksprintf(&l, "##INFO=<ID=GTC_%s,Number=.,Type=Integer,Description=\"Diploid genotype counts in population "
+                 "%s, VCF genotype order (0/0,0/1,1/1,0/2,1/2,2/2,...): what tessera merge sums\">",
+                 sh->populations[p], sh->populations[p]);
+        int bad = bcf_hdr_append(x->ih, l.s) != 0;
+        ks_free(&l);
+        if (bad)
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot define INFO/GTC_%s", sh->populations[p]);
+    }
+    if (bcf_hdr_sync(x->ih) != 0)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot define the genotype-count keys");
+    int ns = bcf_hdr_nsamples(x->ih);
+    free(x->sample_pop);
+    if (!(x->sample_pop = malloc(sizeof *x->sample_pop * (size_t)(ns + 1))))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening '%s'", o->in);
+    for (int j = 0; j < ns; j++) {
+        const char *id = x->ih->samples[j];
+        x->sample_pop[j] = -1;
+        for (int i = 0; i < sh->n_samples && x->sample_pop[j] < 0; i++)
+            if (!strcmp(sh->samples[i].id, id))
+                x->sample_pop[j] = sh->sample_pop[i];
+        if (x->sample_pop[j] < 0)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s': sample %d of the file is not in the run's sample sheet; "
+                                 "export the run's own cohort.bcf", o->in, j + 1);
+    }
     return TSR_OK;
 }
 
@@ -273,13 +479,26 @@ static tsr_status_t tsr_export_open_input(const tsr_export_opts_t *o, tsr_export
     return TSR_OK;
 }
 
+tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len)
+{
+    if ((size_t)snprintf(buf, len, "%s.callable.bed.gz", out) >= len)
+        return tsr_error_set(TSR_ERR_USAGE, "--out path too long: '%s'", out);
+    return TSR_OK;
+}
+
 tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum)
 {
     memset(sum, 0, sizeof *sum);
     TSR_CALL(tsr_export_opts_check(o));
     TSR_CALL(tsr_export_check_not_input(o));
-    char tmp[4200], tmp_idx[4300], final_idx[4200];
+    if (o->sheet && (!o->run_dir || !o->ref || !o->mode || !o->version))
+        return tsr_error_set(TSR_ERR_USAGE, "a federated export needs the run directory, reference, mode and version");
+    char tmp[4200], tmp_idx[4300], final_idx[4200], mask[4300], tmp_mask[4400];
     TSR_CALL(tsr_output_tmpname(o->out, tmp, sizeof tmp));
+    if (o->sheet) {
+        TSR_CALL(tsr_export_mask_path(o->out, mask, sizeof mask));
+        TSR_CALL(tsr_output_tmpname(mask, tmp_mask, sizeof tmp_mask));
+    }
     if ((size_t)snprintf(tmp_idx, sizeof tmp_idx, "%s.csi", tmp) >= sizeof tmp_idx ||
         (size_t)snprintf(final_idx, sizeof final_idx, "%s.csi", o->out) >= sizeof final_idx)
         return tsr_error_set(TSR_ERR_USAGE, "--out path too long: '%s'", o->out);
@@ -290,8 +509,28 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     tsr_status_t s = tsr_export_open_input(o, &x);
     if (s == TSR_OK)
         s = tsr_export_select(x.ih, o->fields, x.keep);
+    for (int p = 0; s == TSR_OK && o->sheet && p < o->sheet->n_populations; p++) {
+        char key[1100]; /* the merge needs the genotype counts whatever --fields keeps */
+        snprintf(key, sizeof key, "GTC_%s", o->sheet->populations[p]);
+        x.keep[bcf_hdr_id2int(x.ih, BCF_DT_ID, key)] = 1;
+    }
     if (s == TSR_OK)
-        s = tsr_export_header(x.ih, x.keep, o->min_ac, &x.oh);
+        s = tsr_export_header(o, x.ih, x.keep, o->min_ac, &x.oh);
+    int mask_created = 0;
+    if (s == TSR_OK && o->sheet) {
+        mask_created = 1;
+        s = tsr_callable_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals);
+        const char *base = strrchr(mask, '/');
+        base = base ? base + 1 : mask;
+        kstring_t l = KS_INITIALIZE;
+        ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",definition=\"positions "
+                 "where a sample has a gVCF record (a reference block or a candidate site with reads), counted per "
+                 "population; its SHA-256 is of the uncompressed text\">", base, sum->mask_sha256,
+                 sum->n_mask_intervals);
+        if (s == TSR_OK && (bcf_hdr_append(x.oh, l.s) != 0 || bcf_hdr_sync(x.oh) != 0))
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the callable mask to the header");
+        ks_free(&l);
+    }
     /* first pass: the content hash the header carries; then the input again from its start */
     EVP_MD_CTX *md = s == TSR_OK ? EVP_MD_CTX_new() : NULL;
     if (s == TSR_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1))
@@ -312,6 +551,20 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
                  sum->content_sha256);
         if (bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the content hash to the header");
+        sum->n_samples = x.n_samples;
+        sum->membership_power = tsr_membership_power(sum->n_in - sum->n_suppressed, x.n_samples, o->alpha);
+        snprintf(line, sizeof line, "##tessera_membership=<ID=membership,power=%.6g,alpha=%g,sites=%lld,samples=%lld,"
+                 "test=\"Sankararaman et al. 2009 LR test, normal approximation Phi(sqrt(M/N) - z_(1-alpha))\">",
+                 sum->membership_power, o->alpha, (long long)(sum->n_in - sum->n_suppressed),
+                 (long long)x.n_samples);
+        if (s == TSR_OK && bcf_hdr_append(x.oh, line) != 0)
+            s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the membership power to the header");
+        if (s == TSR_OK && o->max_power > 0 && sum->membership_power > o->max_power)
+            s = tsr_error_set(TSR_ERR_STATE, "the export's membership-inference power is %.4f (%lld sites, %lld "
+                              "samples, alpha %g), above --max-membership-power %g: nothing written; export fewer "
+                              "sites (raise --min-ac)", sum->membership_power,
+                              (long long)(sum->n_in - sum->n_suppressed), (long long)x.n_samples, o->alpha,
+                              o->max_power);
         if (s == TSR_OK && o->source_head && *o->source_head) {
             snprintf(line, sizeof line, "##tessera_source_audit=%s (the source run's head: tessera verify DIR --expect)",
                      o->source_head);
@@ -342,6 +595,9 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         s = tsr_error_set(TSR_ERR_IO, "cannot write the index '%s': %s", tmp_idx, strerror(errno));
     if (x.out && hts_close(x.out) != 0 && s == TSR_OK)
         s = tsr_error_set(TSR_ERR_IO, "cannot finish '%s': %s", tmp, strerror(errno));
+    /* the mask first: the VCF under its final name is the sign that the export is whole */
+    if (s == TSR_OK && mask_created && rename(tmp_mask, mask) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp_mask, mask, strerror(errno));
     if (s == TSR_OK && rename(tmp, o->out) != 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, o->out, strerror(errno));
     if (s == TSR_OK && rename(tmp_idx, final_idx) != 0)
@@ -350,8 +606,13 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         unlink(tmp);
         unlink(tmp_idx);
     }
+    if (s != TSR_OK && mask_created)
+        unlink(tmp_mask);
     free(x.ac);
     free(x.keep);
+    free(x.sample_pop);
+    free(x.gt);
+    free(x.gtc);
     ks_free(&x.line);
     if (x.rec)
         bcf_destroy(x.rec);

@@ -23,6 +23,18 @@ typedef struct tsr_export_opts {
     const char *fields;  /* --fields: comma-separated INFO keys to keep; NULL = every INFO key */
     /* the source run's audit head ("sha256:<hex>", `tessera verify`), written as ##tessera_source_audit; NULL = none */
     const char *source_head;
+    /*
+     * Federated export (the input of `tessera merge`), when sheet != NULL: per population the diploid
+     * genotype counts of every site (INFO/GTC_<pop>), the callable mask beside the output
+     * (tsr_export_mask_path), reference MD5s, mode, populations and version in the header.
+     */
+    const struct tsr_sheet *sheet; /* the run's samples and populations */
+    const char *run_dir;           /* the run directory: DIR/evidence gives the callable mask */
+    const char *ref;               /* the run's reference FASTA: the contigs' MD5s */
+    const char *mode;              /* the run's mode ("deep") */
+    const char *version;           /* tessera's version */
+    double alpha;                  /* the membership test's false-positive rate [0.05] */
+    double max_power;              /* --max-membership-power P: refuse an export above it (0: no limit) */
 } tsr_export_opts_t;
 
 typedef struct tsr_export_summary {
@@ -30,6 +42,12 @@ typedef struct tsr_export_summary {
     int64_t n_written;   /* records written */
     int64_t n_suppressed; /* records below min_ac */
     char content_sha256[72]; /* "sha256:<hex>" of the data lines as VCF text (also in the header) */
+    /* federated export: the callable mask's SHA-256 (of its uncompressed text) and its intervals */
+    char mask_sha256[72];
+    int64_t n_mask_intervals;
+    /* the release's membership-inference power (tsr_membership_power) for its sites and samples */
+    int64_t n_samples;
+    double membership_power;
 } tsr_export_summary_t;
 
 void tsr_export_opts_init(tsr_export_opts_t *o);
@@ -52,6 +70,27 @@ tsr_status_t tsr_export_opts_check(const tsr_export_opts_t *o) TSR_RESULT_USED;
  */
 tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_summary_t *sum) TSR_RESULT_USED;
 
+/*
+ * Power of the likelihood-ratio membership test (Sankararaman et al. 2009,
+ * Nat Genet 41:965) against a release of n_sites independent sites' allele
+ * frequencies from n_samples individuals, at false-positive rate alpha, in
+ * its normal approximation with a large reference panel:
+ * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
+ */
+double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
+
+/* The callable mask of a federated export at `out`: "<out>.callable.bed.gz". TSR_ERR_USAGE if too long. */
+tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RESULT_USED;
+/*
+ * Write the callable mask of the run `run_dir` (io/callable_mask.c: its
+ * definition and format) to `path` (the caller renames it into place): per
+ * interval the number of callable samples of each of sheet's populations.
+ * sha receives "sha256:<hex>" of the uncompressed text, *n_intervals the
+ * intervals written. Not collective.
+ */
+tsr_status_t tsr_callable_mask_write(const char *run_dir, const struct tsr_sheet *sheet, const char *path,
+                                     char sha[72], int64_t *n_intervals) TSR_RESULT_USED;
+
 /* ------------------------------------------ gVCF export (io/gvcf_export.c) */
 
 /* Options of `tessera export --gvcf SAMPLE`. */
@@ -70,10 +109,6 @@ typedef struct tsr_gvcf_opts {
  * read. Errors name the file; an unknown sample is TSR_ERR_USAGE. Not collective.
  */
 tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *o, int64_t *n_parts) TSR_RESULT_USED;
-
-#ifdef __cplusplus
-}
-#endif
 
 #ifdef __cplusplus
 }

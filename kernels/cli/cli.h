@@ -27,6 +27,7 @@ int tsr_cmd_stats(int argc, char **argv);
 int tsr_cmd_verify(int argc, char **argv);
 int tsr_cmd_keygen(int argc, char **argv);
 int tsr_cmd_export(int argc, char **argv);
+int tsr_cmd_merge(int argc, char **argv);
 
 /*
  * Print the versions of tessera and the libraries it runs with (MPI, HDF5,

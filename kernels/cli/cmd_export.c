@@ -7,6 +7,7 @@
 #include "io/io.h"
 #include "kernels/cli/cli.h"
 #include "scheduler/scheduler.h"
+#include "tsr_version.h"
 
 #include <htslib/hts.h>
 
@@ -38,7 +39,19 @@ static void tsr_export_usage(FILE *fp)
             "                       dropped, singletons kept; data-access rules often ask for more, e.g. 5]\n"
             "  --fields LIST        comma-separated INFO keys to keep [all]; naming a per-sample FORMAT\n"
             "                       field (GT, FORMAT/GT, ...) is refused\n"
+            "  --max-membership-power P  refuse the export (nothing written) when the power of the\n"
+            "                       membership test of Sankararaman et al. 2009, Phi(sqrt(M/N) - z_(1-alpha))\n"
+            "                       for M exported sites and N samples, exceeds P [no limit; always printed\n"
+            "                       and written to the header as ##tessera_membership]\n"
+            "  --membership-alpha A that test's false-positive rate [0.05]\n"
             "  -h, --help           this help\n\n"
+            "Federated export (--in DIR of a deep-mode run): the input of `tessera merge`. Each site also\n"
+            "carries, per population, its diploid genotype counts (INFO/GTC_<pop>, VCF genotype order), and\n"
+            "FILE.callable.bed.gz beside it says per interval how many samples of each population were\n"
+            "callable (had a gVCF record: a reference block or a candidate site with reads), so a site\n"
+            "another institution reports gets this one's denominator. The header adds the contigs' MD5s,\n"
+            "the mode, tessera's version, the populations with their sample counts and both files' SHA-256.\n"
+            "No sample name or per-sample value is written. (--vcf FILE and low-pass runs: plain export.)\n\n"
             "   or: tessera export --gvcf SAMPLE --out DIR --ref REF.fa [-o FILE.vcf.gz]\n\n"
             "Writes SAMPLE's gVCF from the run DIR's evidence partitions: candidate sites with GT/AD/DP/PL\n"
             "over REF,ALT...,<*>, reference blocks as <*> records with INFO/END and FORMAT/MIN_DP (bcftools'\n"
@@ -118,7 +131,7 @@ static tsr_status_t tsr_export_source_head(const char *dir, const char *bcf, cha
 
 int tsr_cmd_export(int argc, char **argv)
 {
-    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS, O_GVCF, O_REF };
+    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS, O_GVCF, O_REF, O_POWER, O_ALPHA };
     static const struct option lopts[] = {{"aggregate-only", no_argument, 0, O_AGG},
                                           {"in", required_argument, 0, O_IN},
                                           {"vcf", required_argument, 0, O_VCF},
@@ -127,6 +140,8 @@ int tsr_cmd_export(int argc, char **argv)
                                           {"fields", required_argument, 0, O_FIELDS},
                                           {"gvcf", required_argument, 0, O_GVCF},
                                           {"ref", required_argument, 0, O_REF},
+                                          {"max-membership-power", required_argument, 0, O_POWER},
+                                          {"membership-alpha", required_argument, 0, O_ALPHA},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     tsr_export_opts_t o;
@@ -148,6 +163,17 @@ int tsr_cmd_export(int argc, char **argv)
                 return tsr_cli_usage_error("export", "--min-ac takes a whole number >= 0, not '%s'", optarg);
             break;
         case O_FIELDS: o.fields = optarg; break;
+        case O_POWER:
+            o.max_power = strtod(optarg, &end);
+            if (!*optarg || *end || !(o.max_power > 0 && o.max_power <= 1))
+                return tsr_cli_usage_error("export", "--max-membership-power takes a number in (0, 1], not '%s'",
+                                           optarg);
+            break;
+        case O_ALPHA:
+            o.alpha = strtod(optarg, &end);
+            if (!*optarg || *end || !(o.alpha > 0 && o.alpha < 1))
+                return tsr_cli_usage_error("export", "--membership-alpha takes a number in (0, 1), not '%s'", optarg);
+            break;
         case O_GVCF: gvcf = optarg; break;
         case O_REF: ref = optarg; break;
         case 'o': gvcf_out = optarg; break;
@@ -183,14 +209,41 @@ int tsr_cmd_export(int argc, char **argv)
             return tsr_cli_fail("export", s);
         o.source_head = head;
     }
+    tsr_sheet_t *sheet = NULL;
+    tsr_run_record_t *rec = NULL;
+    if (indir) { /* a deep run: the federated export (the run's sheet, reference and evidence) */
+        if (!(rec = calloc(1, sizeof *rec)))
+            return tsr_cli_fail("export", tsr_error_set(TSR_ERR_NOMEM, "out of memory"));
+        s = tsr_run_record_read(indir, rec);
+        if (s == TSR_OK && !rec->lowpass) {
+            const char *part = rec->opts.samples;
+            s = tsr_sheet_create_from_parts(1, &part, 1, &sheet);
+            o.sheet = sheet;
+            o.run_dir = indir;
+            o.ref = rec->ref;
+            o.mode = "deep";
+            o.version = TSR_VERSION;
+        }
+        if (s != TSR_OK) {
+            free(rec);
+            return tsr_cli_fail("export", s);
+        }
+    }
     hts_set_log_level(HTS_LOG_OFF);
     tsr_export_summary_t sum;
     s = tsr_export_aggregate_write(&o, &sum);
+    tsr_sheet_destroy(&sheet);
+    free(rec);
     if (s != TSR_OK)
         return tsr_cli_fail("export", s);
     printf("tessera export: %" PRId64 " of %" PRId64 " sites -> %s (+ .csi), %" PRId64
            " suppressed (summed AC < %" PRId64 "); no per-sample data\n",
            sum.n_written, sum.n_in, o.out, sum.n_suppressed, o.min_ac);
     printf("tessera export: content %s%s%s\n", sum.content_sha256, head[0] ? ", source run audit " : "", head);
+    printf("tessera export: membership-inference power %.4f (Sankararaman et al. 2009: %" PRId64 " sites, %" PRId64
+           " samples, alpha %g)\n", sum.membership_power, sum.n_written, sum.n_samples, o.alpha);
+    if (sum.mask_sha256[0])
+        printf("tessera export: federated: per-population genotype counts; callable mask %s.callable.bed.gz "
+               "(%" PRId64 " intervals, %s)\n", o.out, sum.n_mask_intervals, sum.mask_sha256);
     return TSR_EXIT_OK;
 }

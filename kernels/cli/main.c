@@ -24,6 +24,7 @@ static const tsr_cmd_t tsr_cmds[] = {
     {"verify", tsr_cmd_verify, "audit DIR: the journal's hash chain, every output's and input's SHA-256, the head (--expect)"},
     {"keygen", tsr_cmd_keygen, "make an Ed25519 key pair to sign audit heads (tessera run --sign-key)"},
     {"export", tsr_cmd_export, "the shareable aggregate-only summary: sites and INFO statistics, no per-sample data"},
+    {"merge", tsr_cmd_merge, "exact cohort-wide statistics from institutions' federated exports (no per-sample data)"},
     {"info", tsr_cmd_info, "versions, topology and each rank's and thread's binding"},
 };
 #define TSR_N_CMDS (sizeof tsr_cmds / sizeof tsr_cmds[0])

@@ -382,7 +382,8 @@ tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *r, co
     fputs("</section>\n", fp);
     sfs_section(fp, r);
     af_section(fp, r);
-    qc_section(fp, r);
+    if (r->samples) /* a merge's result has no per-sample QC */
+        qc_section(fp, r);
     fst_section(fp, r);
     facts_section(fp, facts);
     fputs("</body></html>\n", fp);

@@ -254,8 +254,9 @@ typedef struct tsr_report_facts {
 /*
  * report.html at `path` (tmp + rename): one self-contained HTML page, inline
  * CSS and SVG only (no script, no network): counts and Ti/Tv, SFS per
- * population, AF histogram, per-sample QC scatter with outliers, F_ST heat
- * map, and the run facts (`facts` may be NULL). Not collective.
+ * population, AF histogram, per-sample QC scatter with outliers (left out
+ * when res->samples is NULL, as for a federated merge), F_ST heat map, and
+ * the run facts (`facts` may be NULL). Not collective.
  */
 tsr_status_t tsr_report_write(const char *path, const tsr_cohort_result_t *res, const char *title,
                               const tsr_report_facts_t *facts) TSR_RESULT_USED;
@@ -443,6 +444,46 @@ tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp) TSR_RESUL
 tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int r, FILE *fp, tsr_cohort_acc_t *acc,
                                         int64_t *n_sites) TSR_RESULT_USED;
 void tsr_vcf_stats_close(tsr_vcf_stats_t **vs);
+
+/* ------------------------- federated merge (kernels/stats/federated_merge.c) */
+
+/* Options of `tessera merge`. */
+typedef struct tsr_merge_opts {
+    int n_inputs;
+    const char *const *inputs; /* federated exports (tessera export --aggregate-only --in DIR) */
+    const char *out;           /* FILE.vcf.gz (+ .csi); beside it FILE.stats.tsv and FILE.statistics.json */
+    int64_t min_ac;            /* --min-ac K: merged sites whose total ALT count is below K are not released [1] */
+    int64_t window;            /* bp per parallel task [1,000,000] */
+    double alpha;              /* the membership test's false-positive rate [0.05] */
+    double max_power;          /* --max-membership-power P: refuse a release above it (0: no limit) */
+    const char *version;       /* tessera's, for the header */
+} tsr_merge_opts_t;
+
+typedef struct tsr_merge_summary {
+    int n_inputs, n_samples, n_regions;
+    int64_t n_sites, n_suppressed;
+    double membership_power;
+    char stats_tsv[4300], statistics_json[4300];
+} tsr_merge_summary_t;
+
+void tsr_merge_opts_init(tsr_merge_opts_t *o);
+/* TSR_ERR_USAGE with a message for a missing output or input, or an option out of range. */
+tsr_status_t tsr_merge_opts_check(const tsr_merge_opts_t *o) TSR_RESULT_USED;
+/*
+ * Merge federated exports into exact cohort-wide statistics (design and
+ * definitions in federated_merge.c and the README's "Federated
+ * statistics"): the union of sites keyed by (contig, POS, REF) with summed
+ * per-population genotype counts, an input without a site contributing its
+ * callable samples (its mask) as hom-ref; AC/AN/AF/NS/nhet/nhomalt/HWE/
+ * ExcHet/F per population and cohort by the functions `tessera stats` uses;
+ * SFS and Hudson F_ST of the released sites; provenance of every input.
+ * Inputs must share reference (contig names, lengths, MD5s), mode and
+ * populations, and match their recorded SHA-256s; each refusal names the
+ * file and what differs. Inputs are sorted by content hash first, so any
+ * order gives the same bytes, and so does any number of ranks. Collective on
+ * comm (every rank passes the same options; every rank returns the same status).
+ */
+tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_summary_t *sum) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

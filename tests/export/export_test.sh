@@ -98,9 +98,13 @@ aggregate_only)
     grep -q "no per-sample data" "$O/log" || fail "no summary line"
     no_per_sample "$O/$f" "$C/samples.tsv"
     test -s "$O/$f.csi" || fail "$f: no index"
-    # INFO, QUAL, FILTER equal cohort.bcf's for every kept site (default --min-ac 1 keeps AC >= 1).
+    # INFO, QUAL, FILTER equal cohort.bcf's for every kept site (default --min-ac 1 keeps AC >= 1);
+    # the federated export (--in DIR) adds the genotype counts GTC_<pop> (tests/federation checks them).
     cmp <(paste <(ac_sums "$R/cohort.bcf") <(sites "$R/cohort.bcf") | awk -F'\t' '$1 >= 1' | cut -f2-) \
-        <(sites "$O/$f") || fail "$f: sites or INFO differ from cohort.bcf"
+        <(bcftools annotate -x INFO/GTC_pop1,INFO/GTC_pop2 "$O/$f" | sites /dev/stdin) \
+      || fail "$f: sites or INFO differ from cohort.bcf"
+    [ "$(bcftools view -H "$O/$f" | grep -c 'GTC_pop1=.*GTC_pop2=')" -eq "$(bcftools view -H "$O/$f" | wc -l)" ] \
+      || fail "$f: a site without its genotype counts"
     # The index works: a region query returns the records in it.
     n_idx=$(bcftools view -H -r sim1:1-15000 "$O/$f" | wc -l)
     n_all=$(bcftools view -H "$O/$f" | awk '$2 <= 15000' | wc -l)
@@ -167,9 +171,10 @@ refuse_per_sample)
   rc=0; "$T" export --aggregate-only --vcf "$O/self.bcf" --out "$O/self.bcf" 2> "$O/err" > /dev/null || rc=$?
   [ "$rc" -eq 2 ] && grep -q "the input itself" "$O/err" || fail "export over its input: exit $rc $(cat "$O/err")"
   cmp "$R/cohort.bcf" "$O/self.bcf" || fail "input changed"
-  # A kept subset of INFO keys: only those keys, and their values unchanged.
+  # A kept subset of INFO keys: only those keys (and the federated export's GTC_pop1, GTC_pop2, which
+  # merge needs), and their values unchanged.
   "$T" export --aggregate-only --in "$R" --out "$O/f.bcf" --fields AC,INFO/AN,AF_pop1 > /dev/null
-  [ "$(bcftools view -h "$O/f.bcf" | grep -c '^##INFO')" -eq 3 ] || fail "--fields kept other INFO lines"
+  [ "$(bcftools view -h "$O/f.bcf" | grep '^##INFO' | grep -vc 'ID=GTC_pop[12],')" -eq 3 ] || fail "--fields kept other INFO lines"
   cmp <(bcftools query -f '%POS %AC %AN %AF_pop1\n' -i 'SUM(INFO/AC)>=1' "$R/cohort.bcf") \
       <(bcftools query -f '%POS %AC %AN %AF_pop1\n' "$O/f.bcf") || fail "--fields values differ"
   ! bcftools view -H "$O/f.bcf" | grep -q 'NS=' || fail "--fields left NS in records"

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Federated statistics: `tessera export --aggregate-only --in DIR` of 3 institutions, `tessera merge`.
+# Usage: federation_test.sh CASE WORKDIR. Needs $TSR_TESSERA and $TSR_MPIEXEC (CTest's environment),
+# bcftools and python3.
+set -euo pipefail
+case_=$1 W=$2
+T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
+C=$W/cohort
+HERE=$(cd "$(dirname "$0")" && pwd)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+case $case_ in
+setup)
+  # 12 samples in 2 populations, split round-robin into 3 institutions of 4 (2 per population);
+  # each institution runs alone and exports (--min-ac 0: every site of its call set).
+  rm -rf "$W"; mkdir -p "$W/gvcf"
+  "$T" simulate --out "$C" --samples 12 --coverage 8 --length 30000 --populations 2 --fst 0.1 --seed 5 >/dev/null
+  for i in 1 2 3; do head -1 "$C/samples.tsv" > "$C/inst$i.tsv"; done
+  tail -n +2 "$C/samples.tsv" | awk -v d="$C" '{ print >> (d "/inst" ((NR - 1) % 3 + 1) ".tsv") }'
+  for i in 1 2 3; do
+    "$MPI" --oversubscribe -n 1 "$T" run --ref "$C/ref.fa" --samples "$C/inst$i.tsv" --out "$W/run$i" \
+      --shard-size 10000 --batch-size 3 --log-level warn > "$W/run$i.log" 2>&1 || fail "run $i: $(cat "$W/run$i.log")"
+    "$T" export --aggregate-only --in "$W/run$i" --min-ac 0 --out "$W/inst$i.vcf.gz" > "$W/export$i.log" \
+      || fail "export $i: $(cat "$W/export$i.log")"
+    # each sample's callability, as the mask defines it: its gVCF records
+    for s in $(tail -n +2 "$C/inst$i.tsv" | cut -f1); do
+      "$T" export --gvcf "$s" --out "$W/run$i" --ref "$C/ref.fa" -o "$W/gvcf/$s.g.vcf.gz" > /dev/null
+    done
+  done
+  ;;
+cleanup)
+  rm -rf "$W"
+  ;;
+export_format)
+  "$T" export --help | grep -q -- 'callable.bed.gz' || fail "export --help does not describe the federated export"
+  for i in 1 2 3; do
+    E=$W/inst$i.vcf.gz
+    test -s "$E.callable.bed.gz" && test -s "$E.csi" || fail "inst$i: no mask or index"
+    h=$(bcftools view -h "$E")
+    grep -q '^##contig=<ID=sim1,length=30000,md5=[0-9a-f]\{32\}>' <<< "$h" || fail "inst$i: contig line without md5"
+    want=$(python3 -c "import hashlib,sys; s=''.join(l.strip() for l in open(sys.argv[1]) if not l.startswith('>')); print(hashlib.md5(s.upper().encode()).hexdigest())" "$C/ref.fa")
+    grep -q "md5=$want" <<< "$h" || fail "inst$i: contig md5 is not the MD5 of the reference sequence ($want)"
+    grep -q '^##tessera_federation=<ID=export,format=1,mode=deep,tessera=' <<< "$h" || fail "inst$i: no federation line"
+    grep -q '^##tessera_population=<ID=pop1,samples=2>' <<< "$h" || fail "inst$i: population line"
+    # the recorded hashes are those of the content
+    got=$(bcftools view -H "$E" | sha256sum | cut -d' ' -f1)
+    grep -q "^##tessera_content_sha256=sha256:$got " <<< "$h" || fail "inst$i: content hash"
+    got=$(zcat "$E.callable.bed.gz" | sha256sum | cut -d' ' -f1)
+    grep -q "sha256=sha256:$got," <<< "$h" || fail "inst$i: mask hash"
+    # GTC per population equals the genotype counts of the call set
+    python3 "$HERE/federation_check.py" gtc "$W/run$i/cohort.bcf" "$E" "$C/inst$i.tsv" || fail "inst$i: GTC"
+    # the mask equals the per-population count of samples with a gVCF record, position by position
+    python3 "$HERE/federation_check.py" mask "$E.callable.bed.gz" "$C/inst$i.tsv" "$W/gvcf" || fail "inst$i: mask"
+  done
+  echo "export: md5 contig lines, federation header, hashes, GTC equal to the call sets, masks equal to the gVCFs"
+  ;;
+exact)
+  # The merge equals `tessera stats` on the 3 call sets merged with bcftools, each institution's
+  # missing genotypes filled from its samples' callability (0/0 where callable).
+  O=$W/exact; rm -rf "$O"; mkdir -p "$O"
+  "$T" merge --help | grep -q -- '--min-ac' || fail "merge --help"
+  "$T" merge --out "$O/m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > "$O/log" \
+    || fail "merge: $(cat "$O/log")"
+  bcftools merge -m both -Oz -o "$O/bm.vcf.gz" "$W/run1/cohort.bcf" "$W/run2/cohort.bcf" "$W/run3/cohort.bcf"
+  python3 "$HERE/federation_check.py" fill "$O/bm.vcf.gz" "$W/gvcf" "$O/gold.vcf" \
+    "$W/run1/cohort.bcf" "$W/run2/cohort.bcf" "$W/run3/cohort.bcf" || fail "fill"
+  bcftools view -Oz -o "$O/gold.vcf.gz" "$O/gold.vcf" && bcftools index "$O/gold.vcf.gz"
+  "$T" stats --vcf "$O/gold.vcf.gz" --samples "$C/samples.tsv" --out "$O/gold" > /dev/null || fail "stats on gold"
+  python3 "$HERE/federation_check.py" compare "$O/m.stats.tsv" "$O/gold/stats.tsv" "$O/m.vcf.gz" \
+    "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" || fail "merged statistics differ from the pooled ones"
+  python3 "$HERE/federation_check.py" sfs "$O/m.statistics.json" "$O/gold/summary.json" || fail "SFS/F_ST differ"
+  # the report: each institution's samples per population, the SFS and F_ST sections, no per-sample QC
+  for i in 1 2 3; do
+    grep -q "institution [123]: inst$i.vcf.gz</th><td>samples: pop1 2, pop2 2; content sha256:" "$O/m.report.html" \
+      || fail "report.html lacks institution $i"
+  done
+  grep -q "Site-frequency spectrum per population" "$O/m.report.html" && grep -q "Hudson F" "$O/m.report.html" \
+    && ! grep -q "Per-sample QC" "$O/m.report.html" || fail "report.html sections"
+  # the membership-inference power printed and recorded: Phi(sqrt(M/N) - z_0.95) for M sites, N = 12 samples
+  python3 - "$O/m.statistics.json" "$O/m.vcf.gz" "$W/inst1.vcf.gz" <<'PY' || fail "membership power"
+import json, subprocess, sys
+from statistics import NormalDist
+m = json.load(open(sys.argv[1]))["merge"]["membership_power"]
+M = int(subprocess.run(["bcftools", "view", "-H", sys.argv[2]], capture_output=True, text=True).stdout.count("\n"))
+want = NormalDist().cdf((M / 12) ** 0.5 - NormalDist().inv_cdf(0.95))
+assert m["sites"] == M and m["samples"] == 12 and abs(m["power"] - want) < 1e-6, (m, M, want)
+h = subprocess.run(["bcftools", "view", "-h", sys.argv[3]], capture_output=True, text=True).stdout
+e = [l for l in h.splitlines() if l.startswith("##tessera_membership=")][0]
+n = int(e.split("sites=")[1].split(",")[0])
+want_e = NormalDist().cdf((n / 4) ** 0.5 - NormalDist().inv_cdf(0.95))
+assert abs(float(e.split("power=")[1].split(",")[0]) - want_e) < 1e-5, (e, want_e)
+print("membership power: merge %.4f (%d sites, 12 samples), export %.4f (%d sites, 4 samples)" % (m["power"], M, want_e, n))
+PY
+  ;;
+order)
+  # Any order of the inputs and 1, 2 or 3 ranks: the same bytes.
+  O=$W/order; rm -rf "$O"; mkdir -p "$O"
+  "$T" merge --out "$O/abc.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > /dev/null
+  "$T" merge --out "$O/cab.vcf.gz" "$W/inst3.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" > /dev/null
+  "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --out "$O/bca.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" \
+    "$W/inst1.vcf.gz" > /dev/null
+  "$MPI" --oversubscribe -n 3 "$T" merge --window 5000 --out "$O/acb.vcf.gz" "$W/inst1.vcf.gz" "$W/inst3.vcf.gz" \
+    "$W/inst2.vcf.gz" > /dev/null
+  for x in cab bca acb; do
+    for f in vcf.gz stats.tsv statistics.json report.html; do cmp "$O/abc.$f" "$O/$x.$f" || fail "merge $x: $f differs"; done
+  done
+  [ -z "$(ls -A "$O" | grep '^\.tmp\.')" ] || fail "temporary files left: $(ls -A "$O")"
+  echo "order: merge(A,B,C) = merge(C,A,B) = merge(B,C,A) at 2 ranks = merge(A,C,B) at 3 ranks, byte for byte"
+  ;;
+refuse)
+  # Wrong reference (one base changed: the MD5 differs), a plain export, a changed record, a missing
+  # mask: one line each naming the file, exit 1, nothing written; the same export twice: exit 2.
+  O=$W/refuse; rm -rf "$O"; mkdir -p "$O"
+  awk 'NR == 2 { $0 = (substr($0, 1, 1) == "A" ? "C" : "A") substr($0, 2) } { print }' "$C/ref.fa" > "$O/other.fa"
+  "$MPI" --oversubscribe -n 1 "$T" run --ref "$O/other.fa" --samples "$C/inst3.tsv" --out "$O/run" \
+    --shard-size 10000 --batch-size 3 --log-level warn > /dev/null 2>&1 || fail "run on the other reference"
+  "$T" export --aggregate-only --in "$O/run" --out "$O/wrongref.vcf.gz" > /dev/null
+  "$T" export --aggregate-only --vcf "$W/run1/cohort.bcf" --out "$O/plain.vcf.gz" > /dev/null
+  cp "$W/inst2.vcf.gz.callable.bed.gz" "$O/changed.vcf.gz.callable.bed.gz"
+  bcftools view "$W/inst2.vcf.gz" | awk 'BEGIN{OFS="\t"} !/^#/ && !d { $2 = $2 + 1; d = 1 } { print }' \
+    | bgzip > "$O/changed.vcf.gz"; bcftools index "$O/changed.vcf.gz"
+  mkdir "$O/dup"; cp "$W"/inst1.vcf.gz* "$O/dup/" # a copy of inst1's export, its mask (by the name its header gives) too
+  expect() { # expect CODE FRAGMENT FILE...
+    local code=$1 frag=$2 rc=0; shift 2
+    "$T" merge --out "$O/m.vcf.gz" "$@" > /dev/null 2> "$O/err" || rc=$?
+    [ "$rc" -eq "$code" ] || fail "merge $*: exit $rc ($(cat "$O/err"))"
+    [ "$(wc -l < "$O/err")" -eq 1 ] && grep -q -- "$frag" "$O/err" || fail "merge $*: '$(cat "$O/err")' lacks '$frag'"
+    [ -z "$(ls -A "$O" | grep -e '^m\.' -e '^\.tmp\.')" ] || fail "merge $*: left output behind: $(ls -A "$O")"
+    echo "refused: $(cat "$O/err")"
+  }
+  expect 1 "wrongref.vcf.gz' was exported against another reference" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$O/wrongref.vcf.gz"
+  expect 1 "plain.vcf.gz' is not a federated export" "$W/inst1.vcf.gz" "$O/plain.vcf.gz"
+  expect 1 "changed.vcf.gz': its records do not match" "$W/inst1.vcf.gz" "$O/changed.vcf.gz"
+  expect 1 "above --max-membership-power 0.01" --max-membership-power 0.01 "$W/inst1.vcf.gz" "$W/inst2.vcf.gz"
+  expect 2 "are the same export" "$W/inst1.vcf.gz" "$O/dup/inst1.vcf.gz"
+  rm "$O/dup/inst1.vcf.gz.callable.bed.gz"
+  expect 1 "dup/inst1.vcf.gz.callable.bed.gz" "$W/inst2.vcf.gz" "$O/dup/inst1.vcf.gz"
+  ;;
+no_sample_ids)
+  # No sample id anywhere in the exports, their masks or the merge's outputs.
+  O=$W/ids; rm -rf "$O"; mkdir -p "$O"
+  "$T" merge --out "$O/m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > /dev/null
+  files="$W/inst1.vcf.gz $W/inst2.vcf.gz $W/inst3.vcf.gz $O/m.vcf.gz"
+  n=0
+  for s in $(tail -n +2 "$C/samples.tsv" | cut -f1); do
+    for f in $files; do
+      ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -q -- "$s" || fail "$f contains sample id $s"
+      ! zcat "$f" | grep -q -- "$s" || fail "$f contains sample id $s"
+    done
+    ! grep -q -- "$s" "$O/m.stats.tsv" "$O/m.statistics.json" "$O/m.report.html" || fail "merge outputs contain sample id $s"
+    n=$((n + 1))
+  done
+  [ "$n" -eq 12 ] || fail "expected 12 sample ids, grepped $n"
+  for f in $files; do [ "$(bcftools query -l "$f" | wc -l)" -eq 0 ] || fail "$f has sample columns"; done
+  echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv, statistics.json, report.html"
+  ;;
+multiallelic)
+  # Two hand-made exports: ALT alleles united across institutions (A>C here, A>G there), genotype counts
+  # remapped, a site one institution lacks filled hom-ref where its mask says callable, missing elsewhere.
+  # Needs no fixture; removes its own directory.
+  O=$W.hand; rm -rf "$O"; mkdir -p "$O"
+  python3 "$HERE/federation_check.py" handmade "$O"
+  for x in A B; do
+    bgzip -c "$O/$x.vcf" > "$O/$x.vcf.gz" && bcftools index "$O/$x.vcf.gz"
+    bgzip -c "$O/$x.mask" > "$O/$x.vcf.gz.callable.bed.gz"
+  done
+  "$T" merge --out "$O/ab.vcf.gz" "$O/A.vcf.gz" "$O/B.vcf.gz" > /dev/null || fail "hand-made merge"
+  "$T" merge --out "$O/ba.vcf.gz" "$O/B.vcf.gz" "$O/A.vcf.gz" > /dev/null || fail "hand-made merge B A"
+  cmp "$O/ab.vcf.gz" "$O/ba.vcf.gz" || fail "hand-made merge depends on the input order"
+  python3 "$HERE/federation_check.py" handcheck "$O/ab.vcf.gz" || fail "hand-made merge"
+  rm -rf "$O"
+  ;;
+*)
+  fail "unknown case '$case_'"
+  ;;
+esac
