@@ -6,7 +6,10 @@
  * cohort and each population, a likelihood-ratio test for polymorphism ->
  * QUAL, and genotype posteriors with the sample's population frequency as
  * prior -> GT, GQ, GP, DS. Everything is summed per sample in cohort order,
- * so the result does not depend on where batches are cut.
+ * so the result does not depend on where batches are cut. A pooled pre-test
+ * (lp_pretest) first bounds each site's statistic from the samples with ALT
+ * observations and the region's coverage counts, so positions that only
+ * sequencing errors explain never reach the per-sample EM (issue 18).
  */
 #include "io/io.h"
 #include "kernels/lowpass_internal.h"
