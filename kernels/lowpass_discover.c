@@ -425,7 +425,8 @@ static void lp_allele_map(const tsr_lp_evidence_t *e, int64_t i, const char *ref
  * give a likelihood ratio at least the full one at every f, and its maximum bounds the full test's statistic
  * (the final model, with fewer ALTs, is a face of this one). Where that bound is below min_site_qual the site
  * cannot be reported and the per-sample EM is skipped. The threshold is the reporting bar itself, no constant
- * is tuned. The maximum is found by EM from two starts (read fractions; one carrier per ALT read).
+ * is tuned. The maximum is found by EM from two starts (read fractions; one carrier per ALT read) and, at
+ * biallelic sites, also over a grid of f_ALT (an EM can stop at a local maximum).
  */
 static tsr_status_t lp_pretest(lp_ctx_t *c, int64_t pos, int kind, const char *refs, int64_t ref_len,
                                char *const *alts, int na, int *pass)
@@ -513,6 +514,13 @@ static tsr_status_t lp_pretest(lp_ctx_t *c, int64_t pos, int kind, const char *r
         double lrt = 2.0 * (tsr_lp_loglik_weighted(m, n, c->rows, c->wt, f) - l0);
         best = lrt > best ? lrt : best;
     }
+    if (n == 2) /* biallelic, the common case: also a grid over f_ALT from 1e-6 to 1, against a local EM maximum */
+        for (int k = 0; k <= 24; k++) {
+            f[1] = pow(10.0, -6.0 + k / 4.0);
+            f[0] = 1.0 - f[1];
+            double lrt = 2.0 * (tsr_lp_loglik_weighted(m, n, c->rows, c->wt, f) - l0);
+            best = lrt > best ? lrt : best;
+        }
     *pass = tsr_lp_qual(best, o->max_qual) >= o->min_site_qual;
     c->n_tested++;
     c->n_skipped += !*pass;
