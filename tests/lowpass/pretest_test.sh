@@ -5,7 +5,7 @@
 # old path, the reference) and with the pre-test, and test_lowpass_pretest fails unless every site, with all
 # its fields, is the same and the pre-test skipped some. The reference's sites at true positions are counted
 # (there must be some) and must all be in the run's cohort.bcf.
-# usage: pretest_test.sh TEST_LOWPASS_PRETEST
+# usage: pretest_test.sh TEST_LOWPASS_PRETEST   (KEEP=1 keeps the temporary directory, to look at a failure)
 set -euo pipefail
 T=${TSR_TESSERA:?}
 P=${1:?usage: pretest_test.sh TEST_LOWPASS_PRETEST}
