@@ -131,6 +131,9 @@ typedef struct tsr_lp_opts {
     double max_qual;        /* QUAL cap (default 9999) */
     int64_t ref_before;     /* reference bases readable before ref_seq, for left-aligning indels across the
                                region's start as the previous region does (default 0) */
+    int pretest;            /* discovery skips the per-sample EM at sites whose pooled upper bound on the
+                               likelihood ratio cannot reach min_site_qual (default 1; 0: the full test
+                               everywhere, same calls, for tests) */
 } tsr_lp_opts_t;
 
 void tsr_lp_opts_init(tsr_lp_opts_t *o);

@@ -6,7 +6,10 @@
  * cohort and each population, a likelihood-ratio test for polymorphism ->
  * QUAL, and genotype posteriors with the sample's population frequency as
  * prior -> GT, GQ, GP, DS. Everything is summed per sample in cohort order,
- * so the result does not depend on where batches are cut.
+ * so the result does not depend on where batches are cut. A pooled pre-test
+ * (lp_pretest) first bounds each site's statistic from the samples with ALT
+ * observations and the region's coverage counts, so positions that only
+ * sequencing errors explain never reach the per-sample EM (issue 18).
  */
 #include "io/io.h"
 #include "kernels/lowpass_internal.h"
@@ -47,6 +50,11 @@ static int lp_row_informative(const double *row, int G)
 
 int tsr_lp_em(int ns, int n, const double *gl, int max_iter, double tol, double *freq)
 {
+    return tsr_lp_em_weighted(ns, n, gl, NULL, max_iter, tol, freq);
+}
+
+int tsr_lp_em_weighted(int ns, int n, const double *gl, const double *wt, int max_iter, double tol, double *freq)
+{
     int G = n * (n + 1) / 2, it = 0;
     double *pr = malloc((size_t)G * sizeof *pr), *cnt = malloc((size_t)n * sizeof *cnt);
     if (!pr || !cnt) {
@@ -57,20 +65,20 @@ int tsr_lp_em(int ns, int n, const double *gl, int max_iter, double tol, double 
     for (it = 0; it < max_iter; it++) {
         lp_prior(n, freq, pr);
         memset(cnt, 0, (size_t)n * sizeof *cnt);
-        int64_t nd = 0;
+        double nd = 0;
         for (int s = 0; s < ns; s++) {
             const double *row = gl + (size_t)s * G;
             if (!lp_row_informative(row, G))
                 continue;
-            double w = 0;
+            double w = 0, ws = wt ? wt[s] : 1.0;
             for (int g = 0; g < G; g++)
                 w += row[g] * pr[g];
             if (!(w > 0))
                 continue;
-            nd++;
+            nd += ws;
             for (int c = 0; c < n; c++)
                 for (int b = 0; b <= c; b++) {
-                    double p = row[tsr_lp_gt_index(b, c)] * pr[tsr_lp_gt_index(b, c)] / w;
+                    double p = ws * (row[tsr_lp_gt_index(b, c)] * pr[tsr_lp_gt_index(b, c)] / w);
                     cnt[b] += p;
                     cnt[c] += p;
                 }
@@ -79,7 +87,7 @@ int tsr_lp_em(int ns, int n, const double *gl, int max_iter, double tol, double 
             break;
         double delta = 0;
         for (int a = 0; a < n; a++) {
-            double f = cnt[a] / (2.0 * (double)nd);
+            double f = cnt[a] / (2.0 * nd);
             delta = fabs(f - freq[a]) > delta ? fabs(f - freq[a]) : delta;
             freq[a] = f;
         }
@@ -95,6 +103,11 @@ int tsr_lp_em(int ns, int n, const double *gl, int max_iter, double tol, double 
 
 double tsr_lp_loglik(int ns, int n, const double *gl, const double *freq)
 {
+    return tsr_lp_loglik_weighted(ns, n, gl, NULL, freq);
+}
+
+double tsr_lp_loglik_weighted(int ns, int n, const double *gl, const double *wt, const double *freq)
+{
     int G = n * (n + 1) / 2;
     double *pr = malloc((size_t)G * sizeof *pr), ll = 0;
     if (!pr)
@@ -105,7 +118,7 @@ double tsr_lp_loglik(int ns, int n, const double *gl, const double *freq)
         double w = 0;
         for (int g = 0; g < G; g++)
             w += row[g] * pr[g];
-        ll += log(w);
+        ll += (wt ? wt[s] : 1.0) * log(w);
     }
     free(pr);
     return ll;
@@ -167,6 +180,10 @@ typedef struct lp_ctx {
     int n_act;
     char **alts;
     int n_alts;
+    int32_t *cover;   /* per region position: the cohort's samples with reference depth > 0 there */
+    double *wt;       /* pre-test: the weight of each row (N + 1) */
+    float q_cover[2]; /* pre-test: the lowest reference quality of a covered sample, per site kind */
+    int64_t n_tested, n_skipped;
 } lp_ctx_t;
 
 static int lp_str_cmp(const void *a, const void *b)
@@ -364,6 +381,184 @@ static int lp_emit(lp_ctx_t *c, lp_out_t *out, int64_t pos, const char *ref, cha
     return 0;
 }
 
+/*
+ * mp[1..] = the union index (1..na) of each ALT of batch site e[i], extended to the union's REF refs (ref_len
+ * bases); na + 1 ("other") for an ALT the union does not keep.
+ */
+static void lp_allele_map(const tsr_lp_evidence_t *e, int64_t i, const char *refs, int64_t ref_len,
+                          char *const *alts, int na, int *mp)
+{
+    const char *p = e->allele_blob + e->allele_off[i], *end = e->allele_blob + e->allele_off[i + 1];
+    int64_t l = (int64_t)strcspn(p, ",");
+    p += l;
+    int ai = 1;
+    char tmp[8192];
+    while (p < end && ai < 256) {
+        p++;
+        const char *q = p;
+        while (q < end && *q != ',')
+            q++;
+        size_t al = (size_t)(q - p), extra = (size_t)(ref_len - l);
+        mp[ai] = na + 1; /* "other" */
+        if (al + extra < sizeof tmp) {
+            memcpy(tmp, p, al);
+            memcpy(tmp + al, refs + l, extra);
+            tmp[al + extra] = '\0';
+            for (int k = 0; k < na; k++)
+                if (!strcmp(tmp, alts[k]))
+                    mp[ai] = k + 1;
+        }
+        ai++;
+        p = q;
+    }
+}
+
+/*
+ * The pooled pre-test (issue 18): can the site's likelihood-ratio statistic reach min_site_qual at all? The
+ * full test needs every covered sample's row and an EM over all of them; at low coverage and large cohorts
+ * sequencing errors put ALT observations at nearly every position, so it would run almost everywhere. Per
+ * sample, the likelihood ratio against REF only is sum_g P(g | f) L_s(g) / L_s(RR). For a sample without ALT
+ * observations it depends on f only through f_REF, and it is largest with a single reference read of the
+ * lowest reference quality in the cohort (each further reference read multiplies the het and hom-ALT terms by
+ * less than 1). So the exact rows of the samples with ALT observations, plus one row of one such read weighted
+ * by the number of the other covered samples (from the region's coverage counts, no pass over the cohort),
+ * give a likelihood ratio at least the full one at every f, and its maximum bounds the full test's statistic
+ * (the final model, with fewer ALTs, is a face of this one). Where that bound is below min_site_qual the site
+ * cannot be reported and the per-sample EM is skipped. The threshold is the reporting bar itself, no constant
+ * is tuned. The maximum is found by EM from two starts (read fractions; one carrier per ALT read) and, at
+ * biallelic sites, also over a grid of f_ALT (an EM can stop at a local maximum).
+ */
+static tsr_status_t lp_pretest(lp_ctx_t *c, int64_t pos, int kind, const char *refs, int64_t ref_len,
+                               char *const *alts, int na, int *pass)
+{
+    const tsr_lp_opts_t *o = c->o;
+    const int n = 1 + na, G = n * (n + 1) / 2;
+    int32_t n_cov = 0;
+    c->n_obs = 0;
+    c->n_act = 0;
+    for (int b = 0; b < c->n_batches; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        int64_t i = c->site_at[b];
+        if (i >= e->n_sites || e->pos[i] != pos || e->kind[i] != kind)
+            continue;
+        int mp[256];
+        lp_allele_map(e, i, refs, ref_len, alts, na, mp);
+        for (int64_t k = e->obs_off[i]; k < e->obs_off[i + 1];) {
+            int32_t j = e->obs_sample[k], cs = c->base[b] + j;
+            int64_t k0 = k;
+            for (; k < e->obs_off[i + 1] && e->obs_sample[k] == j; k++)
+                if (lp_push_uobs(c, cs, mp[e->obs_allele[k]], e->obs_qual[k], 1) < 0)
+                    return tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+            int32_t nalt = (int32_t)(k - k0), d = lp_ref_depth(c, b, cs, pos);
+            n_cov += d > 0;
+            if (kind == TSR_SITE_INDEL)
+                d = d > nalt ? d - nalt : 0;
+            double rq = kind == TSR_SITE_INDEL ? o->indel_qual : e->ref_qual[j];
+            if (rq > o->max_ref_qual)
+                rq = o->max_ref_qual;
+            if (d > 0 && lp_push_uobs(c, cs, 0, (float)rq, d) < 0)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory at a low-pass site");
+            c->slot[cs] = c->n_act;
+            c->act[c->n_act++] = cs;
+        }
+    }
+    int64_t at = pos - c->bt[0]->start;
+    int32_t n_other = at >= 0 && at < c->bt[0]->end - c->bt[0]->start ? c->cover[at] - n_cov : -1;
+    if (n_other < 0) { /* not from this region's runs: no bound, the full test decides */
+        *pass = 1;
+        return TSR_OK;
+    }
+    int keep[257];
+    for (int a = 0; a <= n; a++)
+        keep[a] = a < n ? a : -1;
+    lp_rows(c, n, keep);
+    int m = c->n_act;
+    for (int k = 0; k < m; k++)
+        c->wt[k] = 1.0;
+    if (n_other > 0) {
+        double *row = c->rows + (size_t)m * G, mx;
+        memset(row, 0, (size_t)G * sizeof *row);
+        tsr_lp_gl_add(row, n, 0, c->q_cover[kind == TSR_SITE_INDEL], 1.0);
+        mx = row[0];
+        for (int g = 1; g < G; g++)
+            mx = row[g] > mx ? row[g] : mx;
+        for (int g = 0; g < G; g++)
+            row[g] = exp(row[g] - mx);
+        c->wt[m++] = n_other;
+    }
+    double f[256], cnt[256], l0 = 0, best = 0, tot = 0;
+    for (int a = 0; a < n; a++)
+        cnt[a] = 0;
+    for (int64_t k = 0; k < c->n_obs; k++)
+        if (c->obs[k].allele < n)
+            cnt[c->obs[k].allele] += c->obs[k].count;
+    cnt[0] += n_other;
+    for (int k = 0; k < m; k++)
+        l0 += c->wt[k] * log(c->rows[(size_t)k * G]);
+    for (int start = 0; start < 2; start++) {
+        tot = 0;
+        if (start == 0) {
+            for (int a = 0; a < n; a++)
+                tot += (f[a] = 0.5 + cnt[a]);
+            for (int a = 0; a < n; a++)
+                f[a] /= tot;
+        } else {
+            double samples = (double)c->n_act + n_other;
+            for (int a = 1; a < n; a++)
+                tot += (f[a] = cnt[a] / (2.0 * samples));
+            if (!(tot < 1))
+                continue;
+            f[0] = 1 - tot;
+        }
+        tsr_lp_em_weighted(m, n, c->rows, c->wt, o->max_iter, o->tol, f);
+        double lrt = 2.0 * (tsr_lp_loglik_weighted(m, n, c->rows, c->wt, f) - l0);
+        best = lrt > best ? lrt : best;
+    }
+    if (n == 2) /* biallelic, the common case: also a grid over f_ALT from 1e-6 to 1, against a local EM maximum */
+        for (int k = 0; k <= 24; k++) {
+            f[1] = pow(10.0, -6.0 + k / 4.0);
+            f[0] = 1.0 - f[1];
+            double lrt = 2.0 * (tsr_lp_loglik_weighted(m, n, c->rows, c->wt, f) - l0);
+            best = lrt > best ? lrt : best;
+        }
+    *pass = tsr_lp_qual(best, o->max_qual) >= o->min_site_qual;
+    c->n_tested++;
+    c->n_skipped += !*pass;
+    return TSR_OK;
+}
+
+/*
+ * The pre-test's inputs over the whole region, once: how many samples have reference depth > 0 at each
+ * position (a difference array over every batch's runs) and the lowest reference quality of a sample with
+ * any such run (capped as lp_site caps it; indels use the fixed indel quality).
+ */
+static void lp_cover(lp_ctx_t *c, int64_t len)
+{
+    const tsr_lp_opts_t *o = c->o;
+    double qmin = o->max_ref_qual;
+    for (int b = 0; b < c->n_batches; b++) {
+        const tsr_lp_evidence_t *e = c->bt[b];
+        for (int64_t r = 0; r < e->n_runs; r++) {
+            if (e->run_depth[r] <= 0)
+                continue;
+            int64_t a = e->run_start[r] - e->start, z = e->run_end[r] - e->start;
+            a = a < 0 ? 0 : a;
+            z = z > len ? len : z;
+            if (a >= z)
+                continue;
+            c->cover[a]++;
+            c->cover[z]--;
+            if (e->ref_qual[e->run_sample[r]] < qmin)
+                qmin = e->ref_qual[e->run_sample[r]];
+        }
+    }
+    for (int64_t k = 1; k <= len; k++)
+        c->cover[k] += c->cover[k - 1];
+    double qi = o->indel_qual < o->max_ref_qual ? o->indel_qual : o->max_ref_qual;
+    c->q_cover[0] = (float)qmin;
+    c->q_cover[1] = (float)qi;
+}
+
 /* Everything about one union site (pos, kind) present in some batches. */
 static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, double *scratch)
 {
@@ -445,42 +640,24 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
     }
     if (na > TSR_LP_MAX_ALTS)
         na = TSR_LP_MAX_ALTS; /* the rest become "other" observations */
-    int n = 1 + na;
+    int n = 1 + na, skip = 0;
+    if (s == TSR_OK && na > 0 && o->pretest) {
+        int pass = 1;
+        s = lp_pretest(c, pos, kind, refs, ref_len, alts, na, &pass);
+        skip = !pass;
+    }
     /* observations in cohort order: per batch, its listed ones, then reference depth */
     c->n_obs = 0;
     c->n_act = 0;
     memset(c->dp, 0, (size_t)c->N * sizeof *c->dp);
-    for (int b = 0; b < c->n_batches && s == TSR_OK; b++) {
+    for (int b = 0; b < c->n_batches && s == TSR_OK && !skip; b++) {
         const tsr_lp_evidence_t *e = c->bt[b];
         int64_t i = c->site_at[b];
         int here = i < e->n_sites && e->pos[i] == pos && e->kind[i] == kind;
         int mp[256];
         int64_t ko = here ? e->obs_off[i] : 0, kend = here ? e->obs_off[i + 1] : 0;
-        if (here) {
-            const char *p = e->allele_blob + e->allele_off[i], *end = e->allele_blob + e->allele_off[i + 1];
-            int64_t l = (int64_t)strcspn(p, ",");
-            p += l;
-            int ai = 1;
-            char tmp[8192];
-            while (p < end && ai < 256) {
-                p++;
-                const char *q = p;
-                while (q < end && *q != ',')
-                    q++;
-                size_t al = (size_t)(q - p), extra = (size_t)(ref_len - l);
-                mp[ai] = n; /* "other" */
-                if (al + extra < sizeof tmp) {
-                    memcpy(tmp, p, al);
-                    memcpy(tmp + al, refs + l, extra);
-                    tmp[al + extra] = '\0';
-                    for (int k = 0; k < na; k++)
-                        if (!strcmp(tmp, alts[k]))
-                            mp[ai] = k + 1;
-                }
-                ai++;
-                p = q;
-            }
-        }
+        if (here)
+            lp_allele_map(e, i, refs, ref_len, alts, na, mp);
         for (int j = 0; j < e->n_samples && s == TSR_OK; j++) {
             int cs = c->base[b] + j;
             int32_t nalt = 0;
@@ -507,7 +684,7 @@ static tsr_status_t lp_site(lp_ctx_t *c, lp_out_t *out, int64_t pos, int kind, d
     }
     double f[256], f0[256], *popf = NULL;
     int keep[257];
-    if (s == TSR_OK && na > 0) {
+    if (s == TSR_OK && na > 0 && !skip) {
         /* start from the observed allele fractions */
         double tot = 0;
         for (int a = 0; a < n; a++)
@@ -606,6 +783,13 @@ static tsr_status_t lp_flush(lp_out_t *lo, tsr_lp_sink_t sink, void *ctx)
 tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches, const int *sample_pop, int n_pops,
                                     const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink, void *ctx)
 {
+    return tsr_lp_discover_region_counted(bt, n_batches, sample_pop, n_pops, o, window_sites, sink, ctx, NULL);
+}
+
+tsr_status_t tsr_lp_discover_region_counted(tsr_lp_evidence_t *const *bt, int n_batches, const int *sample_pop,
+                                            int n_pops, const tsr_lp_opts_t *o, int64_t window_sites,
+                                            tsr_lp_sink_t sink, void *ctx, int64_t *pretest_counts)
+{
     if (n_batches < 1)
         return tsr_error_set(TSR_ERR_INTERNAL, "low-pass discovery needs at least one batch");
     lp_ctx_t c;
@@ -627,8 +811,11 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches,
     c.dp = calloc((size_t)c.N + 1, sizeof *c.dp);
     c.slot = malloc(((size_t)c.N + 1) * sizeof *c.slot);
     c.act = malloc(((size_t)c.N + 1) * sizeof *c.act);
+    c.wt = malloc(((size_t)c.N + 1) * sizeof *c.wt);
+    const int64_t len = bt[0]->end - bt[0]->start;
+    c.cover = calloc((size_t)(len > 0 ? len : 0) + 1, sizeof *c.cover);
     tsr_callset_t *cs = NULL;
-    tsr_status_t s = (c.base && c.site_at && c.run_at && c.run_end_of && c.dp && c.slot && c.act)
+    tsr_status_t s = (c.base && c.site_at && c.run_at && c.run_end_of && c.dp && c.slot && c.act && c.wt && c.cover)
                          ? tsr_callset_create(&cs)
                          : tsr_error_set(TSR_ERR_NOMEM, "out of memory for %d samples", c.N);
     for (int b = 0, at = 0; b < n_batches && s == TSR_OK; b++) {
@@ -643,6 +830,7 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches,
         }
         at += e->n_samples;
     }
+    lp_cover(&c, len);
     lp_out_t lo;
     memset(&lo, 0, sizeof lo);
     lo.cs = cs;
@@ -705,8 +893,18 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *bt, int n_batches,
     free(c.run_at);
     free(c.run_end_of);
     free(c.dp);
+    if (s == TSR_OK && o->pretest)
+        tsr_log_debug("%s:%lld-%lld: %lld of %lld sites cannot reach QUAL %g (pooled pre-test), no per-sample EM",
+                      bt[0]->contig, (long long)bt[0]->start + 1, (long long)bt[0]->end, (long long)c.n_skipped,
+                      (long long)c.n_tested, o->min_site_qual);
+    if (pretest_counts) {
+        pretest_counts[0] = c.n_tested;
+        pretest_counts[1] = c.n_skipped;
+    }
     free(c.slot);
     free(c.act);
+    free(c.wt);
+    free(c.cover);
     free(c.obs);
     free(c.rows);
     free(scratch);

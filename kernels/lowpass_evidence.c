@@ -32,6 +32,7 @@ void tsr_lp_opts_init(tsr_lp_opts_t *o)
     o->min_site_qual = 10;
     o->min_qual = 30;
     o->max_qual = 9999;
+    o->pretest = 1;
 }
 
 /* One non-reference observation. */

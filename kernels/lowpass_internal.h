@@ -44,8 +44,18 @@ void tsr_lp_gl_add(double *lgl, int n_alleles, int a, double qual, double count)
  */
 int tsr_lp_em(int n_samples, int n_alleles, const double *gl, int max_iter, double tol, double *freq);
 
+/*
+ * The same EM with row s standing for weight[s] identical samples (weight NULL: 1 each; tsr_lp_em is this with
+ * NULL). The pooled pre-test (lowpass_discover.c) uses it to give one row the weight of every covered sample
+ * without ALT observations.
+ */
+int tsr_lp_em_weighted(int n_rows, int n_alleles, const double *gl, const double *weight, int max_iter, double tol,
+                       double *freq);
+
 /* ln L(freq) = sum over samples of ln sum_g gl[g] P_HWE(g | freq). */
 double tsr_lp_loglik(int n_samples, int n_alleles, const double *gl, const double *freq);
+/* The same with row s counted weight[s] times (weight NULL: once). */
+double tsr_lp_loglik_weighted(int n_rows, int n_alleles, const double *gl, const double *weight, const double *freq);
 
 /*
  * The likelihood-ratio statistic for polymorphism, 2 (ln L(freq) - ln L(REF
@@ -53,5 +63,13 @@ double tsr_lp_loglik(int n_samples, int n_alleles, const double *gl, const doubl
  */
 double tsr_lp_lrt(int n_samples, int n_alleles, const double *gl, const double *freq);
 double tsr_lp_qual(double lrt, double max_qual);
+
+/*
+ * tsr_lp_discover_region (kernels.h) that also reports, when pretest_counts is non-NULL, the sites the pooled
+ * pre-test examined ([0]) and those it found unable to reach min_site_qual, so no per-sample EM ran ([1]).
+ */
+tsr_status_t tsr_lp_discover_region_counted(tsr_lp_evidence_t *const *batches, int n_batches, const int *sample_pop,
+                                            int n_pops, const tsr_lp_opts_t *o, int64_t window_sites,
+                                            tsr_lp_sink_t sink, void *ctx, int64_t *pretest_counts) TSR_RESULT_USED;
 
 #endif /* TSR_LOWPASS_INTERNAL_H */

@@ -58,6 +58,7 @@ typedef struct tsr_master {
     int32_t n_done;
     int stopping, rr;
     double t0, deadline, last_progress;
+    double cost_left, cost_run; /* expected cost (tsr_task_t.cost) of the tasks not done, of those run here */
     tsr_sched_final_t out;
 } tsr_master_t;
 
@@ -465,6 +466,8 @@ static tsr_status_t tsr_master_commit(tsr_master_t *m)
         int32_t t = m->release[i];
         m->state[t] = TSR_T_DONE;
         m->n_done++;
+        m->cost_left -= tsr_graph_task(m->g, t)->cost;
+        m->cost_run += tsr_graph_task(m->g, t)->cost;
         for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++) {
             int32_t d = m->csr.out_idx[e];
             if (--m->left[d] == 0 && m->state[d] == TSR_T_WAIT)
@@ -524,10 +527,17 @@ static void tsr_master_progress(tsr_master_t *m)
     if (m->opts->progress <= 0 || now - m->last_progress < m->opts->progress)
         return;
     m->last_progress = now;
+    /*
+     * The ETA weighs each task by its expected cost (tsr_task_t.cost), not by one: a run of many small tasks
+     * and one large one (a region's discovery over the whole cohort) would otherwise read "ETA 0 s" while the
+     * large one still runs. Costs are relative; the rate is cost done here per second.
+     */
     double el = now - m->t0, rate = el > 0 ? m->out.res.n_executed / el : 0;
-    int32_t left = m->n - m->n_done;
-    if (rate > 0)
-        tsr_log_info("%d/%d tasks done, %.1f tasks/s, ETA %.0f s", m->n_done, m->n, rate, left / rate);
+    double crate = el > 0 ? m->cost_run / el : 0, left = m->cost_left > 0 ? m->cost_left : 0;
+    double pct = m->cost_run + left > 0 ? 100.0 * m->cost_run / (m->cost_run + left) : 100.0;
+    if (crate > 0)
+        tsr_log_info("%d/%d tasks done (%.0f%% of the expected cost), %.1f tasks/s, ETA %.0f s", m->n_done, m->n,
+                     pct, rate, left / crate);
     else
         tsr_log_info("%d/%d tasks done, 0 tasks/s, ETA unknown", m->n_done, m->n);
 }
@@ -602,6 +612,7 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     for (int32_t t = 0; t < m->n; t++) {
         if (m->state[t] == TSR_T_DONE)
             continue;
+        m->cost_left += tsr_graph_task(m->g, t)->cost;
         for (int32_t e = m->csr.dep_off[t]; e < m->csr.dep_off[t + 1]; e++)
             m->left[t] += m->state[m->csr.dep_idx[e]] != TSR_T_DONE;
         if (m->left[t] == 0)

@@ -3,7 +3,8 @@
  * computations: genotype likelihoods of one read, the EM frequency of 10
  * samples with known reads against a direct maximisation of the likelihood
  * over a fine grid (no EM), the likelihood-ratio statistic against that
- * likelihood computed here, and QUAL against chi-square quantiles.
+ * likelihood computed here, QUAL against chi-square quantiles, and the weighted
+ * EM of the pooled pre-test against the same rows repeated.
  */
 #include "kernels/lowpass_internal.h"
 
@@ -107,6 +108,40 @@ static void test_monomorphic_has_no_evidence(void **unused)
     assert_true(tsr_lp_lrt(10, 2, gl, f) < 1e-3);
 }
 
+/* A row of weight w is w identical samples: the pre-test's weighted EM against the EM over the rows repeated. */
+static void test_weighted_em_is_repeated_rows(void **unused)
+{
+    (void)unused;
+    /* 3 distinct samples over REF, A, B: one ALT-A read; one REF + one ALT-B read; one REF read */
+    double rows[3 * 6], rep[8 * 6], wt[3] = {1, 2, 5};
+    const int obs[3][2] = {{1, -1}, {0, 2}, {0, -1}};
+    for (int k = 0; k < 3; k++) {
+        double l[6] = {0, 0, 0, 0, 0, 0};
+        for (int j = 0; j < 2; j++)
+            if (obs[k][j] >= 0)
+                tsr_lp_gl_add(l, 3, obs[k][j], 20.0, 1.0);
+        for (int g = 0; g < 6; g++)
+            rows[k * 6 + g] = exp(l[g]);
+    }
+    int m = 0;
+    for (int k = 0; k < 3; k++)
+        for (int r = 0; r < (int)wt[k]; r++, m++)
+            memcpy(rep + m * 6, rows + k * 6, sizeof(double) * 6);
+    double fw[3] = {0.8, 0.1, 0.1}, fr[3] = {0.8, 0.1, 0.1};
+    tsr_lp_em_weighted(3, 3, rows, wt, 1000, 1e-12, fw);
+    tsr_lp_em(m, 3, rep, 1000, 1e-12, fr);
+    for (int a = 0; a < 3; a++)
+        assert_true(fabs(fw[a] - fr[a]) < 1e-9);
+    assert_true(fw[1] > 0.01 && fw[2] > 0.01); /* both ALTs carry weight: the case is not trivial */
+    assert_true(fabs(tsr_lp_loglik_weighted(3, 3, rows, wt, fw) - tsr_lp_loglik(m, 3, rep, fr)) < 1e-9);
+    /* NULL weights are weight 1 */
+    double f1[3] = {0.8, 0.1, 0.1}, f2[3] = {0.8, 0.1, 0.1};
+    tsr_lp_em_weighted(3, 3, rows, NULL, 1000, 1e-12, f1);
+    tsr_lp_em(3, 3, rows, 1000, 1e-12, f2);
+    for (int a = 0; a < 3; a++)
+        assert_true(f1[a] == f2[a]);
+}
+
 static void test_qual_chi2(void **unused)
 {
     (void)unused;
@@ -125,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_gl_one_read),
         cmocka_unit_test(test_em_and_lrt_ten_samples),
         cmocka_unit_test(test_monomorphic_has_no_evidence),
+        cmocka_unit_test(test_weighted_em_is_repeated_rows),
         cmocka_unit_test(test_qual_chi2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
