@@ -1,16 +1,17 @@
 /*
  * lowpass_stats.c - statistics from genotype likelihoods (low-pass mode):
- * the Hardy-Weinberg likelihood-ratio test and F from genotype frequencies
- * estimated by EM, per-site sample-allele-frequency likelihoods (SAF) and
- * the maximum-likelihood site-frequency spectrum across sites by EM (the
+ * the Hardy-Weinberg test and F from genotype frequencies estimated by EM,
+ * per-site sample-allele-frequency likelihoods (SAF) and the
+ * maximum-likelihood site-frequency spectrum across sites by EM (the
  * realSFS method), Hudson F_ST from EM allele frequencies, and the
  * accumulator that carries them as sufficient statistics.
  *
  * Design.
- * - HWE (ANGSD -doHWE idea). Per sample the likelihoods of 0, 1, 2 copies of
- *   the ALT. Genotype frequencies (g0, g1, g2) by EM without constraint, the
- *   allele frequency p by EM under HWE; LRT = 2 (ll1 - ll0) against chi-square
- *   with 1 df; F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2.
+ * - HWE. Per sample the likelihoods of 0, 1, 2 copies of the ALT. Genotype
+ *   frequencies (g0, g1, g2) by EM without constraint (ANGSD's -doHWE idea),
+ *   F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2, and the LRT against the
+ *   HWE fit kept as a statistic; the p-value is the score test of F = 0 with
+ *   its null distribution given the read counts (tsr_lp_hwe_test says why).
  * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
  *   samples with reads) by the dynamic programme over samples written in its
  *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
