@@ -577,9 +577,10 @@ static const struct {
     {K_NHOMALT, "Integer", "Expected samples homozygous for the ALT: EM genotype frequency (no HWE constraint, "
                            "from genotype likelihoods) x NS, rounded"},
     {K_F_MISSING, "Float", "Fraction of samples without reads at the site"},
-    {K_HWE, "Float", "Hardy-Weinberg likelihood-ratio test p-value (chi-square, 1 df) from genotype likelihoods: "
-                     "EM genotype frequencies against the HWE fit, ALT versus the other alleles"},
-    {K_EXCHET, "Float", "Excess heterozygosity p-value, one-sided likelihood-ratio test from genotype likelihoods"},
+    {K_HWE, "Float", "Hardy-Weinberg p-value from genotype likelihoods: score test of F = 0 at the EM allele "
+                     "frequency, its null distribution given each sample's read count (saddlepoint), two-sided, "
+                     "ALT versus the other alleles"},
+    {K_EXCHET, "Float", "Excess heterozygosity p-value, the same score test one-sided (F < 0)"},
     {K_F, "Float", "Inbreeding coefficient F = 1 - g_het / (2p(1-p)) from EM genotype frequencies over genotype "
                    "likelihoods (first ALT)"},
 };

@@ -36,6 +36,7 @@ struct tsr_site_stats_scratch {
     double *probs;             /* exact-test scratch */
     int64_t cap_probs;
     double *lik;               /* low-pass: 3 likelihoods per sample */
+    int32_t *depth;            /* low-pass: their read counts */
 };
 
 int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet)
@@ -97,6 +98,7 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->n_dip);
         free(st->scratch->probs);
         free(st->scratch->lik);
+        free(st->scratch->depth);
         free(st->scratch);
     }
     free(st->n_samples);
@@ -390,7 +392,8 @@ int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int n = cs->n_alleles[i], G = n * (n + 1) / 2, S = sc->n_samples;
-    if (!sc->lik && !(sc->lik = malloc(3 * ((size_t)S + 1) * sizeof *sc->lik))) {
+    if ((!sc->lik && !(sc->lik = malloc(3 * ((size_t)S + 1) * sizeof *sc->lik))) ||
+        (!sc->depth && !(sc->depth = malloc(((size_t)S + 1) * sizeof *sc->depth)))) {
         tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the low-pass statistics");
         return INT32_MIN;
     }
@@ -414,10 +417,11 @@ int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_
                 if (pl[(size_t)j * G] < 0 || (g > 0 && sc->sample_pop[j] != g - 1))
                     continue;
                 collapse_alt(pl + (size_t)j * G, n, a, f, sc->lik + 3 * m);
+                sc->depth[m] = cs->dp ? cs->dp[i * S + j] : 0;
                 m++;
             }
             tsr_lp_hwe_t h;
-            tsr_lp_hwe_test(sc->lik, m, isnan(f[a]) ? 0.5 : f[a], &h);
+            tsr_lp_hwe_test(sc->lik, sc->depth, m, isnan(f[a]) ? 0.5 : f[a], &h);
             st->hwe[x] = h.p_hwe;
             st->exchet[x] = h.p_exchet;
             if (a == 1)

@@ -277,21 +277,25 @@ tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_repor
  * from hard genotype calls, which at 0.1-1x are mostly the prior.
  *
  * tsr_lp_hwe_test: `m` samples' likelihoods of 0, 1 and 2 ALT copies
- * (lik[3 j + k], any positive scale per sample). Genotype frequencies g by
- * EM without the HWE constraint, the likelihood-ratio statistic against the
- * HWE fit (allele frequency by EM from p_start), its chi-square (1 df)
- * p-value, the one-sided excess-heterozygosity p-value, and the inbreeding
- * coefficient F = 1 - g1 / (2 p (1 - p)), p = g1 / 2 + g2 (NaN, with
- * p-values 1, when the site is monomorphic in the fit). Returns 0.
+ * (lik[3 j + k], any positive scale per sample) and their read counts
+ * (`depth`, NULL or entries <= 0: inferred from the likelihoods). Genotype
+ * frequencies g by EM without the HWE constraint, the likelihood-ratio
+ * statistic against the HWE fit (allele frequency by EM from p_start), and
+ * the HWE p-value of the score test of F = 0, its null distribution given
+ * the read counts by a saddlepoint approximation (lowpass_stats.c says why not
+ * the LRT's chi-square); the one-sided excess-heterozygosity p-value of the
+ * same test, and the inbreeding coefficient F = 1 - g1 / (2 p (1 - p)),
+ * p = g1 / 2 + g2 (NaN, with p-values 1, when the site is monomorphic in the
+ * fit). Returns 0.
  */
 typedef struct tsr_lp_hwe {
     double g[3];        /* genotype frequencies, 0/1/2 ALT copies */
     double p;           /* ALT frequency g1 / 2 + g2 */
     double lrt;         /* 2 (ll unconstrained - ll HWE), >= 0 */
-    double p_hwe, p_exchet, F;
+    double p_hwe, p_exchet, F; /* score-test p-values (two-sided; heterozygote excess) */
     int n;              /* samples */
 } tsr_lp_hwe_t;
-int tsr_lp_hwe_test(const double *lik, int m, double p_start, tsr_lp_hwe_t *out);
+int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_start, tsr_lp_hwe_t *out);
 /* 10^(-PL/10): the likelihood of a phred-scaled PL (< 0 counts as 0). */
 double tsr_lp_pl_to_lik(int32_t pl);
 

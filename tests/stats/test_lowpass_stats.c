@@ -239,36 +239,42 @@ static void test_hwe_lrt(void **state)
     tsr_lp_hwe_t h;
     /* HWE genotype counts: p ~ 1, F ~ 0 */
     certain_lik(lik, 49, 42, 9);
-    tsr_lp_hwe_test(lik, 100, 0.3, &h);
+    tsr_lp_hwe_test(lik, NULL, 100, 0.3, &h);
     assert_true(h.p_hwe > 0.95);
     assert_true(fabs(h.F) < 0.02);
     assert_true(fabs(h.p - 0.3) < 1e-6);
     assert_true(fabs(h.g[1] - 0.42) < 1e-6);
     /* het deficit: F = 1 - 0.1 / 0.5 = 0.8, tiny p, not an excess */
     certain_lik(lik, 45, 10, 45);
-    tsr_lp_hwe_test(lik, 100, 0.5, &h);
+    tsr_lp_hwe_test(lik, NULL, 100, 0.5, &h);
     assert_true(h.p_hwe < 1e-10);
     assert_true(fabs(h.F - 0.8) < 1e-4);
     assert_true(h.p_exchet > 0.99);
     /* het excess: F < 0, small excess-heterozygosity p-value */
     certain_lik(lik, 10, 80, 10);
-    tsr_lp_hwe_test(lik, 100, 0.5, &h);
+    tsr_lp_hwe_test(lik, NULL, 100, 0.5, &h);
     assert_true(h.F < -0.5);
     assert_true(h.p_exchet < 1e-6);
     /* LRT against the closed form: ll(genotype freqs) - ll(HWE) for certain genotypes */
     certain_lik(lik, 30, 20, 50);
-    tsr_lp_hwe_test(lik, 100, 0.5, &h);
+    int32_t deep[100];
+    for (int j = 0; j < 100; j++)
+        deep[j] = 40; /* 2^-40: the genotype shows in the reads */
+    tsr_lp_hwe_test(lik, deep, 100, 0.5, &h);
     double p = (20 + 100) / 200.0, q = 1 - p;
     double ll1 = 30 * log(0.3) + 20 * log(0.2) + 50 * log(0.5);
     double ll0 = 30 * log(q * q) + 20 * log(2 * p * q) + 50 * log(p * p);
     assert_true(fabs(h.lrt - 2 * (ll1 - ll0)) < 1e-3);
-    assert_true(fabs(h.p_hwe - erfc(sqrt((ll1 - ll0)))) < 1e-6);
+    /* certain genotypes: the score statistic is Pearson's X^2 = n F^2; its saddlepoint tail near the chi-square one */
+    double F = 1 - 0.2 / (2 * p * q), x2 = 100 * F * F, chi = erfc(sqrt(x2 / 2));
+    print_message("certain genotypes: X^2 %.2f, chi-square p %.3g, saddlepoint p %.3g\n", x2, chi, h.p_hwe);
+    assert_true(h.p_hwe > chi / 10 && h.p_hwe < chi * 10);
     /* calibration under HWE with weak data: about 1% of sites below 0.01 */
     int below = 0, sites = 2000;
     double wl[3 * 200];
     for (int s = 0; s < sites; s++) {
         random_lik(wl, 200, 0.1 + 0.4 * urand());
-        tsr_lp_hwe_test(wl, 200, 0.3, &h);
+        tsr_lp_hwe_test(wl, NULL, 200, 0.3, &h);
         below += h.p_hwe < 0.01;
     }
     print_message("HWE p < 0.01 under HWE: %d of %d\n", below, sites);

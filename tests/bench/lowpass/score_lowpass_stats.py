@@ -14,7 +14,13 @@ Prints one line of key=value figures:
 - fst_<p1>_<p2>, fst_true_<p1>_<p2>: tessera's F_ST ("fst_hudson", from the 2D SFS) and Hudson's F_ST
   (Bhatia et al. 2013, ratio of sums) from the true genotypes over every true biallelic SNV;
   fst_em_af_<p1>_<p2>: tessera's "fst_hudson_em_af" (EM allele frequencies).
-- hwe_lt01: fraction of PASS biallelic SNVs with INFO/HWE < 0.01.
+- sfs_tv_floor_<pop>: the distance the sampling noise of the truth histogram alone gives: half the
+  total-variation distance between the truth SFS of the called sites at odd and at even positions (each
+  half's histogram differs from the expected SFS by about sqrt(2) x the whole's noise; their difference by
+  about 2 x). No estimator gets much below it, whatever its accuracy.
+- hwe_lt01: fraction of PASS biallelic SNVs with INFO/HWE < 0.01 (cohort-wide: with populations at
+  F_ST > 0 this includes the Wahlund effect, a real departure); hwe_lt01_<pop>: with INFO/HWE_<pop> < 0.01,
+  the populations being each under HWE in `tessera simulate`.
 """
 import json
 import subprocess
@@ -65,7 +71,7 @@ def main():
             ac[c] += gt.count("1")
         true_ac[(int(f[0]), f[1], f[2])] = ac
     stats = json.load(open(rundir + "/statistics.json"))
-    keys = "%POS\t%REF\t%ALT\t%FILTER\t%INFO/HWE" + "".join("\t%%INFO/AC_Hard_%s\t%%INFO/AN_%s" % (p, p)
+    keys = "%POS\t%REF\t%ALT\t%FILTER\t%INFO/HWE" + "".join("\t%%INFO/AC_Hard_%s\t%%INFO/AN_%s\t%%INFO/HWE_%s" % (p, p, p)
                                                            for p in pops) + "\n"
     called = {}
     for line in run(["bcftools", "query", "-i", 'TYPE="snp" && N_ALT=1', "-f", keys,
@@ -76,12 +82,14 @@ def main():
     for p, name in enumerate(pops):
         n = nchr[p]
         t_called, t_all, hard = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+        halves = [[0] * (n + 1), [0] * (n + 1)]
         for k, ac in true_ac.items():
             t_all[ac[p]] += 1
             if k in called:
                 t_called[ac[p]] += 1
+                halves[k[0] % 2][ac[p]] += 1
         for k, f in called.items():
-            ach, an = f[2 + 2 * p], f[3 + 2 * p]
+            ach, an = f[2 + 3 * p], f[3 + 3 * p]
             if ach != "." and an not in (".", "0"):
                 hard[min(n, int(round(int(ach) / int(an) * n)))] += 1
         lik = stats["sfs"][name]["unfolded"]
@@ -90,6 +98,7 @@ def main():
         out.append("sfs_tv_hard_%s=%.4f" % (name, tv(hard[mid], t_called[mid])))
         out.append("sfs_tv_lik_all_%s=%.4f" % (name, tv(lik[mid], t_all[mid])))
         out.append("sfs_tv_hard_all_%s=%.4f" % (name, tv(hard[mid], t_all[mid])))
+        out.append("sfs_tv_floor_%s=%.4f" % (name, tv(halves[0][mid], halves[1][mid]) / 2))
     for pr in stats["fst_hudson"]["pairs"]:
         a, b = pops.index(pr["pop1"]), pops.index(pr["pop2"])
         truth_f = hudson([(ac[a], nchr[a], ac[b], nchr[b]) for ac in true_ac.values()])
@@ -99,6 +108,10 @@ def main():
         out.append("fst_em_af_%s_%s=%.4f" % (pr["pop1"], pr["pop2"], pr["fst"] if pr["fst"] is not None else float("nan")))
     hw = [float(f[1]) for f in called.values() if f[0] == "PASS" and f[1] != "."]
     out.append("hwe_lt01=%.4f(%d)" % (sum(1 for x in hw if x < 0.01) / len(hw) if hw else float("nan"), len(hw)))
+    for p, name in enumerate(pops):
+        hw = [float(f[4 + 3 * p]) for f in called.values() if f[0] == "PASS" and f[4 + 3 * p] != "."]
+        out.append("hwe_lt01_%s=%.4f(%d)" % (name, sum(1 for x in hw if x < 0.01) / len(hw) if hw else float("nan"),
+                                            len(hw)))
     print(" ".join(out))
 
 
