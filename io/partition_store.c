@@ -13,8 +13,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define TSR_PARTITION_SCHEMA "tessera-evidence"
-#define TSR_PARTITION_VERSION 2
 #define TSR_H5_CHUNK 65536
 
 /* ------------------------------------------------------------ HDF5 layer */

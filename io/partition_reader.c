@@ -1,0 +1,231 @@
+/*
+ * partition_reader.c - an evidence partition (io/partition_store.c's file) a
+ * window of sites at a time, for the joint kernel: it holds one window of
+ * every batch instead of every batch's whole region.
+ *
+ * What stays in memory per open reader: the site positions (8 bytes a site,
+ * to cut windows), the reference-confidence blocks (24 bytes a block) with a
+ * cursor per sample, and the sample names. Everything per site and sample
+ * (PL, AD, strand counts, DP) is read per window with HDF5 hyperslabs.
+ */
+#include "io/h5_store.h"
+#include "io/io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tsr_partition_reader {
+    tsr_h5_file_t f;
+    int open;
+    tsr_evidence_t *head;   /* contig, region, samples; pos = every site's position, n_sites = their count */
+    int64_t at;             /* first site not yet given out */
+    int64_t *blk_first;     /* n_samples+1: sample j's blocks are [blk_first[j], blk_first[j+1]) */
+    int64_t *blk_cur;       /* n_samples: first block of j that may still overlap a window */
+    int32_t *b_sample, *b_min_dp;
+    int64_t *b_start, *b_end, n_blocks;
+};
+
+void tsr_partition_reader_close(tsr_partition_reader_t **rp)
+{
+    tsr_partition_reader_t *r = rp ? *rp : NULL;
+    if (!r)
+        return;
+    *rp = NULL;
+    if (r->open && tsr_h5_finish(&r->f, 0) != TSR_OK)
+        tsr_log_warn("%s: closing the evidence partition failed (it was only read)", r->f.path);
+    tsr_evidence_destroy(&r->head);
+    free(r->blk_first);
+    free(r->blk_cur);
+    free(r->b_sample);
+    free(r->b_min_dp);
+    free(r->b_start);
+    free(r->b_end);
+    free(r);
+}
+
+static tsr_status_t reader_head(tsr_partition_reader_t *r)
+{
+    tsr_h5_file_t *f = &r->f;
+    tsr_evidence_t *h = r->head;
+    char *schema = NULL;
+    TSR_CALL(tsr_h5_attr_read_str(f, "schema", &schema));
+    int bad = strcmp(schema, TSR_PARTITION_SCHEMA) != 0;
+    free(schema);
+    if (bad)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: not a tessera evidence partition (schema attribute)", f->path);
+    int64_t v, ns, n_off;
+    TSR_CALL(tsr_h5_attr_read_i64(f, "schema_version", &v));
+    if (v != TSR_PARTITION_VERSION)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: evidence schema version %lld, this tessera reads %d", f->path,
+                             (long long)v, TSR_PARTITION_VERSION);
+    TSR_CALL(tsr_h5_attr_read_str(f, "contig", &h->contig));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "start", &h->start));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "end", &h->end));
+    TSR_CALL(tsr_h5_attr_read_i64(f, "n_samples", &ns));
+    if (ns < 0 || ns > INT32_MAX || h->end < h->start)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: bad region or sample count in the attributes", f->path);
+    h->n_samples = (int32_t)ns;
+    TSR_CALL(tsr_h5_read_strings(f, "/sample_id", ns, &h->sample_ids));
+    TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &h->n_sites, (void **)&h->pos));
+    TSR_CALL(tsr_h5_length(f, "/site/allele_offset", H5T_NATIVE_INT64, &n_off));
+    if (n_off != h->n_sites + 1)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: /site/allele_offset has %lld entries for %lld sites", f->path,
+                             (long long)n_off, (long long)h->n_sites);
+    for (int64_t i = 1; i < h->n_sites; i++)
+        if (h->pos[i] < h->pos[i - 1])
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld is before the site ahead of it", f->path,
+                                 (long long)i);
+    int64_t m;
+    TSR_CALL(tsr_h5_read(f, "/refblock/sample", H5T_NATIVE_INT32, -1, &m, (void **)&r->b_sample));
+    r->n_blocks = m;
+    TSR_CALL(tsr_h5_read(f, "/refblock/start", H5T_NATIVE_INT64, m, NULL, (void **)&r->b_start));
+    TSR_CALL(tsr_h5_read(f, "/refblock/end", H5T_NATIVE_INT64, m, NULL, (void **)&r->b_end));
+    TSR_CALL(tsr_h5_read(f, "/refblock/min_dp", H5T_NATIVE_INT32, m, NULL, (void **)&r->b_min_dp));
+    if (!(r->blk_first = calloc((size_t)ns + 1, sizeof *r->blk_first)) ||
+        !(r->blk_cur = calloc((size_t)ns + 1, sizeof *r->blk_cur)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
+    for (int64_t i = 0; i < m; i++) {
+        int32_t j = r->b_sample[i];
+        if (j < 0 || j >= ns || r->b_end[i] <= r->b_start[i] || (i > 0 && j < r->b_sample[i - 1]))
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is invalid or out of order", f->path,
+                                 (long long)i);
+        r->blk_first[j + 1]++;
+    }
+    for (int64_t j = 0; j < ns; j++) {
+        r->blk_first[j + 1] += r->blk_first[j];
+        r->blk_cur[j] = r->blk_first[j];
+    }
+    return TSR_OK;
+}
+
+tsr_status_t tsr_partition_reader_open(const char *path, tsr_partition_reader_t **out)
+{
+    *out = NULL;
+    tsr_partition_reader_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", path);
+    tsr_status_t s = tsr_evidence_create(&r->head);
+    if (s == TSR_OK) {
+        s = tsr_h5_open(path, &r->f);
+        r->open = s == TSR_OK;
+    }
+    if (s == TSR_OK)
+        s = reader_head(r);
+    if (s != TSR_OK) {
+        tsr_partition_reader_close(&r);
+        return s;
+    }
+    *out = r;
+    return TSR_OK;
+}
+
+const tsr_evidence_t *tsr_partition_reader_head(const tsr_partition_reader_t *r) { return r->head; }
+
+int64_t tsr_partition_reader_at(const tsr_partition_reader_t *r) { return r->at; }
+
+/* Offsets [i0, i1] of `name`, rebased to start at 0 (checked non-decreasing); *base receives the first one. */
+static tsr_status_t read_offsets(tsr_partition_reader_t *r, const char *name, int64_t i0, int64_t i1, int64_t **off,
+                                 int64_t *base)
+{
+    TSR_CALL(tsr_h5_read_range(&r->f, name, H5T_NATIVE_INT64, i0, i1 - i0 + 1, (void **)off));
+    *base = (*off)[0];
+    for (int64_t i = 0; i <= i1 - i0; i++) {
+        (*off)[i] -= *base;
+        if ((*off)[i] < 0 || (i > 0 && (*off)[i] < (*off)[i - 1]))
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at entry %lld", r->f.path, name,
+                                 (long long)(i0 + i));
+    }
+    return TSR_OK;
+}
+
+static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t i1, tsr_evidence_t *ev)
+{
+    tsr_h5_file_t *f = &r->f;
+    const int64_t n = i1 - i0, ns = ev->n_samples;
+    int64_t ba, bp, bd;
+    ev->n_sites = n;
+    TSR_ALLOC(ev->pos, (size_t)n + 1);
+    memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
+    TSR_CALL(tsr_h5_read_range(f, "/site/kind", H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
+    TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
+    TSR_CALL(read_offsets(r, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));
+    TSR_CALL(tsr_h5_read_range(f, "/site/alleles", H5T_NATIVE_UINT8, ba, ev->allele_off[n],
+                               (void **)&ev->allele_blob));
+    TSR_CALL(read_offsets(r, "/call/pl_offset", i0, i1, &ev->pl_off, &bp));
+    TSR_CALL(tsr_h5_read_range(f, "/call/pl", H5T_NATIVE_INT32, bp, ev->pl_off[n], (void **)&ev->pl));
+    TSR_CALL(read_offsets(r, "/call/ad_offset", i0, i1, &ev->ad_off, &bd));
+    TSR_CALL(tsr_h5_read_range(f, "/call/ad", H5T_NATIVE_INT32, bd, ev->ad_off[n], (void **)&ev->ad));
+    TSR_CALL(tsr_h5_read_range(f, "/call/dp", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&ev->dp));
+    TSR_CALL(tsr_h5_read_range(f, "/call/strand", H5T_NATIVE_INT32, 2 * bd, 2 * ev->ad_off[n],
+                               (void **)&ev->strand));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t na = ev->n_alleles[i];
+        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
+            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
+            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
+            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
+                                 f->path, (long long)(i0 + i), (long long)ev->pos[i]);
+    }
+    return TSR_OK;
+}
+
+/* The blocks of every sample that overlap [lo, bound), in (sample, start) order; cursors move past [.., lo). */
+static tsr_status_t window_blocks(tsr_partition_reader_t *r, int64_t lo, int64_t bound, tsr_evidence_t *ev)
+{
+    const int32_t ns = ev->n_samples;
+    int64_t m = 0;
+    for (int32_t j = 0; j < ns; j++) {
+        int64_t k = r->blk_cur[j];
+        while (k < r->blk_first[j + 1] && r->b_end[k] <= lo)
+            k++;
+        r->blk_cur[j] = k;
+        for (; k < r->blk_first[j + 1] && r->b_start[k] < bound; k++)
+            m++;
+    }
+    TSR_ALLOC(ev->block_sample, (size_t)m + 1);
+    TSR_ALLOC(ev->block_start, (size_t)m + 1);
+    TSR_ALLOC(ev->block_end, (size_t)m + 1);
+    TSR_ALLOC(ev->block_min_dp, (size_t)m + 1);
+    int64_t o = 0;
+    for (int32_t j = 0; j < ns; j++)
+        for (int64_t k = r->blk_cur[j]; k < r->blk_first[j + 1] && r->b_start[k] < bound; k++, o++) {
+            ev->block_sample[o] = j;
+            ev->block_start[o] = r->b_start[k];
+            ev->block_end[o] = r->b_end[k];
+            ev->block_min_dp[o] = r->b_min_dp[k];
+        }
+    ev->n_blocks = m;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, int64_t bound, tsr_evidence_t **out)
+{
+    *out = NULL;
+    const tsr_evidence_t *h = r->head;
+    if (lo > bound || (r->at < h->n_sites && h->pos[r->at] < lo))
+        return tsr_error_set(TSR_ERR_INTERNAL, "%s: window [%lld, %lld) starts past unread sites", r->f.path,
+                             (long long)lo, (long long)bound);
+    int64_t i1 = r->at;
+    while (i1 < h->n_sites && h->pos[i1] < bound)
+        i1++;
+    tsr_evidence_t *ev;
+    TSR_CALL(tsr_evidence_create(&ev));
+    tsr_status_t s = TSR_OK;
+    ev->start = h->start;
+    ev->end = h->end;
+    ev->n_samples = h->n_samples;
+    if (!(ev->contig = strdup(h->contig)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", r->f.path);
+    if (s == TSR_OK)
+        s = window_sites(r, r->at, i1, ev);
+    if (s == TSR_OK)
+        s = window_blocks(r, lo, bound, ev);
+    if (s != TSR_OK) {
+        tsr_evidence_destroy(&ev);
+        return s;
+    }
+    r->at = i1;
+    *out = ev;
+    return TSR_OK;
+}
