@@ -4,9 +4,12 @@
  * every batch instead of every batch's whole region.
  *
  * What stays in memory per open reader: the site positions (8 bytes a site,
- * to cut windows), the reference-confidence blocks (24 bytes a block) with a
- * cursor per sample, and the sample names. Everything per site and sample
- * (PL, AD, strand counts, DP) is read per window with HDF5 hyperslabs.
+ * to cut windows), the sample names, a buffer of TSR_PR_BLOCK_BUF reference
+ * blocks and each sample's last block (24 bytes a sample). Everything per
+ * site and sample (PL, AD, strand counts, DP) is read per window with HDF5
+ * hyperslabs, and the blocks are streamed: the call kernel writes them in
+ * (start, sample) order (tsr_evidence_blocks_by_position), so the blocks of a
+ * window are the next ones of the file.
  */
 #include "io/h5_store.h"
 #include "io/io.h"
@@ -19,11 +22,19 @@ struct tsr_partition_reader {
     int open;
     tsr_evidence_t *head;   /* contig, region, samples; pos = every site's position, n_sites = their count */
     int64_t at;             /* first site not yet given out */
-    int64_t *blk_first;     /* n_samples+1: sample j's blocks are [blk_first[j], blk_first[j+1]) */
-    int64_t *blk_cur;       /* n_samples: first block of j that may still overlap a window */
+    /* the blocks, streamed in (start, sample) order TSR_PR_BLOCK_BUF at a time */
+    int64_t n_blocks, b_at;  /* in the file; the first not yet buffered */
+    int64_t bi, bn;          /* buffered blocks [bi, bn) not yet consumed */
     int32_t *b_sample, *b_min_dp;
-    int64_t *b_start, *b_end, n_blocks;
+    int64_t *b_start, *b_end;
+    /* per sample, the last block consumed (the only one that may reach into the next window) */
+    uint8_t *c_has;
+    int32_t *c_min_dp;
+    int64_t *c_start, *c_end;
 };
+
+/* Blocks buffered at a time: a few chunks' worth of reading, a fixed 288 KiB per open reader. */
+#define TSR_PR_BLOCK_BUF 12288
 
 void tsr_partition_reader_close(tsr_partition_reader_t **rp)
 {
@@ -34,8 +45,10 @@ void tsr_partition_reader_close(tsr_partition_reader_t **rp)
     if (r->open && tsr_h5_finish(&r->f, 0) != TSR_OK)
         tsr_log_warn("%s: closing the evidence partition failed (it was only read)", r->f.path);
     tsr_evidence_destroy(&r->head);
-    free(r->blk_first);
-    free(r->blk_cur);
+    free(r->c_has);
+    free(r->c_min_dp);
+    free(r->c_start);
+    free(r->c_end);
     free(r->b_sample);
     free(r->b_min_dp);
     free(r->b_start);
@@ -75,26 +88,11 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
         if (h->pos[i] < h->pos[i - 1])
             return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld is before the site ahead of it", f->path,
                                  (long long)i);
-    int64_t m;
-    TSR_CALL(tsr_h5_read(f, "/refblock/sample", H5T_NATIVE_INT32, -1, &m, (void **)&r->b_sample));
-    r->n_blocks = m;
-    TSR_CALL(tsr_h5_read(f, "/refblock/start", H5T_NATIVE_INT64, m, NULL, (void **)&r->b_start));
-    TSR_CALL(tsr_h5_read(f, "/refblock/end", H5T_NATIVE_INT64, m, NULL, (void **)&r->b_end));
-    TSR_CALL(tsr_h5_read(f, "/refblock/min_dp", H5T_NATIVE_INT32, m, NULL, (void **)&r->b_min_dp));
-    if (!(r->blk_first = calloc((size_t)ns + 1, sizeof *r->blk_first)) ||
-        !(r->blk_cur = calloc((size_t)ns + 1, sizeof *r->blk_cur)))
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
-    for (int64_t i = 0; i < m; i++) {
-        int32_t j = r->b_sample[i];
-        if (j < 0 || j >= ns || r->b_end[i] <= r->b_start[i] || (i > 0 && j < r->b_sample[i - 1]))
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is invalid or out of order", f->path,
-                                 (long long)i);
-        r->blk_first[j + 1]++;
-    }
-    for (int64_t j = 0; j < ns; j++) {
-        r->blk_first[j + 1] += r->blk_first[j];
-        r->blk_cur[j] = r->blk_first[j];
-    }
+    TSR_CALL(tsr_h5_length(f, "/refblock/sample", H5T_NATIVE_INT32, &r->n_blocks));
+    TSR_ALLOC(r->c_has, (size_t)ns + 1);
+    TSR_ALLOC(r->c_min_dp, (size_t)ns + 1);
+    TSR_ALLOC(r->c_start, (size_t)ns + 1);
+    TSR_ALLOC(r->c_end, (size_t)ns + 1);
     return TSR_OK;
 }
 
@@ -170,33 +168,173 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     return TSR_OK;
 }
 
-/* The blocks of every sample that overlap [lo, bound), in (sample, start) order; cursors move past [.., lo). */
+/* Buffer the next blocks of the file (the buffer is empty). */
+static tsr_status_t blocks_refill(tsr_partition_reader_t *r)
+{
+    tsr_h5_file_t *f = &r->f;
+    int64_t n = r->n_blocks - r->b_at < TSR_PR_BLOCK_BUF ? r->n_blocks - r->b_at : TSR_PR_BLOCK_BUF;
+    free(r->b_sample);
+    free(r->b_start);
+    free(r->b_end);
+    free(r->b_min_dp);
+    r->b_sample = r->b_min_dp = NULL;
+    r->b_start = r->b_end = NULL;
+    TSR_CALL(tsr_h5_read_range(f, "/refblock/sample", H5T_NATIVE_INT32, r->b_at, n, (void **)&r->b_sample));
+    TSR_CALL(tsr_h5_read_range(f, "/refblock/start", H5T_NATIVE_INT64, r->b_at, n, (void **)&r->b_start));
+    TSR_CALL(tsr_h5_read_range(f, "/refblock/end", H5T_NATIVE_INT64, r->b_at, n, (void **)&r->b_end));
+    TSR_CALL(tsr_h5_read_range(f, "/refblock/min_dp", H5T_NATIVE_INT32, r->b_at, n, (void **)&r->b_min_dp));
+    r->bi = 0;
+    r->bn = n;
+    r->b_at += n;
+    return TSR_OK;
+}
+
+/*
+ * The blocks of every sample that overlap [lo, bound), in (sample, start) order. The file lists them by
+ * (start, sample) (tsr_evidence_blocks_by_position), so the blocks starting before bound are the next ones
+ * of the stream; of those consumed by earlier windows only each sample's last one can reach past lo (an
+ * earlier window's bound is <= lo), and it is carried.
+ */
+typedef struct pr_block {
+    int32_t sample, min_dp;
+    int64_t start, end;
+} pr_block_t;
+
 static tsr_status_t window_blocks(tsr_partition_reader_t *r, int64_t lo, int64_t bound, tsr_evidence_t *ev)
 {
     const int32_t ns = ev->n_samples;
-    int64_t m = 0;
-    for (int32_t j = 0; j < ns; j++) {
-        int64_t k = r->blk_cur[j];
-        while (k < r->blk_first[j + 1] && r->b_end[k] <= lo)
-            k++;
-        r->blk_cur[j] = k;
-        for (; k < r->blk_first[j + 1] && r->b_start[k] < bound; k++)
-            m++;
-    }
-    TSR_ALLOC(ev->block_sample, (size_t)m + 1);
-    TSR_ALLOC(ev->block_start, (size_t)m + 1);
-    TSR_ALLOC(ev->block_end, (size_t)m + 1);
-    TSR_ALLOC(ev->block_min_dp, (size_t)m + 1);
-    int64_t o = 0;
-    for (int32_t j = 0; j < ns; j++)
-        for (int64_t k = r->blk_cur[j]; k < r->blk_first[j + 1] && r->b_start[k] < bound; k++, o++) {
-            ev->block_sample[o] = j;
-            ev->block_start[o] = r->b_start[k];
-            ev->block_end[o] = r->b_end[k];
-            ev->block_min_dp[o] = r->b_min_dp[k];
+    pr_block_t *bl = NULL;
+    int64_t cap = 0, m = 0;
+    tsr_status_t s = TSR_OK;
+    for (int32_t j = 0; j < ns && s == TSR_OK; j++)
+        if (r->c_has[j] && r->c_end[j] > lo) {
+            if (tsr_array_grow((void **)&bl, &cap, m + 1, sizeof *bl) < 0)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", r->f.path);
+            else
+                bl[m++] = (pr_block_t){j, r->c_min_dp[j], r->c_start[j], r->c_end[j]};
         }
-    ev->n_blocks = m;
+    while (s == TSR_OK) {
+        if (r->bi == r->bn) {
+            if (r->b_at == r->n_blocks)
+                break;
+            s = blocks_refill(r);
+            continue;
+        }
+        int64_t k = r->bi;
+        int32_t j = r->b_sample[k];
+        if (j < 0 || j >= ns || r->b_end[k] <= r->b_start[k] || (r->c_has[j] && r->b_start[k] < r->c_end[j])) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is invalid or overlaps the one before it",
+                              r->f.path, (long long)(r->b_at - r->bn + k));
+            break;
+        }
+        if (r->b_start[k] >= bound)
+            break;
+        r->c_has[j] = 1;
+        r->c_start[j] = r->b_start[k];
+        r->c_end[j] = r->b_end[k];
+        r->c_min_dp[j] = r->b_min_dp[k];
+        if (r->b_end[k] > lo) {
+            if (tsr_array_grow((void **)&bl, &cap, m + 1, sizeof *bl) < 0)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", r->f.path);
+            else
+                bl[m++] = (pr_block_t){j, r->b_min_dp[k], r->b_start[k], r->b_end[k]};
+        }
+        r->bi++;
+    }
+    /* (sample, start) order: a stable counting sort by sample (carried blocks first, then by start) */
+    int64_t *first = s == TSR_OK ? calloc((size_t)ns + 1, sizeof *first) : NULL;
+    if (s == TSR_OK && !first)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", r->f.path);
+    if (s == TSR_OK) {
+        ev->block_sample = malloc((size_t)(m ? m : 1) * sizeof *ev->block_sample);
+        ev->block_start = malloc((size_t)(m ? m : 1) * sizeof *ev->block_start);
+        ev->block_end = malloc((size_t)(m ? m : 1) * sizeof *ev->block_end);
+        ev->block_min_dp = malloc((size_t)(m ? m : 1) * sizeof *ev->block_min_dp);
+        if (!ev->block_sample || !ev->block_start || !ev->block_end || !ev->block_min_dp)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", r->f.path);
+    }
+    if (s == TSR_OK) {
+        for (int64_t i = 0; i < m; i++)
+            first[bl[i].sample + 1]++;
+        for (int32_t j = 0; j < ns; j++)
+            first[j + 1] += first[j];
+        for (int64_t i = 0; i < m; i++) {
+            int64_t o = first[bl[i].sample]++;
+            ev->block_sample[o] = bl[i].sample;
+            ev->block_start[o] = bl[i].start;
+            ev->block_end[o] = bl[i].end;
+            ev->block_min_dp[o] = bl[i].min_dp;
+        }
+        ev->n_blocks = m;
+    }
+    free(first);
+    free(bl);
+    return s;
+}
+
+/* ----------------------------------------------------- block order */
+
+static int block_pos_cmp(const void *a, const void *b)
+{
+    const pr_block_t *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return (x->sample > y->sample) - (x->sample < y->sample);
+}
+
+/* Put ev's blocks in (start, sample) order (by_pos) or (sample, start) order. */
+static tsr_status_t blocks_order(tsr_evidence_t *ev, int by_pos)
+{
+    const int64_t m = ev->n_blocks;
+    if (m < 2)
+        return TSR_OK;
+    pr_block_t *bl = malloc((size_t)m * sizeof *bl);
+    if (!bl)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory sorting %lld reference blocks", (long long)m);
+    for (int64_t i = 0; i < m; i++)
+        bl[i] = (pr_block_t){ev->block_sample[i], ev->block_min_dp[i], ev->block_start[i], ev->block_end[i]};
+    if (by_pos) {
+        qsort(bl, (size_t)m, sizeof *bl, block_pos_cmp);
+    } else {
+        /* already by position within a sample when read by position: a stable merge by sample suffices */
+        int64_t *first = calloc((size_t)ev->n_samples + 1, sizeof *first);
+        pr_block_t *out = malloc((size_t)m * sizeof *out);
+        if (!first || !out) {
+            free(first);
+            free(out);
+            free(bl);
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory sorting %lld reference blocks", (long long)m);
+        }
+        qsort(bl, (size_t)m, sizeof *bl, block_pos_cmp);
+        for (int64_t i = 0; i < m; i++)
+            first[bl[i].sample + 1]++;
+        for (int32_t j = 0; j < ev->n_samples; j++)
+            first[j + 1] += first[j];
+        for (int64_t i = 0; i < m; i++)
+            out[first[bl[i].sample]++] = bl[i];
+        free(first);
+        free(bl);
+        bl = out;
+    }
+    for (int64_t i = 0; i < m; i++) {
+        ev->block_sample[i] = bl[i].sample;
+        ev->block_min_dp[i] = bl[i].min_dp;
+        ev->block_start[i] = bl[i].start;
+        ev->block_end[i] = bl[i].end;
+    }
+    free(bl);
     return TSR_OK;
+}
+
+tsr_status_t tsr_evidence_blocks_by_position(tsr_evidence_t *ev) { return blocks_order(ev, 1); }
+
+tsr_status_t tsr_evidence_blocks_by_sample(tsr_evidence_t *ev)
+{
+    for (int64_t i = 0; i < ev->n_blocks; i++)
+        if (ev->block_sample[i] < 0 || ev->block_sample[i] >= ev->n_samples)
+            return tsr_error_set(TSR_ERR_FORMAT, "reference block %lld names sample %d of %d", (long long)i,
+                                 ev->block_sample[i], ev->n_samples);
+    return blocks_order(ev, 0);
 }
 
 tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, int64_t bound, tsr_evidence_t **out)
