@@ -326,6 +326,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
     bld.cs = cs;
     tsr_status_t s = joint_callset_alloc(cs, window, N);
     tsr_evidence_t **ev = calloc((size_t)n_batches, sizeof *ev);
+    int64_t n_windows = 0;
     if (s == TSR_OK && !ev)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     while (s == TSR_OK) {
@@ -343,6 +344,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
         }
         if (lo == INT64_MAX)
             break;
+        n_windows++;
         for (int b = 0; b < n_batches && s == TSR_OK; b++)
             s = tsr_partition_reader_next(rd[b], lo, bound, &ev[b]);
         if (s == TSR_OK)
@@ -352,6 +354,10 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
     }
     if (s == TSR_OK && cs->n_sites > 0)
         s = tsr_callset_writer_append(out, cs);
+    if (s == TSR_OK)
+        tsr_log_debug("joint %s:%lld-%lld: %lld samples in %lld windows of at most %lld sites per batch", b0->contig,
+                      (long long)b0->start + 1, (long long)b0->end, (long long)N, (long long)n_windows,
+                      (long long)window);
     free(ev);
     tsr_callset_destroy(&cs);
     return s;

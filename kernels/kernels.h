@@ -116,7 +116,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *readers, in
 /* The smallest window tsr_joint_region_windows takes (smaller ones are raised to it). */
 #define TSR_JOINT_MIN_WINDOW 2
 /* The joint window's default memory aim when no budget is given (tsr_joint_window_sites). */
-#define TSR_JOINT_WINDOW_BYTES ((int64_t)64 << 20)
+#define TSR_JOINT_WINDOW_BYTES ((int64_t)32 << 20)
 /*
  * Sites per joint window for n_samples within mem_bytes (0: TSR_JOINT_WINDOW_BYTES), at 128 bytes a site and
  * sample (evidence plus call set; see tsr_joint_window_sites in kernels/joint_region.c); at least

@@ -42,7 +42,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "a budget that cannot fit is refused before any work [unlimited]",
      TSR_RUN_OPT_SIZE, TSR_OPT(mem_per_rank), "0", "a size like 4G", 0, NULL, NULL, 0},
     {"joint-window", "SITES", "deep joint: at most this many sites per batch in memory at once\n"
-     "(records do not change) [0 = from --mem-per-rank, else about 64 MiB]",
+     "(records do not change) [0 = from --mem-per-rank, else about 32 MiB]",
      TSR_RUN_OPT_I64, TSR_OPT(joint_window), "0", "a number of sites >= 0", 0, NULL, NULL, 0},
     {"shard-size", "BP", "region length of a work unit [1000000]", TSR_RUN_OPT_SIZE, TSR_OPT(shard_size), "1000000",
      "a length like 1M", 1, NULL, "shard_size", 0},
