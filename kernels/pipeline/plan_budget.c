@@ -13,7 +13,8 @@
  *   joint   the readers' state (a block buffer and HDF5 state per batch,
  *           TSR_MEM_JOINT_BATCH, and 8 bytes per site position) plus a window
  *           of sites (128 bytes a site and sample, tsr_joint_window_sites):
- *           a quarter of what is left, at most the default window;
+ *           half of what the call stage and the readers leave, at most the
+ *           default window;
  *   cohort  call-set windows and the writers' buffers: fixed (about 32 MiB of
  *           call set and a 64 MiB cohort.h5 row block at most).
  * Records do not depend on the budget: windows cut between positions only.
@@ -28,7 +29,7 @@
 #define TSR_MEM_CALL_SAMPLE (9 * MIB)      /* call: per batch sample per Mb of region */
 #define TSR_MEM_CALL_FIXED (16 * MIB)      /* call: per task */
 #define TSR_MEM_JOINT_BATCH (MIB / 2)      /* joint: per open partition (block buffer, HDF5 state) */
-#define TSR_MEM_JOINT_SITE 8               /* joint: per site position of a batch */
+#define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
 #define TSR_MEM_COHORT (96 * MIB)          /* cohort: call-set windows and writer buffers */
 
 static double mib(int64_t b) { return (double)b / (double)MIB; }
@@ -65,9 +66,12 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
                              mib(b->total), stage, (long long)n, o->batch_size, (long long)longest, mib(need),
                              mib(b->base), mib(b->base + need) + 1,
                              !strcmp(stage, "call") ? " or a smaller --batch-size or --shard-size" : "");
-    /* a quarter of what is left: the call stage's freed heap stays mapped, and evidence plus call set are
-     * estimated, not counted; never more than the default window */
-    b->joint_bytes = (b->total - b->base - reader) / 4;
+    /* half of what the call stage leaves (its freed heap stays mapped: measured, the joint phase starts at
+     * about base + call_need) and the readers; evidence plus call set take about twice the estimate; never
+     * more than the default window */
+    b->joint_bytes = (b->total - b->base - b->call_need - reader) / 2;
+    if (b->joint_bytes < 0)
+        b->joint_bytes = 1; /* the smallest window: tsr_joint_window_sites raises it to TSR_JOINT_MIN_WINDOW */
     if (b->joint_bytes > TSR_JOINT_WINDOW_BYTES)
         b->joint_bytes = TSR_JOINT_WINDOW_BYTES;
     b->joint_window = tsr_joint_window_sites(n, b->joint_bytes);
