@@ -16,7 +16,7 @@
  *           half of what the call stage and the readers leave, at most the
  *           default window;
  *   cohort  call-set windows and the writers' buffers: fixed (about 32 MiB of
- *           call set and a 64 MiB cohort.h5 row block at most).
+ *           call set and a 32 MiB cohort.h5 row block at most, kernels/stats/cohort_h5.c).
  * Records do not depend on the budget: windows cut between positions only.
  */
 #include "kernels/pipeline/pipeline.h"
@@ -30,7 +30,7 @@
 #define TSR_MEM_CALL_FIXED (16 * MIB)      /* call: per task */
 #define TSR_MEM_JOINT_BATCH (MIB / 2)      /* joint: per open partition (block buffer, HDF5 state) */
 #define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
-#define TSR_MEM_COHORT (96 * MIB)          /* cohort: call-set windows and writer buffers */
+#define TSR_MEM_COHORT (80 * MIB)          /* cohort: call-set windows and writer buffers */
 
 static double mib(int64_t b) { return (double)b / (double)MIB; }
 
