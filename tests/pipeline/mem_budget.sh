@@ -3,8 +3,9 @@
 #   identity: the joint kernel reads its batches and writes its call set a window of sites at a time; the
 #             records do not depend on the window: a run without a budget and runs at the smallest budget
 #             the plan accepts (which on a cohort this small still holds the region in one window) forced to
-#             windows of 2 and 3 sites (--joint-window) at 1, 2 and 3 ranks give byte-identical cohort.bcf,
-#             stats.tsv and sample_qc.tsv. The forced runs' log must show
+#             windows of 2 and 3 sites (--joint-window) give byte-identical cohort.bcf, stats.tsv and
+#             sample_qc.tsv: no budget at 1 rank, the least budget in windows of 2 at 2 ranks, windows of 3
+#             at 3 ranks. The forced runs' log must show
 #             many windows (so the test cannot pass with one window).
 #   refuse:   a budget that cannot fit is refused before any work: exit status 2, one line naming the stage
 #             and the least --mem-per-rank, no cohort output; that least budget is then accepted.
@@ -44,11 +45,10 @@ identity)
   min=$(least refused)
   [ -n "$min" ] || fail "the refusal names no least budget"
   run plain 1
-  run w2 1 --mem-per-rank "$min" --joint-window 2
-  grep -q -- "--mem-per-rank .* joint window [0-9]* sites" "$W/w2.log" || fail "the plan did not log its budget"
-  run w3np2 2 --mem-per-rank "$min" --joint-window 3
-  run w2np3 3 --joint-window 2
-  for n in w2 w3np2 w2np3; do
+  run w2np2 2 --mem-per-rank "$min" --joint-window 2
+  grep -q -- "--mem-per-rank .* joint window [0-9]* sites" "$W/w2np2.log" || fail "the plan did not log its budget"
+  run w3np3 3 --joint-window 3
+  for n in w2np2 w3np3; do
     same $n
     nw=$(windows $n)
     [ "${nw:-0}" -ge 10 ] || fail "$n: the joint ran ${nw:-0} windows, expected many"
@@ -56,7 +56,7 @@ identity)
   nsites=$(grep -c -v '^#' < <(bcftools view -H "$W/plain/cohort.bcf")) || true
   [ "$nsites" -gt 20 ] || fail "only $nsites sites: too few to test windows"
   echo "mem_budget identity: $nsites sites identical without a budget and at --mem-per-rank $min in windows of" \
-       "2-3 sites ($(windows w2) windows) at 1, 2 and 3 ranks"
+       "2-3 sites ($(windows w2np2) windows) at 1, 2 and 3 ranks"
   ;;
 refuse)
   min=$(least refused)
