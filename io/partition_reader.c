@@ -25,6 +25,7 @@ struct tsr_partition_reader {
     /* the blocks, streamed in (start, sample) order TSR_PR_BLOCK_BUF at a time */
     int64_t n_blocks, b_at;  /* in the file; the first not yet buffered */
     int64_t bi, bn;          /* buffered blocks [bi, bn) not yet consumed */
+    int64_t last_start;      /* the start of the last block consumed (the stream must not go back) */
     int32_t *b_sample, *b_min_dp;
     int64_t *b_start, *b_end;
     /* per sample, the last block consumed (the only one that may reach into the next window) */
@@ -227,8 +228,15 @@ static tsr_status_t window_blocks(tsr_partition_reader_t *r, int64_t lo, int64_t
                               r->f.path, (long long)(r->b_at - r->bn + k));
             break;
         }
+        if (r->b_start[k] < r->last_start) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is not in position order (a partition of "
+                              "a call kernel before version 6?); remove it and run again to re-make it", r->f.path,
+                              (long long)(r->b_at - r->bn + k));
+            break;
+        }
         if (r->b_start[k] >= bound)
             break;
+        r->last_start = r->b_start[k];
         r->c_has[j] = 1;
         r->c_start[j] = r->b_start[k];
         r->c_end[j] = r->b_end[k];
