@@ -61,6 +61,35 @@ tsr_status_t tsr_partition_write(const char *path, const tsr_evidence_t *ev) TSR
 /* Read a partition written by tsr_partition_write. Destroy with tsr_evidence_destroy(). */
 tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev) TSR_RESULT_USED;
 
+/*
+ * The same partition a window of sites at a time (io/partition_reader.c), so
+ * the joint kernel holds a window of every batch, not every batch's region.
+ * The reader keeps the file open and holds the site positions, a buffer of
+ * reference-confidence blocks and each sample's last block (the file's blocks
+ * must be in (start, sample) order, as the call kernel writes them); head() gives the
+ * contig, region, samples, n_sites and every site's position (pos), no site
+ * data. next(lo, bound) gives the unread sites with position < bound (their
+ * offsets start at 0) and the blocks overlapping [lo, bound); lo must not be
+ * past an unread site, and lo never decreases from call to call. Destroy each
+ * window with tsr_evidence_destroy(), the reader with close(). Not collective.
+ */
+typedef struct tsr_partition_reader tsr_partition_reader_t;
+tsr_status_t tsr_partition_reader_open(const char *path, tsr_partition_reader_t **r) TSR_RESULT_USED;
+const tsr_evidence_t *tsr_partition_reader_head(const tsr_partition_reader_t *r);
+int64_t tsr_partition_reader_at(const tsr_partition_reader_t *r); /* the first unread site */
+tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, int64_t bound,
+                                       tsr_evidence_t **window) TSR_RESULT_USED;
+void tsr_partition_reader_close(tsr_partition_reader_t **r);
+/*
+ * Reorder ev's reference-confidence blocks: by (start, sample), the order the
+ * call kernel writes so that tsr_partition_reader streams them, or back to
+ * (sample, start), the order of tsr_evidence_t (tsr_partition_read applies it
+ * to what it reads). Errors: TSR_ERR_NOMEM, TSR_ERR_FORMAT (a block's sample
+ * out of range).
+ */
+tsr_status_t tsr_evidence_blocks_by_position(tsr_evidence_t *ev) TSR_RESULT_USED;
+tsr_status_t tsr_evidence_blocks_by_sample(tsr_evidence_t *ev) TSR_RESULT_USED;
+
 /* ------------------------------------------- low-pass evidence (issue 6) */
 
 /*

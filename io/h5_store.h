@@ -16,6 +16,10 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+/* The evidence partition's schema (io/partition_store.c writes it, io/partition_reader.c reads it too). */
+#define TSR_PARTITION_SCHEMA "tessera-evidence"
+#define TSR_PARTITION_VERSION 2
+
 typedef struct tsr_h5_file {
     hid_t id;
     char path[4096]; /* the final path (what error messages name) */

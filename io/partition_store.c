@@ -13,8 +13,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define TSR_PARTITION_SCHEMA "tessera-evidence"
-#define TSR_PARTITION_VERSION 2
 #define TSR_H5_CHUNK 65536
 
 /* ------------------------------------------------------------ HDF5 layer */
@@ -637,7 +635,8 @@ static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
     for (int64_t i = 0; i < m; i++)
         if (ev->block_sample[i] < 0 || ev->block_sample[i] >= ns || ev->block_end[i] <= ev->block_start[i])
             return tsr_error_set(TSR_ERR_FORMAT, "%s: reference block %lld is invalid", f->path, (long long)i);
-    return TSR_OK;
+    /* the call kernel writes blocks by position (io/partition_reader.c); tsr_evidence_t holds them by sample */
+    return tsr_evidence_blocks_by_sample(ev);
 }
 
 tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev)

@@ -183,48 +183,40 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
 
 /* ------------------------------------------------------------ driver */
 
-tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, const char *ref_seq,
-                              const tsr_joint_opts_t *o, tsr_callset_t **out)
+/* Size bld's call set for `cap` sites of N samples (n_sites 0). */
+static tsr_status_t joint_callset_alloc(tsr_callset_t *cs, int64_t cap, int64_t N)
 {
-    *out = NULL;
-    TSR_CALL(tsr_joint_opts_check(o));
-    if (n_batches < 1)
-        return tsr_error_set(TSR_ERR_INTERNAL, "joint: no batches");
-    const tsr_evidence_t *b0 = batches[0];
-    int64_t N = 0, U = 0;
-    for (int b = 0; b < n_batches; b++) {
-        const tsr_evidence_t *ev = batches[b];
-        if (strcmp(ev->contig, b0->contig) != 0 || ev->start != b0->start || ev->end != b0->end)
-            return tsr_error_set(TSR_ERR_STATE, "joint: batch %d covers %s:%lld-%lld, batch 0 %s:%lld-%lld", b,
-                                 ev->contig, (long long)ev->start + 1, (long long)ev->end, b0->contig,
-                                 (long long)b0->start + 1, (long long)b0->end);
-        N += ev->n_samples;
-        U += ev->n_sites;
-    }
-    tsr_callset_t *cs = NULL;
-    TSR_CALL(tsr_callset_create(&cs));
-    cs_build_t bld;
-    memset(&bld, 0, sizeof bld);
-    bld.cs = cs;
-    cs->contig = strdup(b0->contig);
-    cs->start = b0->start;
-    cs->end = b0->end;
     cs->n_samples = (int32_t)N;
-    cs->pos = calloc((size_t)U + 1, sizeof *cs->pos);
-    cs->n_alleles = calloc((size_t)U + 1, sizeof *cs->n_alleles);
-    cs->allele_off = calloc((size_t)U + 1, sizeof *cs->allele_off);
-    cs->qual = calloc((size_t)U + 1, sizeof *cs->qual);
-    cs->filter = calloc((size_t)U + 1, sizeof *cs->filter);
-    cs->af_off = calloc((size_t)U + 1, sizeof *cs->af_off);
-    cs->ad_off = calloc((size_t)U + 1, sizeof *cs->ad_off);
-    cs->pl_off = calloc((size_t)U + 1, sizeof *cs->pl_off);
-    cs->gt = calloc((size_t)(U * N * 2 + 1), sizeof *cs->gt);
-    cs->gq = calloc((size_t)(U * N + 1), sizeof *cs->gq);
-    cs->dp = calloc((size_t)(U * N + 1), sizeof *cs->dp);
+    cs->pos = calloc((size_t)cap + 1, sizeof *cs->pos);
+    cs->n_alleles = calloc((size_t)cap + 1, sizeof *cs->n_alleles);
+    cs->allele_off = calloc((size_t)cap + 1, sizeof *cs->allele_off);
+    cs->qual = calloc((size_t)cap + 1, sizeof *cs->qual);
+    cs->filter = calloc((size_t)cap + 1, sizeof *cs->filter);
+    cs->af_off = calloc((size_t)cap + 1, sizeof *cs->af_off);
+    cs->ad_off = calloc((size_t)cap + 1, sizeof *cs->ad_off);
+    cs->pl_off = calloc((size_t)cap + 1, sizeof *cs->pl_off);
+    cs->gt = calloc((size_t)(cap * N * 2 + 1), sizeof *cs->gt);
+    cs->gq = calloc((size_t)(cap * N + 1), sizeof *cs->gq);
+    cs->dp = calloc((size_t)(cap * N + 1), sizeof *cs->dp);
+    if (!cs->pos || !cs->n_alleles || !cs->allele_off || !cs->qual || !cs->filter || !cs->af_off || !cs->ad_off ||
+        !cs->pl_off || !cs->gt || !cs->gq || !cs->dp)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping (%lld sites x %lld samples)",
+                             (long long)cap, (long long)N);
+    return TSR_OK;
+}
+
+/*
+ * Merge the batches' records by position and genotype each site into bld's
+ * call set. With a writer, the call set is appended to it and emptied
+ * whenever it holds `cap` sites (its arrays are sized for cap); without one,
+ * cap must cover every site.
+ */
+static tsr_status_t joint_merge(tsr_evidence_t *const *batches, int n_batches, const char *ref_seq, int64_t N,
+                                const tsr_joint_opts_t *o, cs_build_t *bld, int64_t cap, tsr_callset_writer_t *wr)
+{
     int64_t *cur = calloc((size_t)n_batches, sizeof *cur), *rec = calloc(2 * (size_t)n_batches, sizeof *rec);
     tsr_status_t s = TSR_OK;
-    if (!cs->contig || !cs->pos || !cs->n_alleles || !cs->allele_off || !cs->qual || !cs->filter || !cs->af_off ||
-        !cs->ad_off || !cs->pl_off || !cs->gt || !cs->gq || !cs->dp || !cur || !rec)
+    if (!cur || !rec)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     while (s == TSR_OK) {
         int64_t pos = INT64_MAX;
@@ -249,14 +241,124 @@ tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, con
         }
         if (s != TSR_OK)
             break;
-        s = tsr_joint_site_genotype(&bld, batches, n_batches, rec, pos, ref_seq, N, o);
+        s = tsr_joint_site_genotype(bld, batches, n_batches, rec, pos, ref_seq, N, o);
+        if (s == TSR_OK && wr && bld->cs->n_sites == cap) {
+            s = tsr_callset_writer_append(wr, bld->cs);
+            bld->cs->n_sites = 0;
+        }
     }
     free(cur);
     free(rec);
+    return s;
+}
+
+tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, const char *ref_seq,
+                              const tsr_joint_opts_t *o, tsr_callset_t **out)
+{
+    *out = NULL;
+    TSR_CALL(tsr_joint_opts_check(o));
+    if (n_batches < 1)
+        return tsr_error_set(TSR_ERR_INTERNAL, "joint: no batches");
+    const tsr_evidence_t *b0 = batches[0];
+    int64_t N = 0, U = 0;
+    for (int b = 0; b < n_batches; b++) {
+        const tsr_evidence_t *ev = batches[b];
+        if (strcmp(ev->contig, b0->contig) != 0 || ev->start != b0->start || ev->end != b0->end)
+            return tsr_error_set(TSR_ERR_STATE, "joint: batch %d covers %s:%lld-%lld, batch 0 %s:%lld-%lld", b,
+                                 ev->contig, (long long)ev->start + 1, (long long)ev->end, b0->contig,
+                                 (long long)b0->start + 1, (long long)b0->end);
+        N += ev->n_samples;
+        U += ev->n_sites;
+    }
+    tsr_callset_t *cs = NULL;
+    TSR_CALL(tsr_callset_create(&cs));
+    cs_build_t bld;
+    memset(&bld, 0, sizeof bld);
+    bld.cs = cs;
+    cs->start = b0->start;
+    cs->end = b0->end;
+    tsr_status_t s = (cs->contig = strdup(b0->contig)) ? TSR_OK
+                                                       : tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    if (s == TSR_OK)
+        s = joint_callset_alloc(cs, U, N);
+    if (s == TSR_OK)
+        s = joint_merge(batches, n_batches, ref_seq, N, o, &bld, U, NULL);
     if (s != TSR_OK) {
         tsr_callset_destroy(&cs);
         return s;
     }
     *out = cs;
     return TSR_OK;
+}
+
+int64_t tsr_joint_window_sites(int64_t n_samples, int64_t mem_bytes)
+{
+    /* per site and sample: the batches' evidence (PL 3 genotypes of REF,ALT,<*> doubled to 6, AD 3, strand 6,
+     * DP: 64 bytes at 3 alleles) plus the call set's (GT 2, GQ 4, DP 4, AD 8, PL 12: 30 bytes), with slack
+     * for multi-allelic sites: 128 bytes */
+    int64_t per = 128 * (n_samples > 0 ? n_samples : 1);
+    int64_t w = (mem_bytes > 0 ? mem_bytes : TSR_JOINT_WINDOW_BYTES) / per;
+    return w < TSR_JOINT_MIN_WINDOW ? TSR_JOINT_MIN_WINDOW : w;
+}
+
+tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_batches, const char *ref_seq,
+                                      const tsr_joint_opts_t *o, int64_t window, tsr_callset_writer_t *out)
+{
+    TSR_CALL(tsr_joint_opts_check(o));
+    if (n_batches < 1)
+        return tsr_error_set(TSR_ERR_INTERNAL, "joint: no batches");
+    if (window < TSR_JOINT_MIN_WINDOW)
+        window = TSR_JOINT_MIN_WINDOW;
+    const tsr_evidence_t *b0 = tsr_partition_reader_head(rd[0]);
+    int64_t N = 0;
+    for (int b = 0; b < n_batches; b++) {
+        const tsr_evidence_t *ev = tsr_partition_reader_head(rd[b]);
+        if (strcmp(ev->contig, b0->contig) != 0 || ev->start != b0->start || ev->end != b0->end)
+            return tsr_error_set(TSR_ERR_STATE, "joint: batch %d covers %s:%lld-%lld, batch 0 %s:%lld-%lld", b,
+                                 ev->contig, (long long)ev->start + 1, (long long)ev->end, b0->contig,
+                                 (long long)b0->start + 1, (long long)b0->end);
+        N += ev->n_samples;
+    }
+    tsr_callset_t *cs = NULL;
+    TSR_CALL(tsr_callset_create(&cs));
+    cs_build_t bld;
+    memset(&bld, 0, sizeof bld);
+    bld.cs = cs;
+    tsr_status_t s = joint_callset_alloc(cs, window, N);
+    tsr_evidence_t **ev = calloc((size_t)n_batches, sizeof *ev);
+    int64_t n_windows = 0;
+    if (s == TSR_OK && !ev)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    while (s == TSR_OK) {
+        /* A window ends before the position of the window-th unread site of any batch, so no batch gives more
+         * than `window` sites (at most two records share a position, so every window holds some) and no
+         * position is split between windows. */
+        int64_t lo = INT64_MAX, bound = INT64_MAX;
+        for (int b = 0; b < n_batches; b++) {
+            const tsr_evidence_t *h = tsr_partition_reader_head(rd[b]);
+            int64_t at = tsr_partition_reader_at(rd[b]);
+            if (at < h->n_sites && h->pos[at] < lo)
+                lo = h->pos[at];
+            if (at + window < h->n_sites && h->pos[at + window] < bound)
+                bound = h->pos[at + window];
+        }
+        if (lo == INT64_MAX)
+            break;
+        n_windows++;
+        for (int b = 0; b < n_batches && s == TSR_OK; b++)
+            s = tsr_partition_reader_next(rd[b], lo, bound, &ev[b]);
+        if (s == TSR_OK)
+            s = joint_merge(ev, n_batches, ref_seq, N, o, &bld, window, out);
+        for (int b = 0; b < n_batches; b++)
+            tsr_evidence_destroy(&ev[b]);
+    }
+    if (s == TSR_OK && cs->n_sites > 0)
+        s = tsr_callset_writer_append(out, cs);
+    if (s == TSR_OK)
+        tsr_log_debug("joint %s:%lld-%lld: %lld samples in %lld windows of at most %lld sites per batch", b0->contig,
+                      (long long)b0->start + 1, (long long)b0->end, (long long)N, (long long)n_windows,
+                      (long long)window);
+    free(ev);
+    tsr_callset_destroy(&cs);
+    return s;
 }

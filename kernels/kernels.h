@@ -102,6 +102,28 @@ tsr_status_t tsr_joint_opts_check(const tsr_joint_opts_t *o) TSR_RESULT_USED;
 tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, const char *ref_seq,
                               const tsr_joint_opts_t *o, tsr_callset_t **out) TSR_RESULT_USED;
 
+/*
+ * The same computation a window of sites at a time, in bounded memory: the
+ * batches are read through their partition readers (io/evidence.h), at most
+ * `window` sites of each batch at once, and the sites are appended to `out`
+ * (opened by the caller for the batches' samples) at most `window` at a time;
+ * memory is O(window x samples), whatever the region's length. The sites and
+ * their bytes are those of tsr_joint_region for any window. Not collective.
+ */
+tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *readers, int n_batches, const char *ref_seq,
+                                      const tsr_joint_opts_t *o, int64_t window,
+                                      tsr_callset_writer_t *out) TSR_RESULT_USED;
+/* The smallest window tsr_joint_region_windows takes (smaller ones are raised to it). */
+#define TSR_JOINT_MIN_WINDOW 2
+/* The joint window's default memory aim when no budget is given (tsr_joint_window_sites). */
+#define TSR_JOINT_WINDOW_BYTES ((int64_t)32 << 20)
+/*
+ * Sites per joint window for n_samples within mem_bytes (0: TSR_JOINT_WINDOW_BYTES), at 128 bytes a site and
+ * sample (evidence plus call set; see tsr_joint_window_sites in kernels/joint_region.c); at least
+ * TSR_JOINT_MIN_WINDOW.
+ */
+int64_t tsr_joint_window_sites(int64_t n_samples, int64_t mem_bytes);
+
 /* Index of diploid genotype a/b (any order) in VCF order: b*(b+1)/2 + a for a <= b. */
 static inline int tsr_gt_index(int a, int b)
 {

@@ -2,7 +2,8 @@
  * call_kernel.c - the call kernel object: takes a call task's work unit
  * (region x batch: the batch's alignment files, the evidence partition to
  * write; tsr_plan_work_create), fetches the region's reference, runs
- * tsr_call_region() (kernels/call_region.c) and writes the partition.
+ * tsr_call_region() (kernels/call_region.c) and writes the partition, its
+ * reference blocks in (start, sample) order so the joint kernel streams them.
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -74,6 +75,9 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     if (s == TSR_OK)
         s = tsr_call_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs, w->sample_ids,
                             (const char *const *)w->inputs, &o, env->pool, &ev);
+    /* blocks by position, so the joint kernel streams them a window at a time (io/partition_reader.c) */
+    if (s == TSR_OK)
+        s = tsr_evidence_blocks_by_position(ev);
     if (s == TSR_OK)
         s = tsr_partition_write(w->output, ev);
     tsr_evidence_destroy(&ev);
@@ -84,7 +88,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 5,
+    .version = 6,
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

@@ -1,8 +1,10 @@
 /*
  * joint_kernel.c - the joint kernel object: reads the evidence partitions
- * of a joint task's work unit (every batch of a region; tsr_plan_work_create),
- * runs tsr_joint_region() (kernels/joint_region.c) and writes the region's call
- * set to the unit's output.
+ * of a joint task's work unit (every batch of a region; tsr_plan_work_create)
+ * a window of sites at a time, runs tsr_joint_region_windows()
+ * (kernels/joint_region.c) and appends each window's sites to the region's
+ * call set (the unit's output). The window is sized from --mem-per-rank
+ * (tsr_plan_budget), so memory is O(window x samples), not O(region x samples).
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -49,19 +51,22 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     TSR_CALL(tsr_plan_work_create(plan, task, &w));
     const tsr_region_t *reg = w->reg;
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    tsr_evidence_t **ev = NULL;
+    tsr_partition_reader_t **rd = NULL;
     tsr_status_t s = TSR_OK;
     if (!contig)
         s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
                           reg->name, plan->opts.ref);
-    if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
+    if (s == TSR_OK && !(rd = calloc((size_t)w->n_inputs + 1, sizeof *rd)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint task %s", task->key);
+    int64_t n_samples = 0;
     for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
-        s = tsr_partition_read(w->inputs[b], &ev[b]);
-        if (s == TSR_OK && (strcmp(ev[b]->contig, contig) != 0 || ev[b]->start != reg->start ||
-                            ev[b]->end != reg->end))
+        s = tsr_partition_reader_open(w->inputs[b], &rd[b]);
+        const tsr_evidence_t *h = s == TSR_OK ? tsr_partition_reader_head(rd[b]) : NULL;
+        if (h && (strcmp(h->contig, contig) != 0 || h->start != reg->start || h->end != reg->end))
             s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld, the plan expects region %s", w->inputs[b],
-                              ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end, reg->name);
+                              h->contig, (long long)h->start + 1, (long long)h->end, reg->name);
+        if (h)
+            n_samples += h->n_samples;
     }
     char *seq = NULL;
     int64_t seq_len = 0;
@@ -70,15 +75,24 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     tsr_joint_opts_t o;
     tsr_joint_opts_init(&o);
     o.min_qual = plan->opts.min_qual;
-    tsr_callset_t *cs = NULL;
+    /* a window of sites at a time, sized from the budget (tsr_plan_budget): memory follows the window */
+    tsr_mem_budget_t bud;
     if (s == TSR_OK)
-        s = tsr_joint_region(ev, w->n_inputs, seq, &o, &cs);
+        s = tsr_plan_budget(plan, &bud);
+    tsr_callset_writer_t *out = NULL;
     if (s == TSR_OK)
-        s = tsr_callset_write(w->output, cs);
-    tsr_callset_destroy(&cs);
-    for (int b = 0; ev && b < w->n_inputs; b++)
-        tsr_evidence_destroy(&ev[b]);
-    free(ev);
+        s = tsr_callset_writer_open(w->output, contig, reg->start, reg->end, (int32_t)n_samples, 0, 0, &out);
+    int64_t window = tsr_joint_window_sites(n_samples, bud.joint_bytes);
+    if (plan->opts.joint_window > 0 && plan->opts.joint_window < window)
+        window = plan->opts.joint_window;
+    if (s == TSR_OK)
+        s = tsr_joint_region_windows(rd, w->n_inputs, seq, &o, window, out);
+    tsr_status_t c = tsr_callset_writer_close(&out, s == TSR_OK);
+    if (s == TSR_OK)
+        s = c;
+    for (int b = 0; rd && b < w->n_inputs; b++)
+        tsr_partition_reader_close(&rd[b]);
+    free(rd);
     free(seq);
     tsr_plan_work_destroy(&w);
     return s;
@@ -86,7 +100,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 3,
+    .version = 4,
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

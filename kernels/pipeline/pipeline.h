@@ -74,6 +74,7 @@ typedef struct tsr_run_opts {
     int batch_size;         /* --batch-size: samples per evidence partition (default 64) */
     int threads;            /* --threads per rank (0 = one per core of the rank's domain) */
     int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
+    int64_t joint_window;   /* --joint-window: deep joint sites per batch per window (0 = from the budget) */
     int min_mapq;           /* --min-mapq (default 20) */
     int min_baseq;          /* --min-baseq (default 13) */
     int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
@@ -184,6 +185,18 @@ typedef struct tsr_plan {
     int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */
     char fingerprint[64];  /* hash of inputs and plan-shaping options */
 } tsr_plan_t;
+
+/*
+ * What --mem-per-rank gives each stage (kernels/pipeline/plan_budget.c). With no budget every field is 0 and
+ * the stages use their defaults. joint_bytes sizes the joint window (tsr_joint_window_sites); call_need is the
+ * estimated peak of one call task at the plan's batch and shard size; base the rank's fixed cost (libraries,
+ * reference, plan). tsr_plan_budget refuses a budget that cannot fit with one line naming the stage and the
+ * least --mem-per-rank it needs (TSR_ERR_USAGE). Not collective.
+ */
+typedef struct tsr_mem_budget {
+    int64_t total, base, call_need, joint_bytes, joint_window, cohort_bytes;
+} tsr_mem_budget_t;
+tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b) TSR_RESULT_USED;
 
 /* Build the plan (reads the sheet and the reference index). Not collective. Destroy with tsr_plan_destroy(). */
 tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **plan) TSR_RESULT_USED;

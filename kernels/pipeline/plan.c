@@ -263,6 +263,16 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
         s = tsr_plan_lowpass_batches(plan);
     if (s == TSR_OK)
         s = tsr_plan_align_units(plan);
+    if (s == TSR_OK && o->mem_per_rank > 0 && !plan->lowpass) {
+        /* a budget that cannot fit is refused here, before any work; what it gives each stage is logged */
+        tsr_mem_budget_t b;
+        s = tsr_plan_budget(plan, &b);
+        if (s == TSR_OK)
+            tsr_log_info("--mem-per-rank %lld MiB: rank %lld MiB, call task about %lld MiB (--batch-size %d), "
+                         "joint window %lld sites (%lld MiB), cohort %lld MiB", (long long)(b.total >> 20),
+                         (long long)(b.base >> 20), (long long)(b.call_need >> 20), o->batch_size,
+                         (long long)b.joint_window, (long long)(b.joint_bytes >> 20), (long long)(b.cohort_bytes >> 20));
+    }
     if (s == TSR_OK) {
         /* the mode picks each task type's kernel by name; the driver finds them in the registry */
         plan->kernel[TSR_TASK_ALIGN] = tsr_kernel_align.name;

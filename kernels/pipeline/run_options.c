@@ -37,12 +37,17 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "auto", "auto, deep or lowpass", 0, "auto|deep|lowpass", NULL, 0},
     {"threads", "N", "worker threads per rank [0 = one per core of the rank's domain]", TSR_RUN_OPT_INT,
      TSR_OPT(threads), "0", "a number >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
-    {"mem-per-rank", "SIZE", "memory budget per rank, e.g. 4G; lowpass sizes batches by it [unlimited]",
+    {"mem-per-rank", "SIZE",
+     "memory budget per rank, e.g. 4G: sizes low-pass batches and the deep joint window;\n"
+     "a budget that cannot fit is refused before any work [unlimited]",
      TSR_RUN_OPT_SIZE, TSR_OPT(mem_per_rank), "0", "a size like 4G", 0, NULL, NULL, 0},
     {"shard-size", "BP", "region length of a work unit [1000000]", TSR_RUN_OPT_SIZE, TSR_OPT(shard_size), "1000000",
      "a length like 1M", 1, NULL, "shard_size", 0},
     {"batch-size", "N", "samples per evidence partition [64]", TSR_RUN_OPT_INT, TSR_OPT(batch_size), "64",
      "a number >= 1", 1, NULL, "batch_size", 0},
+    {"joint-window", "SITES", "deep joint: at most this many sites per batch in memory at once\n"
+     "(records do not change) [0 = from --mem-per-rank, else about 32 MiB]",
+     TSR_RUN_OPT_I64, TSR_OPT(joint_window), "0", "a number of sites >= 0", 0, NULL, NULL, 0},
     {"min-mapq", "Q", "ignore reads below this mapping quality [20]", TSR_RUN_OPT_INT, TSR_OPT(min_mapq), "20",
      "a number >= 0", 0, NULL, "min_mapq", 0},
     {"min-baseq", "Q", "ignore bases below this base quality [13]", TSR_RUN_OPT_INT, TSR_OPT(min_baseq), "13",

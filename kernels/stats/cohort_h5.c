@@ -300,13 +300,15 @@ static void plan_chunks(cohort_h5_t *h)
     if (cv < 1)
         cv = 1;
     h->cv = cv;
-    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 64 MiB. */
+    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 32 MiB
+     * (rounds only cut the writes: the content does not depend on them; issue 17 halved it so the cohort
+     * stage fits --mem-per-rank 200M at 1,000 samples). */
     size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
                        (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
-    while (k > 1 && (size_t)k * cv * row_bytes > ((size_t)64 << 20))
+    while (k > 1 && (size_t)k * cv * row_bytes > ((size_t)32 << 20))
         k--;
     h->rows = k * (int64_t)cv;
 }

@@ -1,0 +1,80 @@
+/*
+ * plan_budget.c - what --mem-per-rank gives each deep-mode stage, and the
+ * refusal of a budget that cannot fit, before any work (tsr_plan_budget).
+ *
+ * The model (constants measured with tests/bench/scale/run_scale_bench.sh,
+ * figures in the README's "Memory" section): a rank's fixed cost (MPI,
+ * HDF5, htslib, the reference index, the plan) is TSR_MEM_BASE; stages run
+ * one task at a time per rank, so each may use the rest:
+ *   call    one (region, batch) task: TSR_MEM_CALL_SAMPLE per sample of the
+ *           batch per Mb of region (pileups, candidates, its evidence), fixed
+ *           by --batch-size and --shard-size; the budget does not change
+ *           them (the batches shape the records), it refuses what cannot fit;
+ *   joint   the readers' state (a block buffer and HDF5 state per batch,
+ *           TSR_MEM_JOINT_BATCH, and 8 bytes per site position) plus a window
+ *           of sites (128 bytes a site and sample, tsr_joint_window_sites):
+ *           half of what the call stage and the readers leave, at most the
+ *           default window;
+ *   cohort  call-set windows and the writers' buffers: fixed (about 32 MiB of
+ *           call set and a 32 MiB cohort.h5 row block at most, kernels/stats/cohort_h5.c).
+ * Records do not depend on the budget: windows cut between positions only.
+ */
+#include "kernels/pipeline/pipeline.h"
+#include "kernels/kernels.h"
+
+#include <string.h>
+
+#define MIB ((int64_t)1 << 20)
+#define TSR_MEM_BASE (40 * MIB)            /* a rank before its first task */
+#define TSR_MEM_CALL_SAMPLE (9 * MIB)      /* call: per batch sample per Mb of region */
+#define TSR_MEM_CALL_FIXED (16 * MIB)      /* call: per task */
+#define TSR_MEM_JOINT_BATCH (MIB / 2)      /* joint: per open partition (block buffer, HDF5 state) */
+#define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
+#define TSR_MEM_COHORT (80 * MIB)          /* cohort: call-set windows and writer buffers */
+
+static double mib(int64_t b) { return (double)b / (double)MIB; }
+
+tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
+{
+    memset(b, 0, sizeof *b);
+    const tsr_run_opts_t *o = &plan->opts;
+    if (o->mem_per_rank <= 0 || plan->lowpass)
+        return TSR_OK; /* low-pass sizes its batches itself (tsr_plan_lowpass_batches) */
+    const int64_t n = plan->sheet ? plan->sheet->n_samples : 0;
+    int64_t longest = 1;
+    for (int r = 0; r < plan->n_regions; r++)
+        if (plan->regions[r].end - plan->regions[r].start > longest)
+            longest = plan->regions[r].end - plan->regions[r].start;
+    double mb = (double)longest / 1e6;
+    b->total = o->mem_per_rank;
+    b->base = TSR_MEM_BASE;
+    b->call_need = TSR_MEM_CALL_FIXED + (int64_t)((double)TSR_MEM_CALL_SAMPLE * mb * o->batch_size);
+    /* the readers (a site position per base at most) and a window of TSR_JOINT_MIN_WINDOW sites */
+    int64_t reader = (int64_t)plan->n_batches * (TSR_MEM_JOINT_BATCH + TSR_MEM_JOINT_SITE * longest);
+    int64_t joint_min = reader + 2 * TSR_JOINT_MIN_WINDOW * 128 * (n > 0 ? n : 1) * (int64_t)plan->n_batches;
+    const char *stage = "call";
+    int64_t need = b->call_need;
+    if (joint_min > need)
+        stage = "joint", need = joint_min;
+    if (TSR_MEM_COHORT > need)
+        stage = "cohort", need = TSR_MEM_COHORT;
+    if (b->base + need > b->total)
+        return tsr_error_set(TSR_ERR_USAGE,
+                             "--mem-per-rank %.0fM cannot fit the %s stage: %lld samples (--batch-size %d, regions "
+                             "up to %lld bp) need about %.0f MiB there plus the rank's %.0f MiB; give at least "
+                             "--mem-per-rank %.0fM%s",
+                             mib(b->total), stage, (long long)n, o->batch_size, (long long)longest, mib(need),
+                             mib(b->base), mib(b->base + need) + 1,
+                             !strcmp(stage, "call") ? " or a smaller --batch-size or --shard-size" : "");
+    /* half of what the call stage leaves (its freed heap stays mapped: measured, the joint phase starts at
+     * about base + call_need) and the readers; evidence plus call set take about twice the estimate; never
+     * more than the default window */
+    b->joint_bytes = (b->total - b->base - b->call_need - reader) / 2;
+    if (b->joint_bytes < 0)
+        b->joint_bytes = 1; /* the smallest window: tsr_joint_window_sites raises it to TSR_JOINT_MIN_WINDOW */
+    if (b->joint_bytes > TSR_JOINT_WINDOW_BYTES)
+        b->joint_bytes = TSR_JOINT_WINDOW_BYTES;
+    b->joint_window = tsr_joint_window_sites(n, b->joint_bytes);
+    b->cohort_bytes = TSR_MEM_COHORT;
+    return TSR_OK;
+}

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Scale benchmark (issue 17; not a CTest test): deep mode on simulated BAMs
+# (`tessera simulate --bam`, 4x over 200 kb unless told otherwise) at growing
+# cohort sizes, at 1 and 2 ranks. Prints per run: peak RSS per rank (the run's
+# own summary.json figures, peak_rss_bytes_by_rank), CPU seconds (user+sys of
+# mpirun and every rank, /usr/bin/time), CPU ms per sample, wall seconds and
+# the peak ratio against the first size, so "does memory grow with samples"
+# reads off one column.
+# usage: run_scale_bench.sh [TESSERA] [SIZES...]      (defaults: tessera; 250 1000)
+# environment:
+#   TSR_SCALE_COV=4 TSR_SCALE_LEN=200000   coverage and reference length
+#   TSR_SCALE_RANKS="1 2"                   rank counts (mpirun --oversubscribe -np R)
+#   TSR_SCALE_ARGS="--mem-per-rank 200M"    extra `tessera run` options (e.g. a budget)
+#   TSR_SCALE_DATA=DIR                      keep simulated cohorts in DIR (reused when present)
+#   TSR_SCALE_KEEP=1                        keep the run directories (under TSR_SCALE_DATA or /tmp)
+# Each run uses --threads 1 per rank; measure CPU rather than wall on a shared machine.
+set -euo pipefail
+T=${1:-${TSR_TESSERA:-tessera}}
+shift || true
+SIZES=${*:-250 1000}
+COV=${TSR_SCALE_COV:-4}; LEN=${TSR_SCALE_LEN:-200000}; RANKS=${TSR_SCALE_RANKS:-1 2}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+W=$(mktemp -d /tmp/tsr_scale.XXXXXX)
+[ -n "${TSR_SCALE_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+DATA=${TSR_SCALE_DATA:-$W}
+mkdir -p "$DATA"
+printf "%-8s %5s %-18s %12s %12s %9s %10s %8s %8s %9s\n" samples ranks args peak_MiB_max peak_MiB_r0 cpu_s \
+    cpu_ms_smp wall_s sites peak_vs_1st
+first_peak=""
+for n in $SIZES; do
+    sim=$DATA/sim_${n}_${COV}x_${LEN}
+    if [ ! -s "$sim/samples.tsv" ]; then
+        "$T" simulate --out "$sim" --samples "$n" --coverage "$COV" --length "$LEN" --bam --seed 17 --threads 2 \
+            --force > /dev/null
+    fi
+    for r in $RANKS; do
+        out=$W/run_${n}_np$r
+        rm -rf "$out"
+        # shellcheck disable=SC2086
+        /usr/bin/time -f "%e %U %S" -o "$out.time" mpirun --oversubscribe -np "$r" "$T" run --ref "$sim/ref.fa" \
+            --samples "$sim/samples.tsv" --out "$out" --mode deep --threads 1 --log-level warn \
+            ${TSR_SCALE_ARGS:-} > "$out.log" 2>&1 || { echo "run $n x np$r FAILED:"; tail -5 "$out.log"; exit 1; }
+        read -r e u s < "$out.time"
+        read -r pmax p0 sites < <(python3 -c 'import json,sys
+j = json.load(open(sys.argv[1]))
+b = j["peak_rss_bytes_by_rank"]
+print("%.1f %.1f %d" % (max(b) / 1048576, b[0] / 1048576, j["sites"]))' "$out/summary.json")
+        [ -n "$first_peak" ] || first_peak=$pmax
+        awk -v n="$n" -v r="$r" -v a="${TSR_SCALE_ARGS:--}" -v pm="$pmax" -v p0="$p0" -v u="$u" -v s="$s" -v e="$e" \
+            -v st="$sites" -v fp="$first_peak" 'BEGIN { printf "%-8s %5s %-18s %12s %12s %9.1f %10.1f %8.1f %8s %9.2f\n",
+            n, r, a, pm, p0, u + s, (u + s) * 1000 / n, e, st, pm / fp }'
+    done
+done
+echo "peak_MiB: the run's summary.json (peak RSS per rank; _max over ranks, _r0 rank 0); cpu_s: user+sys of"
+echo "mpirun and its ranks (/usr/bin/time); cpu_ms_smp = cpu_s * 1000 / samples; peak_vs_1st: against the first row."
