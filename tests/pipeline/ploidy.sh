@@ -7,7 +7,8 @@
 #   [25000, 30000)  Y: males haploid, females nothing (GT `.`), unknown diploid
 # Asserts per site and sample that GT has the zone's ploidy; that INFO AN is the sum of the called
 # alleles and, where no sample is missing, 2*diploid + 1*haploid samples of the zone; that
-# bcftools +fill-tags recomputes the same AN and AC from the GTs (and stats.tsv agrees); that every zone
+# bcftools +fill-tags recomputes the same AN, AC, AC_Het, AC_Hom, NS, HWE and ExcHet from the GTs (and
+# stats.tsv's AN/AC agree); that every zone
 # has sites (the checks cannot pass empty); that cohort.bcf and stats.tsv are identical at 1 and 2 ranks;
 # and that a bad sex value and a bad BED line each fail with one line naming the file and line.
 # (The simulated males carry two haplotypes: this checks the counting, not the accuracy of haploid calls.)
@@ -57,11 +58,21 @@ awk -F'\t' '
         for (i = 1; i <= 4; i++) if (nf[zs[i]] < 2) { print "zone " zs[i] ": fewer than 2 fully called sites"; bad++ }
         exit bad > 0 }' "$W/gt.tsv" || fail "GT ploidy or AN wrong (above)"
 
-# bcftools +fill-tags recomputes AN and AC from the GTs (INFO AN/AC removed first) exactly as tessera wrote them.
-bcftools annotate -x INFO/AN,INFO/AC "$W/r1/cohort.bcf" -Ou | bcftools +fill-tags -- -t AN,AC |
-  bcftools query -f '%POS\t%AN\t%AC\n' > "$W/fill.tsv"
+# bcftools +fill-tags recomputes the statistics from the GTs (tessera's INFO removed first): AN, AC, AC_Het,
+# AC_Hom and NS exactly as tessera wrote them, HWE and ExcHet (diploid calls only) within relative 1e-5.
+Q='%POS\t%AN\t%AC\t%AC_Het\t%AC_Hom\t%NS\t%HWE\t%ExcHet\n'
+bcftools query -f "$Q" "$W/r1/cohort.bcf" > "$W/ours_all.tsv"
+bcftools annotate -x INFO "$W/r1/cohort.bcf" -Ou | bcftools +fill-tags -- -t AN,AC,AC_Het,AC_Hom,NS,HWE,ExcHet |
+  bcftools query -f "$Q" > "$W/fill_all.tsv"
+cut -f1-6 "$W/ours_all.tsv" > "$W/ours6.tsv"
+cut -f1-6 "$W/fill_all.tsv" > "$W/fill6.tsv"
+cmp "$W/ours6.tsv" "$W/fill6.tsv" || { diff "$W/ours6.tsv" "$W/fill6.tsv" | head >&2; fail "AN/AC/AC_Het/AC_Hom/NS differ from bcftools +fill-tags"; }
+paste "$W/ours_all.tsv" "$W/fill_all.tsv" | awk -F'\t' '
+  function off(x, y) { d = x - y; d = d < 0 ? -d : d; return d > 1e-5 * (x < 0 ? -x : x) + 1e-30 }
+  { for (c = 7; c <= 8; c++) { n = split($c, u, ","); split($(c + 8), v, ",")
+      for (i = 1; i <= n; i++) if (off(u[i], v[i])) { print "POS " $1 ": column " c " " $c " vs " $(c + 8); bad++ } } }
+  END { exit bad > 0 }' || fail "HWE/ExcHet differ from bcftools +fill-tags"
 cut -f1-3 "$W/gt.tsv" > "$W/ours.tsv"
-cmp "$W/ours.tsv" "$W/fill.tsv" || { diff "$W/ours.tsv" "$W/fill.tsv" | head >&2; fail "AN/AC differ from bcftools +fill-tags"; }
 # stats.tsv: the cohort's AC and AN columns
 awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $2 "\t" $(col["AN"]) "\t" $(col["AC"]) }' \
   "$W/r1/stats.tsv" > "$W/stats.tsv"
