@@ -8,7 +8,7 @@
 # Asserts per site and sample that GT has the zone's ploidy; that INFO AN is the sum of the called
 # alleles and, where no sample is missing, 2*diploid + 1*haploid samples of the zone; that
 # bcftools +fill-tags recomputes the same AN, AC, AC_Het, AC_Hom, NS, HWE and ExcHet from the GTs (and
-# stats.tsv's AN/AC agree); that every zone
+# stats.tsv's AN/AC agree, and `tessera stats --vcf` on cohort.bcf gives the run's statistics); that every zone
 # has sites (the checks cannot pass empty); that cohort.bcf and stats.tsv are identical at 1 and 2 ranks;
 # and that a bad sex value and a bad BED line each fail with one line naming the file and line.
 # (The simulated males carry two haplotypes: this checks the counting, not the accuracy of haploid calls.)
@@ -77,6 +77,9 @@ cut -f1-3 "$W/gt.tsv" > "$W/ours.tsv"
 awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $2 "\t" $(col["AN"]) "\t" $(col["AC"]) }' \
   "$W/r1/stats.tsv" > "$W/stats.tsv"
 cmp "$W/ours.tsv" "$W/stats.tsv" || fail "stats.tsv AN/AC differ from cohort.bcf"
+# `tessera stats --vcf` reads the haploid GTs back to the same cohort statistics (AC .. F) as the run wrote
+"$T" stats --vcf "$W/r1/cohort.bcf" --out "$W/st" > "$W/st.log" 2>&1 || { cat "$W/st.log" >&2; fail "tessera stats failed"; }
+cmp <(cut -f1-16 "$W/r1/stats.tsv") <(cut -f1-16 "$W/st/stats.tsv") || fail "tessera stats --vcf differs from the run's stats.tsv"
 
 # Bad input: one line naming the file and line.
 sed 's/\tunknown$/\tXY/' "$W/sim/sheet.tsv" > "$W/sim/bad.tsv"
