@@ -11,7 +11,8 @@
 # stats.tsv's AN/AC agree, and `tessera stats --vcf` on cohort.bcf gives the run's statistics); that every zone
 # has sites (the checks cannot pass empty); that cohort.bcf and stats.tsv are identical at 1 and 2 ranks;
 # and that a bad sex value and a bad BED line each fail with one line naming the file and line.
-# (The simulated males carry two haplotypes: this checks the counting, not the accuracy of haploid calls.)
+# The simulated males carry two haplotypes (a het there is called as one of its alleles); where their simulated
+# genotype is homozygous, the haploid call must be that allele.
 set -euo pipefail
 T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
 W=$(mktemp -d /tmp/tsr_ploidy.XXXXXX)
@@ -80,6 +81,17 @@ cmp "$W/ours.tsv" "$W/stats.tsv" || fail "stats.tsv AN/AC differ from cohort.bcf
 # `tessera stats --vcf` reads the haploid GTs back to the same cohort statistics (AC .. F) as the run wrote
 "$T" stats --vcf "$W/r1/cohort.bcf" --out "$W/st" > "$W/st.log" 2>&1 || { cat "$W/st.log" >&2; fail "tessera stats failed"; }
 cmp <(cut -f1-16 "$W/r1/stats.tsv") <(cut -f1-16 "$W/st/stats.tsv") || fail "tessera stats --vcf differs from the run's stats.tsv"
+
+# Haploid calls against the truth: where a haploid-called sample's simulated genotype is homozygous (same
+# REF/ALT record), its one allele is that genotype's (>= 95% of at least 30 such calls).
+bcftools query -f '%POS\t%REF\t%ALT[\t%GT]\n' "$W/sim/truth.vcf.gz" > "$W/truth.tsv"
+bcftools query -f '%POS\t%REF\t%ALT[\t%GT]\n' "$W/r1/cohort.bcf" > "$W/calls.tsv"
+awk -F'\t' 'NR == FNR { for (j = 1; j <= 6; j++) t[$1 "\t" $2 "\t" $3, j] = $(3 + j); next }
+  { for (j = 1; j <= 6; j++) { g = $(3 + j); x = t[$1 "\t" $2 "\t" $3, j]
+      if (g ~ /\// || g == "." || x == "" || split(x, a, "/") != 2 || a[1] != a[2]) continue
+      n++; ok += a[1] == g } }
+  END { printf "ploidy: haploid calls at homozygous truth: %d of %d agree\n", ok, n; exit !(n >= 30 && ok >= 0.95 * n) }' \
+  "$W/truth.tsv" "$W/calls.tsv" || fail "haploid calls disagree with the truth"
 
 # Bad input: one line naming the file and line.
 sed 's/\tunknown$/\tXY/' "$W/sim/sheet.tsv" > "$W/sim/bad.tsv"
