@@ -12,7 +12,8 @@
 # has sites (the checks cannot pass empty); that cohort.bcf and stats.tsv are identical at 1 and 2 ranks;
 # and that a bad sex value and a bad BED line each fail with one line naming the file and line.
 # The simulated males carry two haplotypes (a het there is called as one of its alleles); where their simulated
-# genotype is homozygous, the haploid call must be that allele.
+# genotype is homozygous, the haploid call must be that allele. Last, the built-in rules by contig name: the
+# contig renamed MT and no --ploidy-bed calls every sample haploid.
 set -euo pipefail
 T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
 W=$(mktemp -d /tmp/tsr_ploidy.XXXXXX)
@@ -92,6 +93,23 @@ awk -F'\t' 'NR == FNR { for (j = 1; j <= 6; j++) t[$1 "\t" $2 "\t" $3, j] = $(3 
       n++; ok += a[1] == g } }
   END { printf "ploidy: haploid calls at homozygous truth: %d of %d agree\n", ok, n; exit !(n >= 30 && ok >= 0.95 * n) }' \
   "$W/truth.tsv" "$W/calls.tsv" || fail "haploid calls disagree with the truth"
+
+# The built-in rules, chosen by contig name: the same reference and reads with the contig named MT (GRCh37's
+# mitochondrion) and no --ploidy-bed: every sample haploid at every site, whatever its sex.
+mkdir -p "$W/mt"
+sed 's/^>sim1/>MT/' "$W/sim/ref.fa" > "$W/mt/ref.fa"
+printf 'sample\tpopulation\tbam\tsex\n' > "$W/mt/sheet.tsv"
+for s in S0001 S0003 S0005; do
+  samtools view -H "$W/sim/bam/$s.bam" | sed 's/SN:sim1/SN:MT/' > "$W/mt/$s.hdr"
+  samtools reheader "$W/mt/$s.hdr" "$W/sim/bam/$s.bam" > "$W/mt/$s.bam" && samtools index "$W/mt/$s.bam"
+  printf '%s\tpop1\t%s\t%s\n' "$s" "$W/mt/$s.bam" "$(awk -F'\t' -v s="$s" '$1 == s { print $4 }' "$W/sim/sheet.tsv")" >> "$W/mt/sheet.tsv"
+done
+"$MPI" --oversubscribe -n 1 "$T" run --ref "$W/mt/ref.fa" --samples "$W/mt/sheet.tsv" --out "$W/mt/out" --mode deep \
+  --threads 1 > "$W/mt.log" 2>&1 || { cat "$W/mt.log" >&2; fail "the MT run failed"; }
+grep -q "ploidy: GRCh37 built-in" "$W/mt.log" || fail "the MT run did not pick the GRCh37 built-in rules"
+bcftools query -f '%AN[\t%GT]\n' "$W/mt/out/cohort.bcf" > "$W/mt.tsv"
+awk -F'\t' '{ n++; for (j = 2; j <= NF; j++) if ($j ~ /\//) { print "MT: diploid GT " $j; bad++ } }
+  END { print "ploidy: MT (built-in): " n " sites"; exit bad > 0 || n < 10 }' "$W/mt.tsv" || fail "MT calls are not all haploid"
 
 # Bad input: one line naming the file and line.
 sed 's/\tunknown$/\tXY/' "$W/sim/sheet.tsv" > "$W/sim/bad.tsv"
