@@ -27,7 +27,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
     {"samples", "SHEET.tsv",
      "sample sheet: sample, population, fastq1 [fastq2] (FASTQ or unaligned BAM/CRAM; one\n"
-     "line per lane) | bam, optional read_group, library",
+     "line per lane) | bam, optional read_group, library, sex (male|female|unknown)",
      TSR_RUN_OPT_STR, TSR_OPT(samples), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
     {"out", "DIR", "output directory (new, empty, or an earlier run of tessera)", TSR_RUN_OPT_STR, TSR_OPT(outdir),
      NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
