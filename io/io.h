@@ -30,6 +30,7 @@
 #include "io/evidence.h"
 #include "io/export.h"
 #include "io/reads.h"
+#include "io/ploidy.h"
 #include "io/reference.h"
 #include "io/sheet.h"
 #include "runtime/runtime.h"

@@ -25,14 +25,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 KHASH_MAP_INIT_STR(tsr_sheet_ids, int64_t)
 
-enum { COL_SAMPLE, COL_POPULATION, COL_FASTQ1, COL_FASTQ2, COL_BAM, COL_READ_GROUP, COL_LIBRARY, N_COLS };
-static const char *const col_names[N_COLS] = {"sample", "population", "fastq1", "fastq2",
-                                              "bam",    "read_group", "library"};
+enum { COL_SAMPLE, COL_POPULATION, COL_FASTQ1, COL_FASTQ2, COL_BAM, COL_READ_GROUP, COL_LIBRARY, COL_SEX, N_COLS };
+static const char *const col_names[N_COLS] = {"sample", "population", "fastq1",  "fastq2",
+                                              "bam",    "read_group", "library", "sex"};
 
 /* The sheet lines of one sample's lanes, for messages (the sample's part is sheet_parse_t.part). */
 typedef struct lane_lines {
@@ -53,6 +54,27 @@ typedef struct sheet_parse {
     const char *const *parts;    /* every part's path, for messages */
     int check_files;             /* 0: resolve paths without opening the files (sealed parts) */
 } sheet_parse_t;
+
+int tsr_sex_parse(const char *t)
+{
+    static const char *const male[] = {"male", "m", "1"}, *const female[] = {"female", "f", "2"},
+                             *const unknown[] = {"unknown", "u", "0", ""};
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(t, male[i]))
+            return TSR_SEX_MALE;
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(t, female[i]))
+            return TSR_SEX_FEMALE;
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(t, unknown[i]))
+            return TSR_SEX_UNKNOWN;
+    return -1;
+}
+
+const char *tsr_sex_name(int sex)
+{
+    return sex == TSR_SEX_MALE ? "male" : sex == TSR_SEX_FEMALE ? "female" : "unknown";
+}
 
 void tsr_sheet_destroy(tsr_sheet_t **sheet)
 {
@@ -340,6 +362,14 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
                              ps->path, lineno, valid_tag_value(rg) ? "library" : "read group",
                              valid_tag_value(rg) ? lib : rg, id);
 
+    const char *sex_text = ps->col[COL_SEX] >= 0 ? trim(f[ps->col[COL_SEX]]) : "";
+    int sex = tsr_sex_parse(sex_text);
+    if (sex < 0)
+        return tsr_error_set(TSR_ERR_FORMAT,
+                             "%s line %d: sex '%s' of sample '%s' is not one of male/M/1, female/F/2, "
+                             "unknown/0 or empty; fix the sex column",
+                             ps->path, lineno, sex_text, id);
+
     khiter_t k = kh_get(tsr_sheet_ids, ps->ids, id);
     if (k != kh_end(ps->ids)) {
         int si = (int)kh_val(ps->ids, k);
@@ -360,6 +390,11 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
                                  "%s line %d: sample '%s' already on line %d in population '%s'; sample ids must "
                                  "be unique, and the lines (lanes) of one sample name the same population",
                                  ps->path, lineno, id, line, s->population);
+        if (s->sex != sex)
+            return tsr_error_set(TSR_ERR_FORMAT,
+                                 "%s line %d: sample '%s' is %s here but %s on line %d; the lines (lanes) of one "
+                                 "sample name the same sex (or is this another person pasted under its id?)",
+                                 ps->path, lineno, id, tsr_sex_name(sex), tsr_sex_name(s->sex), line);
         /*
          * A repeated id is a lane only when both lines say which read group
          * they are: a plain repeat is as likely a copy-paste error that
@@ -384,6 +419,7 @@ static tsr_status_t parse_sample(sheet_parse_t *ps, tsr_sheet_t *sh, int lineno,
     sh->n_samples++; /* from here the destroy path frees whatever was set */
     s->id = strdup(id);
     s->population = strdup(pop);
+    s->sex = sex;
     if (!s->id || !s->population)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", ps->path);
     if (*bam) {
@@ -602,16 +638,17 @@ tsr_status_t tsr_sheet_write(const tsr_sheet_t *sh, int from, int to, const char
     FILE *fp = fopen(tmp, "w");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    fprintf(fp, "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\n");
+    fprintf(fp, "sample\tpopulation\tfastq1\tfastq2\tbam\tread_group\tlibrary\tsex\n");
     for (int i = from; i < to; i++) {
         const tsr_sample_t *s = &sh->samples[i];
+        const char *sex = s->sex ? tsr_sex_name(s->sex) : "";
         if (s->n_lanes == 0)
-            fprintf(fp, "%s\t%s\t%s\t%s\t%s\t\t\n", s->id, s->population, field(s->fastq1), field(s->fastq2),
-                    field(s->bam));
+            fprintf(fp, "%s\t%s\t%s\t%s\t%s\t\t\t%s\n", s->id, s->population, field(s->fastq1), field(s->fastq2),
+                    field(s->bam), sex);
         for (int k = 0; k < s->n_lanes; k++) {
             const tsr_lane_t *l = &s->lanes[k];
-            fprintf(fp, "%s\t%s\t%s\t%s\t\t%s\t%s\n", s->id, s->population, l->fastq1, field(l->fastq2),
-                    l->read_group, l->library);
+            fprintf(fp, "%s\t%s\t%s\t%s\t\t%s\t%s\t%s\n", s->id, s->population, l->fastq1, field(l->fastq2),
+                    l->read_group, l->library, sex);
         }
     }
     return tsr_output_commit(fp, tmp, path);

@@ -31,9 +31,22 @@ typedef struct tsr_lane {
     char *library;         /* RG LB: the `library` column, else the sample id */
 } tsr_lane_t;
 
+/*
+ * A sample's sex (the sheet's optional `sex` column), for ploidy (io/ploidy.h):
+ * unknown is called like a female (diploid on X; what bcftools does without sex
+ * information).
+ */
+typedef enum { TSR_SEX_UNKNOWN = 0, TSR_SEX_MALE = 1, TSR_SEX_FEMALE = 2 } tsr_sex_t;
+
+/* `male`/`M`/`1`, `female`/`F`/`2`, `unknown`/`U`/`0`/empty (any case) -> tsr_sex_t; -1 for anything else. */
+int tsr_sex_parse(const char *text);
+/* "male", "female" or "unknown". */
+const char *tsr_sex_name(int sex);
+
 typedef struct tsr_sample {
     char *id;
     char *population;
+    int sex;               /* tsr_sex_t (TSR_SEX_UNKNOWN without a `sex` column) */
     char *fastq1, *fastq2; /* lane 0's files (the same strings as lanes[0]; NULL for aligned input) */
     char *bam;             /* aligned BAM/CRAM input (resolved path) */
     tsr_input_kind_t kind;
@@ -52,8 +65,8 @@ typedef struct tsr_sheet {
 /*
  * Parse a TSV sample sheet with a header naming columns `sample`,
  * `population` and either `fastq1` [`fastq2`] or `bam` (any order; `#`
- * comments and blank lines skipped), and optionally `read_group` and
- * `library`. Paths are resolved relative to the sheet's directory. A sample
+ * comments and blank lines skipped), and optionally `read_group`,
+ * `library` and `sex` (tsr_sex_parse; a sample's lines must agree on it). Paths are resolved relative to the sheet's directory. A sample
  * with read input may take several lines (its lanes, read in sheet order);
  * they must name the same population and each its own read group (a
  * repeated id without read_group is refused as a likely copy-paste error). Errors name the file and line: a repeated id with aligned input or
@@ -77,7 +90,7 @@ tsr_status_t tsr_sheet_create_from_parts(int n_parts, const char *const *paths, 
 /*
  * Write samples [from, to) of `sh` as a sheet that tsr_sheet_create_from_file()
  * reads back to the same samples: columns sample, population, fastq1, fastq2,
- * bam, read_group, library; one line per lane, resolved paths. Written to a
+ * bam, read_group, library, sex; one line per lane, resolved paths. Written to a
  * temporary name and renamed when complete. Not collective.
  */
 tsr_status_t tsr_sheet_write(const tsr_sheet_t *sh, int from, int to, const char *path) TSR_RESULT_USED;

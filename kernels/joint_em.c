@@ -22,13 +22,13 @@
  * Fit allele frequencies f[n] from per-sample PLs (pl[i*G + g]; miss[i] set
  * for missing samples). Returns log10 L(f).
  */
-static double em_fit(const int32_t *pl, const uint8_t *miss, int64_t N, int n, const tsr_joint_opts_t *o,
-                     double *f, double *cnt, double *lik)
+static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploidy, int64_t N, int n,
+                     const tsr_joint_opts_t *o, double *f, double *cnt, double *lik)
 {
     int G = n * (n + 1) / 2;
-    int64_t M = 0;
+    int64_t M = 0; /* called alleles: a haploid sample carries one, with prior f[a] instead of HWE */
     for (int64_t i = 0; i < N; i++)
-        M += !miss[i];
+        M += miss[i] ? 0 : ploidy[i];
     for (int a = 0; a < n; a++)
         f[a] = 1.0 / n;
     if (M == 0)
@@ -39,6 +39,13 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, int64_t N, int n, c
             if (miss[i])
                 continue;
             double sum = 0;
+            if (ploidy[i] == 1) {
+                for (int a = 0; a < n; a++)
+                    sum += lik[a] = pow(10.0, -pl[i * G + tsr_gt_index(a, a)] / 10.0) * f[a];
+                for (int a = 0; sum > 0 && a < n; a++)
+                    cnt[a] += lik[a] / sum;
+                continue;
+            }
             for (int b = 0; b < n; b++)
                 for (int a = 0; a <= b; a++) {
                     int g = tsr_gt_index(a, b);
@@ -56,7 +63,7 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, int64_t N, int n, c
         }
         double delta = 0;
         for (int a = 0; a < n; a++) {
-            double nf = cnt[a] / (2.0 * (double)M);
+            double nf = cnt[a] / (double)M;
             if (fabs(nf - f[a]) > delta)
                 delta = fabs(nf - f[a]);
             f[a] = nf;
@@ -71,7 +78,9 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, int64_t N, int n, c
         double sum = 0;
         for (int b = 0; b < n; b++)
             for (int a = 0; a <= b; a++)
-                sum += pow(10.0, -pl[i * G + tsr_gt_index(a, b)] / 10.0) * tsr_joint_hwe_prior(f, a, b);
+                if (ploidy[i] == 2 || a == b)
+                    sum += pow(10.0, -pl[i * G + tsr_gt_index(a, b)] / 10.0) *
+                           (ploidy[i] == 2 ? tsr_joint_hwe_prior(f, a, b) : f[a]);
         ll += log10(sum > DBL_MIN ? sum : DBL_MIN);
     }
     return ll;
@@ -124,6 +133,7 @@ static void site_work_free(site_work_t *w)
     free(w->sb);
     free(w->dp);
     free(w->miss);
+    free(w->ploidy);
     memset(w, 0, sizeof *w);
 }
 
@@ -171,24 +181,31 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     w.sb = calloc((size_t)(N * n * 2 + 1), sizeof *w.sb);
     w.dp = calloc((size_t)(N + 1), sizeof *w.dp);
     w.miss = calloc((size_t)(N + 1), 1);
-    if (!f || !cnt || !lik || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss)
+    w.ploidy = malloc((size_t)(N + 1));
+    if (!f || !cnt || !lik || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (s == TSR_OK && n >= 2)
         s = tsr_joint_site_gather(bt, nb, rec, pos, &w, o);
-    int64_t M = 0;
-    for (int64_t i = 0; s == TSR_OK && i < N; i++)
-        M += !w.miss[i];
+    int by_sex[3];
+    for (int x = 0; x < 3; x++)
+        by_sex[x] = tsr_ploidy_at(o->ploidy, bt[0]->contig, pos, x);
+    int64_t M = 0; /* called alleles */
+    for (int64_t i = 0; s == TSR_OK && i < N; i++) {
+        w.ploidy[i] = (uint8_t)by_sex[o->sex ? o->sex[i] : TSR_SEX_UNKNOWN];
+        w.miss[i] |= w.ploidy[i] == 0;
+        M += w.miss[i] ? 0 : w.ploidy[i];
+    }
     if (s == TSR_OK && n >= 2 && M > 0) {
-        double ll1 = em_fit(w.pl, w.miss, N, n, o, f, cnt, lik);
+        double ll1 = em_fit(w.pl, w.miss, w.ploidy, N, n, o, f, cnt, lik);
         int kept = 1;
         keep[0] = 1;
         for (int a = 1; a < n; a++) {
-            keep[a] = 2.0 * (double)M * f[a] >= o->min_alt_count;
+            keep[a] = (double)M * f[a] >= o->min_alt_count;
             kept += keep[a];
         }
         if (kept > 1 && kept < n) {
             site_subset(&w, N, keep);
-            ll1 = em_fit(w.pl, w.miss, N, w.n, o, f, cnt, lik);
+            ll1 = em_fit(w.pl, w.miss, w.ploidy, N, w.n, o, f, cnt, lik);
         }
         if (kept > 1) {
             int Gk = w.n * (w.n + 1) / 2;

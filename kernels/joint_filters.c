@@ -56,9 +56,11 @@ tsr_status_t tsr_joint_site_filters(tsr_callset_t *cs, const site_work_t *w, int
         if (w->miss[j] || gt[0] < 0)
             continue;
         int k = (gt[0] == 0) + (gt[1] == 0);
-        nref += k;
-        nalt += 2 - k;
-        nhet += k == 1;
+        if (gt[1] >= 0) { /* ExcHet over diploid calls only, as bcftools +fill-tags */
+            nref += k;
+            nalt += 2 - k;
+            nhet += k == 1;
+        }
         const int32_t *sb = w->sb + j * n * 2;
         rf += sb[0];
         rr += sb[1];

@@ -30,6 +30,7 @@ typedef struct site_work {
     int32_t *sb;    /* N*n*2: forward, reverse reads per allele */
     int32_t *dp;    /* N */
     uint8_t *miss;  /* N */
+    uint8_t *ploidy; /* N: 1 haploid (PL read at the homozygous genotypes), 2 diploid; 0 (no call) is miss */
     char **allele;  /* n */
 } site_work_t;
 

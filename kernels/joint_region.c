@@ -51,6 +51,12 @@
  * Genotypes are the posterior argmax under the fitted prior (ties: lowest
  * genotype index); GQ = phred(1 - max posterior), capped at 99. Missing
  * samples: GT -1/-1, GQ -1, DP -1, AD and PL -1.
+ * Ploidy (o->ploidy, o->sex): a haploid sample's likelihood of allele a is
+ * its diploid likelihood of a/a (independent reads), so its genotypes are the
+ * homozygous ones with prior f[a], it adds one allele to the EM's counts,
+ * and its GT is a/-2 (-2: no second allele; ./-2 when missing); a sample of
+ * ploidy 0 there (a female on Y) is missing. PL keeps every diploid genotype
+ * (the cohort writer prints a haploid sample's homozygous ones).
  * Filters: LowQual (QUAL < min_qual); StrandBias when the phred-scaled
  * two-sided Fisher exact p-value of the 2x2 table REF vs all ALT reads by
  * strand, summed over the called samples (GATK's FS), exceeds max_strand_fs;
@@ -139,7 +145,8 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
     for (int64_t j = 0; j < N; j++) {
         int8_t *gt = cs->gt + (i * N + j) * 2;
         if (w->miss[j]) {
-            gt[0] = gt[1] = -1;
+            gt[0] = -1;
+            gt[1] = w->ploidy && w->ploidy[j] < 2 ? -2 : -1; /* -2: no second allele (haploid, or ploidy 0) */
             cs->gq[i * N + j] = -1;
             cs->dp[i * N + j] = -1;
             for (int a = 0; a < n; a++)
@@ -151,10 +158,12 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
         double sum = 0;
         int ba = 0, bb = 0;
         double best = -1;
+        /* a haploid sample's genotypes are the homozygous ones, with prior f[a] (its PL keeps every genotype) */
+        int hap = w->ploidy && w->ploidy[j] == 1;
         for (int y = 0; y < n; y++)
             for (int x = 0; x <= y; x++) {
                 int g = tsr_gt_index(x, y);
-                post[g] = pow(10.0, -w->pl[j * G + g] / 10.0) * tsr_joint_hwe_prior(f, x, y);
+                post[g] = hap && x != y ? 0 : pow(10.0, -w->pl[j * G + g] / 10.0) * (hap ? f[x] : tsr_joint_hwe_prior(f, x, y));
                 sum += post[g];
             }
         for (int y = 0; y < n; y++)
@@ -170,7 +179,7 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
         double err = 1 - best;
         int gq = err <= 0 ? 99 : (int)lround(-10 * log10(err));
         gt[0] = (int8_t)ba;
-        gt[1] = (int8_t)bb;
+        gt[1] = hap ? -2 : (int8_t)bb;
         cs->gq[i * N + j] = gq > 99 ? 99 : (gq < 0 ? 0 : gq);
         cs->dp[i * N + j] = w->dp[j];
         memcpy(cs->ad + ad0 + j * n, w->ad + j * n, (size_t)n * sizeof(int32_t));

@@ -84,6 +84,8 @@ typedef struct tsr_joint_opts {
                              * no effect) */
     int max_alleles;        /* alleles (REF included) a site is genotyped over; beyond, the ALTs with the
                              * fewest reads are dropped with a warning (default and most 127: int8 GT) */
+    const tsr_ploidy_t *ploidy; /* per-site ploidy by sex (NULL: everyone diploid); not owned */
+    const int8_t *sex;      /* per cohort sample, tsr_sex_t (NULL: all unknown); not owned */
 } tsr_joint_opts_t;
 
 void tsr_joint_opts_init(tsr_joint_opts_t *o);

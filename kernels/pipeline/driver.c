@@ -391,6 +391,10 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
                      plan->sheet->n_samples, plan->n_batches, plan->n_regions, (long long)o->shard_size,
                      plan->lowpass ? "lowpass" : "deep", !strcmp(o->mode, "auto") ? " (auto)" : "",
                      plan->fingerprint);
+    if (rt->role == TSR_ROLE_MASTER)
+        tsr_log_info("ploidy: %s%s", plan->lowpass ? "none: low-pass mode calls every sample diploid" : plan->ploidy,
+                     plan->lowpass ? (o->ploidy_bed ? " (--ploidy-bed and the sex column are not used)" : "")
+                                   : " (sheet column sex; unknown sex is diploid on X)");
 
     tsr_topo_t *topo = NULL;
     tsr_placement_t pl;

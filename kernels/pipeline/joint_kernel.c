@@ -17,7 +17,30 @@
 
 typedef struct joint_state {
     tsr_ref_t *ref;
+    tsr_ploidy_t *ploidy; /* built-in or --ploidy-bed rules */
+    int8_t *sex;          /* per sheet sample */
 } joint_state_t;
+
+/* The ploidy map of the run's reference and the sheet's sexes. */
+static tsr_status_t joint_ploidy_init(joint_state_t *st, const tsr_plan_t *plan)
+{
+    int n = tsr_ref_n_contigs(st->ref);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    int64_t *lens = calloc((size_t)n + 1, sizeof *lens);
+    st->sex = calloc((size_t)plan->sheet->n_samples + 1, sizeof *st->sex);
+    tsr_status_t s = names && lens && st->sex ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == TSR_OK && i < n; i++) {
+        names[i] = tsr_ref_contig_name(st->ref, i);
+        lens[i] = tsr_ref_contig_length(st->ref, i);
+    }
+    for (int i = 0; s == TSR_OK && i < plan->sheet->n_samples; i++)
+        st->sex[i] = (int8_t)plan->sheet->samples[i].sex;
+    if (s == TSR_OK)
+        s = tsr_ploidy_create(plan->opts.ploidy_bed, n, names, lens, &st->ploidy);
+    free(names);
+    free(lens);
+    return s;
+}
 
 static tsr_status_t joint_init(const tsr_kernel_env_t *env, void **state)
 {
@@ -25,7 +48,12 @@ static tsr_status_t joint_init(const tsr_kernel_env_t *env, void **state)
     joint_state_t *st;
     TSR_ALLOC(st, 1);
     tsr_status_t s = tsr_ref_open(env->plan->opts.ref, &st->ref);
+    if (s == TSR_OK)
+        s = joint_ploidy_init(st, env->plan);
     if (s != TSR_OK) {
+        tsr_ref_close(&st->ref);
+        tsr_ploidy_destroy(&st->ploidy);
+        free(st->sex);
         free(st);
         return s;
     }
@@ -39,6 +67,8 @@ static void joint_destroy(void **state)
         return;
     joint_state_t *st = *state;
     tsr_ref_close(&st->ref);
+    tsr_ploidy_destroy(&st->ploidy);
+    free(st->sex);
     free(st);
     *state = NULL;
 }
@@ -53,6 +83,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
     tsr_partition_reader_t **rd = NULL;
     tsr_status_t s = TSR_OK;
+    int n_cohort = 0; /* the batches' samples must be the sheet's, in order, for the sexes to line up */
     if (!contig)
         s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
                           reg->name, plan->opts.ref);
@@ -67,6 +98,11 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
                               h->contig, (long long)h->start + 1, (long long)h->end, reg->name);
         if (h)
             n_samples += h->n_samples;
+        for (int j = 0; s == TSR_OK && h && j < h->n_samples; j++, n_cohort++)
+            if (n_cohort >= plan->sheet->n_samples || strcmp(h->sample_ids[j], plan->sheet->samples[n_cohort].id))
+                s = tsr_error_set(TSR_ERR_STATE, "%s: sample %d is '%s', the sheet's is '%s'", w->inputs[b], j,
+                                  h->sample_ids[j],
+                                  n_cohort < plan->sheet->n_samples ? plan->sheet->samples[n_cohort].id : "(none)");
     }
     char *seq = NULL;
     int64_t seq_len = 0;
@@ -75,6 +111,8 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     tsr_joint_opts_t o;
     tsr_joint_opts_init(&o);
     o.min_qual = plan->opts.min_qual;
+    o.ploidy = st->ploidy;
+    o.sex = st->sex;
     /* a window of sites at a time, sized from the budget (tsr_plan_budget): memory follows the window */
     tsr_mem_budget_t bud;
     if (s == TSR_OK)
@@ -100,7 +138,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 4,
+    .version = 4, /* 4: windowed (evidence read and call set written a window of sites at a time); haploid calls */
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

@@ -79,6 +79,7 @@ typedef struct tsr_run_opts {
     int min_baseq;          /* --min-baseq (default 13) */
     int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
+    const char *ploidy_bed; /* --ploidy-bed: ploidy rules replacing the built-in GRCh37/38 ones (io/ploidy.h) */
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
@@ -184,6 +185,7 @@ typedef struct tsr_plan {
     int *part_first;       /* n_parts + 1: part p holds samples [part_first[p], part_first[p+1]) */
     int first_checked;     /* samples before it belong to sealed parts: not opened at planning (tessera add) */
     char fingerprint[64];  /* hash of inputs and plan-shaping options */
+    char ploidy[256];      /* where the ploidy rules come from (tsr_ploidy_source); deep mode only */
 } tsr_plan_t;
 
 /*

@@ -241,6 +241,28 @@ static tsr_status_t tsr_plan_mode(tsr_plan_t *plan, const tsr_ref_t *ref)
     return TSR_OK;
 }
 
+/* Read the ploidy rules now, so a bad --ploidy-bed fails before any work; plan->ploidy says which apply. */
+static tsr_status_t tsr_plan_ploidy(tsr_plan_t *plan, const tsr_ref_t *ref)
+{
+    int n = tsr_ref_n_contigs(ref);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    int64_t *lens = calloc((size_t)n + 1, sizeof *lens);
+    tsr_ploidy_t *p = NULL;
+    tsr_status_t s = names && lens ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int i = 0; s == TSR_OK && i < n; i++) {
+        names[i] = tsr_ref_contig_name(ref, i);
+        lens[i] = tsr_ref_contig_length(ref, i);
+    }
+    if (s == TSR_OK)
+        s = tsr_ploidy_create(plan->opts.ploidy_bed, n, names, lens, &p);
+    if (s == TSR_OK)
+        snprintf(plan->ploidy, sizeof plan->ploidy, "%s", tsr_ploidy_source(p));
+    tsr_ploidy_destroy(&p);
+    free(names);
+    free(lens);
+    return s;
+}
+
 tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
 {
     *out = NULL;
@@ -258,6 +280,8 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
         s = tsr_plan_cut_batches(plan);
     if (s == TSR_OK)
         s = tsr_plan_mode(plan, ref);
+    if (s == TSR_OK)
+        s = tsr_plan_ploidy(plan, ref);
     tsr_ref_close(&ref);
     if (s == TSR_OK && plan->lowpass)
         s = tsr_plan_lowpass_batches(plan);

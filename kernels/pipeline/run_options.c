@@ -27,7 +27,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
     {"samples", "SHEET.tsv",
      "sample sheet: sample, population, fastq1 [fastq2] (FASTQ or unaligned BAM/CRAM; one\n"
-     "line per lane) | bam, optional read_group, library",
+     "line per lane) | bam, optional read_group, library, sex (male|female|unknown)",
      TSR_RUN_OPT_STR, TSR_OPT(samples), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
     {"out", "DIR", "output directory (new, empty, or an earlier run of tessera)", TSR_RUN_OPT_STR, TSR_OPT(outdir),
      NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_REQUIRED | TSR_RUN_OPT_ALIGN},
@@ -72,6 +72,11 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "audit: sign the head with this Ed25519 private key (tessera keygen) into\n"
      "DIR/audit.sig; check with tessera verify DIR --pubkey PUB",
      TSR_RUN_OPT_STR, TSR_OPT(sign_key), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    {"ploidy-bed", "BED",
+     "ploidy rules (contig, start, end, sex M|F|U|*, ploidy 0|1|2) replacing the\n"
+     "built-in GRCh37/GRCh38 ones (chrX outside the PARs and chrY haploid for\n"
+     "males, MT haploid; the sheet's optional sex column) [built-in]",
+     TSR_RUN_OPT_STR, TSR_OPT(ploidy_bed), NULL, NULL, 0, NULL, NULL, 0},
     {"ignore-sm", "",
      "accept an aligned input whose @RG SM is not its sheet sample (or names\n"
      "several samples); without it such a file is refused",

@@ -56,6 +56,9 @@ void tsr_plan_fingerprint(tsr_plan_t *plan)
     /* --hash-inputs changes DIR/audit_inputs.sha256 (an output in the head); --sign-key changes no output */
     snprintf(buf, sizeof buf, "hash-inputs=%d", o->hash_inputs);
     a = tsr_crc_str(a, buf);
+    a = tsr_crc_str(a, o->ploidy_bed ? o->ploidy_bed : "ploidy-bed=");
+    if (o->ploidy_bed)
+        a = tsr_crc_file_or_zero(o->ploidy_bed, a);
     snprintf(fai, sizeof fai, "%s.fai", o->ref);
     a = tsr_crc_file_or_zero(fai, a);
     a = tsr_crc_file_or_zero(o->samples, a);

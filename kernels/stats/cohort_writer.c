@@ -355,8 +355,8 @@ static tsr_status_t check_site(tsr_cohort_writer_t *w, const tsr_callset_t *cs, 
 static tsr_status_t site_stats(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
 {
     const int8_t *gt = cs->gt + (size_t)i * (size_t)w->n_samples * 2;
-    for (int k = 0; k < 2 * w->n_samples; k++)
-        w->gt_stats[k] = gt[k] < 0 ? -1 : gt[k];
+    for (int k = 0; k < 2 * w->n_samples; k++) /* -2: a haploid call's absent second allele (sample QC counts it called) */
+        w->gt_stats[k] = gt[k] == -2 ? -2 : gt[k] < 0 ? -1 : gt[k];
     int rc = tsr_site_stats_compute(w->st, w->gt_stats, cs->n_alleles[i]);
     if (rc == INT32_MIN)
         return TSR_ERR_NOMEM;
@@ -423,6 +423,43 @@ static tsr_status_t set_format(tsr_cohort_writer_t *w, const char *key, const in
 
 static tsr_status_t set_lowpass(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i);
 
+/* Index of the homozygous genotype a/a among the diploid genotypes, VCF order. */
+static inline int hom_index(int a) { return a * (a + 1) / 2 + a; }
+
+/*
+ * FORMAT PL: a diploid sample's G values; a haploid one's (GT a/-2 in the call
+ * set) n values, its homozygous genotypes' PL less their least, then vector end.
+ */
+static tsr_status_t set_pl(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i)
+{
+    const size_t S = (size_t)w->n_samples, G = (size_t)(cs->pl_off[i + 1] - cs->pl_off[i]) / (S ? S : 1);
+    const int n = cs->n_alleles[i];
+    const int8_t *gt = cs->gt + (size_t)i * S * 2;
+    const int32_t *pl = cs->pl + cs->pl_off[i];
+    for (size_t j = 0; j < S; j++) {
+        const int32_t *p = pl + j * G;
+        int32_t *o = w->fmt + j * G;
+        if (gt[2 * j + 1] != -2) {
+            for (size_t g = 0; g < G; g++)
+                o[g] = p[g] < 0 ? bcf_int32_missing : p[g];
+            continue;
+        }
+        int32_t least = INT32_MAX;
+        for (int a = 0; a < n; a++)
+            if (p[hom_index(a)] >= 0 && p[hom_index(a)] < least)
+                least = p[hom_index(a)];
+        for (size_t g = 0; g < G; g++) {
+            int32_t v = (int)g < n ? p[hom_index((int)g)] : -2;
+            o[g] = v == -2 || (g > 0 && gt[2 * j] < 0) ? bcf_int32_vector_end /* missing or ploidy 0: one `.` */
+                   : v < 0                            ? bcf_int32_missing
+                                                      : v - least;
+        }
+    }
+    if (bcf_update_format_int32(w->hdr, w->rec, "PL", w->fmt, (int)(S * G)) < 0)
+        return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT PL in %s", w->final[OUT_BCF]);
+    return TSR_OK;
+}
+
 static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t *cs, int64_t i, int rid)
 {
     const int n = cs->n_alleles[i], S = w->n_samples;
@@ -448,7 +485,7 @@ static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t
         TSR_CALL(set_info(w, g, n - 1));
     const int8_t *gt = cs->gt + (size_t)i * (size_t)S * 2;
     for (int k = 0; k < 2 * S; k++)
-        w->gt32[k] = gt[k] < 0 ? bcf_gt_missing : bcf_gt_unphased(gt[k]);
+        w->gt32[k] = gt[k] == -2 ? bcf_int32_vector_end : gt[k] < 0 ? bcf_gt_missing : bcf_gt_unphased(gt[k]);
     if (bcf_update_genotypes(w->hdr, rec, w->gt32, 2 * S) < 0)
         return tsr_error_set(TSR_ERR_NOMEM, "cannot set FORMAT GT in %s", w->final[OUT_BCF]);
     if (cs->gq)
@@ -458,7 +495,7 @@ static tsr_status_t write_bcf_record(tsr_cohort_writer_t *w, const tsr_callset_t
     if (cs->ad)
         TSR_CALL(set_format(w, "AD", cs->ad + cs->ad_off[i], (size_t)S * (size_t)n));
     if (cs->pl)
-        TSR_CALL(set_format(w, "PL", cs->pl + cs->pl_off[i], (size_t)(cs->pl_off[i + 1] - cs->pl_off[i])));
+        TSR_CALL(set_pl(w, cs, i));
     if (w->lowpass && cs->ds)
         TSR_CALL(set_lowpass(w, cs, i));
     if (bcf_write(w->bcf, w->hdr, rec) != 0)

@@ -269,6 +269,44 @@ static void test_lane_errors(void **state)
 #undef LANES
 }
 
+/* The optional sex column: spellings, lanes that agree, a sheet written back, and the errors. */
+static void test_sex(void **state)
+{
+    fixture_t *f = *state;
+    char *sheet_path = write_file(f->dir, "sex.tsv",
+                                  "sample\tpopulation\tfastq1\tread_group\tsex\n"
+                                  "S1\tA\ta_1.fq\tR1\tM\n"
+                                  "S2\tA\ta_2.fq\t\tfemale\n"
+                                  "S1\tA\tl2_1.fq\tR2\tmale\n"
+                                  "S3\tA\tl3.fq\t\t\n"
+                                  "S4\tA\tl2_2.fq\t\t2\n"
+                                  "S5\tA\tsub/b.fq.gz\t\tunknown\n",
+                                  0);
+    tsr_sheet_t *sh = NULL;
+    if (tsr_sheet_create_from_file(sheet_path, &sh) != TSR_OK)
+        fail_msg("%s", tsr_error_msg());
+    const int want[] = {TSR_SEX_MALE, TSR_SEX_FEMALE, TSR_SEX_UNKNOWN, TSR_SEX_FEMALE, TSR_SEX_UNKNOWN};
+    assert_int_equal(sh->n_samples, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(sh->samples[i].sex, want[i]);
+    char *copy = path_in(f->dir, "sex_copy.tsv");
+    assert_int_equal(tsr_sheet_write(sh, 0, sh->n_samples, copy), TSR_OK);
+    tsr_sheet_t *again = NULL;
+    if (tsr_sheet_create_from_file(copy, &again) != TSR_OK)
+        fail_msg("%s", tsr_error_msg());
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(again->samples[i].sex, want[i]);
+    tsr_sheet_destroy(&again);
+    tsr_sheet_destroy(&sh);
+    free(copy);
+    free(sheet_path);
+    expect_error(f, "sample\tpopulation\tfastq1\tsex\nS1\tA\ta_1.fq\tX\n", TSR_ERR_FORMAT, 2,
+                 "sex 'X' of sample 'S1' is not one of male/M/1, female/F/2, unknown/0 or empty");
+    expect_error(f,
+                 "sample\tpopulation\tfastq1\tread_group\tsex\nS1\tA\ta_1.fq\tR1\tM\nS1\tA\ta_2.fq\tR2\tF\n",
+                 TSR_ERR_FORMAT, 3, "sample 'S1' is female here but male on line 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_missing_sheet),
         cmocka_unit_test(test_lanes),
         cmocka_unit_test(test_lane_errors),
+        cmocka_unit_test(test_sex),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
