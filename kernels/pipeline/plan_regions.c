@@ -2,8 +2,12 @@
  * plan_regions.c - the plan's regions: --regions (contigs, chr:beg-end
  * intervals, or a BED file; the whole reference when absent) merged, then
  * cut into fixed shards on a global grid (multiples of --shard-size from each
- * contig's start), so a region's bounds never depend on the layout. Region
- * names are NNNNN_contig_start1 so files sort in genome order.
+ * contig's start), so a region's bounds never depend on the layout; then
+ * packed into work units (tsr_unit_t): consecutive regions in genome order
+ * while their bases total at most --shard-size, so a reference of thousands
+ * of small contigs (GRCh38's decoys, alts, HLA) costs tasks and files by
+ * bases, not by contigs. Region and unit names are NNNNNNNN_contig_start1
+ * (8+ digits) so names sort in genome order past 99,999.
  */
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/pipeline/plan_internal.h"
@@ -177,10 +181,39 @@ tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
             for (; cn[k] && k + 1 < sizeof safe; k++)
                 safe[k] = (isalnum((unsigned char)cn[k]) || cn[k] == '.' || cn[k] == '-') ? cn[k] : '_';
             safe[k] = '\0';
-            snprintf(r->name, sizeof r->name, "%05d_%s_%lld", plan->n_regions, safe, (long long)r->start + 1);
+            snprintf(r->name, sizeof r->name, "%08d_%s_%lld", plan->n_regions, safe, (long long)r->start + 1);
             plan->n_regions++;
         }
     }
     free(iv.v);
+    return tsr_plan_units(plan);
+}
+
+tsr_status_t tsr_plan_units(tsr_plan_t *plan)
+{
+    free(plan->units);
+    plan->n_units = 0;
+    plan->units = calloc((size_t)plan->n_regions + 1, sizeof *plan->units);
+    if (!plan->units)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory planning %d work units", plan->n_regions);
+    const int64_t w = plan->opts.shard_size;
+    for (int r = 0; r < plan->n_regions;) {
+        tsr_unit_t *u = &plan->units[plan->n_units];
+        int64_t bases = plan->regions[r].end - plan->regions[r].start;
+        u->first = r;
+        u->n = 1;
+        while (r + u->n < plan->n_regions && u->n < TSR_UNIT_MAX_REGIONS) {
+            const tsr_region_t *next = &plan->regions[r + u->n];
+            if (bases + (next->end - next->start) > w)
+                break;
+            bases += next->end - next->start;
+            u->n++;
+        }
+        /* the first region's name after its 8-digit index: "RRRRRRRR_contig_start1" */
+        const char *label = strchr(plan->regions[r].name, '_');
+        snprintf(u->name, sizeof u->name, "%08d%s", plan->n_units, label ? label : "");
+        r += u->n;
+        plan->n_units++;
+    }
     return TSR_OK;
 }
