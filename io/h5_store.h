@@ -20,6 +20,7 @@ typedef struct tsr_h5_file {
     hid_t id;        /* the file, or a packed file's member group (see "Packed files" below) */
     hid_t file;      /* a member's file (H5I_INVALID_HID when the whole file is open) */
     int member, n_members; /* a member's index and, when writing, the file's member count */
+    int64_t ext_chunk; /* elements per chunk of extendible datasets (tsr_h5_create_ext); 0 = 65,536 */
     char path[4096]; /* the final path (what error messages name) */
     char tmp[4096];  /* the temporary name while writing, "" when reading */
     H5E_auto2_t saved_func;
@@ -98,7 +99,8 @@ tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int
                          void **data) TSR_RESULT_USED;
 /*
  * Extendible 1-D datasets, for files written a window at a time: create one
- * of `mem_type` with 0 elements (chunked + shuffle + deflate(1)); append n
+ * of `mem_type` with 0 elements (chunked by f->ext_chunk, set it after
+ * tsr_h5_create; + shuffle + deflate(1)); append n
  * elements at its end; read back its length or elements [off, off + n) into
  * a new malloc'ed array (never NULL; free it; TSR_ERR_FORMAT when the range
  * is not inside the dataset). Readers work on any 1-D dataset.

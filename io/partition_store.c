@@ -7,9 +7,11 @@
 #include "io/io.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -166,12 +168,68 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
     return TSR_OK;
 }
 
+/*
+ * Packed files are read a member at a time (a unit's regions, the cohort's every region), and the seal
+ * covers the whole file: checking it at every member's open made reading N members O(N x file). The
+ * process remembers the last packed files it checked, by inode, size and modification time (a file
+ * rewritten since has another), and checks each once. A cache, not state: a miss only costs a check.
+ */
+#define TSR_H5_SEAL_SEEN 64
+static struct {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} h5_seal_seen[TSR_H5_SEAL_SEEN];
+static int h5_seal_seen_next;
+static pthread_mutex_t h5_seal_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int h5_seal_seen_find(const struct stat *st)
+{
+    for (int i = 0; i < TSR_H5_SEAL_SEEN; i++)
+        if (h5_seal_seen[i].ino == st->st_ino && h5_seal_seen[i].dev == st->st_dev &&
+            h5_seal_seen[i].size == st->st_size && h5_seal_seen[i].mtime.tv_sec == st->st_mtim.tv_sec &&
+            h5_seal_seen[i].mtime.tv_nsec == st->st_mtim.tv_nsec && h5_seal_seen[i].ino != 0)
+            return 1;
+    return 0;
+}
+
+static tsr_status_t h5_seal_check_once(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    pthread_mutex_lock(&h5_seal_seen_lock);
+    int seen = h5_seal_seen_find(&st);
+    pthread_mutex_unlock(&h5_seal_seen_lock);
+    if (seen)
+        return TSR_OK;
+    TSR_CALL(tsr_h5_seal_check(path));
+    pthread_mutex_lock(&h5_seal_seen_lock);
+    int i = h5_seal_seen_next;
+    h5_seal_seen_next = (i + 1) % TSR_H5_SEAL_SEEN;
+    h5_seal_seen[i].dev = st.st_dev;
+    h5_seal_seen[i].ino = st.st_ino;
+    h5_seal_seen[i].size = st.st_size;
+    h5_seal_seen[i].mtime = st.st_mtim;
+    pthread_mutex_unlock(&h5_seal_seen_lock);
+    return TSR_OK;
+}
+
+static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member);
+
 tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
+{
+    return h5_open_file(path, f, 0);
+}
+
+/* member: `path` is a packed file whose member is opened next (its seal checked once per process) */
+static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
 {
     char base[4096];
     int k = 0, n = 0;
-    if (access(path, F_OK) != 0 && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
-        TSR_CALL(tsr_h5_open(base, f));
+    if (!member && access(path, F_OK) != 0 && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
+        TSR_CALL(h5_open_file(base, f, 1));
         tsr_status_t s = h5_member_enter(f, k, 0);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
             tsr_log_warn("%s: closing after a failed open", f->path);
@@ -180,7 +238,7 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     TSR_CALL(h5_set_path(f, path));
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    TSR_CALL(tsr_h5_seal_check(path));
+    TSR_CALL(member ? h5_seal_check_once(path) : tsr_h5_seal_check(path));
     h5_silence(f);
     hid_t fapl = tsr_h5_fapl();
     f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -391,7 +449,9 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
     if (rc >= 0 && (n > 0 || ext)) {
-        hsize_t chunk[1] = {(hsize_t)(ext || n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
+        /* a chunk is compressed whole however little of it is written: small files get small chunks */
+        hsize_t chunk[1] = {(hsize_t)(ext ? (f->ext_chunk > 0 ? f->ext_chunk : TSR_H5_CHUNK)
+                                          : n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
         if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0)
             rc = -1;
     }
