@@ -43,6 +43,12 @@ typedef struct tsr_call_opts {
     double indel_error;     /* pair-HMM gap-open probability outside repeats (default 3.16e-5, Q45; lower in repeats) */
     double phase_weight;    /* read-backed phase: weight that an anchor het is real (default 0.9; 0 turns it off) */
     const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
+    /*
+     * Open alignment readers kept between the regions of a packed work unit (kernels/region_reads.c:
+     * tsr_region_readers_create), so each input's header and index are read once per task, not once per
+     * region (GRCh38's 3,000 @SQ lines made that the cost of a decoy-packed unit). NULL: open per region.
+     */
+    struct tsr_region_readers *readers;
 } tsr_call_opts_t;
 
 void tsr_call_opts_init(tsr_call_opts_t *o);
@@ -118,6 +124,7 @@ static inline int tsr_gt_index(int a, int b)
 /* Options of the low-pass computations. Defaults from tsr_lp_opts_init(). */
 typedef struct tsr_lp_opts {
     const char *ref_path;   /* the reference, to decode CRAM inputs (NULL: BAM only) */
+    struct tsr_region_readers *readers; /* as in tsr_call_opts_t: readers kept across a unit's regions */
     int min_mapq;           /* reads below are skipped (default 20) */
     int min_baseq;          /* bases below are not observed (default 13) */
     int indel_qual;         /* phred of an indel observation, capped by MAPQ (default 30) */

@@ -13,15 +13,27 @@
 #include <stdint.h>
 
 typedef struct tsr_region_reads tsr_region_reads_t;
+typedef struct tsr_region_readers tsr_region_readers_t;
+
+/*
+ * Up to n open alignment readers, each kept (by path) between tsr_region_reads_close() and the next
+ * tsr_region_reads_open() of the same file, so a task that walks many regions (a packed work unit)
+ * reads each input's header and index once. Thread-safe: one reader serves one region walk at a time.
+ * Not collective. Destroy with tsr_region_readers_destroy() (closes the readers; accepts NULL).
+ */
+tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **rs) TSR_RESULT_USED;
+void tsr_region_readers_destroy(tsr_region_readers_t **rs);
 
 /*
  * Open `path` (indexed BAM or CRAM; `ref_path`, may be NULL, decodes CRAM)
  * over contig:[start, end), 0-based half-open. Errors name the file and say
  * what to do (no index, contig not in the header, ...). Not collective.
- * Close with tsr_region_reads_close().
+ * keep (may be NULL): take the file's reader from there when it holds one, and
+ * give it back at close. Close with tsr_region_reads_close().
  */
 tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const char *contig, int64_t start,
-                                   int64_t end, int min_mapq, tsr_region_reads_t **rr) TSR_RESULT_USED;
+                                   int64_t end, int min_mapq, tsr_region_readers_t *keep,
+                                   tsr_region_reads_t **rr) TSR_RESULT_USED;
 /*
  * The next usable read: mapped, primary, not QC-fail, not a duplicate,
  * MAPQ >= min_mapq, with a CIGAR. Returns 1 with *b (owned by rr, valid

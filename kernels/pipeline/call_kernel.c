@@ -7,6 +7,7 @@
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
+#include "kernels/region_reads_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -65,8 +66,9 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         o.min_gl_baseq = o.min_baseq;
     o.ref_path = plan->opts.ref;
 
-    /* a packed unit: one region after another, each into its member of the unit's partition */
-    tsr_status_t s = TSR_OK;
+    /* a packed unit: one region after another, each into its member of the unit's partition, every
+       input opened once for all of them */
+    tsr_status_t s = w->n_regs > 1 ? tsr_region_readers_create(w->n_inputs, &o.readers) : TSR_OK;
     for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
         const tsr_region_t *reg = &w->reg[k];
         const char *contig = NULL;
@@ -84,6 +86,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         tsr_evidence_destroy(&ev);
         free(seq);
     }
+    tsr_region_readers_destroy(&o.readers);
     tsr_plan_work_destroy(&w);
     return s;
 }

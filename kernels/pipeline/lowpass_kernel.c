@@ -9,6 +9,7 @@
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/kernels.h"
+#include "kernels/region_reads_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -76,8 +77,9 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     TSR_CALL(tsr_plan_work_create(plan, task, &w));
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
-    tsr_status_t s = TSR_OK;
-    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) { /* a packed unit: each region into its member */
+    /* a packed unit: each region into its member, every input opened once for all of them */
+    tsr_status_t s = w->n_regs > 1 ? tsr_region_readers_create(w->n_inputs, &o.readers) : TSR_OK;
+    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
         const tsr_region_t *reg = &w->reg[k];
         const char *contig = NULL;
         char *seq = NULL, out[4200];
@@ -94,6 +96,7 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
         tsr_lp_evidence_destroy(&ev);
         free(seq);
     }
+    tsr_region_readers_destroy(&o.readers);
     tsr_plan_work_destroy(&w);
     return s;
 }
