@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,34 @@ static int tsr_interval_cmp(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
+/*
+ * Positions the outputs can hold (issue 18): BCF and VCF positions are 32-bit (cohort.bcf cannot name a
+ * base past 2^31 - 1), and a BAM index (.bai) bins only the first 2^29 bases of a contig, so FASTQ samples
+ * aligned into aln/S.bam (--aln-format bam) are refused on a longer contig; CRAM's .crai has no such limit.
+ * One line naming the contig, its length and what to do.
+ */
+static tsr_status_t tsr_plan_position_limits(const tsr_plan_t *plan, const tsr_ref_t *ref, const tsr_ivec_t *iv)
+{
+    const int64_t bcf_max = INT32_MAX, bai_max = (int64_t)1 << 29;
+    for (int i = 0; i < iv->n; i++)
+        if (iv->v[i].end > bcf_max)
+            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp and --regions reaches base %lld: BCF/VCF "
+                                 "positions are 32-bit (at most %lld); restrict --regions to the first %lld bases",
+                                 tsr_ref_contig_name(ref, iv->v[i].contig),
+                                 (long long)tsr_ref_contig_length(ref, iv->v[i].contig), (long long)iv->v[i].end,
+                                 (long long)bcf_max, (long long)bcf_max);
+    int fastq = 0;
+    for (int i = 0; plan->sheet && i < plan->sheet->n_samples; i++)
+        fastq |= plan->sheet->samples[i].kind == TSR_INPUT_FASTQ;
+    const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
+    for (int c = 0; fastq && !strcmp(fmt, "bam") && c < tsr_ref_n_contigs(ref); c++)
+        if (tsr_ref_contig_length(ref, c) > bai_max)
+            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp, longer than a BAM index (.bai) can hold "
+                                 "(%lld); use --aln-format cram (its .crai has no limit)", tsr_ref_contig_name(ref, c),
+                                 (long long)tsr_ref_contig_length(ref, c), (long long)bai_max);
+    return TSR_OK;
+}
+
 tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
 {
     tsr_ivec_t iv = {0};
@@ -146,6 +175,12 @@ tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
     }
     if (s == TSR_OK && iv.n == 0)
         s = tsr_error_set(TSR_ERR_USAGE, "--regions selects nothing");
+    if (s != TSR_OK) {
+        free(iv.v);
+        return s;
+    }
+    if (s == TSR_OK)
+        s = tsr_plan_position_limits(plan, ref, &iv);
     if (s != TSR_OK) {
         free(iv.v);
         return s;

@@ -359,6 +359,57 @@ static void test_packed_units(void **state)
     tsr_plan_destroy(&plan);
 }
 
+/*
+ * Positions past what the outputs hold are refused in one line at planning (issue 18): a 3 Gb contig
+ * (only its .fai is read at planning) plans below 2^31 and is refused past it; FASTQ samples aligned into
+ * BAM are refused on a contig longer than a .bai holds (2^29).
+ */
+static void test_position_limits(void **state)
+{
+    (void)state;
+    write_file("big.fa", ">chrBig\nACGT\n");
+    write_file("big.fa.fai", "chrBig\t3000000000\t8\t60\t61\n");
+    char ref[PATH_MAX + 16], sheet[PATH_MAX + 16], out[PATH_MAX + 16];
+    snprintf(ref, sizeof ref, "%s/big.fa", dir);
+    snprintf(sheet, sizeof sheet, "%s/samples.tsv", dir);
+    snprintf(out, sizeof out, "%s/big", dir);
+    tsr_run_opts_t o;
+    tsr_run_opts_init(&o);
+    o.ref = ref;
+    o.samples = sheet;
+    o.outdir = out;
+    o.mode = "deep";
+    o.regions = "chrBig:2147000001-2147483647";
+    tsr_plan_t *plan = NULL;
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_OK);
+    assert_int_equal(plan->n_regions, 1);
+    assert_int_equal(plan->regions[0].end, 2147483647);
+    assert_string_equal(plan->units[0].name, "00000000_chrBig_2147000001");
+    tsr_plan_destroy(&plan);
+    o.regions = "chrBig:2147000001-2147483648";
+    tsr_error_clear();
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_ERR_USAGE);
+    assert_null(plan);
+    assert_non_null(strstr(tsr_error_msg(), "contig 'chrBig' is 3000000000 bp and --regions reaches base 2147483648: "
+                                            "BCF/VCF positions are 32-bit"));
+    tsr_error_clear();
+
+    write_file("f_1.fq", "@r1/1\nACGTACGTAC\n+\nIIIIIIIIII\n");
+    write_file("f_2.fq", "@r1/2\nGTACGTACGT\n+\nIIIIIIIIII\n");
+    write_file("fq.tsv", "sample\tpopulation\tfastq1\tfastq2\nf\tP\tf_1.fq\tf_2.fq\n");
+    snprintf(sheet, sizeof sheet, "%s/fq.tsv", dir);
+    o.samples = sheet;
+    o.regions = "chrBig:1-1000000";
+    o.aln_format = "bam";
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_ERR_USAGE);
+    assert_non_null(strstr(tsr_error_msg(), "contig 'chrBig' is 3000000000 bp, longer than a BAM index (.bai) can "
+                                            "hold (536870912); use --aln-format cram"));
+    tsr_error_clear();
+    o.aln_format = "cram";
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_OK);
+    tsr_plan_destroy(&plan);
+}
+
 static void test_range_errors(void **state)
 {
     tsr_plan_t *plan = *state;
@@ -385,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_cohort_unit),
         cmocka_unit_test(test_align_units),
         cmocka_unit_test(test_packed_units),
+        cmocka_unit_test(test_position_limits),
         cmocka_unit_test(test_range_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
