@@ -7,22 +7,14 @@
 #ifndef TSR_REGION_READS_INTERNAL_H
 #define TSR_REGION_READS_INTERNAL_H
 
+#include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
 #include <htslib/sam.h>
 #include <stdint.h>
 
 typedef struct tsr_region_reads tsr_region_reads_t;
-typedef struct tsr_region_readers tsr_region_readers_t;
-
-/*
- * Up to n open alignment readers, each kept (by path) between tsr_region_reads_close() and the next
- * tsr_region_reads_open() of the same file, so a task that walks many regions (a packed work unit)
- * reads each input's header and index once. Thread-safe: one reader serves one region walk at a time.
- * Not collective. Destroy with tsr_region_readers_destroy() (closes the readers; accepts NULL).
- */
-tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **rs) TSR_RESULT_USED;
-void tsr_region_readers_destroy(tsr_region_readers_t **rs);
+/* tsr_region_readers_t (readers kept across a unit's regions) is declared in kernels/kernels.h. */
 
 /*
  * Open `path` (indexed BAM or CRAM; `ref_path`, may be NULL, decodes CRAM)

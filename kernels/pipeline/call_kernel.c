@@ -7,7 +7,6 @@
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
-#include "kernels/region_reads_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

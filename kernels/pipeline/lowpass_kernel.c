@@ -9,7 +9,6 @@
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/kernels.h"
-#include "kernels/region_reads_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -12,12 +12,12 @@ W=${4:-/tmp/tsr_decoy_bench}
 T=$build/tessera
 here=$(cd "$(dirname "$0")" && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-rm -rf "$W" && mkdir -p "$W/dec"
+rm -rf "$W" && mkdir -p "$W/decref"
 "$T" simulate --out "$W/sim" --samples 4 --coverage 10 --length 200000 --seed 7 > /dev/null
-python3 "$here/make_decoys.py" "$W/sim/ref.fa" "$W/dec/ref.fa" --n "$n" --seed 1
+python3 "$here/make_decoys.py" "$W/sim/ref.fa" "$W/decref/ref.fa" --n "$n" --seed 1
 for r in plain dec; do
   ref=$W/sim/ref.fa
-  [ "$r" = dec ] && ref=$W/dec/ref.fa
+  [ "$r" = dec ] && ref=$W/decref/ref.fa
   /usr/bin/time -f "%U %S %e" -o "$W/$r.time" mpirun --oversubscribe -n "$np" "$T" run --ref "$ref" \
     --samples "$W/sim/samples.tsv" --out "$W/$r" > "$W/$r.log" 2>&1
   read -r u s e < "$W/$r.time"
