@@ -58,6 +58,12 @@ tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64
     w->n_pops = n_pops;
     tsr_status_t s = tsr_h5_create(path, &w->f);
     w->open = s == TSR_OK;
+    /*
+     * Every chunk is deflated whole, even when one value of it was written: a region shorter than a chunk
+     * (a decoy or HLA contig, packed by the hundred) gets chunks of 4,096 values, not 65,536.
+     */
+    if (end - start < 65536)
+        w->f.ext_chunk = 4096;
     const int64_t zero = 0;
     if (s == TSR_OK)
         s = tsr_h5_attr_write_str(&w->f, "schema", TSR_CALLSET_SCHEMA);

@@ -60,6 +60,12 @@ void tsr_evidence_destroy(tsr_evidence_t **ev);
 tsr_status_t tsr_partition_write(const char *path, const tsr_evidence_t *ev) TSR_RESULT_USED;
 /* Read a partition written by tsr_partition_write. Destroy with tsr_evidence_destroy(). */
 tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev) TSR_RESULT_USED;
+/*
+ * Packed files (issue 18, io/h5_store.h): `path` "FILE#K/N" writes member K of N (in order), "FILE#K"
+ * reads member K, with the read and write functions here. *n = the members of FILE (0: a whole, unpacked
+ * file). Not collective.
+ */
+tsr_status_t tsr_partition_members(const char *path, int *n) TSR_RESULT_USED;
 
 /*
  * The same partition a window of sites at a time (io/partition_reader.c), so

@@ -1,6 +1,7 @@
 /*
  * gvcf_export.c - `tessera export --gvcf SAMPLE`: one sample's gVCF from the
- * evidence partitions of a run (DIR/evidence/<region>/bNNNNN.h5), for users
+ * evidence partitions of a run (DIR/evidence/gGGGGG/<unit>/bNNNNN.h5, a
+ * packed unit's file holding a member per region), for users
  * who feed other joint callers.
  *
  * Convention (bcftools' gVCF, the symbolic allele `<*>` that the partitions
@@ -12,9 +13,9 @@
  * minimum depth and PL from that depth (every read REF with error 0.01, the
  * joint kernel's block model). Positions with neither are not covered: a
  * joint caller must read them as missing. An SNV and an indel record at one
- * position are written as one record (write_site_pair). Regions are visited in name order
- * (genome order by construction); the sample's batch file is found in the
- * first region and must hold it in every region.
+ * position are written as one record (write_site_pair). Units are visited in name order
+ * (genome order by construction), members in order; the sample's batch file is found in the
+ * first unit and must hold it in every unit.
  */
 #include "io/io.h"
 
@@ -255,53 +256,92 @@ static tsr_status_t write_header(gvcf_out_t *o, tsr_ref_t *ref, const char *samp
     return o->status;
 }
 
-/* Every partition of the sample's batch, in region order. */
-static tsr_status_t write_body(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_ref_t *ref, int64_t *n_parts)
+/*
+ * The sample's records from one unit's directory udir: its batch file (found in the first unit and then
+ * named `batch`), every member of a packed file in member (= genome) order.
+ */
+static tsr_status_t write_unit(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_ref_t *ref, const char *udir,
+                               char *batch, size_t batch_len, int64_t *n_parts)
 {
-    char path[8192], batch[256] = "";
-    snprintf(path, sizeof path, "%s/evidence", opt->dir);
-    int nr = 0;
-    struct dirent **regions = list_dir(path, &nr);
-    if (nr < 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read the evidence partitions (%s); is %s a finished run?", path,
-                             strerror(errno), opt->dir);
+    char path[8192], member[8300];
     tsr_status_t s = TSR_OK;
-    for (int r = 0; r < nr && s == TSR_OK; r++) {
+    if (!batch[0]) {
+        int nf = 0, j = -1;
+        struct dirent **files = list_dir(udir, &nf);
+        for (int f = 0; f < nf && s == TSR_OK && j < 0; f++) {
+            size_t l = strlen(files[f]->d_name);
+            if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+                continue;
+            int nm = 0;
+            tsr_evidence_t *ev = NULL;
+            snprintf(path, sizeof path, "%s/%s", udir, files[f]->d_name);
+            s = tsr_partition_members(path, &nm);
+            snprintf(member, sizeof member, nm > 0 ? "%s#0" : "%s", path);
+            if (s == TSR_OK)
+                s = tsr_partition_read(member, &ev);
+            if (s == TSR_OK && (j = sample_index(ev, opt->sample)) >= 0)
+                snprintf(batch, batch_len, "%s", files[f]->d_name);
+            tsr_evidence_destroy(&ev);
+        }
+        if (nf > 0)
+            free_list(files, nf);
+        if (s == TSR_OK && j < 0)
+            s = tsr_error_set(TSR_ERR_USAGE, "sample %s is in no evidence partition of %s", opt->sample, udir);
+    }
+    int nm = 0;
+    snprintf(path, sizeof path, "%s/%s", udir, batch);
+    if (s == TSR_OK)
+        s = tsr_partition_members(path, &nm);
+    for (int k = 0; k < (nm > 0 ? nm : 1) && s == TSR_OK; k++) {
         tsr_evidence_t *ev = NULL;
         int j = -1;
-        if (batch[0]) {
-            snprintf(path, sizeof path, "%s/evidence/%s/%s", opt->dir, regions[r]->d_name, batch);
-            s = tsr_partition_read(path, &ev);
-            if (s == TSR_OK && (j = sample_index(ev, opt->sample)) < 0)
-                s = tsr_error_set(TSR_ERR_FORMAT, "%s does not hold sample %s (partitions from another run?)", path,
-                                  opt->sample);
-        } else {
-            char rdir[4096];
-            snprintf(rdir, sizeof rdir, "%s/evidence/%s", opt->dir, regions[r]->d_name);
-            int nf = 0;
-            struct dirent **files = list_dir(rdir, &nf);
-            for (int f = 0; f < nf && s == TSR_OK && j < 0; f++) {
-                size_t l = strlen(files[f]->d_name);
-                if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
-                    continue;
-                tsr_evidence_destroy(&ev);
-                snprintf(path, sizeof path, "%s/%s", rdir, files[f]->d_name);
-                s = tsr_partition_read(path, &ev);
-                if (s == TSR_OK && (j = sample_index(ev, opt->sample)) >= 0)
-                    snprintf(batch, sizeof batch, "%s", files[f]->d_name);
-            }
-            if (nf > 0)
-                free_list(files, nf);
-            if (s == TSR_OK && j < 0)
-                s = tsr_error_set(TSR_ERR_USAGE, "sample %s is in no evidence partition of %s", opt->sample, rdir);
-        }
+        if (nm > 0)
+            snprintf(member, sizeof member, "%s#%d", path, k);
+        else
+            snprintf(member, sizeof member, "%s", path);
+        s = tsr_partition_read(member, &ev);
+        if (s == TSR_OK && (j = sample_index(ev, opt->sample)) < 0)
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s does not hold sample %s (partitions from another run?)", member,
+                              opt->sample);
         if (s == TSR_OK) {
             s = write_partition(o, ev, j, ref);
             (*n_parts)++;
         }
         tsr_evidence_destroy(&ev);
     }
-    free_list(regions, nr);
+    return s;
+}
+
+/*
+ * Every partition of the sample's batch, in genome order: evidence/gGGGGG/U/ directories in name order
+ * (fixed-width numbers, so name order is genome order), then a packed file's members in order.
+ */
+static tsr_status_t write_body(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_ref_t *ref, int64_t *n_parts)
+{
+    char path[4096], batch[256] = "";
+    snprintf(path, sizeof path, "%s/evidence", opt->dir);
+    int ng = 0;
+    struct dirent **groups = list_dir(path, &ng);
+    if (ng < 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read the evidence partitions (%s); is %s a finished run?", path,
+                             strerror(errno), opt->dir);
+    tsr_status_t s = TSR_OK;
+    for (int g = 0; g < ng && s == TSR_OK; g++) {
+        char gdir[4400];
+        snprintf(gdir, sizeof gdir, "%s/evidence/%s", opt->dir, groups[g]->d_name);
+        int nu = 0;
+        struct dirent **units = list_dir(gdir, &nu);
+        if (nu < 0)
+            s = tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", gdir, strerror(errno));
+        for (int u = 0; u < nu && s == TSR_OK; u++) {
+            char udir[4700];
+            snprintf(udir, sizeof udir, "%s/%s", gdir, units[u]->d_name);
+            s = write_unit(o, opt, ref, udir, batch, sizeof batch, n_parts);
+        }
+        if (nu > 0)
+            free_list(units, nu);
+    }
+    free_list(groups, ng);
     return s;
 }
 

@@ -21,14 +21,30 @@
 #define TSR_PARTITION_VERSION 2
 
 typedef struct tsr_h5_file {
-    hid_t id;
+    hid_t id;        /* the file, or a packed file's member group (see "Packed files" below) */
+    hid_t file;      /* a member's file (H5I_INVALID_HID when the whole file is open) */
+    int member, n_members; /* a member's index and, when writing, the file's member count */
+    int64_t ext_chunk; /* elements per chunk of extendible datasets (tsr_h5_create_ext); 0 = 65,536 */
     char path[4096]; /* the final path (what error messages name) */
     char tmp[4096];  /* the temporary name while writing, "" when reading */
     H5E_auto2_t saved_func;
     void *saved_data;
 } tsr_h5_file_t;
 
-/* Create `path`'s temporary file for writing. Finish with tsr_h5_finish(). */
+/*
+ * Packed files (issue 18): a work unit that packs several intervals writes
+ * one file whose members are groups /m00000, /m00001, ... each laid out like
+ * a whole file (the same attributes and datasets, names relative to the
+ * group). A member is named by a path suffix: "FILE#K/N" creates member K of
+ * N (members are written in order 0..N-1 by one writer; member 0 creates the
+ * temporary file, the others reopen it, and finishing member N-1 seals and
+ * renames it), "FILE#K" opens member K for reading. Every function below
+ * takes absolute names ("/site/pos") and resolves them inside the member.
+ * A path without the suffix, or one that names an existing file, is a whole
+ * file, so files of unpacked units are byte-identical to before.
+ */
+
+/* Create `path`'s temporary file (or member) for writing. Finish with tsr_h5_finish(). */
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;
 /* Bytes of the HDF5 user block that carries the file's seal (see tsr_h5_seal_check). */
 #define TSR_H5_SEAL_BYTES 512
@@ -87,7 +103,8 @@ tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int
                          void **data) TSR_RESULT_USED;
 /*
  * Extendible 1-D datasets, for files written a window at a time: create one
- * of `mem_type` with 0 elements (chunked + shuffle + deflate(1)); append n
+ * of `mem_type` with 0 elements (chunked by f->ext_chunk, set it after
+ * tsr_h5_create; + shuffle + deflate(1)); append n
  * elements at its end; read back its length or elements [off, off + n) into
  * a new malloc'ed array (never NULL; free it; TSR_ERR_FORMAT when the range
  * is not inside the dataset). Readers work on any 1-D dataset.

@@ -7,9 +7,11 @@
 #include "io/io.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -31,10 +33,69 @@ static void h5_restore(tsr_h5_file_t *f) { H5Eset_auto2(H5E_DEFAULT, f->saved_fu
 static tsr_status_t h5_set_path(tsr_h5_file_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
-    f->id = H5I_INVALID_HID;
+    f->id = f->file = H5I_INVALID_HID;
+    f->member = -1;
     if (strlen(path) >= sizeof f->path)
         return tsr_error_set(TSR_ERR_IO, "%s: path too long", path);
     strcpy(f->path, path);
+    return TSR_OK;
+}
+
+/*
+ * "FILE#K" or "FILE#K/N" (a packed file's member, see h5_store.h): the file into base, K and N (0 when
+ * absent). 0 when `path` has no such suffix.
+ */
+static int h5_member_split(const char *path, char *base, size_t len, int *k, int *n)
+{
+    const char *hash = strrchr(path, '#');
+    if (!hash || hash == path || (size_t)(hash - path) >= len)
+        return 0;
+    char *end = NULL;
+    long kk = strtol(hash + 1, &end, 10), nn = 0;
+    if (end == hash + 1 || kk < 0 || kk > 9999999)
+        return 0;
+    if (*end == '/') {
+        const char *p = end + 1;
+        nn = strtol(p, &end, 10);
+        if (end == p || nn <= kk)
+            return 0;
+    }
+    if (*end)
+        return 0;
+    memcpy(base, path, (size_t)(hash - path));
+    base[hash - path] = '\0';
+    *k = (int)kk;
+    *n = (int)nn;
+    return 1;
+}
+
+/* Names inside a member are relative to its group. */
+static const char *h5_name(const tsr_h5_file_t *f, const char *name)
+{
+    return f->file >= 0 && name[0] == '/' && name[1] ? name + 1 : name;
+}
+
+/* Enter member k of an open file: create (writing) or open its group /mKKKKK. */
+static tsr_status_t h5_member_enter(tsr_h5_file_t *f, int k, int create)
+{
+    char g[32];
+    snprintf(g, sizeof g, "/m%05d", k);
+    hid_t gid = H5I_INVALID_HID;
+    if (create) {
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+        if (gcpl >= 0 && H5Pset_obj_track_times(gcpl, 0) >= 0)
+            gid = H5Gcreate2(f->id, g, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        if (gcpl >= 0)
+            H5Pclose(gcpl);
+    } else {
+        gid = H5Gopen2(f->id, g, H5P_DEFAULT);
+    }
+    if (gid < 0)
+        return tsr_error_set(create ? TSR_ERR_HDF5 : TSR_ERR_FORMAT, "%s: %s member %d (group %s)", f->path,
+                             create ? "cannot create" : "holds no", k, g);
+    f->file = f->id;
+    f->id = gid;
+    f->member = k;
     return TSR_OK;
 }
 
@@ -58,6 +119,32 @@ static void tsr_h5_fapl_close(hid_t fapl)
 
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
 {
+    char base[4096];
+    int k = 0, n = 0;
+    if (h5_member_split(path, base, sizeof base, &k, &n) && n > 0) {
+        TSR_CALL(h5_set_path(f, base));
+        TSR_CALL(tsr_output_tmpname(base, f->tmp, sizeof f->tmp));
+        f->n_members = n;
+        if (k > 0) { /* members after the first add to the temporary file member 0 created */
+            h5_silence(f);
+            hid_t fapl = tsr_h5_fapl();
+            f->id = H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
+            tsr_h5_fapl_close(fapl);
+            if (f->id < 0) {
+                h5_restore(f);
+                f->tmp[0] = '\0'; /* not ours to remove: its writer failed or never started */
+                return tsr_error_set(TSR_ERR_IO, "%s: cannot reopen %s to add member %d (members are written in "
+                                     "order)", base, f->tmp, k);
+            }
+        }
+        if (k == 0)
+            TSR_CALL(tsr_h5_create(base, f));
+        f->n_members = n;
+        tsr_status_t s = h5_member_enter(f, k, 1);
+        if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
+            tsr_log_warn("%s: closing after a failed open", f->path);
+        return s;
+    }
     TSR_CALL(h5_set_path(f, path));
     TSR_CALL(tsr_output_tmpname(path, f->tmp, sizeof f->tmp));
     h5_silence(f);
@@ -79,12 +166,77 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
     return TSR_OK;
 }
 
+/*
+ * Packed files are read a member at a time (a unit's regions, the cohort's every region), and the seal
+ * covers the whole file: checking it at every member's open made reading N members O(N x file). The
+ * process remembers the last packed files it checked, by inode, size and modification time (a file
+ * rewritten since has another), and checks each once. A cache, not state: a miss only costs a check.
+ */
+#define TSR_H5_SEAL_SEEN 64
+static struct {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} h5_seal_seen[TSR_H5_SEAL_SEEN];
+static int h5_seal_seen_next;
+static pthread_mutex_t h5_seal_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int h5_seal_seen_find(const struct stat *st)
+{
+    for (int i = 0; i < TSR_H5_SEAL_SEEN; i++)
+        if (h5_seal_seen[i].ino == st->st_ino && h5_seal_seen[i].dev == st->st_dev &&
+            h5_seal_seen[i].size == st->st_size && h5_seal_seen[i].mtime.tv_sec == st->st_mtim.tv_sec &&
+            h5_seal_seen[i].mtime.tv_nsec == st->st_mtim.tv_nsec && h5_seal_seen[i].ino != 0)
+            return 1;
+    return 0;
+}
+
+static tsr_status_t h5_seal_check_once(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    pthread_mutex_lock(&h5_seal_seen_lock);
+    int seen = h5_seal_seen_find(&st);
+    pthread_mutex_unlock(&h5_seal_seen_lock);
+    if (seen)
+        return TSR_OK;
+    TSR_CALL(tsr_h5_seal_check(path));
+    pthread_mutex_lock(&h5_seal_seen_lock);
+    int i = h5_seal_seen_next;
+    h5_seal_seen_next = (i + 1) % TSR_H5_SEAL_SEEN;
+    h5_seal_seen[i].dev = st.st_dev;
+    h5_seal_seen[i].ino = st.st_ino;
+    h5_seal_seen[i].size = st.st_size;
+    h5_seal_seen[i].mtime = st.st_mtim;
+    pthread_mutex_unlock(&h5_seal_seen_lock);
+    return TSR_OK;
+}
+
+static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member);
+
 tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
 {
+    return h5_open_file(path, f, 0);
+}
+
+/* member: `path` is a packed file whose member is opened next (its seal checked once per process) */
+static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
+{
+    char base[4096];
+    int k = 0, n = 0;
+    if (!member && access(path, F_OK) != 0 && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
+        TSR_CALL(h5_open_file(base, f, 1));
+        tsr_status_t s = h5_member_enter(f, k, 0);
+        if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
+            tsr_log_warn("%s: closing after a failed open", f->path);
+        return s;
+    }
     TSR_CALL(h5_set_path(f, path));
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    TSR_CALL(tsr_h5_seal_check(path));
+    TSR_CALL(member ? h5_seal_check_once(path) : tsr_h5_seal_check(path));
     h5_silence(f);
     hid_t fapl = tsr_h5_fapl();
     f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -163,10 +315,20 @@ tsr_status_t tsr_h5_seal_check(const char *path)
 tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
 {
     tsr_status_t s = TSR_OK;
+    if (f->file >= 0) { /* a member: its group, then the file */
+        if (f->id >= 0 && H5Gclose(f->id) < 0 && commit)
+            s = tsr_error_set(TSR_ERR_HDF5, "%s: closing member %d failed", f->path, f->member);
+        f->id = f->file;
+        f->file = H5I_INVALID_HID;
+    }
     if (f->id >= 0 && H5Fclose(f->id) < 0 && commit)
         s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
     f->id = H5I_INVALID_HID;
     h5_restore(f);
+    if (f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1) {
+        f->tmp[0] = '\0'; /* a member before the last: the file stays temporary until the last is written */
+        return TSR_OK;
+    }
     if (f->tmp[0] && commit && s == TSR_OK)
         s = h5_seal_write(f->tmp, f->path);
     if (f->tmp[0]) {
@@ -188,7 +350,7 @@ tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name)
             H5Pclose(gcpl);
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create group %s", f->path, name);
     }
-    hid_t g = H5Gcreate2(f->id, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f->id, h5_name(f, name), H5P_DEFAULT, gcpl, H5P_DEFAULT);
     H5Pclose(gcpl);
     if (g < 0)
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot create group %s", f->path, name);
@@ -285,11 +447,13 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
     if (rc >= 0 && (n > 0 || ext)) {
-        hsize_t chunk[1] = {(hsize_t)(ext || n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
+        /* a chunk is compressed whole however little of it is written: small files get small chunks */
+        hsize_t chunk[1] = {(hsize_t)(ext ? (f->ext_chunk > 0 ? f->ext_chunk : TSR_H5_CHUNK)
+                                          : n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
         if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 1) < 0)
             rc = -1;
     }
-    hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, name, file_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t d = rc < 0 ? H5I_INVALID_HID : H5Dcreate2(f->id, h5_name(f, name), file_type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0)
         rc = -1;
     else if (n > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
@@ -314,7 +478,7 @@ tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, in
 static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t cls, int64_t expect, hid_t *d,
                                  int64_t *n)
 {
-    *d = H5Dopen2(f->id, name, H5P_DEFAULT);
+    *d = H5Dopen2(f->id, h5_name(f, name), H5P_DEFAULT);
     if (*d < 0)
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
     hid_t ft = H5Dget_type(*d);
@@ -392,7 +556,7 @@ tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 {
     if (n <= 0)
         return TSR_OK;
-    hid_t d = H5Dopen2(f->id, name, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f->id, h5_name(f, name), H5P_DEFAULT);
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     hsize_t dims[1] = {0}, count[1] = {(hsize_t)n};
     herr_t rc = d < 0 ? -1 : 0;
@@ -576,6 +740,23 @@ tsr_status_t tsr_partition_write(const char *path, const tsr_evidence_t *ev)
     TSR_CALL(tsr_h5_create(path, &f));
     tsr_status_t s = partition_write_body(&f, ev);
     tsr_status_t c = tsr_h5_finish(&f, s == TSR_OK);
+    return s != TSR_OK ? s : c;
+}
+
+tsr_status_t tsr_partition_members(const char *path, int *n)
+{
+    *n = 0;
+    tsr_h5_file_t f;
+    TSR_CALL(tsr_h5_open(path, &f));
+    H5G_info_t info;
+    tsr_status_t s = TSR_OK;
+    if (H5Aexists(f.id, "schema") <= 0) {
+        if (H5Gget_info(f.id, &info) < 0 || info.nlinks > 10000000)
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s: neither a partition nor a packed file of partitions", path);
+        else
+            *n = (int)info.nlinks;
+    }
+    tsr_status_t c = tsr_h5_finish(&f, 0);
     return s != TSR_OK ? s : c;
 }
 

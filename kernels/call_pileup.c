@@ -203,7 +203,7 @@ tsr_status_t tsr_call_walk_sample(const char *path, const char *contig, int64_t 
                                   void *ctx)
 {
     tsr_region_reads_t *rr = NULL;
-    TSR_CALL(tsr_region_reads_open(path, o->ref_path, contig, start, end, o->min_mapq, &rr));
+    TSR_CALL(tsr_region_reads_open(path, o->ref_path, contig, start, end, o->min_mapq, o->readers, &rr));
     tsr_status_t s = TSR_OK;
     bam1_t *b = NULL;
     int64_t skip_before = INT64_MIN;

@@ -23,6 +23,17 @@ extern "C" {
 
 /* ----------------------------------------------------- call and joint (deep) */
 
+typedef struct tsr_region_readers tsr_region_readers_t;
+
+/*
+ * Up to n open alignment readers, each kept (by path) between tsr_region_reads_close() and the next
+ * tsr_region_reads_open() of the same file, so a task that walks many regions (a packed work unit)
+ * reads each input's header and index once. Thread-safe: one reader serves one region walk at a time.
+ * Not collective. Destroy with tsr_region_readers_destroy() (closes the readers; accepts NULL).
+ */
+tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **rs) TSR_RESULT_USED;
+void tsr_region_readers_destroy(tsr_region_readers_t **rs);
+
 /*
  * Options of the call computation (kernels/call_region.c). Defaults from
  * tsr_call_opts_init(); tsr_call_opts_check() names the first bad field.
@@ -43,6 +54,12 @@ typedef struct tsr_call_opts {
     double indel_error;     /* pair-HMM gap-open probability outside repeats (default 3.16e-5, Q45; lower in repeats) */
     double phase_weight;    /* read-backed phase: weight that an anchor het is real (default 0.9; 0 turns it off) */
     const char *ref_path;   /* FASTA (with .fai) that CRAM input decodes against; NULL: the CRAM's own M5/UR */
+    /*
+     * Open alignment readers kept between the regions of a packed work unit (kernels/region_reads.c:
+     * tsr_region_readers_create), so each input's header and index are read once per task, not once per
+     * region (GRCh38's 3,000 @SQ lines made that the cost of a decoy-packed unit). NULL: open per region.
+     */
+    tsr_region_readers_t *readers;
 } tsr_call_opts_t;
 
 void tsr_call_opts_init(tsr_call_opts_t *o);
@@ -142,6 +159,7 @@ static inline int tsr_gt_index(int a, int b)
 /* Options of the low-pass computations. Defaults from tsr_lp_opts_init(). */
 typedef struct tsr_lp_opts {
     const char *ref_path;   /* the reference, to decode CRAM inputs (NULL: BAM only) */
+    tsr_region_readers_t *readers; /* as in tsr_call_opts_t: readers kept across a unit's regions */
     int min_mapq;           /* reads below are skipped (default 20) */
     int min_baseq;          /* bases below are not observed (default 13) */
     int indel_qual;         /* phred of an indel observation, capped by MAPQ (default 30) */

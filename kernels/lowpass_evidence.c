@@ -207,7 +207,8 @@ static tsr_status_t lp_sample_walk(lp_job_t *j, int i, int32_t *diff)
     const char *path = j->paths[i];
     lp_sample_t *sm = &j->smp[i];
     tsr_region_reads_t *rr = NULL;
-    TSR_CALL(tsr_region_reads_open(path, j->o->ref_path, j->contig, j->start, j->end, j->o->min_mapq, &rr));
+    TSR_CALL(tsr_region_reads_open(path, j->o->ref_path, j->contig, j->start, j->end, j->o->min_mapq,
+                                    j->o->readers, &rr));
     tsr_status_t s = TSR_OK;
     bam1_t *b = NULL;
     int64_t skip_before = INT64_MIN;

@@ -9,12 +9,22 @@
 #include "kernels/region_reads_internal.h"
 
 #include <htslib/khash.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 KHASH_MAP_INIT_STR(tsr_rr_mate, int64_t)
 
+struct tsr_region_readers {
+    pthread_mutex_t lock;
+    int n;
+    char **path;             /* n: the file of each slot (NULL: free) */
+    tsr_aln_reader_t **in;   /* n: its reader while idle, NULL while a walk holds it */
+};
+
 struct tsr_region_reads {
+    tsr_region_readers_t *keep; /* where the reader goes back at close (NULL: closed) */
+    int slot;
     char *path;
     int min_mapq;
     tsr_aln_reader_t *in; /* io's aligned reader: file, index and CRAM reference */
@@ -23,8 +33,61 @@ struct tsr_region_reads {
     tsr_status_t status; /* of the last failed tsr_region_reads_next() */
 };
 
+tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **out)
+{
+    *out = NULL;
+    tsr_region_readers_t *rs = calloc(1, sizeof *rs);
+    if (!rs || !(rs->path = calloc((size_t)n + 1, sizeof *rs->path)) || !(rs->in = calloc((size_t)n + 1, sizeof *rs->in)) ||
+        pthread_mutex_init(&rs->lock, NULL) != 0) {
+        if (rs) {
+            free(rs->path);
+            free(rs->in);
+        }
+        free(rs);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping %d readers", n);
+    }
+    rs->n = n;
+    *out = rs;
+    return TSR_OK;
+}
+
+void tsr_region_readers_destroy(tsr_region_readers_t **rsp)
+{
+    if (!rsp || !*rsp)
+        return;
+    tsr_region_readers_t *rs = *rsp;
+    for (int i = 0; i < rs->n; i++) {
+        tsr_aln_reader_close(&rs->in[i]);
+        free(rs->path[i]);
+    }
+    pthread_mutex_destroy(&rs->lock);
+    free(rs->path);
+    free(rs->in);
+    free(rs);
+    *rsp = NULL;
+}
+
+/* The idle reader of `path` in rs (or a free slot reserved for it): its slot, -1 when rs is full. */
+static int tsr_region_readers_take(tsr_region_readers_t *rs, const char *path, tsr_aln_reader_t **in)
+{
+    int slot = -1;
+    *in = NULL;
+    pthread_mutex_lock(&rs->lock);
+    for (int i = 0; i < rs->n && slot < 0; i++)
+        if (rs->path[i] && rs->in[i] && strcmp(rs->path[i], path) == 0) {
+            slot = i;
+            *in = rs->in[i];
+            rs->in[i] = NULL;
+        }
+    for (int i = 0; i < rs->n && slot < 0; i++)
+        if (!rs->path[i] && (rs->path[i] = strdup(path)))
+            slot = i;
+    pthread_mutex_unlock(&rs->lock);
+    return slot;
+}
+
 tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const char *contig, int64_t start,
-                                   int64_t end, int min_mapq, tsr_region_reads_t **out)
+                                   int64_t end, int min_mapq, tsr_region_readers_t *keep, tsr_region_reads_t **out)
 {
     *out = NULL;
     tsr_region_reads_t *rr = calloc(1, sizeof *rr);
@@ -33,10 +96,13 @@ tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", path);
     }
     rr->min_mapq = min_mapq;
-    tsr_status_t s = tsr_aln_reader_open(path, ref_path, &rr->in);
+    rr->slot = keep ? tsr_region_readers_take(keep, path, &rr->in) : -1;
+    rr->keep = rr->slot >= 0 ? keep : NULL;
+    tsr_status_t s = rr->in ? TSR_OK : tsr_aln_reader_open(path, ref_path, &rr->in);
     if (s == TSR_OK)
         s = tsr_aln_reader_query(rr->in, contig, start, end);
     if (s != TSR_OK) {
+        rr->status = s; /* not kept: its slot is freed */
         tsr_region_reads_close(&rr);
         return s;
     }
@@ -99,6 +165,17 @@ void tsr_region_reads_close(tsr_region_reads_t **rrp)
             if (kh_exist(rr->mates, k))
                 free((char *)kh_key(rr->mates, k));
         kh_destroy(tsr_rr_mate, rr->mates);
+    }
+    if (rr->keep && rr->status == TSR_OK && rr->in) { /* back to its slot for the next region */
+        pthread_mutex_lock(&rr->keep->lock);
+        rr->keep->in[rr->slot] = rr->in;
+        pthread_mutex_unlock(&rr->keep->lock);
+        rr->in = NULL;
+    } else if (rr->keep) { /* failed: the slot is freed, the reader closed */
+        pthread_mutex_lock(&rr->keep->lock);
+        free(rr->keep->path[rr->slot]);
+        rr->keep->path[rr->slot] = NULL;
+        pthread_mutex_unlock(&rr->keep->lock);
     }
     tsr_aln_reader_close(&rr->in);
     bam_destroy1(rr->b);

@@ -7,21 +7,25 @@
 #ifndef TSR_REGION_READS_INTERNAL_H
 #define TSR_REGION_READS_INTERNAL_H
 
+#include "kernels/kernels.h"
 #include "runtime/runtime.h"
 
 #include <htslib/sam.h>
 #include <stdint.h>
 
 typedef struct tsr_region_reads tsr_region_reads_t;
+/* tsr_region_readers_t (readers kept across a unit's regions) is declared in kernels/kernels.h. */
 
 /*
  * Open `path` (indexed BAM or CRAM; `ref_path`, may be NULL, decodes CRAM)
  * over contig:[start, end), 0-based half-open. Errors name the file and say
  * what to do (no index, contig not in the header, ...). Not collective.
- * Close with tsr_region_reads_close().
+ * keep (may be NULL): take the file's reader from there when it holds one, and
+ * give it back at close. Close with tsr_region_reads_close().
  */
 tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const char *contig, int64_t start,
-                                   int64_t end, int min_mapq, tsr_region_reads_t **rr) TSR_RESULT_USED;
+                                   int64_t end, int min_mapq, tsr_region_readers_t *keep,
+                                   tsr_region_reads_t **rr) TSR_RESULT_USED;
 /*
  * The next usable read: mapped, primary, not QC-fail, not a duplicate,
  * MAPQ >= min_mapq, with a CIGAR. Returns 1 with *b (owned by rr, valid

@@ -1,9 +1,10 @@
 /*
  * call_kernel.c - the call kernel object: takes a call task's work unit
- * (region x batch: the batch's alignment files, the evidence partition to
- * write; tsr_plan_work_create), fetches the region's reference, runs
- * tsr_call_region() (kernels/call_region.c) and writes the partition, its
- * reference blocks in (start, sample) order so the joint kernel streams them.
+ * (unit x batch: the batch's alignment files, the evidence partition to
+ * write; tsr_plan_work_create) and, for each region of the unit, fetches its
+ * reference, runs tsr_call_region() (kernels/call_region.c) and writes the
+ * region's member of the partition, its reference blocks in (start, sample)
+ * order so the joint kernel streams them.
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -57,7 +58,6 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
     const tsr_plan_t *plan = env->plan;
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(plan, task, &w));
-    const tsr_region_t *reg = w->reg;
     tsr_call_opts_t o;
     tsr_call_opts_init(&o);
     o.min_mapq = plan->opts.min_mapq;
@@ -66,29 +66,37 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         o.min_gl_baseq = o.min_baseq;
     o.ref_path = plan->opts.ref;
 
-    const char *contig = NULL;
-    char *seq = NULL;
-    int64_t seq_len = 0;
-    tsr_status_t s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
-                                          &o.ref_before, &seq_len);
-    tsr_evidence_t *ev = NULL;
-    if (s == TSR_OK)
-        s = tsr_call_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs, w->sample_ids,
-                            (const char *const *)w->inputs, &o, env->pool, &ev);
-    /* blocks by position, so the joint kernel streams them a window at a time (io/partition_reader.c) */
-    if (s == TSR_OK)
-        s = tsr_evidence_blocks_by_position(ev);
-    if (s == TSR_OK)
-        s = tsr_partition_write(w->output, ev);
-    tsr_evidence_destroy(&ev);
+    /* a packed unit: one region after another, each into its member of the unit's partition, every
+       input opened once for all of them */
+    tsr_status_t s = w->n_regs > 1 ? tsr_region_readers_create(w->n_inputs, &o.readers) : TSR_OK;
+    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
+        const tsr_region_t *reg = &w->reg[k];
+        const char *contig = NULL;
+        char *seq = NULL, out[4200];
+        int64_t seq_len = 0;
+        s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
+                                 &o.ref_before, &seq_len);
+        tsr_evidence_t *ev = NULL;
+        if (s == TSR_OK)
+            s = tsr_call_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs,
+                                w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
+        /* blocks by position, so the joint kernel streams them a window at a time (io/partition_reader.c) */
+        if (s == TSR_OK)
+            s = tsr_evidence_blocks_by_position(ev);
+        tsr_work_member(w, w->output, k, 1, out, sizeof out);
+        if (s == TSR_OK)
+            s = tsr_partition_write(out, ev);
+        tsr_evidence_destroy(&ev);
+        free(seq);
+    }
+    tsr_region_readers_destroy(&o.readers);
     tsr_plan_work_destroy(&w);
-    free(seq);
     return s;
 }
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 6,
+    .version = 7, /* 7: reference blocks by position (streamed by the joint kernel); packed units */
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

@@ -1,9 +1,10 @@
 /*
  * joint_kernel.c - the joint kernel object: reads the evidence partitions
- * of a joint task's work unit (every batch of a region; tsr_plan_work_create)
- * a window of sites at a time, runs tsr_joint_region_windows()
- * (kernels/joint_region.c) and appends each window's sites to the region's
- * call set (the unit's output). The window is sized from --mem-per-rank
+ * of a joint task's work unit (every batch of a unit; tsr_plan_work_create)
+ * and, for each region of the unit, runs tsr_joint_region_windows()
+ * (kernels/joint_region.c) over its members of the batches' partitions a
+ * window of sites at a time, appending each window's sites to the region's
+ * member of the unit's call set. The window is sized from --mem-per-rank
  * (tsr_plan_budget), so memory is O(window x samples), not O(region x samples).
  */
 #include "io/io.h"
@@ -79,35 +80,10 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     const tsr_plan_t *plan = env->plan;
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(plan, task, &w));
-    const tsr_region_t *reg = w->reg;
-    const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
-    tsr_partition_reader_t **rd = NULL;
     tsr_status_t s = TSR_OK;
-    int n_cohort = 0; /* the batches' samples must be the sheet's, in order, for the sexes to line up */
-    if (!contig)
-        s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
-                          reg->name, plan->opts.ref);
-    if (s == TSR_OK && !(rd = calloc((size_t)w->n_inputs + 1, sizeof *rd)))
+    tsr_partition_reader_t **rd = calloc((size_t)w->n_inputs + 1, sizeof *rd);
+    if (!rd)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint task %s", task->key);
-    int64_t n_samples = 0;
-    for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
-        s = tsr_partition_reader_open(w->inputs[b], &rd[b]);
-        const tsr_evidence_t *h = s == TSR_OK ? tsr_partition_reader_head(rd[b]) : NULL;
-        if (h && (strcmp(h->contig, contig) != 0 || h->start != reg->start || h->end != reg->end))
-            s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld, the plan expects region %s", w->inputs[b],
-                              h->contig, (long long)h->start + 1, (long long)h->end, reg->name);
-        if (h)
-            n_samples += h->n_samples;
-        for (int j = 0; s == TSR_OK && h && j < h->n_samples; j++, n_cohort++)
-            if (n_cohort >= plan->sheet->n_samples || strcmp(h->sample_ids[j], plan->sheet->samples[n_cohort].id))
-                s = tsr_error_set(TSR_ERR_STATE, "%s: sample %d is '%s', the sheet's is '%s'", w->inputs[b], j,
-                                  h->sample_ids[j],
-                                  n_cohort < plan->sheet->n_samples ? plan->sheet->samples[n_cohort].id : "(none)");
-    }
-    char *seq = NULL;
-    int64_t seq_len = 0;
-    if (s == TSR_OK)
-        s = tsr_ref_fetch(st->ref, contig, reg->start, reg->end, &seq, &seq_len);
     tsr_joint_opts_t o;
     tsr_joint_opts_init(&o);
     o.min_qual = plan->opts.min_qual;
@@ -117,28 +93,59 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     tsr_mem_budget_t bud;
     if (s == TSR_OK)
         s = tsr_plan_budget(plan, &bud);
-    tsr_callset_writer_t *out = NULL;
-    if (s == TSR_OK)
-        s = tsr_callset_writer_open(w->output, contig, reg->start, reg->end, (int32_t)n_samples, 0, 0, &out);
-    int64_t window = tsr_joint_window_sites(n_samples, bud.joint_bytes);
-    if (plan->opts.joint_window > 0 && plan->opts.joint_window < window)
-        window = plan->opts.joint_window;
-    if (s == TSR_OK)
-        s = tsr_joint_region_windows(rd, w->n_inputs, seq, &o, window, out);
-    tsr_status_t c = tsr_callset_writer_close(&out, s == TSR_OK);
-    if (s == TSR_OK)
-        s = c;
-    for (int b = 0; rd && b < w->n_inputs; b++)
-        tsr_partition_reader_close(&rd[b]);
+    /* a packed unit: one region after another, each from and into its members of the unit's files */
+    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
+        const tsr_region_t *reg = &w->reg[k];
+        const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
+        char path[4200];
+        int n_cohort = 0; /* the batches' samples must be the sheet's, in order, for the sexes to line up */
+        int64_t n_samples = 0;
+        if (!contig)
+            s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
+                              reg->name, plan->opts.ref);
+        for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
+            tsr_work_member(w, w->inputs[b], k, 0, path, sizeof path);
+            s = tsr_partition_reader_open(path, &rd[b]);
+            const tsr_evidence_t *h = s == TSR_OK ? tsr_partition_reader_head(rd[b]) : NULL;
+            if (h && (strcmp(h->contig, contig) != 0 || h->start != reg->start || h->end != reg->end))
+                s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld, the plan expects region %s", path,
+                                  h->contig, (long long)h->start + 1, (long long)h->end, reg->name);
+            if (h)
+                n_samples += h->n_samples;
+            for (int j = 0; s == TSR_OK && h && j < h->n_samples; j++, n_cohort++)
+                if (n_cohort >= plan->sheet->n_samples || strcmp(h->sample_ids[j], plan->sheet->samples[n_cohort].id))
+                    s = tsr_error_set(TSR_ERR_STATE, "%s: sample %d is '%s', the sheet's is '%s'", path, j,
+                                      h->sample_ids[j],
+                                      n_cohort < plan->sheet->n_samples ? plan->sheet->samples[n_cohort].id : "(none)");
+        }
+        char *seq = NULL;
+        int64_t seq_len = 0;
+        if (s == TSR_OK)
+            s = tsr_ref_fetch(st->ref, contig, reg->start, reg->end, &seq, &seq_len);
+        tsr_callset_writer_t *out = NULL;
+        tsr_work_member(w, w->output, k, 1, path, sizeof path);
+        if (s == TSR_OK)
+            s = tsr_callset_writer_open(path, contig, reg->start, reg->end, (int32_t)n_samples, 0, 0, &out);
+        int64_t window = tsr_joint_window_sites(n_samples, bud.joint_bytes);
+        if (plan->opts.joint_window > 0 && plan->opts.joint_window < window)
+            window = plan->opts.joint_window;
+        if (s == TSR_OK)
+            s = tsr_joint_region_windows(rd, w->n_inputs, seq, &o, window, out);
+        tsr_status_t c = out ? tsr_callset_writer_close(&out, s == TSR_OK) : TSR_OK;
+        if (s == TSR_OK)
+            s = c;
+        for (int b = 0; b < w->n_inputs; b++)
+            tsr_partition_reader_close(&rd[b]);
+        free(seq);
+    }
     free(rd);
-    free(seq);
     tsr_plan_work_destroy(&w);
     return s;
 }
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 4, /* 4: windowed (evidence read and call set written a window of sites at a time); haploid calls */
+    .version = 5, /* 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

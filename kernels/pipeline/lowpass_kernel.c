@@ -1,9 +1,10 @@
 /*
  * lowpass_kernel.c - the low-pass kernel objects (issue 6). In lowpass mode
  * the call task type runs "lowpass_evidence" (one batch's alignment files ->
- * DIR/evidence/R/bK.h5, a low-pass partition) and the joint task type runs
- * "lowpass_discover" (every batch of R -> DIR/joint/R.h5), each on the work
- * unit tsr_plan_work_create() resolves. See kernels/README.md.
+ * DIR/evidence/G/U/bK.h5, a low-pass partition) and the joint task type runs
+ * "lowpass_discover" (every batch of U -> DIR/joint/G/U.h5), each on the work
+ * unit tsr_plan_work_create() resolves, one region of the unit after another
+ * (a packed unit's files hold a member per region). See kernels/README.md.
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -73,23 +74,29 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     const tsr_plan_t *plan = env->plan;
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(plan, task, &w));
-    const tsr_region_t *reg = w->reg;
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
-    const char *contig = NULL;
-    char *seq = NULL;
-    int64_t seq_len = 0;
-    tsr_status_t s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
-                                          &o.ref_before, &seq_len);
-    tsr_lp_evidence_t *ev = NULL;
-    if (s == TSR_OK)
-        s = tsr_lp_evidence_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs,
-                                   w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
-    if (s == TSR_OK)
-        s = tsr_lp_partition_write(w->output, ev);
-    tsr_lp_evidence_destroy(&ev);
+    /* a packed unit: each region into its member, every input opened once for all of them */
+    tsr_status_t s = w->n_regs > 1 ? tsr_region_readers_create(w->n_inputs, &o.readers) : TSR_OK;
+    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
+        const tsr_region_t *reg = &w->reg[k];
+        const char *contig = NULL;
+        char *seq = NULL, out[4200];
+        int64_t seq_len = 0;
+        s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
+                                 &o.ref_before, &seq_len);
+        tsr_lp_evidence_t *ev = NULL;
+        if (s == TSR_OK)
+            s = tsr_lp_evidence_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs,
+                                       w->sample_ids, (const char *const *)w->inputs, &o, env->pool, &ev);
+        tsr_work_member(w, w->output, k, 1, out, sizeof out);
+        if (s == TSR_OK)
+            s = tsr_lp_partition_write(out, ev);
+        tsr_lp_evidence_destroy(&ev);
+        free(seq);
+    }
+    tsr_region_readers_destroy(&o.readers);
     tsr_plan_work_destroy(&w);
-    free(seq);
     return s;
 }
 
@@ -98,27 +105,27 @@ static tsr_status_t lp_sink(void *ctx, const tsr_callset_t *window)
     return tsr_callset_writer_append(ctx, window);
 }
 
-static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
+/* One region of a discovery task's unit: member k of every batch's partition -> member k of the call set. */
+static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, const tsr_task_t *task,
+                                       const tsr_work_t *w, int k)
 {
-    lp_state_t *st = state;
-    const tsr_plan_t *plan = env->plan;
-    tsr_work_t *w = NULL;
-    TSR_CALL(tsr_plan_work_create(plan, task, &w));
-    const tsr_region_t *reg = w->reg;
+    const tsr_region_t *reg = &w->reg[k];
     const char *contig = tsr_ref_contig_name(st->ref, reg->contig);
     tsr_lp_evidence_t **ev = NULL;
     tsr_status_t s = TSR_OK;
+    char path[4200];
     if (!contig)
         s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
                           plan->opts.ref);
     if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
     for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
-        s = tsr_lp_partition_read(w->inputs[b], &ev[b]);
+        tsr_work_member(w, w->inputs[b], k, 0, path, sizeof path);
+        s = tsr_lp_partition_read(path, &ev[b]);
         if (s == TSR_OK && (strcmp(ev[b]->contig, contig) != 0 || ev[b]->start != reg->start ||
                             ev[b]->end != reg->end || ev[b]->n_samples != w->input_samples[b]))
             s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld for %d samples, the plan expects region %s",
-                              w->inputs[b], ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
+                              path, ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
                               ev[b]->n_samples, reg->name);
     }
     tsr_lp_opts_t o;
@@ -127,8 +134,9 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     tsr_callset_writer_t *cw = NULL;
     const tsr_sheet_t *sh = w->sheet;
     const int32_t N = w->n_samples;
+    tsr_work_member(w, w->output, k, 1, path, sizeof path);
     if (s == TSR_OK)
-        s = tsr_callset_writer_open(w->output, contig, reg->start, reg->end, N, 1, sh->n_populations, &cw);
+        s = tsr_callset_writer_open(path, contig, reg->start, reg->end, N, 1, sh->n_populations, &cw);
     if (s == TSR_OK)
         s = tsr_lp_discover_region(ev, w->n_inputs, sh->sample_pop, sh->n_populations, &o,
                                    tsr_callset_window_sites(N), lp_sink, cw);
@@ -138,13 +146,23 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     for (int b = 0; ev && b < w->n_inputs; b++)
         tsr_lp_evidence_destroy(&ev[b]);
     free(ev);
+    return s;
+}
+
+static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
+{
+    tsr_work_t *w = NULL;
+    TSR_CALL(tsr_plan_work_create(env->plan, task, &w));
+    tsr_status_t s = TSR_OK;
+    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) /* a packed unit: one region after another */
+        s = lp_discover_member(state, env->plan, task, w, k);
     tsr_plan_work_destroy(&w);
     return s;
 }
 
 const tsr_kernel_t tsr_kernel_lowpass_evidence = {
     .name = "lowpass_evidence",
-    .version = 2,
+    .version = 3,
     .init = lp_init,
     .process = lp_evidence_process,
     .destroy = lp_destroy,
@@ -152,7 +170,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 3,
+    .version = 4,
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,

@@ -43,6 +43,21 @@ typedef struct tsr_region {
     char name[64];     /* file-name-safe label, e.g. "chr1_000000001_001000000" */
 } tsr_region_t;
 
+/*
+ * A work unit (issue 18): consecutive regions [first, first + n) in genome order (reference .fai order)
+ * totalling at most --shard-size bases (a region of a full shard is a unit alone), so small contigs share
+ * tasks and files and the task count follows bases, not contigs. A unit of n > 1 regions writes packed
+ * files (io/h5_store.h): member k holds region first + k.
+ */
+typedef struct tsr_unit {
+    int first, n;      /* regions [first, first + n) of plan->regions */
+    char name[64];     /* "UUUUUUUU_contig_start1" (8+ digits, so names sort in genome order) */
+} tsr_unit_t;
+/* The most regions one unit packs (bounds a task's members and its file's groups). */
+#define TSR_UNIT_MAX_REGIONS 1000
+/* Units per directory level: evidence/gGGGGG/U/ and joint/gGGGGG/U.h5, GGGGG = unit / TSR_UNIT_FANOUT. */
+#define TSR_UNIT_FANOUT 1000
+
 typedef struct tsr_batch {
     int first, n;      /* samples [first, first+n) of the sheet */
     int part, index;   /* the sheet part holding them (0 = the run's sheet, k = the k-th `tessera add`) and
@@ -172,6 +187,8 @@ typedef struct tsr_plan {
     tsr_sheet_t *sheet;
     int n_regions;
     tsr_region_t *regions;
+    int n_units;           /* work units packing the regions (tsr_unit_t); call and joint tasks are per unit */
+    tsr_unit_t *units;
     int n_batches;
     tsr_batch_t *batches;
     int *align_slots;      /* per sample: align map tasks (0 for aligned inputs), see tsr_plan_align_slots */
@@ -233,8 +250,9 @@ tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, s
 #define TSR_ALN_FORMAT_DEFAULT "cram"
 /* Output paths relative to outdir. tsr_plan_aln_path: aln/S.bam or aln/S.cram (opts.aln_format). */
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len);
-void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len);
-void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len);
+/* evidence/gGGGGG/U/bBBBBB.h5 and joint/gGGGGG/U.h5 of unit `unit` (see tsr_unit_t). */
+void tsr_plan_evidence_path(const tsr_plan_t *plan, int unit, int batch, char *buf, size_t len);
+void tsr_plan_joint_path(const tsr_plan_t *plan, int unit, char *buf, size_t len);
 /*
  * Align work units (kernels/README.md). A FASTQ sample gets one index task
  * (scan the reads once, record where every chunk of align_chunk_pairs read
@@ -267,8 +285,12 @@ tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char 
  */
 typedef struct tsr_work {
     tsr_task_type_t type;     /* TSR_TASK_ALIGN, TSR_TASK_CALL, TSR_TASK_JOINT or TSR_TASK_COHORT */
-    int region;               /* call, joint: index into plan->regions; -1 for cohort */
+    int region;               /* call, joint: index into plan->regions of the unit's first region; -1 for cohort */
     const tsr_region_t *reg;  /* call, joint: &plan->regions[region]; NULL for cohort */
+    int unit;                 /* call, joint: index into plan->units; -1 otherwise */
+    int n_regs;               /* call, joint: the unit's regions reg[0 .. n_regs) (genome order); 0 otherwise.
+                                 A kernel loops over them, reading and writing member k of its files
+                                 through tsr_work_member() */
     int batch;                /* call: index into plan->batches; -1 otherwise */
     const tsr_batch_t *bt;    /* call: &plan->batches[batch] (its sheet part and index in it); NULL otherwise */
     int n_inputs;
@@ -299,6 +321,12 @@ typedef struct tsr_work {
  * Destroy with tsr_plan_work_destroy().
  */
 tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task, tsr_work_t **w) TSR_RESULT_USED;
+/*
+ * The path of member k (the unit's k-th region) of one of w's files: `path` itself when the unit has one
+ * region, else "path#k" to read or "path#k/n" to write (io/h5_store.h, packed files; members are written
+ * in order k = 0 .. n_regs - 1). Not collective.
+ */
+void tsr_work_member(const tsr_work_t *w, const char *path, int k, int write, char *buf, size_t len);
 /* Free a work unit (not what the plan owns); accepts NULL and sets *w to NULL. Not collective. */
 void tsr_plan_work_destroy(tsr_work_t **w);
 

@@ -319,6 +319,7 @@ void tsr_plan_destroy(tsr_plan_t **pp)
         return;
     tsr_sheet_destroy(&(*pp)->sheet);
     free((*pp)->regions);
+    free((*pp)->units);
     free((*pp)->batches);
     free((*pp)->align_slots);
     free((*pp)->part_first);

@@ -124,7 +124,7 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     TSR_CALL(tsr_graph_create(&g));
     const tsr_sheet_t *sh = plan->sheet;
     tsr_task_id_t *align_id = calloc((size_t)sh->n_samples, sizeof *align_id);
-    tsr_task_id_t *joint_id = calloc((size_t)plan->n_regions, sizeof *joint_id);
+    tsr_task_id_t *joint_id = calloc((size_t)plan->n_units + 1, sizeof *joint_id);
     tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     char key[1024], o1[1024];
     for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
@@ -141,8 +141,11 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         *out = g;
         return s;
     }
-    for (int r = 0; r < plan->n_regions && s == TSR_OK; r++) {
-        const tsr_region_t *reg = &plan->regions[r];
+    for (int u = 0; u < plan->n_units && s == TSR_OK; u++) {
+        const tsr_unit_t *un = &plan->units[u];
+        int64_t bases = 0;
+        for (int k = 0; k < un->n; k++)
+            bases += plan->regions[un->first + k].end - plan->regions[un->first + k].start;
         tsr_task_id_t *call_id = calloc((size_t)plan->n_batches, sizeof *call_id);
         if (!call_id) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
@@ -151,13 +154,13 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
             const tsr_batch_t *bt = &plan->batches[b];
             if (bt->part == 0)
-                snprintf(key, sizeof key, "call/%s/b%05d", reg->name, bt->index);
+                snprintf(key, sizeof key, "call/%s/b%05d", un->name, bt->index);
             else
-                snprintf(key, sizeof key, "call/%s/p%04d_b%05d", reg->name, bt->part, bt->index);
-            tsr_plan_evidence_path(plan, r, b, o1, sizeof o1);
+                snprintf(key, sizeof key, "call/%s/p%04d_b%05d", un->name, bt->part, bt->index);
+            tsr_plan_evidence_path(plan, u, b, o1, sizeof o1);
             const char *outs[1] = {o1};
-            double cost = (double)(reg->end - reg->start) * plan->batches[b].n * 1e-3;
-            s = tsr_graph_add(g, TSR_TASK_CALL, key, cost, (int64_t)r * plan->n_batches + b, outs, 1, &call_id[b]);
+            double cost = (double)bases * plan->batches[b].n * 1e-3;
+            s = tsr_graph_add(g, TSR_TASK_CALL, key, cost, (int64_t)u * plan->n_batches + b, outs, 1, &call_id[b]);
             for (int k = 0; k < plan->batches[b].n && s == TSR_OK; k++) {
                 int smp = plan->batches[b].first + k;
                 if (align_id[smp] >= 0)
@@ -165,14 +168,14 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             }
         }
         if (s == TSR_OK) {
-            snprintf(key, sizeof key, "joint/%s", reg->name);
-            tsr_plan_joint_path(plan, r, o1, sizeof o1);
+            snprintf(key, sizeof key, "joint/%s", un->name);
+            tsr_plan_joint_path(plan, u, o1, sizeof o1);
             const char *outs[1] = {o1};
-            double cost = (double)(reg->end - reg->start) * sh->n_samples * 1e-4;
-            s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, r, outs, 1, &joint_id[r]);
+            double cost = (double)bases * sh->n_samples * 1e-4;
+            s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, u, outs, 1, &joint_id[u]);
         }
         for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
-            s = tsr_graph_add_dep(g, joint_id[r], call_id[b]);
+            s = tsr_graph_add_dep(g, joint_id[u], call_id[b]);
         free(call_id);
     }
     if (s == TSR_OK) {
@@ -180,8 +183,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
                                "report.html"};
         tsr_task_id_t cid;
         s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 6, &cid);
-        for (int r = 0; r < plan->n_regions && s == TSR_OK; r++)
-            s = tsr_graph_add_dep(g, cid, joint_id[r]);
+        for (int u = 0; u < plan->n_units && s == TSR_OK; u++)
+            s = tsr_graph_add_dep(g, cid, joint_id[u]);
     }
     free(align_id);
     free(joint_id);

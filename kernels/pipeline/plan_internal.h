@@ -17,6 +17,13 @@
 tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref) TSR_RESULT_USED;
 
 /*
+ * Fill plan->units and plan->n_units from plan->regions (tsr_unit_t: consecutive regions while they total
+ * at most opts.shard_size bases, at most TSR_UNIT_MAX_REGIONS). Run by tsr_plan_regions(). Owned by the
+ * plan. Not collective. (plan_regions.c)
+ */
+tsr_status_t tsr_plan_units(tsr_plan_t *plan) TSR_RESULT_USED;
+
+/*
  * Fill plan->align_slots: the map tasks of each FASTQ sample, from its files' sizes (0 for aligned inputs).
  * Owned by the plan. Not collective. (plan_graph.c)
  */

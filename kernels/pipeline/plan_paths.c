@@ -40,19 +40,26 @@ void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len
     snprintf(buf, len, "aln/%s.%s", plan->sheet->samples[sample].id, strcmp(fmt, "cram") ? "bam" : "cram");
 }
 
-/* Part 0 keeps the names of a run without adds; part p >= 1 names its part: evidence/R/pPPPP_bBBBBB.h5. */
-void tsr_plan_evidence_path(const tsr_plan_t *plan, int region, int batch, char *buf, size_t len)
+/*
+ * Two directory levels, so no directory holds more than TSR_UNIT_FANOUT units (or a unit's batches):
+ * evidence/gGGGGG/U/bBBBBB.h5 with GGGGG = unit / TSR_UNIT_FANOUT. Part 0 keeps the names of a run
+ * without adds; part p >= 1 names its part: .../U/pPPPP_bBBBBB.h5. Fixed-width numbers keep the
+ * lexical order of every level the genome order.
+ */
+void tsr_plan_evidence_path(const tsr_plan_t *plan, int unit, int batch, char *buf, size_t len)
 {
     const tsr_batch_t *b = &plan->batches[batch];
+    const char *u = plan->units[unit].name;
+    int g = unit / TSR_UNIT_FANOUT;
     if (b->part == 0)
-        snprintf(buf, len, "evidence/%s/b%05d.h5", plan->regions[region].name, b->index);
+        snprintf(buf, len, "evidence/g%05d/%s/b%05d.h5", g, u, b->index);
     else
-        snprintf(buf, len, "evidence/%s/p%04d_b%05d.h5", plan->regions[region].name, b->part, b->index);
+        snprintf(buf, len, "evidence/g%05d/%s/p%04d_b%05d.h5", g, u, b->part, b->index);
 }
 
-void tsr_plan_joint_path(const tsr_plan_t *plan, int region, char *buf, size_t len)
+void tsr_plan_joint_path(const tsr_plan_t *plan, int unit, char *buf, size_t len)
 {
-    snprintf(buf, len, "joint/%s.h5", plan->regions[region].name);
+    snprintf(buf, len, "joint/g%05d/%s.h5", unit / TSR_UNIT_FANOUT, plan->units[unit].name);
 }
 
 tsr_status_t tsr_plan_sample_alignments(const tsr_plan_t *plan, int sample, char *buf, size_t len)

@@ -2,14 +2,19 @@
  * plan_regions.c - the plan's regions: --regions (contigs, chr:beg-end
  * intervals, or a BED file; the whole reference when absent) merged, then
  * cut into fixed shards on a global grid (multiples of --shard-size from each
- * contig's start), so a region's bounds never depend on the layout. Region
- * names are NNNNN_contig_start1 so files sort in genome order.
+ * contig's start), so a region's bounds never depend on the layout; then
+ * packed into work units (tsr_unit_t): consecutive regions in genome order
+ * while their bases total at most --shard-size, so a reference of thousands
+ * of small contigs (GRCh38's decoys, alts, HLA) costs tasks and files by
+ * bases, not by contigs. Region and unit names are NNNNNNNN_contig_start1
+ * (8+ digits) so names sort in genome order past 99,999.
  */
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/pipeline/plan_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +125,34 @@ static int tsr_interval_cmp(const void *a, const void *b)
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
+/*
+ * Positions the outputs can hold (issue 18): BCF and VCF positions are 32-bit (cohort.bcf cannot name a
+ * base past 2^31 - 1), and a BAM index (.bai) bins only the first 2^29 bases of a contig, so FASTQ samples
+ * aligned into aln/S.bam (--aln-format bam) are refused on a longer contig; CRAM's .crai has no such limit.
+ * One line naming the contig, its length and what to do.
+ */
+static tsr_status_t tsr_plan_position_limits(const tsr_plan_t *plan, const tsr_ref_t *ref, const tsr_ivec_t *iv)
+{
+    const int64_t bcf_max = INT32_MAX, bai_max = (int64_t)1 << 29;
+    for (int i = 0; i < iv->n; i++)
+        if (iv->v[i].end > bcf_max)
+            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp and --regions reaches base %lld: BCF/VCF "
+                                 "positions are 32-bit (at most %lld); restrict --regions to the first %lld bases",
+                                 tsr_ref_contig_name(ref, iv->v[i].contig),
+                                 (long long)tsr_ref_contig_length(ref, iv->v[i].contig), (long long)iv->v[i].end,
+                                 (long long)bcf_max, (long long)bcf_max);
+    int fastq = 0;
+    for (int i = 0; plan->sheet && i < plan->sheet->n_samples; i++)
+        fastq |= plan->sheet->samples[i].kind == TSR_INPUT_FASTQ;
+    const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
+    for (int c = 0; fastq && !strcmp(fmt, "bam") && c < tsr_ref_n_contigs(ref); c++)
+        if (tsr_ref_contig_length(ref, c) > bai_max)
+            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp, longer than a BAM index (.bai) can hold "
+                                 "(%lld); use --aln-format cram (its .crai has no limit)", tsr_ref_contig_name(ref, c),
+                                 (long long)tsr_ref_contig_length(ref, c), (long long)bai_max);
+    return TSR_OK;
+}
+
 tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
 {
     tsr_ivec_t iv = {0};
@@ -142,6 +175,12 @@ tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
     }
     if (s == TSR_OK && iv.n == 0)
         s = tsr_error_set(TSR_ERR_USAGE, "--regions selects nothing");
+    if (s != TSR_OK) {
+        free(iv.v);
+        return s;
+    }
+    if (s == TSR_OK)
+        s = tsr_plan_position_limits(plan, ref, &iv);
     if (s != TSR_OK) {
         free(iv.v);
         return s;
@@ -177,10 +216,39 @@ tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
             for (; cn[k] && k + 1 < sizeof safe; k++)
                 safe[k] = (isalnum((unsigned char)cn[k]) || cn[k] == '.' || cn[k] == '-') ? cn[k] : '_';
             safe[k] = '\0';
-            snprintf(r->name, sizeof r->name, "%05d_%s_%lld", plan->n_regions, safe, (long long)r->start + 1);
+            snprintf(r->name, sizeof r->name, "%08d_%s_%lld", plan->n_regions, safe, (long long)r->start + 1);
             plan->n_regions++;
         }
     }
     free(iv.v);
+    return tsr_plan_units(plan);
+}
+
+tsr_status_t tsr_plan_units(tsr_plan_t *plan)
+{
+    free(plan->units);
+    plan->n_units = 0;
+    plan->units = calloc((size_t)plan->n_regions + 1, sizeof *plan->units);
+    if (!plan->units)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory planning %d work units", plan->n_regions);
+    const int64_t w = plan->opts.shard_size;
+    for (int r = 0; r < plan->n_regions;) {
+        tsr_unit_t *u = &plan->units[plan->n_units];
+        int64_t bases = plan->regions[r].end - plan->regions[r].start;
+        u->first = r;
+        u->n = 1;
+        while (r + u->n < plan->n_regions && u->n < TSR_UNIT_MAX_REGIONS) {
+            const tsr_region_t *next = &plan->regions[r + u->n];
+            if (bases + (next->end - next->start) > w)
+                break;
+            bases += next->end - next->start;
+            u->n++;
+        }
+        /* the first region's name after its 8-digit index: "RRRRRRRR_contig_start1" */
+        const char *label = strchr(plan->regions[r].name, '_');
+        snprintf(u->name, sizeof u->name, "%08d%s", plan->n_units, label ? label : "");
+        r += u->n;
+        plan->n_units++;
+    }
     return TSR_OK;
 }

@@ -84,7 +84,7 @@ static tsr_status_t tsr_work_align(const tsr_plan_t *plan, tsr_work_t *w)
     return tsr_work_path(plan, rel, 0, &w->output2);
 }
 
-/* A call task: the batch's alignment files and ids; the evidence partition, its directory created. */
+/* A call task: the batch's alignment files and ids; the unit's evidence partition, its directory created. */
 static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_work_t *w)
 {
     const tsr_batch_t *b = &plan->batches[bi];
@@ -102,7 +102,7 @@ static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_wor
     return tsr_work_set_output(w, full);
 }
 
-/* A joint task: the region's partition of every batch; the region's call set, its directory created. */
+/* A joint task: the unit's partition of every batch; the unit's call set, its directory created. */
 static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
 {
     char rel[4096], full[4096];
@@ -118,16 +118,23 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
     return tsr_work_set_output(w, full);
 }
 
-/* The cohort task: every region's call set; its outputs go into the run's directory. */
+/*
+ * The cohort task: every region's call set, in region order (a packed unit's member per region, "U.h5#k");
+ * its outputs go into the run's directory.
+ */
 static tsr_status_t tsr_work_cohort(const tsr_plan_t *plan, tsr_work_t *w)
 {
-    for (int r = 0; r < plan->n_regions; r++) {
-        char rel[1024], path[4096];
-        tsr_plan_joint_path(plan, r, rel, sizeof rel);
-        TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
-        w->input_samples[r] = plan->sheet->n_samples;
-        if (!(w->inputs[r] = strdup(path)))
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int u = 0, r = 0; u < plan->n_units; u++) {
+        for (int k = 0; k < plan->units[u].n; k++, r++) {
+            char rel[1024], path[4200];
+            tsr_plan_joint_path(plan, u, rel, sizeof rel);
+            if (plan->units[u].n > 1)
+                snprintf(rel + strlen(rel), sizeof rel - strlen(rel), "#%d", k);
+            TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+            w->input_samples[r] = plan->sheet->n_samples;
+            if (!(w->inputs[r] = strdup(path)))
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        }
     }
     return tsr_work_set_output(w, plan->opts.outdir);
 }
@@ -136,7 +143,7 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
 {
     *out = NULL;
     tsr_task_type_t type = (tsr_task_type_t)task->type;
-    int r = -1, bi = -1, n_inputs = 0, n_samples = plan->sheet->n_samples;
+    int r = -1, u = -1, bi = -1, n_inputs = 0, n_samples = plan->sheet->n_samples;
     tsr_align_step_t step = TSR_ALIGN_STEP_INDEX;
     int sample = -1, slot = 0;
     if (type == TSR_TASK_ALIGN) {
@@ -149,29 +156,33 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
         n_inputs = step == TSR_ALIGN_STEP_INDEX ? 0 : step == TSR_ALIGN_STEP_MAP ? 1 : 1 + 2 * plan->align_slots[sample];
         n_samples = 1;
     } else if (type == TSR_TASK_CALL) {
-        if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_regions * plan->n_batches)
+        if (plan->n_batches <= 0 || task->arg < 0 || task->arg >= (int64_t)plan->n_units * plan->n_batches)
             return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
                                  tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
-        r = (int)(task->arg / plan->n_batches);
+        u = (int)(task->arg / plan->n_batches);
         bi = (int)(task->arg % plan->n_batches);
         n_inputs = n_samples = plan->batches[bi].n;
     } else if (type == TSR_TASK_JOINT) {
-        if (task->arg < 0 || task->arg >= plan->n_regions)
+        if (task->arg < 0 || task->arg >= plan->n_units)
             return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
                                  tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
-        r = (int)task->arg;
+        u = (int)task->arg;
         n_inputs = plan->n_batches;
     } else if (type == TSR_TASK_COHORT) {
         n_inputs = plan->n_regions;
     } else {
         return tsr_error_set(TSR_ERR_INTERNAL, "task %s: type %d has no resolved work unit", task->key, task->type);
     }
+    if (u >= 0)
+        r = plan->units[u].first;
     tsr_work_t *w = tsr_work_alloc(n_inputs, n_samples);
     if (!w)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory resolving task %s", task->key);
     w->type = type;
     w->region = r;
     w->reg = r >= 0 ? &plan->regions[r] : NULL;
+    w->unit = u;
+    w->n_regs = u >= 0 ? plan->units[u].n : 0;
     w->batch = bi;
     w->bt = bi >= 0 ? &plan->batches[bi] : NULL;
     w->sheet = plan->sheet;
@@ -186,11 +197,11 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
         w->input_samples[0] = 1;
         s = tsr_work_align(plan, w);
     } else if (type == TSR_TASK_CALL) {
-        s = tsr_work_call(plan, r, bi, w);
+        s = tsr_work_call(plan, u, bi, w);
     } else {
         for (int i = 0; i < n_samples; i++)
             w->sample_ids[i] = plan->sheet->samples[i].id;
-        s = type == TSR_TASK_JOINT ? tsr_work_joint(plan, r, w) : tsr_work_cohort(plan, w);
+        s = type == TSR_TASK_JOINT ? tsr_work_joint(plan, u, w) : tsr_work_cohort(plan, w);
     }
     if (s != TSR_OK) {
         tsr_plan_work_destroy(&w);
@@ -198,6 +209,16 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
     }
     *out = w;
     return TSR_OK;
+}
+
+void tsr_work_member(const tsr_work_t *w, const char *path, int k, int write, char *buf, size_t len)
+{
+    if (w->n_regs <= 1)
+        snprintf(buf, len, "%s", path);
+    else if (write)
+        snprintf(buf, len, "%s#%d/%d", path, k, w->n_regs);
+    else
+        snprintf(buf, len, "%s#%d", path, k);
 }
 
 void tsr_plan_work_destroy(tsr_work_t **wp)
