@@ -95,6 +95,7 @@ typedef struct tsr_run_opts {
     int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
     const char *ploidy_bed; /* --ploidy-bed: ploidy rules replacing the built-in GRCh37/38 ones (io/ploidy.h) */
+    const char *targets;    /* --targets: BED of target intervals; calling is restricted to them (plan_regions.c) */
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */

@@ -153,6 +153,66 @@ static tsr_status_t tsr_plan_position_limits(const tsr_plan_t *plan, const tsr_r
     return TSR_OK;
 }
 
+/* Sort `iv` and merge its overlapping (or touching) intervals, in place. */
+static void tsr_ivec_merge(tsr_ivec_t *iv)
+{
+    qsort(iv->v, (size_t)iv->n, sizeof *iv->v, tsr_interval_cmp);
+    int m = 0;
+    for (int i = 0; i < iv->n; i++) {
+        if (m > 0 && iv->v[m - 1].contig == iv->v[i].contig && iv->v[i].start <= iv->v[m - 1].end) {
+            if (iv->v[i].end > iv->v[m - 1].end)
+                iv->v[m - 1].end = iv->v[i].end;
+        } else {
+            iv->v[m++] = iv->v[i];
+        }
+    }
+    iv->n = m;
+}
+
+/*
+ * --targets BED: keep only the parts of `iv` (the --regions intervals) inside
+ * a target. Both sides are sorted and merged, then intersected in one sweep.
+ */
+static tsr_status_t tsr_plan_targets(const tsr_ref_t *ref, const char *path, tsr_ivec_t *iv)
+{
+    tsr_ivec_t tv = {0}, out = {0};
+    tsr_status_t s = tsr_parse_bed(ref, path, &tv);
+    if (s == TSR_OK && tv.n == 0)
+        s = tsr_error_set(TSR_ERR_USAGE, "--targets %s lists no interval; give a BED of the capture targets", path);
+    if (s == TSR_OK) {
+        tsr_ivec_merge(iv);
+        tsr_ivec_merge(&tv);
+        for (int i = 0, j = 0; i < iv->n && j < tv.n && s == TSR_OK;) {
+            const tsr_interval_t *a = &iv->v[i], *b = &tv.v[j];
+            if (a->contig != b->contig) {
+                if (a->contig < b->contig)
+                    i++;
+                else
+                    j++;
+                continue;
+            }
+            int64_t lo = a->start > b->start ? a->start : b->start, hi = a->end < b->end ? a->end : b->end;
+            if (hi > lo)
+                s = tsr_ivec_push(&out, a->contig, lo, hi);
+            if (a->end < b->end)
+                i++;
+            else
+                j++;
+        }
+    }
+    if (s == TSR_OK && out.n == 0)
+        s = tsr_error_set(TSR_ERR_USAGE, "--targets %s: no target overlaps the regions to call (--regions); check "
+                          "that the BED's contig names are the reference's", path);
+    free(tv.v);
+    if (s != TSR_OK) {
+        free(out.v);
+        return s;
+    }
+    free(iv->v);
+    *iv = out;
+    return TSR_OK;
+}
+
 tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
 {
     tsr_ivec_t iv = {0};
@@ -175,6 +235,8 @@ tsr_status_t tsr_plan_regions(tsr_plan_t *plan, const tsr_ref_t *ref)
     }
     if (s == TSR_OK && iv.n == 0)
         s = tsr_error_set(TSR_ERR_USAGE, "--regions selects nothing");
+    if (s == TSR_OK && plan->opts.targets)
+        s = tsr_plan_targets(ref, plan->opts.targets, &iv);
     if (s != TSR_OK) {
         free(iv.v);
         return s;

@@ -77,6 +77,11 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "built-in GRCh37/GRCh38 ones (chrX outside the PARs and chrY haploid for\n"
      "males, MT haploid; the sheet's optional sex column) [built-in]",
      TSR_RUN_OPT_STR, TSR_OPT(ploidy_bed), NULL, NULL, 0, NULL, NULL, 0},
+    {"targets", "BED",
+     "call only inside these target intervals (an exome's or panel's capture\n"
+     "BED, padded as you want it called), intersected with --regions;\n"
+     "--mode auto then measures depth inside them [the whole --regions]",
+     TSR_RUN_OPT_STR, TSR_OPT(targets), NULL, NULL, 0, NULL, NULL, 0},
     {"ignore-sm", "",
      "accept an aligned input whose @RG SM is not its sheet sample (or names\n"
      "several samples); without it such a file is refused",

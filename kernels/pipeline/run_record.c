@@ -59,6 +59,9 @@ void tsr_plan_fingerprint(tsr_plan_t *plan)
     a = tsr_crc_str(a, o->ploidy_bed ? o->ploidy_bed : "ploidy-bed=");
     if (o->ploidy_bed)
         a = tsr_crc_file_or_zero(o->ploidy_bed, a);
+    a = tsr_crc_str(a, o->targets ? o->targets : "targets=");
+    if (o->targets)
+        a = tsr_crc_file_or_zero(o->targets, a);
     snprintf(fai, sizeof fai, "%s.fai", o->ref);
     a = tsr_crc_file_or_zero(fai, a);
     a = tsr_crc_file_or_zero(o->samples, a);
