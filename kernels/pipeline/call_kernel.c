@@ -66,9 +66,11 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         o.min_gl_baseq = o.min_baseq;
     o.ref_path = plan->opts.ref;
 
-    /* a packed unit: one region after another, each into its member of the unit's partition, every
-       input opened once for all of them */
-    tsr_status_t s = w->n_regs > 1 ? tsr_region_readers_create(w->n_inputs, &o.readers) : TSR_OK;
+    /* a packed unit: one region after another, each into its member of the unit's partition; every
+       input (file, index, CRAM reference) is opened once for the task, and both passes of every region
+       reuse it (issue 17: it was opened twice per region), at the cost of the batch's indexes held
+       together for the task */
+    tsr_status_t s = tsr_region_readers_create(w->n_inputs, &o.readers);
     for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
         const tsr_region_t *reg = &w->reg[k];
         const char *contig = NULL;
