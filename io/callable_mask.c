@@ -158,13 +158,13 @@ static void mask_add_sample(const tsr_evidence_t *ev, int j, int pop, int n_pops
     (void)len;
 }
 
-/* Every batch of one region directory. */
-static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const char *rdir)
+/*
+ * Every batch of one region: the batch files of its unit directory (`files`), or their member `member`
+ * when the unit is packed (member < 0: whole files).
+ */
+static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const char *rdir, struct dirent **files,
+                                int nf, int member)
 {
-    struct dirent **files = NULL;
-    int nf = scandir(rdir, &files, mask_dir_filter, alphasort);
-    if (nf < 0)
-        return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", rdir, strerror(errno));
     tsr_status_t s = TSR_OK;
     int32_t *diff = NULL, *run = NULL;
     char *contig = NULL;
@@ -174,7 +174,12 @@ static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const c
         size_t l = strlen(files[f]->d_name);
         if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
             continue;
-        char *path = tsr_path_join(rdir, files[f]->d_name);
+        char *file = tsr_path_join(rdir, files[f]->d_name);
+        size_t pl = file ? strlen(file) + 16 : 0;
+        char *path = file ? malloc(pl) : NULL;
+        if (path)
+            snprintf(path, pl, member >= 0 ? "%s#%d" : "%s", file, member);
+        free(file);
         if (!path) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the callable mask of %s", rdir);
             break;
@@ -232,6 +237,29 @@ static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const c
     free(run);
     free(diff);
     free(contig);
+    return s;
+}
+
+/* One unit directory (evidence/gGGGGG/U): its regions, a packed unit's members in order. */
+static tsr_status_t mask_unit(mask_out_t *m, const tsr_sheet_t *sheet, const char *udir)
+{
+    struct dirent **files = NULL;
+    int nf = scandir(udir, &files, mask_dir_filter, alphasort);
+    if (nf < 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", udir, strerror(errno));
+    tsr_status_t s = TSR_OK;
+    int nm = 0;
+    for (int f = 0; f < nf && s == TSR_OK; f++) {
+        size_t l = strlen(files[f]->d_name);
+        if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+            continue;
+        char *path = tsr_path_join(udir, files[f]->d_name);
+        s = path ? tsr_partition_members(path, &nm) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        free(path);
+        break;
+    }
+    for (int k = 0; k < (nm > 0 ? nm : 1) && s == TSR_OK; k++)
+        s = mask_region(m, sheet, udir, files, nf, nm > 0 ? k : -1);
     for (int f = 0; f < nf; f++)
         free(files[f]);
     free(files);
@@ -269,10 +297,24 @@ tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *she
         s = bad ? tsr_error_set(TSR_ERR_NOMEM, "out of memory writing '%s'", path) : mask_emit(&m, h.s, h.l);
         tsr_str_free(&h);
     }
+    /* evidence/gGGGGG/U/bK.h5: fixed-width names, so name order is genome order */
     for (int r = 0; r < nr && s == TSR_OK; r++) {
-        char *rdir = tsr_path_join(edir, regions[r]->d_name);
-        s = rdir ? mask_region(&m, sheet, rdir) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-        free(rdir);
+        char *gdir = tsr_path_join(edir, regions[r]->d_name);
+        struct dirent **units = NULL;
+        int nu = gdir ? scandir(gdir, &units, mask_dir_filter, alphasort) : -1;
+        if (!gdir)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        else if (nu < 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", gdir, strerror(errno));
+        for (int u = 0; u < nu && s == TSR_OK; u++) {
+            char *udir = tsr_path_join(gdir, units[u]->d_name);
+            s = udir ? mask_unit(&m, sheet, udir) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+            free(udir);
+        }
+        for (int u = 0; u < nu; u++)
+            free(units[u]);
+        free(units);
+        free(gdir);
     }
     if (s == TSR_OK)
         s = mask_flush(&m);

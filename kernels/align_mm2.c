@@ -6,7 +6,7 @@
  * file maps read pairs and hands back each record's SAM fields and tags as
  * minimap2's SAM writer (mm_write_sam3, format.c) sets them, and align.c
  * builds the BAM records from those (no SAM text is printed or parsed). It
- * also owns the index: the DIR/ref.mmi cache and the copy of a loaded index
+ * also owns the index: the index file (REF.mmi or DIR/ref.mmi) and the copy of a loaded index
  * into a window shared by the ranks of a node.
  */
 #include "kernels/align_internal.h"
@@ -21,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /*
  * minimap2 keeps its bucket type inside index.c; this is its layout in 2.24
@@ -61,15 +64,33 @@ struct tsr_mm_index {
 #define TSR_MM2_VERSION "lib" /* Debian's headers state no version; the .mmi magic still guards the format */
 #endif
 
-/* What a cached index must match: minimap2's version, the preset's k/w, the FASTA's size and mtime. */
-static void tsr_mm_cache_key(const char *ref_fasta, const mm_idxopt_t *io, char *buf, size_t len)
+/*
+ * What an index file must match: minimap2's version, the preset's k/w/flag,
+ * the FASTA's size and CRC-32 (its content, so a copied or touched reference
+ * still matches and an edited one does not). -1 when the FASTA cannot be read.
+ */
+static int tsr_mm_cache_key(const char *ref_fasta, const mm_idxopt_t *io, char *buf, size_t len)
 {
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    if (stat(ref_fasta, &st) != 0)
-        st.st_size = -1;
-    snprintf(buf, len, "tessera-mmi 1 minimap2 %s sr k=%d w=%d flag=%d size=%lld mtime=%lld.%09ld\n", TSR_MM2_VERSION,
-             io->k, io->w, io->flag, (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    FILE *fp = fopen(ref_fasta, "rb");
+    if (!fp)
+        return -1;
+    static const size_t chunk = 1 << 20;
+    unsigned char *b = malloc(chunk);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    long long size = 0;
+    size_t n;
+    while (b && (n = fread(b, 1, chunk, fp)) > 0) {
+        crc = crc32(crc, b, (uInt)n);
+        size += (long long)n;
+    }
+    int bad = !b || ferror(fp);
+    free(b);
+    fclose(fp);
+    if (bad)
+        return -1;
+    snprintf(buf, len, "tessera-mmi 2 minimap2 %s sr k=%d w=%d flag=%d size=%lld crc32=%08lx\n", TSR_MM2_VERSION,
+             io->k, io->w, io->flag, size, (unsigned long)crc);
+    return 0;
 }
 
 static int tsr_mm_cache_matches(const char *key_path, const char *key)
@@ -88,8 +109,10 @@ static int tsr_mm_cache_matches(const char *key_path, const char *key)
 static tsr_status_t tsr_mm_cache_write(const mm_idx_t *mi, const char *mmi, const char *key_path, const char *key)
 {
     char tmp[4300], ktmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", mmi, (long)getpid());
-    snprintf(ktmp, sizeof ktmp, "%s.tmp.%ld", key_path, (long)getpid());
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%s.%ld", mmi, host, (long)getpid());
+    snprintf(ktmp, sizeof ktmp, "%s.tmp.%s.%ld", key_path, host, (long)getpid());
     FILE *fp = fopen(tmp, "wb");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write the minimap2 index cache '%s': %s", tmp, strerror(errno));
@@ -146,31 +169,52 @@ static tsr_status_t tsr_mm_read(const char *path, const char *ref_fasta, const m
 /*
  * Rank 0 only: make `cache` current. A missing or stale cache is built from
  * the FASTA and dumped (the built index is handed back in *mi so this rank
- * need not read it again). *cache_ok = 0 when it could not be written: the
- * node leaders then build from the FASTA themselves.
+ * need not read it again); with `strict` (a file the user named) a stale one
+ * is refused instead. *cache_ok = 0 when it could not be written: the node
+ * leaders then build from the FASTA themselves. The check and the build hold
+ * an exclusive lock on CACHE.lock, so two runs on one reference build it
+ * once and never see a half-replaced pair (where the file system has no
+ * locks, the temporary names and renames still keep each file whole).
  */
-static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cache, const mm_idxopt_t *io,
+static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cache, int strict, const mm_idxopt_t *io,
                                          int n_threads, mm_idx_t **mi, int *cache_ok)
 {
-    char key[512], key_path[4200];
-    tsr_mm_cache_key(ref_fasta, io, key, sizeof key);
+    char key[512], key_path[4200], lock_path[4200];
+    *cache_ok = 0;
+    if (tsr_mm_cache_key(ref_fasta, io, key, sizeof key) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot read the reference '%s': %s", ref_fasta, strerror(errno));
     snprintf(key_path, sizeof key_path, "%s.key", cache);
-    *cache_ok = tsr_mm_cache_matches(key_path, key);
-    if (*cache_ok)
-        return TSR_OK;
-    double t0 = tsr_now();
-    TSR_CALL(tsr_mm_read(ref_fasta, ref_fasta, io, n_threads, mi));
-    if (tsr_mm_cache_write(*mi, cache, key_path, key) == TSR_OK) {
-        *cache_ok = 1;
-        tsr_log_info("index: built %s from %s in %.2f s", cache, ref_fasta, tsr_now() - t0);
-    } else {
-        /* the cache only saves time: a full disk is reported by the outputs, not by it */
-        tsr_log_info("index: %s; each node builds its index from %s instead", tsr_error_msg(), ref_fasta);
-        tsr_error_clear();
+    snprintf(lock_path, sizeof lock_path, "%s.lock", cache);
+    int lk = open(lock_path, O_RDWR | O_CREAT, 0644);
+    if (lk >= 0 && flock(lk, LOCK_EX) != 0) {
+        close(lk);
+        lk = -1;
     }
-    return TSR_OK;
+    tsr_status_t s = TSR_OK;
+    struct stat st;
+    *cache_ok = tsr_mm_cache_matches(key_path, key) && stat(cache, &st) == 0;
+    if (*cache_ok)
+        tsr_log_info("index: reused %s (it matches %s and minimap2's parameters)", cache, ref_fasta);
+    else if (strict && (stat(cache, &st) == 0 || stat(key_path, &st) == 0))
+        s = tsr_error_set(TSR_ERR_USAGE, "--index %s was built for another reference or other minimap2 "
+                          "parameters than %s (%s.key); give another path, or remove it to rebuild it there",
+                          cache, ref_fasta, cache);
+    else {
+        double t0 = tsr_now();
+        s = tsr_mm_read(ref_fasta, ref_fasta, io, n_threads, mi);
+        if (s == TSR_OK && tsr_mm_cache_write(*mi, cache, key_path, key) == TSR_OK) {
+            *cache_ok = 1;
+            tsr_log_info("index: built %s from %s in %.2f s", cache, ref_fasta, tsr_now() - t0);
+        } else if (s == TSR_OK) {
+            /* the cache only saves time: a full disk is reported by the outputs, not by it */
+            tsr_log_info("index: %s; each node builds its index from %s instead", tsr_error_msg(), ref_fasta);
+            tsr_error_clear();
+        }
+    }
+    if (lk >= 0)
+        close(lk); /* releases the lock */
+    return s;
 }
-
 
 /* Where node rank 0 put everything in the window (offsets in bytes), broadcast to the node. */
 typedef struct tsr_mm_win_head {
@@ -346,8 +390,8 @@ static tsr_status_t tsr_mm_share(tsr_mm_index_t *x, MPI_Comm node_comm, int node
     return TSR_OK;
 }
 
-tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
-                                 tsr_mm_index_t **out)
+tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int strict,
+                                 int n_threads, tsr_mm_index_t **out)
 {
     *out = NULL;
     double t0 = tsr_now();
@@ -359,7 +403,7 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
     mm_idx_t *mi = NULL;
     int cache_ok = 0;
     if (s == TSR_OK && rt->rank == 0 && cache)
-        s = tsr_mm_cache_prepare(ref_fasta, cache, &x->iopt, n_threads, &mi, &cache_ok);
+        s = tsr_mm_cache_prepare(ref_fasta, cache, strict, &x->iopt, n_threads, &mi, &cache_ok);
     s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         int rc = MPI_Bcast(&cache_ok, 1, MPI_INT, 0, rt->comm);

@@ -215,19 +215,22 @@ typedef struct tsr_mm_index tsr_mm_index_t;
 
 /*
  * The short-read ("sr") minimap2 index of a FASTA, loaded once per node into
- * memory the node's ranks share. Collective on rt->comm. With `cache` (e.g.
- * DIR/ref.mmi) rank 0 alone checks CACHE.key against the FASTA (size, mtime,
- * minimap2 version, k/w) and, when the cache is missing or stale, builds the
+ * memory the node's ranks share. Collective on rt->comm (`cache` the same on
+ * every rank). With `cache` (e.g. REF.mmi or DIR/ref.mmi) rank 0 alone checks
+ * CACHE.key against the FASTA (size, CRC-32, minimap2 version, k/w) under a
+ * lock on CACHE.lock and, when the cache is missing or stale, builds the
  * index and dumps it there (temporary names + rename) while the other ranks
- * wait. Then node rank 0 of every node reads the cache (or builds from the
- * FASTA when there is no cache or it could not be written) and copies every
- * array that mapping reads into one MPI_Win_allocate_shared window on
- * rt->node_comm; each rank of the node maps through its own small header
- * whose pointers lead into that window. Logs one info line per node. Every
- * rank returns the same status. Destroy with tsr_mm_index_destroy().
+ * wait; with `strict` a stale cache is refused (TSR_ERR_USAGE) rather than
+ * rebuilt. Logs "index: reused CACHE" or "index: built CACHE". Then node rank
+ * 0 of every node reads the cache (or builds from the FASTA when there is no
+ * cache or it could not be written) and copies every array that mapping reads
+ * into one MPI_Win_allocate_shared window on rt->node_comm; each rank of the
+ * node maps through its own small header whose pointers lead into that
+ * window. Logs one info line per node. Every rank returns the same status.
+ * Destroy with tsr_mm_index_destroy().
  */
-tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int n_threads,
-                                 tsr_mm_index_t **x) TSR_RESULT_USED;
+tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int strict,
+                                 int n_threads, tsr_mm_index_t **x) TSR_RESULT_USED;
 /* Free this rank's view and the node's window. Collective on the rt->node_comm it was created on. Accepts NULL. */
 void tsr_mm_index_destroy(tsr_mm_index_t **x);
 /* Bytes of the node's shared window (the whole index, held once per node); 0 for NULL. */

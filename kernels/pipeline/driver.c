@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,40 @@
 #include <unistd.h>
 
 /* Per task type: its kernel, whether the graph has tasks of it, and the kernel's env and states on this rank. */
+/*
+ * Per-stage figures (summary.json "stages", tessera inspect): slot k <
+ * TSR_TASK_N_TYPES is task type k's tasks (named by its kernel), slot
+ * TSR_TASK_N_TYPES + k its kernel's finish stage (named by the stage's
+ * journal key, e.g. cohort_h5), the last slot the collective setups (the
+ * aligner index). CPU is the rank's process CPU (every thread of it) across
+ * each piece of work: a rank runs one task at a time, so nothing else is
+ * counted in; the peak RSS is the rank's high-water mark when its last piece
+ * of the stage ended (monotonic over the run).
+ */
+#define TSR_STAGE_SLOTS (2 * TSR_TASK_N_TYPES + 1)
+typedef struct tsr_stage_usage {
+    int64_t n;      /* tasks (or stage runs) executed on this rank */
+    double cpu, wall;
+    int64_t rss;
+} tsr_stage_usage_t;
+
 typedef struct tsr_exec_ctx {
     const tsr_kernel_t *kernel[TSR_TASK_N_TYPES];
     int used[TSR_TASK_N_TYPES];
     tsr_kernel_env_t env[TSR_TASK_N_TYPES];
     void *state[TSR_TASK_N_TYPES];
     int ready[TSR_TASK_N_TYPES];
+    tsr_stage_usage_t use[TSR_STAGE_SLOTS]; /* this rank's figures per stage (below) */
 } tsr_exec_ctx_t;
+
+/* Add what one piece of work cost since (cpu0, wall0) to a stage slot. */
+static void tsr_stage_usage_add(tsr_stage_usage_t *u, double cpu0, double wall0)
+{
+    u->n++;
+    u->cpu += tsr_cpu_seconds() - cpu0;
+    u->wall += tsr_now() - wall0;
+    u->rss = tsr_peak_rss();
+}
 
 static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
 {
@@ -39,9 +67,10 @@ static tsr_status_t tsr_pipeline_exec(void *ctx, const tsr_task_t *task)
         TSR_CALL(k->init(&x->env[task->type], &x->state[task->type]));
         x->ready[task->type] = 1;
     }
-    double t0 = tsr_now();
+    double t0 = tsr_now(), c0 = tsr_cpu_seconds();
     tsr_status_t s = k->process(x->state[task->type], &x->env[task->type], task);
     tsr_log_debug("%s: %s in %.3f s", task->key, tsr_status_str(s), tsr_now() - t0);
+    tsr_stage_usage_add(&x->use[task->type], c0, t0);
     return s;
 }
 
@@ -268,8 +297,54 @@ static tsr_status_t tsr_json_stage_outputs(FILE *fp, const tsr_plan_t *plan)
  * DIR/summary.json (master only; tmp + rename): counts, timings, CPU seconds
  * summed over ranks, peak memory by rank, provenance.
  */
+/*
+ * summary.json's "stages": one object per stage that ran on some rank, on
+ * one line each (tessera inspect reads them): tasks, CPU and wall seconds
+ * summed over ranks, the peak RSS of the highest rank, and each by rank.
+ * `all` is the master's gather: per rank, per slot, {n, cpu us, wall us, rss}.
+ */
+static void tsr_json_stages(FILE *fp, int n_ranks, const char *const *names, const int64_t *all)
+{
+    fprintf(fp, "  \"stages\": [");
+    int first = 1;
+    for (int k = 0; k < TSR_STAGE_SLOTS; k++) {
+        int64_t n = 0, rss = 0;
+        double cpu = 0, wall = 0;
+        for (int r = 0; r < n_ranks; r++) {
+            const int64_t *u = all + ((size_t)r * TSR_STAGE_SLOTS + k) * 4;
+            n += u[0];
+            cpu += u[1] / 1e6;
+            wall += u[2] / 1e6;
+            rss = u[3] > rss ? u[3] : rss;
+        }
+        if (n == 0 || !names[k])
+            continue;
+        fprintf(fp, "%s\n    {\"stage\": ", first ? "" : ",");
+        tsr_json_write_str(fp, names[k]);
+        fprintf(fp, ", \"tasks\": %lld, \"cpu_seconds\": %.3f, \"wall_seconds\": %.3f, \"peak_rss_bytes_max_rank\": %lld",
+                (long long)n, cpu, wall, (long long)rss);
+        static const char *const by[] = {"tasks_by_rank", "cpu_seconds_by_rank", "wall_seconds_by_rank",
+                                         "peak_rss_bytes_by_rank"};
+        for (int f = 0; f < 4; f++) {
+            fprintf(fp, ", \"%s\": [", by[f]);
+            for (int r = 0; r < n_ranks; r++) {
+                int64_t v = all[((size_t)r * TSR_STAGE_SLOTS + k) * 4 + f];
+                if (f == 1 || f == 2)
+                    fprintf(fp, "%s%.3f", r ? ", " : "", v / 1e6);
+                else
+                    fprintf(fp, "%s%lld", r ? ", " : "", (long long)v);
+            }
+            fputc(']', fp);
+        }
+        fputc('}', fp);
+        first = 0;
+    }
+    fprintf(fp, "%s],\n", first ? "" : "\n  ");
+}
+
 static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt, int threads,
-                                      const tsr_run_summary_t *sum, double cpu_total, const int64_t *rss_by_rank)
+                                      const tsr_run_summary_t *sum, double cpu_total, const int64_t *rss_by_rank,
+                                      const char *const *stage_names, const int64_t *stage_all)
 {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/summary.json", plan->opts.outdir);
@@ -297,6 +372,8 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
     fprintf(fp, ",\n  \"audit_head\": ");
     tsr_json_write_str(fp, sum->audit_head);
     fprintf(fp, ",\n");
+    if (stage_all)
+        tsr_json_stages(fp, rt->size, stage_names, stage_all);
     tsr_json_provenance(fp, plan);
     tsr_status_t s = tsr_json_stage_outputs(fp, plan);
     fprintf(fp, "\n}\n");
@@ -325,7 +402,10 @@ static tsr_status_t tsr_pipeline_finish(const tsr_rt_t *rt, const tsr_plan_t *pl
         tsr_stage_t st = *fs;
         st.ctx = &x->env[k];
         int skipped = 0;
+        double t0 = tsr_now(), c0 = tsr_cpu_seconds();
         s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
+        if (!skipped)
+            tsr_stage_usage_add(&x->use[TSR_TASK_N_TYPES + k], c0, t0);
         if (s == TSR_ERR_INTERRUPTED)
             sum->sched.interrupted = 1;
     }
@@ -343,7 +423,9 @@ static tsr_status_t tsr_pipeline_setup(const tsr_rt_t *rt, tsr_exec_ctx_t *x, ts
     for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
         if (!x->used[k] || !x->kernel[k]->setup)
             continue;
+        double t0 = tsr_now(), c0 = tsr_cpu_seconds();
         s = tsr_comm_agree(rt->comm, x->kernel[k]->setup(&x->env[k], &x->env[k].shared));
+        tsr_stage_usage_add(&x->use[TSR_STAGE_SLOTS - 1], c0, t0);
         if (s == TSR_OK && x->kernel[k]->shared_bytes)
             sum->index_bytes_per_node += (int64_t)x->kernel[k]->shared_bytes(x->env[k].shared);
     }
@@ -401,6 +483,8 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     memset(&pl, 0, sizeof pl);
     tsr_pool_t *pool = NULL;
     tsr_graph_t *g = NULL;
+    const char *stage_names[TSR_STAGE_SLOTS] = {0};
+    int64_t *stage_all = NULL; /* the master's gather of every rank's stage figures */
     s = tsr_topo_create(NULL, &topo);
     if (s == TSR_OK)
         s = tsr_placement_compute(topo, rt->node_rank, rt->node_size, o->threads, NULL, &pl);
@@ -445,6 +529,30 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
             s = tsr_pipeline_audit_seal(plan, sum->audit_head);
         if (s != TSR_ERR_INTERRUPTED)
             s = tsr_comm_agree(rt->comm, s);
+        /* per-stage figures, gathered at the master for summary.json */
+        for (int k = 0; k < TSR_TASK_N_TYPES; k++) {
+            stage_names[k] = x.used[k] ? x.kernel[k]->name : NULL;
+            stage_names[TSR_TASK_N_TYPES + k] = x.used[k] && x.kernel[k]->finish ? x.kernel[k]->finish->key : NULL;
+        }
+        stage_names[TSR_STAGE_SLOTS - 1] = "setup";
+        if (s == TSR_OK) {
+            int64_t mine[TSR_STAGE_SLOTS * 4];
+            for (int k = 0; k < TSR_STAGE_SLOTS; k++) {
+                mine[4 * k] = x.use[k].n;
+                mine[4 * k + 1] = llround(x.use[k].cpu * 1e6);
+                mine[4 * k + 2] = llround(x.use[k].wall * 1e6);
+                mine[4 * k + 3] = x.use[k].rss;
+            }
+            if (rt->role == TSR_ROLE_MASTER &&
+                !(stage_all = malloc((size_t)rt->size * sizeof mine)))
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory gathering the stage figures");
+            s = tsr_comm_agree(rt->comm, s);
+            int rc = s == TSR_OK ? MPI_Gather(mine, TSR_STAGE_SLOTS * 4, MPI_INT64_T, stage_all,
+                                              TSR_STAGE_SLOTS * 4, MPI_INT64_T, 0, rt->comm)
+                                 : MPI_SUCCESS;
+            if (rc != MPI_SUCCESS)
+                s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Gather of the stage figures");
+        }
     }
     double cpu_total = 0.0;
     tsr_status_t us = tsr_comm_usage(rt->comm, &cpu_total, &sum->peak_rss);
@@ -456,10 +564,11 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         int64_t *rss_by_rank = NULL; /* peak RSS by rank, at the master (summary.json) */
         s = tsr_comm_gather_i64(rt->comm, 0, tsr_peak_rss(), &rss_by_rank);
         if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
-            s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank);
+            s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank, stage_names, stage_all);
         free(rss_by_rank);
         s = tsr_comm_agree(rt->comm, s);
     }
+    free(stage_all);
     tsr_graph_destroy(&g);
     tsr_pool_destroy(&pool);
     tsr_placement_free(&pl);

@@ -125,6 +125,12 @@ typedef struct tsr_run_opts {
     int hash_inputs;
     /* --sign-key: Ed25519 private key (PEM, `tessera keygen`) that signs the head into DIR/audit.sig. */
     const char *sign_key;
+    /*
+     * --index: the minimap2 index file; built there when missing, refused when it does not match the
+     * reference and minimap2's parameters. NULL: REF.mmi beside the reference when its folder is writable,
+     * else DIR/ref.mmi, rebuilt when stale. Not in the fingerprint: it changes no output.
+     */
+    const char *index;
 } tsr_run_opts_t;
 
 /* Defaults from the option table (below). */
@@ -409,8 +415,10 @@ extern const tsr_kernel_t tsr_kernel_lowpass_discover;
 
 /*
  * The pipeline's index hook: when the plan has FASTQ samples, the node-shared
- * index of plan->opts.ref cached as DIR/ref.mmi (tsr_mm_index_create with
- * n_threads for building), else *x = NULL. Collective on rt->comm. Run it
+ * index of plan->opts.ref (tsr_mm_index_create with n_threads for building)
+ * kept in plan->opts.index (a mismatch refused), else in REF.mmi beside the
+ * reference when rank 0 can write its folder, else in DIR/ref.mmi (a stale
+ * one rebuilt); else *x = NULL. Collective on rt->comm. Run it
  * before the task graph and tsr_mm_index_destroy() it after the graph, on
  * every rank: the align kernel's setup() and teardown(), so it maps with it
  * as env->shared.

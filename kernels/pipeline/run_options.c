@@ -82,6 +82,13 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "BED, padded as you want it called), intersected with --regions;\n"
      "--mode auto then measures depth inside them [the whole --regions]",
      TSR_RUN_OPT_STR, TSR_OPT(targets), NULL, NULL, 0, NULL, NULL, 0},
+    /* not in the fingerprint and not recorded: where the index lives changes no output */
+    {"index", "FILE",
+     "minimap2 index of --ref: reused when it matches the reference (size, CRC-32) and\n"
+     "minimap2's version and parameters, built there when missing, refused when it does\n"
+     "not match [the --ref path + .mmi when that folder is writable (rebuilt when stale),\n"
+     "else DIR/ref.mmi]",
+     TSR_RUN_OPT_STR, TSR_OPT(index), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
     {"ignore-sm", "",
      "accept an aligned input whose @RG SM is not its sheet sample (or names\n"
      "several samples); without it such a file is refused",

@@ -274,19 +274,27 @@ tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const
     /* AC per ALT and AN per group (0 = cohort, 1 + p = population p). */
     memset(acc->ac, 0, (size_t)(P + 1) * (size_t)(n_alt > 0 ? n_alt : 1) * sizeof *acc->ac);
     memset(acc->an, 0, (size_t)(P + 1) * sizeof *acc->an);
+    /* Hom-ref calls (most of them) take one predictable branch. */
     for (int j = 0; j < S; j++) {
-        int p = acc->sample_pop[j];
+        const int p = acc->sample_pop[j];
+        const int32_t x = gt[2 * j], y = gt[2 * j + 1];
+        if ((x | y) == 0) {
+            acc->an[0] += 2;
+            if (p >= 0)
+                acc->an[1 + p] += 2;
+            continue;
+        }
         for (int h = 0; h < 2; h++) {
-            int32_t x = gt[2 * j + h];
-            if (x < 0)
+            int32_t v = h ? y : x;
+            if (v < 0)
                 continue;
             acc->an[0]++;
             if (p >= 0)
                 acc->an[1 + p]++;
-            if (x > 0) {
-                acc->ac[x - 1]++;
+            if (v > 0) {
+                acc->ac[v - 1]++;
                 if (p >= 0)
-                    acc->ac[(1 + p) * n_alt + x - 1]++;
+                    acc->ac[(1 + p) * n_alt + v - 1]++;
             }
         }
     }
@@ -323,6 +331,15 @@ tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const
     for (int j = 0; j < S; j++) {
         int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
         int32_t x = gt[2 * j], y = gt[2 * j + 1];
+        if ((x | y) == 0) { /* hom-ref: called, no ALT carried */
+            q[Q_CALLED]++;
+            q[Q_HOMREF]++;
+            if (dp && dp[j] >= 0) {
+                q[Q_DPSUM] += dp[j];
+                q[Q_DPN]++;
+            }
+            continue;
+        }
         int called = x >= 0 && (y >= 0 || y == -2);
         if (called) {
             q[Q_CALLED]++;

@@ -17,6 +17,14 @@
  * most likely het count, walk down and up with the ratio of neighbouring
  * probabilities, normalise. Everything here is a pure function of the
  * genotypes, so the numbers do not depend on ranks or threads.
+ *
+ * Speed. The pass over the genotypes is the cost (sites x samples), so for
+ * sites with few alleles it only bins each sample's genotype (a, b) into a
+ * histogram per population bucket, one increment, no branches; the counts
+ * are then built from the histogram's cells, each cell's count applied at
+ * once (integer counts, so exactly what the per-sample pass gives). Sites with
+ * many alleles (a histogram larger than TSR_STATS_HIST_MAX cells) take the
+ * per-sample pass.
  */
 #include "kernels/stats/stats_internal.h"
 
@@ -37,7 +45,12 @@ struct tsr_site_stats_scratch {
     int64_t cap_probs;
     double *lik;               /* low-pass: 3 likelihoods per sample */
     int32_t *depth;            /* low-pass: their read counts */
+    int *bucket;               /* per sample: its population, or n_pops for none */
+    int32_t *hist;             /* per bucket x genotype class, TSR_STATS_HIST_MAX cells each */
 };
+
+/* Genotype classes of the histogram path: (a + 1) * (n + 1) + (b + 1) for alleles -1..n-1. */
+#define TSR_STATS_HIST_MAX 256
 
 int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exchet)
 {
@@ -99,6 +112,8 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->probs);
         free(st->scratch->lik);
         free(st->scratch->depth);
+        free(st->scratch->bucket);
+        free(st->scratch->hist);
         free(st->scratch);
     }
     free(st->n_samples);
@@ -150,7 +165,9 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
     st->f_missing = malloc(G * sizeof *st->f_missing);
     st->inbreeding = malloc(G * sizeof *st->inbreeding);
     sc->n_dip = malloc(G * sizeof *sc->n_dip);
-    if (!sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
+    sc->bucket = malloc(((size_t)n_samples + 1) * sizeof *sc->bucket);
+    sc->hist = malloc(G * TSR_STATS_HIST_MAX * sizeof *sc->hist);
+    if (!sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
         !st->f_missing || !st->inbreeding || !sc->n_dip) {
         stats_free(st);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
@@ -162,6 +179,7 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
             return tsr_error_set(TSR_ERR_INTERNAL, "sample %d is in population %d of %d", j, p, n_pops);
         }
         sc->sample_pop[j] = p;
+        sc->bucket[j] = p >= 0 ? p : n_pops;
         st->n_samples[0]++;
         if (p >= 0)
             st->n_samples[1 + p]++;
@@ -196,29 +214,77 @@ static int reserve_alleles(tsr_site_stats_t *st, int n_alleles)
     return 0;
 }
 
-static void count_sample(tsr_site_stats_t *st, int g, int a, int b, int n)
+/* Count `m` samples of genotype (a, b) (-1 = no allele) in group g. */
+static void count_sample(tsr_site_stats_t *st, int g, int a, int b, int n, int32_t m)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     int32_t *het = sc->cnt_het + (size_t)g * n, *hom = sc->cnt_hom + (size_t)g * n, *one = sc->cnt_one + (size_t)g * n;
     int na = (a >= 0) + (b >= 0);
     if (na == 0)
         return;
-    st->ns[g]++;
+    st->ns[g] += m;
     if (na == 1) {
-        one[a >= 0 ? a : b]++;
-        st->an[g]++;
+        one[a >= 0 ? a : b] += m;
+        st->an[g] += m;
         return;
     }
-    st->an[g] += 2;
-    sc->n_dip[g]++;
+    st->an[g] += 2 * m;
+    sc->n_dip[g] += m;
     if (a != b) {
-        het[a]++;
-        het[b]++;
-        st->nhet[g]++;
+        het[a] += m;
+        het[b] += m;
+        st->nhet[g] += m;
     } else {
-        hom[a] += 2;
-        st->nhomalt_any[g] += a > 0;
+        hom[a] += 2 * m;
+        st->nhomalt_any[g] += a > 0 ? m : 0;
     }
+}
+
+/* The per-sample pass: any number of alleles. */
+static int count_generic(tsr_site_stats_t *st, const int32_t *gt, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    for (int j = 0; j < sc->n_samples; j++) {
+        int a = gt[2 * j], b = gt[2 * j + 1];
+        if (a >= n || b >= n)
+            return -1 - j;
+        a = a < 0 ? -1 : a;
+        b = b < 0 ? -1 : b;
+        count_sample(st, 0, a, b, n, 1);
+        if (sc->sample_pop[j] >= 0)
+            count_sample(st, 1 + sc->sample_pop[j], a, b, n, 1);
+    }
+    return 0;
+}
+
+/* The histogram pass: (n + 1)^2 <= TSR_STATS_HIST_MAX. */
+static int count_hist(tsr_site_stats_t *st, const int32_t *gt, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const int K = n + 1, C = K * K, B = sc->n_pops + 1;
+    int32_t *hist = sc->hist;
+    const int *bucket = sc->bucket;
+    memset(hist, 0, (size_t)B * (size_t)C * sizeof *hist);
+    for (int j = 0; j < sc->n_samples; j++) {
+        int32_t a = gt[2 * j], b = gt[2 * j + 1];
+        if (a >= n || b >= n)
+            return -1 - j;
+        a |= a >> 31; /* any negative value -> -1 */
+        b |= b >> 31;
+        hist[bucket[j] * C + (a + 1) * K + b + 1]++;
+    }
+    for (int p = 0; p < B; p++) {
+        const int32_t *h = hist + (size_t)p * C;
+        for (int c = 0; c < C; c++) {
+            if (!h[c])
+                continue;
+            int a = c / K - 1, b = c % K - 1;
+            count_sample(st, 0, a, b, n, h[c]);
+            if (p < sc->n_pops)
+                count_sample(st, 1 + p, a, b, n, h[c]);
+        }
+    }
+    return 0;
 }
 
 static void finish_group(tsr_site_stats_t *st, int g, int n)
@@ -256,6 +322,11 @@ static void finish_group(tsr_site_stats_t *st, int g, int n)
 
 int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles)
 {
+    return tsr_site_stats_compute_path(st, gt, n_alleles, 0);
+}
+
+int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample)
+{
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int n = n_alleles < 1 ? 1 : n_alleles, G = st->n_groups;
     int oom = reserve_alleles(st, n) != 0;
@@ -278,16 +349,9 @@ int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_allele
     memset(sc->cnt_one, 0, GA * sizeof *sc->cnt_one);
     for (int g = 0; g < G; g++)
         st->an[g] = st->ns[g] = st->nhet[g] = st->nhomalt_any[g] = sc->n_dip[g] = 0;
-    for (int j = 0; j < sc->n_samples; j++) {
-        int a = gt[2 * j], b = gt[2 * j + 1];
-        if (a >= n || b >= n)
-            return -1 - j;
-        a = a < 0 ? -1 : a;
-        b = b < 0 ? -1 : b;
-        count_sample(st, 0, a, b, n);
-        if (sc->sample_pop[j] >= 0)
-            count_sample(st, 1 + sc->sample_pop[j], a, b, n);
-    }
+    int rc = !per_sample && (n + 1) * (n + 1) <= TSR_STATS_HIST_MAX ? count_hist(st, gt, n) : count_generic(st, gt, n);
+    if (rc != 0)
+        return rc;
     for (int g = 0; g < G; g++)
         finish_group(st, g, n);
     return 0;

@@ -9,6 +9,8 @@
 #include "kernels/stats/stats.h"
 #include "runtime/runtime.h"
 
+#include <htslib/vcf.h>
+
 /* ------------------------------------------- stats.tsv columns (site_stats.c) */
 
 /*
@@ -20,5 +22,25 @@
  */
 int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops);
 int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st);
+
+/* ------------------------------------------------ fast paths and their references */
+
+/*
+ * tsr_site_stats_compute with the counting pass chosen: per_sample = 1 forces
+ * the per-sample pass (the reference the tests compare the histogram pass
+ * against), 0 picks as tsr_site_stats_compute does. Same returns.
+ */
+int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample);
+
+/*
+ * Decode FORMAT/GT of an unpacked (BCF_UN_FMT) record straight from its
+ * BCF-encoded bytes (int8, int16 or int32 values) into n_samples * 2 diploid
+ * allele indices: -1 missing allele, -2 no second allele (haploid call),
+ * phasing ignored; every sample -1 when the record has no GT (gt_id < 0:
+ * the header defines none). Returns 0; -1 - j when sample j has more than two
+ * alleles; INT32_MIN for a GT of another value type. Equals the values
+ * bcf_get_genotypes gives, mapped the same way (vcf_stats.c).
+ */
+int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip);
 
 #endif /* TSR_STATS_INTERNAL_H */

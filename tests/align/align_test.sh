@@ -72,7 +72,7 @@ determinism)
     grep -q '"read_pairs": 1333, "chunks": 1,' "$W/d/aln/$s.qc.json" || fail "$s: QC of run d (chunks of 5000)"
     grep -q '"read_pairs": 1333, "chunks": 14,' "$W/a/aln/$s.qc.json" || fail "$s: QC of run a (chunks of 100)"
   done
-  [ -s "$W/a/ref.mmi" ] || fail "no cached minimap2 index"
+  [ -s "$W/c/ref.fa.mmi" ] || fail "no minimap2 index beside the reference"
   for o in b t; do
     cmp -s <(bcftools view -H "$W/a/cohort.bcf") <(bcftools view -H "$W/$o/cohort.bcf") || fail "cohort.bcf differs (a, $o)"
   done

@@ -188,6 +188,33 @@ inspect)
   grep -Eq "done [0-9]+ left 0" "$W/inspect.txt" || fail "inspect does not show a finished run: $(cat "$W/inspect.txt")"
   "$T" inspect --help | grep -q Usage || fail "inspect --help"
   "$T" run --help | grep -q -- "--samples" || fail "run --help"
+  # Per-stage figures (summary.json "stages", issue 22): the deep stages present, tasks adding up to the
+  # executed tasks, CPU and wall >= 0 with a positive peak RSS wherever a stage ran, the stages' CPU within
+  # the run's total, one value per rank, and the same stages in tessera inspect's table.
+  sj="$W/run_np1/summary.json"
+  for st in setup align call joint cohort cohort_h5; do
+    grep -q "{\"stage\": \"$st\", " "$sj" || fail "summary.json has no stage '$st': $(grep -A9 '"stages"' "$sj")"
+    grep -Eq "^  $st +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$" "$W/inspect.txt" || fail "inspect shows no figures for '$st'"
+  done
+  awk -v ranks="$(sed -n 's/^  "ranks": \([0-9]*\),$/\1/p' "$sj")" \
+      -v total="$(sed -n 's/^  "cpu_seconds": \([0-9.]*\),$/\1/p' "$sj")" \
+      -v executed="$(sed -n 's/^  "tasks_executed": \([0-9]*\),$/\1/p' "$sj")" '
+    function field(k,   m) { return match($0, "\"" k "\": [-0-9.]+") ? substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 4) + 0 : -1 }
+    function count(k,   m, a) { if (!match($0, "\"" k "\": \\[[^]]*\\]")) return -1; return split(substr($0, RSTART, RLENGTH), a, ",") }
+    /^    \{"stage": / {
+      n++; name = $2; cpu = field("cpu_seconds"); wall = field("wall_seconds"); rss = field("peak_rss_bytes_max_rank")
+      t = field("tasks")
+      if (cpu < 0 || wall < 0 || t < 1 || rss <= 0) { print "bad figures: " $0; bad = 1 }
+      if (count("cpu_seconds_by_rank") != ranks || count("peak_rss_bytes_by_rank") != ranks) { print "not one value per rank: " $0; bad = 1 }
+      sum += cpu
+      if (name !~ /setup|cohort_h5/) tasks += t
+    }
+    END {
+      if (n < 6) { print "only " n " stages"; bad = 1 }
+      if (sum > total + 0.05) { printf "stages CPU %.3f > the run total %.3f\n", sum, total; bad = 1 }
+      if (tasks != executed) { printf "stage tasks %d != tasks_executed %d\n", tasks, executed; bad = 1 }
+      exit bad
+    }' "$sj" || fail "summary.json stage figures are not sane"
   ;;
 *) fail "unknown case $case_" ;;
 esac
