@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --out "$W/r" --mode lowpass --batch-size 300 \
     --shard-size 15000 --threads 2 --log-level warn > "$W/run.log" 2>&1 || { cat "$W/run.log"; fail "lowpass run"; }
 n=0
-for R in "$W"/r/evidence/*/; do
+for R in "$W"/r/evidence/*/*/; do  # evidence/gGGGGG/UNIT/ (regions of 15 kb: one region a unit, whole files)
     name=$(basename "$R")
     "$P" "$W/$name" "$R"/b*.h5 || fail "region $name: the pre-test changed the calls (see above)"
     n=$((n + 1))

@@ -35,7 +35,7 @@ for n in "$N1" "$N2"; do
     cmp -s "$d/r1/cohort.bcf" "$d/r2/cohort.bcf" && echo "  $n samples: cohort.bcf identical at 1 and 2 ranks" \
         || echo "  $n samples: cohort.bcf DIFFERS between 1 and 2 ranks"
     if [ -n "${TSR_LP_PRETEST_CHECK:-}" ]; then
-        for R in "$d"/r2/evidence/*/; do
+        for R in "$d"/r2/evidence/*/*/; do
             rc=0; out=$("$TSR_LP_PRETEST_CHECK" "$d/pretest" "$R"/b*.h5 2>&1) || rc=$?
             echo "  $n samples, region $(basename "$R"): $(echo "$out" | tr '\n' ' ')(exit $rc: 0 = every site the same)"
         done
