@@ -159,10 +159,10 @@ static tsr_status_t tsr_audit_walk(tsr_audit_walk_t *w, char *data, size_t len, 
         if (!have_header) {
             if (nf != 3 || strcmp(f[0], TSR_JOURNAL_MAGIC) != 0)
                 return tsr_error_set(TSR_ERR_STATE, "%s is not a tessera journal or its header is damaged", jpath);
-            if (atoi(f[1]) != TSR_JOURNAL_VERSION)
+            if (!tsr_journal_version_readable(f[1]))
                 return tsr_error_set(TSR_ERR_STATE,
-                                     "%s has journal format version %s, without the audit chain of version %d",
-                                     jpath, f[1], TSR_JOURNAL_VERSION);
+                                     "%s has journal format version %s, without the audit chain of versions %d to %d",
+                                     jpath, f[1], TSR_JOURNAL_VERSION_MIN, TSR_JOURNAL_VERSION);
             snprintf(r->fingerprint, sizeof r->fingerprint, "%s", f[2]);
             have_header = 1;
         } else if (nf < 0 || !tsr_journal_rec_valid(f, nf)) {

@@ -111,9 +111,14 @@ static int32_t tsr_heap_pop(tsr_master_t *m)
 
 /* ------------------------------------------------------------ set-up */
 
-/* May a journaled record stand for task t? Same outputs, present, unchanged (CRC when verifying). */
+/*
+ * May a journaled record stand for task t? Same outputs, present, unchanged: with TSR_VERIFY_STAT an
+ * output whose size and mtime (ns) still match the record is trusted without reading it (*n_trusted),
+ * anything else is re-read and its CRC compared (*n_reread); TSR_VERIFY_FULL re-reads every output.
+ */
 static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, int n_out,
-                                   const char *const *outs, const uint32_t *crc)
+                                   const char *const *outs, const uint32_t *crc, const int64_t *size,
+                                   const int64_t *mtime_ns, int64_t *n_trusted, int64_t *n_reread)
 {
     if (n_out != t->n_outputs)
         return 0;
@@ -122,8 +127,21 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
             return 0;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", m->opts->outdir, outs[k]);
-        if (m->opts->verify) {
+        if (m->opts->verify == TSR_VERIFY_STAT && size[k] >= 0) {
+            struct stat st;
+            if (stat(path, &st) != 0) {
+                tsr_log_info("task '%s': output '%s' is missing; running it again", t->key, path);
+                return 0;
+            }
+            if ((int64_t)st.st_size == size[k] &&
+                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == mtime_ns[k]) {
+                (*n_trusted)++;
+                continue;
+            }
+        }
+        if (m->opts->verify != TSR_VERIFY_EXISTS) {
             uint32_t c;
+            (*n_reread)++;
             tsr_status_t s = tsr_file_crc32(path, &c);
             tsr_error_clear();
             if (s != TSR_OK || c != crc[k]) {
@@ -209,18 +227,25 @@ static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying the journal");
     }
     /* Newest record of a key wins: walk backwards. */
+    int64_t n_trusted = 0, n_reread = 0;
     for (int i = tsr_journal_n_done(m->j) - 1; i >= 0; i--) {
         const char *key;
         int n_out;
         const char *const *outs;
         const uint32_t *crc;
+        const int64_t *size, *mtime_ns;
         tsr_journal_done_at(m->j, i, &key, &n_out, &outs, &crc);
+        tsr_journal_stats_at(m->j, i, &size, &mtime_ns);
         tsr_task_id_t id = tsr_graph_find(m->g, key);
         if (id < 0 || seen[id])
             continue;
         seen[id] = 1;
-        proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id), n_out, outs, crc);
+        proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id), n_out, outs, crc, size,
+                                                      mtime_ns, &n_trusted, &n_reread);
     }
+    if (n_trusted + n_reread > 0)
+        tsr_log_info("resume: %lld outputs trusted by size+mtime, %lld re-read", (long long)n_trusted,
+                     (long long)n_reread);
     /* A task counts as done only if everything it depends on does too (its inputs are unchanged). */
     *n_skipped = 0;
     for (int32_t k = 0; k < m->n; k++) {
@@ -369,19 +394,23 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
         if ((long)(end - p) < (long)t->n_outputs * TSR_OUTPUT_WORDS)
             return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (missing checksums)");
         uint32_t crc[64];
+        tsr_file_stat_t fst_buf[64];
         char dig_buf[64][TSR_DIGEST_MAX];
         const char *dptr_buf[64];
         int many = t->n_outputs > 64;
         uint32_t *crcs = many ? malloc((size_t)t->n_outputs * sizeof *crcs) : crc;
+        tsr_file_stat_t *fst = many ? malloc((size_t)t->n_outputs * sizeof *fst) : fst_buf;
         char(*digs)[TSR_DIGEST_MAX] = many ? malloc((size_t)t->n_outputs * sizeof *digs) : dig_buf;
         const char **dptr = many ? malloc((size_t)t->n_outputs * sizeof *dptr) : dptr_buf;
         tsr_status_t s = TSR_OK;
-        if (!crcs || !digs || !dptr)
+        if (!crcs || !digs || !dptr || !fst)
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
         for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
             const int32_t *w = p + k * TSR_OUTPUT_WORDS;
             char hex[TSR_SHA256_HEX + 1];
             memcpy(&crcs[k], w, 4);
+            memcpy(&fst[k].size, w + 9, 8);
+            memcpy(&fst[k].mtime_ns, w + 11, 8);
             tsr_sha256_hex((const unsigned char *)(w + 1), hex);
             int run_specific = 0;
             for (const char *const *r = m->opts->run_specific; r && *r && !run_specific; r++)
@@ -391,10 +420,11 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
         }
         *next = p + t->n_outputs * TSR_OUTPUT_WORDS;
         if (s == TSR_OK && m->j &&
-            tsr_journal_queue_done(m->j, t->key, t->n_outputs, t->outputs, crcs, dptr) != TSR_OK)
+            tsr_journal_queue_done_stat(m->j, t->key, t->n_outputs, t->outputs, crcs, dptr, fst) != TSR_OK)
             s = tsr_master_journal_failed(m);
         if (many) {
             free(crcs);
+            free(fst);
             free(digs);
             free(dptr);
         }
@@ -659,7 +689,7 @@ void tsr_sched_opts_init(tsr_sched_opts_t *o)
     o->grace_seconds = 60;
     o->batch = 4;
     o->progress = 10;
-    o->verify = 1;
+    o->verify = TSR_VERIFY_STAT;
 }
 
 tsr_status_t tsr_sched_opts_check(const tsr_sched_opts_t *o)
@@ -676,8 +706,8 @@ tsr_status_t tsr_sched_opts_check(const tsr_sched_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "--batch must be in 1..4096 (got %d)", o->batch);
     if (o->progress < 0)
         return tsr_error_set(TSR_ERR_USAGE, "--progress must be >= 0 seconds (got %d)", o->progress);
-    if (o->verify != 0 && o->verify != 1)
-        return tsr_error_set(TSR_ERR_USAGE, "--verify must be 0 or 1 (got %d)", o->verify);
+    if (o->verify != TSR_VERIFY_EXISTS && o->verify != TSR_VERIFY_STAT && o->verify != TSR_VERIFY_FULL)
+        return tsr_error_set(TSR_ERR_USAGE, "--verify-outputs must be full or stat (got %d)", o->verify);
     return TSR_OK;
 }
 

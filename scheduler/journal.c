@@ -6,6 +6,11 @@
  * ending with the CRC32 of the bytes before its last tab, as 8 hex digits):
  *   TSRJ  <version>  <fingerprint>  <linecrc>             header, line 1
  *   D  <key>  <n>  <path1> <crc1> <digest1> ... <prev>  <linecrc>   task done
+ * <crc> is the output's CRC32 as 8 hex digits; from version 3 on it may carry
+ * the size and mtime (ns) the output had when it was checksummed,
+ * "<crc32>:<size>:<mtime_ns>", so a resume trusts an output whose stat still
+ * matches without re-reading it. Version 2 journals (no stat) are still read
+ * and appended to in their own format; their outputs are re-read on resume.
  *   E  <key>  <status>  <message>  <prev>  <linecrc>     task failed
  *   H  sha256:<head>  <prev>  <linecrc>                   audit head of a finished run
  * <digest> is "sha256:<hex>" of the output's bytes (or "h5sha256:<hex>", a
@@ -40,11 +45,13 @@ typedef struct tsr_journal_rec {
     char **outputs;
     uint32_t *crc;
     char **digest;
+    int64_t *size, *mtime_ns; /* -1: not recorded (version 2) */
 } tsr_journal_rec_t;
 
 struct tsr_journal {
     int fd;
     int readonly; /* opened by tsr_journal_open_readonly(): appends are refused */
+    int version;  /* of the header: records are appended in its format */
     char *path;
     tsr_journal_rec_t *recs;
     int n_recs, cap_recs;
@@ -57,7 +64,7 @@ struct tsr_journal {
 /* What a replay found; filled by tsr_journal_parse(). */
 typedef struct tsr_journal_parse {
     char fingerprint[256];
-    int have_header;
+    int have_header, version;
     size_t good_end; /* bytes of the file that hold valid lines */
     int n_done;
     char last_error[TSR_ERRMSG_MAX + 256];
@@ -101,6 +108,11 @@ tsr_status_t tsr_sha256_bytes(const void *p, size_t n, char hex[TSR_SHA256_HEX +
 /* One read of the file feeds both the CRC32 (resume) and the SHA-256 (audit); sha may be NULL. */
 tsr_status_t tsr_file_digest(const char *path, uint32_t *crc, unsigned char sha[32])
 {
+    return tsr_file_digest_stat(path, crc, sha, NULL);
+}
+
+tsr_status_t tsr_file_digest_stat(const char *path, uint32_t *crc, unsigned char sha[32], tsr_file_stat_t *fst)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -134,6 +146,14 @@ tsr_status_t tsr_file_digest(const char *path, uint32_t *crc, unsigned char sha[
     unsigned int mdlen = 0;
     if (s == TSR_OK && md && (EVP_DigestFinal_ex(md, sha, &mdlen) != 1 || mdlen != 32))
         s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to finish '%s'", path);
+    /* the stat of the very file read (after the read): what a resume compares instead of re-reading it */
+    struct stat st;
+    if (s == TSR_OK && fst && fstat(fd, &st) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+    if (s == TSR_OK && fst) {
+        fst->size = (int64_t)st.st_size;
+        fst->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    }
     free(buf);
     EVP_MD_CTX_free(md);
     close(fd);
@@ -209,6 +229,37 @@ static int tsr_parse_u32hex(const char *s, uint32_t *v)
     return 0;
 }
 
+/*
+ * An output's checksum field: "<crc32 hex8>" or "<crc32 hex8>:<size>:<mtime_ns>"
+ * (size and mtime -1 when absent). 0 when well formed.
+ */
+static int tsr_parse_crc_field(const char *s, uint32_t *crc, int64_t *size, int64_t *mtime_ns)
+{
+    char hex[9];
+    *size = *mtime_ns = -1;
+    if (strlen(s) < 8)
+        return -1;
+    memcpy(hex, s, 8);
+    hex[8] = '\0';
+    if (tsr_parse_u32hex(hex, crc) != 0 || hex[0] == '-' || hex[0] == '+' || hex[0] == ' ')
+        return -1;
+    if (s[8] == '\0')
+        return 0;
+    if (s[8] != ':' || s[9] < '0' || s[9] > '9')
+        return -1;
+    char *end = NULL;
+    long long sz = strtoll(s + 9, &end, 10);
+    if (*end != ':' || end[1] < '0' || end[1] > '9')
+        return -1;
+    const char *m = end + 1;
+    long long mt = strtoll(m, &end, 10);
+    if (*end || sz < 0 || mt < 0)
+        return -1;
+    *size = sz;
+    *mtime_ns = mt;
+    return 0;
+}
+
 static int tsr_is_hex(const char *s, size_t n)
 {
     if (strlen(s) != n)
@@ -241,7 +292,8 @@ int tsr_journal_rec_valid(char **f, int nf)
             return 0;
         for (long k = 0; k < n; k++) {
             uint32_t c;
-            if (tsr_parse_u32hex(f[4 + 3 * k], &c) != 0 || !tsr_digest_valid(f[5 + 3 * k]))
+            int64_t sz, mt;
+            if (tsr_parse_crc_field(f[4 + 3 * k], &c, &sz, &mt) != 0 || !tsr_digest_valid(f[5 + 3 * k]))
                 return 0;
         }
         return 1;
@@ -282,12 +334,13 @@ static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, 
                                      "%s is not a tessera journal or its header is damaged: delete %s to start over",
                                      path, dir);
             }
-            if (atoi(f[1]) != TSR_JOURNAL_VERSION)
+            if (!tsr_journal_version_readable(f[1]))
                 return tsr_error_set(TSR_ERR_STATE,
-                                     "%s has journal format version %s, this tessera writes version %d: "
+                                     "%s has journal format version %s, this tessera reads versions %d to %d: "
                                      "use a new --out directory",
-                                     path, f[1], TSR_JOURNAL_VERSION);
+                                     path, f[1], TSR_JOURNAL_VERSION_MIN, TSR_JOURNAL_VERSION);
             snprintf(po->fingerprint, sizeof po->fingerprint, "%s", f[2]);
+            po->version = atoi(f[1]);
             po->have_header = 1;
         } else {
             if (nf < 0 || !tsr_journal_rec_valid(f, nf) || strcmp(f[nf - 1], po->prev) != 0) {
@@ -338,15 +391,17 @@ static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
     r->outputs = calloc(n ? (size_t)n : 1u, sizeof *r->outputs);
     r->digest = calloc(n ? (size_t)n : 1u, sizeof *r->digest);
     r->crc = calloc(n ? (size_t)n : 1u, sizeof *r->crc);
+    r->size = calloc(n ? (size_t)n : 1u, sizeof *r->size);
+    r->mtime_ns = calloc(n ? (size_t)n : 1u, sizeof *r->mtime_ns);
     j->n_recs++; /* counted now so close() frees a partly built record */
-    if (!r->key || !r->outputs || !r->crc || !r->digest)
+    if (!r->key || !r->outputs || !r->crc || !r->digest || !r->size || !r->mtime_ns)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
     for (int k = 0; k < n; k++) {
         r->outputs[k] = strdup(f[3 + 3 * k]);
         r->digest[k] = strdup(f[5 + 3 * k]);
         if (!r->outputs[k] || !r->digest[k])
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", j->path);
-        if (tsr_parse_u32hex(f[4 + 3 * k], &r->crc[k]) != 0)
+        if (tsr_parse_crc_field(f[4 + 3 * k], &r->crc[k], &r->size[k], &r->mtime_ns[k]) != 0)
             return tsr_error_set(TSR_ERR_INTERNAL, "journal '%s': bad checksum field", j->path);
     }
     return TSR_OK;
@@ -455,8 +510,10 @@ tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
     if (s == TSR_OK)
         s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
     free(data);
-    if (s == TSR_OK)
+    if (s == TSR_OK) {
         snprintf(j->last_error, sizeof j->last_error, "%s", po.last_error);
+        j->version = po.version;
+    }
     if (s != TSR_OK) {
         tsr_journal_close(&j);
         return s;
@@ -546,8 +603,10 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
             s = tsr_error_set(TSR_ERR_IO, "cannot cut journal '%s' back to its last good record: %s", path,
                               strerror(errno));
     }
-    if (s == TSR_OK)
+    if (s == TSR_OK) {
         memcpy(j->prev, po.prev, sizeof j->prev);
+        j->version = po.have_header ? po.version : TSR_JOURNAL_VERSION;
+    }
     if (s == TSR_OK && !po.have_header) {
         size_t start = j->len;
         s = tsr_journal_put(j, "%s\t%d\t%s", TSR_JOURNAL_MAGIC, TSR_JOURNAL_VERSION, fingerprint);
@@ -585,6 +644,8 @@ void tsr_journal_close(tsr_journal_t **jp)
         free(j->recs[i].digest);
         free(j->recs[i].outputs);
         free(j->recs[i].crc);
+        free(j->recs[i].size);
+        free(j->recs[i].mtime_ns);
         free(j->recs[i].key);
     }
     free(j->recs);
@@ -596,6 +657,12 @@ void tsr_journal_close(tsr_journal_t **jp)
 
 tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
                                     const uint32_t *crc, const char *const *digest)
+{
+    return tsr_journal_queue_done_stat(j, key, n_outputs, outputs, crc, digest, NULL);
+}
+
+tsr_status_t tsr_journal_queue_done_stat(tsr_journal_t *j, const char *key, int n_outputs, const char *const *outputs,
+                                         const uint32_t *crc, const char *const *digest, const tsr_file_stat_t *fst)
 {
     if (j->readonly)
         return tsr_error_set(TSR_ERR_STATE, "journal '%s' was opened read-only", j->path);
@@ -612,7 +679,11 @@ tsr_status_t tsr_journal_queue_done(tsr_journal_t *j, const char *key, int n_out
             j->len = start;
             return tsr_error_set(TSR_ERR_INTERNAL, "journal digest '%s' of '%s' is malformed", digest[k], outputs[k]);
         }
-        TSR_CALL(tsr_journal_put(j, "\t%s\t%08x\t%s", outputs[k], crc[k], digest[k]));
+        if (fst && j->version >= 3 && fst[k].size >= 0 && fst[k].mtime_ns >= 0)
+            TSR_CALL(tsr_journal_put(j, "\t%s\t%08x:%lld:%lld\t%s", outputs[k], crc[k], (long long)fst[k].size,
+                                     (long long)fst[k].mtime_ns, digest[k]));
+        else
+            TSR_CALL(tsr_journal_put(j, "\t%s\t%08x\t%s", outputs[k], crc[k], digest[k]));
     }
     return tsr_journal_end_line(j, start, 1);
 }
@@ -687,6 +758,19 @@ void tsr_journal_done_at(const tsr_journal_t *j, int i, const char **key, int *n
 const char *const *tsr_journal_digests_at(const tsr_journal_t *j, int i)
 {
     return (const char *const *)j->recs[i].digest;
+}
+
+void tsr_journal_stats_at(const tsr_journal_t *j, int i, const int64_t **size, const int64_t **mtime_ns)
+{
+    *size = j->recs[i].size;
+    *mtime_ns = j->recs[i].mtime_ns;
+}
+
+int tsr_journal_version_readable(const char *v)
+{
+    char *end = NULL;
+    long x = strtol(v, &end, 10);
+    return *v && !*end && x >= TSR_JOURNAL_VERSION_MIN && x <= TSR_JOURNAL_VERSION;
 }
 
 const char *tsr_journal_last_error(const tsr_journal_t *j) { return j ? j->last_error : ""; }

@@ -209,6 +209,16 @@ tsr_status_t tsr_audit_sig_check(const char *pub_path, const char *head, const c
  */
 typedef tsr_status_t (*tsr_exec_fn)(void *ctx, const tsr_task_t *task);
 
+/*
+ * How a resume checks a journaled output before trusting it (`--verify-outputs`). `tessera verify`
+ * always re-reads every output (its SHA-256), whatever this says.
+ */
+typedef enum tsr_verify {
+    TSR_VERIFY_EXISTS = 0, /* present is enough (benchmarks, tests) */
+    TSR_VERIFY_STAT = 1,   /* size and mtime (ns) as journaled: trusted unread; else re-read, CRC32 compared */
+    TSR_VERIFY_FULL = 2,   /* every output re-read, its CRC32 compared */
+} tsr_verify_t;
+
 typedef struct tsr_sched_opts {
     const char *outdir;      /* output directory (journal lives at outdir/journal.tsv) */
     const char *fingerprint; /* refuse a journal of another run */
@@ -216,7 +226,7 @@ typedef struct tsr_sched_opts {
     double grace_seconds;    /* after a stop signal, wait this long for running tasks (default 60) */
     int batch;               /* max tasks handed out per message (default 4) */
     int progress;            /* log progress lines at info level every N seconds (0 = off; default 10) */
-    int verify;              /* 1: verify journaled outputs' CRC on resume (default 1) */
+    int verify;              /* how a resume checks journaled outputs: tsr_verify_t (default TSR_VERIFY_STAT) */
     /*
      * Output paths that describe the run rather than the data (report.html: the output directory, the
      * rank count, the time): journaled as "runsha256:<hex>", so verify checks their bytes, but left out
@@ -276,6 +286,7 @@ typedef struct tsr_stage {
      * into the audit chain instead of the bytes' SHA-256. NULL: the bytes'.
      */
     tsr_status_t (*digest)(const char *path, char digest[TSR_DIGEST_MAX]);
+    int verify_full; /* 1: on resume re-read the outputs (TSR_VERIFY_FULL); 0: trust a matching size+mtime */
 } tsr_stage_t;
 
 /*

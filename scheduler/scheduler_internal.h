@@ -61,7 +61,27 @@ tsr_status_t tsr_journal_queue_error(tsr_journal_t *j, const char *key, tsr_stat
 tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
 
 #define TSR_JOURNAL_MAGIC "TSRJ"
-#define TSR_JOURNAL_VERSION 2 /* 2: SHA-256 digests and the hash chain */
+#define TSR_JOURNAL_VERSION 3     /* 2: SHA-256 digests and the hash chain; 3: + each output's size and mtime */
+#define TSR_JOURNAL_VERSION_MIN 2 /* the oldest format still read (and appended to in its own format) */
+/* Is the header's version text one this tessera reads? */
+int tsr_journal_version_readable(const char *v);
+
+/* An output's size and mtime (ns since the epoch) when it was checksummed. */
+typedef struct tsr_file_stat {
+    int64_t size, mtime_ns;
+} tsr_file_stat_t;
+/* tsr_file_digest, plus the fstat of the file read (after reading it) into *fst (NULL: none). */
+tsr_status_t tsr_file_digest_stat(const char *path, uint32_t *crc, unsigned char sha[32],
+                                  tsr_file_stat_t *fst) TSR_RESULT_USED;
+/*
+ * tsr_journal_queue_done, with each output's stat (`fst`, n_outputs entries; NULL: none) recorded beside
+ * its CRC ("<crc>:<size>:<mtime_ns>") when the journal's format is 3 or later.
+ */
+tsr_status_t tsr_journal_queue_done_stat(tsr_journal_t *j, const char *key, int n_outputs,
+                                         const char *const *outputs, const uint32_t *crc,
+                                         const char *const *digest, const tsr_file_stat_t *fst) TSR_RESULT_USED;
+/* Record i's outputs' recorded sizes and mtimes (ns), -1 where not recorded (owned by the journal). */
+void tsr_journal_stats_at(const tsr_journal_t *j, int i, const int64_t **size, const int64_t **mtime_ns);
 
 /* ------------------------------------------------------ message protocol */
 
@@ -79,8 +99,9 @@ tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
  *   [2] signal   the signal number when flagged
  *   [3] n        completions that follow, each:
  *        id, status, attempt,
- *        status == OK:  per output of the task, its CRC32 (bits as int32) then
- *                       its SHA-256 (32 bytes in 8 words): TSR_OUTPUT_WORDS
+ *        status == OK:  per output of the task, its CRC32 (bits as int32),
+ *                       its SHA-256 (32 bytes in 8 words), its size and its
+ *                       mtime in ns (int64 each, 2 words): TSR_OUTPUT_WORDS
  *        status != OK:  len, then ceil(len/4) words of message text
  *
  * ORDER (dispatcher -> worker):
@@ -94,7 +115,7 @@ tsr_status_t tsr_journal_flush(tsr_journal_t *j) TSR_RESULT_USED;
  * trip), and falls back to 1 when a task takes long (so coarse tasks are not
  * hoarded by one worker while others idle).
  */
-enum { TSR_OUTPUT_WORDS = 9 };
+enum { TSR_OUTPUT_WORDS = 13 };
 
 enum {
     TSR_TAG_REPORT = 7101,

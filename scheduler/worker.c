@@ -98,7 +98,7 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
                              tsr_graph_size(w->g));
     tsr_task_t t = *src;
     t.attempt = attempt;
-    /* per output: CRC32, then SHA-256 (TSR_OUTPUT_WORDS words) */
+    /* per output: CRC32, SHA-256, size, mtime (TSR_OUTPUT_WORDS words) */
     int32_t words_buf[64 * TSR_OUTPUT_WORDS];
     int32_t *dig = t.n_outputs <= 64 ? words_buf : malloc((size_t)t.n_outputs * TSR_OUTPUT_WORDS * sizeof *dig);
     if (!dig)
@@ -115,9 +115,12 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
         tsr_error_clear();
         uint32_t crc = 0;
         unsigned char sha[32];
-        if (tsr_file_digest(path, &crc, sha) == TSR_OK) {
+        tsr_file_stat_t fst;
+        if (tsr_file_digest_stat(path, &crc, sha, &fst) == TSR_OK) {
             memcpy(dig + k * TSR_OUTPUT_WORDS, &crc, 4);
             memcpy(dig + k * TSR_OUTPUT_WORDS + 1, sha, 32);
+            memcpy(dig + k * TSR_OUTPUT_WORDS + 9, &fst.size, 8);
+            memcpy(dig + k * TSR_OUTPUT_WORDS + 11, &fst.mtime_ns, 8);
         } else {
             s = TSR_ERR_IO;
             snprintf(msg, sizeof msg, "task '%s' succeeded but its output is unreadable: %s", t.key,

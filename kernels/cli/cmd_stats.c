@@ -33,18 +33,21 @@ static void tsr_stats_usage(FILE *fp)
             "                       every sample is in population 'all'\n"
             "  --window BP          region size of a work unit [1000000]\n"
             "  --grace SECONDS      on SIGTERM/SIGUSR1, wait this long for running tasks [60]\n"
+            "  --verify-outputs HOW resume: stat = trust a journaled output whose size and mtime are as\n"
+            "                       recorded, re-read the others; full = re-read every one [stat]\n"
             "  --log-level L        off|error|warn|info|debug|trace [warn]\n"
             "  -h, --help           this help\n");
 }
 
 int tsr_cmd_stats(int argc, char **argv)
 {
-    enum { O_VCF = 256, O_OUT, O_SAMPLES, O_WINDOW, O_GRACE, O_LOG };
+    enum { O_VCF = 256, O_OUT, O_SAMPLES, O_WINDOW, O_GRACE, O_LOG, O_VERIFY };
     static const struct option lopts[] = {{"vcf", required_argument, 0, O_VCF},
                                           {"out", required_argument, 0, O_OUT},
                                           {"samples", required_argument, 0, O_SAMPLES},
                                           {"window", required_argument, 0, O_WINDOW},
                                           {"grace", required_argument, 0, O_GRACE},
+                                          {"verify-outputs", required_argument, 0, O_VERIFY},
                                           {"log-level", required_argument, 0, O_LOG},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
@@ -68,6 +71,14 @@ int tsr_cmd_stats(int argc, char **argv)
             if (tsr_run_opt_set(&ro, tsr_run_opt_find("grace"), optarg) != TSR_OK)
                 return tsr_cli_usage_error("stats", "%s", tsr_error_msg());
             o.grace_seconds = ro.grace_seconds;
+            break;
+        }
+        case O_VERIFY: {
+            tsr_run_opts_t ro;
+            tsr_run_opts_init(&ro);
+            if (tsr_run_opt_set(&ro, tsr_run_opt_find("verify-outputs"), optarg) != TSR_OK)
+                return tsr_cli_usage_error("stats", "%s", tsr_error_msg());
+            o.verify_outputs = ro.verify_outputs;
             break;
         }
         case O_LOG:

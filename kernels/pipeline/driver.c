@@ -401,6 +401,7 @@ static tsr_status_t tsr_pipeline_finish(const tsr_rt_t *rt, const tsr_plan_t *pl
             continue;
         tsr_stage_t st = *fs;
         st.ctx = &x->env[k];
+        st.verify_full = tsr_verify_outputs_mode(plan->opts.verify_outputs) == TSR_VERIFY_FULL;
         int skipped = 0;
         double t0 = tsr_now(), c0 = tsr_cpu_seconds();
         s = tsr_sched_stage_run(rt->comm, plan->opts.outdir, plan->fingerprint, &st, &skipped);
@@ -515,6 +516,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         so.outdir = o->outdir;
         so.fingerprint = plan->fingerprint;
         so.grace_seconds = o->grace_seconds;
+        so.verify = tsr_verify_outputs_mode(o->verify_outputs);
         /* it names the output directory, the rank count and the time: in the chain, not in the head */
         static const char *const run_specific[] = {"report.html", NULL};
         so.run_specific = run_specific;

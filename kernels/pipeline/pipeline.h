@@ -98,6 +98,7 @@ typedef struct tsr_run_opts {
     const char *targets;    /* --targets: BED of target intervals; calling is restricted to them (plan_regions.c) */
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
+    const char *verify_outputs; /* --verify-outputs full|stat: how a resume checks journaled outputs (tsr_verify_t) */
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
     /*
      * --aln-format: "bam" or "cram" for DIR/aln/S.{bam,cram} + .bai/.crai (NULL = TSR_ALN_FORMAT_DEFAULT).
@@ -490,10 +491,13 @@ typedef struct tsr_stats_opts {
     const char *outdir;     /* --out */
     int64_t window;         /* --window: region size in bp (default 1,000,000) */
     double grace_seconds;   /* --grace: after a stop signal, wait this long for running tasks (default 60) */
+    const char *verify_outputs; /* --verify-outputs full|stat (NULL = stat), as for `tessera run` */
     const tsr_run_provenance_t *provenance; /* versions for report.html's facts; NULL = none (not in the fingerprint) */
 } tsr_stats_opts_t;
 
 void tsr_stats_opts_init(tsr_stats_opts_t *o);
+/* --verify-outputs text ("full", "stat", NULL = "stat") as the scheduler's tsr_verify_t. Not collective. */
+int tsr_verify_outputs_mode(const char *text);
 /* TSR_ERR_USAGE naming the option when one is missing or out of range. Not collective. */
 tsr_status_t tsr_stats_opts_check(const tsr_stats_opts_t *o) TSR_RESULT_USED;
 

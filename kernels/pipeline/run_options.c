@@ -62,6 +62,12 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      TSR_RUN_OPT_STR, TSR_OPT(aln_format), NULL, "bam or cram", 0, "bam|cram", "aln_format", TSR_RUN_OPT_ALIGN},
     {"grace", "SECONDS", "on SIGTERM/SIGUSR1, wait this long for running tasks [60]", TSR_RUN_OPT_REAL,
      TSR_OPT(grace_seconds), "60", "a number of seconds >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    /* not in the fingerprint and not recorded: how a resume checks outputs changes none of them */
+    {"verify-outputs", "HOW",
+     "resume: stat = trust a journaled output whose size and mtime (ns) are as\n"
+     "recorded, re-read (CRC-32) the others; full = re-read every one\n"
+     "(tessera verify always re-reads everything) [stat]",
+     TSR_RUN_OPT_STR, TSR_OPT(verify_outputs), "stat", "full or stat", 0, "full|stat", NULL, TSR_RUN_OPT_ALIGN},
     /* in the fingerprint (it changes DIR/audit_inputs.sha256) and kept in run.tsv for `tessera add` */
     {"hash-inputs", "",
      "audit: SHA-256 of every read file too, into DIR/audit_inputs.sha256 and the\n"
@@ -255,4 +261,9 @@ int tsr_run_opts_record_read(tsr_run_opts_t *o, const char *key, const char *val
         return 1;
     }
     return 0;
+}
+
+int tsr_verify_outputs_mode(const char *text)
+{
+    return text && !strcmp(text, "full") ? TSR_VERIFY_FULL : TSR_VERIFY_STAT;
 }

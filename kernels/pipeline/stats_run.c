@@ -445,6 +445,7 @@ tsr_status_t tsr_stats_run(const tsr_rt_t *rt, const tsr_stats_opts_t *o, tsr_st
         so.outdir = o->outdir;
         so.fingerprint = fingerprint;
         so.grace_seconds = o->grace_seconds;
+        so.verify = tsr_verify_outputs_mode(o->verify_outputs);
         tsr_stats_ctx_t x = {o, vs, acc, n_tasks};
         s = tsr_sched_run(rt->comm, g, &so, tsr_stats_exec, &x, &sum->sched);
     }

@@ -693,7 +693,7 @@ static void test_journal_api(void **state)
     tsr_journal_close(&j);
     long len;
     char *d = read_file(jpath, &len);
-    assert_memory_equal(d, "TSRJ\t2\tfp\t", 10);
+    assert_memory_equal(d, "TSRJ\t3\tfp\t", 10);
     assert_non_null(strstr(d, "\nD\tk1\t1\tx.bin\tcbf43926\tsha256:15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225\t"));
     free(d);
 }
