@@ -123,6 +123,20 @@ static int journal_digest(const char *outdir, uint32_t *digest, int *records)
             if (tab)
                 *tab = '\0';
         }
+        /* an output's size and mtime ("<crc>:<size>:<mtime_ns>", format 3) depend on when it was written */
+        char *w = buf;
+        for (char *r = buf; *r;) {
+            char *fe = r + strcspn(r, "\t");
+            size_t fl = (size_t)(fe - r);
+            if (fl > 9 && r[8] == ':' && strspn(r, "0123456789abcdef") == 8)
+                fl = 8;
+            memmove(w, r, fl);
+            w += fl;
+            r = fe;
+            if (*r)
+                *w++ = *r++;
+        }
+        *w = '\0';
         if (n == cap) {
             char **nl = realloc(lines, (size_t)cap * 2 * sizeof *nl);
             if (!nl)
