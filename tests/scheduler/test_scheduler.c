@@ -13,6 +13,8 @@
 #include "scheduler/scheduler_internal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <zlib.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -698,6 +700,67 @@ static void test_journal_api(void **state)
     free(d);
 }
 
+/* Format 3 records each output's size and mtime; a format-2 journal is still read and appended to as format 2. */
+static void test_journal_stat_formats(void **state)
+{
+    fixture_t *f = *state;
+    char jpath[256], opath[256];
+    snprintf(jpath, sizeof jpath, "%s/journal.tsv", f->dir);
+    snprintf(opath, sizeof opath, "%s/x.bin", f->dir);
+    write_file(opath, "123456789", 9);
+    uint32_t crc = 0;
+    unsigned char sha[32];
+    tsr_file_stat_t fst = {-1, -1};
+    assert_int_equal(tsr_file_digest_stat(opath, &crc, sha, &fst), TSR_OK);
+    struct stat sb;
+    assert_int_equal(stat(opath, &sb), 0);
+    assert_int_equal(crc, 0xcbf43926u);
+    assert_int_equal(fst.size, 9);
+    assert_true(fst.mtime_ns == (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec);
+    char hex[TSR_SHA256_HEX + 1], dig[TSR_DIGEST_MAX];
+    tsr_sha256_hex(sha, hex);
+    snprintf(dig, sizeof dig, "sha256:%s", hex);
+    const char *outs[1] = {"x.bin"}, *digs[1] = {dig};
+    for (int version = 2; version <= 3; version++) {
+        unlink(jpath);
+        if (version == 2) { /* the header a previous tessera wrote */
+            char hdr[64];
+            int n = snprintf(hdr, sizeof hdr, "TSRJ\t2\tfp");
+            snprintf(hdr + n, sizeof hdr - (size_t)n, "\t%08lx\n",
+                     (unsigned long)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)hdr, (uInt)n));
+            write_file(jpath, hdr, strlen(hdr));
+        }
+        tsr_journal_t *j = NULL;
+        assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
+        assert_int_equal(tsr_journal_queue_done_stat(j, "k1", 1, outs, &crc, digs, &fst), TSR_OK);
+        assert_int_equal(tsr_journal_flush(j), TSR_OK);
+        tsr_journal_close(&j);
+        assert_int_equal(tsr_journal_open(jpath, "fp", &j), TSR_OK);
+        assert_int_equal(tsr_journal_n_done(j), 1);
+        const int64_t *size, *mtime;
+        tsr_journal_stats_at(j, 0, &size, &mtime);
+        assert_true(size[0] == (version == 2 ? -1 : 9));
+        assert_true(mtime[0] == (version == 2 ? -1 : fst.mtime_ns));
+        tsr_journal_close(&j);
+        long len;
+        char *d = read_file(jpath, &len);
+        char want[256];
+        snprintf(want, sizeof want, "TSRJ\t%d\tfp\t", version);
+        assert_memory_equal(d, want, strlen(want));
+        if (version == 2)
+            snprintf(want, sizeof want, "\nD\tk1\t1\tx.bin\tcbf43926\t%s\t", dig);
+        else
+            snprintf(want, sizeof want, "\nD\tk1\t1\tx.bin\tcbf43926:9:%lld\t%s\t", (long long)fst.mtime_ns, dig);
+        assert_non_null(strstr(d, want));
+        free(d);
+        /* the audit reads both formats */
+        tsr_audit_opts_t ao = {0};
+        tsr_audit_result_t ar;
+        ao.rehash = 1;
+        assert_int_equal(tsr_audit_check(f->dir, &ao, &ar), TSR_OK);
+    }
+}
+
 static void test_tmpname_and_opts(void **state)
 {
     (void)state;
@@ -752,6 +815,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_truncated_last_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_middle_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_stat_formats, setup, teardown),
         cmocka_unit_test(test_tmpname_and_opts),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
