@@ -118,7 +118,8 @@ static int32_t tsr_heap_pop(tsr_master_t *m)
  */
 static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, int n_out,
                                    const char *const *outs, const uint32_t *crc, const int64_t *size,
-                                   const int64_t *mtime_ns, int64_t *n_trusted, int64_t *n_reread)
+                                   const int64_t *mtime_ns, int64_t *n_trusted, int64_t *n_reread,
+                                   int64_t *bytes_reread)
 {
     if (n_out != t->n_outputs)
         return 0;
@@ -141,9 +142,11 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
         }
         if (m->opts->verify != TSR_VERIFY_EXISTS) {
             uint32_t c;
+            tsr_file_stat_t fst = {0, 0};
             (*n_reread)++;
-            tsr_status_t s = tsr_file_crc32(path, &c);
+            tsr_status_t s = tsr_file_digest_stat(path, &c, NULL, &fst);
             tsr_error_clear();
+            *bytes_reread += fst.size;
             if (s != TSR_OK || c != crc[k]) {
                 tsr_log_info("task '%s': output '%s' is %s since the journal recorded it; running it again",
                              t->key, path, s != TSR_OK ? "missing" : "changed");
@@ -227,7 +230,8 @@ static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying the journal");
     }
     /* Newest record of a key wins: walk backwards. */
-    int64_t n_trusted = 0, n_reread = 0;
+    int64_t n_trusted = 0, n_reread = 0, bytes_reread = 0;
+    double t0 = tsr_now();
     for (int i = tsr_journal_n_done(m->j) - 1; i >= 0; i--) {
         const char *key;
         int n_out;
@@ -241,11 +245,11 @@ static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
             continue;
         seen[id] = 1;
         proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id), n_out, outs, crc, size,
-                                                      mtime_ns, &n_trusted, &n_reread);
+                                                      mtime_ns, &n_trusted, &n_reread, &bytes_reread);
     }
     if (n_trusted + n_reread > 0)
-        tsr_log_info("resume: %lld outputs trusted by size+mtime, %lld re-read", (long long)n_trusted,
-                     (long long)n_reread);
+        tsr_log_info("resume: %lld outputs trusted by size+mtime, %lld re-read (%.1f MB, %.3f s)",
+                     (long long)n_trusted, (long long)n_reread, (double)bytes_reread / 1e6, tsr_now() - t0);
     /* A task counts as done only if everything it depends on does too (its inputs are unchanged). */
     *n_skipped = 0;
     for (int32_t k = 0; k < m->n; k++) {
