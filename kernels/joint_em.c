@@ -188,10 +188,12 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     w.dp = calloc((size_t)(N + 1), sizeof *w.dp);
     w.miss = calloc((size_t)(N + 1), 1);
     w.ploidy = malloc((size_t)(N + 1));
-    if (!f || !cnt || !lik || !gl || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
+    if (!bld->blk_hint)
+        bld->blk_hint = calloc((size_t)N + 1, sizeof *bld->blk_hint);
+    if (!f || !cnt || !lik || !gl || !bld->blk_hint || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (s == TSR_OK && n >= 2)
-        s = tsr_joint_site_gather(bt, nb, rec, pos, &w, o);
+        s = tsr_joint_site_gather(bt, nb, rec, pos, &w, o, bld->blk_hint);
     int by_sex[3];
     for (int x = 0; x < 3; x++)
         by_sex[x] = tsr_ploidy_at(o->ploidy, bt[0]->contig, pos, x);
