@@ -83,16 +83,21 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
         s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
         const int64_t window = tsr_callset_window_sites(wk->n_samples, bud.cohort_bytes / 2);
+        int64_t n_windows = 0;
         while (s == TSR_OK) {
             tsr_callset_t *cs = NULL;
             s = tsr_callset_reader_next(rd, window, &cs);
             if (s == TSR_OK && cs)
                 s = tsr_cohort_writer_add(w, cs);
             int more = cs != NULL;
+            n_windows += more;
             tsr_callset_destroy(&cs);
             if (!more)
                 break;
         }
+        if (s == TSR_OK)
+            tsr_log_debug("cohort: %s in %lld call-set windows of at most %lld sites", wk->inputs[r],
+                          (long long)n_windows, (long long)window);
         tsr_callset_reader_close(&rd);
     }
     if (w && s == TSR_OK)
