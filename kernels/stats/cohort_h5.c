@@ -298,14 +298,18 @@ static void plan_chunks(cohort_h5_t *h)
         cv = cap;
     if (cv > VARIANT_CHUNK)
         cv = VARIANT_CHUNK;
+    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
+                       (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
+    /* a budget (mem_bytes) also bounds a chunk-row, the least round: the chunks' shape changes the file's
+     * layout, not its content */
+    if (h->mem_bytes > 0 && cv * row_bytes > (size_t)(h->mem_bytes / 2))
+        cv = (hsize_t)((size_t)(h->mem_bytes / 2) / row_bytes);
     if (cv < 1)
         cv = 1;
     h->cv = cv;
     /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 32 MiB
      * or half of mem_bytes (--mem-per-rank's cohort share), at least one chunk-row (rounds only cut the
      * writes: the content does not depend on them). */
-    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
-                       (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
