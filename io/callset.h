@@ -72,9 +72,10 @@ tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_U
  * writes a region nor the cohort writers that read it hold the region's whole
  * call set: the memory follows the window, not the cohort. A window is a
  * tsr_callset_t of consecutive sites whose offsets start at 0.
- * tsr_callset_window_sites(N): the sites a window of N samples may hold
- * (about 32 MiB of genotype fields, at least 16); it depends only on N, so
- * outputs do not depend on the layout. The writer appends windows (`lowpass`:
+ * tsr_callset_window_sites(N, mem_bytes): the sites a window of N samples
+ * may hold in about mem_bytes of genotype fields (<= 0: the default, 32 MiB),
+ * at least 16; windows only cut the reads and writes, so outputs do not
+ * depend on them. The writer appends windows (`lowpass`:
  * the call set carries DS/GP/pop AF for n_pops populations) under a
  * temporary name, renamed by close(.., commit=1); the reader gives windows of
  * at most max_sites sites (0: all), one empty window for an empty call set,
@@ -82,7 +83,7 @@ tsr_status_t tsr_callset_read(const char *path, tsr_callset_t **cs) TSR_RESULT_U
  */
 typedef struct tsr_callset_writer tsr_callset_writer_t;
 typedef struct tsr_callset_reader tsr_callset_reader_t;
-int64_t tsr_callset_window_sites(int32_t n_samples);
+int64_t tsr_callset_window_sites(int32_t n_samples, int64_t mem_bytes);
 tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64_t start, int64_t end,
                                      int32_t n_samples, int lowpass, int32_t n_pops,
                                      tsr_callset_writer_t **w) TSR_RESULT_USED;

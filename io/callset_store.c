@@ -190,10 +190,12 @@ tsr_status_t tsr_callset_write(const char *path, const tsr_callset_t *cs)
     return s != TSR_OK ? s : c;
 }
 
-int64_t tsr_callset_window_sites(int32_t n_samples)
+int64_t tsr_callset_window_sites(int32_t n_samples, int64_t mem_bytes)
 {
+    if (mem_bytes <= 0 || mem_bytes > TSR_CALLSET_WINDOW_BYTES)
+        mem_bytes = TSR_CALLSET_WINDOW_BYTES;
     /* ~48 bytes per site and sample for a biallelic low-pass site (GT 2, GQ, DP, DS 4 each, AD 8, PL 12, GP 12) */
-    int64_t w = TSR_CALLSET_WINDOW_BYTES / (48 * (int64_t)(n_samples > 0 ? n_samples : 1));
+    int64_t w = mem_bytes / (48 * (int64_t)(n_samples > 0 ? n_samples : 1));
     return w < 16 ? 16 : w;
 }
 

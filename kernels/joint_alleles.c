@@ -244,8 +244,40 @@ static int allele_map(char *const *al, int bn, int kind, const char *u, const ch
 }
 
 /* Cohort PL (flat 0 for missing), AD, strand counts and DP of one union site from every batch. */
+/* Whether block k lies before sample j's block at pos (blocks sorted by (sample, start), a sample's disjoint). */
+static inline int block_before(const tsr_evidence_t *ev, int64_t k, int64_t j, int64_t pos)
+{
+    return ev->block_sample[k] < j || (ev->block_sample[k] == j && ev->block_end[k] <= pos);
+}
+
+/*
+ * The first block not before (j, pos). hint: where the last search for this sample ended; the sites come in
+ * increasing positions, so the answer is usually a few steps on from it (a walk of at most 8 steps, then the
+ * binary search over the rest). A stale hint (another window's arrays) only costs the binary search.
+ */
+static int64_t block_find(const tsr_evidence_t *ev, int64_t j, int64_t pos, int64_t hint)
+{
+    int64_t lo = 0, hi = ev->n_blocks;
+    if (hint >= 0 && hint <= ev->n_blocks && (hint == 0 || block_before(ev, hint - 1, j, pos))) {
+        lo = hint;
+        for (int step = 0; step < 8; step++) {
+            if (lo == hi || !block_before(ev, lo, j, pos))
+                return lo;
+            lo++;
+        }
+    }
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (block_before(ev, mid, j, pos))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 tsr_status_t tsr_joint_site_gather(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
-                                   site_work_t *w, const tsr_joint_opts_t *o)
+                                   site_work_t *w, const tsr_joint_opts_t *o, int64_t *blk_hint)
 {
     int n = w->n, G = n * (n + 1) / 2;
     int64_t base = 0;
@@ -335,14 +367,9 @@ tsr_status_t tsr_joint_site_gather(tsr_evidence_t *const *bt, int nb, const int6
             for (int64_t j = 0; j < ns; j++) {
                 int64_t i = base + j;
                 /* block of sample j covering pos: blocks are sorted by (sample, start) */
-                int64_t lo = 0, hi = ev->n_blocks;
-                while (lo < hi) {
-                    int64_t mid = lo + (hi - lo) / 2;
-                    if (ev->block_sample[mid] < j || (ev->block_sample[mid] == j && ev->block_end[mid] <= pos))
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
+                int64_t lo = block_find(ev, j, pos, blk_hint ? blk_hint[i] : -1);
+                if (blk_hint)
+                    blk_hint[i] = lo;
                 int covered = lo < ev->n_blocks && ev->block_sample[lo] == j && ev->block_start[lo] <= pos;
                 int32_t d = covered ? ev->block_min_dp[lo] : 0;
                 w->miss[i] = d <= 0;

@@ -20,12 +20,18 @@
 
 /*
  * Fit allele frequencies f[n] from per-sample PLs (pl[i*G + g]; miss[i] set
- * for missing samples). Returns log10 L(f).
+ * for missing samples). Returns log10 L(f). gl (N*G doubles, scratch)
+ * receives the genotype likelihoods 10^(-PL/10) once, so the iterations do
+ * not call pow() per sample and genotype (the same values: records unchanged).
  */
 static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploidy, int64_t N, int n,
-                     const tsr_joint_opts_t *o, double *f, double *cnt, double *lik)
+                     const tsr_joint_opts_t *o, double *f, double *cnt, double *lik, double *gl)
 {
     int G = n * (n + 1) / 2;
+    for (int64_t i = 0; i < N; i++)
+        if (!miss[i])
+            for (int g = 0; g < G; g++)
+                gl[i * G + g] = pow(10.0, -pl[i * G + g] / 10.0);
     int64_t M = 0; /* called alleles: a haploid sample carries one, with prior f[a] instead of HWE */
     for (int64_t i = 0; i < N; i++)
         M += miss[i] ? 0 : ploidy[i];
@@ -41,7 +47,7 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploi
             double sum = 0;
             if (ploidy[i] == 1) {
                 for (int a = 0; a < n; a++)
-                    sum += lik[a] = pow(10.0, -pl[i * G + tsr_gt_index(a, a)] / 10.0) * f[a];
+                    sum += lik[a] = gl[i * G + tsr_gt_index(a, a)] * f[a];
                 for (int a = 0; sum > 0 && a < n; a++)
                     cnt[a] += lik[a] / sum;
                 continue;
@@ -49,7 +55,7 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploi
             for (int b = 0; b < n; b++)
                 for (int a = 0; a <= b; a++) {
                     int g = tsr_gt_index(a, b);
-                    lik[g] = pow(10.0, -pl[i * G + g] / 10.0) * tsr_joint_hwe_prior(f, a, b);
+                    lik[g] = gl[i * G + g] * tsr_joint_hwe_prior(f, a, b);
                     sum += lik[g];
                 }
             if (!(sum > 0))
@@ -79,7 +85,7 @@ static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploi
         for (int b = 0; b < n; b++)
             for (int a = 0; a <= b; a++)
                 if (ploidy[i] == 2 || a == b)
-                    sum += pow(10.0, -pl[i * G + tsr_gt_index(a, b)] / 10.0) *
+                    sum += gl[i * G + tsr_gt_index(a, b)] *
                            (ploidy[i] == 2 ? tsr_joint_hwe_prior(f, a, b) : f[a]);
         ll += log10(sum > DBL_MIN ? sum : DBL_MIN);
     }
@@ -174,7 +180,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     int n = w.n, G = n * (n + 1) / 2;
     tsr_status_t s = TSR_OK;
     double *f = calloc((size_t)n, sizeof *f), *cnt = calloc((size_t)n, sizeof *cnt);
-    double *lik = calloc((size_t)G, sizeof *lik);
+    double *lik = calloc((size_t)G, sizeof *lik), *gl = malloc((size_t)(N * G + 1) * sizeof *gl);
     uint8_t keep[TSR_JOINT_MAX_ALLELES + 1];
     w.pl = calloc((size_t)(N * G + 1), sizeof *w.pl);
     w.ad = calloc((size_t)(N * n + 1), sizeof *w.ad);
@@ -182,10 +188,12 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     w.dp = calloc((size_t)(N + 1), sizeof *w.dp);
     w.miss = calloc((size_t)(N + 1), 1);
     w.ploidy = malloc((size_t)(N + 1));
-    if (!f || !cnt || !lik || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
+    if (!bld->blk_hint)
+        bld->blk_hint = calloc((size_t)N + 1, sizeof *bld->blk_hint);
+    if (!f || !cnt || !lik || !gl || !bld->blk_hint || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (s == TSR_OK && n >= 2)
-        s = tsr_joint_site_gather(bt, nb, rec, pos, &w, o);
+        s = tsr_joint_site_gather(bt, nb, rec, pos, &w, o, bld->blk_hint);
     int by_sex[3];
     for (int x = 0; x < 3; x++)
         by_sex[x] = tsr_ploidy_at(o->ploidy, bt[0]->contig, pos, x);
@@ -196,7 +204,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
         M += w.miss[i] ? 0 : w.ploidy[i];
     }
     if (s == TSR_OK && n >= 2 && M > 0) {
-        double ll1 = em_fit(w.pl, w.miss, w.ploidy, N, n, o, f, cnt, lik);
+        double ll1 = em_fit(w.pl, w.miss, w.ploidy, N, n, o, f, cnt, lik, gl);
         int kept = 1;
         keep[0] = 1;
         for (int a = 1; a < n; a++) {
@@ -205,7 +213,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
         }
         if (kept > 1 && kept < n) {
             site_subset(&w, N, keep);
-            ll1 = em_fit(w.pl, w.miss, w.ploidy, N, w.n, o, f, cnt, lik);
+            ll1 = em_fit(w.pl, w.miss, w.ploidy, N, w.n, o, f, cnt, lik, gl);
         }
         if (kept > 1) {
             int Gk = w.n * (w.n + 1) / 2;
@@ -222,6 +230,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     free(f);
     free(cnt);
     free(lik);
+    free(gl);
     site_work_free(&w);
     return s;
 }

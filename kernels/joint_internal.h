@@ -16,10 +16,12 @@
 
 #define TSR_JOINT_MAX_ALLELES 127 /* genotypes are int8 allele indices */
 
-/* The growing output and its capacities. */
+/* The growing output and its capacities; blk_hint[N]: per sample, where its reference-block search last ended
+ * (tsr_joint_site_gather; freed by whoever set up the build). */
 typedef struct cs_build {
     tsr_callset_t *cs;
     int64_t c_blob, c_af, c_ad, c_pl;
+    int64_t *blk_hint;
 } cs_build_t;
 
 /* Per-site scratch over the cohort. */
@@ -62,10 +64,12 @@ tsr_status_t tsr_joint_site_alleles_union(tsr_evidence_t *const *bt, int nb, con
  * flags of one union site from every batch (records rec as above, else the
  * reference-confidence block covering pos). w->allele / w->n come from
  * tsr_joint_site_alleles_union; the arrays are the caller's, sized for N
- * samples and w->n alleles. Errors: TSR_ERR_NOMEM.
+ * samples and w->n alleles. blk_hint (N entries, any values; may be NULL)
+ * speeds up the search of a sample's reference block when sites come in
+ * increasing positions; the result does not depend on it. Errors: TSR_ERR_NOMEM.
  */
 tsr_status_t tsr_joint_site_gather(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
-                                   site_work_t *w, const tsr_joint_opts_t *o) TSR_RESULT_USED;
+                                   site_work_t *w, const tsr_joint_opts_t *o, int64_t *blk_hint) TSR_RESULT_USED;
 
 /* ---------------------------------------------------------- EM (joint_em.c) */
 

@@ -292,6 +292,7 @@ tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, con
         s = joint_callset_alloc(cs, U, N);
     if (s == TSR_OK)
         s = joint_merge(batches, n_batches, ref_seq, N, o, &bld, U, NULL);
+    free(bld.blk_hint);
     if (s != TSR_OK) {
         tsr_callset_destroy(&cs);
         return s;
@@ -368,6 +369,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
                       (long long)b0->start + 1, (long long)b0->end, (long long)N, (long long)n_windows,
                       (long long)window);
     free(ev);
+    free(bld.blk_hint);
     tsr_callset_destroy(&cs);
     return s;
 }

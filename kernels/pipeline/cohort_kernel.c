@@ -73,23 +73,31 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     tsr_ref_t *ref = NULL;
     tsr_status_t s = tsr_ref_open(env->plan->opts.ref, &ref);
     tsr_cohort_writer_t *w = NULL;
+    tsr_mem_budget_t bud; /* --mem-per-rank's cohort share sizes the window (none: the default) */
+    if (s == TSR_OK)
+        s = tsr_plan_budget(env->plan, &bud);
     if (s == TSR_OK)
         s = tsr_cohort_writer_open(wk->output, ref, wk->sheet, &w);
     for (int r = 0; r < wk->n_inputs && s == TSR_OK; r++) {
         tsr_callset_reader_t *rd = NULL;
         s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
-        const int64_t window = tsr_callset_window_sites(wk->n_samples);
+        const int64_t window = tsr_callset_window_sites(wk->n_samples, bud.cohort_bytes / 2);
+        int64_t n_windows = 0;
         while (s == TSR_OK) {
             tsr_callset_t *cs = NULL;
             s = tsr_callset_reader_next(rd, window, &cs);
             if (s == TSR_OK && cs)
                 s = tsr_cohort_writer_add(w, cs);
             int more = cs != NULL;
+            n_windows += more;
             tsr_callset_destroy(&cs);
             if (!more)
                 break;
         }
+        if (s == TSR_OK)
+            tsr_log_debug("cohort: %s in %lld call-set windows of at most %lld sites", wk->inputs[r],
+                          (long long)n_windows, (long long)window);
         tsr_callset_reader_close(&rd);
     }
     if (w && s == TSR_OK)
@@ -127,7 +135,10 @@ static tsr_status_t tsr_cohort_h5_run(void *ctx, MPI_Comm comm)
     task.key = "cohort_h5";
     tsr_work_t *wk = NULL;
     tsr_ref_t *ref = NULL;
+    tsr_mem_budget_t bud;
     tsr_status_t mine = tsr_plan_work_create(plan, &task, &wk);
+    if (mine == TSR_OK)
+        mine = tsr_plan_budget(plan, &bud);
     if (mine == TSR_OK)
         mine = tsr_ref_open(plan->opts.ref, &ref);
     tsr_status_t s = tsr_comm_agree(comm, mine);
@@ -136,7 +147,8 @@ static tsr_status_t tsr_cohort_h5_run(void *ctx, MPI_Comm comm)
         snprintf(h5, sizeof h5, "%s/cohort.h5", wk->output);
         double t0 = tsr_now();
         int64_t n_sites = 0;
-        s = tsr_cohort_h5_write(comm, h5, ref, wk->sheet, wk->n_inputs, (const char *const *)wk->inputs, &n_sites);
+        s = tsr_cohort_h5_write(comm, h5, ref, wk->sheet, wk->n_inputs, (const char *const *)wk->inputs,
+                                bud.cohort_bytes, &n_sites);
         if (s == TSR_OK && env->rt->role == TSR_ROLE_MASTER)
             tsr_log_info("%s: %lld sites written collectively in %.2f s", h5, (long long)n_sites, tsr_now() - t0);
     }

@@ -139,7 +139,7 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
         s = tsr_callset_writer_open(path, contig, reg->start, reg->end, N, 1, sh->n_populations, &cw);
     if (s == TSR_OK)
         s = tsr_lp_discover_region(ev, w->n_inputs, sh->sample_pop, sh->n_populations, &o,
-                                   tsr_callset_window_sites(N), lp_sink, cw);
+                                   tsr_callset_window_sites(N, 0), lp_sink, cw);
     tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
     if (s == TSR_OK)
         s = c;

@@ -215,7 +215,8 @@ typedef struct tsr_plan {
 
 /*
  * What --mem-per-rank gives each stage (kernels/pipeline/plan_budget.c). With no budget every field is 0 and
- * the stages use their defaults. joint_bytes sizes the joint window (tsr_joint_window_sites); call_need is the
+ * the stages use their defaults. joint_bytes sizes the joint window (tsr_joint_window_sites); cohort_bytes the
+ * cohort stage's call-set window and cohort.h5 row block (half each); call_need is the
  * estimated peak of one call task at the plan's batch and shard size; base the rank's fixed cost (libraries,
  * reference, plan). tsr_plan_budget refuses a budget that cannot fit with one line naming the stage and the
  * least --mem-per-rank it needs (TSR_ERR_USAGE). Not collective.

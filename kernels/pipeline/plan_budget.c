@@ -15,8 +15,10 @@
  *           of sites (128 bytes a site and sample, tsr_joint_window_sites):
  *           half of what the call stage and the readers leave, at most the
  *           default window;
- *   cohort  call-set windows and the writers' buffers: fixed (about 32 MiB of
- *           call set and a 32 MiB cohort.h5 row block at most, kernels/stats/cohort_h5.c).
+ *   cohort  the writers' fixed state (TSR_MEM_COHORT_FIXED) plus cohort_bytes:
+ *           half a call-set window, half a cohort.h5 row block (kernels/stats/
+ *           cohort_h5.c); half of what the call stage leaves, at most the
+ *           default 64 MiB, at least two 16-site windows.
  * Records do not depend on the budget: windows cut between positions only.
  */
 #include "kernels/pipeline/pipeline.h"
@@ -30,7 +32,9 @@
 #define TSR_MEM_CALL_FIXED (16 * MIB)      /* call: per task */
 #define TSR_MEM_JOINT_BATCH (MIB / 2)      /* joint: per open partition (block buffer, HDF5 state) */
 #define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
-#define TSR_MEM_COHORT (80 * MIB)          /* cohort: call-set windows and writer buffers */
+#define TSR_MEM_COHORT_FIXED (16 * MIB)    /* cohort: the BCF/stats and cohort.h5 writers' own state */
+#define TSR_MEM_COHORT_MAX (64 * MIB)      /* cohort: window plus row block when the budget allows (the default) */
+#define TSR_MEM_COHORT_SITE 48             /* cohort: call-set bytes per site and sample (io/callset_store.c) */
 
 static double mib(int64_t b) { return (double)b / (double)MIB; }
 
@@ -56,8 +60,9 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
     int64_t need = b->call_need;
     if (joint_min > need)
         stage = "joint", need = joint_min;
-    if (TSR_MEM_COHORT > need)
-        stage = "cohort", need = TSR_MEM_COHORT;
+    const int64_t cohort_min = 2 * 16 * TSR_MEM_COHORT_SITE * (n > 0 ? n : 1);
+    if (TSR_MEM_COHORT_FIXED + cohort_min > need)
+        stage = "cohort", need = TSR_MEM_COHORT_FIXED + cohort_min;
     if (b->base + need > b->total)
         return tsr_error_set(TSR_ERR_USAGE,
                              "--mem-per-rank %.0fM cannot fit the %s stage: %lld samples (--batch-size %d, regions "
@@ -75,6 +80,10 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
     if (b->joint_bytes > TSR_JOINT_WINDOW_BYTES)
         b->joint_bytes = TSR_JOINT_WINDOW_BYTES;
     b->joint_window = tsr_joint_window_sites(n, b->joint_bytes);
-    b->cohort_bytes = TSR_MEM_COHORT;
+    b->cohort_bytes = (b->total - b->base - b->call_need - TSR_MEM_COHORT_FIXED) / 2;
+    if (b->cohort_bytes < cohort_min)
+        b->cohort_bytes = cohort_min;
+    if (b->cohort_bytes > TSR_MEM_COHORT_MAX)
+        b->cohort_bytes = TSR_MEM_COHORT_MAX;
     return TSR_OK;
 }

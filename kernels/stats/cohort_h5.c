@@ -93,6 +93,7 @@ typedef struct cohort_h5 {
     int64_t *count, *first; /* per region: sites, first row */
     hsize_t cs, cv;         /* chunk: samples, variants (per-call datasets) */
     int64_t rows;           /* rows per round */
+    int64_t mem_bytes;      /* the row block and call-set window aim (tsr_cohort_h5_write) */
     hid_t file, str_type, bool_type;
     int n_vars;
     h5var_t *vars;
@@ -297,18 +298,25 @@ static void plan_chunks(cohort_h5_t *h)
         cv = cap;
     if (cv > VARIANT_CHUNK)
         cv = VARIANT_CHUNK;
+    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
+                       (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
+    /* a budget (mem_bytes) also bounds a chunk-row, the least round: the chunks' shape changes the file's
+     * layout, not its content */
+    if (h->mem_bytes > 0 && cv * row_bytes > (size_t)(h->mem_bytes / 2))
+        cv = (hsize_t)((size_t)(h->mem_bytes / 2) / row_bytes);
     if (cv < 1)
         cv = 1;
     h->cv = cv;
     /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 32 MiB
-     * (rounds only cut the writes: the content does not depend on them; issue 17 halved it so the cohort
-     * stage fits --mem-per-rank 200M at 1,000 samples). */
-    size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
-                       (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
+     * or half of mem_bytes (--mem-per-rank's cohort share), at least one chunk-row (rounds only cut the
+     * writes: the content does not depend on them). */
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
-    while (k > 1 && (size_t)k * cv * row_bytes > ((size_t)32 << 20))
+    size_t block = (size_t)32 << 20;
+    if (h->mem_bytes > 0 && (size_t)(h->mem_bytes / 2) < block)
+        block = (size_t)(h->mem_bytes / 2);
+    while (k > 1 && (size_t)k * cv * row_bytes > block)
         k--;
     h->rows = k * (int64_t)cv;
 }
@@ -587,7 +595,7 @@ static tsr_status_t fill_rows(cohort_h5_t *h, int64_t n)
             tsr_callset_destroy(&h->cur);
             h->i_cur = 0;
             if (h->rd) {
-                TSR_CALL(tsr_callset_reader_next(h->rd, tsr_callset_window_sites(h->S), &h->cur));
+                TSR_CALL(tsr_callset_reader_next(h->rd, tsr_callset_window_sites(h->S, h->mem_bytes / 2), &h->cur));
                 if (!h->cur) {
                     tsr_callset_reader_close(&h->rd);
                     continue;
@@ -769,13 +777,13 @@ static tsr_status_t cohort_h5_run(cohort_h5_t *h)
 }
 
 tsr_status_t tsr_cohort_h5_write(MPI_Comm comm, const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
-                                 int n_regions, const char *const *callsets, int64_t *n_sites)
+                                 int n_regions, const char *const *callsets, int64_t mem_bytes, int64_t *n_sites)
 {
     if (n_sites)
         *n_sites = 0;
     cohort_h5_t h = {.path = path, .ref = ref, .sheet = sheet, .n_regions = n_regions, .callsets = callsets,
                      .comm = MPI_COMM_NULL, .S = sheet->n_samples, .n_groups = 1 + sheet->n_populations,
-                     .file = -1, .str_type = -1, .bool_type = -1};
+                     .file = -1, .str_type = -1, .bool_type = -1, .mem_bytes = mem_bytes};
     TSR_CALL_MPI(MPI_Comm_dup(comm, &h.comm));
     int rc = MPI_Comm_set_errhandler(h.comm, MPI_ERRORS_RETURN);
     if (rc == MPI_SUCCESS)

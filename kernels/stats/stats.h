@@ -49,12 +49,15 @@ int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
  * sets of its block of regions, computes their per-site statistics and
  * writes its rows. The file is written under rank 0's temporary name and
  * renamed by rank 0 after the collective close; on failure nothing is left.
- * Every rank returns the same status and message. *n_sites (may be NULL)
- * receives the number of variants. Dataset values do not depend on the
+ * Every rank returns the same status and message. mem_bytes (<= 0: the
+ * default, 64 MiB) bounds the row block written per round and the call-set
+ * window read (half each; a chunk-row and 16 sites at least). *n_sites (may
+ * be NULL) receives the number of variants. Dataset values do not depend on the
  * number of ranks (the file's bytes may).
  */
 tsr_status_t tsr_cohort_h5_write(MPI_Comm comm, const char *path, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
-                                 int n_regions, const char *const *callsets, int64_t *n_sites) TSR_RESULT_USED;
+                                 int n_regions, const char *const *callsets, int64_t mem_bytes,
+                                 int64_t *n_sites) TSR_RESULT_USED;
 
 /* ---------------------------------------------------- per-site statistics */
 

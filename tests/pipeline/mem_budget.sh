@@ -6,7 +6,9 @@
 #             windows of 2 and 3 sites (--joint-window) give byte-identical cohort.bcf, stats.tsv and
 #             sample_qc.tsv: no budget at 1 rank, the least budget in windows of 2 at 2 ranks, windows of 3
 #             at 3 ranks. The forced runs' log must show
-#             many windows (so the test cannot pass with one window).
+#             many windows (so the test cannot pass with one window); the budgeted run's cohort stage
+#             reads the call set in windows of 16 sites (the least budget's cohort share), so its log
+#             must show several cohort windows too.
 #   refuse:   a budget that cannot fit is refused before any work: exit status 2, one line naming the stage
 #             and the least --mem-per-rank, no cohort output; that least budget is then accepted.
 set -euo pipefail
@@ -53,10 +55,12 @@ identity)
     nw=$(windows $n)
     [ "${nw:-0}" -ge 10 ] || fail "$n: the joint ran ${nw:-0} windows, expected many"
   done
+  cw=$(sed -n 's/.*cohort: .* in \([0-9]*\) call-set windows of at most .*/\1/p' "$W/w2np2.log" | sort -n | tail -1)
+  [ "${cw:-0}" -ge 2 ] || fail "w2np2: the cohort stage read ${cw:-0} call-set windows, expected several"
   nsites=$(grep -c -v '^#' < <(bcftools view -H "$W/plain/cohort.bcf")) || true
   [ "$nsites" -gt 20 ] || fail "only $nsites sites: too few to test windows"
   echo "mem_budget identity: $nsites sites identical without a budget and at --mem-per-rank $min in windows of" \
-       "2-3 sites ($(windows w2np2) windows) at 1, 2 and 3 ranks"
+       "2-3 sites ($(windows w2np2) windows; cohort stage in $cw call-set windows) at 1, 2 and 3 ranks"
   ;;
 refuse)
   min=$(least refused)

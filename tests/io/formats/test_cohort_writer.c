@@ -201,7 +201,7 @@ static tsr_status_t write_h5(fixture_t *f, const char *out, int n, tsr_callset_t
         paths[i] = write_callset_file(f->dir, name, cs[i]);
     }
     char *h5 = path_in(out, "cohort.h5");
-    tsr_status_t st = tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, n, (const char *const *)paths,
+    tsr_status_t st = tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, n, (const char *const *)paths, 0,
                                           n_sites);
     for (int i = 0; i < n; i++) {
         unlink(paths[i]);
@@ -711,7 +711,7 @@ static void test_abort_and_errors(void **state)
     char *h5 = path_in(out, "cohort.h5"), *missing = path_in(f->dir, "no_such_callset.h5");
     const char *paths[1] = {missing};
     tsr_error_clear();
-    assert_int_not_equal(tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, 1, paths, NULL), TSR_OK);
+    assert_int_not_equal(tsr_cohort_h5_write(MPI_COMM_WORLD, h5, f->ref, &f->sheet, 1, paths, 0, NULL), TSR_OK);
     assert_non_null(strstr(tsr_error_msg(), "no_such_callset.h5"));
     assert_true(dir_is_empty(out));
     free(missing);
