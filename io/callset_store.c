@@ -278,21 +278,6 @@ tsr_status_t tsr_callset_reader_open(const char *path, tsr_callset_reader_t **ou
 
 int64_t tsr_callset_reader_n_sites(const tsr_callset_reader_t *r) { return r->n_sites; }
 
-/* Offsets [i0, i1] of dataset k, rebased to start at 0; *base receives the first one. */
-static tsr_status_t read_offsets(tsr_callset_reader_t *r, const char *name, int64_t i0, int64_t i1, int64_t **off,
-                                 int64_t *base)
-{
-    TSR_CALL(tsr_h5_read_range(&r->f, name, H5T_NATIVE_INT64, i0, i1 - i0 + 1, (void **)off));
-    *base = (*off)[0];
-    for (int64_t i = 0; i <= i1 - i0; i++) {
-        (*off)[i] -= *base;
-        if ((*off)[i] < 0 || (i > 0 && (*off)[i] < (*off)[i - 1]))
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at entry %lld", r->f.path, name,
-                                 (long long)(i0 + i));
-    }
-    return TSR_OK;
-}
-
 static tsr_status_t reader_window(tsr_callset_reader_t *r, int64_t i0, int64_t i1, tsr_callset_t *cs)
 {
     tsr_h5_file_t *f = &r->f;
@@ -306,19 +291,19 @@ static tsr_status_t reader_window(tsr_callset_reader_t *r, int64_t i0, int64_t i
     TSR_CALL(tsr_h5_read_range(f, "/site/position", H5T_NATIVE_INT64, i0, n, (void **)&cs->pos));
     cs->n_sites = n;
     TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&cs->n_alleles));
-    TSR_CALL(read_offsets(r, "/site/allele_offset", i0, i1, &cs->allele_off, &ba));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &cs->allele_off, &ba));
     TSR_CALL(tsr_h5_read_range(f, "/site/alleles", H5T_NATIVE_UINT8, ba, cs->allele_off[n],
                                (void **)&cs->allele_blob));
     TSR_CALL(tsr_h5_read_range(f, "/site/qual", H5T_NATIVE_FLOAT, i0, n, (void **)&cs->qual));
     TSR_CALL(tsr_h5_read_range(f, "/site/filter", H5T_NATIVE_UINT8, i0, n, (void **)&cs->filter));
-    TSR_CALL(read_offsets(r, "/site/af_offset", i0, i1, &cs->af_off, &bf));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/af_offset", i0, i1, &cs->af_off, &bf));
     TSR_CALL(tsr_h5_read_range(f, "/site/af", H5T_NATIVE_FLOAT, bf, cs->af_off[n], (void **)&cs->af));
     TSR_CALL(tsr_h5_read_range(f, "/call/gt", H5T_NATIVE_INT8, i0 * ns * 2, n * ns * 2, (void **)&cs->gt));
     TSR_CALL(tsr_h5_read_range(f, "/call/gq", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&cs->gq));
     TSR_CALL(tsr_h5_read_range(f, "/call/dp", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&cs->dp));
-    TSR_CALL(read_offsets(r, "/call/ad_offset", i0, i1, &cs->ad_off, &bd));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/ad_offset", i0, i1, &cs->ad_off, &bd));
     TSR_CALL(tsr_h5_read_range(f, "/call/ad", H5T_NATIVE_INT32, bd, cs->ad_off[n], (void **)&cs->ad));
-    TSR_CALL(read_offsets(r, "/call/pl_offset", i0, i1, &cs->pl_off, &bp));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/pl_offset", i0, i1, &cs->pl_off, &bp));
     TSR_CALL(tsr_h5_read_range(f, "/call/pl", H5T_NATIVE_INT32, bp, cs->pl_off[n], (void **)&cs->pl));
     if (r->lowpass) {
         cs->n_pops = r->n_pops;

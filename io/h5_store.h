@@ -115,6 +115,12 @@ tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t *n) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
                                void **data) TSR_RESULT_USED;
+/*
+ * Entries [i0, i1] of the int64 offsets dataset `name` (a window of a file written a window at a time),
+ * rebased to start at 0 and checked non-decreasing, into a new malloc'ed *off; *base receives the first.
+ */
+tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
+                                 int64_t *base) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */
 tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n,
                                   const char *const *s) TSR_RESULT_USED;

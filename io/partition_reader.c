@@ -122,21 +122,6 @@ const tsr_evidence_t *tsr_partition_reader_head(const tsr_partition_reader_t *r)
 
 int64_t tsr_partition_reader_at(const tsr_partition_reader_t *r) { return r->at; }
 
-/* Offsets [i0, i1] of `name`, rebased to start at 0 (checked non-decreasing); *base receives the first one. */
-static tsr_status_t read_offsets(tsr_partition_reader_t *r, const char *name, int64_t i0, int64_t i1, int64_t **off,
-                                 int64_t *base)
-{
-    TSR_CALL(tsr_h5_read_range(&r->f, name, H5T_NATIVE_INT64, i0, i1 - i0 + 1, (void **)off));
-    *base = (*off)[0];
-    for (int64_t i = 0; i <= i1 - i0; i++) {
-        (*off)[i] -= *base;
-        if ((*off)[i] < 0 || (i > 0 && (*off)[i] < (*off)[i - 1]))
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at entry %lld", r->f.path, name,
-                                 (long long)(i0 + i));
-    }
-    return TSR_OK;
-}
-
 static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t i1, tsr_evidence_t *ev)
 {
     tsr_h5_file_t *f = &r->f;
@@ -147,12 +132,12 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
     TSR_CALL(tsr_h5_read_range(f, "/site/kind", H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
     TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
-    TSR_CALL(read_offsets(r, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));
     TSR_CALL(tsr_h5_read_range(f, "/site/alleles", H5T_NATIVE_UINT8, ba, ev->allele_off[n],
                                (void **)&ev->allele_blob));
-    TSR_CALL(read_offsets(r, "/call/pl_offset", i0, i1, &ev->pl_off, &bp));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/pl_offset", i0, i1, &ev->pl_off, &bp));
     TSR_CALL(tsr_h5_read_range(f, "/call/pl", H5T_NATIVE_INT32, bp, ev->pl_off[n], (void **)&ev->pl));
-    TSR_CALL(read_offsets(r, "/call/ad_offset", i0, i1, &ev->ad_off, &bd));
+    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/ad_offset", i0, i1, &ev->ad_off, &bd));
     TSR_CALL(tsr_h5_read_range(f, "/call/ad", H5T_NATIVE_INT32, bd, ev->ad_off[n], (void **)&ev->ad));
     TSR_CALL(tsr_h5_read_range(f, "/call/dp", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&ev->dp));
     TSR_CALL(tsr_h5_read_range(f, "/call/strand", H5T_NATIVE_INT32, 2 * bd, 2 * ev->ad_off[n],

@@ -590,6 +590,20 @@ tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
     return TSR_OK;
 }
 
+tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
+                                 int64_t *base)
+{
+    TSR_CALL(tsr_h5_read_range(f, name, H5T_NATIVE_INT64, i0, i1 - i0 + 1, (void **)off));
+    *base = (*off)[0];
+    for (int64_t i = 0; i <= i1 - i0; i++) {
+        (*off)[i] -= *base;
+        if ((*off)[i] < 0 || (i > 0 && (*off)[i] < (*off)[i - 1]))
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at entry %lld", f->path, name,
+                                 (long long)(i0 + i));
+    }
+    return TSR_OK;
+}
+
 tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
                                void **data)
 {
