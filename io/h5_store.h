@@ -119,6 +119,9 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
  * Entries [i0, i1] of the int64 offsets dataset `name` (a window of a file written a window at a time),
  * rebased to start at 0 and checked non-decreasing, into a new malloc'ed *off; *base receives the first.
  */
+/* An evidence partition's (or member's) schema, version, region and sample ids into ev (partition_store.c). */
+struct tsr_evidence;
+tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
                                  int64_t *base) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */

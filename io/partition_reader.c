@@ -61,25 +61,9 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
 {
     tsr_h5_file_t *f = &r->f;
     tsr_evidence_t *h = r->head;
-    char *schema = NULL;
-    TSR_CALL(tsr_h5_attr_read_str(f, "schema", &schema));
-    int bad = strcmp(schema, TSR_PARTITION_SCHEMA) != 0;
-    free(schema);
-    if (bad)
-        return tsr_error_set(TSR_ERR_FORMAT, "%s: not a tessera evidence partition (schema attribute)", f->path);
-    int64_t v, ns, n_off;
-    TSR_CALL(tsr_h5_attr_read_i64(f, "schema_version", &v));
-    if (v != TSR_PARTITION_VERSION)
-        return tsr_error_set(TSR_ERR_FORMAT, "%s: evidence schema version %lld, this tessera reads %d", f->path,
-                             (long long)v, TSR_PARTITION_VERSION);
-    TSR_CALL(tsr_h5_attr_read_str(f, "contig", &h->contig));
-    TSR_CALL(tsr_h5_attr_read_i64(f, "start", &h->start));
-    TSR_CALL(tsr_h5_attr_read_i64(f, "end", &h->end));
-    TSR_CALL(tsr_h5_attr_read_i64(f, "n_samples", &ns));
-    if (ns < 0 || ns > INT32_MAX || h->end < h->start)
-        return tsr_error_set(TSR_ERR_FORMAT, "%s: bad region or sample count in the attributes", f->path);
-    h->n_samples = (int32_t)ns;
-    TSR_CALL(tsr_h5_read_strings(f, "/sample_id", ns, &h->sample_ids));
+    int64_t n_off;
+    TSR_CALL(tsr_partition_read_head(f, h));
+    const int64_t ns = h->n_samples;
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &h->n_sites, (void **)&h->pos));
     TSR_CALL(tsr_h5_length(f, "/site/allele_offset", H5T_NATIVE_INT64, &n_off));
     if (n_off != h->n_sites + 1)

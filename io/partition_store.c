@@ -774,7 +774,7 @@ tsr_status_t tsr_partition_members(const char *path, int *n)
     return s != TSR_OK ? s : c;
 }
 
-static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
+tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, tsr_evidence_t *ev)
 {
     char *schema = NULL;
     TSR_CALL(tsr_h5_attr_read_str(f, "schema", &schema));
@@ -795,6 +795,13 @@ static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
         return tsr_error_set(TSR_ERR_FORMAT, "%s: bad region or sample count in the attributes", f->path);
     ev->n_samples = (int32_t)ns;
     TSR_CALL(tsr_h5_read_strings(f, "/sample_id", ns, &ev->sample_ids));
+    return TSR_OK;
+}
+
+static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
+{
+    TSR_CALL(tsr_partition_read_head(f, ev));
+    const int64_t ns = ev->n_samples;
 
     int64_t n, m;
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &n, (void **)&ev->pos));
