@@ -92,7 +92,7 @@ EOF
   ;;
 aggregate_only)
   O=$W/agg; rm -rf "$O"; mkdir -p "$O"
-  "$T" export --help | grep -q -- '--min-ac' || fail "export --help"
+  grep -q -- '--min-ac' <<<"$("$T" export --help)" || fail "export --help"
   for f in sites.vcf.gz sites.bcf; do
     "$T" export --aggregate-only --in "$R" --out "$O/$f" > "$O/log" || fail "export $f: $(cat "$O/log")"
     grep -q "no per-sample data" "$O/log" || fail "no summary line"

@@ -32,7 +32,7 @@ cleanup)
   rm -rf "$W"
   ;;
 export_format)
-  "$T" export --help | grep -q -- 'callable.bed.gz' || fail "export --help does not describe the federated export"
+  grep -q -- 'callable.bed.gz' <<<"$("$T" export --help)" || fail "export --help does not describe the federated export"
   for i in 1 2 3; do
     E=$W/inst$i.vcf.gz
     test -s "$E.callable.bed.gz" && test -s "$E.csi" || fail "inst$i: no mask or index"
@@ -58,7 +58,7 @@ exact)
   # The merge equals `tessera stats` on the 3 call sets merged with bcftools, each institution's
   # missing genotypes filled from its samples' callability (0/0 where callable).
   O=$W/exact; rm -rf "$O"; mkdir -p "$O"
-  "$T" merge --help | grep -q -- '--min-ac' || fail "merge --help"
+  grep -q -- '--min-ac' <<<"$("$T" merge --help)" || fail "merge --help"
   "$T" merge --out "$O/m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > "$O/log" \
     || fail "merge: $(cat "$O/log")"
   bcftools merge -m both -Oz -o "$O/bm.vcf.gz" "$W/run1/cohort.bcf" "$W/run2/cohort.bcf" "$W/run3/cohort.bcf"

@@ -18,8 +18,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --out "$W/a" --mode auto --batch-size 16 \
     --threads 2 --shard-size 100000 > "$W/a.log" 2>&1 || { cat "$W/a.log"; fail "lowpass run"; }
 grep -q "lowpass mode (auto)" "$W/a.log" || fail "--mode auto did not pick lowpass at 1x"
-bcftools view -h "$W/a/cohort.bcf" | grep -q '##FORMAT=<ID=DS' || fail "no FORMAT DS header"
-bcftools view -h "$W/a/cohort.bcf" | grep -q '##FORMAT=<ID=GP' || fail "no FORMAT GP header"
+grep -q '##FORMAT=<ID=DS' <<<"$(bcftools view -h "$W/a/cohort.bcf")" || fail "no FORMAT DS header"
+grep -q '##FORMAT=<ID=GP' <<<"$(bcftools view -h "$W/a/cohort.bcf")" || fail "no FORMAT GP header"
 bcftools query -f '[%DS ]\n' "$W/a/cohort.bcf" > "$W/ds.txt"
 awk 'NR == 1 && /[0-9]/ { ok = 1 } END { exit !ok }' "$W/ds.txt" || fail "DS values missing"
 score=$(python3 "$SRC/tests/bench/lowpass/score_lowpass.py" "$W/sim/ref.fa" "$W/sim/truth.vcf.gz" \

@@ -151,7 +151,7 @@ interrupt_usr1)
   kill -USR1 "$pid" 2>/dev/null || true
   rc=0; wait "$pid" || rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 75 ] || fail "expected exit code 75 after SIGUSR1, got $rc: $(tail -3 "$W/usr1.err")"
-  "$T" inspect "$out" | grep -q "left" || fail "inspect cannot read the interrupted run"
+  grep -q "left" <<<"$("$T" inspect "$out")" || fail "inspect cannot read the interrupted run"
   run_np 1 "$out" >/dev/null || fail "resume after SIGUSR1 failed"
   cmp "$W/run_np1/cohort.bcf" "$out/cohort.bcf" || fail "resumed cohort.bcf differs from an uninterrupted run"
   ;;
@@ -186,8 +186,8 @@ refuse_dir)
 inspect)
   "$T" inspect "$W/run_np1" > "$W/inspect.txt"
   grep -Eq "done [0-9]+ left 0" "$W/inspect.txt" || fail "inspect does not show a finished run: $(cat "$W/inspect.txt")"
-  "$T" inspect --help | grep -q Usage || fail "inspect --help"
-  "$T" run --help | grep -q -- "--samples" || fail "run --help"
+  grep -q Usage <<<"$("$T" inspect --help)" || fail "inspect --help"
+  grep -q -- "--samples" <<<"$("$T" run --help)" || fail "run --help"
   # Per-stage figures (summary.json "stages", issue 22): the deep stages present, tasks adding up to the
   # executed tasks, CPU and wall >= 0 with a positive peak RSS wherever a stage ran, the stages' CPU within
   # the run's total, one value per rank, and the same stages in tessera inspect's table.

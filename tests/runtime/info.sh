@@ -4,7 +4,7 @@
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$TSR_TESSERA" info --help | grep -q -- "--threads" || fail "--help does not describe --threads"
+grep -q -- "--threads" <<<"$("$TSR_TESSERA" info --help)" || fail "--help does not describe --threads"
 rc=0; "$TSR_TESSERA" info --threads zero 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] || fail "bad --threads exited $rc, expected 2"
 rc=0; "$TSR_TESSERA" info --topology "bogus:2" 2>/dev/null || rc=$?
