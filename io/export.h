@@ -98,7 +98,7 @@ typedef struct tsr_gvcf_opts {
     const char *dir;    /* a tessera output directory with evidence partitions */
     const char *sample; /* the sample to export */
     const char *ref;    /* the run's reference FASTA (REF bases of the reference blocks) */
-    const char *out;    /* FILE.vcf.gz; its tabix index is FILE.vcf.gz.tbi */
+    const char *out;    /* FILE.vcf.gz; its index is FILE.vcf.gz.tbi (.csi past 2^29 bases, io/hts_index.h) */
 } tsr_gvcf_opts_t;
 
 /*

@@ -20,7 +20,6 @@
 #include "io/io.h"
 
 #include <htslib/bgzf.h>
-#include <htslib/tbx.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -352,14 +351,19 @@ tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *opt, int64_t *n_parts)
         return tsr_error_set(TSR_ERR_USAGE, "gvcf export needs the run directory, a sample, --ref and an output");
     size_t l = strlen(opt->out);
     if (l < 7 || strcmp(opt->out + l - 7, ".vcf.gz") != 0)
-        return tsr_error_set(TSR_ERR_USAGE, "gvcf output %s must end in .vcf.gz (bgzipped, indexed with .tbi)",
-                             opt->out);
+        return tsr_error_set(TSR_ERR_USAGE, "gvcf output %s must end in .vcf.gz (bgzipped, indexed with .tbi, "
+                             "or .csi past 2^29 bases)", opt->out);
     tsr_ref_t *ref = NULL;
     TSR_CALL(tsr_ref_open(opt->ref, &ref));
+    int64_t max_len = 0;
+    for (int c = 0; c < tsr_ref_n_contigs(ref); c++)
+        if (tsr_ref_contig_length(ref, c) > max_len)
+            max_len = tsr_ref_contig_length(ref, c);
+    const char *ext = tsr_hts_index_ext(TSR_INDEX_VCF_GZ, max_len);
     char tmp[4200], tmp_tbi[4300], tbi[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld.vcf.gz", opt->out, (long)getpid());
-    snprintf(tmp_tbi, sizeof tmp_tbi, "%s.tbi", tmp);
-    snprintf(tbi, sizeof tbi, "%s.tbi", opt->out);
+    snprintf(tmp_tbi, sizeof tmp_tbi, "%s.%s", tmp, ext);
+    snprintf(tbi, sizeof tbi, "%s.%s", opt->out, ext);
     gvcf_out_t o = {bgzf_open(tmp, "w"), tmp, TSR_OK};
     tsr_status_t s = TSR_OK;
     if (!o.fp)
@@ -370,8 +374,8 @@ tsr_status_t tsr_gvcf_export(const tsr_gvcf_opts_t *opt, int64_t *n_parts)
         s = write_body(&o, opt, ref, n_parts);
     if (o.fp && bgzf_close(o.fp) != 0 && s == TSR_OK)
         s = tsr_error_set(TSR_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (s == TSR_OK && tbx_index_build(tmp, 0, &tbx_conf_vcf) != 0)
-        s = tsr_error_set(TSR_ERR_FORMAT, "cannot index %s (records out of order?)", tmp);
+    if (s == TSR_OK)
+        s = tsr_hts_index_build(tmp, TSR_INDEX_VCF_GZ, max_len, &ext);
     if (s == TSR_OK && (rename(tmp_tbi, tbi) != 0 || rename(tmp, opt->out) != 0))
         s = tsr_error_set(TSR_ERR_IO, "cannot rename %s to %s: %s", tmp, opt->out, strerror(errno));
     if (s != TSR_OK) {

@@ -29,6 +29,7 @@
 #include "io/callset.h"
 #include "io/evidence.h"
 #include "io/export.h"
+#include "io/hts_index.h"
 #include "io/reads.h"
 #include "io/ploidy.h"
 #include "io/reference.h"
