@@ -11,7 +11,9 @@
  *   frequencies (g0, g1, g2) by EM without constraint (ANGSD's -doHWE idea),
  *   F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2, and the LRT against the
  *   HWE fit kept as a statistic; the p-value is the score test of F = 0 with
- *   its null distribution given the read counts (tsr_lp_hwe_test says why).
+ *   its null distribution given the read counts (tsr_lp_hwe_test says why):
+ *   exact mid-p tails where the support is small (hwe_exact_tails), else a
+ *   saddlepoint tail; p = 1 where a population's reads show one allele only.
  * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
  *   samples with reads) by the dynamic programme over samples written in its
  *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
@@ -393,6 +395,9 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
     for (int j = 0; j < m; j++) {
         const double *l = lik + 3 * j, hm = fmax(l[0], l[2]);
         if (!(hm > 0 || l[1] > 0))
+            continue;
+        /* flat likelihoods (reads of neither allele, e.g. of another ALT or a deletion): no outcome, not "both" */
+        if (fmax(hm, l[1]) - fmin(fmin(l[0], l[2]), l[1]) <= 1e-9 * fmax(hm, l[1]))
             continue;
         int d = depth ? depth[j] : 0;
         if (d <= 0) /* from the likelihoods: REF or ALT only, l1 / l_hom = 2^-d; both alleles seen: 2 reads */

@@ -102,6 +102,12 @@ static void test_hwe_monomorphic_reads(void **state)
     tsr_lp_hwe_test(lik, depth, N, 6e-8, &h);
     print_message("REF-only reads: HWE p %.4g\n", h.p_hwe);
     assert_true(h.p_hwe == 1.0 && h.p_exchet == 1.0);
+    /* one sample's reads show neither allele (flat likelihoods, PL 0,0,0 with a depth): still nothing to test */
+    lik[3 * (N - 1)] = lik[3 * (N - 1) + 1] = lik[3 * (N - 1) + 2] = 1.0;
+    depth[N - 1] = 1;
+    tsr_lp_hwe_test(lik, depth, N, 6e-8, &h);
+    print_message("REF-only reads and one flat sample: HWE p %.4g\n", h.p_hwe);
+    assert_true(h.p_hwe == 1.0 && h.p_exchet == 1.0);
 }
 
 /* One sample with both alleles in two reads, 60 with one read, p = 0.5: nothing against HWE. */
