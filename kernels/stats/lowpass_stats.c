@@ -11,9 +11,8 @@
  *   frequencies (g0, g1, g2) by EM without constraint (ANGSD's -doHWE idea),
  *   F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2, and the LRT against the
  *   HWE fit kept as a statistic; the p-value is the score test of F = 0 with
- *   its null distribution given the read counts (tsr_lp_hwe_test says why):
- *   exact mid-p tails where the support is small (hwe_exact_tails), else a
- *   saddlepoint tail; p = 1 where a population's reads show one allele only.
+ *   its null distribution given the read counts (tsr_lp_hwe_test says why);
+ *   p = 1 where a population's reads show one allele only.
  * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
  *   samples with reads) by the dynamic programme over samples written in its
  *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
@@ -184,150 +183,6 @@ static double hwe_upper_tail(const int *cnt, const double (*P)[3], const double 
     return tail < 0 ? 0 : tail > 1 ? 1 : tail;
 }
 
-/*
- * The exact null distribution of U when its support is small, which is the
- * rule at 0.1-1x: per read-count group d the outcome counts are multinomial
- * (cnt[d]; P[d]), so U takes one value per composition. The saddlepoint tail
- * of a lattice-like sum of a few skewed terms, all that is left when only
- * 2-8 samples of a population have two reads, is anti-conservative (2-2.5%
- * of sites below 0.01 at 2,000 x 0.1x); the exact tail is not. Mid-p values
- * (P(U < u) + P(U = u) / 2 and the mirror; Graffelman & Moreno 2013 for
- * exact HWE tests), since the plain exact tail of so discrete a statistic is
- * far below its nominal level. The compositions of all groups but the
- * largest are enumerated and sorted (at most HWE_EXACT_MAX); each
- * composition of the largest is then matched by binary search. Returns 0
- * with *lo, *up set, 1 when the support is too large, -1 out of memory.
- */
-#define HWE_EXACT_MAX 16384
-
-typedef struct {
-    double v, p;
-} hwe_atom_t;
-
-static int cmp_atom(const void *x, const void *y)
-{
-    const hwe_atom_t *a = x, *b = y;
-    return (a->v > b->v) - (a->v < b->v);
-}
-
-/* the number of compositions of c samples over the outcomes of P with P[o] > 0 */
-static int64_t hwe_group_size(int c, const double *P)
-{
-    int k = (P[0] > 0) + (P[1] > 0) + (P[2] > 0);
-    return k == 1 ? 1 : k == 2 ? (int64_t)c + 1 : ((int64_t)c + 1) * ((int64_t)c + 2) / 2;
-}
-
-/* those compositions' values of U and probabilities, into out; returns their count */
-static int hwe_group_atoms(int c, const double *P, const double *val, hwe_atom_t *out)
-{
-    const double lc = lgamma(c + 1.0);
-    double lp[3];
-    for (int o = 0; o < 3; o++)
-        lp[o] = P[o] > 0 ? log(P[o]) : 0;
-    int n = 0;
-    for (int n0 = 0; n0 <= c; n0++) {
-        if (n0 > 0 && !(P[0] > 0))
-            break;
-        for (int n1 = 0; n1 <= c - n0; n1++) {
-            int n2 = c - n0 - n1;
-            if ((n1 > 0 && !(P[1] > 0)) || (n2 > 0 && !(P[2] > 0)))
-                continue;
-            double l = lc - lgamma(n0 + 1.0) - lgamma(n1 + 1.0) - lgamma(n2 + 1.0) + n0 * lp[0] + n1 * lp[1] +
-                       n2 * lp[2];
-            out[n++] = (hwe_atom_t){n0 * val[0] + n1 * val[1] + n2 * val[2], exp(l)};
-        }
-    }
-    return n;
-}
-
-static int hwe_exact_tails(const int *cnt, const double (*P)[3], const double (*val)[3], double U, double *lo,
-                           double *up)
-{
-    int big = -1;
-    int64_t rest = 1, bsize = 0;
-    double scale = 1 + fabs(U);
-    for (int d = 1; d <= HWE_MAX_DEPTH; d++) {
-        if (!cnt[d])
-            continue;
-        int64_t g = hwe_group_size(cnt[d], P[d]);
-        if (g > bsize) {
-            if (big >= 0)
-                rest *= bsize;
-            big = d;
-            bsize = g;
-        } else {
-            rest *= g;
-        }
-        if (rest > HWE_EXACT_MAX || bsize > HWE_EXACT_MAX)
-            return 1;
-        for (int o = 0; o < 3; o++)
-            if (P[d][o] > 0)
-                scale += cnt[d] * fabs(val[d][o]);
-    }
-    if (big < 0)
-        return 1;
-    hwe_atom_t *A = malloc((size_t)rest * sizeof *A), *B = malloc(HWE_EXACT_MAX * sizeof *B);
-    double *pre = malloc(((size_t)rest + 1) * sizeof *pre), *suf = malloc(((size_t)rest + 1) * sizeof *suf);
-    if (!A || !B || !pre || !suf) {
-        free(A);
-        free(B);
-        free(pre);
-        free(suf);
-        return -1;
-    }
-    int64_t na = 1;
-    A[0] = (hwe_atom_t){0, 1};
-    for (int d = 1; d <= HWE_MAX_DEPTH; d++) { /* A = the convolution of every group but the largest */
-        if (!cnt[d] || d == big)
-            continue;
-        int nb = hwe_group_atoms(cnt[d], P[d], val[d], B);
-        for (int64_t i = na - 1; i >= 0; i--) /* in place, from the end: A[i * nb + j] from A[i] */
-            for (int j = nb - 1; j >= 0; j--)
-                A[i * nb + j] = (hwe_atom_t){A[i].v + B[j].v, A[i].p * B[j].p};
-        na *= nb;
-    }
-    qsort(A, (size_t)na, sizeof *A, cmp_atom);
-    pre[0] = 0;
-    for (int64_t i = 0; i < na; i++)
-        pre[i + 1] = pre[i] + A[i].p;
-    suf[na] = 0;
-    for (int64_t i = na - 1; i >= 0; i--)
-        suf[i] = suf[i + 1] + A[i].p;
-    const int nb = hwe_group_atoms(cnt[big], P[big], val[big], B);
-    const double tol = 1e-9 * scale;
-    double below = 0, above = 0, equal = 0;
-    for (int j = 0; j < nb; j++) {
-        double x = U - B[j].v;
-        int64_t a = 0, b = na; /* first index with A.v >= x - tol */
-        while (a < b) {
-            int64_t m = a + (b - a) / 2;
-            if (A[m].v < x - tol)
-                a = m + 1;
-            else
-                b = m;
-        }
-        int64_t e = a; /* first index with A.v > x + tol */
-        b = na;
-        while (e < b) {
-            int64_t m = e + (b - e) / 2;
-            if (A[m].v <= x + tol)
-                e = m + 1;
-            else
-                b = m;
-        }
-        below += B[j].p * pre[a];
-        equal += B[j].p * (pre[e] - pre[a]);
-        above += B[j].p * suf[e];
-    }
-    free(A);
-    free(B);
-    free(pre);
-    free(suf);
-    *lo = below + 0.5 * equal;
-    *up = above + 0.5 * equal;
-    return 0;
-}
-
 int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_start, tsr_lp_hwe_t *out)
 {
     *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
@@ -447,14 +302,6 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
             U += seen[d][o] * val[d][o];
         }
     /* one-sided tails: U large = heterozygote deficit, U small = excess */
-    double lo_mid, up_mid;
-    const int ex = hwe_exact_tails(cnt, (const double(*)[3])P, (const double(*)[3])val, U, &lo_mid, &up_mid);
-    if (ex == 0) { /* else the saddlepoint (also when out of memory: it needs none) */
-        double two = 2 * fmin(up_mid, lo_mid);
-        out->p_hwe = two > 1 ? 1 : two;
-        out->p_exchet = lo_mid > 1 ? 1 : lo_mid;
-        return 0;
-    }
     double up_tail = U > 0 ? hwe_upper_tail(cnt, (const double(*)[3])P, (const double(*)[3])val, U) : 1.0;
     double lo_tail = U < 0 ? hwe_upper_tail(cnt, (const double(*)[3])P, (const double(*)[3])neg, -U) : 1.0;
     if (U > 0)

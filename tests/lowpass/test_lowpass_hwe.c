@@ -3,11 +3,12 @@
  * (tsr_lp_hwe_test, kernels/stats/lowpass_stats.c) where only a handful of
  * samples have two reads (issue 16): populations of 667 samples at 0.1x
  * (read counts Poisson(0.1), 0.2% substitution errors), genotypes drawn
- * under HWE, so the fraction of sites with p < 0.01 must not exceed the
- * issue's 0.02 (the saddlepoint tail gave 2-2.5% on the bench's cohort);
- * one sample with two reads that show both alleles at p = 0.5, the likeliest
- * outcome there, is no evidence against HWE; and a population whose reads
- * all show the REF has nothing to test (p = 1; it gave p ~ 1e-8).
+ * under HWE, so the fraction of sites with p < 0.01 must lie in the issue's
+ * band [0.005, 0.02]; one sample with two reads that show both alleles at
+ * p = 0.5, the likeliest outcome there, is no evidence against HWE; and a
+ * population whose reads all show the REF, with or without a sample of flat
+ * likelihoods, has nothing to test (p = 1; it gave p ~ 1e-8, which was half
+ * the sites below 0.01 at 2,000 x 0.1x).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,9 +83,7 @@ static void test_hwe_null_at_0_1x(void **state)
     }
     double frac = (double)below / tested;
     print_message("HWE p < 0.01 under HWE at 0.1x: %d of %d sites (%.4f)\n", below, tested, frac);
-    /* valid (the saddlepoint tail was not where few samples have two reads); a mid-p of so discrete a statistic
-       stays below its nominal level, but rejects at some sites */
-    assert_true(below >= 1 && frac <= 0.02);
+    assert_true(frac >= 0.005 && frac <= 0.02);
 }
 
 /* A population whose reads all show the REF (the ALT is elsewhere in the cohort): nothing to test. */
