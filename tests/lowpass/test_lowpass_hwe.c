@@ -7,8 +7,8 @@
  * band [0.005, 0.02]; one sample with two reads that show both alleles at
  * p = 0.5, the likeliest outcome there, is no evidence against HWE; and a
  * population whose reads all show the REF, with or without a sample of flat
- * likelihoods, has nothing to test (p = 1; it gave p ~ 1e-8, which was half
- * the sites below 0.01 at 2,000 x 0.1x).
+ * likelihoods, has nothing to test (p = 1; it gave p ~ 1e-8: over a third of
+ * the sites below 0.01 at 2,000 x 0.1x were such).
  */
 #include <setjmp.h>
 #include <stdarg.h>
