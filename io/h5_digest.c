@@ -110,6 +110,8 @@ static herr_t dig_attr(hid_t loc, const char *name, const H5A_info_t *info, void
     return rc;
 }
 
+#define DIG_BLOCK_BYTES ((hsize_t)8 << 20)
+
 /* A dataset's shape and values, read in blocks of rows along the first dimension. */
 static int dig_dataset(tsr_h5_dig_t *d, hid_t ds)
 {
@@ -127,7 +129,25 @@ static int dig_dataset(tsr_h5_dig_t *d, hid_t ds)
             hsize_t row = 1;
             for (int i = 1; i < rank; i++)
                 row *= dims[i];
-            hsize_t total = rank == 0 ? 1 : dims[0], step = 4096;
+            /*
+             * Rows per read: a bounded block (DIG_BLOCK_BYTES), not a fixed row count (4096 rows of
+             * cohort.h5's call_GP are 96 MiB at 2,000 samples: the digest was a rank's peak memory),
+             * rounded to whole chunk-rows so no chunk is decompressed twice. The digest is of the value
+             * stream, so it does not depend on the block.
+             */
+            hsize_t total = rank == 0 ? 1 : dims[0], step = DIG_BLOCK_BYTES / (row * (es ? es : 1) + 1), c0 = 0;
+            hid_t dcpl = H5Dget_create_plist(ds);
+            if (dcpl >= 0 && rank > 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+                hsize_t cd[32] = {0};
+                if (H5Pget_chunk(dcpl, 32, cd) == rank)
+                    c0 = cd[0];
+            }
+            if (dcpl >= 0)
+                H5Pclose(dcpl);
+            if (c0 > 0)
+                step = step < c0 ? c0 : step / c0 * c0;
+            if (step < 1)
+                step = 1;
             void *buf = malloc((size_t)(step * row + 1) * (es ? es : 1));
             ok = buf != NULL;
             for (hsize_t at = 0; ok && at < total; at += step) {

@@ -173,7 +173,7 @@ static const tsr_stage_t tsr_cohort_h5_stage = {
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 7, /* 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
+    .version = 8, /* 8: low-pass HWE/ExcHet: flat samples left out, p = 1 where reads show one allele; 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

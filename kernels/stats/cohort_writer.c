@@ -615,8 +615,8 @@ static const struct {
                            "from genotype likelihoods) x NS, rounded"},
     {K_F_MISSING, "Float", "Fraction of samples without reads at the site"},
     {K_HWE, "Float", "Hardy-Weinberg p-value from genotype likelihoods: score test of F = 0 at the EM allele "
-                     "frequency, its null distribution given each sample's read count (saddlepoint), two-sided, "
-                     "ALT versus the other alleles"},
+                     "frequency, its null distribution given each sample's read count (saddlepoint), two-sided, ALT "
+                     "versus the other alleles; 1 where the samples' reads show one allele only"},
     {K_EXCHET, "Float", "Excess heterozygosity p-value, the same score test one-sided (F < 0)"},
     {K_F, "Float", "Inbreeding coefficient F = 1 - g_het / (2p(1-p)) from EM genotype frequencies over genotype "
                    "likelihoods (first ALT)"},

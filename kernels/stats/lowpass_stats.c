@@ -11,7 +11,8 @@
  *   frequencies (g0, g1, g2) by EM without constraint (ANGSD's -doHWE idea),
  *   F = 1 - g1 / (2 p (1 - p)) with p = g1 / 2 + g2, and the LRT against the
  *   HWE fit kept as a statistic; the p-value is the score test of F = 0 with
- *   its null distribution given the read counts (tsr_lp_hwe_test says why).
+ *   its null distribution given the read counts (tsr_lp_hwe_test says why);
+ *   p = 1 where a population's reads show one allele only.
  * - SAF. L(k) = P(reads | k ALT copies among the 2m chromosomes of the m
  *   samples with reads) by the dynamic programme over samples written in its
  *   hypergeometric form (each step mixes L_{j-1}(k), L_{j-1}(k-1), L_{j-1}(k-2)
@@ -250,6 +251,9 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
         const double *l = lik + 3 * j, hm = fmax(l[0], l[2]);
         if (!(hm > 0 || l[1] > 0))
             continue;
+        /* flat likelihoods (reads of neither allele, e.g. of another ALT or a deletion): no outcome, not "both" */
+        if (fmax(hm, l[1]) - fmin(fmin(l[0], l[2]), l[1]) <= 1e-9 * fmax(hm, l[1]))
+            continue;
         int d = depth ? depth[j] : 0;
         if (d <= 0) /* from the likelihoods: REF or ALT only, l1 / l_hom = 2^-d; both alleles seen: 2 reads */
             d = l[1] < hm ? (int)lround(-log2(fmax(l[1] / hm, 1e-300))) : 2;
@@ -257,6 +261,20 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
         d = d < (o == 2 ? 2 : 1) ? (o == 2 ? 2 : 1) : d > HWE_MAX_DEPTH ? HWE_MAX_DEPTH : d; /* both alleles: 2+ reads */
         cnt[d]++;
         seen[d][o]++;
+    }
+    /*
+     * Every sample's reads show one allele only: the population is monomorphic in its reads, the fit's p sits
+     * at the boundary (to the EM's tolerance) and U at the one outcome the null gives probability ~1; the
+     * test has nothing to measure, so its p-values are those of a monomorphic site (1), as above.
+     */
+    int with_ref = 0, with_alt = 0;
+    for (int d = 1; d <= HWE_MAX_DEPTH; d++) {
+        with_ref += seen[d][0] + seen[d][2];
+        with_alt += seen[d][1] + seen[d][2];
+    }
+    if (!with_ref || !with_alt) {
+        out->p_hwe = out->p_exchet = 1.0;
+        return 0;
     }
     double P[HWE_MAX_DEPTH + 1][3], uf[HWE_MAX_DEPTH + 1][3], up[HWE_MAX_DEPTH + 1][3];
     double iff = 0, ifp = 0, ipp = 0;

@@ -286,7 +286,9 @@ tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_repor
  * statistic against the HWE fit (allele frequency by EM from p_start), and
  * the HWE p-value of the score test of F = 0, its null distribution given
  * the read counts by a saddlepoint approximation (lowpass_stats.c says why not
- * the LRT's chi-square); the one-sided excess-heterozygosity p-value of the
+ * the LRT's chi-square; samples with flat likelihoods left out; p-values 1
+ * where every sample's reads show one allele only); the one-sided
+ * excess-heterozygosity p-value of the
  * same test, and the inbreeding coefficient F = 1 - g1 / (2 p (1 - p)),
  * p = g1 / 2 + g2 (NaN, with p-values 1, when the site is monomorphic in the
  * fit). Returns 0.

@@ -9,7 +9,8 @@
 # tessera's is INFO/AF (AF_<pop>), the EM estimate since issue 16. cpu_ratio = tessera cpu_s / bcftools cpu_s.
 # After the table rows of each cohort, a `stats:` line scores tessera's likelihood statistics
 # (score_lowpass_stats.py: SFS total-variation distance, likelihood and hard calls, against the truth;
-# F_ST against the true Hudson F_ST; fraction of HWE p < 0.01).
+# F_ST against the true Hudson F_ST; fraction of HWE p < 0.01); sfs_tv2_* are the same distances on
+# log2 classes of allele counts, whose noise floor is well below the per-count one (see the script).
 # TSR_LP_OLD=BINARY (optional) also runs that tessera build on the same BAMs (row "old": CPU before a change).
 # TSR_LP_NO_PEERS=1 skips bcftools.
 set -euo pipefail
