@@ -35,6 +35,13 @@ typedef struct tsr_export_opts {
     const char *version;           /* tessera's version */
     double alpha;                  /* the membership test's false-positive rate [0.05] */
     double max_power;              /* --max-membership-power P: refuse an export above it (0: no limit) */
+    /*
+     * Low-pass federated export (mode "lowpass"): ln L(freq) = sum over rows of ln sum_g gl[g] P_HWE(g | freq),
+     * the low-pass kernel's tsr_lp_loglik, handed in by the command layer because io/ sits below kernels/.
+     * Each site then carries INFO/LLC_<pop>, the population's log-likelihood curve of each ALT's frequency
+     * on the grid tsr_lp_curve_freq (instead of GTC_<pop>), and no callable mask is written.
+     */
+    double (*loglik)(int n_rows, int n_alleles, const double *gl, const double *freq);
 } tsr_export_opts_t;
 
 typedef struct tsr_export_summary {
@@ -78,6 +85,20 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
  * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
  */
 double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
+
+/*
+ * The low-pass federated export's frequency grid: TSR_LP_CURVE_K points p_k = sin^2(pi/2 * k / (K - 1)),
+ * uniform in the arcsine scale where a frequency estimate's standard error is nearly constant, so the grid
+ * is densest near 0 and 1 where rare alleles sit. Not collective.
+ */
+#define TSR_LP_CURVE_K 101
+double tsr_lp_curve_freq(int k);
+/*
+ * The maximum-likelihood frequency of a log-likelihood curve l[0 .. TSR_LP_CURVE_K) on that grid: the best
+ * grid point refined by the parabola through it and its two neighbours (in the arcsine scale), kept within
+ * one grid step. Not collective.
+ */
+double tsr_lp_curve_argmax(const double *l);
 
 /* The callable mask of a federated export at `out`: "<out>.callable.bed.gz". TSR_ERR_USAGE if too long. */
 tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RESULT_USED;

@@ -6,6 +6,7 @@
  */
 #include "io/io.h"
 #include "kernels/cli/cli.h"
+#include "kernels/lowpass_internal.h"
 #include "scheduler/scheduler.h"
 #include "tsr_version.h"
 
@@ -215,14 +216,15 @@ int tsr_cmd_export(int argc, char **argv)
         if (!(rec = calloc(1, sizeof *rec)))
             return tsr_cli_fail("export", tsr_error_set(TSR_ERR_NOMEM, "out of memory"));
         s = tsr_run_record_read(indir, rec);
-        if (s == TSR_OK && !rec->lowpass) {
+        if (s == TSR_OK) {
             const char *part = rec->opts.samples;
             s = tsr_sheet_create_from_parts(1, &part, 1, &sheet);
             o.sheet = sheet;
             o.run_dir = indir;
             o.ref = rec->ref;
-            o.mode = "deep";
+            o.mode = rec->lowpass ? "lowpass" : "deep";
             o.version = TSR_VERSION;
+            o.loglik = tsr_lp_loglik;
         }
         if (s != TSR_OK) {
             free(rec);
@@ -242,6 +244,9 @@ int tsr_cmd_export(int argc, char **argv)
     printf("tessera export: content %s%s%s\n", sum.content_sha256, head[0] ? ", source run audit " : "", head);
     printf("tessera export: membership-inference power %.4f (Sankararaman et al. 2009: %" PRId64 " sites, %" PRId64
            " samples, alpha %g)\n", sum.membership_power, sum.n_written, sum.n_samples, o.alpha);
+    if (o.loglik && o.mode && !strcmp(o.mode, "lowpass"))
+        printf("tessera export: federated (low-pass): per-population log-likelihood curves of each ALT's frequency "
+               "(INFO/LLC_<pop>, %d grid points)\n", TSR_LP_CURVE_K);
     if (sum.mask_sha256[0])
         printf("tessera export: federated: per-population genotype counts; callable mask %s.callable.bed.gz "
                "(%" PRId64 " intervals, %s)\n", o.out, sum.n_mask_intervals, sum.mask_sha256);

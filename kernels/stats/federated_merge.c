@@ -159,6 +159,24 @@ static tsr_status_t fed_input_open(fed_input_t *in, const char *path)
             in->pop_samples[in->n_pops++] = atoi(n);
         }
     }
+    const char *fmode = fed ? hrec_val(fed, "mode") : NULL;
+    int lowpass = fmode && !strcmp(fmode, "lowpass");
+    if (lowpass && fed) { /* no callable mask: the likelihood curves of a site an input lacks count as flat */
+        const char *k = hrec_val(fed, "curve_points");
+        if (!k || atoi(k) != TSR_LP_CURVE_K)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a low-pass export with %s likelihood-curve points, this "
+                                 "tessera uses %d: export again with this version", path, k ? k : "no",
+                                 TSR_LP_CURVE_K);
+        snprintf(in->mode, sizeof in->mode, "lowpass");
+        snprintf(in->version, sizeof in->version, "%s", hrec_val(fed, "tessera") ? hrec_val(fed, "tessera") : "?");
+        snprintf(in->mask_sha, sizeof in->mask_sha, "none");
+        if (!in->content[0] || !in->n_pops)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s': a low-pass federated export without populations or content "
+                                 "hash: export again", path);
+        if (!(in->idx = tbx_index_load3(path, NULL, 0)))
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' has no index (.csi); export again or run bcftools index", path);
+        return TSR_OK;
+    }
     if (!fed || !mask || !in->content[0] || !in->n_pops)
         return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a federated export (no ##tessera_federation, callable mask, "
                              "populations or content hash): export each run with tessera export --aggregate-only "
@@ -390,6 +408,7 @@ typedef struct fed_rec {
     int n_alleles;
     char **alleles;
     int32_t *gtc; /* n_pops x G */
+    float *llc;   /* low-pass: n_pops x (n_alleles - 1) x TSR_LP_CURVE_K */
 } fed_rec_t;
 
 typedef struct fed_merge {
@@ -414,6 +433,10 @@ typedef struct fed_merge {
     int32_t *ibuf;
     int mibuf;
     int64_t n_sites, n_suppressed;
+    int lowpass;   /* the inputs are low-pass exports: likelihood curves, no genotype counts */
+    float *fbuf;
+    int mfbuf;
+    double *curve; /* (n_pops + 1) x TSR_LP_CURVE_K */
 } fed_merge_t;
 
 static void fed_recs_clear(fed_merge_t *m)
@@ -423,6 +446,7 @@ static void fed_recs_clear(fed_merge_t *m)
             free(m->recs[i].alleles[a]);
         free(m->recs[i].alleles);
         free(m->recs[i].gtc);
+        free(m->recs[i].llc);
     }
     m->n_recs = 0;
 }
@@ -478,8 +502,13 @@ static tsr_status_t fed_read_region(fed_merge_t *m, int i, int rid, int64_t star
         fr->pos = m->rec->pos;
         int na = m->rec->n_allele, G = na * (na + 1) / 2;
         fr->alleles = calloc((size_t)na, sizeof *fr->alleles);
-        fr->gtc = malloc(sizeof *fr->gtc * (size_t)G * (size_t)m->n_pops);
-        if (!fr->alleles || !fr->gtc) {
+        size_t nl = (size_t)(na > 1 ? na - 1 : 1) * TSR_LP_CURVE_K * (size_t)m->n_pops;
+        if (m->lowpass)
+            fr->llc = malloc(sizeof *fr->llc * nl);
+        else
+            fr->gtc = malloc(sizeof *fr->gtc * (size_t)G * (size_t)m->n_pops);
+        if (!fr->alleles || !(m->lowpass ? (void *)fr->llc : (void *)fr->gtc)) {
+            free(fr->llc);
             free(fr->alleles);
             free(fr->gtc);
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
@@ -490,7 +519,24 @@ static tsr_status_t fed_read_region(fed_merge_t *m, int i, int rid, int64_t star
         for (int a = 0; a < na && s == TSR_OK; a++)
             if (!(fr->alleles[a] = strdup(m->rec->d.allele[a])))
                 s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
-        for (int p = 0; p < m->n_pops && s == TSR_OK; p++) {
+        for (int p = 0; p < m->n_pops && s == TSR_OK && m->lowpass; p++) {
+            char key[1100];
+            snprintf(key, sizeof key, "LLC_%s", m->pops[p]);
+            int want = (na - 1) * TSR_LP_CURVE_K, n = bcf_get_info_float(in->h, m->rec, key, &m->fbuf, &m->mfbuf);
+            if (na < 2 || n != want)
+                s = tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%" PRId64 " has %s INFO/%s (%d ALTs need %d curve "
+                                  "values): not a low-pass federated export, or damaged", in->path,
+                                  bcf_seqname_safe(in->h, m->rec), (int64_t)m->rec->pos + 1, n < 0 ? "no" : "a wrong",
+                                  key, na - 1, want);
+            for (int k = 0; k < want && s == TSR_OK; k++)
+                if (!isfinite(m->fbuf[k]) || m->fbuf[k] > 0)
+                    s = tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%" PRId64 ": INFO/%s value %d is not a finite "
+                                      "number <= 0: damaged", in->path, bcf_seqname_safe(in->h, m->rec),
+                                      (int64_t)m->rec->pos + 1, key, k + 1);
+            if (s == TSR_OK)
+                memcpy(fr->llc + (size_t)p * (size_t)want, m->fbuf, sizeof *fr->llc * (size_t)want);
+        }
+        for (int p = 0; p < m->n_pops && s == TSR_OK && !m->lowpass; p++) {
             char key[1100];
             snprintf(key, sizeof key, "GTC_%s", m->pops[p]);
             int n = bcf_get_info_int32(in->h, m->rec, key, &m->ibuf, &m->mibuf);
@@ -587,6 +633,92 @@ static tsr_status_t fed_grow(fed_merge_t *m, int n)
         m->al_cap = n;
     }
     return TSR_OK;
+}
+
+/*
+ * Low-pass: records recs[a .. b) share (pos, REF). Per ALT of their union and population, the inputs'
+ * curves of that ALT are summed (an input without the site or the ALT adds nothing: its samples count as
+ * uninformative), AF_<pop> is the sum's argmax and AF the argmax of the sum over populations. The site is
+ * released when round(2 N AF) summed over ALTs (the expected ALT count, N the cohort's samples) is >= min_ac.
+ */
+static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, int64_t b, kstring_t *vcf,
+                                           tsr_str_t *tsv)
+{
+    const fed_rec_t *r0 = &m->recs[a];
+    const char *contig = bcf_hdr_id2name(m->in[0].h, rid);
+    const int K = TSR_LP_CURVE_K, P = m->n_pops;
+    int n = 1, bound = 1;
+    for (int64_t i = a; i < b; i++)
+        bound += m->recs[i].n_alleles - 1;
+    TSR_CALL(fed_grow(m, bound));
+    m->al[0] = r0->alleles[0];
+    for (int64_t i = a; i < b; i++)
+        for (int x = 1; x < m->recs[i].n_alleles; x++) {
+            int k = 1;
+            while (k < n && strcmp(m->al[k], m->recs[i].alleles[x]))
+                k++;
+            if (k == n)
+                m->al[n++] = m->recs[i].alleles[x];
+        }
+    double *af = calloc((size_t)(n - 1) * (size_t)(P + 1), sizeof *af); /* [allele][cohort, pops] */
+    if (!af)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
+    double eac = 0;
+    for (int u = 1; u < n; u++) {
+        memset(m->curve, 0, sizeof *m->curve * (size_t)(P + 1) * (size_t)K);
+        for (int64_t i = a; i < b; i++) {
+            const fed_rec_t *r = &m->recs[i];
+            int x = 1;
+            while (x < r->n_alleles && strcmp(r->alleles[x], m->al[u]))
+                x++;
+            if (x == r->n_alleles)
+                continue;
+            size_t per_pop = (size_t)(r->n_alleles - 1) * (size_t)K;
+            for (int p = 0; p < P; p++) {
+                const float *c = r->llc + (size_t)p * per_pop + (size_t)(x - 1) * (size_t)K;
+                for (int k = 0; k < K; k++) {
+                    m->curve[(size_t)(p + 1) * K + k] += c[k];
+                    m->curve[k] += c[k];
+                }
+            }
+        }
+        for (int g = 0; g <= P; g++)
+            af[(size_t)(u - 1) * (size_t)(P + 1) + (size_t)g] = tsr_lp_curve_argmax(m->curve + (size_t)g * K);
+        eac += af[(size_t)(u - 1) * (size_t)(P + 1)];
+    }
+    eac = round(2.0 * m->n_slots * eac);
+    if (eac < (double)m->o->min_ac) {
+        m->n_suppressed++;
+        free(af);
+        return TSR_OK;
+    }
+    m->n_sites++;
+    kstring_t tl = KS_INITIALIZE, *t = &tl;
+    int ninst = 0;
+    for (int64_t i = a; i < b; i++)
+        ninst += i == a || m->recs[i].input != m->recs[i - 1].input;
+    int e = ksprintf(vcf, "%s\t%" PRId64 "\t.\t%s\t", contig, r0->pos + 1, m->al[0]) < 0;
+    e |= ksprintf(t, "%s\t%" PRId64 "\t%s\t", contig, r0->pos + 1, m->al[0]) < 0;
+    for (int u = 1; u < n; u++) {
+        e |= ksprintf(vcf, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
+        e |= ksprintf(t, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
+    }
+    e |= kputs("\t.\t.\t", vcf) < 0;
+    for (int g = 0; g <= P; g++) {
+        e |= ksprintf(vcf, "%sAF%s%s=", g ? ";" : "", g ? "_" : "", g ? m->pops[g - 1] : "") < 0;
+        e |= kputc('\t', t) < 0;
+        for (int u = 1; u < n; u++) {
+            double f = af[(size_t)(u - 1) * (size_t)(P + 1) + (size_t)g];
+            e |= ksprintf(vcf, "%s%.6g", u > 1 ? "," : "", f) < 0;
+            e |= ksprintf(t, "%s%.6g", u > 1 ? "," : "", f) < 0;
+        }
+    }
+    e |= ksprintf(vcf, ";NINST=%d\n", ninst) < 0;
+    e |= kputc('\n', t) < 0;
+    e |= tsr_str_putn(tsv, tl.s, tl.l);
+    ks_free(&tl);
+    free(af);
+    return e ? tsr_error_set(TSR_ERR_NOMEM, "out of memory merging") : TSR_OK;
 }
 
 /* Records recs[a .. b) share (pos, REF): merge them, fill absent inputs from their masks, write the site. */
@@ -699,7 +831,7 @@ static tsr_status_t fed_merge_region(fed_merge_t *m, int rid, int64_t start, int
         for (b = a + 1; b < m->n_recs && m->recs[b].pos == m->recs[a].pos &&
                         !strcmp(m->recs[b].alleles[0], m->recs[a].alleles[0]); b++)
             ;
-        s = fed_merge_site(m, rid, a, b, &vcf, &tsv);
+        s = m->lowpass ? fed_merge_site_lowpass(m, rid, a, b, &vcf, &tsv) : fed_merge_site(m, rid, a, b, &vcf, &tsv);
     }
     FILE *f1 = s == TSR_OK ? fopen(vcf_path, "wb") : NULL, *f2 = f1 ? fopen(tsv_path, "wb") : NULL;
     if (s == TSR_OK && (!f1 || !f2 || (vcf.l && fwrite(vcf.s, 1, vcf.l, f1) != vcf.l) ||
@@ -749,6 +881,18 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
                 "normal approximation Phi(sqrt(M/N) - z_(1-alpha)), M sites, N samples\">\n",
              m->o->min_ac, m->n_sites, m->n_suppressed, power, m->o->alpha);
     kputs("##FILTER=<ID=PASS,Description=\"All filters passed\">\n", k);
+    if (m->lowpass) {
+        for (int g = 0; g <= m->n_pops; g++)
+            ksprintf(k, "##INFO=<ID=AF%s%s,Number=A,Type=Float,Description=\"ALT allele frequency%s%s by maximum "
+                        "likelihood from genotype likelihoods: argmax of the institutions' summed log-likelihood "
+                        "curves%s (%d-point arcsine grid, parabolic refinement)\">\n",
+                     g ? "_" : "", g ? m->pops[g - 1] : "", g ? " in population " : " in the cohort",
+                     g ? m->pops[g - 1] : "", g ? "" : " summed over populations", TSR_LP_CURVE_K);
+        kputs("##INFO=<ID=NINST,Number=1,Type=Integer,Description=\"Inputs that reported the site; the others' "
+              "samples count as uninformative there (low-pass exports carry no callable mask)\">\n", k);
+        kputs("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", k);
+        return;
+    }
     for (int g = 0; g <= m->n_pops; g++) {
         char sfx[1100] = "", in_pop[1200] = " (cohort)";
         if (g) {
@@ -838,6 +982,11 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
         }
         fputs("}}", fp);
     }
+    if (m->lowpass) {
+        fprintf(fp, "\n    ]},\n  \"statistics\": null,\n  \"note\": \"low-pass merge: AF and AF_<pop> by maximum "
+                    "likelihood in the VCF; SFS and F_ST are not merged from likelihood curves yet\"\n}\n");
+        goto done;
+    }
     fprintf(fp, "\n    ]},\n  \"statistics\": {\n    \"ancestral_allele\": \"REF\", \"sites\": %" PRId64
                 ", \"snv_sites\": %" PRId64 ", \"indel_sites\": %" PRId64 ", \"multiallelic_sites\": %" PRId64
                 ",\n    \"biallelic_snvs\": %" PRId64 ", \"transitions\": %" PRId64 ", \"transversions\": %" PRId64
@@ -870,6 +1019,7 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
         fputc('}', fp);
     }
     fputs("\n    ]}\n  }\n}\n", fp);
+done:
     if (ferror(fp) | (fclose(fp) != 0)) {
         unlink(tmp);
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
@@ -977,8 +1127,11 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     tsr_str_t th = {0};
     if (s == TSR_OK) {
-        const char *fixed = "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
-        if (tsr_str_putn(&th, fixed, strlen(fixed)) || tsr_site_stats_tsv_header(&th, m->n_pops, m->pops) ||
+        const char *fixed = m->lowpass ? "CHROM\tPOS\tREF\tALT\tAF" : "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
+        int e = tsr_str_putn(&th, fixed, strlen(fixed));
+        for (int p = 0; p < m->n_pops && m->lowpass; p++)
+            e |= tsr_str_putn(&th, "\tAF_", 4) | tsr_str_putn(&th, m->pops[p], strlen(m->pops[p]));
+        if (e || (!m->lowpass && tsr_site_stats_tsv_header(&th, m->n_pops, m->pops)) ||
             tsr_str_putn(&th, "\n", 1) || fwrite(th.s, 1, th.l, ft) != th.l)
             s = tsr_error_set(TSR_ERR_IO, "cannot write '%s'", tmp_tsv);
     }
@@ -999,7 +1152,7 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_FORMAT, "cannot index '%s'", tmp);
     if (s == TSR_OK)
         s = fed_write_json(m, res, power, json);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !m->lowpass) /* low-pass: no SFS or F_ST to plot yet */
         s = fed_write_report(m, res, power, html);
     if (s == TSR_OK && (rename(tmp_tsv, tsv) != 0 || rename(tmp_csi, csi) != 0 || rename(tmp, out) != 0))
         s = tsr_error_set(TSR_ERR_IO, "cannot rename the merged outputs into place (%s): %s", out, strerror(errno));
@@ -1029,6 +1182,8 @@ static void fed_merge_free(fed_merge_t *m)
     free(m->al);
     free(m->map);
     free(m->ibuf);
+    free(m->fbuf);
+    free(m->curve);
     if (m->rec)
         bcf_destroy(m->rec);
     tsr_site_stats_destroy(&m->st);
@@ -1045,14 +1200,18 @@ static tsr_status_t fed_setup(fed_merge_t *m, int verify)
         TSR_CALL(fed_input_open(&m->in[i], o->inputs[i]));
     for (int i = 1; i < m->n_in; i++)
         TSR_CALL(fed_input_compare(&m->in[0], &m->in[i]));
-    if (strcmp(m->in[0].mode, "deep"))
-        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a %s-mode export; merge handles deep-mode exports (genotype "
-                             "counts) only", m->in[0].path, m->in[0].mode);
+    m->lowpass = !strcmp(m->in[0].mode, "lowpass");
+    if (strcmp(m->in[0].mode, "deep") && !m->lowpass)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a %s-mode export; merge handles deep-mode (genotype counts) and "
+                             "low-pass (likelihood curves) exports", m->in[0].path, m->in[0].mode);
     for (int i = 0; i < m->n_in; i++) {
         if (verify)
             TSR_CALL(fed_input_verify(&m->in[i]));
-        TSR_CALL(fed_input_mask(&m->in[i]));
+        if (!m->lowpass)
+            TSR_CALL(fed_input_mask(&m->in[i]));
     }
+    if (m->lowpass && !(m->curve = malloc(sizeof *m->curve * (size_t)(m->in[0].n_pops + 1) * TSR_LP_CURVE_K)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     qsort(m->in, (size_t)m->n_in, sizeof *m->in, fed_input_cmp);
     for (int i = 1; i < m->n_in; i++)
         if (!fed_input_cmp(&m->in[i - 1], &m->in[i]))
