@@ -644,13 +644,25 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     int mask_created = 0;
     if (s == TSR_OK && tsr_export_lowpass(o) && !o->loglik)
         s = tsr_error_set(TSR_ERR_USAGE, "a low-pass federated export needs the likelihood function");
-    if (s == TSR_OK && o->sheet && !tsr_export_lowpass(o)) {
+    if (s == TSR_OK && o->sheet) {
         mask_created = 1;
-        s = tsr_callable_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals);
+        double q = 0;
+        if (tsr_export_lowpass(o))
+            s = tsr_depth_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals, &q);
+        else
+            s = tsr_callable_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals);
         const char *base = strrchr(mask, '/');
         base = base ? base + 1 : mask;
         kstring_t l = KS_INITIALIZE;
-        ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",definition=\"positions "
+        if (tsr_export_lowpass(o))
+            ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",window=%d,"
+                     "depth_bins=%d,ref_qual=%.3f,definition=\"per window and population, (sample, base) pairs "
+                     "covered by k reference-matching reads, k = 1..%d (the last: or more); ref_qual: the samples' "
+                     "mean reference base quality; its SHA-256 is of the uncompressed text\">", base,
+                     sum->mask_sha256, sum->n_mask_intervals, TSR_LP_DEPTH_WINDOW, TSR_LP_DEPTH_BINS, q,
+                     TSR_LP_DEPTH_BINS);
+        else
+            ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",definition=\"positions "
                  "where a sample has a gVCF record (a reference block or a candidate site with reads), counted per "
                  "population; its SHA-256 is of the uncompressed text\">", base, sum->mask_sha256,
                  sum->n_mask_intervals);

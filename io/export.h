@@ -112,6 +112,22 @@ tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RE
 tsr_status_t tsr_callable_mask_write(const char *run_dir, const struct tsr_sheet *sheet, const char *path,
                                      char sha[72], int64_t *n_intervals) TSR_RESULT_USED;
 
+/*
+ * The low-pass federated export's depth mask (at tsr_export_mask_path too): per window of
+ * TSR_LP_DEPTH_WINDOW bases of each evidence region (from the region's start, the last one shorter) and
+ * per population, the number of (sample, base) pairs of the window covered by exactly k reference-matching
+ * reads, k = 1 .. TSR_LP_DEPTH_BINS (the last bin: k or more). Header "#CHROM START END" then one column
+ * per (population, k) named "pop:k"; windows without coverage have no line. What `tessera merge` turns into
+ * the evidence of a site this institution did not report: sum_k (count_k / window length) samples with k
+ * reference reads. *ref_qual receives the mean of the samples' mean reference base quality (the quality
+ * the low-pass kernel gives reference observations), other outputs as tsr_callable_mask_write. Not
+ * collective.
+ */
+#define TSR_LP_DEPTH_WINDOW 500
+#define TSR_LP_DEPTH_BINS 8
+tsr_status_t tsr_depth_mask_write(const char *run_dir, const struct tsr_sheet *sheet, const char *path,
+                                  char sha[72], int64_t *n_intervals, double *ref_qual) TSR_RESULT_USED;
+
 /* ------------------------------------------ gVCF export (io/gvcf_export.c) */
 
 /* Options of `tessera export --gvcf SAMPLE`. */

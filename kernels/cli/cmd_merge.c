@@ -5,6 +5,7 @@
  * are shared among the ranks; the outputs do not depend on their number.
  */
 #include "kernels/cli/cli.h"
+#include "kernels/lowpass_internal.h"
 #include "kernels/stats/stats.h"
 #include "tsr_version.h"
 
@@ -88,6 +89,7 @@ int tsr_cmd_merge(int argc, char **argv)
         default: return tsr_cli_usage_error("merge", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    o.loglik_weighted = tsr_lp_loglik_weighted;
     o.n_inputs = argc - optind;
     o.inputs = (const char *const *)(argv + optind);
     tsr_status_t s = tsr_merge_opts_check(&o);

@@ -88,6 +88,8 @@ typedef struct fed_input {
     tbx_t *idx;
     char mode[32], version[64];
     char content[80], mask_sha[80], mask_file[4300];
+    int lowpass;     /* a low-pass export: likelihood curves, and a depth mask (TSR_LP_DEPTH_BINS per population) */
+    double ref_qual; /* low-pass: the mean reference base quality its depth mask's reads have */
     int n_pops;
     char **pops;
     int *pop_samples;
@@ -161,21 +163,17 @@ static tsr_status_t fed_input_open(fed_input_t *in, const char *path)
     }
     const char *fmode = fed ? hrec_val(fed, "mode") : NULL;
     int lowpass = fmode && !strcmp(fmode, "lowpass");
-    if (lowpass && fed) { /* no callable mask: the likelihood curves of a site an input lacks count as flat */
-        const char *k = hrec_val(fed, "curve_points");
-        if (!k || atoi(k) != TSR_LP_CURVE_K)
-            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a low-pass export with %s likelihood-curve points, this "
-                                 "tessera uses %d: export again with this version", path, k ? k : "no",
-                                 TSR_LP_CURVE_K);
-        snprintf(in->mode, sizeof in->mode, "lowpass");
-        snprintf(in->version, sizeof in->version, "%s", hrec_val(fed, "tessera") ? hrec_val(fed, "tessera") : "?");
-        snprintf(in->mask_sha, sizeof in->mask_sha, "none");
-        if (!in->content[0] || !in->n_pops)
-            return tsr_error_set(TSR_ERR_FORMAT, "'%s': a low-pass federated export without populations or content "
-                                 "hash: export again", path);
-        if (!(in->idx = tbx_index_load3(path, NULL, 0)))
-            return tsr_error_set(TSR_ERR_FORMAT, "'%s' has no index (.csi); export again or run bcftools index", path);
-        return TSR_OK;
+    if (lowpass && fed) {
+        const char *k = hrec_val(fed, "curve_points"), *w = mask ? hrec_val(mask, "window") : NULL,
+                   *d = mask ? hrec_val(mask, "depth_bins") : NULL, *q = mask ? hrec_val(mask, "ref_qual") : NULL;
+        if (!k || atoi(k) != TSR_LP_CURVE_K || !w || atoi(w) != TSR_LP_DEPTH_WINDOW || !d ||
+            atoi(d) != TSR_LP_DEPTH_BINS || !q)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a low-pass export with another likelihood grid or depth "
+                                 "mask layout (curve_points %s, window %s, depth bins %s) than this tessera's (%d, %d, "
+                                 "%d): export again with this version", path, k ? k : "none", w ? w : "none",
+                                 d ? d : "none", TSR_LP_CURVE_K, TSR_LP_DEPTH_WINDOW, TSR_LP_DEPTH_BINS);
+        in->lowpass = 1;
+        in->ref_qual = atof(q);
     }
     if (!fed || !mask || !in->content[0] || !in->n_pops)
         return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a federated export (no ##tessera_federation, callable mask, "
@@ -253,7 +251,7 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
     int64_t cap = 0, ln = 0;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", in->mask_file);
-    int np = in->n_pops;
+    int np = in->n_pops * (in->lowpass ? TSR_LP_DEPTH_BINS : 1); /* count columns */
     while (s == TSR_OK) {
         int r = bgzf_getline(fp, '\n', &line);
         if (r == -1)
@@ -271,8 +269,9 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
         if (ln == 1) {
             kstring_t want = KS_INITIALIZE;
             kputs("#CHROM\tSTART\tEND", &want);
-            for (int p = 0; p < np; p++)
-                ksprintf(&want, "\t%s", in->pops[p]);
+            for (int p = 0; p < in->n_pops; p++)
+                for (int k = 1; k <= (in->lowpass ? TSR_LP_DEPTH_BINS : 1); k++)
+                    ksprintf(&want, in->lowpass ? "\t%s:%d" : "\t%s", in->pops[p], k);
             if (strcmp(want.s, line.s))
                 s = tsr_error_set(TSR_ERR_FORMAT, "%s line 1: the header does not name the export's populations",
                                   in->mask_file);
@@ -311,8 +310,11 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
                 in->m_end[k] = strtoll(e + 1, &e, 10);
             for (int p = 0; ok && p < np; p++) {
                 ok = *e == '\t';
-                in->m_cnt[k * np + p] = (int32_t)strtol(e + 1, &e, 10);
-                ok = ok && in->m_cnt[k * np + p] >= 0 && in->m_cnt[k * np + p] <= in->pop_samples[p];
+                long v = strtol(e + 1, &e, 10);
+                int pop = in->lowpass ? p / TSR_LP_DEPTH_BINS : p;
+                int64_t most = (int64_t)in->pop_samples[pop] * (in->lowpass ? in->m_end[k] - in->m_start[k] : 1);
+                in->m_cnt[k * np + p] = (int32_t)v;
+                ok = ok && v >= 0 && v <= most;
             }
             ok = ok && *e == 0 && in->m_end[k] > in->m_start[k] && in->m_start[k] >= 0;
             if (ok && k > 0)
@@ -322,6 +324,11 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
         if (!ok) {
             s = tsr_error_set(TSR_ERR_FORMAT, "%s line %" PRId64 ": not 'CONTIG START END' and %d counts within the "
                               "populations' sizes, in the export's contig order", in->mask_file, ln, np);
+            break;
+        }
+        if (in->lowpass && in->m_end[k] - in->m_start[k] > TSR_LP_DEPTH_WINDOW) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s line %" PRId64 ": a window longer than %d bases", in->mask_file, ln,
+                              TSR_LP_DEPTH_WINDOW);
             break;
         }
         in->n_mask++;
@@ -343,6 +350,20 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
     EVP_MD_CTX_free(md);
     bgzf_close(fp);
     return s;
+}
+
+/* The mask interval of input `in` holding (rid, pos), or -1. */
+static int64_t fed_mask_find(const fed_input_t *in, int rid, int64_t pos)
+{
+    int64_t lo = 0, hi = in->n_mask;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (in->m_rid[mid] < rid || (in->m_rid[mid] == rid && in->m_end[mid] <= pos))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < in->n_mask && in->m_rid[lo] == rid && in->m_start[lo] <= pos && pos < in->m_end[lo] ? lo : -1;
 }
 
 /* Callable samples per population of input `in` at (rid, pos) into c[n_pops]. */
@@ -636,10 +657,46 @@ static tsr_status_t fed_grow(fed_merge_t *m, int n)
 }
 
 /*
+ * Low-pass: the log-likelihood curve, on the TSR_LP_CURVE_K grid, of population p's samples of input `in`
+ * at a position that input did not report (or reported without the ALT in question): from its depth mask,
+ * the window's expected number of samples with k reads, k = 1 .. TSR_LP_DEPTH_BINS, each read taken as
+ * REF with the input's mean reference base quality, the way the low-pass kernel scores reference
+ * observations (tsr_lp_gl_add). Approximations: reads of such a sample that carried the ALT are counted
+ * as REF (they were too few for the site to be reported), depth is averaged over the window, and depths
+ * above TSR_LP_DEPTH_BINS count as TSR_LP_DEPTH_BINS. Adds the curve to `curve`.
+ */
+static void fed_depth_curve(const fed_merge_t *m, const fed_input_t *in, int rid, int64_t pos, int p, double *curve)
+{
+    const int D = TSR_LP_DEPTH_BINS;
+    int64_t w = fed_mask_find(in, rid, pos);
+    if (w < 0 || !m->o->loglik_weighted)
+        return;
+    double e = pow(10.0, -in->ref_qual / 10.0);
+    e = e < 1e-5 ? 1e-5 : e > 0.75 ? 0.75 : e;
+    double r1 = (0.5 * (1 - e) + 0.5 * e / 3.0) / (1 - e), r2 = (e / 3.0) / (1 - e);
+    double rows[3 * TSR_LP_DEPTH_BINS], wt[TSR_LP_DEPTH_BINS], len = (double)(in->m_end[w] - in->m_start[w]);
+    int any = 0;
+    for (int d = 1; d <= D; d++) {
+        rows[3 * (d - 1)] = 1;
+        rows[3 * (d - 1) + 1] = pow(r1, d);
+        rows[3 * (d - 1) + 2] = pow(r2, d);
+        wt[d - 1] = in->m_cnt[(size_t)w * (size_t)in->n_pops * D + (size_t)p * D + (size_t)(d - 1)] / len;
+        any |= wt[d - 1] > 0;
+    }
+    if (!any)
+        return;
+    for (int k = 0; k < TSR_LP_CURVE_K; k++) {
+        double f[2] = {1 - tsr_lp_curve_freq(k), tsr_lp_curve_freq(k)};
+        curve[k] += m->o->loglik_weighted(D, 2, rows, wt, f);
+    }
+}
+
+/*
  * Low-pass: records recs[a .. b) share (pos, REF). Per ALT of their union and population, the inputs'
- * curves of that ALT are summed (an input without the site or the ALT adds nothing: its samples count as
- * uninformative), AF_<pop> is the sum's argmax and AF the argmax of the sum over populations. The site is
- * released when round(2 N AF) summed over ALTs (the expected ALT count, N the cohort's samples) is >= min_ac.
+ * curves of that ALT are summed, and an input without the site or without that ALT adds the curve of its
+ * depth mask there (fed_depth_curve); AF_<pop> is the sum's argmax and AF the argmax of the sum over
+ * populations. The site is released when round(2 N AF) summed over ALTs (the expected ALT count, N the
+ * cohort's samples) is >= min_ac.
  */
 static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, int64_t b, kstring_t *vcf,
                                            tsr_str_t *tsv)
@@ -666,6 +723,17 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
     double eac = 0;
     for (int u = 1; u < n; u++) {
         memset(m->curve, 0, sizeof *m->curve * (size_t)(P + 1) * (size_t)K);
+        for (int in = 0; in < m->n_in; in++) { /* inputs without the ALT here: their depth evidence */
+            int has = 0;
+            for (int64_t i = a; i < b && !has; i++)
+                for (int x = 1; x < m->recs[i].n_alleles && !has; x++)
+                    has = m->recs[i].input == in && !strcmp(m->recs[i].alleles[x], m->al[u]);
+            for (int p = 0; p < P && !has; p++)
+                fed_depth_curve(m, &m->in[in], rid, r0->pos, p, m->curve + (size_t)(p + 1) * K);
+        }
+        for (int p = 0; p < P; p++)
+            for (int k = 0; k < K; k++)
+                m->curve[k] += m->curve[(size_t)(p + 1) * K + k];
         for (int64_t i = a; i < b; i++) {
             const fed_rec_t *r = &m->recs[i];
             int x = 1;
@@ -889,7 +957,7 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
                      g ? "_" : "", g ? m->pops[g - 1] : "", g ? " in population " : " in the cohort",
                      g ? m->pops[g - 1] : "", g ? "" : " summed over populations", TSR_LP_CURVE_K);
         kputs("##INFO=<ID=NINST,Number=1,Type=Integer,Description=\"Inputs that reported the site; the others' "
-              "samples count as uninformative there (low-pass exports carry no callable mask)\">\n", k);
+              "samples count through their depth masks (reads taken as REF)\">\n", k);
         kputs("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", k);
         return;
     }
@@ -1207,8 +1275,7 @@ static tsr_status_t fed_setup(fed_merge_t *m, int verify)
     for (int i = 0; i < m->n_in; i++) {
         if (verify)
             TSR_CALL(fed_input_verify(&m->in[i]));
-        if (!m->lowpass)
-            TSR_CALL(fed_input_mask(&m->in[i]));
+        TSR_CALL(fed_input_mask(&m->in[i]));
     }
     if (m->lowpass && !(m->curve = malloc(sizeof *m->curve * (size_t)(m->in[0].n_pops + 1) * TSR_LP_CURVE_K)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
