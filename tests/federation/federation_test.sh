@@ -167,7 +167,7 @@ lowpass)
   for i in 1 2 3; do head -1 "$L/samples.tsv" > "$L/inst$i.tsv"; done
   tail -n +2 "$L/samples.tsv" | awk -v d="$L" '{ print >> (d "/inst" ((NR - 1) % 3 + 1) ".tsv") }'
   for r in inst1 inst2 inst3 samples; do
-    "$MPI" --oversubscribe -n 1 "$T" run --ref "$L/ref.fa" --samples "$L/$r.tsv" --out "$O/run_$r" --mode lowpass \
+    "$T" run --ref "$L/ref.fa" --samples "$L/$r.tsv" --out "$O/run_$r" --mode lowpass \
       --batch-size 64 --shard-size 20000 --log-level warn > "$O/run_$r.log" 2>&1 || fail "run $r: $(cat "$O/run_$r.log")"
   done
   for i in 1 2 3; do
