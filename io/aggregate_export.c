@@ -70,6 +70,51 @@ double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha)
     return 0.5 * erfc(-x / sqrt(2.0));
 }
 
+int64_t tsr_membership_max_sites(int64_t n_sites, int64_t n_samples, double alpha, double max_power)
+{
+    if (tsr_membership_power(n_sites, n_samples, alpha) <= max_power)
+        return n_sites;
+    if (!(alpha <= max_power))
+        return -1;
+    int64_t lo = 0, hi = n_sites; /* power(lo) <= P < power(hi): the power grows with the sites */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (tsr_membership_power(mid, n_samples, alpha) <= max_power)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+typedef struct maf_rank {
+    double maf;
+    int64_t i;
+} maf_rank_t;
+
+static int maf_rank_cmp(const void *pa, const void *pb)
+{
+    const maf_rank_t *a = pa, *b = pb;
+    if (a->maf != b->maf)
+        return a->maf < b->maf ? -1 : 1;
+    return a->i < b->i ? 1 : a->i > b->i ? -1 : 0;
+}
+
+int tsr_membership_drop(int64_t n, const double *maf, int64_t keep, uint8_t *drop)
+{
+    maf_rank_t *r = malloc(sizeof *r * (size_t)(n + 1));
+    if (!r)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        r[i] = (maf_rank_t){isnan(maf[i]) ? 0 : maf[i], i};
+    qsort(r, (size_t)n, sizeof *r, maf_rank_cmp);
+    memset(drop, 0, (size_t)n);
+    for (int64_t k = 0; k < n - keep; k++)
+        drop[r[k].i] = 1;
+    free(r);
+    return 0;
+}
+
 static int tsr_export_lowpass(const tsr_export_opts_t *o)
 {
     return o->sheet && o->mode && !strcmp(o->mode, "lowpass");
@@ -349,6 +394,13 @@ typedef struct tsr_export_io {
     double *rows;
     float *llc;
     size_t cap_rows, cap_llc;
+    /* --drop-to-power: the kept records' MAFs (collect pass), then which of them to drop */
+    int collect;
+    int64_t kept_no, n_maf, cap_maf;
+    double *maf;
+    uint8_t *drop;
+    float *af;
+    int maf_n;
 } tsr_export_io_t;
 
 /*
@@ -504,6 +556,21 @@ static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io
                 sum->n_suppressed++;
                 continue;
             }
+        }
+        int64_t kept = x->kept_no++;
+        if (x->collect) {
+            if (tsr_array_grow((void **)&x->maf, &x->cap_maf, x->n_maf + 1, sizeof *x->maf) < 0)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory ranking the sites by MAF");
+            int n = bcf_get_info_float(x->ih, x->rec, "AF", &x->af, &x->maf_n);
+            double f = 0;
+            for (int a = 0; a < n; a++)
+                f += isnan(x->af[a]) || bcf_float_is_vector_end(x->af[a]) ? 0 : x->af[a];
+            x->maf[x->n_maf++] = f < 1 - f ? f : 1 - f;
+            continue;
+        }
+        if (x->drop && x->drop[kept]) {
+            sum->n_dropped++;
+            continue;
         }
         if (tsr_export_lowpass(o))
             TSR_CALL(tsr_export_lp_curves(o, x, sum->n_in));
@@ -670,7 +737,27 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the callable mask to the header");
         ks_free(&l);
     }
+    /*
+     * --drop-to-power: a pass ranking the kept sites by MAF; when the power of all of them is above the
+     * limit, the lowest-MAF ones are marked dropped, and the passes below skip them
+     */
+    if (s == TSR_OK && o->drop_to_power && o->max_power > 0) {
+        x.collect = 1;
+        s = tsr_export_records(o, &x, tmp, sum, NULL);
+        x.collect = 0;
+        int64_t keep = tsr_membership_max_sites(x.n_maf, x.n_samples, o->alpha, o->max_power);
+        if (s == TSR_OK && keep < 0)
+            s = tsr_error_set(TSR_ERR_STATE, "--max-membership-power %g is below the test's false-positive rate "
+                              "%g: no release can reach it; nothing written", o->max_power, o->alpha);
+        if (s == TSR_OK && keep < x.n_maf &&
+            (!(x.drop = malloc((size_t)x.n_maf + 1)) || tsr_membership_drop(x.n_maf, x.maf, keep, x.drop) != 0))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory choosing the sites to drop");
+        sum->n_in = sum->n_suppressed = 0;
+        if (s == TSR_OK)
+            s = tsr_export_open_file(o, &x);
+    }
     /* first pass: the content hash the header carries; then the input again from its start */
+    x.kept_no = 0;
     EVP_MD_CTX *md = s == TSR_OK ? EVP_MD_CTX_new() : NULL;
     if (s == TSR_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1))
         s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to start");
@@ -691,19 +778,20 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         if (bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the content hash to the header");
         sum->n_samples = x.n_samples;
-        sum->membership_power = tsr_membership_power(sum->n_in - sum->n_suppressed, x.n_samples, o->alpha);
+        int64_t released = sum->n_in - sum->n_suppressed - sum->n_dropped;
+        sum->membership_power = tsr_membership_power(released, x.n_samples, o->alpha);
         snprintf(line, sizeof line, "##tessera_membership=<ID=membership,power=%.6g,alpha=%g,sites=%lld,samples=%lld,"
+                 "dropped_to_power=%lld,drop_rule=lowest_MAF_first,"
                  "test=\"Sankararaman et al. 2009 LR test, normal approximation Phi(sqrt(M/N) - z_(1-alpha))\">",
-                 sum->membership_power, o->alpha, (long long)(sum->n_in - sum->n_suppressed),
-                 (long long)x.n_samples);
+                 sum->membership_power, o->alpha, (long long)released, (long long)x.n_samples,
+                 (long long)sum->n_dropped);
         if (s == TSR_OK && bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the membership power to the header");
         if (s == TSR_OK && o->max_power > 0 && sum->membership_power > o->max_power)
             s = tsr_error_set(TSR_ERR_STATE, "the export's membership-inference power is %.4f (%lld sites, %lld "
                               "samples, alpha %g), above --max-membership-power %g: nothing written; export fewer "
-                              "sites (raise --min-ac)", sum->membership_power,
-                              (long long)(sum->n_in - sum->n_suppressed), (long long)x.n_samples, o->alpha,
-                              o->max_power);
+                              "sites (raise --min-ac, or --drop-to-power)", sum->membership_power,
+                              (long long)released, (long long)x.n_samples, o->alpha, o->max_power);
         if (s == TSR_OK && o->source_head && *o->source_head) {
             snprintf(line, sizeof line, "##tessera_source_audit=%s (the source run's head: tessera verify DIR --expect)",
                      o->source_head);
@@ -712,7 +800,8 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         }
         if (s == TSR_OK && bcf_hdr_sync(x.oh) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot build the aggregate-only VCF header");
-        sum->n_in = sum->n_suppressed = 0;
+        sum->n_in = sum->n_suppressed = sum->n_dropped = 0;
+        x.kept_no = 0;
     }
     if (s == TSR_OK)
         s = tsr_export_open_file(o, &x);
@@ -755,6 +844,9 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     free(x.pl);
     free(x.rows);
     free(x.llc);
+    free(x.maf);
+    free(x.drop);
+    free(x.af);
     ks_free(&x.line);
     if (x.rec)
         bcf_destroy(x.rec);

@@ -35,6 +35,9 @@ typedef struct tsr_export_opts {
     const char *version;           /* tessera's version */
     double alpha;                  /* the membership test's false-positive rate [0.05] */
     double max_power;              /* --max-membership-power P: refuse an export above it (0: no limit) */
+    /* --drop-to-power: above max_power, drop the lowest-MAF sites (INFO/AF; ties: the later site first) until
+     * the power is <= max_power, instead of refusing */
+    int drop_to_power;
     /*
      * Low-pass federated export (mode "lowpass"): ln L(freq) = sum over rows of ln sum_g gl[g] P_HWE(g | freq),
      * the low-pass kernel's tsr_lp_loglik, handed in by the command layer because io/ sits below kernels/.
@@ -48,6 +51,7 @@ typedef struct tsr_export_summary {
     int64_t n_in;        /* records read */
     int64_t n_written;   /* records written */
     int64_t n_suppressed; /* records below min_ac */
+    int64_t n_dropped;    /* records dropped by --drop-to-power */
     char content_sha256[72]; /* "sha256:<hex>" of the data lines as VCF text (also in the header) */
     /* federated export: the callable mask's SHA-256 (of its uncompressed text) and its intervals */
     char mask_sha256[72];
@@ -85,6 +89,17 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
  * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
  */
 double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
+/*
+ * The most sites, at most n_sites, whose release keeps tsr_membership_power <= max_power; -1 when even
+ * none does (max_power below alpha). Not collective.
+ */
+int64_t tsr_membership_max_sites(int64_t n_sites, int64_t n_samples, double alpha, double max_power);
+/*
+ * Which of n sites --drop-to-power drops to keep `keep` of them: the lowest minor-allele frequencies
+ * maf[i] first, ties the later site (higher i) first. drop[i] = 1 for a dropped site. Returns 0, -1 when
+ * out of memory. Not collective.
+ */
+int tsr_membership_drop(int64_t n, const double *maf, int64_t keep, uint8_t *drop);
 
 /*
  * The low-pass federated export's frequency grid: TSR_LP_CURVE_K points p_k = sin^2(pi/2 * k / (K - 1)),

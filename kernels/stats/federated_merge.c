@@ -455,6 +455,9 @@ typedef struct fed_merge {
     int mibuf;
     int64_t n_sites, n_suppressed;
     int lowpass;   /* the inputs are low-pass exports: likelihood curves, no genotype counts */
+    int64_t keep;  /* --drop-to-power: the sites to keep (-1: all) */
+    int64_t n_dropped;
+    uint8_t *drop; /* per released site in output order: dropped */
     float *fbuf;
     int mfbuf;
     double *curve; /* (n_pops + 1) x TSR_LP_CURVE_K */
@@ -945,9 +948,10 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
         kputs(">\n", k);
     }
     ksprintf(k, "##tessera_merge=<ID=merge,min_ac=%" PRId64 ",sites=%" PRId64 ",suppressed=%" PRId64
+                ",dropped_to_power=%" PRId64 ",drop_rule=lowest_MAF_first"
                 ",membership_power=%.6g,membership_alpha=%g,membership_test=\"Sankararaman et al. 2009 LR test, "
                 "normal approximation Phi(sqrt(M/N) - z_(1-alpha)), M sites, N samples\">\n",
-             m->o->min_ac, m->n_sites, m->n_suppressed, power, m->o->alpha);
+             m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, power, m->o->alpha);
     kputs("##FILTER=<ID=PASS,Description=\"All filters passed\">\n", k);
     if (m->lowpass) {
         for (int g = 0; g <= m->n_pops; g++)
@@ -1029,9 +1033,10 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     fprintf(fp, "{\n  \"merge\": {\"mode\": ");
     json_str(fp, m->in[0].mode);
-    fprintf(fp, ", \"min_ac\": %" PRId64 ", \"sites\": %" PRId64 ", \"suppressed\": %" PRId64 ", \"samples\": %d,\n"
+    fprintf(fp, ", \"min_ac\": %" PRId64 ", \"sites\": %" PRId64 ", \"suppressed\": %" PRId64 ", \"dropped_to_power\": %"
+                PRId64 ", \"samples\": %d,\n"
                 "    \"membership_power\": {\"power\": ",
-            m->o->min_ac, m->n_sites, m->n_suppressed, m->n_slots);
+            m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, m->n_slots);
     json_real(fp, power);
     fprintf(fp, ", \"alpha\": %g, \"sites\": %" PRId64 ", \"samples\": %d, \"formula\": \"Phi(sqrt(M/N) - "
                 "z_(1-alpha)), Sankararaman et al. 2009\"},\n    \"inputs\": [",
@@ -1099,18 +1104,78 @@ done:
     return TSR_OK;
 }
 
-static tsr_status_t fed_append_file(const char *part, void *out, int bgzf, FILE *fp_plain)
+/* Append a part to the output, leaving out the lines of dropped sites (m->drop; *line counts the sites). */
+static tsr_status_t fed_append_file(const fed_merge_t *m, const char *part, void *out, int bgzf, FILE *fp_plain,
+                                    int64_t *line)
 {
     FILE *f = fopen(part, "rb");
     if (!f)
         return tsr_error_set(TSR_ERR_IO, "cannot read the part '%s': %s", part, strerror(errno));
-    char buf[65536];
-    size_t n;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
     tsr_status_t s = TSR_OK;
-    while (s == TSR_OK && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (bgzf ? bgzf_write((BGZF *)out, buf, n) != (ssize_t)n : fwrite(buf, 1, n, fp_plain) != n)
+    while (s == TSR_OK && (n = getline(&buf, &cap, f)) > 0) {
+        if (m->drop && m->drop[(*line)++])
+            continue;
+        if (bgzf ? bgzf_write((BGZF *)out, buf, (size_t)n) != n : fwrite(buf, 1, (size_t)n, fp_plain) != (size_t)n)
             s = tsr_error_set(TSR_ERR_IO, "cannot write the merged output: %s", strerror(errno));
+    }
+    free(buf);
     fclose(f);
+    return s;
+}
+
+/*
+ * --drop-to-power: the released sites' cohort MAF (INFO/AF summed over ALTs, from the VCF parts in output
+ * order), and which to drop to keep m->keep of them (tsr_membership_drop: lowest MAF first, ties the
+ * later site first). Updates the site counts. The SFS and F_ST (accumulated while merging) stay those of
+ * the sites before dropping.
+ */
+static tsr_status_t fed_drop_choose(fed_merge_t *m, const char *parts, int n_regions)
+{
+    double *maf = malloc(sizeof *maf * (size_t)(m->n_sites + 1));
+    if (!maf)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory ranking the sites by MAF");
+    int64_t k = 0;
+    tsr_status_t s = TSR_OK;
+    char part[4400], *buf = NULL;
+    size_t cap = 0;
+    for (int r = 0; r < n_regions && s == TSR_OK; r++) {
+        snprintf(part, sizeof part, "%s/r%07d.vcf", parts, r);
+        FILE *f = fopen(part, "rb");
+        if (!f) {
+            s = tsr_error_set(TSR_ERR_IO, "cannot read the part '%s': %s", part, strerror(errno));
+            break;
+        }
+        while (getline(&buf, &cap, f) > 0 && k < m->n_sites) {
+            char *info = buf;
+            for (int t = 0; t < 7 && info; t++)
+                info = strchr(info, '\t') ? strchr(info, '\t') + 1 : NULL;
+            char *af = !info ? NULL : !strncmp(info, "AF=", 3) ? info + 3 : strstr(info, ";AF=");
+            if (af && *af == ';')
+                af += 4;
+            double sum = 0;
+            while (af && *af && *af != ';' && *af != '\n') {
+                char *e;
+                double v = strtod(af, &e);
+                sum += e == af ? 0 : v;
+                af = *e == ',' ? e + 1 : NULL;
+            }
+            maf[k++] = sum < 1 - sum ? sum : 1 - sum;
+        }
+        fclose(f);
+    }
+    free(buf);
+    if (s == TSR_OK && k != m->n_sites)
+        s = tsr_error_set(TSR_ERR_INTERNAL, "the merge's parts hold %" PRId64 " sites, not %" PRId64, k, m->n_sites);
+    if (s == TSR_OK && (!(m->drop = malloc((size_t)k + 1)) || tsr_membership_drop(k, maf, m->keep, m->drop) != 0))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory choosing the sites to drop");
+    if (s == TSR_OK) {
+        m->n_dropped = k - m->keep;
+        m->n_sites = m->keep;
+    }
+    free(maf);
     return s;
 }
 
@@ -1184,6 +1249,8 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
     TSR_CALL(tsr_output_tmpname(out, tmp, sizeof tmp));
     TSR_CALL(tsr_output_tmpname(tsv, tmp_tsv, sizeof tmp_tsv));
     snprintf(tmp_csi, sizeof tmp_csi, "%s.csi", tmp);
+    if (m->keep >= 0)
+        TSR_CALL(fed_drop_choose(m, parts, n_regions));
     kstring_t h = KS_INITIALIZE;
     fed_header(m, &h, power);
     BGZF *bz = bgzf_open(tmp, "w");
@@ -1204,12 +1271,14 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
             s = tsr_error_set(TSR_ERR_IO, "cannot write '%s'", tmp_tsv);
     }
     tsr_str_free(&th);
+    int64_t n_line = 0; /* released sites before this part */
     for (int r = 0; r < n_regions && s == TSR_OK; r++) {
         snprintf(part, sizeof part, "%s/r%07d.vcf", parts, r);
-        s = fed_append_file(part, bz, 1, NULL);
+        int64_t line0 = n_line;
+        s = fed_append_file(m, part, bz, 1, NULL, &n_line);
         snprintf(part, sizeof part, "%s/r%07d.tsv", parts, r);
         if (s == TSR_OK)
-            s = fed_append_file(part, NULL, 0, ft);
+            s = fed_append_file(m, part, NULL, 0, ft, &line0);
     }
     ks_free(&h);
     if (bz && bgzf_close(bz) != 0 && s == TSR_OK)
@@ -1252,6 +1321,7 @@ static void fed_merge_free(fed_merge_t *m)
     free(m->ibuf);
     free(m->fbuf);
     free(m->curve);
+    free(m->drop);
     if (m->rec)
         bcf_destroy(m->rec);
     tsr_site_stats_destroy(&m->st);
@@ -1377,6 +1447,14 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
         m.n_suppressed = cnt[1];
     }
     double power = tsr_membership_power(m.n_sites, m.n_slots, o->alpha);
+    m.keep = -1;
+    if (s == TSR_OK && o->max_power > 0 && power > o->max_power && o->drop_to_power) {
+        m.keep = tsr_membership_max_sites(m.n_sites, m.n_slots, o->alpha, o->max_power);
+        if (m.keep < 0)
+            s = tsr_error_set(TSR_ERR_STATE, "--max-membership-power %g is below the test's false-positive rate %g: "
+                              "no release can reach it; nothing written", o->max_power, o->alpha);
+        power = tsr_membership_power(m.keep, m.n_slots, o->alpha);
+    }
     if (s == TSR_OK && o->max_power > 0 && power > o->max_power)
         s = tsr_error_set(TSR_ERR_STATE, "the release's membership-inference power is %.4f (%" PRId64 " sites, %d "
                           "samples, alpha %g), above --max-membership-power %g: nothing written; release fewer "
@@ -1402,6 +1480,7 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
     sum->n_inputs = m.n_in;
     sum->n_sites = m.n_sites;
     sum->n_suppressed = m.n_suppressed;
+    sum->n_dropped = m.n_dropped;
     sum->n_samples = m.n_slots;
     sum->membership_power = power;
     sum->n_regions = n_regions;

@@ -341,6 +341,33 @@ def lowpass(pooled, merged, n_inputs, pops):
           % (len(full), len(rows), "; ".join(out)))
 
 
+def dropcheck(full, dropped, power_max, n_samples):
+    """--drop-to-power: `dropped` keeps the most sites M whose power Phi(sqrt(M/N) - z_0.95) is <= power_max,
+    and they are the sites of `full` left after dropping the lowest cohort MAF first (ties: later first)."""
+    from statistics import NormalDist
+    nd = NormalDist()
+    z = nd.inv_cdf(0.95)
+    sites = []
+    for i, l in enumerate(lines("bcftools", "query", "-f", "%CHROM:%POS:%REF:%ALT\t%INFO/AF\n", full)):
+        k, af = l.split("\t")
+        f = sum(float(x) for x in af.split(",") if x != ".")
+        sites.append((min(f, 1 - f), -i, k))
+    n, N, P = len(sites), int(n_samples), float(power_max)
+    keep = max(m for m in range(n + 1) if m == 0 or nd.cdf((m / N) ** 0.5 - z) <= P)
+    if keep >= n:
+        die("dropcheck: the full release (%d sites) is already under power %g: no test" % (n, P))
+    want = sorted(s[2] for s in sorted(sites)[n - keep:])
+    got = sorted(lines("bcftools", "query", "-f", "%CHROM:%POS:%REF:%ALT\n", dropped))
+    if got != want:
+        die("dropcheck: %d sites kept, expected %d (lowest MAF dropped first); differ at %s"
+            % (len(got), keep, sorted(set(got) ^ set(want))[:5]))
+    hdr = "\n".join(lines("bcftools", "view", "-h", dropped))
+    if "dropped_to_power=%d," % (n - keep) not in hdr:
+        die("dropcheck: the header does not record dropped_to_power=%d" % (n - keep))
+    print("drop-to-power: %d of %d sites kept (power <= %g), the %d lowest-MAF dropped and recorded"
+          % (keep, n, P, n - keep))
+
+
 if __name__ == "__main__":
     {"gtc": gtc, "mask": mask, "fill": fill, "compare": compare, "sfs": sfs, "handmade": handmade,
-     "handcheck": handcheck, "lowpass": lowpass}[sys.argv[1]](*sys.argv[2:])
+     "handcheck": handcheck, "lowpass": lowpass, "dropcheck": dropcheck}[sys.argv[1]](*sys.argv[2:])

@@ -154,6 +154,30 @@ no_sample_ids)
   for f in $files; do [ "$(bcftools query -l "$f" | wc -l)" -eq 0 ] || fail "$f has sample columns"; done
   echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv, statistics.json, report.html"
   ;;
+drop)
+  # --drop-to-power, export and merge: above --max-membership-power 0.5 the lowest-MAF sites go until the
+  # power is <= 0.5 (the count printed and in the header); the merge's choice is the same at 2 ranks; without
+  # --max-membership-power the option is a usage error.
+  O=$W/drop; rm -rf "$O"; mkdir -p "$O"
+  "$T" export --aggregate-only --in "$W/run1" --min-ac 0 --out "$O/full.vcf.gz" > /dev/null
+  out=$("$T" export --aggregate-only --in "$W/run1" --min-ac 0 --max-membership-power 0.5 --drop-to-power \
+    --out "$O/e.vcf.gz") || fail "export --drop-to-power failed"
+  grep -q -- '--drop-to-power: [0-9]* sites dropped' <<< "$out" || fail "export does not print how many it dropped"
+  python3 "$HERE/federation_check.py" dropcheck "$O/full.vcf.gz" "$O/e.vcf.gz" 0.5 4 || fail "export drop rule"
+  "$T" merge --out "$O/full_m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > /dev/null
+  "$T" merge --max-membership-power 0.5 --drop-to-power --out "$O/m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" \
+    "$W/inst3.vcf.gz" > "$O/m.log" || fail "merge --drop-to-power failed: $(cat "$O/m.log")"
+  python3 "$HERE/federation_check.py" dropcheck "$O/full_m.vcf.gz" "$O/m.vcf.gz" 0.5 12 || fail "merge drop rule"
+  grep -q '"dropped_to_power": [1-9]' "$O/m.statistics.json" || fail "statistics.json does not record the drop"
+  "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --max-membership-power 0.5 --drop-to-power \
+    --out "$O/m2.vcf.gz" "$W/inst3.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" > /dev/null
+  for f in vcf.gz stats.tsv statistics.json; do cmp "$O/m.$f" "$O/m2.$f" || fail "drop at 2 ranks: $f differs"; done
+  set +e
+  "$T" merge --drop-to-power --out "$O/x.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" 2>/dev/null; rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "--drop-to-power without --max-membership-power: exit $rc, want 2"
+  echo "drop-to-power: export and merge keep the most sites under the limit, lowest MAF dropped, any rank count"
+  ;;
 lowpass)
   # Low-pass federation: 90 samples at 0.7x in 2 populations, split round-robin into 3 institutions; each
   # runs --mode lowpass and exports (likelihood curves + depth mask); the merge's AF against a pooled
