@@ -6,7 +6,7 @@
  */
 #include "io/io.h"
 #include "kernels/cli/cli.h"
-#include "kernels/lowpass_internal.h"
+#include "kernels/kernels.h"
 #include "scheduler/scheduler.h"
 #include "tsr_version.h"
 

@@ -5,7 +5,7 @@
  * are shared among the ranks; the outputs do not depend on their number.
  */
 #include "kernels/cli/cli.h"
-#include "kernels/lowpass_internal.h"
+#include "kernels/kernels.h"
 #include "kernels/stats/stats.h"
 #include "tsr_version.h"
 
