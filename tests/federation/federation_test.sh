@@ -182,7 +182,7 @@ lowpass)
   # Low-pass federation: 90 samples at 0.7x in 2 populations, split round-robin into 3 institutions; each
   # runs --mode lowpass and exports (likelihood curves + depth mask); the merge's AF against a pooled
   # low-pass run of all 90 (federation_check.py lowpass says what is asserted and why), any input order
-  # and rank count giving the same bytes, no sample id anywhere, and a deep export refused beside them.
+  # and 1, 2 or 3 ranks giving the same bytes, no sample id anywhere, and a deep export refused beside them.
   # Needs the deep fixture only for that refusal; removes its own directory.
   O=$W.lowpass; rm -rf "$O"; mkdir -p "$O"
   L=$O/sim
@@ -213,7 +213,9 @@ lowpass)
   "$T" merge --out "$O/cab.vcf.gz" "$O/lp3.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" > /dev/null
   "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --out "$O/bca.vcf.gz" "$O/lp2.vcf.gz" "$O/lp3.vcf.gz" \
     "$O/lp1.vcf.gz" > /dev/null
-  for x in cab bca; do
+  "$MPI" --oversubscribe -n 3 "$T" merge --window 5000 --out "$O/acb.vcf.gz" "$O/lp1.vcf.gz" "$O/lp3.vcf.gz" \
+    "$O/lp2.vcf.gz" > /dev/null
+  for x in cab bca acb; do
     for f in vcf.gz stats.tsv statistics.json; do cmp "$O/abc.$f" "$O/$x.$f" || fail "low-pass merge $x: $f differs"; done
   done
   n=0
@@ -230,7 +232,7 @@ lowpass)
   set -e
   [ "$rc" -eq 1 ] && [ "$(wc -l <<< "$err")" -eq 1 ] && grep -q 'mode' <<< "$err" || fail "a deep export beside a low-pass one: rc $rc: $err"
   [ ! -e "$O/mixed.vcf.gz" ] || fail "the refused merge wrote its output"
-  echo "low-pass: 3 exports merged; same bytes in any order and at 2 ranks; $n sample ids absent; deep+low-pass refused"
+  echo "low-pass: 3 exports merged; same bytes in any order and at 1, 2 and 3 ranks; $n sample ids absent; deep+low-pass refused"
   rm -rf "$O"
   ;;
 multiallelic)
