@@ -70,6 +70,80 @@ double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha)
     return 0.5 * erfc(-x / sqrt(2.0));
 }
 
+int64_t tsr_membership_max_sites(int64_t n_sites, int64_t n_samples, double alpha, double max_power)
+{
+    if (tsr_membership_power(n_sites, n_samples, alpha) <= max_power)
+        return n_sites;
+    if (!(alpha <= max_power))
+        return -1;
+    int64_t lo = 0, hi = n_sites; /* power(lo) <= P < power(hi): the power grows with the sites */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (tsr_membership_power(mid, n_samples, alpha) <= max_power)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+typedef struct maf_rank {
+    double maf;
+    int64_t i;
+} maf_rank_t;
+
+static int maf_rank_cmp(const void *pa, const void *pb)
+{
+    const maf_rank_t *a = pa, *b = pb;
+    if (a->maf != b->maf)
+        return a->maf < b->maf ? -1 : 1;
+    return a->i < b->i ? 1 : a->i > b->i ? -1 : 0;
+}
+
+int tsr_membership_drop(int64_t n, const double *maf, int64_t keep, uint8_t *drop)
+{
+    maf_rank_t *r = malloc(sizeof *r * (size_t)(n + 1));
+    if (!r)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        r[i] = (maf_rank_t){isnan(maf[i]) ? 0 : maf[i], i};
+    qsort(r, (size_t)n, sizeof *r, maf_rank_cmp);
+    memset(drop, 0, (size_t)n);
+    for (int64_t k = 0; k < n - keep; k++)
+        drop[r[k].i] = 1;
+    free(r);
+    return 0;
+}
+
+static int tsr_export_lowpass(const tsr_export_opts_t *o)
+{
+    return o->sheet && o->mode && !strcmp(o->mode, "lowpass");
+}
+
+double tsr_lp_curve_freq(int k)
+{
+    double s = sin(0.5 * M_PI * (double)k / (TSR_LP_CURVE_K - 1));
+    return k <= 0 ? 0 : k >= TSR_LP_CURVE_K - 1 ? 1 : s * s;
+}
+
+double tsr_lp_curve_argmax(const double *l)
+{
+    const int K = TSR_LP_CURVE_K;
+    int b = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[b])
+            b = k;
+    int c = b == 0 ? 1 : b == K - 1 ? K - 2 : b; /* the centre of the three points fitted */
+    double den = l[c - 1] - 2 * l[c] + l[c + 1], t = b;
+    if (den < 0) {
+        t = c + 0.5 * (l[c - 1] - l[c + 1]) / den;
+        t = t < b - 1 ? b - 1 : t > b + 1 ? b + 1 : t;
+        t = t < 0 ? 0 : t > K - 1 ? K - 1 : t;
+    }
+    double s = sin(0.5 * M_PI * t / (K - 1));
+    return s * s;
+}
+
 static int tsr_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -241,8 +315,11 @@ static tsr_status_t tsr_export_header(const tsr_export_opts_t *o, const bcf_hdr_
     if (o->sheet) {
         const tsr_sheet_t *sh = o->sheet;
         kstring_t l = KS_INITIALIZE;
-        ksprintf(&l, "##tessera_federation=<ID=export,format=1,mode=%s,tessera=%s,populations=%d,samples=%d>", o->mode,
+        ksprintf(&l, "##tessera_federation=<ID=export,format=1,mode=%s,tessera=%s,populations=%d,samples=%d", o->mode,
                  o->version, sh->n_populations, sh->n_samples);
+        if (tsr_export_lowpass(o))
+            ksprintf(&l, ",curve_points=%d", TSR_LP_CURVE_K);
+        kputc('>', &l);
         int fail = bcf_hdr_append(h, l.s) != 0;
         for (int p = 0; p < sh->n_populations && !fail; p++) {
             int n = 0;
@@ -311,7 +388,98 @@ typedef struct tsr_export_io {
     int *sample_pop;
     int32_t *gt, *gtc;
     int mgt, mgtc;
+    /* low-pass: PL, one population's likelihood rows, the curves */
+    int32_t *pl;
+    int mpl;
+    double *rows;
+    float *llc;
+    size_t cap_rows, cap_llc;
+    /* --drop-to-power: the kept records' MAFs (collect pass), then which of them to drop */
+    int collect;
+    int64_t kept_no, n_maf, cap_maf;
+    double *maf;
+    uint8_t *drop;
+    float *af;
+    int maf_n;
 } tsr_export_io_t;
+
+/*
+ * Low-pass federated export: INFO/LLC_<pop> of the current record. For each ALT a and population, the
+ * curve l(p) = sum_i ln sum_g P(g | p) L_i(g) at the grid's TSR_LP_CURVE_K frequencies p of a, where
+ * L_i(g) = 10^(-PL/10) of sample i's genotype with g copies of a (with other ALTs present, the most likely
+ * genotype with that many copies: exact at biallelic sites). Samples without PL (no reads) carry no
+ * information and are left out. Stored minus the curve's maximum (a constant per institution does not
+ * move the merged argmax) and rounded to 0.001, so the curves of institutions add.
+ */
+static tsr_status_t tsr_export_lp_curves(const tsr_export_opts_t *o, tsr_export_io_t *x, int64_t rec_no)
+{
+    const tsr_sheet_t *sh = o->sheet;
+    bcf1_t *rec = x->rec;
+    int ns = bcf_hdr_nsamples(x->ih), na = rec->n_allele, G = na * (na + 1) / 2, K = TSR_LP_CURVE_K;
+    int n = bcf_get_format_int32(x->ih, rec, "PL", &x->pl, &x->mpl);
+    if (n == -4)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading PL");
+    if (ns > 0 && n != G * ns)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%lld (number %lld) has %s; a low-pass federated export "
+                             "needs the genotype likelihoods (FORMAT/PL) of the run's cohort.bcf", o->in,
+                             bcf_seqname_safe(x->ih, rec), (long long)rec->pos + 1, (long long)rec_no,
+                             n < 0 ? "no PL" : "PL of another length");
+    size_t need_rows = (size_t)3 * (size_t)(ns + 1), need_llc = (size_t)(na > 1 ? na - 1 : 1) * (size_t)K;
+    if (x->cap_rows < need_rows) {
+        double *t = realloc(x->rows, need_rows * sizeof *t);
+        if (!t)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory for the likelihood curves");
+        x->rows = t;
+        x->cap_rows = need_rows;
+    }
+    if (x->cap_llc < need_llc) {
+        float *t = realloc(x->llc, need_llc * sizeof *t);
+        if (!t)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory for the likelihood curves");
+        x->llc = t;
+        x->cap_llc = need_llc;
+    }
+    for (int p = 0; p < sh->n_populations; p++) {
+        for (int a = 1; a < na; a++) {
+            int m = 0;
+            for (int j = 0; j < ns; j++) {
+                const int32_t *v = x->pl + (size_t)j * (size_t)G;
+                if (x->sample_pop[j] != p || v[0] == bcf_int32_missing || v[0] == bcf_int32_vector_end || v[0] < 0)
+                    continue;
+                double *row = x->rows + (size_t)3 * (size_t)m++;
+                row[0] = row[1] = row[2] = 0;
+                for (int hi = 0; hi < na; hi++)
+                    for (int lo = 0; lo <= hi; lo++) {
+                        int32_t q = v[hi * (hi + 1) / 2 + lo];
+                        if (q == bcf_int32_missing || q == bcf_int32_vector_end)
+                            continue;
+                        double l = pow(10.0, -(q > 3000 ? 3000 : q < 0 ? 0 : q) / 10.0);
+                        int c = (lo == a) + (hi == a);
+                        row[c] = l > row[c] ? l : row[c];
+                    }
+                for (int c = 0; c < 3; c++)
+                    row[c] = row[c] > 1e-300 ? row[c] : 1e-300;
+            }
+            float *curve = x->llc + (size_t)(a - 1) * (size_t)K;
+            double l[TSR_LP_CURVE_K], best = -HUGE_VAL;
+            for (int k = 0; k < K; k++) {
+                double f[2] = {1 - tsr_lp_curve_freq(k), tsr_lp_curve_freq(k)};
+                l[k] = m ? o->loglik(m, 2, x->rows, f) : 0;
+                if (!isfinite(l[k]))
+                    return tsr_error_set(TSR_ERR_INTERNAL, "%s: record %s:%lld: a likelihood curve is not finite",
+                                         o->in, bcf_seqname_safe(x->ih, rec), (long long)rec->pos + 1);
+                best = l[k] > best ? l[k] : best;
+            }
+            for (int k = 0; k < K; k++)
+                curve[k] = (float)(round((l[k] - best) * 1000.0) / 1000.0);
+        }
+        char key[1100];
+        snprintf(key, sizeof key, "LLC_%s", sh->populations[p]);
+        if (na > 1 && bcf_update_info_float(x->ih, rec, key, x->llc, (na - 1) * K) != 0)
+            return tsr_error_set(TSR_ERR_INTERNAL, "cannot set INFO/%s", key);
+    }
+    return TSR_OK;
+}
 
 /*
  * Federated export: INFO/GTC_<pop> of the current record from its genotypes
@@ -389,7 +557,24 @@ static tsr_status_t tsr_export_records(const tsr_export_opts_t *o, tsr_export_io
                 continue;
             }
         }
-        if (o->sheet)
+        int64_t kept = x->kept_no++;
+        if (x->collect) {
+            if (tsr_array_grow((void **)&x->maf, &x->cap_maf, x->n_maf + 1, sizeof *x->maf) < 0)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory ranking the sites by MAF");
+            int n = bcf_get_info_float(x->ih, x->rec, "AF", &x->af, &x->maf_n);
+            double f = 0;
+            for (int a = 0; a < n; a++)
+                f += isnan(x->af[a]) || bcf_float_is_vector_end(x->af[a]) ? 0 : x->af[a];
+            x->maf[x->n_maf++] = f < 1 - f ? f : 1 - f;
+            continue;
+        }
+        if (x->drop && x->drop[kept]) {
+            sum->n_dropped++;
+            continue;
+        }
+        if (tsr_export_lowpass(o))
+            TSR_CALL(tsr_export_lp_curves(o, x, sum->n_in));
+        else if (o->sheet)
             TSR_CALL(tsr_export_genotype_counts(o, x, sum->n_in));
         if (bcf_subset(x->ih, x->rec, 0, NULL) != 0)
             return tsr_error_set(TSR_ERR_INTERNAL, "cannot strip the per-sample block of record %lld",
@@ -434,7 +619,14 @@ static tsr_status_t tsr_export_open_file(const tsr_export_opts_t *o, tsr_export_
     const tsr_sheet_t *sh = o->sheet;
     for (int p = 0; p < sh->n_populations; p++) {
         kstring_t l = KS_INITIALIZE;
-        ksprintf(&l, "##INFO=<ID=GTC_%s,Number=.,Type=Integer,Description=\"Diploid genotype counts in population "
+        if (tsr_export_lowpass(o))
+            ksprintf(&l, "##INFO=<ID=LLC_%s,Number=.,Type=Float,Description=\"Log-likelihood curve of each ALT's "
+                     "frequency p in population %s, sum over its samples of ln sum_g P(g|p) L(g) from PL, at the %d "
+                     "frequencies p_k = sin^2(pi/2 k/%d), minus its maximum, rounded to 0.001; %d values per ALT: "
+                     "what tessera merge sums\">", sh->populations[p], sh->populations[p], TSR_LP_CURVE_K,
+                     TSR_LP_CURVE_K - 1, TSR_LP_CURVE_K);
+        else
+            ksprintf(&l, "##INFO=<ID=GTC_%s,Number=.,Type=Integer,Description=\"Diploid genotype counts in population "
                  "%s, VCF genotype order (0/0,0/1,1/1,0/2,1/2,2/2,...): what tessera merge sums\">",
                  sh->populations[p], sh->populations[p]);
         int bad = bcf_hdr_append(x->ih, l.s) != 0;
@@ -443,7 +635,7 @@ static tsr_status_t tsr_export_open_file(const tsr_export_opts_t *o, tsr_export_
             return tsr_error_set(TSR_ERR_INTERNAL, "cannot define INFO/GTC_%s", sh->populations[p]);
     }
     if (bcf_hdr_sync(x->ih) != 0)
-        return tsr_error_set(TSR_ERR_INTERNAL, "cannot define the genotype-count keys");
+        return tsr_error_set(TSR_ERR_INTERNAL, "cannot define the genotype-count or likelihood-curve keys");
     int ns = bcf_hdr_nsamples(x->ih);
     free(x->sample_pop);
     if (!(x->sample_pop = malloc(sizeof *x->sample_pop * (size_t)(ns + 1))))
@@ -511,19 +703,33 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         s = tsr_export_select(x.ih, o->fields, x.keep);
     for (int p = 0; s == TSR_OK && o->sheet && p < o->sheet->n_populations; p++) {
         char key[1100]; /* the merge needs the genotype counts whatever --fields keeps */
-        snprintf(key, sizeof key, "GTC_%s", o->sheet->populations[p]);
+        snprintf(key, sizeof key, "%s_%s", tsr_export_lowpass(o) ? "LLC" : "GTC", o->sheet->populations[p]);
         x.keep[bcf_hdr_id2int(x.ih, BCF_DT_ID, key)] = 1;
     }
     if (s == TSR_OK)
         s = tsr_export_header(o, x.ih, x.keep, o->min_ac, &x.oh);
     int mask_created = 0;
+    if (s == TSR_OK && tsr_export_lowpass(o) && !o->loglik)
+        s = tsr_error_set(TSR_ERR_USAGE, "a low-pass federated export needs the likelihood function");
     if (s == TSR_OK && o->sheet) {
         mask_created = 1;
-        s = tsr_callable_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals);
+        double q = 0;
+        if (tsr_export_lowpass(o))
+            s = tsr_depth_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals, &q);
+        else
+            s = tsr_callable_mask_write(o->run_dir, o->sheet, tmp_mask, sum->mask_sha256, &sum->n_mask_intervals);
         const char *base = strrchr(mask, '/');
         base = base ? base + 1 : mask;
         kstring_t l = KS_INITIALIZE;
-        ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",definition=\"positions "
+        if (tsr_export_lowpass(o))
+            ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",window=%d,"
+                     "depth_bins=%d,ref_qual=%.3f,definition=\"per window and population, (sample, base) pairs "
+                     "covered by k reference-matching reads, k = 1..%d (the last: or more); ref_qual: the samples' "
+                     "mean reference base quality; its SHA-256 is of the uncompressed text\">", base,
+                     sum->mask_sha256, sum->n_mask_intervals, TSR_LP_DEPTH_WINDOW, TSR_LP_DEPTH_BINS, q,
+                     TSR_LP_DEPTH_BINS);
+        else
+            ksprintf(&l, "##tessera_callable_mask=<ID=mask,file=%s,sha256=%s,intervals=%" PRId64 ",definition=\"positions "
                  "where a sample has a gVCF record (a reference block or a candidate site with reads), counted per "
                  "population; its SHA-256 is of the uncompressed text\">", base, sum->mask_sha256,
                  sum->n_mask_intervals);
@@ -531,7 +737,27 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the callable mask to the header");
         ks_free(&l);
     }
+    /*
+     * --drop-to-power: a pass ranking the kept sites by MAF; when the power of all of them is above the
+     * limit, the lowest-MAF ones are marked dropped, and the passes below skip them
+     */
+    if (s == TSR_OK && o->drop_to_power && o->max_power > 0) {
+        x.collect = 1;
+        s = tsr_export_records(o, &x, tmp, sum, NULL);
+        x.collect = 0;
+        int64_t keep = tsr_membership_max_sites(x.n_maf, x.n_samples, o->alpha, o->max_power);
+        if (s == TSR_OK && keep < 0)
+            s = tsr_error_set(TSR_ERR_STATE, "--max-membership-power %g is below the test's false-positive rate "
+                              "%g: no release can reach it; nothing written", o->max_power, o->alpha);
+        if (s == TSR_OK && keep < x.n_maf &&
+            (!(x.drop = malloc((size_t)x.n_maf + 1)) || tsr_membership_drop(x.n_maf, x.maf, keep, x.drop) != 0))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory choosing the sites to drop");
+        sum->n_in = sum->n_suppressed = 0;
+        if (s == TSR_OK)
+            s = tsr_export_open_file(o, &x);
+    }
     /* first pass: the content hash the header carries; then the input again from its start */
+    x.kept_no = 0;
     EVP_MD_CTX *md = s == TSR_OK ? EVP_MD_CTX_new() : NULL;
     if (s == TSR_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1))
         s = tsr_error_set(TSR_ERR_INTERNAL, "SHA-256 (OpenSSL) failed to start");
@@ -552,19 +778,20 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         if (bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the content hash to the header");
         sum->n_samples = x.n_samples;
-        sum->membership_power = tsr_membership_power(sum->n_in - sum->n_suppressed, x.n_samples, o->alpha);
+        int64_t released = sum->n_in - sum->n_suppressed - sum->n_dropped;
+        sum->membership_power = tsr_membership_power(released, x.n_samples, o->alpha);
         snprintf(line, sizeof line, "##tessera_membership=<ID=membership,power=%.6g,alpha=%g,sites=%lld,samples=%lld,"
+                 "dropped_to_power=%lld,drop_rule=lowest_MAF_first,"
                  "test=\"Sankararaman et al. 2009 LR test, normal approximation Phi(sqrt(M/N) - z_(1-alpha))\">",
-                 sum->membership_power, o->alpha, (long long)(sum->n_in - sum->n_suppressed),
-                 (long long)x.n_samples);
+                 sum->membership_power, o->alpha, (long long)released, (long long)x.n_samples,
+                 (long long)sum->n_dropped);
         if (s == TSR_OK && bcf_hdr_append(x.oh, line) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot add the membership power to the header");
         if (s == TSR_OK && o->max_power > 0 && sum->membership_power > o->max_power)
             s = tsr_error_set(TSR_ERR_STATE, "the export's membership-inference power is %.4f (%lld sites, %lld "
                               "samples, alpha %g), above --max-membership-power %g: nothing written; export fewer "
-                              "sites (raise --min-ac)", sum->membership_power,
-                              (long long)(sum->n_in - sum->n_suppressed), (long long)x.n_samples, o->alpha,
-                              o->max_power);
+                              "sites (raise --min-ac, or --drop-to-power)", sum->membership_power,
+                              (long long)released, (long long)x.n_samples, o->alpha, o->max_power);
         if (s == TSR_OK && o->source_head && *o->source_head) {
             snprintf(line, sizeof line, "##tessera_source_audit=%s (the source run's head: tessera verify DIR --expect)",
                      o->source_head);
@@ -573,7 +800,8 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
         }
         if (s == TSR_OK && bcf_hdr_sync(x.oh) != 0)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot build the aggregate-only VCF header");
-        sum->n_in = sum->n_suppressed = 0;
+        sum->n_in = sum->n_suppressed = sum->n_dropped = 0;
+        x.kept_no = 0;
     }
     if (s == TSR_OK)
         s = tsr_export_open_file(o, &x);
@@ -613,6 +841,12 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
     free(x.sample_pop);
     free(x.gt);
     free(x.gtc);
+    free(x.pl);
+    free(x.rows);
+    free(x.llc);
+    free(x.maf);
+    free(x.drop);
+    free(x.af);
     ks_free(&x.line);
     if (x.rec)
         bcf_destroy(x.rec);

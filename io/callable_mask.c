@@ -42,6 +42,10 @@ typedef struct mask_out {
     int64_t start, end;
     int32_t *counts;
     int64_t n_written;
+    /* the low-pass depth mask (tsr_depth_mask_write): ref_qual summed over (sample, partition) */
+    int lowpass;
+    double qual_sum;
+    int64_t qual_n;
 } mask_out_t;
 
 static int mask_dir_filter(const struct dirent *e) { return e->d_name[0] != '.'; }
@@ -240,6 +244,107 @@ static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const c
     return s;
 }
 
+/*
+ * Low-pass: every batch of one region (as mask_region) into per-window depth histograms, one line per
+ * window with coverage: "CONTIG START END" and, per population, TSR_LP_DEPTH_BINS counts of (sample,
+ * base) pairs at depth 1 .. TSR_LP_DEPTH_BINS (the last: or more).
+ */
+static tsr_status_t lp_mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const char *rdir, struct dirent **files,
+                                   int nf, int member)
+{
+    const int D = TSR_LP_DEPTH_BINS, W = TSR_LP_DEPTH_WINDOW, np = m->n_pops;
+    tsr_status_t s = TSR_OK;
+    int32_t *hist = NULL;
+    char *contig = NULL;
+    int64_t start = 0, end = 0, nw = 0;
+    for (int f = 0; f < nf && s == TSR_OK; f++) {
+        size_t l = strlen(files[f]->d_name);
+        if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+            continue;
+        char *file = tsr_path_join(rdir, files[f]->d_name);
+        size_t pl = file ? strlen(file) + 16 : 0;
+        char *path = file ? malloc(pl) : NULL;
+        if (path)
+            snprintf(path, pl, member >= 0 ? "%s#%d" : "%s", file, member);
+        free(file);
+        if (!path) {
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the depth mask of %s", rdir);
+            break;
+        }
+        tsr_lp_evidence_t *ev = NULL;
+        s = tsr_lp_partition_read(path, &ev);
+        if (s != TSR_OK) {
+            free(path);
+            break;
+        }
+        if (!hist) {
+            start = ev->start;
+            end = ev->end;
+            nw = (end - start + W - 1) / W;
+            contig = strdup(ev->contig);
+            hist = calloc((size_t)(nw + 1) * (size_t)np * (size_t)D, sizeof *hist);
+            if (!contig || !hist)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the depth mask of %s", rdir);
+        } else if (strcmp(contig, ev->contig) || start != ev->start || end != ev->end) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s covers %s:%" PRId64 "-%" PRId64 ", not its region's %s:%" PRId64
+                              "-%" PRId64 " (partitions from another run?)", path, ev->contig, ev->start + 1,
+                              ev->end, contig, start + 1, end);
+        }
+        int *pop = s == TSR_OK ? malloc(sizeof *pop * (size_t)(ev->n_samples + 1)) : NULL;
+        if (s == TSR_OK && !pop)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the depth mask of %s", rdir);
+        for (int j = 0; j < ev->n_samples && s == TSR_OK; j++) {
+            if ((pop[j] = mask_pop_of(sheet, ev->sample_ids[j])) < 0)
+                s = tsr_error_set(TSR_ERR_FORMAT, "%s holds a sample that is not in the run's sample sheet "
+                                  "(partitions from another run?)", path);
+            else if (ev->ref_qual[j] > 0) {
+                m->qual_sum += ev->ref_qual[j];
+                m->qual_n++;
+            }
+        }
+        for (int64_t r = 0; r < ev->n_runs && s == TSR_OK; r++) {
+            int64_t a = ev->run_start[r] < start ? start : ev->run_start[r];
+            int64_t b = ev->run_end[r] > end ? end : ev->run_end[r];
+            int k = ev->run_depth[r] > D ? D : ev->run_depth[r];
+            int p = pop[ev->run_sample[r]];
+            while (a < b) { /* split at window boundaries */
+                int64_t w = (a - start) / W, we = start + (w + 1) * W;
+                int64_t e = b < we ? b : we;
+                hist[((size_t)w * (size_t)np + (size_t)p) * (size_t)D + (size_t)(k - 1)] += (int32_t)(e - a);
+                a = e;
+            }
+        }
+        free(pop);
+        tsr_lp_evidence_destroy(&ev);
+        free(path);
+    }
+    tsr_str_t line = {0};
+    char buf[64];
+    for (int64_t w = 0; w < nw && s == TSR_OK; w++) {
+        const int32_t *h = hist + (size_t)w * (size_t)np * (size_t)D;
+        int any = 0;
+        for (int k = 0; k < np * D; k++)
+            any |= h[k] != 0;
+        if (!any)
+            continue;
+        int64_t a = start + w * W, b = a + W < end ? a + W : end;
+        line.l = 0;
+        snprintf(buf, sizeof buf, "\t%" PRId64 "\t%" PRId64, a, b);
+        int bad = tsr_str_putn(&line, contig, strlen(contig)) != 0 || tsr_str_putn(&line, buf, strlen(buf)) != 0;
+        for (int k = 0; k < np * D && !bad; k++) {
+            snprintf(buf, sizeof buf, "\t%" PRId32, h[k]);
+            bad = tsr_str_putn(&line, buf, strlen(buf)) != 0;
+        }
+        bad = bad || tsr_str_putn(&line, "\n", 1) != 0;
+        s = bad ? tsr_error_set(TSR_ERR_NOMEM, "out of memory writing '%s'", m->path) : mask_emit(m, line.s, line.l);
+        m->n_written++;
+    }
+    tsr_str_free(&line);
+    free(hist);
+    free(contig);
+    return s;
+}
+
 /* One unit directory (evidence/gGGGGG/U): its regions, a packed unit's members in order. */
 static tsr_status_t mask_unit(mask_out_t *m, const tsr_sheet_t *sheet, const char *udir)
 {
@@ -259,15 +364,16 @@ static tsr_status_t mask_unit(mask_out_t *m, const tsr_sheet_t *sheet, const cha
         break;
     }
     for (int k = 0; k < (nm > 0 ? nm : 1) && s == TSR_OK; k++)
-        s = mask_region(m, sheet, udir, files, nf, nm > 0 ? k : -1);
+        s = m->lowpass ? lp_mask_region(m, sheet, udir, files, nf, nm > 0 ? k : -1)
+                       : mask_region(m, sheet, udir, files, nf, nm > 0 ? k : -1);
     for (int f = 0; f < nf; f++)
         free(files[f]);
     free(files);
     return s;
 }
 
-tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *sheet, const char *path,
-                                     char sha[72], int64_t *n_intervals)
+static tsr_status_t mask_write(const char *run_dir, const tsr_sheet_t *sheet, const char *path, char sha[72],
+                               int64_t *n_intervals, double *ref_qual)
 {
     char edir[4200];
     snprintf(edir, sizeof edir, "%s/evidence", run_dir);
@@ -280,6 +386,7 @@ tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *she
     memset(&m, 0, sizeof m);
     m.path = path;
     m.n_pops = sheet->n_populations;
+    m.lowpass = ref_qual != NULL;
     tsr_status_t s = TSR_OK;
     m.counts = calloc((size_t)m.n_pops + 1, sizeof *m.counts);
     m.md = EVP_MD_CTX_new();
@@ -291,8 +398,14 @@ tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *she
         tsr_str_t h = {0};
         int bad = tsr_str_putn(&h, "#CHROM\tSTART\tEND", 16) != 0;
         for (int p = 0; p < m.n_pops; p++)
-            bad |= tsr_str_putn(&h, "\t", 1) != 0 ||
-                   tsr_str_putn(&h, sheet->populations[p], strlen(sheet->populations[p])) != 0;
+            for (int k = 1; k <= (m.lowpass ? TSR_LP_DEPTH_BINS : 1); k++) {
+                char col[32] = "";
+                if (m.lowpass)
+                    snprintf(col, sizeof col, ":%d", k);
+                bad |= tsr_str_putn(&h, "\t", 1) != 0 ||
+                       tsr_str_putn(&h, sheet->populations[p], strlen(sheet->populations[p])) != 0 ||
+                       tsr_str_putn(&h, col, strlen(col)) != 0;
+            }
         bad |= tsr_str_putn(&h, "\n", 1) != 0;
         s = bad ? tsr_error_set(TSR_ERR_NOMEM, "out of memory writing '%s'", path) : mask_emit(&m, h.s, h.l);
         tsr_str_free(&h);
@@ -329,6 +442,8 @@ tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *she
         for (int i = 0; i < 32; i++)
             k += snprintf(sha + k, 72 - (size_t)k, "%02x", d[i]);
         *n_intervals = m.n_written;
+        if (ref_qual)
+            *ref_qual = m.qual_n ? m.qual_sum / (double)m.qual_n : 0;
     }
     EVP_MD_CTX_free(m.md);
     free(m.counts);
@@ -337,4 +452,16 @@ tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *she
         free(regions[r]);
     free(regions);
     return s;
+}
+
+tsr_status_t tsr_callable_mask_write(const char *run_dir, const tsr_sheet_t *sheet, const char *path,
+                                     char sha[72], int64_t *n_intervals)
+{
+    return mask_write(run_dir, sheet, path, sha, n_intervals, NULL);
+}
+
+tsr_status_t tsr_depth_mask_write(const char *run_dir, const tsr_sheet_t *sheet, const char *path, char sha[72],
+                                  int64_t *n_intervals, double *ref_qual)
+{
+    return mask_write(run_dir, sheet, path, sha, n_intervals, ref_qual);
 }

@@ -35,12 +35,23 @@ typedef struct tsr_export_opts {
     const char *version;           /* tessera's version */
     double alpha;                  /* the membership test's false-positive rate [0.05] */
     double max_power;              /* --max-membership-power P: refuse an export above it (0: no limit) */
+    /* --drop-to-power: above max_power, drop the lowest-MAF sites (INFO/AF; ties: the later site first) until
+     * the power is <= max_power, instead of refusing */
+    int drop_to_power;
+    /*
+     * Low-pass federated export (mode "lowpass"): ln L(freq) = sum over rows of ln sum_g gl[g] P_HWE(g | freq),
+     * the low-pass kernel's tsr_lp_loglik, handed in by the command layer because io/ sits below kernels/.
+     * Each site then carries INFO/LLC_<pop>, the population's log-likelihood curve of each ALT's frequency
+     * on the grid tsr_lp_curve_freq (instead of GTC_<pop>), and no callable mask is written.
+     */
+    double (*loglik)(int n_rows, int n_alleles, const double *gl, const double *freq);
 } tsr_export_opts_t;
 
 typedef struct tsr_export_summary {
     int64_t n_in;        /* records read */
     int64_t n_written;   /* records written */
     int64_t n_suppressed; /* records below min_ac */
+    int64_t n_dropped;    /* records dropped by --drop-to-power */
     char content_sha256[72]; /* "sha256:<hex>" of the data lines as VCF text (also in the header) */
     /* federated export: the callable mask's SHA-256 (of its uncompressed text) and its intervals */
     char mask_sha256[72];
@@ -78,6 +89,31 @@ tsr_status_t tsr_export_aggregate_write(const tsr_export_opts_t *o, tsr_export_s
  * Phi(sqrt(M/N) - z_(1-alpha)). Not collective.
  */
 double tsr_membership_power(int64_t n_sites, int64_t n_samples, double alpha);
+/*
+ * The most sites, at most n_sites, whose release keeps tsr_membership_power <= max_power; -1 when even
+ * none does (max_power below alpha). Not collective.
+ */
+int64_t tsr_membership_max_sites(int64_t n_sites, int64_t n_samples, double alpha, double max_power);
+/*
+ * Which of n sites --drop-to-power drops to keep `keep` of them: the lowest minor-allele frequencies
+ * maf[i] first, ties the later site (higher i) first. drop[i] = 1 for a dropped site. Returns 0, -1 when
+ * out of memory. Not collective.
+ */
+int tsr_membership_drop(int64_t n, const double *maf, int64_t keep, uint8_t *drop);
+
+/*
+ * The low-pass federated export's frequency grid: TSR_LP_CURVE_K points p_k = sin^2(pi/2 * k / (K - 1)),
+ * uniform in the arcsine scale where a frequency estimate's standard error is nearly constant, so the grid
+ * is densest near 0 and 1 where rare alleles sit. Not collective.
+ */
+#define TSR_LP_CURVE_K 101
+double tsr_lp_curve_freq(int k);
+/*
+ * The maximum-likelihood frequency of a log-likelihood curve l[0 .. TSR_LP_CURVE_K) on that grid: the best
+ * grid point refined by the parabola through it and its two neighbours (in the arcsine scale), kept within
+ * one grid step. Not collective.
+ */
+double tsr_lp_curve_argmax(const double *l);
 
 /* The callable mask of a federated export at `out`: "<out>.callable.bed.gz". TSR_ERR_USAGE if too long. */
 tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RESULT_USED;
@@ -90,6 +126,22 @@ tsr_status_t tsr_export_mask_path(const char *out, char *buf, size_t len) TSR_RE
  */
 tsr_status_t tsr_callable_mask_write(const char *run_dir, const struct tsr_sheet *sheet, const char *path,
                                      char sha[72], int64_t *n_intervals) TSR_RESULT_USED;
+
+/*
+ * The low-pass federated export's depth mask (at tsr_export_mask_path too): per window of
+ * TSR_LP_DEPTH_WINDOW bases of each evidence region (from the region's start, the last one shorter) and
+ * per population, the number of (sample, base) pairs of the window covered by exactly k reference-matching
+ * reads, k = 1 .. TSR_LP_DEPTH_BINS (the last bin: k or more). Header "#CHROM START END" then one column
+ * per (population, k) named "pop:k"; windows without coverage have no line. What `tessera merge` turns into
+ * the evidence of a site this institution did not report: sum_k (count_k / window length) samples with k
+ * reference reads. *ref_qual receives the mean of the samples' mean reference base quality (the quality
+ * the low-pass kernel gives reference observations), other outputs as tsr_callable_mask_write. Not
+ * collective.
+ */
+#define TSR_LP_DEPTH_WINDOW 500
+#define TSR_LP_DEPTH_BINS 8
+tsr_status_t tsr_depth_mask_write(const char *run_dir, const struct tsr_sheet *sheet, const char *path,
+                                  char sha[72], int64_t *n_intervals, double *ref_qual) TSR_RESULT_USED;
 
 /* ------------------------------------------ gVCF export (io/gvcf_export.c) */
 

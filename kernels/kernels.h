@@ -208,6 +208,15 @@ typedef tsr_status_t (*tsr_lp_sink_t)(void *ctx, const tsr_callset_t *window);
 tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *batches, int n_batches, const int *sample_pop,
                                     int n_pops, const tsr_lp_opts_t *o, int64_t window_sites, tsr_lp_sink_t sink,
                                     void *ctx) TSR_RESULT_USED;
+/*
+ * The low-pass kernel's likelihood of allele frequencies (kernels/lowpass_discover.c; also declared in
+ * lowpass_internal.h): ln L(freq) = sum over rows s of weight[s] ln sum_g gl[s][g] P_HWE(g | freq), gl
+ * holding n_rows rows of n_alleles (n_alleles + 1) / 2 genotype likelihoods in VCF order; weight NULL
+ * counts each row once. Public for the federated export and merge (low-pass likelihood curves). Not
+ * collective.
+ */
+double tsr_lp_loglik(int n_samples, int n_alleles, const double *gl, const double *freq);
+double tsr_lp_loglik_weighted(int n_rows, int n_alleles, const double *gl, const double *weight, const double *freq);
 
 /* --------------------------------------------------------------------- align */
 

@@ -6,6 +6,7 @@
  */
 #include "io/io.h"
 #include "kernels/cli/cli.h"
+#include "kernels/kernels.h"
 #include "scheduler/scheduler.h"
 #include "tsr_version.h"
 
@@ -44,6 +45,9 @@ static void tsr_export_usage(FILE *fp)
             "                       for M exported sites and N samples, exceeds P [no limit; always printed\n"
             "                       and written to the header as ##tessera_membership]\n"
             "  --membership-alpha A that test's false-positive rate [0.05]\n"
+            "  --drop-to-power      above --max-membership-power, drop sites instead of refusing: the lowest\n"
+            "                       minor-allele frequencies (INFO/AF) first, ties the later site first, until\n"
+            "                       the power is <= P; how many is printed and in ##tessera_membership\n"
             "  -h, --help           this help\n\n"
             "Federated export (--in DIR of a deep-mode run): the input of `tessera merge`. Each site also\n"
             "carries, per population, its diploid genotype counts (INFO/GTC_<pop>, VCF genotype order), and\n"
@@ -51,7 +55,11 @@ static void tsr_export_usage(FILE *fp)
             "callable (had a gVCF record: a reference block or a candidate site with reads), so a site\n"
             "another institution reports gets this one's denominator. The header adds the contigs' MD5s,\n"
             "the mode, tessera's version, the populations with their sample counts and both files' SHA-256.\n"
-            "No sample name or per-sample value is written. (--vcf FILE and low-pass runs: plain export.)\n\n"
+            "No sample name or per-sample value is written. (--vcf FILE: plain export.)\n"
+            "Low-pass run (--mode lowpass): instead of genotype counts, per population and ALT the\n"
+            "log-likelihood curve of the allele frequency (INFO/LLC_<pop>, 101 points p = sin^2(pi/2 k/100),\n"
+            "a sum over the samples' PL that adds across institutions), and FILE.callable.bed.gz is a depth\n"
+            "mask: per 500-bp window and population the sample-bases at reference depth 1..8+.\n\n"
             "   or: tessera export --gvcf SAMPLE --out DIR --ref REF.fa [-o FILE.vcf.gz]\n\n"
             "Writes SAMPLE's gVCF from the run DIR's evidence partitions: candidate sites with GT/AD/DP/PL\n"
             "over REF,ALT...,<*>, reference blocks as <*> records with INFO/END and FORMAT/MIN_DP (bcftools'\n"
@@ -131,7 +139,7 @@ static tsr_status_t tsr_export_source_head(const char *dir, const char *bcf, cha
 
 int tsr_cmd_export(int argc, char **argv)
 {
-    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS, O_GVCF, O_REF, O_POWER, O_ALPHA };
+    enum { O_AGG = 256, O_IN, O_VCF, O_OUT, O_MINAC, O_FIELDS, O_GVCF, O_REF, O_POWER, O_ALPHA, O_DROP };
     static const struct option lopts[] = {{"aggregate-only", no_argument, 0, O_AGG},
                                           {"in", required_argument, 0, O_IN},
                                           {"vcf", required_argument, 0, O_VCF},
@@ -142,6 +150,7 @@ int tsr_cmd_export(int argc, char **argv)
                                           {"ref", required_argument, 0, O_REF},
                                           {"max-membership-power", required_argument, 0, O_POWER},
                                           {"membership-alpha", required_argument, 0, O_ALPHA},
+                                          {"drop-to-power", no_argument, 0, O_DROP},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     tsr_export_opts_t o;
@@ -174,6 +183,7 @@ int tsr_cmd_export(int argc, char **argv)
             if (!*optarg || *end || !(o.alpha > 0 && o.alpha < 1))
                 return tsr_cli_usage_error("export", "--membership-alpha takes a number in (0, 1), not '%s'", optarg);
             break;
+        case O_DROP: o.drop_to_power = 1; break;
         case O_GVCF: gvcf = optarg; break;
         case O_REF: ref = optarg; break;
         case 'o': gvcf_out = optarg; break;
@@ -201,6 +211,8 @@ int tsr_cmd_export(int argc, char **argv)
     tsr_status_t s = tsr_export_opts_check(&o);
     if (s != TSR_OK)
         return tsr_cli_usage_error("export", "%s", tsr_error_msg());
+    if (o.drop_to_power && !(o.max_power > 0))
+        return tsr_cli_usage_error("export", "--drop-to-power needs --max-membership-power P (the power to drop to)");
 
     char head[TSR_DIGEST_MAX] = "";
     if (indir) {
@@ -215,14 +227,15 @@ int tsr_cmd_export(int argc, char **argv)
         if (!(rec = calloc(1, sizeof *rec)))
             return tsr_cli_fail("export", tsr_error_set(TSR_ERR_NOMEM, "out of memory"));
         s = tsr_run_record_read(indir, rec);
-        if (s == TSR_OK && !rec->lowpass) {
+        if (s == TSR_OK) {
             const char *part = rec->opts.samples;
             s = tsr_sheet_create_from_parts(1, &part, 1, &sheet);
             o.sheet = sheet;
             o.run_dir = indir;
             o.ref = rec->ref;
-            o.mode = "deep";
+            o.mode = rec->lowpass ? "lowpass" : "deep";
             o.version = TSR_VERSION;
+            o.loglik = tsr_lp_loglik;
         }
         if (s != TSR_OK) {
             free(rec);
@@ -242,6 +255,12 @@ int tsr_cmd_export(int argc, char **argv)
     printf("tessera export: content %s%s%s\n", sum.content_sha256, head[0] ? ", source run audit " : "", head);
     printf("tessera export: membership-inference power %.4f (Sankararaman et al. 2009: %" PRId64 " sites, %" PRId64
            " samples, alpha %g)\n", sum.membership_power, sum.n_written, sum.n_samples, o.alpha);
+    if (o.drop_to_power)
+        printf("tessera export: --drop-to-power: %" PRId64 " sites dropped (lowest MAF first) to keep the power <= %g\n",
+               sum.n_dropped, o.max_power);
+    if (o.loglik && o.mode && !strcmp(o.mode, "lowpass"))
+        printf("tessera export: federated (low-pass): per-population log-likelihood curves of each ALT's frequency "
+               "(INFO/LLC_<pop>, %d grid points)\n", TSR_LP_CURVE_K);
     if (sum.mask_sha256[0])
         printf("tessera export: federated: per-population genotype counts; callable mask %s.callable.bed.gz "
                "(%" PRId64 " intervals, %s)\n", o.out, sum.n_mask_intervals, sum.mask_sha256);

@@ -5,6 +5,7 @@
  * are shared among the ranks; the outputs do not depend on their number.
  */
 #include "kernels/cli/cli.h"
+#include "kernels/kernels.h"
 #include "kernels/stats/stats.h"
 #include "tsr_version.h"
 
@@ -31,13 +32,22 @@ static void tsr_merge_usage(FILE *fp)
             "samples per population, SFS and F_ST plots). No sample name or per-sample value.\n"
             "Inputs with another reference (contig names, lengths, MD5s), mode or population set, or whose\n"
             "content no longer matches its recorded SHA-256, are refused, naming the file and what differs.\n"
-            "Any order of the inputs, and any number of ranks, gives byte-identical outputs.\n\n"
+            "Any order of the inputs, and any number of ranks, gives byte-identical outputs.\n"
+            "Low-pass exports (of --mode lowpass runs): the per-population log-likelihood curves (LLC_<pop>)\n"
+            "are summed, an institution without a site adds its samples' reference reads from its depth mask,\n"
+            "and AF / AF_<pop> are the maximum-likelihood frequencies (argmax of the summed curves); --min-ac\n"
+            "applies to round(2 N AF). Writes MERGED.vcf.gz, MERGED.stats.tsv and MERGED.statistics.json\n"
+            "(no SFS, F_ST or report from curves yet). Low-pass and deep exports are not mixed.\n\n"
             "Options:\n"
             "  --out FILE.vcf.gz            the merged sites (required)\n"
             "  --min-ac K                   release only sites whose merged ALT count is >= K [1]\n"
             "  --max-membership-power P     refuse the release (nothing written) when the power of the\n"
             "                               Sankararaman et al. 2009 membership test exceeds P [no limit]\n"
             "  --membership-alpha A         that test's false-positive rate [0.05]\n"
+            "  --drop-to-power              above --max-membership-power, drop released sites instead of\n"
+            "                               refusing: the lowest cohort minor-allele frequencies first, ties the\n"
+            "                               later site first, until the power is <= P (how many: printed and in\n"
+            "                               the header and statistics.json; SFS and F_ST stay those before)\n"
             "  --window BP                  bases per parallel task [1000000]\n"
             "  -h, --help                   this help\n\n"
             "Exit codes: 0 written; 1 failed (one error line says why; nothing written); 2 usage.\n");
@@ -45,12 +55,13 @@ static void tsr_merge_usage(FILE *fp)
 
 int tsr_cmd_merge(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_MINAC, O_POWER, O_ALPHA, O_WINDOW };
+    enum { O_OUT = 256, O_MINAC, O_POWER, O_ALPHA, O_WINDOW, O_DROP };
     static const struct option lopts[] = {{"out", required_argument, 0, O_OUT},
                                           {"min-ac", required_argument, 0, O_MINAC},
                                           {"max-membership-power", required_argument, 0, O_POWER},
                                           {"membership-alpha", required_argument, 0, O_ALPHA},
                                           {"window", required_argument, 0, O_WINDOW},
+                                          {"drop-to-power", no_argument, 0, O_DROP},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     tsr_merge_opts_t o;
@@ -84,15 +95,19 @@ int tsr_cmd_merge(int argc, char **argv)
             if (o.window < 1000)
                 return tsr_cli_usage_error("merge", "--window takes a length >= 1000 like 1M, not '%s'", optarg);
             break;
+        case O_DROP: o.drop_to_power = 1; break;
         case 'h': tsr_merge_usage(stdout); return TSR_EXIT_OK;
         default: return tsr_cli_usage_error("merge", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    o.loglik_weighted = tsr_lp_loglik_weighted;
     o.n_inputs = argc - optind;
     o.inputs = (const char *const *)(argv + optind);
     tsr_status_t s = tsr_merge_opts_check(&o);
     if (s != TSR_OK)
         return tsr_cli_usage_error("merge", "%s", tsr_error_msg());
+    if (o.drop_to_power && !(o.max_power > 0))
+        return tsr_cli_usage_error("merge", "--drop-to-power needs --max-membership-power P (the power to drop to)");
     hts_set_log_level(HTS_LOG_OFF);
     tsr_rt_t *rt = NULL;
     s = tsr_rt_create(&argc, &argv, &rt);
@@ -110,6 +125,9 @@ int tsr_cmd_merge(int argc, char **argv)
             printf("tessera merge: membership-inference power %.4f (Sankararaman et al. 2009, %" PRId64
                    " sites, %d samples, alpha %g); statistics in %s, %s and the report\n",
                    sum.membership_power, sum.n_sites, sum.n_samples, o.alpha, sum.stats_tsv, sum.statistics_json);
+            if (o.drop_to_power)
+                printf("tessera merge: --drop-to-power: %" PRId64 " sites dropped (lowest MAF first) to keep the "
+                       "power <= %g\n", sum.n_dropped, o.max_power);
         } else {
             code = tsr_cli_fail("merge", s);
         }

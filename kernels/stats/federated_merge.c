@@ -88,6 +88,8 @@ typedef struct fed_input {
     tbx_t *idx;
     char mode[32], version[64];
     char content[80], mask_sha[80], mask_file[4300];
+    int lowpass;     /* a low-pass export: likelihood curves, and a depth mask (TSR_LP_DEPTH_BINS per population) */
+    double ref_qual; /* low-pass: the mean reference base quality its depth mask's reads have */
     int n_pops;
     char **pops;
     int *pop_samples;
@@ -158,6 +160,20 @@ static tsr_status_t fed_input_open(fed_input_t *in, const char *path)
                 return tsr_error_set(TSR_ERR_FORMAT, "'%s': a ##tessera_population line is damaged", path);
             in->pop_samples[in->n_pops++] = atoi(n);
         }
+    }
+    const char *fmode = fed ? hrec_val(fed, "mode") : NULL;
+    int lowpass = fmode && !strcmp(fmode, "lowpass");
+    if (lowpass && fed) {
+        const char *k = hrec_val(fed, "curve_points"), *w = mask ? hrec_val(mask, "window") : NULL,
+                   *d = mask ? hrec_val(mask, "depth_bins") : NULL, *q = mask ? hrec_val(mask, "ref_qual") : NULL;
+        if (!k || atoi(k) != TSR_LP_CURVE_K || !w || atoi(w) != TSR_LP_DEPTH_WINDOW || !d ||
+            atoi(d) != TSR_LP_DEPTH_BINS || !q)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a low-pass export with another likelihood grid or depth "
+                                 "mask layout (curve_points %s, window %s, depth bins %s) than this tessera's (%d, %d, "
+                                 "%d): export again with this version", path, k ? k : "none", w ? w : "none",
+                                 d ? d : "none", TSR_LP_CURVE_K, TSR_LP_DEPTH_WINDOW, TSR_LP_DEPTH_BINS);
+        in->lowpass = 1;
+        in->ref_qual = atof(q);
     }
     if (!fed || !mask || !in->content[0] || !in->n_pops)
         return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a federated export (no ##tessera_federation, callable mask, "
@@ -235,7 +251,7 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
     int64_t cap = 0, ln = 0;
     if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", in->mask_file);
-    int np = in->n_pops;
+    int np = in->n_pops * (in->lowpass ? TSR_LP_DEPTH_BINS : 1); /* count columns */
     while (s == TSR_OK) {
         int r = bgzf_getline(fp, '\n', &line);
         if (r == -1)
@@ -253,8 +269,9 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
         if (ln == 1) {
             kstring_t want = KS_INITIALIZE;
             kputs("#CHROM\tSTART\tEND", &want);
-            for (int p = 0; p < np; p++)
-                ksprintf(&want, "\t%s", in->pops[p]);
+            for (int p = 0; p < in->n_pops; p++)
+                for (int k = 1; k <= (in->lowpass ? TSR_LP_DEPTH_BINS : 1); k++)
+                    ksprintf(&want, in->lowpass ? "\t%s:%d" : "\t%s", in->pops[p], k);
             if (strcmp(want.s, line.s))
                 s = tsr_error_set(TSR_ERR_FORMAT, "%s line 1: the header does not name the export's populations",
                                   in->mask_file);
@@ -293,8 +310,11 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
                 in->m_end[k] = strtoll(e + 1, &e, 10);
             for (int p = 0; ok && p < np; p++) {
                 ok = *e == '\t';
-                in->m_cnt[k * np + p] = (int32_t)strtol(e + 1, &e, 10);
-                ok = ok && in->m_cnt[k * np + p] >= 0 && in->m_cnt[k * np + p] <= in->pop_samples[p];
+                long v = strtol(e + 1, &e, 10);
+                int pop = in->lowpass ? p / TSR_LP_DEPTH_BINS : p;
+                int64_t most = (int64_t)in->pop_samples[pop] * (in->lowpass ? in->m_end[k] - in->m_start[k] : 1);
+                in->m_cnt[k * np + p] = (int32_t)v;
+                ok = ok && v >= 0 && v <= most;
             }
             ok = ok && *e == 0 && in->m_end[k] > in->m_start[k] && in->m_start[k] >= 0;
             if (ok && k > 0)
@@ -304,6 +324,11 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
         if (!ok) {
             s = tsr_error_set(TSR_ERR_FORMAT, "%s line %" PRId64 ": not 'CONTIG START END' and %d counts within the "
                               "populations' sizes, in the export's contig order", in->mask_file, ln, np);
+            break;
+        }
+        if (in->lowpass && in->m_end[k] - in->m_start[k] > TSR_LP_DEPTH_WINDOW) {
+            s = tsr_error_set(TSR_ERR_FORMAT, "%s line %" PRId64 ": a window longer than %d bases", in->mask_file, ln,
+                              TSR_LP_DEPTH_WINDOW);
             break;
         }
         in->n_mask++;
@@ -325,6 +350,20 @@ static tsr_status_t fed_input_mask(fed_input_t *in)
     EVP_MD_CTX_free(md);
     bgzf_close(fp);
     return s;
+}
+
+/* The mask interval of input `in` holding (rid, pos), or -1. */
+static int64_t fed_mask_find(const fed_input_t *in, int rid, int64_t pos)
+{
+    int64_t lo = 0, hi = in->n_mask;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (in->m_rid[mid] < rid || (in->m_rid[mid] == rid && in->m_end[mid] <= pos))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < in->n_mask && in->m_rid[lo] == rid && in->m_start[lo] <= pos && pos < in->m_end[lo] ? lo : -1;
 }
 
 /* Callable samples per population of input `in` at (rid, pos) into c[n_pops]. */
@@ -390,6 +429,7 @@ typedef struct fed_rec {
     int n_alleles;
     char **alleles;
     int32_t *gtc; /* n_pops x G */
+    float *llc;   /* low-pass: n_pops x (n_alleles - 1) x TSR_LP_CURVE_K */
 } fed_rec_t;
 
 typedef struct fed_merge {
@@ -414,6 +454,13 @@ typedef struct fed_merge {
     int32_t *ibuf;
     int mibuf;
     int64_t n_sites, n_suppressed;
+    int lowpass;   /* the inputs are low-pass exports: likelihood curves, no genotype counts */
+    int64_t keep;  /* --drop-to-power: the sites to keep (-1: all) */
+    int64_t n_dropped;
+    uint8_t *drop; /* per released site in output order: dropped */
+    float *fbuf;
+    int mfbuf;
+    double *curve; /* (n_pops + 1) x TSR_LP_CURVE_K */
 } fed_merge_t;
 
 static void fed_recs_clear(fed_merge_t *m)
@@ -423,6 +470,7 @@ static void fed_recs_clear(fed_merge_t *m)
             free(m->recs[i].alleles[a]);
         free(m->recs[i].alleles);
         free(m->recs[i].gtc);
+        free(m->recs[i].llc);
     }
     m->n_recs = 0;
 }
@@ -478,8 +526,13 @@ static tsr_status_t fed_read_region(fed_merge_t *m, int i, int rid, int64_t star
         fr->pos = m->rec->pos;
         int na = m->rec->n_allele, G = na * (na + 1) / 2;
         fr->alleles = calloc((size_t)na, sizeof *fr->alleles);
-        fr->gtc = malloc(sizeof *fr->gtc * (size_t)G * (size_t)m->n_pops);
-        if (!fr->alleles || !fr->gtc) {
+        size_t nl = (size_t)(na > 1 ? na - 1 : 1) * TSR_LP_CURVE_K * (size_t)m->n_pops;
+        if (m->lowpass)
+            fr->llc = malloc(sizeof *fr->llc * nl);
+        else
+            fr->gtc = malloc(sizeof *fr->gtc * (size_t)G * (size_t)m->n_pops);
+        if (!fr->alleles || !(m->lowpass ? (void *)fr->llc : (void *)fr->gtc)) {
+            free(fr->llc);
             free(fr->alleles);
             free(fr->gtc);
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
@@ -490,7 +543,24 @@ static tsr_status_t fed_read_region(fed_merge_t *m, int i, int rid, int64_t star
         for (int a = 0; a < na && s == TSR_OK; a++)
             if (!(fr->alleles[a] = strdup(m->rec->d.allele[a])))
                 s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
-        for (int p = 0; p < m->n_pops && s == TSR_OK; p++) {
+        for (int p = 0; p < m->n_pops && s == TSR_OK && m->lowpass; p++) {
+            char key[1100];
+            snprintf(key, sizeof key, "LLC_%s", m->pops[p]);
+            int want = (na - 1) * TSR_LP_CURVE_K, n = bcf_get_info_float(in->h, m->rec, key, &m->fbuf, &m->mfbuf);
+            if (na < 2 || n != want)
+                s = tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%" PRId64 " has %s INFO/%s (%d ALTs need %d curve "
+                                  "values): not a low-pass federated export, or damaged", in->path,
+                                  bcf_seqname_safe(in->h, m->rec), (int64_t)m->rec->pos + 1, n < 0 ? "no" : "a wrong",
+                                  key, na - 1, want);
+            for (int k = 0; k < want && s == TSR_OK; k++)
+                if (!isfinite(m->fbuf[k]) || m->fbuf[k] > 0)
+                    s = tsr_error_set(TSR_ERR_FORMAT, "%s: record %s:%" PRId64 ": INFO/%s value %d is not a finite "
+                                      "number <= 0: damaged", in->path, bcf_seqname_safe(in->h, m->rec),
+                                      (int64_t)m->rec->pos + 1, key, k + 1);
+            if (s == TSR_OK)
+                memcpy(fr->llc + (size_t)p * (size_t)want, m->fbuf, sizeof *fr->llc * (size_t)want);
+        }
+        for (int p = 0; p < m->n_pops && s == TSR_OK && !m->lowpass; p++) {
             char key[1100];
             snprintf(key, sizeof key, "GTC_%s", m->pops[p]);
             int n = bcf_get_info_int32(in->h, m->rec, key, &m->ibuf, &m->mibuf);
@@ -587,6 +657,139 @@ static tsr_status_t fed_grow(fed_merge_t *m, int n)
         m->al_cap = n;
     }
     return TSR_OK;
+}
+
+/*
+ * Low-pass: the log-likelihood curve, on the TSR_LP_CURVE_K grid, of population p's samples of input `in`
+ * at a position that input did not report (or reported without the ALT in question): from its depth mask,
+ * the window's expected number of samples with k reads, k = 1 .. TSR_LP_DEPTH_BINS, each read taken as
+ * REF with the input's mean reference base quality, the way the low-pass kernel scores reference
+ * observations (tsr_lp_gl_add). Approximations: reads of such a sample that carried the ALT are counted
+ * as REF (they were too few for the site to be reported), depth is averaged over the window, and depths
+ * above TSR_LP_DEPTH_BINS count as TSR_LP_DEPTH_BINS. Adds the curve to `curve`.
+ */
+static void fed_depth_curve(const fed_merge_t *m, const fed_input_t *in, int rid, int64_t pos, int p, double *curve)
+{
+    const int D = TSR_LP_DEPTH_BINS;
+    int64_t w = fed_mask_find(in, rid, pos);
+    if (w < 0 || !m->o->loglik_weighted)
+        return;
+    double e = pow(10.0, -in->ref_qual / 10.0);
+    e = e < 1e-5 ? 1e-5 : e > 0.75 ? 0.75 : e;
+    double r1 = (0.5 * (1 - e) + 0.5 * e / 3.0) / (1 - e), r2 = (e / 3.0) / (1 - e);
+    double rows[3 * TSR_LP_DEPTH_BINS], wt[TSR_LP_DEPTH_BINS], len = (double)(in->m_end[w] - in->m_start[w]);
+    int any = 0;
+    for (int d = 1; d <= D; d++) {
+        rows[3 * (d - 1)] = 1;
+        rows[3 * (d - 1) + 1] = pow(r1, d);
+        rows[3 * (d - 1) + 2] = pow(r2, d);
+        wt[d - 1] = in->m_cnt[(size_t)w * (size_t)in->n_pops * D + (size_t)p * D + (size_t)(d - 1)] / len;
+        any |= wt[d - 1] > 0;
+    }
+    if (!any)
+        return;
+    for (int k = 0; k < TSR_LP_CURVE_K; k++) {
+        double f[2] = {1 - tsr_lp_curve_freq(k), tsr_lp_curve_freq(k)};
+        curve[k] += m->o->loglik_weighted(D, 2, rows, wt, f);
+    }
+}
+
+/*
+ * Low-pass: records recs[a .. b) share (pos, REF). Per ALT of their union and population, the inputs'
+ * curves of that ALT are summed, and an input without the site or without that ALT adds the curve of its
+ * depth mask there (fed_depth_curve); AF_<pop> is the sum's argmax and AF the argmax of the sum over
+ * populations. The site is released when round(2 N AF) summed over ALTs (the expected ALT count, N the
+ * cohort's samples) is >= min_ac.
+ */
+static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, int64_t b, kstring_t *vcf,
+                                           tsr_str_t *tsv)
+{
+    const fed_rec_t *r0 = &m->recs[a];
+    const char *contig = bcf_hdr_id2name(m->in[0].h, rid);
+    const int K = TSR_LP_CURVE_K, P = m->n_pops;
+    int n = 1, bound = 1;
+    for (int64_t i = a; i < b; i++)
+        bound += m->recs[i].n_alleles - 1;
+    TSR_CALL(fed_grow(m, bound));
+    m->al[0] = r0->alleles[0];
+    for (int64_t i = a; i < b; i++)
+        for (int x = 1; x < m->recs[i].n_alleles; x++) {
+            int k = 1;
+            while (k < n && strcmp(m->al[k], m->recs[i].alleles[x]))
+                k++;
+            if (k == n)
+                m->al[n++] = m->recs[i].alleles[x];
+        }
+    double *af = calloc((size_t)(n - 1) * (size_t)(P + 1), sizeof *af); /* [allele][cohort, pops] */
+    if (!af)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
+    double eac = 0;
+    for (int u = 1; u < n; u++) {
+        memset(m->curve, 0, sizeof *m->curve * (size_t)(P + 1) * (size_t)K);
+        for (int in = 0; in < m->n_in; in++) { /* inputs without the ALT here: their depth evidence */
+            int has = 0;
+            for (int64_t i = a; i < b && !has; i++)
+                for (int x = 1; x < m->recs[i].n_alleles && !has; x++)
+                    has = m->recs[i].input == in && !strcmp(m->recs[i].alleles[x], m->al[u]);
+            for (int p = 0; p < P && !has; p++)
+                fed_depth_curve(m, &m->in[in], rid, r0->pos, p, m->curve + (size_t)(p + 1) * K);
+        }
+        for (int p = 0; p < P; p++)
+            for (int k = 0; k < K; k++)
+                m->curve[k] += m->curve[(size_t)(p + 1) * K + k];
+        for (int64_t i = a; i < b; i++) {
+            const fed_rec_t *r = &m->recs[i];
+            int x = 1;
+            while (x < r->n_alleles && strcmp(r->alleles[x], m->al[u]))
+                x++;
+            if (x == r->n_alleles)
+                continue;
+            size_t per_pop = (size_t)(r->n_alleles - 1) * (size_t)K;
+            for (int p = 0; p < P; p++) {
+                const float *c = r->llc + (size_t)p * per_pop + (size_t)(x - 1) * (size_t)K;
+                for (int k = 0; k < K; k++) {
+                    m->curve[(size_t)(p + 1) * K + k] += c[k];
+                    m->curve[k] += c[k];
+                }
+            }
+        }
+        for (int g = 0; g <= P; g++)
+            af[(size_t)(u - 1) * (size_t)(P + 1) + (size_t)g] = tsr_lp_curve_argmax(m->curve + (size_t)g * K);
+        eac += af[(size_t)(u - 1) * (size_t)(P + 1)];
+    }
+    eac = round(2.0 * m->n_slots * eac);
+    if (eac < (double)m->o->min_ac) {
+        m->n_suppressed++;
+        free(af);
+        return TSR_OK;
+    }
+    m->n_sites++;
+    kstring_t tl = KS_INITIALIZE, *t = &tl;
+    int ninst = 0;
+    for (int64_t i = a; i < b; i++)
+        ninst += i == a || m->recs[i].input != m->recs[i - 1].input;
+    int e = ksprintf(vcf, "%s\t%" PRId64 "\t.\t%s\t", contig, r0->pos + 1, m->al[0]) < 0;
+    e |= ksprintf(t, "%s\t%" PRId64 "\t%s\t", contig, r0->pos + 1, m->al[0]) < 0;
+    for (int u = 1; u < n; u++) {
+        e |= ksprintf(vcf, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
+        e |= ksprintf(t, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
+    }
+    e |= kputs("\t.\t.\t", vcf) < 0;
+    for (int g = 0; g <= P; g++) {
+        e |= ksprintf(vcf, "%sAF%s%s=", g ? ";" : "", g ? "_" : "", g ? m->pops[g - 1] : "") < 0;
+        e |= kputc('\t', t) < 0;
+        for (int u = 1; u < n; u++) {
+            double f = af[(size_t)(u - 1) * (size_t)(P + 1) + (size_t)g];
+            e |= ksprintf(vcf, "%s%.6g", u > 1 ? "," : "", f) < 0;
+            e |= ksprintf(t, "%s%.6g", u > 1 ? "," : "", f) < 0;
+        }
+    }
+    e |= ksprintf(vcf, ";NINST=%d\n", ninst) < 0;
+    e |= kputc('\n', t) < 0;
+    e |= tsr_str_putn(tsv, tl.s, tl.l);
+    ks_free(&tl);
+    free(af);
+    return e ? tsr_error_set(TSR_ERR_NOMEM, "out of memory merging") : TSR_OK;
 }
 
 /* Records recs[a .. b) share (pos, REF): merge them, fill absent inputs from their masks, write the site. */
@@ -699,7 +902,7 @@ static tsr_status_t fed_merge_region(fed_merge_t *m, int rid, int64_t start, int
         for (b = a + 1; b < m->n_recs && m->recs[b].pos == m->recs[a].pos &&
                         !strcmp(m->recs[b].alleles[0], m->recs[a].alleles[0]); b++)
             ;
-        s = fed_merge_site(m, rid, a, b, &vcf, &tsv);
+        s = m->lowpass ? fed_merge_site_lowpass(m, rid, a, b, &vcf, &tsv) : fed_merge_site(m, rid, a, b, &vcf, &tsv);
     }
     FILE *f1 = s == TSR_OK ? fopen(vcf_path, "wb") : NULL, *f2 = f1 ? fopen(tsv_path, "wb") : NULL;
     if (s == TSR_OK && (!f1 || !f2 || (vcf.l && fwrite(vcf.s, 1, vcf.l, f1) != vcf.l) ||
@@ -745,10 +948,23 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
         kputs(">\n", k);
     }
     ksprintf(k, "##tessera_merge=<ID=merge,min_ac=%" PRId64 ",sites=%" PRId64 ",suppressed=%" PRId64
+                ",dropped_to_power=%" PRId64 ",drop_rule=lowest_MAF_first"
                 ",membership_power=%.6g,membership_alpha=%g,membership_test=\"Sankararaman et al. 2009 LR test, "
                 "normal approximation Phi(sqrt(M/N) - z_(1-alpha)), M sites, N samples\">\n",
-             m->o->min_ac, m->n_sites, m->n_suppressed, power, m->o->alpha);
+             m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, power, m->o->alpha);
     kputs("##FILTER=<ID=PASS,Description=\"All filters passed\">\n", k);
+    if (m->lowpass) {
+        for (int g = 0; g <= m->n_pops; g++)
+            ksprintf(k, "##INFO=<ID=AF%s%s,Number=A,Type=Float,Description=\"ALT allele frequency%s%s by maximum "
+                        "likelihood from genotype likelihoods: argmax of the institutions' summed log-likelihood "
+                        "curves%s (%d-point arcsine grid, parabolic refinement)\">\n",
+                     g ? "_" : "", g ? m->pops[g - 1] : "", g ? " in population " : " in the cohort",
+                     g ? m->pops[g - 1] : "", g ? "" : " summed over populations", TSR_LP_CURVE_K);
+        kputs("##INFO=<ID=NINST,Number=1,Type=Integer,Description=\"Inputs that reported the site; the others' "
+              "samples count through their depth masks (reads taken as REF)\">\n", k);
+        kputs("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n", k);
+        return;
+    }
     for (int g = 0; g <= m->n_pops; g++) {
         char sfx[1100] = "", in_pop[1200] = " (cohort)";
         if (g) {
@@ -817,9 +1033,10 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     fprintf(fp, "{\n  \"merge\": {\"mode\": ");
     json_str(fp, m->in[0].mode);
-    fprintf(fp, ", \"min_ac\": %" PRId64 ", \"sites\": %" PRId64 ", \"suppressed\": %" PRId64 ", \"samples\": %d,\n"
+    fprintf(fp, ", \"min_ac\": %" PRId64 ", \"sites\": %" PRId64 ", \"suppressed\": %" PRId64 ", \"dropped_to_power\": %"
+                PRId64 ", \"samples\": %d,\n"
                 "    \"membership_power\": {\"power\": ",
-            m->o->min_ac, m->n_sites, m->n_suppressed, m->n_slots);
+            m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, m->n_slots);
     json_real(fp, power);
     fprintf(fp, ", \"alpha\": %g, \"sites\": %" PRId64 ", \"samples\": %d, \"formula\": \"Phi(sqrt(M/N) - "
                 "z_(1-alpha)), Sankararaman et al. 2009\"},\n    \"inputs\": [",
@@ -837,6 +1054,11 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
             fprintf(fp, ": %d", in->pop_samples[p]);
         }
         fputs("}}", fp);
+    }
+    if (m->lowpass) {
+        fprintf(fp, "\n    ]},\n  \"statistics\": null,\n  \"note\": \"low-pass merge: AF and AF_<pop> by maximum "
+                    "likelihood in the VCF; SFS and F_ST are not merged from likelihood curves yet\"\n}\n");
+        goto done;
     }
     fprintf(fp, "\n    ]},\n  \"statistics\": {\n    \"ancestral_allele\": \"REF\", \"sites\": %" PRId64
                 ", \"snv_sites\": %" PRId64 ", \"indel_sites\": %" PRId64 ", \"multiallelic_sites\": %" PRId64
@@ -870,6 +1092,7 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
         fputc('}', fp);
     }
     fputs("\n    ]}\n  }\n}\n", fp);
+done:
     if (ferror(fp) | (fclose(fp) != 0)) {
         unlink(tmp);
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
@@ -881,18 +1104,78 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
     return TSR_OK;
 }
 
-static tsr_status_t fed_append_file(const char *part, void *out, int bgzf, FILE *fp_plain)
+/* Append a part to the output, leaving out the lines of dropped sites (m->drop; *line counts the sites). */
+static tsr_status_t fed_append_file(const fed_merge_t *m, const char *part, void *out, int bgzf, FILE *fp_plain,
+                                    int64_t *line)
 {
     FILE *f = fopen(part, "rb");
     if (!f)
         return tsr_error_set(TSR_ERR_IO, "cannot read the part '%s': %s", part, strerror(errno));
-    char buf[65536];
-    size_t n;
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
     tsr_status_t s = TSR_OK;
-    while (s == TSR_OK && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (bgzf ? bgzf_write((BGZF *)out, buf, n) != (ssize_t)n : fwrite(buf, 1, n, fp_plain) != n)
+    while (s == TSR_OK && (n = getline(&buf, &cap, f)) > 0) {
+        if (m->drop && m->drop[(*line)++])
+            continue;
+        if (bgzf ? bgzf_write((BGZF *)out, buf, (size_t)n) != n : fwrite(buf, 1, (size_t)n, fp_plain) != (size_t)n)
             s = tsr_error_set(TSR_ERR_IO, "cannot write the merged output: %s", strerror(errno));
+    }
+    free(buf);
     fclose(f);
+    return s;
+}
+
+/*
+ * --drop-to-power: the released sites' cohort MAF (INFO/AF summed over ALTs, from the VCF parts in output
+ * order), and which to drop to keep m->keep of them (tsr_membership_drop: lowest MAF first, ties the
+ * later site first). Updates the site counts. The SFS and F_ST (accumulated while merging) stay those of
+ * the sites before dropping.
+ */
+static tsr_status_t fed_drop_choose(fed_merge_t *m, const char *parts, int n_regions)
+{
+    double *maf = malloc(sizeof *maf * (size_t)(m->n_sites + 1));
+    if (!maf)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory ranking the sites by MAF");
+    int64_t k = 0;
+    tsr_status_t s = TSR_OK;
+    char part[4400], *buf = NULL;
+    size_t cap = 0;
+    for (int r = 0; r < n_regions && s == TSR_OK; r++) {
+        snprintf(part, sizeof part, "%s/r%07d.vcf", parts, r);
+        FILE *f = fopen(part, "rb");
+        if (!f) {
+            s = tsr_error_set(TSR_ERR_IO, "cannot read the part '%s': %s", part, strerror(errno));
+            break;
+        }
+        while (getline(&buf, &cap, f) > 0 && k < m->n_sites) {
+            char *info = buf;
+            for (int t = 0; t < 7 && info; t++)
+                info = strchr(info, '\t') ? strchr(info, '\t') + 1 : NULL;
+            char *af = !info ? NULL : !strncmp(info, "AF=", 3) ? info + 3 : strstr(info, ";AF=");
+            if (af && *af == ';')
+                af += 4;
+            double sum = 0;
+            while (af && *af && *af != ';' && *af != '\n') {
+                char *e;
+                double v = strtod(af, &e);
+                sum += e == af ? 0 : v;
+                af = *e == ',' ? e + 1 : NULL;
+            }
+            maf[k++] = sum < 1 - sum ? sum : 1 - sum;
+        }
+        fclose(f);
+    }
+    free(buf);
+    if (s == TSR_OK && k != m->n_sites)
+        s = tsr_error_set(TSR_ERR_INTERNAL, "the merge's parts hold %" PRId64 " sites, not %" PRId64, k, m->n_sites);
+    if (s == TSR_OK && (!(m->drop = malloc((size_t)k + 1)) || tsr_membership_drop(k, maf, m->keep, m->drop) != 0))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory choosing the sites to drop");
+    if (s == TSR_OK) {
+        m->n_dropped = k - m->keep;
+        m->n_sites = m->keep;
+    }
+    free(maf);
     return s;
 }
 
@@ -966,6 +1249,8 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
     TSR_CALL(tsr_output_tmpname(out, tmp, sizeof tmp));
     TSR_CALL(tsr_output_tmpname(tsv, tmp_tsv, sizeof tmp_tsv));
     snprintf(tmp_csi, sizeof tmp_csi, "%s.csi", tmp);
+    if (m->keep >= 0)
+        TSR_CALL(fed_drop_choose(m, parts, n_regions));
     kstring_t h = KS_INITIALIZE;
     fed_header(m, &h, power);
     BGZF *bz = bgzf_open(tmp, "w");
@@ -977,18 +1262,23 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     tsr_str_t th = {0};
     if (s == TSR_OK) {
-        const char *fixed = "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
-        if (tsr_str_putn(&th, fixed, strlen(fixed)) || tsr_site_stats_tsv_header(&th, m->n_pops, m->pops) ||
+        const char *fixed = m->lowpass ? "CHROM\tPOS\tREF\tALT\tAF" : "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
+        int e = tsr_str_putn(&th, fixed, strlen(fixed));
+        for (int p = 0; p < m->n_pops && m->lowpass; p++)
+            e |= tsr_str_putn(&th, "\tAF_", 4) | tsr_str_putn(&th, m->pops[p], strlen(m->pops[p]));
+        if (e || (!m->lowpass && tsr_site_stats_tsv_header(&th, m->n_pops, m->pops)) ||
             tsr_str_putn(&th, "\n", 1) || fwrite(th.s, 1, th.l, ft) != th.l)
             s = tsr_error_set(TSR_ERR_IO, "cannot write '%s'", tmp_tsv);
     }
     tsr_str_free(&th);
+    int64_t n_line = 0; /* released sites before this part */
     for (int r = 0; r < n_regions && s == TSR_OK; r++) {
         snprintf(part, sizeof part, "%s/r%07d.vcf", parts, r);
-        s = fed_append_file(part, bz, 1, NULL);
+        int64_t line0 = n_line;
+        s = fed_append_file(m, part, bz, 1, NULL, &n_line);
         snprintf(part, sizeof part, "%s/r%07d.tsv", parts, r);
         if (s == TSR_OK)
-            s = fed_append_file(part, NULL, 0, ft);
+            s = fed_append_file(m, part, NULL, 0, ft, &line0);
     }
     ks_free(&h);
     if (bz && bgzf_close(bz) != 0 && s == TSR_OK)
@@ -999,7 +1289,7 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_FORMAT, "cannot index '%s'", tmp);
     if (s == TSR_OK)
         s = fed_write_json(m, res, power, json);
-    if (s == TSR_OK)
+    if (s == TSR_OK && !m->lowpass) /* low-pass: no SFS or F_ST to plot yet */
         s = fed_write_report(m, res, power, html);
     if (s == TSR_OK && (rename(tmp_tsv, tsv) != 0 || rename(tmp_csi, csi) != 0 || rename(tmp, out) != 0))
         s = tsr_error_set(TSR_ERR_IO, "cannot rename the merged outputs into place (%s): %s", out, strerror(errno));
@@ -1029,6 +1319,9 @@ static void fed_merge_free(fed_merge_t *m)
     free(m->al);
     free(m->map);
     free(m->ibuf);
+    free(m->fbuf);
+    free(m->curve);
+    free(m->drop);
     if (m->rec)
         bcf_destroy(m->rec);
     tsr_site_stats_destroy(&m->st);
@@ -1045,14 +1338,17 @@ static tsr_status_t fed_setup(fed_merge_t *m, int verify)
         TSR_CALL(fed_input_open(&m->in[i], o->inputs[i]));
     for (int i = 1; i < m->n_in; i++)
         TSR_CALL(fed_input_compare(&m->in[0], &m->in[i]));
-    if (strcmp(m->in[0].mode, "deep"))
-        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a %s-mode export; merge handles deep-mode exports (genotype "
-                             "counts) only", m->in[0].path, m->in[0].mode);
+    m->lowpass = !strcmp(m->in[0].mode, "lowpass");
+    if (strcmp(m->in[0].mode, "deep") && !m->lowpass)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is a %s-mode export; merge handles deep-mode (genotype counts) and "
+                             "low-pass (likelihood curves) exports", m->in[0].path, m->in[0].mode);
     for (int i = 0; i < m->n_in; i++) {
         if (verify)
             TSR_CALL(fed_input_verify(&m->in[i]));
         TSR_CALL(fed_input_mask(&m->in[i]));
     }
+    if (m->lowpass && !(m->curve = malloc(sizeof *m->curve * (size_t)(m->in[0].n_pops + 1) * TSR_LP_CURVE_K)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     qsort(m->in, (size_t)m->n_in, sizeof *m->in, fed_input_cmp);
     for (int i = 1; i < m->n_in; i++)
         if (!fed_input_cmp(&m->in[i - 1], &m->in[i]))
@@ -1151,6 +1447,14 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
         m.n_suppressed = cnt[1];
     }
     double power = tsr_membership_power(m.n_sites, m.n_slots, o->alpha);
+    m.keep = -1;
+    if (s == TSR_OK && o->max_power > 0 && power > o->max_power && o->drop_to_power) {
+        m.keep = tsr_membership_max_sites(m.n_sites, m.n_slots, o->alpha, o->max_power);
+        if (m.keep < 0)
+            s = tsr_error_set(TSR_ERR_STATE, "--max-membership-power %g is below the test's false-positive rate %g: "
+                              "no release can reach it; nothing written", o->max_power, o->alpha);
+        power = tsr_membership_power(m.keep, m.n_slots, o->alpha);
+    }
     if (s == TSR_OK && o->max_power > 0 && power > o->max_power)
         s = tsr_error_set(TSR_ERR_STATE, "the release's membership-inference power is %.4f (%" PRId64 " sites, %d "
                           "samples, alpha %g), above --max-membership-power %g: nothing written; release fewer "
@@ -1176,6 +1480,7 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
     sum->n_inputs = m.n_in;
     sum->n_sites = m.n_sites;
     sum->n_suppressed = m.n_suppressed;
+    sum->n_dropped = m.n_dropped;
     sum->n_samples = m.n_slots;
     sum->membership_power = power;
     sum->n_regions = n_regions;

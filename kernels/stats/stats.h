@@ -465,12 +465,19 @@ typedef struct tsr_merge_opts {
     int64_t window;            /* bp per parallel task [1,000,000] */
     double alpha;              /* the membership test's false-positive rate [0.05] */
     double max_power;          /* --max-membership-power P: refuse a release above it (0: no limit) */
+    int drop_to_power;         /* --drop-to-power: above P drop the lowest-MAF sites (tsr_membership_drop) instead */
     const char *version;       /* tessera's, for the header */
+    /*
+     * Low-pass inputs: ln L(freq) with row s counted weight[s] times, the low-pass kernel's
+     * tsr_lp_loglik_weighted (handed in by the command layer: kernels/ sits above this module); it turns an
+     * input's depth mask into the evidence of a site that input did not report.
+     */
+    double (*loglik_weighted)(int n_rows, int n_alleles, const double *gl, const double *weight, const double *freq);
 } tsr_merge_opts_t;
 
 typedef struct tsr_merge_summary {
     int n_inputs, n_samples, n_regions;
-    int64_t n_sites, n_suppressed;
+    int64_t n_sites, n_suppressed, n_dropped;
     double membership_power;
     char stats_tsv[4300], statistics_json[4300];
 } tsr_merge_summary_t;

@@ -296,6 +296,78 @@ def handcheck(merged):
           % len(got))
 
 
+def r2(a, b):
+    n = len(a)
+    ma, mb = sum(a) / n, sum(b) / n
+    sab = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    saa, sbb = sum((x - ma) ** 2 for x in a), sum((y - mb) ** 2 for y in b)
+    return sab * sab / (saa * sbb)
+
+
+def lowpass(pooled, merged, n_inputs, pops):
+    """Low-pass merge against the pooled run: INFO/AF and AF_<pop> at the biallelic sites both carry.
+    Sites every input reported: r2 >= 0.999 for AF and each AF_<pop> (the merge re-estimates from the
+    summed curves, the pooled run by EM from the same likelihoods: they differ by PL rounding and the grid).
+    All shared sites: r2 >= 0.99 (AF) and >= 0.98 (AF_<pop>): where an input did not report a site, its
+    samples count through its depth mask with every read taken as REF, which loses the ALT reads that were
+    too few for that institution to call the site (measured on this data: AF r2 0.997)."""
+    pops = pops.split(",")
+    keys = "%AF" + "".join("\t%AF_" + p for p in pops)
+    P = {}
+    for l in lines("bcftools", "query", "-f", "%POS\t%REF\t%ALT\t" + keys + "\n", pooled):
+        f = l.split("\t")
+        if "," not in f[2]:
+            P[tuple(f[:3])] = [float(x) for x in f[3:]]
+    rows = []
+    for l in lines("bcftools", "query", "-f", "%POS\t%REF\t%ALT\t" + keys + "\t%NINST\n", merged):
+        f = l.split("\t")
+        if tuple(f[:3]) in P:
+            rows.append((P[tuple(f[:3])], [float(x) for x in f[3:-1]], int(f[-1])))
+    full = [r for r in rows if r[2] == int(n_inputs)]
+    if len(full) < 30 or len(rows) < len(full) + 10:
+        die("low-pass: only %d shared sites (%d reported by every input)" % (len(rows), len(full)))
+    out = []
+    for j, name in enumerate(["AF"] + ["AF_" + p for p in pops]):
+        a, b = [r[0][j] for r in full], [r[1][j] for r in full]
+        rf, dmax = r2(a, b), max(abs(x - y) for x, y in zip(a, b))
+        ra = r2([r[0][j] for r in rows], [r[1][j] for r in rows])
+        if rf < 0.999 or dmax > 0.005:
+            die("low-pass %s at the %d sites every input reported: r2 %.5f, max |diff| %.4f (want r2 >= 0.999, "
+                "|diff| <= 0.005)" % (name, len(full), rf, dmax))
+        if ra < (0.99 if j == 0 else 0.98):
+            die("low-pass %s at all %d shared sites: r2 %.5f" % (name, len(rows), ra))
+        out.append("%s r2 %.5f (max |diff| %.4f) / %.5f" % (name, rf, dmax, ra))
+    print("low-pass merge vs pooled run, %d sites reported by every input / %d shared sites: %s"
+          % (len(full), len(rows), "; ".join(out)))
+
+
+def dropcheck(full, dropped, power_max, n_samples):
+    """--drop-to-power: `dropped` keeps the most sites M whose power Phi(sqrt(M/N) - z_0.95) is <= power_max,
+    and they are the sites of `full` left after dropping the lowest cohort MAF first (ties: later first)."""
+    from statistics import NormalDist
+    nd = NormalDist()
+    z = nd.inv_cdf(0.95)
+    sites = []
+    for i, l in enumerate(lines("bcftools", "query", "-f", "%CHROM:%POS:%REF:%ALT\t%INFO/AF\n", full)):
+        k, af = l.split("\t")
+        f = sum(float(x) for x in af.split(",") if x != ".")
+        sites.append((min(f, 1 - f), -i, k))
+    n, N, P = len(sites), int(n_samples), float(power_max)
+    keep = max(m for m in range(n + 1) if m == 0 or nd.cdf((m / N) ** 0.5 - z) <= P)
+    if keep >= n:
+        die("dropcheck: the full release (%d sites) is already under power %g: no test" % (n, P))
+    want = sorted(s[2] for s in sorted(sites)[n - keep:])
+    got = sorted(lines("bcftools", "query", "-f", "%CHROM:%POS:%REF:%ALT\n", dropped))
+    if got != want:
+        die("dropcheck: %d sites kept, expected %d (lowest MAF dropped first); differ at %s"
+            % (len(got), keep, sorted(set(got) ^ set(want))[:5]))
+    hdr = "\n".join(lines("bcftools", "view", "-h", dropped))
+    if "dropped_to_power=%d," % (n - keep) not in hdr:
+        die("dropcheck: the header does not record dropped_to_power=%d" % (n - keep))
+    print("drop-to-power: %d of %d sites kept (power <= %g), the %d lowest-MAF dropped and recorded"
+          % (keep, n, P, n - keep))
+
+
 if __name__ == "__main__":
     {"gtc": gtc, "mask": mask, "fill": fill, "compare": compare, "sfs": sfs, "handmade": handmade,
-     "handcheck": handcheck}[sys.argv[1]](*sys.argv[2:])
+     "handcheck": handcheck, "lowpass": lowpass, "dropcheck": dropcheck}[sys.argv[1]](*sys.argv[2:])

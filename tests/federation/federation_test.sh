@@ -154,6 +154,87 @@ no_sample_ids)
   for f in $files; do [ "$(bcftools query -l "$f" | wc -l)" -eq 0 ] || fail "$f has sample columns"; done
   echo "no sample id: $n ids grepped in 3 exports, 3 masks, the merged VCF, stats.tsv, statistics.json, report.html"
   ;;
+drop)
+  # --drop-to-power, export and merge: above --max-membership-power 0.5 the lowest-MAF sites go until the
+  # power is <= 0.5 (the count printed and in the header); the merge's choice is the same at 2 ranks; without
+  # --max-membership-power the option is a usage error.
+  O=$W/drop; rm -rf "$O"; mkdir -p "$O"
+  "$T" export --aggregate-only --in "$W/run1" --min-ac 0 --out "$O/full.vcf.gz" > /dev/null
+  out=$("$T" export --aggregate-only --in "$W/run1" --min-ac 0 --max-membership-power 0.5 --drop-to-power \
+    --out "$O/e.vcf.gz") || fail "export --drop-to-power failed"
+  grep -q -- '--drop-to-power: [0-9]* sites dropped' <<< "$out" || fail "export does not print how many it dropped"
+  python3 "$HERE/federation_check.py" dropcheck "$O/full.vcf.gz" "$O/e.vcf.gz" 0.5 4 || fail "export drop rule"
+  "$T" merge --out "$O/full_m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" "$W/inst3.vcf.gz" > /dev/null
+  "$T" merge --max-membership-power 0.5 --drop-to-power --out "$O/m.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" \
+    "$W/inst3.vcf.gz" > "$O/m.log" || fail "merge --drop-to-power failed: $(cat "$O/m.log")"
+  python3 "$HERE/federation_check.py" dropcheck "$O/full_m.vcf.gz" "$O/m.vcf.gz" 0.5 12 || fail "merge drop rule"
+  grep -q '"dropped_to_power": [1-9]' "$O/m.statistics.json" || fail "statistics.json does not record the drop"
+  "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --max-membership-power 0.5 --drop-to-power \
+    --out "$O/m2.vcf.gz" "$W/inst3.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" > /dev/null
+  for f in vcf.gz stats.tsv statistics.json; do cmp "$O/m.$f" "$O/m2.$f" || fail "drop at 2 ranks: $f differs"; done
+  set +e
+  "$T" merge --drop-to-power --out "$O/x.vcf.gz" "$W/inst1.vcf.gz" "$W/inst2.vcf.gz" 2>/dev/null; rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "--drop-to-power without --max-membership-power: exit $rc, want 2"
+  echo "drop-to-power: export and merge keep the most sites under the limit, lowest MAF dropped, any rank count"
+  ;;
+lowpass)
+  # Low-pass federation: 90 samples at 0.7x in 2 populations, split round-robin into 3 institutions; each
+  # runs --mode lowpass and exports (likelihood curves + depth mask); the merge's AF against a pooled
+  # low-pass run of all 90 (federation_check.py lowpass says what is asserted and why), any input order
+  # and 1, 2 or 3 ranks giving the same bytes, no sample id anywhere, and a deep export refused beside them.
+  # Needs the deep fixture only for that refusal; removes its own directory.
+  O=$W.lowpass; rm -rf "$O"; mkdir -p "$O"
+  L=$O/sim
+  "$T" simulate --out "$L" --samples 90 --coverage 0.7 --length 40000 --bam --populations 2 --fst 0.05 --seed 7 \
+    --threads 2 > /dev/null
+  for i in 1 2 3; do head -1 "$L/samples.tsv" > "$L/inst$i.tsv"; done
+  tail -n +2 "$L/samples.tsv" | awk -v d="$L" '{ print >> (d "/inst" ((NR - 1) % 3 + 1) ".tsv") }'
+  for r in inst1 inst2 inst3 samples; do
+    "$T" run --ref "$L/ref.fa" --samples "$L/$r.tsv" --out "$O/run_$r" --mode lowpass \
+      --batch-size 64 --shard-size 20000 --log-level warn > "$O/run_$r.log" 2>&1 || fail "run $r: $(cat "$O/run_$r.log")"
+  done
+  for i in 1 2 3; do
+    "$T" export --aggregate-only --in "$O/run_inst$i" --min-ac 0 --out "$O/lp$i.vcf.gz" > "$O/export$i.log" \
+      || fail "export $i: $(cat "$O/export$i.log")"
+    h=$(bcftools view -h "$O/lp$i.vcf.gz")
+    grep -q '^##tessera_federation=<ID=export,format=1,mode=lowpass,.*curve_points=101>' <<< "$h" || fail "lp$i: header"
+    grep -q '^##INFO=<ID=LLC_pop1,Number=.,Type=Float' <<< "$h" || fail "lp$i: no LLC_pop1"
+    grep -q '^##tessera_callable_mask=<.*window=500,depth_bins=8,ref_qual=' <<< "$h" || fail "lp$i: no depth mask"
+    got=$(zcat "$O/lp$i.vcf.gz.callable.bed.gz" | sha256sum | cut -d' ' -f1)
+    grep -q "sha256=sha256:$got," <<< "$h" || fail "lp$i: mask hash"
+  done
+  "$T" merge --out "$O/abc.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" "$O/lp3.vcf.gz" > "$O/merge.log" \
+    || fail "merge: $(cat "$O/merge.log")"
+  grep -q '^##INFO=<ID=AF_pop2,Number=A,Type=Float,Description="ALT allele frequency in population pop2 by maximum likelihood' \
+    <<<"$(bcftools view -h "$O/abc.vcf.gz")" || fail "merged AF_pop2 header"
+  python3 "$HERE/federation_check.py" lowpass "$O/run_samples/cohort.bcf" "$O/abc.vcf.gz" 3 pop1,pop2 \
+    || fail "merged AF against the pooled run"
+  "$T" merge --out "$O/cab.vcf.gz" "$O/lp3.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" > /dev/null
+  "$MPI" --oversubscribe -n 2 "$T" merge --window 10000 --out "$O/bca.vcf.gz" "$O/lp2.vcf.gz" "$O/lp3.vcf.gz" \
+    "$O/lp1.vcf.gz" > /dev/null
+  "$MPI" --oversubscribe -n 3 "$T" merge --window 5000 --out "$O/acb.vcf.gz" "$O/lp1.vcf.gz" "$O/lp3.vcf.gz" \
+    "$O/lp2.vcf.gz" > /dev/null
+  for x in cab bca acb; do
+    for f in vcf.gz stats.tsv statistics.json; do cmp "$O/abc.$f" "$O/$x.$f" || fail "low-pass merge $x: $f differs"; done
+  done
+  n=0
+  for s in $(tail -n +2 "$L/samples.tsv" | cut -f1); do
+    for f in "$O"/lp[123].vcf.gz "$O/abc.vcf.gz"; do
+      ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -q -- "$s" || fail "$f or its mask contains sample id $s"
+    done
+    ! grep -q -- "$s" "$O/abc.stats.tsv" "$O/abc.statistics.json" || fail "merge outputs contain sample id $s"
+    n=$((n + 1))
+  done
+  [ "$n" -eq 90 ] || fail "expected 90 sample ids, grepped $n"
+  set +e
+  err=$("$T" merge --out "$O/mixed.vcf.gz" "$O/lp1.vcf.gz" "$W/inst1.vcf.gz" 2>&1 >/dev/null); rc=$?
+  set -e
+  [ "$rc" -eq 1 ] && [ "$(wc -l <<< "$err")" -eq 1 ] && grep -q 'mode' <<< "$err" || fail "a deep export beside a low-pass one: rc $rc: $err"
+  [ ! -e "$O/mixed.vcf.gz" ] || fail "the refused merge wrote its output"
+  echo "low-pass: 3 exports merged; same bytes in any order and at 1, 2 and 3 ranks; $n sample ids absent; deep+low-pass refused"
+  rm -rf "$O"
+  ;;
 multiallelic)
   # Two hand-made exports: ALT alleles united across institutions (A>C here, A>G there), genotype counts
   # remapped, a site one institution lacks filled hom-ref where its mask says callable, missing elsewhere.
