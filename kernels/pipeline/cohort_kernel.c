@@ -116,7 +116,7 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     tsr_ref_t *ref = NULL;
     tsr_status_t s = tsr_ref_open(plan->opts.ref, &ref);
     tsr_cohort_writer_t *w = NULL;
-    tsr_mem_budget_t bud; /* --mem-per-rank's cohort share sizes the window (none: the default) */
+    tsr_mem_budget_t bud = {0}; /* --mem-per-rank's cohort share sizes the window (none: the default) */
     if (s == TSR_OK)
         s = tsr_plan_budget(plan, &bud);
     const int64_t window = tsr_callset_window_sites(wk->n_samples, bud.cohort_bytes / 2);
