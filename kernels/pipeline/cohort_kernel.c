@@ -2,8 +2,13 @@
  * cohort_kernel.c - the cohort kernel: concatenate every region's call set in
  * genome order into cohort.bcf (+.csi) and stats.tsv through the io cohort
  * writer, with the cohort-wide statistics (statistics.json,
- * sample_qc.tsv) and report.html. One task, run after every joint task;
- * its work unit (tsr_plan_work_create) lists the call sets in region order.
+ * sample_qc.tsv) and report.html. Deep mode runs it in parallel: a part task
+ * per unit (after its joint task) writes the unit's BCF blocks, stats lines
+ * and reduction counts, and the final task joins the parts in genome order
+ * (tsr_cohort_writer_open_concat). Low-pass keeps one task over every region
+ * (its likelihood statistics keep per-site values that do not merge from
+ * files). The work unit (tsr_plan_work_create) lists the call sets in region
+ * order; a part takes its unit's.
  * The report's run facts are this rank's as the cohort task ends (the
  * pipeline's totals are in summary.json, written after it). cohort.h5 is
  * the kernel's finish stage, not its task: every rank writes it
@@ -65,24 +70,15 @@ static tsr_status_t tsr_cohort_init(const tsr_kernel_env_t *env, void **state)
     return TSR_OK;
 }
 
-static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
+/* Append call sets inputs[first, first + n) to w, a window of sites at a time. */
+static tsr_status_t tsr_cohort_add_inputs(tsr_cohort_writer_t *w, const tsr_work_t *wk, int first, int n,
+                                          int64_t window)
 {
-    (void)state;
-    tsr_work_t *wk = NULL;
-    TSR_CALL(tsr_plan_work_create(env->plan, task, &wk));
-    tsr_ref_t *ref = NULL;
-    tsr_status_t s = tsr_ref_open(env->plan->opts.ref, &ref);
-    tsr_cohort_writer_t *w = NULL;
-    tsr_mem_budget_t bud; /* --mem-per-rank's cohort share sizes the window (none: the default) */
-    if (s == TSR_OK)
-        s = tsr_plan_budget(env->plan, &bud);
-    if (s == TSR_OK)
-        s = tsr_cohort_writer_open(wk->output, ref, wk->sheet, &w);
-    for (int r = 0; r < wk->n_inputs && s == TSR_OK; r++) {
+    tsr_status_t s = TSR_OK;
+    for (int r = first; r < first + n && s == TSR_OK; r++) {
         tsr_callset_reader_t *rd = NULL;
         s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
-        const int64_t window = tsr_callset_window_sites(wk->n_samples, bud.cohort_bytes / 2);
         int64_t n_windows = 0;
         while (s == TSR_OK) {
             tsr_callset_t *cs = NULL;
@@ -100,15 +96,56 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
                           (long long)n_windows, (long long)window);
         tsr_callset_reader_close(&rd);
     }
-    if (w && s == TSR_OK)
+    return s;
+}
+
+/*
+ * A cohort task: a unit's part (arg >= 0: its regions' call sets -> DIR/cohort_parts/pU.*), the final task
+ * (TSR_COHORT_ARG_FINAL: the parts in unit order, which is genome order -> the cohort outputs), or the whole
+ * genome in one pass (TSR_COHORT_ARG_WHOLE, low-pass).
+ */
+static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
+{
+    (void)state;
+    const tsr_plan_t *plan = env->plan;
+    if (task->arg >= plan->n_units || task->arg < TSR_COHORT_ARG_WHOLE)
+        return tsr_error_set(TSR_ERR_INTERNAL, "cohort task %s: argument %lld out of range", task->key,
+                             (long long)task->arg);
+    tsr_work_t *wk = NULL;
+    TSR_CALL(tsr_plan_work_create(plan, task, &wk));
+    tsr_ref_t *ref = NULL;
+    tsr_status_t s = tsr_ref_open(plan->opts.ref, &ref);
+    tsr_cohort_writer_t *w = NULL;
+    tsr_mem_budget_t bud = {0}; /* --mem-per-rank's cohort share sizes the window (none: the default) */
+    if (s == TSR_OK)
+        s = tsr_plan_budget(plan, &bud);
+    const int64_t window = tsr_callset_window_sites(wk->n_samples, bud.cohort_bytes / 2);
+    if (s == TSR_OK && task->arg >= 0) {
+        const tsr_unit_t *un = &plan->units[task->arg];
+        s = tsr_cohort_writer_open_part(wk->output, (int)task->arg, ref, wk->sheet, &w);
+        if (s == TSR_OK)
+            s = tsr_cohort_add_inputs(w, wk, un->first, un->n, window);
+    } else if (s == TSR_OK && task->arg == TSR_COHORT_ARG_FINAL) {
+        s = tsr_cohort_writer_open_concat(wk->output, ref, wk->sheet, &w);
+        for (int u = 0; u < plan->n_units && s == TSR_OK; u++)
+            s = tsr_cohort_writer_add_part(w, u);
+    } else if (s == TSR_OK) {
+        s = tsr_cohort_writer_open(wk->output, ref, wk->sheet, &w);
+        if (s == TSR_OK)
+            s = tsr_cohort_add_inputs(w, wk, 0, wk->n_inputs, window);
+    }
+    if (w && s == TSR_OK && task->arg < 0)
         s = tsr_cohort_facts(w, env);
     if (w) {
         int64_t n = tsr_cohort_writer_n_sites(w);
         tsr_status_t c = tsr_cohort_writer_close(&w, s == TSR_OK);
         if (s == TSR_OK)
             s = c;
-        if (s == TSR_OK)
-            tsr_log_info("cohort outputs written: %lld sites", (long long)n);
+        if (s == TSR_OK && task->arg < 0)
+            tsr_log_info("cohort outputs written: %lld sites%s", (long long)n,
+                         task->arg == TSR_COHORT_ARG_FINAL ? " (joined from the parts)" : "");
+        else if (s == TSR_OK)
+            tsr_log_debug("%s: %lld sites", task->key, (long long)n);
     }
     tsr_ref_close(&ref);
     tsr_plan_work_destroy(&wk);
@@ -173,7 +210,7 @@ static const tsr_stage_t tsr_cohort_h5_stage = {
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 8, /* 8: low-pass HWE/ExcHet: flat samples left out, p = 1 where reads show one allele; 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
+    .version = 9, /* 9: deep runs write a part per unit, joined by the final task (BGZF blocks differ); 8: low-pass HWE/ExcHet: flat samples left out, p = 1 where reads show one allele; 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

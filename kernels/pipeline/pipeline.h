@@ -11,7 +11,8 @@
  *   align  (sample)            FASTQ -> DIR/aln/S.cram + .crai (coordinate-sorted)
  *   call   (region, batch)     alignments -> DIR/evidence/R/bB.h5 (tsr_evidence_t)
  *   joint  (region)            all batches of R -> DIR/joint/R.h5 (tsr_callset_t)
- *   cohort ()                  all regions in order -> cohort.bcf, stats.tsv, report
+ *   cohort part (unit)         deep: the unit's call sets -> DIR/cohort_parts/pU.{bcf,tsv,acc}
+ *   cohort ()                  the parts in order (low-pass: all regions) -> cohort.bcf, stats.tsv, report
  *   cohort.h5 (stage)          every rank, collectively, after the graph
  * The kernel objects here are thin adapters: they take a task's work unit
  * (tsr_plan_work_create) and call the computations in kernels/kernels.h.
@@ -251,8 +252,11 @@ tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_
  * Not collective (the master calls it).
  */
 tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part) TSR_RESULT_USED;
-/* The task graph of the plan: align (FASTQ samples), call, joint, cohort. */
+/* The task graph of the plan: align (FASTQ samples), call, joint, cohort parts (deep), cohort. */
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
+/* A cohort task's argument: a unit's part (>= 0), the final join of the parts, or the whole genome (low-pass). */
+#define TSR_COHORT_ARG_FINAL (-1)
+#define TSR_COHORT_ARG_WHOLE (-2)
 /* outdir/rel, or rel itself when it is absolute; TSR_ERR_IO if it does not fit in len. */
 tsr_status_t tsr_plan_path(const tsr_plan_t *plan, const char *rel, char *buf, size_t len) TSR_RESULT_USED;
 /* The per-sample alignment format when --aln-format is not given. */

@@ -6,19 +6,28 @@
  * figures in the README's "Memory" section): a rank's fixed cost (MPI,
  * HDF5, htslib, the reference index, the plan) is TSR_MEM_BASE; stages run
  * one task at a time per rank, so each may use the rest:
- *   call    one (region, batch) task: TSR_MEM_CALL_SAMPLE per sample of the
- *           batch per Mb of region (pileups, candidates, its evidence), fixed
- *           by --batch-size and --shard-size; the budget does not change
- *           them (the batches shape the records), it refuses what cannot fit;
+ *   call    one (region, batch) task: per sample of the batch per Mb of
+ *           region, TSR_MEM_CALL_SAMPLE plus TSR_MEM_CALL_PAIR per sample of
+ *           the batch (pileups, candidates, its evidence: the batch pools
+ *           its reads into candidate sites, so a larger batch has more sites
+ *           a sample; measured peaks 250 samples x 200 kb at 4x, one rank,
+ *           --threads 1, over the rank's 40 MiB: batch 16 +13 MiB, 32 +44,
+ *           64 +144; the model gives 22, 52, 157). The batch and the shard
+ *           are not shrunk to fit: the batch shapes the records (batches of
+ *           32 instead of 64 found 3,139 sites instead of 4,616 on that
+ *           cohort), so a budget that cannot hold the call task is refused,
+ *           naming --batch-size and --shard-size; the call kernel gives its
+ *           heap back after each task (malloc_trim), so the later stages
+ *           start near the rank's base;
  *   joint   the readers' state (a block buffer and HDF5 state per batch,
  *           TSR_MEM_JOINT_BATCH, and 8 bytes per site position) plus a window
  *           of sites (128 bytes a site and sample, tsr_joint_window_sites):
- *           half of what the call stage and the readers leave, at most the
- *           default window;
+ *           a third of what the base and the readers leave (the call
+ *           stage's heap is given back), at most the default window;
  *   cohort  the writers' fixed state (TSR_MEM_COHORT_FIXED) plus cohort_bytes:
  *           half a call-set window, half a cohort.h5 row block (kernels/stats/
- *           cohort_h5.c); half of what the call stage leaves, at most the
- *           default 64 MiB, at least two 16-site windows.
+ *           cohort_h5.c); half of what the call task's estimate leaves, at
+ *           most the default 64 MiB, at least two 16-site windows.
  * Records do not depend on the budget: windows cut between positions only.
  */
 #include "kernels/pipeline/pipeline.h"
@@ -28,8 +37,9 @@
 
 #define MIB ((int64_t)1 << 20)
 #define TSR_MEM_BASE (40 * MIB)            /* a rank before its first task */
-#define TSR_MEM_CALL_SAMPLE (9 * MIB)      /* call: per batch sample per Mb of region */
-#define TSR_MEM_CALL_FIXED (16 * MIB)      /* call: per task */
+#define TSR_MEM_CALL_SAMPLE (2 * MIB)      /* call: per batch sample per Mb of region ... */
+#define TSR_MEM_CALL_PAIR (MIB * 3 / 20)   /* ... plus this per batch sample (0.15 MiB: more candidate sites) */
+#define TSR_MEM_CALL_FIXED (8 * MIB)       /* call: per task (its readers, the reference slice) */
 #define TSR_MEM_JOINT_BATCH (MIB / 2)      /* joint: per open partition (block buffer, HDF5 state) */
 #define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
 #define TSR_MEM_COHORT_FIXED (16 * MIB)    /* cohort: the BCF/stats and cohort.h5 writers' own state */
@@ -52,7 +62,8 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
     double mb = (double)longest / 1e6;
     b->total = o->mem_per_rank;
     b->base = TSR_MEM_BASE;
-    b->call_need = TSR_MEM_CALL_FIXED + (int64_t)((double)TSR_MEM_CALL_SAMPLE * mb * o->batch_size);
+    b->call_need = TSR_MEM_CALL_FIXED + (int64_t)((double)(TSR_MEM_CALL_SAMPLE + TSR_MEM_CALL_PAIR * o->batch_size) *
+                                                  mb * o->batch_size);
     /* the readers (a site position per base at most) and a window of TSR_JOINT_MIN_WINDOW sites */
     int64_t reader = (int64_t)plan->n_batches * (TSR_MEM_JOINT_BATCH + TSR_MEM_JOINT_SITE * longest);
     int64_t joint_min = reader + 2 * TSR_JOINT_MIN_WINDOW * 128 * (n > 0 ? n : 1) * (int64_t)plan->n_batches;
@@ -71,15 +82,16 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
                              mib(b->total), stage, (long long)n, o->batch_size, (long long)longest, mib(need),
                              mib(b->base), mib(b->base + need) + 1,
                              !strcmp(stage, "call") ? " or a smaller --batch-size or --shard-size" : "");
-    /* half of what the call stage leaves (its freed heap stays mapped: measured, the joint phase starts at
-     * about base + call_need) and the readers; evidence plus call set take about twice the estimate; never
-     * more than the default window */
-    b->joint_bytes = (b->total - b->base - b->call_need - reader) / 2;
+    /* a third of what the rank's base and the readers leave: the call kernel gives its heap back after each
+     * task (malloc_trim; measured, 1,000 samples: the joint task runs at 55 MiB after a call stage at 178),
+     * and evidence plus call set take about twice the estimate; never more than the default window */
+    b->joint_bytes = (b->total - b->base - reader) / 3;
     if (b->joint_bytes < 0)
         b->joint_bytes = 1; /* the smallest window: tsr_joint_window_sites raises it to TSR_JOINT_MIN_WINDOW */
     if (b->joint_bytes > TSR_JOINT_WINDOW_BYTES)
         b->joint_bytes = TSR_JOINT_WINDOW_BYTES;
     b->joint_window = tsr_joint_window_sites(n, b->joint_bytes);
+    /* the cohort keeps the call task's share out (cautious: a small window costs the cohort stage little) */
     b->cohort_bytes = (b->total - b->base - b->call_need - TSR_MEM_COHORT_FIXED) / 2;
     if (b->cohort_bytes < cohort_min)
         b->cohort_bytes = cohort_min;

@@ -2,12 +2,14 @@
  * plan_graph.c - the plan's task graph (kernels/README.md, work units):
  * align index -> map slots -> merge per FASTQ sample, a call task per region
  * x batch (after the align merges of its samples), a joint task per region
- * (after its call tasks), and the cohort task (after every joint task).
+ * (after its call tasks), in deep mode a cohort part per unit (after its joint
+ * task), and the cohort task (after every part; low-pass: every joint task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
  */
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/pipeline/plan_internal.h"
+#include "kernels/stats/stats.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,12 +181,36 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         free(call_id);
     }
     if (s == TSR_OK) {
+        /* deep: a cohort part per unit (after its joint task), joined by the final task; low-pass: one task
+           (its likelihood statistics do not merge from files) */
+        tsr_task_id_t *pid = calloc((size_t)plan->n_units + 1, sizeof *pid);
+        if (!pid)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        for (int u = 0; u < plan->n_units && s == TSR_OK; u++) {
+            pid[u] = joint_id[u];
+            if (plan->lowpass)
+                continue;
+            char p[3][64];
+            const char *pouts[3] = {p[0], p[1], p[2]};
+            for (int k = 0; k < 3; k++)
+                tsr_cohort_part_path(u, k, p[k], sizeof p[k]);
+            int64_t bases = 0;
+            for (int k = 0; k < plan->units[u].n; k++)
+                bases += plan->regions[plan->units[u].first + k].end - plan->regions[plan->units[u].first + k].start;
+            snprintf(key, sizeof key, "cohort/p%05d", u);
+            s = tsr_graph_add(g, TSR_TASK_COHORT, key, (double)bases * sh->n_samples * 1e-5, u, pouts, 3, &pid[u]);
+            if (s == TSR_OK)
+                s = tsr_graph_add_dep(g, pid[u], joint_id[u]);
+        }
         const char *outs[6] = {"cohort.bcf", "cohort.bcf.csi", "stats.tsv", "statistics.json", "sample_qc.tsv",
                                "report.html"};
         tsr_task_id_t cid;
-        s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0, 0, outs, 6, &cid);
+        if (s == TSR_OK)
+            s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0,
+                              plan->lowpass ? TSR_COHORT_ARG_WHOLE : TSR_COHORT_ARG_FINAL, outs, 6, &cid);
         for (int u = 0; u < plan->n_units && s == TSR_OK; u++)
-            s = tsr_graph_add_dep(g, cid, joint_id[u]);
+            s = tsr_graph_add_dep(g, cid, pid[u]);
+        free(pid);
     }
     free(align_id);
     free(joint_id);

@@ -23,6 +23,7 @@
 #include "kernels/stats/stats_internal.h"
 
 #include <errno.h>
+#include <htslib/bgzf.h>
 #include <htslib/hts.h>
 #include <htslib/vcf.h>
 #include <inttypes.h>
@@ -52,6 +53,13 @@ static const struct {
     {"InbreedingCoeff", "1", "Float", "Inbreeding coefficient F = 1 - observed/expected heterozygous diploid calls"},
 };
 static const char *const out_names[N_OUT] = {"cohort.bcf", "cohort.bcf.csi", "stats.tsv"};
+/* A part writes OUT_CSI's slot as its reductions' counts file (tsr_cohort_acc_counts_write). */
+static const char *const part_ext[N_OUT] = {".bcf", ".acc", ".tsv"};
+/* what the writer makes: the whole genome (the serial task), one part, or the final file from the parts */
+enum { MODE_WHOLE, MODE_PART, MODE_CONCAT };
+/* the empty BGZF block that ends a BGZF file (SAM/BAM specification, 4.1.2) */
+static const unsigned char bgzf_eof[28] = {0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C',
+                                           2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 struct tsr_cohort_writer {
     char *final[N_OUT], *tmp[N_OUT];
@@ -82,6 +90,9 @@ struct tsr_cohort_writer {
     char *outdir;
     int n_facts;
     char **fact_key, **fact_value;
+    int mode;      /* MODE_* */
+    FILE *raw;     /* MODE_CONCAT: the BCF being assembled from the parts' BGZF blocks */
+    int n_parts;   /* MODE_CONCAT: parts appended so far */
 };
 
 static void writer_free(tsr_cohort_writer_t *w)
@@ -190,11 +201,11 @@ static void remove_tmp(tsr_cohort_writer_t *w)
             unlink(w->tmp[i]);
 }
 
-static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, const tsr_ref_t *ref,
-                                 const tsr_sheet_t *sheet)
+static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, const char *const names[N_OUT],
+                                 const tsr_ref_t *ref, const tsr_sheet_t *sheet)
 {
     for (int i = 0; i < N_OUT; i++) {
-        if (!(w->final[i] = tsr_path_join(outdir, out_names[i])))
+        if (!(w->final[i] = tsr_path_join(outdir, names[i])))
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
         size_t len = strlen(w->final[i]) + 64;
         if (!(w->tmp[i] = malloc(len)))
@@ -230,11 +241,11 @@ static tsr_status_t open_outputs(tsr_cohort_writer_t *w, const char *outdir, con
     TSR_CALL(build_header(w, ref, sheet));
     if (!(w->rec = bcf_init()))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", w->final[OUT_BCF]);
-    if (!(w->bcf = hts_open(w->tmp[OUT_BCF], "wb")))
+    if (w->mode == MODE_CONCAT ? !(w->raw = fopen(w->tmp[OUT_BCF], "wb")) : !(w->bcf = hts_open(w->tmp[OUT_BCF], "wb")))
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_BCF], strerror(errno));
     if (!(w->tsv = fopen(w->tmp[OUT_TSV], "w")))
         return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_TSV], strerror(errno));
-    return write_tsv_header(w, sheet);
+    return w->mode == MODE_PART ? TSR_OK : write_tsv_header(w, sheet); /* the final file has the one header line */
 }
 
 /* Close every stream; returns the first error. Temporary files stay. */
@@ -244,23 +255,33 @@ static tsr_status_t close_streams(tsr_cohort_writer_t *w)
     if (w->bcf && hts_close(w->bcf) != 0 && st == TSR_OK)
         st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s'; check free space", w->tmp[OUT_BCF]);
     w->bcf = NULL;
+    if (w->raw && fclose(w->raw) != 0 && st == TSR_OK)
+        st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s': %s", w->tmp[OUT_BCF], strerror(errno));
+    w->raw = NULL;
     if (w->tsv && fclose(w->tsv) != 0 && st == TSR_OK)
         st = tsr_error_set(TSR_ERR_IO, "cannot finish '%s': %s", w->tmp[OUT_TSV], strerror(errno));
     w->tsv = NULL;
     return st;
 }
 
-tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
-                                    tsr_cohort_writer_t **out)
+static tsr_status_t writer_open(const char *outdir, int mode, const char *const names[N_OUT], const tsr_ref_t *ref,
+                                const tsr_sheet_t *sheet, tsr_cohort_writer_t **out)
 {
     *out = NULL;
     TSR_CALL(tsr_mkdir_p(outdir));
+    if (mode == MODE_PART) {
+        char *dir = tsr_path_join(outdir, TSR_COHORT_PART_DIR);
+        tsr_status_t ds = dir ? tsr_mkdir_p(dir) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        free(dir);
+        TSR_CALL(ds);
+    }
     tsr_cohort_writer_t *w = calloc(1, sizeof *w);
     if (!w)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening the cohort outputs in %s", outdir);
     w->last_rid = -1;
     w->last_pos = -1;
-    tsr_status_t st = open_outputs(w, outdir, ref, sheet);
+    w->mode = mode;
+    tsr_status_t st = open_outputs(w, outdir, names, ref, sheet);
     if (st != TSR_OK) {
         if (close_streams(w) != TSR_OK)
             tsr_log_debug("closing the cohort outputs in %s after an error failed too", outdir);
@@ -269,6 +290,134 @@ tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, co
         return st;
     }
     *out = w;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                    tsr_cohort_writer_t **out)
+{
+    return writer_open(outdir, MODE_WHOLE, out_names, ref, sheet, out);
+}
+
+void tsr_cohort_part_path(int part, int kind, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/p%05d%s", TSR_COHORT_PART_DIR, part, part_ext[kind == 0 ? OUT_BCF : kind == 1 ? OUT_TSV
+                                                                                                      : OUT_CSI]);
+}
+
+tsr_status_t tsr_cohort_writer_open_part(const char *outdir, int part, const tsr_ref_t *ref,
+                                         const tsr_sheet_t *sheet, tsr_cohort_writer_t **out)
+{
+    char names[N_OUT][64];
+    const char *np[N_OUT];
+    for (int i = 0; i < N_OUT; i++) {
+        snprintf(names[i], sizeof names[i], "%s/p%05d%s", TSR_COHORT_PART_DIR, part, part_ext[i]);
+        np[i] = names[i];
+    }
+    return writer_open(outdir, MODE_PART, np, ref, sheet, out);
+}
+
+tsr_status_t tsr_cohort_writer_open_concat(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                           tsr_cohort_writer_t **out)
+{
+    return writer_open(outdir, MODE_CONCAT, out_names, ref, sheet, out);
+}
+
+/* Copy bytes [from, to) of fp (named name) to out (named oname). */
+static tsr_status_t copy_range(FILE *fp, const char *name, int64_t from, int64_t to, FILE *out, const char *oname,
+                               int64_t *n_lines)
+{
+    char buf[1 << 16];
+    if (fseeko(fp, (off_t)from, SEEK_SET) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", name, strerror(errno));
+    for (int64_t left = to - from; left > 0;) {
+        size_t m = left < (int64_t)sizeof buf ? (size_t)left : sizeof buf;
+        if (fread(buf, 1, m, fp) != m)
+            return tsr_error_set(TSR_ERR_FORMAT, "'%s' is shorter than it was a moment ago; re-run its cohort task",
+                                 name);
+        for (size_t k = 0; n_lines && k < m; k++)
+            *n_lines += buf[k] == '\n';
+        if (fwrite(buf, 1, m, out) != m)
+            return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", oname, tsr_write_failure_reason(oname, errno));
+        left -= (int64_t)m;
+    }
+    return TSR_OK;
+}
+
+/*
+ * The BGZF bytes of a part's records: the header ends a BGZF block
+ * (write_header flushes it in a part), so [*from, *to) is whole blocks, the header's
+ * (part 0) or not, and never the EOF block.
+ */
+static tsr_status_t part_bcf_span(const char *path, int with_header, int64_t *from, int64_t *to)
+{
+    htsFile *in = hts_open(path, "r");
+    bcf_hdr_t *h = in && in->format.format == bcf && in->format.compression == bgzf ? bcf_hdr_read(in) : NULL;
+    int64_t voff = h ? bgzf_tell(in->fp.bgzf) : -1;
+    if (h)
+        bcf_hdr_destroy(h);
+    if (in)
+        hts_close(in);
+    if (voff < 0)
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a BGZF BCF with a header; re-run its cohort task (remove "
+                             "it and run again)", path);
+    if (voff & 0xffff)
+        return tsr_error_set(TSR_ERR_FORMAT, "the header of '%s' does not end a BGZF block; its records cannot be "
+                             "copied as blocks", path);
+    FILE *fp = fopen(path, "rb");
+    unsigned char tail[28];
+    int ok = fp && fseeko(fp, -28, SEEK_END) == 0 && fread(tail, 1, 28, fp) == 28 && !memcmp(tail, bgzf_eof, 28);
+    int64_t size = ok ? (int64_t)ftello(fp) : -1;
+    if (fp)
+        fclose(fp);
+    if (!ok || size - 28 < (voff >> 16))
+        return tsr_error_set(TSR_ERR_FORMAT, "'%s' does not end with the BGZF EOF block (a part cut short); re-run "
+                             "its cohort task", path);
+    *from = with_header ? 0 : voff >> 16;
+    *to = size - 28;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_cohort_writer_add_part(tsr_cohort_writer_t *w, int part)
+{
+    if (w->mode != MODE_CONCAT || w->failed)
+        return tsr_error_set(TSR_ERR_STATE, "the cohort writer for %s takes no parts%s", w->final[OUT_BCF],
+                             w->failed ? " (an earlier write failed)" : "");
+    char rel[3][64], *path[3] = {NULL, NULL, NULL};
+    tsr_status_t st = TSR_OK;
+    for (int k = 0; k < 3 && st == TSR_OK; k++) {
+        tsr_cohort_part_path(part, k, rel[k], sizeof rel[k]);
+        if (!(path[k] = tsr_path_join(w->outdir, rel[k])))
+            st = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    }
+    int64_t from = 0, to = 0, lines = 0;
+    if (st == TSR_OK)
+        st = part_bcf_span(path[0], w->n_parts == 0, &from, &to);
+    for (int k = 0; k < 3 && st == TSR_OK; k++) {
+        FILE *fp = fopen(path[k], "rb");
+        if (!fp) {
+            st = tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s; re-run its cohort task", path[k], strerror(errno));
+            break;
+        }
+        if (k == 0) {
+            st = copy_range(fp, path[k], from, to, w->raw, w->tmp[OUT_BCF], NULL);
+        } else if (k == 1) {
+            int64_t size = fseeko(fp, 0, SEEK_END) == 0 ? (int64_t)ftello(fp) : -1;
+            st = size < 0 ? tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path[k], strerror(errno))
+                          : copy_range(fp, path[k], 0, size, w->tsv, w->tmp[OUT_TSV], &lines);
+        } else {
+            st = tsr_cohort_acc_counts_add(w->acc, fp, path[k]);
+        }
+        fclose(fp);
+    }
+    for (int k = 0; k < 3; k++)
+        free(path[k]);
+    if (st != TSR_OK) {
+        w->failed = 1;
+        return st;
+    }
+    w->n_parts++;
+    w->n_sites += lines; /* one stats.tsv line a site */
     return TSR_OK;
 }
 
@@ -677,6 +826,10 @@ static tsr_status_t write_header(tsr_cohort_writer_t *w, int lowpass)
     }
     if (bcf_hdr_write(w->bcf, w->hdr) != 0)
         return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));
+    /* a part's records start a BGZF block, so the final task copies them as blocks without its header */
+    if (w->mode == MODE_PART && bgzf_flush(w->bcf->fp.bgzf) != 0)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF],
+                             tsr_write_failure_reason(w->tmp[OUT_BCF], errno));
     w->hdr_written = 1;
     return TSR_OK;
 }
@@ -706,6 +859,9 @@ tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *
 {
     if (w->failed)
         return tsr_error_set(TSR_ERR_STATE, "the cohort writer for %s already failed; close it", w->final[OUT_BCF]);
+    if (w->mode == MODE_CONCAT || (w->mode == MODE_PART && cs->ds)) /* low-pass statistics do not merge from files */
+        return tsr_error_set(TSR_ERR_STATE, "%s takes %s", w->final[OUT_BCF],
+                             w->mode == MODE_CONCAT ? "parts, not call sets" : "deep call sets only");
     tsr_status_t st = write_header(w, cs->ds != NULL);
     if (st == TSR_OK && (cs->ds != NULL) != w->lowpass)
         st = tsr_error_set(TSR_ERR_STATE, "call set %s:%lld-%lld is %s but the cohort is %s: do not mix modes",
@@ -788,8 +944,29 @@ static tsr_status_t write_reductions(tsr_cohort_writer_t *w)
     return st;
 }
 
+/* A part's reductions: its counts, summed by the final task (integers: any order gives the same totals). */
+static tsr_status_t write_part_counts(tsr_cohort_writer_t *w)
+{
+    FILE *fp = fopen(w->tmp[OUT_CSI], "wb");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot create '%s': %s", w->tmp[OUT_CSI], strerror(errno));
+    tsr_status_t st = tsr_cohort_acc_counts_write(w->acc, fp, w->tmp[OUT_CSI]);
+    if (fclose(fp) != 0 && st == TSR_OK)
+        st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", w->tmp[OUT_CSI],
+                           tsr_write_failure_reason(w->tmp[OUT_CSI], errno));
+    return st;
+}
+
 static tsr_status_t commit_outputs(tsr_cohort_writer_t *w)
 {
+    if (w->mode == MODE_PART) {
+        TSR_CALL(write_part_counts(w));
+        for (int i = 0; i < N_OUT; i++)
+            if (rename(w->tmp[i], w->final[i]) != 0)
+                return tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", w->tmp[i], w->final[i],
+                                     strerror(errno));
+        return TSR_OK;
+    }
     int rc = bcf_index_build3(w->tmp[OUT_BCF], w->tmp[OUT_CSI], 14, 0);
     if (rc != 0)
         return tsr_error_set(TSR_ERR_IO, "cannot build the CSI index of '%s' (htslib code %d); check free space",
@@ -813,6 +990,11 @@ tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **wp, int commit)
     *wp = NULL;
     int keep = commit && !w->failed;
     tsr_status_t st = keep && w->bcf ? write_header(w, 0) : TSR_OK;
+    if (st == TSR_OK && keep && w->raw && fwrite(bgzf_eof, 1, sizeof bgzf_eof, w->raw) != sizeof bgzf_eof)
+        st = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", w->tmp[OUT_BCF],
+                           tsr_write_failure_reason(w->tmp[OUT_BCF], errno));
+    if (st == TSR_OK && keep && w->mode == MODE_CONCAT && w->n_parts == 0)
+        st = tsr_error_set(TSR_ERR_STATE, "%s: no part was appended", w->final[OUT_BCF]);
     if (st != TSR_OK)
         keep = 0;
     tsr_status_t cst = close_streams(w);

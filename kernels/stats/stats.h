@@ -39,6 +39,33 @@ tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RE
 /* Sites written so far. */
 int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
 
+/*
+ * The parallel cohort stage (deep call sets): each part (a group of regions,
+ * in genome order) is written by its own task, then one task joins them.
+ * tsr_cohort_writer_open_part() writes DIR/TSR_COHORT_PART_DIR/pNNNNN.bcf
+ * (a whole BGZF BCF, header included), .tsv (stats.tsv's lines, no header)
+ * and .acc (the part's cohort-wide reductions as counts,
+ * tsr_cohort_acc_counts_write) on commit; it takes deep call sets only
+ * (tsr_cohort_writer_add). tsr_cohort_writer_open_concat() makes DIR's
+ * cohort.bcf (+.csi), stats.tsv, statistics.json, sample_qc.tsv and
+ * report.html from parts appended in order with
+ * tsr_cohort_writer_add_part(): the part's BGZF blocks are copied (its
+ * header skipped after the first part, its EOF block dropped; one EOF block
+ * ends the file), its lines appended, its counts added (integers: the
+ * statistics do not depend on the split). The CSI index is built on the
+ * joined file at commit (bcf_index_build3: one read of the records). Close
+ * both with tsr_cohort_writer_close(). Not collective.
+ * tsr_cohort_part_path() gives part `part`'s file of kind 0 (BCF), 1 (TSV) or
+ * 2 (counts) relative to DIR.
+ */
+#define TSR_COHORT_PART_DIR "cohort_parts"
+tsr_status_t tsr_cohort_writer_open_part(const char *outdir, int part, const tsr_ref_t *ref,
+                                         const tsr_sheet_t *sheet, tsr_cohort_writer_t **w) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_open_concat(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,
+                                           tsr_cohort_writer_t **w) TSR_RESULT_USED;
+tsr_status_t tsr_cohort_writer_add_part(tsr_cohort_writer_t *w, int part) TSR_RESULT_USED;
+void tsr_cohort_part_path(int part, int kind, char *buf, size_t len);
+
 /* ------------------------------------- cohort.h5, written collectively */
 
 /*

@@ -351,10 +351,30 @@ static void test_packed_units(void **state)
     tsr_plan_work_destroy(&w);
     expect_error(plan, TSR_TASK_JOINT, 5, "joint task k: argument 5 out of range");
 
-    /* the task graph: a call task per unit and batch, a joint task per unit, the cohort */
+    /* the task graph: a call task per unit and batch, a joint task per unit, a cohort part per unit (deep),
+       the final cohort task joining them */
     tsr_graph_t *g = NULL;
     assert_int_equal(tsr_plan_graph(plan, &g), TSR_OK);
-    assert_int_equal(tsr_graph_size(g), 5 * 2 + 5 + 1);
+    assert_int_equal(tsr_graph_size(g), 5 * 2 + 5 + 5 + 1);
+    int parts = 0, finals = 0;
+    for (int i = 0; i < tsr_graph_size(g); i++) {
+        const tsr_task_t *gt = tsr_graph_task(g, i);
+        if (gt->type != TSR_TASK_COHORT)
+            continue;
+        if (gt->arg >= 0) {
+            snprintf(want, sizeof want, "cohort/p%05d", parts);
+            assert_string_equal(gt->key, want);
+            assert_int_equal(gt->arg, parts);
+            snprintf(want, sizeof want, "cohort_parts/p%05d.bcf", parts++);
+            assert_string_equal(gt->outputs[0], want);
+        } else {
+            assert_int_equal(gt->arg, TSR_COHORT_ARG_FINAL);
+            assert_string_equal(gt->key, "cohort");
+            finals++;
+        }
+    }
+    assert_int_equal(parts, 5);
+    assert_int_equal(finals, 1);
     tsr_graph_destroy(&g);
     tsr_plan_destroy(&plan);
 }

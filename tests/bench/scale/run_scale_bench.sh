@@ -6,7 +6,11 @@
 # mpirun and every rank, /usr/bin/time), CPU ms per sample, wall seconds and
 # the peak ratio against the first size, so "does memory grow with samples"
 # reads off one column.
+# Also the cohort stage's wall seconds (summary.json "stages": the parts and the final task, summed over
+# ranks, then the largest rank's) to see it fall with ranks.
 # usage: run_scale_bench.sh [TESSERA] [SIZES...]      (defaults: tessera; 250 1000)
+#   the 4,000-sample row is optional: run_scale_bench.sh tessera 250 1000 4000 (its simulation alone takes
+#   several minutes of two cores, and the run about 4x the 1,000-sample one's CPU)
 # environment:
 #   TSR_SCALE_COV=4 TSR_SCALE_LEN=200000   coverage and reference length
 #   TSR_SCALE_RANKS="1 2"                   rank counts (mpirun --oversubscribe -np R)
@@ -24,8 +28,8 @@ W=$(mktemp -d /tmp/tsr_scale.XXXXXX)
 [ -n "${TSR_SCALE_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 DATA=${TSR_SCALE_DATA:-$W}
 mkdir -p "$DATA"
-printf "%-8s %5s %-18s %12s %12s %9s %10s %8s %8s %9s\n" samples ranks args peak_MiB_max peak_MiB_r0 cpu_s \
-    cpu_ms_smp wall_s sites peak_vs_1st
+printf "%-8s %5s %-18s %12s %12s %9s %10s %8s %8s %9s %12s\n" samples ranks args peak_MiB_max peak_MiB_r0 cpu_s \
+    cpu_ms_smp wall_s sites peak_vs_1st cohort_wall_s
 first_peak=""
 for n in $SIZES; do
     sim=$DATA/sim_${n}_${COV}x_${LEN}
@@ -41,15 +45,18 @@ for n in $SIZES; do
             --samples "$sim/samples.tsv" --out "$out" --mode deep --threads 1 --log-level warn \
             ${TSR_SCALE_ARGS:-} > "$out.log" 2>&1 || { echo "run $n x np$r FAILED:"; tail -5 "$out.log"; exit 1; }
         read -r e u s < "$out.time"
-        read -r pmax p0 sites < <(python3 -c 'import json,sys
+        read -r pmax p0 sites cw < <(python3 -c 'import json,sys
 j = json.load(open(sys.argv[1]))
 b = j["peak_rss_bytes_by_rank"]
-print("%.1f %.1f %d" % (max(b) / 1048576, b[0] / 1048576, j["sites"]))' "$out/summary.json")
+c = [s for s in j.get("stages", []) if s["stage"] == "cohort"]
+cw = "%.1f/%.1f" % (c[0]["wall_seconds"], max(c[0]["wall_seconds_by_rank"])) if c else "-"
+print("%.1f %.1f %d %s" % (max(b) / 1048576, b[0] / 1048576, j["sites"], cw))' "$out/summary.json")
         [ -n "$first_peak" ] || first_peak=$pmax
         awk -v n="$n" -v r="$r" -v a="${TSR_SCALE_ARGS:--}" -v pm="$pmax" -v p0="$p0" -v u="$u" -v s="$s" -v e="$e" \
-            -v st="$sites" -v fp="$first_peak" 'BEGIN { printf "%-8s %5s %-18s %12s %12s %9.1f %10.1f %8.1f %8s %9.2f\n",
-            n, r, a, pm, p0, u + s, (u + s) * 1000 / n, e, st, pm / fp }'
+            -v st="$sites" -v fp="$first_peak" -v cw="$cw" 'BEGIN { printf "%-8s %5s %-18s %12s %12s %9.1f %10.1f %8.1f %8s %9.2f %12s\n",
+            n, r, a, pm, p0, u + s, (u + s) * 1000 / n, e, st, pm / fp, cw }'
     done
 done
 echo "peak_MiB: the run's summary.json (peak RSS per rank; _max over ranks, _r0 rank 0); cpu_s: user+sys of"
-echo "mpirun and its ranks (/usr/bin/time); cpu_ms_smp = cpu_s * 1000 / samples; peak_vs_1st: against the first row."
+echo "mpirun and its ranks (/usr/bin/time); cpu_ms_smp = cpu_s * 1000 / samples; peak_vs_1st: against the first row;"
+echo "cohort_wall_s: the cohort stage's wall seconds summed over ranks / on its busiest rank (summary.json stages)."
