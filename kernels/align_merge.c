@@ -204,8 +204,10 @@ static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const
             (*made)[(*n_made)++] = np[g];
             s = tsr_run_merge_into((const char *const *)*paths + first, n, np[g], threads, what);
             /* runs an earlier pass made are used up (the map tasks' own runs stay: the journal lists them) */
-            for (int i = first; s == TSR_OK && *passes > 0 && i < first + n; i++)
-                unlink((*paths)[i]);
+            for (int i = first; s == TSR_OK && i < first + n; i++)
+                for (int j = 0; j < *n_made; j++)
+                    if ((*made)[j] == (*paths)[i])
+                        unlink((*paths)[i]);
         }
         if (*passes > 0)
             free(*paths);

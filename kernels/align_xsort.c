@@ -162,6 +162,8 @@ tsr_status_t tsr_align_xsort_push(tsr_align_xsort_t *x, const void *rec, size_t 
         size_t nc = x->cap_arena ? x->cap_arena : 65536;
         while (nc < x->n_arena + need)
             nc *= 2;
+        if (nc > x->cap + need && x->cap + need >= x->n_arena + need)
+            nc = x->cap + need; /* the arena never much beyond the cap */
         /* the pointers move with the arena: rebase them */
         char *na = realloc(x->arena, nc);
         if (!na)

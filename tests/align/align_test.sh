@@ -161,6 +161,8 @@ bounded)
     [ "$spills" -ge 6 ] && [ "$sorts" -ge 4 ] && [ "$passes" -ge 3 ] ||
       fail "$s: expected several spilled runs, sort passes and run merge passes: $line"
     ls "$W/v/aln/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the merge left files in $s.runs"
+    k=$(echo "$line" | sed 's/.*alignment runs \([0-9]*\),.*/\1/')
+    [ "$(ls "$W/v/aln/$s.runs" | grep -c '^c[0-9]*\.bam$')" = "$k" ] || fail "$s: the merge deleted map tasks' runs"
   done
   d=$(samtools view -c -f 0x400 "$W/v/aln/S0003.bam")
   [ "$d" -ge 2666 ] || fail "S0003: its copied pairs should be duplicates: $d records marked"
