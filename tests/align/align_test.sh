@@ -137,8 +137,8 @@ dups)
   echo "$fs" | grep -q '^11 + 0 primary mapped' || fail "flagstat disagrees on mapped"
   ;;
 bounded)
-  # issue 17: the merge in bounded memory. A third sample is S0001's pairs twice (the copies renamed, so
-  # half its pairs are duplicates, ties decided by name); chunks of 100 make 14 (S0001, S0002) and 27 runs.
+  # issue 17: the merge in bounded memory. S0001 and S0003, S0001's pairs twice (the copies renamed, so
+  # half its pairs are duplicates, ties decided by name); chunks of 100 make 14 and 8 runs (gzip's cap).
   # Unbounded, then with a 4 KiB sort cap (signatures spilled as many sorted runs) and a fan-in of 2
   # (several merge passes): the BAMs and QC are the same bytes, and the log says spills and passes happened.
   for e in 1 2; do
@@ -146,12 +146,13 @@ bounded)
       NR % 4 == 0 {print h; print r[2]; print r[3]; print r[0]; print n "x/'"$e"'"; print r[2]; print r[3]; print r[0]}' |
       gzip > "$W/c/reads/S0003_$e.fastq.gz"
   done
+  sed -i '/^S0002\t/d' "$W/c/samples.tsv"  # two samples are enough: S0001 and the duplicated one
   printf 'S0003\tp\treads/S0003_1.fastq.gz\treads/S0003_2.fastq.gz\n' >> "$W/c/samples.tsv"
   talign 2 "$W/u" 1 100 bam
   TSR_ALIGN_SORT_BYTES=4096 TSR_ALIGN_MERGE_FANIN=2 "$MPI" --oversubscribe -n 2 "$TSR_TESSERA" align --ref "$W/c/ref.fa" \
     --samples "$W/c/samples.tsv" --out "$W/v" --threads 1 --align-chunk 100 --aln-format bam --log-level info \
     >"$W/v.log" 2>&1 || { cat "$W/v.log" >&2; fail "tessera align with a 4 KiB sort cap and fan-in 2 failed"; }
-  for s in S0001 S0002 S0003; do
+  for s in S0001 S0003; do
     cmp -s "$W/u/aln/$s.bam" "$W/v/aln/$s.bam" || fail "$s: aln/$s.bam differs with a 4 KiB sort cap and fan-in 2"
     cmp -s "$W/u/aln/$s.qc.json" "$W/v/aln/$s.qc.json" || fail "$s: aln/$s.qc.json differs with the caps"
     line=$(grep "sample $s: bounded merge" "$W/v.log") || { cat "$W/v.log" >&2; fail "$s: no bounded-merge log line"; }
