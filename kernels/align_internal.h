@@ -147,21 +147,47 @@ void tsr_align_mapper_release(tsr_align_mapper_t *m);
  */
 int tsr_align_dup_sig(struct bam1_t **v, size_t n, int64_t lib, struct kstring_t *ks);
 
-/* align_dups.c: the duplicates of a sample, decided from every map task's signatures. */
-struct tsr_align_dup_mark;
+/*
+ * align_xsort.c: an external sort of variable-length records (at most 4 GiB each). Records are held in
+ * memory up to cap bytes, then spilled as sorted runs to files DIR/TAG.N.tmp; tsr_align_xsort_finish
+ * merges them in passes of at most fanin runs until one merge of at most fanin runs is left, which
+ * tsr_align_xsort_next reads. Records handed to cmp (and by next) start 8-byte aligned. Equal records
+ * keep their push order. Destroy with tsr_align_xsort_destroy() (deletes the run files). Not thread-safe.
+ */
+typedef struct tsr_align_xsort tsr_align_xsort_t;
+tsr_status_t tsr_align_xsort_create(const char *dir, const char *tag, size_t cap, int fanin,
+                                    int (*cmp)(const void *, const void *), tsr_align_xsort_t **x) TSR_RESULT_USED;
+tsr_status_t tsr_align_xsort_push(tsr_align_xsort_t *x, const void *rec, size_t len) TSR_RESULT_USED;
+/* No more pushes: sort, or merge the spilled runs down to at most fanin. */
+tsr_status_t tsr_align_xsort_finish(tsr_align_xsort_t *x) TSR_RESULT_USED;
+/* The next record in order (valid until the next call): 1, 0 at the end, < 0 a damaged run (error set). */
+int tsr_align_xsort_next(tsr_align_xsort_t *x, const void **rec, size_t *len);
+/* Runs spilled to disk, and merge passes (the final merge included; 0 when nothing spilled). */
+int tsr_align_xsort_runs(const tsr_align_xsort_t *x);
+int tsr_align_xsort_passes(const tsr_align_xsort_t *x);
+void tsr_align_xsort_destroy(tsr_align_xsort_t **x);
+
+/*
+ * align_dups.c: the duplicates of a sample, decided from every map task's signatures through external
+ * sorts bounded by sort_bytes each (files under dir), then read back as a stream of marks in the
+ * records' order, which the merge consults record by record.
+ */
 typedef struct tsr_align_dups {
-    char **text; /* the .dup files, names point into them */
-    int n_text;
-    struct tsr_align_dup_mark *mark;
-    size_t n_mark;
+    tsr_align_xsort_t *marks; /* (tid, pos, strand, name, end) of every record to mark, in record order */
+    int has_peek, win_valid, win_mask;
+    char *peek, *win;         /* copies of the next mark and of the last matched key */
+    size_t cap_peek, cap_win;
     int64_t dup_pairs, dup_frags;
-    int64_t read_pairs; /* the map tasks' counts (each .dup file's #pairs line), summed */
+    int64_t read_pairs;       /* the map tasks' counts (each .dup file's #pairs line), summed */
+    int sort_runs, sort_passes; /* spilled runs and merge passes of the three sorts, summed */
 } tsr_align_dups_t;
 /* Read the n_paths .dup files and decide (Picard's rules, per library). Free with tsr_align_dups_free(). */
-tsr_status_t tsr_align_dups_decide(const char *const *paths, int n_paths, tsr_align_dups_t *d) TSR_RESULT_USED;
+tsr_status_t tsr_align_dups_decide(const char *const *paths, int n_paths, const char *dir, size_t sort_bytes,
+                                   int fanin, tsr_align_dups_t *d) TSR_RESULT_USED;
 void tsr_align_dups_free(tsr_align_dups_t *d);
-/* Whether record b (its read name and end) is a duplicate. */
-int tsr_align_dups_is_marked(const tsr_align_dups_t *d, const struct bam1_t *b);
+/* Whether record b is a duplicate. Ask for every record in the merged (tsr_align_bam_cmp) order: 1 yes,
+ * 0 no, < 0 a damaged sort run (error set). */
+int tsr_align_dups_is_marked(tsr_align_dups_t *d, const struct bam1_t *b);
 
 /* align_qc.c: the alignment QC of a merged file, summed record by record. */
 #define TSR_ALIGN_ISIZE_CAP 100000

@@ -294,13 +294,17 @@ tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *ind
  * the n_runs run_paths (ties by run) into out_path with 0x400 set (CRAM 3.0
  * against ref_path when out_path ends in ".cram", else BAM) and its index
  * (.crai / .bai beside it), and write the sample's QC JSON to qc_path
- * (pairs_per_chunk from chunks_path). Every file is written under a
- * temporary name and renamed when complete. Not collective.
+ * (pairs_per_chunk from chunks_path). Memory is bounded: the duplicate
+ * signatures are sorted in at most sort_bytes (spilled as sorted runs in the
+ * runs' folder beyond it) and no merge opens more than fanin (>= 2) files,
+ * merging in passes when there are more runs; the output does not depend on
+ * either. Every file is written under a temporary name and renamed when
+ * complete; the passes' files are deleted. Not collective.
  */
 tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, const char *ref_path, int n_runs,
                                   const char *const *run_paths, const char *const *dup_paths,
-                                  const char *chunks_path, const char *out_path,
-                                  const char *qc_path) TSR_RESULT_USED;
+                                  const char *chunks_path, const char *out_path, const char *qc_path,
+                                  int64_t sort_bytes, int fanin) TSR_RESULT_USED;
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The merge's memory (issue 17): the duplicate signatures' sorts hold at most
+ * TSR_ALIGN_SORT_BYTES (a quarter of --mem-per-rank when given, at least
+ * 16 MiB) and spill sorted runs beyond it; no merge opens more than
+ * TSR_ALIGN_MERGE_FANIN files. TSR_ALIGN_SORT_BYTES / TSR_ALIGN_MERGE_FANIN in
+ * the environment override both (tests force spills and passes on a small
+ * cohort with them). Neither changes a byte of the outputs.
+ */
+#define TSR_ALIGN_SORT_BYTES ((int64_t)256 << 20)
+#define TSR_ALIGN_SORT_MIN ((int64_t)16 << 20)
+#define TSR_ALIGN_MERGE_FANIN 64
+
+static void tsr_align_merge_limits(const tsr_plan_t *plan, int64_t *sort_bytes, int *fanin)
+{
+    *sort_bytes = TSR_ALIGN_SORT_BYTES;
+    if (plan->opts.mem_per_rank > 0) {
+        *sort_bytes = plan->opts.mem_per_rank / 4;
+        if (*sort_bytes < TSR_ALIGN_SORT_MIN)
+            *sort_bytes = TSR_ALIGN_SORT_MIN;
+    }
+    *fanin = TSR_ALIGN_MERGE_FANIN;
+    const char *e = getenv("TSR_ALIGN_SORT_BYTES");
+    if (e && atoll(e) > 0)
+        *sort_bytes = atoll(e);
+    e = getenv("TSR_ALIGN_MERGE_FANIN");
+    if (e && atoi(e) >= 2)
+        *fanin = atoi(e);
+}
+
 static void tsr_align_destroy(void **sp)
 {
     if (!sp || !*sp)
@@ -71,11 +100,15 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
         s = tsr_align_map_slot(state, (const tsr_mm_index_t *)env->shared, env->pool, w->smp, plan->opts.ref,
                                w->inputs[0], w->slot, w->n_slots, w->output, w->output2);
         break;
-    default: /* merge: inputs are the chunk file, the K runs, the K signature files */
+    default: { /* merge: inputs are the chunk file, the K runs, the K signature files */
+        int64_t sort_bytes;
+        int fanin;
+        tsr_align_merge_limits(plan, &sort_bytes, &fanin);
         s = tsr_align_merge_runs(env->pool, w->smp, plan->opts.ref, w->n_slots, (const char *const *)w->inputs + 1,
                                  (const char *const *)w->inputs + 1 + w->n_slots, w->inputs[0], w->output,
-                                 w->output2);
+                                 w->output2, sort_bytes, fanin);
         break;
+    }
     }
     tsr_plan_work_destroy(&w);
     return s;
@@ -105,7 +138,7 @@ static size_t tsr_align_shared_bytes(const void *shared)
 
 const tsr_kernel_t tsr_kernel_align = {
     .name = "align",
-    .version = 5,
+    .version = 6, /* 6: .dup lines carry the marked records' places (bounded merge); outputs unchanged */
     .setup = tsr_align_setup,
     .teardown = tsr_align_teardown,
     .shared_bytes = tsr_align_shared_bytes,

@@ -10,6 +10,8 @@
 #   records      the records built from minimap2's hits against minimap2's own SAM (minimap2 -ax sr --MD),
 #                every field and tag: simulated pairs plus hand-made ends (unmapped, deletion, soft clip,
 #                chimera: supplementary + SA + hard clips), paired and single-end
+#   bounded      the merge under a tiny duplicate-signature sort cap and a merge fan-in of 2 (environment):
+#                spilled sort runs and merge passes happen (log), the BAMs and QC are the same bytes
 #   lanes        one sample as two lanes (gzip + BGZF, chunks crossing the lane boundary) and as an
 #                unaligned BAM: the one-lane FASTQ run's records, each lane's read group in RG and @RG
 set -u
@@ -133,6 +135,38 @@ dups)
   fs=$(samtools flagstat "$W/h/aln/H.bam")
   echo "$fs" | grep -q '^6 + 0 primary duplicates' || fail "flagstat disagrees on duplicates"
   echo "$fs" | grep -q '^11 + 0 primary mapped' || fail "flagstat disagrees on mapped"
+  ;;
+bounded)
+  # issue 17: the merge in bounded memory. S0001 and S0003, S0001's pairs twice (the copies renamed, so
+  # half its pairs are duplicates, ties decided by name); chunks of 100 make 14 and 8 runs (gzip's cap).
+  # Unbounded, then with a 4 KiB sort cap (signatures spilled as many sorted runs) and a fan-in of 2
+  # (several merge passes): the BAMs and QC are the same bytes, and the log says spills and passes happened.
+  for e in 1 2; do
+    zcat "$W/c/reads/S0001_$e.fastq.gz" | awk 'NR % 4 == 1 {n = $1; sub(/\/[12]$/, "", n); h = $0} NR % 4 != 1 {r[NR % 4] = $0}
+      NR % 4 == 0 {print h; print r[2]; print r[3]; print r[0]; print n "x/'"$e"'"; print r[2]; print r[3]; print r[0]}' |
+      gzip > "$W/c/reads/S0003_$e.fastq.gz"
+  done
+  sed -i '/^S0002\t/d' "$W/c/samples.tsv"  # two samples are enough: S0001 and the duplicated one
+  printf 'S0003\tp\treads/S0003_1.fastq.gz\treads/S0003_2.fastq.gz\n' >> "$W/c/samples.tsv"
+  talign 2 "$W/u" 1 100 bam
+  TSR_ALIGN_SORT_BYTES=4096 TSR_ALIGN_MERGE_FANIN=2 "$MPI" --oversubscribe -n 2 "$TSR_TESSERA" align --ref "$W/c/ref.fa" \
+    --samples "$W/c/samples.tsv" --out "$W/v" --threads 1 --align-chunk 100 --aln-format bam --log-level info \
+    >"$W/v.log" 2>&1 || { cat "$W/v.log" >&2; fail "tessera align with a 4 KiB sort cap and fan-in 2 failed"; }
+  for s in S0001 S0003; do
+    cmp -s "$W/u/aln/$s.bam" "$W/v/aln/$s.bam" || fail "$s: aln/$s.bam differs with a 4 KiB sort cap and fan-in 2"
+    cmp -s "$W/u/aln/$s.qc.json" "$W/v/aln/$s.qc.json" || fail "$s: aln/$s.qc.json differs with the caps"
+    line=$(grep "sample $s: bounded merge" "$W/v.log") || { cat "$W/v.log" >&2; fail "$s: no bounded-merge log line"; }
+    spills=$(echo "$line" | sed 's/.*signatures \([0-9]*\) spilled runs, \([0-9]*\) sort merge passes.*/\1/')
+    sorts=$(echo "$line" | sed 's/.*spilled runs, \([0-9]*\) sort merge passes.*/\1/')
+    passes=$(echo "$line" | sed 's/.*alignment runs [0-9]*, \([0-9]*\) merge passes.*/\1/')
+    [ "$spills" -ge 6 ] && [ "$sorts" -ge 4 ] && [ "$passes" -ge 3 ] ||
+      fail "$s: expected several spilled runs, sort passes and run merge passes: $line"
+    ls "$W/v/aln/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the merge left files in $s.runs"
+    k=$(echo "$line" | sed 's/.*alignment runs \([0-9]*\),.*/\1/')
+    [ "$(ls "$W/v/aln/$s.runs" | grep -c '^c[0-9]*\.bam$')" = "$k" ] || fail "$s: the merge deleted map tasks' runs"
+  done
+  d=$(samtools view -c -f 0x400 "$W/v/aln/S0003.bam")
+  [ "$d" -ge 2666 ] || fail "S0003: its copied pairs should be duplicates: $d records marked"
   ;;
 mates)
   # MC/MQ of primary records against samtools fixmate -m on the same records (tags stripped first):
