@@ -251,12 +251,16 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
 
     tsr_ref_t *ref = NULL;
     sam_hdr_t *hdr = NULL;
+    int64_t max_len = 0;
     if (s == TSR_OK)
         s = tsr_ref_open(ref_path, &ref);
     if (s == TSR_OK) {
         hdr = tsr_align_header_create(ref, smp);
-        for (int c = 0; c < tsr_ref_n_contigs(ref); c++)
+        for (int c = 0; c < tsr_ref_n_contigs(ref); c++) {
             qc.ref_len += tsr_ref_contig_length(ref, c);
+            if (tsr_ref_contig_length(ref, c) > max_len)
+                max_len = tsr_ref_contig_length(ref, c);
+        }
         if (!hdr)
             s = tsr_error_set(TSR_ERR_INTERNAL, "cannot build the BAM header for sample %s", smp->id);
     }
@@ -267,8 +271,10 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
         s = tsr_output_tmpname(out_path, tmp, sizeof tmp);
     size_t lo = strlen(out_path);
     int cram = lo > 5 && !strcmp(out_path + lo - 5, ".cram");
-    snprintf(tmp_bai, sizeof tmp_bai, "%s.%s", tmp, cram ? "crai" : "bai");
-    snprintf(final_bai, sizeof final_bai, "%s.%s", out_path, cram ? "crai" : "bai");
+    /* .bai, or CSI when a contig is past the 2^29 bases a .bai bins (io/hts_index.h) */
+    const char *idx_ext = cram ? "crai" : tsr_hts_index_ext(TSR_INDEX_BAM, max_len);
+    snprintf(tmp_bai, sizeof tmp_bai, "%s.%s", tmp, idx_ext);
+    snprintf(final_bai, sizeof final_bai, "%s.%s", out_path, idx_ext);
     if (s == TSR_OK && !(out = sam_open(tmp, cram ? "wc" : "wb")))
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; check the output directory", tmp, strerror(errno));
     /*
@@ -281,7 +287,13 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
          hts_set_fai_filename(out, ref_path) != 0))
         s = tsr_error_set(TSR_ERR_IO, "cannot write CRAM '%s' against reference '%s' (is '%s.fai' readable?)", tmp,
                           ref_path, ref_path);
-    if (out && tsr_pool_size(pool) > 1)
+    /*
+     * Threads compress BAM's BGZF blocks (the same bytes at any count). Not CRAM: htslib's encoder picks
+     * each block's codec from trial statistics that its threads update in whatever order they finish, so
+     * a threaded CRAM of the same records differed between runs (seen on 8 x 30x real reads at
+     * --threads 2); the encoder is about 2% of the align stage's CPU.
+     */
+    if (out && !cram && tsr_pool_size(pool) > 1)
         hts_set_threads(out, tsr_pool_size(pool));
     if (s == TSR_OK && sam_hdr_write(out, hdr) < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun", tmp,
@@ -310,8 +322,10 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
                           tsr_write_failure_reason(tmp, errno));
     if (s == TSR_OK && cram)
         s = tsr_cram_set_file_id(tmp, out_path);
-    if (s == TSR_OK && sam_index_build(tmp, 0) < 0)
+    if (s == TSR_OK && cram && sam_index_build(tmp, 0) < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot index '%s'", tmp);
+    if (s == TSR_OK && !cram)
+        s = tsr_hts_index_build(tmp, TSR_INDEX_BAM, max_len, &idx_ext);
     if (s == TSR_OK) {
         tsr_align_chunks_t ch;
         s = tsr_align_chunks_read(chunks_path, &ch);
