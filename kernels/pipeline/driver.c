@@ -8,6 +8,9 @@
  */
 #include "kernels/stats/stats.h"
 #include "kernels/pipeline/pipeline.h"
+#include "kernels/pipeline/plan_internal.h"
+
+#include <htslib/khash.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -444,8 +447,143 @@ static void tsr_pipeline_teardown(tsr_exec_ctx_t *x)
             x->kernel[k]->teardown(&x->env[k].shared);
 }
 
+/* output directory -> files the graph puts there (--plan-only's file census) */
+KHASH_MAP_INIT_STR(tsr_plan_dirs, int64_t)
+
+/*
+ * --plan-only's census of the graph's outputs: files per top-level folder of DIR (top-level files under
+ * "."), distinct directories, and the most files any one directory gets. Printed on stdout.
+ */
+static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
+{
+    enum { N_TOP = 16 };
+    char top[N_TOP][32];
+    int64_t top_n[N_TOP] = {0}, other = 0, n_files = 0, most = 0;
+    int n_top = 0;
+    khash_t(tsr_plan_dirs) *dirs = kh_init(tsr_plan_dirs);
+    if (!dirs)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
+    tsr_status_t s = TSR_OK;
+    const char *most_dir = "";
+    for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++) {
+        const tsr_task_t *t = tsr_graph_task(g, id);
+        for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
+            const char *o = t->outputs[k], *slash = strchr(o, '/'), *last = strrchr(o, '/');
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - o) : 1, slash ? o : ".");
+            int j = 0;
+            while (j < n_top && strcmp(top[j], name))
+                j++;
+            if (j == n_top && n_top < N_TOP)
+                snprintf(top[n_top++], sizeof top[0], "%s", name);
+            if (j < n_top)
+                top_n[j]++;
+            else
+                other++;
+            n_files++;
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%.*s", last ? (int)(last - o) : 1, last ? o : ".");
+            khiter_t it = kh_get(tsr_plan_dirs, dirs, dir);
+            if (it == kh_end(dirs)) {
+                char *key = strdup(dir);
+                int ret = -1;
+                if (key)
+                    it = kh_put(tsr_plan_dirs, dirs, key, &ret);
+                if (ret < 0) {
+                    free(key);
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
+                    break;
+                }
+                kh_val(dirs, it) = 0;
+            }
+            if (++kh_val(dirs, it) > most) {
+                most = kh_val(dirs, it);
+                most_dir = kh_key(dirs, it);
+            }
+        }
+    }
+    if (s == TSR_OK) {
+        printf("tessera plan: files the tasks write: %lld in %d directories (the fullest, %s/, gets %lld):",
+               (long long)n_files, (int)kh_size(dirs), most_dir, (long long)most);
+        for (int j = 0; j < n_top; j++)
+            printf("%s %s %lld", j ? "," : "", top[j], (long long)top_n[j]);
+        if (other)
+            printf(", other %lld", (long long)other);
+        printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
+               "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
+               tsr_graph_size(g) - 1)->key, "cohort") ? ", cohort.h5" : "");
+    }
+    for (khiter_t it = kh_begin(dirs); it != kh_end(dirs); ++it)
+        if (kh_exist(dirs, it))
+            free((char *)kh_key(dirs, it));
+    kh_destroy(tsr_plan_dirs, dirs);
+    return s;
+}
+
+/*
+ * `tessera run --plan-only` on rank 0: the plan, the input checks and the task graph, each timed (wall and
+ * CPU), then tasks per stage, the files the graph's tasks write, and the memory of the plan, of the graph
+ * and of the dispatcher's structures (tsr_sched_master_bytes), with the peak RSS. Writes nothing.
+ */
+static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
+{
+    double t0 = tsr_now(), c0 = tsr_cpu_seconds();
+    tsr_plan_t *plan = NULL;
+    tsr_graph_t *g = NULL;
+    TSR_CALL(tsr_plan_create(o, &plan));
+    double t1 = tsr_now(), c1 = tsr_cpu_seconds();
+    int64_t rss_plan = tsr_peak_rss();
+    tsr_status_t s = tsr_check_inputs(plan);
+    double t2 = tsr_now(), c2 = tsr_cpu_seconds();
+    if (s == TSR_OK)
+        s = tsr_plan_graph(plan, &g);
+    double t3 = tsr_now(), c3 = tsr_cpu_seconds();
+    size_t master = 0;
+    if (s == TSR_OK)
+        s = tsr_sched_master_bytes(g, &master);
+    if (s == TSR_OK) {
+        int64_t n_type[TSR_TASK_N_TYPES] = {0};
+        for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++)
+            n_type[tsr_graph_task(g, id)->type]++;
+        int n_aligned = 0;
+        for (int i = 0; i < plan->sheet->n_samples; i++)
+            n_aligned += plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
+        printf("tessera plan: %d samples (%d aligned, %d FASTQ) in %d batches of <= %d; %d regions in %d units of "
+               "<= %lld bp; %s mode%s; fingerprint %s\n",
+               plan->sheet->n_samples, n_aligned, plan->sheet->n_samples - n_aligned, plan->n_batches,
+               plan->opts.batch_size, plan->n_regions, plan->n_units, (long long)o->shard_size,
+               plan->lowpass ? "lowpass" : "deep", !strcmp(o->mode, "auto") ? " (auto)" : "", plan->fingerprint);
+        static const char *const type_name[TSR_TASK_N_TYPES] = {"align", "call", "joint", "cohort"};
+        printf("tessera plan: %d tasks:", tsr_graph_size(g));
+        for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+            printf("%s %s %lld (%s)", k ? "," : "", type_name[k], (long long)n_type[k],
+                   plan->kernel[k] ? plan->kernel[k] : "-");
+        printf("\n");
+        s = tsr_plan_files_print(g);
+    }
+    if (s == TSR_OK) {
+        size_t sheet_bytes = 0, plan_bytes = tsr_plan_bytes(plan, &sheet_bytes), graph_bytes = tsr_graph_bytes(g);
+        printf("tessera plan: memory: plan %.2f MiB (sheet %.2f MiB), task graph %.2f MiB, dispatcher %.2f MiB; "
+               "peak RSS %.1f MiB after the plan, %.1f MiB in all\n",
+               plan_bytes / 1048576.0, sheet_bytes / 1048576.0, graph_bytes / 1048576.0, master / 1048576.0,
+               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0);
+        printf("tessera plan: time: plan %.2f s (%.2f CPU s), input checks %.2f s (%.2f CPU s), task graph %.2f s "
+               "(%.2f CPU s)\n",
+               t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2);
+        printf("tessera plan: nothing written; %s %s\n", o->outdir,
+               access(o->outdir, F_OK) == 0 ? "left as it was" : "not created");
+    }
+    tsr_graph_destroy(&g);
+    tsr_plan_destroy(&plan);
+    return s;
+}
+
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
 {
+    if (o->plan_only) {
+        memset(sum, 0, sizeof *sum);
+        return tsr_comm_agree(rt->comm, rt->role == TSR_ROLE_MASTER ? tsr_pipeline_plan_report(o) : TSR_OK);
+    }
     double t0 = tsr_now();
     memset(sum, 0, sizeof *sum);
     tsr_plan_t *plan = NULL;

@@ -83,10 +83,10 @@ static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
     int check_from = plan->opts.add_fingerprint ? n - 1 : 0;
     if (s == TSR_OK && !(plan->part_first = calloc((size_t)n + 1, sizeof *plan->part_first)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    /* each part's size: read the parts one more (they are small) */
+    /* each part's size: read the parts once more (their text only; the inputs are checked below, once) */
     for (int p = 0; s == TSR_OK && p < n; p++) {
         tsr_sheet_t *one = NULL;
-        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], p >= check_from ? 0 : 1, &one);
+        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], 1, &one);
         if (s == TSR_OK)
             plan->part_first[p + 1] = plan->part_first[p] + one->n_samples;
         tsr_sheet_destroy(&one);
@@ -311,6 +311,33 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
     tsr_plan_fingerprint(plan);
     *out = plan;
     return TSR_OK;
+}
+
+/* Bytes of one heap string as glibc holds it: the text, its size word, rounded up to 16. */
+static size_t tsr_heap_str_bytes(const char *s)
+{
+    return s ? (strlen(s) + 1 + 8 + 15) & ~(size_t)15 : 0;
+}
+
+size_t tsr_plan_bytes(const tsr_plan_t *plan, size_t *sheet_bytes)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    size_t b = sizeof *sh + (size_t)sh->n_samples * (sizeof *sh->samples + sizeof *sh->sample_pop);
+    for (int i = 0; i < sh->n_samples; i++) {
+        const tsr_sample_t *smp = &sh->samples[i];
+        b += tsr_heap_str_bytes(smp->id) + tsr_heap_str_bytes(smp->population) + tsr_heap_str_bytes(smp->bam);
+        b += (size_t)smp->n_lanes * sizeof *smp->lanes;
+        for (int l = 0; l < smp->n_lanes; l++)
+            b += tsr_heap_str_bytes(smp->lanes[l].fastq1) + tsr_heap_str_bytes(smp->lanes[l].fastq2) +
+                 tsr_heap_str_bytes(smp->lanes[l].read_group) + tsr_heap_str_bytes(smp->lanes[l].library);
+    }
+    for (int p = 0; p < sh->n_populations; p++)
+        b += sizeof *sh->populations + tsr_heap_str_bytes(sh->populations[p]);
+    if (sheet_bytes)
+        *sheet_bytes = b;
+    return sizeof *plan + b + (size_t)plan->n_regions * sizeof *plan->regions +
+           (size_t)plan->n_units * sizeof *plan->units + (size_t)plan->n_batches * sizeof *plan->batches +
+           (size_t)sh->n_samples * sizeof *plan->align_slots + (size_t)(plan->n_parts + 1) * sizeof *plan->part_first;
 }
 
 void tsr_plan_destroy(tsr_plan_t **pp)

@@ -1,6 +1,6 @@
 /*
  * plan_internal.h - private to the plan's files (plan.c, plan_regions.c,
- * plan_paths.c, plan_graph.c, run_record.c): the planning steps
+ * plan_paths.c, plan_graph.c, run_record.c, driver.c): the planning steps
  * that tsr_plan_create() runs, each defined beside what it shapes, and the
  * path of a sheet part. Nothing outside kernels/ includes it.
  */
@@ -38,5 +38,11 @@ void tsr_plan_fingerprint(tsr_plan_t *plan);
 
 /* outdir/samples.d/NNNN.tsv, the path of sheet part `part` (0 = the run's sheet). Not collective. (plan_paths.c) */
 void tsr_plan_part_path(const char *outdir, int part, char *buf, size_t len);
+
+/*
+ * Bytes the plan holds (its arrays, the sheet's samples and strings as the heap keeps them); *sheet_bytes,
+ * when not NULL, the sheet's share. For `tessera run --plan-only`. Not collective. (plan.c)
+ */
+size_t tsr_plan_bytes(const tsr_plan_t *plan, size_t *sheet_bytes);
 
 #endif /* TSR_PLAN_INTERNAL_H */
