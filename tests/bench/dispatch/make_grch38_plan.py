@@ -4,8 +4,8 @@
     make_grch38_plan.py DIR --samples N [--contigs 3100]
 
 Writes
-  DIR/ref.fa      a sparse file as long as a 60-column FASTA of the contigs would be (no bytes on disk):
-                  planning reads only the index; a task that fetched bases would read zeros
+  DIR/ref.fa      a sparse file as long as a 60-column FASTA of the contigs would be: each '>' line at its
+                  place, holes between (no bytes on disk); planning reads only the index
   DIR/ref.fa.fai  GRCh38's 25 primary contigs (chr1..chr22, chrX, chrY, chrM, their real lengths),
                   then small contigs named as GRCh38's are (chrUn_KI270302v1, HLA-A*01:01:01:01, alts,
                   decoys; make_decoys.py's names) up to --contigs, lengths log-uniform in 1-200 kb
@@ -45,13 +45,17 @@ def main():
     contigs = list(GRCH38)
     for n in names(a.contigs - len(GRCH38), rng):
         contigs.append((n, int(math.exp(rng.uniform(math.log(1000), math.log(200000))))))
-    fa, off = os.path.join(a.dir, "ref.fa"), 0
+    fa, off, heads = os.path.join(a.dir, "ref.fa"), 0, []
     with open(fa + ".fai", "w") as fai:
         for n, ln in contigs:
+            heads.append((off, (">%s\n" % n).encode()))
             off += len(n) + 2
             fai.write("%s\t%d\t%d\t60\t61\n" % (n, ln, off))
             off += ln + (ln + 59) // 60
-    with open(fa, "wb") as f:
+    with open(fa, "wb") as f:  # each contig's '>' line at its place; the bases between are holes
+        for at, line in heads:
+            f.seek(at)
+            f.write(line)
         f.truncate(off)
     os.utime(fa + ".fai")  # newer than the FASTA, so htslib keeps it
     hdr = os.path.join(a.dir, "empty.sam")
