@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,49 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerpri
     return TSR_OK;
 }
 
-/* Check the aligned inputs against the reference before anything runs (master only). */
+/*
+ * The input checks' threads: thread t checks the aligned samples first + t, first + t + n, ... in order and
+ * stops at its first failure. The lowest failing sample over all threads is the one a serial pass would
+ * have stopped at (every sample before it was checked and passed), so the error is the same for any count.
+ */
+#define TSR_CHECK_MAX_THREADS 32
+typedef struct tsr_check_job {
+    const tsr_plan_t *plan;
+    const tsr_ref_t *ref;
+    const int *contigs;
+    int n_contigs, t, n_threads;
+    int failed;                 /* sample index of this thread's first failure, or -1 */
+    tsr_status_t s;
+    char msg[1024];             /* its error line (the error buffer is per thread) */
+} tsr_check_job_t;
+
+static void *tsr_check_thread(void *arg)
+{
+    tsr_check_job_t *j = arg;
+    const tsr_plan_t *plan = j->plan;
+    j->failed = -1;
+    j->s = TSR_OK;
+    for (int i = plan->first_checked + j->t; i < plan->sheet->n_samples; i += j->n_threads) {
+        const tsr_sample_t *smp = &plan->sheet->samples[i];
+        if (smp->kind != TSR_INPUT_ALIGNED)
+            continue;
+        tsr_status_t s = tsr_aln_check(smp->bam, smp->id, j->ref, plan->opts.ref, j->contigs, j->n_contigs,
+                                       !plan->opts.ignore_sm);
+        if (s != TSR_OK) {
+            j->s = s;
+            j->failed = i;
+            snprintf(j->msg, sizeof j->msg, "%s", tsr_error_msg());
+            break;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Check the aligned inputs against the reference before anything runs (master only): each sample's file
+ * opened and its header read, on up to --threads threads (0: one per online core, at most
+ * TSR_CHECK_MAX_THREADS), since at 100,000 samples this is rank 0's longest start-up step.
+ */
 static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
 {
     int any = 0;
@@ -132,11 +175,43 @@ static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
         if (n_contigs == 0 || contigs[n_contigs - 1] != plan->regions[r].contig)
             contigs[n_contigs++] = plan->regions[r].contig;
     /* samples of sealed parts (tessera add) were checked by the run that added them, and may have moved */
-    for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++) {
-        const tsr_sample_t *smp = &plan->sheet->samples[i];
-        if (smp->kind == TSR_INPUT_ALIGNED)
-            s = tsr_aln_check(smp->bam, smp->id, ref, plan->opts.ref, contigs, n_contigs, !plan->opts.ignore_sm);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_check = plan->sheet->n_samples - plan->first_checked;
+    int n_threads = plan->opts.threads > 0 ? plan->opts.threads : cores > 0 ? (int)cores : 1;
+    if (n_threads > TSR_CHECK_MAX_THREADS)
+        n_threads = TSR_CHECK_MAX_THREADS;
+    if (n_threads > n_check / 64 + 1) /* a small cohort is not worth a thread */
+        n_threads = n_check / 64 + 1;
+    tsr_check_job_t *jobs = s == TSR_OK ? calloc((size_t)n_threads, sizeof *jobs) : NULL;
+    pthread_t *tids = s == TSR_OK ? calloc((size_t)n_threads, sizeof *tids) : NULL;
+    if (s == TSR_OK && (!jobs || !tids))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory checking the inputs");
+    int started = 0;
+    for (int t = 0; s == TSR_OK && t < n_threads; t++) {
+        jobs[t] = (tsr_check_job_t){.plan = plan, .ref = ref, .contigs = contigs, .n_contigs = n_contigs, .t = t,
+                                    .n_threads = n_threads};
+        if (t == 0)
+            continue; /* the calling thread is thread 0 */
+        if (pthread_create(&tids[t], NULL, tsr_check_thread, &jobs[t]) != 0)
+            break; /* fewer threads: those not started are checked below, serially */
+        started = t;
     }
+    if (s == TSR_OK)
+        tsr_check_thread(&jobs[0]);
+    for (int t = 1; t <= started; t++)
+        pthread_join(tids[t], NULL);
+    for (int t = started + 1; s == TSR_OK && t < n_threads; t++)
+        tsr_check_thread(&jobs[t]);
+    int first = -1;
+    for (int t = 0; s == TSR_OK && t < n_threads; t++)
+        if (jobs[t].failed >= 0 && (first < 0 || jobs[t].failed < jobs[first].failed))
+            first = t;
+    if (first >= 0) {
+        tsr_error_clear(); /* thread 0's own failure, if any, is set here and would be kept */
+        s = tsr_error_set(jobs[first].s, "%s", jobs[first].msg);
+    }
+    free(jobs);
+    free(tids);
     free(contigs);
     tsr_ref_close(&ref);
     return s;
@@ -578,6 +653,50 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     return s;
 }
 
+/*
+ * Plan once (issue 18): rank 0 plans with the inputs (tsr_plan_create: every sample's file opened, --mode
+ * auto's depths measured, FASTQ sizes, the fingerprint); the other ranks read only the sheet's text and the
+ * reference index (tsr_plan_create_as without inputs) and adopt what rank 0 resolved, broadcast as one
+ * small struct and the align slots (one int per sample). So start-up costs O(samples) metadata operations
+ * in all, not O(ranks x samples), and every rank runs rank 0's mode, batch size and fingerprint even where
+ * its own limits differ. Collective on rt->comm; every rank returns the same status.
+ */
+static tsr_status_t tsr_plan_create_once(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_plan_t **out)
+{
+    *out = NULL;
+    int master = rt->role == TSR_ROLE_MASTER;
+    tsr_plan_t *plan = NULL;
+    tsr_status_t s = tsr_comm_agree(rt->comm, master ? tsr_plan_create(o, &plan) : TSR_OK);
+    if (s == TSR_OK && !master)
+        s = tsr_plan_create_as(o, 0, &plan);
+    s = tsr_comm_agree(rt->comm, s);
+    tsr_plan_shared_t sh;
+    if (s == TSR_OK) {
+        if (master)
+            tsr_plan_shared_get(plan, &sh);
+        int rc = MPI_Bcast(&sh, (int)sizeof sh, MPI_BYTE, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the plan");
+        else if (!master && (sh.n_samples != plan->sheet->n_samples || sh.n_parts != plan->n_parts))
+            s = tsr_plan_adopt(plan, &sh, NULL); /* names both counts */
+        s = tsr_comm_agree(rt->comm, s);
+    }
+    if (s == TSR_OK) {
+        int rc = MPI_Bcast(plan->align_slots, sh.n_samples, MPI_INT, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the align slots");
+        else if (!master)
+            s = tsr_plan_adopt(plan, &sh, NULL);
+        s = tsr_comm_agree(rt->comm, s);
+    }
+    if (s != TSR_OK) {
+        tsr_plan_destroy(&plan);
+        return s;
+    }
+    *out = plan;
+    return TSR_OK;
+}
+
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
 {
     if (o->plan_only) {
@@ -587,8 +706,10 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     double t0 = tsr_now();
     memset(sum, 0, sizeof *sum);
     tsr_plan_t *plan = NULL;
-    tsr_status_t s = tsr_plan_create(o, &plan);
-    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+    tsr_status_t s = tsr_plan_create_once(rt, o, &plan);
+    if (s != TSR_OK)
+        return s;
+    if (rt->role == TSR_ROLE_MASTER)
         s = tsr_check_inputs(plan);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_outdir_prepare(o->outdir, plan->fingerprint);
