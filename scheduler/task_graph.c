@@ -24,9 +24,7 @@ typedef struct tsr_arena_chunk {
 } tsr_arena_chunk_t;
 
 typedef struct tsr_task_slot {
-    tsr_task_t pub;
-    char *key;
-    char **outputs;
+    tsr_task_t pub; /* its key and outputs point into the arena */
 } tsr_task_slot_t;
 
 struct tsr_graph {
@@ -126,7 +124,7 @@ tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key)
         int32_t id = g->index[h];
         if (id < 0)
             return -1;
-        if (strcmp(tsr_graph_slot(g, id)->key, key) == 0)
+        if (strcmp(tsr_graph_slot(g, id)->pub.key, key) == 0)
             return id;
     }
 }
@@ -134,7 +132,7 @@ tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key)
 static void tsr_graph_index_put(tsr_graph_t *g, tsr_task_id_t id)
 {
     uint64_t mask = (uint64_t)g->index_cap - 1;
-    uint64_t h = tsr_key_hash(tsr_graph_slot(g, id)->key) & mask;
+    uint64_t h = tsr_key_hash(tsr_graph_slot(g, id)->pub.key) & mask;
     while (g->index[h] >= 0)
         h = (h + 1) & mask;
     g->index[h] = id;
@@ -185,20 +183,20 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
     }
     tsr_task_slot_t *t = tsr_graph_slot(g, g->n);
     memset(t, 0, sizeof *t);
-    t->key = tsr_graph_arena_strdup(g, key);
-    t->outputs = tsr_graph_arena_alloc(g, (n_outputs ? (size_t)n_outputs : 1u) * sizeof *t->outputs);
-    for (int k = 0; t->key && t->outputs && k < n_outputs; k++)
-        if (!(t->outputs[k] = tsr_graph_arena_strdup(g, outputs[k])))
-            t->outputs = NULL;
-    if (!t->key || !t->outputs) /* what the arena gave stays there until the graph is destroyed */
+    char *kcopy = tsr_graph_arena_strdup(g, key);
+    char **ocopy = tsr_graph_arena_alloc(g, (n_outputs ? (size_t)n_outputs : 1u) * sizeof *ocopy);
+    for (int k = 0; kcopy && ocopy && k < n_outputs; k++)
+        if (!(ocopy[k] = tsr_graph_arena_strdup(g, outputs[k])))
+            ocopy = NULL;
+    if (!kcopy || !ocopy) /* what the arena gave stays there until the graph is destroyed */
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory adding task '%s'", key);
     t->pub.id = g->n;
     t->pub.type = type;
     t->pub.arg = arg;
-    t->pub.key = t->key;
+    t->pub.key = kcopy;
     t->pub.cost = cost;
     t->pub.n_outputs = n_outputs;
-    t->pub.outputs = (const char *const *)t->outputs;
+    t->pub.outputs = (const char *const *)ocopy;
     t->pub.attempt = 0;
     tsr_graph_index_put(g, g->n);
     if (id)
@@ -213,7 +211,7 @@ tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t
         return tsr_error_set(TSR_ERR_INTERNAL, "dependency %d -> %d names a task that does not exist (%d tasks)",
                              task, dep, g->n);
     if (task == dep)
-        return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' cannot depend on itself", tsr_graph_slot(g, task)->key);
+        return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' cannot depend on itself", tsr_graph_slot(g, task)->pub.key);
     if (g->n_edges == g->cap_edges) {
         int64_t cap = g->cap_edges ? g->cap_edges * 2 : 1024;
         int32_t *e = realloc(g->edges, (size_t)cap * 2 * sizeof *e);
