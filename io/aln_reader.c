@@ -232,7 +232,9 @@ tsr_status_t tsr_aln_check(const char *path, const char *sample, const tsr_ref_t
     for (int k = 0; k < n_contigs && s == TSR_OK; k++) {
         int c = contigs[k];
         const char *name = tsr_ref_contig_name(ref, c);
-        int tid = sam_hdr_name2tid(h, name);
+        /* same place in the header first: a lookup by name parses the header's text (3,000+ @SQ lines) */
+        const char *same = c < sam_hdr_nref(h) ? sam_hdr_tid2name(h, c) : NULL;
+        int tid = same && !strcmp(same, name) ? c : sam_hdr_name2tid(h, name);
         if (tid < 0)
             s = tsr_error_set(TSR_ERR_FORMAT,
                               "%s (sample %s): contig '%s' of reference '%s' is not in the BAM/CRAM header; the file "

@@ -322,6 +322,18 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
     return TSR_OK;
 }
 
+tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes)
+{
+    *bytes = 0;
+    tsr_graph_csr_t c;
+    TSR_CALL(tsr_graph_csr_build(g, &c));
+    size_t n = (size_t)tsr_graph_size(g) + 1, edges = (size_t)c.dep_off[c.n];
+    tsr_graph_csr_free(&c);
+    /* tsr_master_alloc's per-task arrays (state, left, attempt, heap, release), then the CSR's */
+    *bytes = n * (1 + 4 * sizeof(int32_t)) + 3 * n * sizeof(int32_t) + 2 * edges * sizeof(int32_t);
+    return TSR_OK;
+}
+
 static void tsr_master_free(tsr_master_t *m)
 {
     tsr_journal_close(&m->j);

@@ -49,6 +49,11 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
 /* `task` runs only after `dep` succeeded. */
 tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t dep) TSR_RESULT_USED;
 int32_t tsr_graph_size(const tsr_graph_t *g);
+/*
+ * Bytes the graph holds: task slots, dependency list, key index and the arena of keys and output paths
+ * (what `tessera run --plan-only` reports). 0 for NULL. Not collective.
+ */
+size_t tsr_graph_bytes(const tsr_graph_t *g);
 
 /* Read-only view of one task handed to the executor. */
 typedef struct tsr_task {
@@ -64,6 +69,13 @@ typedef struct tsr_task {
 
 /* Look up a task by id (NULL when out of range). Pointers live as long as the graph. */
 const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id);
+
+/*
+ * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays and the
+ * dependency lists in both directions. Builds them once, so a dependency cycle is TSR_ERR_INTERNAL here as
+ * in tsr_sched_run. Not collective (`tessera run --plan-only`).
+ */
+tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes) TSR_RESULT_USED;
 
 /* ---------------------------------------------------------------- journal */
 

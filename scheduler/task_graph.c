@@ -3,6 +3,10 @@
  * dependencies. Tasks live in fixed-size blocks so the tsr_task_t pointers
  * handed out stay valid while more tasks are added; a key index (open
  * addressing, FNV-1a) rejects duplicate keys and maps journal keys to ids.
+ * Keys, output paths and output lists are copied into an arena of 1 MiB
+ * chunks (freed with the graph), not one malloc each: at 5 million tasks
+ * three small allocations per task cost more in allocator overhead and time
+ * than the strings themselves (scheduler/SCALE.md).
  */
 #include "scheduler/scheduler_internal.h"
 
@@ -10,11 +14,17 @@
 #include <string.h>
 
 #define TSR_GRAPH_BLOCK 4096
+#define TSR_GRAPH_ARENA_CHUNK (1 << 20)
+
+/* One chunk of the string arena; chunks form a list, newest first. */
+typedef struct tsr_arena_chunk {
+    struct tsr_arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} tsr_arena_chunk_t;
 
 typedef struct tsr_task_slot {
-    tsr_task_t pub;
-    char *key;
-    char **outputs;
+    tsr_task_t pub; /* its key and outputs point into the arena */
 } tsr_task_slot_t;
 
 struct tsr_graph {
@@ -24,7 +34,38 @@ struct tsr_graph {
     int64_t n_edges, cap_edges;
     int32_t *index; /* key hash table: task id or -1 */
     int64_t index_cap;
+    tsr_arena_chunk_t *arena; /* keys, outputs and output lists of every task */
+    size_t arena_bytes;       /* bytes of every chunk, headers included */
 };
+
+/* n bytes (8-byte aligned) from the graph's arena; NULL when out of memory. */
+static void *tsr_graph_arena_alloc(tsr_graph_t *g, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    tsr_arena_chunk_t *c = g->arena;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > TSR_GRAPH_ARENA_CHUNK ? n : TSR_GRAPH_ARENA_CHUNK;
+        if (!(c = malloc(sizeof *c + cap)))
+            return NULL;
+        c->next = g->arena;
+        c->used = 0;
+        c->cap = cap;
+        g->arena = c;
+        g->arena_bytes += sizeof *c + cap;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static char *tsr_graph_arena_strdup(tsr_graph_t *g, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = tsr_graph_arena_alloc(g, n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
 
 static uint64_t tsr_key_hash(const char *s)
 {
@@ -60,12 +101,10 @@ void tsr_graph_destroy(tsr_graph_t **gp)
     if (!gp || !*gp)
         return;
     tsr_graph_t *g = *gp;
-    for (int32_t i = 0; i < g->n; i++) {
-        tsr_task_slot_t *t = tsr_graph_slot(g, i);
-        for (int k = 0; k < t->pub.n_outputs; k++)
-            free(t->outputs[k]);
-        free(t->outputs);
-        free(t->key);
+    while (g->arena) {
+        tsr_arena_chunk_t *c = g->arena;
+        g->arena = c->next;
+        free(c);
     }
     for (int32_t b = 0; b < g->n_blocks; b++)
         free(g->blocks[b]);
@@ -85,7 +124,7 @@ tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key)
         int32_t id = g->index[h];
         if (id < 0)
             return -1;
-        if (strcmp(tsr_graph_slot(g, id)->key, key) == 0)
+        if (strcmp(tsr_graph_slot(g, id)->pub.key, key) == 0)
             return id;
     }
 }
@@ -93,7 +132,7 @@ tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key)
 static void tsr_graph_index_put(tsr_graph_t *g, tsr_task_id_t id)
 {
     uint64_t mask = (uint64_t)g->index_cap - 1;
-    uint64_t h = tsr_key_hash(tsr_graph_slot(g, id)->key) & mask;
+    uint64_t h = tsr_key_hash(tsr_graph_slot(g, id)->pub.key) & mask;
     while (g->index[h] >= 0)
         h = (h + 1) & mask;
     g->index[h] = id;
@@ -144,30 +183,20 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
     }
     tsr_task_slot_t *t = tsr_graph_slot(g, g->n);
     memset(t, 0, sizeof *t);
-    t->key = strdup(key);
-    t->outputs = calloc(n_outputs ? (size_t)n_outputs : 1u, sizeof *t->outputs);
-    if (!t->key || !t->outputs) {
-        free(t->key);
-        free(t->outputs);
+    char *kcopy = tsr_graph_arena_strdup(g, key);
+    char **ocopy = tsr_graph_arena_alloc(g, (n_outputs ? (size_t)n_outputs : 1u) * sizeof *ocopy);
+    for (int k = 0; kcopy && ocopy && k < n_outputs; k++)
+        if (!(ocopy[k] = tsr_graph_arena_strdup(g, outputs[k])))
+            ocopy = NULL;
+    if (!kcopy || !ocopy) /* what the arena gave stays there until the graph is destroyed */
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory adding task '%s'", key);
-    }
-    for (int k = 0; k < n_outputs; k++) {
-        t->outputs[k] = strdup(outputs[k]);
-        if (!t->outputs[k]) {
-            for (int m = 0; m < k; m++)
-                free(t->outputs[m]);
-            free(t->outputs);
-            free(t->key);
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory adding task '%s'", key);
-        }
-    }
     t->pub.id = g->n;
     t->pub.type = type;
     t->pub.arg = arg;
-    t->pub.key = t->key;
+    t->pub.key = kcopy;
     t->pub.cost = cost;
     t->pub.n_outputs = n_outputs;
-    t->pub.outputs = (const char *const *)t->outputs;
+    t->pub.outputs = (const char *const *)ocopy;
     t->pub.attempt = 0;
     tsr_graph_index_put(g, g->n);
     if (id)
@@ -182,7 +211,7 @@ tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t
         return tsr_error_set(TSR_ERR_INTERNAL, "dependency %d -> %d names a task that does not exist (%d tasks)",
                              task, dep, g->n);
     if (task == dep)
-        return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' cannot depend on itself", tsr_graph_slot(g, task)->key);
+        return tsr_error_set(TSR_ERR_INTERNAL, "task '%s' cannot depend on itself", tsr_graph_slot(g, task)->pub.key);
     if (g->n_edges == g->cap_edges) {
         int64_t cap = g->cap_edges ? g->cap_edges * 2 : 1024;
         int32_t *e = realloc(g->edges, (size_t)cap * 2 * sizeof *e);
@@ -198,6 +227,14 @@ tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t
 }
 
 int32_t tsr_graph_size(const tsr_graph_t *g) { return g ? g->n : 0; }
+
+size_t tsr_graph_bytes(const tsr_graph_t *g)
+{
+    if (!g)
+        return 0;
+    return sizeof *g + (size_t)g->n_blocks * (sizeof *g->blocks + TSR_GRAPH_BLOCK * sizeof(tsr_task_slot_t)) +
+           (size_t)g->cap_edges * 2 * sizeof *g->edges + (size_t)g->index_cap * sizeof *g->index + g->arena_bytes;
+}
 
 const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id)
 {

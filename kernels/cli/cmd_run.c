@@ -156,7 +156,9 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
     s = tsr_pipeline_run(rt, &o, &sum);
     int code;
     if (rt->role == TSR_ROLE_MASTER) {
-        if (s == TSR_OK) {
+        if (s == TSR_OK && o.plan_only) { /* the driver printed the plan */
+            code = TSR_EXIT_OK;
+        } else if (s == TSR_OK) {
             printf("tessera %s: %d tasks (%d from the journal, %d executed, %d retried) on %d rank%s in %.1f s\n",
                    name, sum.sched.n_tasks, sum.sched.n_skipped, sum.sched.n_executed, sum.sched.n_retried, rt->size,
                    rt->size == 1 ? "" : "s", sum.seconds);

@@ -8,11 +8,15 @@
  */
 #include "kernels/stats/stats.h"
 #include "kernels/pipeline/pipeline.h"
+#include "kernels/pipeline/plan_internal.h"
+
+#include <htslib/khash.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +116,49 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerpri
     return TSR_OK;
 }
 
-/* Check the aligned inputs against the reference before anything runs (master only). */
+/*
+ * The input checks' threads: thread t checks the aligned samples first + t, first + t + n, ... in order and
+ * stops at its first failure. The lowest failing sample over all threads is the one a serial pass would
+ * have stopped at (every sample before it was checked and passed), so the error is the same for any count.
+ */
+#define TSR_CHECK_MAX_THREADS 32
+typedef struct tsr_check_job {
+    const tsr_plan_t *plan;
+    const tsr_ref_t *ref;
+    const int *contigs;
+    int n_contigs, t, n_threads;
+    int failed;                 /* sample index of this thread's first failure, or -1 */
+    tsr_status_t s;
+    char msg[1024];             /* its error line (the error buffer is per thread) */
+} tsr_check_job_t;
+
+static void *tsr_check_thread(void *arg)
+{
+    tsr_check_job_t *j = arg;
+    const tsr_plan_t *plan = j->plan;
+    j->failed = -1;
+    j->s = TSR_OK;
+    for (int i = plan->first_checked + j->t; i < plan->sheet->n_samples; i += j->n_threads) {
+        const tsr_sample_t *smp = &plan->sheet->samples[i];
+        if (smp->kind != TSR_INPUT_ALIGNED)
+            continue;
+        tsr_status_t s = tsr_aln_check(smp->bam, smp->id, j->ref, plan->opts.ref, j->contigs, j->n_contigs,
+                                       !plan->opts.ignore_sm);
+        if (s != TSR_OK) {
+            j->s = s;
+            j->failed = i;
+            snprintf(j->msg, sizeof j->msg, "%s", tsr_error_msg());
+            break;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Check the aligned inputs against the reference before anything runs (master only): each sample's file
+ * opened and its header read, on up to --threads threads (0: one per online core, at most
+ * TSR_CHECK_MAX_THREADS), since at 100,000 samples this is rank 0's longest start-up step.
+ */
 static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
 {
     int any = 0;
@@ -129,11 +175,43 @@ static tsr_status_t tsr_check_inputs(const tsr_plan_t *plan)
         if (n_contigs == 0 || contigs[n_contigs - 1] != plan->regions[r].contig)
             contigs[n_contigs++] = plan->regions[r].contig;
     /* samples of sealed parts (tessera add) were checked by the run that added them, and may have moved */
-    for (int i = plan->first_checked; i < plan->sheet->n_samples && s == TSR_OK; i++) {
-        const tsr_sample_t *smp = &plan->sheet->samples[i];
-        if (smp->kind == TSR_INPUT_ALIGNED)
-            s = tsr_aln_check(smp->bam, smp->id, ref, plan->opts.ref, contigs, n_contigs, !plan->opts.ignore_sm);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_check = plan->sheet->n_samples - plan->first_checked;
+    int n_threads = plan->opts.threads > 0 ? plan->opts.threads : cores > 0 ? (int)cores : 1;
+    if (n_threads > TSR_CHECK_MAX_THREADS)
+        n_threads = TSR_CHECK_MAX_THREADS;
+    if (n_threads > n_check / 64 + 1) /* a small cohort is not worth a thread */
+        n_threads = n_check / 64 + 1;
+    tsr_check_job_t *jobs = s == TSR_OK ? calloc((size_t)n_threads, sizeof *jobs) : NULL;
+    pthread_t *tids = s == TSR_OK ? calloc((size_t)n_threads, sizeof *tids) : NULL;
+    if (s == TSR_OK && (!jobs || !tids))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory checking the inputs");
+    int started = 0;
+    for (int t = 0; s == TSR_OK && t < n_threads; t++) {
+        jobs[t] = (tsr_check_job_t){.plan = plan, .ref = ref, .contigs = contigs, .n_contigs = n_contigs, .t = t,
+                                    .n_threads = n_threads};
+        if (t == 0)
+            continue; /* the calling thread is thread 0 */
+        if (pthread_create(&tids[t], NULL, tsr_check_thread, &jobs[t]) != 0)
+            break; /* fewer threads: those not started are checked below, serially */
+        started = t;
     }
+    if (s == TSR_OK)
+        tsr_check_thread(&jobs[0]);
+    for (int t = 1; t <= started; t++)
+        pthread_join(tids[t], NULL);
+    for (int t = started + 1; s == TSR_OK && t < n_threads; t++)
+        tsr_check_thread(&jobs[t]);
+    int first = -1;
+    for (int t = 0; s == TSR_OK && t < n_threads; t++)
+        if (jobs[t].failed >= 0 && (first < 0 || jobs[t].failed < jobs[first].failed))
+            first = t;
+    if (first >= 0) {
+        tsr_error_clear(); /* thread 0's own failure, if any, is set here and would be kept */
+        s = tsr_error_set(jobs[first].s, "%s", jobs[first].msg);
+    }
+    free(jobs);
+    free(tids);
     free(contigs);
     tsr_ref_close(&ref);
     return s;
@@ -444,13 +522,194 @@ static void tsr_pipeline_teardown(tsr_exec_ctx_t *x)
             x->kernel[k]->teardown(&x->env[k].shared);
 }
 
+/* output directory -> files the graph puts there (--plan-only's file census) */
+KHASH_MAP_INIT_STR(tsr_plan_dirs, int64_t)
+
+/*
+ * --plan-only's census of the graph's outputs: files per top-level folder of DIR (top-level files under
+ * "."), distinct directories, and the most files any one directory gets. Printed on stdout.
+ */
+static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
+{
+    enum { N_TOP = 16 };
+    char top[N_TOP][32];
+    int64_t top_n[N_TOP] = {0}, other = 0, n_files = 0, most = 0;
+    int n_top = 0;
+    khash_t(tsr_plan_dirs) *dirs = kh_init(tsr_plan_dirs);
+    if (!dirs)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
+    tsr_status_t s = TSR_OK;
+    const char *most_dir = "";
+    for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++) {
+        const tsr_task_t *t = tsr_graph_task(g, id);
+        for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
+            const char *o = t->outputs[k], *slash = strchr(o, '/'), *last = strrchr(o, '/');
+            char name[32];
+            snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - o) : 1, slash ? o : ".");
+            int j = 0;
+            while (j < n_top && strcmp(top[j], name))
+                j++;
+            if (j == n_top && n_top < N_TOP)
+                snprintf(top[n_top++], sizeof top[0], "%s", name);
+            if (j < n_top)
+                top_n[j]++;
+            else
+                other++;
+            n_files++;
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%.*s", last ? (int)(last - o) : 1, last ? o : ".");
+            khiter_t it = kh_get(tsr_plan_dirs, dirs, dir);
+            if (it == kh_end(dirs)) {
+                char *key = strdup(dir);
+                int ret = -1;
+                if (key)
+                    it = kh_put(tsr_plan_dirs, dirs, key, &ret);
+                if (ret < 0) {
+                    free(key);
+                    s = tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
+                    break;
+                }
+                kh_val(dirs, it) = 0;
+            }
+            if (++kh_val(dirs, it) > most) {
+                most = kh_val(dirs, it);
+                most_dir = kh_key(dirs, it);
+            }
+        }
+    }
+    if (s == TSR_OK) {
+        printf("tessera plan: files the tasks write: %lld in %d directories (the fullest, %s/, gets %lld):",
+               (long long)n_files, (int)kh_size(dirs), most_dir, (long long)most);
+        for (int j = 0; j < n_top; j++)
+            printf("%s %s %lld", j ? "," : "", top[j], (long long)top_n[j]);
+        if (other)
+            printf(", other %lld", (long long)other);
+        printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
+               "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
+               tsr_graph_size(g) - 1)->key, "cohort") ? ", cohort.h5" : "");
+    }
+    for (khiter_t it = kh_begin(dirs); it != kh_end(dirs); ++it)
+        if (kh_exist(dirs, it))
+            free((char *)kh_key(dirs, it));
+    kh_destroy(tsr_plan_dirs, dirs);
+    return s;
+}
+
+/*
+ * `tessera run --plan-only` on rank 0: the plan, the input checks and the task graph, each timed (wall and
+ * CPU), then tasks per stage, the files the graph's tasks write, and the memory of the plan, of the graph
+ * and of the dispatcher's structures (tsr_sched_master_bytes), with the peak RSS. Writes nothing.
+ */
+static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
+{
+    double t0 = tsr_now(), c0 = tsr_cpu_seconds();
+    tsr_plan_t *plan = NULL;
+    tsr_graph_t *g = NULL;
+    TSR_CALL(tsr_plan_create(o, &plan));
+    double t1 = tsr_now(), c1 = tsr_cpu_seconds();
+    int64_t rss_plan = tsr_peak_rss();
+    tsr_status_t s = tsr_check_inputs(plan);
+    double t2 = tsr_now(), c2 = tsr_cpu_seconds();
+    if (s == TSR_OK)
+        s = tsr_plan_graph(plan, &g);
+    double t3 = tsr_now(), c3 = tsr_cpu_seconds();
+    size_t master = 0;
+    if (s == TSR_OK)
+        s = tsr_sched_master_bytes(g, &master);
+    if (s == TSR_OK) {
+        int64_t n_type[TSR_TASK_N_TYPES] = {0};
+        for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++)
+            n_type[tsr_graph_task(g, id)->type]++;
+        int n_aligned = 0;
+        for (int i = 0; i < plan->sheet->n_samples; i++)
+            n_aligned += plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
+        printf("tessera plan: %d samples (%d aligned, %d FASTQ) in %d batches of <= %d; %d regions in %d units of "
+               "<= %lld bp; %s mode%s; fingerprint %s\n",
+               plan->sheet->n_samples, n_aligned, plan->sheet->n_samples - n_aligned, plan->n_batches,
+               plan->opts.batch_size, plan->n_regions, plan->n_units, (long long)o->shard_size,
+               plan->lowpass ? "lowpass" : "deep", !strcmp(o->mode, "auto") ? " (auto)" : "", plan->fingerprint);
+        static const char *const type_name[TSR_TASK_N_TYPES] = {"align", "call", "joint", "cohort"};
+        printf("tessera plan: %d tasks:", tsr_graph_size(g));
+        for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+            printf("%s %s %lld (%s)", k ? "," : "", type_name[k], (long long)n_type[k],
+                   plan->kernel[k] ? plan->kernel[k] : "-");
+        printf("\n");
+        s = tsr_plan_files_print(g);
+    }
+    if (s == TSR_OK) {
+        size_t sheet_bytes = 0, plan_bytes = tsr_plan_bytes(plan, &sheet_bytes), graph_bytes = tsr_graph_bytes(g);
+        printf("tessera plan: memory: plan %.2f MiB (sheet %.2f MiB), task graph %.2f MiB, dispatcher %.2f MiB; "
+               "peak RSS %.1f MiB after the plan, %.1f MiB in all\n",
+               plan_bytes / 1048576.0, sheet_bytes / 1048576.0, graph_bytes / 1048576.0, master / 1048576.0,
+               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0);
+        printf("tessera plan: time: plan %.2f s (%.2f CPU s), input checks %.2f s (%.2f CPU s), task graph %.2f s "
+               "(%.2f CPU s)\n",
+               t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2);
+        printf("tessera plan: nothing written; %s %s\n", o->outdir,
+               access(o->outdir, F_OK) == 0 ? "left as it was" : "not created");
+    }
+    tsr_graph_destroy(&g);
+    tsr_plan_destroy(&plan);
+    return s;
+}
+
+/*
+ * Plan once (issue 18): rank 0 plans with the inputs (tsr_plan_create: every sample's file opened, --mode
+ * auto's depths measured, FASTQ sizes, the fingerprint); the other ranks read only the sheet's text and the
+ * reference index (tsr_plan_create_as without inputs) and adopt what rank 0 resolved, broadcast as one
+ * small struct and the align slots (one int per sample). So start-up costs O(samples) metadata operations
+ * in all, not O(ranks x samples), and every rank runs rank 0's mode, batch size and fingerprint even where
+ * its own limits differ. Collective on rt->comm; every rank returns the same status.
+ */
+static tsr_status_t tsr_plan_create_once(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_plan_t **out)
+{
+    *out = NULL;
+    int master = rt->role == TSR_ROLE_MASTER;
+    tsr_plan_t *plan = NULL;
+    tsr_status_t s = tsr_comm_agree(rt->comm, master ? tsr_plan_create(o, &plan) : TSR_OK);
+    if (s == TSR_OK && !master)
+        s = tsr_plan_create_as(o, 0, &plan);
+    s = tsr_comm_agree(rt->comm, s);
+    tsr_plan_shared_t sh;
+    if (s == TSR_OK) {
+        if (master)
+            tsr_plan_shared_get(plan, &sh);
+        int rc = MPI_Bcast(&sh, (int)sizeof sh, MPI_BYTE, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the plan");
+        else if (!master && (sh.n_samples != plan->sheet->n_samples || sh.n_parts != plan->n_parts))
+            s = tsr_plan_adopt(plan, &sh, NULL); /* names both counts */
+        s = tsr_comm_agree(rt->comm, s);
+    }
+    if (s == TSR_OK) {
+        int rc = MPI_Bcast(plan->align_slots, sh.n_samples, MPI_INT, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the align slots");
+        else if (!master)
+            s = tsr_plan_adopt(plan, &sh, NULL);
+        s = tsr_comm_agree(rt->comm, s);
+    }
+    if (s != TSR_OK) {
+        tsr_plan_destroy(&plan);
+        return s;
+    }
+    *out = plan;
+    return TSR_OK;
+}
+
 tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_run_summary_t *sum)
 {
+    if (o->plan_only) {
+        memset(sum, 0, sizeof *sum);
+        return tsr_comm_agree(rt->comm, rt->role == TSR_ROLE_MASTER ? tsr_pipeline_plan_report(o) : TSR_OK);
+    }
     double t0 = tsr_now();
     memset(sum, 0, sizeof *sum);
     tsr_plan_t *plan = NULL;
-    tsr_status_t s = tsr_plan_create(o, &plan);
-    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
+    tsr_status_t s = tsr_plan_create_once(rt, o, &plan);
+    if (s != TSR_OK)
+        return s;
+    if (rt->role == TSR_ROLE_MASTER)
         s = tsr_check_inputs(plan);
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_outdir_prepare(o->outdir, plan->fingerprint);

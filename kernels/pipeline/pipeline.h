@@ -113,6 +113,11 @@ typedef struct tsr_run_opts {
      * `tessera run` on the same --out reuses them.
      */
     int align_only;
+    /*
+     * --plan-only: build the plan and the task graph on rank 0, print tasks per stage, the files the layout
+     * will create and the plan's memory, write nothing (kernels/pipeline/driver.c). Not in the fingerprint.
+     */
+    int plan_only;
     const tsr_run_provenance_t *provenance; /* for summary.json; NULL = none recorded (not in the fingerprint) */
     /*
      * `tessera add` (kernels/README.md, N+1): the run's recorded fingerprint (DIR/run.tsv), used as the

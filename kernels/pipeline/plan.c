@@ -53,7 +53,7 @@ tsr_status_t tsr_run_opts_check(const tsr_run_opts_t *o)
  * The sheet parts: opts.samples, then every DIR/samples.d/NNNN.tsv from 0001 that exists (tessera add
  * wrote them), read as one cohort. part_first comes from reading each part's sample count.
  */
-static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
+static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan, int touch_inputs)
 {
     int n = 1, cap = 8;
     char **paths = calloc((size_t)cap, sizeof *paths);
@@ -80,13 +80,13 @@ static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
         n++;
     }
     plan->n_parts = n;
-    int check_from = plan->opts.add_fingerprint ? n - 1 : 0;
+    int check_from = !touch_inputs ? n : plan->opts.add_fingerprint ? n - 1 : 0;
     if (s == TSR_OK && !(plan->part_first = calloc((size_t)n + 1, sizeof *plan->part_first)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    /* each part's size: read the parts one more (they are small) */
+    /* each part's size: read the parts once more (their text only; the inputs are checked below, once) */
     for (int p = 0; s == TSR_OK && p < n; p++) {
         tsr_sheet_t *one = NULL;
-        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], p >= check_from ? 0 : 1, &one);
+        s = tsr_sheet_create_from_parts(1, (const char *const *)&paths[p], 1, &one);
         if (s == TSR_OK)
             plan->part_first[p + 1] = plan->part_first[p] + one->n_samples;
         tsr_sheet_destroy(&one);
@@ -94,7 +94,7 @@ static tsr_status_t tsr_plan_sheet(tsr_plan_t *plan)
     if (s == TSR_OK)
         s = tsr_sheet_create_from_parts(n, (const char *const *)paths, check_from, &plan->sheet);
     if (s == TSR_OK)
-        plan->first_checked = plan->part_first[check_from];
+        plan->first_checked = plan->part_first[check_from < n ? check_from : n];
     for (int p = 0; paths && p < n; p++)
         free(paths[p]);
     free(paths);
@@ -263,7 +263,16 @@ static tsr_status_t tsr_plan_ploidy(tsr_plan_t *plan, const tsr_ref_t *ref)
     return s;
 }
 
-tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
+/* The mode picks each task type's kernel by name; the driver finds them in the registry. */
+static void tsr_plan_kernels(tsr_plan_t *plan)
+{
+    plan->kernel[TSR_TASK_ALIGN] = tsr_kernel_align.name;
+    plan->kernel[TSR_TASK_CALL] = plan->lowpass ? tsr_kernel_lowpass_evidence.name : tsr_kernel_call.name;
+    plan->kernel[TSR_TASK_JOINT] = plan->lowpass ? tsr_kernel_lowpass_discover.name : tsr_kernel_joint.name;
+    plan->kernel[TSR_TASK_COHORT] = tsr_kernel_cohort.name;
+}
+
+tsr_status_t tsr_plan_create_as(const tsr_run_opts_t *o, int touch_inputs, tsr_plan_t **out)
 {
     *out = NULL;
     TSR_CALL(tsr_run_opts_check(o));
@@ -271,23 +280,25 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
     TSR_ALLOC(plan, 1);
     plan->opts = *o;
     tsr_ref_t *ref = NULL;
-    tsr_status_t s = tsr_plan_sheet(plan);
+    tsr_status_t s = tsr_plan_sheet(plan, touch_inputs);
     if (s == TSR_OK)
         s = tsr_ref_open(o->ref, &ref);
     if (s == TSR_OK)
         s = tsr_plan_regions(plan, ref);
     if (s == TSR_OK)
         s = tsr_plan_cut_batches(plan);
-    if (s == TSR_OK)
+    if (s == TSR_OK && touch_inputs)
         s = tsr_plan_mode(plan, ref);
     if (s == TSR_OK)
         s = tsr_plan_ploidy(plan, ref);
     tsr_ref_close(&ref);
-    if (s == TSR_OK && plan->lowpass)
+    if (s == TSR_OK && plan->lowpass && touch_inputs)
         s = tsr_plan_lowpass_batches(plan);
-    if (s == TSR_OK)
+    if (s == TSR_OK && touch_inputs)
         s = tsr_plan_align_units(plan);
-    if (s == TSR_OK && o->mem_per_rank > 0 && !plan->lowpass) {
+    else if (s == TSR_OK && !(plan->align_slots = calloc((size_t)plan->sheet->n_samples + 1, sizeof *plan->align_slots)))
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK && o->mem_per_rank > 0 && !plan->lowpass && touch_inputs) {
         /* a budget that cannot fit is refused here, before any work; what it gives each stage is logged */
         tsr_mem_budget_t b;
         s = tsr_plan_budget(plan, &b);
@@ -297,20 +308,75 @@ tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
                          (long long)(b.base >> 20), (long long)(b.call_need >> 20), o->batch_size,
                          (long long)b.joint_window, (long long)(b.joint_bytes >> 20), (long long)(b.cohort_bytes >> 20));
     }
-    if (s == TSR_OK) {
-        /* the mode picks each task type's kernel by name; the driver finds them in the registry */
-        plan->kernel[TSR_TASK_ALIGN] = tsr_kernel_align.name;
-        plan->kernel[TSR_TASK_CALL] = plan->lowpass ? tsr_kernel_lowpass_evidence.name : tsr_kernel_call.name;
-        plan->kernel[TSR_TASK_JOINT] = plan->lowpass ? tsr_kernel_lowpass_discover.name : tsr_kernel_joint.name;
-        plan->kernel[TSR_TASK_COHORT] = tsr_kernel_cohort.name;
-    }
+    if (s == TSR_OK)
+        tsr_plan_kernels(plan);
     if (s != TSR_OK) {
         tsr_plan_destroy(&plan);
         return s;
     }
-    tsr_plan_fingerprint(plan);
+    if (touch_inputs)
+        tsr_plan_fingerprint(plan);
     *out = plan;
     return TSR_OK;
+}
+
+tsr_status_t tsr_plan_create(const tsr_run_opts_t *o, tsr_plan_t **out)
+{
+    return tsr_plan_create_as(o, 1, out);
+}
+
+tsr_status_t tsr_plan_adopt(tsr_plan_t *plan, const tsr_plan_shared_t *sh, const int *align_slots)
+{
+    if (sh->n_samples != plan->sheet->n_samples || sh->n_parts != plan->n_parts)
+        return tsr_error_set(TSR_ERR_STATE, "%s: rank 0 read %d samples in %d sheet parts, this rank %d in %d; the "
+                             "sheet changed while the run started, or the ranks see different files: rerun",
+                             plan->opts.samples, sh->n_samples, sh->n_parts, plan->sheet->n_samples, plan->n_parts);
+    plan->lowpass = sh->lowpass;
+    snprintf(plan->fingerprint, sizeof plan->fingerprint, "%s", sh->fingerprint);
+    if (align_slots)
+        memcpy(plan->align_slots, align_slots, (size_t)plan->sheet->n_samples * sizeof *align_slots);
+    tsr_plan_kernels(plan);
+    if (sh->batch_size == plan->opts.batch_size)
+        return TSR_OK;
+    plan->opts.batch_size = sh->batch_size;
+    return tsr_plan_cut_batches(plan);
+}
+
+void tsr_plan_shared_get(const tsr_plan_t *plan, tsr_plan_shared_t *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->n_samples = plan->sheet->n_samples;
+    sh->n_parts = plan->n_parts;
+    sh->lowpass = plan->lowpass;
+    sh->batch_size = plan->opts.batch_size;
+    snprintf(sh->fingerprint, sizeof sh->fingerprint, "%s", plan->fingerprint);
+}
+
+/* Bytes of one heap string as glibc holds it: the text, its size word, rounded up to 16. */
+static size_t tsr_heap_str_bytes(const char *s)
+{
+    return s ? (strlen(s) + 1 + 8 + 15) & ~(size_t)15 : 0;
+}
+
+size_t tsr_plan_bytes(const tsr_plan_t *plan, size_t *sheet_bytes)
+{
+    const tsr_sheet_t *sh = plan->sheet;
+    size_t b = sizeof *sh + (size_t)sh->n_samples * (sizeof *sh->samples + sizeof *sh->sample_pop);
+    for (int i = 0; i < sh->n_samples; i++) {
+        const tsr_sample_t *smp = &sh->samples[i];
+        b += tsr_heap_str_bytes(smp->id) + tsr_heap_str_bytes(smp->population) + tsr_heap_str_bytes(smp->bam);
+        b += (size_t)smp->n_lanes * sizeof *smp->lanes;
+        for (int l = 0; l < smp->n_lanes; l++)
+            b += tsr_heap_str_bytes(smp->lanes[l].fastq1) + tsr_heap_str_bytes(smp->lanes[l].fastq2) +
+                 tsr_heap_str_bytes(smp->lanes[l].read_group) + tsr_heap_str_bytes(smp->lanes[l].library);
+    }
+    for (int p = 0; p < sh->n_populations; p++)
+        b += sizeof *sh->populations + tsr_heap_str_bytes(sh->populations[p]);
+    if (sheet_bytes)
+        *sheet_bytes = b;
+    return sizeof *plan + b + (size_t)plan->n_regions * sizeof *plan->regions +
+           (size_t)plan->n_units * sizeof *plan->units + (size_t)plan->n_batches * sizeof *plan->batches +
+           (size_t)sh->n_samples * sizeof *plan->align_slots + (size_t)(plan->n_parts + 1) * sizeof *plan->part_first;
 }
 
 void tsr_plan_destroy(tsr_plan_t **pp)

@@ -95,6 +95,12 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "not match [the --ref path + .mmi when that folder is writable (rebuilt when stale),\n"
      "else DIR/ref.mmi]",
      TSR_RUN_OPT_STR, TSR_OPT(index), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
+    /* not in the fingerprint and not recorded: it runs nothing */
+    {"plan-only", "",
+     "build the plan and task graph (rank 0), check the inputs, print tasks per\n"
+     "stage, the files the run would create and the plan's memory; write nothing\n"
+     "(--out is not created or touched) and exit 0",
+     TSR_RUN_OPT_FLAG, TSR_OPT(plan_only), NULL, NULL, 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
     {"ignore-sm", "",
      "accept an aligned input whose @RG SM is not its sheet sample (or names\n"
      "several samples); without it such a file is refused",
