@@ -127,13 +127,14 @@ static int tsr_interval_cmp(const void *a, const void *b)
 
 /*
  * Positions the outputs can hold (issue 18): BCF and VCF positions are 32-bit (cohort.bcf cannot name a
- * base past 2^31 - 1), and a BAM index (.bai) bins only the first 2^29 bases of a contig, so FASTQ samples
- * aligned into aln/S.bam (--aln-format bam) are refused on a longer contig; CRAM's .crai has no such limit.
+ * base past 2^31 - 1), and a BAM header holds contig lengths up to 2^31 - 1, so FASTQ samples aligned into
+ * aln/S.bam (--aln-format bam) are refused on a longer contig (a contig past the 2^29 bases a .bai bins
+ * is indexed with CSI instead: io/hts_index.h); CRAM is not refused.
  * One line naming the contig, its length and what to do.
  */
 static tsr_status_t tsr_plan_position_limits(const tsr_plan_t *plan, const tsr_ref_t *ref, const tsr_ivec_t *iv)
 {
-    const int64_t bcf_max = INT32_MAX, bai_max = (int64_t)1 << 29;
+    const int64_t bcf_max = INT32_MAX, bam_max = INT32_MAX;
     for (int i = 0; i < iv->n; i++)
         if (iv->v[i].end > bcf_max)
             return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp and --regions reaches base %lld: BCF/VCF "
@@ -146,10 +147,10 @@ static tsr_status_t tsr_plan_position_limits(const tsr_plan_t *plan, const tsr_r
         fastq |= plan->sheet->samples[i].kind == TSR_INPUT_FASTQ;
     const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
     for (int c = 0; fastq && !strcmp(fmt, "bam") && c < tsr_ref_n_contigs(ref); c++)
-        if (tsr_ref_contig_length(ref, c) > bai_max)
-            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp, longer than a BAM index (.bai) can hold "
-                                 "(%lld); use --aln-format cram (its .crai has no limit)", tsr_ref_contig_name(ref, c),
-                                 (long long)tsr_ref_contig_length(ref, c), (long long)bai_max);
+        if (tsr_ref_contig_length(ref, c) > bam_max)
+            return tsr_error_set(TSR_ERR_USAGE, "contig '%s' is %lld bp, longer than a BAM header can hold "
+                                 "(%lld); use --aln-format cram", tsr_ref_contig_name(ref, c),
+                                 (long long)tsr_ref_contig_length(ref, c), (long long)bam_max);
     return TSR_OK;
 }
 

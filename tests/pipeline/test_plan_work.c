@@ -382,7 +382,8 @@ static void test_packed_units(void **state)
 /*
  * Positions past what the outputs hold are refused in one line at planning (issue 18): a 3 Gb contig
  * (only its .fai is read at planning) plans below 2^31 and is refused past it; FASTQ samples aligned into
- * BAM are refused on a contig longer than a .bai holds (2^29).
+ * BAM are refused on a contig longer than a BAM header holds (2^31 - 1), and planned on one between 2^29
+ * and 2^31 (its BAM gets a CSI index, not a .bai).
  */
 static void test_position_limits(void **state)
 {
@@ -422,10 +423,19 @@ static void test_position_limits(void **state)
     o.regions = "chrBig:1-1000000";
     o.aln_format = "bam";
     assert_int_equal(tsr_plan_create(&o, &plan), TSR_ERR_USAGE);
-    assert_non_null(strstr(tsr_error_msg(), "contig 'chrBig' is 3000000000 bp, longer than a BAM index (.bai) can "
-                                            "hold (536870912); use --aln-format cram"));
+    assert_non_null(strstr(tsr_error_msg(), "contig 'chrBig' is 3000000000 bp, longer than a BAM header can "
+                                            "hold (2147483647); use --aln-format cram"));
     tsr_error_clear();
     o.aln_format = "cram";
+    assert_int_equal(tsr_plan_create(&o, &plan), TSR_OK);
+    tsr_plan_destroy(&plan);
+
+    write_file("mid.fa", ">chrMid\nACGT\n");
+    write_file("mid.fa.fai", "chrMid\t1000000000\t8\t60\t61\n");
+    snprintf(ref, sizeof ref, "%s/mid.fa", dir);
+    snprintf(out, sizeof out, "%s/mid", dir);
+    o.regions = "chrMid:900000001-901000000";
+    o.aln_format = "bam";
     assert_int_equal(tsr_plan_create(&o, &plan), TSR_OK);
     tsr_plan_destroy(&plan);
 }
