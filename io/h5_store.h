@@ -122,6 +122,13 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
 /* An evidence partition's (or member's) schema, version, region and sample ids into ev (partition_store.c). */
 struct tsr_evidence;
 tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) TSR_RESULT_USED;
+/*
+ * Check ev's sites read from f (the whole partition, or a window whose first site is the file's site
+ * `first`, which messages count from): kind, allele count against the allele string, and each site's
+ * S x G PL and S x A AD values. TSR_ERR_FORMAT naming the file, site and position.
+ */
+tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const struct tsr_evidence *ev,
+                                       int64_t first) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
                                  int64_t *base) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */

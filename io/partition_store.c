@@ -16,6 +16,8 @@
 #include <zlib.h>
 
 #define TSR_H5_CHUNK 65536
+/* A packed member's datasets up to this size are compact (HDF5 allows up to 64 KiB per object header). */
+#define TSR_H5_COMPACT_BYTES 16384
 
 /* ------------------------------------------------------------ HDF5 layer */
 
@@ -117,19 +119,46 @@ static void tsr_h5_fapl_close(hid_t fapl)
         H5Pclose(fapl);
 }
 
+/*
+ * A packed file's access list: tsr_h5_fapl() with the 1.10 object formats (H5F_LIBVER_LATEST), used by its
+ * every writer (the members after the first reopen it with the same list). A packed file holds hundreds of
+ * small members; the 1.8 formats gave each group a symbol-table B-tree and local heap and each chunked
+ * dataset a v1 B-tree of about 2 KiB (20 KiB of metadata for an empty member), the 1.10 ones keep a
+ * group's links in its header and index a dataset's chunks with a fixed or extensible array. Files stay
+ * readable by HDF5 1.10 and later; unpacked files keep the default formats (and their bytes).
+ */
+static hid_t h5_fapl_packed(void)
+{
+    hid_t fapl = tsr_h5_fapl();
+    if (fapl != H5P_DEFAULT && H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0) {
+        H5Pclose(fapl);
+        return H5I_INVALID_HID;
+    }
+    return fapl == H5P_DEFAULT ? H5I_INVALID_HID : fapl;
+}
+
+static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packed);
+
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
+{
+    return h5_create_file(path, f, 0);
+}
+
+/* packed: `path` is a packed file (member 0 creates it with h5_fapl_packed()) */
+static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packed)
 {
     char base[4096];
     int k = 0, n = 0;
-    if (h5_member_split(path, base, sizeof base, &k, &n) && n > 0) {
+    if (!packed && h5_member_split(path, base, sizeof base, &k, &n) && n > 0) {
         TSR_CALL(h5_set_path(f, base));
         TSR_CALL(tsr_output_tmpname(base, f->tmp, sizeof f->tmp));
         f->n_members = n;
         if (k > 0) { /* members after the first add to the temporary file member 0 created */
             h5_silence(f);
-            hid_t fapl = tsr_h5_fapl();
-            f->id = H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
-            tsr_h5_fapl_close(fapl);
+            hid_t fapl = h5_fapl_packed();
+            f->id = fapl < 0 ? H5I_INVALID_HID : H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
+            if (fapl >= 0)
+                H5Pclose(fapl);
             if (f->id < 0) {
                 h5_restore(f);
                 f->tmp[0] = '\0'; /* not ours to remove: its writer failed or never started */
@@ -138,7 +167,7 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
             }
         }
         if (k == 0)
-            TSR_CALL(tsr_h5_create(base, f));
+            TSR_CALL(h5_create_file(base, f, 1));
         f->n_members = n;
         tsr_status_t s = h5_member_enter(f, k, 1);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
@@ -153,9 +182,10 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
         H5Pclose(fcpl);
         fcpl = H5I_INVALID_HID;
     }
-    hid_t fapl = tsr_h5_fapl();
-    f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    tsr_h5_fapl_close(fapl);
+    hid_t fapl = packed ? h5_fapl_packed() : tsr_h5_fapl();
+    f->id = fcpl < 0 || fapl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    if (fapl >= 0)
+        tsr_h5_fapl_close(fapl);
     if (fcpl >= 0)
         H5Pclose(fcpl);
     if (f->id < 0) {
@@ -446,7 +476,11 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
     hid_t sp = H5Screate_simple(1, dims, maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
-    if (rc >= 0 && (n > 0 || ext)) {
+    /* a packed file's small dataset: stored in its object header (compact), neither chunked nor compressed */
+    int compact = !ext && f->file >= 0 && n > 0 && (size_t)n * H5Tget_size(file_type) <= TSR_H5_COMPACT_BYTES;
+    if (rc >= 0 && compact && H5Pset_layout(dcpl, H5D_COMPACT) < 0)
+        rc = -1;
+    if (rc >= 0 && !compact && (n > 0 || ext)) {
         /* a chunk is compressed whole however little of it is written: small files get small chunks */
         hsize_t chunk[1] = {(hsize_t)(ext ? (f->ext_chunk > 0 ? f->ext_chunk : TSR_H5_CHUNK)
                                           : n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
@@ -798,6 +832,21 @@ tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, tsr_evidence_t *ev)
     return TSR_OK;
 }
 
+tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const tsr_evidence_t *ev, int64_t first)
+{
+    const int64_t ns = ev->n_samples;
+    for (int64_t i = 0; i < ev->n_sites; i++) {
+        int64_t na = ev->n_alleles[i];
+        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
+            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
+            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
+            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
+                                 f->path, (long long)(first + i), (long long)ev->pos[i]);
+    }
+    return TSR_OK;
+}
+
 static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
 {
     TSR_CALL(tsr_partition_read_head(f, ev));
@@ -819,15 +868,7 @@ static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
     TSR_CALL(tsr_h5_check_offsets(f, "/call/ad_offset", ev->ad_off, n, m));
     TSR_CALL(tsr_h5_read(f, "/call/dp", H5T_NATIVE_INT32, n * ns, NULL, (void **)&ev->dp));
     TSR_CALL(tsr_h5_read(f, "/call/strand", H5T_NATIVE_INT32, 2 * ev->ad_off[n], NULL, (void **)&ev->strand));
-    for (int64_t i = 0; i < n; i++) {
-        int64_t na = ev->n_alleles[i];
-        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
-            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
-            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
-            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
-                                 f->path, (long long)i, (long long)ev->pos[i]);
-    }
+    TSR_CALL(tsr_partition_check_sites(f, ev, 0));
 
     TSR_CALL(tsr_h5_read(f, "/refblock/sample", H5T_NATIVE_INT32, -1, &m, (void **)&ev->block_sample));
     ev->n_blocks = m;
