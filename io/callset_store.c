@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define TSR_CALLSET_SCHEMA "tessera-callset"
-#define TSR_CALLSET_VERSION 1 /* low-pass call sets add n_pops, /call/ds, /call/gp, /site/pop_af */
+#define TSR_CALLSET_VERSION 2 /* 2: empty members; low-pass call sets add n_pops, /call/ds, /call/gp, /site/pop_af */
 /* The call-set bytes a window reader or writer aims to hold (tsr_callset_window_sites). */
 #define TSR_CALLSET_WINDOW_BYTES ((int64_t)32 << 20)
 
@@ -95,10 +95,21 @@ static void cs_buf_free(tsr_callset_writer_t *w)
     w->buf_bytes = 0;
 }
 
-/* Write the buffered member: as fixed-size datasets (close), or as extendible ones that later windows extend. */
+/*
+ * Write the buffered member: as fixed-size datasets (close), or as extendible ones that later windows
+ * extend; a member closed without sites is only marked empty (no groups, no datasets).
+ */
 static tsr_status_t cs_flush(tsr_callset_writer_t *w, int ext)
 {
     tsr_status_t s = TSR_OK;
+    if (!ext && w->n_sites == 0) {
+        w->buffered = 0;
+        cs_buf_free(w);
+        return tsr_h5_mark_empty(&w->f);
+    }
+    s = tsr_h5_group(&w->f, "/site");
+    if (s == TSR_OK)
+        s = tsr_h5_group(&w->f, "/call");
     for (int k = 0; k < D_N && s == TSR_OK; k++) {
         if (cs_sets[k].lowpass && !w->lowpass)
             continue;
@@ -145,11 +156,11 @@ tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64
         s = tsr_h5_attr_write_i64(&w->f, "n_samples", n_samples);
     if (s == TSR_OK && lowpass)
         s = tsr_h5_attr_write_i64(&w->f, "n_pops", n_pops);
-    if (s == TSR_OK)
-        s = tsr_h5_group(&w->f, "/site");
-    if (s == TSR_OK)
-        s = tsr_h5_group(&w->f, "/call");
     w->buffered = s == TSR_OK && w->f.file >= 0; /* a packed file's member */
+    if (s == TSR_OK && !w->buffered)
+        s = tsr_h5_group(&w->f, "/site");
+    if (s == TSR_OK && !w->buffered)
+        s = tsr_h5_group(&w->f, "/call");
     for (int k = 0; k < D_N && s == TSR_OK && !w->buffered; k++)
         if (!cs_sets[k].lowpass || lowpass)
             s = tsr_h5_create_ext(&w->f, cs_sets[k].name, cs_type(k));
@@ -322,6 +333,10 @@ static tsr_status_t reader_head(tsr_callset_reader_t *r)
             return tsr_error_set(TSR_ERR_FORMAT, "%s: bad n_pops attribute", f->path);
         r->n_pops = (int32_t)np;
         r->lowpass = 1;
+    }
+    if (tsr_h5_is_empty(f)) { /* a member without sites: no datasets */
+        r->n_sites = 0;
+        return TSR_OK;
     }
     int64_t n_off;
     TSR_CALL(tsr_h5_length(f, "/site/position", H5T_NATIVE_INT64, &r->n_sites));

@@ -18,7 +18,7 @@
 
 /* The evidence partition's schema (io/partition_store.c writes it, io/partition_reader.c reads it too). */
 #define TSR_PARTITION_SCHEMA "tessera-evidence"
-#define TSR_PARTITION_VERSION 2
+#define TSR_PARTITION_VERSION 3 /* 3: empty members, packed files in the 1.10 formats */
 
 typedef struct tsr_h5_file {
     hid_t id;        /* the file, or a packed file's member group (see "Packed files" below) */
@@ -77,6 +77,16 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit) TSR_RESULT_USED;
  * same digest. TSR_ERR_FORMAT when the file or an object cannot be read.
  */
 tsr_status_t tsr_h5_content_sha256(const char *path, unsigned char sha[32]) TSR_RESULT_USED;
+
+/*
+ * An empty member: a packed file's member whose region holds no records carries the root attribute
+ * `empty` = 1 and, besides its attributes (and the evidence's /sample_id), no dataset or group. Mark the
+ * member being written empty / whether the member or file read is. Reading an absent dataset of an empty
+ * member with any or no length expected (tsr_h5_read, _length, _read_range) gives zero elements; readers
+ * of offset arrays (n + 1 entries) check tsr_h5_is_empty first.
+ */
+tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) TSR_RESULT_USED;
+int tsr_h5_is_empty(tsr_h5_file_t *f);
 
 /* Create the groups named (e.g. "/site"), without timestamps. */
 tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name) TSR_RESULT_USED;

@@ -64,6 +64,15 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
     int64_t n_off;
     TSR_CALL(tsr_partition_read_head(f, h));
     const int64_t ns = h->n_samples;
+    TSR_ALLOC(r->c_has, (size_t)ns + 1);
+    TSR_ALLOC(r->c_min_dp, (size_t)ns + 1);
+    TSR_ALLOC(r->c_start, (size_t)ns + 1);
+    TSR_ALLOC(r->c_end, (size_t)ns + 1);
+    if (tsr_h5_is_empty(f)) { /* a member without sites or blocks */
+        TSR_ALLOC(h->pos, 1);
+        h->n_sites = r->n_blocks = 0;
+        return TSR_OK;
+    }
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &h->n_sites, (void **)&h->pos));
     TSR_CALL(tsr_h5_length(f, "/site/allele_offset", H5T_NATIVE_INT64, &n_off));
     if (n_off != h->n_sites + 1)
@@ -74,10 +83,6 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
             return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld is before the site ahead of it", f->path,
                                  (long long)i);
     TSR_CALL(tsr_h5_length(f, "/refblock/sample", H5T_NATIVE_INT32, &r->n_blocks));
-    TSR_ALLOC(r->c_has, (size_t)ns + 1);
-    TSR_ALLOC(r->c_min_dp, (size_t)ns + 1);
-    TSR_ALLOC(r->c_start, (size_t)ns + 1);
-    TSR_ALLOC(r->c_end, (size_t)ns + 1);
     return TSR_OK;
 }
 

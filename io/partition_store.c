@@ -508,11 +508,22 @@ tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, in
     return dataset_write(f, name, mem_type, mem_type, n, data, 0);
 }
 
-/* Open a 1-D dataset, check its type class and size. */
+int tsr_h5_is_empty(tsr_h5_file_t *f) { return H5Aexists(f->id, "empty") > 0; }
+
+tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) { return tsr_h5_attr_write_i64(f, "empty", 1); }
+
+/*
+ * Open a 1-D dataset, check its type class and size. In an empty member (tsr_h5_is_empty) an absent
+ * dataset wanted with any or no elements is *d = H5I_INVALID_HID with *n = 0.
+ */
 static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t cls, int64_t expect, hid_t *d,
                                  int64_t *n)
 {
     *d = H5Dopen2(f->id, h5_name(f, name), H5P_DEFAULT);
+    if (*d < 0 && (expect == -1 || expect == 0) && tsr_h5_is_empty(f)) { /* an empty member: no datasets */
+        *n = 0;
+        return TSR_OK;
+    }
     if (*d < 0)
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
     hid_t ft = H5Dget_type(*d);
@@ -551,14 +562,15 @@ static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hi
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
     herr_t rc = 0;
-    if (n > 0 && ((fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+    if (n > 0 && (d < 0 || (fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
                   (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0))
         rc = -1;
     if (ms >= 0)
         H5Sclose(ms);
     if (fs >= 0)
         H5Sclose(fs);
-    H5Dclose(d);
+    if (d >= 0)
+        H5Dclose(d);
     if (rc < 0) {
         free(buf);
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
@@ -620,7 +632,8 @@ tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 {
     hid_t d;
     TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, n));
-    H5Dclose(d);
+    if (d >= 0)
+        H5Dclose(d);
     return TSR_OK;
 }
 
@@ -646,7 +659,8 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
     int64_t cnt = 0;
     TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, &cnt));
     if (off < 0 || n < 0 || off > cnt || n > cnt - off) {
-        H5Dclose(d);
+        if (d >= 0)
+            H5Dclose(d);
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, elements [%lld, %lld) were wanted",
                              f->path, name, (long long)cnt, (long long)off, (long long)(off + n));
     }
@@ -683,6 +697,8 @@ tsr_status_t tsr_h5_read_strings(tsr_h5_file_t *f, const char *name, int64_t exp
     hid_t d;
     int64_t n = 0;
     TSR_CALL(dataset_open(f, name, H5T_STRING, expect, &d, &n));
+    if (d < 0) /* absent from an empty member */
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
     hid_t ft = H5Dget_type(d);
     size_t w = ft < 0 ? 0 : H5Tget_size(ft);
     int var = ft < 0 ? 1 : H5Tis_variable_str(ft) != 0;
@@ -758,6 +774,8 @@ static tsr_status_t partition_write_body(tsr_h5_file_t *f, const tsr_evidence_t 
     TSR_CALL(tsr_h5_attr_write_i64(f, "end", ev->end));
     TSR_CALL(tsr_h5_attr_write_i64(f, "n_samples", ev->n_samples));
     TSR_CALL(tsr_h5_write_strings(f, "/sample_id", ev->n_samples, (const char *const *)ev->sample_ids));
+    if (f->file >= 0 && n == 0 && nb == 0) /* a packed file's member without records: no other dataset */
+        return tsr_h5_mark_empty(f);
     TSR_CALL(tsr_h5_group(f, "/site"));
     TSR_CALL(tsr_h5_group(f, "/call"));
     TSR_CALL(tsr_h5_group(f, "/refblock"));
@@ -847,10 +865,34 @@ tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const tsr_evidenc
     return TSR_OK;
 }
 
+/* No sites and no blocks: every array allocated (as tsr_h5_read gives them), offsets {0}. */
+static tsr_status_t partition_empty(tsr_evidence_t *ev)
+{
+    ev->n_sites = ev->n_blocks = 0;
+    TSR_ALLOC(ev->pos, 1);
+    TSR_ALLOC(ev->kind, 1);
+    TSR_ALLOC(ev->n_alleles, 1);
+    TSR_ALLOC(ev->allele_off, 1);
+    TSR_ALLOC(ev->allele_blob, 1);
+    TSR_ALLOC(ev->pl_off, 1);
+    TSR_ALLOC(ev->pl, 1);
+    TSR_ALLOC(ev->ad_off, 1);
+    TSR_ALLOC(ev->ad, 1);
+    TSR_ALLOC(ev->dp, 1);
+    TSR_ALLOC(ev->strand, 1);
+    TSR_ALLOC(ev->block_sample, 1);
+    TSR_ALLOC(ev->block_start, 1);
+    TSR_ALLOC(ev->block_end, 1);
+    TSR_ALLOC(ev->block_min_dp, 1);
+    return TSR_OK;
+}
+
 static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
 {
     TSR_CALL(tsr_partition_read_head(f, ev));
     const int64_t ns = ev->n_samples;
+    if (tsr_h5_is_empty(f)) /* a member without records */
+        return partition_empty(ev);
 
     int64_t n, m;
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &n, (void **)&ev->pos));
