@@ -25,6 +25,7 @@ typedef struct tsr_h5_file {
     hid_t file;      /* a member's file (H5I_INVALID_HID when the whole file is open) */
     int member, n_members; /* a member's index and, when writing, the file's member count */
     int64_t ext_chunk; /* elements per chunk of extendible datasets (tsr_h5_create_ext); 0 = 65,536 */
+    int kept;        /* the file is shared through the process's table of open packed files (see below) */
     char path[4096]; /* the final path (what error messages name) */
     char tmp[4096];  /* the temporary name while writing, "" when reading */
     H5E_auto2_t saved_func;
@@ -42,6 +43,12 @@ typedef struct tsr_h5_file {
  * takes absolute names ("/site/pos") and resolves them inside the member.
  * A path without the suffix, or one that names an existing file, is a whole
  * file, so files of unpacked units are byte-identical to before.
+ * Members are read and written one after another, so the process keeps a
+ * few packed files open between them: one being written, by its temporary
+ * name, until its last member; ones being read, by path, inode, size and
+ * modification time (a file rewritten since is opened anew). Once members
+ * were small (empty members, compact datasets), opening and closing the file
+ * per member cost more than the member's own data.
  */
 
 /* Create `path`'s temporary file (or member) for writing. Finish with tsr_h5_finish(). */

@@ -137,6 +137,121 @@ static hid_t h5_fapl_packed(void)
     return fapl == H5P_DEFAULT ? H5I_INVALID_HID : fapl;
 }
 
+/*
+ * Packed files kept open between members (see h5_store.h). A written file's id is taken by the next
+ * member's writer (members are written in order by one writer) and closed when the last member is
+ * finished or a member fails. A read file is shared by the readers of its members (a count of readers; an
+ * unused one is closed when its slot is wanted). Ids still kept at exit are closed by the HDF5 library.
+ */
+#define TSR_H5_KEPT 16
+static struct {
+    hid_t id; /* 0: a free slot */
+    int writing, users;
+    char path[4096]; /* the temporary name when writing */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    unsigned long long used; /* for choosing the least recently used slot */
+} h5_kept[TSR_H5_KEPT];
+static unsigned long long h5_kept_clock;
+static pthread_mutex_t h5_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A free slot, closing the least recently used unused file when none is free; -1 when all are in use. */
+static int h5_kept_slot(void)
+{
+    int best = -1;
+    for (int i = 0; i < TSR_H5_KEPT; i++) {
+        if (h5_kept[i].id <= 0)
+            return i;
+        if (h5_kept[i].users == 0 && (best < 0 || h5_kept[i].used < h5_kept[best].used))
+            best = i;
+    }
+    if (best >= 0) {
+        H5Fclose(h5_kept[best].id);
+        h5_kept[best].id = 0;
+    }
+    return best;
+}
+
+/* The written file kept under `tmp` (its id, now the caller's), or H5I_INVALID_HID. */
+static hid_t h5_kept_take(const char *tmp)
+{
+    hid_t id = H5I_INVALID_HID;
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT; i++)
+        if (h5_kept[i].id > 0 && h5_kept[i].writing && strcmp(h5_kept[i].path, tmp) == 0) {
+            id = h5_kept[i].id;
+            h5_kept[i].id = 0;
+        }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return id;
+}
+
+/* Keep the written file `id` (named tmp) for the next member; 0 when no slot is free (the caller closes it). */
+static int h5_kept_put(const char *tmp, hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    int i = strlen(tmp) < sizeof h5_kept[0].path ? h5_kept_slot() : -1;
+    if (i >= 0) {
+        memset(&h5_kept[i], 0, sizeof h5_kept[i]);
+        h5_kept[i].id = id;
+        h5_kept[i].writing = 1;
+        strcpy(h5_kept[i].path, tmp);
+        h5_kept[i].used = ++h5_kept_clock;
+    }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return i >= 0;
+}
+
+/* The read file kept for `path` as it is now (st), its reader count raised; else H5I_INVALID_HID. */
+static hid_t h5_kept_get(const char *path, const struct stat *st)
+{
+    hid_t id = H5I_INVALID_HID;
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT && id < 0; i++)
+        if (h5_kept[i].id > 0 && !h5_kept[i].writing && h5_kept[i].ino == st->st_ino &&
+            h5_kept[i].dev == st->st_dev && h5_kept[i].size == st->st_size &&
+            h5_kept[i].mtime.tv_sec == st->st_mtim.tv_sec && h5_kept[i].mtime.tv_nsec == st->st_mtim.tv_nsec &&
+            strcmp(h5_kept[i].path, path) == 0) {
+            id = h5_kept[i].id;
+            h5_kept[i].users++;
+            h5_kept[i].used = ++h5_kept_clock;
+        }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return id;
+}
+
+/* Share the read file `id` just opened for `path` (st); 0 when no slot is free (the caller keeps it alone). */
+static int h5_kept_add(const char *path, const struct stat *st, hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    int i = strlen(path) < sizeof h5_kept[0].path ? h5_kept_slot() : -1;
+    if (i >= 0) {
+        memset(&h5_kept[i], 0, sizeof h5_kept[i]);
+        h5_kept[i].id = id;
+        h5_kept[i].users = 1;
+        strcpy(h5_kept[i].path, path);
+        h5_kept[i].dev = st->st_dev;
+        h5_kept[i].ino = st->st_ino;
+        h5_kept[i].size = st->st_size;
+        h5_kept[i].mtime = st->st_mtim;
+        h5_kept[i].used = ++h5_kept_clock;
+    }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return i >= 0;
+}
+
+/* A reader of the kept read file `id` is done with it. */
+static void h5_kept_release(hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT; i++)
+        if (h5_kept[i].id == id && !h5_kept[i].writing && h5_kept[i].users > 0)
+            h5_kept[i].users--;
+    pthread_mutex_unlock(&h5_kept_lock);
+}
+
 static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packed);
 
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
@@ -153,10 +268,13 @@ static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packe
         TSR_CALL(h5_set_path(f, base));
         TSR_CALL(tsr_output_tmpname(base, f->tmp, sizeof f->tmp));
         f->n_members = n;
+        hid_t kept = h5_kept_take(f->tmp); /* left open by the member before (before member 0: a stale one) */
+        if (k == 0 && kept >= 0)
+            H5Fclose(kept);
         if (k > 0) { /* members after the first add to the temporary file member 0 created */
             h5_silence(f);
-            hid_t fapl = h5_fapl_packed();
-            f->id = fapl < 0 ? H5I_INVALID_HID : H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
+            hid_t fapl = kept >= 0 ? H5I_INVALID_HID : h5_fapl_packed();
+            f->id = kept >= 0 ? kept : fapl < 0 ? H5I_INVALID_HID : H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
             if (fapl >= 0)
                 H5Pclose(fapl);
             if (f->id < 0) {
@@ -267,7 +385,15 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     TSR_CALL(member ? h5_seal_check_once(path) : tsr_h5_seal_check(path));
+    struct stat st;
+    if (member && stat(path, &st) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     h5_silence(f);
+    f->id = member ? h5_kept_get(path, &st) : H5I_INVALID_HID;
+    if (f->id >= 0) {
+        f->kept = 1;
+        return TSR_OK;
+    }
     hid_t fapl = tsr_h5_fapl();
     f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     tsr_h5_fapl_close(fapl);
@@ -275,6 +401,7 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
         h5_restore(f);
         return tsr_error_set(TSR_ERR_HDF5, "%s: not an HDF5 file, or truncated", path);
     }
+    f->kept = member && h5_kept_add(path, &st, f->id);
     return TSR_OK;
 }
 
@@ -351,12 +478,20 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
         f->id = f->file;
         f->file = H5I_INVALID_HID;
     }
+    if (f->id >= 0 && f->kept) { /* a read file shared with the readers of its other members */
+        h5_kept_release(f->id);
+        f->id = H5I_INVALID_HID;
+    }
+    /* a member before the last: the file stays open and temporary until the last is written */
+    int more = f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1;
+    if (f->id >= 0 && more && h5_kept_put(f->tmp, f->id))
+        f->id = H5I_INVALID_HID;
     if (f->id >= 0 && H5Fclose(f->id) < 0 && commit)
         s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
     f->id = H5I_INVALID_HID;
     h5_restore(f);
-    if (f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1) {
-        f->tmp[0] = '\0'; /* a member before the last: the file stays temporary until the last is written */
+    if (more && s == TSR_OK) {
+        f->tmp[0] = '\0';
         return TSR_OK;
     }
     if (f->tmp[0] && commit && s == TSR_OK)
