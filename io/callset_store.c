@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define TSR_CALLSET_SCHEMA "tessera-callset"
-#define TSR_CALLSET_VERSION 1 /* low-pass call sets add n_pops, /call/ds, /call/gp, /site/pop_af */
+#define TSR_CALLSET_VERSION 2 /* 2: empty members; low-pass call sets add n_pops, /call/ds, /call/gp, /site/pop_af */
 /* The call-set bytes a window reader or writer aims to hold (tsr_callset_window_sites). */
 #define TSR_CALLSET_WINDOW_BYTES ((int64_t)32 << 20)
 
@@ -39,12 +39,89 @@ static hid_t cs_type(int k)
     }
 }
 
+/*
+ * A packed file's member (a small contig's region, packed by the hundred) is buffered in memory and written
+ * at close as fixed-size datasets (compact when small, io/partition_store.c): creating 15 extendible
+ * chunked datasets per member and appending to them cost more than the rest of the joint task. A member
+ * whose buffer passes TSR_CALLSET_BUFFER_BYTES goes on as a whole file does (extendible datasets, appended
+ * a window at a time), so memory stays bounded; either way the datasets hold the same values.
+ */
+#define TSR_CALLSET_BUFFER_BYTES ((int64_t)4 << 20)
+
 struct tsr_callset_writer {
     tsr_h5_file_t f;
     int lowpass, open;
     int32_t n_samples, n_pops;
     int64_t n_sites, tot[4]; /* appended so far: allele bytes, af values, ad values, pl values */
+    int buffered;            /* a member still held in buf (see TSR_CALLSET_BUFFER_BYTES) */
+    int64_t buf_bytes;
+    struct {
+        char *p;
+        int64_t n, cap; /* elements, bytes allocated */
+    } buf[D_N];
 };
+
+/* Append n elements of dataset k: to its buffer, or to the file's extendible dataset. */
+static tsr_status_t cs_put(tsr_callset_writer_t *w, int k, int64_t n, const void *data)
+{
+    if (!w->buffered)
+        return tsr_h5_append(&w->f, cs_sets[k].name, cs_type(k), n, data);
+    if (n <= 0)
+        return TSR_OK;
+    const int64_t esz = (int64_t)H5Tget_size(cs_type(k)), need = (w->buf[k].n + n) * esz;
+    if (need > w->buf[k].cap) {
+        int64_t cap = w->buf[k].cap ? w->buf[k].cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *p = realloc(w->buf[k].p, (size_t)cap);
+        if (!p)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->f.path);
+        w->buf[k].p = p;
+        w->buf[k].cap = cap;
+    }
+    memcpy(w->buf[k].p + w->buf[k].n * esz, data, (size_t)(n * esz));
+    w->buf[k].n += n;
+    w->buf_bytes += n * esz;
+    return TSR_OK;
+}
+
+static void cs_buf_free(tsr_callset_writer_t *w)
+{
+    for (int k = 0; k < D_N; k++) {
+        free(w->buf[k].p);
+        w->buf[k].p = NULL;
+        w->buf[k].n = w->buf[k].cap = 0;
+    }
+    w->buf_bytes = 0;
+}
+
+/*
+ * Write the buffered member: as fixed-size datasets (close), or as extendible ones that later windows
+ * extend; a member closed without sites is only marked empty (no groups, no datasets).
+ */
+static tsr_status_t cs_flush(tsr_callset_writer_t *w, int ext)
+{
+    tsr_status_t s = TSR_OK;
+    if (!ext && w->n_sites == 0) {
+        w->buffered = 0;
+        cs_buf_free(w);
+        return tsr_h5_mark_empty(&w->f);
+    }
+    s = tsr_h5_group(&w->f, "/site");
+    if (s == TSR_OK)
+        s = tsr_h5_group(&w->f, "/call");
+    for (int k = 0; k < D_N && s == TSR_OK; k++) {
+        if (cs_sets[k].lowpass && !w->lowpass)
+            continue;
+        if (!ext)
+            s = tsr_h5_write(&w->f, cs_sets[k].name, cs_type(k), w->buf[k].n, w->buf[k].p);
+        else if ((s = tsr_h5_create_ext(&w->f, cs_sets[k].name, cs_type(k))) == TSR_OK)
+            s = tsr_h5_append(&w->f, cs_sets[k].name, cs_type(k), w->buf[k].n, w->buf[k].p);
+    }
+    w->buffered = 0;
+    cs_buf_free(w);
+    return s;
+}
 
 tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64_t start, int64_t end,
                                      int32_t n_samples, int lowpass, int32_t n_pops, tsr_callset_writer_t **out)
@@ -79,17 +156,18 @@ tsr_status_t tsr_callset_writer_open(const char *path, const char *contig, int64
         s = tsr_h5_attr_write_i64(&w->f, "n_samples", n_samples);
     if (s == TSR_OK && lowpass)
         s = tsr_h5_attr_write_i64(&w->f, "n_pops", n_pops);
-    if (s == TSR_OK)
+    w->buffered = s == TSR_OK && w->f.file >= 0; /* a packed file's member */
+    if (s == TSR_OK && !w->buffered)
         s = tsr_h5_group(&w->f, "/site");
-    if (s == TSR_OK)
+    if (s == TSR_OK && !w->buffered)
         s = tsr_h5_group(&w->f, "/call");
-    for (int k = 0; k < D_N && s == TSR_OK; k++)
+    for (int k = 0; k < D_N && s == TSR_OK && !w->buffered; k++)
         if (!cs_sets[k].lowpass || lowpass)
             s = tsr_h5_create_ext(&w->f, cs_sets[k].name, cs_type(k));
     /* offsets start with their 0 */
     const int offs[] = {D_AOFF, D_FOFF, D_DOFF, D_POFF};
     for (int k = 0; k < 4 && s == TSR_OK; k++)
-        s = tsr_h5_append(&w->f, cs_sets[offs[k]].name, H5T_NATIVE_INT64, 1, &zero);
+        s = cs_put(w, offs[k], 1, &zero);
     if (s != TSR_OK) {
         tsr_callset_writer_close(&w, 0);
         return s;
@@ -104,7 +182,7 @@ static tsr_status_t append_offsets(tsr_callset_writer_t *w, int k, const int64_t
 {
     for (int64_t i = 0; i < n; i++)
         shifted[i] = off[i + 1] + base;
-    return tsr_h5_append(&w->f, cs_sets[k].name, H5T_NATIVE_INT64, n, shifted);
+    return cs_put(w, k, n, shifted);
 }
 
 tsr_status_t tsr_callset_writer_append(tsr_callset_writer_t *w, const tsr_callset_t *cs)
@@ -120,43 +198,42 @@ tsr_status_t tsr_callset_writer_append(tsr_callset_writer_t *w, const tsr_callse
     int64_t *tmp = malloc((size_t)n * sizeof *tmp);
     if (!tmp)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", w->f.path);
-    tsr_h5_file_t *f = &w->f;
     const int64_t na = cs->allele_off[n], nf = cs->af_off[n], nd = cs->ad_off[n], np = cs->pl_off[n];
-    tsr_status_t s = tsr_h5_append(f, cs_sets[D_POS].name, cs_type(D_POS), n, cs->pos);
+    tsr_status_t s = cs_put(w, D_POS, n, cs->pos);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_NAL].name, cs_type(D_NAL), n, cs->n_alleles);
+        s = cs_put(w, D_NAL, n, cs->n_alleles);
     if (s == TSR_OK)
         s = append_offsets(w, D_AOFF, cs->allele_off, n, w->tot[0], tmp);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_ALLELES].name, cs_type(D_ALLELES), na, cs->allele_blob);
+        s = cs_put(w, D_ALLELES, na, cs->allele_blob);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_QUAL].name, cs_type(D_QUAL), n, cs->qual);
+        s = cs_put(w, D_QUAL, n, cs->qual);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_FILTER].name, cs_type(D_FILTER), n, cs->filter);
+        s = cs_put(w, D_FILTER, n, cs->filter);
     if (s == TSR_OK)
         s = append_offsets(w, D_FOFF, cs->af_off, n, w->tot[1], tmp);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_AF].name, cs_type(D_AF), nf, cs->af);
+        s = cs_put(w, D_AF, nf, cs->af);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_GT].name, cs_type(D_GT), n * ns * 2, cs->gt);
+        s = cs_put(w, D_GT, n * ns * 2, cs->gt);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_GQ].name, cs_type(D_GQ), n * ns, cs->gq);
+        s = cs_put(w, D_GQ, n * ns, cs->gq);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_DP].name, cs_type(D_DP), n * ns, cs->dp);
+        s = cs_put(w, D_DP, n * ns, cs->dp);
     if (s == TSR_OK)
         s = append_offsets(w, D_DOFF, cs->ad_off, n, w->tot[2], tmp);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_AD].name, cs_type(D_AD), nd, cs->ad);
+        s = cs_put(w, D_AD, nd, cs->ad);
     if (s == TSR_OK)
         s = append_offsets(w, D_POFF, cs->pl_off, n, w->tot[3], tmp);
     if (s == TSR_OK)
-        s = tsr_h5_append(f, cs_sets[D_PL].name, cs_type(D_PL), np, cs->pl);
+        s = cs_put(w, D_PL, np, cs->pl);
     if (s == TSR_OK && w->lowpass) {
-        s = tsr_h5_append(f, cs_sets[D_DS].name, cs_type(D_DS), n * ns, cs->ds);
+        s = cs_put(w, D_DS, n * ns, cs->ds);
         if (s == TSR_OK)
-            s = tsr_h5_append(f, cs_sets[D_GP].name, cs_type(D_GP), np, cs->gp);
+            s = cs_put(w, D_GP, np, cs->gp);
         if (s == TSR_OK)
-            s = tsr_h5_append(f, cs_sets[D_POPAF].name, cs_type(D_POPAF), nf * w->n_pops, cs->pop_af);
+            s = cs_put(w, D_POPAF, nf * w->n_pops, cs->pop_af);
     }
     free(tmp);
     if (s == TSR_OK) {
@@ -166,6 +243,8 @@ tsr_status_t tsr_callset_writer_append(tsr_callset_writer_t *w, const tsr_callse
         w->tot[2] += nd;
         w->tot[3] += np;
     }
+    if (s == TSR_OK && w->buffered && w->buf_bytes > TSR_CALLSET_BUFFER_BYTES)
+        s = cs_flush(w, 1);
     return s;
 }
 
@@ -175,7 +254,13 @@ tsr_status_t tsr_callset_writer_close(tsr_callset_writer_t **wp, int commit)
     if (!w)
         return TSR_OK;
     *wp = NULL;
-    tsr_status_t s = w->open ? tsr_h5_finish(&w->f, commit) : TSR_OK;
+    tsr_status_t s = w->open && commit && w->buffered ? cs_flush(w, 0) : TSR_OK;
+    if (w->open) {
+        tsr_status_t c = tsr_h5_finish(&w->f, commit && s == TSR_OK);
+        if (s == TSR_OK)
+            s = c;
+    }
+    cs_buf_free(w);
     free(w);
     return s;
 }
@@ -249,6 +334,10 @@ static tsr_status_t reader_head(tsr_callset_reader_t *r)
         r->n_pops = (int32_t)np;
         r->lowpass = 1;
     }
+    if (tsr_h5_is_empty(f)) { /* a member without sites: no datasets */
+        r->n_sites = 0;
+        return TSR_OK;
+    }
     int64_t n_off;
     TSR_CALL(tsr_h5_length(f, "/site/position", H5T_NATIVE_INT64, &r->n_sites));
     TSR_CALL(tsr_h5_length(f, "/site/allele_offset", H5T_NATIVE_INT64, &n_off));
@@ -278,6 +367,33 @@ tsr_status_t tsr_callset_reader_open(const char *path, tsr_callset_reader_t **ou
 
 int64_t tsr_callset_reader_n_sites(const tsr_callset_reader_t *r) { return r->n_sites; }
 
+/* A window of no sites: every array allocated (never NULL, as tsr_h5_read_range gives), offsets {0}. */
+static tsr_status_t reader_window_empty(const tsr_callset_reader_t *r, tsr_callset_t *cs)
+{
+    TSR_ALLOC(cs->pos, 1);
+    TSR_ALLOC(cs->n_alleles, 1);
+    TSR_ALLOC(cs->allele_off, 1);
+    TSR_ALLOC(cs->allele_blob, 1);
+    TSR_ALLOC(cs->qual, 1);
+    TSR_ALLOC(cs->filter, 1);
+    TSR_ALLOC(cs->af_off, 1);
+    TSR_ALLOC(cs->af, 1);
+    TSR_ALLOC(cs->gt, 1);
+    TSR_ALLOC(cs->gq, 1);
+    TSR_ALLOC(cs->dp, 1);
+    TSR_ALLOC(cs->ad_off, 1);
+    TSR_ALLOC(cs->ad, 1);
+    TSR_ALLOC(cs->pl_off, 1);
+    TSR_ALLOC(cs->pl, 1);
+    if (r->lowpass) {
+        cs->n_pops = r->n_pops;
+        TSR_ALLOC(cs->ds, 1);
+        TSR_ALLOC(cs->gp, 1);
+        TSR_ALLOC(cs->pop_af, 1);
+    }
+    return TSR_OK;
+}
+
 static tsr_status_t reader_window(tsr_callset_reader_t *r, int64_t i0, int64_t i1, tsr_callset_t *cs)
 {
     tsr_h5_file_t *f = &r->f;
@@ -288,8 +404,10 @@ static tsr_status_t reader_window(tsr_callset_reader_t *r, int64_t i0, int64_t i
     cs->end = r->end;
     if (!(cs->contig = strdup(r->contig)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s", f->path);
-    TSR_CALL(tsr_h5_read_range(f, "/site/position", H5T_NATIVE_INT64, i0, n, (void **)&cs->pos));
     cs->n_sites = n;
+    if (n == 0) /* an empty window (a decoy's region): nothing to read, a member's datasets are not opened */
+        return reader_window_empty(r, cs);
+    TSR_CALL(tsr_h5_read_range(f, "/site/position", H5T_NATIVE_INT64, i0, n, (void **)&cs->pos));
     TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&cs->n_alleles));
     TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &cs->allele_off, &ba));
     TSR_CALL(tsr_h5_read_range(f, "/site/alleles", H5T_NATIVE_UINT8, ba, cs->allele_off[n],

@@ -18,13 +18,14 @@
 
 /* The evidence partition's schema (io/partition_store.c writes it, io/partition_reader.c reads it too). */
 #define TSR_PARTITION_SCHEMA "tessera-evidence"
-#define TSR_PARTITION_VERSION 2
+#define TSR_PARTITION_VERSION 3 /* 3: empty members, packed files in the 1.10 formats */
 
 typedef struct tsr_h5_file {
     hid_t id;        /* the file, or a packed file's member group (see "Packed files" below) */
     hid_t file;      /* a member's file (H5I_INVALID_HID when the whole file is open) */
     int member, n_members; /* a member's index and, when writing, the file's member count */
     int64_t ext_chunk; /* elements per chunk of extendible datasets (tsr_h5_create_ext); 0 = 65,536 */
+    int kept;        /* the file is shared through the process's table of open packed files (see below) */
     char path[4096]; /* the final path (what error messages name) */
     char tmp[4096];  /* the temporary name while writing, "" when reading */
     H5E_auto2_t saved_func;
@@ -42,6 +43,12 @@ typedef struct tsr_h5_file {
  * takes absolute names ("/site/pos") and resolves them inside the member.
  * A path without the suffix, or one that names an existing file, is a whole
  * file, so files of unpacked units are byte-identical to before.
+ * Members are read and written one after another, so the process keeps a
+ * few packed files open between them: one being written, by its temporary
+ * name, until its last member; ones being read, by path, inode, size and
+ * modification time (a file rewritten since is opened anew). Once members
+ * were small (empty members, compact datasets), opening and closing the file
+ * per member cost more than the member's own data.
  */
 
 /* Create `path`'s temporary file (or member) for writing. Finish with tsr_h5_finish(). */
@@ -77,6 +84,16 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit) TSR_RESULT_USED;
  * same digest. TSR_ERR_FORMAT when the file or an object cannot be read.
  */
 tsr_status_t tsr_h5_content_sha256(const char *path, unsigned char sha[32]) TSR_RESULT_USED;
+
+/*
+ * An empty member: a packed file's member whose region holds no records carries the root attribute
+ * `empty` = 1 and, besides its attributes (and the evidence's /sample_id), no dataset or group. Mark the
+ * member being written empty / whether the member or file read is. Reading an absent dataset of an empty
+ * member with any or no length expected (tsr_h5_read, _length, _read_range) gives zero elements; readers
+ * of offset arrays (n + 1 entries) check tsr_h5_is_empty first.
+ */
+tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) TSR_RESULT_USED;
+int tsr_h5_is_empty(tsr_h5_file_t *f);
 
 /* Create the groups named (e.g. "/site"), without timestamps. */
 tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name) TSR_RESULT_USED;
@@ -122,6 +139,13 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
 /* An evidence partition's (or member's) schema, version, region and sample ids into ev (partition_store.c). */
 struct tsr_evidence;
 tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) TSR_RESULT_USED;
+/*
+ * Check ev's sites read from f (the whole partition, or a window whose first site is the file's site
+ * `first`, which messages count from): kind, allele count against the allele string, and each site's
+ * S x G PL and S x A AD values. TSR_ERR_FORMAT naming the file, site and position.
+ */
+tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const struct tsr_evidence *ev,
+                                       int64_t first) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
                                  int64_t *base) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */

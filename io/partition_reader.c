@@ -64,6 +64,15 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
     int64_t n_off;
     TSR_CALL(tsr_partition_read_head(f, h));
     const int64_t ns = h->n_samples;
+    TSR_ALLOC(r->c_has, (size_t)ns + 1);
+    TSR_ALLOC(r->c_min_dp, (size_t)ns + 1);
+    TSR_ALLOC(r->c_start, (size_t)ns + 1);
+    TSR_ALLOC(r->c_end, (size_t)ns + 1);
+    if (tsr_h5_is_empty(f)) { /* a member without sites or blocks */
+        TSR_ALLOC(h->pos, 1);
+        h->n_sites = r->n_blocks = 0;
+        return TSR_OK;
+    }
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &h->n_sites, (void **)&h->pos));
     TSR_CALL(tsr_h5_length(f, "/site/allele_offset", H5T_NATIVE_INT64, &n_off));
     if (n_off != h->n_sites + 1)
@@ -74,10 +83,6 @@ static tsr_status_t reader_head(tsr_partition_reader_t *r)
             return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld is before the site ahead of it", f->path,
                                  (long long)i);
     TSR_CALL(tsr_h5_length(f, "/refblock/sample", H5T_NATIVE_INT32, &r->n_blocks));
-    TSR_ALLOC(r->c_has, (size_t)ns + 1);
-    TSR_ALLOC(r->c_min_dp, (size_t)ns + 1);
-    TSR_ALLOC(r->c_start, (size_t)ns + 1);
-    TSR_ALLOC(r->c_end, (size_t)ns + 1);
     return TSR_OK;
 }
 
@@ -113,7 +118,21 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     int64_t ba, bp, bd;
     ev->n_sites = n;
     TSR_ALLOC(ev->pos, (size_t)n + 1);
-    memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
+    if (n > 0)
+        memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
+    if (n <= 0) { /* no sites (a decoy's region): offsets {0}, and a member's datasets are not opened */
+        TSR_ALLOC(ev->kind, 1);
+        TSR_ALLOC(ev->n_alleles, 1);
+        TSR_ALLOC(ev->allele_off, 1);
+        TSR_ALLOC(ev->allele_blob, 1);
+        TSR_ALLOC(ev->pl_off, 1);
+        TSR_ALLOC(ev->pl, 1);
+        TSR_ALLOC(ev->ad_off, 1);
+        TSR_ALLOC(ev->ad, 1);
+        TSR_ALLOC(ev->dp, 1);
+        TSR_ALLOC(ev->strand, 1);
+        return TSR_OK;
+    }
     TSR_CALL(tsr_h5_read_range(f, "/site/kind", H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
     TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
     TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));
@@ -126,16 +145,7 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     TSR_CALL(tsr_h5_read_range(f, "/call/dp", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&ev->dp));
     TSR_CALL(tsr_h5_read_range(f, "/call/strand", H5T_NATIVE_INT32, 2 * bd, 2 * ev->ad_off[n],
                                (void **)&ev->strand));
-    for (int64_t i = 0; i < n; i++) {
-        int64_t na = ev->n_alleles[i];
-        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
-            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
-            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
-            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
-                                 f->path, (long long)(i0 + i), (long long)ev->pos[i]);
-    }
-    return TSR_OK;
+    return tsr_partition_check_sites(f, ev, i0);
 }
 
 /* Buffer the next blocks of the file (the buffer is empty). */

@@ -16,6 +16,8 @@
 #include <zlib.h>
 
 #define TSR_H5_CHUNK 65536
+/* A packed member's datasets up to this size are compact (HDF5 allows up to 64 KiB per object header). */
+#define TSR_H5_COMPACT_BYTES 16384
 
 /* ------------------------------------------------------------ HDF5 layer */
 
@@ -117,19 +119,164 @@ static void tsr_h5_fapl_close(hid_t fapl)
         H5Pclose(fapl);
 }
 
+/*
+ * A packed file's access list: tsr_h5_fapl() with the 1.10 object formats (H5F_LIBVER_LATEST), used by its
+ * every writer (the members after the first reopen it with the same list). A packed file holds hundreds of
+ * small members; the 1.8 formats gave each group a symbol-table B-tree and local heap and each chunked
+ * dataset a v1 B-tree of about 2 KiB (20 KiB of metadata for an empty member), the 1.10 ones keep a
+ * group's links in its header and index a dataset's chunks with a fixed or extensible array. Files stay
+ * readable by HDF5 1.10 and later; unpacked files keep the default formats (and their bytes).
+ */
+static hid_t h5_fapl_packed(void)
+{
+    hid_t fapl = tsr_h5_fapl();
+    if (fapl != H5P_DEFAULT && H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0) {
+        H5Pclose(fapl);
+        return H5I_INVALID_HID;
+    }
+    return fapl == H5P_DEFAULT ? H5I_INVALID_HID : fapl;
+}
+
+/*
+ * Packed files kept open between members (see h5_store.h). A written file's id is taken by the next
+ * member's writer (members are written in order by one writer) and closed when the last member is
+ * finished or a member fails. A read file is shared by the readers of its members (a count of readers; an
+ * unused one is closed when its slot is wanted). Ids still kept at exit are closed by the HDF5 library.
+ */
+#define TSR_H5_KEPT 16
+static struct {
+    hid_t id; /* 0: a free slot */
+    int writing, users;
+    char path[4096]; /* the temporary name when writing */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    unsigned long long used; /* for choosing the least recently used slot */
+} h5_kept[TSR_H5_KEPT];
+static unsigned long long h5_kept_clock;
+static pthread_mutex_t h5_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A free slot, closing the least recently used unused file when none is free; -1 when all are in use. */
+static int h5_kept_slot(void)
+{
+    int best = -1;
+    for (int i = 0; i < TSR_H5_KEPT; i++) {
+        if (h5_kept[i].id <= 0)
+            return i;
+        if (h5_kept[i].users == 0 && (best < 0 || h5_kept[i].used < h5_kept[best].used))
+            best = i;
+    }
+    if (best >= 0) {
+        H5Fclose(h5_kept[best].id);
+        h5_kept[best].id = 0;
+    }
+    return best;
+}
+
+/* The written file kept under `tmp` (its id, now the caller's), or H5I_INVALID_HID. */
+static hid_t h5_kept_take(const char *tmp)
+{
+    hid_t id = H5I_INVALID_HID;
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT; i++)
+        if (h5_kept[i].id > 0 && h5_kept[i].writing && strcmp(h5_kept[i].path, tmp) == 0) {
+            id = h5_kept[i].id;
+            h5_kept[i].id = 0;
+        }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return id;
+}
+
+/* Keep the written file `id` (named tmp) for the next member; 0 when no slot is free (the caller closes it). */
+static int h5_kept_put(const char *tmp, hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    int i = strlen(tmp) < sizeof h5_kept[0].path ? h5_kept_slot() : -1;
+    if (i >= 0) {
+        memset(&h5_kept[i], 0, sizeof h5_kept[i]);
+        h5_kept[i].id = id;
+        h5_kept[i].writing = 1;
+        strcpy(h5_kept[i].path, tmp);
+        h5_kept[i].used = ++h5_kept_clock;
+    }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return i >= 0;
+}
+
+/* The read file kept for `path` as it is now (st), its reader count raised; else H5I_INVALID_HID. */
+static hid_t h5_kept_get(const char *path, const struct stat *st)
+{
+    hid_t id = H5I_INVALID_HID;
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT && id < 0; i++)
+        if (h5_kept[i].id > 0 && !h5_kept[i].writing && h5_kept[i].ino == st->st_ino &&
+            h5_kept[i].dev == st->st_dev && h5_kept[i].size == st->st_size &&
+            h5_kept[i].mtime.tv_sec == st->st_mtim.tv_sec && h5_kept[i].mtime.tv_nsec == st->st_mtim.tv_nsec &&
+            strcmp(h5_kept[i].path, path) == 0) {
+            id = h5_kept[i].id;
+            h5_kept[i].users++;
+            h5_kept[i].used = ++h5_kept_clock;
+        }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return id;
+}
+
+/* Share the read file `id` just opened for `path` (st); 0 when no slot is free (the caller keeps it alone). */
+static int h5_kept_add(const char *path, const struct stat *st, hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    int i = strlen(path) < sizeof h5_kept[0].path ? h5_kept_slot() : -1;
+    if (i >= 0) {
+        memset(&h5_kept[i], 0, sizeof h5_kept[i]);
+        h5_kept[i].id = id;
+        h5_kept[i].users = 1;
+        strcpy(h5_kept[i].path, path);
+        h5_kept[i].dev = st->st_dev;
+        h5_kept[i].ino = st->st_ino;
+        h5_kept[i].size = st->st_size;
+        h5_kept[i].mtime = st->st_mtim;
+        h5_kept[i].used = ++h5_kept_clock;
+    }
+    pthread_mutex_unlock(&h5_kept_lock);
+    return i >= 0;
+}
+
+/* A reader of the kept read file `id` is done with it. */
+static void h5_kept_release(hid_t id)
+{
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; i < TSR_H5_KEPT; i++)
+        if (h5_kept[i].id == id && !h5_kept[i].writing && h5_kept[i].users > 0)
+            h5_kept[i].users--;
+    pthread_mutex_unlock(&h5_kept_lock);
+}
+
+static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packed);
+
 tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
+{
+    return h5_create_file(path, f, 0);
+}
+
+/* packed: `path` is a packed file (member 0 creates it with h5_fapl_packed()) */
+static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packed)
 {
     char base[4096];
     int k = 0, n = 0;
-    if (h5_member_split(path, base, sizeof base, &k, &n) && n > 0) {
+    if (!packed && h5_member_split(path, base, sizeof base, &k, &n) && n > 0) {
         TSR_CALL(h5_set_path(f, base));
         TSR_CALL(tsr_output_tmpname(base, f->tmp, sizeof f->tmp));
         f->n_members = n;
+        hid_t kept = h5_kept_take(f->tmp); /* left open by the member before (before member 0: a stale one) */
+        if (k == 0 && kept >= 0)
+            H5Fclose(kept);
         if (k > 0) { /* members after the first add to the temporary file member 0 created */
             h5_silence(f);
-            hid_t fapl = tsr_h5_fapl();
-            f->id = H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
-            tsr_h5_fapl_close(fapl);
+            hid_t fapl = kept >= 0 ? H5I_INVALID_HID : h5_fapl_packed();
+            f->id = kept >= 0 ? kept : fapl < 0 ? H5I_INVALID_HID : H5Fopen(f->tmp, H5F_ACC_RDWR, fapl);
+            if (fapl >= 0)
+                H5Pclose(fapl);
             if (f->id < 0) {
                 h5_restore(f);
                 f->tmp[0] = '\0'; /* not ours to remove: its writer failed or never started */
@@ -138,7 +285,7 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
             }
         }
         if (k == 0)
-            TSR_CALL(tsr_h5_create(base, f));
+            TSR_CALL(h5_create_file(base, f, 1));
         f->n_members = n;
         tsr_status_t s = h5_member_enter(f, k, 1);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
@@ -153,9 +300,10 @@ tsr_status_t tsr_h5_create(const char *path, tsr_h5_file_t *f)
         H5Pclose(fcpl);
         fcpl = H5I_INVALID_HID;
     }
-    hid_t fapl = tsr_h5_fapl();
-    f->id = fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    tsr_h5_fapl_close(fapl);
+    hid_t fapl = packed ? h5_fapl_packed() : tsr_h5_fapl();
+    f->id = fcpl < 0 || fapl < 0 ? H5I_INVALID_HID : H5Fcreate(f->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    if (fapl >= 0)
+        tsr_h5_fapl_close(fapl);
     if (fcpl >= 0)
         H5Pclose(fcpl);
     if (f->id < 0) {
@@ -237,7 +385,15 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
     if (access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     TSR_CALL(member ? h5_seal_check_once(path) : tsr_h5_seal_check(path));
+    struct stat st;
+    if (member && stat(path, &st) != 0)
+        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     h5_silence(f);
+    f->id = member ? h5_kept_get(path, &st) : H5I_INVALID_HID;
+    if (f->id >= 0) {
+        f->kept = 1;
+        return TSR_OK;
+    }
     hid_t fapl = tsr_h5_fapl();
     f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     tsr_h5_fapl_close(fapl);
@@ -245,6 +401,7 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
         h5_restore(f);
         return tsr_error_set(TSR_ERR_HDF5, "%s: not an HDF5 file, or truncated", path);
     }
+    f->kept = member && h5_kept_add(path, &st, f->id);
     return TSR_OK;
 }
 
@@ -321,12 +478,20 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
         f->id = f->file;
         f->file = H5I_INVALID_HID;
     }
+    if (f->id >= 0 && f->kept) { /* a read file shared with the readers of its other members */
+        h5_kept_release(f->id);
+        f->id = H5I_INVALID_HID;
+    }
+    /* a member before the last: the file stays open and temporary until the last is written */
+    int more = f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1;
+    if (f->id >= 0 && more && h5_kept_put(f->tmp, f->id))
+        f->id = H5I_INVALID_HID;
     if (f->id >= 0 && H5Fclose(f->id) < 0 && commit)
         s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
     f->id = H5I_INVALID_HID;
     h5_restore(f);
-    if (f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1) {
-        f->tmp[0] = '\0'; /* a member before the last: the file stays temporary until the last is written */
+    if (more && s == TSR_OK) {
+        f->tmp[0] = '\0';
         return TSR_OK;
     }
     if (f->tmp[0] && commit && s == TSR_OK)
@@ -446,7 +611,11 @@ static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_
     hid_t sp = H5Screate_simple(1, dims, maxd);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     herr_t rc = (sp < 0 || dcpl < 0) ? -1 : H5Pset_obj_track_times(dcpl, 0);
-    if (rc >= 0 && (n > 0 || ext)) {
+    /* a packed file's small dataset: stored in its object header (compact), neither chunked nor compressed */
+    int compact = !ext && f->file >= 0 && n > 0 && (size_t)n * H5Tget_size(file_type) <= TSR_H5_COMPACT_BYTES;
+    if (rc >= 0 && compact && H5Pset_layout(dcpl, H5D_COMPACT) < 0)
+        rc = -1;
+    if (rc >= 0 && !compact && (n > 0 || ext)) {
         /* a chunk is compressed whole however little of it is written: small files get small chunks */
         hsize_t chunk[1] = {(hsize_t)(ext ? (f->ext_chunk > 0 ? f->ext_chunk : TSR_H5_CHUNK)
                                           : n >= TSR_H5_CHUNK ? TSR_H5_CHUNK : n)};
@@ -474,11 +643,22 @@ tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, in
     return dataset_write(f, name, mem_type, mem_type, n, data, 0);
 }
 
-/* Open a 1-D dataset, check its type class and size. */
+int tsr_h5_is_empty(tsr_h5_file_t *f) { return H5Aexists(f->id, "empty") > 0; }
+
+tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) { return tsr_h5_attr_write_i64(f, "empty", 1); }
+
+/*
+ * Open a 1-D dataset, check its type class and size. In an empty member (tsr_h5_is_empty) an absent
+ * dataset wanted with any or no elements is *d = H5I_INVALID_HID with *n = 0.
+ */
 static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t cls, int64_t expect, hid_t *d,
                                  int64_t *n)
 {
     *d = H5Dopen2(f->id, h5_name(f, name), H5P_DEFAULT);
+    if (*d < 0 && (expect == -1 || expect == 0) && tsr_h5_is_empty(f)) { /* an empty member: no datasets */
+        *n = 0;
+        return TSR_OK;
+    }
     if (*d < 0)
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
     hid_t ft = H5Dget_type(*d);
@@ -517,14 +697,15 @@ static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hi
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
     herr_t rc = 0;
-    if (n > 0 && ((fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+    if (n > 0 && (d < 0 || (fs = H5Dget_space(d)) < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
                   (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dread(d, mem_type, ms, fs, H5P_DEFAULT, buf) < 0))
         rc = -1;
     if (ms >= 0)
         H5Sclose(ms);
     if (fs >= 0)
         H5Sclose(fs);
-    H5Dclose(d);
+    if (d >= 0)
+        H5Dclose(d);
     if (rc < 0) {
         free(buf);
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
@@ -586,7 +767,8 @@ tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 {
     hid_t d;
     TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, n));
-    H5Dclose(d);
+    if (d >= 0)
+        H5Dclose(d);
     return TSR_OK;
 }
 
@@ -612,7 +794,8 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
     int64_t cnt = 0;
     TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), -1, &d, &cnt));
     if (off < 0 || n < 0 || off > cnt || n > cnt - off) {
-        H5Dclose(d);
+        if (d >= 0)
+            H5Dclose(d);
         return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, elements [%lld, %lld) were wanted",
                              f->path, name, (long long)cnt, (long long)off, (long long)(off + n));
     }
@@ -649,6 +832,8 @@ tsr_status_t tsr_h5_read_strings(tsr_h5_file_t *f, const char *name, int64_t exp
     hid_t d;
     int64_t n = 0;
     TSR_CALL(dataset_open(f, name, H5T_STRING, expect, &d, &n));
+    if (d < 0) /* absent from an empty member */
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s is missing", f->path, name);
     hid_t ft = H5Dget_type(d);
     size_t w = ft < 0 ? 0 : H5Tget_size(ft);
     int var = ft < 0 ? 1 : H5Tis_variable_str(ft) != 0;
@@ -724,6 +909,8 @@ static tsr_status_t partition_write_body(tsr_h5_file_t *f, const tsr_evidence_t 
     TSR_CALL(tsr_h5_attr_write_i64(f, "end", ev->end));
     TSR_CALL(tsr_h5_attr_write_i64(f, "n_samples", ev->n_samples));
     TSR_CALL(tsr_h5_write_strings(f, "/sample_id", ev->n_samples, (const char *const *)ev->sample_ids));
+    if (f->file >= 0 && n == 0 && nb == 0) /* a packed file's member without records: no other dataset */
+        return tsr_h5_mark_empty(f);
     TSR_CALL(tsr_h5_group(f, "/site"));
     TSR_CALL(tsr_h5_group(f, "/call"));
     TSR_CALL(tsr_h5_group(f, "/refblock"));
@@ -798,10 +985,49 @@ tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, tsr_evidence_t *ev)
     return TSR_OK;
 }
 
+tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const tsr_evidence_t *ev, int64_t first)
+{
+    const int64_t ns = ev->n_samples;
+    for (int64_t i = 0; i < ev->n_sites; i++) {
+        int64_t na = ev->n_alleles[i];
+        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
+            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
+            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
+            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
+                                 f->path, (long long)(first + i), (long long)ev->pos[i]);
+    }
+    return TSR_OK;
+}
+
+/* No sites and no blocks: every array allocated (as tsr_h5_read gives them), offsets {0}. */
+static tsr_status_t partition_empty(tsr_evidence_t *ev)
+{
+    ev->n_sites = ev->n_blocks = 0;
+    TSR_ALLOC(ev->pos, 1);
+    TSR_ALLOC(ev->kind, 1);
+    TSR_ALLOC(ev->n_alleles, 1);
+    TSR_ALLOC(ev->allele_off, 1);
+    TSR_ALLOC(ev->allele_blob, 1);
+    TSR_ALLOC(ev->pl_off, 1);
+    TSR_ALLOC(ev->pl, 1);
+    TSR_ALLOC(ev->ad_off, 1);
+    TSR_ALLOC(ev->ad, 1);
+    TSR_ALLOC(ev->dp, 1);
+    TSR_ALLOC(ev->strand, 1);
+    TSR_ALLOC(ev->block_sample, 1);
+    TSR_ALLOC(ev->block_start, 1);
+    TSR_ALLOC(ev->block_end, 1);
+    TSR_ALLOC(ev->block_min_dp, 1);
+    return TSR_OK;
+}
+
 static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
 {
     TSR_CALL(tsr_partition_read_head(f, ev));
     const int64_t ns = ev->n_samples;
+    if (tsr_h5_is_empty(f)) /* a member without records */
+        return partition_empty(ev);
 
     int64_t n, m;
     TSR_CALL(tsr_h5_read(f, "/site/position", H5T_NATIVE_INT64, -1, &n, (void **)&ev->pos));
@@ -819,15 +1045,7 @@ static tsr_status_t partition_read_body(tsr_h5_file_t *f, tsr_evidence_t *ev)
     TSR_CALL(tsr_h5_check_offsets(f, "/call/ad_offset", ev->ad_off, n, m));
     TSR_CALL(tsr_h5_read(f, "/call/dp", H5T_NATIVE_INT32, n * ns, NULL, (void **)&ev->dp));
     TSR_CALL(tsr_h5_read(f, "/call/strand", H5T_NATIVE_INT32, 2 * ev->ad_off[n], NULL, (void **)&ev->strand));
-    for (int64_t i = 0; i < n; i++) {
-        int64_t na = ev->n_alleles[i];
-        if (ev->kind[i] > TSR_SITE_INDEL || na < 2 ||
-            tsr_h5_count_alleles(ev->allele_blob, ev->allele_off[i], ev->allele_off[i + 1]) != na ||
-            ev->pl_off[i + 1] - ev->pl_off[i] != ns * (na * (na + 1) / 2) ||
-            ev->ad_off[i + 1] - ev->ad_off[i] != ns * na)
-            return tsr_error_set(TSR_ERR_FORMAT, "%s: site %lld (position %lld) has inconsistent alleles or sizes",
-                                 f->path, (long long)i, (long long)ev->pos[i]);
-    }
+    TSR_CALL(tsr_partition_check_sites(f, ev, 0));
 
     TSR_CALL(tsr_h5_read(f, "/refblock/sample", H5T_NATIVE_INT32, -1, &m, (void **)&ev->block_sample));
     ev->n_blocks = m;

@@ -334,7 +334,14 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
     cs_build_t bld;
     memset(&bld, 0, sizeof bld);
     bld.cs = cs;
-    tsr_status_t s = joint_callset_alloc(cs, window, N);
+    /* the call set holds at most a window of sites, and never more than the batches' records: a region
+       without any (a decoy's, packed by the hundred, issue 18) allocates nothing per sample */
+    int64_t cap = 0;
+    for (int b = 0; b < n_batches && cap < window; b++)
+        cap += tsr_partition_reader_head(rd[b])->n_sites;
+    if (cap > window)
+        cap = window;
+    tsr_status_t s = joint_callset_alloc(cs, cap, N);
     tsr_evidence_t **ev = calloc((size_t)n_batches, sizeof *ev);
     int64_t n_windows = 0;
     if (s == TSR_OK && !ev)
@@ -358,7 +365,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
         for (int b = 0; b < n_batches && s == TSR_OK; b++)
             s = tsr_partition_reader_next(rd[b], lo, bound, &ev[b]);
         if (s == TSR_OK)
-            s = joint_merge(ev, n_batches, ref_seq, N, o, &bld, window, out);
+            s = joint_merge(ev, n_batches, ref_seq, N, o, &bld, cap, out);
         for (int b = 0; b < n_batches; b++)
             tsr_evidence_destroy(&ev[b]);
     }

@@ -102,7 +102,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 7, /* 7: reference blocks by position (streamed by the joint kernel); packed units */
+    .version = 8, /* 8: empty members (evidence format 3); 7: reference blocks by position (streamed by the joint kernel); packed units */
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

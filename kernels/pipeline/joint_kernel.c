@@ -145,7 +145,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 5, /* 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
+    .version = 6, /* 6: empty members (call-set format 2); 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

@@ -162,7 +162,7 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
 
 const tsr_kernel_t tsr_kernel_lowpass_evidence = {
     .name = "lowpass_evidence",
-    .version = 3,
+    .version = 4, /* 4: packed files in the 1.10 formats, small members' datasets compact */
     .init = lp_init,
     .process = lp_evidence_process,
     .destroy = lp_destroy,
@@ -170,7 +170,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 4,
+    .version = 5, /* 5: call sets with empty members (call-set format 2) */
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,

@@ -1,4 +1,5 @@
 /* test_partition_store.c - evidence partition and call-set HDF5 round trips and rejections. */
+#include "io/h5_store.h"
 #include "io/io.h"
 
 #include <setjmp.h>
@@ -541,9 +542,116 @@ static void test_callset_windows(void **state)
     assert_int_equal(tsr_callset_read(p2, &back), TSR_OK);
     assert_callsets_equal(cs, back);
     tsr_callset_destroy(&back);
+
+    /* a packed file (issue 18): member 0 without sites (only marked empty), member 1 buffered in windows */
+    char p3[512], m[600];
+    path_in(p3, sizeof p3, "packed_cs.h5");
+    snprintf(m, sizeof m, "%s#0/2", p3);
+    assert_int_equal(tsr_callset_writer_open(m, "chrUn_x", 0, 500, S, 1, P, &w), TSR_OK);
+    assert_int_equal(tsr_callset_writer_close(&w, 1), TSR_OK);
+    assert_int_equal(access(p3, F_OK), -1); /* not in place before its last member */
+    snprintf(m, sizeof m, "%s#1/2", p3);
+    assert_int_equal(tsr_callset_writer_open(m, cs->contig, cs->start, cs->end, S, 1, P, &w), TSR_OK);
+    for (int64_t i0 = 0; i0 < N; i0 += 3) {
+        tsr_callset_t *win = slice(cs, i0, i0 + 3 < N ? i0 + 3 : N);
+        assert_int_equal(tsr_callset_writer_append(w, win), TSR_OK);
+        tsr_callset_destroy(&win);
+    }
+    assert_int_equal(tsr_callset_writer_close(&w, 1), TSR_OK);
+    assert_int_equal(n_dir_entries(), 3); /* whole.h5, windows.h5, packed_cs.h5: no temporary file left */
+    snprintf(m, sizeof m, "%s#1", p3);
+    assert_int_equal(tsr_callset_read(m, &back), TSR_OK);
+    assert_callsets_equal(cs, back);
+    tsr_callset_destroy(&back);
+    snprintf(m, sizeof m, "%s#0", p3);
+    assert_int_equal(tsr_callset_reader_open(m, &r), TSR_OK);
+    assert_int_equal(tsr_callset_reader_n_sites(r), 0);
+    assert_int_equal(tsr_callset_reader_next(r, 2, &back), TSR_OK); /* one empty window */
+    assert_non_null(back);
+    assert_int_equal(back->n_sites, 0);
+    assert_int_equal(back->n_pops, P);
+    assert_string_equal(back->contig, "chrUn_x");
+    assert_int_equal(back->allele_off[0], 0);
+    assert_int_equal(back->pl_off[0], 0);
+    assert_non_null(back->gp);
+    tsr_callset_destroy(&back);
+    assert_int_equal(tsr_callset_reader_next(r, 2, &back), TSR_OK);
+    assert_null(back);
+    tsr_callset_reader_close(&r);
+    /* the empty member has no datasets; read through the HDF5 layer, a per-site dataset has no elements */
+    tsr_h5_file_t f;
+    int32_t *na_back = NULL;
+    int64_t n_back = -1;
+    assert_int_equal(tsr_h5_open(m, &f), TSR_OK);
+    assert_true(tsr_h5_is_empty(&f));
+    assert_int_equal(tsr_h5_read(&f, "/site/n_alleles", H5T_NATIVE_INT32, -1, &n_back, (void **)&na_back), TSR_OK);
+    assert_int_equal(n_back, 0);
+    free(na_back);
+    assert_int_equal(tsr_h5_read(&f, "/site/allele_offset", H5T_NATIVE_INT64, 1, NULL, (void **)&na_back),
+                     TSR_ERR_FORMAT); /* offsets are never made up */
+    tsr_error_clear();
+    assert_int_equal(tsr_h5_finish(&f, 0), TSR_OK);
+    snprintf(m, sizeof m, "%s#1", p3);
+    assert_int_equal(tsr_h5_open(m, &f), TSR_OK);
+    assert_false(tsr_h5_is_empty(&f));
+    assert_int_equal(tsr_h5_finish(&f, 0), TSR_OK);
     tsr_callset_destroy(&cs);
     unlink(p1);
     unlink(p2);
+    unlink(p3);
+}
+
+/* Evidence members of a packed file: empty ones (attributes and sample ids only) around a full one. */
+static void test_partition_packed(void **state)
+{
+    (void)state;
+    char p[512], m[600];
+    path_in(p, sizeof p, "packed.h5");
+    tsr_evidence_t *full = make_evidence(), *empty, *back = NULL;
+    assert_int_equal(tsr_evidence_create(&empty), TSR_OK);
+    empty->contig = strdup("HLA-A*01:01:01:01");
+    empty->start = 0;
+    empty->end = 3503;
+    empty->n_samples = 2;
+    empty->sample_ids = calloc(2, sizeof *empty->sample_ids);
+    empty->sample_ids[0] = strdup("S1");
+    empty->sample_ids[1] = strdup("S2");
+    for (int k = 0; k < 3; k++) {
+        snprintf(m, sizeof m, "%s#%d/3", p, k);
+        assert_int_equal(tsr_partition_write(m, k == 1 ? full : empty), TSR_OK);
+    }
+    assert_int_equal(n_dir_entries(), 1); /* no temporary file left */
+    int members = 0;
+    assert_int_equal(tsr_partition_members(p, &members), TSR_OK);
+    assert_int_equal(members, 3);
+    for (int k = 0; k < 3; k++) {
+        snprintf(m, sizeof m, "%s#%d", p, k);
+        assert_int_equal(tsr_partition_read(m, &back), TSR_OK);
+        assert_evidence_equal(k == 1 ? full : empty, back);
+        tsr_evidence_destroy(&back);
+        tsr_h5_file_t f;
+        assert_int_equal(tsr_h5_open(m, &f), TSR_OK);
+        assert_int_equal(tsr_h5_is_empty(&f), k != 1);
+        assert_int_equal(tsr_h5_finish(&f, 0), TSR_OK);
+    }
+    /* the windowed reader: an empty member gives one window of nothing, the full one its sites and blocks */
+    for (int k = 0; k < 2; k++) {
+        tsr_partition_reader_t *r = NULL;
+        snprintf(m, sizeof m, "%s#%d", p, k);
+        assert_int_equal(tsr_partition_reader_open(m, &r), TSR_OK);
+        const tsr_evidence_t *h = tsr_partition_reader_head(r);
+        assert_int_equal(h->n_sites, k == 1 ? full->n_sites : 0);
+        assert_string_equal(h->sample_ids[1], k == 1 ? "s2" : "S2");
+        assert_int_equal(tsr_partition_reader_next(r, h->start, h->end, &back), TSR_OK);
+        assert_int_equal(back->n_sites, k == 1 ? full->n_sites : 0);
+        assert_int_equal(back->n_blocks, k == 1 ? full->n_blocks : 0);
+        assert_int_equal(back->ad_off[back->n_sites], k == 1 ? full->ad_off[full->n_sites] : 0);
+        tsr_evidence_destroy(&back);
+        tsr_partition_reader_close(&r);
+    }
+    tsr_evidence_destroy(&full);
+    tsr_evidence_destroy(&empty);
+    unlink(p);
 }
 
 int main(void)
@@ -554,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_partition_rejects_bad_files),
         cmocka_unit_test(test_callset_round_trip),
         cmocka_unit_test(test_callset_windows),
+        cmocka_unit_test(test_partition_packed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
