@@ -231,7 +231,8 @@ tsr_status_t tsr_call_walk_sample(const char *path, const char *contig, int64_t 
 typedef struct pass1_ctx {
     const tsr_call_opts_t *o;
     int64_t start, end, ref_len;
-    int32_t *cnt;      /* 4 per position */
+    int32_t *cnt;      /* 4 per position; made at the first read (a region without reads costs no pass over it) */
+    int64_t seen_lo, seen_hi; /* the span of positions some read counted at: the only ones the caller scans */
     uint16_t *depth;
     read_view_t all;   /* every event seen, as a growing list (base arrays unused) */
 } pass1_ctx_t;
@@ -243,6 +244,12 @@ static int pass1_read(void *vctx, const read_view_t *v)
     int64_t hi = v->rend < c->end ? v->rend : c->end;
     if (lo < v->skip_before)
         lo = v->skip_before;
+    if (lo < hi && !c->cnt && !(c->cnt = calloc((size_t)(c->end - c->start) * 4, sizeof *c->cnt)))
+        return -1;
+    if (lo < hi && lo < c->seen_lo)
+        c->seen_lo = lo;
+    if (lo < hi && hi > c->seen_hi)
+        c->seen_hi = hi;
     for (int64_t p = lo; p < hi; p++) {
         int b = v->base[p - v->rstart];
         if (b >= 0 && b < 4 && v->qual[p - v->rstart] >= c->o->min_baseq) {
@@ -313,21 +320,22 @@ tsr_status_t tsr_call_sample_scan_run(const char *path, const char *contig, int6
     c.start = start;
     c.end = end;
     c.ref_len = ref_len;
-    c.cnt = calloc((size_t)(L ? L : 1) * 4, sizeof *c.cnt);
+    c.seen_lo = end;
+    c.seen_hi = start;
     out->depth = calloc((size_t)(L ? L : 1), sizeof *out->depth);
     out->altmask = calloc((size_t)(L ? L : 1), 1);
     c.depth = out->depth;
     read_view_t v;
     memset(&v, 0, sizeof v);
     tsr_status_t s = TSR_OK;
-    if (!c.cnt || !out->depth || !out->altmask)
+    if (!out->depth || !out->altmask)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory scanning %s", path);
     ref_span_t rs = {ref_seq, start, ref_len};
     if (s == TSR_OK)
         s = tsr_call_walk_sample(path, contig, start, end, &rs, o, &v, pass1_read, &c);
     tsr_call_read_view_free(&v);
     int64_t m_alt = 0;
-    for (int64_t p = 0; s == TSR_OK && p < L; p++) {
+    for (int64_t p = c.seen_lo - start; s == TSR_OK && p < c.seen_hi - start; p++) {
         int rb = seq_nt16_int[seq_nt16_table[(unsigned char)ref_seq[p]]];
         int dp = out->depth[p];
         for (int b = 0; b < 4 && rb < 4; b++) {
