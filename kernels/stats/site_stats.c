@@ -373,16 +373,20 @@ int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops)
 
 static int put_int(tsr_str_t *s, int64_t v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
-    return tsr_str_putn(s, b, (size_t)n);
+    char b[TSR_NUM_FORMAT_MAX];
+    return tsr_str_putn(s, b, (size_t)tsr_num_format_int(b, v));
 }
 
-/* A real number with `fmt`, or "." for NaN. */
-static int put_real(tsr_str_t *s, const char *fmt, double v)
+/* How a real column is printed: printf's %g, %.9g or %.6f (num_format.c writes the same text). */
+enum real_fmt { FMT_G, FMT_G9, FMT_F6 };
+
+/* A real number as `fmt`, or "." for NaN. */
+static int put_real(tsr_str_t *s, enum real_fmt fmt, double v)
 {
-    char b[48];
-    int n = isnan(v) ? snprintf(b, sizeof b, ".") : snprintf(b, sizeof b, fmt, v);
+    if (isnan(v))
+        return tsr_str_putn(s, ".", 1);
+    char b[TSR_NUM_FORMAT_MAX];
+    int n = fmt == FMT_F6 ? tsr_num_format_fixed(b, v, 6) : tsr_num_format_g(b, v, fmt == FMT_G9 ? 9 : 6);
     return tsr_str_putn(s, b, (size_t)n);
 }
 
@@ -397,8 +401,8 @@ static int put_alts_int(tsr_str_t *s, int n_alt, const int32_t *iv)
     return e;
 }
 
-/* One per-ALT column of reals (float `fv`, else double `dv`) printed with `fmt`. */
-static int put_alts_real(tsr_str_t *s, int n_alt, const char *fmt, const float *fv, const double *dv)
+/* One per-ALT column of reals (float `fv`, else double `dv`) printed as `fmt`. */
+static int put_alts_real(tsr_str_t *s, int n_alt, enum real_fmt fmt, const float *fv, const double *dv)
 {
     int e = tsr_str_putn(s, "\t", 1);
     if (n_alt == 0)
@@ -416,14 +420,14 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
         const size_t o = (size_t)g * (size_t)na;
         e |= put_alts_int(s, na, st->ac + o);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->an[g]);
-        e |= put_alts_real(s, na, "%g", st->af + o, NULL);
+        e |= put_alts_real(s, na, FMT_G, st->af + o, NULL);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->ns[g]);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->nhet[g]);
         e |= put_alts_int(s, na, st->nhomalt + o);
-        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%g", st->f_missing[g]);
-        e |= put_alts_real(s, na, "%.9g", NULL, st->hwe + o);
-        e |= put_alts_real(s, na, "%.9g", NULL, st->exchet + o);
-        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%.6f", st->inbreeding[g]);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, FMT_G, st->f_missing[g]);
+        e |= put_alts_real(s, na, FMT_G9, NULL, st->hwe + o);
+        e |= put_alts_real(s, na, FMT_G9, NULL, st->exchet + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, FMT_F6, st->inbreeding[g]);
     }
     return e ? -1 : 0;
 }

@@ -43,4 +43,18 @@ int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_a
  */
 int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip);
 
+/* ------------------------------------------------ number text (num_format.c) */
+
+/*
+ * The text snprintf gives for "%" PRId64, "%.<prec>g" and "%.<prec>f", written
+ * faster: at b (at least TSR_NUM_FORMAT_MAX bytes), NUL-terminated; returns
+ * the length. Equal to snprintf for every input (inputs the fast path cannot
+ * vouch for go through snprintf); "%f" text longer than TSR_NUM_FORMAT_MAX - 1
+ * is cut there.
+ */
+#define TSR_NUM_FORMAT_MAX 64
+int tsr_num_format_int(char *b, int64_t v);
+int tsr_num_format_g(char *b, double v, int prec);
+int tsr_num_format_fixed(char *b, double v, int prec);
+
 #endif /* TSR_STATS_INTERNAL_H */

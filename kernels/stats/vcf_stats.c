@@ -457,20 +457,20 @@ static tsr_status_t write_site(tsr_vcf_stats_t *vs, FILE *fp)
 {
     bcf1_t *r = vs->rec;
     tsr_str_t *s = &vs->line;
-    char b[64];
+    char b[TSR_NUM_FORMAT_MAX];
     s->l = 0;
-    int e = put_str(s, bcf_seqname(vs->hdr, r));
-    snprintf(b, sizeof b, "\t%" PRId64 "\t", (int64_t)r->pos + 1);
-    e |= put_str(s, b) | put_str(s, r->d.allele[0]) | tsr_str_putn(s, "\t", 1);
+    int e = put_str(s, bcf_seqname(vs->hdr, r)) | tsr_str_putn(s, "\t", 1);
+    e |= tsr_str_putn(s, b, (size_t)tsr_num_format_int(b, (int64_t)r->pos + 1)) | tsr_str_putn(s, "\t", 1);
+    e |= put_str(s, r->d.allele[0]) | tsr_str_putn(s, "\t", 1);
     for (int a = 1; a < r->n_allele; a++)
         e |= (a > 1 ? tsr_str_putn(s, ",", 1) : 0) | put_str(s, r->d.allele[a]);
     if (r->n_allele < 2)
         e |= tsr_str_putn(s, ".", 1);
     if (bcf_float_is_missing(r->qual))
-        snprintf(b, sizeof b, "\t.\t");
+        e |= tsr_str_putn(s, "\t.\t", 3);
     else
-        snprintf(b, sizeof b, "\t%g\t", (double)r->qual);
-    e |= put_str(s, b);
+        e |= tsr_str_putn(s, "\t", 1) | tsr_str_putn(s, b, (size_t)tsr_num_format_g(b, (double)r->qual, 6)) |
+             tsr_str_putn(s, "\t", 1);
     if (r->d.n_flt == 0)
         e |= tsr_str_putn(s, ".", 1);
     for (int f = 0; f < r->d.n_flt; f++)
