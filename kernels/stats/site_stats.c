@@ -64,8 +64,9 @@ int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, doubl
     const int64_t rare = nref < nalt ? nref : nalt, ngt = n / 2;
     if (nhet > rare || ((rare ^ nhet) & 1))
         return -1;
-    for (int64_t h = 0; h <= rare; h++)
-        probs[h] = 0.0;
+    /* Only het counts of rare's parity are possible: the loops below visit those alone (the others'
+       zeros would add nothing to either sum). */
+    const int64_t h0 = rare & 1;
     /* The most likely het count is near rare * common / n; keep its parity. */
     int64_t mid = (int64_t)((double)rare * (double)(n - rare) / (double)n);
     if ((mid ^ rare) & 1)
@@ -87,13 +88,13 @@ int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, doubl
         hom_r--;
         hom_c--;
     }
-    for (int64_t h = 0; h <= rare; h++)
+    for (int64_t h = h0; h <= rare; h += 2)
         probs[h] /= sum;
     double exc = 0.0;
-    for (int64_t h = nhet; h <= rare; h++)
+    for (int64_t h = nhet; h <= rare; h += 2)
         exc += probs[h];
     double two = 0.0;
-    for (int64_t h = 0; h <= rare; h++)
+    for (int64_t h = h0; h <= rare; h += 2)
         if (probs[h] <= probs[nhet])
             two += probs[h];
     *p_exchet = exc;
@@ -320,6 +321,34 @@ static void finish_group(tsr_site_stats_t *st, int g, int n)
     st->inbreeding[g] = expected > 0 ? 1.0 - (double)st->nhet[g] / expected : NAN;
 }
 
+/*
+ * A population whose counts equal the cohort's (one population holding every
+ * sample, as `tessera stats` without --populations has): copy the cohort's
+ * finished statistics, which finish_group would compute again from the same
+ * integers. Returns 1 when copied.
+ */
+static int same_as_cohort(tsr_site_stats_t *st, int g, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const size_t A = (size_t)n, gA = (size_t)g * A, na = (size_t)(n - 1), o = (size_t)g * na;
+    if (st->n_samples[g] != st->n_samples[0] || st->an[g] != st->an[0] || st->ns[g] != st->ns[0] ||
+        st->nhet[g] != st->nhet[0] || st->nhomalt_any[g] != st->nhomalt_any[0] || sc->n_dip[g] != sc->n_dip[0] ||
+        memcmp(sc->cnt_het + gA, sc->cnt_het, A * sizeof *sc->cnt_het) ||
+        memcmp(sc->cnt_hom + gA, sc->cnt_hom, A * sizeof *sc->cnt_hom) ||
+        memcmp(sc->cnt_one + gA, sc->cnt_one, A * sizeof *sc->cnt_one))
+        return 0;
+    st->f_missing[g] = st->f_missing[0];
+    st->inbreeding[g] = st->inbreeding[0];
+    memcpy(st->ac + o, st->ac, na * sizeof *st->ac);
+    memcpy(st->ac_het + o, st->ac_het, na * sizeof *st->ac_het);
+    memcpy(st->ac_hom + o, st->ac_hom, na * sizeof *st->ac_hom);
+    memcpy(st->nhomalt + o, st->nhomalt, na * sizeof *st->nhomalt);
+    memcpy(st->af + o, st->af, na * sizeof *st->af);
+    memcpy(st->hwe + o, st->hwe, na * sizeof *st->hwe);
+    memcpy(st->exchet + o, st->exchet, na * sizeof *st->exchet);
+    return 1;
+}
+
 int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles)
 {
     return tsr_site_stats_compute_path(st, gt, n_alleles, 0);
@@ -353,7 +382,8 @@ int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_a
     if (rc != 0)
         return rc;
     for (int g = 0; g < G; g++)
-        finish_group(st, g, n);
+        if (g == 0 || !same_as_cohort(st, g, n))
+            finish_group(st, g, n);
     return 0;
 }
 
