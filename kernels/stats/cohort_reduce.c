@@ -266,20 +266,32 @@ tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *a
     return tsr_cohort_acc_add_site_af(acc, alleles, n_alleles, gt, dp, NULL);
 }
 
-tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
-                                        const int32_t *gt, const int32_t *dp, const float *af)
+int tsr_gt_list_not_homref(const int32_t *gt, int n_samples, int *nz)
 {
-    const int S = acc->n_samples, P = acc->n_pops, n_alt = n_alleles - 1;
-    if (n_alleles < 1)
-        return tsr_error_set(TSR_ERR_FORMAT, "a site without alleles");
-    /* The samples whose call is not hom-ref (both allele indices 0: eight zero bytes), without a branch. */
-    int *nz = acc->nz, m = 0;
-    for (int j = 0; j < S; j++) {
+    int m = 0;
+    for (int j = 0; j < n_samples; j++) { /* both allele indices 0: eight zero bytes; no branch */
         uint64_t pair;
         memcpy(&pair, gt + 2 * j, sizeof pair);
         nz[m] = j;
         m += pair != 0;
     }
+    return m;
+}
+
+tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                        const int32_t *gt, const int32_t *dp, const float *af)
+{
+    int m = tsr_gt_list_not_homref(gt, acc->n_samples, acc->nz);
+    return tsr_cohort_acc_add_site_listed(acc, alleles, n_alleles, gt, dp, af, acc->nz, m);
+}
+
+tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                            const int32_t *gt, const int32_t *dp, const float *af, const int *nz,
+                                            int m)
+{
+    const int S = acc->n_samples, P = acc->n_pops, n_alt = n_alleles - 1;
+    if (n_alleles < 1)
+        return tsr_error_set(TSR_ERR_FORMAT, "a site without alleles");
     for (int k = 0; k < m; k++)
         for (int h = 0; h < 2; h++)
             if (gt[2 * nz[k] + h] >= n_alleles)

@@ -46,6 +46,7 @@ struct tsr_site_stats_scratch {
     double *lik;               /* low-pass: 3 likelihoods per sample */
     int32_t *depth;            /* low-pass: their read counts */
     int *bucket;               /* per sample: its population, or n_pops for none */
+    int32_t *bucket_n;         /* per bucket: its number of samples */
     int32_t *hist;             /* per bucket x genotype class, TSR_STATS_HIST_MAX cells each */
 };
 
@@ -114,6 +115,7 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->lik);
         free(st->scratch->depth);
         free(st->scratch->bucket);
+        free(st->scratch->bucket_n);
         free(st->scratch->hist);
         free(st->scratch);
     }
@@ -168,7 +170,8 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
     sc->n_dip = malloc(G * sizeof *sc->n_dip);
     sc->bucket = malloc(((size_t)n_samples + 1) * sizeof *sc->bucket);
     sc->hist = malloc(G * TSR_STATS_HIST_MAX * sizeof *sc->hist);
-    if (!sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
+    sc->bucket_n = calloc(G, sizeof *sc->bucket_n);
+    if (!sc->bucket_n || !sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
         !st->f_missing || !st->inbreeding || !sc->n_dip) {
         stats_free(st);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
@@ -181,6 +184,7 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
         }
         sc->sample_pop[j] = p;
         sc->bucket[j] = p >= 0 ? p : n_pops;
+        sc->bucket_n[sc->bucket[j]]++;
         st->n_samples[0]++;
         if (p >= 0)
             st->n_samples[1 + p]++;
@@ -258,22 +262,36 @@ static int count_generic(tsr_site_stats_t *st, const int32_t *gt, int n)
     return 0;
 }
 
-/* The histogram pass: (n + 1)^2 <= TSR_STATS_HIST_MAX. */
-static int count_hist(tsr_site_stats_t *st, const int32_t *gt, int n)
+/* The histogram pass: (n + 1)^2 <= TSR_STATS_HIST_MAX; only the `m` samples `nz` when nz is not NULL. */
+static int count_hist(tsr_site_stats_t *st, const int32_t *gt, int n, const int *nz, int m)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int K = n + 1, C = K * K, B = sc->n_pops + 1;
     int32_t *hist = sc->hist;
     const int *bucket = sc->bucket;
     memset(hist, 0, (size_t)B * (size_t)C * sizeof *hist);
-    for (int j = 0; j < sc->n_samples; j++) {
-        int32_t a = gt[2 * j], b = gt[2 * j + 1];
-        if (a >= n || b >= n)
-            return -1 - j;
-        a |= a >> 31; /* any negative value -> -1 */
-        b |= b >> 31;
-        hist[bucket[j] * C + (a + 1) * K + b + 1]++;
-    }
+    if (nz) { /* hom-ref cells from the bucket sizes; the listed samples move out of them */
+        for (int p = 0; p < B; p++)
+            hist[p * C + K + 1] = sc->bucket_n[p];
+        for (int k = 0; k < m; k++) {
+            const int j = nz[k];
+            int32_t a = gt[2 * j], b = gt[2 * j + 1];
+            if (a >= n || b >= n)
+                return -1 - j;
+            a |= a >> 31;
+            b |= b >> 31;
+            hist[bucket[j] * C + K + 1]--;
+            hist[bucket[j] * C + (a + 1) * K + b + 1]++;
+        }
+    } else
+        for (int j = 0; j < sc->n_samples; j++) {
+            int32_t a = gt[2 * j], b = gt[2 * j + 1];
+            if (a >= n || b >= n)
+                return -1 - j;
+            a |= a >> 31; /* any negative value -> -1 */
+            b |= b >> 31;
+            hist[bucket[j] * C + (a + 1) * K + b + 1]++;
+        }
     for (int p = 0; p < B; p++) {
         const int32_t *h = hist + (size_t)p * C;
         for (int c = 0; c < C; c++) {
@@ -321,6 +339,8 @@ static void finish_group(tsr_site_stats_t *st, int g, int n)
     st->inbreeding[g] = expected > 0 ? 1.0 - (double)st->nhet[g] / expected : NAN;
 }
 
+static int compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample, const int *nz, int m);
+
 /*
  * A population whose counts equal the cohort's (one population holding every
  * sample, as `tessera stats` without --populations has): copy the cohort's
@@ -351,10 +371,20 @@ static int same_as_cohort(tsr_site_stats_t *st, int g, int n)
 
 int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles)
 {
-    return tsr_site_stats_compute_path(st, gt, n_alleles, 0);
+    return compute(st, gt, n_alleles, 0, NULL, 0);
 }
 
 int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample)
+{
+    return compute(st, gt, n_alleles, per_sample, NULL, 0);
+}
+
+int tsr_site_stats_compute_listed(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, const int *nz, int m)
+{
+    return compute(st, gt, n_alleles, 0, nz, m);
+}
+
+static int compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample, const int *nz, int m)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int n = n_alleles < 1 ? 1 : n_alleles, G = st->n_groups;
@@ -378,7 +408,8 @@ int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_a
     memset(sc->cnt_one, 0, GA * sizeof *sc->cnt_one);
     for (int g = 0; g < G; g++)
         st->an[g] = st->ns[g] = st->nhet[g] = st->nhomalt_any[g] = sc->n_dip[g] = 0;
-    int rc = !per_sample && (n + 1) * (n + 1) <= TSR_STATS_HIST_MAX ? count_hist(st, gt, n) : count_generic(st, gt, n);
+    int rc = !per_sample && (n + 1) * (n + 1) <= TSR_STATS_HIST_MAX ? count_hist(st, gt, n, nz, m)
+                                                                     : count_generic(st, gt, n);
     if (rc != 0)
         return rc;
     for (int g = 0; g < G; g++)

@@ -33,6 +33,25 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st);
 int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample);
 
 /*
+ * The samples whose diploid call gt[2j], gt[2j + 1] is not hom-ref (0, 0), in
+ * increasing order, into nz (n_samples entries); returns how many. Hom-ref is
+ * most calls, and the "listed" functions below touch only these samples.
+ */
+int tsr_gt_list_not_homref(const int32_t *gt, int n_samples, int *nz);
+
+/*
+ * tsr_site_stats_compute given nz, the m samples tsr_gt_list_not_homref lists
+ * for gt (the others are hom-ref and are counted from the group sizes). Same
+ * results and returns.
+ */
+int tsr_site_stats_compute_listed(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, const int *nz, int m);
+
+/* tsr_cohort_acc_add_site_af given nz and m as above. Same results and returns. */
+tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                            const int32_t *gt, const int32_t *dp, const float *af, const int *nz,
+                                            int m);
+
+/*
  * Decode FORMAT/GT of an unpacked (BCF_UN_FMT) record straight from its
  * BCF-encoded bytes (int8, int16 or int32 values) into n_samples * 2 diploid
  * allele indices: -1 missing allele, -2 no second allele (haploid call),

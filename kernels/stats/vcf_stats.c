@@ -51,6 +51,7 @@ struct tsr_vcf_stats {
     vcf_region_t *regions;
     tsr_site_stats_t *st;
     int32_t *gt_dip, *dp;
+    int *nz;     /* the record's samples whose call is not hom-ref (tsr_gt_list_not_homref) */
     int dp_cap, has_dp;
     int gt_id, dp_id; /* header ids of FORMAT GT and DP; -1 when not usable */
     tsr_str_t line;
@@ -77,6 +78,7 @@ void tsr_vcf_stats_close(tsr_vcf_stats_t **vsp)
     free(vs->sample_pop);
     free(vs->regions);
     free(vs->gt_dip);
+    free(vs->nz);
     free(vs->dp);
     tsr_site_stats_destroy(&vs->st);
     tsr_str_free(&vs->line);
@@ -489,6 +491,8 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
     const vcf_region_t *reg = &vs->regions[ri];
     if (!vs->gt_dip && !(vs->gt_dip = malloc(((size_t)vs->n_samples * 2 + 1) * sizeof *vs->gt_dip)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", vs->path);
+    if (!vs->nz && !(vs->nz = malloc(((size_t)vs->n_samples + 1) * sizeof *vs->nz)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", vs->path);
     hts_pos_t end = reg->end > INT32_MAX * (int64_t)64 ? HTS_POS_MAX : (hts_pos_t)reg->end;
     hts_itr_t *itr = vs->idx ? bcf_itr_queryi(vs->idx, reg->rid, reg->start, end)
                              : tbx_itr_queryi(vs->tbx, tbx_name2id(vs->tbx, bcf_hdr_id2name(vs->hdr, reg->rid)),
@@ -517,7 +521,9 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
         st = read_genotypes(vs);
         if (st != TSR_OK)
             break;
-        int c = tsr_site_stats_compute(vs->st, vs->gt_dip, vs->rec->n_allele);
+        /* Hom-ref calls are counted from the group sizes: both passes below visit the listed samples. */
+        int m = tsr_gt_list_not_homref(vs->gt_dip, vs->n_samples, vs->nz);
+        int c = tsr_site_stats_compute_listed(vs->st, vs->gt_dip, vs->rec->n_allele, vs->nz, m);
         if (c == INT32_MIN) {
             st = TSR_ERR_NOMEM;
             break;
@@ -530,8 +536,8 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
         }
         st = write_site(vs, fp);
         if (st == TSR_OK && acc)
-            st = tsr_cohort_acc_add_site(acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele, vs->gt_dip,
-                                         read_depths(vs));
+            st = tsr_cohort_acc_add_site_listed(acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele,
+                                                vs->gt_dip, read_depths(vs), NULL, vs->nz, m);
         if (st != TSR_OK)
             break;
         (*n_sites)++;

@@ -151,6 +151,37 @@ static void test_merge(void **state)
 }
 
 /*
+ * Hom-ref calls reach the per-sample counts when the array is read (the accumulator defers them): reading
+ * between adds, resetting with some deferred, merging and writing with some deferred all give the counts
+ * of the whole.
+ */
+static void test_deferred_homref(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *all = make(), *q = make(), *r = make();
+    for (int s = 1; s <= 4; s++)
+        add(all, s);
+    const int64_t n = tsr_cohort_acc_n_counts(all);
+    add(q, 4); /* deferred, then reset away */
+    tsr_cohort_acc_reset(q);
+    add(q, 1);
+    (void)tsr_cohort_acc_counts(q); /* a read between adds */
+    add(q, 2);
+    add(r, 3);
+    add(r, 4);
+    assert_int_equal(tsr_cohort_acc_merge(q, r), TSR_OK); /* both with deferred calls */
+    assert_memory_equal(tsr_cohort_acc_counts(q), tsr_cohort_acc_counts(all), (size_t)n * sizeof(int64_t));
+    tsr_cohort_result_t *res = NULL;
+    assert_int_equal(tsr_cohort_acc_result(q, &res), TSR_OK);
+    assert_int_equal(res->samples[0].nhomref, 2);
+    assert_int_equal(res->samples[3].nhomref, 3);
+    tsr_cohort_result_destroy(&res);
+    tsr_cohort_acc_destroy(&all);
+    tsr_cohort_acc_destroy(&q);
+    tsr_cohort_acc_destroy(&r);
+}
+
+/*
  * The counts file: written parts added back give the counts of the whole (the merge by files), in any
  * order; reset empties an accumulator; a file of another cohort, a truncated, a padded or a foreign file
  * is TSR_ERR_FORMAT naming it.
@@ -351,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_worked),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_deferred_homref),
         cmocka_unit_test(test_counts_file),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_outlier_floor),

@@ -11,8 +11,10 @@
  *    int16 and int32 encodings (the test checks the encoding htslib chose, so
  *    each width is really exercised), a raw missing value, a record without
  *    GT and a triploid sample (refused by both, naming the same sample).
- * 2. tsr_site_stats_compute's genotype-class histogram against the
- *    per-sample pass, field by field, on the decoded records and on random
+ * 2. tsr_site_stats_compute's genotype-class histogram, and the listed
+ *    pass that counts hom-ref calls from the group sizes, against the
+ *    per-sample pass, field by field (also with one population holding every
+ *    sample, whose statistics are copied from the cohort's), on the decoded records and on random
  *    genotypes (populations, unassigned samples, missing and haploid calls,
  *    1 to 20 alleles, so both paths and the switch between them are met).
  */
@@ -64,14 +66,30 @@ static void expect_same_stats(const tsr_site_stats_t *a, const tsr_site_stats_t 
 /* Both passes on one genotype array: the same return and the same statistics. */
 static void check_paths(const int32_t *gt, int S, const int *pop, int n_pops, int n_alleles, const char *what)
 {
-    tsr_site_stats_t *fast = NULL, *slow = NULL;
+    tsr_site_stats_t *fast = NULL, *slow = NULL, *listed = NULL;
     assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &fast), TSR_OK);
     assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &slow), TSR_OK);
+    assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &listed), TSR_OK);
     int rf = tsr_site_stats_compute_path(fast, gt, n_alleles, 0);
     int rs = tsr_site_stats_compute_path(slow, gt, n_alleles, 1);
     assert_int_equal(rf, rs);
     if (rf == 0)
         expect_same_stats(fast, slow, what);
+    /* The listed pass: the list is exactly the samples not (0, 0), in order. */
+    int *nz = malloc(((size_t)S + 1) * sizeof *nz), m = tsr_gt_list_not_homref(gt, S, nz), k = 0;
+    assert_non_null(nz);
+    for (int j = 0; j < S; j++)
+        if (gt[2 * j] != 0 || gt[2 * j + 1] != 0) {
+            assert_true(k < m);
+            assert_int_equal(nz[k++], j);
+        }
+    assert_int_equal(k, m);
+    int rl = tsr_site_stats_compute_listed(listed, gt, n_alleles, nz, m);
+    assert_int_equal(rl, rs);
+    if (rl == 0)
+        expect_same_stats(listed, slow, what);
+    free(nz);
+    tsr_site_stats_destroy(&listed);
     tsr_site_stats_destroy(&fast);
     tsr_site_stats_destroy(&slow);
 }
@@ -227,8 +245,11 @@ static void test_histogram_against_per_sample(void **state)
     int pop[S];
     uint64_t x = 88172645463325252ull; /* xorshift64: fixed, reproducible */
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-    for (int j = 0; j < S; j++)
+    int everyone[S];
+    for (int j = 0; j < S; j++) {
         pop[j] = (int)(RND() % 4) - 1; /* populations 0..2 and unassigned */
+        everyone[j] = 0;
+    }
     for (int trial = 0; trial < 400; trial++) {
         int n = 1 + trial % 20;
         int missing_pct = (int)(RND() % 30), haploid_pct = (int)(RND() % 10);
@@ -244,6 +265,7 @@ static void test_histogram_against_per_sample(void **state)
         snprintf(what, sizeof what, "random trial %d (%d alleles)", trial, n);
         check_paths(gt, S, pop, 3, n, what);
         check_paths(gt, S, NULL, 0, n, what);
+        check_paths(gt, S, everyone, 1, n, what); /* one population equal to the cohort */
     }
 #undef RND
 }
