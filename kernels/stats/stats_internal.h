@@ -62,6 +62,13 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
  */
 int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip);
 
+/*
+ * tsr_vcf_gt_decode that also lists, when nz is not NULL, the samples
+ * tsr_gt_list_not_homref would list for the decoded calls (*n_nz of them;
+ * nz holds n_samples entries). Same returns; on error nz is undefined.
+ */
+int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip, int *nz, int *n_nz);
+
 /* ------------------------------------------------ number text (num_format.c) */
 
 /*

@@ -344,38 +344,76 @@ static const bcf_fmt_t *find_fmt(const bcf1_t *rec, int id)
             return -1 - j;                                                                                     \
     }
 
+/* An int8 GT byte's allele index (as GT_DECODE maps it), for every byte value: one load per allele. */
+#define GT8(x) ((x) == bcf_int8_vector_end ? -2 : (x) == bcf_int8_missing ? -1 : ((x) >> 1) - 1)
+#define GT8U(u) GT8((u) < 128 ? (u) : (u) - 256)
+#define GT8U4(u) GT8U(u), GT8U((u) + 1), GT8U((u) + 2), GT8U((u) + 3)
+#define GT8U16(u) GT8U4(u), GT8U4((u) + 4), GT8U4((u) + 8), GT8U4((u) + 12)
+#define GT8U64(u) GT8U16(u), GT8U16((u) + 16), GT8U16((u) + 32), GT8U16((u) + 48)
+static const int32_t gt8_allele[256] = {GT8U64(0), GT8U64(64), GT8U64(128), GT8U64(192)};
+#undef GT8U64
+#undef GT8U16
+#undef GT8U4
+#undef GT8U
+#undef GT8
+
 int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip)
+{
+    return tsr_vcf_gt_decode_listed(rec, gt_id, n_samples, gt_dip, NULL, NULL);
+}
+
+int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip, int *nz, int *n_nz)
 {
     const bcf_fmt_t *fmt = find_fmt(rec, gt_id);
     const int S = n_samples;
     if (!fmt || !fmt->p || fmt->n <= 0) {
         for (int k = 0; k < 2 * S; k++)
             gt_dip[k] = -1;
+        if (nz) /* every sample missing: none is hom-ref */
+            for (int j = 0; j < S; j++)
+                nz[j] = j;
+        if (n_nz)
+            *n_nz = S;
         return 0;
     }
     const int ploidy = fmt->n;
     if (ploidy == 2 && fmt->type == BCF_BT_INT8) {
-        /* Diploid int8, nearly every record of a cohort: a flat loop the compiler vectorises. */
-        const int8_t *q = (const int8_t *)fmt->p;
-        for (int k = 0; k < 2 * S; k++) {
-            int32_t x = q[k];
-            gt_dip[k] = x == bcf_int8_vector_end ? -2 : x == bcf_int8_missing ? -1 : (x >> 1) - 1;
+        /* Diploid int8, nearly every record of a cohort: a table load per allele, and the sample listed
+           unless both bytes read allele 0 (2 or 3: unphased or phased), without a branch. */
+        const uint8_t *q = fmt->p;
+        int m = 0;
+        for (int j = 0; j < S; j++) {
+            const uint8_t x = q[2 * j], y = q[2 * j + 1];
+            gt_dip[2 * j] = gt8_allele[x];
+            gt_dip[2 * j + 1] = gt8_allele[y];
+            if (nz) {
+                nz[m] = j;
+                m += ((x | 1) != 3) | ((y | 1) != 3);
+            }
         }
+        if (n_nz)
+            *n_nz = m;
         return 0;
     }
     switch (fmt->type) {
     case BCF_BT_INT8:
         GT_DECODE(int8_t, bcf_int8_missing, bcf_int8_vector_end)
-        return 0;
+        break;
     case BCF_BT_INT16:
         GT_DECODE(int16_t, bcf_int16_missing, bcf_int16_vector_end)
-        return 0;
+        break;
     case BCF_BT_INT32:
         GT_DECODE(int32_t, bcf_int32_missing, bcf_int32_vector_end)
-        return 0;
+        break;
     default:
         return INT32_MIN;
     }
+    if (nz) {
+        int m = tsr_gt_list_not_homref(gt_dip, S, nz);
+        if (n_nz)
+            *n_nz = m;
+    }
+    return 0;
 }
 #undef GT_DECODE
 
@@ -438,10 +476,13 @@ tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp)
     return TSR_OK;
 }
 
-/* Diploid allele indices of the current record into vs->gt_dip (-1 missing, -2 no second allele). */
-static tsr_status_t read_genotypes(tsr_vcf_stats_t *vs)
+/*
+ * Diploid allele indices of the current record into vs->gt_dip (-1 missing, -2 no second allele), and its
+ * samples that are not hom-ref into vs->nz (*m of them).
+ */
+static tsr_status_t read_genotypes(tsr_vcf_stats_t *vs, int *m)
 {
-    int rc = tsr_vcf_gt_decode(vs->rec, vs->gt_id, vs->n_samples, vs->gt_dip);
+    int rc = tsr_vcf_gt_decode_listed(vs->rec, vs->gt_id, vs->n_samples, vs->gt_dip, vs->nz, m);
     if (rc == INT32_MIN)
         return tsr_error_set(TSR_ERR_FORMAT, "%s:%s:%" PRId64 ": FORMAT/GT is not stored as integers; check the "
                              "file with 'bcftools view'", vs->path, bcf_seqname(vs->hdr, vs->rec),
@@ -518,11 +559,11 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
             rc = -2;
             break;
         }
-        st = read_genotypes(vs);
+        /* Hom-ref calls are counted from the group sizes: both passes below visit the listed samples. */
+        int m = 0;
+        st = read_genotypes(vs, &m);
         if (st != TSR_OK)
             break;
-        /* Hom-ref calls are counted from the group sizes: both passes below visit the listed samples. */
-        int m = tsr_gt_list_not_homref(vs->gt_dip, vs->n_samples, vs->nz);
         int c = tsr_site_stats_compute_listed(vs->st, vs->gt_dip, vs->rec->n_allele, vs->nz, m);
         if (c == INT32_MIN) {
             st = TSR_ERR_NOMEM;

@@ -10,7 +10,9 @@
  *    record, a haploid record, a multi-allelic record, alleles that need
  *    int16 and int32 encodings (the test checks the encoding htslib chose, so
  *    each width is really exercised), a raw missing value, a record without
- *    GT and a triploid sample (refused by both, naming the same sample).
+ *    GT and a triploid sample (refused by both, naming the same sample);
+ *    and its list of the samples that are not hom-ref (phased 0|0 included)
+ *    against the list made from the decoded calls.
  * 2. tsr_site_stats_compute's genotype-class histogram, and the listed
  *    pass that counts hom-ref calls from the group sizes, against the
  *    per-sample pass, field by field (also with one population holding every
@@ -146,6 +148,8 @@ static const rec_spec_t specs[] = {
     {3, 2, BCF_BT_INT32, {P(0), U(20000), U(1), U(2), RAWMISS, MISS, U(0), U(0), U(2), U(2), U(1), U(0), U(0), END}},
     /* raw missing values (the type's own missing, not a missing allele) */
     {2, 2, BCF_BT_INT8, {RAWMISS, END, U(0), U(1), RAWMISS, RAWMISS, U(1), U(1), U(0), RAWMISS, U(0), U(0), U(1), U(0)}},
+    /* hom-ref written every way (0/0, 0|0, phase bit on the first allele too) among calls that are not */
+    {2, 2, BCF_BT_INT8, {U(0), P(0), P(0), P(0), P(0), U(0), U(0), U(0), U(0), U(1), MISS, U(0), U(0), END}},
     /* no GT in the record */
     {2, 0, -1, {0}},
     /* a triploid sample (index 2) among diploid ones */
@@ -217,7 +221,14 @@ static void test_decode_against_htslib(void **state)
         int rw = reference_decode(h2, rec, want);
         int rg = tsr_vcf_gt_decode(rec, gt_id, NS, got);
         assert_int_equal(rg, rw);
+        /* The decoder's own list of samples not hom-ref equals the list made from its output. */
+        int32_t got_l[2 * NS];
+        int nz[NS], nz_want[NS], m = -1;
+        assert_int_equal(tsr_vcf_gt_decode_listed(rec, gt_id, NS, got_l, nz, &m), rw);
         if (rw == 0) {
+            assert_memory_equal(got_l, want, sizeof got_l);
+            assert_int_equal(m, tsr_gt_list_not_homref(want, NS, nz_want));
+            assert_memory_equal(nz, nz_want, (size_t)m * sizeof *nz);
             assert_memory_equal(got, want, sizeof got);
             char what[64];
             snprintf(what, sizeof what, "record %d", r);
@@ -228,6 +239,8 @@ static void test_decode_against_htslib(void **state)
         assert_int_equal(tsr_vcf_gt_decode(rec, -1, NS, got), 0);
         for (int k = 0; k < 2 * NS; k++)
             assert_int_equal(got[k], -1);
+        assert_int_equal(tsr_vcf_gt_decode_listed(rec, -1, NS, got, nz, &m), 0);
+        assert_int_equal(m, NS);
     }
     assert_int_equal(bcf_read(in, h2, rec), -1);
     bcf_destroy(rec);
