@@ -47,7 +47,7 @@ struct tsr_cohort_acc {
     int64_t off_qc;     /* per sample: N_Q */
     int64_t n;
     int64_t *c;
-    int32_t *ac, *an;   /* scratch: per group (cohort, populations) */
+    int32_t *ac, *an;   /* scratch: per group (cohort, populations), then one slot that absorbs no-ops */
     int ac_cap;
     int *nz;            /* scratch: the site's samples with a call other than hom-ref */
     int64_t qc_pending; /* sites added since the last qc_flush */
@@ -299,11 +299,11 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
                                      acc->ids[nz[k]], gt[2 * nz[k] + h], n_alleles);
     int need = (P + 1) * (n_alt > 0 ? n_alt : 1);
     if (need > acc->ac_cap) {
-        int32_t *ac = realloc(acc->ac, (size_t)need * sizeof *ac);
+        int32_t *ac = realloc(acc->ac, ((size_t)need + 1) * sizeof *ac);
         if (!ac)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
         acc->ac = ac;
-        int32_t *an = realloc(acc->an, (size_t)(P + 1) * sizeof *an);
+        int32_t *an = realloc(acc->an, ((size_t)P + 2) * sizeof *an);
         if (!an)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
         acc->an = an;
@@ -339,26 +339,24 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
         c[G_MULTI]++;
 
     /* AC per ALT and AN per group (0 = cohort, 1 + p = population p); AN is two alleles per sample
-       less the listed samples' missing ones. */
-    memset(acc->ac, 0, (size_t)(P + 1) * (size_t)(n_alt > 0 ? n_alt : 1) * sizeof *acc->ac);
-    acc->an[0] = 2 * S;
+       less the listed samples' missing ones. Genotype classes mix at random, so the loop selects
+       indices rather than branching; an update that does not apply goes to the sink slot. */
+    const int ac_sink = need, an_sink = P + 1;
+    int32_t *ac = acc->ac, *an = acc->an;
+    memset(ac, 0, ((size_t)need + 1) * sizeof *ac);
+    an[0] = 2 * S;
     for (int p = 0; p < P; p++)
-        acc->an[1 + p] = 2 * acc->pop_n[p];
+        an[1 + p] = 2 * acc->pop_n[p];
+    an[an_sink] = 0;
     for (int k = 0; k < m; k++) {
         const int j = nz[k], p = acc->sample_pop[j];
         for (int h = 0; h < 2; h++) {
-            int32_t v = gt[2 * j + h];
-            if (v < 0) {
-                acc->an[0]--;
-                if (p >= 0)
-                    acc->an[1 + p]--;
-                continue;
-            }
-            if (v > 0) {
-                acc->ac[v - 1]++;
-                if (p >= 0)
-                    acc->ac[(1 + p) * n_alt + v - 1]++;
-            }
+            const int32_t v = gt[2 * j + h];
+            const int miss = v < 0;
+            an[0] -= miss;
+            an[p >= 0 ? 1 + p : an_sink] -= miss;
+            ac[v > 0 ? v - 1 : ac_sink]++;
+            ac[v > 0 && p >= 0 ? (1 + p) * n_alt + v - 1 : ac_sink]++;
         }
     }
     for (int a = 0; a < n_alt && (af ? !isnan(af[a]) : acc->an[0] > 0); a++) {
@@ -395,27 +393,14 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
     for (int k = 0; k < m; k++) {
         const int j = nz[k];
         int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
-        int32_t x = gt[2 * j], y = gt[2 * j + 1];
+        const int32_t x = gt[2 * j], y = gt[2 * j + 1];
         acc->qc_listed[j]++;
-        int called = x >= 0 && (y >= 0 || y == -2);
-        if (called) {
-            q[Q_CALLED]++;
-            if (y == -2)
-                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
-            else if (x != y)
-                q[Q_HET]++;
-            else
-                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
-        }
-        int carries = 0;
-        for (int h = 0; h < 2; h++) {
-            int32_t v = gt[2 * j + h];
-            if (v > 0 && acc->ac[v - 1] == 1)
-                q[Q_SINGLE]++;
-            carries |= v == 1;
-        }
-        if (bisnv && carries)
-            q[ti ? Q_TI : Q_TV]++;
+        /* called: a first allele and a second one or none (haploid); a haploid call is hom */
+        const int called = (x >= 0) & ((y >= 0) | (y == -2));
+        q[Q_CALLED] += called;
+        q[y != -2 && x != y ? Q_HET : x == 0 ? Q_HOMREF : Q_HOMALT] += called;
+        q[Q_SINGLE] += ((x > 0) & (ac[x > 0 ? x - 1 : ac_sink] == 1)) + ((y > 0) & (ac[y > 0 ? y - 1 : ac_sink] == 1));
+        q[ti ? Q_TI : Q_TV] += bisnv & ((x == 1) | (y == 1));
     }
     for (int j = 0; dp && j < S; j++)
         if (dp[j] >= 0) {

@@ -473,12 +473,32 @@ static int put_alts_real(tsr_str_t *s, int n_alt, enum real_fmt fmt, const float
     return e;
 }
 
+/* Whether group g prints exactly what group 0 prints: every printed value bitwise equal. */
+static int prints_as_cohort(const tsr_site_stats_t *st, int g, int na)
+{
+    const size_t o = (size_t)g * (size_t)na, n = (size_t)na;
+#define SAME1(f) (memcmp(&st->f[g], &st->f[0], sizeof *st->f) == 0)
+#define SAMEN(f) (memcmp(st->f + o, st->f, n * sizeof *st->f) == 0)
+    return SAME1(an) && SAME1(ns) && SAME1(nhet) && SAME1(f_missing) && SAME1(inbreeding) && SAMEN(ac) &&
+           SAMEN(af) && SAMEN(nhomalt) && SAMEN(hwe) && SAMEN(exchet);
+#undef SAME1
+#undef SAMEN
+}
+
 int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
 {
     const int na = st->n_alleles - 1;
     int e = 0;
+    size_t cohort_start = s->l, cohort_end = s->l;
     for (int g = 0; g < st->n_groups; g++) {
         const size_t o = (size_t)g * (size_t)na;
+        if (g > 0 && prints_as_cohort(st, g, na)) { /* a population equal to the cohort: its text again */
+            size_t len = cohort_end - cohort_start;
+            if (tsr_str_reserve(s, len) != 0) /* first: the copy's source must not move under it */
+                return -1;
+            e |= tsr_str_putn(s, s->s + cohort_start, len);
+            continue;
+        }
         e |= put_alts_int(s, na, st->ac + o);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->an[g]);
         e |= put_alts_real(s, na, FMT_G, st->af + o, NULL);
@@ -489,6 +509,8 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
         e |= put_alts_real(s, na, FMT_G9, NULL, st->hwe + o);
         e |= put_alts_real(s, na, FMT_G9, NULL, st->exchet + o);
         e |= tsr_str_putn(s, "\t", 1) | put_real(s, FMT_F6, st->inbreeding[g]);
+        if (g == 0)
+            cohort_end = s->l;
     }
     return e ? -1 : 0;
 }
