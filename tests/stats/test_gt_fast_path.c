@@ -24,6 +24,7 @@
 
 #include <htslib/hts.h>
 #include <htslib/vcf.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +66,48 @@ static void expect_same_stats(const tsr_site_stats_t *a, const tsr_site_stats_t 
 #undef SAME
 }
 
+/* stats.tsv's values of one site written with snprintf, column by column: the reference for tsv_values. */
+static void reference_tsv(const tsr_site_stats_t *st, char *out, size_t cap)
+{
+    const int na = st->n_alleles - 1;
+    size_t l = 0;
+#define PUT(...) (l += (size_t)snprintf(out + l, cap - l, __VA_ARGS__))
+#define ALTS(expr, fmt)                                                                                        \
+    do {                                                                                                       \
+        PUT("\t");                                                                                             \
+        if (na == 0)                                                                                           \
+            PUT(".");                                                                                          \
+        for (int a = 0; a < na; a++) {                                                                         \
+            double v_ = (double)(expr);                                                                        \
+            PUT(a ? "," : "");                                                                                 \
+            if (isnan(v_))                                                                                     \
+                PUT(".");                                                                                      \
+            else                                                                                               \
+                PUT(fmt, v_);                                                                                  \
+        }                                                                                                      \
+    } while (0)
+    for (int g = 0; g < st->n_groups; g++) {
+        const int o = g * na;
+        ALTS(st->ac[o + a], "%.0f");
+        PUT("\t%d", st->an[g]);
+        ALTS(st->af[o + a], "%g");
+        PUT("\t%d\t%d", st->ns[g], st->nhet[g]);
+        ALTS(st->nhomalt[o + a], "%.0f");
+        if (isnan(st->f_missing[g]))
+            PUT("\t.");
+        else
+            PUT("\t%g", (double)st->f_missing[g]);
+        ALTS(st->hwe[o + a], "%.9g");
+        ALTS(st->exchet[o + a], "%.9g");
+        if (isnan(st->inbreeding[g]))
+            PUT("\t.");
+        else
+            PUT("\t%.6f", st->inbreeding[g]);
+    }
+#undef ALTS
+#undef PUT
+}
+
 /* Both passes on one genotype array: the same return and the same statistics. */
 static void check_paths(const int32_t *gt, int S, const int *pop, int n_pops, int n_alleles, const char *what)
 {
@@ -88,8 +131,16 @@ static void check_paths(const int32_t *gt, int S, const int *pop, int n_pops, in
     assert_int_equal(k, m);
     int rl = tsr_site_stats_compute_listed(listed, gt, n_alleles, nz, m);
     assert_int_equal(rl, rs);
-    if (rl == 0)
+    if (rl == 0) {
         expect_same_stats(listed, slow, what);
+        /* stats.tsv's text (num_format.c, a population equal to the cohort copying its text) as snprintf's */
+        static char want[1 << 16];
+        tsr_str_t got = {0, 0, NULL};
+        reference_tsv(listed, want, sizeof want);
+        assert_int_equal(tsr_site_stats_tsv_values(&got, listed), 0);
+        assert_string_equal(got.s, want);
+        tsr_str_free(&got);
+    }
     free(nz);
     tsr_site_stats_destroy(&listed);
     tsr_site_stats_destroy(&fast);
