@@ -348,17 +348,33 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
     for (int p = 0; p < P; p++)
         an[1 + p] = 2 * acc->pop_n[p];
     an[an_sink] = 0;
-    for (int k = 0; k < m; k++) {
-        const int j = nz[k], p = acc->sample_pop[j];
-        for (int h = 0; h < 2; h++) {
-            const int32_t v = gt[2 * j + h];
-            const int miss = v < 0;
-            an[0] -= miss;
-            an[p >= 0 ? 1 + p : an_sink] -= miss;
-            ac[v > 0 ? v - 1 : ac_sink]++;
-            ac[v > 0 && p >= 0 ? (1 + p) * n_alt + v - 1 : ac_sink]++;
+    if (n_alt == 1 && (P == 0 || (P == 1 && acc->pop_n[0] == S))) {
+        /* Biallelic, and no population other than the cohort (the usual `tessera stats`): the counts in
+           registers, the population's copied from the cohort's. */
+        int32_t alt = 0, miss = 0;
+        for (int k = 0; k < m; k++) {
+            const int32_t x = gt[2 * nz[k]], y = gt[2 * nz[k] + 1];
+            alt += (x > 0) + (y > 0);
+            miss += (x < 0) + (y < 0);
         }
-    }
+        ac[0] = alt;
+        an[0] -= miss;
+        if (P == 1) {
+            ac[1] = ac[0];
+            an[1] = an[0];
+        }
+    } else
+        for (int k = 0; k < m; k++) {
+            const int j = nz[k], p = acc->sample_pop[j];
+            for (int h = 0; h < 2; h++) {
+                const int32_t v = gt[2 * j + h];
+                const int miss = v < 0;
+                an[0] -= miss;
+                an[p >= 0 ? 1 + p : an_sink] -= miss;
+                ac[v > 0 ? v - 1 : ac_sink]++;
+                ac[v > 0 && p >= 0 ? (1 + p) * n_alt + v - 1 : ac_sink]++;
+            }
+        }
     for (int a = 0; a < n_alt && (af ? !isnan(af[a]) : acc->an[0] > 0); a++) {
         int64_t bin = af ? (int64_t)floor((double)af[a] * TSR_COHORT_AF_BINS)
                          : (int64_t)acc->ac[a] * TSR_COHORT_AF_BINS / acc->an[0];
@@ -399,8 +415,15 @@ tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *c
         const int called = (x >= 0) & ((y >= 0) | (y == -2));
         q[Q_CALLED] += called;
         q[y != -2 && x != y ? Q_HET : x == 0 ? Q_HOMREF : Q_HOMALT] += called;
-        q[Q_SINGLE] += ((x > 0) & (ac[x > 0 ? x - 1 : ac_sink] == 1)) + ((y > 0) & (ac[y > 0 ? y - 1 : ac_sink] == 1));
         q[ti ? Q_TI : Q_TV] += bisnv & ((x == 1) | (y == 1));
+    }
+    /* Singletons: the one sample carrying an ALT seen once (most sites have none). */
+    int any_single = 0;
+    for (int a = 0; a < n_alt; a++)
+        any_single |= ac[a] == 1;
+    for (int k = 0; any_single && k < m; k++) {
+        const int32_t x = gt[2 * nz[k]], y = gt[2 * nz[k] + 1];
+        c[acc->off_qc + (int64_t)N_Q * nz[k] + Q_SINGLE] += ((x > 0) && ac[x - 1] == 1) + ((y > 0) && ac[y - 1] == 1);
     }
     for (int j = 0; dp && j < S; j++)
         if (dp[j] >= 0) {

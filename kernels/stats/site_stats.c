@@ -171,7 +171,8 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
     sc->bucket = malloc(((size_t)n_samples + 1) * sizeof *sc->bucket);
     sc->hist = malloc(G * TSR_STATS_HIST_MAX * sizeof *sc->hist);
     sc->bucket_n = calloc(G, sizeof *sc->bucket_n);
-    if (!sc->bucket_n || !sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
+    if (!sc->bucket_n || !sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns ||
+        !st->nhet || !st->nhomalt_any ||
         !st->f_missing || !st->inbreeding || !sc->n_dip) {
         stats_free(st);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
