@@ -73,22 +73,40 @@ int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, doubl
     if ((mid ^ rare) & 1)
         mid++;
     probs[mid] = 1.0;
+    /* The walks down and up from mid are independent chains of a multiplication and a division per
+       step: stepped together, one's latency hides the other's. The sum then adds the terms in the
+       order of walking down, then up, as a walk at a time would. */
+    const int64_t hom_r0 = (rare - mid) / 2, hom_c0 = ngt - mid - hom_r0;
+    int64_t hd = mid, rd = hom_r0, cd = hom_c0, hu = mid, ru = hom_r0, cu = hom_c0;
+#define TSR_HWE_DOWN()                                                                                           \
+    do {                                                                                                       \
+        probs[hd - 2] = probs[hd] * hd * (hd - 1.0) / (4.0 * (rd + 1.0) * (cd + 1.0));                         \
+        hd -= 2;                                                                                               \
+        rd++;                                                                                                  \
+        cd++;                                                                                                  \
+    } while (0)
+#define TSR_HWE_UP()                                                                                             \
+    do {                                                                                                       \
+        probs[hu + 2] = probs[hu] * 4.0 * ru * cu / ((hu + 2.0) * (hu + 1.0));                                 \
+        hu += 2;                                                                                               \
+        ru--;                                                                                                  \
+        cu--;                                                                                                  \
+    } while (0)
+    while (hd > 1 && hu <= rare - 2) {
+        TSR_HWE_DOWN();
+        TSR_HWE_UP();
+    }
+    while (hd > 1)
+        TSR_HWE_DOWN();
+    while (hu <= rare - 2)
+        TSR_HWE_UP();
+#undef TSR_HWE_DOWN
+#undef TSR_HWE_UP
     double sum = 1.0;
-    int64_t hom_r = (rare - mid) / 2, hom_c = ngt - mid - hom_r;
-    for (int64_t h = mid; h > 1; h -= 2) {
-        probs[h - 2] = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0));
-        sum += probs[h - 2];
-        hom_r++;
-        hom_c++;
-    }
-    hom_r = (rare - mid) / 2;
-    hom_c = ngt - mid - hom_r;
-    for (int64_t h = mid; h <= rare - 2; h += 2) {
-        probs[h + 2] = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0));
-        sum += probs[h + 2];
-        hom_r--;
-        hom_c--;
-    }
+    for (int64_t h = mid - 2; h >= 0; h -= 2)
+        sum += probs[h];
+    for (int64_t h = mid + 2; h <= rare; h += 2)
+        sum += probs[h];
     for (int64_t h = h0; h <= rare; h += 2)
         probs[h] /= sum;
     double exc = 0.0;
