@@ -65,7 +65,8 @@ int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_d
 /*
  * tsr_vcf_gt_decode that also lists, when nz is not NULL, the samples
  * tsr_gt_list_not_homref would list for the decoded calls (*n_nz of them;
- * nz holds n_samples entries). Same returns; on error nz is undefined.
+ * nz holds n_samples entries; n_nz is left alone when nz is NULL). Same
+ * returns; on error nz is undefined.
  */
 int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip, int *nz, int *n_nz);
 

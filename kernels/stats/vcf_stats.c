@@ -372,7 +372,7 @@ int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_
         if (nz) /* every sample missing: none is hom-ref */
             for (int j = 0; j < S; j++)
                 nz[j] = j;
-        if (n_nz)
+        if (nz && n_nz)
             *n_nz = S;
         return 0;
     }
@@ -380,16 +380,20 @@ int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_
     if (ploidy == 2 && fmt->type == BCF_BT_INT8) {
         /* Diploid int8, nearly every record of a cohort: a table load per allele, and the sample listed
            unless both bytes read allele 0 (2 or 3: unphased or phased), without a branch. */
-        const uint8_t *q = fmt->p;
-        int m = 0;
+        const uint8_t *restrict q = fmt->p;
+        int32_t *restrict g = gt_dip;
+        if (!nz) {
+            for (int k = 0; k < 2 * S; k++)
+                g[k] = gt8_allele[q[k]];
+            return 0;
+        }
+        int *restrict z = nz, m = 0;
         for (int j = 0; j < S; j++) {
             const uint8_t x = q[2 * j], y = q[2 * j + 1];
-            gt_dip[2 * j] = gt8_allele[x];
-            gt_dip[2 * j + 1] = gt8_allele[y];
-            if (nz) {
-                nz[m] = j;
-                m += ((x | 1) != 3) | ((y | 1) != 3);
-            }
+            g[2 * j] = gt8_allele[x];
+            g[2 * j + 1] = gt8_allele[y];
+            z[m] = j;
+            m += ((x | 1) != 3) | ((y | 1) != 3);
         }
         if (n_nz)
             *n_nz = m;
