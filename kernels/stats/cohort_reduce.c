@@ -13,6 +13,14 @@
  * 2 x 10^9 sites in an int64) before they are added. Ratios, medians and
  * outlier flags are computed once, at the end, from the summed integers.
  * Definitions: io/cohort_schema.md.
+ *
+ * Speed. Most calls are hom-ref, so a site visits every sample once, to list
+ * the others (an 8-byte compare per sample); AN starts from 2 x the group's
+ * size and the rest of the site touches only the listed samples. A hom-ref
+ * call's per-sample QC counts (called, hom-ref) are not written per site:
+ * the accumulator counts the sites added since the last flush and, per
+ * sample, those where it was listed, and adds the difference to both counts
+ * before anything reads the array (qc_flush).
  */
 #include "kernels/stats/stats_internal.h"
 
@@ -39,9 +47,31 @@ struct tsr_cohort_acc {
     int64_t off_qc;     /* per sample: N_Q */
     int64_t n;
     int64_t *c;
-    int32_t *ac, *an;   /* scratch: per group (cohort, populations) */
+    int32_t *ac, *an;   /* scratch: per group (cohort, populations), then one slot that absorbs no-ops */
     int ac_cap;
+    int *nz;            /* scratch: the site's samples with a call other than hom-ref */
+    int64_t qc_pending; /* sites added since the last qc_flush */
+    int64_t *qc_listed; /* per sample: of those, the sites where it was in nz */
 };
+
+/*
+ * Add the hom-ref calls of the sites since the last flush to the per-sample
+ * counts. Every reader of the array calls it first; the counts it completes
+ * are the same whenever it runs, so readers of a const accumulator may too.
+ */
+static void qc_flush(const tsr_cohort_acc_t *cacc)
+{
+    tsr_cohort_acc_t *acc = (tsr_cohort_acc_t *)cacc; /* logically const: the counts do not change */
+    if (acc->qc_pending == 0)
+        return;
+    for (int j = 0; j < acc->n_samples; j++) {
+        int64_t *q = acc->c + acc->off_qc + (int64_t)N_Q * j, homref = acc->qc_pending - acc->qc_listed[j];
+        q[Q_CALLED] += homref;
+        q[Q_HOMREF] += homref;
+        acc->qc_listed[j] = 0;
+    }
+    acc->qc_pending = 0;
+}
 
 void tsr_cohort_acc_destroy(tsr_cohort_acc_t **accp)
 {
@@ -60,6 +90,8 @@ void tsr_cohort_acc_destroy(tsr_cohort_acc_t **accp)
     free(a->c);
     free(a->ac);
     free(a->an);
+    free(a->nz);
+    free(a->qc_listed);
     free(a);
     *accp = NULL;
 }
@@ -79,7 +111,9 @@ tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids,
              (a->pops = calloc((size_t)n_pops + 1, sizeof *a->pops)) &&
              (a->sample_pop = calloc((size_t)n_samples + 1, sizeof *a->sample_pop)) &&
              (a->pop_n = calloc((size_t)n_pops + 1, sizeof *a->pop_n)) &&
-             (a->off_sfs = calloc((size_t)n_pops + 1, sizeof *a->off_sfs));
+             (a->off_sfs = calloc((size_t)n_pops + 1, sizeof *a->off_sfs)) &&
+             (a->nz = calloc((size_t)n_samples + 1, sizeof *a->nz)) &&
+             (a->qc_listed = calloc((size_t)n_samples + 1, sizeof *a->qc_listed));
     for (int j = 0; ok && j < n_samples; j++) {
         ok = (a->ids[j] = strdup(sample_ids[j])) != NULL;
         int p = sample_pop ? sample_pop[j] : -1;
@@ -112,7 +146,11 @@ tsr_status_t tsr_cohort_acc_create(int n_samples, const char *const *sample_ids,
     return TSR_OK;
 }
 
-int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc) { return acc->c; }
+int64_t *tsr_cohort_acc_counts(tsr_cohort_acc_t *acc)
+{
+    qc_flush(acc);
+    return acc->c;
+}
 int64_t tsr_cohort_acc_n_counts(const tsr_cohort_acc_t *acc) { return acc->n; }
 
 tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t *src)
@@ -122,12 +160,19 @@ tsr_status_t tsr_cohort_acc_merge(tsr_cohort_acc_t *dst, const tsr_cohort_acc_t 
     for (int j = 0; j < dst->n_samples; j++)
         if (dst->sample_pop[j] != src->sample_pop[j] || strcmp(dst->ids[j], src->ids[j]))
             return tsr_error_set(TSR_ERR_INTERNAL, "cannot merge cohort statistics of different cohorts");
+    qc_flush(dst);
+    qc_flush(src);
     for (int64_t k = 0; k < dst->n; k++)
         dst->c[k] += src->c[k];
     return TSR_OK;
 }
 
-void tsr_cohort_acc_reset(tsr_cohort_acc_t *acc) { memset(acc->c, 0, (size_t)acc->n * sizeof *acc->c); }
+void tsr_cohort_acc_reset(tsr_cohort_acc_t *acc)
+{
+    memset(acc->c, 0, (size_t)acc->n * sizeof *acc->c);
+    memset(acc->qc_listed, 0, (size_t)acc->n_samples * sizeof *acc->qc_listed);
+    acc->qc_pending = 0;
+}
 
 /* ------------------------------------------------------- the counts file */
 
@@ -153,6 +198,7 @@ static int64_t get_le64(const unsigned char *b)
 tsr_status_t tsr_cohort_acc_counts_write(const tsr_cohort_acc_t *acc, FILE *fp, const char *name)
 {
     unsigned char buf[8 * COUNTS_BLOCK];
+    qc_flush(acc);
     memcpy(buf, COUNTS_MAGIC, 8);
     put_le64(buf + 8, acc->n);
     int ok = fwrite(buf, 1, 16, fp) == 16;
@@ -220,23 +266,44 @@ tsr_status_t tsr_cohort_acc_add_site(tsr_cohort_acc_t *acc, const char *const *a
     return tsr_cohort_acc_add_site_af(acc, alleles, n_alleles, gt, dp, NULL);
 }
 
+int tsr_gt_list_not_homref(const int32_t *gt, int n_samples, int *nz)
+{
+    int m = 0;
+    for (int j = 0; j < n_samples; j++) { /* both allele indices 0: eight zero bytes; no branch */
+        uint64_t pair;
+        memcpy(&pair, gt + 2 * j, sizeof pair);
+        nz[m] = j;
+        m += pair != 0;
+    }
+    return m;
+}
+
 tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
                                         const int32_t *gt, const int32_t *dp, const float *af)
+{
+    int m = tsr_gt_list_not_homref(gt, acc->n_samples, acc->nz);
+    return tsr_cohort_acc_add_site_listed(acc, alleles, n_alleles, gt, dp, af, acc->nz, m);
+}
+
+tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                            const int32_t *gt, const int32_t *dp, const float *af, const int *nz,
+                                            int m)
 {
     const int S = acc->n_samples, P = acc->n_pops, n_alt = n_alleles - 1;
     if (n_alleles < 1)
         return tsr_error_set(TSR_ERR_FORMAT, "a site without alleles");
-    for (int k = 0; k < 2 * S; k++)
-        if (gt[k] >= n_alleles)
-            return tsr_error_set(TSR_ERR_FORMAT, "sample %s has allele index %d beyond the site's %d alleles",
-                                 acc->ids[k / 2], gt[k], n_alleles);
+    for (int k = 0; k < m; k++)
+        for (int h = 0; h < 2; h++)
+            if (gt[2 * nz[k] + h] >= n_alleles)
+                return tsr_error_set(TSR_ERR_FORMAT, "sample %s has allele index %d beyond the site's %d alleles",
+                                     acc->ids[nz[k]], gt[2 * nz[k] + h], n_alleles);
     int need = (P + 1) * (n_alt > 0 ? n_alt : 1);
     if (need > acc->ac_cap) {
-        int32_t *ac = realloc(acc->ac, (size_t)need * sizeof *ac);
+        int32_t *ac = realloc(acc->ac, ((size_t)need + 1) * sizeof *ac);
         if (!ac)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
         acc->ac = ac;
-        int32_t *an = realloc(acc->an, (size_t)(P + 1) * sizeof *an);
+        int32_t *an = realloc(acc->an, ((size_t)P + 2) * sizeof *an);
         if (!an)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the cohort statistics");
         acc->an = an;
@@ -271,33 +338,43 @@ tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const
     if (n_alt >= 2)
         c[G_MULTI]++;
 
-    /* AC per ALT and AN per group (0 = cohort, 1 + p = population p). */
-    memset(acc->ac, 0, (size_t)(P + 1) * (size_t)(n_alt > 0 ? n_alt : 1) * sizeof *acc->ac);
-    memset(acc->an, 0, (size_t)(P + 1) * sizeof *acc->an);
-    /* Hom-ref calls (most of them) take one predictable branch. */
-    for (int j = 0; j < S; j++) {
-        const int p = acc->sample_pop[j];
-        const int32_t x = gt[2 * j], y = gt[2 * j + 1];
-        if ((x | y) == 0) {
-            acc->an[0] += 2;
-            if (p >= 0)
-                acc->an[1 + p] += 2;
-            continue;
+    /* AC per ALT and AN per group (0 = cohort, 1 + p = population p); AN is two alleles per sample
+       less the listed samples' missing ones. Genotype classes mix at random, so the loop selects
+       indices rather than branching; an update that does not apply goes to the sink slot. */
+    const int ac_sink = need, an_sink = P + 1;
+    int32_t *ac = acc->ac, *an = acc->an;
+    memset(ac, 0, ((size_t)need + 1) * sizeof *ac);
+    an[0] = 2 * S;
+    for (int p = 0; p < P; p++)
+        an[1 + p] = 2 * acc->pop_n[p];
+    an[an_sink] = 0;
+    if (n_alt == 1 && (P == 0 || (P == 1 && acc->pop_n[0] == S))) {
+        /* Biallelic, and no population other than the cohort (the usual `tessera stats`): the counts in
+           registers, the population's copied from the cohort's. */
+        int32_t alt = 0, miss = 0;
+        for (int k = 0; k < m; k++) {
+            const int32_t x = gt[2 * nz[k]], y = gt[2 * nz[k] + 1];
+            alt += (x > 0) + (y > 0);
+            miss += (x < 0) + (y < 0);
         }
-        for (int h = 0; h < 2; h++) {
-            int32_t v = h ? y : x;
-            if (v < 0)
-                continue;
-            acc->an[0]++;
-            if (p >= 0)
-                acc->an[1 + p]++;
-            if (v > 0) {
-                acc->ac[v - 1]++;
-                if (p >= 0)
-                    acc->ac[(1 + p) * n_alt + v - 1]++;
+        ac[0] = alt;
+        an[0] -= miss;
+        if (P == 1) {
+            ac[1] = ac[0];
+            an[1] = an[0];
+        }
+    } else
+        for (int k = 0; k < m; k++) {
+            const int j = nz[k], p = acc->sample_pop[j];
+            for (int h = 0; h < 2; h++) {
+                const int32_t v = gt[2 * j + h];
+                const int miss = v < 0;
+                an[0] -= miss;
+                an[p >= 0 ? 1 + p : an_sink] -= miss;
+                ac[v > 0 ? v - 1 : ac_sink]++;
+                ac[v > 0 && p >= 0 ? (1 + p) * n_alt + v - 1 : ac_sink]++;
             }
         }
-    }
     for (int a = 0; a < n_alt && (af ? !isnan(af[a]) : acc->an[0] > 0); a++) {
         int64_t bin = af ? (int64_t)floor((double)af[a] * TSR_COHORT_AF_BINS)
                          : (int64_t)acc->ac[a] * TSR_COHORT_AF_BINS / acc->an[0];
@@ -327,43 +404,33 @@ tsr_status_t tsr_cohort_acc_add_site_af(tsr_cohort_acc_t *acc, const char *const
             }
     }
 
-    /* Per sample. */
-    for (int j = 0; j < S; j++) {
+    /* Per sample: the listed ones here, hom-ref calls at the next qc_flush. */
+    acc->qc_pending++;
+    for (int k = 0; k < m; k++) {
+        const int j = nz[k];
         int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
-        int32_t x = gt[2 * j], y = gt[2 * j + 1];
-        if ((x | y) == 0) { /* hom-ref: called, no ALT carried */
-            q[Q_CALLED]++;
-            q[Q_HOMREF]++;
-            if (dp && dp[j] >= 0) {
-                q[Q_DPSUM] += dp[j];
-                q[Q_DPN]++;
-            }
-            continue;
-        }
-        int called = x >= 0 && (y >= 0 || y == -2);
-        if (called) {
-            q[Q_CALLED]++;
-            if (y == -2)
-                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
-            else if (x != y)
-                q[Q_HET]++;
-            else
-                q[x == 0 ? Q_HOMREF : Q_HOMALT]++;
-        }
-        int carries = 0;
-        for (int h = 0; h < 2; h++) {
-            int32_t v = gt[2 * j + h];
-            if (v > 0 && acc->ac[v - 1] == 1)
-                q[Q_SINGLE]++;
-            carries |= v == 1;
-        }
-        if (bisnv && carries)
-            q[ti ? Q_TI : Q_TV]++;
-        if (dp && dp[j] >= 0) {
+        const int32_t x = gt[2 * j], y = gt[2 * j + 1];
+        acc->qc_listed[j]++;
+        /* called: a first allele and a second one or none (haploid); a haploid call is hom */
+        const int called = (x >= 0) & ((y >= 0) | (y == -2));
+        q[Q_CALLED] += called;
+        q[y != -2 && x != y ? Q_HET : x == 0 ? Q_HOMREF : Q_HOMALT] += called;
+        q[ti ? Q_TI : Q_TV] += bisnv & ((x == 1) | (y == 1));
+    }
+    /* Singletons: the one sample carrying an ALT seen once (most sites have none). */
+    int any_single = 0;
+    for (int a = 0; a < n_alt; a++)
+        any_single |= ac[a] == 1;
+    for (int k = 0; any_single && k < m; k++) {
+        const int32_t x = gt[2 * nz[k]], y = gt[2 * nz[k] + 1];
+        c[acc->off_qc + (int64_t)N_Q * nz[k] + Q_SINGLE] += ((x > 0) && ac[x - 1] == 1) + ((y > 0) && ac[y - 1] == 1);
+    }
+    for (int j = 0; dp && j < S; j++)
+        if (dp[j] >= 0) {
+            int64_t *q = c + acc->off_qc + (int64_t)N_Q * j;
             q[Q_DPSUM] += dp[j];
             q[Q_DPN]++;
         }
-    }
     return TSR_OK;
 }
 
@@ -463,6 +530,7 @@ static tsr_status_t flag_outliers(tsr_cohort_result_t *r)
 tsr_status_t tsr_cohort_acc_result(const tsr_cohort_acc_t *acc, tsr_cohort_result_t **out)
 {
     *out = NULL;
+    qc_flush(acc);
     const int64_t *c = acc->c;
     tsr_cohort_result_t *r = calloc(1, sizeof *r);
     if (!r)

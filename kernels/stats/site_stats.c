@@ -46,6 +46,7 @@ struct tsr_site_stats_scratch {
     double *lik;               /* low-pass: 3 likelihoods per sample */
     int32_t *depth;            /* low-pass: their read counts */
     int *bucket;               /* per sample: its population, or n_pops for none */
+    int32_t *bucket_n;         /* per bucket: its number of samples */
     int32_t *hist;             /* per bucket x genotype class, TSR_STATS_HIST_MAX cells each */
 };
 
@@ -64,36 +65,55 @@ int tsr_hwe_exact(int64_t nref, int64_t nalt, int64_t nhet, double *probs, doubl
     const int64_t rare = nref < nalt ? nref : nalt, ngt = n / 2;
     if (nhet > rare || ((rare ^ nhet) & 1))
         return -1;
-    for (int64_t h = 0; h <= rare; h++)
-        probs[h] = 0.0;
+    /* Only het counts of rare's parity are possible: the loops below visit those alone (the others'
+       zeros would add nothing to either sum). */
+    const int64_t h0 = rare & 1;
     /* The most likely het count is near rare * common / n; keep its parity. */
     int64_t mid = (int64_t)((double)rare * (double)(n - rare) / (double)n);
     if ((mid ^ rare) & 1)
         mid++;
     probs[mid] = 1.0;
+    /* The walks down and up from mid are independent chains of a multiplication and a division per
+       step: stepped together, one's latency hides the other's. The sum then adds the terms in the
+       order of walking down, then up, as a walk at a time would. */
+    const int64_t hom_r0 = (rare - mid) / 2, hom_c0 = ngt - mid - hom_r0;
+    int64_t hd = mid, rd = hom_r0, cd = hom_c0, hu = mid, ru = hom_r0, cu = hom_c0;
+#define TSR_HWE_DOWN()                                                                                           \
+    do {                                                                                                       \
+        probs[hd - 2] = probs[hd] * hd * (hd - 1.0) / (4.0 * (rd + 1.0) * (cd + 1.0));                         \
+        hd -= 2;                                                                                               \
+        rd++;                                                                                                  \
+        cd++;                                                                                                  \
+    } while (0)
+#define TSR_HWE_UP()                                                                                             \
+    do {                                                                                                       \
+        probs[hu + 2] = probs[hu] * 4.0 * ru * cu / ((hu + 2.0) * (hu + 1.0));                                 \
+        hu += 2;                                                                                               \
+        ru--;                                                                                                  \
+        cu--;                                                                                                  \
+    } while (0)
+    while (hd > 1 && hu <= rare - 2) {
+        TSR_HWE_DOWN();
+        TSR_HWE_UP();
+    }
+    while (hd > 1)
+        TSR_HWE_DOWN();
+    while (hu <= rare - 2)
+        TSR_HWE_UP();
+#undef TSR_HWE_DOWN
+#undef TSR_HWE_UP
     double sum = 1.0;
-    int64_t hom_r = (rare - mid) / 2, hom_c = ngt - mid - hom_r;
-    for (int64_t h = mid; h > 1; h -= 2) {
-        probs[h - 2] = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0));
-        sum += probs[h - 2];
-        hom_r++;
-        hom_c++;
-    }
-    hom_r = (rare - mid) / 2;
-    hom_c = ngt - mid - hom_r;
-    for (int64_t h = mid; h <= rare - 2; h += 2) {
-        probs[h + 2] = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0));
-        sum += probs[h + 2];
-        hom_r--;
-        hom_c--;
-    }
-    for (int64_t h = 0; h <= rare; h++)
+    for (int64_t h = mid - 2; h >= 0; h -= 2)
+        sum += probs[h];
+    for (int64_t h = mid + 2; h <= rare; h += 2)
+        sum += probs[h];
+    for (int64_t h = h0; h <= rare; h += 2)
         probs[h] /= sum;
     double exc = 0.0;
-    for (int64_t h = nhet; h <= rare; h++)
+    for (int64_t h = nhet; h <= rare; h += 2)
         exc += probs[h];
     double two = 0.0;
-    for (int64_t h = 0; h <= rare; h++)
+    for (int64_t h = h0; h <= rare; h += 2)
         if (probs[h] <= probs[nhet])
             two += probs[h];
     *p_exchet = exc;
@@ -113,6 +133,7 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->lik);
         free(st->scratch->depth);
         free(st->scratch->bucket);
+        free(st->scratch->bucket_n);
         free(st->scratch->hist);
         free(st->scratch);
     }
@@ -167,7 +188,9 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
     sc->n_dip = malloc(G * sizeof *sc->n_dip);
     sc->bucket = malloc(((size_t)n_samples + 1) * sizeof *sc->bucket);
     sc->hist = malloc(G * TSR_STATS_HIST_MAX * sizeof *sc->hist);
-    if (!sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns || !st->nhet || !st->nhomalt_any ||
+    sc->bucket_n = calloc(G, sizeof *sc->bucket_n);
+    if (!sc->bucket_n || !sc->bucket || !sc->hist || !sc->sample_pop || !st->n_samples || !st->an || !st->ns ||
+        !st->nhet || !st->nhomalt_any ||
         !st->f_missing || !st->inbreeding || !sc->n_dip) {
         stats_free(st);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating site statistics");
@@ -180,6 +203,7 @@ tsr_status_t tsr_site_stats_create(int n_samples, const int *sample_pop, int n_p
         }
         sc->sample_pop[j] = p;
         sc->bucket[j] = p >= 0 ? p : n_pops;
+        sc->bucket_n[sc->bucket[j]]++;
         st->n_samples[0]++;
         if (p >= 0)
             st->n_samples[1 + p]++;
@@ -257,22 +281,36 @@ static int count_generic(tsr_site_stats_t *st, const int32_t *gt, int n)
     return 0;
 }
 
-/* The histogram pass: (n + 1)^2 <= TSR_STATS_HIST_MAX. */
-static int count_hist(tsr_site_stats_t *st, const int32_t *gt, int n)
+/* The histogram pass: (n + 1)^2 <= TSR_STATS_HIST_MAX; only the `m` samples `nz` when nz is not NULL. */
+static int count_hist(tsr_site_stats_t *st, const int32_t *gt, int n, const int *nz, int m)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int K = n + 1, C = K * K, B = sc->n_pops + 1;
     int32_t *hist = sc->hist;
     const int *bucket = sc->bucket;
     memset(hist, 0, (size_t)B * (size_t)C * sizeof *hist);
-    for (int j = 0; j < sc->n_samples; j++) {
-        int32_t a = gt[2 * j], b = gt[2 * j + 1];
-        if (a >= n || b >= n)
-            return -1 - j;
-        a |= a >> 31; /* any negative value -> -1 */
-        b |= b >> 31;
-        hist[bucket[j] * C + (a + 1) * K + b + 1]++;
-    }
+    if (nz) { /* hom-ref cells from the bucket sizes; the listed samples move out of them */
+        for (int p = 0; p < B; p++)
+            hist[p * C + K + 1] = sc->bucket_n[p];
+        for (int k = 0; k < m; k++) {
+            const int j = nz[k];
+            int32_t a = gt[2 * j], b = gt[2 * j + 1];
+            if (a >= n || b >= n)
+                return -1 - j;
+            a |= a >> 31;
+            b |= b >> 31;
+            hist[bucket[j] * C + K + 1]--;
+            hist[bucket[j] * C + (a + 1) * K + b + 1]++;
+        }
+    } else
+        for (int j = 0; j < sc->n_samples; j++) {
+            int32_t a = gt[2 * j], b = gt[2 * j + 1];
+            if (a >= n || b >= n)
+                return -1 - j;
+            a |= a >> 31; /* any negative value -> -1 */
+            b |= b >> 31;
+            hist[bucket[j] * C + (a + 1) * K + b + 1]++;
+        }
     for (int p = 0; p < B; p++) {
         const int32_t *h = hist + (size_t)p * C;
         for (int c = 0; c < C; c++) {
@@ -320,12 +358,52 @@ static void finish_group(tsr_site_stats_t *st, int g, int n)
     st->inbreeding[g] = expected > 0 ? 1.0 - (double)st->nhet[g] / expected : NAN;
 }
 
+static int compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample, const int *nz, int m);
+
+/*
+ * A population whose counts equal the cohort's (one population holding every
+ * sample, as `tessera stats` without --populations has): copy the cohort's
+ * finished statistics, which finish_group would compute again from the same
+ * integers. Returns 1 when copied.
+ */
+static int same_as_cohort(tsr_site_stats_t *st, int g, int n)
+{
+    struct tsr_site_stats_scratch *sc = st->scratch;
+    const size_t A = (size_t)n, gA = (size_t)g * A, na = (size_t)(n - 1), o = (size_t)g * na;
+    if (st->n_samples[g] != st->n_samples[0] || st->an[g] != st->an[0] || st->ns[g] != st->ns[0] ||
+        st->nhet[g] != st->nhet[0] || st->nhomalt_any[g] != st->nhomalt_any[0] || sc->n_dip[g] != sc->n_dip[0] ||
+        memcmp(sc->cnt_het + gA, sc->cnt_het, A * sizeof *sc->cnt_het) ||
+        memcmp(sc->cnt_hom + gA, sc->cnt_hom, A * sizeof *sc->cnt_hom) ||
+        memcmp(sc->cnt_one + gA, sc->cnt_one, A * sizeof *sc->cnt_one))
+        return 0;
+    st->f_missing[g] = st->f_missing[0];
+    st->inbreeding[g] = st->inbreeding[0];
+    memcpy(st->ac + o, st->ac, na * sizeof *st->ac);
+    memcpy(st->ac_het + o, st->ac_het, na * sizeof *st->ac_het);
+    memcpy(st->ac_hom + o, st->ac_hom, na * sizeof *st->ac_hom);
+    memcpy(st->nhomalt + o, st->nhomalt, na * sizeof *st->nhomalt);
+    memcpy(st->af + o, st->af, na * sizeof *st->af);
+    memcpy(st->hwe + o, st->hwe, na * sizeof *st->hwe);
+    memcpy(st->exchet + o, st->exchet, na * sizeof *st->exchet);
+    return 1;
+}
+
 int tsr_site_stats_compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles)
 {
-    return tsr_site_stats_compute_path(st, gt, n_alleles, 0);
+    return compute(st, gt, n_alleles, 0, NULL, 0);
 }
 
 int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample)
+{
+    return compute(st, gt, n_alleles, per_sample, NULL, 0);
+}
+
+int tsr_site_stats_compute_listed(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, const int *nz, int m)
+{
+    return compute(st, gt, n_alleles, 0, nz, m);
+}
+
+static int compute(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample, const int *nz, int m)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int n = n_alleles < 1 ? 1 : n_alleles, G = st->n_groups;
@@ -349,11 +427,13 @@ int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_a
     memset(sc->cnt_one, 0, GA * sizeof *sc->cnt_one);
     for (int g = 0; g < G; g++)
         st->an[g] = st->ns[g] = st->nhet[g] = st->nhomalt_any[g] = sc->n_dip[g] = 0;
-    int rc = !per_sample && (n + 1) * (n + 1) <= TSR_STATS_HIST_MAX ? count_hist(st, gt, n) : count_generic(st, gt, n);
+    int rc = !per_sample && (n + 1) * (n + 1) <= TSR_STATS_HIST_MAX ? count_hist(st, gt, n, nz, m)
+                                                                     : count_generic(st, gt, n);
     if (rc != 0)
         return rc;
     for (int g = 0; g < G; g++)
-        finish_group(st, g, n);
+        if (g == 0 || !same_as_cohort(st, g, n))
+            finish_group(st, g, n);
     return 0;
 }
 
@@ -373,16 +453,20 @@ int tsr_site_stats_tsv_header(tsr_str_t *s, int n_pops, char *const *pops)
 
 static int put_int(tsr_str_t *s, int64_t v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
-    return tsr_str_putn(s, b, (size_t)n);
+    char b[TSR_NUM_FORMAT_MAX];
+    return tsr_str_putn(s, b, (size_t)tsr_num_format_int(b, v));
 }
 
-/* A real number with `fmt`, or "." for NaN. */
-static int put_real(tsr_str_t *s, const char *fmt, double v)
+/* How a real column is printed: printf's %g, %.9g or %.6f (num_format.c writes the same text). */
+enum real_fmt { FMT_G, FMT_G9, FMT_F6 };
+
+/* A real number as `fmt`, or "." for NaN. */
+static int put_real(tsr_str_t *s, enum real_fmt fmt, double v)
 {
-    char b[48];
-    int n = isnan(v) ? snprintf(b, sizeof b, ".") : snprintf(b, sizeof b, fmt, v);
+    if (isnan(v))
+        return tsr_str_putn(s, ".", 1);
+    char b[TSR_NUM_FORMAT_MAX];
+    int n = fmt == FMT_F6 ? tsr_num_format_fixed(b, v, 6) : tsr_num_format_g(b, v, fmt == FMT_G9 ? 9 : 6);
     return tsr_str_putn(s, b, (size_t)n);
 }
 
@@ -397,8 +481,8 @@ static int put_alts_int(tsr_str_t *s, int n_alt, const int32_t *iv)
     return e;
 }
 
-/* One per-ALT column of reals (float `fv`, else double `dv`) printed with `fmt`. */
-static int put_alts_real(tsr_str_t *s, int n_alt, const char *fmt, const float *fv, const double *dv)
+/* One per-ALT column of reals (float `fv`, else double `dv`) printed as `fmt`. */
+static int put_alts_real(tsr_str_t *s, int n_alt, enum real_fmt fmt, const float *fv, const double *dv)
 {
     int e = tsr_str_putn(s, "\t", 1);
     if (n_alt == 0)
@@ -408,22 +492,44 @@ static int put_alts_real(tsr_str_t *s, int n_alt, const char *fmt, const float *
     return e;
 }
 
+/* Whether group g prints exactly what group 0 prints: every printed value bitwise equal. */
+static int prints_as_cohort(const tsr_site_stats_t *st, int g, int na)
+{
+    const size_t o = (size_t)g * (size_t)na, n = (size_t)na;
+#define SAME1(f) (memcmp(&st->f[g], &st->f[0], sizeof *st->f) == 0)
+#define SAMEN(f) (memcmp(st->f + o, st->f, n * sizeof *st->f) == 0)
+    return SAME1(an) && SAME1(ns) && SAME1(nhet) && SAME1(f_missing) && SAME1(inbreeding) && SAMEN(ac) &&
+           SAMEN(af) && SAMEN(nhomalt) && SAMEN(hwe) && SAMEN(exchet);
+#undef SAME1
+#undef SAMEN
+}
+
 int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st)
 {
     const int na = st->n_alleles - 1;
     int e = 0;
+    size_t cohort_start = s->l, cohort_end = s->l;
     for (int g = 0; g < st->n_groups; g++) {
         const size_t o = (size_t)g * (size_t)na;
+        if (g > 0 && prints_as_cohort(st, g, na)) { /* a population equal to the cohort: its text again */
+            size_t len = cohort_end - cohort_start;
+            if (tsr_str_reserve(s, len) != 0) /* first: the copy's source must not move under it */
+                return -1;
+            e |= tsr_str_putn(s, s->s + cohort_start, len);
+            continue;
+        }
         e |= put_alts_int(s, na, st->ac + o);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->an[g]);
-        e |= put_alts_real(s, na, "%g", st->af + o, NULL);
+        e |= put_alts_real(s, na, FMT_G, st->af + o, NULL);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->ns[g]);
         e |= tsr_str_putn(s, "\t", 1) | put_int(s, st->nhet[g]);
         e |= put_alts_int(s, na, st->nhomalt + o);
-        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%g", st->f_missing[g]);
-        e |= put_alts_real(s, na, "%.9g", NULL, st->hwe + o);
-        e |= put_alts_real(s, na, "%.9g", NULL, st->exchet + o);
-        e |= tsr_str_putn(s, "\t", 1) | put_real(s, "%.6f", st->inbreeding[g]);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, FMT_G, st->f_missing[g]);
+        e |= put_alts_real(s, na, FMT_G9, NULL, st->hwe + o);
+        e |= put_alts_real(s, na, FMT_G9, NULL, st->exchet + o);
+        e |= tsr_str_putn(s, "\t", 1) | put_real(s, FMT_F6, st->inbreeding[g]);
+        if (g == 0)
+            cohort_end = s->l;
     }
     return e ? -1 : 0;
 }

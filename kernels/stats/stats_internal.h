@@ -33,6 +33,25 @@ int tsr_site_stats_tsv_values(tsr_str_t *s, const tsr_site_stats_t *st);
 int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, int per_sample);
 
 /*
+ * The samples whose diploid call gt[2j], gt[2j + 1] is not hom-ref (0, 0), in
+ * increasing order, into nz (n_samples entries); returns how many. Hom-ref is
+ * most calls, and the "listed" functions below touch only these samples.
+ */
+int tsr_gt_list_not_homref(const int32_t *gt, int n_samples, int *nz);
+
+/*
+ * tsr_site_stats_compute given nz, the m samples tsr_gt_list_not_homref lists
+ * for gt (the others are hom-ref and are counted from the group sizes). Same
+ * results and returns.
+ */
+int tsr_site_stats_compute_listed(tsr_site_stats_t *st, const int32_t *gt, int n_alleles, const int *nz, int m);
+
+/* tsr_cohort_acc_add_site_af given nz and m as above. Same results and returns. */
+tsr_status_t tsr_cohort_acc_add_site_listed(tsr_cohort_acc_t *acc, const char *const *alleles, int n_alleles,
+                                            const int32_t *gt, const int32_t *dp, const float *af, const int *nz,
+                                            int m);
+
+/*
  * Decode FORMAT/GT of an unpacked (BCF_UN_FMT) record straight from its
  * BCF-encoded bytes (int8, int16 or int32 values) into n_samples * 2 diploid
  * allele indices: -1 missing allele, -2 no second allele (haploid call),
@@ -42,5 +61,27 @@ int tsr_site_stats_compute_path(tsr_site_stats_t *st, const int32_t *gt, int n_a
  * bcf_get_genotypes gives, mapped the same way (vcf_stats.c).
  */
 int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip);
+
+/*
+ * tsr_vcf_gt_decode that also lists, when nz is not NULL, the samples
+ * tsr_gt_list_not_homref would list for the decoded calls (*n_nz of them;
+ * nz holds n_samples entries; n_nz is left alone when nz is NULL). Same
+ * returns; on error nz is undefined.
+ */
+int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip, int *nz, int *n_nz);
+
+/* ------------------------------------------------ number text (num_format.c) */
+
+/*
+ * The text snprintf gives for "%" PRId64, "%.<prec>g" and "%.<prec>f", written
+ * faster: at b (at least TSR_NUM_FORMAT_MAX bytes), NUL-terminated; returns
+ * the length. Equal to snprintf for every input (inputs the fast path cannot
+ * vouch for go through snprintf); "%f" text longer than TSR_NUM_FORMAT_MAX - 1
+ * is cut there.
+ */
+#define TSR_NUM_FORMAT_MAX 64
+int tsr_num_format_int(char *b, int64_t v);
+int tsr_num_format_g(char *b, double v, int prec);
+int tsr_num_format_fixed(char *b, double v, int prec);
 
 #endif /* TSR_STATS_INTERNAL_H */

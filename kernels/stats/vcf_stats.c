@@ -51,6 +51,7 @@ struct tsr_vcf_stats {
     vcf_region_t *regions;
     tsr_site_stats_t *st;
     int32_t *gt_dip, *dp;
+    int *nz;     /* the record's samples whose call is not hom-ref (tsr_gt_list_not_homref) */
     int dp_cap, has_dp;
     int gt_id, dp_id; /* header ids of FORMAT GT and DP; -1 when not usable */
     tsr_str_t line;
@@ -77,6 +78,7 @@ void tsr_vcf_stats_close(tsr_vcf_stats_t **vsp)
     free(vs->sample_pop);
     free(vs->regions);
     free(vs->gt_dip);
+    free(vs->nz);
     free(vs->dp);
     tsr_site_stats_destroy(&vs->st);
     tsr_str_free(&vs->line);
@@ -342,38 +344,80 @@ static const bcf_fmt_t *find_fmt(const bcf1_t *rec, int id)
             return -1 - j;                                                                                     \
     }
 
+/* An int8 GT byte's allele index (as GT_DECODE maps it), for every byte value: one load per allele. */
+#define GT8(x) ((x) == bcf_int8_vector_end ? -2 : (x) == bcf_int8_missing ? -1 : ((x) >> 1) - 1)
+#define GT8U(u) GT8((u) < 128 ? (u) : (u) - 256)
+#define GT8U4(u) GT8U(u), GT8U((u) + 1), GT8U((u) + 2), GT8U((u) + 3)
+#define GT8U16(u) GT8U4(u), GT8U4((u) + 4), GT8U4((u) + 8), GT8U4((u) + 12)
+#define GT8U64(u) GT8U16(u), GT8U16((u) + 16), GT8U16((u) + 32), GT8U16((u) + 48)
+static const int32_t gt8_allele[256] = {GT8U64(0), GT8U64(64), GT8U64(128), GT8U64(192)};
+#undef GT8U64
+#undef GT8U16
+#undef GT8U4
+#undef GT8U
+#undef GT8
+
 int tsr_vcf_gt_decode(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip)
+{
+    return tsr_vcf_gt_decode_listed(rec, gt_id, n_samples, gt_dip, NULL, NULL);
+}
+
+int tsr_vcf_gt_decode_listed(const bcf1_t *rec, int gt_id, int n_samples, int32_t *gt_dip, int *nz, int *n_nz)
 {
     const bcf_fmt_t *fmt = find_fmt(rec, gt_id);
     const int S = n_samples;
     if (!fmt || !fmt->p || fmt->n <= 0) {
         for (int k = 0; k < 2 * S; k++)
             gt_dip[k] = -1;
+        if (nz) /* every sample missing: none is hom-ref */
+            for (int j = 0; j < S; j++)
+                nz[j] = j;
+        if (nz && n_nz)
+            *n_nz = S;
         return 0;
     }
     const int ploidy = fmt->n;
     if (ploidy == 2 && fmt->type == BCF_BT_INT8) {
-        /* Diploid int8, nearly every record of a cohort: a flat loop the compiler vectorises. */
-        const int8_t *q = (const int8_t *)fmt->p;
-        for (int k = 0; k < 2 * S; k++) {
-            int32_t x = q[k];
-            gt_dip[k] = x == bcf_int8_vector_end ? -2 : x == bcf_int8_missing ? -1 : (x >> 1) - 1;
+        /* Diploid int8, nearly every record of a cohort: a table load per allele, and the sample listed
+           unless both bytes read allele 0 (2 or 3: unphased or phased), without a branch. */
+        const uint8_t *restrict q = fmt->p;
+        int32_t *restrict g = gt_dip;
+        if (!nz) {
+            for (int k = 0; k < 2 * S; k++)
+                g[k] = gt8_allele[q[k]];
+            return 0;
         }
+        int *restrict z = nz, m = 0;
+        for (int j = 0; j < S; j++) {
+            const uint8_t x = q[2 * j], y = q[2 * j + 1];
+            g[2 * j] = gt8_allele[x];
+            g[2 * j + 1] = gt8_allele[y];
+            z[m] = j;
+            m += ((x | 1) != 3) | ((y | 1) != 3);
+        }
+        if (n_nz)
+            *n_nz = m;
         return 0;
     }
     switch (fmt->type) {
     case BCF_BT_INT8:
         GT_DECODE(int8_t, bcf_int8_missing, bcf_int8_vector_end)
-        return 0;
+        break;
     case BCF_BT_INT16:
         GT_DECODE(int16_t, bcf_int16_missing, bcf_int16_vector_end)
-        return 0;
+        break;
     case BCF_BT_INT32:
         GT_DECODE(int32_t, bcf_int32_missing, bcf_int32_vector_end)
-        return 0;
+        break;
     default:
         return INT32_MIN;
     }
+    if (nz) {
+        int m = tsr_gt_list_not_homref(gt_dip, S, nz);
+        if (n_nz)
+            *n_nz = m;
+    }
+    return 0;
 }
 #undef GT_DECODE
 
@@ -436,10 +480,13 @@ tsr_status_t tsr_vcf_stats_write_header(tsr_vcf_stats_t *vs, FILE *fp)
     return TSR_OK;
 }
 
-/* Diploid allele indices of the current record into vs->gt_dip (-1 missing, -2 no second allele). */
-static tsr_status_t read_genotypes(tsr_vcf_stats_t *vs)
+/*
+ * Diploid allele indices of the current record into vs->gt_dip (-1 missing, -2 no second allele), and its
+ * samples that are not hom-ref into vs->nz (*m of them).
+ */
+static tsr_status_t read_genotypes(tsr_vcf_stats_t *vs, int *m)
 {
-    int rc = tsr_vcf_gt_decode(vs->rec, vs->gt_id, vs->n_samples, vs->gt_dip);
+    int rc = tsr_vcf_gt_decode_listed(vs->rec, vs->gt_id, vs->n_samples, vs->gt_dip, vs->nz, m);
     if (rc == INT32_MIN)
         return tsr_error_set(TSR_ERR_FORMAT, "%s:%s:%" PRId64 ": FORMAT/GT is not stored as integers; check the "
                              "file with 'bcftools view'", vs->path, bcf_seqname(vs->hdr, vs->rec),
@@ -457,20 +504,20 @@ static tsr_status_t write_site(tsr_vcf_stats_t *vs, FILE *fp)
 {
     bcf1_t *r = vs->rec;
     tsr_str_t *s = &vs->line;
-    char b[64];
+    char b[TSR_NUM_FORMAT_MAX];
     s->l = 0;
-    int e = put_str(s, bcf_seqname(vs->hdr, r));
-    snprintf(b, sizeof b, "\t%" PRId64 "\t", (int64_t)r->pos + 1);
-    e |= put_str(s, b) | put_str(s, r->d.allele[0]) | tsr_str_putn(s, "\t", 1);
+    int e = put_str(s, bcf_seqname(vs->hdr, r)) | tsr_str_putn(s, "\t", 1);
+    e |= tsr_str_putn(s, b, (size_t)tsr_num_format_int(b, (int64_t)r->pos + 1)) | tsr_str_putn(s, "\t", 1);
+    e |= put_str(s, r->d.allele[0]) | tsr_str_putn(s, "\t", 1);
     for (int a = 1; a < r->n_allele; a++)
         e |= (a > 1 ? tsr_str_putn(s, ",", 1) : 0) | put_str(s, r->d.allele[a]);
     if (r->n_allele < 2)
         e |= tsr_str_putn(s, ".", 1);
     if (bcf_float_is_missing(r->qual))
-        snprintf(b, sizeof b, "\t.\t");
+        e |= tsr_str_putn(s, "\t.\t", 3);
     else
-        snprintf(b, sizeof b, "\t%g\t", (double)r->qual);
-    e |= put_str(s, b);
+        e |= tsr_str_putn(s, "\t", 1) | tsr_str_putn(s, b, (size_t)tsr_num_format_g(b, (double)r->qual, 6)) |
+             tsr_str_putn(s, "\t", 1);
     if (r->d.n_flt == 0)
         e |= tsr_str_putn(s, ".", 1);
     for (int f = 0; f < r->d.n_flt; f++)
@@ -488,6 +535,8 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
 {
     const vcf_region_t *reg = &vs->regions[ri];
     if (!vs->gt_dip && !(vs->gt_dip = malloc(((size_t)vs->n_samples * 2 + 1) * sizeof *vs->gt_dip)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", vs->path);
+    if (!vs->nz && !(vs->nz = malloc(((size_t)vs->n_samples + 1) * sizeof *vs->nz)))
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading '%s'", vs->path);
     hts_pos_t end = reg->end > INT32_MAX * (int64_t)64 ? HTS_POS_MAX : (hts_pos_t)reg->end;
     hts_itr_t *itr = vs->idx ? bcf_itr_queryi(vs->idx, reg->rid, reg->start, end)
@@ -514,10 +563,12 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
             rc = -2;
             break;
         }
-        st = read_genotypes(vs);
+        /* Hom-ref calls are counted from the group sizes: both passes below visit the listed samples. */
+        int m = 0;
+        st = read_genotypes(vs, &m);
         if (st != TSR_OK)
             break;
-        int c = tsr_site_stats_compute(vs->st, vs->gt_dip, vs->rec->n_allele);
+        int c = tsr_site_stats_compute_listed(vs->st, vs->gt_dip, vs->rec->n_allele, vs->nz, m);
         if (c == INT32_MIN) {
             st = TSR_ERR_NOMEM;
             break;
@@ -530,8 +581,8 @@ tsr_status_t tsr_vcf_stats_write_region(tsr_vcf_stats_t *vs, int ri, FILE *fp, t
         }
         st = write_site(vs, fp);
         if (st == TSR_OK && acc)
-            st = tsr_cohort_acc_add_site(acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele, vs->gt_dip,
-                                         read_depths(vs));
+            st = tsr_cohort_acc_add_site_listed(acc, (const char *const *)vs->rec->d.allele, vs->rec->n_allele,
+                                                vs->gt_dip, read_depths(vs), NULL, vs->nz, m);
         if (st != TSR_OK)
             break;
         (*n_sites)++;

@@ -151,6 +151,121 @@ static void test_merge(void **state)
 }
 
 /*
+ * The accumulator's counting paths agree: random sites (biallelic SNVs and indels, multi-allelic, missing
+ * and haploid calls, singletons) through a cohort without populations and with one population of every
+ * sample (the register path for biallelic sites), and through two populations, one of every sample and
+ * one empty (the general path): the same per-sample QC, AF histogram and site classes, and the
+ * everyone-population's SFS equal in both.
+ */
+static void test_paths_agree(void **state)
+{
+    (void)state;
+    enum { S = 37 };
+    char names[S][8];
+    const char *sid[S];
+    int all[S], empty_b[S];
+    for (int j = 0; j < S; j++) {
+        snprintf(names[j], sizeof names[j], "s%d", j);
+        sid[j] = names[j];
+        all[j] = 0;
+        empty_b[j] = 0;
+    }
+    tsr_cohort_acc_t *none = NULL, *one = NULL, *two = NULL;
+    assert_int_equal(tsr_cohort_acc_create(S, sid, NULL, 0, pops, &none), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_create(S, sid, all, 1, pops, &one), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_create(S, sid, empty_b, 2, pops, &two), TSR_OK);
+    static const char *snv[] = {"A", "G", "T"}, *indel[] = {"A", "AT", "ATT"};
+    uint64_t x = 88172645463325252ull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+    int32_t gt[2 * S], dp[S];
+    for (int site = 0; site < 500; site++) {
+        int n = 2 + (int)(RND() % 4 == 0), rare = (int)(RND() % 3 == 0);
+        for (int k = 0; k < 2 * S; k++) {
+            int u = (int)(RND() % 100);
+            int32_t alt = (int32_t)(1 + RND() % (uint64_t)(n - 1));
+            gt[k] = u < 5 ? -1 : (k & 1) && u < 8 ? -2 : RND() % (rare ? 60 : 3) == 0 ? alt : 0;
+        }
+        for (int j = 0; j < S; j++)
+            dp[j] = (int32_t)(RND() % 40) - 5;
+        const char *const *al = site % 2 ? snv : indel;
+        const int32_t *d = site % 3 ? dp : NULL;
+        assert_int_equal(tsr_cohort_acc_add_site(none, al, n, gt, d), TSR_OK);
+        assert_int_equal(tsr_cohort_acc_add_site(one, al, n, gt, d), TSR_OK);
+        assert_int_equal(tsr_cohort_acc_add_site(two, al, n, gt, d), TSR_OK);
+    }
+#undef RND
+    tsr_cohort_result_t *r[3] = {NULL, NULL, NULL};
+    assert_int_equal(tsr_cohort_acc_result(none, &r[0]), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_result(one, &r[1]), TSR_OK);
+    assert_int_equal(tsr_cohort_acc_result(two, &r[2]), TSR_OK);
+    int64_t singles = 0;
+    for (int k = 1; k < 3; k++) {
+        assert_int_equal(r[k]->sites, r[0]->sites);
+        assert_int_equal(r[k]->snv_sites, r[0]->snv_sites);
+        assert_int_equal(r[k]->indel_sites, r[0]->indel_sites);
+        assert_int_equal(r[k]->multiallelic_sites, r[0]->multiallelic_sites);
+        assert_memory_equal(r[k]->af_hist, r[0]->af_hist, sizeof r[0]->af_hist);
+        for (int j = 0; j < S; j++) {
+            const tsr_cohort_sample_t *a = &r[k]->samples[j], *b = &r[0]->samples[j];
+            assert_int_equal(a->called, b->called);
+            assert_int_equal(a->nhomref, b->nhomref);
+            assert_int_equal(a->nhet, b->nhet);
+            assert_int_equal(a->nhomalt, b->nhomalt);
+            assert_int_equal(a->singletons, b->singletons);
+            assert_int_equal(a->dp_sum, b->dp_sum);
+            assert_int_equal(a->dp_n, b->dp_n);
+            assert_int_equal(a->ti, b->ti);
+            assert_int_equal(a->tv, b->tv);
+            singles += a->singletons;
+        }
+    }
+    assert_true(singles > 0); /* the singleton pass was met */
+    const tsr_cohort_sfs_t *f1 = &r[1]->sfs[0], *f2 = &r[2]->sfs[0];
+    assert_int_equal(f1->n_chrom, 2 * S);
+    assert_int_equal(f1->n_chrom, f2->n_chrom);
+    assert_int_equal(f1->sites, f2->sites);
+    assert_true(f1->sites > 0);
+    assert_int_equal(f1->skipped, f2->skipped);
+    assert_memory_equal(f1->unfolded, f2->unfolded, (size_t)(f1->n_chrom + 1) * sizeof *f1->unfolded);
+    for (int k = 0; k < 3; k++)
+        tsr_cohort_result_destroy(&r[k]);
+    tsr_cohort_acc_destroy(&none);
+    tsr_cohort_acc_destroy(&one);
+    tsr_cohort_acc_destroy(&two);
+}
+
+/*
+ * Hom-ref calls reach the per-sample counts when the array is read (the accumulator defers them): reading
+ * between adds, resetting with some deferred, merging and writing with some deferred all give the counts
+ * of the whole.
+ */
+static void test_deferred_homref(void **state)
+{
+    (void)state;
+    tsr_cohort_acc_t *all = make(), *q = make(), *r = make();
+    for (int s = 1; s <= 4; s++)
+        add(all, s);
+    const int64_t n = tsr_cohort_acc_n_counts(all);
+    add(q, 4); /* deferred, then reset away */
+    tsr_cohort_acc_reset(q);
+    add(q, 1);
+    (void)tsr_cohort_acc_counts(q); /* a read between adds */
+    add(q, 2);
+    add(r, 3);
+    add(r, 4);
+    assert_int_equal(tsr_cohort_acc_merge(q, r), TSR_OK); /* both with deferred calls */
+    assert_memory_equal(tsr_cohort_acc_counts(q), tsr_cohort_acc_counts(all), (size_t)n * sizeof(int64_t));
+    tsr_cohort_result_t *res = NULL;
+    assert_int_equal(tsr_cohort_acc_result(q, &res), TSR_OK);
+    assert_int_equal(res->samples[0].nhomref, 2);
+    assert_int_equal(res->samples[3].nhomref, 3);
+    tsr_cohort_result_destroy(&res);
+    tsr_cohort_acc_destroy(&all);
+    tsr_cohort_acc_destroy(&q);
+    tsr_cohort_acc_destroy(&r);
+}
+
+/*
  * The counts file: written parts added back give the counts of the whole (the merge by files), in any
  * order; reset empties an accumulator; a file of another cohort, a truncated, a padded or a foreign file
  * is TSR_ERR_FORMAT naming it.
@@ -351,6 +466,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_worked),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_deferred_homref),
+        cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_counts_file),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_outlier_floor),

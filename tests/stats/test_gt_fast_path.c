@@ -10,9 +10,13 @@
  *    record, a haploid record, a multi-allelic record, alleles that need
  *    int16 and int32 encodings (the test checks the encoding htslib chose, so
  *    each width is really exercised), a raw missing value, a record without
- *    GT and a triploid sample (refused by both, naming the same sample).
- * 2. tsr_site_stats_compute's genotype-class histogram against the
- *    per-sample pass, field by field, on the decoded records and on random
+ *    GT and a triploid sample (refused by both, naming the same sample);
+ *    and its list of the samples that are not hom-ref (phased 0|0 included)
+ *    against the list made from the decoded calls.
+ * 2. tsr_site_stats_compute's genotype-class histogram, and the listed
+ *    pass that counts hom-ref calls from the group sizes, against the
+ *    per-sample pass, field by field (also with one population holding every
+ *    sample, whose statistics are copied from the cohort's), on the decoded records and on random
  *    genotypes (populations, unassigned samples, missing and haploid calls,
  *    1 to 20 alleles, so both paths and the switch between them are met).
  */
@@ -20,6 +24,7 @@
 
 #include <htslib/hts.h>
 #include <htslib/vcf.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,17 +66,83 @@ static void expect_same_stats(const tsr_site_stats_t *a, const tsr_site_stats_t 
 #undef SAME
 }
 
+/* stats.tsv's values of one site written with snprintf, column by column: the reference for tsv_values. */
+static void reference_tsv(const tsr_site_stats_t *st, char *out, size_t cap)
+{
+    const int na = st->n_alleles - 1;
+    size_t l = 0;
+#define PUT(...) (l += (size_t)snprintf(out + l, cap - l, __VA_ARGS__))
+#define ALTS(expr, fmt)                                                                                        \
+    do {                                                                                                       \
+        PUT("\t");                                                                                             \
+        if (na == 0)                                                                                           \
+            PUT(".");                                                                                          \
+        for (int a = 0; a < na; a++) {                                                                         \
+            double v_ = (double)(expr);                                                                        \
+            PUT(a ? "," : "");                                                                                 \
+            if (isnan(v_))                                                                                     \
+                PUT(".");                                                                                      \
+            else                                                                                               \
+                PUT(fmt, v_);                                                                                  \
+        }                                                                                                      \
+    } while (0)
+    for (int g = 0; g < st->n_groups; g++) {
+        const int o = g * na;
+        ALTS(st->ac[o + a], "%.0f");
+        PUT("\t%d", st->an[g]);
+        ALTS(st->af[o + a], "%g");
+        PUT("\t%d\t%d", st->ns[g], st->nhet[g]);
+        ALTS(st->nhomalt[o + a], "%.0f");
+        if (isnan(st->f_missing[g]))
+            PUT("\t.");
+        else
+            PUT("\t%g", (double)st->f_missing[g]);
+        ALTS(st->hwe[o + a], "%.9g");
+        ALTS(st->exchet[o + a], "%.9g");
+        if (isnan(st->inbreeding[g]))
+            PUT("\t.");
+        else
+            PUT("\t%.6f", st->inbreeding[g]);
+    }
+#undef ALTS
+#undef PUT
+}
+
 /* Both passes on one genotype array: the same return and the same statistics. */
 static void check_paths(const int32_t *gt, int S, const int *pop, int n_pops, int n_alleles, const char *what)
 {
-    tsr_site_stats_t *fast = NULL, *slow = NULL;
+    tsr_site_stats_t *fast = NULL, *slow = NULL, *listed = NULL;
     assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &fast), TSR_OK);
     assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &slow), TSR_OK);
+    assert_int_equal(tsr_site_stats_create(S, pop, n_pops, &listed), TSR_OK);
     int rf = tsr_site_stats_compute_path(fast, gt, n_alleles, 0);
     int rs = tsr_site_stats_compute_path(slow, gt, n_alleles, 1);
     assert_int_equal(rf, rs);
     if (rf == 0)
         expect_same_stats(fast, slow, what);
+    /* The listed pass: the list is exactly the samples not (0, 0), in order. */
+    int *nz = malloc(((size_t)S + 1) * sizeof *nz), m = tsr_gt_list_not_homref(gt, S, nz), k = 0;
+    assert_non_null(nz);
+    for (int j = 0; j < S; j++)
+        if (gt[2 * j] != 0 || gt[2 * j + 1] != 0) {
+            assert_true(k < m);
+            assert_int_equal(nz[k++], j);
+        }
+    assert_int_equal(k, m);
+    int rl = tsr_site_stats_compute_listed(listed, gt, n_alleles, nz, m);
+    assert_int_equal(rl, rs);
+    if (rl == 0) {
+        expect_same_stats(listed, slow, what);
+        /* stats.tsv's text (num_format.c, a population equal to the cohort copying its text) as snprintf's */
+        static char want[1 << 16];
+        tsr_str_t got = {0, 0, NULL};
+        reference_tsv(listed, want, sizeof want);
+        assert_int_equal(tsr_site_stats_tsv_values(&got, listed), 0);
+        assert_string_equal(got.s, want);
+        tsr_str_free(&got);
+    }
+    free(nz);
+    tsr_site_stats_destroy(&listed);
     tsr_site_stats_destroy(&fast);
     tsr_site_stats_destroy(&slow);
 }
@@ -128,6 +199,8 @@ static const rec_spec_t specs[] = {
     {3, 2, BCF_BT_INT32, {P(0), U(20000), U(1), U(2), RAWMISS, MISS, U(0), U(0), U(2), U(2), U(1), U(0), U(0), END}},
     /* raw missing values (the type's own missing, not a missing allele) */
     {2, 2, BCF_BT_INT8, {RAWMISS, END, U(0), U(1), RAWMISS, RAWMISS, U(1), U(1), U(0), RAWMISS, U(0), U(0), U(1), U(0)}},
+    /* hom-ref written every way (0/0, 0|0, phase bit on the first allele too) among calls that are not */
+    {2, 2, BCF_BT_INT8, {U(0), P(0), P(0), P(0), P(0), U(0), U(0), U(0), U(0), U(1), MISS, U(0), U(0), END}},
     /* no GT in the record */
     {2, 0, -1, {0}},
     /* a triploid sample (index 2) among diploid ones */
@@ -199,7 +272,14 @@ static void test_decode_against_htslib(void **state)
         int rw = reference_decode(h2, rec, want);
         int rg = tsr_vcf_gt_decode(rec, gt_id, NS, got);
         assert_int_equal(rg, rw);
+        /* The decoder's own list of samples not hom-ref equals the list made from its output. */
+        int32_t got_l[2 * NS];
+        int nz[NS], nz_want[NS], m = -1;
+        assert_int_equal(tsr_vcf_gt_decode_listed(rec, gt_id, NS, got_l, nz, &m), rw);
         if (rw == 0) {
+            assert_memory_equal(got_l, want, sizeof got_l);
+            assert_int_equal(m, tsr_gt_list_not_homref(want, NS, nz_want));
+            assert_memory_equal(nz, nz_want, (size_t)m * sizeof *nz);
             assert_memory_equal(got, want, sizeof got);
             char what[64];
             snprintf(what, sizeof what, "record %d", r);
@@ -210,6 +290,8 @@ static void test_decode_against_htslib(void **state)
         assert_int_equal(tsr_vcf_gt_decode(rec, -1, NS, got), 0);
         for (int k = 0; k < 2 * NS; k++)
             assert_int_equal(got[k], -1);
+        assert_int_equal(tsr_vcf_gt_decode_listed(rec, -1, NS, got, nz, &m), 0);
+        assert_int_equal(m, NS);
     }
     assert_int_equal(bcf_read(in, h2, rec), -1);
     bcf_destroy(rec);
@@ -227,8 +309,11 @@ static void test_histogram_against_per_sample(void **state)
     int pop[S];
     uint64_t x = 88172645463325252ull; /* xorshift64: fixed, reproducible */
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-    for (int j = 0; j < S; j++)
+    int everyone[S];
+    for (int j = 0; j < S; j++) {
         pop[j] = (int)(RND() % 4) - 1; /* populations 0..2 and unassigned */
+        everyone[j] = 0;
+    }
     for (int trial = 0; trial < 400; trial++) {
         int n = 1 + trial % 20;
         int missing_pct = (int)(RND() % 30), haploid_pct = (int)(RND() % 10);
@@ -244,6 +329,7 @@ static void test_histogram_against_per_sample(void **state)
         snprintf(what, sizeof what, "random trial %d (%d alleles)", trial, n);
         check_paths(gt, S, pop, 3, n, what);
         check_paths(gt, S, NULL, 0, n, what);
+        check_paths(gt, S, everyone, 1, n, what); /* one population equal to the cohort */
     }
 #undef RND
 }

@@ -85,6 +85,65 @@ static void test_hwe_against_enumeration(void **unused)
     assert_true(n_cases > 100);
 }
 
+/*
+ * The recursion written plainly, one walk at a time over every het count (the form site_stats.c had
+ * before it stepped both walks together and skipped the impossible parity): its p-values must be
+ * bitwise those of tsr_hwe_exact, so stats.tsv stays byte-identical.
+ */
+static void plain_hwe(int64_t nref, int64_t nalt, int64_t nhet, double *probs, double *p_hwe, double *p_exc)
+{
+    const int64_t n = nref + nalt, rare = nref < nalt ? nref : nalt, ngt = n / 2;
+    for (int64_t h = 0; h <= rare; h++)
+        probs[h] = 0.0;
+    int64_t mid = (int64_t)((double)rare * (double)(n - rare) / (double)n);
+    if ((mid ^ rare) & 1)
+        mid++;
+    probs[mid] = 1.0;
+    double sum = 1.0;
+    int64_t hom_r = (rare - mid) / 2, hom_c = ngt - mid - hom_r;
+    for (int64_t h = mid; h > 1; h -= 2) {
+        probs[h - 2] = probs[h] * h * (h - 1.0) / (4.0 * (hom_r + 1.0) * (hom_c + 1.0));
+        sum += probs[h - 2];
+        hom_r++;
+        hom_c++;
+    }
+    hom_r = (rare - mid) / 2;
+    hom_c = ngt - mid - hom_r;
+    for (int64_t h = mid; h <= rare - 2; h += 2) {
+        probs[h + 2] = probs[h] * 4.0 * hom_r * hom_c / ((h + 2.0) * (h + 1.0));
+        sum += probs[h + 2];
+        hom_r--;
+        hom_c--;
+    }
+    for (int64_t h = 0; h <= rare; h++)
+        probs[h] /= sum;
+    double exc = 0.0, two = 0.0;
+    for (int64_t h = nhet; h <= rare; h++)
+        exc += probs[h];
+    for (int64_t h = 0; h <= rare; h++)
+        if (probs[h] <= probs[nhet])
+            two += probs[h];
+    *p_exc = exc;
+    *p_hwe = two > 1.0 ? 1.0 : two;
+}
+
+static void test_hwe_bitwise_plain(void **unused)
+{
+    (void)unused;
+    static double probs[4001], ref[4001];
+    for (int64_t N = 1; N <= 2000; N += N < 60 ? 1 : 37)
+        for (int64_t nalt = 1; nalt < 2 * N; nalt += nalt < 40 ? 1 : 1 + nalt / 7) {
+            const int64_t nref = 2 * N - nalt, rare = nref < nalt ? nref : nalt;
+            for (int64_t nhet = rare & 1; nhet <= rare; nhet += nhet < 20 ? 2 : 2 + 2 * (nhet / 9)) {
+                double h1, e1, h2, e2;
+                assert_int_equal(tsr_hwe_exact(nref, nalt, nhet, probs, &h1, &e1), 0);
+                plain_hwe(nref, nalt, nhet, ref, &h2, &e2);
+                assert_memory_equal(&h1, &h2, sizeof h1);
+                assert_memory_equal(&e1, &e2, sizeof e1);
+            }
+        }
+}
+
 static void test_hwe_edges(void **unused)
 {
     (void)unused;
@@ -186,6 +245,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hwe_against_enumeration),
+        cmocka_unit_test(test_hwe_bitwise_plain),
         cmocka_unit_test(test_hwe_edges),
         cmocka_unit_test(test_site_counts),
         cmocka_unit_test(test_multiallelic),

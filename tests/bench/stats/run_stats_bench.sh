@@ -61,6 +61,6 @@ awk -v sites="$SITES" -v samples="$SAMPLES" -v own1="$own1" -v own2="$own2" '
     printf "\ntessera CPU by its own account (getrusage summed over ranks, mpirun excluded): 1 rank %.2f s, 2 ranks %.2f s\n", own1, own2
     printf "parallel efficiency 1 -> 2 ranks: wall %.2f (T1 / (2 x T2)), CPU %.2f (CPU1 / CPU2)\n",
            wall["tessera_np1"] / (2 * wall["tessera_np2"]), cpu["tessera_np1"] / cpu["tessera_np2"]
-    printf "ratios (tessera 1 rank / peer, CPU): bcftools +fill-tags %.2f, plink2 --freq --hardy %.2f (target <= 0.5)\n",
+    printf "ratios (tessera 1 rank / peer, CPU): bcftools +fill-tags %.2f (target <= 0.5), plink2 --freq --hardy %.2f (target <= 1.5)\n",
            cpu["tessera_np1"] / cpu["bcftools_fill_tags"], cpu["tessera_np1"] / cpu["plink2_freq_hardy"]
   }' "$W/times"
