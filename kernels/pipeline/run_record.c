@@ -53,6 +53,13 @@ void tsr_plan_fingerprint(tsr_plan_t *plan)
     snprintf(buf, sizeof buf, "align-chunk=%lld lowpass=%d lpk=%d.%d", (long long)o->align_chunk_pairs, plan->lowpass,
              tsr_kernel_lowpass_evidence.version, tsr_kernel_lowpass_discover.version);
     a = tsr_crc_str(a, buf);
+    /* --min-site-qual, --min-alt-obs: only when not the defaults, so earlier runs keep their fingerprint */
+    const tsr_run_opt_decl_t *msq = tsr_run_opt_find("min-site-qual"), *mao = tsr_run_opt_find("min-alt-obs");
+    if (plan->lowpass && msq && mao &&
+        (o->min_site_qual != strtod(msq->dflt, NULL) || o->min_alt_obs != atoi(mao->dflt))) {
+        snprintf(buf, sizeof buf, "min-site-qual=%.17g min-alt-obs=%d", o->min_site_qual, o->min_alt_obs);
+        a = tsr_crc_str(a, buf);
+    }
     /* --hash-inputs changes DIR/audit_inputs.sha256 (an output in the head); --sign-key changes no output */
     snprintf(buf, sizeof buf, "hash-inputs=%d", o->hash_inputs);
     a = tsr_crc_str(a, buf);
