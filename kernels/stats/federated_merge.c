@@ -702,6 +702,7 @@ static void fed_depth_curve(const fed_merge_t *m, const fed_input_t *in, int rid
  * max(--min-qual, 60) and min_alt_count). */
 #define TSR_MERGE_LP_ALT_QUAL 60.0
 #define TSR_MERGE_LP_ALT_COUNT 0.5
+#define TSR_MERGE_LP_MAX_QUAL 9999.0 /* the low-pass discovery's QUAL cap */
 
 /*
  * Low-pass: the maximum of a log-likelihood curve on the TSR_LP_CURVE_K grid, refined as
@@ -807,7 +808,7 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
     int kept = 1;
     for (int u = 1; u < n; u++) {
         double f = af[(size_t)(u - 1) * (size_t)(P + 1)];
-        if (n > 2 && m->o->qual && (m->o->qual(alt_lrt[u], 9999) < TSR_MERGE_LP_ALT_QUAL ||
+        if (n > 2 && m->o->qual && (m->o->qual(alt_lrt[u], TSR_MERGE_LP_MAX_QUAL) < TSR_MERGE_LP_ALT_QUAL ||
                                     2.0 * m->n_slots * f < TSR_MERGE_LP_ALT_COUNT))
             continue;
         m->al[kept] = m->al[u];
@@ -819,7 +820,8 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
     }
     n = kept;
     free(alt_lrt);
-    double qual = m->o->qual ? m->o->qual(lrt, 9999) : 0;
+    /* without the kernel's qual (a caller that hands none in) no QUAL is written and none is applied */
+    double qual = m->o->qual ? m->o->qual(lrt, TSR_MERGE_LP_MAX_QUAL) : NAN;
     if (n < 2 || qual < m->o->min_site_qual) {
         m->n_below_qual++;
         free(af);
@@ -842,8 +844,8 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
         e |= ksprintf(vcf, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
         e |= ksprintf(t, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
     }
-    e |= ksprintf(vcf, "\t%.2f\t.\t", qual) < 0;
-    e |= ksprintf(t, "\t%.2f", qual) < 0;
+    e |= (isnan(qual) ? kputs("\t.\t.\t", vcf) : ksprintf(vcf, "\t%.2f\t.\t", qual)) < 0;
+    e |= (isnan(qual) ? kputs("\t.", t) : ksprintf(t, "\t%.2f", qual)) < 0;
     for (int g = 0; g <= P; g++) {
         e |= ksprintf(vcf, "%sAF%s%s=", g ? ";" : "", g ? "_" : "", g ? m->pops[g - 1] : "") < 0;
         e |= kputc('\t', t) < 0;

@@ -476,6 +476,7 @@ typedef struct tsr_merge_opts {
      * a site is the low-pass discovery's QUAL (`qual`, the kernel's tsr_lp_qual, handed in like
      * loglik_weighted) of the likelihood-ratio statistic of the summed cohort curve, 2 (max_p l(p) - l(0)),
      * summed over the site's ALTs; a site below Q is not a site (as a pooled run would not report it).
+     * qual NULL: no QUAL is written and Q is not applied.
      */
     double min_site_qual;
     double (*qual)(double lrt, double max_qual);
