@@ -217,6 +217,12 @@ tsr_status_t tsr_lp_discover_region(tsr_lp_evidence_t *const *batches, int n_bat
  */
 double tsr_lp_loglik(int n_samples, int n_alleles, const double *gl, const double *freq);
 double tsr_lp_loglik_weighted(int n_rows, int n_alleles, const double *gl, const double *weight, const double *freq);
+/*
+ * The low-pass discovery's QUAL of a likelihood-ratio statistic lrt = 2 (ln L(freq) - ln L(REF only)):
+ * -10 log10 P(chi2_1 > lrt), capped at max_qual (also declared in lowpass_internal.h). Public for the
+ * federated merge, whose merged QUAL must be on the same scale. Not collective.
+ */
+double tsr_lp_qual(double lrt, double max_qual);
 
 /* --------------------------------------------------------------------- align */
 

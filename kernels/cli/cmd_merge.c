@@ -35,8 +35,12 @@ static void tsr_merge_usage(FILE *fp)
             "Any order of the inputs, and any number of ranks, gives byte-identical outputs.\n"
             "Low-pass exports (of --mode lowpass runs): the per-population log-likelihood curves (LLC_<pop>)\n"
             "are summed, an institution without a site adds its samples' reference reads from its depth mask,\n"
-            "and AF / AF_<pop> are the maximum-likelihood frequencies (argmax of the summed curves); --min-ac\n"
-            "applies to round(2 N AF). Writes MERGED.vcf.gz, MERGED.stats.tsv and MERGED.statistics.json\n"
+            "and AF / AF_<pop> are the maximum-likelihood frequencies (argmax of the summed curves). QUAL is\n"
+            "discovery by the pooled likelihood: the low-pass discovery's phred of the likelihood-ratio test of\n"
+            "the summed cohort curve at its maximum against frequency 0 (summed over ALTs); a site below\n"
+            "--min-site-qual is not a site. For a federated release run the institutions with a low\n"
+            "`tessera run --min-site-qual` (e.g. 0) so the merge sees the weak sites a pooled run would\n"
+            "call. --min-ac applies to round(2 N AF). Writes MERGED.vcf.gz, MERGED.stats.tsv and MERGED.statistics.json\n"
             "(no SFS, F_ST or report from curves yet). Low-pass and deep exports are not mixed.\n\n"
             "Options:\n"
             "  --out FILE.vcf.gz            the merged sites (required)\n"
@@ -48,6 +52,8 @@ static void tsr_merge_usage(FILE *fp)
             "                               refusing: the lowest cohort minor-allele frequencies first, ties the\n"
             "                               later site first, until the power is <= P (how many: printed and in\n"
             "                               the header and statistics.json; SFS and F_ST stay those before)\n"
+            "  --min-site-qual Q            low-pass: merged sites whose QUAL is below Q are not sites [30,\n"
+            "                               the default of `tessera run --mode lowpass`]\n"
             "  --window BP                  bases per parallel task [1000000]\n"
             "  -h, --help                   this help\n\n"
             "Exit codes: 0 written; 1 failed (one error line says why; nothing written); 2 usage.\n");
@@ -55,13 +61,14 @@ static void tsr_merge_usage(FILE *fp)
 
 int tsr_cmd_merge(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_MINAC, O_POWER, O_ALPHA, O_WINDOW, O_DROP };
+    enum { O_OUT = 256, O_MINAC, O_POWER, O_ALPHA, O_WINDOW, O_DROP, O_MINSQ };
     static const struct option lopts[] = {{"out", required_argument, 0, O_OUT},
                                           {"min-ac", required_argument, 0, O_MINAC},
                                           {"max-membership-power", required_argument, 0, O_POWER},
                                           {"membership-alpha", required_argument, 0, O_ALPHA},
                                           {"window", required_argument, 0, O_WINDOW},
                                           {"drop-to-power", no_argument, 0, O_DROP},
+                                          {"min-site-qual", required_argument, 0, O_MINSQ},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     tsr_merge_opts_t o;
@@ -96,11 +103,17 @@ int tsr_cmd_merge(int argc, char **argv)
                 return tsr_cli_usage_error("merge", "--window takes a length >= 1000 like 1M, not '%s'", optarg);
             break;
         case O_DROP: o.drop_to_power = 1; break;
+        case O_MINSQ:
+            o.min_site_qual = strtod(optarg, &end);
+            if (!*optarg || *end || !(o.min_site_qual >= 0))
+                return tsr_cli_usage_error("merge", "--min-site-qual takes a number >= 0, not '%s'", optarg);
+            break;
         case 'h': tsr_merge_usage(stdout); return TSR_EXIT_OK;
         default: return tsr_cli_usage_error("merge", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     o.loglik_weighted = tsr_lp_loglik_weighted;
+    o.qual = tsr_lp_qual;
     o.n_inputs = argc - optind;
     o.inputs = (const char *const *)(argv + optind);
     tsr_status_t s = tsr_merge_opts_check(&o);
@@ -125,6 +138,9 @@ int tsr_cmd_merge(int argc, char **argv)
             printf("tessera merge: membership-inference power %.4f (Sankararaman et al. 2009, %" PRId64
                    " sites, %d samples, alpha %g); statistics in %s, %s and the report\n",
                    sum.membership_power, sum.n_sites, sum.n_samples, o.alpha, sum.stats_tsv, sum.statistics_json);
+            if (sum.n_below_qual)
+                printf("tessera merge: %" PRId64 " merged sites below --min-site-qual %g are not sites\n",
+                       sum.n_below_qual, o.min_site_qual);
             if (o.drop_to_power)
                 printf("tessera merge: --drop-to-power: %" PRId64 " sites dropped (lowest MAF first) to keep the "
                        "power <= %g\n", sum.n_dropped, o.max_power);

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #define TSR_LP_MIN_PASS_QUAL 60.0 /* the lowest LowQual threshold in low-pass mode */
-#define TSR_LP_MIN_SITE_QUAL 30.0 /* sites below are not reported at all in low-pass mode */
 
 typedef struct lp_state {
     tsr_ref_t *ref;
@@ -63,9 +62,12 @@ static void lp_opts_from_plan(const tsr_plan_t *plan, tsr_lp_opts_t *o)
     /*
      * Below QUAL 30 the sites are almost all pairs of sequencing errors (measured on simulated cohorts: 3,176
      * of 3,212 sites under QUAL 30 were false at 2,000 x 0.1x); each costs ~46 bytes per sample in the
-     * region's call set, so they are not reported (those from 30 to min_qual stay, filtered LowQual).
+     * region's call set, so by default (--min-site-qual 30) they are not reported (those from 30 to
+     * min_qual stay, filtered LowQual). A federated release lowers it so the merge can call them on the
+     * pooled evidence (kernels/stats/federated_merge.c), and with --min-alt-obs 1 its single ALT reads too.
      */
-    o->min_site_qual = TSR_LP_MIN_SITE_QUAL;
+    o->min_site_qual = plan->opts.min_site_qual;
+    o->min_alt_obs = plan->opts.min_alt_obs;
 }
 
 static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)

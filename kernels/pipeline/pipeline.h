@@ -95,6 +95,8 @@ typedef struct tsr_run_opts {
     int min_baseq;          /* --min-baseq (default 13) */
     int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
     double min_qual;        /* --min-qual: below it a site is filtered LowQual (default 30) */
+    double min_site_qual;   /* --min-site-qual: low-pass discovery reports no site below it (default 30) */
+    int min_alt_obs;        /* --min-alt-obs: low-pass candidate sites need this many ALT reads (default 2) */
     const char *ploidy_bed; /* --ploidy-bed: ploidy rules replacing the built-in GRCh37/38 ones (io/ploidy.h) */
     const char *targets;    /* --targets: BED of target intervals; calling is restricted to them (plan_regions.c) */
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */

@@ -54,6 +54,14 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "a number >= 0", 0, NULL, "min_baseq", 0},
     {"min-qual", "Q", "sites below this QUAL are filtered LowQual [30]", TSR_RUN_OPT_REAL, TSR_OPT(min_qual), "30",
      "a number >= 0", 0, NULL, "min_qual", 0},
+    {"min-site-qual", "Q",
+     "low-pass: sites below this QUAL are not reported at all [30]; a federated\n"
+     "release may lower it (e.g. 0) so `tessera merge` decides on the pooled evidence",
+     TSR_RUN_OPT_REAL, TSR_OPT(min_site_qual), "30", "a number >= 0", 0, NULL, NULL, 0},
+    {"min-alt-obs", "N",
+     "low-pass: a candidate site needs this many non-reference reads in the run's\n"
+     "cohort [2]; a federated release uses 1 with --min-site-qual 0",
+     TSR_RUN_OPT_INT, TSR_OPT(min_alt_obs), "2", "a number >= 1", 1, NULL, NULL, 0},
     {"align-chunk", "N", "read pairs per align work unit [1000000]", TSR_RUN_OPT_I64, TSR_OPT(align_chunk_pairs),
      "1000000", "a number of read pairs >= 1", 1, NULL, "align_chunk", TSR_RUN_OPT_ALIGN},
     {"aln-format", "F",

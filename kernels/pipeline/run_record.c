@@ -53,6 +53,13 @@ void tsr_plan_fingerprint(tsr_plan_t *plan)
     snprintf(buf, sizeof buf, "align-chunk=%lld lowpass=%d lpk=%d.%d", (long long)o->align_chunk_pairs, plan->lowpass,
              tsr_kernel_lowpass_evidence.version, tsr_kernel_lowpass_discover.version);
     a = tsr_crc_str(a, buf);
+    /* --min-site-qual, --min-alt-obs: only when not the defaults, so earlier runs keep their fingerprint */
+    const tsr_run_opt_decl_t *msq = tsr_run_opt_find("min-site-qual"), *mao = tsr_run_opt_find("min-alt-obs");
+    if (plan->lowpass && msq && mao &&
+        (o->min_site_qual != strtod(msq->dflt, NULL) || o->min_alt_obs != atoi(mao->dflt))) {
+        snprintf(buf, sizeof buf, "min-site-qual=%.17g min-alt-obs=%d", o->min_site_qual, o->min_alt_obs);
+        a = tsr_crc_str(a, buf);
+    }
     /* --hash-inputs changes DIR/audit_inputs.sha256 (an output in the head); --sign-key changes no output */
     snprintf(buf, sizeof buf, "hash-inputs=%d", o->hash_inputs);
     a = tsr_crc_str(a, buf);
@@ -119,6 +126,11 @@ tsr_status_t tsr_plan_record_write(const tsr_plan_t *plan)
     fprintf(fp, "fingerprint\t%s\nmode\t%s\nref\t%s\nregions\t%s\n", plan->fingerprint,
             plan->lowpass ? "lowpass" : "deep", realpath(o->ref, abs_ref) ? abs_ref : o->ref, regions);
     tsr_status_t s = tsr_run_opts_record_write(fp, o);
+    /* low-pass thresholds of a federated release, for `tessera add`; absent (older runs, defaults): defaults */
+    const tsr_run_opt_decl_t *msq = tsr_run_opt_find("min-site-qual"), *mao = tsr_run_opt_find("min-alt-obs");
+    if (s == TSR_OK && plan->lowpass && msq && mao &&
+        (o->min_site_qual != strtod(msq->dflt, NULL) || o->min_alt_obs != atoi(mao->dflt)))
+        fprintf(fp, "lp_min_site_qual\t%.17g\nlp_min_alt_obs\t%d\n", o->min_site_qual, o->min_alt_obs);
     if (s != TSR_OK) {
         fclose(fp);
         unlink(tmp);
@@ -158,10 +170,17 @@ tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec)
             snprintf(rec->ref, sizeof rec->ref, "%s", v);
         else if (!strcmp(line, "regions"))
             snprintf(rec->regions, sizeof rec->regions, "%s", v);
-        else if (tsr_run_opts_record_read(&rec->opts, line, v, rec->text[n_text], sizeof rec->text[n_text]))
-            n_text += rec->text[n_text][0] != '\0' && n_text + 1 < (int)(sizeof rec->text / sizeof rec->text[0]);
-        else
+        else if (!strcmp(line, "lp_min_site_qual")) {
+            rec->opts.min_site_qual = strtod(v, NULL);
+            seen--; /* the optional keys are not counted */
+        } else if (!strcmp(line, "lp_min_alt_obs")) {
+            rec->opts.min_alt_obs = atoi(v);
             seen--;
+        } else if (tsr_run_opts_record_read(&rec->opts, line, v, rec->text[n_text], sizeof rec->text[n_text])) {
+            n_text += rec->text[n_text][0] != '\0' && n_text + 1 < (int)(sizeof rec->text / sizeof rec->text[0]);
+        } else {
+            seen--;
+        }
     }
     fclose(fp);
     const int want = 4 + tsr_run_opts_record_count(); /* fingerprint, mode, ref, regions + the options */

@@ -52,6 +52,7 @@ void tsr_merge_opts_init(tsr_merge_opts_t *o)
     o->min_ac = 1;
     o->window = 1000000;
     o->alpha = 0.05;
+    o->min_site_qual = 30;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -71,6 +72,8 @@ tsr_status_t tsr_merge_opts_check(const tsr_merge_opts_t *o)
         return tsr_error_set(TSR_ERR_USAGE, "--min-ac must be >= 0");
     if (o->window < 1000)
         return tsr_error_set(TSR_ERR_USAGE, "--window must be at least 1000 bp");
+    if (!(o->min_site_qual >= 0))
+        return tsr_error_set(TSR_ERR_USAGE, "--min-site-qual must be >= 0");
     if (!(o->alpha > 0 && o->alpha < 1))
         return tsr_error_set(TSR_ERR_USAGE, "the membership test's false-positive rate must lie in (0, 1)");
     if (o->max_power && !(o->max_power > 0 && o->max_power <= 1))
@@ -454,6 +457,7 @@ typedef struct fed_merge {
     int32_t *ibuf;
     int mibuf;
     int64_t n_sites, n_suppressed;
+    int64_t n_below_qual; /* low-pass: below --min-site-qual */
     int lowpass;   /* the inputs are low-pass exports: likelihood curves, no genotype counts */
     int64_t keep;  /* --drop-to-power: the sites to keep (-1: all) */
     int64_t n_dropped;
@@ -694,12 +698,50 @@ static void fed_depth_curve(const fed_merge_t *m, const fed_input_t *in, int rid
     }
 }
 
+/* Low-pass, a union of several ALTs: each ALT's own test, the low-pass discovery's defaults (its LowQual bar
+ * max(--min-qual, 60) and min_alt_count). */
+#define TSR_MERGE_LP_ALT_QUAL 60.0
+#define TSR_MERGE_LP_ALT_COUNT 0.5
+#define TSR_MERGE_LP_MAX_QUAL 9999.0 /* the low-pass discovery's QUAL cap */
+
+/*
+ * Low-pass: the maximum of a log-likelihood curve on the TSR_LP_CURVE_K grid, refined as
+ * tsr_lp_curve_argmax refines its position (the parabola through the best grid point and its neighbours
+ * in the arcsine scale, its vertex kept within one grid step), never below the best grid value.
+ */
+static double fed_curve_peak(const double *l)
+{
+    const int K = TSR_LP_CURVE_K;
+    int b = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[b])
+            b = k;
+    int c = b == 0 ? 1 : b == K - 1 ? K - 2 : b;
+    double den = l[c - 1] - 2 * l[c] + l[c + 1], best = l[b];
+    if (den < 0) {
+        double t = c + 0.5 * (l[c - 1] - l[c + 1]) / den;
+        t = t < b - 1 ? b - 1 : t > b + 1 ? b + 1 : t;
+        t = t < 0 ? 0 : t > K - 1 ? K - 1 : t;
+        double d = t - c, y = l[c] + 0.5 * (l[c + 1] - l[c - 1]) * d + 0.5 * den * d * d;
+        best = y > best ? y : best;
+    }
+    return best;
+}
+
 /*
  * Low-pass: records recs[a .. b) share (pos, REF). Per ALT of their union and population, the inputs'
  * curves of that ALT are summed, and an input without the site or without that ALT adds the curve of its
  * depth mask there (fed_depth_curve); AF_<pop> is the sum's argmax and AF the argmax of the sum over
- * populations. The site is released when round(2 N AF) summed over ALTs (the expected ALT count, N the
- * cohort's samples) is >= min_ac.
+ * populations. The merged QUAL is discovery by the pooled likelihood: the cohort curve's likelihood-ratio
+ * statistic against p = 0, 2 (max_p l(p) - l(0)), summed over the ALTs (each ALT's curve treats the
+ * other ALTs' carriers as not carrying it, so the sum approximates the joint test the low-pass discovery
+ * runs; exact at biallelic sites up to PL rounding and the grid), turned into phred by the discovery's own
+ * tsr_lp_qual. Where the union holds several ALTs, each must pass its own test as in the discovery: its
+ * curve's QUAL >= TSR_MERGE_LP_ALT_QUAL and its expected count 2 N AF >= TSR_MERGE_LP_ALT_COUNT, else it
+ * is left out (an ALT one institution saw in a single read, say). A site below min_site_qual, or left
+ * without an ALT, is not a site, as a pooled run would not have reported it (counted apart from the
+ * suppressed). A site is released when round(2 N AF) summed over ALTs (the
+ * expected ALT count, N the cohort's samples) is >= min_ac.
  */
 static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, int64_t b, kstring_t *vcf,
                                            tsr_str_t *tsv)
@@ -723,7 +765,11 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
     double *af = calloc((size_t)(n - 1) * (size_t)(P + 1), sizeof *af); /* [allele][cohort, pops] */
     if (!af)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
-    double eac = 0;
+    double eac = 0, lrt = 0, *alt_lrt = malloc(sizeof *alt_lrt * (size_t)n);
+    if (!alt_lrt) {
+        free(af);
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
+    }
     for (int u = 1; u < n; u++) {
         memset(m->curve, 0, sizeof *m->curve * (size_t)(P + 1) * (size_t)K);
         for (int in = 0; in < m->n_in; in++) { /* inputs without the ALT here: their depth evidence */
@@ -755,7 +801,31 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
         }
         for (int g = 0; g <= P; g++)
             af[(size_t)(u - 1) * (size_t)(P + 1) + (size_t)g] = tsr_lp_curve_argmax(m->curve + (size_t)g * K);
-        eac += af[(size_t)(u - 1) * (size_t)(P + 1)];
+        double d = 2.0 * (fed_curve_peak(m->curve) - m->curve[0]);
+        alt_lrt[u] = d > 0 ? d : 0;
+    }
+    /* a union of several ALTs keeps those that pass their own test, as the low-pass discovery does */
+    int kept = 1;
+    for (int u = 1; u < n; u++) {
+        double f = af[(size_t)(u - 1) * (size_t)(P + 1)];
+        if (n > 2 && m->o->qual && (m->o->qual(alt_lrt[u], TSR_MERGE_LP_MAX_QUAL) < TSR_MERGE_LP_ALT_QUAL ||
+                                    2.0 * m->n_slots * f < TSR_MERGE_LP_ALT_COUNT))
+            continue;
+        m->al[kept] = m->al[u];
+        memmove(af + (size_t)(kept - 1) * (size_t)(P + 1), af + (size_t)(u - 1) * (size_t)(P + 1),
+                sizeof *af * (size_t)(P + 1));
+        eac += f;
+        lrt += alt_lrt[u];
+        kept++;
+    }
+    n = kept;
+    free(alt_lrt);
+    /* without the kernel's qual (a caller that hands none in) no QUAL is written and none is applied */
+    double qual = m->o->qual ? m->o->qual(lrt, TSR_MERGE_LP_MAX_QUAL) : NAN;
+    if (n < 2 || qual < m->o->min_site_qual) {
+        m->n_below_qual++;
+        free(af);
+        return TSR_OK;
     }
     eac = round(2.0 * m->n_slots * eac);
     if (eac < (double)m->o->min_ac) {
@@ -774,7 +844,8 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
         e |= ksprintf(vcf, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
         e |= ksprintf(t, "%s%s", u > 1 ? "," : "", m->al[u]) < 0;
     }
-    e |= kputs("\t.\t.\t", vcf) < 0;
+    e |= (isnan(qual) ? kputs("\t.\t.\t", vcf) : ksprintf(vcf, "\t%.2f\t.\t", qual)) < 0;
+    e |= (isnan(qual) ? kputs("\t.", t) : ksprintf(t, "\t%.2f", qual)) < 0;
     for (int g = 0; g <= P; g++) {
         e |= ksprintf(vcf, "%sAF%s%s=", g ? ";" : "", g ? "_" : "", g ? m->pops[g - 1] : "") < 0;
         e |= kputc('\t', t) < 0;
@@ -954,6 +1025,10 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
              m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, power, m->o->alpha);
     kputs("##FILTER=<ID=PASS,Description=\"All filters passed\">\n", k);
     if (m->lowpass) {
+        ksprintf(k, "##tessera_merge_qual=<ID=QUAL,min_site_qual=%g,below_site_qual=%" PRId64 ",Description=\"QUAL: "
+                    "the low-pass discovery's phred of the likelihood-ratio test of the institutions' summed "
+                    "cohort curve at its maximum against frequency 0, summed over ALTs; sites below "
+                    "min_site_qual are not sites\">\n", m->o->min_site_qual, m->n_below_qual);
         for (int g = 0; g <= m->n_pops; g++)
             ksprintf(k, "##INFO=<ID=AF%s%s,Number=A,Type=Float,Description=\"ALT allele frequency%s%s by maximum "
                         "likelihood from genotype likelihoods: argmax of the institutions' summed log-likelihood "
@@ -1034,9 +1109,12 @@ static tsr_status_t fed_write_json(const fed_merge_t *m, const tsr_cohort_result
     fprintf(fp, "{\n  \"merge\": {\"mode\": ");
     json_str(fp, m->in[0].mode);
     fprintf(fp, ", \"min_ac\": %" PRId64 ", \"sites\": %" PRId64 ", \"suppressed\": %" PRId64 ", \"dropped_to_power\": %"
-                PRId64 ", \"samples\": %d,\n"
-                "    \"membership_power\": {\"power\": ",
+                PRId64 ", \"samples\": %d,\n",
             m->o->min_ac, m->n_sites, m->n_suppressed, m->n_dropped, m->n_slots);
+    if (m->lowpass) /* merged sites below the cohort QUAL threshold: not sites (fed_merge_site_lowpass) */
+        fprintf(fp, "    \"min_site_qual\": %g, \"below_site_qual\": %" PRId64 ",\n", m->o->min_site_qual,
+                m->n_below_qual);
+    fprintf(fp, "    \"membership_power\": {\"power\": ");
     json_real(fp, power);
     fprintf(fp, ", \"alpha\": %g, \"sites\": %" PRId64 ", \"samples\": %d, \"formula\": \"Phi(sqrt(M/N) - "
                 "z_(1-alpha)), Sankararaman et al. 2009\"},\n    \"inputs\": [",
@@ -1262,7 +1340,7 @@ static tsr_status_t fed_finish(fed_merge_t *m, const char *parts, int n_regions,
         s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     tsr_str_t th = {0};
     if (s == TSR_OK) {
-        const char *fixed = m->lowpass ? "CHROM\tPOS\tREF\tALT\tAF" : "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
+        const char *fixed = m->lowpass ? "CHROM\tPOS\tREF\tALT\tQUAL\tAF" : "CHROM\tPOS\tREF\tALT\tQUAL\tFILTER";
         int e = tsr_str_putn(&th, fixed, strlen(fixed));
         for (int p = 0; p < m->n_pops && m->lowpass; p++)
             e |= tsr_str_putn(&th, "\tAF_", 4) | tsr_str_putn(&th, m->pops[p], strlen(m->pops[p]));
@@ -1436,15 +1514,16 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
     s = tsr_comm_agree(comm, s);
     /* sum the accumulators and counters over the ranks */
     if (s == TSR_OK) {
-        int64_t cnt[2] = {m.n_sites, m.n_suppressed};
+        int64_t cnt[3] = {m.n_sites, m.n_suppressed, m.n_below_qual};
         int64_t n = tsr_cohort_acc_n_counts(m.acc);
         int rc = MPI_Allreduce(MPI_IN_PLACE, tsr_cohort_acc_counts(m.acc), (int)n, MPI_INT64_T, MPI_SUM, comm);
         if (rc == MPI_SUCCESS)
-            rc = MPI_Allreduce(MPI_IN_PLACE, cnt, 2, MPI_INT64_T, MPI_SUM, comm);
+            rc = MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_INT64_T, MPI_SUM, comm);
         if (rc != MPI_SUCCESS)
             s = tsr_error_set(TSR_ERR_MPI, "summing the merge's statistics over the ranks failed");
         m.n_sites = cnt[0];
         m.n_suppressed = cnt[1];
+        m.n_below_qual = cnt[2];
     }
     double power = tsr_membership_power(m.n_sites, m.n_slots, o->alpha);
     m.keep = -1;
@@ -1480,6 +1559,7 @@ tsr_status_t tsr_merge_run(MPI_Comm comm, const tsr_merge_opts_t *o, tsr_merge_s
     sum->n_inputs = m.n_in;
     sum->n_sites = m.n_sites;
     sum->n_suppressed = m.n_suppressed;
+    sum->n_below_qual = m.n_below_qual;
     sum->n_dropped = m.n_dropped;
     sum->n_samples = m.n_slots;
     sum->membership_power = power;

@@ -500,11 +500,21 @@ typedef struct tsr_merge_opts {
      * input's depth mask into the evidence of a site that input did not report.
      */
     double (*loglik_weighted)(int n_rows, int n_alleles, const double *gl, const double *weight, const double *freq);
+    /*
+     * Low-pass inputs: --min-site-qual Q [30, the default of `tessera run --mode lowpass`]. The merged QUAL of
+     * a site is the low-pass discovery's QUAL (`qual`, the kernel's tsr_lp_qual, handed in like
+     * loglik_weighted) of the likelihood-ratio statistic of the summed cohort curve, 2 (max_p l(p) - l(0)),
+     * summed over the site's ALTs; a site below Q is not a site (as a pooled run would not report it).
+     * qual NULL: no QUAL is written and Q is not applied.
+     */
+    double min_site_qual;
+    double (*qual)(double lrt, double max_qual);
 } tsr_merge_opts_t;
 
 typedef struct tsr_merge_summary {
     int n_inputs, n_samples, n_regions;
     int64_t n_sites, n_suppressed, n_dropped;
+    int64_t n_below_qual; /* low-pass: merged sites below --min-site-qual (not sites; not counted in n_suppressed) */
     double membership_power;
     char stats_tsv[4300], statistics_json[4300];
 } tsr_merge_summary_t;

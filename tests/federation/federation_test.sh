@@ -180,8 +180,10 @@ drop)
   ;;
 lowpass)
   # Low-pass federation: 90 samples at 0.7x in 2 populations, split round-robin into 3 institutions; each
-  # runs --mode lowpass and exports (likelihood curves + depth mask); the merge's AF against a pooled
-  # low-pass run of all 90 (federation_check.py lowpass says what is asserted and why), any input order
+  # runs --mode lowpass with --min-site-qual 0 --min-alt-obs 1 (every site with an ALT read) and exports
+  # (likelihood curves + depth mask); the merge calls sites by the pooled likelihood (merged QUAL against
+  # --min-site-qual 30) and its site set, QUAL and AF are checked against a pooled low-pass run of all 90
+  # with the defaults (federation_check.py lowpass says what is asserted and why), any input order
   # and 1, 2 or 3 ranks giving the same bytes, no sample id anywhere, and a deep export refused beside them.
   # Needs the deep fixture only for that refusal; removes its own directory.
   O=$W.lowpass; rm -rf "$O"; mkdir -p "$O"
@@ -191,9 +193,13 @@ lowpass)
   for i in 1 2 3; do head -1 "$L/samples.tsv" > "$L/inst$i.tsv"; done
   tail -n +2 "$L/samples.tsv" | awk -v d="$L" '{ print >> (d "/inst" ((NR - 1) % 3 + 1) ".tsv") }'
   for r in inst1 inst2 inst3 samples; do
-    "$T" run --ref "$L/ref.fa" --samples "$L/$r.tsv" --out "$O/run_$r" --mode lowpass \
+    low=(--min-site-qual 0 --min-alt-obs 1); [ "$r" = samples ] && low=()
+    "$T" run --ref "$L/ref.fa" --samples "$L/$r.tsv" --out "$O/run_$r" --mode lowpass "${low[@]}" \
       --batch-size 64 --shard-size 20000 --log-level warn > "$O/run_$r.log" 2>&1 || fail "run $r: $(cat "$O/run_$r.log")"
   done
+  # the low thresholds reached the discovery: sites under QUAL 30 in the institutions' call sets, none pooled
+  [ "$(bcftools view -H -i 'QUAL<30' "$O/run_inst1/cohort.bcf" | wc -l)" -gt 100 ] || fail "inst1: no site under QUAL 30"
+  [ "$(bcftools view -H -i 'QUAL<30' "$O/run_samples/cohort.bcf" | wc -l)" -eq 0 ] || fail "pooled: a site under QUAL 30"
   for i in 1 2 3; do
     "$T" export --aggregate-only --in "$O/run_inst$i" --min-ac 0 --out "$O/lp$i.vcf.gz" > "$O/export$i.log" \
       || fail "export $i: $(cat "$O/export$i.log")"
@@ -206,8 +212,11 @@ lowpass)
   done
   "$T" merge --out "$O/abc.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" "$O/lp3.vcf.gz" > "$O/merge.log" \
     || fail "merge: $(cat "$O/merge.log")"
+  h=$(bcftools view -h "$O/abc.vcf.gz")
   grep -q '^##INFO=<ID=AF_pop2,Number=A,Type=Float,Description="ALT allele frequency in population pop2 by maximum likelihood' \
-    <<<"$(bcftools view -h "$O/abc.vcf.gz")" || fail "merged AF_pop2 header"
+    <<<"$h" || fail "merged AF_pop2 header"
+  grep -q '^##tessera_merge_qual=<ID=QUAL,min_site_qual=30,below_site_qual=[1-9][0-9]*,' <<<"$h" || fail "merged QUAL header"
+  [ "$(bcftools view -H -i 'QUAL<30' "$O/abc.vcf.gz" | wc -l)" -eq 0 ] || fail "merged site under --min-site-qual 30"
   python3 "$HERE/federation_check.py" lowpass "$O/run_samples/cohort.bcf" "$O/abc.vcf.gz" 3 pop1,pop2 \
     || fail "merged AF against the pooled run"
   "$T" merge --out "$O/cab.vcf.gz" "$O/lp3.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" > /dev/null
@@ -218,21 +227,33 @@ lowpass)
   for x in cab bca acb; do
     for f in vcf.gz stats.tsv statistics.json; do cmp "$O/abc.$f" "$O/$x.$f" || fail "low-pass merge $x: $f differs"; done
   done
-  n=0
-  for s in $(tail -n +2 "$L/samples.tsv" | cut -f1); do
-    for f in "$O"/lp[123].vcf.gz "$O/abc.vcf.gz"; do
-      ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -q -- "$s" || fail "$f or its mask contains sample id $s"
-    done
-    ! grep -q -- "$s" "$O/abc.stats.tsv" "$O/abc.statistics.json" || fail "merge outputs contain sample id $s"
-    n=$((n + 1))
+  # the cohort threshold: --min-site-qual 60 keeps exactly the sites of QUAL >= 60; documented; bad values refused
+  "$T" merge --min-site-qual 60 --out "$O/q60.vcf.gz" "$O/lp1.vcf.gz" "$O/lp2.vcf.gz" "$O/lp3.vcf.gz" > /dev/null
+  [ "$(bcftools view -H "$O/q60.vcf.gz" | wc -l)" -eq "$(bcftools view -H -i 'QUAL>=60' "$O/abc.vcf.gz" | wc -l)" ] \
+    && [ "$(bcftools view -H "$O/q60.vcf.gz" | wc -l)" -lt "$(bcftools view -H "$O/abc.vcf.gz" | wc -l)" ] \
+    || fail "merge --min-site-qual 60 is not the QUAL >= 60 subset"
+  x=$("$T" merge --help); grep -q -- '--min-site-qual Q' <<<"$x" || fail "merge --help: no --min-site-qual"
+  x=$("$T" run --help); grep -q -- '--min-site-qual Q' <<<"$x" && grep -q -- '--min-alt-obs N' <<<"$x" \
+    || fail "run --help: no --min-site-qual / --min-alt-obs"
+  set +e
+  "$T" merge --min-site-qual -1 --out "$O/bad.vcf.gz" "$O/lp1.vcf.gz" > /dev/null 2>&1; rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "merge --min-site-qual -1: rc $rc, want 2 (usage)"
+  tail -n +2 "$L/samples.tsv" | cut -f1 > "$O/ids"
+  n=$(grep -c . "$O/ids")
+  [ "$n" -eq 90 ] || fail "expected 90 sample ids, have $n"
+  for f in "$O"/lp[123].vcf.gz "$O/abc.vcf.gz"; do
+    { zcat "$f"; [ ! -e "$f.callable.bed.gz" ] || zcat "$f.callable.bed.gz"; } > "$O/text"
+    ! grep -F -f "$O/ids" "$O/text" > /dev/null || fail "$f or its mask contains sample id $(grep -o -F -f "$O/ids" "$O/text" | head -1)"
+    grep -q 'LLC_pop1=' "$O/text" || [ "$f" = "$O/abc.vcf.gz" ] || fail "$f: grepped no record"
   done
-  [ "$n" -eq 90 ] || fail "expected 90 sample ids, grepped $n"
+  ! grep -F -f "$O/ids" "$O/abc.stats.tsv" "$O/abc.statistics.json" > /dev/null || fail "merge outputs contain a sample id"
   set +e
   err=$("$T" merge --out "$O/mixed.vcf.gz" "$O/lp1.vcf.gz" "$W/inst1.vcf.gz" 2>&1 >/dev/null); rc=$?
   set -e
   [ "$rc" -eq 1 ] && [ "$(wc -l <<< "$err")" -eq 1 ] && grep -q 'mode' <<< "$err" || fail "a deep export beside a low-pass one: rc $rc: $err"
   [ ! -e "$O/mixed.vcf.gz" ] || fail "the refused merge wrote its output"
-  echo "low-pass: 3 exports merged; same bytes in any order and at 1, 2 and 3 ranks; $n sample ids absent; deep+low-pass refused"
+  echo "low-pass: institutions at --min-site-qual 0 --min-alt-obs 1, merged QUAL >= 30; 3 exports merged; same bytes in any order and at 1, 2 and 3 ranks; $n sample ids absent; deep+low-pass refused"
   rm -rf "$O"
   ;;
 multiallelic)
