@@ -64,7 +64,7 @@ static void tsr_export_usage(FILE *fp)
             "Writes SAMPLE's gVCF from the run DIR's evidence partitions: candidate sites with GT/AD/DP/PL\n"
             "over REF,ALT...,<*>, reference blocks as <*> records with INFO/END and FORMAT/MIN_DP (bcftools'\n"
             "gVCF convention); positions without either were not covered. REF.fa is the run's reference.\n"
-            "  -o FILE              the gVCF (bgzipped, + .tbi) [DIR/gvcf/SAMPLE.g.vcf.gz]\n\n"
+            "  -o FILE              the gVCF (bgzipped, + .tbi; + .csi past 2^29 bases) [DIR/gvcf/SAMPLE.g.vcf.gz]\n\n"
             "Exit codes: 0 written; 1 failed (one error line says why; FILE untouched); 2 usage.\n");
 }
 
@@ -93,7 +93,7 @@ static int tsr_export_gvcf(const char *sample, const char *dir, const char *ref,
     tsr_status_t s = tsr_gvcf_export(&g, &parts);
     if (s != TSR_OK)
         return s == TSR_ERR_USAGE ? tsr_cli_usage_error("export", "%s", tsr_error_msg()) : tsr_cli_fail("export", s);
-    printf("tessera export: gVCF of %s from %" PRId64 " evidence partitions -> %s (+ .tbi)\n", sample, parts, out);
+    printf("tessera export: gVCF of %s from %" PRId64 " evidence partitions -> %s (+ index)\n", sample, parts, out);
     return TSR_EXIT_OK;
 }
 
