@@ -163,6 +163,24 @@ static void mask_add_sample(const tsr_evidence_t *ev, int j, int pop, int n_pops
 }
 
 /*
+ * The path of batch file `name` of unit folder rdir, with "#member" for a packed unit's member (member >= 0),
+ * into *path (malloc'ed); *path stays NULL for a name that is not an .h5 file (TSR_OK) or when out of memory.
+ */
+static tsr_status_t mask_batch_path(const char *rdir, const char *name, int member, char **path)
+{
+    *path = NULL;
+    size_t l = strlen(name);
+    if (l < 4 || strcmp(name + l - 3, ".h5") != 0)
+        return TSR_OK;
+    char *file = tsr_path_join(rdir, name);
+    size_t pl = file ? strlen(file) + 16 : 0;
+    if (file && (*path = malloc(pl)))
+        snprintf(*path, pl, member >= 0 ? "%s#%d" : "%s", file, member);
+    free(file);
+    return *path ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory for the masks of %s", rdir);
+}
+
+/*
  * Every batch of one region: the batch files of its unit directory (`files`), or their member `member`
  * when the unit is packed (member < 0: whole files).
  */
@@ -175,19 +193,10 @@ static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const c
     int64_t start = 0, end = 0;
     int n_pops = m->n_pops;
     for (int f = 0; f < nf && s == TSR_OK; f++) {
-        size_t l = strlen(files[f]->d_name);
-        if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+        char *path = NULL;
+        s = mask_batch_path(rdir, files[f]->d_name, member, &path);
+        if (!path)
             continue;
-        char *file = tsr_path_join(rdir, files[f]->d_name);
-        size_t pl = file ? strlen(file) + 16 : 0;
-        char *path = file ? malloc(pl) : NULL;
-        if (path)
-            snprintf(path, pl, member >= 0 ? "%s#%d" : "%s", file, member);
-        free(file);
-        if (!path) {
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the callable mask of %s", rdir);
-            break;
-        }
         tsr_evidence_t *ev = NULL;
         s = tsr_partition_read(path, &ev);
         if (s != TSR_OK) {
@@ -258,19 +267,10 @@ static tsr_status_t lp_mask_region(mask_out_t *m, const tsr_sheet_t *sheet, cons
     char *contig = NULL;
     int64_t start = 0, end = 0, nw = 0;
     for (int f = 0; f < nf && s == TSR_OK; f++) {
-        size_t l = strlen(files[f]->d_name);
-        if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
+        char *path = NULL;
+        s = mask_batch_path(rdir, files[f]->d_name, member, &path);
+        if (!path)
             continue;
-        char *file = tsr_path_join(rdir, files[f]->d_name);
-        size_t pl = file ? strlen(file) + 16 : 0;
-        char *path = file ? malloc(pl) : NULL;
-        if (path)
-            snprintf(path, pl, member >= 0 ? "%s#%d" : "%s", file, member);
-        free(file);
-        if (!path) {
-            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory for the depth mask of %s", rdir);
-            break;
-        }
         tsr_lp_evidence_t *ev = NULL;
         s = tsr_lp_partition_read(path, &ev);
         if (s != TSR_OK) {

@@ -132,13 +132,11 @@ tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t *n) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
                                void **data) TSR_RESULT_USED;
-/*
- * Entries [i0, i1] of the int64 offsets dataset `name` (a window of a file written a window at a time),
- * rebased to start at 0 and checked non-decreasing, into a new malloc'ed *off; *base receives the first.
- */
 /* An evidence partition's (or member's) schema, version, region and sample ids into ev (partition_store.c). */
 struct tsr_evidence;
 tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) TSR_RESULT_USED;
+/* No sites in ev: n_sites 0 and every per-site array one zeroed element (offsets {0}), as a read gives them. */
+tsr_status_t tsr_partition_sites_empty(struct tsr_evidence *ev) TSR_RESULT_USED;
 /*
  * Check ev's sites read from f (the whole partition, or a window whose first site is the file's site
  * `first`, which messages count from): kind, allele count against the allele string, and each site's
@@ -146,6 +144,10 @@ tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) 
  */
 tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const struct tsr_evidence *ev,
                                        int64_t first) TSR_RESULT_USED;
+/*
+ * Entries [i0, i1] of the int64 offsets dataset `name` (a window of a file written a window at a time),
+ * rebased to start at 0 and checked non-decreasing, into a new malloc'ed *off; *base receives the first.
+ */
 tsr_status_t tsr_h5_read_offsets(tsr_h5_file_t *f, const char *name, int64_t i0, int64_t i1, int64_t **off,
                                  int64_t *base) TSR_RESULT_USED;
 /* Fixed-length string datasets (NUL-padded): write n strings / read into n malloc'ed strings. */

@@ -116,23 +116,11 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     tsr_h5_file_t *f = &r->f;
     const int64_t n = i1 - i0, ns = ev->n_samples;
     int64_t ba, bp, bd;
+    if (n <= 0) /* no sites (a decoy's region): offsets {0}, and a member's datasets are not opened */
+        return tsr_partition_sites_empty(ev);
     ev->n_sites = n;
     TSR_ALLOC(ev->pos, (size_t)n + 1);
-    if (n > 0)
-        memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
-    if (n <= 0) { /* no sites (a decoy's region): offsets {0}, and a member's datasets are not opened */
-        TSR_ALLOC(ev->kind, 1);
-        TSR_ALLOC(ev->n_alleles, 1);
-        TSR_ALLOC(ev->allele_off, 1);
-        TSR_ALLOC(ev->allele_blob, 1);
-        TSR_ALLOC(ev->pl_off, 1);
-        TSR_ALLOC(ev->pl, 1);
-        TSR_ALLOC(ev->ad_off, 1);
-        TSR_ALLOC(ev->ad, 1);
-        TSR_ALLOC(ev->dp, 1);
-        TSR_ALLOC(ev->strand, 1);
-        return TSR_OK;
-    }
+    memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
     TSR_CALL(tsr_h5_read_range(f, "/site/kind", H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
     TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
     TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));

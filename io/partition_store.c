@@ -1000,10 +1000,9 @@ tsr_status_t tsr_partition_check_sites(const tsr_h5_file_t *f, const tsr_evidenc
     return TSR_OK;
 }
 
-/* No sites and no blocks: every array allocated (as tsr_h5_read gives them), offsets {0}. */
-static tsr_status_t partition_empty(tsr_evidence_t *ev)
+tsr_status_t tsr_partition_sites_empty(tsr_evidence_t *ev)
 {
-    ev->n_sites = ev->n_blocks = 0;
+    ev->n_sites = 0;
     TSR_ALLOC(ev->pos, 1);
     TSR_ALLOC(ev->kind, 1);
     TSR_ALLOC(ev->n_alleles, 1);
@@ -1015,6 +1014,14 @@ static tsr_status_t partition_empty(tsr_evidence_t *ev)
     TSR_ALLOC(ev->ad, 1);
     TSR_ALLOC(ev->dp, 1);
     TSR_ALLOC(ev->strand, 1);
+    return TSR_OK;
+}
+
+/* No sites and no blocks: every array allocated (as tsr_h5_read gives them), offsets {0}. */
+static tsr_status_t partition_empty(tsr_evidence_t *ev)
+{
+    ev->n_blocks = 0;
+    TSR_CALL(tsr_partition_sites_empty(ev));
     TSR_ALLOC(ev->block_sample, 1);
     TSR_ALLOC(ev->block_start, 1);
     TSR_ALLOC(ev->block_end, 1);

@@ -728,6 +728,26 @@ static double fed_curve_peak(const double *l)
     return best;
 }
 
+/* The alleles of recs[a .. b) (one position and REF) into m->al: REF, then each ALT once in order of first appearance. */
+static tsr_status_t fed_union_alleles(fed_merge_t *m, int64_t a, int64_t b, int *n_alleles)
+{
+    int n = 1, bound = 1;
+    for (int64_t i = a; i < b; i++)
+        bound += m->recs[i].n_alleles - 1;
+    TSR_CALL(fed_grow(m, bound));
+    m->al[0] = m->recs[a].alleles[0];
+    for (int64_t i = a; i < b; i++)
+        for (int x = 1; x < m->recs[i].n_alleles; x++) {
+            int k = 1;
+            while (k < n && strcmp(m->al[k], m->recs[i].alleles[x]))
+                k++;
+            if (k == n)
+                m->al[n++] = m->recs[i].alleles[x];
+        }
+    *n_alleles = n;
+    return TSR_OK;
+}
+
 /*
  * Low-pass: records recs[a .. b) share (pos, REF). Per ALT of their union and population, the inputs'
  * curves of that ALT are summed, and an input without the site or without that ALT adds the curve of its
@@ -749,19 +769,8 @@ static tsr_status_t fed_merge_site_lowpass(fed_merge_t *m, int rid, int64_t a, i
     const fed_rec_t *r0 = &m->recs[a];
     const char *contig = bcf_hdr_id2name(m->in[0].h, rid);
     const int K = TSR_LP_CURVE_K, P = m->n_pops;
-    int n = 1, bound = 1;
-    for (int64_t i = a; i < b; i++)
-        bound += m->recs[i].n_alleles - 1;
-    TSR_CALL(fed_grow(m, bound));
-    m->al[0] = r0->alleles[0];
-    for (int64_t i = a; i < b; i++)
-        for (int x = 1; x < m->recs[i].n_alleles; x++) {
-            int k = 1;
-            while (k < n && strcmp(m->al[k], m->recs[i].alleles[x]))
-                k++;
-            if (k == n)
-                m->al[n++] = m->recs[i].alleles[x];
-        }
+    int n = 0;
+    TSR_CALL(fed_union_alleles(m, a, b, &n));
     double *af = calloc((size_t)(n - 1) * (size_t)(P + 1), sizeof *af); /* [allele][cohort, pops] */
     if (!af)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging");
@@ -868,19 +877,8 @@ static tsr_status_t fed_merge_site(fed_merge_t *m, int rid, int64_t a, int64_t b
 {
     const fed_rec_t *r0 = &m->recs[a];
     const char *contig = bcf_hdr_id2name(m->in[0].h, rid);
-    int n = 1, bound = 1;
-    for (int64_t i = a; i < b; i++)
-        bound += m->recs[i].n_alleles - 1;
-    TSR_CALL(fed_grow(m, bound));
-    m->al[0] = r0->alleles[0];
-    for (int64_t i = a; i < b; i++)
-        for (int x = 1; x < m->recs[i].n_alleles; x++) {
-            int k = 1;
-            while (k < n && strcmp(m->al[k], m->recs[i].alleles[x]))
-                k++;
-            if (k == n)
-                m->al[n++] = m->recs[i].alleles[x];
-        }
+    int n = 0;
+    TSR_CALL(fed_union_alleles(m, a, b, &n));
     int G = n * (n + 1) / 2, P = m->n_pops;
     memset(m->gtc, 0, sizeof *m->gtc * (size_t)G * (size_t)P);
     for (int in = 0; in < m->n_in; in++) {
