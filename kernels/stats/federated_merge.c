@@ -372,17 +372,9 @@ static int64_t fed_mask_find(const fed_input_t *in, int rid, int64_t pos)
 /* Callable samples per population of input `in` at (rid, pos) into c[n_pops]. */
 static void fed_mask_at(const fed_input_t *in, int rid, int64_t pos, int32_t *c)
 {
-    int64_t lo = 0, hi = in->n_mask; /* first interval not before (rid, pos) */
-    while (lo < hi) {
-        int64_t mid = (lo + hi) / 2;
-        if (in->m_rid[mid] < rid || (in->m_rid[mid] == rid && in->m_end[mid] <= pos))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    int hit = lo < in->n_mask && in->m_rid[lo] == rid && in->m_start[lo] <= pos && pos < in->m_end[lo];
+    int64_t k = fed_mask_find(in, rid, pos);
     for (int p = 0; p < in->n_pops; p++)
-        c[p] = hit ? in->m_cnt[lo * in->n_pops + p] : 0;
+        c[p] = k >= 0 ? in->m_cnt[k * in->n_pops + p] : 0;
 }
 
 /* The same reference, mode and populations as `ref`; TSR_ERR_FORMAT naming `in` and what differs. */
