@@ -7,7 +7,7 @@ PKGS=(build-essential cmake pkg-config
       libhts-dev libhwloc-dev libminimap2-dev zlib1g-dev libssl-dev libcmocka-dev
       bcftools samtools tabix minimap2 bwa freebayes smalt-examples python3
       shapeit4-example plink2 vcftools
-      clang-14 libclang-rt-14-dev valgrind
+      clang-14 libclang-rt-14-dev valgrind strace
       chromium)
 
 missing=()

@@ -12,7 +12,7 @@ T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
 W=$(mktemp -d /tmp/tsr_plan_once.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 fail() { echo "plan_once: $*" >&2; exit 1; }
-command -v strace > /dev/null || { echo "plan_once: strace not installed; skipped"; exit 0; }
+command -v strace > /dev/null || { echo "plan_once: strace is missing (deploy/setup.sh installs it); this test cannot check which rank opens inputs without it"; exit 1; }
 
 "$T" simulate --out "$W/sim" --samples 4 --coverage 4 --length 20000 --seed 5 --bam > /dev/null
 args=(--ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --threads 1 --mode deep --shard-size 2000 --batch-size 1)
