@@ -162,6 +162,7 @@ tsr_status_t tsr_placement_compute(const tsr_topo_t *t, int local_rank, int loca
         goto done;
     }
     pl->n_threads = nt;
+    pl->n_cores = hi - lo;
     for (int i = 0; i < nt; i++) {
         hwloc_obj_t u = units[lo + i % (hi - lo)];
         hwloc_bitmap_t pus = hwloc_bitmap_alloc();
@@ -175,6 +176,13 @@ tsr_status_t tsr_placement_compute(const tsr_topo_t *t, int local_rank, int loca
         hwloc_bitmap_free(pus);
     }
     tsr_placement_list_string(share, pl->domain_cpus, sizeof pl->domain_cpus);
+    if (nt > hi - lo && local_rank == 0)
+        tsr_log_warn("%d threads asked for, but this rank may use %d core(s) (PUs %s%s): threads will share cores; %s",
+                     nt, hi - lo, pl->domain_cpus, pl->respected_external ? ", bound by the launcher" : "",
+                     pl->respected_external
+                         ? "give the launcher more cores per rank (mpirun --bind-to none or --map-by numa, "
+                           "srun --cpus-per-task) or lower --threads"
+                         : "start fewer ranks per node or lower --threads");
     tsr_log_debug("local rank %d/%d: %s %d, PUs %s, %d thread(s)%s", local_rank, local_size, t->domain_kind,
                   pl->domain, pl->domain_cpus, nt, pl->respected_external ? " (launcher binding kept)" : "");
 

@@ -227,6 +227,7 @@ typedef struct tsr_placement {
     int *thread_core;  /* per thread: logical index of its core, or -1 */
     char domain_cpus[256]; /* list string ("0-15") of the rank's allowed PUs */
     int respected_external; /* 1 if an mpirun/srun binding was found and kept */
+    int n_cores;            /* cores (or PUs where hwloc shows no cores) the threads are spread over */
 } tsr_placement_t;
 
 /*
@@ -238,7 +239,10 @@ typedef struct tsr_placement {
  * --cpu-bind), that subset is kept and threads are pinned within it.
  * `n_threads` <= 0 means "one per core of the domain". `external_cpuset` is
  * the binding found at start-up as an hwloc list string, or NULL to ask the
- * OS. Not collective. Free with tsr_placement_free().
+ * OS. More threads than the rank's cores share cores round-robin (n_cores <
+ * n_threads); local rank 0 then logs a warning naming the binding and the
+ * launcher options that give the rank more cores. Not collective. Free with
+ * tsr_placement_free().
  */
 tsr_status_t tsr_placement_compute(const tsr_topo_t *topo, int local_rank, int local_size,
                                    int n_threads, const char *external_cpuset,

@@ -23,4 +23,10 @@ echo "$rows" | awk '$6 != $7 { bad = 1 } END { exit bad }' || fail "a thread is 
 out=$("$TSR_MPIEXEC" --oversubscribe -n 4 "$TSR_TESSERA" info --threads 1 --topology "package:2 numa:2 core:4 pu:1")
 doms=$(echo "$out" | table | awk '{ printf "%s:%s ", $4, $6 }')
 [ "$doms" = "0:0 1:4 2:8 3:12 " ] || fail "synthetic placement gave '$doms'"
+# more threads than the rank's cores: one warning that names the cores and what to do
+out=$("$TSR_MPIEXEC" --oversubscribe -n 1 "$TSR_TESSERA" info --threads 2 --topology "package:1 numa:1 core:1 pu:1" 2>&1)
+grep -q "2 threads asked for, but this rank may use 1 core(s) (PUs 0).*lower --threads" <<<"$out" ||
+  fail "no warning for 2 threads on 1 core: $out"
+out=$("$TSR_MPIEXEC" --oversubscribe -n 1 "$TSR_TESSERA" info --threads 2 --topology "package:1 numa:1 core:2 pu:1" 2>&1)
+! grep -q "threads will share cores" <<<"$out" || fail "warned for 2 threads on 2 cores: $out"
 echo "ok"

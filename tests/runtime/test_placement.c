@@ -195,6 +195,7 @@ static void test_external_binding_respected(void **state)
     assert_int_equal(tsr_placement_compute(topo, 3, 4, 0, "4-7", &pl), TSR_OK);
     assert_int_equal(pl.respected_external, 1);
     assert_int_equal(pl.n_threads, 4);
+    assert_int_equal(pl.n_cores, 4);
     hwloc_bitmap_t pus = thread_pus(&pl, 1);
     assert_true(hwloc_bitmap_isequal(pus, ext));
     hwloc_bitmap_t cpus = parse_list(pl.domain_cpus);
@@ -206,8 +207,10 @@ static void test_external_binding_respected(void **state)
     hwloc_bitmap_free(pus);
     tsr_placement_free(&pl);
 
-    /* more threads than bound cores wrap inside the binding */
+    /* more threads than bound cores wrap inside the binding (and say so: n_cores < n_threads) */
     assert_int_equal(tsr_placement_compute(topo, 0, 1, 10, "4-7", &pl), TSR_OK);
+    assert_int_equal(pl.n_threads, 10);
+    assert_int_equal(pl.n_cores, 4);
     pus = thread_pus(&pl, 0);
     assert_true(hwloc_bitmap_isequal(pus, ext));
     hwloc_bitmap_free(pus);
