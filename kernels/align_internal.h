@@ -189,6 +189,16 @@ void tsr_align_dups_free(tsr_align_dups_t *d);
  * 0 no, < 0 a damaged sort run (error set). */
 int tsr_align_dups_is_marked(tsr_align_dups_t *d, const struct bam1_t *b);
 
+/*
+ * align_merge.c: k-way merge the sorted runs paths[0, k) (tsr_align_bam_cmp, ties by run) into the run
+ * out_path (stored BGZF, via a temporary name), in passes of at most fanin runs when there are more: the
+ * passes' files are dir/<prefix>passP.G.bam, deleted when used; paths[] themselves are left alone. *passes:
+ * merge passes, the last included. The output is the same bytes for any fan-in. Not collective.
+ */
+tsr_status_t tsr_align_runs_combine(const char *const *paths, int k, const char *out_path, int threads, int fanin,
+                                    const char *dir, const char *prefix, const char *what,
+                                    int *passes) TSR_RESULT_USED;
+
 /* align_qc.c: the alignment QC of a merged file, summed record by record. */
 #define TSR_ALIGN_ISIZE_CAP 100000
 typedef struct tsr_align_qc {

@@ -175,8 +175,8 @@ static tsr_status_t tsr_run_merge_into(const char *const *paths, int k, const ch
  * are left: *paths then lists them (made[] holds the paths this made, deleted by the caller). dir is
  * the runs' folder.
  */
-static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const char *dir, int threads,
-                                         const char *what, char ***made, int *n_made, int *passes)
+static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const char *dir, const char *prefix,
+                                         int threads, const char *what, char ***made, int *n_made, int *passes)
 {
     while (*k > fanin) {
         int nk = (*k + fanin - 1) / fanin;
@@ -195,12 +195,12 @@ static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const
                 np[g] = (*paths)[first];
                 continue;
             }
-            size_t l = strlen(dir) + 48;
+            size_t l = strlen(dir) + strlen(prefix) + 48;
             if (!(np[g] = malloc(l))) {
                 s = tsr_error_set(TSR_ERR_NOMEM, "out of memory merging alignment runs");
                 break;
             }
-            snprintf(np[g], l, "%s/pass%d.%d.bam", dir, *passes + 1, g);
+            snprintf(np[g], l, "%s/%spass%d.%d.bam", dir, prefix, *passes + 1, g);
             (*made)[(*n_made)++] = np[g];
             s = tsr_run_merge_into((const char *const *)*paths + first, n, np[g], threads, what);
             /* runs an earlier pass made are used up (the map tasks' own runs stay: the journal lists them) */
@@ -218,6 +218,27 @@ static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const
             return s;
     }
     return TSR_OK;
+}
+
+tsr_status_t tsr_align_runs_combine(const char *const *run_paths, int k, const char *out_path, int threads, int fanin,
+                                    const char *dir, const char *prefix, const char *what, int *passes)
+{
+    char **paths = (char **)run_paths, **made = NULL;
+    int n_paths = k, n_made = 0;
+    *passes = 0;
+    tsr_status_t s = tsr_run_merge_passes(&paths, &n_paths, fanin < 2 ? 2 : fanin, dir, prefix, threads, what,
+                                          &made, &n_made, passes);
+    if (s == TSR_OK)
+        s = tsr_run_merge_into((const char *const *)paths, n_paths, out_path, threads, what);
+    ++*passes;
+    for (int i = 0; i < n_made; i++) {
+        unlink(made[i]);
+        free(made[i]);
+    }
+    free(made);
+    if (paths != (char **)run_paths)
+        free(paths);
+    return s;
 }
 
 tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, const char *ref_path, int k,
@@ -243,7 +264,7 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
     char **paths = (char **)run_paths, **made = NULL;
     int n_paths = k, n_made = 0, passes = 0;
     if (s == TSR_OK)
-        s = tsr_run_merge_passes(&paths, &n_paths, fanin, dir, tsr_pool_size(pool), smp->id, &made, &n_made,
+        s = tsr_run_merge_passes(&paths, &n_paths, fanin, dir, "", tsr_pool_size(pool), smp->id, &made, &n_made,
                                  &passes);
     tsr_run_merge_t m = {0};
     if (s == TSR_OK)

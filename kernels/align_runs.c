@@ -13,6 +13,7 @@
 
 #include <htslib/sam.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,9 +105,65 @@ tsr_status_t tsr_align_write_text(const char *final_path, const char *text, size
 
 /* ------------------------------------------------------------ the map task */
 
+/* The held records, sorted, written as spill run *n_spill (a temporary name beside run_path), then freed. */
+static tsr_status_t tsr_align_spill(tsr_align_mapper_t *m, const char *run_path, int threads, sam_hdr_t *hdr,
+                                    tsr_align_bam_vec_t *recs, char ***spills, int *n_spill)
+{
+    char name[4200], tmp[4300];
+    snprintf(name, sizeof name, "%s.spill%d", run_path, *n_spill);
+    TSR_CALL(tsr_output_tmpname(name, tmp, sizeof tmp));
+    char **v = realloc(*spills, (size_t)(*n_spill + 1) * sizeof *v);
+    if (!v)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    *spills = v;
+    if (!(v[*n_spill] = strdup(tmp)))
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    ++*n_spill;
+    if (recs->n > 0)
+        qsort(recs->v, recs->n, sizeof *recs->v, tsr_align_bam_cmp);
+    tsr_status_t s = tsr_align_write(tmp, TSR_ALIGN_RUN_MODE, threads, hdr, recs);
+    recs->n = 0;
+    tsr_align_mapper_release(m);
+    /* the freed arena blocks go back to the system: glibc serves 4 MiB blocks from the heap once one was
+     * freed (its mmap threshold rises), and the heap's holes would otherwise grow the RSS spill after spill */
+    malloc_trim(0);
+    return s;
+}
+
+/*
+ * The held records (and the spilled runs, if any) become run_path: written straight when nothing was
+ * spilled, renamed when one run holds all, else k-way merged with the fan-in bound.
+ */
+static tsr_status_t tsr_align_run_finish(tsr_align_mapper_t *m, const char *run_path, int threads, sam_hdr_t *hdr,
+                                         tsr_align_bam_vec_t *recs, char ***spills, int *n_spill, int fanin,
+                                         const char *what, int *passes)
+{
+    *passes = 0;
+    if (*n_spill == 0) {
+        if (recs->n > 0) /* qsort needs a non-NULL array even when empty */
+            qsort(recs->v, recs->n, sizeof *recs->v, tsr_align_bam_cmp);
+        return tsr_align_write(run_path, TSR_ALIGN_RUN_MODE, threads, hdr, recs);
+    }
+    if (recs->n > 0)
+        TSR_CALL(tsr_align_spill(m, run_path, threads, hdr, recs, spills, n_spill));
+    if (*n_spill == 1)
+        return rename((*spills)[0], run_path) == 0
+                   ? TSR_OK
+                   : tsr_error_set(TSR_ERR_IO, "cannot rename '%s' into place: %s", (*spills)[0], strerror(errno));
+    char dir[4096], prefix[4200];
+    const char *slash = strrchr(run_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - run_path) : 1, slash ? run_path : ".");
+    /* the passes' files carry the spills' temporary prefix: map tasks of one sample share the folder */
+    const char *base = strrchr((*spills)[0], '/');
+    snprintf(prefix, sizeof prefix, "%s.", base ? base + 1 : (*spills)[0]);
+    return tsr_align_runs_combine((const char *const *)*spills, *n_spill, run_path, threads, fanin, dir, prefix,
+                                  what, passes);
+}
+
 tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *index, tsr_pool_t *pool,
                                 const tsr_sample_t *smp, const char *ref_path, const char *chunks_path, int slot,
-                                int n_slots, const char *bam_path, const char *dup_path)
+                                int n_slots, const char *bam_path, const char *dup_path, int64_t hold_pairs,
+                                int fanin)
 {
     tsr_align_chunks_t ch;
     TSR_CALL(tsr_align_chunks_read(chunks_path, &ch));
@@ -132,6 +189,13 @@ tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *ind
     tsr_ref_close(&ref);
     if (s == TSR_OK && !hdr)
         s = tsr_error_set(TSR_ERR_INTERNAL, "cannot build the BAM header for sample %s", smp->id);
+    /* the signatures go to the .dup file's temporary name batch by batch (they are not held) */
+    char dup_tmp[4096];
+    FILE *dfp = NULL;
+    if (s == TSR_OK)
+        s = tsr_output_tmpname(dup_path, dup_tmp, sizeof dup_tmp);
+    if (s == TSR_OK && !(dfp = fopen(dup_tmp, "w")))
+        s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; check the output directory", dup_tmp, strerror(errno));
     tsr_align_batch_t *bt = NULL;
     tsr_reader_t *rd = NULL;
     if (s == TSR_OK && c0 < c1)
@@ -145,17 +209,34 @@ tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *ind
     tsr_align_bam_vec_t recs = {0};
     kstring_t dups = KS_INITIALIZE;
     double t0 = tsr_now();
-    int64_t n_pairs = 0;
+    int64_t n_pairs = 0, held = 0, n_recs = 0;
+    char **spills = NULL;
+    int n_spill = 0, passes = 0;
     while (s == TSR_OK && rd && n_pairs < want) {
         int n = 0;
-        s = tsr_align_batch_read(bt, rd, n_seg, want - n_pairs, &n, smp->id);
+        int64_t room = want - n_pairs;
+        if (hold_pairs > 0 && hold_pairs - held < room)
+            room = hold_pairs - held;
+        s = tsr_align_batch_read(bt, rd, n_seg, room, &n, smp->id);
         if (s != TSR_OK || n == 0)
             break;
         s = tsr_align_batch_map(bt, pool, n);
         /* hand the records over in read order; the signatures too */
-        if (s == TSR_OK)
+        if (s == TSR_OK) {
+            size_t before = recs.n;
             s = tsr_align_batch_collect(bt, n, &recs, &dups, smp->id);
+            n_recs += (int64_t)(recs.n - before);
+        }
+        if (s == TSR_OK && dups.l > 0 && fwrite(dups.s, 1, dups.l, dfp) != dups.l)
+            s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s; free space (or raise the quota) and rerun the "
+                              "same command to resume", dup_tmp, tsr_write_failure_reason(dup_tmp, errno));
+        dups.l = 0;
         n_pairs += n;
+        held += n;
+        if (s == TSR_OK && hold_pairs > 0 && held >= hold_pairs) {
+            s = tsr_align_spill(m, bam_path, tsr_pool_size(pool), hdr, &recs, &spills, &n_spill);
+            held = 0;
+        }
     }
     tsr_align_batch_destroy(&bt);
     tsr_reader_close(&rd);
@@ -164,19 +245,30 @@ tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *ind
                           "%s (sample %s) holds no reads; a sample is never dropped silently: fix the file or "
                           "remove the sample from the sheet",
                           smp->fastq1, smp->id);
-    if (s == TSR_OK) {
-        if (recs.n > 0) /* qsort needs a non-NULL array even when empty */
-            qsort(recs.v, recs.n, sizeof *recs.v, tsr_align_bam_cmp);
-        s = tsr_align_write(bam_path, TSR_ALIGN_RUN_MODE, tsr_pool_size(pool), hdr, &recs);
-    }
+    if (s == TSR_OK)
+        s = tsr_align_run_finish(m, bam_path, tsr_pool_size(pool), hdr, &recs, &spills, &n_spill, fanin, smp->id,
+                                 &passes);
     /* the .dup file ends with the pairs this task read: the merge sums them for the QC */
-    if (s == TSR_OK && ksprintf(&dups, "#pairs\t%lld\n", (long long)n_pairs) < 0)
-        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (dfp) {
+        if (s == TSR_OK && fprintf(dfp, "#pairs\t%lld\n", (long long)n_pairs) < 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", dup_tmp, tsr_write_failure_reason(dup_tmp, errno));
+        if (s == TSR_OK)
+            s = tsr_output_commit(dfp, dup_tmp, dup_path);
+        else {
+            fclose(dfp);
+            unlink(dup_tmp);
+        }
+    }
     if (s == TSR_OK)
-        s = tsr_align_write_text(dup_path, dups.s, dups.l);
-    if (s == TSR_OK)
-        tsr_log_info("sample %s slot %d: chunks [%lld, %lld), %lld read pairs, %zu records in %.2f s", smp->id, slot,
-                     (long long)c0, (long long)c1, (long long)n_pairs, recs.n, tsr_now() - t0);
+        tsr_log_info("sample %s slot %d: chunks [%lld, %lld), %lld read pairs, %lld records in %.2f s; %d spilled "
+                     "runs of at most %lld pairs, %d merge passes; rank peak RSS %.1f MiB",
+                     smp->id, slot, (long long)c0, (long long)c1, (long long)n_pairs, (long long)n_recs,
+                     tsr_now() - t0, n_spill, (long long)hold_pairs, passes, (double)tsr_peak_rss() / 1048576.0);
+    for (int i = 0; i < n_spill; i++) {
+        unlink(spills[i]); /* gone already when renamed into place */
+        free(spills[i]);
+    }
+    free(spills);
     free(recs.v);
     tsr_align_mapper_release(m); /* every record of this task */
     free(dups.s);

@@ -289,11 +289,18 @@ tsr_status_t tsr_align_chunks_scan(const tsr_sample_t *smp, int64_t pairs_per_ch
  * The header is the reference's contigs (ref_path and its .fai) and a read
  * group per lane of smp. `m` takes the index on the first slot with reads
  * (index NULL is then an error); the slot's records are freed before it
- * returns. Not collective.
+ * returns. Memory is bounded by hold_pairs (> 0): at most that many read
+ * pairs' records are held; beyond it they are sorted and spilled as runs
+ * beside run_path (temporary names), k-way merged into run_path at the end
+ * with at most fanin files open (tsr_align_runs_combine) and deleted;
+ * hold_pairs <= 0 holds the whole slot. run_path is the same bytes either
+ * way. The signatures are written to dup_path's temporary file as they come.
+ * Not collective.
  */
 tsr_status_t tsr_align_map_slot(tsr_align_mapper_t *m, const tsr_mm_index_t *index, tsr_pool_t *pool,
                                 const tsr_sample_t *smp, const char *ref_path, const char *chunks_path, int slot,
-                                int n_slots, const char *run_path, const char *dup_path) TSR_RESULT_USED;
+                                int n_slots, const char *run_path, const char *dup_path, int64_t hold_pairs,
+                                int fanin) TSR_RESULT_USED;
 
 /*
  * Merge step: decide the duplicates from the n_runs dup_paths, k-way merge

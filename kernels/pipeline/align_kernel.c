@@ -46,6 +46,23 @@
 #define TSR_ALIGN_SORT_MIN ((int64_t)16 << 20)
 #define TSR_ALIGN_MERGE_FANIN 64
 
+/*
+ * Read pairs a map task holds before it spills a sorted run: what --mem-per-rank gives the align map task
+ * (tsr_plan_budget: its share over the measured bytes a pair), 0 (the whole slot) without a budget.
+ * TSR_ALIGN_MAP_PAIRS in the environment overrides it (tests force spills on a small cohort).
+ */
+static int64_t tsr_align_hold_pairs(const tsr_plan_t *plan)
+{
+    int64_t pairs = 0;
+    tsr_mem_budget_t b;
+    if (plan->opts.mem_per_rank > 0 && tsr_plan_budget(plan, &b) == TSR_OK)
+        pairs = b.align_pairs;
+    const char *e = getenv("TSR_ALIGN_MAP_PAIRS");
+    if (e && atoll(e) > 0)
+        pairs = atoll(e);
+    return pairs;
+}
+
 static void tsr_align_merge_limits(const tsr_plan_t *plan, int64_t *sort_bytes, int *fanin)
 {
     *sort_bytes = TSR_ALIGN_SORT_BYTES;
@@ -96,10 +113,15 @@ static tsr_status_t tsr_align_process(void *state, const tsr_kernel_env_t *env, 
         s = w->n_slots == 1 ? tsr_align_chunks_write_whole(w->smp, per, w->output, w->output)
                             : tsr_align_chunks_scan(w->smp, per, w->output, w->output);
         break;
-    case TSR_ALIGN_STEP_MAP:
+    case TSR_ALIGN_STEP_MAP: {
+        int64_t sort_bytes;
+        int fanin;
+        tsr_align_merge_limits(plan, &sort_bytes, &fanin);
         s = tsr_align_map_slot(state, (const tsr_mm_index_t *)env->shared, env->pool, w->smp, plan->opts.ref,
-                               w->inputs[0], w->slot, w->n_slots, w->output, w->output2);
+                               w->inputs[0], w->slot, w->n_slots, w->output, w->output2, tsr_align_hold_pairs(plan),
+                               fanin);
         break;
+    }
     default: { /* merge: inputs are the chunk file, the K runs, the K signature files */
         int64_t sort_bytes;
         int fanin;

@@ -111,6 +111,7 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     if (task->arg >= plan->n_units || task->arg < TSR_COHORT_ARG_WHOLE)
         return tsr_error_set(TSR_ERR_INTERNAL, "cohort task %s: argument %lld out of range", task->key,
                              (long long)task->arg);
+    const double t0 = tsr_now(), cpu0 = tsr_cpu_seconds(); /* the task's wall and CPU, logged (a rank runs one task) */
     tsr_work_t *wk = NULL;
     TSR_CALL(tsr_plan_work_create(plan, task, &wk));
     tsr_ref_t *ref = NULL;
@@ -142,10 +143,12 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
         if (s == TSR_OK)
             s = c;
         if (s == TSR_OK && task->arg < 0)
-            tsr_log_info("cohort outputs written: %lld sites%s", (long long)n,
-                         task->arg == TSR_COHORT_ARG_FINAL ? " (joined from the parts)" : "");
+            tsr_log_info("cohort outputs written: %lld sites%s in %.3f s wall, %.3f CPU s", (long long)n,
+                         task->arg == TSR_COHORT_ARG_FINAL ? " (joined from the parts)" : "", tsr_now() - t0,
+                         tsr_cpu_seconds() - cpu0);
         else if (s == TSR_OK)
-            tsr_log_debug("%s: %lld sites", task->key, (long long)n);
+            tsr_log_info("%s: %lld sites in %.3f s wall, %.3f CPU s", task->key, (long long)n, tsr_now() - t0,
+                         tsr_cpu_seconds() - cpu0);
     }
     tsr_ref_close(&ref);
     tsr_plan_work_destroy(&wk);

@@ -224,13 +224,15 @@ typedef struct tsr_plan {
 /*
  * What --mem-per-rank gives each stage (kernels/pipeline/plan_budget.c). With no budget every field is 0 and
  * the stages use their defaults. joint_bytes sizes the joint window (tsr_joint_window_sites); cohort_bytes the
- * cohort stage's call-set window and cohort.h5 row block (half each); call_need is the
+ * cohort stage's call-set window and cohort.h5 row block (half each); align_pairs the read pairs an align map
+ * task holds (the rest spilled as sorted runs, kernels/align_runs.c); call_need is the
  * estimated peak of one call task at the plan's batch and shard size; base the rank's fixed cost (libraries,
  * reference, plan). tsr_plan_budget refuses a budget that cannot fit with one line naming the stage and the
  * least --mem-per-rank it needs (TSR_ERR_USAGE). Not collective.
  */
 typedef struct tsr_mem_budget {
     int64_t total, base, call_need, joint_bytes, joint_window, cohort_bytes;
+    int64_t align_pairs; /* read pairs an align map task holds before spilling a sorted run; 0: no FASTQ sample */
 } tsr_mem_budget_t;
 tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b) TSR_RESULT_USED;
 

@@ -303,9 +303,10 @@ tsr_status_t tsr_plan_create_as(const tsr_run_opts_t *o, int touch_inputs, tsr_p
         tsr_mem_budget_t b;
         s = tsr_plan_budget(plan, &b);
         if (s == TSR_OK)
-            tsr_log_info("--mem-per-rank %lld MiB: rank %lld MiB, call task about %lld MiB (--batch-size %d), "
-                         "joint window %lld sites (%lld MiB), cohort %lld MiB", (long long)(b.total >> 20),
-                         (long long)(b.base >> 20), (long long)(b.call_need >> 20), o->batch_size,
+            tsr_log_info("--mem-per-rank %lld MiB: rank %lld MiB, align map task %lld read pairs held (sorted "
+                         "runs spilled beyond), call task about %lld MiB (--batch-size %d), joint window %lld sites "
+                         "(%lld MiB), cohort %lld MiB", (long long)(b.total >> 20), (long long)(b.base >> 20),
+                         (long long)b.align_pairs, (long long)(b.call_need >> 20), o->batch_size,
                          (long long)b.joint_window, (long long)(b.joint_bytes >> 20), (long long)(b.cohort_bytes >> 20));
     }
     if (s == TSR_OK)

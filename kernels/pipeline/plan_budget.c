@@ -28,6 +28,13 @@
  *           half a call-set window, half a cohort.h5 row block (kernels/stats/
  *           cohort_h5.c); half of what the call task's estimate leaves, at
  *           most the default 64 MiB, at least two 16-site windows.
+ *   align   a map task holds three quarters of what the rank's base and TSR_MEM_ALIGN_FIXED leave, in
+ *           read pairs at TSR_MEM_ALIGN_PAIR bytes each (peak RSS of one map task, 200,000 pairs of
+ *           2 x 150 bp, --threads 1: 212.4 MiB holding all, 92.0 holding 50,000, 57.4 holding 8,192:
+ *           842-868 bytes a pair over about 51 MiB of rank, index and buffers); beyond it the task spills
+ *           sorted runs and merges them (kernels/align_runs.c). Its least is a mapping batch of
+ *           TSR_ALIGN_MIN_PAIRS pairs. The minimap2 index is node-shared and not counted (its size is
+ *           logged when it loads: 7 MiB a Mb of reference).
  * Records do not depend on the budget: windows cut between positions only.
  */
 #include "kernels/pipeline/pipeline.h"
@@ -44,6 +51,9 @@
 #define TSR_MEM_JOINT_SITE 1               /* joint: per base of region (8 bytes a site position, a site per 8 bp) */
 #define TSR_MEM_COHORT_FIXED (16 * MIB)    /* cohort: the BCF/stats and cohort.h5 writers' own state */
 #define TSR_MEM_COHORT_MAX (64 * MIB)      /* cohort: window plus row block when the budget allows (the default) */
+#define TSR_MEM_ALIGN_FIXED (16 * MIB)     /* align map: a mapping batch's reads, minimap2's thread buffers */
+#define TSR_MEM_ALIGN_PAIR 900             /* align map: a held 2 x 150 bp pair's records (RSS, measured 842-868) */
+#define TSR_ALIGN_MIN_PAIRS 8192           /* align map: a mapping batch (align_records.c's TSR_ALIGN_BATCH) */
 #define TSR_MEM_COHORT_SITE 48             /* cohort: call-set bytes per site and sample (io/callset_store.c) */
 
 static double mib(int64_t b) { return (double)b / (double)MIB; }
@@ -71,9 +81,22 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
     int64_t need = b->call_need;
     if (joint_min > need)
         stage = "joint", need = joint_min;
+    int fastq = 0;
+    for (int i = 0; plan->sheet && i < plan->sheet->n_samples; i++)
+        fastq |= plan->sheet->samples[i].kind == TSR_INPUT_FASTQ;
+    const int64_t align_min = TSR_MEM_ALIGN_FIXED + TSR_ALIGN_MIN_PAIRS * TSR_MEM_ALIGN_PAIR * 4 / 3;
+    if (fastq && align_min > need)
+        stage = "align", need = align_min;
     const int64_t cohort_min = 2 * 16 * TSR_MEM_COHORT_SITE * (n > 0 ? n : 1);
     if (TSR_MEM_COHORT_FIXED + cohort_min > need)
         stage = "cohort", need = TSR_MEM_COHORT_FIXED + cohort_min;
+    if (b->base + need > b->total && !strcmp(stage, "align"))
+        return tsr_error_set(TSR_ERR_USAGE,
+                             "--mem-per-rank %.0fM cannot fit the align stage: a map task needs about %.0f MiB (a "
+                             "mapping batch of %d read pairs at about %d bytes each, and its buffers) plus the "
+                             "rank's %.0f MiB; give at least --mem-per-rank %.0fM",
+                             mib(b->total), mib(need), TSR_ALIGN_MIN_PAIRS, TSR_MEM_ALIGN_PAIR, mib(b->base),
+                             mib(b->base + need) + 1);
     if (b->base + need > b->total)
         return tsr_error_set(TSR_ERR_USAGE,
                              "--mem-per-rank %.0fM cannot fit the %s stage: %lld samples (--batch-size %d, regions "
@@ -82,6 +105,10 @@ tsr_status_t tsr_plan_budget(const tsr_plan_t *plan, tsr_mem_budget_t *b)
                              mib(b->total), stage, (long long)n, o->batch_size, (long long)longest, mib(need),
                              mib(b->base), mib(b->base + need) + 1,
                              !strcmp(stage, "call") ? " or a smaller --batch-size or --shard-size" : "");
+    /* the align map task holds what the rank's base and its fixed buffers leave, in read pairs; the rest of
+     * its slot is spilled as sorted runs (kernels/align_runs.c) */
+    if (fastq)
+        b->align_pairs = (b->total - b->base - TSR_MEM_ALIGN_FIXED) / 4 * 3 / TSR_MEM_ALIGN_PAIR;
     /* a third of what the rank's base and the readers leave: the call kernel gives its heap back after each
      * task (malloc_trim; measured, 1,000 samples: the joint task runs at 55 MiB after a call stage at 178),
      * and evidence plus call set take about twice the estimate; never more than the default window */

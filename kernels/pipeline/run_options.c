@@ -38,9 +38,10 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
     {"threads", "N", "worker threads per rank [0 = one per core of the rank's domain]", TSR_RUN_OPT_INT,
      TSR_OPT(threads), "0", "a number >= 0", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
     {"mem-per-rank", "SIZE",
-     "memory budget per rank, e.g. 4G: sizes low-pass batches and the deep joint window;\n"
+     "memory budget per rank, e.g. 4G: sizes low-pass batches, the read pairs an align\n"
+     "map task holds (sorted runs spilled beyond) and the deep joint and cohort windows;\n"
      "a budget that cannot fit is refused before any work [unlimited]",
-     TSR_RUN_OPT_SIZE, TSR_OPT(mem_per_rank), "0", "a size like 4G", 0, NULL, NULL, 0},
+     TSR_RUN_OPT_SIZE, TSR_OPT(mem_per_rank), "0", "a size like 4G", 0, NULL, NULL, TSR_RUN_OPT_ALIGN},
     {"shard-size", "BP", "region length of a work unit [1000000]", TSR_RUN_OPT_SIZE, TSR_OPT(shard_size), "1000000",
      "a length like 1M", 1, NULL, "shard_size", 0},
     {"batch-size", "N", "samples per evidence partition [64]", TSR_RUN_OPT_INT, TSR_OPT(batch_size), "64",

@@ -10,8 +10,10 @@
 #   records      the records built from minimap2's hits against minimap2's own SAM (minimap2 -ax sr --MD),
 #                every field and tag: simulated pairs plus hand-made ends (unmapped, deletion, soft clip,
 #                chimera: supplementary + SA + hard clips), paired and single-end
-#   bounded      the merge under a tiny duplicate-signature sort cap and a merge fan-in of 2 (environment):
-#                spilled sort runs and merge passes happen (log), the BAMs and QC are the same bytes
+#   bounded      the merge under a tiny duplicate-signature sort cap and a merge fan-in of 2, the map tasks
+#                holding 30 pairs (environment): spilled runs and merge passes happen (log), the BAMs,
+#                QC and map tasks' runs are the same bytes; --mem-per-rank: the plan line, the same BAM,
+#                the align stage's refusal
 #   lanes        one sample as two lanes (gzip + BGZF, chunks crossing the lane boundary) and as an
 #                unaligned BAM: the one-lane FASTQ run's records, each lane's read group in RG and @RG
 set -u
@@ -149,24 +151,43 @@ bounded)
   sed -i '/^S0002\t/d' "$W/c/samples.tsv"  # two samples are enough: S0001 and the duplicated one
   printf 'S0003\tp\treads/S0003_1.fastq.gz\treads/S0003_2.fastq.gz\n' >> "$W/c/samples.tsv"
   talign 2 "$W/u" 1 100 bam
-  TSR_ALIGN_SORT_BYTES=4096 TSR_ALIGN_MERGE_FANIN=2 "$MPI" --oversubscribe -n 2 "$TSR_TESSERA" align --ref "$W/c/ref.fa" \
-    --samples "$W/c/samples.tsv" --out "$W/v" --threads 1 --align-chunk 100 --aln-format bam --log-level info \
-    >"$W/v.log" 2>&1 || { cat "$W/v.log" >&2; fail "tessera align with a 4 KiB sort cap and fan-in 2 failed"; }
+  # the map tasks too: at most 30 pairs held (a slot holds 100-300), the rest spilled as sorted runs
+  TSR_ALIGN_SORT_BYTES=4096 TSR_ALIGN_MERGE_FANIN=2 TSR_ALIGN_MAP_PAIRS=30 "$MPI" --oversubscribe -n 2 "$TSR_TESSERA" \
+    align --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$W/v" --threads 1 --align-chunk 100 \
+    --aln-format bam --log-level info >"$W/v.log" 2>&1 ||
+    { cat "$W/v.log" >&2; fail "tessera align with a 4 KiB sort cap, fan-in 2 and 30 pairs held failed"; }
   for s in S0001 S0003; do
     cmp -s "$W/u/aln/$s.bam" "$W/v/aln/$s.bam" || fail "$s: aln/$s.bam differs with a 4 KiB sort cap and fan-in 2"
     cmp -s "$W/u/aln/$s.qc.json" "$W/v/aln/$s.qc.json" || fail "$s: aln/$s.qc.json differs with the caps"
+    for r in "$W/u/aln/$s.runs/"c*; do # the map tasks' runs and signatures: the same bytes spilled or not
+      cmp -s "$r" "$W/v/aln/$s.runs/${r##*/}" || fail "$s: map task output ${r##*/} differs when it spills"
+    done
+    grep "sample $s slot " "$W/v.log" | grep -Eq ' ([3-9]|[1-9][0-9]+) spilled runs of at most 30 pairs, [2-9] merge passes' ||
+      { grep "sample $s slot " "$W/v.log" >&2; fail "$s: no map task spilled 3+ runs merged in 2+ passes"; }
     line=$(grep "sample $s: bounded merge" "$W/v.log") || { cat "$W/v.log" >&2; fail "$s: no bounded-merge log line"; }
     spills=$(echo "$line" | sed 's/.*signatures \([0-9]*\) spilled runs, \([0-9]*\) sort merge passes.*/\1/')
     sorts=$(echo "$line" | sed 's/.*spilled runs, \([0-9]*\) sort merge passes.*/\1/')
     passes=$(echo "$line" | sed 's/.*alignment runs [0-9]*, \([0-9]*\) merge passes.*/\1/')
     [ "$spills" -ge 6 ] && [ "$sorts" -ge 4 ] && [ "$passes" -ge 3 ] ||
       fail "$s: expected several spilled runs, sort passes and run merge passes: $line"
-    ls "$W/v/aln/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the merge left files in $s.runs"
+    ls -A "$W/v/aln/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the map or merge tasks left files in $s.runs"
     k=$(echo "$line" | sed 's/.*alignment runs \([0-9]*\),.*/\1/')
     [ "$(ls "$W/v/aln/$s.runs" | grep -c '^c[0-9]*\.bam$')" = "$k" ] || fail "$s: the merge deleted map tasks' runs"
   done
   d=$(samtools view -c -f 0x400 "$W/v/aln/S0003.bam")
   [ "$d" -ge 2666 ] || fail "S0003: its copied pairs should be duplicates: $d records marked"
+  # --mem-per-rank sizes what a map task holds (the plan line says it) and refuses, before any work, a budget
+  # below the align stage's least (named, with the least budget)
+  "$MPI" --oversubscribe -n 1 "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$W/m" \
+    --threads 1 --align-chunk 100 --aln-format bam --batch-size 1 --mem-per-rank 100M --log-level info \
+    >"$W/m.log" 2>&1 || { cat "$W/m.log" >&2; fail "tessera align --mem-per-rank 100M failed"; }
+  grep -q 'align map task [0-9]* read pairs held' "$W/m.log" || fail "the plan line does not say what a map task holds"
+  cmp -s "$W/u/aln/S0003.bam" "$W/m/aln/S0003.bam" || fail "S0003: aln/S0003.bam differs with --mem-per-rank 100M"
+  "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$W/r" --batch-size 1 \
+    --mem-per-rank 50M >"$W/r.log" 2>&1 && fail "--mem-per-rank 50M should be refused for the align stage"
+  grep -q 'cannot fit the align stage: .*give at least --mem-per-rank [0-9]*M' "$W/r.log" ||
+    { cat "$W/r.log" >&2; fail "the refusal does not name the align stage and the least budget"; }
+  [ ! -e "$W/r" ] || fail "a refused budget left $W/r behind"
   ;;
 mates)
   # MC/MQ of primary records against samtools fixmate -m on the same records (tags stripped first):
