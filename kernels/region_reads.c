@@ -18,7 +18,8 @@ KHASH_MAP_INIT_STR(tsr_rr_mate, int64_t)
 
 /*
  * A slot holds one file's reader: idle (in != NULL) between walks, busy (in == NULL) during one. The file's
- * identity (device, inode, size, modification time) is recorded when the slot is taken for it, so a reader
+ * identity (device, inode, size, modification time) is recorded when the slot is taken for it and compared
+ * with the file at its first use after each tsr_region_readers_recheck() (a call task's start), so a reader
  * kept across tasks is never used for a file rewritten since (it is closed and the file reopened).
  */
 typedef struct tsr_rr_slot {
@@ -29,6 +30,7 @@ typedef struct tsr_rr_slot {
     off_t size;
     struct timespec mtime;
     unsigned long long used;  /* for choosing the least recently used idle slot */
+    int checked;              /* the identity was compared with the file since the last recheck */
 } tsr_rr_slot_t;
 
 struct tsr_region_readers {
@@ -91,30 +93,47 @@ static int tsr_rr_same_file(const tsr_rr_slot_t *sl, const struct stat *st)
            sl->mtime.tv_sec == st->st_mtim.tv_sec && sl->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+void tsr_region_readers_recheck(tsr_region_readers_t *rs)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    for (int i = 0; i < rs->n; i++)
+        rs->slot[i].checked = 0;
+    pthread_mutex_unlock(&rs->lock);
+}
+
 /*
- * The idle reader of `path` in rs when the file is still the one it was opened on, else a slot reserved for
- * it (a free one, or the least recently used idle one, its reader closed): its slot, -1 when every slot is
- * busy (or the file cannot be stat'ed: the open that follows says why).
+ * The idle reader of `path` in rs when the file is still the one it was opened on (stat'ed once after each
+ * tsr_region_readers_recheck()), else a slot reserved for it (a free one, or the least recently used idle
+ * one, its reader closed): its slot, -1 when every slot is busy (or the file cannot be stat'ed: the open
+ * that follows says why).
  */
 static int tsr_region_readers_take(tsr_region_readers_t *rs, const char *path, tsr_aln_reader_t **in)
 {
-    int slot = -1;
+    int slot = -1, have_st = 0;
     *in = NULL;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
     pthread_mutex_lock(&rs->lock);
     for (int i = 0; i < rs->n && slot < 0; i++) {
         tsr_rr_slot_t *sl = &rs->slot[i];
         if (!sl->path || !sl->in || strcmp(sl->path, path) != 0)
             continue;
-        if (!tsr_rr_same_file(sl, &st)) { /* rewritten since it was opened */
+        if (!sl->checked && !have_st && stat(path, &st) != 0)
+            break;
+        have_st |= !sl->checked;
+        if (!sl->checked && !tsr_rr_same_file(sl, &st)) { /* rewritten since it was opened */
             tsr_rr_slot_free(sl);
             continue;
         }
         slot = i;
+        sl->checked = 1;
         *in = sl->in;
         sl->in = NULL;
+    }
+    if (slot < 0 && !have_st && stat(path, &st) != 0) {
+        pthread_mutex_unlock(&rs->lock);
+        return -1;
     }
     for (int i = 0; i < rs->n && slot < 0; i++)
         if (!rs->slot[i].path)
@@ -135,6 +154,7 @@ static int tsr_region_readers_take(tsr_region_readers_t *rs, const char *path, t
             sl->ino = st.st_ino;
             sl->size = st.st_size;
             sl->mtime = st.st_mtim;
+            sl->checked = 1;
         }
     }
     if (slot >= 0)

@@ -101,6 +101,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
        input (file, index, CRAM reference) is opened once for the rank's tasks (the state's readers), and
        both passes of every region reuse it (issue 17: it was opened twice per region) */
     o.readers = st->readers;
+    tsr_region_readers_recheck(o.readers);
     tsr_status_t s = TSR_OK;
     for (int k = 0; k < w->n_regs && s == TSR_OK; k++) {
         const tsr_region_t *reg = &w->reg[k];
