@@ -37,6 +37,13 @@ typedef struct tsr_region_readers tsr_region_readers_t;
 tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **rs) TSR_RESULT_USED;
 /* Compare each kept reader's file again at its next use (call at a task's start; accepts NULL). */
 void tsr_region_readers_recheck(tsr_region_readers_t *rs);
+/*
+ * *any = 0 when the indexes of the n alignment files show no record over contig:[start, end) (a contig no
+ * read was aligned to), else 1 (some may be there). Opens each file as tsr_call_region() does (through
+ * `keep`, may be NULL; ref_path decodes CRAM); errors are the ones that call would give. Not collective.
+ */
+tsr_status_t tsr_region_reads_any(int n, const char *const *paths, const char *ref_path, const char *contig,
+                                  int64_t start, int64_t end, tsr_region_readers_t *keep, int *any) TSR_RESULT_USED;
 void tsr_region_readers_destroy(tsr_region_readers_t **rs);
 
 /*

@@ -187,6 +187,19 @@ tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const
     return TSR_OK;
 }
 
+tsr_status_t tsr_region_reads_any(int n, const char *const *paths, const char *ref_path, const char *contig,
+                                  int64_t start, int64_t end, tsr_region_readers_t *keep, int *any)
+{
+    *any = 0;
+    for (int i = 0; i < n && !*any; i++) {
+        tsr_region_reads_t *rr = NULL;
+        TSR_CALL(tsr_region_reads_open(paths[i], ref_path, contig, start, end, 0, keep, &rr));
+        *any = !tsr_aln_reader_none(rr->in);
+        tsr_region_reads_close(&rr);
+    }
+    return TSR_OK;
+}
+
 int tsr_region_reads_next(tsr_region_reads_t *rr, bam1_t **out, int64_t *skip_before)
 {
     const uint16_t skip = BAM_FUNMAP | BAM_FSECONDARY | BAM_FSUPPLEMENTARY | BAM_FQCFAIL | BAM_FDUP;

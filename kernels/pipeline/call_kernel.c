@@ -108,8 +108,24 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
         const char *contig = NULL;
         char *seq = NULL, out[4200];
         int64_t seq_len = 0;
-        s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
-                                 &o.ref_before, &seq_len);
+        /* the reference is compared with reads only: a region no read reaches (a decoy contig nothing
+           aligned to, by the indexes) is called against Ns instead of fetched */
+        int any = 1;
+        contig = tsr_ref_contig_name(st->ref, reg->contig);
+        if (contig)
+            s = tsr_region_reads_any(w->n_inputs, (const char *const *)w->inputs, o.ref_path, contig, reg->start,
+                                     reg->end, o.readers, &any);
+        if (s == TSR_OK && any) {
+            s = tsr_region_ref_fetch(st->ref, &st->lock, reg, task->key, plan->opts.ref, &contig, &seq,
+                                     &o.ref_before, &seq_len);
+        } else if (s == TSR_OK) {
+            o.ref_before = 0;
+            seq_len = reg->end - reg->start;
+            if (!(seq = malloc((size_t)seq_len + 1)))
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in call task %s", task->key);
+            else
+                memset(seq, 'N', (size_t)seq_len), seq[seq_len] = '\0';
+        }
         tsr_evidence_t *ev = NULL;
         if (s == TSR_OK)
             s = tsr_call_region(seq + o.ref_before, seq_len, contig, reg->start, reg->end, w->n_inputs,
