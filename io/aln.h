@@ -35,6 +35,12 @@ tsr_status_t tsr_aln_reader_open(const char *path, const char *ref_path, tsr_aln
  * in its header (another reference?).
  */
 tsr_status_t tsr_aln_reader_query(tsr_aln_reader_t *r, const char *contig, int64_t start, int64_t end) TSR_RESULT_USED;
+/*
+ * 1 when the index already showed the current query to hold no record (htslib marked its iterator finished:
+ * the file has nothing on that contig or in that range), so tsr_aln_reader_next() will return 0; 0 when
+ * records may follow. Not collective.
+ */
+int tsr_aln_reader_none(const tsr_aln_reader_t *r);
 /* The next record of the query into b: 1, 0 at its end, -2 on a corrupt record (message set, naming file and region). */
 int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b);
 void tsr_aln_reader_close(tsr_aln_reader_t **r);

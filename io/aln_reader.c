@@ -68,6 +68,11 @@ tsr_status_t tsr_aln_reader_query(tsr_aln_reader_t *r, const char *contig, int64
     return TSR_OK;
 }
 
+int tsr_aln_reader_none(const tsr_aln_reader_t *r)
+{
+    return !r->itr || r->itr->finished;
+}
+
 int tsr_aln_reader_next(tsr_aln_reader_t *r, struct bam1_t *b)
 {
     if (!r->itr)

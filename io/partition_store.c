@@ -340,11 +340,10 @@ static int h5_seal_seen_find(const struct stat *st)
     return 0;
 }
 
-static tsr_status_t h5_seal_check_once(const char *path)
+/* st: the file's stat, taken by the caller */
+static tsr_status_t h5_seal_check_once(const char *path, const struct stat *st_now)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    const struct stat st = *st_now;
     pthread_mutex_lock(&h5_seal_seen_lock);
     int seen = h5_seal_seen_find(&st);
     pthread_mutex_unlock(&h5_seal_seen_lock);
@@ -382,12 +381,13 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
         return s;
     }
     TSR_CALL(h5_set_path(f, path));
-    if (access(path, R_OK) != 0)
-        return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    TSR_CALL(member ? h5_seal_check_once(path) : tsr_h5_seal_check(path));
+    /* a member: one stat serves the seal's check-once and the kept file's identity (a packed file is opened
+       once per member, thousands of times per stage for a decoy reference); an unreadable file fails at the
+       seal check's open */
     struct stat st;
-    if (member && stat(path, &st) != 0)
+    if (member ? stat(path, &st) != 0 : access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    TSR_CALL(member ? h5_seal_check_once(path, &st) : tsr_h5_seal_check(path));
     h5_silence(f);
     f->id = member ? h5_kept_get(path, &st) : H5I_INVALID_HID;
     if (f->id >= 0) {

@@ -203,10 +203,17 @@ static tsr_status_t job_pass2(void *vctx, int64_t i, int thread)
 }
 
 /* Run fn over the samples on the pool (or here), then re-raise the first failing sample's message. */
+/*
+ * A region this small (bases x samples) is walked on the calling thread: handing it to the pool (a wake-up
+ * and a wait per pass) cost more than a decoy contig's walk, 3,000 of them packed in a reference's units.
+ * The results do not depend on the thread that computes them.
+ */
+#define TSR_CALL_POOL_MIN_WORK 65536
+
 static tsr_status_t run_samples(tsr_pool_t *pool, call_job_t *j, int n, tsr_pool_fn fn)
 {
     tsr_status_t s = TSR_OK;
-    if (pool) {
+    if (pool && (j->end - j->start) * (int64_t)n >= TSR_CALL_POOL_MIN_WORK) {
         s = tsr_pool_for(pool, n, fn, j);
     } else {
         for (int i = 0; i < n && s == TSR_OK; i++)
@@ -435,7 +442,7 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
         j.gl_off = gl_off;
         j.ad_off = ad_off;
     }
-    if (s == TSR_OK)
+    if (s == TSR_OK && cs.n > 0) /* pass 2 reads at candidate sites only: none, nothing to read */
         s = run_samples(pool, &j, n_samples, job_pass2);
     if (s == TSR_OK)
         s = evidence_fill(ev, &cs, j.scan, j.calls, gl_off, ad_off, ref_seq);

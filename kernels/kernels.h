@@ -27,11 +27,23 @@ typedef struct tsr_region_readers tsr_region_readers_t;
 
 /*
  * Up to n open alignment readers, each kept (by path) between tsr_region_reads_close() and the next
- * tsr_region_reads_open() of the same file, so a task that walks many regions (a packed work unit)
- * reads each input's header and index once. Thread-safe: one reader serves one region walk at a time.
+ * tsr_region_reads_open() of the same file, so a task that walks many regions (a packed work unit), or a
+ * rank's tasks over the same batch, read each input's header and index once. When all n are in use by
+ * other files, the least recently used idle reader is closed. A kept reader serves only the file it was
+ * opened on: its inode, size and mtime are compared with the path's at its first use after
+ * tsr_region_readers_recheck(). Thread-safe: one reader serves one region walk at a time.
  * Not collective. Destroy with tsr_region_readers_destroy() (closes the readers; accepts NULL).
  */
 tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **rs) TSR_RESULT_USED;
+/* Compare each kept reader's file again at its next use (call at a task's start; accepts NULL). */
+void tsr_region_readers_recheck(tsr_region_readers_t *rs);
+/*
+ * *any = 0 when the indexes of the n alignment files show no record over contig:[start, end) (a contig no
+ * read was aligned to), else 1 (some may be there). Opens each file as tsr_call_region() does (through
+ * `keep`, may be NULL; ref_path decodes CRAM); errors are the ones that call would give. Not collective.
+ */
+tsr_status_t tsr_region_reads_any(int n, const char *const *paths, const char *ref_path, const char *contig,
+                                  int64_t start, int64_t end, tsr_region_readers_t *keep, int *any) TSR_RESULT_USED;
 void tsr_region_readers_destroy(tsr_region_readers_t **rs);
 
 /*

@@ -12,14 +12,32 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 KHASH_MAP_INIT_STR(tsr_rr_mate, int64_t)
+
+/*
+ * A slot holds one file's reader: idle (in != NULL) between walks, busy (in == NULL) during one. The file's
+ * identity (device, inode, size, modification time) is recorded when the slot is taken for it and compared
+ * with the file at its first use after each tsr_region_readers_recheck() (a call task's start), so a reader
+ * kept across tasks is never used for a file rewritten since (it is closed and the file reopened).
+ */
+typedef struct tsr_rr_slot {
+    char *path;               /* NULL: free */
+    tsr_aln_reader_t *in;     /* its reader while idle, NULL while a walk holds it */
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    unsigned long long used;  /* for choosing the least recently used idle slot */
+    int checked;              /* the identity was compared with the file since the last recheck */
+} tsr_rr_slot_t;
 
 struct tsr_region_readers {
     pthread_mutex_t lock;
     int n;
-    char **path;             /* n: the file of each slot (NULL: free) */
-    tsr_aln_reader_t **in;   /* n: its reader while idle, NULL while a walk holds it */
+    unsigned long long clock;
+    tsr_rr_slot_t *slot; /* n */
 };
 
 struct tsr_region_reads {
@@ -37,12 +55,9 @@ tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **out)
 {
     *out = NULL;
     tsr_region_readers_t *rs = calloc(1, sizeof *rs);
-    if (!rs || !(rs->path = calloc((size_t)n + 1, sizeof *rs->path)) || !(rs->in = calloc((size_t)n + 1, sizeof *rs->in)) ||
-        pthread_mutex_init(&rs->lock, NULL) != 0) {
-        if (rs) {
-            free(rs->path);
-            free(rs->in);
-        }
+    if (!rs || !(rs->slot = calloc((size_t)n + 1, sizeof *rs->slot)) || pthread_mutex_init(&rs->lock, NULL) != 0) {
+        if (rs)
+            free(rs->slot);
         free(rs);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping %d readers", n);
     }
@@ -51,37 +66,99 @@ tsr_status_t tsr_region_readers_create(int n, tsr_region_readers_t **out)
     return TSR_OK;
 }
 
+/* Close a slot's reader and free the slot (the caller holds the lock, or is the last user). */
+static void tsr_rr_slot_free(tsr_rr_slot_t *sl)
+{
+    tsr_aln_reader_close(&sl->in);
+    free(sl->path);
+    memset(sl, 0, sizeof *sl);
+}
+
 void tsr_region_readers_destroy(tsr_region_readers_t **rsp)
 {
     if (!rsp || !*rsp)
         return;
     tsr_region_readers_t *rs = *rsp;
-    for (int i = 0; i < rs->n; i++) {
-        tsr_aln_reader_close(&rs->in[i]);
-        free(rs->path[i]);
-    }
+    for (int i = 0; i < rs->n; i++)
+        tsr_rr_slot_free(&rs->slot[i]);
     pthread_mutex_destroy(&rs->lock);
-    free(rs->path);
-    free(rs->in);
+    free(rs->slot);
     free(rs);
     *rsp = NULL;
 }
 
-/* The idle reader of `path` in rs (or a free slot reserved for it): its slot, -1 when rs is full. */
+static int tsr_rr_same_file(const tsr_rr_slot_t *sl, const struct stat *st)
+{
+    return sl->dev == st->st_dev && sl->ino == st->st_ino && sl->size == st->st_size &&
+           sl->mtime.tv_sec == st->st_mtim.tv_sec && sl->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+void tsr_region_readers_recheck(tsr_region_readers_t *rs)
+{
+    if (!rs)
+        return;
+    pthread_mutex_lock(&rs->lock);
+    for (int i = 0; i < rs->n; i++)
+        rs->slot[i].checked = 0;
+    pthread_mutex_unlock(&rs->lock);
+}
+
+/*
+ * The idle reader of `path` in rs when the file is still the one it was opened on (stat'ed once after each
+ * tsr_region_readers_recheck()), else a slot reserved for it (a free one, or the least recently used idle
+ * one, its reader closed): its slot, -1 when every slot is busy (or the file cannot be stat'ed: the open
+ * that follows says why).
+ */
 static int tsr_region_readers_take(tsr_region_readers_t *rs, const char *path, tsr_aln_reader_t **in)
 {
-    int slot = -1;
+    int slot = -1, have_st = 0;
     *in = NULL;
+    struct stat st;
     pthread_mutex_lock(&rs->lock);
-    for (int i = 0; i < rs->n && slot < 0; i++)
-        if (rs->path[i] && rs->in[i] && strcmp(rs->path[i], path) == 0) {
-            slot = i;
-            *in = rs->in[i];
-            rs->in[i] = NULL;
+    for (int i = 0; i < rs->n && slot < 0; i++) {
+        tsr_rr_slot_t *sl = &rs->slot[i];
+        if (!sl->path || !sl->in || strcmp(sl->path, path) != 0)
+            continue;
+        if (!sl->checked && !have_st && stat(path, &st) != 0)
+            break;
+        have_st |= !sl->checked;
+        if (!sl->checked && !tsr_rr_same_file(sl, &st)) { /* rewritten since it was opened */
+            tsr_rr_slot_free(sl);
+            continue;
         }
+        slot = i;
+        sl->checked = 1;
+        *in = sl->in;
+        sl->in = NULL;
+    }
+    if (slot < 0 && !have_st && stat(path, &st) != 0) {
+        pthread_mutex_unlock(&rs->lock);
+        return -1;
+    }
     for (int i = 0; i < rs->n && slot < 0; i++)
-        if (!rs->path[i] && (rs->path[i] = strdup(path)))
+        if (!rs->slot[i].path)
             slot = i;
+    if (slot < 0) { /* full: the least recently used idle reader makes room */
+        for (int i = 0; i < rs->n; i++)
+            if (rs->slot[i].in && (slot < 0 || rs->slot[i].used < rs->slot[slot].used))
+                slot = i;
+        if (slot >= 0)
+            tsr_rr_slot_free(&rs->slot[slot]);
+    }
+    if (slot >= 0 && !*in) {
+        tsr_rr_slot_t *sl = &rs->slot[slot];
+        if (!(sl->path = strdup(path))) {
+            slot = -1;
+        } else {
+            sl->dev = st.st_dev;
+            sl->ino = st.st_ino;
+            sl->size = st.st_size;
+            sl->mtime = st.st_mtim;
+            sl->checked = 1;
+        }
+    }
+    if (slot >= 0)
+        rs->slot[slot].used = ++rs->clock;
     pthread_mutex_unlock(&rs->lock);
     return slot;
 }
@@ -107,6 +184,19 @@ tsr_status_t tsr_region_reads_open(const char *path, const char *ref_path, const
         return s;
     }
     *out = rr;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_region_reads_any(int n, const char *const *paths, const char *ref_path, const char *contig,
+                                  int64_t start, int64_t end, tsr_region_readers_t *keep, int *any)
+{
+    *any = 0;
+    for (int i = 0; i < n && !*any; i++) {
+        tsr_region_reads_t *rr = NULL;
+        TSR_CALL(tsr_region_reads_open(paths[i], ref_path, contig, start, end, 0, keep, &rr));
+        *any = !tsr_aln_reader_none(rr->in);
+        tsr_region_reads_close(&rr);
+    }
     return TSR_OK;
 }
 
@@ -168,13 +258,12 @@ void tsr_region_reads_close(tsr_region_reads_t **rrp)
     }
     if (rr->keep && rr->status == TSR_OK && rr->in) { /* back to its slot for the next region */
         pthread_mutex_lock(&rr->keep->lock);
-        rr->keep->in[rr->slot] = rr->in;
+        rr->keep->slot[rr->slot].in = rr->in;
         pthread_mutex_unlock(&rr->keep->lock);
         rr->in = NULL;
     } else if (rr->keep) { /* failed: the slot is freed, the reader closed */
         pthread_mutex_lock(&rr->keep->lock);
-        free(rr->keep->path[rr->slot]);
-        rr->keep->path[rr->slot] = NULL;
+        tsr_rr_slot_free(&rr->keep->slot[rr->slot]);
         pthread_mutex_unlock(&rr->keep->lock);
     }
     tsr_aln_reader_close(&rr->in);

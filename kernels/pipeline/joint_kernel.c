@@ -119,8 +119,11 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
                                       n_cohort < plan->sheet->n_samples ? plan->sheet->samples[n_cohort].id : "(none)");
         }
         char *seq = NULL;
-        int64_t seq_len = 0;
-        if (s == TSR_OK)
+        int64_t seq_len = 0, n_sites = 0;
+        for (int b = 0; b < w->n_inputs && s == TSR_OK; b++)
+            n_sites += tsr_partition_reader_head(rd[b])->n_sites;
+        /* the reference is read at sites only: a region without any (a decoy's) needs none */
+        if (s == TSR_OK && n_sites > 0)
             s = tsr_ref_fetch(st->ref, contig, reg->start, reg->end, &seq, &seq_len);
         tsr_callset_writer_t *out = NULL;
         tsr_work_member(w, w->output, k, 1, path, sizeof path);

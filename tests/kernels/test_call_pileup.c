@@ -309,10 +309,83 @@ static void test_call_small_cohort(void **state)
     tsr_error_clear();
 }
 
+/* Evidence equal in what the caller reads: sites, alleles, PL, AD, DP and reference blocks. */
+static void assert_evidence_equal(const tsr_evidence_t *a, const tsr_evidence_t *b)
+{
+    assert_int_equal(a->n_sites, b->n_sites);
+    assert_int_equal(a->n_blocks, b->n_blocks);
+    assert_memory_equal(a->pos, b->pos, (size_t)a->n_sites * sizeof *a->pos);
+    assert_memory_equal(a->pl_off, b->pl_off, (size_t)(a->n_sites + 1) * sizeof *a->pl_off);
+    assert_memory_equal(a->pl, b->pl, (size_t)a->pl_off[a->n_sites] * sizeof *a->pl);
+    assert_memory_equal(a->ad, b->ad, (size_t)a->ad_off[a->n_sites] * sizeof *a->ad);
+    assert_memory_equal(a->dp, b->dp, (size_t)a->n_sites * (size_t)a->n_samples * sizeof *a->dp);
+    assert_memory_equal(a->block_start, b->block_start, (size_t)a->n_blocks * sizeof *a->block_start);
+    assert_memory_equal(a->block_min_dp, b->block_min_dp, (size_t)a->n_blocks * sizeof *a->block_min_dp);
+}
+
+/*
+ * Readers kept across calls (the call kernel keeps them across a rank's tasks): fewer slots than files
+ * (the least recently used idle one is closed) give what opening per region gives, and a file replaced
+ * since its reader was opened is read anew after tsr_region_readers_recheck(), never through the old reader.
+ */
+static void test_call_readers_kept(void **state)
+{
+    (void)state;
+    read_spec_t a[8], b[8];
+    char names[16][16];
+    int nn = 0;
+#define NAME() (snprintf(names[nn], sizeof names[nn], "k%d", nn), names[nn++])
+    for (int i = 0; i < 4; i++)
+        ref_read(&a[i], NAME(), 0, 30, 40, i < 2 ? 50 : -1, alt_of(ref[50])); /* het SNV at 50 */
+    for (int i = 0; i < 4; i++)
+        ref_read(&b[i], NAME(), 0, 80, 40, 100, alt_of(ref[100])); /* hom-alt SNV at 100 */
+#undef NAME
+    char pa[512], pb[512], tmp[512], tmpi[512], pai[512];
+    snprintf(pa, sizeof pa, "%s/ka.bam", tmpdir);
+    snprintf(pb, sizeof pb, "%s/kb.bam", tmpdir);
+    write_bam(pa, a, 4);
+    write_bam(pb, b, 4);
+
+    const char *ids[] = {"A", "B"}, *paths[] = {pa, pb};
+    tsr_call_opts_t o;
+    tsr_call_opts_init(&o);
+    tsr_evidence_t *plain = NULL, *kept = NULL;
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrT", 0, REF_LEN, 2, ids, paths, &o, NULL, &plain), TSR_OK);
+    assert_int_equal(tsr_region_readers_create(1, &o.readers), TSR_OK); /* one slot for two files */
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(tsr_call_region(ref, REF_LEN, "chrT", 0, REF_LEN, 2, ids, paths, &o, NULL, &kept), TSR_OK);
+        assert_evidence_equal(plain, kept);
+        tsr_evidence_destroy(&kept);
+    }
+    tsr_evidence_destroy(&plain);
+
+    /* sample B's file alone, kept after a call; then A's file replaced by B's reads (a new inode) */
+    const char *one[] = {pa};
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrT", 0, REF_LEN, 1, ids, one, &o, NULL, &kept), TSR_OK);
+    assert_true(find_site(kept, 50, TSR_SITE_SNV) >= 0);
+    tsr_evidence_destroy(&kept);
+    snprintf(tmp, sizeof tmp, "%s/ka.new.bam", tmpdir);
+    snprintf(tmpi, sizeof tmpi, "%s/ka.new.bam.bai", tmpdir);
+    snprintf(pai, sizeof pai, "%s/ka.bam.bai", tmpdir);
+    for (int i = 0; i < 4; i++)
+        ref_read(&b[i], names[4 + i], 0, 80, 40, 100, alt_of(ref[100]));
+    write_bam(tmp, b, 4);
+    assert_int_equal(rename(tmp, pa), 0);
+    assert_int_equal(rename(tmpi, pai), 0);
+    tsr_region_readers_recheck(o.readers);
+    assert_int_equal(tsr_call_region(ref, REF_LEN, "chrT", 0, REF_LEN, 1, ids, one, &o, NULL, &kept), TSR_OK);
+    assert_true(find_site(kept, 50, TSR_SITE_SNV) < 0);
+    assert_true(find_site(kept, 100, TSR_SITE_SNV) >= 0);
+    tsr_evidence_destroy(&kept);
+    tsr_region_readers_destroy(&o.readers);
+    assert_null(o.readers);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_small_cohort),
+        cmocka_unit_test(test_call_readers_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

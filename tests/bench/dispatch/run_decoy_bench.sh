@@ -6,6 +6,7 @@
 # Each reference's minimap2 index (REF.fa.mmi, reused by every later run as `bwa index` files are) is
 # built first by `tessera align` on one read pair and timed apart, so the ratio is printed both for the
 # runs alone (the index already built, as issue 22 measures alignment) and with the index build added.
+# Each run's CPU by stage (`tessera inspect`) follows, to see which stage the decoys cost.
 #   run_decoy_bench.sh BUILD_DIR [N_DECOYS=3000] [RANKS=1] [WORK=/tmp/tsr_decoy_bench]
 set -euo pipefail
 build=$1
@@ -46,6 +47,10 @@ for r in plain dec; do
   bcftools view -H "$W/$r/cohort.bcf" | cut -f1-8 > "$W/$r.rec"
   printf '%-6s cpu_s %6.2f  wall_s %7.2f  tasks %5s  files %5s  records %s\n' "$r" \
     "$(echo "$u + $s" | bc)" "$e" "$tasks" "$files" "$(wc -l < "$W/$r.rec")"
+done
+# CPU by stage (summary.json through `tessera inspect`): where the decoys' excess goes
+for r in plain dec; do
+  "$T" inspect "$W/$r" | awk -v r="$r" '/^  stage/ {on = 1; next} on && NF == 5 {printf "%-6s stage %-10s tasks %4s  cpu_s %6s\n", r, $1, $2, $3} NF != 5 {on = 0}'
 done
 cmp -s "$W/plain.rec" "$W/dec.rec" && echo "records: identical" || echo "records: DIFFER"
 cpu() { echo "$(cut -d' ' -f1 "$1") + $(cut -d' ' -f2 "$1")" | bc; }
