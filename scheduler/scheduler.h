@@ -53,10 +53,11 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
 tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t dep) TSR_RESULT_USED;
 int32_t tsr_graph_size(const tsr_graph_t *g);
 /*
- * Size the key index for n_tasks tasks in all, so adding them never rehashes (a rehash regenerates every
- * family task's key). Optional. Not collective.
+ * Size the key index for n_tasks tasks and the dependency list for n_edges dependencies in all, so adding
+ * them never rehashes (a rehash regenerates every family task's key) and the list has no doubling slack.
+ * Optional (more may still be added). Not collective.
  */
-tsr_status_t tsr_graph_reserve(tsr_graph_t *g, int64_t n_tasks) TSR_RESULT_USED;
+tsr_status_t tsr_graph_reserve(tsr_graph_t *g, int64_t n_tasks, int64_t n_edges) TSR_RESULT_USED;
 /*
  * Bytes the graph holds: task slots, dependency list, key index, string records and the arena of keys and
  * output paths (what `tessera run --plan-only` and summary.json report). 0 for NULL. Not collective.

@@ -280,11 +280,18 @@ static tsr_status_t tsr_graph_index_fit(tsr_graph_t *g, int64_t n)
     return TSR_OK;
 }
 
-tsr_status_t tsr_graph_reserve(tsr_graph_t *g, int64_t n_tasks)
+tsr_status_t tsr_graph_reserve(tsr_graph_t *g, int64_t n_tasks, int64_t n_edges)
 {
-    if (n_tasks > INT32_MAX)
+    if (n_tasks > INT32_MAX || n_edges < 0)
         return tsr_error_set(TSR_ERR_INTERNAL, "a task graph holds at most %d tasks (asked for %lld)", INT32_MAX,
                              (long long)n_tasks);
+    if (n_edges > g->cap_edges) {
+        int32_t *e = realloc(g->edges, (size_t)n_edges * 2 * sizeof *e);
+        if (!e)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory reserving %lld dependencies", (long long)n_edges);
+        g->edges = e;
+        g->cap_edges = n_edges;
+    }
     return tsr_graph_index_fit(g, n_tasks);
 }
 

@@ -645,10 +645,14 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     }
     if (s == TSR_OK) {
         size_t sheet_bytes = 0, plan_bytes = tsr_plan_bytes(plan, &sheet_bytes), graph_bytes = tsr_graph_bytes(g);
+        /* the graph and the dispatcher's structures are rank 0's alone; other ranks hold the plan only */
+        int32_t n_tasks = tsr_graph_size(g);
         printf("tessera plan: memory: plan %.2f MiB (sheet %.2f MiB), task graph %.2f MiB, dispatcher %.2f MiB; "
-               "peak RSS %.1f MiB after the plan, %.1f MiB in all\n",
+               "peak RSS %.1f MiB after the plan, %.1f MiB in all; task graph + dispatcher %.1f bytes a task, "
+               "at rank 0 only\n",
                plan_bytes / 1048576.0, sheet_bytes / 1048576.0, graph_bytes / 1048576.0, master / 1048576.0,
-               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0);
+               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0,
+               n_tasks ? (double)(graph_bytes + master) / n_tasks : 0.0);
         printf("tessera plan: time: plan %.2f s (%.2f CPU s), input checks %.2f s (%.2f CPU s), task graph %.2f s "
                "(%.2f CPU s)\n",
                t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2);

@@ -211,14 +211,24 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     tsr_plan_families_t fam;
     if (s == TSR_OK)
         s = tsr_plan_families_add(plan, g, &fam);
-    /* the tasks to come, so the key index never rehashes (which would make every family key again) */
-    int64_t n_tasks = 1;
+    /*
+     * The tasks and dependencies to come, so the key index never rehashes (which would make every family
+     * key again) and the dependency list is not doubled past its size (at 5 million tasks, 30 MB).
+     */
+    int64_t n_tasks = 1, n_edges = 0, n_fastq = 0;
     for (int i = 0; i < sh->n_samples; i++)
-        n_tasks += sh->samples[i].kind == TSR_INPUT_FASTQ ? 2 + plan->align_slots[i] : 0;
-    if (!plan->opts.align_only)
+        if (sh->samples[i].kind == TSR_INPUT_FASTQ) {
+            n_tasks += 2 + plan->align_slots[i];
+            n_edges += 2 * plan->align_slots[i];
+            n_fastq++;
+        }
+    if (!plan->opts.align_only) {
         n_tasks += (int64_t)plan->n_units * (plan->n_batches + 2);
+        /* call -> its batch's align merges, joint -> its calls, part -> joint, cohort -> parts */
+        n_edges += (int64_t)plan->n_units * (n_fastq + plan->n_batches + 2);
+    }
     if (s == TSR_OK)
-        s = tsr_graph_reserve(g, n_tasks);
+        s = tsr_graph_reserve(g, n_tasks, n_edges);
     for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
         align_id[i] = -1;
         if (sh->samples[i].kind != TSR_INPUT_FASTQ)
