@@ -120,9 +120,10 @@ const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id, tsr_tas
 int tsr_graph_type(const tsr_graph_t *g, tsr_task_id_t id);
 
 /*
- * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays and the
- * dependency lists in both directions. Builds them once, so a dependency cycle is TSR_ERR_INTERNAL here as
- * in tsr_sched_run. Not collective (`tessera run --plan-only`).
+ * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays (state,
+ * unfinished dependencies, attempt, ready heap), the dependents' lists and the dependency order (~23 bytes
+ * a task with one dependency). Builds them once, so a dependency cycle is TSR_ERR_INTERNAL here as in
+ * tsr_sched_run. Not collective (`tessera run --plan-only`).
  */
 tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes) TSR_RESULT_USED;
 
