@@ -2,8 +2,9 @@
  * dispatch.c - tsr_sched_run: the dispatcher that rank 0 runs in a thread,
  * and the collective wrapper that every rank calls.
  *
- * The dispatcher owns all run state (task states, the ready heap, worker
- * credits, the journal); workers only see task ids. One loop, never
+ * The dispatcher owns the graph and all run state (task states, the ready
+ * heap, worker credits, the journal); a worker sees only the tasks it is
+ * sent, each with its type, arg, key and outputs. One loop, never
  * blocking: drain every queued REPORT (MPI_Iprobe), write the journal
  * records they produced with one write + fsync, only then release dependents
  * (so a task is never dispatched before the journal proves its inputs), hand
@@ -40,19 +41,22 @@ typedef struct tsr_master {
     tsr_journal_t *j;
     tsr_graph_csr_t csr;
     int32_t n;
+    /* per task: 11 bytes (scheduler/SCALE.md) */
     uint8_t *state;
-    int32_t *left;    /* unfinished dependencies */
-    int32_t *attempt; /* next attempt number */
+    int32_t *left;     /* unfinished dependencies */
+    uint16_t *attempt; /* next attempt number (max_retries <= 1000) */
     int32_t *heap;
     int32_t heap_n;
     int32_t *release; /* completed tasks whose journal records are queued, not yet flushed */
-    int32_t n_release;
+    int32_t n_release, cap_release;
     int32_t *credit;
     int32_t *held;    /* per worker: tasks sent and not yet reported */
     uint8_t *final;
     int n_final;
-    int32_t **obuf;
+    int32_t **obuf;   /* per worker: its ORDER being sent */
+    size_t *obuf_cap; /* words */
     MPI_Request *oreq;
+    tsr_task_buf_t *tb; /* the dispatcher thread's view of one task */
     int32_t *rbuf;
     int rbuf_cap;
     int32_t n_done;
@@ -66,7 +70,7 @@ typedef struct tsr_master {
 
 static int tsr_heap_before(const tsr_master_t *m, int32_t a, int32_t b)
 {
-    double ca = tsr_graph_task(m->g, a)->cost, cb = tsr_graph_task(m->g, b)->cost;
+    double ca = tsr_graph_cost(m->g, a), cb = tsr_graph_cost(m->g, b);
     if (ca != cb)
         return ca > cb;
     return a < b;
@@ -178,9 +182,13 @@ static tsr_status_t tsr_master_sweep_tmp(const tsr_master_t *m)
     char **dirs = NULL;
     tsr_status_t s = TSR_OK;
     for (int32_t t = 0; t < m->n && s == TSR_OK; t++) {
-        const tsr_task_t *task = tsr_graph_task(m->g, t);
+        const tsr_task_t *task = tsr_graph_task(m->g, t, m->tb);
         for (int k = 0; k < task->n_outputs && s == TSR_OK; k++) {
             const char *o = task->outputs[k], *slash = strrchr(o, '/');
+            size_t dl = slash ? (size_t)(slash - o) : 1;
+            /* neighbouring tasks mostly share a directory (a unit's call tasks): one entry, not one per task */
+            if (n > 0 && strlen(dirs[n - 1]) == dl && !strncmp(dirs[n - 1], slash ? o : ".", dl))
+                continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 char **v = realloc(dirs, cap * sizeof *v);
@@ -240,30 +248,34 @@ static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
         const int64_t *size, *mtime_ns;
         tsr_journal_done_at(m->j, i, &key, &n_out, &outs, &crc);
         tsr_journal_stats_at(m->j, i, &size, &mtime_ns);
-        tsr_task_id_t id = tsr_graph_find(m->g, key);
+        tsr_task_id_t id = tsr_graph_find_buf(m->g, key, m->tb);
         if (id < 0 || seen[id])
             continue;
         seen[id] = 1;
-        proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id), n_out, outs, crc, size,
+        proven[id] = (uint8_t)tsr_master_record_holds(m, tsr_graph_task(m->g, id, m->tb), n_out, outs, crc, size,
                                                       mtime_ns, &n_trusted, &n_reread, &bytes_reread);
     }
     if (n_trusted + n_reread > 0)
         tsr_log_info("resume: %lld outputs trusted by size+mtime, %lld re-read (%.1f MB, %.3f s)",
                      (long long)n_trusted, (long long)n_reread, (double)bytes_reread / 1e6, tsr_now() - t0);
-    /* A task counts as done only if everything it depends on does too (its inputs are unchanged). */
+    /*
+     * A task counts as done only if everything it depends on does too (its inputs are unchanged): in
+     * dependency order, a task that runs again marks its dependents (seen[] = 2) as running again too.
+     */
     *n_skipped = 0;
     for (int32_t k = 0; k < m->n; k++) {
         int32_t t = m->csr.order[k];
-        int ok = proven[t];
-        for (int32_t e = m->csr.dep_off[t]; ok && e < m->csr.dep_off[t + 1]; e++)
-            ok = m->state[m->csr.dep_idx[e]] == TSR_T_DONE;
+        int ok = proven[t] && seen[t] != 2;
         if (ok) {
             m->state[t] = TSR_T_DONE;
             (*n_skipped)++;
-        } else if (proven[t]) {
-            tsr_log_info("task '%s' runs again because a task it depends on runs again",
-                         tsr_graph_task(m->g, t)->key);
+            continue;
         }
+        if (proven[t])
+            tsr_log_info("task '%s' runs again because a task it depends on runs again",
+                         tsr_graph_task(m->g, t, m->tb)->key);
+        for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++)
+            seen[m->csr.out_idx[e]] = 2;
     }
     free(proven);
     free(seen);
@@ -279,7 +291,7 @@ static tsr_status_t tsr_master_write_tasks(const tsr_master_t *m)
     if (!f)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     for (int32_t i = 0; i < m->n; i++) {
-        const tsr_task_t *t = tsr_graph_task(m->g, i);
+        const tsr_task_t *t = tsr_graph_task(m->g, i, m->tb);
         fprintf(f, "%d\t%d\t%s\n", t->id, t->type, t->key);
     }
     int bad = ferror(f);
@@ -302,35 +314,37 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
     m->left = calloc(n, sizeof *m->left);
     m->attempt = calloc(n, sizeof *m->attempt);
     m->heap = calloc(n, sizeof *m->heap);
-    m->release = calloc(n, sizeof *m->release);
+    m->cap_release = 1024;
+    m->release = malloc((size_t)m->cap_release * sizeof *m->release);
     m->credit = calloc((size_t)m->size, sizeof *m->credit);
     m->held = calloc((size_t)m->size, sizeof *m->held);
     m->final = calloc((size_t)m->size, 1);
     m->oreq = calloc((size_t)m->size, sizeof *m->oreq);
     m->obuf = calloc((size_t)m->size, sizeof *m->obuf);
+    m->obuf_cap = calloc((size_t)m->size, sizeof *m->obuf_cap);
+    m->tb = malloc(sizeof *m->tb);
     m->rbuf_cap = 1024;
     m->rbuf = malloc((size_t)m->rbuf_cap * sizeof *m->rbuf);
-    if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->held || !m->final || !m->oreq ||
-        !m->obuf || !m->rbuf)
+    if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->held || !m->final ||
+        !m->oreq || !m->obuf || !m->obuf_cap || !m->tb || !m->rbuf)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
-    for (int r = 0; r < m->size; r++) {
+    for (int r = 0; r < m->size; r++)
         m->oreq[r] = MPI_REQUEST_NULL;
-        m->obuf[r] = malloc((2 + 2 * (size_t)m->opts->batch) * sizeof **m->obuf);
-        if (!m->obuf[r])
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher");
-    }
     return TSR_OK;
 }
+
+/* Per task: state (1), left (4), attempt (2), heap (4); per dependency: its place in out_idx; per task the CSR's
+   out_off and order (4 each). Kept beside tsr_master_alloc and tsr_graph_csr_build so the two stay in step. */
+#define TSR_MASTER_TASK_BYTES (1 + sizeof(int32_t) + sizeof(uint16_t) + sizeof(int32_t) + 2 * sizeof(int32_t))
 
 tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes)
 {
     *bytes = 0;
     tsr_graph_csr_t c;
     TSR_CALL(tsr_graph_csr_build(g, &c));
-    size_t n = (size_t)tsr_graph_size(g) + 1, edges = (size_t)c.dep_off[c.n];
+    size_t n = (size_t)tsr_graph_size(g) + 1, edges = (size_t)c.n_edges;
     tsr_graph_csr_free(&c);
-    /* tsr_master_alloc's per-task arrays (state, left, attempt, heap, release), then the CSR's */
-    *bytes = n * (1 + 4 * sizeof(int32_t)) + 3 * n * sizeof(int32_t) + 2 * edges * sizeof(int32_t);
+    *bytes = n * TSR_MASTER_TASK_BYTES + edges * sizeof(int32_t);
     return TSR_OK;
 }
 
@@ -341,6 +355,8 @@ static void tsr_master_free(tsr_master_t *m)
     for (int r = 0; m->obuf && r < m->size; r++)
         free(m->obuf[r]);
     free(m->obuf);
+    free(m->obuf_cap);
+    free(m->tb);
     free(m->oreq);
     free(m->state);
     free(m->left);
@@ -355,11 +371,77 @@ static void tsr_master_free(tsr_master_t *m)
 
 /* ------------------------------------------------------------ the loop */
 
-static tsr_status_t tsr_master_send(tsr_master_t *m, int r, int len)
+/* Worker r's ORDER buffer with room for `words`, once its previous ORDER has left (the buffer is free). */
+static tsr_status_t tsr_master_obuf(tsr_master_t *m, int r, size_t words)
 {
     if (m->oreq[r] != MPI_REQUEST_NULL)
         TSR_CALL_MPI(MPI_Wait(&m->oreq[r], MPI_STATUS_IGNORE));
-    TSR_CALL_MPI(MPI_Isend(m->obuf[r], len, MPI_INT32_T, r, TSR_TAG_ORDER, m->comm, &m->oreq[r]));
+    if (words <= m->obuf_cap[r])
+        return TSR_OK;
+    size_t cap = m->obuf_cap[r] ? m->obuf_cap[r] : 256;
+    while (cap < words)
+        cap *= 2;
+    int32_t *b = realloc(m->obuf[r], cap * sizeof *b);
+    if (!b)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory building a task order of %zu words", words);
+    m->obuf[r] = b;
+    m->obuf_cap[r] = cap;
+    return TSR_OK;
+}
+
+static tsr_status_t tsr_master_send(tsr_master_t *m, int r, size_t len)
+{
+    if (len > INT32_MAX)
+        return tsr_error_set(TSR_ERR_INTERNAL, "a task order of %zu words is too long", len);
+    TSR_CALL_MPI(MPI_Isend(m->obuf[r], (int)len, MPI_INT32_T, r, TSR_TAG_ORDER, m->comm, &m->oreq[r]));
+    return TSR_OK;
+}
+
+/*
+ * Append task id (attempt `attempt`) to worker r's ORDER at word *len: TSR_ORDER_TASK_WORDS words (id,
+ * attempt, type, arg as two words, cost as a float's bits, n_outputs, bytes) then the key and the outputs,
+ * each NUL-terminated, packed in words (scheduler_internal.h).
+ */
+static tsr_status_t tsr_master_order_task(tsr_master_t *m, int r, size_t *len, int32_t id, int32_t attempt)
+{
+    const tsr_task_t *t = tsr_graph_task(m->g, id, m->tb);
+    size_t bytes = strlen(t->key) + 1;
+    for (int k = 0; k < t->n_outputs; k++)
+        bytes += strlen(t->outputs[k]) + 1;
+    size_t words = TSR_ORDER_TASK_WORDS + (bytes + 3) / 4;
+    if (*len + words > m->obuf_cap[r]) {
+        /* grow without waiting: this buffer is being filled, not sent */
+        size_t cap = m->obuf_cap[r] * 2;
+        while (cap < *len + words)
+            cap *= 2;
+        int32_t *b = realloc(m->obuf[r], cap * sizeof *b);
+        if (!b)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory building a task order");
+        m->obuf[r] = b;
+        m->obuf_cap[r] = cap;
+    }
+    int32_t *p = m->obuf[r] + *len;
+    uint64_t arg = (uint64_t)t->arg;
+    float cost = (float)t->cost;
+    p[0] = id;
+    p[1] = attempt;
+    p[2] = t->type;
+    p[3] = (int32_t)(uint32_t)(arg & 0xffffffffu);
+    p[4] = (int32_t)(uint32_t)(arg >> 32);
+    memcpy(&p[5], &cost, 4);
+    p[6] = t->n_outputs;
+    p[7] = (int32_t)bytes;
+    p[words - 1] = 0; /* the padding after the strings */
+    char *c = (char *)(p + TSR_ORDER_TASK_WORDS);
+    size_t l = strlen(t->key) + 1;
+    memcpy(c, t->key, l);
+    c += l;
+    for (int k = 0; k < t->n_outputs; k++) {
+        l = strlen(t->outputs[k]) + 1;
+        memcpy(c, t->outputs[k], l);
+        c += l;
+    }
+    *len += words;
     return TSR_OK;
 }
 
@@ -379,6 +461,7 @@ static tsr_status_t tsr_master_stop(tsr_master_t *m, tsr_status_t s, const char 
         tsr_log_debug("stopping: %s", msg);
     }
     for (int r = 0; r < m->size; r++) {
+        TSR_CALL(tsr_master_obuf(m, r, 2));
         m->obuf[r][0] = TSR_ORDER_STOP;
         m->obuf[r][1] = (int32_t)s;
         TSR_CALL(tsr_master_send(m, r, 2));
@@ -402,7 +485,7 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
     if (end - p < 3)
         return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (truncated completion)");
     int32_t id = p[0], st = p[1], att = p[2];
-    const tsr_task_t *t = tsr_graph_task(m->g, id);
+    const tsr_task_t *t = tsr_graph_task(m->g, id, m->tb);
     if (!t || m->state[id] != TSR_T_SENT)
         return tsr_error_set(TSR_ERR_INTERNAL, "task report names task %d, which was not handed out", id);
     p += 3;
@@ -445,6 +528,13 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
             free(dptr);
         }
         m->out.res.n_executed++;
+        if (m->n_release == m->cap_release) {
+            int32_t *v = realloc(m->release, (size_t)m->cap_release * 2 * sizeof *v);
+            if (!v)
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
+            m->release = v;
+            m->cap_release *= 2;
+        }
         m->release[m->n_release++] = id;
         return s;
     }
@@ -458,7 +548,7 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
     m->state[id] = TSR_T_WAIT;
     if (st == TSR_ERR_TRANSIENT && att < m->opts->max_retries && !m->stopping) {
         m->out.res.n_retried++;
-        m->attempt[id] = att + 1;
+        m->attempt[id] = (uint16_t)(att + 1);
         tsr_log_info("task '%s' attempt %d failed (%s); retrying", t->key, att + 1, msg);
         tsr_heap_push(m, id);
         return TSR_OK;
@@ -512,8 +602,8 @@ static tsr_status_t tsr_master_commit(tsr_master_t *m)
         int32_t t = m->release[i];
         m->state[t] = TSR_T_DONE;
         m->n_done++;
-        m->cost_left -= tsr_graph_task(m->g, t)->cost;
-        m->cost_run += tsr_graph_task(m->g, t)->cost;
+        m->cost_left -= tsr_graph_cost(m->g, t);
+        m->cost_run += tsr_graph_cost(m->g, t);
         for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++) {
             int32_t d = m->csr.out_idx[e];
             if (--m->left[d] == 0 && m->state[d] == TSR_T_WAIT)
@@ -548,19 +638,19 @@ static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
                 continue;
         }
         int n = 0;
-        int32_t *b = m->obuf[r];
+        size_t len = 2;
+        TSR_CALL(tsr_master_obuf(m, r, 2 + TSR_ORDER_TASK_WORDS + 64));
         while (n < (scarce ? 1 : batch) && n < m->credit[r] && m->heap_n > 0) {
             int32_t id = tsr_heap_pop(m);
             m->state[id] = TSR_T_SENT;
-            b[2 + 2 * n] = id;
-            b[3 + 2 * n] = m->attempt[id];
+            TSR_CALL(tsr_master_order_task(m, r, &len, id, m->attempt[id]));
             n++;
         }
-        b[0] = TSR_ORDER_TASKS;
-        b[1] = n;
+        m->obuf[r][0] = TSR_ORDER_TASKS;
+        m->obuf[r][1] = n;
         m->credit[r] -= n;
         m->held[r] += n;
-        TSR_CALL(tsr_master_send(m, r, 2 + 2 * n));
+        TSR_CALL(tsr_master_send(m, r, len));
         *activity = 1;
     }
     m->rr = (m->rr + 1) % m->size;
@@ -647,6 +737,9 @@ static tsr_status_t tsr_master_loop(tsr_master_t *m)
 static tsr_status_t tsr_master_setup(tsr_master_t *m)
 {
     TSR_CALL(tsr_master_alloc(m));
+    if (!m->g)
+        return tsr_error_set(TSR_ERR_INTERNAL, "tsr_sched_run needs the task graph on rank 0");
+    /* rank 0 alone holds the graph, so the cycle check is here; its verdict reaches every rank in STOP */
     TSR_CALL(tsr_graph_csr_build(m->g, &m->csr));
     TSR_CALL(tsr_mkdir_p(m->opts->outdir));
     int32_t skipped = 0;
@@ -655,15 +748,19 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     m->out.res.n_skipped = skipped;
     m->n_done = skipped;
     TSR_CALL(tsr_master_write_tasks(m));
+    /* only replay walks the dependency order: its 4 bytes per task are given back before the run */
+    free(m->csr.order);
+    m->csr.order = NULL;
     for (int32_t t = 0; t < m->n; t++) {
         if (m->state[t] == TSR_T_DONE)
             continue;
-        m->cost_left += tsr_graph_task(m->g, t)->cost;
-        for (int32_t e = m->csr.dep_off[t]; e < m->csr.dep_off[t + 1]; e++)
-            m->left[t] += m->state[m->csr.dep_idx[e]] != TSR_T_DONE;
-        if (m->left[t] == 0)
-            tsr_heap_push(m, t);
+        m->cost_left += tsr_graph_cost(m->g, t);
+        for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++)
+            m->left[m->csr.out_idx[e]]++;
     }
+    for (int32_t t = 0; t < m->n; t++)
+        if (m->state[t] != TSR_T_DONE && m->left[t] == 0)
+            tsr_heap_push(m, t);
     if (skipped)
         tsr_log_info("journal proves %d of %d tasks done; %d to run", skipped, m->n, m->n - skipped);
     return TSR_OK;
@@ -678,7 +775,7 @@ static void *tsr_master_main(void *arg)
         char msg[TSR_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", *tsr_error_msg() ? tsr_error_msg() : tsr_status_str(s));
         tsr_error_clear();
-        s = m->obuf && m->oreq ? tsr_master_stop(m, s, msg) : s;
+        s = m->obuf && m->obuf_cap && m->oreq ? tsr_master_stop(m, s, msg) : s;
     }
     if (s == TSR_OK || m->stopping)
         s = tsr_master_loop(m);
@@ -733,13 +830,10 @@ static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const 
     int rank, size;
     TSR_CALL_MPI(MPI_Comm_rank(comm, &rank));
     TSR_CALL_MPI(MPI_Comm_size(comm, &size));
-    /* Every rank holds the same graph, so every rank reaches the same verdict here without talking. */
+    /* Every rank has the same options, so every rank reaches the same verdict here without talking. */
     TSR_CALL(tsr_sched_opts_check(opts));
     if (!exec)
         return tsr_error_set(TSR_ERR_INTERNAL, "tsr_sched_run needs an executor function");
-    tsr_graph_csr_t check;
-    TSR_CALL(tsr_graph_csr_build(g, &check));
-    tsr_graph_csr_free(&check);
 
     tsr_master_t *m = NULL;
     pthread_t thread;
@@ -752,7 +846,7 @@ static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const 
         m->comm = comm;
         m->size = size;
         m->g = g;
-        m->n = tsr_graph_size(g);
+        m->n = tsr_graph_size(g); /* 0 without a graph: the set-up then stops every rank with its error */
         m->opts = opts;
         m->use_journal = journal;
         m->t0 = m->last_progress = tsr_now();
@@ -763,7 +857,7 @@ static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const 
             started = 1;
     }
     if (s == TSR_OK)
-        s = tsr_worker_loop(comm, g, opts, exec, ctx);
+        s = tsr_worker_loop(comm, opts, exec, ctx);
     if (s != TSR_OK) {
         /* This rank can no longer take part; the others would wait forever. */
         tsr_log_error("worker failed: %s; aborting the run", tsr_error_msg());

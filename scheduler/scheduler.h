@@ -2,16 +2,19 @@
  * scheduler.h - the task graph, the dynamic master/worker dispatcher and the
  * journal that makes runs resumable.
  *
- * Design. Every rank builds the same task graph from the same plan (the plan
- * depends on the inputs and options only, never on the rank count), so only
- * task ids travel over MPI. Rank 0 runs a dispatcher thread beside its own
- * worker; every rank runs one worker loop that asks for tasks, executes them
+ * Design. Rank 0 alone holds the task graph, built from the plan (which
+ * depends on the inputs and options only, never on the rank count). Rank 0
+ * runs a dispatcher thread beside its own worker; every rank runs one worker
+ * loop that asks for tasks, receives each task's type, arg, key and outputs
+ * in the dispatcher's message (so no worker keeps a graph), executes it
  * through a caller-supplied function, computes the CRC32 of each output and
  * reports back. The dispatcher hands out ready tasks longest (highest cost)
  * first, several per message when workers ask for more, and is the only
  * writer of the journal: an append-only, fsync'ed text file of completed tasks
  * with their outputs' checksums. A rerun verifies journaled outputs and skips
- * them; a journal with a different fingerprint is refused.
+ * them; a journal with a different fingerprint is refused. Tasks of a family
+ * (tsr_task_family_t) store no strings: their key and outputs are generated
+ * from their arg when needed, so 10 million tasks fit in a few hundred MB.
  *
  * May include: runtime/. Must not include: io/, kernels/.
  */
@@ -37,9 +40,9 @@ tsr_status_t tsr_graph_create(tsr_graph_t **g) TSR_RESULT_USED;
 void tsr_graph_destroy(tsr_graph_t **g);
 
 /*
- * Add a task. `type` is the caller's task type (e.g. a kernel index), `key`
+ * Add a task. `type` is the caller's task type (e.g. a kernel index; 0..32767), `key`
  * a unique stable name ("call/chr1:1-1000000/b0") that the journal records,
- * `cost` an estimate used to dispatch longest first, `outputs` paths
+ * `cost` an estimate used to dispatch longest first (kept as a float), `outputs` paths
  * (relative to the run's output directory) the task writes; they are copied.
  * `arg` is an opaque integer for the executor (e.g. an index into the plan).
  * Ids are assigned 0, 1, 2, ... in insertion order.
@@ -50,8 +53,14 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
 tsr_status_t tsr_graph_add_dep(tsr_graph_t *g, tsr_task_id_t task, tsr_task_id_t dep) TSR_RESULT_USED;
 int32_t tsr_graph_size(const tsr_graph_t *g);
 /*
- * Bytes the graph holds: task slots, dependency list, key index and the arena of keys and output paths
- * (what `tessera run --plan-only` reports). 0 for NULL. Not collective.
+ * Size the key index for n_tasks tasks and the dependency list for n_edges dependencies in all, so adding
+ * them never rehashes (a rehash regenerates every family task's key) and the list has no doubling slack.
+ * Optional (more may still be added). Not collective.
+ */
+tsr_status_t tsr_graph_reserve(tsr_graph_t *g, int64_t n_tasks, int64_t n_edges) TSR_RESULT_USED;
+/*
+ * Bytes the graph holds: task slots, dependency list, key index, string records and the arena of keys and
+ * output paths (what `tessera run --plan-only` and summary.json report). 0 for NULL. Not collective.
  */
 size_t tsr_graph_bytes(const tsr_graph_t *g);
 
@@ -67,13 +76,54 @@ typedef struct tsr_task {
     int attempt;                /* 0 first time, 1.. on retry */
 } tsr_task_t;
 
-/* Look up a task by id (NULL when out of range). Pointers live as long as the graph. */
-const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id);
+/*
+ * Task families: many tasks whose key and outputs are a function of their arg (a call task's (unit, batch),
+ * an align task's (sample, step, slot)). The graph stores such a task as its arg, cost and type (16 bytes)
+ * and calls `strings` whenever its key or outputs are needed (the journal, the dispatcher's message,
+ * tasks.tsv). `strings(ctx, arg, key, outputs)` writes the key into key[TSR_TASK_STR_MAX] and the
+ * `n_outputs` paths into outputs[k] (each < TSR_TASK_STR_MAX bytes, NUL-terminated); it must be a pure,
+ * thread-safe function of (ctx, arg) (the dispatcher thread calls it while the caller's thread runs tasks)
+ * and must return TSR_OK for every arg it was added with. `ctx` must outlive the graph.
+ */
+#define TSR_TASK_STR_MAX 1024
+#define TSR_TASK_FAMILY_OUTPUTS 4
+typedef tsr_status_t (*tsr_task_strings_fn)(const void *ctx, int64_t arg, char *key,
+                                            char (*outputs)[TSR_TASK_STR_MAX]);
+typedef struct tsr_task_family {
+    tsr_task_strings_fn strings;
+    const void *ctx;
+    int n_outputs; /* 0..TSR_TASK_FAMILY_OUTPUTS, the same for every task of the family */
+} tsr_task_family_t;
+/* Register a family (copied) with the graph; *family is its handle for tsr_graph_add_family. At most 255. */
+tsr_status_t tsr_graph_family_add(tsr_graph_t *g, const tsr_task_family_t *f, int *family) TSR_RESULT_USED;
+/*
+ * Add a task of `family` with this arg: its strings are generated once here and checked as
+ * tsr_graph_add checks copied ones (non-empty, no tab or newline, a key not yet in the graph), then dropped.
+ */
+tsr_status_t tsr_graph_add_family(tsr_graph_t *g, int family, int type, double cost, int64_t arg,
+                                  tsr_task_id_t *id) TSR_RESULT_USED;
+
+/* Room for one task's generated strings (about 5 kB: keep one per thread, not one per task). */
+typedef struct tsr_task_buf {
+    tsr_task_t task;
+    char key[TSR_TASK_STR_MAX];
+    char out[TSR_TASK_FAMILY_OUTPUTS][TSR_TASK_STR_MAX];
+    const char *outp[TSR_TASK_FAMILY_OUTPUTS];
+} tsr_task_buf_t;
 
 /*
- * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays and the
- * dependency lists in both directions. Builds them once, so a dependency cycle is TSR_ERR_INTERNAL here as
- * in tsr_sched_run. Not collective (`tessera run --plan-only`).
+ * A view of task `id` (NULL when out of range), built in `buf`: its strings stay valid until `buf` is used
+ * again or the graph is destroyed. Not collective; safe from several threads with one buf each.
+ */
+const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id, tsr_task_buf_t *buf);
+/* Task id's type without building its view (id must be in range). Not collective. */
+int tsr_graph_type(const tsr_graph_t *g, tsr_task_id_t id);
+
+/*
+ * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays (state,
+ * unfinished dependencies, attempt, ready heap), the dependents' lists and the dependency order (~23 bytes
+ * a task with one dependency). Builds them once, so a dependency cycle is TSR_ERR_INTERNAL here as in
+ * tsr_sched_run. Not collective (`tessera run --plan-only`).
  */
 tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes) TSR_RESULT_USED;
 
@@ -262,12 +312,14 @@ typedef struct tsr_sched_result {
 } tsr_sched_result_t;
 
 /*
- * Run the graph to completion over `comm`. Collective on comm: every rank
- * passes an identical graph. Rank 0 dispatches (in a thread) and works;
- * other ranks work. Returns TSR_OK when every task is done (journaled or
- * executed), TSR_ERR_INTERRUPTED after a stop signal (journal flushed; rerun
- * resumes), or the failing task's status with the same error message on
- * every rank. Also writes outdir/tasks.tsv (every task's key and type) so
+ * Run the graph to completion over `comm`. Collective on comm: rank 0 passes
+ * the graph; every other rank may pass NULL (a graph passed there is not
+ * read: workers receive each task in the dispatcher's message). Rank 0
+ * dispatches (in a thread) and works; other ranks work. Returns TSR_OK when
+ * every task is done (journaled or executed), TSR_ERR_INTERRUPTED after a stop
+ * signal (journal flushed; rerun resumes), or the failing task's status (a
+ * dependency cycle: TSR_ERR_INTERNAL) with the same error message on every
+ * rank. Also writes outdir/tasks.tsv (every task's key and type) so
  * `tessera inspect` can tell what is left.
  */
 tsr_status_t tsr_sched_run(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,

@@ -13,17 +13,21 @@
 
 /* ------------------------------------------------------------- task graph */
 
-/* Id of the task with this key, or -1. */
+/* Id of the task with this key, or -1 (also when out of memory); _buf generates family keys into buf. */
 tsr_task_id_t tsr_graph_find(const tsr_graph_t *g, const char *key);
+tsr_task_id_t tsr_graph_find_buf(const tsr_graph_t *g, const char *key, tsr_task_buf_t *buf);
+/* A task's cost without building its view (id in range). */
+double tsr_graph_cost(const tsr_graph_t *g, tsr_task_id_t id);
 
 /*
- * Dependency lists in CSR form, built once per run: deps of task t are
- * dep_idx[dep_off[t] .. dep_off[t+1]), duplicates removed. Freed with
- * tsr_graph_csr_free().
+ * What the dispatcher needs of the dependencies, built once per run: the
+ * tasks that depend on task t are out_idx[out_off[t] .. out_off[t+1]),
+ * duplicates removed (the graph keeps the (task, dep) pairs themselves).
+ * Freed with tsr_graph_csr_free().
  */
 typedef struct tsr_graph_csr {
     int32_t n;
-    int32_t *dep_off, *dep_idx; /* task -> its dependencies */
+    int64_t n_edges;            /* distinct dependencies */
     int32_t *out_off, *out_idx; /* task -> tasks that depend on it */
     int32_t *order;             /* every task once, dependencies before dependents */
 } tsr_graph_csr_t;
@@ -104,18 +108,25 @@ void tsr_journal_stats_at(const tsr_journal_t *j, int i, const int64_t **size, c
  *                       mtime in ns (int64 each, 2 words): TSR_OUTPUT_WORDS
  *        status != OK:  len, then ceil(len/4) words of message text
  *
- * ORDER (dispatcher -> worker):
- *   TASKS: [TSR_ORDER_TASKS, n, id0, attempt0, id1, attempt1, ...]
+ * ORDER (dispatcher -> worker; variable length, received after a probe):
+ *   TASKS: [TSR_ORDER_TASKS, n] then n tasks, each
+ *          id, attempt, type, arg (low 32 bits), arg (high 32 bits),
+ *          cost (a float's bits), n_outputs, bytes      (TSR_ORDER_TASK_WORDS)
+ *          then `bytes` bytes in ceil(bytes/4) words: the key and the
+ *          n_outputs output paths, each NUL-terminated, zero padding
  *   STOP:  [TSR_ORDER_STOP, status]  finish the running task, report, leave
  *
+ * A worker therefore needs no graph: everything the executor sees of a task
+ * (tsr_task_t) travels in its ORDER, ~100-200 bytes for a pipeline task.
+ *
  * Flow control: the dispatcher keeps a credit per worker (sum of `want`
- * minus tasks sent) and sends at most `batch` ids per ORDER. A worker
+ * minus tasks sent) and sends at most `batch` tasks per ORDER. A worker
  * keeps a window of tasks in hand that starts at 1 and doubles up to
  * 2*batch while tasks are short (so zero-work tasks never wait on a round
  * trip), and falls back to 1 when a task takes long (so coarse tasks are not
  * hoarded by one worker while others idle).
  */
-enum { TSR_OUTPUT_WORDS = 13 };
+enum { TSR_OUTPUT_WORDS = 13, TSR_ORDER_TASK_WORDS = 8 };
 
 enum {
     TSR_TAG_REPORT = 7101,
@@ -148,8 +159,8 @@ void tsr_backoff_sleep(int *step);
 /* ------------------------------------------------------------- dispatch */
 
 /* A worker's side of a run (worker.c); returns when told to stop. */
-tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
-                             tsr_exec_fn exec, void *ctx) TSR_RESULT_USED;
+tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_exec_fn exec,
+                             void *ctx) TSR_RESULT_USED;
 
 /*
  * tsr_sched_run with the journal switched on or off. `journal` = 0 keeps

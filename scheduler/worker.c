@@ -1,6 +1,8 @@
 /*
  * worker.c - the worker loop every rank runs (rank 0 beside its dispatcher
  * thread): ask for tasks, execute them, checksum their outputs, report.
+ * A worker holds no task graph: each task arrives whole in an ORDER (its
+ * type, arg, key and outputs) and is freed once reported.
  *
  * A worker keeps a window of tasks in hand (queued or asked for) so it does
  * not wait a round trip between short tasks: the window starts at 1, doubles
@@ -38,13 +40,18 @@ void tsr_backoff_sleep(int *step)
         (*step)++;
 }
 
+/* A task in hand, as its ORDER described it: one allocation, the strings after the output list. */
+typedef struct tsr_worker_task {
+    tsr_task_t task;
+    const char *outp[]; /* task.n_outputs pointers, then the key and outputs' bytes */
+} tsr_worker_task_t;
+
 typedef struct tsr_worker {
     MPI_Comm comm;
-    const tsr_graph_t *g;
     const tsr_sched_opts_t *opts;
     tsr_exec_fn exec;
     void *ctx;
-    int32_t *ring; /* (id, attempt) pairs of tasks in hand */
+    tsr_worker_task_t **ring; /* tasks in hand */
     int ring_cap, ring_head, ring_n;
     int32_t *rep; /* report being built */
     size_t rep_len, rep_cap;
@@ -89,15 +96,49 @@ static tsr_status_t tsr_worker_send(tsr_worker_t *w, int want, int flags, int si
     return TSR_OK;
 }
 
-/* Run one task and append its completion to the report. */
-static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t attempt)
+/*
+ * Decode the task at words p[0 .. avail) of an ORDER into a new allocation (*out; free()); *used is its
+ * length in words. A malformed task is TSR_ERR_INTERNAL.
+ */
+static tsr_status_t tsr_worker_task_decode(const int32_t *p, size_t avail, tsr_worker_task_t **out, size_t *used)
 {
-    const tsr_task_t *src = tsr_graph_task(w->g, id);
-    if (!src)
-        return tsr_error_set(TSR_ERR_INTERNAL, "dispatcher sent task id %d, the graph has %d tasks", id,
-                             tsr_graph_size(w->g));
+    *out = NULL;
+    if (avail < TSR_ORDER_TASK_WORDS || p[6] < 0 || p[6] > 1 << 20 || p[7] < 1 ||
+        (size_t)(p[7] + 3) / 4 > avail - TSR_ORDER_TASK_WORDS)
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (truncated task)");
+    int n_outputs = p[6];
+    size_t bytes = (size_t)p[7];
+    const char *src = (const char *)(p + TSR_ORDER_TASK_WORDS);
+    int strings = 0;
+    for (size_t i = 0; i < bytes; i++)
+        strings += src[i] == '\0';
+    if (strings != 1 + n_outputs || src[bytes - 1] != '\0')
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (task %d: %d strings for %d outputs)", p[0],
+                             strings, n_outputs);
+    tsr_worker_task_t *wt = malloc(sizeof *wt + (size_t)n_outputs * sizeof(char *) + bytes);
+    if (!wt)
+        return tsr_error_set(TSR_ERR_NOMEM, "out of memory receiving task %d", p[0]);
+    char *c = (char *)(wt->outp + n_outputs);
+    memcpy(c, src, bytes);
+    uint64_t arg = (uint64_t)(uint32_t)p[3] | (uint64_t)(uint32_t)p[4] << 32;
+    float cost;
+    memcpy(&cost, &p[5], 4);
+    wt->task = (tsr_task_t){.id = p[0], .attempt = p[1], .type = p[2], .arg = (int64_t)arg, .cost = cost,
+                            .n_outputs = n_outputs, .outputs = wt->outp, .key = c};
+    for (int k = 0; k < n_outputs; k++) {
+        c += strlen(c) + 1;
+        wt->outp[k] = c;
+    }
+    *out = wt;
+    *used = TSR_ORDER_TASK_WORDS + (bytes + 3) / 4;
+    return TSR_OK;
+}
+
+/* Run one task and append its completion to the report. */
+static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, const tsr_task_t *src)
+{
     tsr_task_t t = *src;
-    t.attempt = attempt;
+    int32_t id = t.id, attempt = t.attempt;
     /* per output: CRC32, SHA-256, size, mtime (TSR_OUTPUT_WORDS words) */
     int32_t words_buf[64 * TSR_OUTPUT_WORDS];
     int32_t *dig = t.n_outputs <= 64 ? words_buf : malloc((size_t)t.n_outputs * TSR_OUTPUT_WORDS * sizeof *dig);
@@ -156,16 +197,60 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, int32_t id, int32_t atte
     return rs;
 }
 
-tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts, tsr_exec_fn exec,
-                             void *ctx)
+/* Receive the ORDER waiting from rank 0 (*got = 0 when none) into the worker's growable buffer. */
+static tsr_status_t tsr_worker_recv(tsr_worker_t *w, int32_t **buf, size_t *cap, int *len, int *got)
 {
-    tsr_worker_t w = {.comm = comm, .g = g, .opts = opts, .exec = exec, .ctx = ctx, .window = 1};
-    int order_len = 2 + 2 * opts->batch;
+    MPI_Status st;
+    *got = 0;
+    TSR_CALL_MPI(MPI_Iprobe(0, TSR_TAG_ORDER, w->comm, got, &st));
+    if (!*got)
+        return TSR_OK;
+    TSR_CALL_MPI(MPI_Get_count(&st, MPI_INT32_T, len));
+    if ((size_t)*len > *cap) {
+        int32_t *b = realloc(*buf, (size_t)*len * sizeof *b);
+        if (!b)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory receiving a task order of %d words", *len);
+        *buf = b;
+        *cap = (size_t)*len;
+    }
+    TSR_CALL_MPI(MPI_Recv(*buf, *len, MPI_INT32_T, 0, TSR_TAG_ORDER, w->comm, MPI_STATUS_IGNORE));
+    if (*len < 2 || ((*buf)[0] != TSR_ORDER_STOP && (*buf)[0] != TSR_ORDER_TASKS))
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (%d words)", *len);
+    return TSR_OK;
+}
+
+/* Queue the tasks of a TASKS order in the ring. */
+static tsr_status_t tsr_worker_take(tsr_worker_t *w, const int32_t *order, int len)
+{
+    int n = order[1];
+    size_t at = 2;
+    for (int i = 0; i < n; i++) {
+        tsr_worker_task_t *wt = NULL;
+        size_t used = 0;
+        TSR_CALL(tsr_worker_task_decode(order + at, (size_t)len - at, &wt, &used));
+        at += used;
+        if (w->ring_n == w->ring_cap) { /* never: the dispatcher sends no more than asked for */
+            free(wt);
+            return tsr_error_set(TSR_ERR_INTERNAL, "the dispatcher sent more tasks than this worker asked for");
+        }
+        w->ring[(w->ring_head + w->ring_n) % w->ring_cap] = wt;
+        w->ring_n++;
+    }
+    w->asked -= n;
+    if (w->asked < 0)
+        w->asked = 0;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_exec_fn exec, void *ctx)
+{
+    tsr_worker_t w = {.comm = comm, .opts = opts, .exec = exec, .ctx = ctx, .window = 1};
     w.ring_cap = 2 * opts->batch + 1;
-    w.ring = malloc((size_t)w.ring_cap * 2 * sizeof *w.ring);
+    w.ring = calloc((size_t)w.ring_cap, sizeof *w.ring);
     w.rep_cap = 256;
     w.rep = malloc(w.rep_cap * sizeof *w.rep);
-    int32_t *order = malloc((size_t)order_len * sizeof *order);
+    size_t order_cap = 256;
+    int32_t *order = malloc(order_cap * sizeof *order);
     if (!w.ring || !w.rep || !order) {
         free(w.ring);
         free(w.rep);
@@ -173,40 +258,21 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sche
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting a worker");
     }
     tsr_worker_rep_reset(&w);
-    MPI_Request req = MPI_REQUEST_NULL;
     tsr_status_t s = TSR_OK;
     int stop = 0, sig_sent = 0, backoff = 0;
-    int rc = MPI_Irecv(order, order_len, MPI_INT32_T, 0, TSR_TAG_ORDER, comm, &req);
-    if (rc != MPI_SUCCESS)
-        s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Irecv");
     while (s == TSR_OK && !stop) {
-        int activity = 0, flag = 0;
-        rc = MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
-        if (rc != MPI_SUCCESS) {
-            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Test");
+        int activity = 0, flag = 0, len = 0;
+        s = tsr_worker_recv(&w, &order, &order_cap, &len, &flag);
+        if (s != TSR_OK)
             break;
-        }
         if (flag) {
             activity = 1;
             if (order[0] == TSR_ORDER_STOP) {
                 stop = 1;
                 break;
             }
-            int n = order[1];
-            for (int i = 0; i < n && w.ring_n < w.ring_cap; i++) {
-                int slot = (w.ring_head + w.ring_n) % w.ring_cap;
-                w.ring[2 * slot] = order[2 + 2 * i];
-                w.ring[2 * slot + 1] = order[3 + 2 * i];
-                w.ring_n++;
-            }
-            w.asked -= n;
-            if (w.asked < 0)
-                w.asked = 0;
-            rc = MPI_Irecv(order, order_len, MPI_INT32_T, 0, TSR_TAG_ORDER, comm, &req);
-            if (rc != MPI_SUCCESS) {
-                s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Irecv");
+            if ((s = tsr_worker_take(&w, order, len)) != TSR_OK)
                 break;
-            }
         }
         int sig = tsr_signals_pending();
         if (sig) {
@@ -217,10 +283,12 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sche
                 activity = 1;
             }
         } else if (w.ring_n > 0) {
-            int32_t id = w.ring[2 * w.ring_head], attempt = w.ring[2 * w.ring_head + 1];
+            tsr_worker_task_t *wt = w.ring[w.ring_head];
+            w.ring[w.ring_head] = NULL;
             w.ring_head = (w.ring_head + 1) % w.ring_cap;
             w.ring_n--;
-            s = tsr_worker_run_one(&w, id, attempt);
+            s = tsr_worker_run_one(&w, &wt->task);
+            free(wt);
             activity = 1;
         }
         if (s != TSR_OK || sig)
@@ -240,10 +308,8 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_graph_t *g, const tsr_sche
     if (s == TSR_OK && stop)
         s = tsr_worker_send(&w, 0, TSR_REPORT_FINAL | (tsr_signals_pending() ? TSR_REPORT_SIGNAL : 0),
                             tsr_signals_pending());
-    if (req != MPI_REQUEST_NULL) {
-        MPI_Cancel(&req);
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
-    }
+    for (int i = 0; i < w.ring_cap; i++)
+        free(w.ring[i]); /* tasks dropped at STOP */
     free(w.ring);
     free(w.rep);
     free(order);

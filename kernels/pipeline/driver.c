@@ -422,7 +422,8 @@ static void tsr_json_stages(FILE *fp, int n_ranks, const char *const *names, con
 
 static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt, int threads,
                                       const tsr_run_summary_t *sum, double cpu_total, const int64_t *rss_by_rank,
-                                      const char *const *stage_names, const int64_t *stage_all)
+                                      const int64_t *graph_by_rank, const char *const *stage_names,
+                                      const int64_t *stage_all)
 {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/summary.json", plan->opts.outdir);
@@ -445,6 +446,10 @@ static tsr_status_t tsr_write_summary(const tsr_plan_t *plan, const tsr_rt_t *rt
             sum->sched.n_retried, rt->size, threads, sum->seconds, sum->seconds, cpu_total, (long long)rss_max);
     for (int r = 0; r < rt->size; r++)
         fprintf(fp, "%s%lld", r ? ", " : "", (long long)rss_by_rank[r]);
+    /* rank 0 alone holds the task graph (scheduler/README.md): the others' 0 is what tests check */
+    fprintf(fp, "],\n  \"task_graph_bytes_by_rank\": [");
+    for (int r = 0; r < rt->size; r++)
+        fprintf(fp, "%s%lld", r ? ", " : "", (long long)graph_by_rank[r]);
     fprintf(fp, "],\n  \"index_bytes_per_node\": %lld,\n  \"fingerprint\": ", (long long)sum->index_bytes_per_node);
     tsr_json_write_str(fp, plan->fingerprint);
     fprintf(fp, ",\n  \"audit_head\": ");
@@ -538,10 +543,11 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
     khash_t(tsr_plan_dirs) *dirs = kh_init(tsr_plan_dirs);
     if (!dirs)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
-    tsr_status_t s = TSR_OK;
+    tsr_task_buf_t *buf = malloc(sizeof *buf);
+    tsr_status_t s = buf ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory counting the plan's files");
     const char *most_dir = "";
     for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++) {
-        const tsr_task_t *t = tsr_graph_task(g, id);
+        const tsr_task_t *t = tsr_graph_task(g, id, buf);
         for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
             const char *o = t->outputs[k], *slash = strchr(o, '/'), *last = strrchr(o, '/');
             char name[32];
@@ -586,12 +592,13 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
             printf(", other %lld", (long long)other);
         printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
                "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
-               tsr_graph_size(g) - 1)->key, "cohort") ? ", cohort.h5" : "");
+               tsr_graph_size(g) - 1, buf)->key, "cohort") ? ", cohort.h5" : "");
     }
     for (khiter_t it = kh_begin(dirs); it != kh_end(dirs); ++it)
         if (kh_exist(dirs, it))
             free((char *)kh_key(dirs, it));
     kh_destroy(tsr_plan_dirs, dirs);
+    free(buf);
     return s;
 }
 
@@ -619,7 +626,7 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     if (s == TSR_OK) {
         int64_t n_type[TSR_TASK_N_TYPES] = {0};
         for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++)
-            n_type[tsr_graph_task(g, id)->type]++;
+            n_type[tsr_graph_type(g, id)]++;
         int n_aligned = 0;
         for (int i = 0; i < plan->sheet->n_samples; i++)
             n_aligned += plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
@@ -638,10 +645,14 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     }
     if (s == TSR_OK) {
         size_t sheet_bytes = 0, plan_bytes = tsr_plan_bytes(plan, &sheet_bytes), graph_bytes = tsr_graph_bytes(g);
+        /* the graph and the dispatcher's structures are rank 0's alone; other ranks hold the plan only */
+        int32_t n_tasks = tsr_graph_size(g);
         printf("tessera plan: memory: plan %.2f MiB (sheet %.2f MiB), task graph %.2f MiB, dispatcher %.2f MiB; "
-               "peak RSS %.1f MiB after the plan, %.1f MiB in all\n",
+               "peak RSS %.1f MiB after the plan, %.1f MiB in all; task graph + dispatcher %.1f bytes a task, "
+               "at rank 0 only\n",
                plan_bytes / 1048576.0, sheet_bytes / 1048576.0, graph_bytes / 1048576.0, master / 1048576.0,
-               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0);
+               rss_plan / 1048576.0, tsr_peak_rss() / 1048576.0,
+               n_tasks ? (double)(graph_bytes + master) / n_tasks : 0.0);
         printf("tessera plan: time: plan %.2f s (%.2f CPU s), input checks %.2f s (%.2f CPU s), task graph %.2f s "
                "(%.2f CPU s)\n",
                t1 - t0, c1 - c0, t2 - t1, c2 - c1, t3 - t2, c3 - c2);
@@ -750,11 +761,26 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         s = tsr_placement_compute(topo, rt->node_rank, rt->node_size, o->threads, NULL, &pl);
     if (s == TSR_OK)
         s = tsr_pool_create(topo, &pl, pl.n_threads, &pool);
-    if (s == TSR_OK)
+    /*
+     * Rank 0 alone builds the task graph (issue 18: ~60 bytes a task, 300 MB at 5 million): the scheduler
+     * sends each task whole to the rank that runs it. The others learn which task types occur (their
+     * kernels' collective setups and finish stages), one int per type.
+     */
+    int used[TSR_TASK_N_TYPES] = {0};
+    if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_plan_graph(plan, &g);
+    for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++)
+        used[tsr_graph_type(g, id)] = 1;
     s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
-        tsr_log_debug("rank %d: %d threads on PUs %s", rt->rank, pl.n_threads, pl.domain_cpus);
+        int rc = MPI_Bcast(used, TSR_TASK_N_TYPES, MPI_INT, 0, rt->comm);
+        if (rc != MPI_SUCCESS)
+            s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the task types");
+        s = tsr_comm_agree(rt->comm, s);
+    }
+    if (s == TSR_OK) {
+        tsr_log_debug("rank %d: %d threads on PUs %s; task graph %zu bytes", rt->rank, pl.n_threads, pl.domain_cpus,
+                      tsr_graph_bytes(g));
         tsr_exec_ctx_t x;
         memset(&x, 0, sizeof x);
         for (int k = 0; k < TSR_TASK_N_TYPES && s == TSR_OK; k++) {
@@ -766,8 +792,8 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
             x.env[k].pool = pool;
             x.env[k].rt = rt;
         }
-        for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++)
-            x.used[tsr_graph_task(g, id)->type] = 1;
+        for (int k = 0; k < TSR_TASK_N_TYPES; k++)
+            x.used[k] = used[k];
         if (s == TSR_OK)
             s = tsr_pipeline_setup(rt, &x, sum);
         tsr_sched_opts_t so;
@@ -822,11 +848,16 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     sum->seconds = tsr_now() - t0;
     if (s == TSR_OK) {
         sum->n_sites = o->align_only ? 0 : tsr_count_sites(o->outdir);
-        int64_t *rss_by_rank = NULL; /* peak RSS by rank, at the master (summary.json) */
+        int64_t *rss_by_rank = NULL;   /* peak RSS by rank, at the master (summary.json) */
+        int64_t *graph_by_rank = NULL; /* task graph bytes by rank: 0 except at rank 0 */
         s = tsr_comm_gather_i64(rt->comm, 0, tsr_peak_rss(), &rss_by_rank);
+        if (s == TSR_OK)
+            s = tsr_comm_gather_i64(rt->comm, 0, (int64_t)tsr_graph_bytes(g), &graph_by_rank);
         if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
-            s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank, stage_names, stage_all);
+            s = tsr_write_summary(plan, rt, pl.n_threads, sum, cpu_total, rss_by_rank, graph_by_rank, stage_names,
+                                  stage_all);
         free(rss_by_rank);
+        free(graph_by_rank);
         s = tsr_comm_agree(rt->comm, s);
     }
     free(stage_all);

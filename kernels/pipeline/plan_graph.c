@@ -6,6 +6,16 @@
  * task), and the cohort task (after every part; low-pass: every joint task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
+ *
+ * Only rank 0 builds the graph (the scheduler sends each task whole to the
+ * rank that runs it). The families of many tasks (call: units x batches;
+ * align: index, map slots, merge per sample) are task families
+ * (tsr_task_family_t): the graph keeps their arg, cost and type, and their
+ * keys and output paths are made again from the plan when needed, by
+ * tsr_plan_call_strings and tsr_plan_align_strings below. A new family plugs
+ * in the same way: a strings function of (plan, arg) that is the only place
+ * its key and outputs are spelled, registered once with tsr_graph_family_add,
+ * its tasks added with tsr_graph_add_family (scheduler/README.md).
  */
 #include "kernels/pipeline/pipeline.h"
 #include "kernels/pipeline/plan_internal.h"
@@ -84,35 +94,104 @@ tsr_status_t tsr_plan_align_units(tsr_plan_t *plan)
     return TSR_OK;
 }
 
+/* A generated key or path that filled its buffer was cut: refuse it rather than journal a cut name. */
+static tsr_status_t tsr_plan_strings_fit(const char *key, char (*out)[TSR_TASK_STR_MAX], int n_out)
+{
+    int cut = strlen(key) >= TSR_TASK_STR_MAX - 1;
+    for (int k = 0; k < n_out; k++)
+        cut |= strlen(out[k]) >= TSR_TASK_STR_MAX - 1;
+    if (cut)
+        return tsr_error_set(TSR_ERR_USAGE, "task '%.60s...': a name or output path is longer than %d bytes; "
+                             "use shorter sample or contig names", key, TSR_TASK_STR_MAX - 2);
+    return TSR_OK;
+}
+
+/*
+ * The call family: arg = unit * n_batches + batch. Key call/UNIT/bBBBBB (part 0) or call/UNIT/pPPPP_bBBBBB,
+ * one output, the evidence file (tsr_plan_evidence_path).
+ */
+static tsr_status_t tsr_plan_call_strings(const void *ctx, int64_t arg, char *key, char (*out)[TSR_TASK_STR_MAX])
+{
+    const tsr_plan_t *plan = ctx;
+    int u = (int)(arg / plan->n_batches), b = (int)(arg % plan->n_batches);
+    const tsr_batch_t *bt = &plan->batches[b];
+    if (bt->part == 0)
+        snprintf(key, TSR_TASK_STR_MAX, "call/%s/b%05d", plan->units[u].name, bt->index);
+    else
+        snprintf(key, TSR_TASK_STR_MAX, "call/%s/p%04d_b%05d", plan->units[u].name, bt->part, bt->index);
+    tsr_plan_evidence_path(plan, u, b, out[0], TSR_TASK_STR_MAX);
+    return tsr_plan_strings_fit(key, out, 1);
+}
+
+/*
+ * The align families, arg = tsr_plan_align_arg(step, sample, slot): index (align/S/index -> the chunk
+ * list), map (align/S/cKKKKK -> a run and its duplicate places), merge (align/S -> the alignments, their
+ * index, the QC).
+ */
+static tsr_status_t tsr_plan_align_strings(const void *ctx, int64_t arg, char *key, char (*out)[TSR_TASK_STR_MAX])
+{
+    const tsr_plan_t *plan = ctx;
+    tsr_align_step_t step;
+    int i, k, n_out = 1;
+    tsr_plan_align_unpack(arg, &step, &i, &k);
+    const char *id = plan->sheet->samples[i].id;
+    if (step == TSR_ALIGN_STEP_INDEX) {
+        snprintf(key, TSR_TASK_STR_MAX, "align/%s/index", id);
+        tsr_plan_align_chunks_path(plan, i, out[0], TSR_TASK_STR_MAX);
+    } else if (step == TSR_ALIGN_STEP_MAP) {
+        snprintf(key, TSR_TASK_STR_MAX, "align/%s/c%05d", id, k);
+        tsr_plan_align_run_path(plan, i, k, "bam", out[0], TSR_TASK_STR_MAX);
+        tsr_plan_align_run_path(plan, i, k, "dup", out[1], TSR_TASK_STR_MAX);
+        n_out = 2;
+    } else {
+        snprintf(key, TSR_TASK_STR_MAX, "align/%s", id);
+        tsr_plan_aln_path(plan, i, out[0], TSR_TASK_STR_MAX);
+        size_t l1 = strlen(out[0]);
+        const char *ext = l1 > 5 && !strcmp(out[0] + l1 - 5, ".cram") ? ".crai" : ".bai";
+        if (l1 + strlen(ext) >= TSR_TASK_STR_MAX - 1)
+            return tsr_plan_strings_fit(out[0], out, 0); /* too long for its index's name too */
+        memcpy(out[1], out[0], l1);
+        memcpy(out[1] + l1, ext, strlen(ext) + 1);
+        tsr_plan_align_qc_path(plan, i, out[2], TSR_TASK_STR_MAX);
+        n_out = 3;
+    }
+    return tsr_plan_strings_fit(key, out, n_out);
+}
+
+/* The graph's task families, registered once per graph. */
+typedef struct tsr_plan_families {
+    int call, align_index, align_map, align_merge;
+} tsr_plan_families_t;
+
+static tsr_status_t tsr_plan_families_add(const tsr_plan_t *plan, tsr_graph_t *g, tsr_plan_families_t *f)
+{
+    tsr_task_family_t call = {.strings = tsr_plan_call_strings, .ctx = plan, .n_outputs = 1};
+    tsr_task_family_t align = {.strings = tsr_plan_align_strings, .ctx = plan, .n_outputs = 1};
+    TSR_CALL(tsr_graph_family_add(g, &call, &f->call));
+    TSR_CALL(tsr_graph_family_add(g, &align, &f->align_index));
+    align.n_outputs = 2;
+    TSR_CALL(tsr_graph_family_add(g, &align, &f->align_map));
+    align.n_outputs = 3;
+    TSR_CALL(tsr_graph_family_add(g, &align, &f->align_merge));
+    return TSR_OK;
+}
+
 /* index -> map slots -> merge for one FASTQ sample; *merge_id is what call tasks wait for. */
-static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g, int i, tsr_task_id_t *merge_id)
+static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, const tsr_plan_families_t *f, tsr_graph_t *g,
+                                         int i, tsr_task_id_t *merge_id)
 {
     const tsr_sample_t *smp = &plan->sheet->samples[i];
-    char key[1024], o1[1024], o2[1100], o3[1100];
     double bytes = tsr_sample_read_bytes(smp);
     int k_slots = plan->align_slots[i];
     tsr_task_id_t index_id;
-    snprintf(key, sizeof key, "align/%s/index", smp->id);
-    tsr_plan_align_chunks_path(plan, i, o1, sizeof o1);
-    const char *outs1[1] = {o1};
-    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.05, tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, i, 0),
-                           outs1, 1, &index_id));
-    snprintf(key, sizeof key, "align/%s", smp->id);
-    tsr_plan_aln_path(plan, i, o1, sizeof o1);
-    size_t l1 = strlen(o1);
-    snprintf(o2, sizeof o2, "%s.%s", o1, l1 > 5 && !strcmp(o1 + l1 - 5, ".cram") ? "crai" : "bai");
-    tsr_plan_align_qc_path(plan, i, o3, sizeof o3);
-    const char *outs3[3] = {o1, o2, o3};
-    TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes * 0.1, tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, i, 0),
-                           outs3, 3, merge_id));
+    TSR_CALL(tsr_graph_add_family(g, f->align_index, TSR_TASK_ALIGN, bytes * 0.05,
+                                  tsr_plan_align_arg(TSR_ALIGN_STEP_INDEX, i, 0), &index_id));
+    TSR_CALL(tsr_graph_add_family(g, f->align_merge, TSR_TASK_ALIGN, bytes * 0.1,
+                                  tsr_plan_align_arg(TSR_ALIGN_STEP_MERGE, i, 0), merge_id));
     for (int k = 0; k < k_slots; k++) {
         tsr_task_id_t map_id;
-        snprintf(key, sizeof key, "align/%s/c%05d", smp->id, k);
-        tsr_plan_align_run_path(plan, i, k, "bam", o1, sizeof o1);
-        tsr_plan_align_run_path(plan, i, k, "dup", o2, sizeof o2);
-        const char *outs2[2] = {o1, o2};
-        TSR_CALL(tsr_graph_add(g, TSR_TASK_ALIGN, key, bytes / k_slots, tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, i, k),
-                               outs2, 2, &map_id));
+        TSR_CALL(tsr_graph_add_family(g, f->align_map, TSR_TASK_ALIGN, bytes / k_slots,
+                                      tsr_plan_align_arg(TSR_ALIGN_STEP_MAP, i, k), &map_id));
         TSR_CALL(tsr_graph_add_dep(g, map_id, index_id));
         TSR_CALL(tsr_graph_add_dep(g, *merge_id, map_id));
     }
@@ -129,11 +208,32 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     tsr_task_id_t *joint_id = calloc((size_t)plan->n_units + 1, sizeof *joint_id);
     tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     char key[1024], o1[1024];
+    tsr_plan_families_t fam;
+    if (s == TSR_OK)
+        s = tsr_plan_families_add(plan, g, &fam);
+    /*
+     * The tasks and dependencies to come, so the key index never rehashes (which would make every family
+     * key again) and the dependency list is not doubled past its size (at 5 million tasks, 30 MB).
+     */
+    int64_t n_tasks = 1, n_edges = 0, n_fastq = 0;
+    for (int i = 0; i < sh->n_samples; i++)
+        if (sh->samples[i].kind == TSR_INPUT_FASTQ) {
+            n_tasks += 2 + plan->align_slots[i];
+            n_edges += 2 * plan->align_slots[i];
+            n_fastq++;
+        }
+    if (!plan->opts.align_only) {
+        n_tasks += (int64_t)plan->n_units * (plan->n_batches + 2);
+        /* call -> its batch's align merges, joint -> its calls, part -> joint, cohort -> parts */
+        n_edges += (int64_t)plan->n_units * (n_fastq + plan->n_batches + 2);
+    }
+    if (s == TSR_OK)
+        s = tsr_graph_reserve(g, n_tasks, n_edges);
     for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
         align_id[i] = -1;
         if (sh->samples[i].kind != TSR_INPUT_FASTQ)
             continue;
-        s = tsr_plan_graph_align(plan, g, i, &align_id[i]);
+        s = tsr_plan_graph_align(plan, &fam, g, i, &align_id[i]);
     }
     if (plan->opts.align_only) { /* tessera align: the align tasks alone, same keys and outputs as in a full run */
         free(align_id);
@@ -154,15 +254,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             break;
         }
         for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
-            const tsr_batch_t *bt = &plan->batches[b];
-            if (bt->part == 0)
-                snprintf(key, sizeof key, "call/%s/b%05d", un->name, bt->index);
-            else
-                snprintf(key, sizeof key, "call/%s/p%04d_b%05d", un->name, bt->part, bt->index);
-            tsr_plan_evidence_path(plan, u, b, o1, sizeof o1);
-            const char *outs[1] = {o1};
             double cost = (double)bases * plan->batches[b].n * 1e-3;
-            s = tsr_graph_add(g, TSR_TASK_CALL, key, cost, (int64_t)u * plan->n_batches + b, outs, 1, &call_id[b]);
+            s = tsr_graph_add_family(g, fam.call, TSR_TASK_CALL, cost, (int64_t)u * plan->n_batches + b, &call_id[b]);
             for (int k = 0; k < plan->batches[b].n && s == TSR_OK; k++) {
                 int smp = plan->batches[b].first + k;
                 if (align_id[smp] >= 0)

@@ -357,8 +357,9 @@ static void test_packed_units(void **state)
     assert_int_equal(tsr_plan_graph(plan, &g), TSR_OK);
     assert_int_equal(tsr_graph_size(g), 5 * 2 + 5 + 5 + 1);
     int parts = 0, finals = 0;
+    tsr_task_buf_t tb;
     for (int i = 0; i < tsr_graph_size(g); i++) {
-        const tsr_task_t *gt = tsr_graph_task(g, i);
+        const tsr_task_t *gt = tsr_graph_task(g, i, &tb);
         if (gt->type != TSR_TASK_COHORT)
             continue;
         if (gt->arg >= 0) {

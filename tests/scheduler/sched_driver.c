@@ -9,7 +9,10 @@
  * The graph (N tasks, default 10,000): task i has type i % 4, cost
  * (i * 7919) % 100, depends on (i - 1) / 2 when i % 3 == 0 and on i - 1000
  * when i >= 1000 and i % 7 == 0; every K-th task (default 50) writes
- * out/NNNNNNN.txt whose content depends only on i. After the run rank 0
+ * out/NNNNNNN.txt whose content depends only on i. Odd tasks belong to a
+ * task family (key and output made from i on demand), even ones are added
+ * with their strings. Only rank 0 builds the graph: the other ranks pass
+ * NULL and run what the dispatcher's messages carry. After the run rank 0
  * prints "journal-digest XXXXXXXX records R": a CRC over the sorted, unique
  * completion records of journal.tsv, so the digest is the same whatever the
  * order tasks finished in or the number of ranks; it also rebuilds the
@@ -63,15 +66,33 @@ static tsr_status_t driver_exec(void *ctx, const tsr_task_t *t)
     return TSR_OK;
 }
 
+/* The family of odd tasks: the same key and output as an even task's, made from the arg. */
+static tsr_status_t family_strings(const void *ctx, int64_t arg, char *key, char (*out)[TSR_TASK_STR_MAX])
+{
+    (void)ctx;
+    snprintf(key, TSR_TASK_STR_MAX, "task/%07lld", (long long)arg);
+    snprintf(out[0], TSR_TASK_STR_MAX, "out/%07lld.txt", (long long)arg); /* unused without outputs */
+    return TSR_OK;
+}
+
 static tsr_status_t build_graph(tsr_graph_t *g, int n, int every)
 {
+    tsr_task_family_t f = {.strings = family_strings, .n_outputs = 0};
+    int fam_none, fam_one;
+    TSR_CALL(tsr_graph_family_add(g, &f, &fam_none));
+    f.n_outputs = 1;
+    TSR_CALL(tsr_graph_family_add(g, &f, &fam_one));
     for (int i = 0; i < n; i++) {
         char key[64], out[64];
         snprintf(key, sizeof key, "task/%07d", i);
         snprintf(out, sizeof out, "out/%07d.txt", i);
         const char *outs[1] = {out};
         tsr_task_id_t id;
-        TSR_CALL(tsr_graph_add(g, i % 4, key, (double)((i * 7919) % 100), i, outs, i % every == 0 ? 1 : 0, &id));
+        int with = i % every == 0;
+        if (i % 2)
+            TSR_CALL(tsr_graph_add_family(g, with ? fam_one : fam_none, i % 4, (double)((i * 7919) % 100), i, &id));
+        else
+            TSR_CALL(tsr_graph_add(g, i % 4, key, (double)((i * 7919) % 100), i, outs, with ? 1 : 0, &id));
         if (i > 0 && i % 3 == 0)
             TSR_CALL(tsr_graph_add_dep(g, id, (i - 1) / 2));
         if (i >= 1000 && i % 7 == 0)
@@ -162,10 +183,14 @@ static int expected_digest(const tsr_graph_t *g, uint32_t *digest, int *records)
 {
     int n = tsr_graph_size(g);
     char **lines = malloc((size_t)n * sizeof *lines + 1);
-    if (!lines)
+    tsr_task_buf_t *buf = malloc(sizeof *buf);
+    if (!lines || !buf) {
+        free(lines);
+        free(buf);
         return -1;
+    }
     for (int i = 0; i < n; i++) {
-        const tsr_task_t *t = tsr_graph_task(g, i);
+        const tsr_task_t *t = tsr_graph_task(g, i, buf);
         char line[512], content[128];
         int len = snprintf(line, sizeof line, "D\t%s\t%d", t->key, t->n_outputs);
         if (t->n_outputs) {
@@ -178,6 +203,7 @@ static int expected_digest(const tsr_graph_t *g, uint32_t *digest, int *records)
         }
         lines[i] = strdup(line);
     }
+    free(buf);
     *digest = lines_digest(lines, &n);
     *records = n;
     for (int i = 0; i < n; i++)
@@ -264,9 +290,9 @@ int main(int argc, char **argv)
         tsr_rt_destroy(&rt);
         return 2;
     }
-    tsr_graph_t *g = NULL;
-    tsr_status_t s = tsr_graph_create(&g);
-    if (s == TSR_OK)
+    tsr_graph_t *g = NULL; /* rank 0's alone */
+    tsr_status_t s = rt->rank == 0 ? tsr_graph_create(&g) : TSR_OK;
+    if (s == TSR_OK && g)
         s = build_graph(g, n, every);
     driver_t d = {out, sleep_us};
     tsr_sched_opts_t o;

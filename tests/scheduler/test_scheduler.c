@@ -188,17 +188,19 @@ static void write_file(const char *path, const char *d, long n)
 static void test_graph_basics(void **state)
 {
     fixture_t *f = *state;
+    tsr_task_buf_t tb;
     tsr_task_id_t a = add_task(f->g, "a", 1, 1);
     tsr_task_id_t b = add_task(f->g, "b", 2, 0);
     assert_int_equal(a, 0);
     assert_int_equal(b, 1);
     assert_int_equal(tsr_graph_size(f->g), 2);
-    const tsr_task_t *t = tsr_graph_task(f->g, a);
+    const tsr_task_t *t = tsr_graph_task(f->g, a, &tb);
     assert_string_equal(t->key, "a");
     assert_int_equal(t->n_outputs, 1);
     assert_string_equal(t->outputs[0], "a.out");
     assert_int_equal(t->arg, 7);
-    assert_null(tsr_graph_task(f->g, 2));
+    assert_int_equal(tsr_graph_type(f->g, a), 1);
+    assert_null(tsr_graph_task(f->g, 2, &tb));
     assert_int_equal(tsr_graph_find(f->g, "b"), b);
     assert_int_equal(tsr_graph_find(f->g, "c"), -1);
     tsr_task_id_t id;
@@ -206,19 +208,81 @@ static void test_graph_basics(void **state)
     tsr_error_clear();
     assert_int_equal(tsr_graph_add(f->g, 0, "bad\tkey", 1, 0, NULL, 0, &id), TSR_ERR_INTERNAL);
     tsr_error_clear();
+    assert_int_equal(tsr_graph_add(f->g, -1, "neg", 1, 0, NULL, 0, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
     assert_int_equal(tsr_graph_add_dep(f->g, a, 5), TSR_ERR_INTERNAL);
     tsr_error_clear();
     assert_int_equal(tsr_graph_add_dep(f->g, a, a), TSR_ERR_INTERNAL);
     tsr_error_clear();
-    /* Pointers handed out stay valid while the graph grows. */
+    /* A string task's strings stay valid while the graph grows (the index rehashes several times). */
     for (int i = 0; i < 10000; i++) {
         char key[32];
         snprintf(key, sizeof key, "grow%d", i);
         add_task(f->g, key, 0, 0);
     }
-    assert_ptr_equal(tsr_graph_task(f->g, a), t);
     assert_string_equal(t->key, "a");
+    assert_string_equal(t->outputs[0], "a.out");
     assert_int_equal(tsr_graph_find(f->g, "grow9999"), 10001);
+}
+
+/* A family of tasks whose key and outputs are made from the arg, as the pipeline's call tasks are. */
+static tsr_status_t fam_strings(const void *ctx, int64_t arg, char *key, char (*out)[TSR_TASK_STR_MAX])
+{
+    const char *prefix = ctx;
+    if (arg == 66666)
+        snprintf(key, TSR_TASK_STR_MAX, "has\ttab");
+    else
+        snprintf(key, TSR_TASK_STR_MAX, "%s/%lld", prefix, (long long)arg);
+    snprintf(out[0], TSR_TASK_STR_MAX, "fam/%lld.a", (long long)arg);
+    snprintf(out[1], TSR_TASK_STR_MAX, "fam/%lld.b", (long long)arg);
+    return TSR_OK;
+}
+
+static void test_graph_family(void **state)
+{
+    fixture_t *f = *state;
+    tsr_task_buf_t tb;
+    tsr_task_family_t fam = {.strings = fam_strings, .ctx = "call", .n_outputs = 2};
+    int h = -1;
+    assert_int_equal(tsr_graph_family_add(f->g, &fam, &h), TSR_OK);
+    tsr_task_id_t s0 = add_task(f->g, "call/5", 1, 0); /* a string task with a family-shaped key */
+    size_t empty = tsr_graph_bytes(f->g);
+    for (int i = 0; i < 20000; i++) {
+        tsr_task_id_t id;
+        tsr_status_t s = tsr_graph_add_family(f->g, h, 2, (double)(i % 7), i, &id);
+        if (i == 5) { /* its key is the string task's */
+            assert_int_equal(s, TSR_ERR_INTERNAL);
+            assert_non_null(strstr(tsr_error_msg(), "added twice"));
+            tsr_error_clear();
+            continue;
+        }
+        assert_int_equal(s, TSR_OK);
+    }
+    assert_int_equal(tsr_graph_size(f->g), 1 + 19999);
+    /* no strings stored: slots, index and edges only, well under 40 bytes a task */
+    assert_true(tsr_graph_bytes(f->g) - empty < (size_t)20000 * 40);
+    tsr_task_id_t id = tsr_graph_find(f->g, "call/12345");
+    assert_int_equal(id, 1 + 12345 - 1); /* task 5 was refused */
+    const tsr_task_t *t = tsr_graph_task(f->g, id, &tb);
+    assert_string_equal(t->key, "call/12345");
+    assert_int_equal(t->arg, 12345);
+    assert_int_equal(t->type, 2);
+    assert_int_equal(t->n_outputs, 2);
+    assert_string_equal(t->outputs[0], "fam/12345.a");
+    assert_string_equal(t->outputs[1], "fam/12345.b");
+    assert_true(t->cost == (double)(12345 % 7));
+    assert_int_equal(tsr_graph_find(f->g, "call/5"), s0);
+    assert_int_equal(tsr_graph_find(f->g, "call/20000"), -1);
+    /* a string task's key may not repeat a family task's either, and generated strings are checked */
+    assert_int_equal(tsr_graph_add(f->g, 0, "call/7", 1, 0, NULL, 0, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_graph_add_family(f->g, h, 0, 1, 66666, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    assert_int_equal(tsr_graph_add_family(f->g, h + 1, 0, 1, 1, &id), TSR_ERR_INTERNAL);
+    tsr_error_clear();
+    fam.n_outputs = TSR_TASK_FAMILY_OUTPUTS + 1;
+    assert_int_equal(tsr_graph_family_add(f->g, &fam, &h), TSR_ERR_INTERNAL);
+    tsr_error_clear();
 }
 
 static void test_cycle_refused(void **state)
@@ -799,6 +863,7 @@ int main(int argc, char **argv)
     g_comm = rt->comm;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_graph_basics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graph_family, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cycle_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_longest_first_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_longest_first_with_deps, setup, teardown),
