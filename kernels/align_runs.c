@@ -1,8 +1,11 @@
 /*
  * align_runs.c - the align kernel's map task: one slot's chunks of read
- * pairs become a run, aln/S.runs/cK.bam, sorted in memory in a total order
+ * pairs become a run, aln/S.runs/cK.bam, sorted in a total order
  * (tsr_align_bam_cmp), and cK.dup, one duplicate signature per fragment and
- * the pairs read. The order is total (down to the record's bytes) so the
+ * the pairs read. At most hold_pairs pairs' records are held (--mem-per-rank's
+ * share, kernels/pipeline/plan_budget.c): beyond it they are sorted and
+ * spilled as runs under temporary names and k-way merged into cK.bam at the
+ * end (tsr_align_runs_combine), the same bytes as when everything is held. The order is total (down to the record's bytes) so the
  * merge (align_merge.c), which k-way merges the runs in the same order,
  * writes the same bytes for any chunk size, rank or thread count. Also what
  * every align step shares: the sample's header and text outputs written
