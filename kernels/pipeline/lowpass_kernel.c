@@ -132,6 +132,8 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     }
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
+    o.win_start = w->win_start; /* a site-window task: its window's sites (0, 0: the whole region) */
+    o.win_end = w->win_end;
     /* the call set goes to the file a window at a time (memory flat in the cohort size) */
     tsr_callset_writer_t *cw = NULL;
     const tsr_sheet_t *sh = w->sheet;
@@ -151,13 +153,61 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     return s;
 }
 
+/*
+ * The joint task of a unit split into site windows: the windows' call sets, in position order, into the
+ * unit's call set (the sites an unsplit task writes; each window holds the region's bounds and samples).
+ */
+static tsr_status_t lp_discover_join(lp_state_t *st, const tsr_task_t *task, const tsr_work_t *w)
+{
+    const char *contig = tsr_ref_contig_name(st->ref, w->reg->contig);
+    const tsr_sheet_t *sh = w->sheet;
+    const int32_t N = w->n_samples;
+    const int64_t window = tsr_callset_window_sites(N, 0);
+    tsr_callset_writer_t *cw = NULL;
+    tsr_status_t s = TSR_OK;
+    int64_t last = -1;
+    for (int k = 0; k < w->n_inputs && s == TSR_OK; k++) {
+        tsr_callset_reader_t *rd = NULL;
+        s = tsr_callset_reader_open(w->inputs[k], &rd);
+        while (s == TSR_OK) {
+            tsr_callset_t *cs = NULL;
+            s = tsr_callset_reader_next(rd, window, &cs);
+            if (s != TSR_OK || !cs)
+                break;
+            if (cs->n_samples != N || !contig || strcmp(cs->contig, contig) != 0 ||
+                cs->start != w->reg->start || cs->end != w->reg->end)
+                s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld for %d samples, task %s expects region "
+                                  "%s for %d samples; rerun without this file", w->inputs[k], cs->contig,
+                                  (long long)cs->start + 1, (long long)cs->end, cs->n_samples, task->key,
+                                  w->reg->name, N);
+            if (s == TSR_OK && cs->n_sites > 0 && cs->pos[0] < last)
+                s = tsr_error_set(TSR_ERR_STATE, "%s: sites out of position order after the window before it; "
+                                  "rerun without this file", w->inputs[k]);
+            if (s == TSR_OK && !cw)
+                s = tsr_callset_writer_open(w->output, cs->contig, cs->start, cs->end, N, 1, sh->n_populations, &cw);
+            if (s == TSR_OK && cs->n_sites > 0) {
+                last = cs->pos[cs->n_sites - 1];
+                s = tsr_callset_writer_append(cw, cs);
+            }
+            tsr_callset_destroy(&cs);
+        }
+        tsr_callset_reader_close(&rd);
+    }
+    tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
+    return s == TSR_OK ? c : s;
+}
+
 static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(env->plan, task, &w));
     tsr_status_t s = TSR_OK;
-    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) /* a packed unit: one region after another */
+    if (w->window < 0 && w->n_windows > 1)
+        s = lp_discover_join(state, task, w);
+    for (int k = 0; w->n_windows == 1 && k < w->n_regs && s == TSR_OK; k++) /* packed: one region after another */
         s = lp_discover_member(state, env->plan, task, w, k);
+    if (w->window >= 0) /* a site window of a one-region unit */
+        s = lp_discover_member(state, env->plan, task, w, 0);
     tsr_plan_work_destroy(&w);
     return s;
 }
@@ -172,7 +222,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 5, /* 5: call sets with empty members (call-set format 2) */
+    .version = 6, /* 6: a large unit's discovery split into site-window tasks (joint/U/wWWWW) and joined */
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,

@@ -2,7 +2,7 @@
  * plan_graph.c - the plan's task graph (kernels/README.md, work units):
  * align index -> map slots -> merge per FASTQ sample, a call task per region
  * x batch (after the align merges of its samples), a joint task per region
- * (after its call tasks), in deep mode a cohort part per unit (after its joint
+ * (after its call tasks; a large low-pass unit: after its site-window tasks, which follow the call tasks), in deep mode a cohort part per unit (after its joint
  * task), and the cohort task (after every part; low-pass: every joint task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
@@ -119,6 +119,36 @@ static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g,
     return TSR_OK;
 }
 
+/*
+ * Discovery windows of a low-pass unit: one per TSR_LP_WINDOW_COST sample-bases (about 1-2 CPU s of
+ * discovery at 0.1x, kernels/README.md), at most TSR_LP_MAX_WINDOWS and none shorter than
+ * TSR_LP_MIN_WINDOW_BP; --discover-windows N sets the count. From the plan alone, so every rank and
+ * thread count sees the same tasks.
+ */
+#define TSR_LP_WINDOW_COST 1e8
+#define TSR_LP_MAX_WINDOWS 64
+#define TSR_LP_MIN_WINDOW_BP 1000
+int tsr_plan_lp_windows(const tsr_plan_t *plan, int unit)
+{
+    const tsr_unit_t *un = &plan->units[unit];
+    if (!plan->lowpass || un->n != 1)
+        return 1;
+    const tsr_region_t *reg = &plan->regions[un->first];
+    int64_t len = reg->end - reg->start;
+    double w = plan->opts.discover_windows > 0 ? plan->opts.discover_windows
+                                               : (double)len * plan->sheet->n_samples / TSR_LP_WINDOW_COST;
+    if (w > TSR_LP_MAX_WINDOWS)
+        w = TSR_LP_MAX_WINDOWS;
+    if (w > (double)len / TSR_LP_MIN_WINDOW_BP)
+        w = (double)len / TSR_LP_MIN_WINDOW_BP;
+    return w < 2 ? 1 : (int)w;
+}
+
+void tsr_plan_joint_window_path(const tsr_plan_t *plan, int unit, int w, char *buf, size_t len)
+{
+    snprintf(buf, len, "joint/g%05d/%s.w%04d.h5", unit / TSR_UNIT_FANOUT, plan->units[unit].name, w);
+}
+
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
 {
     *out = NULL;
@@ -174,9 +204,25 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             tsr_plan_joint_path(plan, u, o1, sizeof o1);
             const char *outs[1] = {o1};
             double cost = (double)bases * sh->n_samples * 1e-4;
+            if (tsr_plan_lp_windows(plan, u) > 1) /* the join of the windows' call sets */
+                cost *= 0.05;
             s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, u, outs, 1, &joint_id[u]);
         }
-        for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
+        /* low-pass, a large unit: site-window tasks after the call tasks, the joint task joins them */
+        const int n_win = tsr_plan_lp_windows(plan, u);
+        for (int k = 0; n_win > 1 && k < n_win && s == TSR_OK; k++) {
+            tsr_task_id_t wid;
+            snprintf(key, sizeof key, "joint/%s/w%04d", un->name, k);
+            tsr_plan_joint_window_path(plan, u, k, o1, sizeof o1);
+            const char *outs[1] = {o1};
+            s = tsr_graph_add(g, TSR_TASK_JOINT, key, (double)bases * sh->n_samples * 1e-4 / n_win,
+                              TSR_JOINT_WINDOW_ARG(u, k), outs, 1, &wid);
+            for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
+                s = tsr_graph_add_dep(g, wid, call_id[b]);
+            if (s == TSR_OK)
+                s = tsr_graph_add_dep(g, joint_id[u], wid);
+        }
+        for (int b = 0; n_win == 1 && b < plan->n_batches && s == TSR_OK; b++)
             s = tsr_graph_add_dep(g, joint_id[u], call_id[b]);
         free(call_id);
     }
