@@ -8,9 +8,13 @@
  * of the regions round-robin and combine them (MPI_MAX over arrays that are
  * zero where a rank did not read), which gives every rank each region's site
  * count and the allele axis A = the largest allele count of any site (at
- * least 2; no cap). Regions are then given to ranks in contiguous blocks by
- * site count (region r goes to rank floor(first_row(r) * ranks / V)), so a
- * rank's rows are one contiguous run of the variants axis.
+ * least 2; no cap). The rows are then given to ranks in contiguous blocks of
+ * whole chunk-rows (rank k: chunk-rows [nc*k/ranks, nc*(k+1)/ranks) of nc),
+ * so a rank's rows are one contiguous run of the variants axis, a region may
+ * be shared by ranks (each skips the sites before its first row as it reads),
+ * and every chunk is compressed by the one rank that fills it. Chunks hold at
+ * most ceil(V/64) variants, so even one region of a few hundred sites spreads
+ * over ranks (the chunk shape depends on V, not on the rank count).
  *
  * Parallel HDF5 1.10 refuses to write variable-length data through the
  * MPI-IO driver ("Parallel IO does not support writing VL or region
@@ -101,6 +105,7 @@ typedef struct cohort_h5 {
     int32_t *gt_stats;
     /* this rank's stream of sites: regions [r_lo, r_hi), the next region to read, the current call set and site */
     int r_lo, r_hi, r_cur;
+    int64_t skip;             /* sites of region r_cur before this rank's first row (skipped as read) */
     tsr_callset_reader_t *rd; /* the region being read (regions before r_cur are open or done) */
     tsr_callset_t *cur;       /* its current window */
     int64_t i_cur;
@@ -298,6 +303,13 @@ static void plan_chunks(cohort_h5_t *h)
         cv = cap;
     if (cv > VARIANT_CHUNK)
         cv = VARIANT_CHUNK;
+    /* ranks split the rows at chunk-row boundaries (write_parallel_part): a small call set still gets about
+     * 64 chunk-rows (from V alone, so the chunks do not depend on the rank count) */
+    hsize_t cv_split = ((hsize_t)h->V + 63) / 64;
+    if (cv_split < 16)
+        cv_split = 16;
+    if (cv > cv_split)
+        cv = cv_split;
     size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
                        (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     /* a budget (mem_bytes) also bounds a chunk-row, the least round: the chunks' shape changes the file's
@@ -600,6 +612,13 @@ static tsr_status_t fill_rows(cohort_h5_t *h, int64_t n)
                     tsr_callset_reader_close(&h->rd);
                     continue;
                 }
+                if (h->skip > 0 && h->skip >= h->cur->n_sites) { /* before this rank's rows */
+                    h->skip -= h->cur->n_sites;
+                    h->i_cur = h->cur->n_sites;
+                    continue;
+                }
+                h->i_cur = h->skip;
+                h->skip = 0;
                 if (h->cur->n_samples != h->S)
                     return tsr_error_set(TSR_ERR_FORMAT, "%s holds %d samples, expected %d; it changed while %s "
                                          "was written", h->callsets[h->r_cur - 1], h->cur->n_samples, h->S, h->path);
@@ -655,41 +674,27 @@ static tsr_status_t write_round(cohort_h5_t *h, hid_t dxpl, int64_t row0, int64_
     return st;
 }
 
-/* Which regions are this rank's: contiguous blocks by site count. */
-static int region_owner(const cohort_h5_t *h, int r)
+/* Rank k's rows: [row_lo(k), row_lo(k + 1)), whole chunk-rows (a chunk is compressed by one rank). */
+static int64_t row_lo(const cohort_h5_t *h, int k)
 {
-    if (h->V == 0)
-        return 0;
-    int k = (int)(h->first[r] * (int64_t)h->size / h->V);
-    return k < h->size ? k : h->size - 1;
+    const int64_t nc = (h->V + (int64_t)h->cv - 1) / (int64_t)h->cv, r = (int64_t)h->cv * (nc * k / h->size);
+    return r < h->V ? r : h->V;
 }
 
 static tsr_status_t write_parallel_part(cohort_h5_t *h)
 {
-    /* Rows per rank, and this rank's region block. */
-    int64_t *rows_of = calloc((size_t)h->size, sizeof *rows_of);
-    if (!rows_of)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", h->path);
-    h->r_lo = h->r_hi = 0;
-    int seen = 0;
-    for (int r = 0; r < h->n_regions; r++) {
-        int k = region_owner(h, r);
-        rows_of[k] += h->count[r];
-        if (k == h->rank) {
-            if (!seen)
-                h->r_lo = r;
-            seen = 1;
-            h->r_hi = r + 1;
-        }
-    }
-    h->r_cur = h->r_lo;
-    int64_t my_rows = rows_of[h->rank], rounds = 0, my_first = seen ? h->first[h->r_lo] : 0;
+    /* This rank's rows, from the region holding its first row (h->skip sites into it) on. */
+    int64_t my_first = row_lo(h, h->rank), my_rows = row_lo(h, h->rank + 1) - my_first, rounds = 0;
+    h->r_lo = h->r_cur = 0;
+    h->r_hi = h->n_regions;
+    while (h->r_cur < h->n_regions && h->first[h->r_cur] + h->count[h->r_cur] <= my_first)
+        h->r_cur++;
+    h->skip = h->r_cur < h->n_regions ? my_first - h->first[h->r_cur] : 0;
     for (int k = 0; k < h->size; k++) {
-        int64_t rk = (rows_of[k] + h->rows - 1) / h->rows;
+        int64_t rk = (row_lo(h, k + 1) - row_lo(h, k) + h->rows - 1) / h->rows;
         if (rk > rounds)
             rounds = rk;
     }
-    free(rows_of);
 
     tsr_status_t st = TSR_OK;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
