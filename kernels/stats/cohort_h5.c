@@ -70,6 +70,11 @@ static const struct {
     [G_FMISSING] = {"F_MISSING", 0, T_F32}, [G_HWE] = {"HWE", 1, T_F64},
     [G_EXCHET] = {"ExcHet", 1, T_F64},  [G_F] = {"F", 0, T_F64},
 };
+/*
+ * deflate level of the per-call datasets: level 1 costs about a third of level 4's CPU on call_GP/AD and the
+ * file grows by (see kernels/README.md, low-pass discovery at large cohorts); per-variant datasets keep 4.
+ */
+enum { DEFLATE_CALL = 1, DEFLATE_VARIANT = 4 };
 enum { N_FILTERS = 1 + TSR_FILTER_N, PLOIDY = 2, ALLELE_CHUNK = 2, ALLELE_ROWS_CHUNK = 1000, VARIANT_CHUNK = 10000 };
 
 typedef struct h5var {
@@ -126,7 +131,10 @@ static size_t row_elems(const h5var_t *v)
     return n;
 }
 
-/* A chunked dataset; axis 0 and `allele_axis` (-1: none) may grow later, as the schema says. */
+/*
+ * A chunked dataset; axis 0 and `allele_axis` (-1: none) may grow later, as the schema says. compress: the
+ * deflate level after shuffle (0: none); the per-call datasets, nearly all of the bytes, use DEFLATE_CALL.
+ */
 static tsr_status_t make_dataset(cohort_h5_t *h, h5var_t *v, const char *name, hid_t file_type, hid_t mem_type,
                                  size_t elem, int rank, const hsize_t *dims, const hsize_t *chunk, int allele_axis,
                                  const void *fill, int compress, H5D_fill_time_t fill_time)
@@ -146,7 +154,7 @@ static tsr_status_t make_dataset(cohort_h5_t *h, h5var_t *v, const char *name, h
     if (e >= 0 && compress)
         e = H5Pset_shuffle(dcpl);
     if (e >= 0 && compress)
-        e = H5Pset_deflate(dcpl, 4);
+        e = H5Pset_deflate(dcpl, (unsigned)compress);
     if (e >= 0)
         e = H5Pset_fill_value(dcpl, file_type, fill);
     if (e >= 0)
@@ -454,27 +462,27 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
     {
         hsize_t d[1] = {V}, c[1] = {c1};
         TSR_CALL(make_dataset(h, &v[DS_CONTIG], "variant_contig", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 1, d, c, -1,
-                              &fill_contig, 1, ft));
+                              &fill_contig, DEFLATE_VARIANT, ft));
         TSR_CALL(make_dataset(h, &v[DS_POSITION], "variant_position", H5T_STD_I64LE, H5T_NATIVE_INT64, 8, 1, d, c,
-                              -1, &fill_i64, 1, ft));
+                              -1, &fill_i64, DEFLATE_VARIANT, ft));
         TSR_CALL(make_dataset(h, &v[DS_QUALITY], "variant_quality", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 1, d, c,
-                              -1, &fill_nan, 1, ft));
+                              -1, &fill_nan, DEFLATE_VARIANT, ft));
         hsize_t df[2] = {V, N_FILTERS}, cf[2] = {c1, N_FILTERS};
         TSR_CALL(make_dataset(h, &v[DS_FILTER], "variant_filter", h->bool_type, h->bool_type, 1, 2, df, cf, -1,
-                              &fill_false, 1, ft));
+                              &fill_false, DEFLATE_VARIANT, ft));
     }
     {
         hsize_t d[3] = {V, S, PLOIDY}, c[3] = {cv, cs, PLOIDY};
         TSR_CALL(make_dataset(h, &v[DS_GT], "call_genotype", H5T_STD_I8LE, H5T_NATIVE_INT8, 1, 3, d, c, -1,
-                              &fill_i8, 1, ft));
+                              &fill_i8, DEFLATE_CALL, ft));
         hsize_t d2[2] = {V, S}, c2[2] = {cv, cs};
         TSR_CALL(make_dataset(h, &v[DS_GQ], "call_GQ", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 2, d2, c2, -1, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         TSR_CALL(make_dataset(h, &v[DS_DP], "call_DP", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 2, d2, c2, -1, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         hsize_t d3[3] = {V, S, A}, c3[3] = {cv, cs, ALLELE_CHUNK};
         TSR_CALL(make_dataset(h, &v[DS_AD], "call_AD", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 3, d3, c3, 2, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
     }
     for (int g = 0; g < h->n_groups; g++) {
         char name[320];
@@ -492,9 +500,9 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
                                                                                 : (const void *)&fill_nan64;
             size_t elem = t == T_F64 ? 8 : 4;
             if (group_ds[k].per_alt)
-                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 2, d, c, 1, fill, 1, ft));
+                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 2, d, c, 1, fill, DEFLATE_VARIANT, ft));
             else
-                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 1, d1, c1d, -1, fill, 1, ft));
+                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 1, d1, c1d, -1, fill, DEFLATE_VARIANT, ft));
         }
     }
     if (h->lowpass) {
@@ -502,10 +510,10 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
         const hsize_t G = (hsize_t)h->G;
         hsize_t d2[2] = {V, S}, c2[2] = {cv, cs};
         TSR_CALL(make_dataset(h, &v[ids], "call_DS", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 2, d2, c2, -1, &fill_nan,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         hsize_t d3[3] = {V, S, G}, c3[3] = {cv, cs, G < 3 ? G : 3};
         TSR_CALL(make_dataset(h, &v[ids + 1], "call_GP", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 3, d3, c3, 2,
-                              &fill_nan, 1, ft));
+                              &fill_nan, DEFLATE_CALL, ft));
     }
     return TSR_OK;
 }
