@@ -4,7 +4,8 @@
  * DIR/evidence/G/U/bK.h5, a low-pass partition) and the joint task type runs
  * "lowpass_discover" (every batch of U -> DIR/joint/G/U.h5), each on the work
  * unit tsr_plan_work_create() resolves, one region of the unit after another
- * (a packed unit's files hold a member per region). See kernels/README.md.
+ * (a packed unit's files hold a member per region), or one site window of a
+ * large unit's region (tsr_plan_lp_windows). See kernels/README.md.
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TSR_LP_MIN_PASS_QUAL 60.0 /* the lowest LowQual threshold in low-pass mode */
 
@@ -102,6 +104,15 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     return s;
 }
 
+/* This thread's CPU seconds (debug timings of discovery tasks). */
+static double lp_cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static tsr_status_t lp_sink(void *ctx, const tsr_callset_t *window)
 {
     return tsr_callset_writer_append(ctx, window);
@@ -119,6 +130,7 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     if (!contig)
         s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
                           plan->opts.ref);
+    const double t0 = lp_cpu_now();
     if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
     for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
@@ -130,6 +142,7 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
                               path, ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
                               ev[b]->n_samples, reg->name);
     }
+    const double t1 = lp_cpu_now();
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
     o.win_start = w->win_start; /* a site-window task: its window's sites (0, 0: the whole region) */
@@ -147,54 +160,13 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
     if (s == TSR_OK)
         s = c;
+    if (s == TSR_OK) /* what a site window costs beyond its share of the region (kernels/README.md) */
+        tsr_log_debug("%s: %d partitions read in %.3f CPU s, sites discovered and written in %.3f CPU s", task->key,
+                      w->n_inputs, t1 - t0, lp_cpu_now() - t1);
     for (int b = 0; ev && b < w->n_inputs; b++)
         tsr_lp_evidence_destroy(&ev[b]);
     free(ev);
     return s;
-}
-
-/*
- * The joint task of a unit split into site windows: the windows' call sets, in position order, into the
- * unit's call set (the sites an unsplit task writes; each window holds the region's bounds and samples).
- */
-static tsr_status_t lp_discover_join(lp_state_t *st, const tsr_task_t *task, const tsr_work_t *w)
-{
-    const char *contig = tsr_ref_contig_name(st->ref, w->reg->contig);
-    const tsr_sheet_t *sh = w->sheet;
-    const int32_t N = w->n_samples;
-    const int64_t window = tsr_callset_window_sites(N, 0);
-    tsr_callset_writer_t *cw = NULL;
-    tsr_status_t s = TSR_OK;
-    int64_t last = -1;
-    for (int k = 0; k < w->n_inputs && s == TSR_OK; k++) {
-        tsr_callset_reader_t *rd = NULL;
-        s = tsr_callset_reader_open(w->inputs[k], &rd);
-        while (s == TSR_OK) {
-            tsr_callset_t *cs = NULL;
-            s = tsr_callset_reader_next(rd, window, &cs);
-            if (s != TSR_OK || !cs)
-                break;
-            if (cs->n_samples != N || !contig || strcmp(cs->contig, contig) != 0 ||
-                cs->start != w->reg->start || cs->end != w->reg->end)
-                s = tsr_error_set(TSR_ERR_STATE, "%s: holds %s:%lld-%lld for %d samples, task %s expects region "
-                                  "%s for %d samples; rerun without this file", w->inputs[k], cs->contig,
-                                  (long long)cs->start + 1, (long long)cs->end, cs->n_samples, task->key,
-                                  w->reg->name, N);
-            if (s == TSR_OK && cs->n_sites > 0 && cs->pos[0] < last)
-                s = tsr_error_set(TSR_ERR_STATE, "%s: sites out of position order after the window before it; "
-                                  "rerun without this file", w->inputs[k]);
-            if (s == TSR_OK && !cw)
-                s = tsr_callset_writer_open(w->output, cs->contig, cs->start, cs->end, N, 1, sh->n_populations, &cw);
-            if (s == TSR_OK && cs->n_sites > 0) {
-                last = cs->pos[cs->n_sites - 1];
-                s = tsr_callset_writer_append(cw, cs);
-            }
-            tsr_callset_destroy(&cs);
-        }
-        tsr_callset_reader_close(&rd);
-    }
-    tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
-    return s == TSR_OK ? c : s;
 }
 
 static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
@@ -202,9 +174,7 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(env->plan, task, &w));
     tsr_status_t s = TSR_OK;
-    if (w->window < 0 && w->n_windows > 1)
-        s = lp_discover_join(state, task, w);
-    for (int k = 0; w->n_windows == 1 && k < w->n_regs && s == TSR_OK; k++) /* packed: one region after another */
+    for (int k = 0; w->window < 0 && k < w->n_regs && s == TSR_OK; k++) /* packed: one region after another */
         s = lp_discover_member(state, env->plan, task, w, k);
     if (w->window >= 0) /* a site window of a one-region unit */
         s = lp_discover_member(state, env->plan, task, w, 0);
@@ -222,7 +192,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 6, /* 6: a large unit's discovery split into site-window tasks (joint/U/wWWWW) and joined */
+    .version = 6, /* 6: a large unit's discovery split into site-window tasks (joint/U/wWWWW, own call sets) */
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,

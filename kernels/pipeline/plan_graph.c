@@ -2,7 +2,7 @@
  * plan_graph.c - the plan's task graph (kernels/README.md, work units):
  * align index -> map slots -> merge per FASTQ sample, a call task per region
  * x batch (after the align merges of its samples), a joint task per region
- * (after its call tasks; a large low-pass unit: after its site-window tasks, which follow the call tasks), in deep mode a cohort part per unit (after its joint
+ * (after its call tasks; a large low-pass unit has site-window tasks instead, tsr_plan_lp_windows), in deep mode a cohort part per unit (after its joint
  * task), and the cohort task (after every part; low-pass: every joint task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
@@ -120,12 +120,12 @@ static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, tsr_graph_t *g,
 }
 
 /*
- * Discovery windows of a low-pass unit: one per TSR_LP_WINDOW_COST sample-bases (about 1-2 CPU s of
+ * Discovery windows of a low-pass unit: one per TSR_LP_WINDOW_COST sample-bases (about 1.5 CPU s of
  * discovery at 0.1x, kernels/README.md), at most TSR_LP_MAX_WINDOWS and none shorter than
  * TSR_LP_MIN_WINDOW_BP; --discover-windows N sets the count. From the plan alone, so every rank and
  * thread count sees the same tasks.
  */
-#define TSR_LP_WINDOW_COST 1e8
+#define TSR_LP_WINDOW_COST 2.5e8
 #define TSR_LP_MAX_WINDOWS 64
 #define TSR_LP_MIN_WINDOW_BP 1000
 int tsr_plan_lp_windows(const tsr_plan_t *plan, int unit)
@@ -159,6 +159,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     tsr_task_id_t *joint_id = calloc((size_t)plan->n_units + 1, sizeof *joint_id);
     tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     char key[1024], o1[1024];
+    tsr_task_id_t *win_ids = NULL; /* low-pass site-window tasks, every unit's (the cohort task waits for them) */
+    int n_wins = 0, cap_wins = 0;
     for (int i = 0; i < sh->n_samples && s == TSR_OK; i++) {
         align_id[i] = -1;
         if (sh->samples[i].kind != TSR_INPUT_FASTQ)
@@ -199,31 +201,36 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
                     s = tsr_graph_add_dep(g, call_id[b], align_id[smp]);
             }
         }
-        if (s == TSR_OK) {
+        /* low-pass, a large unit: site-window tasks instead of one joint task, the cohort task reads their
+           call sets in window order (plan_work.c); joint_id[u] = -1 */
+        const int n_win = tsr_plan_lp_windows(plan, u);
+        joint_id[u] = -1;
+        if (s == TSR_OK && n_win == 1) {
             snprintf(key, sizeof key, "joint/%s", un->name);
             tsr_plan_joint_path(plan, u, o1, sizeof o1);
             const char *outs[1] = {o1};
             double cost = (double)bases * sh->n_samples * 1e-4;
-            if (tsr_plan_lp_windows(plan, u) > 1) /* the join of the windows' call sets */
-                cost *= 0.05;
             s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, u, outs, 1, &joint_id[u]);
         }
-        /* low-pass, a large unit: site-window tasks after the call tasks, the joint task joins them */
-        const int n_win = tsr_plan_lp_windows(plan, u);
+        for (int b = 0; n_win == 1 && b < plan->n_batches && s == TSR_OK; b++)
+            s = tsr_graph_add_dep(g, joint_id[u], call_id[b]);
+        if (n_win > 1 && n_wins + n_win > cap_wins) {
+            tsr_task_id_t *nw = realloc(win_ids, (size_t)(2 * (n_wins + n_win)) * sizeof *nw);
+            if (!nw)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+            else
+                win_ids = nw, cap_wins = 2 * (n_wins + n_win);
+        }
         for (int k = 0; n_win > 1 && k < n_win && s == TSR_OK; k++) {
-            tsr_task_id_t wid;
+            tsr_task_id_t *wid = &win_ids[n_wins++];
             snprintf(key, sizeof key, "joint/%s/w%04d", un->name, k);
             tsr_plan_joint_window_path(plan, u, k, o1, sizeof o1);
             const char *outs[1] = {o1};
             s = tsr_graph_add(g, TSR_TASK_JOINT, key, (double)bases * sh->n_samples * 1e-4 / n_win,
-                              TSR_JOINT_WINDOW_ARG(u, k), outs, 1, &wid);
+                              TSR_JOINT_WINDOW_ARG(u, k), outs, 1, wid);
             for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
-                s = tsr_graph_add_dep(g, wid, call_id[b]);
-            if (s == TSR_OK)
-                s = tsr_graph_add_dep(g, joint_id[u], wid);
+                s = tsr_graph_add_dep(g, *wid, call_id[b]);
         }
-        for (int b = 0; n_win == 1 && b < plan->n_batches && s == TSR_OK; b++)
-            s = tsr_graph_add_dep(g, joint_id[u], call_id[b]);
         free(call_id);
     }
     if (s == TSR_OK) {
@@ -255,11 +262,15 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0,
                               plan->lowpass ? TSR_COHORT_ARG_WHOLE : TSR_COHORT_ARG_FINAL, outs, 6, &cid);
         for (int u = 0; u < plan->n_units && s == TSR_OK; u++)
-            s = tsr_graph_add_dep(g, cid, pid[u]);
+            if (pid[u] >= 0)
+                s = tsr_graph_add_dep(g, cid, pid[u]);
+        for (int k = 0; k < n_wins && s == TSR_OK; k++)
+            s = tsr_graph_add_dep(g, cid, win_ids[k]);
         free(pid);
     }
     free(align_id);
     free(joint_id);
+    free(win_ids);
     if (s != TSR_OK) {
         tsr_graph_destroy(&g);
         return s;

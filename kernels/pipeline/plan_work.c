@@ -105,7 +105,7 @@ static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_wor
 
 /*
  * A joint task: the unit's partition of every batch; the unit's call set, its directory created. A low-pass
- * site window: the same inputs, its window's call set; the join of a split unit's windows: their call sets.
+ * site window: the same inputs, its window's call set.
  */
 static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
 {
@@ -116,14 +116,7 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
         w->win_start = reg->start + len * w->window / w->n_windows;
         w->win_end = reg->start + len * (w->window + 1) / w->n_windows;
     }
-    for (int k = 0; w->window < 0 && w->n_windows > 1 && k < w->n_windows; k++) {
-        tsr_plan_joint_window_path(plan, r, k, rel, sizeof rel);
-        TSR_CALL(tsr_plan_path(plan, rel, full, sizeof full));
-        w->input_samples[k] = plan->sheet->n_samples;
-        if (!(w->inputs[k] = strdup(full)))
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
-    }
-    for (int b = 0; (w->n_windows == 1 || w->window >= 0) && b < plan->n_batches; b++) {
+    for (int b = 0; b < plan->n_batches; b++) {
         tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
         TSR_CALL(tsr_plan_path(plan, rel, full, sizeof full));
         w->input_samples[b] = plan->batches[b].n;
@@ -139,13 +132,23 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
 }
 
 /*
- * The cohort task: every region's call set, in region order (a packed unit's member per region, "U.h5#k");
+ * The cohort task: every region's call set, in region order (a packed unit's member per region, "U.h5#k";
+ * a low-pass unit split into site windows: each window's call set, in window order, tsr_plan_lp_windows);
  * its outputs go into the run's directory.
  */
 static tsr_status_t tsr_work_cohort(const tsr_plan_t *plan, tsr_work_t *w)
 {
     for (int u = 0, r = 0; u < plan->n_units; u++) {
-        for (int k = 0; k < plan->units[u].n; k++, r++) {
+        const int n_win = tsr_plan_lp_windows(plan, u);
+        for (int k = 0; n_win > 1 && k < n_win; k++, r++) { /* a split unit: its windows' call sets, in order */
+            char rel[1024], path[4200];
+            tsr_plan_joint_window_path(plan, u, k, rel, sizeof rel);
+            TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+            w->input_samples[r] = plan->sheet->n_samples;
+            if (!(w->inputs[r] = strdup(path)))
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; n_win == 1 && k < plan->units[u].n; k++, r++) {
             char rel[1024], path[4200];
             tsr_plan_joint_path(plan, u, rel, sizeof rel);
             if (plan->units[u].n > 1)
@@ -191,9 +194,15 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
         u = (int)unit;
         window = (int)wk;
         n_windows = tsr_plan_lp_windows(plan, u);
-        n_inputs = window < 0 && n_windows > 1 ? n_windows : plan->n_batches;
+        if ((window < 0) != (n_windows == 1))
+            return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: unit %d has %d site windows, the task names window %d",
+                                 tsr_work_kernel_label(plan, type), task->key, u, n_windows, window);
+        n_inputs = plan->n_batches;
     } else if (type == TSR_TASK_COHORT) {
-        n_inputs = plan->n_regions;
+        for (int k = 0; k < plan->n_units; k++) {
+            const int n_win = tsr_plan_lp_windows(plan, k);
+            n_inputs += n_win > 1 ? n_win : plan->units[k].n;
+        }
     } else {
         return tsr_error_set(TSR_ERR_INTERNAL, "task %s: type %d has no resolved work unit", task->key, task->type);
     }

@@ -37,7 +37,7 @@ for n in "$N1" "$N2"; do
         # per-stage CPU (summary.json via tessera inspect) and the CPU critical path: the stages that spread
         # over ranks (evidence, discovery windows, the collective cohort.h5) / ranks + the serial cohort task
         "$T" inspect "$d/r$np" | awk -v np="$np" -v n="$n" '
-            $1 ~ /^(lowpass_evidence|lowpass_discover|cohort|cohort_h5)$/ {
+            $1 ~ /^(lowpass_evidence|lowpass_discover|cohort|cohort_h5)$/ && $2 ~ /^[0-9]+$/ {
                 printf "    %-18s tasks %4d  CPU s %7.2f  wall s %7.2f\n", $1, $2, $3, $4
                 c += ($1 == "cohort" ? $3 : $3 / np) }
             END { printf "    CPU critical path (%s samples, %d ranks): %.2f s\n", n, np, c }' | tee "$d/crit$np"
