@@ -2,8 +2,10 @@
  * plan_graph.c - the plan's task graph (kernels/README.md, work units):
  * align index -> map slots -> merge per FASTQ sample, a call task per region
  * x batch (after the align merges of its samples), a joint task per region
- * (after its call tasks; a large low-pass unit has site-window tasks instead, tsr_plan_lp_windows), in deep mode a cohort part per unit (after its joint
- * task), and the cohort task (after every part; low-pass: every joint task).
+ * (after its call tasks; a large low-pass unit has site-window tasks instead,
+ * tsr_plan_lp_windows), in deep mode a cohort part per unit (after its joint
+ * task), and the cohort task (after every part; low-pass: every joint and
+ * site-window task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
  */

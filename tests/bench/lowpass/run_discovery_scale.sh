@@ -41,7 +41,7 @@ for n in "$N1" "$N2"; do
                 printf "    %-18s tasks %4d  CPU s %7.2f  wall s %7.2f\n", $1, $2, $3, $4
                 c += ($1 == "cohort" ? $3 : $3 / np) }
             END { printf "    CPU critical path (%s samples, %d ranks): %.2f s\n", n, np, c }' | tee "$d/crit$np"
-        CRIT[$n.$np]=$(awk '/critical path/ { print $NF + 0 }' "$d/crit$np")
+        CRIT[$n.$np]=$(awk '/critical path/ { print $(NF - 1) + 0 }' "$d/crit$np")
     done
     cmp -s "$d/r1/cohort.bcf" "$d/r2/cohort.bcf" && echo "  $n samples: cohort.bcf identical at 1 and 2 ranks" \
         || echo "  $n samples: cohort.bcf DIFFERS between 1 and 2 ranks"
