@@ -15,7 +15,7 @@ W=$(mktemp -d /tmp/tsr_lpwindows.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$T" simulate --out "$W/sim" --samples 300 --coverage 0.1 --length 15000 --bam --seed 5 --threads 2 > /dev/null
+"$T" simulate --out "$W/sim" --samples 200 --coverage 0.1 --length 12000 --bam --seed 5 --threads 2 > /dev/null
 run() { # ranks windows outdir
     "$MPIEXEC" --oversubscribe -n "$1" "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --out "$W/$3" \
         --mode lowpass --threads 1 --discover-windows "$2" --log-level warn > "$W/$3.log" 2>&1 \
