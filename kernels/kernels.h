@@ -188,6 +188,10 @@ typedef struct tsr_lp_opts {
     int pretest;            /* discovery skips the per-sample EM at sites whose pooled upper bound on the
                                likelihood ratio cannot reach min_site_qual (default 1; 0: the full test
                                everywhere, same calls, for tests) */
+    int64_t win_start, win_end; /* discovery reports only the sites with win_start <= pos < win_end (0-based);
+                               every per-region input (the coverage counts, the lowest reference quality) is
+                               still the whole region's, so the windows of a region together report exactly
+                               the region's sites (default 0, 0; win_end <= 0: no end) */
 } tsr_lp_opts_t;
 
 void tsr_lp_opts_init(tsr_lp_opts_t *o);

@@ -844,6 +844,18 @@ tsr_status_t tsr_lp_discover_region_counted(tsr_lp_evidence_t *const *bt, int n_
         cs->end = bt[0]->end;
         cs->n_samples = c.N;
     }
+    /* a site window: each batch's first site at or after win_start (sites are sorted by position) */
+    for (int b = 0; b < n_batches && o->win_start > 0; b++) {
+        int64_t lo = 0, hi = bt[b]->n_sites;
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (bt[b]->pos[mid] < o->win_start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        c.site_at[b] = lo;
+    }
     while (s == TSR_OK) {
         /* the smallest (pos, kind) over the batches */
         int64_t pos = INT64_MAX;
@@ -855,7 +867,7 @@ tsr_status_t tsr_lp_discover_region_counted(tsr_lp_evidence_t *const *bt, int n_
                 kind = bt[b]->kind[i];
             }
         }
-        if (pos == INT64_MAX)
+        if (pos == INT64_MAX || (o->win_end > 0 && pos >= o->win_end))
             break;
         int n_max = 1;
         for (int b = 0; b < n_batches; b++) {

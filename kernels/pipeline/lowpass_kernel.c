@@ -4,7 +4,8 @@
  * DIR/evidence/G/U/bK.h5, a low-pass partition) and the joint task type runs
  * "lowpass_discover" (every batch of U -> DIR/joint/G/U.h5), each on the work
  * unit tsr_plan_work_create() resolves, one region of the unit after another
- * (a packed unit's files hold a member per region). See kernels/README.md.
+ * (a packed unit's files hold a member per region), or one site window of a
+ * large unit's region (tsr_plan_lp_windows). See kernels/README.md.
  */
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TSR_LP_MIN_PASS_QUAL 60.0 /* the lowest LowQual threshold in low-pass mode */
 
@@ -102,6 +104,15 @@ static tsr_status_t lp_evidence_process(void *state, const tsr_kernel_env_t *env
     return s;
 }
 
+/* This thread's CPU seconds (debug timings of discovery tasks). */
+static double lp_cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static tsr_status_t lp_sink(void *ctx, const tsr_callset_t *window)
 {
     return tsr_callset_writer_append(ctx, window);
@@ -119,6 +130,7 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     if (!contig)
         s = tsr_error_set(TSR_ERR_STATE, "task %s: region %s is not in the reference %s", task->key, reg->name,
                           plan->opts.ref);
+    const double t0 = lp_cpu_now();
     if (s == TSR_OK && !(ev = calloc((size_t)w->n_inputs + 1, sizeof *ev)))
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in task %s", task->key);
     for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
@@ -130,8 +142,11 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
                               path, ev[b]->contig, (long long)ev[b]->start + 1, (long long)ev[b]->end,
                               ev[b]->n_samples, reg->name);
     }
+    const double t1 = lp_cpu_now();
     tsr_lp_opts_t o;
     lp_opts_from_plan(plan, &o);
+    o.win_start = w->win_start; /* a site-window task: its window's sites (0, 0: the whole region) */
+    o.win_end = w->win_end;
     /* the call set goes to the file a window at a time (memory flat in the cohort size) */
     tsr_callset_writer_t *cw = NULL;
     const tsr_sheet_t *sh = w->sheet;
@@ -145,6 +160,9 @@ static tsr_status_t lp_discover_member(lp_state_t *st, const tsr_plan_t *plan, c
     tsr_status_t c = tsr_callset_writer_close(&cw, s == TSR_OK);
     if (s == TSR_OK)
         s = c;
+    if (s == TSR_OK) /* what a site window costs beyond its share of the region (kernels/README.md) */
+        tsr_log_debug("%s: %d partitions read in %.3f CPU s, sites discovered and written in %.3f CPU s", task->key,
+                      w->n_inputs, t1 - t0, lp_cpu_now() - t1);
     for (int b = 0; ev && b < w->n_inputs; b++)
         tsr_lp_evidence_destroy(&ev[b]);
     free(ev);
@@ -156,8 +174,10 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
     tsr_work_t *w = NULL;
     TSR_CALL(tsr_plan_work_create(env->plan, task, &w));
     tsr_status_t s = TSR_OK;
-    for (int k = 0; k < w->n_regs && s == TSR_OK; k++) /* a packed unit: one region after another */
+    for (int k = 0; w->window < 0 && k < w->n_regs && s == TSR_OK; k++) /* packed: one region after another */
         s = lp_discover_member(state, env->plan, task, w, k);
+    if (w->window >= 0) /* a site window of a one-region unit */
+        s = lp_discover_member(state, env->plan, task, w, 0);
     tsr_plan_work_destroy(&w);
     return s;
 }
@@ -172,7 +192,7 @@ const tsr_kernel_t tsr_kernel_lowpass_evidence = {
 
 const tsr_kernel_t tsr_kernel_lowpass_discover = {
     .name = "lowpass_discover",
-    .version = 5, /* 5: call sets with empty members (call-set format 2) */
+    .version = 6, /* 6: a large unit's discovery split into site-window tasks (joint/U/wWWWW, own call sets) */
     .init = lp_init,
     .process = lp_discover_process,
     .destroy = lp_destroy,

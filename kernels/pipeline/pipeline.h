@@ -91,6 +91,8 @@ typedef struct tsr_run_opts {
     int threads;            /* --threads per rank (0 = one per core of the rank's domain) */
     int64_t mem_per_rank;   /* --mem-per-rank bytes (0 = unlimited) */
     int64_t joint_window;   /* --joint-window: deep joint sites per batch per window (0 = from the budget) */
+    int discover_windows;   /* --discover-windows: low-pass site-window tasks per region (0 = from the cohort size;
+                               tsr_plan_lp_windows) */
     int min_mapq;           /* --min-mapq (default 20) */
     int min_baseq;          /* --min-baseq (default 13) */
     int ignore_sm;          /* --ignore-sm: aligned inputs' @RG SM is not checked against the sheet */
@@ -263,6 +265,18 @@ tsr_status_t tsr_run_record_read(const char *outdir, tsr_run_record_t *rec) TSR_
 tsr_status_t tsr_plan_part_add(const char *outdir, const char *new_sheet, int *part) TSR_RESULT_USED;
 /* The task graph of the plan: align (FASTQ samples), call, joint, cohort parts (deep), cohort. */
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_USED;
+/*
+ * Low-pass discovery split below the region (issue 18): a unit of one region whose cohort is large gets
+ * tsr_plan_lp_windows() > 1 site-window tasks instead of its joint task (TSR_TASK_JOINT, key
+ * "joint/U/wWWWW", arg TSR_JOINT_WINDOW_ARG(u, w)), each reading every batch's partition and discovering
+ * the sites of positions [start + len*w/W, start + len*(w+1)/W) into joint/gGGGGG/U.wWWWW.h5 (a call set
+ * with the region's bounds and the window's sites); the cohort task reads the windows' call sets in
+ * window order where an unsplit run reads joint/gGGGGG/U.h5: the same sites in the same order.
+ * 1: no split (packed units, deep mode, small cohorts).
+ */
+int tsr_plan_lp_windows(const tsr_plan_t *plan, int unit);
+#define TSR_JOINT_WINDOW_ARG(unit, w) ((((int64_t)(w) + 1) << 32) | (int64_t)(unit))
+void tsr_plan_joint_window_path(const tsr_plan_t *plan, int unit, int w, char *buf, size_t len);
 /* A cohort task's argument: a unit's part (>= 0), the final join of the parts, or the whole genome (low-pass). */
 #define TSR_COHORT_ARG_FINAL (-1)
 #define TSR_COHORT_ARG_WHOLE (-2)
@@ -313,12 +327,16 @@ typedef struct tsr_work {
     int n_regs;               /* call, joint: the unit's regions reg[0 .. n_regs) (genome order); 0 otherwise.
                                  A kernel loops over them, reading and writing member k of its files
                                  through tsr_work_member() */
+    int window, n_windows;    /* low-pass joint: the site window (-1: the whole unit) and the unit's windows
+                                 (tsr_plan_lp_windows); -1, 1 otherwise */
+    int64_t win_start, win_end; /* a window task: its positions [win_start, win_end) (0-based); else 0, 0 */
     int batch;                /* call: index into plan->batches; -1 otherwise */
     const tsr_batch_t *bt;    /* call: &plan->batches[batch] (its sheet part and index in it); NULL otherwise */
     int n_inputs;
     char **inputs;            /* call: each sample's alignment file (tsr_plan_sample_alignments), in sheet order;
                                  joint: the region's evidence partition of every batch, in batch order;
-                                 cohort: every region's joint call set, in region order
+                                 cohort: every region's joint call set, in region order (a split
+                                 low-pass unit: its site windows' call sets, in window order)
                                  (evidence and call sets: tsr_plan_path of their output path) */
     int *input_samples;       /* per input, the samples it holds: 1 (call), the batch's (joint), all (cohort) */
     int n_samples;            /* the samples of the task's output: the batch's (call), the cohort's (joint, cohort) */

@@ -2,8 +2,10 @@
  * plan_graph.c - the plan's task graph (kernels/README.md, work units):
  * align index -> map slots -> merge per FASTQ sample, a call task per region
  * x batch (after the align merges of its samples), a joint task per region
- * (after its call tasks), in deep mode a cohort part per unit (after its joint
- * task), and the cohort task (after every part; low-pass: every joint task).
+ * (after its call tasks; a large low-pass unit has site-window tasks instead,
+ * tsr_plan_lp_windows), in deep mode a cohort part per unit (after its joint
+ * task), and the cohort task (after every part; low-pass: every joint and
+ * site-window task).
  * Also how many map tasks a FASTQ sample gets, from its files' sizes alone,
  * so every rank and thread count sees the same tasks.
  *
@@ -198,6 +200,36 @@ static tsr_status_t tsr_plan_graph_align(const tsr_plan_t *plan, const tsr_plan_
     return TSR_OK;
 }
 
+/*
+ * Discovery windows of a low-pass unit: one per TSR_LP_WINDOW_COST sample-bases (about 1.5 CPU s of
+ * discovery at 0.1x, kernels/README.md), at most TSR_LP_MAX_WINDOWS and none shorter than
+ * TSR_LP_MIN_WINDOW_BP; --discover-windows N sets the count. From the plan alone, so every rank and
+ * thread count sees the same tasks.
+ */
+#define TSR_LP_WINDOW_COST 2.5e8
+#define TSR_LP_MAX_WINDOWS 64
+#define TSR_LP_MIN_WINDOW_BP 1000
+int tsr_plan_lp_windows(const tsr_plan_t *plan, int unit)
+{
+    const tsr_unit_t *un = &plan->units[unit];
+    if (!plan->lowpass || un->n != 1)
+        return 1;
+    const tsr_region_t *reg = &plan->regions[un->first];
+    int64_t len = reg->end - reg->start;
+    double w = plan->opts.discover_windows > 0 ? plan->opts.discover_windows
+                                               : (double)len * plan->sheet->n_samples / TSR_LP_WINDOW_COST;
+    if (w > TSR_LP_MAX_WINDOWS)
+        w = TSR_LP_MAX_WINDOWS;
+    if (w > (double)len / TSR_LP_MIN_WINDOW_BP)
+        w = (double)len / TSR_LP_MIN_WINDOW_BP;
+    return w < 2 ? 1 : (int)w;
+}
+
+void tsr_plan_joint_window_path(const tsr_plan_t *plan, int unit, int w, char *buf, size_t len)
+{
+    snprintf(buf, len, "joint/g%05d/%s.w%04d.h5", unit / TSR_UNIT_FANOUT, plan->units[unit].name, w);
+}
+
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
 {
     *out = NULL;
@@ -208,6 +240,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     tsr_task_id_t *joint_id = calloc((size_t)plan->n_units + 1, sizeof *joint_id);
     tsr_status_t s = (align_id && joint_id) ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     char key[1024], o1[1024];
+    tsr_task_id_t *win_ids = NULL; /* low-pass site-window tasks, every unit's (the cohort task waits for them) */
+    int n_wins = 0, cap_wins = 0;
     tsr_plan_families_t fam;
     if (s == TSR_OK)
         s = tsr_plan_families_add(plan, g, &fam);
@@ -226,6 +260,13 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         n_tasks += (int64_t)plan->n_units * (plan->n_batches + 2);
         /* call -> its batch's align merges, joint -> its calls, part -> joint, cohort -> parts */
         n_edges += (int64_t)plan->n_units * (n_fastq + plan->n_batches + 2);
+        for (int u = 0; plan->lowpass && u < plan->n_units; u++) { /* site windows replace a joint task */
+            int64_t w = tsr_plan_lp_windows(plan, u);
+            if (w > 1) {
+                n_tasks += w - 1;
+                n_edges += (w - 1) * plan->n_batches + w;
+            }
+        }
     }
     if (s == TSR_OK)
         s = tsr_graph_reserve(g, n_tasks, n_edges);
@@ -262,15 +303,36 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
                     s = tsr_graph_add_dep(g, call_id[b], align_id[smp]);
             }
         }
-        if (s == TSR_OK) {
+        /* low-pass, a large unit: site-window tasks instead of one joint task, the cohort task reads their
+           call sets in window order (plan_work.c); joint_id[u] = -1 */
+        const int n_win = tsr_plan_lp_windows(plan, u);
+        joint_id[u] = -1;
+        if (s == TSR_OK && n_win == 1) {
             snprintf(key, sizeof key, "joint/%s", un->name);
             tsr_plan_joint_path(plan, u, o1, sizeof o1);
             const char *outs[1] = {o1};
             double cost = (double)bases * sh->n_samples * 1e-4;
             s = tsr_graph_add(g, TSR_TASK_JOINT, key, cost, u, outs, 1, &joint_id[u]);
         }
-        for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
+        for (int b = 0; n_win == 1 && b < plan->n_batches && s == TSR_OK; b++)
             s = tsr_graph_add_dep(g, joint_id[u], call_id[b]);
+        if (n_win > 1 && n_wins + n_win > cap_wins) {
+            tsr_task_id_t *nw = realloc(win_ids, (size_t)(2 * (n_wins + n_win)) * sizeof *nw);
+            if (!nw)
+                s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+            else
+                win_ids = nw, cap_wins = 2 * (n_wins + n_win);
+        }
+        for (int k = 0; n_win > 1 && k < n_win && s == TSR_OK; k++) {
+            tsr_task_id_t *wid = &win_ids[n_wins++];
+            snprintf(key, sizeof key, "joint/%s/w%04d", un->name, k);
+            tsr_plan_joint_window_path(plan, u, k, o1, sizeof o1);
+            const char *outs[1] = {o1};
+            s = tsr_graph_add(g, TSR_TASK_JOINT, key, (double)bases * sh->n_samples * 1e-4 / n_win,
+                              TSR_JOINT_WINDOW_ARG(u, k), outs, 1, wid);
+            for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
+                s = tsr_graph_add_dep(g, *wid, call_id[b]);
+        }
         free(call_id);
     }
     if (s == TSR_OK) {
@@ -302,11 +364,15 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             s = tsr_graph_add(g, TSR_TASK_COHORT, "cohort", 1.0,
                               plan->lowpass ? TSR_COHORT_ARG_WHOLE : TSR_COHORT_ARG_FINAL, outs, 6, &cid);
         for (int u = 0; u < plan->n_units && s == TSR_OK; u++)
-            s = tsr_graph_add_dep(g, cid, pid[u]);
+            if (pid[u] >= 0)
+                s = tsr_graph_add_dep(g, cid, pid[u]);
+        for (int k = 0; k < n_wins && s == TSR_OK; k++)
+            s = tsr_graph_add_dep(g, cid, win_ids[k]);
         free(pid);
     }
     free(align_id);
     free(joint_id);
+    free(win_ids);
     if (s != TSR_OK) {
         tsr_graph_destroy(&g);
         return s;

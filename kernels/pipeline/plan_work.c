@@ -1,6 +1,7 @@
 /*
  * plan_work.c - a task's resolved work unit. The plan alone knows how a task
- * arg encodes its unit (call: region * n_batches + batch; joint: region;
+ * arg encodes its unit (call: region * n_batches + batch; joint: region, and
+ * a low-pass site window in the high 32 bits, TSR_JOINT_WINDOW_ARG;
  * cohort: 0, see plan_graph.c) and where each unit's inputs and output live
  * (plan_paths.c); tsr_plan_work_create() decodes the arg once, checks it
  * against the plan, and hands the kernel everything it reads and writes, so
@@ -102,10 +103,19 @@ static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_wor
     return tsr_work_set_output(w, full);
 }
 
-/* A joint task: the unit's partition of every batch; the unit's call set, its directory created. */
+/*
+ * A joint task: the unit's partition of every batch; the unit's call set, its directory created. A low-pass
+ * site window: the same inputs, its window's call set.
+ */
 static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
 {
     char rel[4096], full[4096];
+    if (w->window >= 0) {
+        const tsr_region_t *reg = w->reg;
+        const int64_t len = reg->end - reg->start;
+        w->win_start = reg->start + len * w->window / w->n_windows;
+        w->win_end = reg->start + len * (w->window + 1) / w->n_windows;
+    }
     for (int b = 0; b < plan->n_batches; b++) {
         tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
         TSR_CALL(tsr_plan_path(plan, rel, full, sizeof full));
@@ -113,19 +123,32 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
         if (!(w->inputs[b] = strdup(full)))
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
     }
-    tsr_plan_joint_path(plan, r, rel, sizeof rel);
+    if (w->window >= 0)
+        tsr_plan_joint_window_path(plan, r, w->window, rel, sizeof rel);
+    else
+        tsr_plan_joint_path(plan, r, rel, sizeof rel);
     TSR_CALL(tsr_plan_output_path(plan, rel, full, sizeof full));
     return tsr_work_set_output(w, full);
 }
 
 /*
- * The cohort task: every region's call set, in region order (a packed unit's member per region, "U.h5#k");
+ * The cohort task: every region's call set, in region order (a packed unit's member per region, "U.h5#k";
+ * a low-pass unit split into site windows: each window's call set, in window order, tsr_plan_lp_windows);
  * its outputs go into the run's directory.
  */
 static tsr_status_t tsr_work_cohort(const tsr_plan_t *plan, tsr_work_t *w)
 {
     for (int u = 0, r = 0; u < plan->n_units; u++) {
-        for (int k = 0; k < plan->units[u].n; k++, r++) {
+        const int n_win = tsr_plan_lp_windows(plan, u);
+        for (int k = 0; n_win > 1 && k < n_win; k++, r++) { /* a split unit: its windows' call sets, in order */
+            char rel[1024], path[4200];
+            tsr_plan_joint_window_path(plan, u, k, rel, sizeof rel);
+            TSR_CALL(tsr_plan_path(plan, rel, path, sizeof path));
+            w->input_samples[r] = plan->sheet->n_samples;
+            if (!(w->inputs[r] = strdup(path)))
+                return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        }
+        for (int k = 0; n_win == 1 && k < plan->units[u].n; k++, r++) {
             char rel[1024], path[4200];
             tsr_plan_joint_path(plan, u, rel, sizeof rel);
             if (plan->units[u].n > 1)
@@ -145,7 +168,7 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
     tsr_task_type_t type = (tsr_task_type_t)task->type;
     int r = -1, u = -1, bi = -1, n_inputs = 0, n_samples = plan->sheet->n_samples;
     tsr_align_step_t step = TSR_ALIGN_STEP_INDEX;
-    int sample = -1, slot = 0;
+    int sample = -1, slot = 0, window = -1, n_windows = 1;
     if (type == TSR_TASK_ALIGN) {
         tsr_plan_align_unpack(task->arg, &step, &sample, &slot);
         if (sample < 0 || sample >= plan->sheet->n_samples || plan->align_slots[sample] < 1 ||
@@ -163,13 +186,23 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
         bi = (int)(task->arg % plan->n_batches);
         n_inputs = n_samples = plan->batches[bi].n;
     } else if (type == TSR_TASK_JOINT) {
-        if (task->arg < 0 || task->arg >= plan->n_units)
+        int64_t unit = task->arg & 0xffffffff, wk = (task->arg >> 32) - 1;
+        if (task->arg < 0 || unit >= plan->n_units ||
+            (wk >= 0 && wk >= tsr_plan_lp_windows(plan, (int)unit)))
             return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: argument %lld out of range",
                                  tsr_work_kernel_label(plan, type), task->key, (long long)task->arg);
-        u = (int)task->arg;
+        u = (int)unit;
+        window = (int)wk;
+        n_windows = tsr_plan_lp_windows(plan, u);
+        if ((window < 0) != (n_windows == 1))
+            return tsr_error_set(TSR_ERR_INTERNAL, "%s task %s: unit %d has %d site windows, the task names window %d",
+                                 tsr_work_kernel_label(plan, type), task->key, u, n_windows, window);
         n_inputs = plan->n_batches;
     } else if (type == TSR_TASK_COHORT) {
-        n_inputs = plan->n_regions;
+        for (int k = 0; k < plan->n_units; k++) {
+            const int n_win = tsr_plan_lp_windows(plan, k);
+            n_inputs += n_win > 1 ? n_win : plan->units[k].n;
+        }
     } else {
         return tsr_error_set(TSR_ERR_INTERNAL, "task %s: type %d has no resolved work unit", task->key, task->type);
     }
@@ -183,6 +216,8 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
     w->reg = r >= 0 ? &plan->regions[r] : NULL;
     w->unit = u;
     w->n_regs = u >= 0 ? plan->units[u].n : 0;
+    w->window = window;
+    w->n_windows = n_windows;
     w->batch = bi;
     w->bt = bi >= 0 ? &plan->batches[bi] : NULL;
     w->sheet = plan->sheet;

@@ -49,6 +49,12 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
     {"joint-window", "SITES", "deep joint: at most this many sites per batch in memory at once\n"
      "(records do not change) [0 = from --mem-per-rank, else about 32 MiB]",
      TSR_RUN_OPT_I64, TSR_OPT(joint_window), "0", "a number of sites >= 0", 0, NULL, NULL, 0},
+    /* not in the fingerprint and not recorded: the windows of a region report exactly its sites */
+    {"discover-windows", "N",
+     "low-pass: site windows per region's discovery, run as separate tasks over the\n"
+     "ranks, their call sets read in position order (records do not change)\n"
+     "[0 = one per 2.5x10^8 sample-bases, at most 64, none under 1 kb]",
+     TSR_RUN_OPT_INT, TSR_OPT(discover_windows), "0", "a number >= 0", 0, NULL, NULL, 0},
     {"min-mapq", "Q", "ignore reads below this mapping quality [20]", TSR_RUN_OPT_INT, TSR_OPT(min_mapq), "20",
      "a number >= 0", 0, NULL, "min_mapq", 0},
     {"min-baseq", "Q", "ignore bases below this base quality [13]", TSR_RUN_OPT_INT, TSR_OPT(min_baseq), "13",

@@ -8,9 +8,13 @@
  * of the regions round-robin and combine them (MPI_MAX over arrays that are
  * zero where a rank did not read), which gives every rank each region's site
  * count and the allele axis A = the largest allele count of any site (at
- * least 2; no cap). Regions are then given to ranks in contiguous blocks by
- * site count (region r goes to rank floor(first_row(r) * ranks / V)), so a
- * rank's rows are one contiguous run of the variants axis.
+ * least 2; no cap). The rows are then given to ranks in contiguous blocks of
+ * whole chunk-rows (rank k: chunk-rows [nc*k/ranks, nc*(k+1)/ranks) of nc),
+ * so a rank's rows are one contiguous run of the variants axis, a region may
+ * be shared by ranks (each skips the sites before its first row as it reads),
+ * and every chunk is compressed by the one rank that fills it. Chunks hold at
+ * most ceil(V/64) variants, so even one region of a few hundred sites spreads
+ * over ranks (the chunk shape depends on V, not on the rank count).
  *
  * Parallel HDF5 1.10 refuses to write variable-length data through the
  * MPI-IO driver ("Parallel IO does not support writing VL or region
@@ -66,6 +70,12 @@ static const struct {
     [G_FMISSING] = {"F_MISSING", 0, T_F32}, [G_HWE] = {"HWE", 1, T_F64},
     [G_EXCHET] = {"ExcHet", 1, T_F64},  [G_F] = {"F", 0, T_F64},
 };
+/*
+ * Deflate levels: the per-call datasets (nearly all the bytes) at 1, the per-variant ones at 4. Measured at
+ * 240 sites x 20,000 samples, 0.1x (README.md, low-pass discovery at large cohorts): the stage's CPU 7.3 ->
+ * 4.1-5.0 s, the file 14.6 -> 18.7 MB (with the smaller chunk-rows of plan_chunks).
+ */
+enum { DEFLATE_CALL = 1, DEFLATE_VARIANT = 4 };
 enum { N_FILTERS = 1 + TSR_FILTER_N, PLOIDY = 2, ALLELE_CHUNK = 2, ALLELE_ROWS_CHUNK = 1000, VARIANT_CHUNK = 10000 };
 
 typedef struct h5var {
@@ -101,6 +111,7 @@ typedef struct cohort_h5 {
     int32_t *gt_stats;
     /* this rank's stream of sites: regions [r_lo, r_hi), the next region to read, the current call set and site */
     int r_lo, r_hi, r_cur;
+    int64_t skip;             /* sites of region r_cur before this rank's first row (skipped as read) */
     tsr_callset_reader_t *rd; /* the region being read (regions before r_cur are open or done) */
     tsr_callset_t *cur;       /* its current window */
     int64_t i_cur;
@@ -121,7 +132,10 @@ static size_t row_elems(const h5var_t *v)
     return n;
 }
 
-/* A chunked dataset; axis 0 and `allele_axis` (-1: none) may grow later, as the schema says. */
+/*
+ * A chunked dataset; axis 0 and `allele_axis` (-1: none) may grow later, as the schema says. compress: the
+ * deflate level after shuffle (0: none); the per-call datasets, nearly all of the bytes, use DEFLATE_CALL.
+ */
 static tsr_status_t make_dataset(cohort_h5_t *h, h5var_t *v, const char *name, hid_t file_type, hid_t mem_type,
                                  size_t elem, int rank, const hsize_t *dims, const hsize_t *chunk, int allele_axis,
                                  const void *fill, int compress, H5D_fill_time_t fill_time)
@@ -141,7 +155,7 @@ static tsr_status_t make_dataset(cohort_h5_t *h, h5var_t *v, const char *name, h
     if (e >= 0 && compress)
         e = H5Pset_shuffle(dcpl);
     if (e >= 0 && compress)
-        e = H5Pset_deflate(dcpl, 4);
+        e = H5Pset_deflate(dcpl, (unsigned)compress);
     if (e >= 0)
         e = H5Pset_fill_value(dcpl, file_type, fill);
     if (e >= 0)
@@ -298,6 +312,13 @@ static void plan_chunks(cohort_h5_t *h)
         cv = cap;
     if (cv > VARIANT_CHUNK)
         cv = VARIANT_CHUNK;
+    /* ranks split the rows at chunk-row boundaries (write_parallel_part): a small call set still gets about
+     * 64 chunk-rows (from V alone, so the chunks do not depend on the rank count) */
+    hsize_t cv_split = ((hsize_t)h->V + 63) / 64;
+    if (cv_split < 16)
+        cv_split = 16;
+    if (cv > cv_split)
+        cv = cv_split;
     size_t row_bytes = (size_t)h->S * (PLOIDY + 4 + 4 + 4 * (size_t)h->A + (h->lowpass ? 4 + 4 * (size_t)h->G : 0)) + 32 +
                        (size_t)h->n_groups * ((size_t)(h->A - 1) * 28 + 24);
     /* a budget (mem_bytes) also bounds a chunk-row, the least round: the chunks' shape changes the file's
@@ -307,13 +328,14 @@ static void plan_chunks(cohort_h5_t *h)
     if (cv < 1)
         cv = 1;
     h->cv = cv;
-    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 32 MiB
+    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 128 MiB (each
+     * round is one collective H5Dwrite per dataset, which costs most when ranks wait on a loaded machine)
      * or half of mem_bytes (--mem-per-rank's cohort share), at least one chunk-row (rounds only cut the
      * writes: the content does not depend on them). */
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
-    size_t block = (size_t)32 << 20;
+    size_t block = (size_t)128 << 20;
     if (h->mem_bytes > 0 && (size_t)(h->mem_bytes / 2) < block)
         block = (size_t)(h->mem_bytes / 2);
     while (k > 1 && (size_t)k * cv * row_bytes > block)
@@ -442,27 +464,27 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
     {
         hsize_t d[1] = {V}, c[1] = {c1};
         TSR_CALL(make_dataset(h, &v[DS_CONTIG], "variant_contig", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 1, d, c, -1,
-                              &fill_contig, 1, ft));
+                              &fill_contig, DEFLATE_VARIANT, ft));
         TSR_CALL(make_dataset(h, &v[DS_POSITION], "variant_position", H5T_STD_I64LE, H5T_NATIVE_INT64, 8, 1, d, c,
-                              -1, &fill_i64, 1, ft));
+                              -1, &fill_i64, DEFLATE_VARIANT, ft));
         TSR_CALL(make_dataset(h, &v[DS_QUALITY], "variant_quality", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 1, d, c,
-                              -1, &fill_nan, 1, ft));
+                              -1, &fill_nan, DEFLATE_VARIANT, ft));
         hsize_t df[2] = {V, N_FILTERS}, cf[2] = {c1, N_FILTERS};
         TSR_CALL(make_dataset(h, &v[DS_FILTER], "variant_filter", h->bool_type, h->bool_type, 1, 2, df, cf, -1,
-                              &fill_false, 1, ft));
+                              &fill_false, DEFLATE_VARIANT, ft));
     }
     {
         hsize_t d[3] = {V, S, PLOIDY}, c[3] = {cv, cs, PLOIDY};
         TSR_CALL(make_dataset(h, &v[DS_GT], "call_genotype", H5T_STD_I8LE, H5T_NATIVE_INT8, 1, 3, d, c, -1,
-                              &fill_i8, 1, ft));
+                              &fill_i8, DEFLATE_CALL, ft));
         hsize_t d2[2] = {V, S}, c2[2] = {cv, cs};
         TSR_CALL(make_dataset(h, &v[DS_GQ], "call_GQ", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 2, d2, c2, -1, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         TSR_CALL(make_dataset(h, &v[DS_DP], "call_DP", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 2, d2, c2, -1, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         hsize_t d3[3] = {V, S, A}, c3[3] = {cv, cs, ALLELE_CHUNK};
         TSR_CALL(make_dataset(h, &v[DS_AD], "call_AD", H5T_STD_I32LE, H5T_NATIVE_INT32, 4, 3, d3, c3, 2, &fill_i32,
-                              1, ft));
+                              DEFLATE_CALL, ft));
     }
     for (int g = 0; g < h->n_groups; g++) {
         char name[320];
@@ -480,9 +502,9 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
                                                                                 : (const void *)&fill_nan64;
             size_t elem = t == T_F64 ? 8 : 4;
             if (group_ds[k].per_alt)
-                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 2, d, c, 1, fill, 1, ft));
+                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 2, d, c, 1, fill, DEFLATE_VARIANT, ft));
             else
-                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 1, d1, c1d, -1, fill, 1, ft));
+                TSR_CALL(make_dataset(h, gv, name, ftype, mt, elem, 1, d1, c1d, -1, fill, DEFLATE_VARIANT, ft));
         }
     }
     if (h->lowpass) {
@@ -490,10 +512,10 @@ static tsr_status_t create_numeric_datasets(cohort_h5_t *h)
         const hsize_t G = (hsize_t)h->G;
         hsize_t d2[2] = {V, S}, c2[2] = {cv, cs};
         TSR_CALL(make_dataset(h, &v[ids], "call_DS", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 2, d2, c2, -1, &fill_nan,
-                              1, ft));
+                              DEFLATE_CALL, ft));
         hsize_t d3[3] = {V, S, G}, c3[3] = {cv, cs, G < 3 ? G : 3};
         TSR_CALL(make_dataset(h, &v[ids + 1], "call_GP", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, 3, d3, c3, 2,
-                              &fill_nan, 1, ft));
+                              &fill_nan, DEFLATE_CALL, ft));
     }
     return TSR_OK;
 }
@@ -600,6 +622,13 @@ static tsr_status_t fill_rows(cohort_h5_t *h, int64_t n)
                     tsr_callset_reader_close(&h->rd);
                     continue;
                 }
+                if (h->skip > 0 && h->skip >= h->cur->n_sites) { /* before this rank's rows */
+                    h->skip -= h->cur->n_sites;
+                    h->i_cur = h->cur->n_sites;
+                    continue;
+                }
+                h->i_cur = h->skip;
+                h->skip = 0;
                 if (h->cur->n_samples != h->S)
                     return tsr_error_set(TSR_ERR_FORMAT, "%s holds %d samples, expected %d; it changed while %s "
                                          "was written", h->callsets[h->r_cur - 1], h->cur->n_samples, h->S, h->path);
@@ -655,41 +684,27 @@ static tsr_status_t write_round(cohort_h5_t *h, hid_t dxpl, int64_t row0, int64_
     return st;
 }
 
-/* Which regions are this rank's: contiguous blocks by site count. */
-static int region_owner(const cohort_h5_t *h, int r)
+/* Rank k's rows: [row_lo(k), row_lo(k + 1)), whole chunk-rows (a chunk is compressed by one rank). */
+static int64_t row_lo(const cohort_h5_t *h, int k)
 {
-    if (h->V == 0)
-        return 0;
-    int k = (int)(h->first[r] * (int64_t)h->size / h->V);
-    return k < h->size ? k : h->size - 1;
+    const int64_t nc = (h->V + (int64_t)h->cv - 1) / (int64_t)h->cv, r = (int64_t)h->cv * (nc * k / h->size);
+    return r < h->V ? r : h->V;
 }
 
 static tsr_status_t write_parallel_part(cohort_h5_t *h)
 {
-    /* Rows per rank, and this rank's region block. */
-    int64_t *rows_of = calloc((size_t)h->size, sizeof *rows_of);
-    if (!rows_of)
-        return tsr_error_set(TSR_ERR_NOMEM, "out of memory writing %s", h->path);
-    h->r_lo = h->r_hi = 0;
-    int seen = 0;
-    for (int r = 0; r < h->n_regions; r++) {
-        int k = region_owner(h, r);
-        rows_of[k] += h->count[r];
-        if (k == h->rank) {
-            if (!seen)
-                h->r_lo = r;
-            seen = 1;
-            h->r_hi = r + 1;
-        }
-    }
-    h->r_cur = h->r_lo;
-    int64_t my_rows = rows_of[h->rank], rounds = 0, my_first = seen ? h->first[h->r_lo] : 0;
+    /* This rank's rows, from the region holding its first row (h->skip sites into it) on. */
+    int64_t my_first = row_lo(h, h->rank), my_rows = row_lo(h, h->rank + 1) - my_first, rounds = 0;
+    h->r_lo = h->r_cur = 0;
+    h->r_hi = h->n_regions;
+    while (h->r_cur < h->n_regions && h->first[h->r_cur] + h->count[h->r_cur] <= my_first)
+        h->r_cur++;
+    h->skip = h->r_cur < h->n_regions ? my_first - h->first[h->r_cur] : 0;
     for (int k = 0; k < h->size; k++) {
-        int64_t rk = (rows_of[k] + h->rows - 1) / h->rows;
+        int64_t rk = (row_lo(h, k + 1) - row_lo(h, k) + h->rows - 1) / h->rows;
         if (rk > rounds)
             rounds = rk;
     }
-    free(rows_of);
 
     tsr_status_t st = TSR_OK;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
