@@ -220,6 +220,18 @@ static tsr_status_t tsr_run_merge_passes(char ***paths, int *k, int fanin, const
     return TSR_OK;
 }
 
+/* After tsr_run_merge_passes: delete the runs its passes made and free the path lists it replaced. */
+static void merge_passes_free(char **made, int n_made, char **paths, const char *const *run_paths)
+{
+    for (int i = 0; i < n_made; i++) {
+        unlink(made[i]);
+        free(made[i]);
+    }
+    free(made);
+    if (paths != (char **)run_paths)
+        free(paths);
+}
+
 tsr_status_t tsr_align_runs_combine(const char *const *run_paths, int k, const char *out_path, int threads, int fanin,
                                     const char *dir, const char *prefix, const char *what, int *passes)
 {
@@ -231,13 +243,7 @@ tsr_status_t tsr_align_runs_combine(const char *const *run_paths, int k, const c
     if (s == TSR_OK)
         s = tsr_run_merge_into((const char *const *)paths, n_paths, out_path, threads, what);
     ++*passes;
-    for (int i = 0; i < n_made; i++) {
-        unlink(made[i]);
-        free(made[i]);
-    }
-    free(made);
-    if (paths != (char **)run_paths)
-        free(paths);
+    merge_passes_free(made, n_made, paths, run_paths);
     return s;
 }
 
@@ -368,13 +374,7 @@ tsr_status_t tsr_align_merge_runs(tsr_pool_t *pool, const tsr_sample_t *smp, con
                      smp->id, dups.sort_runs, dups.sort_passes, k, passes + 1, fanin);
     }
     tsr_run_merge_close(&m);
-    for (int i = 0; i < n_made; i++) {
-        unlink(made[i]);
-        free(made[i]);
-    }
-    free(made);
-    if (paths != (char **)run_paths)
-        free(paths);
+    merge_passes_free(made, n_made, paths, run_paths);
     tsr_align_dups_free(&dups);
     sam_hdr_destroy(hdr);
     free(qc.isize);
