@@ -269,7 +269,7 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **g) TSR_RESULT_
  * Low-pass discovery split below the region (issue 18): a unit of one region whose cohort is large gets
  * tsr_plan_lp_windows() > 1 site-window tasks instead of its joint task (TSR_TASK_JOINT, key
  * "joint/U/wWWWW", arg TSR_JOINT_WINDOW_ARG(u, w)), each reading every batch's partition and discovering
- * the sites of positions [start + len*w/W, start + len*(w+1)/W) into joint/gGGGGG/U.wWWWW.h5 (a call set
+ * the sites of positions [start + len*w/W, start + len*(w+1)/W) into joint/gGGGGG/U/wWWWW.h5 (a call set
  * with the region's bounds and the window's sites); the cohort task reads the windows' call sets in
  * window order where an unsplit run reads joint/gGGGGG/U.h5: the same sites in the same order.
  * 1: no split (packed units, deep mode, small cohorts).

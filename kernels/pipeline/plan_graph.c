@@ -227,7 +227,7 @@ int tsr_plan_lp_windows(const tsr_plan_t *plan, int unit)
 
 void tsr_plan_joint_window_path(const tsr_plan_t *plan, int unit, int w, char *buf, size_t len)
 {
-    snprintf(buf, len, "joint/g%05d/%s.w%04d.h5", unit / TSR_UNIT_FANOUT, plan->units[unit].name, w);
+    snprintf(buf, len, "joint/g%05d/%s/w%04d.h5", unit / TSR_UNIT_FANOUT, plan->units[unit].name, w);
 }
 
 tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)

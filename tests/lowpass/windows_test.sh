@@ -39,13 +39,13 @@ sites=$(bcftools view -H "$W/one/cohort.bcf" | wc -l)
 same w4
 same w3
 # every window found sites (the split is not vacuous)
-for f in "$W"/w4/joint/*/*.w*.h5; do
+for f in "$W"/w4/joint/*/*/w*.h5; do
     n=$(h5ls "$f/site/position" | sed -n 's/.*Dataset {\([0-9]*\).*/\1/p')
     [ "${n:-0}" -gt 0 ] || fail "window $(basename "$f") holds no site"
 done
 echo "$sites sites identical: 1 window at 1 rank, 4 windows at 2 ranks, 3 windows at 3 ranks"
 
-rm "$W"/w4/joint/*/*.w0002.h5
+rm "$W"/w4/joint/*/*/w0002.h5
 "$MPIEXEC" --oversubscribe -n 2 "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --out "$W/w4" \
     --mode lowpass --threads 1 --discover-windows 4 --log-level warn > "$W/resume.log" 2>&1 \
     || { cat "$W/resume.log"; fail "resume"; }
