@@ -1,7 +1,7 @@
 /*
  * align_merge.c - the align kernel's merge task: the sample's sorted runs
  * k-way merged (a heap of one cursor per run, the runs' total order, ties by
- * run) into aln/S.cram + .crai (CRAM 3.0 against --ref) or aln/S.bam + .bai,
+ * run) into aln/G/S.cram + .crai (CRAM 3.0 against --ref) or aln/G/S.bam + .bai,
  * with 0x400 set on the reads the duplicate decision marks (align_dups.c)
  * and the QC counted on the way (align_qc.c). Every output is written under
  * a temporary name and renamed when all of them are complete; the CRAM's

@@ -1,5 +1,5 @@
 /*
- * align_qc.c - the align kernel's alignment QC, aln/S.qc.json: counts summed
+ * align_qc.c - the align kernel's alignment QC, aln/G/S.qc.json: counts summed
  * over the merged file's records as the merge writes them (after duplicate
  * marking, so duplicates are counted and left out of the depth and insert
  * size), joined with what the map tasks and the duplicate decision counted

@@ -1,6 +1,6 @@
 /*
  * align_runs.c - the align kernel's map task: one slot's chunks of read
- * pairs become a run, aln/S.runs/cK.bam, sorted in a total order
+ * pairs become a run, aln/G/S.runs/cK.bam, sorted in a total order
  * (tsr_align_bam_cmp), and cK.dup, one duplicate signature per fragment and
  * the pairs read. At most hold_pairs pairs' records are held (--mem-per-rank's
  * share, kernels/pipeline/plan_budget.c): beyond it they are sorted and

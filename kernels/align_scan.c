@@ -1,7 +1,7 @@
 /*
  * align_scan.c - the align kernel's index step: where every chunk of
  * --align-chunk read pairs starts in a sample's input, written to
- * aln/S.chunks.tsv for the map tasks (and read back by them and by the
+ * aln/G/S.chunks.tsv for the map tasks (and read back by them and by the
  * merge). With one map task there is nothing to find and the input is not
  * read; with K > 1 the sample's lanes are read once (decompressed and split
  * into records, nothing mapped) and each chunk start is recorded as an

@@ -60,6 +60,7 @@ typedef struct tsr_master {
     int32_t *rbuf;
     int rbuf_cap;
     int32_t n_done;
+    int32_t n_gates, gates_done; /* gates (tsr_graph_add_gate): counted in n and n_done, never shown as tasks */
     int stopping, rr;
     double t0, deadline, last_progress;
     double cost_left, cost_run; /* expected cost (tsr_task_t.cost) of the tasks not done, of those run here */
@@ -265,10 +266,14 @@ static tsr_status_t tsr_master_replay(tsr_master_t *m, int32_t *n_skipped)
     *n_skipped = 0;
     for (int32_t k = 0; k < m->n; k++) {
         int32_t t = m->csr.order[k];
-        int ok = proven[t] && seen[t] != 2;
+        int gate = tsr_graph_is_gate(m->g, t);
+        int ok = (proven[t] || gate) && seen[t] != 2; /* a gate is done when all it waits on is */
         if (ok) {
             m->state[t] = TSR_T_DONE;
-            (*n_skipped)++;
+            if (gate)
+                m->gates_done++;
+            else
+                (*n_skipped)++;
             continue;
         }
         if (proven[t])
@@ -291,6 +296,8 @@ static tsr_status_t tsr_master_write_tasks(const tsr_master_t *m)
     if (!f)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
     for (int32_t i = 0; i < m->n; i++) {
+        if (tsr_graph_is_gate(m->g, i))
+            continue;
         const tsr_task_t *t = tsr_graph_task(m->g, i, m->tb);
         fprintf(f, "%d\t%d\t%s\n", t->id, t->type, t->key);
     }
@@ -480,6 +487,35 @@ static tsr_status_t tsr_master_journal_failed(tsr_master_t *m)
     return tsr_master_stop(m, TSR_ERR_IO, msg);
 }
 
+/* Queue task id as done (its dependents are released by the next tsr_master_commit). */
+static tsr_status_t tsr_master_release(tsr_master_t *m, int32_t id)
+{
+    if (m->n_release == m->cap_release) {
+        int32_t *v = realloc(m->release, (size_t)m->cap_release * 2 * sizeof *v);
+        if (!v)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory releasing task %d", id);
+        m->release = v;
+        m->cap_release *= 2;
+    }
+    m->release[m->n_release++] = id;
+    return TSR_OK;
+}
+
+/*
+ * Task id may run now: a task goes to the ready heap, a gate is done at once (appended to the release list
+ * that tsr_master_commit is walking or will walk, so what waits on it is released in the same pass).
+ */
+static tsr_status_t tsr_master_ready(tsr_master_t *m, int32_t id)
+{
+    if (!tsr_graph_is_gate(m->g, id)) {
+        tsr_heap_push(m, id);
+        return TSR_OK;
+    }
+    m->state[id] = TSR_T_SENT;
+    m->gates_done++;
+    return tsr_master_release(m, id);
+}
+
 static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, const int32_t *end, const int32_t **next)
 {
     if (end - p < 3)
@@ -528,15 +564,8 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
             free(dptr);
         }
         m->out.res.n_executed++;
-        if (m->n_release == m->cap_release) {
-            int32_t *v = realloc(m->release, (size_t)m->cap_release * 2 * sizeof *v);
-            if (!v)
-                return tsr_error_set(TSR_ERR_NOMEM, "out of memory recording task '%s'", t->key);
-            m->release = v;
-            m->cap_release *= 2;
-        }
-        m->release[m->n_release++] = id;
-        return s;
+        tsr_status_t r = tsr_master_release(m, id);
+        return s != TSR_OK ? s : r;
     }
     if (end - p < 1 || p[0] < 0 || end - p < 1 + (p[0] + 3) / 4)
         return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (error text)");
@@ -607,7 +636,7 @@ static tsr_status_t tsr_master_commit(tsr_master_t *m)
         for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++) {
             int32_t d = m->csr.out_idx[e];
             if (--m->left[d] == 0 && m->state[d] == TSR_T_WAIT)
-                tsr_heap_push(m, d);
+                TSR_CALL(tsr_master_ready(m, d));
         }
     }
     m->n_release = 0;
@@ -672,10 +701,10 @@ static void tsr_master_progress(tsr_master_t *m)
     double crate = el > 0 ? m->cost_run / el : 0, left = m->cost_left > 0 ? m->cost_left : 0;
     double pct = m->cost_run + left > 0 ? 100.0 * m->cost_run / (m->cost_run + left) : 100.0;
     if (crate > 0)
-        tsr_log_info("%d/%d tasks done (%.0f%% of the expected cost), %.1f tasks/s, ETA %.0f s", m->n_done, m->n,
-                     pct, rate, left / crate);
+        tsr_log_info("%d/%d tasks done (%.0f%% of the expected cost), %.1f tasks/s, ETA %.0f s",
+                     m->n_done - m->gates_done, m->n - m->n_gates, pct, rate, left / crate);
     else
-        tsr_log_info("%d/%d tasks done, 0 tasks/s, ETA unknown", m->n_done, m->n);
+        tsr_log_info("%d/%d tasks done, 0 tasks/s, ETA unknown", m->n_done - m->gates_done, m->n - m->n_gates);
 }
 
 static tsr_status_t tsr_master_loop(tsr_master_t *m)
@@ -746,7 +775,7 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     if (m->use_journal)
         TSR_CALL(tsr_master_replay(m, &skipped));
     m->out.res.n_skipped = skipped;
-    m->n_done = skipped;
+    m->n_done = skipped + m->gates_done;
     TSR_CALL(tsr_master_write_tasks(m));
     /* only replay walks the dependency order: its 4 bytes per task are given back before the run */
     free(m->csr.order);
@@ -760,9 +789,11 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     }
     for (int32_t t = 0; t < m->n; t++)
         if (m->state[t] != TSR_T_DONE && m->left[t] == 0)
-            tsr_heap_push(m, t);
+            TSR_CALL(tsr_master_ready(m, t));
+    TSR_CALL(tsr_master_commit(m)); /* gates that waited on nothing left to run */
     if (skipped)
-        tsr_log_info("journal proves %d of %d tasks done; %d to run", skipped, m->n, m->n - skipped);
+        tsr_log_info("journal proves %d of %d tasks done; %d to run", skipped, m->n - m->n_gates,
+                     m->n - m->n_gates - skipped);
     return TSR_OK;
 }
 
@@ -788,7 +819,7 @@ static void *tsr_master_main(void *arg)
         m->out.status = TSR_ERR_IO;
         snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
     }
-    m->out.res.n_tasks = m->n;
+    m->out.res.n_tasks = m->n - m->n_gates;
     m->out.res.seconds = tsr_now() - m->t0;
     return NULL;
 }
@@ -847,6 +878,8 @@ static tsr_status_t tsr_sched_run_on(MPI_Comm comm, const tsr_graph_t *g, const 
         m->size = size;
         m->g = g;
         m->n = tsr_graph_size(g); /* 0 without a graph: the set-up then stops every rank with its error */
+        for (int32_t t = 0; t < m->n; t++)
+            m->n_gates += tsr_graph_is_gate(g, t);
         m->opts = opts;
         m->use_journal = journal;
         m->t0 = m->last_progress = tsr_now();

@@ -200,6 +200,8 @@ const tsr_task_t *tsr_graph_task(const tsr_graph_t *g, tsr_task_id_t id, tsr_tas
 double tsr_graph_cost(const tsr_graph_t *g, tsr_task_id_t id) { return tsr_graph_slot(g, id)->cost; }
 int tsr_graph_type(const tsr_graph_t *g, tsr_task_id_t id) { return tsr_graph_slot(g, id)->type; }
 
+int64_t tsr_graph_n_deps(const tsr_graph_t *g) { return g ? g->n_edges : 0; }
+
 /* The key of task id (into buf for a family task). */
 static const char *tsr_graph_key(const tsr_graph_t *g, tsr_task_id_t id, tsr_task_buf_t *buf)
 {
@@ -337,11 +339,11 @@ static tsr_status_t tsr_graph_check_type(const char *key, int type)
     return TSR_OK;
 }
 
-tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cost, int64_t arg,
-                           const char *const *outputs, int n_outputs, tsr_task_id_t *id)
+/* A string task of any type (a gate's is TSR_GRAPH_GATE_TYPE, outside what callers may give). */
+static tsr_status_t tsr_graph_add_typed(tsr_graph_t *g, int type, const char *key, double cost, int64_t arg,
+                                        const char *const *outputs, int n_outputs, tsr_task_id_t *id)
 {
     TSR_CALL(tsr_graph_check_strings(key, outputs, n_outputs));
-    TSR_CALL(tsr_graph_check_type(key, type));
     uint64_t hash = tsr_key_hash(key);
     tsr_task_buf_t *buf = malloc(sizeof *buf);
     if (!buf)
@@ -379,6 +381,20 @@ tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cos
     g->n++;
     return TSR_OK;
 }
+
+tsr_status_t tsr_graph_add(tsr_graph_t *g, int type, const char *key, double cost, int64_t arg,
+                           const char *const *outputs, int n_outputs, tsr_task_id_t *id)
+{
+    TSR_CALL(tsr_graph_check_type(key, type));
+    return tsr_graph_add_typed(g, type, key, cost, arg, outputs, n_outputs, id);
+}
+
+tsr_status_t tsr_graph_add_gate(tsr_graph_t *g, const char *key, tsr_task_id_t *id)
+{
+    return tsr_graph_add_typed(g, TSR_GRAPH_GATE_TYPE, key, 0.0, 0, NULL, 0, id);
+}
+
+int tsr_graph_is_gate(const tsr_graph_t *g, tsr_task_id_t id) { return tsr_graph_type(g, id) == TSR_GRAPH_GATE_TYPE; }
 
 tsr_status_t tsr_graph_add_family(tsr_graph_t *g, int family, int type, double cost, int64_t arg,
                                   tsr_task_id_t *id)

@@ -14,8 +14,8 @@ static void tsr_align_usage(FILE *fp)
     fprintf(fp,
             "Usage: mpirun -n N tessera align --ref REF.fa --samples SHEET.tsv --out DIR [options]\n\n"
             "Runs the align stage alone: each FASTQ sample is mapped with libminimap2 (sr) in fixed\n"
-            "read-pair chunks, duplicates are marked, and DIR/aln/S.bam + .bai (or S.cram + .crai) and\n"
-            "DIR/aln/S.qc.json are written; summary.json lists every sample's alignment QC. Samples given\n"
+            "read-pair chunks, duplicates are marked, and DIR/aln/G/S.bam + .bai (or S.cram + .crai) and\n"
+            "DIR/aln/G/S.qc.json are written; summary.json lists every sample's alignment QC. Samples given\n"
             "as BAM/CRAM are already aligned and are skipped. Running the same command again resumes\n"
             "from DIR/journal.tsv; a later 'tessera run' with the same options reuses the alignments and\n"
             "goes on with calling. Every option of 'tessera run' is accepted (--regions, --shard-size,\n"

@@ -163,8 +163,8 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
                    name, sum.sched.n_tasks, sum.sched.n_skipped, sum.sched.n_executed, sum.sched.n_retried, rt->size,
                    rt->size == 1 ? "" : "s", sum.seconds);
             if (align_only)
-                printf("tessera %s: %s/aln/S.%s per sample, QC in summary.json; peak memory %.0f MiB per rank\n", name,
-                       o.outdir, o.aln_format ? o.aln_format : TSR_ALN_FORMAT_DEFAULT, (double)sum.peak_rss / (1 << 20));
+                printf("tessera %s: %s/aln/G/S.%s per sample (G = gGGGGG, the sample's place in the sheet / 500), "
+                       "QC in summary.json; peak memory %.0f MiB per rank\n", name, o.outdir, o.aln_format ? o.aln_format : TSR_ALN_FORMAT_DEFAULT, (double)sum.peak_rss / (1 << 20));
             else
                 printf("tessera %s: %lld sites -> %s/cohort.bcf, cohort.h5, stats.tsv, summary.json; peak memory %.0f "
                        "MiB per rank\n",

@@ -1,27 +1,27 @@
 /*
- * align_kernel.c - the align kernel: FASTQ -> DIR/aln/S.cram + .crai (or S.bam + .bai) + .qc.json in
+ * align_kernel.c - the align kernel: FASTQ -> DIR/aln/G/S.cram + .crai (or S.bam + .bai) + .qc.json in
  * fixed read-pair chunks (plan_graph.c lays out the tasks, all of type align):
  *   index  with one map task for the sample (plan_graph.c: up to about one chunk's worth of
  *          compressed FASTQ), nothing: the map task reads the files from their start, and
- *          aln/S.chunks.tsv says so (one chunk, pairs -1). With K > 1 map tasks, scan the
+ *          aln/G/S.chunks.tsv says so (one chunk, pairs -1). With K > 1 map tasks, scan the
  *          sample's FASTQ once (decompress + split into records, no mapping) and record
  *          where every chunk of --align-chunk pairs starts (uncompressed offset; BGZF:
- *          block offset + offset inside the block) -> aln/S.chunks.tsv (align_scan.c);
+ *          block offset + offset inside the block) -> aln/G/S.chunks.tsv (align_scan.c);
  *   map    slot k opens the reads at its first chunk (BGZF: seek to the block;
  *          plain gzip: zlib decompresses up to the offset, nothing is parsed
  *          or mapped), maps its chunks with libminimap2 sr on the pinned pool,
  *          builds the BAM records straight from minimap2's hits (align_records.c;
  *          align_mm2.c hands over plain fields, no SAM text), sorts them in memory
- *          (total order) and writes a run aln/S.runs/cK.bam plus one duplicate
+ *          (total order) and writes a run aln/G/S.runs/cK.bam plus one duplicate
  *          signature per fragment and its pair count (cK.dup) (align_runs.c);
  *   merge  decides the duplicates from every signature (align_dups.c), k-way merges
- *          the runs (same total order, ties by run) into aln/S.cram + .crai (CRAM 3.0
- *          against --ref) or aln/S.bam + .bai with 0x400 set (align_merge.c), and
- *          writes the sample's alignment QC aln/S.qc.json (pairs summed from the
+ *          the runs (same total order, ties by run) into aln/G/S.cram + .crai (CRAM 3.0
+ *          against --ref) or aln/G/S.bam + .bai with 0x400 set (align_merge.c), and
+ *          writes the sample's alignment QC aln/G/S.qc.json (pairs summed from the
  *          .dup files; align_qc.c).
  * The primary records of a pair carry MC and MQ (samtools fixmate -m).
  * Mapping a pair depends on nothing else in its batch, and the record order is
- * total, so aln/S.{cram,bam} is the same bytes for any chunk size, rank or thread count.
+ * total, so aln/G/S.{cram,bam} is the same bytes for any chunk size, rank or thread count.
  *
  * This file is the adapter between the kernel contract and those stages: it
  * takes a task's work unit (tsr_plan_work_create: the sample and its lanes,

@@ -100,7 +100,7 @@ static tsr_status_t tsr_cohort_add_inputs(tsr_cohort_writer_t *w, const tsr_work
 }
 
 /*
- * A cohort task: a unit's part (arg >= 0: its regions' call sets -> DIR/cohort_parts/pU.*), the final task
+ * A cohort task: a unit's part (arg >= 0: its regions' call sets -> DIR/cohort_parts/G/pU.*), the final task
  * (TSR_COHORT_ARG_FINAL: the parts in unit order, which is genome order -> the cohort outputs), or the whole
  * genome in one pass (TSR_COHORT_ARG_WHOLE, low-pass).
  */

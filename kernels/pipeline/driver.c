@@ -344,7 +344,7 @@ static tsr_status_t tsr_json_embed(FILE *fp, const char *path, const char *prefi
 
 /*
  * The cohort task's DIR/statistics.json as "statistics", and each FASTQ
- * sample's alignment QC (aln/S.qc.json) under "alignment_qc".
+ * sample's alignment QC (aln/G/S.qc.json) under "alignment_qc".
  */
 static tsr_status_t tsr_json_stage_outputs(FILE *fp, const tsr_plan_t *plan)
 {
@@ -624,9 +624,13 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     if (s == TSR_OK)
         s = tsr_sched_master_bytes(g, &master);
     if (s == TSR_OK) {
-        int64_t n_type[TSR_TASK_N_TYPES] = {0};
-        for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++)
-            n_type[tsr_graph_type(g, id)]++;
+        int64_t n_type[TSR_TASK_N_TYPES] = {0}, n_gates = 0;
+        for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++) {
+            if (tsr_graph_is_gate(g, id))
+                n_gates++;
+            else
+                n_type[tsr_graph_type(g, id)]++;
+        }
         int n_aligned = 0;
         for (int i = 0; i < plan->sheet->n_samples; i++)
             n_aligned += plan->sheet->samples[i].kind == TSR_INPUT_ALIGNED;
@@ -636,11 +640,11 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
                plan->opts.batch_size, plan->n_regions, plan->n_units, (long long)o->shard_size,
                plan->lowpass ? "lowpass" : "deep", !strcmp(o->mode, "auto") ? " (auto)" : "", plan->fingerprint);
         static const char *const type_name[TSR_TASK_N_TYPES] = {"align", "call", "joint", "cohort"};
-        printf("tessera plan: %d tasks:", tsr_graph_size(g));
+        printf("tessera plan: %lld tasks:", (long long)(tsr_graph_size(g) - n_gates));
         for (int k = 0; k < TSR_TASK_N_TYPES; k++)
             printf("%s %s %lld (%s)", k ? "," : "", type_name[k], (long long)n_type[k],
                    plan->kernel[k] ? plan->kernel[k] : "-");
-        printf("\n");
+        printf("; %lld dependencies through %lld gates\n", (long long)tsr_graph_n_deps(g), (long long)n_gates);
         s = tsr_plan_files_print(g);
     }
     if (s == TSR_OK) {
@@ -770,7 +774,8 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     if (s == TSR_OK && rt->role == TSR_ROLE_MASTER)
         s = tsr_plan_graph(plan, &g);
     for (tsr_task_id_t id = 0; s == TSR_OK && id < tsr_graph_size(g); id++)
-        used[tsr_graph_type(g, id)] = 1;
+        if (!tsr_graph_is_gate(g, id))
+            used[tsr_graph_type(g, id)] = 1;
     s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
         int rc = MPI_Bcast(used, TSR_TASK_N_TYPES, MPI_INT, 0, rt->comm);

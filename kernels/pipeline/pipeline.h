@@ -11,7 +11,7 @@
  *   align  (sample)            FASTQ -> DIR/aln/S.cram + .crai (coordinate-sorted)
  *   call   (region, batch)     alignments -> DIR/evidence/R/bB.h5 (tsr_evidence_t)
  *   joint  (region)            all batches of R -> DIR/joint/R.h5 (tsr_callset_t)
- *   cohort part (unit)         deep: the unit's call sets -> DIR/cohort_parts/pU.{bcf,tsv,acc}
+ *   cohort part (unit)         deep: the unit's call sets -> DIR/cohort_parts/G/pU.{bcf,tsv,acc}
  *   cohort ()                  the parts in order (low-pass: all regions) -> cohort.bcf, stats.tsv, report
  *   cohort.h5 (stage)          every rank, collectively, after the graph
  * The kernel objects here are thin adapters: they take a task's work unit
@@ -58,6 +58,8 @@ typedef struct tsr_unit {
 #define TSR_UNIT_MAX_REGIONS 1000
 /* Units per directory level: evidence/gGGGGG/U/ and joint/gGGGGG/U.h5, GGGGG = unit / TSR_UNIT_FANOUT. */
 #define TSR_UNIT_FANOUT 1000
+/* FASTQ samples per aln/gGGGGG/ folder (GGGGG = the sample's place in the sheet / TSR_SAMPLE_FANOUT). */
+#define TSR_SAMPLE_FANOUT 500
 
 typedef struct tsr_batch {
     int first, n;      /* samples [first, first+n) of the sheet */

@@ -256,15 +256,23 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             n_edges += 2 * plan->align_slots[i];
             n_fastq++;
         }
+    int64_t n_gated = 0; /* batches with a FASTQ sample: one gate each */
+    for (int b = 0; b < plan->n_batches; b++)
+        for (int k = 0; k < plan->batches[b].n; k++)
+            if (sh->samples[plan->batches[b].first + k].kind == TSR_INPUT_FASTQ) {
+                n_gated++;
+                break;
+            }
     if (!plan->opts.align_only) {
-        n_tasks += (int64_t)plan->n_units * (plan->n_batches + 2);
-        /* call -> its batch's align merges, joint -> its calls, part -> joint, cohort -> parts */
-        n_edges += (int64_t)plan->n_units * (n_fastq + plan->n_batches + 2);
+        n_tasks += (int64_t)plan->n_units * (plan->n_batches + 2) + n_gated;
+        /* gate -> its batch's align merges, call -> its batch's gate, joint -> its calls, part -> joint,
+           cohort -> parts */
+        n_edges += n_fastq + (int64_t)plan->n_units * (n_gated + plan->n_batches + 2);
         for (int u = 0; plan->lowpass && u < plan->n_units; u++) { /* site windows replace a joint task */
             int64_t w = tsr_plan_lp_windows(plan, u);
-            if (w > 1) {
-                n_tasks += w - 1;
-                n_edges += (w - 1) * plan->n_batches + w;
+            if (w > 1) { /* and a gate: windows -> gate -> the unit's calls */
+                n_tasks += w;
+                n_edges += 2 * w;
             }
         }
     }
@@ -284,6 +292,27 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         *out = g;
         return s;
     }
+    /*
+     * A gate per batch with FASTQ samples: a call task waits on its batch's gate, which waits on the batch's
+     * align merges (units x samples dependencies otherwise: 330 million at 100,000 samples x 3,300 units).
+     */
+    tsr_task_id_t *gate_id = calloc((size_t)plan->n_batches + 1, sizeof *gate_id);
+    if (!gate_id && s == TSR_OK)
+        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
+        gate_id[b] = -1;
+        for (int k = 0; k < plan->batches[b].n && s == TSR_OK; k++) {
+            int smp = plan->batches[b].first + k;
+            if (align_id[smp] < 0)
+                continue;
+            if (gate_id[b] < 0) {
+                snprintf(key, sizeof key, "gate/aligned/b%06d", b);
+                s = tsr_graph_add_gate(g, key, &gate_id[b]);
+            }
+            if (s == TSR_OK)
+                s = tsr_graph_add_dep(g, gate_id[b], align_id[smp]);
+        }
+    }
     for (int u = 0; u < plan->n_units && s == TSR_OK; u++) {
         const tsr_unit_t *un = &plan->units[u];
         int64_t bases = 0;
@@ -297,11 +326,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
         for (int b = 0; b < plan->n_batches && s == TSR_OK; b++) {
             double cost = (double)bases * plan->batches[b].n * 1e-3;
             s = tsr_graph_add_family(g, fam.call, TSR_TASK_CALL, cost, (int64_t)u * plan->n_batches + b, &call_id[b]);
-            for (int k = 0; k < plan->batches[b].n && s == TSR_OK; k++) {
-                int smp = plan->batches[b].first + k;
-                if (align_id[smp] >= 0)
-                    s = tsr_graph_add_dep(g, call_id[b], align_id[smp]);
-            }
+            if (s == TSR_OK && gate_id[b] >= 0)
+                s = tsr_graph_add_dep(g, call_id[b], gate_id[b]);
         }
         /* low-pass, a large unit: site-window tasks instead of one joint task, the cohort task reads their
            call sets in window order (plan_work.c); joint_id[u] = -1 */
@@ -323,6 +349,14 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             else
                 win_ids = nw, cap_wins = 2 * (n_wins + n_win);
         }
+        /* the windows wait on a gate that waits on the unit's calls: batches + windows dependencies */
+        tsr_task_id_t calls_done = -1;
+        if (n_win > 1 && s == TSR_OK) {
+            snprintf(key, sizeof key, "gate/called/%s", un->name);
+            s = tsr_graph_add_gate(g, key, &calls_done);
+        }
+        for (int b = 0; n_win > 1 && b < plan->n_batches && s == TSR_OK; b++)
+            s = tsr_graph_add_dep(g, calls_done, call_id[b]);
         for (int k = 0; n_win > 1 && k < n_win && s == TSR_OK; k++) {
             tsr_task_id_t *wid = &win_ids[n_wins++];
             snprintf(key, sizeof key, "joint/%s/w%04d", un->name, k);
@@ -330,8 +364,8 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
             const char *outs[1] = {o1};
             s = tsr_graph_add(g, TSR_TASK_JOINT, key, (double)bases * sh->n_samples * 1e-4 / n_win,
                               TSR_JOINT_WINDOW_ARG(u, k), outs, 1, wid);
-            for (int b = 0; b < plan->n_batches && s == TSR_OK; b++)
-                s = tsr_graph_add_dep(g, *wid, call_id[b]);
+            if (s == TSR_OK)
+                s = tsr_graph_add_dep(g, *wid, calls_done);
         }
         free(call_id);
     }
@@ -372,6 +406,7 @@ tsr_status_t tsr_plan_graph(const tsr_plan_t *plan, tsr_graph_t **out)
     }
     free(align_id);
     free(joint_id);
+    free(gate_id);
     free(win_ids);
     if (s != TSR_OK) {
         tsr_graph_destroy(&g);

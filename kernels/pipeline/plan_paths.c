@@ -34,10 +34,16 @@ tsr_status_t tsr_plan_output_path(const tsr_plan_t *plan, const char *rel, char 
     return tsr_mkdir_p(dir);
 }
 
+/*
+ * A FASTQ sample's files sit in aln/gGGGGG/ with GGGGG = its place in the sheet / TSR_SAMPLE_FANOUT, so no
+ * directory holds more than about 5 x TSR_SAMPLE_FANOUT entries (alignments, index, QC, chunk list, runs
+ * folder) at any cohort size; a sample's place never changes (`tessera add` appends), nor does its group.
+ */
 void tsr_plan_aln_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
     const char *fmt = plan->opts.aln_format ? plan->opts.aln_format : TSR_ALN_FORMAT_DEFAULT;
-    snprintf(buf, len, "aln/%s.%s", plan->sheet->samples[sample].id, strcmp(fmt, "cram") ? "bam" : "cram");
+    snprintf(buf, len, "aln/g%05d/%s.%s", sample / TSR_SAMPLE_FANOUT, plan->sheet->samples[sample].id,
+             strcmp(fmt, "cram") ? "bam" : "cram");
 }
 
 /*
@@ -99,15 +105,16 @@ void tsr_plan_align_unpack(int64_t arg, tsr_align_step_t *step, int *sample, int
 
 void tsr_plan_align_chunks_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
-    snprintf(buf, len, "aln/%s.chunks.tsv", plan->sheet->samples[sample].id);
+    snprintf(buf, len, "aln/g%05d/%s.chunks.tsv", sample / TSR_SAMPLE_FANOUT, plan->sheet->samples[sample].id);
 }
 
 void tsr_plan_align_run_path(const tsr_plan_t *plan, int sample, int slot, const char *ext, char *buf, size_t len)
 {
-    snprintf(buf, len, "aln/%s.runs/c%05d.%s", plan->sheet->samples[sample].id, slot, ext);
+    snprintf(buf, len, "aln/g%05d/%s.runs/c%05d.%s", sample / TSR_SAMPLE_FANOUT,
+             plan->sheet->samples[sample].id, slot, ext);
 }
 
 void tsr_plan_align_qc_path(const tsr_plan_t *plan, int sample, char *buf, size_t len)
 {
-    snprintf(buf, len, "aln/%s.qc.json", plan->sheet->samples[sample].id);
+    snprintf(buf, len, "aln/g%05d/%s.qc.json", sample / TSR_SAMPLE_FANOUT, plan->sheet->samples[sample].id);
 }

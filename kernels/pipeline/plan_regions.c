@@ -128,7 +128,7 @@ static int tsr_interval_cmp(const void *a, const void *b)
 /*
  * Positions the outputs can hold (issue 18): BCF and VCF positions are 32-bit (cohort.bcf cannot name a
  * base past 2^31 - 1), and a BAM header holds contig lengths up to 2^31 - 1, so FASTQ samples aligned into
- * aln/S.bam (--aln-format bam) are refused on a longer contig (a contig past the 2^29 bases a .bai bins
+ * aln/G/S.bam (--aln-format bam) are refused on a longer contig (a contig past the 2^29 bases a .bai bins
  * is indexed with CSI instead: io/hts_index.h); CRAM is not refused.
  * One line naming the contig, its length and what to do.
  */

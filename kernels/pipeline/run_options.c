@@ -72,7 +72,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
     {"align-chunk", "N", "read pairs per align work unit [1000000]", TSR_RUN_OPT_I64, TSR_OPT(align_chunk_pairs),
      "1000000", "a number of read pairs >= 1", 1, NULL, "align_chunk", TSR_RUN_OPT_ALIGN},
     {"aln-format", "F",
-     "bam|cram: per-sample alignments DIR/aln/S.bam|.cram [" TSR_ALN_FORMAT_DEFAULT "]; CRAM 3.0 is\n"
+     "bam|cram: per-sample alignments DIR/aln/G/S.bam|.cram [" TSR_ALN_FORMAT_DEFAULT "]; CRAM 3.0 is\n"
      "encoded against --ref and needs that FASTA to decode",
      TSR_RUN_OPT_STR, TSR_OPT(aln_format), NULL, "bam or cram", 0, "bam|cram", "aln_format", TSR_RUN_OPT_ALIGN},
     {"grace", "SECONDS", "on SIGTERM/SIGUSR1, wait this long for running tasks [60]", TSR_RUN_OPT_REAL,

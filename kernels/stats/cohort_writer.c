@@ -269,8 +269,11 @@ static tsr_status_t writer_open(const char *outdir, int mode, const char *const 
 {
     *out = NULL;
     TSR_CALL(tsr_mkdir_p(outdir));
-    if (mode == MODE_PART) {
-        char *dir = tsr_path_join(outdir, TSR_COHORT_PART_DIR);
+    if (mode == MODE_PART) { /* the part's folder: names[0]'s */
+        char *dir = tsr_path_join(outdir, names[0]);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash)
+            *slash = '\0';
         tsr_status_t ds = dir ? tsr_mkdir_p(dir) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
         free(dir);
         TSR_CALL(ds);
@@ -299,10 +302,15 @@ tsr_status_t tsr_cohort_writer_open(const char *outdir, const tsr_ref_t *ref, co
     return writer_open(outdir, MODE_WHOLE, out_names, ref, sheet, out);
 }
 
+/* cohort_parts/gGGGGG/pNNNNN.EXT, GGGGG = part / TSR_COHORT_PART_FANOUT: at most 3,000 files a folder. */
+static void part_name(int part, int out, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/g%05d/p%05d%s", TSR_COHORT_PART_DIR, part / TSR_COHORT_PART_FANOUT, part, part_ext[out]);
+}
+
 void tsr_cohort_part_path(int part, int kind, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/p%05d%s", TSR_COHORT_PART_DIR, part, part_ext[kind == 0 ? OUT_BCF : kind == 1 ? OUT_TSV
-                                                                                                      : OUT_CSI]);
+    part_name(part, kind == 0 ? OUT_BCF : kind == 1 ? OUT_TSV : OUT_CSI, buf, len);
 }
 
 tsr_status_t tsr_cohort_writer_open_part(const char *outdir, int part, const tsr_ref_t *ref,
@@ -311,7 +319,7 @@ tsr_status_t tsr_cohort_writer_open_part(const char *outdir, int part, const tsr
     char names[N_OUT][64];
     const char *np[N_OUT];
     for (int i = 0; i < N_OUT; i++) {
-        snprintf(names[i], sizeof names[i], "%s/p%05d%s", TSR_COHORT_PART_DIR, part, part_ext[i]);
+        part_name(part, i, names[i], sizeof names[i]);
         np[i] = names[i];
     }
     return writer_open(outdir, MODE_PART, np, ref, sheet, out);

@@ -56,9 +56,10 @@ int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
  * joined file at commit (bcf_index_build3: one read of the records). Close
  * both with tsr_cohort_writer_close(). Not collective.
  * tsr_cohort_part_path() gives part `part`'s file of kind 0 (BCF), 1 (TSV) or
- * 2 (counts) relative to DIR.
+ * 2 (counts) relative to DIR: cohort_parts/gGGGGG/pNNNNN.*, GGGGG = part / 1000.
  */
 #define TSR_COHORT_PART_DIR "cohort_parts"
+#define TSR_COHORT_PART_FANOUT 1000
 tsr_status_t tsr_cohort_writer_open_part(const char *outdir, int part, const tsr_ref_t *ref,
                                          const tsr_sheet_t *sheet, tsr_cohort_writer_t **w) TSR_RESULT_USED;
 tsr_status_t tsr_cohort_writer_open_concat(const char *outdir, const tsr_ref_t *ref, const tsr_sheet_t *sheet,

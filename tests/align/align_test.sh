@@ -60,21 +60,21 @@ determinism)
   drive 3 "$W/t" 100 1
   drive 1 "$W/d" 5000 2
   for s in S0001 S0002; do
-    n=$(awk -F'\t' 'NR==1{print $6}' "$W/a/aln/$s.chunks.tsv")
+    n=$(awk -F'\t' 'NR==1{print $6}' "$W/a/aln/g00000/$s.chunks.tsv")
     [ "$n" = 14 ] || fail "$s: 1333 pairs in chunks of 100 should be 14 chunks, index says $n"
-    for o in b t d; do cmp -s "$W/a/aln/$s.bam" "$W/$o/aln/$s.bam" || fail "$s: aln/$s.bam differs between runs a and $o"; done
-    samtools view "$W/a/aln/$s.bam" | awk -F'\t' '$3!="*"{ if ($4 < last) exit 1; last = $4 }' ||
+    for o in b t d; do cmp -s "$W/a/aln/g00000/$s.bam" "$W/$o/aln/g00000/$s.bam" || fail "$s: aln/$s.bam differs between runs a and $o"; done
+    samtools view "$W/a/aln/g00000/$s.bam" | awk -F'\t' '$3!="*"{ if ($4 < last) exit 1; last = $4 }' ||
       fail "$s: records out of coordinate order"
-    r=$(samtools view -c "$W/a/aln/$s.bam"); [ "$r" = 2666 ] || fail "$s: expected 2666 records, got $r"
+    r=$(samtools view -c "$W/a/aln/g00000/$s.bam"); [ "$r" = 2666 ] || fail "$s: expected 2666 records, got $r"
   done
-  grep -q '"properly_paired": 2666' "$W/a/aln/S0001.qc.json" || fail "simulated FR pairs should all be proper pairs"
+  grep -q '"properly_paired": 2666' "$W/a/aln/g00000/S0001.qc.json" || fail "simulated FR pairs should all be proper pairs"
   # chunks of 5000: one map task per sample, so the index task does not read the FASTQ (pairs -1 in the
   # chunks file) and the map task counts the pairs; the QC reports the same pairs and chunks either way
   for s in S0001 S0002; do
-    awk -F'\t' 'NR==1 && $6 == 1 && $8 == -1 {ok = 1} END {exit !ok}' "$W/d/aln/$s.chunks.tsv" ||
-      fail "$s: with one map task the index should not scan (chunks 1, pairs -1): $(head -1 "$W/d/aln/$s.chunks.tsv")"
-    grep -q '"read_pairs": 1333, "chunks": 1,' "$W/d/aln/$s.qc.json" || fail "$s: QC of run d (chunks of 5000)"
-    grep -q '"read_pairs": 1333, "chunks": 14,' "$W/a/aln/$s.qc.json" || fail "$s: QC of run a (chunks of 100)"
+    awk -F'\t' 'NR==1 && $6 == 1 && $8 == -1 {ok = 1} END {exit !ok}' "$W/d/aln/g00000/$s.chunks.tsv" ||
+      fail "$s: with one map task the index should not scan (chunks 1, pairs -1): $(head -1 "$W/d/aln/g00000/$s.chunks.tsv")"
+    grep -q '"read_pairs": 1333, "chunks": 1,' "$W/d/aln/g00000/$s.qc.json" || fail "$s: QC of run d (chunks of 5000)"
+    grep -q '"read_pairs": 1333, "chunks": 14,' "$W/a/aln/g00000/$s.qc.json" || fail "$s: QC of run a (chunks of 100)"
   done
   [ -s "$W/c/ref.fa.mmi" ] || fail "no minimap2 index beside the reference"
   for o in b t; do
@@ -83,15 +83,15 @@ determinism)
   # CRAM through tessera align: the same records at 1/2/3 ranks, 1/2 threads, chunks of 100 and 5000
   talign 1 "$W/ca" 1 100; talign 2 "$W/cb" 2 100; talign 3 "$W/ct" 1 100; talign 1 "$W/cd" 2 5000
   for s in S0001 S0002; do
-    [ -s "$W/ca/aln/$s.cram.crai" ] || fail "$s: no .crai beside the CRAM"
-    samtools view -T "$W/c/ref.fa" "$W/ca/aln/$s.cram" > "$W/ca.sam" || fail "$s: CRAM does not decode"
+    [ -s "$W/ca/aln/g00000/$s.cram.crai" ] || fail "$s: no .crai beside the CRAM"
+    samtools view -T "$W/c/ref.fa" "$W/ca/aln/g00000/$s.cram" > "$W/ca.sam" || fail "$s: CRAM does not decode"
     [ "$(wc -l < "$W/ca.sam")" = 2666 ] || fail "$s: expected 2666 CRAM records"
     for o in cb ct cd; do
-      samtools view -T "$W/c/ref.fa" "$W/$o/aln/$s.cram" | cmp -s - "$W/ca.sam" || fail "$s: CRAM records differ (ca, $o)"
-      cmp -s "$W/ca/aln/$s.cram" "$W/$o/aln/$s.cram" || fail "$s: CRAM bytes differ (ca, $o)"
+      samtools view -T "$W/c/ref.fa" "$W/$o/aln/g00000/$s.cram" | cmp -s - "$W/ca.sam" || fail "$s: CRAM records differ (ca, $o)"
+      cmp -s "$W/ca/aln/g00000/$s.cram" "$W/$o/aln/g00000/$s.cram" || fail "$s: CRAM bytes differ (ca, $o)"
     done
     # the BAM of the full run holds the same records (CRAM re-orders tags: compare them sorted)
-    cmp -s <(sortedtags < "$W/ca.sam") <(samtools view "$W/a/aln/$s.bam" | sortedtags) ||
+    cmp -s <(sortedtags < "$W/ca.sam") <(samtools view "$W/a/aln/g00000/$s.bam" | sortedtags) ||
       fail "$s: CRAM and BAM records differ"
   done
   [ ! -e "$W/ca/cohort.bcf" ] || fail "tessera align ran the calling stages"
@@ -100,7 +100,7 @@ determinism)
 resume)
   # tessera align, then tessera run on the same --out: the align tasks come from the journal
   talign 2 "$W/r" 1 500 cram
-  cp "$W/r/aln/S0001.cram" "$W/S0001.before.cram"
+  cp "$W/r/aln/g00000/S0001.cram" "$W/S0001.before.cram"
   n_align=$(grep -c "^D	align/" "$W/r/journal.tsv")
   [ "$n_align" -gt 0 ] || fail "tessera align journaled no align task"
   talign 2 "$W/r" 1 500 cram  # a rerun of tessera align runs nothing
@@ -109,7 +109,7 @@ resume)
     --threads 1 --align-chunk 500 --aln-format cram --log-level warn > "$W/run.log" 2>&1 || { cat "$W/run.log" >&2; fail "tessera run after tessera align"; }
   [ "$(grep -c "^D	align/" "$W/r/journal.tsv")" = "$n_align" ] || fail "tessera run re-ran align tasks"
   grep -q "($n_align from the journal" "$W/run.log" || { cat "$W/run.log" >&2; fail "tessera run did not reuse the $n_align align tasks"; }
-  cmp -s "$W/r/aln/S0001.cram" "$W/S0001.before.cram" || fail "aln/S0001.cram changed"
+  cmp -s "$W/r/aln/g00000/S0001.cram" "$W/S0001.before.cram" || fail "aln/S0001.cram changed"
   [ -s "$W/r/cohort.bcf" ] || fail "no cohort.bcf after tessera run"
   ;;
 dups)
@@ -126,15 +126,15 @@ dups)
   awk '{print "@"$1"/2\n"$3"\n+\n"$5}' "$W/pairs.txt" | gzip > "$W/h_2.fq.gz"
   printf 'sample\tpopulation\tfastq1\tfastq2\nH\tp\th_1.fq.gz\th_2.fq.gz\n' > "$W/h.tsv"
   drive 2 "$W/h" 2 1 "$W/h.tsv"
-  got=$(samtools view -f 0x400 "$W/h/aln/H.bam" | awk -F'\t' '{print $1 ":" (int($2 / 64) % 2 ? 1 : 2)}' | sort | tr '\n' ' ')
+  got=$(samtools view -f 0x400 "$W/h/aln/g00000/H.bam" | awk -F'\t' '{print $1 ":" (int($2 / 64) % 2 ? 1 : 2)}' | sort | tr '\n' ' ')
   [ "$got" = "D2:1 D2:2 D3:1 D3:2 F2:1 G1:1 " ] || fail "duplicates marked: '$got'"
-  q="$W/h/aln/H.qc.json"
+  q="$W/h/aln/g00000/H.qc.json"
   for kv in '"reads": 14' '"mapped": 11' '"properly_paired": 8' '"duplicates": 6' '"duplicate_pairs": 2' \
             '"duplicate_fragments": 2' '"aligned_bases": 500' '"insert_size_median": 350' '"chunks": 4'; do
     grep -q "$kv" "$q" || { cat "$q" >&2; fail "qc.json lacks $kv"; }
   done
   # against samtools flagstat on the same file
-  fs=$(samtools flagstat "$W/h/aln/H.bam")
+  fs=$(samtools flagstat "$W/h/aln/g00000/H.bam")
   echo "$fs" | grep -q '^6 + 0 primary duplicates' || fail "flagstat disagrees on duplicates"
   echo "$fs" | grep -q '^11 + 0 primary mapped' || fail "flagstat disagrees on mapped"
   ;;
@@ -157,10 +157,10 @@ bounded)
     --aln-format bam --log-level info >"$W/v.log" 2>&1 ||
     { cat "$W/v.log" >&2; fail "tessera align with a 4 KiB sort cap, fan-in 2 and 30 pairs held failed"; }
   for s in S0001 S0003; do
-    cmp -s "$W/u/aln/$s.bam" "$W/v/aln/$s.bam" || fail "$s: aln/$s.bam differs with a 4 KiB sort cap and fan-in 2"
-    cmp -s "$W/u/aln/$s.qc.json" "$W/v/aln/$s.qc.json" || fail "$s: aln/$s.qc.json differs with the caps"
-    for r in "$W/u/aln/$s.runs/"c*; do # the map tasks' runs and signatures: the same bytes spilled or not
-      cmp -s "$r" "$W/v/aln/$s.runs/${r##*/}" || fail "$s: map task output ${r##*/} differs when it spills"
+    cmp -s "$W/u/aln/g00000/$s.bam" "$W/v/aln/g00000/$s.bam" || fail "$s: aln/$s.bam differs with a 4 KiB sort cap and fan-in 2"
+    cmp -s "$W/u/aln/g00000/$s.qc.json" "$W/v/aln/g00000/$s.qc.json" || fail "$s: aln/$s.qc.json differs with the caps"
+    for r in "$W/u/aln/g00000/$s.runs/"c*; do # the map tasks' runs and signatures: the same bytes spilled or not
+      cmp -s "$r" "$W/v/aln/g00000/$s.runs/${r##*/}" || fail "$s: map task output ${r##*/} differs when it spills"
     done
     grep "sample $s slot " "$W/v.log" | grep -Eq ' ([3-9]|[1-9][0-9]+) spilled runs of at most 30 pairs, [2-9] merge passes' ||
       { grep "sample $s slot " "$W/v.log" >&2; fail "$s: no map task spilled 3+ runs merged in 2+ passes"; }
@@ -170,11 +170,11 @@ bounded)
     passes=$(echo "$line" | sed 's/.*alignment runs [0-9]*, \([0-9]*\) merge passes.*/\1/')
     [ "$spills" -ge 6 ] && [ "$sorts" -ge 4 ] && [ "$passes" -ge 3 ] ||
       fail "$s: expected several spilled runs, sort passes and run merge passes: $line"
-    ls -A "$W/v/aln/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the map or merge tasks left files in $s.runs"
+    ls -A "$W/v/aln/g00000/$s.runs" | grep -v '^c[0-9]*\.\(bam\|dup\)$' && fail "$s: the map or merge tasks left files in $s.runs"
     k=$(echo "$line" | sed 's/.*alignment runs \([0-9]*\),.*/\1/')
-    [ "$(ls "$W/v/aln/$s.runs" | grep -c '^c[0-9]*\.bam$')" = "$k" ] || fail "$s: the merge deleted map tasks' runs"
+    [ "$(ls "$W/v/aln/g00000/$s.runs" | grep -c '^c[0-9]*\.bam$')" = "$k" ] || fail "$s: the merge deleted map tasks' runs"
   done
-  d=$(samtools view -c -f 0x400 "$W/v/aln/S0003.bam")
+  d=$(samtools view -c -f 0x400 "$W/v/aln/g00000/S0003.bam")
   [ "$d" -ge 2666 ] || fail "S0003: its copied pairs should be duplicates: $d records marked"
   # --mem-per-rank sizes what a map task holds (the plan line says it) and refuses, before any work, a budget
   # below the align stage's least (named, with the least budget)
@@ -182,7 +182,7 @@ bounded)
     --threads 1 --align-chunk 100 --aln-format bam --batch-size 1 --mem-per-rank 100M --log-level info \
     >"$W/m.log" 2>&1 || { cat "$W/m.log" >&2; fail "tessera align --mem-per-rank 100M failed"; }
   grep -q 'align map task [0-9]* read pairs held' "$W/m.log" || fail "the plan line does not say what a map task holds"
-  cmp -s "$W/u/aln/S0003.bam" "$W/m/aln/S0003.bam" || fail "S0003: aln/S0003.bam differs with --mem-per-rank 100M"
+  cmp -s "$W/u/aln/g00000/S0003.bam" "$W/m/aln/g00000/S0003.bam" || fail "S0003: aln/S0003.bam differs with --mem-per-rank 100M"
   "$TSR_TESSERA" align --ref "$W/c/ref.fa" --samples "$W/c/samples.tsv" --out "$W/r" --batch-size 1 \
     --mem-per-rank 50M >"$W/r.log" 2>&1 && fail "--mem-per-rank 50M should be refused for the align stage"
   grep -q 'cannot fit the align stage: .*give at least --mem-per-rank [0-9]*M' "$W/r.log" ||
@@ -203,8 +203,8 @@ mates)
   tags() { samtools view -F 0x900 "$1" | awk -F'\t' '{mc = "-"; mq = "-"
              for (i = 12; i <= NF; i++) { if ($i ~ /^MC:Z:/) mc = $i; if ($i ~ /^MQ:i:/) mq = $i }
              print $1, int($2 / 64) % 4, $6, mc, mq}' | sort; }
-  tags "$W/m/aln/M.bam" > "$W/ours"
-  samtools view -b -x MC -x MQ "$W/m/aln/M.bam" | samtools sort -n - 2>/dev/null | samtools fixmate -m - "$W/fm.bam" ||
+  tags "$W/m/aln/g00000/M.bam" > "$W/ours"
+  samtools view -b -x MC -x MQ "$W/m/aln/g00000/M.bam" | samtools sort -n - 2>/dev/null | samtools fixmate -m - "$W/fm.bam" ||
     fail "samtools fixmate"
   # fixmate writes MC:Z:* on a mapped read whose mate is unmapped; tessera writes no MC there (an absent
   # mate CIGAR), so that one form is normalised
@@ -239,7 +239,7 @@ records)
   for s in R U; do
     if [ $s = R ]; then minimap2 -ax sr --MD "$W/c/ref.fa" "$W/r_1.fq.gz" "$W/r_2.fq.gz"
     else minimap2 -ax sr --MD "$W/c/ref.fa" "$W/r_1.fq.gz"; fi 2>/dev/null | samtools view - | keep '^rl:i:' > "$W/mm.sam"
-    samtools view "$W/r/aln/$s.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
+    samtools view "$W/r/aln/g00000/$s.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
     diff "$W/mm.sam" "$W/ours.sam" >&2 || fail "$s: records differ from minimap2 -ax sr --MD (< minimap2, > tessera)"
     n=$(wc -l < "$W/ours.sam"); [ "$n" -gt 1300 ] || fail "$s: only $n records"
   done
@@ -247,7 +247,7 @@ records)
   for want in $'^R1\t0\t.*\t100M\t' $'^R5\t4\t' $'^R3\t0\t.*\t50M10D50M\t' $'^R4\t0\t.*\t36S64M\t'; do
     grep -q "$want" "$W/ours.sam" || { grep '^R[0-9]' "$W/ours.sam" >&2; fail "single-end: no record matching '$want'"; }
   done
-  samtools view "$W/r/aln/R.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
+  samtools view "$W/r/aln/g00000/R.bam" | keep '^(RG:Z|MC:Z|MQ:i):' > "$W/ours.sam"
   for want in $'^R1\t73\t' $'^R1\t133\t' $'^R2\t153\t' $'^R2\t101\t' $'^R6\t2161\t.*\t70H80M\t.*SA:Z:' $'^R6\t99\t.*\t80S70M\t.*SA:Z:' \
               $'^R8\t2113\t.*\t71M79H\t.*SA:Z:' $'^R8\t83\t' $'^R7\t2113\t.*\t80H70M\t'; do
     grep -q "$want" "$W/ours.sam" || { grep '^R[0-9]' "$W/ours.sam" >&2; fail "pairs: no record matching '$want'"; }
@@ -277,23 +277,23 @@ lanes)
   run_sheet 1 one.tsv "$W/one" 1000000
   run_sheet 2 lanes.tsv "$W/lanes" 250
   run_sheet 2 ubam.tsv "$W/ubam" 250
-  n=$(awk -F'\t' 'NR==1{print $6}' "$W/lanes/aln/S0001.chunks.tsv")
+  n=$(awk -F'\t' 'NR==1{print $6}' "$W/lanes/aln/g00000/S0001.chunks.tsv")
   [ "$n" = 6 ] || fail "1333 pairs over two lanes in chunks of 250 should be 6 chunks, index says $n"
-  awk -F'\t' 'NR > 1 && $1 == 1 {l2 = 1} END {exit !l2}' "$W/lanes/aln/S0001.chunks.tsv" || fail "no chunk starts in lane 2"
-  samtools view "$W/one/aln/S0001.bam" | sortedtags > "$W/one.sam"
-  samtools view "$W/ubam/aln/S0001.bam" | sortedtags > "$W/ubam.sam"
+  awk -F'\t' 'NR > 1 && $1 == 1 {l2 = 1} END {exit !l2}' "$W/lanes/aln/g00000/S0001.chunks.tsv" || fail "no chunk starts in lane 2"
+  samtools view "$W/one/aln/g00000/S0001.bam" | sortedtags > "$W/one.sam"
+  samtools view "$W/ubam/aln/g00000/S0001.bam" | sortedtags > "$W/ubam.sam"
   cmp -s "$W/one.sam" "$W/ubam.sam" || { diff "$W/one.sam" "$W/ubam.sam" | head -5 >&2; fail "uBAM input gave other records"; }
   [ "$(wc -l < "$W/one.sam")" -ge 2666 ] || fail "too few records"
-  samtools view "$W/lanes/aln/S0001.bam" | sed 's/\tRG:Z:S0001\.L[12]/\tRG:Z:S0001/' | sortedtags > "$W/lanes.sam"
+  samtools view "$W/lanes/aln/g00000/S0001.bam" | sed 's/\tRG:Z:S0001\.L[12]/\tRG:Z:S0001/' | sortedtags > "$W/lanes.sam"
   cmp -s "$W/one.sam" "$W/lanes.sam" || { diff "$W/one.sam" "$W/lanes.sam" | head -5 >&2; fail "two lanes gave other records"; }
   for l in 1 2; do
     want=$((l == 1 ? 1200 : 1466))
-    got=$(samtools view -F 0x900 "$W/lanes/aln/S0001.bam" | grep -c $'\tRG:Z:S0001.L'"$l")
+    got=$(samtools view -F 0x900 "$W/lanes/aln/g00000/S0001.bam" | grep -c $'\tRG:Z:S0001.L'"$l")
     [ "$got" = "$want" ] || fail "lane $l: $got primary records carry RG S0001.L$l, expected $want"
-    samtools view -H "$W/lanes/aln/S0001.bam" | grep -q $'^@RG\tID:S0001.L'"$l"$'\tSM:S0001\tLB:libA' ||
+    samtools view -H "$W/lanes/aln/g00000/S0001.bam" | grep -q $'^@RG\tID:S0001.L'"$l"$'\tSM:S0001\tLB:libA' ||
       fail "no @RG header line for lane $l"
   done
-  grep -q '"read_pairs": 1333,' "$W/lanes/aln/S0001.qc.json" || fail "QC pairs over two lanes"
+  grep -q '"read_pairs": 1333,' "$W/lanes/aln/g00000/S0001.qc.json" || fail "QC pairs over two lanes"
   ;;
 *) fail "unknown case $CASE" ;;
 esac

@@ -177,5 +177,5 @@ gen_regions_unknown_contig() { :; }
 gen_regions_bad_bed() { printf 'sim1\t0\t5000\nsim1\t9000\t100\n' > "$D/r.bed"; }
 gen_verify_clean() { finished_run; }
 gen_verify_changed() { finished_run; echo extra >> "$OUT/stats.tsv"; }
-gen_verify_missing() { finished_run; rm "$OUT/aln/S0002.cram"; }
+gen_verify_missing() { finished_run; rm "$OUT/aln/g00000/S0002.cram"; }
 gen_verify_no_journal() { :; }

@@ -69,7 +69,7 @@ index)
   bytes=$(sed -n 's/.*"index_bytes_per_node": \([0-9]*\).*/\1/p' "$out/summary.json")
   [ "${bytes:-0}" -gt 0 ] || fail "summary.json reports no index bytes per node"
   for s in $(cut -f1 "$C/samples.tsv" | tail -n +2); do
-    cmp <(samtools view "$W/single/aln/$s.cram") <(samtools view "$out/aln/$s.cram") \
+    cmp <(samtools view "$W/single/aln/g00000/$s.cram") <(samtools view "$out/aln/g00000/$s.cram") \
       || fail "aln/$s.cram records differ between 1 host and 2 hosts"
   done
   cmp "$W/single/cohort.bcf" "$out/cohort.bcf" || fail "cohort.bcf differs between 1 host and 2 hosts"

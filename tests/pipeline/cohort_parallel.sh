@@ -25,16 +25,16 @@ n_tasks=$(grep -c $'\tcohort/p[0-9]*$' "$W/np1/tasks.tsv") || true
 n_parts=$(find "$W/np1/cohort_parts" -name 'p*.bcf' | wc -l)
 [ "$n_tasks" -ge 3 ] || fail "only ${n_tasks:-0} cohort part tasks"
 [ "$n_parts" -eq "$n_tasks" ] || fail "$n_parts part BCFs for $n_tasks part tasks"
-for p in "$W"/np1/cohort_parts/p*.bcf; do
+for p in "$W"/np1/cohort_parts/g00000/p*.bcf; do
   [ -s "${p%.bcf}.tsv" ] && [ -s "${p%.bcf}.acc" ] || fail "$p: its stats lines or counts are missing"
   n=$(bcftools view -H "$p" | wc -l)
   [ "$n" -gt 0 ] || fail "$p holds no records: the split did not divide the sites"
 done
 bcftools view -H "$W/np1/cohort.bcf" > "$W/joined.txt"
-for p in "$W"/np1/cohort_parts/p*.bcf; do bcftools view -H "$p"; done > "$W/parts.txt"
+for p in "$W"/np1/cohort_parts/g00000/p*.bcf; do bcftools view -H "$p"; done > "$W/parts.txt"
 cmp -s "$W/joined.txt" "$W/parts.txt" || fail "cohort.bcf's records are not the parts' records in order"
 [ "$(bcftools view -h "$W/np1/cohort.bcf" | grep -c '^#CHROM')" -eq 1 ] || fail "cohort.bcf has not one header"
-cmp -s <(bcftools view --no-version -h "$W/np1/cohort.bcf") <(bcftools view --no-version -h "$W/np1/cohort_parts/p00000.bcf") ||
+cmp -s <(bcftools view --no-version -h "$W/np1/cohort.bcf") <(bcftools view --no-version -h "$W/np1/cohort_parts/g00000/p00000.bcf") ||
   fail "cohort.bcf's header is not the first part's"
 nrec=$(wc -l < "$W/joined.txt")
 [ "$nrec" -gt 20 ] || fail "only $nrec records"

@@ -48,7 +48,7 @@ cmp -s "$W/g.plain" "$W/g.dec" || fail "the gVCF of the packed run differs on si
 # low-pass takes aligned inputs: each deep run's CRAMs (aligned against its own reference)
 for r in plain dec1; do
   printf 'sample\tpopulation\tbam\n' > "$W/$r.aln.tsv"
-  for c in "$W/$r"/aln/*.cram; do
+  for c in "$W/$r"/aln/g*/*.cram; do
     printf '%s\tpop1\t%s\n' "$(basename "$c" .cram)" "$c" >> "$W/$r.aln.tsv"
   done
 done

@@ -231,7 +231,7 @@ static void test_align_units(void **state)
     assert_string_equal(w->sample_ids[0], "f");
     assert_int_equal(w->n_inputs, 0);
     assert_int_equal(w->n_slots, 1);
-    snprintf(want, sizeof want, "%s/aln/f.chunks.tsv", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.chunks.tsv", out);
     assert_string_equal(w->output, want);
     is_dir(w->output);
     assert_null(w->output2);
@@ -242,12 +242,12 @@ static void test_align_units(void **state)
     assert_int_equal(w->step, TSR_ALIGN_STEP_MAP);
     assert_int_equal(w->slot, 0);
     assert_int_equal(w->n_inputs, 1);
-    snprintf(want, sizeof want, "%s/aln/f.chunks.tsv", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.chunks.tsv", out);
     assert_string_equal(w->inputs[0], want);
-    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.bam", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.runs/c00000.bam", out);
     assert_string_equal(w->output, want);
     is_dir(w->output);
-    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.dup", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.runs/c00000.dup", out);
     assert_string_equal(w->output2, want);
     tsr_plan_work_destroy(&w);
 
@@ -255,13 +255,13 @@ static void test_align_units(void **state)
     assert_int_equal(tsr_plan_work_create(plan, &t, &w), TSR_OK);
     assert_int_equal(w->step, TSR_ALIGN_STEP_MERGE);
     assert_int_equal(w->n_inputs, 3); /* the chunk file, one run, one signature file */
-    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.bam", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.runs/c00000.bam", out);
     assert_string_equal(w->inputs[1], want);
-    snprintf(want, sizeof want, "%s/aln/f.runs/c00000.dup", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.runs/c00000.dup", out);
     assert_string_equal(w->inputs[2], want);
-    snprintf(want, sizeof want, "%s/aln/f.bam", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.bam", out);
     assert_string_equal(w->output, want);
-    snprintf(want, sizeof want, "%s/aln/f.qc.json", out);
+    snprintf(want, sizeof want, "%s/aln/g00000/f.qc.json", out);
     assert_string_equal(w->output2, want);
     tsr_plan_work_destroy(&w);
 
@@ -366,7 +366,7 @@ static void test_packed_units(void **state)
             snprintf(want, sizeof want, "cohort/p%05d", parts);
             assert_string_equal(gt->key, want);
             assert_int_equal(gt->arg, parts);
-            snprintf(want, sizeof want, "cohort_parts/p%05d.bcf", parts++);
+            snprintf(want, sizeof want, "cohort_parts/g00000/p%05d.bcf", parts++);
             assert_string_equal(gt->outputs[0], want);
         } else {
             assert_int_equal(gt->arg, TSR_COHORT_ARG_FINAL);

@@ -363,6 +363,74 @@ static void test_deps_respected(void **state)
     assert_true(pos[199] < pos[20]);
 }
 
+/*
+ * Gates: 6 producers -> gate -> 5 consumers (11 dependencies instead of 30), a gate that waits on nothing,
+ * and a gate between two gates. The consumers run after every producer; gates never run, are not in
+ * tasks.tsv nor counted as tasks; a rerun skips everything; a changed producer output reruns the consumers.
+ */
+static void test_gates(void **state)
+{
+    fixture_t *f = *state;
+    tsr_task_id_t prod[6], cons[5], gate, empty, g2;
+    char key[64];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "p%d", i);
+        prod[i] = add_task(f->g, key, 1.0, 1);
+    }
+    assert_int_equal(tsr_graph_add_gate(f->g, "gate/a", &gate), TSR_OK);
+    assert_int_equal(tsr_graph_add_gate(f->g, "gate/empty", &empty), TSR_OK);
+    assert_int_equal(tsr_graph_add_gate(f->g, "gate/b", &g2), TSR_OK);
+    assert_int_not_equal(tsr_graph_add_gate(f->g, "gate/a", NULL), TSR_OK); /* keys stay unique */
+    tsr_error_clear();
+    assert_true(tsr_graph_is_gate(f->g, gate) && !tsr_graph_is_gate(f->g, prod[0]));
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(tsr_graph_add_dep(f->g, gate, prod[i]), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, g2, gate), TSR_OK);
+    assert_int_equal(tsr_graph_add_dep(f->g, g2, empty), TSR_OK);
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "c%d", i);
+        cons[i] = add_task(f->g, key, 9.0, 1); /* costlier: dispatched first if a gate let them through */
+        assert_int_equal(tsr_graph_add_dep(f->g, cons[i], i % 2 ? gate : g2), TSR_OK);
+    }
+    assert_int_equal(tsr_graph_n_deps(f->g), 6 + 2 + 5);
+    tsr_sched_result_t res;
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_tasks, 11);
+    assert_int_equal(res.n_executed, 11);
+    assert_int_equal(f->ctx.n, 11);
+    int pos[32];
+    for (int i = 0; i < 11; i++) {
+        assert_false(tsr_graph_is_gate(f->g, f->ctx.order[i]));
+        pos[f->ctx.order[i]] = i;
+    }
+    for (int c = 0; c < 5; c++)
+        for (int p = 0; p < 6; p++)
+            assert_true(pos[prod[p]] < pos[cons[c]]);
+    char path[256];
+    snprintf(path, sizeof path, "%s/tasks.tsv", f->dir);
+    long len;
+    char *d = read_file(path, &len);
+    int lines = 0;
+    for (long i = 0; i < len; i++)
+        lines += d[i] == '\n';
+    assert_int_equal(lines, 11);
+    assert_null(strstr(d, "gate/"));
+    free(d);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 0);
+    assert_int_equal(res.n_skipped, 11);
+    /* a producer's output changed: it runs again, and through the gates every consumer */
+    snprintf(path, sizeof path, "%s/p3.out", f->dir);
+    FILE *fp = fopen(path, "a");
+    assert_non_null(fp);
+    fputs("tampered\n", fp);
+    fclose(fp);
+    assert_int_equal(run(f, &res), TSR_OK);
+    assert_int_equal(res.n_executed, 6);
+    assert_int_equal(res.n_skipped, 5);
+    assert_int_equal(f->ctx.order[0], prod[3]);
+}
+
 /* ------------------------------------------------------------ failures */
 
 static void test_transient_retried(void **state)
@@ -868,6 +936,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_longest_first_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_longest_first_with_deps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deps_respected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transient_exhausted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permanent_failure, setup, teardown),

@@ -114,7 +114,7 @@ read e2c e2w < <(tm mpirun --oversubscribe -n 2 "$T" align --ref "$REF" --sample
 prim() { samtools view -F 0x904 -T "$REF" "$1" | awk -F'\t' '{print $1, int($2/64)%4, $3, $4, int($2/16)%2}'; }
 same=0; tot=0
 for s in $SAMPLES; do
-  prim "$W/t/aln/$s.$F" | LC_ALL=C sort > "$W/ta"
+  prim "$W/t/aln/g00000/$s.$F" | LC_ALL=C sort > "$W/ta"
   prim "$W/p/$s.bam" | LC_ALL=C sort > "$W/pa"
   same=$((same + $(LC_ALL=C comm -12 "$W/ta" "$W/pa" | wc -l))); tot=$((tot + $(wc -l < "$W/pa")))
 done
@@ -129,7 +129,7 @@ bwa mem -t 2 "$REF" "$W/c/reads/${S1}_1.fastq.gz" "$W/c/reads/${S1}_2.fastq.gz" 
 placed() { prim "$1" | awk '{print $1 ":" $2, $4, $5}' | sort -k1,1 > "$W/al"
            join "$W/truth.txt" "$W/al" | awk -v n="$nreads" '{d = $2 - $4; if (d < 0) d = -d; if (d <= 10 && $3 == $5) k++}
              END {printf "%.3f", 100 * k / n}'; }
-ft=$(placed "$W/t/aln/$S1.$F"); fm=$(placed "$W/p/$S1.bam"); fb=$(placed "$W/bwa.bam")
+ft=$(placed "$W/t/aln/g00000/$S1.$F"); fm=$(placed "$W/p/$S1.bam"); fb=$(placed "$W/bwa.bam")
 mmi=$(stat -c %s "$REF.mmi" 2>/dev/null || stat -c %s "$W/p/ref.mmi")
 
 echo "align benchmark: $N samples x $L bp at ${X}x simulated on GRCh37 $REGION; tessera align at 2 ranks x 1 thread, --aln-format $F"
@@ -152,4 +152,4 @@ echo "placed at the truth ($S1, $nreads reads; same strand, leftmost position wi
 echo "index memory per node: ${IDXJSON:-summary.json has no index figure}; log: ${IDXLOG:-no index line}; ref.mmi $((mmi / 1024)) KiB"
 awk -v a="$e1w" -v b="$e2w" -v c="$e1c" -v d="$e2c" \
   'BEGIN {printf "parallel efficiency 1 -> 2 ranks (2 samples): wall %.2f s -> %.2f s, E = %.2f (target >= 0.9); CPU %.2f s -> %.2f s, E_cpu = %.2f\n", a, b, a/(2*b), c, d, c/d}'
-echo "duplicates ($S1): tessera $(samtools view -c -f 0x400 -F 0x900 -T "$REF" "$W/t/aln/$S1.$F"), peer $(samtools view -c -f 0x400 -F 0x900 "$W/p/$S1.bam") primary records"
+echo "duplicates ($S1): tessera $(samtools view -c -f 0x400 -F 0x900 -T "$REF" "$W/t/aln/g00000/$S1.$F"), peer $(samtools view -c -f 0x400 -F 0x900 "$W/p/$S1.bam") primary records"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Inputs for planning a national cohort on a GRCh38-shaped genome (issue 18), without the data.
 
-    make_grch38_plan.py DIR --samples N [--contigs 3100]
+    make_grch38_plan.py DIR --samples N [--contigs 3100] [--fastq]
 
 Writes
   DIR/ref.fa      a sparse file as long as a 60-column FASTA of the contigs would be: each '>' line at its
@@ -13,6 +13,8 @@ Writes
   DIR/bam/SNNNNNN.bam  N symbolic links to empty.bam: every sample is its own path, so each open or
                   stat is a real metadata operation (the page cache holds the one file they reach)
   DIR/samples.tsv sample, population (4 populations), bam
+With --fastq: DIR/fq/SNNNNNN_{1,2}.fastq.gz, links to one gzipped read pair, and a sheet of fastq1, fastq2
+(deep mode then plans align tasks and the call tasks' dependencies on them).
 Plan it with `tessera run --plan-only --mode deep --ignore-sm` (the samples' read groups say SM=empty).
 """
 import argparse
@@ -33,12 +35,30 @@ GRCH38 = [("chr1", 248956422), ("chr2", 242193529), ("chr3", 198295559), ("chr4"
           ("chr21", 46709983), ("chr22", 50818468), ("chrX", 156040895), ("chrY", 57227415), ("chrM", 16569)]
 
 
+def write_fastq_sheet(d, n):
+    """One read pair, gzipped, and N samples whose FASTQ paths are their own links to it."""
+    import gzip
+    os.makedirs(os.path.join(d, "fq"), exist_ok=True)
+    for mate in (1, 2):
+        with gzip.open(os.path.join(d, "one_%d.fastq.gz" % mate), "wt") as f:
+            f.write("@r1/%d\n%s\n+\n%s\n" % (mate, "ACGT" * 25, "I" * 100))
+    with open(os.path.join(d, "samples.tsv"), "w") as f:
+        f.write("sample\tpopulation\tfastq1\tfastq2\n")
+        for i in range(n):
+            for mate in (1, 2):
+                link = os.path.join(d, "fq", "S%06d_%d.fastq.gz" % (i, mate))
+                if not os.path.lexists(link):
+                    os.symlink("../one_%d.fastq.gz" % mate, link)
+            f.write("S%06d\tP%d\tfq/S%06d_1.fastq.gz\tfq/S%06d_2.fastq.gz\n" % (i, i % 4, i, i))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--samples", type=int, required=True)
     ap.add_argument("--contigs", type=int, default=3100)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--fastq", action="store_true")
     a = ap.parse_args()
     os.makedirs(os.path.join(a.dir, "bam"), exist_ok=True)
     rng = random.Random(a.seed)
@@ -65,6 +85,10 @@ def main():
             f.write("@SQ\tSN:%s\tLN:%d\n" % (n, ln))
         f.write("@RG\tID:empty\tSM:empty\n")
     subprocess.run(["samtools", "view", "-b", "-o", os.path.join(a.dir, "empty.bam"), hdr], check=True)
+    if a.fastq:
+        write_fastq_sheet(a.dir, a.samples)
+        print("%s: %d contigs, %d FASTQ samples" % (a.dir, len(contigs), a.samples))
+        return
     with open(os.path.join(a.dir, "samples.tsv"), "w") as f:
         f.write("sample\tpopulation\tbam\n")
         for i in range(a.samples):
