@@ -323,7 +323,7 @@ tsr_status_t tsr_audit_seal(const char *outdir, const char *fingerprint, char he
     char jpath[4200];
     TSR_CALL(tsr_journal_path(outdir, jpath, sizeof jpath));
     tsr_journal_t *j = NULL;
-    TSR_CALL(tsr_journal_open(jpath, fingerprint, &j));
+    TSR_CALL(tsr_journal_open_visit(jpath, fingerprint, NULL, NULL, &j));
     tsr_status_t s = tsr_journal_append_head(j, r.head);
     tsr_journal_close(&j);
     return s;

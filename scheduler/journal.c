@@ -53,8 +53,9 @@ struct tsr_journal {
     int readonly; /* opened by tsr_journal_open_readonly(): appends are refused */
     int version;  /* of the header: records are appended in its format */
     char *path;
-    tsr_journal_rec_t *recs;
+    tsr_journal_rec_t *recs; /* kept by tsr_journal_open and tsr_journal_open_readonly only */
     int n_recs, cap_recs;
+    int64_t n_seen; /* done records replayed at open, kept or not */
     char last_error[TSR_ERRMSG_MAX + 256];
     char *buf; /* queued, not yet written records */
     size_t len, cap;
@@ -304,44 +305,63 @@ int tsr_journal_rec_valid(char **f, int nf)
 }
 
 /*
- * Replay `data` (modified in place): header into `po`, each good record to
- * `fn`. Stops at the first damaged or truncated line.
+ * Replay the journal at `path` a line at a time (the file is never held whole: at 5 million records it is
+ * gigabytes): header into `po`, each good record to `fn`. Stops at the first damaged or truncated line, and
+ * after the header when `want_fp` is given and the journal's fingerprint differs (the caller refuses it;
+ * no record of another run reaches `fn`). *missing = 1 when there is no file.
  */
-static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, tsr_journal_parse_t *po,
-                                      tsr_journal_rec_fn fn, void *ctx)
+static tsr_status_t tsr_journal_parse(const char *path, const char *want_fp, tsr_journal_parse_t *po,
+                                      tsr_journal_rec_fn fn, void *ctx, int *missing)
 {
     memset(po, 0, sizeof *po);
-    size_t pos = 0;
+    *missing = 0;
+    FILE *fp = fopen(path, "re");
+    if (!fp) {
+        if (errno == ENOENT) {
+            *missing = 1;
+            return TSR_OK;
+        }
+        return tsr_error_set(TSR_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    }
+    size_t pos = 0, cap = 0;
     int lineno = 0;
-    char *f[4096];
-    while (pos < len) {
-        char *nl = memchr(data + pos, '\n', len - pos);
+    char *f[4096], *line = NULL;
+    ssize_t got;
+    tsr_status_t s = TSR_OK;
+    while (s == TSR_OK && (got = getline(&line, &cap, fp)) > 0) {
         lineno++;
-        if (!nl) {
+        if (line[got - 1] != '\n') {
             tsr_log_info("%s: dropping the unfinished last line %d (a write cut short)", path, lineno);
             break;
         }
-        size_t n = (size_t)(nl - (data + pos));
-        *nl = '\0';
+        size_t n = (size_t)got - 1;
+        line[n] = '\0';
         char link[TSR_SHA256_HEX + 1];
-        TSR_CALL(tsr_sha256_bytes(data + pos, n, link));
-        int nf = tsr_journal_split(data + pos, n, f, (int)(sizeof f / sizeof *f));
+        s = tsr_sha256_bytes(line, n, link);
+        if (s != TSR_OK)
+            break;
+        int nf = tsr_journal_split(line, n, f, (int)(sizeof f / sizeof *f));
         if (!po->have_header) {
             if (nf != 3 || strcmp(f[0], TSR_JOURNAL_MAGIC) != 0) {
                 char dir[4096];
                 tsr_journal_dir(path, dir, sizeof dir);
-                return tsr_error_set(TSR_ERR_STATE,
-                                     "%s is not a tessera journal or its header is damaged: delete %s to start over",
-                                     path, dir);
+                s = tsr_error_set(TSR_ERR_STATE,
+                                  "%s is not a tessera journal or its header is damaged: delete %s to start over",
+                                  path, dir);
+                break;
             }
-            if (!tsr_journal_version_readable(f[1]))
-                return tsr_error_set(TSR_ERR_STATE,
-                                     "%s has journal format version %s, this tessera reads versions %d to %d: "
-                                     "use a new --out directory",
-                                     path, f[1], TSR_JOURNAL_VERSION_MIN, TSR_JOURNAL_VERSION);
+            if (!tsr_journal_version_readable(f[1])) {
+                s = tsr_error_set(TSR_ERR_STATE,
+                                  "%s has journal format version %s, this tessera reads versions %d to %d: "
+                                  "use a new --out directory",
+                                  path, f[1], TSR_JOURNAL_VERSION_MIN, TSR_JOURNAL_VERSION);
+                break;
+            }
             snprintf(po->fingerprint, sizeof po->fingerprint, "%s", f[2]);
             po->version = atoi(f[1]);
             po->have_header = 1;
+            if (want_fp && strcmp(po->fingerprint, want_fp) != 0)
+                break;
         } else {
             if (nf < 0 || !tsr_journal_rec_valid(f, nf) || strcmp(f[nf - 1], po->prev) != 0) {
                 tsr_log_warn("%s line %d is corrupted (checksum, layout or hash-chain link); ignoring it and every "
@@ -355,14 +375,18 @@ static tsr_status_t tsr_journal_parse(const char *path, char *data, size_t len, 
                 snprintf(po->last_error, sizeof po->last_error, "%s: %s: %s", f[1],
                          tsr_status_str((tsr_status_t)atoi(f[2])), f[3]);
             }
-            if (fn)
-                TSR_CALL(fn(ctx, f, nf));
+            if (fn && (s = fn(ctx, f, nf)) != TSR_OK)
+                break;
         }
         memcpy(po->prev, link, sizeof link);
         pos += n + 1;
         po->good_end = pos;
     }
-    return TSR_OK;
+    if (s == TSR_OK && ferror(fp))
+        s = tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    free(line);
+    fclose(fp);
+    return s;
 }
 
 static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
@@ -405,6 +429,65 @@ static tsr_status_t tsr_journal_keep(void *ctx, char **f, int nf)
             return tsr_error_set(TSR_ERR_INTERNAL, "journal '%s': bad checksum field", j->path);
     }
     return TSR_OK;
+}
+
+/* tsr_journal_open_visit's record handler: each done record parsed into reusable arrays, handed to fn. */
+typedef struct tsr_journal_visit {
+    tsr_journal_done_fn fn;
+    void *ctx;
+    const char *path;
+    int64_t i; /* done records so far */
+    int cap;
+    uint32_t *crc;
+    int64_t *size, *mtime_ns;
+    const char **outputs, **digests;
+} tsr_journal_visit_t;
+
+static tsr_status_t tsr_journal_visit_rec(void *ctx, char **f, int nf)
+{
+    tsr_journal_visit_t *v = ctx;
+    if (f[0][0] != 'D')
+        return TSR_OK;
+    int n = (nf - 4) / 3;
+    if (n > v->cap) {
+        int cap = n > 2 * v->cap ? n : 2 * v->cap;
+        uint32_t *c = realloc(v->crc, (size_t)cap * sizeof *c);
+        if (c)
+            v->crc = c;
+        int64_t *sz = realloc(v->size, (size_t)cap * sizeof *sz);
+        if (sz)
+            v->size = sz;
+        int64_t *mt = realloc(v->mtime_ns, (size_t)cap * sizeof *mt);
+        if (mt)
+            v->mtime_ns = mt;
+        const char **o = realloc(v->outputs, (size_t)cap * sizeof *o);
+        if (o)
+            v->outputs = o;
+        const char **d = realloc(v->digests, (size_t)cap * sizeof *d);
+        if (d)
+            v->digests = d;
+        if (!c || !sz || !mt || !o || !d)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory replaying journal '%s'", v->path);
+        v->cap = cap;
+    }
+    for (int k = 0; k < n; k++) {
+        v->outputs[k] = f[3 + 3 * k];
+        v->digests[k] = f[5 + 3 * k];
+        if (tsr_parse_crc_field(f[4 + 3 * k], &v->crc[k], &v->size[k], &v->mtime_ns[k]) != 0)
+            return tsr_error_set(TSR_ERR_INTERNAL, "journal '%s': bad checksum field", v->path);
+    }
+    tsr_journal_done_t d = {.i = v->i++, .key = f[1], .n_outputs = n, .outputs = v->outputs, .crc = v->crc,
+                            .size = v->size, .mtime_ns = v->mtime_ns, .digests = v->digests};
+    return v->fn ? v->fn(v->ctx, &d) : TSR_OK;
+}
+
+static void tsr_journal_visit_free(tsr_journal_visit_t *v)
+{
+    free(v->crc);
+    free(v->size);
+    free(v->mtime_ns);
+    free(v->outputs);
+    free(v->digests);
 }
 
 static tsr_status_t tsr_journal_write_all(tsr_journal_t *j, const char *p, size_t n)
@@ -485,31 +568,26 @@ static tsr_status_t tsr_journal_end_line(tsr_journal_t *j, size_t start, int lin
 tsr_status_t tsr_journal_open_readonly(const char *path, tsr_journal_t **out)
 {
     *out = NULL;
-    char *data = NULL;
-    size_t len = 0;
-    int missing = 0;
-    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
-    if (missing)
-        return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
     tsr_journal_t *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         free(j);
-        free(data);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening journal '%s'", path);
     }
     j->readonly = 1;
     j->fd = open(path, O_RDONLY | O_CLOEXEC);
     tsr_status_t s = TSR_OK;
-    if (j->fd < 0)
+    if (j->fd < 0 && errno == ENOENT)
+        s = tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
+    else if (j->fd < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s': %s", path, strerror(errno));
     /* A shared lock: refused while a run holds the exclusive one, so a journal being written is not judged. */
     if (s == TSR_OK && flock(j->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
         s = tsr_error_set(TSR_ERR_STATE,
                           "%s is locked by a tessera run on this output directory; wait for it to end first", path);
     tsr_journal_parse_t po;
+    int missing = 0;
     if (s == TSR_OK)
-        s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
-    free(data);
+        s = tsr_journal_parse(path, NULL, &po, tsr_journal_keep, j, &missing);
     if (s == TSR_OK) {
         snprintf(j->last_error, sizeof j->last_error, "%s", po.last_error);
         j->version = po.version;
@@ -552,7 +630,9 @@ static int journal_lock_wait(int fd, const char *path)
     }
 }
 
-tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **out)
+/* Open for appending; the records go to rec_fn(rec_ctx) as they are replayed (kept, or visited). */
+static tsr_status_t tsr_journal_open_with(const char *path, const char *fingerprint, tsr_journal_rec_fn rec_fn,
+                                          void *rec_ctx, int keep, tsr_journal_t **out)
 {
     *out = NULL;
     if (!fingerprint || !*fingerprint || tsr_has_separator(fingerprint) || strlen(fingerprint) > 200)
@@ -565,6 +645,7 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
     }
     /* Lock first, then read: what is judged is what no other run is still appending to. */
     tsr_status_t s = TSR_OK;
+    int missing = access(path, F_OK) != 0;
     j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j->fd < 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot open journal '%s' for writing: %s", path, strerror(errno));
@@ -580,16 +661,17 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
             tsr_log_warn("cannot lock %s (%s); make sure only one run uses this output directory", path,
                          strerror(errno));
     }
-    char *data = NULL;
-    size_t len = 0;
-    int missing = 0;
-    if (s == TSR_OK)
-        s = tsr_file_read_all(path, &data, &len, &missing);
     tsr_journal_parse_t po;
     memset(&po, 0, sizeof po);
+    int gone = 0;
+    struct stat sb;
+    if (s == TSR_OK && fstat(j->fd, &sb) != 0)
+        s = tsr_error_set(TSR_ERR_IO, "cannot stat journal '%s': %s", path, strerror(errno));
     if (s == TSR_OK)
-        s = tsr_journal_parse(path, data ? data : "", len, &po, tsr_journal_keep, j);
-    free(data);
+        s = tsr_journal_parse(path, fingerprint, &po, keep ? tsr_journal_keep : rec_fn, keep ? (void *)j : rec_ctx,
+                              &gone);
+    size_t len = s == TSR_OK ? (size_t)sb.st_size : 0;
+    j->n_seen = po.n_done;
     if (s == TSR_OK && po.have_header && strcmp(po.fingerprint, fingerprint) != 0) {
         char dir[4096];
         tsr_journal_dir(path, dir, sizeof dir);
@@ -625,6 +707,30 @@ tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_jou
     }
     *out = j;
     return TSR_OK;
+}
+
+tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **out)
+{
+    return tsr_journal_open_with(path, fingerprint, NULL, NULL, 1, out);
+}
+
+tsr_status_t tsr_journal_open_visit(const char *path, const char *fingerprint, tsr_journal_done_fn fn, void *ctx,
+                                    tsr_journal_t **out)
+{
+    tsr_journal_visit_t v = {.fn = fn, .ctx = ctx, .path = path};
+    tsr_status_t s = tsr_journal_open_with(path, fingerprint, tsr_journal_visit_rec, &v, 0, out);
+    tsr_journal_visit_free(&v);
+    return s;
+}
+
+tsr_status_t tsr_journal_revisit(const tsr_journal_t *j, tsr_journal_done_fn fn, void *ctx)
+{
+    tsr_journal_visit_t v = {.fn = fn, .ctx = ctx, .path = j->path};
+    tsr_journal_parse_t po;
+    int missing = 0;
+    tsr_status_t s = tsr_journal_parse(j->path, NULL, &po, tsr_journal_visit_rec, &v, &missing);
+    tsr_journal_visit_free(&v);
+    return s;
 }
 
 void tsr_journal_close(tsr_journal_t **jp)
@@ -792,17 +898,12 @@ static tsr_status_t tsr_journal_scan_rec(void *ctx, char **f, int nf)
 tsr_status_t tsr_journal_scan(const char *path, char *fingerprint, size_t fp_len, int *n_done, char *last_error,
                               size_t err_len, tsr_journal_visit_fn visit, void *ctx)
 {
-    char *data = NULL;
-    size_t len = 0;
     int missing = 0;
-    TSR_CALL(tsr_file_read_all(path, &data, &len, &missing));
-    if (missing)
-        return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
     tsr_journal_parse_t po;
     tsr_scan_ctx_t sc = {visit, ctx};
-    tsr_status_t s = tsr_journal_parse(path, data, len, &po, tsr_journal_scan_rec, &sc);
-    free(data);
-    TSR_CALL(s);
+    TSR_CALL(tsr_journal_parse(path, NULL, &po, tsr_journal_scan_rec, &sc, &missing));
+    if (missing)
+        return tsr_error_set(TSR_ERR_IO, "no journal at '%s': nothing has run in this directory yet", path);
     if (fingerprint && fp_len)
         snprintf(fingerprint, fp_len, "%s", po.fingerprint);
     if (n_done)

@@ -156,6 +156,31 @@ typedef struct tsr_journal tsr_journal_t;
 tsr_status_t tsr_journal_open(const char *path, const char *fingerprint, tsr_journal_t **j) TSR_RESULT_USED;
 void tsr_journal_close(tsr_journal_t **j);
 /*
+ * One completion record as a replay reads it: its place among the journal's completion records (0, 1, ...
+ * in file order), key, outputs, their CRC32s, sizes and mtimes (-1: not recorded) and digests. The pointers
+ * are valid during the callback only.
+ */
+typedef struct tsr_journal_done {
+    int64_t i;
+    const char *key;
+    int n_outputs;
+    const char *const *outputs;
+    const uint32_t *crc;
+    const int64_t *size, *mtime_ns;
+    const char *const *digests;
+} tsr_journal_done_t;
+typedef tsr_status_t (*tsr_journal_done_fn)(void *ctx, const tsr_journal_done_t *d);
+/*
+ * tsr_journal_open that keeps no record: each completion record goes to fn(ctx, d) as the file is read a
+ * line at a time (a national run's journal holds millions of records, gigabytes of text: neither the file
+ * nor its records are held; tsr_journal_n_done() is 0). fn sees only records of this fingerprint's journal;
+ * an error from fn stops the open with it. tsr_journal_revisit() reads the records again (the dispatcher's
+ * second replay pass). Not collective.
+ */
+tsr_status_t tsr_journal_open_visit(const char *path, const char *fingerprint, tsr_journal_done_fn fn, void *ctx,
+                                    tsr_journal_t **j) TSR_RESULT_USED;
+tsr_status_t tsr_journal_revisit(const tsr_journal_t *j, tsr_journal_done_fn fn, void *ctx) TSR_RESULT_USED;
+/*
  * Open an existing journal only to read its records (`tessera verify`): no
  * write access needed, nothing cut back or appended (appends fail with
  * TSR_ERR_STATE); a shared lock refuses a journal a run is writing. A

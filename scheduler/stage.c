@@ -20,35 +20,45 @@ tsr_status_t tsr_journal_path(const char *outdir, char *buf, size_t len)
     return TSR_OK;
 }
 
-/* Whether the journal proves the stage done (see the file comment). Master only. */
-static int tsr_stage_proven(tsr_journal_t *j, const char *outdir, const tsr_stage_t *st)
+/* What the journal says of a stage, gathered as its records are read (tsr_journal_open_visit). */
+typedef struct tsr_stage_scan {
+    const tsr_stage_t *st;
+    int64_t at, input; /* places of the stage's newest matching record and of the newest input record */
+    uint32_t *crc;     /* that record's CRCs, sizes and mtimes (st->n_outputs each) */
+    int64_t *size, *mtime_ns;
+} tsr_stage_scan_t;
+
+static tsr_status_t tsr_stage_scan_rec(void *ctx, const tsr_journal_done_t *d)
 {
-    int at = -1, input = -1;
-    const uint32_t *want = NULL;
-    for (int i = 0; i < tsr_journal_n_done(j); i++) {
-        const char *key;
-        int n_out;
-        const char *const *outs;
-        const uint32_t *crc;
-        tsr_journal_done_at(j, i, &key, &n_out, &outs, &crc);
-        if (strcmp(key, st->key) == 0) {
-            int same = n_out == st->n_outputs;
-            for (int k = 0; same && k < n_out; k++)
-                same = strcmp(outs[k], st->outputs[k]) == 0;
-            if (same) {
-                at = i;
-                want = crc;
+    tsr_stage_scan_t *sc = ctx;
+    const tsr_stage_t *st = sc->st;
+    if (strcmp(d->key, st->key) == 0) {
+        int same = d->n_outputs == st->n_outputs;
+        for (int k = 0; same && k < d->n_outputs; k++)
+            same = strcmp(d->outputs[k], st->outputs[k]) == 0;
+        if (same) {
+            sc->at = d->i;
+            for (int k = 0; k < st->n_outputs; k++) {
+                sc->crc[k] = d->crc[k];
+                sc->size[k] = d->size[k];
+                sc->mtime_ns[k] = d->mtime_ns[k];
             }
-            continue;
         }
-        for (int p = 0; p < st->n_input_prefixes; p++)
-            if (strncmp(key, st->input_prefixes[p], strlen(st->input_prefixes[p])) == 0)
-                input = i;
+        return TSR_OK;
     }
-    if (at < 0 || input > at)
+    for (int p = 0; p < st->n_input_prefixes; p++)
+        if (strncmp(d->key, st->input_prefixes[p], strlen(st->input_prefixes[p])) == 0)
+            sc->input = d->i;
+    return TSR_OK;
+}
+
+/* Whether the scanned journal proves the stage done (see the file comment). Master only. */
+static int tsr_stage_proven(const tsr_stage_scan_t *sc, const char *outdir, const tsr_stage_t *st)
+{
+    if (sc->at < 0 || sc->input > sc->at)
         return 0;
-    const int64_t *size, *mtime_ns;
-    tsr_journal_stats_at(j, at, &size, &mtime_ns);
+    const uint32_t *want = sc->crc;
+    const int64_t *size = sc->size, *mtime_ns = sc->mtime_ns;
     for (int k = 0; k < st->n_outputs; k++) {
         char path[4200];
         uint32_t have = 0;
@@ -80,9 +90,17 @@ tsr_status_t tsr_sched_stage_run(MPI_Comm comm, const char *outdir, const char *
     int64_t flags[2] = {0, tsr_signals_pending() != 0}; /* proven done (master's word), a stop signal (any rank) */
     tsr_status_t s = TSR_OK;
     if (master) {
-        s = tsr_journal_open(jpath, fingerprint, &j);
+        size_t n = (size_t)st->n_outputs + 1;
+        tsr_stage_scan_t sc = {.st = st, .at = -1, .input = -1, .crc = calloc(n, sizeof *sc.crc),
+                               .size = calloc(n, sizeof *sc.size), .mtime_ns = calloc(n, sizeof *sc.mtime_ns)};
+        s = sc.crc && sc.size && sc.mtime_ns ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
         if (s == TSR_OK)
-            flags[0] = tsr_stage_proven(j, outdir, st);
+            s = tsr_journal_open_visit(jpath, fingerprint, tsr_stage_scan_rec, &sc, &j);
+        if (s == TSR_OK)
+            flags[0] = tsr_stage_proven(&sc, outdir, st);
+        free(sc.crc);
+        free(sc.size);
+        free(sc.mtime_ns);
     }
     s = tsr_comm_agree(comm, s);
     if (s == TSR_OK)

@@ -124,6 +124,20 @@ static const char *tsr_audit_inputs_changed(const char *before, const char *now,
     return NULL;
 }
 
+/* Whether the newest record of the inputs' audit has this digest (tsr_journal_open_visit's callback). */
+typedef struct tsr_audit_inputs_seen {
+    const char *digest;
+    int have;
+} tsr_audit_inputs_seen_t;
+
+static tsr_status_t tsr_audit_inputs_rec(void *ctx, const tsr_journal_done_t *d)
+{
+    tsr_audit_inputs_seen_t *a = ctx;
+    if (!strcmp(d->key, TSR_AUDIT_INPUTS_KEY))
+        a->have = d->n_outputs == 1 && !strcmp(d->digests[0], a->digest);
+    return TSR_OK;
+}
+
 tsr_status_t tsr_pipeline_audit_inputs(const tsr_plan_t *plan)
 {
     double t0 = tsr_now();
@@ -150,18 +164,10 @@ tsr_status_t tsr_pipeline_audit_inputs(const tsr_plan_t *plan)
     tsr_journal_t *j = NULL;
     if (s == TSR_OK)
         s = tsr_journal_path(plan->opts.outdir, jpath, sizeof jpath);
+    tsr_audit_inputs_seen_t seen = {digest, 0};
     if (s == TSR_OK)
-        s = tsr_journal_open(jpath, plan->fingerprint, &j);
-    int have = 0;
-    for (int i = 0; s == TSR_OK && i < tsr_journal_n_done(j); i++) {
-        const char *key;
-        int n;
-        const char *const *outs;
-        const uint32_t *crc;
-        tsr_journal_done_at(j, i, &key, &n, &outs, &crc);
-        if (!strcmp(key, TSR_AUDIT_INPUTS_KEY))
-            have = n == 1 && !strcmp(tsr_journal_digests_at(j, i)[0], digest);
-    }
+        s = tsr_journal_open_visit(jpath, plan->fingerprint, tsr_audit_inputs_rec, &seen, &j);
+    int have = seen.have;
     int same = before && blen == len && !memcmp(before, text, len);
     if (s == TSR_OK && !(have && same)) {
         char tmp[4300];

@@ -111,7 +111,7 @@ static tsr_status_t tsr_outdir_prepare(const char *outdir, const char *fingerpri
     }
     TSR_CALL(tsr_mkdir_p(outdir));
     tsr_journal_t *j = NULL;
-    TSR_CALL(tsr_journal_open(jpath, fingerprint, &j));
+    TSR_CALL(tsr_journal_open_visit(jpath, fingerprint, NULL, NULL, &j)); /* refuses another run's; keeps nothing */
     tsr_journal_close(&j);
     return TSR_OK;
 }

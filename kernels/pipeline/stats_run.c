@@ -402,7 +402,7 @@ static tsr_status_t tsr_stats_outdir_prepare(const char *outdir, const char *fin
     tsr_journal_t *j = NULL;
     TSR_CALL(tsr_mkdir_p(outdir));
     TSR_CALL(tsr_journal_path(outdir, path, sizeof path));
-    TSR_CALL(tsr_journal_open(path, fingerprint, &j));
+    TSR_CALL(tsr_journal_open_visit(path, fingerprint, NULL, NULL, &j));
     tsr_journal_close(&j);
     TSR_CALL(tsr_stats_path(outdir, TSR_STATS_DIR, path, sizeof path));
     return tsr_mkdir_p(path);
