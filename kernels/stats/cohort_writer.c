@@ -831,6 +831,11 @@ static tsr_status_t write_header(tsr_cohort_writer_t *w, int lowpass)
         }
         if (bcf_hdr_sync(w->hdr) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory creating the header of %s", w->final[OUT_BCF]);
+        /* low-pass writes cohort.bcf in one serial task (DS, GP, PL of every sample): BGZF at level 1 takes
+           a fifth of the CPU of the default level for 16 % more bytes (20,000 samples x 240 sites: 1.34 ->
+           0.27 CPU s, 8.4 -> 9.8 MB); nothing has been written yet, so every block has the one level */
+        if (w->bcf && hts_set_opt(w->bcf, HTS_OPT_COMPRESSION_LEVEL, 1) != 0)
+            return tsr_error_set(TSR_ERR_IO, "cannot set the compression level of '%s'", w->tmp[OUT_BCF]);
     }
     if (bcf_hdr_write(w->bcf, w->hdr) != 0)
         return tsr_error_set(TSR_ERR_IO, "cannot write the header of '%s': %s", w->tmp[OUT_BCF], strerror(errno));

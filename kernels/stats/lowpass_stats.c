@@ -59,15 +59,15 @@ double tsr_lp_pl_to_lik(int32_t pl) { return exp(-0.23025850929940458 * (pl < 0 
 
 /* ------------------------------------------------------------------ HWE */
 
-/* log-likelihood of genotype frequencies g over m samples */
-static double geno_loglik(const double *lik, int m, const double *g)
+/* log-likelihood of genotype frequencies g over n rows, row j standing for cnt[j] samples (cnt NULL: 1 each) */
+static double geno_loglik(const double *lik, const int32_t *cnt, int n, const double *g)
 {
     double ll = 0;
-    for (int j = 0; j < m; j++) {
+    for (int j = 0; j < n; j++) {
         const double *l = lik + 3 * j;
         double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
         if (w > 0)
-            ll += log(w);
+            ll += (cnt ? cnt[j] : 1) * log(w);
     }
     return ll;
 }
@@ -183,20 +183,25 @@ static double hwe_upper_tail(const int *cnt, const double (*P)[3], const double 
     return tail < 0 ? 0 : tail > 1 ? 1 : tail;
 }
 
-int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_start, tsr_lp_hwe_t *out)
+int tsr_lp_hwe_test_rows(const double *lik, const int32_t *depth, const int32_t *count, int n_rows, double p_start,
+                         tsr_lp_hwe_t *out)
 {
+    int m = 0; /* samples: the rows' multiplicities summed */
+    for (int j = 0; j < n_rows; j++)
+        m += count ? count[j] : 1;
     *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
     if (m <= 0)
         return 0;
+#define ROW_N(j) (count ? count[j] : 1)
     /* EM to a parameter change below 1e-8; the log-likelihoods once at the end (logs dominate otherwise) */
     double p = p_start > 0 && p_start < 1 ? p_start : 0.5;
     for (int it = 0; it < 500; it++) { /* allele frequency under HWE */
         double q = 1 - p, pr[3] = {q * q, 2 * p * q, p * p}, s = 0;
-        for (int j = 0; j < m; j++) {
+        for (int j = 0; j < n_rows; j++) {
             const double *l = lik + 3 * j;
             double w = pr[0] * l[0] + pr[1] * l[1] + pr[2] * l[2];
             if (w > 0)
-                s += (pr[1] * l[1] + 2 * pr[2] * l[2]) / w;
+                s += ROW_N(j) * ((pr[1] * l[1] + 2 * pr[2] * l[2]) / w);
         }
         double np = s / (2.0 * m), d = fabs(np - p);
         p = np;
@@ -204,20 +209,20 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
             break;
     }
     const double h0[3] = {(1 - p) * (1 - p), 2 * p * (1 - p), p * p};
-    const double ll0 = geno_loglik(lik, m, h0);
+    const double ll0 = geno_loglik(lik, count, n_rows, h0);
     /* genotype frequencies without constraint, from the HWE point nudged off the boundary */
     double g[3];
     for (int k = 0; k < 3; k++)
         g[k] = 0.98 * h0[k] + 0.02 / 3;
     for (int it = 0; it < 500; it++) {
         double s[3] = {0, 0, 0}, d = 0;
-        for (int j = 0; j < m; j++) {
+        for (int j = 0; j < n_rows; j++) {
             const double *l = lik + 3 * j;
             double w = g[0] * l[0] + g[1] * l[1] + g[2] * l[2];
             if (!(w > 0))
                 continue;
             for (int k = 0; k < 3; k++)
-                s[k] += g[k] * l[k] / w;
+                s[k] += ROW_N(j) * (g[k] * l[k] / w);
         }
         for (int k = 0; k < 3; k++) {
             d = fmax(d, fabs(s[k] / m - g[k]));
@@ -226,7 +231,7 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
         if (d < 1e-8)
             break;
     }
-    double ll1 = geno_loglik(lik, m, g);
+    double ll1 = geno_loglik(lik, count, n_rows, g);
     if (ll1 < ll0) /* the EM from off the HWE point may stop short of it: HWE is in the unconstrained model */
         ll1 = ll0;
     double lrt = 2.0 * (ll1 - ll0);
@@ -247,7 +252,7 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
     out->F = 1.0 - g[1] / het_exp;
     /* score test: samples grouped by read count and outcome (REF only, ALT only, both) */
     int cnt[HWE_MAX_DEPTH + 1] = {0}, seen[HWE_MAX_DEPTH + 1][3] = {{0}};
-    for (int j = 0; j < m; j++) {
+    for (int j = 0; j < n_rows; j++) {
         const double *l = lik + 3 * j, hm = fmax(l[0], l[2]);
         if (!(hm > 0 || l[1] > 0))
             continue;
@@ -259,8 +264,8 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
             d = l[1] < hm ? (int)lround(-log2(fmax(l[1] / hm, 1e-300))) : 2;
         const int o = l[1] >= hm ? 2 : l[0] >= l[2] ? 0 : 1;
         d = d < (o == 2 ? 2 : 1) ? (o == 2 ? 2 : 1) : d > HWE_MAX_DEPTH ? HWE_MAX_DEPTH : d; /* both alleles: 2+ reads */
-        cnt[d]++;
-        seen[d][o]++;
+        cnt[d] += ROW_N(j);
+        seen[d][o] += ROW_N(j);
     }
     /*
      * Every sample's reads show one allele only: the population is monomorphic in its reads, the fit's p sits
@@ -314,6 +319,66 @@ int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_sta
     out->p_hwe = two > 1 ? 1 : two;
     out->p_exchet = lo_tail;
     return 0;
+#undef ROW_N
+}
+
+/* a likelihood row's bits and read count, mixed (splitmix64's finaliser per word) */
+static uint64_t hwe_row_hash(const double *l, int32_t d)
+{
+    uint64_t h = (uint32_t)d;
+    for (int k = 0; k < 3; k++) {
+        uint64_t b;
+        memcpy(&b, &l[k], sizeof b);
+        h = (h ^ b) + 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
+int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_start, tsr_lp_hwe_t *out)
+{
+    if (m <= 0)
+        return tsr_lp_hwe_test_rows(lik, depth, NULL, 0, p_start, out);
+    /* identical rows (bitwise, with the same read count) collapsed in first-appearance order */
+    size_t cap = 16;
+    while (cap < 2 * (size_t)m)
+        cap *= 2;
+    int32_t *tab = malloc(cap * sizeof *tab), *first = malloc((size_t)m * sizeof *first),
+            *cnt = malloc((size_t)m * sizeof *cnt), *dr = malloc((size_t)m * sizeof *dr);
+    double *lr = malloc(3 * (size_t)m * sizeof *lr);
+    int rc = -1, n = 0;
+    if (tab && first && cnt && dr && lr) {
+        memset(tab, 0xff, cap * sizeof *tab);
+        for (int j = 0; j < m; j++) {
+            const double *l = lik + 3 * j;
+            const int32_t d = depth ? depth[j] : 0;
+            size_t b = (size_t)hwe_row_hash(l, d) & (cap - 1);
+            for (; tab[b] >= 0; b = (b + 1) & (cap - 1)) {
+                const int f = first[tab[b]];
+                if ((depth ? depth[f] : 0) == d && memcmp(lik + 3 * f, l, 3 * sizeof *l) == 0)
+                    break;
+            }
+            if (tab[b] < 0) {
+                tab[b] = n;
+                first[n] = j;
+                cnt[n] = 0;
+                memcpy(lr + 3 * n, l, 3 * sizeof *l);
+                dr[n] = d;
+                n++;
+            }
+            cnt[tab[b]]++;
+        }
+        rc = tsr_lp_hwe_test_rows(lr, dr, cnt, n, p_start, out);
+    } else
+        *out = (tsr_lp_hwe_t){{NAN, NAN, NAN}, NAN, 0.0, 1.0, 1.0, NAN, m};
+    free(tab);
+    free(first);
+    free(cnt);
+    free(dr);
+    free(lr);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ SAF */

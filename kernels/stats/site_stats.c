@@ -45,6 +45,9 @@ struct tsr_site_stats_scratch {
     int64_t cap_probs;
     double *lik;               /* low-pass: 3 likelihoods per sample */
     int32_t *depth;            /* low-pass: their read counts */
+    int32_t *row_first, *row_cnt; /* low-pass: a group's distinct (PL, DP) rows: first sample, samples */
+    int32_t *row_tab;          /* low-pass: hash table of those rows (row_cap slots, -1 empty) */
+    size_t row_cap;
     int *bucket;               /* per sample: its population, or n_pops for none */
     int32_t *bucket_n;         /* per bucket: its number of samples */
     int32_t *hist;             /* per bucket x genotype class, TSR_STATS_HIST_MAX cells each */
@@ -132,6 +135,9 @@ static void stats_free(tsr_site_stats_t *st)
         free(st->scratch->probs);
         free(st->scratch->lik);
         free(st->scratch->depth);
+        free(st->scratch->row_first);
+        free(st->scratch->row_cnt);
+        free(st->scratch->row_tab);
         free(st->scratch->bucket);
         free(st->scratch->bucket_n);
         free(st->scratch->hist);
@@ -558,16 +564,62 @@ static void collapse_alt(const int32_t *pl, int n, int a, const double *f, doubl
         out[k] = w[k] > 0 ? out[k] / w[k] : 0;
 }
 
+/*
+ * Group g's samples with likelihoods (PL present) as distinct rows of (PL, DP), in the order of their first
+ * sample: sc->row_first[r] is that sample, sc->row_cnt[r] how many samples share the row. At 0.1-1x most
+ * samples have 0-2 reads and quantised PL, so a site of 20,000 samples has a few dozen rows, and the HWE
+ * EMs and score test run over the rows (tsr_lp_hwe_test_rows). Returns the number of rows.
+ */
+static int lowpass_rows(struct tsr_site_stats_scratch *sc, const int32_t *pl, int G, const int32_t *dp, int g)
+{
+    const int S = sc->n_samples;
+    const size_t mask = sc->row_cap - 1;
+    memset(sc->row_tab, 0xff, sc->row_cap * sizeof *sc->row_tab);
+    int n = 0;
+    for (int j = 0; j < S; j++) {
+        const int32_t *row = pl + (size_t)j * G, d = dp ? dp[j] : 0;
+        if (row[0] < 0 || (g > 0 && sc->sample_pop[j] != g - 1))
+            continue;
+        uint64_t h = (uint32_t)d * 0x9e3779b97f4a7c15ULL;
+        for (int k = 0; k < G; k++) {
+            h = (h ^ (uint32_t)row[k]) * 0xbf58476d1ce4e5b9ULL;
+            h ^= h >> 31;
+        }
+        size_t b = (size_t)h & mask;
+        for (; sc->row_tab[b] >= 0; b = (b + 1) & mask) {
+            const int f = sc->row_first[sc->row_tab[b]];
+            if ((dp ? dp[f] : 0) == d && memcmp(pl + (size_t)f * G, row, (size_t)G * sizeof *row) == 0)
+                break;
+        }
+        if (sc->row_tab[b] < 0) {
+            sc->row_tab[b] = n;
+            sc->row_first[n] = j;
+            sc->row_cnt[n++] = 0;
+        }
+        sc->row_cnt[sc->row_tab[b]]++;
+    }
+    return n;
+}
+
 int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_t i)
 {
     struct tsr_site_stats_scratch *sc = st->scratch;
     const int n = cs->n_alleles[i], G = n * (n + 1) / 2, S = sc->n_samples;
+    if (!sc->row_tab) {
+        sc->row_cap = 16;
+        while (sc->row_cap < 2 * ((size_t)S + 1))
+            sc->row_cap *= 2;
+        sc->row_tab = malloc(sc->row_cap * sizeof *sc->row_tab);
+    }
     if ((!sc->lik && !(sc->lik = malloc(3 * ((size_t)S + 1) * sizeof *sc->lik))) ||
-        (!sc->depth && !(sc->depth = malloc(((size_t)S + 1) * sizeof *sc->depth)))) {
+        (!sc->depth && !(sc->depth = malloc(((size_t)S + 1) * sizeof *sc->depth))) ||
+        (!sc->row_first && !(sc->row_first = malloc(((size_t)S + 1) * sizeof *sc->row_first))) ||
+        (!sc->row_cnt && !(sc->row_cnt = malloc(((size_t)S + 1) * sizeof *sc->row_cnt))) || !sc->row_tab) {
         tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the low-pass statistics");
         return INT32_MIN;
     }
     const int32_t *pl = cs->pl + cs->pl_off[i];
+    const int32_t *dp = cs->dp ? cs->dp + i * S : NULL;
     for (int g = 0; g < st->n_groups; g++) {
         const float *fv = g == 0 ? cs->af + cs->af_off[i]
                           : cs->pop_af && g - 1 < cs->n_pops ? cs->pop_af + cs->af_off[i] * cs->n_pops +
@@ -577,21 +629,21 @@ int tsr_site_stats_lowpass(tsr_site_stats_t *st, const tsr_callset_t *cs, int64_
         for (int a = 0; a < n && a < 256; a++)
             f[a] = fv && !isnan(fv[a]) ? fv[a] : NAN;
         const size_t o = (size_t)g * (size_t)(n - 1);
-        int32_t nhet = 0, nhomalt_any = 0;
+        int32_t nhet = 0, nhomalt_any = 0, n_rows = -1;
         for (int a = 1; a < n; a++) {
             const size_t x = o + a - 1;
             st->af[x] = st->an[g] > 0 && !isnan(f[a]) ? (float)f[a] : NAN;
             st->ac[x] = isnan(st->af[x]) ? 0 : (int32_t)lround(f[a] * st->an[g]);
-            int m = 0;
-            for (int j = 0; j < S && !isnan(f[a]); j++) {
-                if (pl[(size_t)j * G] < 0 || (g > 0 && sc->sample_pop[j] != g - 1))
-                    continue;
-                collapse_alt(pl + (size_t)j * G, n, a, f, sc->lik + 3 * m);
-                sc->depth[m] = cs->dp ? cs->dp[i * S + j] : 0;
-                m++;
+            if (n_rows < 0 && !isnan(f[a])) /* the rows do not depend on the ALT: found once per group */
+                n_rows = lowpass_rows(sc, pl, G, dp, g);
+            const int rows = isnan(f[a]) ? 0 : n_rows;
+            for (int r = 0; r < rows; r++) {
+                collapse_alt(pl + (size_t)sc->row_first[r] * G, n, a, f, sc->lik + 3 * r);
+                sc->depth[r] = dp ? dp[sc->row_first[r]] : 0;
             }
             tsr_lp_hwe_t h;
-            tsr_lp_hwe_test(sc->lik, sc->depth, m, isnan(f[a]) ? 0.5 : f[a], &h);
+            tsr_lp_hwe_test_rows(sc->lik, sc->depth, sc->row_cnt, rows, isnan(f[a]) ? 0.5 : f[a], &h);
+            const int m = h.n;
             st->hwe[x] = h.p_hwe;
             st->exchet[x] = h.p_exchet;
             if (a == 1)

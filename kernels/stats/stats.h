@@ -319,7 +319,7 @@ tsr_status_t tsr_cohort_writer_set_facts(tsr_cohort_writer_t *w, const tsr_repor
  * excess-heterozygosity p-value of the
  * same test, and the inbreeding coefficient F = 1 - g1 / (2 p (1 - p)),
  * p = g1 / 2 + g2 (NaN, with p-values 1, when the site is monomorphic in the
- * fit). Returns 0.
+ * fit). Returns 0 (-1 out of memory).
  */
 typedef struct tsr_lp_hwe {
     double g[3];        /* genotype frequencies, 0/1/2 ALT copies */
@@ -329,6 +329,17 @@ typedef struct tsr_lp_hwe {
     int n;              /* samples */
 } tsr_lp_hwe_t;
 int tsr_lp_hwe_test(const double *lik, const int32_t *depth, int m, double p_start, tsr_lp_hwe_t *out);
+/*
+ * tsr_lp_hwe_test_rows: the same test over a histogram of likelihood rows: row j (lik[3 j + k], depth[j])
+ * stands for count[j] samples (count NULL: 1 each; out->n = the counts summed). Every EM iteration and the
+ * score test cost O(rows), not O(samples): at 0.1-1x a site's samples take a few dozen distinct rows
+ * (0-2 reads, quantised PL). Values are those of tsr_lp_hwe_test over the samples to the last digits (a
+ * row's terms are multiplied by its count instead of added count times); with every count 1 they are
+ * bitwise the same. tsr_lp_hwe_test itself collapses its rows (bitwise equal likelihoods and read count,
+ * in first-appearance order) and calls this; it returns -1 (out: no test) when out of memory. Returns 0.
+ */
+int tsr_lp_hwe_test_rows(const double *lik, const int32_t *depth, const int32_t *count, int n_rows, double p_start,
+                         tsr_lp_hwe_t *out);
 /* 10^(-PL/10): the likelihood of a phred-scaled PL (< 0 counts as 0). */
 double tsr_lp_pl_to_lik(int32_t pl);
 

@@ -43,8 +43,10 @@ for n in "$N1" "$N2"; do
             END { printf "    CPU critical path (%s samples, %d ranks): %.2f s\n", n, np, c }' | tee "$d/crit$np"
         CRIT[$n.$np]=$(awk '/critical path/ { print $(NF - 1) + 0 }' "$d/crit$np")
     done
-    cmp -s "$d/r1/cohort.bcf" "$d/r2/cohort.bcf" && echo "  $n samples: cohort.bcf identical at 1 and 2 ranks" \
-        || echo "  $n samples: cohort.bcf DIFFERS between 1 and 2 ranks"
+    for f in cohort.bcf stats.tsv statistics.json; do
+        cmp -s "$d/r1/$f" "$d/r2/$f" && echo "  $n samples: $f identical at 1 and 2 ranks" \
+            || echo "  $n samples: $f DIFFERS between 1 and 2 ranks"
+    done
     if [ -n "${TSR_LP_PRETEST_CHECK:-}" ]; then
         for R in "$d"/r2/evidence/*/*/; do
             rc=0; out=$("$TSR_LP_PRETEST_CHECK" "$d/pretest" "$R"/b*.h5 2>&1) || rc=$?
