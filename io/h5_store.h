@@ -41,8 +41,9 @@ typedef struct tsr_h5_file {
  * temporary file, the others reopen it, and finishing member N-1 seals and
  * renames it), "FILE#K" opens member K for reading. Every function below
  * takes absolute names ("/site/pos") and resolves them inside the member.
- * A path without the suffix, or one that names an existing file, is a whole
- * file, so files of unpacked units are byte-identical to before.
+ * A path without the suffix is a whole file (so is "FILE#K" where FILE does
+ * not exist and a file of that very name does), so files of unpacked units
+ * are byte-identical to before.
  * Members are read and written one after another, so the process keeps a
  * few packed files open between them: one being written, by its temporary
  * name, until its last member; ones being read, by path, inode, size and

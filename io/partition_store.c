@@ -368,14 +368,22 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     return h5_open_file(path, f, 0);
 }
 
-/* member: `path` is a packed file whose member is opened next (its seal checked once per process) */
+/* member: 1 when `path` is a packed file whose member is opened next (its seal checked once per process);
+   2 for a whole file named like a member (FILE#K with no FILE) */
 static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
 {
     char base[4096];
     int k = 0, n = 0;
-    if (!member && access(path, F_OK) != 0 && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
-        TSR_CALL(h5_open_file(base, f, 1));
-        tsr_status_t s = h5_member_enter(f, k, 0);
+    /* "FILE#K" is member K of FILE; only where FILE cannot be read and a file is named "FILE#K" itself is that
+       file opened whole (asking first cost a failed access() per member open: thousands per stage) */
+    if (!member && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
+        tsr_status_t s = h5_open_file(base, f, 1);
+        if (s == TSR_ERR_IO && f->id < 0 && access(path, F_OK) == 0) {
+            tsr_error_clear();
+            return h5_open_file(path, f, 2);
+        }
+        TSR_CALL(s);
+        s = h5_member_enter(f, k, 0);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
             tsr_log_warn("%s: closing after a failed open", f->path);
         return s;
@@ -385,6 +393,7 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
        once per member, thousands of times per stage for a decoy reference); an unreadable file fails at the
        seal check's open */
     struct stat st;
+    member = member == 1; /* 2: a whole file whose name looks like a member's */
     if (member ? stat(path, &st) != 0 : access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     TSR_CALL(member ? h5_seal_check_once(path, &st) : tsr_h5_seal_check(path));
