@@ -15,6 +15,7 @@
  * collectively after the task graph (kernels/stats/cohort_h5.c), journaled
  * by the scheduler.
  */
+#include "io/h5_store.h"
 #include "kernels/stats/stats.h"
 #include "kernels/pipeline/pipeline.h"
 #include "tsr_version.h"
@@ -86,6 +87,8 @@ static tsr_status_t tsr_cohort_add_inputs(tsr_cohort_writer_t *w, const tsr_work
 {
     tsr_status_t s = TSR_OK;
     for (int r = first; r < first + n && s == TSR_OK; r++) {
+        if (tsr_h5_member_empty(wk->inputs[r])) /* listed empty in its file's member table: no sites */
+            continue;
         tsr_callset_reader_t *rd = NULL;
         s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
