@@ -500,6 +500,14 @@ static tsr_status_t tsr_mm_img_write(tsr_mm_index_t *x, mm_idx_t *mi, const char
     snprintf(tmp, sizeof tmp, "%s.tmp.%s.%ld", img, host, (long)getpid());
     tsr_mm_img_head_init(ih, key);
     tsr_mm_head_fill(x, mi, &ih->hd);
+    /* khash leaves the keys and values of empty slots unset: zero them so the image's bytes are the index's
+       alone (lookups test a slot's flags before its key, so nothing reads them) */
+    for (int i = 0; i < 1 << mi->b; i++) {
+        kh_idx_t *h = mi->B[i].h;
+        for (khint_t j = 0; h && j < h->n_buckets; j++)
+            if (__ac_iseither(h->flags, j))
+                h->keys[j] = h->vals[j] = 0;
+    }
     FILE *fp = fopen(tmp, "wb");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "cannot write the minimap2 index image '%s': %s", tmp, strerror(errno));
