@@ -26,6 +26,8 @@ typedef struct tsr_h5_file {
     int member, n_members; /* a member's index and, when writing, the file's member count */
     int64_t ext_chunk; /* elements per chunk of extendible datasets (tsr_h5_create_ext); 0 = 65,536 */
     int kept;        /* the file is shared through the process's table of open packed files (see below) */
+    int marked_empty; /* writing: this member was marked empty (tsr_h5_mark_empty) */
+    unsigned char *empty; /* writing a packed file: per member, 1 = empty (its /member_empty table at the seal) */
     char path[4096]; /* the final path (what error messages name) */
     char tmp[4096];  /* the temporary name while writing, "" when reading */
     H5E_auto2_t saved_func;
@@ -41,8 +43,9 @@ typedef struct tsr_h5_file {
  * temporary file, the others reopen it, and finishing member N-1 seals and
  * renames it), "FILE#K" opens member K for reading. Every function below
  * takes absolute names ("/site/pos") and resolves them inside the member.
- * A path without the suffix, or one that names an existing file, is a whole
- * file, so files of unpacked units are byte-identical to before.
+ * A path without the suffix is a whole file (so is "FILE#K" where FILE does
+ * not exist and a file of that very name does), so files of unpacked units
+ * are byte-identical to before.
  * Members are read and written one after another, so the process keeps a
  * few packed files open between them: one being written, by its temporary
  * name, until its last member; ones being read, by path, inode, size and
@@ -94,6 +97,13 @@ tsr_status_t tsr_h5_content_sha256(const char *path, unsigned char sha[32]) TSR_
  */
 tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) TSR_RESULT_USED;
 int tsr_h5_is_empty(tsr_h5_file_t *f);
+/*
+ * The member table: a packed file's root dataset /member_empty (uint8, one per member, 1 = an empty member),
+ * written with its last member. tsr_h5_member_empty("FILE#K") is 1 when FILE lists member K as empty, so a
+ * reader may skip it without opening its group; 0 otherwise (a whole file, a file written before the table,
+ * one that cannot be read: the reader's own open reports that). The table is read once per kept file.
+ */
+int tsr_h5_member_empty(const char *path);
 
 /* Create the groups named (e.g. "/site"), without timestamps. */
 tsr_status_t tsr_h5_group(tsr_h5_file_t *f, const char *name) TSR_RESULT_USED;

@@ -153,6 +153,8 @@ static struct {
     off_t size;
     struct timespec mtime;
     unsigned long long used; /* for choosing the least recently used slot */
+    unsigned char *empty;    /* writing: the members' empty flags so far; reading: the file's member table */
+    int n_empty;             /* reading: entries in empty; -1 before the table was looked for */
 } h5_kept[TSR_H5_KEPT];
 static unsigned long long h5_kept_clock;
 static pthread_mutex_t h5_kept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -162,40 +164,51 @@ static int h5_kept_slot(void)
 {
     int best = -1;
     for (int i = 0; i < TSR_H5_KEPT; i++) {
-        if (h5_kept[i].id <= 0)
-            return i;
+        if (h5_kept[i].id <= 0) {
+            best = i;
+            break;
+        }
         if (h5_kept[i].users == 0 && (best < 0 || h5_kept[i].used < h5_kept[best].used))
             best = i;
     }
-    if (best >= 0) {
+    if (best >= 0 && h5_kept[best].id > 0) {
         H5Fclose(h5_kept[best].id);
         h5_kept[best].id = 0;
+    }
+    if (best >= 0) { /* a closed file's member table or flags */
+        free(h5_kept[best].empty);
+        h5_kept[best].empty = NULL;
     }
     return best;
 }
 
-/* The written file kept under `tmp` (its id, now the caller's), or H5I_INVALID_HID. */
-static hid_t h5_kept_take(const char *tmp)
+/* The written file kept under `tmp` (its id and member flags, now the caller's), or H5I_INVALID_HID. */
+static hid_t h5_kept_take(const char *tmp, unsigned char **empty)
 {
     hid_t id = H5I_INVALID_HID;
+    *empty = NULL;
     pthread_mutex_lock(&h5_kept_lock);
     for (int i = 0; i < TSR_H5_KEPT; i++)
         if (h5_kept[i].id > 0 && h5_kept[i].writing && strcmp(h5_kept[i].path, tmp) == 0) {
             id = h5_kept[i].id;
             h5_kept[i].id = 0;
+            free(*empty);
+            *empty = h5_kept[i].empty;
+            h5_kept[i].empty = NULL;
         }
     pthread_mutex_unlock(&h5_kept_lock);
     return id;
 }
 
-/* Keep the written file `id` (named tmp) for the next member; 0 when no slot is free (the caller closes it). */
-static int h5_kept_put(const char *tmp, hid_t id)
+/* Keep the written file `id` (named tmp) and its member flags for the next member; 0 when no slot is free. */
+static int h5_kept_put(const char *tmp, hid_t id, unsigned char *empty)
 {
     pthread_mutex_lock(&h5_kept_lock);
     int i = strlen(tmp) < sizeof h5_kept[0].path ? h5_kept_slot() : -1;
     if (i >= 0) {
         memset(&h5_kept[i], 0, sizeof h5_kept[i]);
         h5_kept[i].id = id;
+        h5_kept[i].empty = empty;
         h5_kept[i].writing = 1;
         strcpy(h5_kept[i].path, tmp);
         h5_kept[i].used = ++h5_kept_clock;
@@ -230,6 +243,7 @@ static int h5_kept_add(const char *path, const struct stat *st, hid_t id)
     if (i >= 0) {
         memset(&h5_kept[i], 0, sizeof h5_kept[i]);
         h5_kept[i].id = id;
+        h5_kept[i].n_empty = -1;
         h5_kept[i].users = 1;
         strcpy(h5_kept[i].path, path);
         h5_kept[i].dev = st->st_dev;
@@ -268,9 +282,14 @@ static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packe
         TSR_CALL(h5_set_path(f, base));
         TSR_CALL(tsr_output_tmpname(base, f->tmp, sizeof f->tmp));
         f->n_members = n;
-        hid_t kept = h5_kept_take(f->tmp); /* left open by the member before (before member 0: a stale one) */
+        unsigned char *empty = NULL;
+        hid_t kept = h5_kept_take(f->tmp, &empty); /* left open by the member before (before 0: a stale one) */
         if (k == 0 && kept >= 0)
             H5Fclose(kept);
+        if (k == 0 || !empty) {
+            free(empty);
+            empty = calloc((size_t)n, 1);
+        }
         if (k > 0) { /* members after the first add to the temporary file member 0 created */
             h5_silence(f);
             hid_t fapl = kept >= 0 ? H5I_INVALID_HID : h5_fapl_packed();
@@ -278,16 +297,23 @@ static tsr_status_t h5_create_file(const char *path, tsr_h5_file_t *f, int packe
             if (fapl >= 0)
                 H5Pclose(fapl);
             if (f->id < 0) {
+                free(empty);
                 h5_restore(f);
                 f->tmp[0] = '\0'; /* not ours to remove: its writer failed or never started */
                 return tsr_error_set(TSR_ERR_IO, "%s: cannot reopen %s to add member %d (members are written in "
                                      "order)", base, f->tmp, k);
             }
         }
-        if (k == 0)
-            TSR_CALL(h5_create_file(base, f, 1));
+        tsr_status_t s = k == 0 ? h5_create_file(base, f, 1) : TSR_OK;
+        if (s != TSR_OK) {
+            free(empty);
+            return s;
+        }
         f->n_members = n;
-        tsr_status_t s = h5_member_enter(f, k, 1);
+        f->empty = empty;
+        if (!empty)
+            tsr_log_debug("%s: no memory for the member table; readers open every member", base);
+        s = h5_member_enter(f, k, 1);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
             tsr_log_warn("%s: closing after a failed open", f->path);
         return s;
@@ -368,14 +394,22 @@ tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f)
     return h5_open_file(path, f, 0);
 }
 
-/* member: `path` is a packed file whose member is opened next (its seal checked once per process) */
+/* member: 1 when `path` is a packed file whose member is opened next (its seal checked once per process);
+   2 for a whole file named like a member (FILE#K with no FILE) */
 static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
 {
     char base[4096];
     int k = 0, n = 0;
-    if (!member && access(path, F_OK) != 0 && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
-        TSR_CALL(h5_open_file(base, f, 1));
-        tsr_status_t s = h5_member_enter(f, k, 0);
+    /* "FILE#K" is member K of FILE; only where FILE cannot be read and a file is named "FILE#K" itself is that
+       file opened whole (asking first cost a failed access() per member open: thousands per stage) */
+    if (!member && h5_member_split(path, base, sizeof base, &k, &n) && n == 0) {
+        tsr_status_t s = h5_open_file(base, f, 1);
+        if (s == TSR_ERR_IO && f->id < 0 && access(path, F_OK) == 0) {
+            tsr_error_clear();
+            return h5_open_file(path, f, 2);
+        }
+        TSR_CALL(s);
+        s = h5_member_enter(f, k, 0);
         if (s != TSR_OK && tsr_h5_finish(f, 0) != TSR_OK)
             tsr_log_warn("%s: closing after a failed open", f->path);
         return s;
@@ -385,6 +419,7 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
        once per member, thousands of times per stage for a decoy reference); an unreadable file fails at the
        seal check's open */
     struct stat st;
+    member = member == 1; /* 2: a whole file whose name looks like a member's */
     if (member ? stat(path, &st) != 0 : access(path, R_OK) != 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     TSR_CALL(member ? h5_seal_check_once(path, &st) : tsr_h5_seal_check(path));
@@ -469,9 +504,14 @@ tsr_status_t tsr_h5_seal_check(const char *path)
     return s;
 }
 
+static tsr_status_t dataset_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, hid_t file_type, int64_t n,
+                                  const void *data, int ext);
+
 tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
 {
     tsr_status_t s = TSR_OK;
+    if (f->empty && f->member >= 0 && f->member < f->n_members)
+        f->empty[f->member] = (unsigned char)(f->marked_empty != 0);
     if (f->file >= 0) { /* a member: its group, then the file */
         if (f->id >= 0 && H5Gclose(f->id) < 0 && commit)
             s = tsr_error_set(TSR_ERR_HDF5, "%s: closing member %d failed", f->path, f->member);
@@ -484,8 +524,16 @@ tsr_status_t tsr_h5_finish(tsr_h5_file_t *f, int commit)
     }
     /* a member before the last: the file stays open and temporary until the last is written */
     int more = f->tmp[0] && commit && s == TSR_OK && f->n_members > 0 && f->member < f->n_members - 1;
-    if (f->id >= 0 && more && h5_kept_put(f->tmp, f->id))
+    if (f->id >= 0 && more && h5_kept_put(f->tmp, f->id, f->empty)) {
         f->id = H5I_INVALID_HID;
+        f->empty = NULL; /* the next member's */
+    }
+    /* the last member: the member table, so readers skip empty members without opening them */
+    if (f->id >= 0 && f->tmp[0] && commit && s == TSR_OK && f->empty && f->n_members > 0 &&
+        f->member == f->n_members - 1)
+        s = dataset_write(f, "/member_empty", H5T_NATIVE_UINT8, H5T_NATIVE_UINT8, f->n_members, f->empty, 0);
+    free(f->empty);
+    f->empty = NULL;
     if (f->id >= 0 && H5Fclose(f->id) < 0 && commit)
         s = tsr_error_set(TSR_ERR_HDF5, "%s: closing the HDF5 file failed", f->path);
     f->id = H5I_INVALID_HID;
@@ -645,7 +693,54 @@ tsr_status_t tsr_h5_write(tsr_h5_file_t *f, const char *name, hid_t mem_type, in
 
 int tsr_h5_is_empty(tsr_h5_file_t *f) { return H5Aexists(f->id, "empty") > 0; }
 
-tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f) { return tsr_h5_attr_write_i64(f, "empty", 1); }
+tsr_status_t tsr_h5_mark_empty(tsr_h5_file_t *f)
+{
+    f->marked_empty = 1;
+    return tsr_h5_attr_write_i64(f, "empty", 1);
+}
+
+int tsr_h5_member_empty(const char *path)
+{
+    char base[4096];
+    int k = 0, n = 0;
+    if (!h5_member_split(path, base, sizeof base, &k, &n) || n != 0)
+        return 0;
+    tsr_h5_file_t f;
+    if (h5_open_file(base, &f, 1) != TSR_OK) { /* the reader's own open says why */
+        tsr_error_clear();
+        return 0;
+    }
+    int slot = -1, r = 0;
+    pthread_mutex_lock(&h5_kept_lock);
+    for (int i = 0; f.kept && i < TSR_H5_KEPT && slot < 0; i++)
+        if (h5_kept[i].id == f.id && !h5_kept[i].writing)
+            slot = i;
+    int look = slot >= 0 && h5_kept[slot].n_empty < 0;
+    pthread_mutex_unlock(&h5_kept_lock);
+    if (look) { /* read the table once per kept file (readers of one file are one thread's tasks) */
+        unsigned char *t = NULL;
+        int64_t m = 0;
+        int ok = H5Lexists(f.id, "member_empty", H5P_DEFAULT) > 0 &&
+                 tsr_h5_read(&f, "/member_empty", H5T_NATIVE_UINT8, -1, &m, (void **)&t) == TSR_OK;
+        if (!ok)
+            tsr_error_clear();
+        pthread_mutex_lock(&h5_kept_lock);
+        if (h5_kept[slot].id == f.id && h5_kept[slot].n_empty < 0) {
+            h5_kept[slot].empty = ok ? t : NULL;
+            h5_kept[slot].n_empty = ok ? (int)m : 0;
+            t = NULL;
+        }
+        pthread_mutex_unlock(&h5_kept_lock);
+        free(t);
+    }
+    pthread_mutex_lock(&h5_kept_lock);
+    if (slot >= 0 && h5_kept[slot].id == f.id && k < h5_kept[slot].n_empty)
+        r = h5_kept[slot].empty[k] == 1;
+    pthread_mutex_unlock(&h5_kept_lock);
+    if (tsr_h5_finish(&f, 0) != TSR_OK)
+        tsr_error_clear();
+    return r;
+}
 
 /*
  * Whether dataset d's storage agrees with its n elements of `width` bytes where HDF5 does not check it: a
@@ -980,8 +1075,8 @@ tsr_status_t tsr_partition_members(const char *path, int *n)
     if (H5Aexists(f.id, "schema") <= 0) {
         if (H5Gget_info(f.id, &info) < 0 || info.nlinks > 10000000)
             s = tsr_error_set(TSR_ERR_FORMAT, "%s: neither a partition nor a packed file of partitions", path);
-        else
-            *n = (int)info.nlinks;
+        else /* the groups /m00000.. and, written since issue 18's member table, /member_empty */
+            *n = (int)info.nlinks - (H5Lexists(f.id, "member_empty", H5P_DEFAULT) > 0);
     }
     tsr_status_t c = tsr_h5_finish(&f, 0);
     return s != TSR_OK ? s : c;

@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -54,6 +56,8 @@ struct tsr_mm_index {
     size_t bytes;
     tsr_node_shared_t *win; /* runtime/collective.c */
     kh_idx_t *heads;
+    void *img;      /* the mapped window image (CACHE.win) when the index comes from one, else NULL */
+    size_t img_len;
 };
 
 #if defined(MM_VERSION)
@@ -166,6 +170,11 @@ static tsr_status_t tsr_mm_read(const char *path, const char *ref_fasta, const m
     return TSR_OK;
 }
 
+typedef struct tsr_mm_img_head tsr_mm_img_head_t;
+static int tsr_mm_img_matches(const char *img, const char *key, tsr_mm_img_head_t *ih);
+static tsr_status_t tsr_mm_img_write(tsr_mm_index_t *x, mm_idx_t *mi, const char *img, const char *key,
+                                     tsr_mm_img_head_t *ih);
+
 /*
  * Rank 0 only: make `cache` current. A missing or stale cache is built from
  * the FASTA and dumped (the built index is handed back in *mi so this rank
@@ -175,10 +184,16 @@ static tsr_status_t tsr_mm_read(const char *path, const char *ref_fasta, const m
  * an exclusive lock on CACHE.lock, so two runs on one reference build it
  * once and never see a half-replaced pair (where the file system has no
  * locks, the temporary names and renames still keep each file whole).
+ * With a current cache, CACHE.win (the window image) is checked too and
+ * written when missing or stale (*img_ok = 1 when it is current; *ih then
+ * holds its head); reading the cache for it hands the index back in *mi.
  */
-static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cache, int strict, const mm_idxopt_t *io,
-                                         int n_threads, mm_idx_t **mi, int *cache_ok)
+static tsr_status_t tsr_mm_cache_prepare(tsr_mm_index_t *x, const char *ref_fasta, const char *cache, int strict,
+                                         int n_threads, mm_idx_t **mi, int *cache_ok, int *img_ok,
+                                         tsr_mm_img_head_t *ih)
 {
+    const mm_idxopt_t *io = &x->iopt;
+    *img_ok = 0;
     char key[512], key_path[4200], lock_path[4200];
     *cache_ok = 0;
     if (tsr_mm_cache_key(ref_fasta, io, key, sizeof key) != 0)
@@ -211,6 +226,22 @@ static tsr_status_t tsr_mm_cache_prepare(const char *ref_fasta, const char *cach
             tsr_error_clear();
         }
     }
+    char img[4300];
+    snprintf(img, sizeof img, "%s.win", cache);
+    if (s == TSR_OK && *cache_ok && !(*img_ok = tsr_mm_img_matches(img, key, ih))) {
+        /* the image only saves time: where it cannot be made, the window is filled from CACHE as before */
+        double t0 = tsr_now();
+        tsr_status_t si = *mi ? TSR_OK : tsr_mm_read(cache, ref_fasta, io, n_threads, mi);
+        if (si == TSR_OK)
+            si = tsr_mm_img_write(x, *mi, img, key, ih);
+        if (si == TSR_OK) {
+            *img_ok = 1;
+            tsr_log_info("index: image %s written in %.2f s", img, tsr_now() - t0);
+        } else {
+            tsr_log_info("index: %s; the index is read from %s instead", tsr_error_msg(), cache);
+            tsr_error_clear();
+        }
+    }
     if (lk >= 0)
         close(lk); /* releases the lock */
     return s;
@@ -238,39 +269,72 @@ typedef struct tsr_mm_win_bucket {
 
 #define TSR_MM_WIN_ALIGN 64
 
-/* Reserve n bytes at *at (aligned), copy src there when base is set; returns the offset. */
-static uint64_t tsr_mm_win_put(char *base, uint64_t *at, const void *src, size_t n)
+/*
+ * Where a layout goes: a window being filled (base), an image file being written (fp, the window's bytes
+ * at TSR_MM_IMG_HEAD + offset, written in offset order with zero padding), or nowhere (offsets only).
+ */
+typedef struct tsr_mm_sink {
+    char *base;
+    FILE *fp;
+    uint64_t done; /* window bytes written to fp so far */
+    int bad;
+} tsr_mm_sink_t;
+
+#define TSR_MM_IMG_HEAD 4096 /* the image's header block; the window's bytes follow (page-aligned) */
+
+/* Reserve n bytes at *at (aligned), copy src there (window or image); returns the offset. */
+static uint64_t tsr_mm_win_put(tsr_mm_sink_t *k, uint64_t *at, const void *src, size_t n)
 {
     uint64_t off = *at;
-    if (base && n)
-        memcpy(base + off, src, n);
+    if (k->base && n)
+        memcpy(k->base + off, src, n);
+    if (k->fp && n && !k->bad) {
+        static const char zero[TSR_MM_WIN_ALIGN];
+        while (k->done < off) {
+            size_t z = off - k->done < sizeof zero ? (size_t)(off - k->done) : sizeof zero;
+            k->bad |= fwrite(zero, 1, z, k->fp) != z;
+            k->done += z;
+        }
+        k->bad |= fwrite(src, 1, n, k->fp) != n;
+        k->done = off + n;
+    }
     *at = (off + n + TSR_MM_WIN_ALIGN - 1) / TSR_MM_WIN_ALIGN * TSR_MM_WIN_ALIGN;
     return off;
 }
 
 /*
- * Lay mi out in the window. With base NULL only hd (offsets and size) is
- * filled. With base set the arrays are copied and each bucket's private
+ * Lay mi out in the window. With no sink (k NULL) only hd (offsets and size) is
+ * filled. Into a window (k->base) the arrays are copied and each bucket's private
  * arrays freed as soon as they are in the window, so the node leader holds
  * little more than one index at any time (mi is then only fit for
- * mm_idx_destroy). Everything mm_map and mm_write_sam3 read is placed:
+ * mm_idx_destroy). Into an image (k->fp) they are written and mi is left whole.
+ * Everything mm_map and mm_write_sam3 read is placed:
  * sequence names and records, the packed sequence S, and per bucket the
  * position array p and the hash table's flags/keys/vals.
  */
-static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, char *base)
+static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, tsr_mm_sink_t *k)
 {
+    tsr_mm_sink_t none = {NULL, NULL, 0, 0};
+    if (!k)
+        k = &none;
+    char *base = k->base;
     uint64_t at = 0, sum_len = 0;
     int nb = 1 << mi->b;
     hd->b = mi->b, hd->w = mi->w, hd->k = mi->k, hd->flag = mi->flag;
     hd->index = mi->index, hd->n_alt = mi->n_alt, hd->n_seq = mi->n_seq;
-    hd->seq = tsr_mm_win_put(NULL, &at, NULL, (size_t)mi->n_seq * sizeof(tsr_mm_win_seq_t));
-    hd->buckets = tsr_mm_win_put(NULL, &at, NULL, (size_t)nb * sizeof(tsr_mm_win_bucket_t));
-    tsr_mm_win_seq_t *ws = base ? (tsr_mm_win_seq_t *)(base + hd->seq) : NULL;
-    tsr_mm_win_bucket_t *wb = base ? (tsr_mm_win_bucket_t *)(base + hd->buckets) : NULL;
+    hd->seq = tsr_mm_win_put(&none, &at, NULL, (size_t)mi->n_seq * sizeof(tsr_mm_win_seq_t));
+    hd->buckets = tsr_mm_win_put(&none, &at, NULL, (size_t)nb * sizeof(tsr_mm_win_bucket_t));
+    /* an image's records are gathered here and written at their offsets last */
+    tsr_mm_win_seq_t *ws = base ? (tsr_mm_win_seq_t *)(base + hd->seq)
+                           : k->fp ? calloc(mi->n_seq ? mi->n_seq : 1, sizeof *ws) : NULL;
+    tsr_mm_win_bucket_t *wb = base ? (tsr_mm_win_bucket_t *)(base + hd->buckets)
+                              : k->fp ? calloc((size_t)nb, sizeof *wb) : NULL;
+    if (k->fp && (!ws || !wb))
+        k->bad = 1;
     for (uint32_t i = 0; i < mi->n_seq; i++) {
         const mm_idx_seq_t *q = &mi->seq[i];
         const char *name = q->name ? q->name : "";
-        uint64_t off = tsr_mm_win_put(base, &at, name, strlen(name) + 1);
+        uint64_t off = tsr_mm_win_put(k, &at, name, strlen(name) + 1);
         if (ws) {
             ws[i].name = off;
             ws[i].offset = q->offset;
@@ -280,7 +344,7 @@ static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, char *base)
         sum_len += q->len;
     }
     hd->has_seq = mi->S != NULL;
-    hd->S = tsr_mm_win_put(base, &at, mi->S, mi->S ? (size_t)((sum_len + 7) / 8) * 4 : 0);
+    hd->S = tsr_mm_win_put(k, &at, mi->S, mi->S ? (size_t)((sum_len + 7) / 8) * 4 : 0);
     if (base && mi->S) {
         free(mi->S);
         mi->S = NULL;
@@ -291,18 +355,19 @@ static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, char *base)
         tsr_mm_win_bucket_t t;
         memset(&t, 0, sizeof t);
         t.n = b->n;
-        t.p = tsr_mm_win_put(base, &at, b->p, (size_t)b->n * sizeof *b->p);
+        t.p = tsr_mm_win_put(k, &at, b->p, (size_t)b->n * sizeof *b->p);
         if (h) {
             t.has_h = 1;
             t.n_buckets = h->n_buckets, t.size = h->size, t.n_occupied = h->n_occupied;
             t.upper_bound = h->upper_bound;
             size_t nf = h->n_buckets ? (size_t)__ac_fsize(h->n_buckets) : 0;
-            t.flags = tsr_mm_win_put(base, &at, h->flags, nf * sizeof *h->flags);
-            t.keys = tsr_mm_win_put(base, &at, h->keys, (size_t)h->n_buckets * sizeof *h->keys);
-            t.vals = tsr_mm_win_put(base, &at, h->vals, (size_t)h->n_buckets * sizeof *h->vals);
+            t.flags = tsr_mm_win_put(k, &at, h->flags, nf * sizeof *h->flags);
+            t.keys = tsr_mm_win_put(k, &at, h->keys, (size_t)h->n_buckets * sizeof *h->keys);
+            t.vals = tsr_mm_win_put(k, &at, h->vals, (size_t)h->n_buckets * sizeof *h->vals);
         }
-        if (base) {
+        if (wb)
             wb[i] = t;
+        if (base) {
             /* what kh_destroy(idx, h) and mm_idx_destroy do for this bucket */
             if (h) {
                 kfree(NULL, h->keys);
@@ -316,6 +381,22 @@ static void tsr_mm_win_layout(mm_idx_t *mi, tsr_mm_win_head_t *hd, char *base)
         }
     }
     hd->bytes = at;
+    if (k->fp && !k->bad) { /* pad to the window's size, then the records at their offsets */
+        static const char zero[TSR_MM_WIN_ALIGN];
+        while (k->done < at) {
+            size_t z = at - k->done < sizeof zero ? (size_t)(at - k->done) : sizeof zero;
+            k->bad |= fwrite(zero, 1, z, k->fp) != z;
+            k->done += z;
+        }
+        k->bad |= fseeko(k->fp, (off_t)(TSR_MM_IMG_HEAD + hd->seq), SEEK_SET) != 0 ||
+                  fwrite(ws, sizeof *ws, mi->n_seq, k->fp) != mi->n_seq;
+        k->bad |= fseeko(k->fp, (off_t)(TSR_MM_IMG_HEAD + hd->buckets), SEEK_SET) != 0 ||
+                  fwrite(wb, sizeof *wb, (size_t)nb, k->fp) != (size_t)nb;
+    }
+    if (!base) {
+        free(ws);
+        free(wb);
+    }
 }
 
 /* This rank's mm_idx_t over the window at base: small local arrays whose pointers lead into it. */
@@ -367,6 +448,154 @@ static void tsr_mm_head_fill(tsr_mm_index_t *x, mm_idx_t *mi, tsr_mm_win_head_t 
 }
 
 /*
+ * The window image (CACHE.win, issue 18): the window's bytes as node rank 0 lays them out, written once
+ * beside the cache, so later runs map it read-only (mmap, MAP_SHARED) instead of reading CACHE (which
+ * rebuilds every minimizer hash table entry by entry) and copying it into a window: the ranks of a node
+ * share the file's pages through the page cache, and a page is read only when mapping touches it. A
+ * 4 KiB header block holds the magic, the cache's key (so an image is used only with the reference and
+ * parameters it was made for), the sizes of the structures below (another build's layout is refused) and
+ * the layout's head. Like CACHE it is native-endian, written under a temporary name and renamed; every
+ * offset is checked against the file's size before use (tsr_mm_view_check), not its content.
+ */
+#define TSR_MM_IMG_MAGIC "tessera-mmwin 1"
+struct tsr_mm_img_head {
+    char magic[16];
+    char key[512];
+    uint32_t head_bytes, seq_bytes, bucket_bytes, pad;
+    tsr_mm_win_head_t hd;
+};
+
+static void tsr_mm_img_head_init(tsr_mm_img_head_t *ih, const char *key)
+{
+    memset(ih, 0, sizeof *ih);
+    snprintf(ih->magic, sizeof ih->magic, "%s", TSR_MM_IMG_MAGIC);
+    snprintf(ih->key, sizeof ih->key, "%s", key);
+    ih->head_bytes = (uint32_t)sizeof(tsr_mm_win_head_t);
+    ih->seq_bytes = (uint32_t)sizeof(tsr_mm_win_seq_t);
+    ih->bucket_bytes = (uint32_t)sizeof(tsr_mm_win_bucket_t);
+}
+
+/* Whether `img` is an image for `key` whose size its head accounts for; its head into *ih. */
+static int tsr_mm_img_matches(const char *img, const char *key, tsr_mm_img_head_t *ih)
+{
+    tsr_mm_img_head_t want;
+    tsr_mm_img_head_init(&want, key);
+    int fd = open(img, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && pread(fd, ih, sizeof *ih, 0) == (ssize_t)sizeof *ih &&
+             memcmp(ih, &want, offsetof(tsr_mm_img_head_t, hd)) == 0 &&
+             (uint64_t)st.st_size == TSR_MM_IMG_HEAD + ih->hd.bytes;
+    close(fd);
+    return ok;
+}
+
+/* Write mi's window image to `img` (temporary name, then rename); *ih receives its head. */
+static tsr_status_t tsr_mm_img_write(tsr_mm_index_t *x, mm_idx_t *mi, const char *img, const char *key,
+                                     tsr_mm_img_head_t *ih)
+{
+    char tmp[4400], host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%s.%ld", img, host, (long)getpid());
+    tsr_mm_img_head_init(ih, key);
+    tsr_mm_head_fill(x, mi, &ih->hd);
+    /* khash leaves the keys and values of empty slots unset: zero them so the image's bytes are the index's
+       alone (lookups test a slot's flags before its key, so nothing reads them) */
+    for (int i = 0; i < 1 << mi->b; i++) {
+        kh_idx_t *h = mi->B[i].h;
+        for (khint_t j = 0; h && j < h->n_buckets; j++)
+            if (__ac_iseither(h->flags, j))
+                h->keys[j] = h->vals[j] = 0;
+    }
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp)
+        return tsr_error_set(TSR_ERR_IO, "cannot write the minimap2 index image '%s': %s", tmp, strerror(errno));
+    static char block[TSR_MM_IMG_HEAD];
+    tsr_mm_sink_t k = {NULL, fp, 0, 0};
+    k.bad = fwrite(block, 1, sizeof block, fp) != sizeof block;
+    tsr_mm_win_head_t again;
+    tsr_mm_win_layout(mi, &again, &k);
+    k.bad |= again.bytes != ih->hd.bytes;
+    k.bad |= fseeko(fp, 0, SEEK_SET) != 0 || fwrite(ih, sizeof *ih, 1, fp) != 1;
+    k.bad |= fflush(fp) != 0 || ferror(fp);
+    k.bad |= fclose(fp) != 0;
+    if (k.bad || rename(tmp, img) != 0) {
+        unlink(tmp);
+        return tsr_error_set(TSR_ERR_IO, "cannot write the minimap2 index image '%s' (disk full?)", img);
+    }
+    return TSR_OK;
+}
+
+/* Whether every offset in the image's window [base, base + hd->bytes) stays inside it. */
+static int tsr_mm_view_check(const tsr_mm_win_head_t *hd, const char *base)
+{
+    uint64_t len = hd->bytes;
+    if (hd->b < 1 || hd->b > 30 || hd->seq > len || (uint64_t)hd->n_seq * sizeof(tsr_mm_win_seq_t) > len - hd->seq)
+        return 0;
+    uint64_t nb = 1ULL << hd->b;
+    if (hd->buckets > len || nb * sizeof(tsr_mm_win_bucket_t) > len - hd->buckets)
+        return 0;
+    const tsr_mm_win_seq_t *ws = (const tsr_mm_win_seq_t *)(base + hd->seq);
+    uint64_t sum_len = 0;
+    for (uint32_t i = 0; i < hd->n_seq; i++) {
+        if (ws[i].name >= len || !memchr(base + ws[i].name, '\0', len - ws[i].name) || ws[i].offset != sum_len)
+            return 0;
+        sum_len += ws[i].len;
+    }
+    uint64_t s_bytes = hd->has_seq ? (sum_len + 7) / 8 * 4 : 0;
+    if (hd->S > len || s_bytes > len - hd->S)
+        return 0;
+#define TSR_MM_IN(off, n, w) ((off) <= len && (uint64_t)(n) <= (len - (off)) / (w))
+    const tsr_mm_win_bucket_t *wb = (const tsr_mm_win_bucket_t *)(base + hd->buckets);
+    for (uint64_t i = 0; i < nb; i++) {
+        const tsr_mm_win_bucket_t *t = &wb[i];
+        if (t->n < 0 || !TSR_MM_IN(t->p, t->n, sizeof(uint64_t)))
+            return 0;
+        if (!t->has_h)
+            continue;
+        if (t->n_buckets & (t->n_buckets - 1)) /* khash's tables are powers of 2 */
+            return 0;
+        uint64_t nf = t->n_buckets ? (uint64_t)__ac_fsize(t->n_buckets) : 0;
+        if (!TSR_MM_IN(t->flags, nf, sizeof(khint32_t)) || !TSR_MM_IN(t->keys, t->n_buckets, sizeof(uint64_t)) ||
+            !TSR_MM_IN(t->vals, t->n_buckets, sizeof(uint64_t)))
+            return 0;
+    }
+#undef TSR_MM_IN
+    return 1;
+}
+
+/* This rank's view of the image `img` whose head rank 0 read (*ih): mapped read-only, checked. */
+static tsr_status_t tsr_mm_img_map(tsr_mm_index_t *x, const char *img, const tsr_mm_img_head_t *ih)
+{
+    int fd = open(img, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return tsr_error_set(TSR_ERR_IO, "cannot read the minimap2 index image '%s': %s", img, strerror(errno));
+    }
+    void *m = (uint64_t)st.st_size == TSR_MM_IMG_HEAD + ih->hd.bytes
+                  ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)
+                  : MAP_FAILED;
+    close(fd);
+    if (m == MAP_FAILED)
+        return tsr_error_set(TSR_ERR_IO, "cannot map the minimap2 index image '%s' (changed while starting?); "
+                             "delete it and rerun to rebuild it", img);
+    x->img = m;
+    x->img_len = (size_t)st.st_size;
+    char *base = (char *)m + TSR_MM_IMG_HEAD;
+    if (memcmp(m, ih, sizeof *ih) != 0 || !tsr_mm_view_check(&ih->hd, base))
+        return tsr_error_set(TSR_ERR_FORMAT, "the minimap2 index image '%s' is damaged; delete it and rerun to "
+                             "rebuild it", img);
+    TSR_CALL(tsr_mm_view_create(x, &ih->hd, base));
+    x->mopt.mid_occ = ih->hd.mid_occ;
+    mm_mapopt_update(&x->mopt, x->mi);
+    x->bytes = (size_t)ih->hd.bytes;
+    return TSR_OK;
+}
+
+/*
  * The window on the node: node rank 0 allocates hd->bytes and fills it from
  * *mi (freeing *mi), the others allocate nothing and query its address; then
  * every rank builds its view. Collective on node_comm.
@@ -378,7 +607,8 @@ static tsr_status_t tsr_mm_share(tsr_mm_index_t *x, MPI_Comm node_comm, int node
     char *base = tsr_node_shared_base(x->win);
     if (node_rank == 0) {
         tsr_mm_win_head_t again;
-        tsr_mm_win_layout(*mi, &again, base);
+        tsr_mm_sink_t k = {base, NULL, 0, 0};
+        tsr_mm_win_layout(*mi, &again, &k);
         mm_idx_destroy(*mi);
         *mi = NULL;
     }
@@ -401,14 +631,41 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
         s = tsr_mm_opts(x);
     }
     mm_idx_t *mi = NULL;
-    int cache_ok = 0;
+    int ok[2] = {0, 0}; /* the cache is current, its window image is */
+    tsr_mm_img_head_t ih;
+    memset(&ih, 0, sizeof ih);
     if (s == TSR_OK && rt->rank == 0 && cache)
-        s = tsr_mm_cache_prepare(ref_fasta, cache, strict, &x->iopt, n_threads, &mi, &cache_ok);
+        s = tsr_mm_cache_prepare(x, ref_fasta, cache, strict, n_threads, &mi, &ok[0], &ok[1], &ih);
     s = tsr_comm_agree(rt->comm, s);
     if (s == TSR_OK) {
-        int rc = MPI_Bcast(&cache_ok, 1, MPI_INT, 0, rt->comm);
+        int rc = MPI_Bcast(ok, 2, MPI_INT, 0, rt->comm);
+        if (rc == MPI_SUCCESS && ok[1])
+            rc = MPI_Bcast(&ih, (int)sizeof ih, MPI_BYTE, 0, rt->comm);
         if (rc != MPI_SUCCESS)
             s = tsr_error_mpi(rc, __FILE__, __LINE__, "MPI_Bcast of the index cache state");
+    }
+    int cache_ok = ok[0];
+    if (s == TSR_OK && ok[1]) { /* every rank maps the image: no window, no collective on the node */
+        char img[4300];
+        snprintf(img, sizeof img, "%s.win", cache);
+        mm_idx_destroy(mi);
+        mi = NULL;
+        s = tsr_comm_agree(rt->comm, tsr_mm_img_map(x, img, &ih));
+        if (s != TSR_OK) {
+            tsr_mm_index_destroy(&x);
+            return s;
+        }
+        if (rt->node_rank == 0) {
+            char host[MPI_MAX_PROCESSOR_NAME] = "?";
+            int len = 0;
+            if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
+                snprintf(host, sizeof host, "?");
+            tsr_log_info("index: %.1f MiB loaded once on node %s, shared by %d rank%s (mapped from %s, %.2f s)",
+                         (double)x->bytes / (1 << 20), host, rt->node_size, rt->node_size == 1 ? "" : "s", img,
+                         tsr_now() - t0);
+        }
+        *out = x;
+        return TSR_OK;
     }
     if (s == TSR_OK && rt->node_rank == 0 && !mi)
         s = tsr_mm_read(cache_ok ? cache : ref_fasta, ref_fasta, &x->iopt, n_threads, &mi);
@@ -454,6 +711,8 @@ void tsr_mm_index_destroy(tsr_mm_index_t **xp)
         free(x->mi);
     }
     free(x->heads);
+    if (x->img)
+        munmap(x->img, x->img_len);
     tsr_node_shared_destroy(&x->win);
     free(x);
     *xp = NULL;

@@ -252,7 +252,11 @@ typedef struct tsr_mm_index tsr_mm_index_t;
  * lock on CACHE.lock and, when the cache is missing or stale, builds the
  * index and dumps it there (temporary names + rename) while the other ranks
  * wait; with `strict` a stale cache is refused (TSR_ERR_USAGE) rather than
- * rebuilt. Logs "index: reused CACHE" or "index: built CACHE". Then node rank
+ * rebuilt. Logs "index: reused CACHE" or "index: built CACHE". Rank 0 then
+ * checks CACHE.win, the window's bytes laid out once (written from CACHE when
+ * missing or stale, under the same lock and key): when it is current every
+ * rank maps it read-only (the node's ranks share its pages through the page
+ * cache; nothing is read or copied up front) and no window is made. Else node rank
  * 0 of every node reads the cache (or builds from the FASTA when there is no
  * cache or it could not be written) and copies every array that mapping reads
  * into one MPI_Win_allocate_shared window on rt->node_comm; each rank of the

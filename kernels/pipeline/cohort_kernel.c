@@ -15,6 +15,7 @@
  * collectively after the task graph (kernels/stats/cohort_h5.c), journaled
  * by the scheduler.
  */
+#include "io/h5_store.h"
 #include "kernels/stats/stats.h"
 #include "kernels/pipeline/pipeline.h"
 #include "tsr_version.h"
@@ -63,11 +64,21 @@ static tsr_status_t tsr_cohort_facts(tsr_cohort_writer_t *w, const tsr_kernel_en
     return tsr_cohort_writer_set_facts(w, &facts);
 }
 
+/*
+ * The rank's state: the reference (its .fai: a line per contig, 3,001 with GRCh38's decoys), opened at the
+ * rank's first cohort task and kept for its others (a part task per unit, so a packed reference's parts
+ * each parsed it before). One per rank; the run's --ref cannot change under it (the plan checked it).
+ */
+typedef struct cohort_state {
+    tsr_ref_t *ref;
+} cohort_state_t;
+
 static tsr_status_t tsr_cohort_init(const tsr_kernel_env_t *env, void **state)
 {
     (void)env;
-    *state = NULL;
-    return TSR_OK;
+    cohort_state_t *st = calloc(1, sizeof *st);
+    *state = st;
+    return st ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the cohort kernel");
 }
 
 /* Append call sets inputs[first, first + n) to w, a window of sites at a time. */
@@ -76,6 +87,8 @@ static tsr_status_t tsr_cohort_add_inputs(tsr_cohort_writer_t *w, const tsr_work
 {
     tsr_status_t s = TSR_OK;
     for (int r = first; r < first + n && s == TSR_OK; r++) {
+        if (tsr_h5_member_empty(wk->inputs[r])) /* listed empty in its file's member table: no sites */
+            continue;
         tsr_callset_reader_t *rd = NULL;
         s = tsr_callset_reader_open(wk->inputs[r], &rd);
         /* a window of sites at a time: memory follows the window, not the region x cohort */
@@ -106,7 +119,7 @@ static tsr_status_t tsr_cohort_add_inputs(tsr_cohort_writer_t *w, const tsr_work
  */
 static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env, const tsr_task_t *task)
 {
-    (void)state;
+    cohort_state_t *st = state;
     const tsr_plan_t *plan = env->plan;
     if (task->arg >= plan->n_units || task->arg < TSR_COHORT_ARG_WHOLE)
         return tsr_error_set(TSR_ERR_INTERNAL, "cohort task %s: argument %lld out of range", task->key,
@@ -114,8 +127,8 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     const double t0 = tsr_now(), cpu0 = tsr_cpu_seconds(); /* the task's wall and CPU, logged (a rank runs one task) */
     tsr_work_t *wk = NULL;
     TSR_CALL(tsr_plan_work_create(plan, task, &wk));
-    tsr_ref_t *ref = NULL;
-    tsr_status_t s = tsr_ref_open(plan->opts.ref, &ref);
+    tsr_status_t s = st->ref ? TSR_OK : tsr_ref_open(plan->opts.ref, &st->ref);
+    tsr_ref_t *ref = st->ref;
     tsr_cohort_writer_t *w = NULL;
     tsr_mem_budget_t bud = {0}; /* --mem-per-rank's cohort share sizes the window (none: the default) */
     if (s == TSR_OK)
@@ -150,15 +163,18 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
             tsr_log_info("%s: %lld sites in %.3f s wall, %.3f CPU s", task->key, (long long)n, tsr_now() - t0,
                          tsr_cpu_seconds() - cpu0);
     }
-    tsr_ref_close(&ref);
     tsr_plan_work_destroy(&wk);
     return s;
 }
 
 static void tsr_cohort_destroy(void **state)
 {
-    if (state)
-        *state = NULL;
+    if (!state || !*state)
+        return;
+    cohort_state_t *st = *state;
+    tsr_ref_close(&st->ref);
+    free(st);
+    *state = NULL;
 }
 
 /*

@@ -7,6 +7,7 @@
  * member of the unit's call set. The window is sized from --mem-per-rank
  * (tsr_plan_budget), so memory is O(window x samples), not O(region x samples).
  */
+#include "io/h5_store.h"
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
 
@@ -103,7 +104,15 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
         if (!contig)
             s = tsr_error_set(TSR_ERR_STATE, "joint task %s: region %s is not in the reference %s", task->key,
                               reg->name, plan->opts.ref);
-        for (int b = 0; b < w->n_inputs && s == TSR_OK; b++) {
+        /* every batch's member listed empty in its file's member table: nothing to read, an empty call set */
+        int skip = s == TSR_OK && w->n_inputs > 0;
+        for (int b = 0; b < w->n_inputs && skip; b++) {
+            tsr_work_member(w, w->inputs[b], k, 0, path, sizeof path);
+            skip = tsr_h5_member_empty(path);
+        }
+        if (skip)
+            n_samples = w->n_samples;
+        for (int b = 0; b < w->n_inputs && s == TSR_OK && !skip; b++) {
             tsr_work_member(w, w->inputs[b], k, 0, path, sizeof path);
             s = tsr_partition_reader_open(path, &rd[b]);
             const tsr_evidence_t *h = s == TSR_OK ? tsr_partition_reader_head(rd[b]) : NULL;
@@ -120,7 +129,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
         }
         char *seq = NULL;
         int64_t seq_len = 0, n_sites = 0;
-        for (int b = 0; b < w->n_inputs && s == TSR_OK; b++)
+        for (int b = 0; b < w->n_inputs && s == TSR_OK && !skip; b++)
             n_sites += tsr_partition_reader_head(rd[b])->n_sites;
         /* the reference is read at sites only: a region without any (a decoy's) needs none */
         if (s == TSR_OK && n_sites > 0)
@@ -132,7 +141,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
         int64_t window = tsr_joint_window_sites(n_samples, bud.joint_bytes);
         if (plan->opts.joint_window > 0 && plan->opts.joint_window < window)
             window = plan->opts.joint_window;
-        if (s == TSR_OK)
+        if (s == TSR_OK && !skip)
             s = tsr_joint_region_windows(rd, w->n_inputs, seq, &o, window, out);
         tsr_status_t c = out ? tsr_callset_writer_close(&out, s == TSR_OK) : TSR_OK;
         if (s == TSR_OK)
@@ -148,7 +157,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 6, /* 6: empty members (call-set format 2); 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
+    .version = 7, /* 7: packed call sets' member table; regions whose evidence members are all listed empty not read; 6: empty members (call-set format 2); 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

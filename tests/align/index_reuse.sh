@@ -3,6 +3,8 @@
 # kernels/align_mm2.c):
 #   default   the first run builds REF.fa.mmi (+ .key) beside the reference; a second run into another --out,
 #             and a 2-rank run, log "index: reused" and build nothing; the cohort is byte-identical
+#   image     REF.fa.mmi.win (the shared window's bytes) is written with it and mapped by later runs;
+#             a truncated one is rewritten, one with damaged offsets refused
 #   stale     an edited reference (same size) beside an old REF.fa.mmi: the default path is rebuilt
 #   --index   a named file is built when missing, reused when it matches, and refused (one error line,
 #             non-zero exit, the file untouched) for another reference
@@ -38,6 +40,21 @@ hasnt "$W/r3.log" "index: built"
 [ "$(stat -c %Y.%s "$R.mmi")" = "$before" ] || fail "$R.mmi was rewritten by a run that reused it"
 cmp "$W/r1/cohort.bcf" "$W/r2/cohort.bcf" || fail "cohort.bcf differs between the building and the reusing run"
 cmp "$W/r1/cohort.bcf" "$W/r3/cohort.bcf" || fail "cohort.bcf differs at 2 ranks with the reused index"
+
+# the window image (REF.fa.mmi.win): written with the index, mapped by the later runs (every rank), rewritten
+# when truncated, refused with one line when its offsets are damaged
+[ -s "$R.mmi.win" ] || fail "no $R.mmi.win after the first run"
+has "$W/r2.log" "mapped from $R.mmi.win"
+has "$W/r3.log" "mapped from $R.mmi.win"
+truncate -s 100000 "$R.mmi.win"
+trun 1 "$R" "$W/r3b" || { cat "$W/r3b.log" >&2; fail "run with a truncated image"; }
+has "$W/r3b.log" "index: image $R.mmi.win written"
+hasnt "$W/r3b.log" "index: built"
+cmp "$W/r1/cohort.bcf" "$W/r3b/cohort.bcf" || fail "cohort.bcf differs with the rewritten image"
+head -c 64 /dev/zero | tr '\0' '\377' | dd of="$R.mmi.win" bs=1 seek=4096 conv=notrunc 2>/dev/null
+if trun 1 "$R" "$W/r3c"; then fail "a damaged image was accepted"; fi
+has "$W/r3c.log" "index image '$R.mmi.win' is damaged"
+rm -f "$R.mmi.win"
 
 # stale: same size, one base changed, the old index beside it -> rebuilt (default path)
 mkdir "$W/e" && cp "$R.mmi" "$R.mmi.key" "$W/e/"

@@ -633,7 +633,12 @@ static void test_partition_packed(void **state)
         assert_int_equal(tsr_h5_open(m, &f), TSR_OK);
         assert_int_equal(tsr_h5_is_empty(&f), k != 1);
         assert_int_equal(tsr_h5_finish(&f, 0), TSR_OK);
+        /* the member table lists the same, so readers may skip members 0 and 2 unopened */
+        assert_int_equal(tsr_h5_member_empty(m), k != 1);
     }
+    snprintf(m, sizeof m, "%s#%d", p, 3); /* past the last member: not listed, left to the reader's open */
+    assert_int_equal(tsr_h5_member_empty(m), 0);
+    assert_int_equal(tsr_h5_member_empty(p), 0); /* a whole path names no member */
     /* the windowed reader: an empty member gives one window of nothing, the full one its sites and blocks */
     for (int k = 0; k < 2; k++) {
         tsr_partition_reader_t *r = NULL;
