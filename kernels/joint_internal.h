@@ -22,6 +22,9 @@ typedef struct cs_build {
     tsr_callset_t *cs;
     int64_t c_blob, c_af, c_ad, c_pl;
     int64_t *blk_hint;
+    /* counts over the region: union sites, skipped by the pre-test, genotyped and kept; with
+     * o->pretest_check, the skipped sites the EM kept */
+    int64_t n_union, n_skipped, n_kept, n_missed;
 } cs_build_t;
 
 /* Per-site scratch over the cohort. */
@@ -70,6 +73,29 @@ tsr_status_t tsr_joint_site_alleles_union(tsr_evidence_t *const *bt, int nb, con
  */
 tsr_status_t tsr_joint_site_gather(tsr_evidence_t *const *bt, int nb, const int64_t *rec, int64_t pos,
                                    site_work_t *w, const tsr_joint_opts_t *o, int64_t *blk_hint) TSR_RESULT_USED;
+
+/* ------------------------------------------------- pre-test (joint_pretest.c) */
+
+/* One window's covered-sample counts per batch (blocks with DP > 0), for the pre-test. */
+typedef struct tsr_joint_pretest tsr_joint_pretest_t;
+
+/*
+ * Set up the pre-test over one window's batches (sites then come in increasing positions); N samples
+ * in all. *pt is destroyed with tsr_joint_pretest_destroy. Errors: TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_pretest_create(tsr_evidence_t *const *bt, int nb, int64_t N, const tsr_joint_opts_t *o,
+                                      tsr_joint_pretest_t **pt) TSR_RESULT_USED;
+void tsr_joint_pretest_destroy(tsr_joint_pretest_t **pt);
+
+/*
+ * Whether the union site at pos (records rec as above; positions increasing across calls) can be
+ * skipped: no ALT whose expected count, bounded from the batches with a record there and the count of
+ * covered samples elsewhere, reaches o->min_alt_count (the model: kernels/joint_pretest.c). *skip 1:
+ * skip it. Errors: TSR_ERR_FORMAT (as tsr_joint_site_alleles_union), TSR_ERR_NOMEM.
+ */
+tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *const *bt, int nb,
+                                    const int64_t *rec, int64_t pos, const char *ref_seq,
+                                    const tsr_joint_opts_t *o, int *skip) TSR_RESULT_USED;
 
 /* ---------------------------------------------------------- EM (joint_em.c) */
 
