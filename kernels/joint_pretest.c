@@ -10,9 +10,11 @@
  * The pre-test decides from the batches that have a record at the site
  * (their samples' PLs, mapped onto the union as the gather does: the same
  * code, over those batches only) and from how many samples of the other
- * batches a reference block with DP > 0 covers (counts per batch and DP
- * class, kept by a sweep over the window's block starts and ends), in cost
- * O(the records' samples + batches), not O(cohort).
+ * batches a reference block with DP > 0 covers (counts per DP class at
+ * each of the window's union positions, over all batches, less those of
+ * the batches with a record there: difference arrays over the positions,
+ * two binary searches a block, built once a window), in cost O(the
+ * records' samples + batches) a site, not O(cohort).
  * For each ALT a it runs the EM of the collapsed model "a against not-a"
  * under Hardy-Weinberg: a recorded sample j counts with its likelihood
  * ratios H_j = L(best het with a) / L(REF/REF), Q_j = L(a/a) / L(REF/REF)
@@ -42,32 +44,65 @@
 
 #define PRETEST_DP_CLASSES 8 /* a covering block's DP, 1..8 (8: 8 or more) */
 
-/* A block boundary: (position - region start) << 3 | DP class (0-based), sorted as integers; 8 bytes. */
-typedef uint64_t blk_edge_t;
-#define EDGE(off, cls) ((uint64_t)(off) << 3 | (uint64_t)(cls))
-#define EDGE_OFF(e) ((int64_t)((e) >> 3))
-#define EDGE_CLS(e) ((int)((e)&7))
-
 struct tsr_joint_pretest {
     int nb;
-    int64_t N, start;
-    blk_edge_t **bstart, **bend; /* per batch: sorted starts and ends of its blocks with DP > 0 */
-    int64_t *n_blk, *at_start, *at_end;
-    int64_t (*cov)[PRETEST_DP_CLASSES]; /* per batch: its samples a block of each DP class covers at the site */
+    /* the window's union positions P[0..n_pos) and, per position and DP class, the samples of every
+     * batch a block covers there (cov_all); per batch and site, its own samples' (cov_own[b], at the
+     * first record of a position) */
+    int64_t n_pos, at;
+    int64_t *P;
+    int32_t (*cov_all)[PRETEST_DP_CLASSES];
+    int32_t (**cov_own)[PRETEST_DP_CLASSES];
     int sex_present[3];
     /* scratch over the recorded batches' samples */
     int64_t cap_s;
-    int cap_g;
     double *H, *Q;
     uint8_t *pl_hap;
     tsr_evidence_t **sub;
     int64_t *sub_rec, *sub_base;
 };
 
-static int edge_cmp(const void *a, const void *b)
+static int i64_cmp(const void *a, const void *b)
 {
-    blk_edge_t x = *(const blk_edge_t *)a, y = *(const blk_edge_t *)b;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The first index of p[0..n) not below x (p sorted). */
+static int64_t lower_bound(const int64_t *p, int64_t n, int64_t x)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (p[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Add every block of ev with DP > 0 to cov, a difference array (n + 1 rows) over positions p[0..n). */
+static void add_blocks(const tsr_evidence_t *ev, const int64_t *p, int64_t n, int32_t (*cov)[PRETEST_DP_CLASSES])
+{
+    for (int64_t i = 0; i < ev->n_blocks; i++) {
+        if (ev->block_min_dp[i] <= 0)
+            continue;
+        int c = ev->block_min_dp[i] < PRETEST_DP_CLASSES ? ev->block_min_dp[i] - 1 : PRETEST_DP_CLASSES - 1;
+        int64_t lo = lower_bound(p, n, ev->block_start[i]), hi = lower_bound(p, n, ev->block_end[i]);
+        if (lo < hi) {
+            cov[lo][c]++;
+            cov[hi][c]--;
+        }
+    }
+}
+
+/* The difference array summed up: cov[i][c] = the samples a block of class c covers at p[i]. */
+static void prefix_sum(int32_t (*cov)[PRETEST_DP_CLASSES], int64_t n)
+{
+    for (int64_t i = 1; i < n; i++)
+        for (int c = 0; c < PRETEST_DP_CLASSES; c++)
+            cov[i][c] += cov[i - 1][c];
 }
 
 void tsr_joint_pretest_destroy(tsr_joint_pretest_t **ptp)
@@ -75,18 +110,11 @@ void tsr_joint_pretest_destroy(tsr_joint_pretest_t **ptp)
     if (!ptp || !*ptp)
         return;
     tsr_joint_pretest_t *pt = *ptp;
-    for (int b = 0; b < pt->nb; b++) {
-        if (pt->bstart)
-            free(pt->bstart[b]);
-        if (pt->bend)
-            free(pt->bend[b]);
-    }
-    free(pt->bstart);
-    free(pt->bend);
-    free(pt->n_blk);
-    free(pt->at_start);
-    free(pt->at_end);
-    free(pt->cov);
+    for (int b = 0; pt->cov_own && b < pt->nb; b++)
+        free(pt->cov_own[b]);
+    free(pt->cov_own);
+    free(pt->cov_all);
+    free(pt->P);
     free(pt->H);
     free(pt->Q);
     free(pt->pl_hap);
@@ -105,42 +133,43 @@ tsr_status_t tsr_joint_pretest_create(tsr_evidence_t *const *bt, int nb, int64_t
     if (!pt)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     pt->nb = nb;
-    pt->N = N;
-    pt->start = bt[0]->start;
-    pt->bstart = calloc((size_t)nb, sizeof *pt->bstart);
-    pt->bend = calloc((size_t)nb, sizeof *pt->bend);
-    pt->n_blk = calloc((size_t)nb, sizeof *pt->n_blk);
-    pt->at_start = calloc((size_t)nb, sizeof *pt->at_start);
-    pt->at_end = calloc((size_t)nb, sizeof *pt->at_end);
+    int64_t total = 0;
+    for (int b = 0; b < nb; b++)
+        total += bt[b]->n_sites;
+    pt->P = malloc((size_t)(total + 1) * sizeof *pt->P);
+    pt->cov_own = calloc((size_t)nb, sizeof *pt->cov_own);
     pt->sub = calloc((size_t)nb, sizeof *pt->sub);
     pt->sub_rec = calloc(2 * (size_t)nb, sizeof *pt->sub_rec);
     pt->sub_base = calloc((size_t)nb, sizeof *pt->sub_base);
-    pt->cov = calloc((size_t)nb, sizeof *pt->cov);
-    tsr_status_t s = pt->cov && pt->bstart && pt->bend && pt->n_blk && pt->at_start && pt->at_end && pt->sub && pt->sub_rec &&
-                             pt->sub_base
+    tsr_status_t s = pt->P && pt->cov_own && pt->sub && pt->sub_rec && pt->sub_base
                          ? TSR_OK
                          : tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    if (s == TSR_OK) {
+        int64_t k = 0;
+        for (int b = 0; b < nb; b++)
+            for (int64_t i = 0; i < bt[b]->n_sites; i++)
+                pt->P[k++] = bt[b]->pos[i];
+        qsort(pt->P, (size_t)k, sizeof *pt->P, i64_cmp);
+        int64_t u = 0;
+        for (int64_t i = 0; i < k; i++)
+            if (u == 0 || pt->P[i] != pt->P[u - 1])
+                pt->P[u++] = pt->P[i];
+        pt->n_pos = u;
+        if (!(pt->cov_all = calloc((size_t)u + 1, sizeof *pt->cov_all)))
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    }
     for (int b = 0; b < nb && s == TSR_OK; b++) {
         const tsr_evidence_t *ev = bt[b];
-        int64_t k = 0;
-        pt->bstart[b] = malloc((size_t)(ev->n_blocks + 1) * sizeof **pt->bstart);
-        pt->bend[b] = malloc((size_t)(ev->n_blocks + 1) * sizeof **pt->bend);
-        if (!pt->bstart[b] || !pt->bend[b]) {
+        if (!(pt->cov_own[b] = calloc((size_t)ev->n_sites + 1, sizeof **pt->cov_own))) {
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
             break;
         }
-        for (int64_t i = 0; i < ev->n_blocks; i++)
-            if (ev->block_min_dp[i] > 0) {
-                int c = ev->block_min_dp[i] < PRETEST_DP_CLASSES ? ev->block_min_dp[i] - 1 : PRETEST_DP_CLASSES - 1;
-                /* a block begun before the region (carried over) counts from its start */
-                int64_t bs = ev->block_start[i] - pt->start, be = ev->block_end[i] - pt->start;
-                pt->bstart[b][k] = EDGE(bs > 0 ? bs : 0, c);
-                pt->bend[b][k++] = EDGE(be > 0 ? be : 0, c);
-            }
-        qsort(pt->bstart[b], (size_t)k, sizeof **pt->bstart, edge_cmp);
-        qsort(pt->bend[b], (size_t)k, sizeof **pt->bend, edge_cmp);
-        pt->n_blk[b] = k;
+        add_blocks(ev, pt->P, pt->n_pos, pt->cov_all);
+        add_blocks(ev, ev->pos, ev->n_sites, pt->cov_own[b]);
+        prefix_sum(pt->cov_own[b], ev->n_sites);
     }
+    if (s == TSR_OK)
+        prefix_sum(pt->cov_all, pt->n_pos);
     for (int64_t i = 0; i < N; i++)
         pt->sex_present[o->sex ? o->sex[i] : TSR_SEX_UNKNOWN] = 1;
     if (s != TSR_OK) {
@@ -169,26 +198,26 @@ tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *con
     *skip = 0;
     /* covered samples of the batches without a record here; the recorded batches' samples */
     int nsub = 0;
-    int64_t covered = 0, cov[PRETEST_DP_CLASSES] = {0}, L = 0, base = 0;
+    int64_t covered = 0, cov[PRETEST_DP_CLASSES], L = 0, base = 0;
+    while (pt->at < pt->n_pos && pt->P[pt->at] < pos)
+        pt->at++;
+    for (int c = 0; c < PRETEST_DP_CLASSES; c++)
+        cov[c] = pt->at < pt->n_pos && pt->P[pt->at] == pos ? pt->cov_all[pt->at][c] : 0;
     for (int b = 0; b < nb; b++) {
-        int64_t k = pt->n_blk[b];
-        for (; pt->at_start[b] < k && EDGE_OFF(pt->bstart[b][pt->at_start[b]]) <= pos - pt->start; pt->at_start[b]++)
-            pt->cov[b][EDGE_CLS(pt->bstart[b][pt->at_start[b]])]++;
-        for (; pt->at_end[b] < k && EDGE_OFF(pt->bend[b][pt->at_end[b]]) <= pos - pt->start; pt->at_end[b]++)
-            pt->cov[b][EDGE_CLS(pt->bend[b][pt->at_end[b]])]--;
         if (rec[2 * b] >= 0) {
             pt->sub[nsub] = bt[b];
             pt->sub_rec[2 * nsub] = rec[2 * b];
             pt->sub_rec[2 * nsub + 1] = rec[2 * b + 1];
             pt->sub_base[nsub++] = base;
             L += bt[b]->n_samples;
-        } else
-            for (int c = 0; c < PRETEST_DP_CLASSES; c++) {
-                cov[c] += pt->cov[b][c];
-                covered += pt->cov[b][c];
-            }
+            /* its samples count through its records, not as covered ones */
+            for (int c = 0; c < PRETEST_DP_CLASSES; c++)
+                cov[c] -= pt->cov_own[b][rec[2 * b]][c];
+        }
         base += bt[b]->n_samples;
     }
+    for (int c = 0; c < PRETEST_DP_CLASSES; c++)
+        covered += cov[c];
     site_work_t w;
     memset(&w, 0, sizeof w);
     TSR_CALL(tsr_joint_site_alleles_union(bt, nb, rec, pos, ref_seq, bt[0]->start, o->max_alleles, &w));

@@ -6,6 +6,8 @@
  * This file holds the options, the driver (tsr_joint_region: the batches'
  * records merged by position, one site at a time) and the call-set output
  * (posterior genotypes, GQ, LowQual); the stages are
+ *   joint_pretest.c  the cohort-level pre-test: union sites no ALT of which
+ *                    can reach min_alt_count are skipped before the gather
  *   joint_alleles.c  the union of alleles across batches, each batch's
  *                    evidence mapped onto it
  *   joint_em.c       EM allele frequencies, dropped ALTs, QUAL with the
