@@ -172,11 +172,25 @@ static double spectrum_prior_phred(const site_work_t *w, const double *f, double
 
 /* Genotype one union site; appends it to the call set unless it is dropped. */
 tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, int nb, const int64_t *rec,
-                                     int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o)
+                                     int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o,
+                                     const uint8_t *keep_union)
 {
     site_work_t w;
     memset(&w, 0, sizeof w);
     TSR_CALL(tsr_joint_site_alleles_union(bt, nb, rec, pos, ref_seq, bt[0]->start, o->max_alleles, &w));
+    /* the ALTs the pre-test found cannot reach min_alt_count are left out before the gather: the PLs of
+       the others' genotypes, their AD and strand counts do not depend on them (kernels/README.md) */
+    if (keep_union) {
+        int m = 1;
+        for (int a = 1; a < w.n; a++) {
+            if (keep_union[a])
+                w.allele[m++] = w.allele[a];
+            else
+                free(w.allele[a]);
+        }
+        bld->n_pruned += w.n - m;
+        w.n = m;
+    }
     int n = w.n, G = n * (n + 1) / 2;
     tsr_status_t s = TSR_OK;
     double *f = calloc((size_t)n, sizeof *f), *cnt = calloc((size_t)n, sizeof *cnt);

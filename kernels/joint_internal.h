@@ -22,9 +22,9 @@ typedef struct cs_build {
     tsr_callset_t *cs;
     int64_t c_blob, c_af, c_ad, c_pl;
     int64_t *blk_hint;
-    /* counts over the region: union sites, skipped by the pre-test, genotyped and kept; with
-     * o->pretest_check, the skipped sites the EM kept */
-    int64_t n_union, n_skipped, n_kept, n_missed;
+    /* counts over the region: union sites, skipped by the pre-test, genotyped and kept, ALTs the
+     * pre-test left out of kept sites' unions; with o->pretest_check, the skipped sites the EM kept */
+    int64_t n_union, n_skipped, n_kept, n_pruned, n_missed;
 } cs_build_t;
 
 /* Per-site scratch over the cohort. */
@@ -88,25 +88,28 @@ tsr_status_t tsr_joint_pretest_create(tsr_evidence_t *const *bt, int nb, int64_t
 void tsr_joint_pretest_destroy(tsr_joint_pretest_t **pt);
 
 /*
- * Whether the union site at pos (records rec as above; positions increasing across calls) can be
- * skipped: no ALT whose expected count, bounded from the batches with a record there and the count of
- * covered samples elsewhere, reaches o->min_alt_count (the model: kernels/joint_pretest.c). *skip 1:
- * skip it. Errors: TSR_ERR_FORMAT (as tsr_joint_site_alleles_union), TSR_ERR_NOMEM.
+ * The pre-test of the union site at pos (records rec as above; positions increasing across calls):
+ * keep[a] (TSR_JOINT_MAX_ALLELES + 1 entries; over the union of tsr_joint_site_alleles_union, REF
+ * always 1) is 0 for an ALT whose expected count, bounded from the batches with a record there and the
+ * count of covered samples elsewhere, cannot reach o->min_alt_count (the model: kernels/joint_pretest.c);
+ * *skip 1 when no ALT can. Errors: TSR_ERR_FORMAT (as tsr_joint_site_alleles_union), TSR_ERR_NOMEM.
  */
 tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *const *bt, int nb,
                                     const int64_t *rec, int64_t pos, const char *ref_seq,
-                                    const tsr_joint_opts_t *o, int *skip) TSR_RESULT_USED;
+                                    const tsr_joint_opts_t *o, uint8_t *keep, int *skip) TSR_RESULT_USED;
 
 /* ---------------------------------------------------------- EM (joint_em.c) */
 
 /*
  * Genotype one union site of N samples (records rec as above): alleles, EM
  * fit, ALT dropping, QUAL; appends it to bld's call set through
- * tsr_joint_site_emit unless it is dropped.
+ * tsr_joint_site_emit unless it is dropped. keep (NULL: all): the union's
+ * alleles to genotype over (tsr_joint_site_pretest's), the others left out
+ * before the gather.
  */
 tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, int nb, const int64_t *rec,
-                                     int64_t pos, const char *ref_seq, int64_t N,
-                                     const tsr_joint_opts_t *o) TSR_RESULT_USED;
+                                     int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o,
+                                     const uint8_t *keep) TSR_RESULT_USED;
 
 /* ---------------------------------------------------- output (joint_region.c) */
 

@@ -193,9 +193,10 @@ static inline double collapsed_count(double f, double H, double Q, int hap)
 
 tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *const *bt, int nb,
                                     const int64_t *rec, int64_t pos, const char *ref_seq,
-                                    const tsr_joint_opts_t *o, int *skip)
+                                    const tsr_joint_opts_t *o, uint8_t *keep, int *skip)
 {
     *skip = 0;
+    memset(keep, 1, TSR_JOINT_MAX_ALLELES + 1);
     /* covered samples of the batches without a record here; the recorded batches' samples */
     int nsub = 0;
     int64_t covered = 0, cov[PRETEST_DP_CLASSES], L = 0, base = 0;
@@ -270,26 +271,22 @@ tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *con
         Ho[c] = pow(10.0, -lround(-10.0 * (c + 1) * (log10(0.5 * (1 - e) + 0.5 * e) - l2)) / 10.0);
         Qo[c] = pow(10.0, -lround(-10.0 * (c + 1) * (log10(e) - l2)) / 10.0);
     }
-    int keep = 0;
-    for (int a = 1; s == TSR_OK && M > 0 && a < n && !keep; a++) {
-        int64_t m = 0;
+    int any = 0;
+    for (int a = 1; s == TSR_OK && M > 0 && a < n; a++) {
         for (int64_t j = 0; j < L; j++) {
-            if (w.miss[j])
-                continue;
             const int32_t *pl = w.pl + j * G;
             int32_t het = INT32_MAX;
             for (int x = 0; x < n; x++)
                 if (x != a && pl[tsr_gt_index(x < a ? x : a, x < a ? a : x)] < het)
                     het = pl[tsr_gt_index(x < a ? x : a, x < a ? a : x)];
-            pt->H[m] = pow(10.0, -(het - pl[0]) / 10.0);
-            pt->Q[m] = pow(10.0, -(pl[tsr_gt_index(a, a)] - pl[0]) / 10.0);
-            pt->pl_hap[m] = pt->pl_hap[j];
-            m++;
+            /* a missing sample counts nothing */
+            pt->H[j] = w.miss[j] ? 0 : pow(10.0, -(het - pl[0]) / 10.0);
+            pt->Q[j] = w.miss[j] ? 0 : pow(10.0, -(pl[tsr_gt_index(a, a)] - pl[0]) / 10.0);
         }
         double f = 0.5;
         for (int it = 0; it < o->max_iter; it++) {
             double c = 0;
-            for (int64_t j = 0; j < m; j++)
+            for (int64_t j = 0; j < L; j++)
                 c += collapsed_count(f, pt->H[j], pt->Q[j], pt->pl_hap[j]);
             for (int k = 0; pmin > 0 && k < PRETEST_DP_CLASSES; k++)
                 if (cov[k])
@@ -300,13 +297,12 @@ tsr_status_t tsr_joint_site_pretest(tsr_joint_pretest_t *pt, tsr_evidence_t *con
             if (d < o->tol)
                 break;
         }
-        keep = (double)M * f >= o->min_alt_count;
-        /* pl_hap was compacted over non-missing samples: rebuild it for the next ALT */
-        for (int t = 0, j = 0; a + 1 < n && !keep && t < nsub; t++)
-            for (int64_t q = 0; q < pt->sub[t]->n_samples; q++, j++)
-                pt->pl_hap[j] = by_sex[o->sex ? o->sex[pt->sub_base[t] + q] : TSR_SEX_UNKNOWN] == 1;
+        keep[a] = (double)M * f >= o->min_alt_count;
+        any |= keep[a];
     }
-    *skip = s == TSR_OK && !keep && M > 0;
+    if (s != TSR_OK || M == 0)
+        memset(keep, 1, (size_t)n);
+    *skip = s == TSR_OK && !any && M > 0;
     tsr_joint_strs_free(w.allele, w.n);
     free(w.pl);
     free(w.ad);

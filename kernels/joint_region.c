@@ -257,13 +257,15 @@ static tsr_status_t joint_merge(tsr_evidence_t *const *batches, int n_batches, c
             break;
         /* the pre-test (joint_pretest.c): a site no ALT of which can reach min_alt_count is not gathered */
         int skip = 0;
+        uint8_t keep[TSR_JOINT_MAX_ALLELES + 1];
         bld->n_union++;
-        s = tsr_joint_site_pretest(pt, batches, n_batches, rec, pos, ref_seq, o, &skip);
+        s = tsr_joint_site_pretest(pt, batches, n_batches, rec, pos, ref_seq, o, keep, &skip);
         bld->n_skipped += skip;
         if (s != TSR_OK || (skip && !o->pretest_check))
             continue;
         int64_t before = bld->cs->n_sites;
-        s = tsr_joint_site_genotype(bld, batches, n_batches, rec, pos, ref_seq, N, o);
+        /* check mode: every site over its whole union, as without the pre-test */
+        s = tsr_joint_site_genotype(bld, batches, n_batches, rec, pos, ref_seq, N, o, o->pretest_check ? NULL : keep);
         bld->n_kept += bld->cs->n_sites > before;
         if (skip && bld->cs->n_sites > before) {
             bld->n_missed++;
@@ -396,9 +398,10 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
                       (long long)b0->start + 1, (long long)b0->end, (long long)N, (long long)n_windows,
                       (long long)window);
     if (s == TSR_OK)
-        tsr_log_info("joint %s:%lld-%lld: %lld union sites, %lld skipped by the pre-test, %lld kept", b0->contig,
-                     (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_union, (long long)bld.n_skipped,
-                     (long long)bld.n_kept);
+        tsr_log_info("joint %s:%lld-%lld: %lld union sites, %lld skipped by the pre-test, %lld kept (%lld ALTs left out "
+                     "of the others' unions)",
+                     b0->contig, (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_union,
+                     (long long)bld.n_skipped, (long long)bld.n_kept, (long long)bld.n_pruned);
     if (s == TSR_OK && o->pretest_check)
         tsr_log_info("joint %s:%lld-%lld: pre-test check: the EM kept %lld of the %lld skipped sites", b0->contig,
                      (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_missed, (long long)bld.n_skipped);

@@ -182,7 +182,10 @@ static void test_pretest_keeps_records(void **state)
         if (!any)
             continue;
         int skip = -1;
-        assert_int_equal(tsr_joint_site_pretest(pt, bt, NB, rec, pos, REF, &o, &skip), TSR_OK);
+        uint8_t keep[TSR_JOINT_MAX_ALLELES + 1];
+        assert_int_equal(tsr_joint_site_pretest(pt, bt, NB, rec, pos, REF, &o, keep, &skip), TSR_OK);
+        assert_int_equal(keep[0], 1);
+        assert_int_equal(skip, !keep[1]); /* one ALT a site here */
         tested++;
         skipped += skip;
         if (skip)
