@@ -28,11 +28,12 @@
  * real one does. The site is skipped when no ALT reaches an expected count
  * M f >= min_alt_count (M: the recorded samples' alleles plus the covered
  * ones' lower bound): the EM would then drop every ALT and the site with
- * them. Sites with an ALT that passes are genotyped as before, over the
- * whole union, so their records do not change. The test is not a proof
- * (the collapsed model stands for a multi-allelic fit); with
- * opts->pretest_check every skipped site is genotyped too and those the EM
- * kept are counted (tests/bench/scale/README.md gives the counts).
+ * them. At a site with an ALT that passes, the ALTs that fail are left out
+ * of the union before the gather (keep[]), which leaves the other
+ * genotypes' PLs as they were. The test is not a proof (the collapsed
+ * model stands for a multi-allelic fit; kernels/README.md, "Joint
+ * pre-test"); with opts->pretest_check every site is genotyped over its
+ * whole union and the skipped ones the EM kept are counted.
  */
 #include "io/io.h"
 #include "kernels/joint_internal.h"
