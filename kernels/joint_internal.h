@@ -12,9 +12,17 @@
 #include "io/io.h"
 #include "kernels/kernels.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #define TSR_JOINT_MAX_ALLELES 127 /* genotypes are int8 allele indices */
+#define TSR_JOINT_PL_TABLE 4096    /* PLs whose likelihood is looked up (cs_build_t.pl_lik) */
+
+/* 10^(-pl/10): from the table (NULL: none) when pl is in it, else pow(). */
+static inline double tsr_joint_pl_lik(const double *table, int32_t pl)
+{
+    return table && pl >= 0 && pl < TSR_JOINT_PL_TABLE ? table[pl] : pow(10.0, -pl / 10.0);
+}
 
 /* The growing output and its capacities; blk_hint[N]: per sample, where its reference-block search last ended
  * (tsr_joint_site_gather; freed by whoever set up the build). */
@@ -22,6 +30,9 @@ typedef struct cs_build {
     tsr_callset_t *cs;
     int64_t c_blob, c_af, c_ad, c_pl;
     int64_t *blk_hint;
+    /* pl_lik[k] = 10^(-k/10) for PL k < TSR_JOINT_PL_TABLE, computed once a region with pow() as the EM
+     * and the posteriors did per sample (the same values); freed by whoever set up the build */
+    double *pl_lik;
     /* counts over the region: union sites, skipped by the pre-test, genotyped and kept, ALTs the
      * pre-test left out of kept sites' unions; with o->pretest_check, the skipped sites the EM kept */
     int64_t n_union, n_skipped, n_kept, n_pruned, n_missed;

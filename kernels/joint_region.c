@@ -165,7 +165,7 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
         for (int y = 0; y < n; y++)
             for (int x = 0; x <= y; x++) {
                 int g = tsr_gt_index(x, y);
-                post[g] = hap && x != y ? 0 : pow(10.0, -w->pl[j * G + g] / 10.0) * (hap ? f[x] : tsr_joint_hwe_prior(f, x, y));
+                post[g] = hap && x != y ? 0 : tsr_joint_pl_lik(bld->pl_lik, w->pl[j * G + g]) * (hap ? f[x] : tsr_joint_hwe_prior(f, x, y));
                 sum += post[g];
             }
         for (int y = 0; y < n; y++)
@@ -315,6 +315,7 @@ tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, con
     if (s == TSR_OK)
         s = joint_merge(batches, n_batches, ref_seq, N, o, &bld, U, NULL);
     free(bld.blk_hint);
+    free(bld.pl_lik);
     if (s != TSR_OK) {
         tsr_callset_destroy(&cs);
         return s;
@@ -407,6 +408,7 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
                      (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_missed, (long long)bld.n_skipped);
     free(ev);
     free(bld.blk_hint);
+    free(bld.pl_lik);
     tsr_callset_destroy(&cs);
     return s;
 }
