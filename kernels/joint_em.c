@@ -25,13 +25,13 @@
  * not call pow() per sample and genotype (the same values: records unchanged).
  */
 static double em_fit(const int32_t *pl, const uint8_t *miss, const uint8_t *ploidy, int64_t N, int n,
-                     const tsr_joint_opts_t *o, double *f, double *cnt, double *lik, double *gl)
+                     const tsr_joint_opts_t *o, double *f, double *cnt, double *lik, double *gl, const double *pl_lik)
 {
     int G = n * (n + 1) / 2;
     for (int64_t i = 0; i < N; i++)
         if (!miss[i])
             for (int g = 0; g < G; g++)
-                gl[i * G + g] = pow(10.0, -pl[i * G + g] / 10.0);
+                gl[i * G + g] = tsr_joint_pl_lik(pl_lik, pl[i * G + g]);
     int64_t M = 0; /* called alleles: a haploid sample carries one, with prior f[a] instead of HWE */
     for (int64_t i = 0; i < N; i++)
         M += miss[i] ? 0 : ploidy[i];
@@ -172,11 +172,25 @@ static double spectrum_prior_phred(const site_work_t *w, const double *f, double
 
 /* Genotype one union site; appends it to the call set unless it is dropped. */
 tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt, int nb, const int64_t *rec,
-                                     int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o)
+                                     int64_t pos, const char *ref_seq, int64_t N, const tsr_joint_opts_t *o,
+                                     const uint8_t *keep_union)
 {
     site_work_t w;
     memset(&w, 0, sizeof w);
     TSR_CALL(tsr_joint_site_alleles_union(bt, nb, rec, pos, ref_seq, bt[0]->start, o->max_alleles, &w));
+    /* the ALTs the pre-test found cannot reach min_alt_count are left out before the gather: the PLs of
+       the others' genotypes, their AD and strand counts do not depend on them (kernels/README.md) */
+    if (keep_union) {
+        int m = 1;
+        for (int a = 1; a < w.n; a++) {
+            if (keep_union[a])
+                w.allele[m++] = w.allele[a];
+            else
+                free(w.allele[a]);
+        }
+        bld->n_pruned += w.n - m;
+        w.n = m;
+    }
     int n = w.n, G = n * (n + 1) / 2;
     tsr_status_t s = TSR_OK;
     double *f = calloc((size_t)n, sizeof *f), *cnt = calloc((size_t)n, sizeof *cnt);
@@ -190,6 +204,9 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
     w.ploidy = malloc((size_t)(N + 1));
     if (!bld->blk_hint)
         bld->blk_hint = calloc((size_t)N + 1, sizeof *bld->blk_hint);
+    if (!bld->pl_lik && (bld->pl_lik = malloc(TSR_JOINT_PL_TABLE * sizeof *bld->pl_lik)))
+        for (int k = 0; k < TSR_JOINT_PL_TABLE; k++)
+            bld->pl_lik[k] = pow(10.0, -k / 10.0);
     if (!f || !cnt || !lik || !gl || !bld->blk_hint || !w.pl || !w.ad || !w.sb || !w.dp || !w.miss || !w.ploidy)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
     if (s == TSR_OK && n >= 2)
@@ -204,7 +221,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
         M += w.miss[i] ? 0 : w.ploidy[i];
     }
     if (s == TSR_OK && n >= 2 && M > 0) {
-        double ll1 = em_fit(w.pl, w.miss, w.ploidy, N, n, o, f, cnt, lik, gl);
+        double ll1 = em_fit(w.pl, w.miss, w.ploidy, N, n, o, f, cnt, lik, gl, bld->pl_lik);
         int kept = 1;
         keep[0] = 1;
         for (int a = 1; a < n; a++) {
@@ -213,7 +230,7 @@ tsr_status_t tsr_joint_site_genotype(cs_build_t *bld, tsr_evidence_t *const *bt,
         }
         if (kept > 1 && kept < n) {
             site_subset(&w, N, keep);
-            ll1 = em_fit(w.pl, w.miss, w.ploidy, N, w.n, o, f, cnt, lik, gl);
+            ll1 = em_fit(w.pl, w.miss, w.ploidy, N, w.n, o, f, cnt, lik, gl, bld->pl_lik);
         }
         if (kept > 1) {
             int Gk = w.n * (w.n + 1) / 2;

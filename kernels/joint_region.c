@@ -6,6 +6,8 @@
  * This file holds the options, the driver (tsr_joint_region: the batches'
  * records merged by position, one site at a time) and the call-set output
  * (posterior genotypes, GQ, LowQual); the stages are
+ *   joint_pretest.c  the cohort-level pre-test: union sites no ALT of which
+ *                    can reach min_alt_count are skipped before the gather
  *   joint_alleles.c  the union of alleles across batches, each batch's
  *                    evidence mapped onto it
  *   joint_em.c       EM allele frequencies, dropped ALTs, QUAL with the
@@ -163,7 +165,7 @@ tsr_status_t tsr_joint_site_emit(cs_build_t *bld, const site_work_t *w, int64_t 
         for (int y = 0; y < n; y++)
             for (int x = 0; x <= y; x++) {
                 int g = tsr_gt_index(x, y);
-                post[g] = hap && x != y ? 0 : pow(10.0, -w->pl[j * G + g] / 10.0) * (hap ? f[x] : tsr_joint_hwe_prior(f, x, y));
+                post[g] = hap && x != y ? 0 : tsr_joint_pl_lik(bld->pl_lik, w->pl[j * G + g]) * (hap ? f[x] : tsr_joint_hwe_prior(f, x, y));
                 sum += post[g];
             }
         for (int y = 0; y < n; y++)
@@ -224,9 +226,12 @@ static tsr_status_t joint_merge(tsr_evidence_t *const *batches, int n_batches, c
                                 const tsr_joint_opts_t *o, cs_build_t *bld, int64_t cap, tsr_callset_writer_t *wr)
 {
     int64_t *cur = calloc((size_t)n_batches, sizeof *cur), *rec = calloc(2 * (size_t)n_batches, sizeof *rec);
+    tsr_joint_pretest_t *pt = NULL;
     tsr_status_t s = TSR_OK;
     if (!cur || !rec)
         s = tsr_error_set(TSR_ERR_NOMEM, "out of memory in joint genotyping");
+    if (s == TSR_OK)
+        s = tsr_joint_pretest_create(batches, n_batches, N, o, &pt);
     while (s == TSR_OK) {
         int64_t pos = INT64_MAX;
         for (int b = 0; b < n_batches; b++) {
@@ -250,12 +255,29 @@ static tsr_status_t joint_merge(tsr_evidence_t *const *batches, int n_batches, c
         }
         if (s != TSR_OK)
             break;
-        s = tsr_joint_site_genotype(bld, batches, n_batches, rec, pos, ref_seq, N, o);
+        /* the pre-test (joint_pretest.c): a site no ALT of which can reach min_alt_count is not gathered */
+        int skip = 0;
+        uint8_t keep[TSR_JOINT_MAX_ALLELES + 1];
+        bld->n_union++;
+        s = tsr_joint_site_pretest(pt, batches, n_batches, rec, pos, ref_seq, o, keep, &skip);
+        bld->n_skipped += skip;
+        if (s != TSR_OK || (skip && !o->pretest_check))
+            continue;
+        int64_t before = bld->cs->n_sites;
+        /* check mode: every site over its whole union, as without the pre-test */
+        s = tsr_joint_site_genotype(bld, batches, n_batches, rec, pos, ref_seq, N, o, o->pretest_check ? NULL : keep);
+        bld->n_kept += bld->cs->n_sites > before;
+        if (skip && bld->cs->n_sites > before) {
+            bld->n_missed++;
+            tsr_log_debug("joint %s:%lld: skipped by the pre-test, kept by the EM (QUAL %.2f)", batches[0]->contig,
+                          (long long)pos + 1, (double)bld->cs->qual[bld->cs->n_sites - 1]);
+        }
         if (s == TSR_OK && wr && bld->cs->n_sites == cap) {
             s = tsr_callset_writer_append(wr, bld->cs);
             bld->cs->n_sites = 0;
         }
     }
+    tsr_joint_pretest_destroy(&pt);
     free(cur);
     free(rec);
     return s;
@@ -293,6 +315,7 @@ tsr_status_t tsr_joint_region(tsr_evidence_t *const *batches, int n_batches, con
     if (s == TSR_OK)
         s = joint_merge(batches, n_batches, ref_seq, N, o, &bld, U, NULL);
     free(bld.blk_hint);
+    free(bld.pl_lik);
     if (s != TSR_OK) {
         tsr_callset_destroy(&cs);
         return s;
@@ -375,8 +398,17 @@ tsr_status_t tsr_joint_region_windows(tsr_partition_reader_t *const *rd, int n_b
         tsr_log_debug("joint %s:%lld-%lld: %lld samples in %lld windows of at most %lld sites per batch", b0->contig,
                       (long long)b0->start + 1, (long long)b0->end, (long long)N, (long long)n_windows,
                       (long long)window);
+    if (s == TSR_OK)
+        tsr_log_info("joint %s:%lld-%lld: %lld union sites, %lld skipped by the pre-test, %lld kept (%lld ALTs left out "
+                     "of the others' unions)",
+                     b0->contig, (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_union,
+                     (long long)bld.n_skipped, (long long)bld.n_kept, (long long)bld.n_pruned);
+    if (s == TSR_OK && o->pretest_check)
+        tsr_log_info("joint %s:%lld-%lld: pre-test check: the EM kept %lld of the %lld skipped sites", b0->contig,
+                     (long long)b0->start + 1, (long long)b0->end, (long long)bld.n_missed, (long long)bld.n_skipped);
     free(ev);
     free(bld.blk_hint);
+    free(bld.pl_lik);
     tsr_callset_destroy(&cs);
     return s;
 }

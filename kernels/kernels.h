@@ -115,6 +115,8 @@ typedef struct tsr_joint_opts {
                              * fewest reads are dropped with a warning (default and most 127: int8 GT) */
     const tsr_ploidy_t *ploidy; /* per-site ploidy by sex (NULL: everyone diploid); not owned */
     const int8_t *sex;      /* per cohort sample, tsr_sex_t (NULL: all unknown); not owned */
+    int pretest_check;      /* 1: genotype every site the pre-test would skip too and count those the EM keeps
+                             * (records as without the pre-test; TSR_JOINT_PRETEST_CHECK=1, a bench knob) */
 } tsr_joint_opts_t;
 
 void tsr_joint_opts_init(tsr_joint_opts_t *o);

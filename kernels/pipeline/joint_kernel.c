@@ -90,6 +90,8 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     o.min_qual = plan->opts.min_qual;
     o.ploidy = st->ploidy;
     o.sex = st->sex;
+    const char *chk = getenv("TSR_JOINT_PRETEST_CHECK"); /* bench knob: genotype the skipped sites too */
+    o.pretest_check = chk && strcmp(chk, "1") == 0;
     /* a window of sites at a time, sized from the budget (tsr_plan_budget): memory follows the window */
     tsr_mem_budget_t bud;
     if (s == TSR_OK)
@@ -157,7 +159,7 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
 
 const tsr_kernel_t tsr_kernel_joint = {
     .name = "joint",
-    .version = 7, /* 7: packed call sets' member table; regions whose evidence members are all listed empty not read; 6: empty members (call-set format 2); 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
+    .version = 8, /* 8: both of 7's changes; 7 (pre-test branch): the pre-test skips union sites no ALT of which can reach min_alt_count (joint_pretest.c); 7 (decoy branch): packed call sets' member table, regions whose evidence members are all listed empty not read; 6: empty members (call-set format 2); 5: windowed (evidence read and call set written a window of sites at a time); haploid calls; packed units */
     .init = joint_init,
     .process = joint_process,
     .destroy = joint_destroy,

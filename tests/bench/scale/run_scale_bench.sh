@@ -17,6 +17,10 @@
 #   TSR_SCALE_ARGS="--mem-per-rank 200M"    extra `tessera run` options (e.g. a budget)
 #   TSR_SCALE_DATA=DIR                      keep simulated cohorts in DIR (reused when present)
 #   TSR_SCALE_KEEP=1                        keep the run directories (under TSR_SCALE_DATA or /tmp)
+#   TSR_SCALE_WORK=DIR                      run in DIR and keep it (run_N_npR/, its .log and .time)
+# After each run a second line: CPU seconds per stage (summary.json "stages": call / joint / cohort /
+# cohort_h5, ms per sample in brackets) and the joint's union sites, those its pre-test skipped and
+# those kept (the `--log-level info` lines of kernels/joint_region.c, summed over regions).
 # Each run uses --threads 1 per rank; measure CPU rather than wall on a shared machine.
 set -euo pipefail
 T=${1:-${TSR_TESSERA:-tessera}}
@@ -24,8 +28,13 @@ shift || true
 SIZES=${*:-250 1000}
 COV=${TSR_SCALE_COV:-4}; LEN=${TSR_SCALE_LEN:-200000}; RANKS=${TSR_SCALE_RANKS:-1 2}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-W=$(mktemp -d /tmp/tsr_scale.XXXXXX)
-[ -n "${TSR_SCALE_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+if [ -n "${TSR_SCALE_WORK:-}" ]; then
+    W=$TSR_SCALE_WORK
+    mkdir -p "$W"
+else
+    W=$(mktemp -d /tmp/tsr_scale.XXXXXX)
+    [ -n "${TSR_SCALE_KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
+fi
 DATA=${TSR_SCALE_DATA:-$W}
 mkdir -p "$DATA"
 printf "%-8s %5s %-18s %12s %12s %9s %10s %8s %8s %9s %12s\n" samples ranks args peak_MiB_max peak_MiB_r0 cpu_s \
@@ -42,7 +51,7 @@ for n in $SIZES; do
         rm -rf "$out"
         # shellcheck disable=SC2086
         /usr/bin/time -f "%e %U %S" -o "$out.time" mpirun --oversubscribe -np "$r" "$T" run --ref "$sim/ref.fa" \
-            --samples "$sim/samples.tsv" --out "$out" --mode deep --threads 1 --log-level warn \
+            --samples "$sim/samples.tsv" --out "$out" --mode deep --threads 1 --log-level info \
             ${TSR_SCALE_ARGS:-} > "$out.log" 2>&1 || { echo "run $n x np$r FAILED:"; tail -5 "$out.log"; exit 1; }
         read -r e u s < "$out.time"
         read -r pmax p0 sites cw < <(python3 -c 'import json,sys
@@ -55,6 +64,17 @@ print("%.1f %.1f %d %s" % (max(b) / 1048576, b[0] / 1048576, j["sites"], cw))' "
         awk -v n="$n" -v r="$r" -v a="${TSR_SCALE_ARGS:--}" -v pm="$pmax" -v p0="$p0" -v u="$u" -v s="$s" -v e="$e" \
             -v st="$sites" -v fp="$first_peak" -v cw="$cw" 'BEGIN { printf "%-8s %5s %-18s %12s %12s %9.1f %10.1f %8.1f %8s %9.2f %12s\n",
             n, r, a, pm, p0, u + s, (u + s) * 1000 / n, e, st, pm / fp, cw }'
+        python3 -c 'import json,re,sys
+j = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+st = " / ".join("%s %.2f (%.1f)" % (s["stage"], s["cpu_seconds"], s["cpu_seconds"] * 1000 / n) for s in j.get("stages", []))
+u = sk = k = 0
+for line in open(sys.argv[3]):
+    m = re.search(r"(\d+) union sites, (\d+) skipped by the pre-test, (\d+) kept", line)
+    if m:
+        u += int(m.group(1)); sk += int(m.group(2)); k += int(m.group(3))
+print("    stages CPU s (ms/sample): %s; joint union sites %d, skipped by the pre-test %d, kept %d" % (st, u, sk, k))' \
+            "$out/summary.json" "$n" "$out.log"
     done
 done
 echo "peak_MiB: the run's summary.json (peak RSS per rank; _max over ranks, _r0 rank 0); cpu_s: user+sys of"
