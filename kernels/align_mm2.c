@@ -620,6 +620,20 @@ static tsr_status_t tsr_mm_share(tsr_mm_index_t *x, MPI_Comm node_comm, int node
     return TSR_OK;
 }
 
+/* The node's one line about its index: size, host, ranks sharing it, where it came from ("mapped from IMG"). */
+static void tsr_mm_log_node(const tsr_mm_index_t *x, const tsr_rt_t *rt, const char *how, const char *from, double t0)
+{
+    if (rt->node_rank != 0)
+        return;
+    char host[MPI_MAX_PROCESSOR_NAME] = "?";
+    int len = 0;
+    if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
+        snprintf(host, sizeof host, "?");
+    tsr_log_info("index: %.1f MiB loaded once on node %s, shared by %d rank%s (%s %s, %.2f s)",
+                 (double)x->bytes / (1 << 20), host, rt->node_size, rt->node_size == 1 ? "" : "s", how, from,
+                 tsr_now() - t0);
+}
+
 tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, const char *cache, int strict,
                                  int n_threads, tsr_mm_index_t **out)
 {
@@ -655,15 +669,7 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
             tsr_mm_index_destroy(&x);
             return s;
         }
-        if (rt->node_rank == 0) {
-            char host[MPI_MAX_PROCESSOR_NAME] = "?";
-            int len = 0;
-            if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
-                snprintf(host, sizeof host, "?");
-            tsr_log_info("index: %.1f MiB loaded once on node %s, shared by %d rank%s (mapped from %s, %.2f s)",
-                         (double)x->bytes / (1 << 20), host, rt->node_size, rt->node_size == 1 ? "" : "s", img,
-                         tsr_now() - t0);
-        }
+        tsr_mm_log_node(x, rt, "mapped from", img, t0);
         *out = x;
         return TSR_OK;
     }
@@ -687,15 +693,7 @@ tsr_status_t tsr_mm_index_create(const tsr_rt_t *rt, const char *ref_fasta, cons
         tsr_mm_index_destroy(&x);
         return s;
     }
-    if (rt->node_rank == 0) {
-        char host[MPI_MAX_PROCESSOR_NAME] = "?";
-        int len = 0;
-        if (MPI_Get_processor_name(host, &len) != MPI_SUCCESS)
-            snprintf(host, sizeof host, "?");
-        tsr_log_info("index: %.1f MiB loaded once on node %s, shared by %d rank%s (%s %s, %.2f s)",
-                     (double)x->bytes / (1 << 20), host, rt->node_size, rt->node_size == 1 ? "" : "s",
-                     cache_ok ? "from" : "built from", cache_ok ? cache : ref_fasta, tsr_now() - t0);
-    }
+    tsr_mm_log_node(x, rt, cache_ok ? "from" : "built from", cache_ok ? cache : ref_fasta, t0);
     *out = x;
     return TSR_OK;
 }

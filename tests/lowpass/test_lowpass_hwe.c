@@ -22,26 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static int poisson(double mean)
-{
-    double L = exp(-mean), p = 1;
-    int k = 0;
-    do {
-        k++;
-        p *= urand();
-    } while (p > L);
-    return k - 1;
-}
+#include "lp_test_rng.h"
 
 /* Likelihoods (0, 1, 2 ALT copies) of `reads` reads of a genotype with g ALT copies, error e. */
 static void read_lik(int g, int reads, double e, double *l)

@@ -24,26 +24,7 @@
 
 enum { N = 20000 };
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static int poisson(double mean)
-{
-    double L = exp(-mean), p = 1;
-    int k = 0;
-    do {
-        k++;
-        p *= urand();
-    } while (p > L);
-    return k - 1;
-}
+#include "lp_test_rng.h"
 
 /*
  * N samples at `cov` x, ALT frequency p, inbreeding f, error 0.5%: likelihoods from integer PL (as the call
@@ -147,6 +128,7 @@ static void test_distinct_rows_bitwise(void **unused)
 
 int main(void)
 {
+    lp_rng = 0x2545F4914F6CDD1DULL; /* this test's own sequence */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_match_samples),
         cmocka_unit_test(test_distinct_rows_bitwise),
