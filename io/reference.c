@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <zlib.h>
 
 KHASH_MAP_INIT_STR(tsr_ref_names, int)
@@ -123,6 +125,48 @@ static tsr_status_t read_fai(tsr_ref_t *r)
     return st;
 }
 
+/*
+ * REF.fai (and REF.gzi for a bgzip-compressed FASTA) built when missing, under temporary names renamed into
+ * place: every rank of a run opens the reference, and runs started together on a fresh reference each
+ * build it; htslib's own FAI_CREATE writes REF.fai in place, so another process could load it half
+ * written (no contigs, or some). The names carry the pid and a clock reading (ranks on other hosts).
+ */
+static tsr_status_t build_fai(const char *path)
+{
+    size_t n = strlen(path) + 64;
+    char *fai = malloc(n), *gzi = malloc(n), *tfai = malloc(n), *tgzi = malloc(n);
+    tsr_status_t s = fai && gzi && tfai && tgzi ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(fai, n, "%s.fai", path);
+        snprintf(gzi, n, "%s.gzi", path);
+        snprintf(tfai, n, "%s.fai.tmp.%ld.%ld", path, (long)getpid(), (long)ts.tv_nsec);
+        snprintf(tgzi, n, "%s.gzi.tmp.%ld.%ld", path, (long)getpid(), (long)ts.tv_nsec);
+    }
+    if (s == TSR_OK && access(fai, F_OK) != 0) {
+        if (fai_build3(path, tfai, tgzi) != 0)
+            s = tsr_error_set(TSR_ERR_FORMAT,
+                              "cannot build the index of reference '%s'; it must be FASTA (plain or "
+                              "bgzip-compressed, equal line lengths within a contig) in a writable directory, "
+                              "or index it first with 'samtools faidx'",
+                              path);
+        if (s == TSR_OK && access(tgzi, F_OK) == 0 && rename(tgzi, gzi) != 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tgzi, gzi, strerror(errno));
+        if (s == TSR_OK && rename(tfai, fai) != 0)
+            s = tsr_error_set(TSR_ERR_IO, "cannot rename '%s' to '%s': %s", tfai, fai, strerror(errno));
+        if (s != TSR_OK) {
+            unlink(tfai);
+            unlink(tgzi);
+        }
+    }
+    free(fai);
+    free(gzi);
+    free(tfai);
+    free(tgzi);
+    return s;
+}
+
 tsr_status_t tsr_ref_open(const char *path, tsr_ref_t **ref)
 {
     *ref = NULL;
@@ -132,7 +176,12 @@ tsr_status_t tsr_ref_open(const char *path, tsr_ref_t **ref)
         tsr_ref_close(&r);
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory opening %s", path);
     }
-    r->fai = fai_load3(path, NULL, NULL, FAI_CREATE);
+    tsr_status_t bs = build_fai(path);
+    if (bs != TSR_OK) {
+        tsr_ref_close(&r);
+        return bs;
+    }
+    r->fai = fai_load3(path, NULL, NULL, 0);
     if (!r->fai) {
         tsr_ref_close(&r);
         return tsr_error_set(TSR_ERR_FORMAT,
