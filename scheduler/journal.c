@@ -55,7 +55,6 @@ struct tsr_journal {
     char *path;
     tsr_journal_rec_t *recs; /* kept by tsr_journal_open and tsr_journal_open_readonly only */
     int n_recs, cap_recs;
-    int64_t n_seen; /* done records replayed at open, kept or not */
     char last_error[TSR_ERRMSG_MAX + 256];
     char *buf; /* queued, not yet written records */
     size_t len, cap;
@@ -663,15 +662,14 @@ static tsr_status_t tsr_journal_open_with(const char *path, const char *fingerpr
     }
     tsr_journal_parse_t po;
     memset(&po, 0, sizeof po);
-    int gone = 0;
+    int absent = 0; /* never: the file was created above */
     struct stat sb;
     if (s == TSR_OK && fstat(j->fd, &sb) != 0)
         s = tsr_error_set(TSR_ERR_IO, "cannot stat journal '%s': %s", path, strerror(errno));
     if (s == TSR_OK)
         s = tsr_journal_parse(path, fingerprint, &po, keep ? tsr_journal_keep : rec_fn, keep ? (void *)j : rec_ctx,
-                              &gone);
+                              &absent);
     size_t len = s == TSR_OK ? (size_t)sb.st_size : 0;
-    j->n_seen = po.n_done;
     if (s == TSR_OK && po.have_header && strcmp(po.fingerprint, fingerprint) != 0) {
         char dir[4096];
         tsr_journal_dir(path, dir, sizeof dir);
