@@ -420,8 +420,23 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
        seal check's open */
     struct stat st;
     member = member == 1; /* 2: a whole file whose name looks like a member's */
-    if (member ? stat(path, &st) != 0 : access(path, R_OK) != 0)
+    /* an image in an evidence container (h5_window.c): the container's identity, the window's place and length
+       stand for the file's (the bytes of a journaled window never change: containers are append-only) */
+    char cont[4096];
+    int64_t w_off = 0, w_len = 0;
+    int window = tsr_h5_window_parse(path, cont, sizeof cont, &w_off, &w_len);
+    if (window) {
+        if (stat(cont, &st) != 0)
+            return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        if (st.st_size < w_off + w_len)
+            return tsr_error_set(TSR_ERR_IO, "%s: the container is shorter than this image (%lld bytes); rerun to "
+                                 "recompute it", path, (long long)st.st_size);
+        st.st_size = (off_t)w_len;
+        st.st_mtim.tv_sec = (time_t)w_off;
+        st.st_mtim.tv_nsec = 0;
+    } else if (member ? stat(path, &st) != 0 : access(path, R_OK) != 0) {
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
     TSR_CALL(member ? h5_seal_check_once(path, &st) : tsr_h5_seal_check(path));
     h5_silence(f);
     f->id = member ? h5_kept_get(path, &st) : H5I_INVALID_HID;
@@ -429,9 +444,10 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
         f->kept = 1;
         return TSR_OK;
     }
-    hid_t fapl = tsr_h5_fapl();
-    f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    tsr_h5_fapl_close(fapl);
+    hid_t fapl = window ? tsr_h5_window_fapl() : tsr_h5_fapl();
+    f->id = fapl < 0 ? H5I_INVALID_HID : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (fapl >= 0)
+        tsr_h5_fapl_close(fapl);
     if (f->id < 0) {
         h5_restore(f);
         return tsr_error_set(TSR_ERR_HDF5, "%s: not an HDF5 file, or truncated", path);
@@ -449,19 +465,30 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
  */
 #define TSR_H5_SEAL_MAGIC "tessera-h5-seal 1 crc32 "
 
-static tsr_status_t h5_seal_crc(FILE *fp, const char *path, uint32_t *crc)
+/* CRC32 of the bytes after the user block: to the file's end, or of an image at `base` to base + len (len > 0) */
+static tsr_status_t h5_seal_crc_at(FILE *fp, const char *path, int64_t base, int64_t len, uint32_t *crc)
 {
     unsigned char buf[1 << 16];
     uLong c = crc32(0L, Z_NULL, 0);
     size_t n;
-    if (fseeko(fp, TSR_H5_SEAL_BYTES, SEEK_SET) != 0)
+    int64_t left = len > 0 ? len - TSR_H5_SEAL_BYTES : INT64_MAX;
+    if (left < 0 || fseeko(fp, (off_t)(base + TSR_H5_SEAL_BYTES), SEEK_SET) != 0)
         return tsr_error_set(TSR_ERR_FORMAT, "%s: too short to be a tessera HDF5 file", path);
-    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+    while (left > 0 && (n = fread(buf, 1, left < (int64_t)sizeof buf ? (size_t)left : sizeof buf, fp)) > 0) {
         c = crc32(c, buf, (uInt)n);
+        left -= (int64_t)n;
+    }
+    if (len > 0 && left > 0 && !ferror(fp))
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: the container ends inside this image; rerun to recompute it", path);
     if (ferror(fp))
         return tsr_error_set(TSR_ERR_IO, "%s: read error: %s", path, strerror(errno));
     *crc = (uint32_t)c;
     return TSR_OK;
+}
+
+static tsr_status_t h5_seal_crc(FILE *fp, const char *path, uint32_t *crc)
+{
+    return h5_seal_crc_at(fp, path, 0, 0, crc);
 }
 
 static tsr_status_t h5_seal_write(const char *tmp, const char *path)
@@ -483,11 +510,14 @@ static tsr_status_t h5_seal_write(const char *tmp, const char *path)
 
 tsr_status_t tsr_h5_seal_check(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
+    char cont[4096];
+    int64_t base = 0, len = 0;
+    int window = tsr_h5_window_parse(path, cont, sizeof cont, &base, &len);
+    FILE *fp = fopen(window ? cont : path, "rb");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     char block[TSR_H5_SEAL_BYTES];
-    size_t n = fread(block, 1, sizeof block, fp);
+    size_t n = fseeko(fp, (off_t)base, SEEK_SET) == 0 ? fread(block, 1, sizeof block, fp) : 0;
     const size_t m = sizeof TSR_H5_SEAL_MAGIC - 1;
     unsigned want = 0;
     tsr_status_t s = TSR_OK;
@@ -496,7 +526,7 @@ tsr_status_t tsr_h5_seal_check(const char *path)
                           "rerun to recompute it", path);
     uint32_t got = 0;
     if (s == TSR_OK)
-        s = h5_seal_crc(fp, path, &got);
+        s = h5_seal_crc_at(fp, path, base, len, &got);
     if (s == TSR_OK && got != (uint32_t)want)
         s = tsr_error_set(TSR_ERR_FORMAT, "%s: damaged (checksum %08x, sealed as %08x); delete it and rerun to "
                           "recompute it", path, got, want);

@@ -107,6 +107,22 @@ static tsr_status_t tsr_audit_task_keys(const char *outdir, char **text, char **
 static void tsr_audit_rehash(tsr_audit_walk_t *w, const char *key, const char *out, const char *want)
 {
     char path[4200], now[TSR_DIGEST_MAX];
+    const char *loc = NULL;
+    if (tsr_output_packed_split(out, NULL, 0, &loc)) { /* a packed output: its range of its container */
+        unsigned char sha[32];
+        char hex[TSR_SHA256_HEX + 1];
+        snprintf(path, sizeof path, "%s/%s", w->outdir, loc);
+        if (tsr_pack_range_digest(w->outdir, loc, NULL, sha) != TSR_OK) {
+            tsr_audit_problem(w, "%s (output of task '%s'): %s", path, key, tsr_error_msg());
+            tsr_error_clear();
+            return;
+        }
+        tsr_sha256_hex(sha, hex);
+        snprintf(now, sizeof now, "sha256:%s", hex);
+        if (strcmp(now, want) != 0)
+            tsr_audit_problem(w, "%s changed after task '%s' wrote it (now %s, journal %s)", path, key, now, want);
+        return;
+    }
     snprintf(path, sizeof path, "%s/%s", w->outdir, out);
     if (access(path, F_OK) != 0) {
         tsr_audit_problem(w, "%s is missing (output of task '%s')", path, key);
@@ -227,8 +243,11 @@ static tsr_status_t tsr_audit_walk(tsr_audit_walk_t *w, char *data, size_t len, 
         for (int o = 0; o < rc->n; o++) {
             const char *dg = rc->f[5 + 3 * o];
             /* a run-specific output (report.html) is in the chain, not in the head: only its name is */
-            k = snprintf(line, sizeof line, "\t%s\t%s", rc->f[3 + 3 * o],
-                         strncmp(dg, "runsha256:", 10) ? dg : "run-specific");
+            /* a packed output enters by its name: its location depends on which rank ran the task */
+            char name[TSR_TASK_STR_MAX];
+            const char *out = tsr_output_packed_split(rc->f[3 + 3 * o], name, sizeof name, NULL) ? name
+                                                                                                 : rc->f[3 + 3 * o];
+            k = snprintf(line, sizeof line, "\t%s\t%s", out, strncmp(dg, "runsha256:", 10) ? dg : "run-specific");
             EVP_DigestUpdate(md, line, (size_t)k);
             if (w->o->rehash)
                 tsr_audit_rehash(w, rc->key, rc->f[3 + 3 * o], rc->f[5 + 3 * o]);

@@ -25,6 +25,10 @@
 
 enum { TSR_T_WAIT = 0, TSR_T_READY, TSR_T_SENT, TSR_T_DONE };
 
+typedef struct tsr_task_loc {
+    uint32_t code, page, len;
+} tsr_task_loc_t;
+
 /* What every rank returns; broadcast from rank 0 as bytes (same build on every rank). */
 typedef struct tsr_sched_final {
     int32_t status;
@@ -64,6 +68,17 @@ typedef struct tsr_master {
     int stopping, rr;
     double t0, deadline, last_progress;
     double cost_left, cost_run; /* expected cost (tsr_task_t.cost) of the tasks not done, of those run here */
+    /*
+     * Packed outputs (opts->pack_dir, pack.c): this run's session, each task's packed output's location (12
+     * bytes a task: container code, offset in TSR_PACK_ALIGN pages, length; code 0 = none) and, to send a
+     * task its inputs' locations, the tasks each task depends on (in_off/in_idx: the CSR transposed).
+     */
+    uint32_t session, max_session_seen;
+    tsr_task_loc_t *loc;
+    int32_t *in_off, *in_idx;
+    tsr_task_buf_t *tb2; /* a dependency's view while m->tb holds the task being ordered */
+    char *lbuf;          /* the located pairs of the task being ordered */
+    size_t lbuf_cap;
     tsr_sched_final_t out;
 } tsr_master_t;
 
@@ -129,6 +144,32 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
     if (n_out != t->n_outputs)
         return 0;
     for (int k = 0; k < n_out; k++) {
+        char name[TSR_TASK_STR_MAX], cont[TSR_TASK_STR_MAX];
+        const char *loc = NULL;
+        int64_t off = 0, len = 0;
+        uint32_t code = 0;
+        if (m->loc && tsr_output_packed_split(outs[k], name, sizeof name, &loc)) {
+            /* a packed output: trusted while its container holds the range (and, re-read, its CRC matches) */
+            if (strcmp(name, t->outputs[k]) != 0 ||
+                !tsr_output_location_parse(loc, cont, sizeof cont, &off, &len) ||
+                !tsr_pack_container_code(m->opts->pack_dir, cont, &code) || off % TSR_PACK_ALIGN ||
+                len > (int64_t)UINT32_MAX || off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX)
+                return 0;
+            int full = m->opts->verify == TSR_VERIFY_FULL || (m->opts->verify == TSR_VERIFY_STAT && size[k] < 0);
+            if (tsr_pack_range_check(m->opts->outdir, loc, full, crc[k]) != TSR_OK) {
+                tsr_log_info("task '%s': %s; running it again", t->key, tsr_error_msg());
+                tsr_error_clear();
+                return 0;
+            }
+            if (full) {
+                (*n_reread)++;
+                *bytes_reread += len;
+            } else {
+                (*n_trusted)++;
+            }
+            m->loc[t->id] = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
+            continue;
+        }
         if (strcmp(outs[k], t->outputs[k]) != 0)
             return 0;
         char path[4096];
@@ -184,8 +225,14 @@ static tsr_status_t tsr_master_sweep_tmp(const tsr_master_t *m)
     tsr_status_t s = TSR_OK;
     for (int32_t t = 0; t < m->n && s == TSR_OK; t++) {
         const tsr_task_t *task = tsr_graph_task(m->g, t, m->tb);
-        for (int k = 0; k < task->n_outputs && s == TSR_OK; k++) {
-            const char *o = task->outputs[k], *slash = strrchr(o, '/');
+        for (int k = 0; k < task->n_outputs + (t == 0 && m->opts->pack_dir) && s == TSR_OK; k++) {
+            /* packed outputs are written as staged files in the pack directory only: it is swept once */
+            if (k < task->n_outputs && tsr_output_is_packed(m->opts, task->outputs[k]))
+                continue;
+            char pd[TSR_TASK_STR_MAX + 8];
+            if (k == task->n_outputs)
+                snprintf(pd, sizeof pd, "%s/x", m->opts->pack_dir);
+            const char *o = k < task->n_outputs ? task->outputs[k] : pd, *slash = strrchr(o, '/');
             size_t dl = slash ? (size_t)(slash - o) : 1;
             /* neighbouring tasks mostly share a directory (a unit's call tasks): one entry, not one per task */
             if (n > 0 && strlen(dirs[n - 1]) == dl && !strncmp(dirs[n - 1], slash ? o : ".", dl))
@@ -239,6 +286,17 @@ static tsr_status_t tsr_replay_newest(void *ctx, const tsr_journal_done_t *d)
     tsr_task_id_t id = tsr_graph_find_buf(r->m->g, d->key, r->m->tb);
     if (id >= 0)
         r->newest[id] = d->i;
+    for (int k = 0; r->m->loc && k < d->n_outputs; k++) {
+        char cont[TSR_TASK_STR_MAX];
+        const char *loc;
+        int64_t off, len;
+        uint32_t code;
+        if (tsr_output_packed_split(d->outputs[k], NULL, 0, &loc) &&
+            tsr_output_location_parse(loc, cont, sizeof cont, &off, &len) &&
+            tsr_pack_container_code(r->m->opts->pack_dir, cont, &code) &&
+            code >> TSR_PACK_RANK_BITS > r->m->max_session_seen)
+            r->m->max_session_seen = code >> TSR_PACK_RANK_BITS;
+    }
     return TSR_OK;
 }
 
@@ -363,6 +421,12 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
     m->tb = malloc(sizeof *m->tb);
     m->rbuf_cap = 1024;
     m->rbuf = malloc((size_t)m->rbuf_cap * sizeof *m->rbuf);
+    if (m->opts->pack_dir) {
+        m->loc = calloc(n, sizeof *m->loc);
+        m->tb2 = malloc(sizeof *m->tb2);
+        if (!m->loc || !m->tb2)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
+    }
     if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->held || !m->final ||
         !m->oreq || !m->obuf || !m->obuf_cap || !m->tb || !m->rbuf)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
@@ -405,6 +469,11 @@ static void tsr_master_free(tsr_master_t *m)
     free(m->held);
     free(m->final);
     free(m->rbuf);
+    free(m->loc);
+    free(m->in_off);
+    free(m->in_idx);
+    free(m->tb2);
+    free(m->lbuf);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -440,10 +509,63 @@ static tsr_status_t tsr_master_send(tsr_master_t *m, int r, size_t len)
  * attempt, type, arg as two words, cost as a float's bits, n_outputs, bytes) then the key and the outputs,
  * each NUL-terminated, packed in words (scheduler_internal.h).
  */
+/* Append "NAME\0LOCATION\0" to m->lbuf at *at. */
+static tsr_status_t tsr_master_lbuf_put(tsr_master_t *m, size_t *at, const char *name, const char *loc)
+{
+    size_t need = *at + strlen(name) + strlen(loc) + 2;
+    if (need > m->lbuf_cap) {
+        size_t cap = m->lbuf_cap ? m->lbuf_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(m->lbuf, cap);
+        if (!b)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory building a task order");
+        m->lbuf = b;
+        m->lbuf_cap = cap;
+    }
+    size_t l = strlen(name) + 1;
+    memcpy(m->lbuf + *at, name, l);
+    memcpy(m->lbuf + *at + l, loc, strlen(loc) + 1);
+    *at = need;
+    return TSR_OK;
+}
+
+/* The packed outputs of the tasks id depends on (through gates) into m->lbuf: *n pairs, *at bytes. */
+static tsr_status_t tsr_master_located(tsr_master_t *m, int32_t id, int depth, size_t *at, int *n)
+{
+    for (int32_t e = m->in_off[id]; e < m->in_off[id + 1]; e++) {
+        int32_t d = m->in_idx[e];
+        if (tsr_graph_is_gate(m->g, d)) {
+            if (depth < 4)
+                TSR_CALL(tsr_master_located(m, d, depth + 1, at, n));
+            continue;
+        }
+        const tsr_task_loc_t *l = &m->loc[d];
+        if (!l->code)
+            continue;
+        const tsr_task_t *dt = tsr_graph_task(m->g, d, m->tb2);
+        for (int k = 0; k < dt->n_outputs; k++) {
+            if (!tsr_output_is_packed(m->opts, dt->outputs[k]))
+                continue;
+            char cont[TSR_TASK_STR_MAX], loc[TSR_TASK_STR_MAX + 48];
+            tsr_pack_container_name(m->opts->pack_dir, l->code, cont, sizeof cont);
+            snprintf(loc, sizeof loc, "%s@%lld+%lld", cont, (long long)l->page * TSR_PACK_ALIGN, (long long)l->len);
+            TSR_CALL(tsr_master_lbuf_put(m, at, dt->outputs[k], loc));
+            (*n)++;
+            break; /* one packed output a task (tsr_master_completion) */
+        }
+    }
+    return TSR_OK;
+}
+
 static tsr_status_t tsr_master_order_task(tsr_master_t *m, int r, size_t *len, int32_t id, int32_t attempt)
 {
+    size_t lbytes = 0;
+    int n_located = 0;
+    if (m->loc)
+        TSR_CALL(tsr_master_located(m, id, 0, &lbytes, &n_located));
     const tsr_task_t *t = tsr_graph_task(m->g, id, m->tb);
-    size_t bytes = strlen(t->key) + 1;
+    size_t bytes = strlen(t->key) + 1 + lbytes;
     for (int k = 0; k < t->n_outputs; k++)
         bytes += strlen(t->outputs[k]) + 1;
     size_t words = TSR_ORDER_TASK_WORDS + (bytes + 3) / 4;
@@ -469,6 +591,7 @@ static tsr_status_t tsr_master_order_task(tsr_master_t *m, int r, size_t *len, i
     memcpy(&p[5], &cost, 4);
     p[6] = t->n_outputs;
     p[7] = (int32_t)bytes;
+    p[8] = n_located;
     p[words - 1] = 0; /* the padding after the strings */
     char *c = (char *)(p + TSR_ORDER_TASK_WORDS);
     size_t l = strlen(t->key) + 1;
@@ -479,6 +602,8 @@ static tsr_status_t tsr_master_order_task(tsr_master_t *m, int r, size_t *len, i
         memcpy(c, t->outputs[k], l);
         c += l;
     }
+    if (lbytes)
+        memcpy(c, m->lbuf, lbytes);
     *len += words;
     return TSR_OK;
 }
@@ -547,7 +672,8 @@ static tsr_status_t tsr_master_ready(tsr_master_t *m, int32_t id)
     return tsr_master_release(m, id);
 }
 
-static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, const int32_t *end, const int32_t **next)
+static tsr_status_t tsr_master_completion(tsr_master_t *m, int src, const int32_t *p, const int32_t *end,
+                                          const int32_t **next)
 {
     if (end - p < 3)
         return tsr_error_set(TSR_ERR_INTERNAL, "malformed task report (truncated completion)");
@@ -585,8 +711,35 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, const int32_t *p, con
             dptr[k] = digs[k];
         }
         *next = p + t->n_outputs * TSR_OUTPUT_WORDS;
+        /* packed outputs: the sender's container, the offset and length it reported; journaled as "NAME LOCATION" */
+        const char *jout_buf[8];
+        char jout_str[2][2 * TSR_TASK_STR_MAX + 64];
+        const char *const *jout = t->outputs;
+        int n_packed = 0;
+        for (int k = 0; s == TSR_OK && m->loc && k < t->n_outputs; k++) {
+            if (!tsr_output_is_packed(m->opts, t->outputs[k])) {
+                if (k < 8)
+                    jout_buf[k] = t->outputs[k];
+                continue;
+            }
+            int64_t off = fst[k].mtime_ns, len = fst[k].size;
+            if (++n_packed > 1 || t->n_outputs > 8 || off < 0 || off % TSR_PACK_ALIGN || len <= 0 || len > (int64_t)UINT32_MAX ||
+                off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX) {
+                s = tsr_error_set(TSR_ERR_INTERNAL, "task '%s': a packed output the dispatcher cannot record", t->key);
+                break;
+            }
+            uint32_t code = m->session << TSR_PACK_RANK_BITS | (uint32_t)src;
+            m->loc[id] = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
+            char cont[TSR_TASK_STR_MAX];
+            tsr_pack_container_name(m->opts->pack_dir, code, cont, sizeof cont);
+            snprintf(jout_str[0], sizeof jout_str[0], "%s %s@%lld+%lld", t->outputs[k], cont, (long long)off,
+                     (long long)len);
+            jout_buf[k] = jout_str[0];
+            fst[k].mtime_ns = 0;
+            jout = jout_buf;
+        }
         if (s == TSR_OK && m->j &&
-            tsr_journal_queue_done_stat(m->j, t->key, t->n_outputs, t->outputs, crcs, dptr, fst) != TSR_OK)
+            tsr_journal_queue_done_stat(m->j, t->key, t->n_outputs, jout, crcs, dptr, fst) != TSR_OK)
             s = tsr_master_journal_failed(m);
         if (many) {
             free(crcs);
@@ -641,7 +794,7 @@ static tsr_status_t tsr_master_report(tsr_master_t *m, int src, const int32_t *m
     m->held[src] = m->held[src] > msg[3] ? m->held[src] - msg[3] : 0;
     for (int i = 0; i < msg[3]; i++) {
         const int32_t *next = end;
-        TSR_CALL(tsr_master_completion(m, p, end, &next));
+        TSR_CALL(tsr_master_completion(m, src, p, end, &next));
         p = next;
     }
     if (msg[1] & TSR_REPORT_FINAL) {
@@ -698,8 +851,8 @@ static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
                 continue;
         }
         int n = 0;
-        size_t len = 2;
-        TSR_CALL(tsr_master_obuf(m, r, 2 + TSR_ORDER_TASK_WORDS + 64));
+        size_t len = 3;
+        TSR_CALL(tsr_master_obuf(m, r, 3 + TSR_ORDER_TASK_WORDS + 64));
         while (n < (scarce ? 1 : batch) && n < m->credit[r] && m->heap_n > 0) {
             int32_t id = tsr_heap_pop(m);
             m->state[id] = TSR_T_SENT;
@@ -708,6 +861,7 @@ static tsr_status_t tsr_master_dispatch(tsr_master_t *m, int *activity)
         }
         m->obuf[r][0] = TSR_ORDER_TASKS;
         m->obuf[r][1] = n;
+        m->obuf[r][2] = (int32_t)m->session;
         m->credit[r] -= n;
         m->held[r] += n;
         TSR_CALL(tsr_master_send(m, r, len));
@@ -802,9 +956,27 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     /* rank 0 alone holds the graph, so the cycle check is here; its verdict reaches every rank in STOP */
     TSR_CALL(tsr_graph_csr_build(m->g, &m->csr));
     TSR_CALL(tsr_mkdir_p(m->opts->outdir));
+    if (m->loc) { /* the CSR transposed: task -> the tasks it depends on */
+        m->in_off = calloc((size_t)m->n + 1, sizeof *m->in_off);
+        m->in_idx = malloc(((size_t)m->csr.n_edges + 1) * sizeof *m->in_idx);
+        if (!m->in_off || !m->in_idx)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the dependencies");
+        for (int64_t e = 0; e < m->csr.n_edges; e++)
+            m->in_off[m->csr.out_idx[e] + 1]++;
+        for (int32_t t = 0; t < m->n; t++)
+            m->in_off[t + 1] += m->in_off[t];
+        for (int32_t t = 0; t < m->n; t++)
+            for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++)
+                m->in_idx[m->in_off[m->csr.out_idx[e]]++] = t;
+        for (int32_t t = m->n; t > 0; t--)
+            m->in_off[t] = m->in_off[t - 1];
+        m->in_off[0] = 0;
+    }
     int32_t skipped = 0;
     if (m->use_journal)
         TSR_CALL(tsr_master_replay(m, &skipped));
+    if (m->loc)
+        TSR_CALL(tsr_pack_next_session(m->opts->outdir, m->opts->pack_dir, m->max_session_seen, &m->session));
     m->out.res.n_skipped = skipped;
     m->n_done = skipped + m->gates_done;
     TSR_CALL(tsr_master_write_tasks(m));

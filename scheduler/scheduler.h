@@ -86,7 +86,17 @@ typedef struct tsr_task {
     int n_outputs;
     const char *const *outputs; /* relative to the output directory */
     int attempt;                /* 0 first time, 1.. on retry */
+    /*
+     * The packed outputs (tsr_sched_opts_t.pack_dir) of the tasks this one depends on (through gates too):
+     * n_located pairs located[2i] = the output's name (as the graph spells it), located[2i+1] = its location
+     * "CONTAINER@OFFSET+LENGTH" (relative to the output directory). Only in a worker's view of a task.
+     */
+    int n_located;
+    const char *const *located;
 } tsr_task_t;
+
+/* The location of the packed output `name` among t's dependencies' (tsr_task_t.located), or NULL. */
+const char *tsr_task_located(const tsr_task_t *t, const char *name);
 
 /*
  * Task families: many tasks whose key and outputs are a function of their arg (a call task's (unit, batch),
@@ -244,6 +254,18 @@ tsr_status_t tsr_file_sha256(const char *path, char digest[TSR_DIGEST_MAX]) TSR_
 /* Whether d is "sha256:<64 hex>", "runsha256:<64 hex>" (a run-specific output) or "h5sha256:<64 hex>". */
 int tsr_digest_valid(const char *d);
 
+/*
+ * Packed outputs' names. tsr_output_location_parse: 1 and the parts (container into buf of cap bytes, may
+ * be NULL) when `loc` is "CONTAINER@OFFSET+LENGTH". tsr_output_packed_split: 1 when a journaled output is
+ * "NAME LOCATION", with NAME copied into name (may be NULL) and *location pointing into `journaled`.
+ * tsr_pack_range_digest: CRC32 and SHA-256 (either NULL) of a location's bytes, the container taken
+ * relative to outdir; TSR_ERR_IO when missing or short. Not collective.
+ */
+int tsr_output_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len);
+int tsr_output_packed_split(const char *journaled, char *name, size_t cap, const char **location);
+tsr_status_t tsr_pack_range_digest(const char *outdir, const char *location, uint32_t *crc,
+                                   unsigned char sha[32]) TSR_RESULT_USED;
+
 /* ------------------------------------------------------------------ audit */
 
 /*
@@ -332,6 +354,16 @@ typedef struct tsr_sched_opts {
      * of the audit head, which must be the same at any rank count. NULL-terminated; NULL = none.
      */
     const char *const *run_specific;
+    /*
+     * Packed outputs (scheduler/pack.c, issue 18): a task output under this directory (relative to outdir,
+     * e.g. "evidence"; NULL = none) is not kept as its own file. The executor sees it renamed to a staging
+     * file (PACK_DIR/rRRRRR.sSSSS.kK.stage) and writes that as any output; the worker appends the staged
+     * bytes to its container PACK_DIR/rRRRRR.sSSSS.pack (its rank, this run's session) at a 4 KiB-aligned
+     * offset, fsyncs and removes the staged file; the journal records the output as "NAME LOCATION" with
+     * LOCATION = "CONTAINER@OFFSET+LENGTH" (tsr_output_packed_split), and the tasks that depend on it are
+     * sent its location (tsr_task_located). A resume trusts a record while the container holds its range.
+     */
+    const char *pack_dir;
 } tsr_sched_opts_t;
 
 void tsr_sched_opts_init(tsr_sched_opts_t *o);

@@ -109,11 +109,16 @@ void tsr_journal_stats_at(const tsr_journal_t *j, int i, const int64_t **size, c
  *        status != OK:  len, then ceil(len/4) words of message text
  *
  * ORDER (dispatcher -> worker; variable length, received after a probe):
- *   TASKS: [TSR_ORDER_TASKS, n] then n tasks, each
+ *   TASKS: [TSR_ORDER_TASKS, n, session] then n tasks, each
  *          id, attempt, type, arg (low 32 bits), arg (high 32 bits),
- *          cost (a float's bits), n_outputs, bytes      (TSR_ORDER_TASK_WORDS)
- *          then `bytes` bytes in ceil(bytes/4) words: the key and the
- *          n_outputs output paths, each NUL-terminated, zero padding
+ *          cost (a float's bits), n_outputs, bytes, n_located
+ *                                                       (TSR_ORDER_TASK_WORDS)
+ *          then `bytes` bytes in ceil(bytes/4) words: the key, the
+ *          n_outputs output paths, then n_located (name, location) pairs of
+ *          its dependencies' packed outputs, each NUL-terminated, zero
+ *          padding. `session` names this run's containers (pack.c).
+ *          A packed output's completion carries its length as the size
+ *          and its offset in the sender's container as the mtime.
  *   STOP:  [TSR_ORDER_STOP, status]  finish the running task, report, leave
  *
  * A worker therefore needs no graph: everything the executor sees of a task
@@ -126,7 +131,7 @@ void tsr_journal_stats_at(const tsr_journal_t *j, int i, const int64_t **size, c
  * trip), and falls back to 1 when a task takes long (so coarse tasks are not
  * hoarded by one worker while others idle).
  */
-enum { TSR_OUTPUT_WORDS = 13, TSR_ORDER_TASK_WORDS = 8 };
+enum { TSR_OUTPUT_WORDS = 13, TSR_ORDER_TASK_WORDS = 9 };
 
 enum {
     TSR_TAG_REPORT = 7101,
@@ -170,5 +175,45 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_ex
 tsr_status_t tsr_sched_run_journal(MPI_Comm comm, const tsr_graph_t *g, const tsr_sched_opts_t *opts,
                                    int journal, tsr_exec_fn exec, void *ctx,
                                    tsr_sched_result_t *res) TSR_RESULT_USED;
+
+/* ------------------------------------------------------- packed outputs (pack.c) */
+
+#define TSR_PACK_ALIGN 4096      /* every image starts at a multiple of this in its container */
+#define TSR_PACK_RANK_BITS 20    /* a container's code: session << TSR_PACK_RANK_BITS | rank */
+#define TSR_PACK_RANK_MASK ((1u << TSR_PACK_RANK_BITS) - 1)
+
+/* A worker's container for this session, created at its first append (fd -1 until then). */
+typedef struct tsr_pack {
+    int fd;
+    int64_t end;
+    char path[4200];
+} tsr_pack_t;
+
+/* Is `output` (relative to outdir) under opts->pack_dir? */
+int tsr_output_is_packed(const tsr_sched_opts_t *o, const char *output);
+/* PACK_DIR/rRRRRR.sSSSS.pack of a container code; and back (0 when `container` is no such name). */
+void tsr_pack_container_name(const char *pack_dir, uint32_t code, char *buf, size_t len);
+int tsr_pack_container_code(const char *pack_dir, const char *container, uint32_t *code);
+/*
+ * Append the file `src` to p's container (created on first use as outdir/pack_dir/rRRRRR.sSSSS.pack from
+ * `code`, O_EXCL) at the next TSR_PACK_ALIGN offset, fsync, remove `src`; *off, *len, *crc and sha describe
+ * the bytes appended. Not collective.
+ */
+tsr_status_t tsr_pack_append(tsr_pack_t *p, const char *outdir, const char *pack_dir, uint32_t code,
+                             const char *src, int64_t *off, int64_t *len, uint32_t *crc,
+                             unsigned char sha[32]) TSR_RESULT_USED;
+void tsr_pack_close(tsr_pack_t *p);
+/*
+ * A location's container is there and holds its range (full: and the range's CRC32 is want_crc).
+ * TSR_ERR_IO with a message saying what is wrong otherwise.
+ */
+tsr_status_t tsr_pack_range_check(const char *outdir, const char *location, int full,
+                                  uint32_t want_crc) TSR_RESULT_USED;
+/*
+ * This run's session: one more than `floor` and than any session of a container or staged file in
+ * outdir/pack_dir; staged files a killed run left there are removed. Master only, before dispatching.
+ */
+tsr_status_t tsr_pack_next_session(const char *outdir, const char *pack_dir, uint32_t floor,
+                                   uint32_t *session) TSR_RESULT_USED;
 
 #endif /* TSR_SCHEDULER_INTERNAL_H */

@@ -59,6 +59,9 @@ typedef struct tsr_worker {
     int asked;     /* tasks asked for and not yet received */
     int window;
     double last_send;
+    int rank;
+    uint32_t session; /* this run's, from the ORDERs (packed outputs) */
+    tsr_pack_t pack;  /* this rank's container, opened at its first packed output */
 } tsr_worker_t;
 
 static tsr_status_t tsr_worker_rep_reserve(tsr_worker_t *w, size_t extra)
@@ -103,34 +106,65 @@ static tsr_status_t tsr_worker_send(tsr_worker_t *w, int want, int flags, int si
 static tsr_status_t tsr_worker_task_decode(const int32_t *p, size_t avail, tsr_worker_task_t **out, size_t *used)
 {
     *out = NULL;
-    if (avail < TSR_ORDER_TASK_WORDS || p[6] < 0 || p[6] > 1 << 20 || p[7] < 1 ||
+    if (avail < TSR_ORDER_TASK_WORDS || p[6] < 0 || p[6] > 1 << 20 || p[7] < 1 || p[8] < 0 || p[8] > 1 << 24 ||
         (size_t)(p[7] + 3) / 4 > avail - TSR_ORDER_TASK_WORDS)
         return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (truncated task)");
-    int n_outputs = p[6];
+    int n_outputs = p[6], n_located = p[8];
     size_t bytes = (size_t)p[7];
     const char *src = (const char *)(p + TSR_ORDER_TASK_WORDS);
     int strings = 0;
     for (size_t i = 0; i < bytes; i++)
         strings += src[i] == '\0';
-    if (strings != 1 + n_outputs || src[bytes - 1] != '\0')
+    if (strings != 1 + n_outputs + 2 * n_located || src[bytes - 1] != '\0')
         return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (task %d: %d strings for %d outputs)", p[0],
                              strings, n_outputs);
-    tsr_worker_task_t *wt = malloc(sizeof *wt + (size_t)n_outputs * sizeof(char *) + bytes);
+    size_t n_ptr = (size_t)n_outputs + 2 * (size_t)n_located;
+    tsr_worker_task_t *wt = malloc(sizeof *wt + n_ptr * sizeof(char *) + bytes);
     if (!wt)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory receiving task %d", p[0]);
-    char *c = (char *)(wt->outp + n_outputs);
+    char *c = (char *)(wt->outp + n_ptr);
     memcpy(c, src, bytes);
     uint64_t arg = (uint64_t)(uint32_t)p[3] | (uint64_t)(uint32_t)p[4] << 32;
     float cost;
     memcpy(&cost, &p[5], 4);
     wt->task = (tsr_task_t){.id = p[0], .attempt = p[1], .type = p[2], .arg = (int64_t)arg, .cost = cost,
-                            .n_outputs = n_outputs, .outputs = wt->outp, .key = c};
-    for (int k = 0; k < n_outputs; k++) {
+                            .n_outputs = n_outputs, .outputs = wt->outp, .key = c,
+                            .n_located = n_located, .located = wt->outp + n_outputs};
+    for (size_t k = 0; k < n_ptr; k++) {
         c += strlen(c) + 1;
         wt->outp[k] = c;
     }
     *out = wt;
     *used = TSR_ORDER_TASK_WORDS + (bytes + 3) / 4;
+    return TSR_OK;
+}
+
+const char *tsr_task_located(const tsr_task_t *t, const char *name)
+{
+    for (int i = 0; i < t->n_located; i++)
+        if (!strcmp(t->located[2 * i], name))
+            return t->located[2 * i + 1];
+    return NULL;
+}
+
+/*
+ * Packed outputs (opts->pack_dir): the executor writes staging files instead (stage[k], relative to outdir),
+ * which tsr_worker_run_one appends to this rank's container. *n_packed = how many outputs are packed.
+ */
+static tsr_status_t tsr_worker_stage(tsr_worker_t *w, const tsr_task_t *t, const char **outp,
+                                     char (*stage)[96], int *n_packed)
+{
+    *n_packed = 0;
+    for (int k = 0; k < t->n_outputs; k++) {
+        outp[k] = t->outputs[k];
+        if (!tsr_output_is_packed(w->opts, t->outputs[k]))
+            continue;
+        if (w->session == 0 || strlen(w->opts->pack_dir) > 40)
+            return tsr_error_set(TSR_ERR_INTERNAL, "task '%s': packed output without a session", t->key);
+        snprintf(stage[k], 96, "%s/r%06d.s%04u.k%d.stage", w->opts->pack_dir, w->rank, (unsigned)w->session, k);
+        outp[k] = stage[k];
+        (*n_packed)++;
+    }
     return TSR_OK;
 }
 
@@ -146,7 +180,22 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, const tsr_task_t *src)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory running task '%s'", t.key);
     double t0 = tsr_now();
     tsr_error_clear();
-    tsr_status_t s = w->exec(w->ctx, &t);
+    const char *outp_buf[8];
+    char stage_buf[8][96];
+    int n_packed = 0;
+    tsr_status_t s = TSR_OK;
+    if (w->opts->pack_dir && t.n_outputs <= 8) {
+        s = tsr_worker_stage(w, src, outp_buf, stage_buf, &n_packed);
+        if (n_packed)
+            t.outputs = outp_buf;
+    } else if (w->opts->pack_dir) {
+        for (int k = 0; k < t.n_outputs && s == TSR_OK; k++)
+            if (tsr_output_is_packed(w->opts, t.outputs[k]))
+                s = tsr_error_set(TSR_ERR_INTERNAL, "task '%s': packed outputs of a task with more than 8 outputs",
+                                  t.key);
+    }
+    if (s == TSR_OK)
+        s = w->exec(w->ctx, &t);
     char msg[TSR_ERRMSG_MAX];
     if (s != TSR_OK)
         snprintf(msg, sizeof msg, "%s", *tsr_error_msg() ? tsr_error_msg() : tsr_status_str(s));
@@ -157,7 +206,18 @@ static tsr_status_t tsr_worker_run_one(tsr_worker_t *w, const tsr_task_t *src)
         uint32_t crc = 0;
         unsigned char sha[32];
         tsr_file_stat_t fst;
-        if (tsr_file_digest_stat(path, &crc, sha, &fst) == TSR_OK) {
+        tsr_status_t ds;
+        if (n_packed && t.outputs[k] != src->outputs[k]) {
+            /* staged: append to this rank's container; "size" is the image's length, "mtime" its offset */
+            int64_t off = 0, len = 0;
+            ds = tsr_pack_append(&w->pack, w->opts->outdir, w->opts->pack_dir,
+                                 w->session << TSR_PACK_RANK_BITS | (uint32_t)w->rank, path, &off, &len, &crc, sha);
+            fst.size = len;
+            fst.mtime_ns = off;
+        } else {
+            ds = tsr_file_digest_stat(path, &crc, sha, &fst);
+        }
+        if (ds == TSR_OK) {
             memcpy(dig + k * TSR_OUTPUT_WORDS, &crc, 4);
             memcpy(dig + k * TSR_OUTPUT_WORDS + 1, sha, 32);
             memcpy(dig + k * TSR_OUTPUT_WORDS + 9, &fst.size, 8);
@@ -223,7 +283,10 @@ static tsr_status_t tsr_worker_recv(tsr_worker_t *w, int32_t **buf, size_t *cap,
 static tsr_status_t tsr_worker_take(tsr_worker_t *w, const int32_t *order, int len)
 {
     int n = order[1];
-    size_t at = 2;
+    size_t at = 3;
+    if (len < 3)
+        return tsr_error_set(TSR_ERR_INTERNAL, "malformed task order (%d words)", len);
+    w->session = (uint32_t)order[2];
     for (int i = 0; i < n; i++) {
         tsr_worker_task_t *wt = NULL;
         size_t used = 0;
@@ -244,7 +307,10 @@ static tsr_status_t tsr_worker_take(tsr_worker_t *w, const int32_t *order, int l
 
 tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_exec_fn exec, void *ctx)
 {
-    tsr_worker_t w = {.comm = comm, .opts = opts, .exec = exec, .ctx = ctx, .window = 1};
+    tsr_worker_t w = {.comm = comm, .opts = opts, .exec = exec, .ctx = ctx, .window = 1, .pack = {.fd = -1}};
+    TSR_CALL_MPI(MPI_Comm_rank(comm, &w.rank));
+    if ((uint32_t)w.rank > TSR_PACK_RANK_MASK && opts->pack_dir)
+        return tsr_error_set(TSR_ERR_USAGE, "packed outputs name at most %u ranks", TSR_PACK_RANK_MASK + 1);
     w.ring_cap = 2 * opts->batch + 1;
     w.ring = calloc((size_t)w.ring_cap, sizeof *w.ring);
     w.rep_cap = 256;
@@ -313,5 +379,6 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_ex
     free(w.ring);
     free(w.rep);
     free(order);
+    tsr_pack_close(&w.pack);
     return s;
 }

@@ -151,7 +151,7 @@ static tsr_status_t call_process(void *state, const tsr_kernel_env_t *env, const
 
 const tsr_kernel_t tsr_kernel_call = {
     .name = "call",
-    .version = 9, /* 9: packed files' member table; 8: empty members (evidence format 3); 7: reference blocks by position (streamed by the joint kernel); packed units */
+    .version = 10, /* 10: writes where its task's output says (a staging file with --evidence-layout packs); 9: packed files' member table; 8: empty members (evidence format 3); 7: reference blocks by position (streamed by the joint kernel); packed units */
     .init = call_init,
     .process = call_process,
     .destroy = call_destroy,

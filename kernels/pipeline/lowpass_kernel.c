@@ -184,7 +184,7 @@ static tsr_status_t lp_discover_process(void *state, const tsr_kernel_env_t *env
 
 const tsr_kernel_t tsr_kernel_lowpass_evidence = {
     .name = "lowpass_evidence",
-    .version = 4, /* 4: packed files in the 1.10 formats, small members' datasets compact */
+    .version = 5, /* 5: writes where its task's output says (a staging file with --evidence-layout packs); 4: packed files in the 1.10 formats, small members' datasets compact */
     .init = lp_init,
     .process = lp_evidence_process,
     .destroy = lp_destroy,

@@ -106,6 +106,11 @@ typedef struct tsr_run_opts {
     const char *mode;       /* --mode auto|deep|lowpass (auto: lowpass when the median depth is below 2x) */
     double grace_seconds;   /* --grace */
     const char *verify_outputs; /* --verify-outputs full|stat: how a resume checks journaled outputs (tsr_verify_t) */
+    /*
+     * --evidence-layout files|packs: evidence partitions as a file per (unit, batch) under evidence/gGGGGG/U/,
+     * or appended to per-rank containers evidence/rRRRRR.sSSSS.pack (scheduler/pack.c; NULL = files)
+     */
+    const char *evidence_layout;
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */
     /*
      * --aln-format: "bam" or "cram" for DIR/aln/S.{bam,cram} + .bai/.crai (NULL = TSR_ALN_FORMAT_DEFAULT).

@@ -85,8 +85,12 @@ static tsr_status_t tsr_work_align(const tsr_plan_t *plan, tsr_work_t *w)
     return tsr_work_path(plan, rel, 0, &w->output2);
 }
 
-/* A call task: the batch's alignment files and ids; the unit's evidence partition, its directory created. */
-static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_work_t *w)
+/*
+ * A call task: the batch's alignment files and ids; the unit's evidence partition, its directory created.
+ * The partition is written where the task's output says: with evidence containers (--evidence-layout packs)
+ * the scheduler renamed it to this rank's staging file, which it appends to the rank's container.
+ */
+static tsr_status_t tsr_work_call(const tsr_plan_t *plan, const tsr_task_t *task, int r, int bi, tsr_work_t *w)
 {
     const tsr_batch_t *b = &plan->batches[bi];
     for (int i = 0; i < b->n; i++) {
@@ -98,16 +102,21 @@ static tsr_status_t tsr_work_call(const tsr_plan_t *plan, int r, int bi, tsr_wor
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory listing the inputs of batch %d", bi);
     }
     char rel[4096], full[4096];
-    tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
+    if (task->n_outputs == 1 && task->outputs)
+        snprintf(rel, sizeof rel, "%s", task->outputs[0]);
+    else
+        tsr_plan_evidence_path(plan, r, bi, rel, sizeof rel);
     TSR_CALL(tsr_plan_output_path(plan, rel, full, sizeof full));
     return tsr_work_set_output(w, full);
 }
 
 /*
  * A joint task: the unit's partition of every batch; the unit's call set, its directory created. A low-pass
- * site window: the same inputs, its window's call set.
+ * site window: the same inputs, its window's call set. A partition in an evidence container is named by the
+ * location the scheduler sent with the task (tsr_task_located: "CONTAINER@OFFSET+LENGTH", which the HDF5
+ * readers open in place, io/h5_window.c); one without is read at its own path.
  */
-static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
+static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, const tsr_task_t *task, int r, tsr_work_t *w)
 {
     char rel[4096], full[4096];
     if (w->window >= 0) {
@@ -118,7 +127,8 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, int r, tsr_work_t *w)
     }
     for (int b = 0; b < plan->n_batches; b++) {
         tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
-        TSR_CALL(tsr_plan_path(plan, rel, full, sizeof full));
+        const char *loc = tsr_task_located(task, rel);
+        TSR_CALL(tsr_plan_path(plan, loc ? loc : rel, full, sizeof full));
         w->input_samples[b] = plan->batches[b].n;
         if (!(w->inputs[b] = strdup(full)))
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory");
@@ -232,11 +242,11 @@ tsr_status_t tsr_plan_work_create(const tsr_plan_t *plan, const tsr_task_t *task
         w->input_samples[0] = 1;
         s = tsr_work_align(plan, w);
     } else if (type == TSR_TASK_CALL) {
-        s = tsr_work_call(plan, u, bi, w);
+        s = tsr_work_call(plan, task, u, bi, w);
     } else {
         for (int i = 0; i < n_samples; i++)
             w->sample_ids[i] = plan->sheet->samples[i].id;
-        s = type == TSR_TASK_JOINT ? tsr_work_joint(plan, u, w) : tsr_work_cohort(plan, w);
+        s = type == TSR_TASK_JOINT ? tsr_work_joint(plan, task, u, w) : tsr_work_cohort(plan, w);
     }
     if (s != TSR_OK) {
         tsr_plan_work_destroy(&w);

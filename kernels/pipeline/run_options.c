@@ -83,6 +83,13 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
      "recorded, re-read (CRC-32) the others; full = re-read every one\n"
      "(tessera verify always re-reads everything) [stat]",
      TSR_RUN_OPT_STR, TSR_OPT(verify_outputs), "stat", "full or stat", 0, "full|stat", NULL, TSR_RUN_OPT_ALIGN},
+    /* not in the fingerprint (the records and the audit head do not change; a resume reads either layout),
+       kept in run.tsv so `tessera add` writes its new partitions the same way */
+    {"evidence-layout", "L",
+     "files = an evidence file per work unit x sample batch (evidence/G/U/bK.h5);\n"
+     "packs = each rank appends its evidence to its own container\n"
+     "(evidence/rRRRRR.sSSSS.pack, one per rank and run session) [files]",
+     TSR_RUN_OPT_STR, TSR_OPT(evidence_layout), "files", "files or packs", 0, "files|packs", "evidence_layout", 0},
     /* in the fingerprint (it changes DIR/audit_inputs.sha256) and kept in run.tsv for `tessera add` */
     {"hash-inputs", "",
      "audit: SHA-256 of every read file too, into DIR/audit_inputs.sha256 and the\n"
