@@ -198,7 +198,9 @@ static tsr_status_t mask_region(mask_out_t *m, const tsr_sheet_t *sheet, const c
         if (!path)
             continue;
         tsr_evidence_t *ev = NULL;
-        s = tsr_partition_read(path, &ev);
+        char at[8300]; /* in an evidence container, its location (tsr_evidence_resolve) */
+        tsr_evidence_resolve(path, at, sizeof at);
+        s = tsr_partition_read(at, &ev);
         if (s != TSR_OK) {
             free(path);
             break;
@@ -272,7 +274,9 @@ static tsr_status_t lp_mask_region(mask_out_t *m, const tsr_sheet_t *sheet, cons
         if (!path)
             continue;
         tsr_lp_evidence_t *ev = NULL;
-        s = tsr_lp_partition_read(path, &ev);
+        char at[8300]; /* in an evidence container, its location (tsr_evidence_resolve) */
+        tsr_evidence_resolve(path, at, sizeof at);
+        s = tsr_lp_partition_read(at, &ev);
         if (s != TSR_OK) {
             free(path);
             break;
@@ -349,7 +353,7 @@ static tsr_status_t lp_mask_region(mask_out_t *m, const tsr_sheet_t *sheet, cons
 static tsr_status_t mask_unit(mask_out_t *m, const tsr_sheet_t *sheet, const char *udir)
 {
     struct dirent **files = NULL;
-    int nf = scandir(udir, &files, mask_dir_filter, alphasort);
+    int nf = tsr_evidence_scandir(udir, &files, mask_dir_filter);
     if (nf < 0)
         return tsr_error_set(TSR_ERR_IO, "cannot read '%s': %s", udir, strerror(errno));
     tsr_status_t s = TSR_OK;
@@ -359,7 +363,10 @@ static tsr_status_t mask_unit(mask_out_t *m, const tsr_sheet_t *sheet, const cha
         if (l < 4 || strcmp(files[f]->d_name + l - 3, ".h5") != 0)
             continue;
         char *path = tsr_path_join(udir, files[f]->d_name);
-        s = path ? tsr_partition_members(path, &nm) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
+        char at[8300];
+        if (path)
+            tsr_evidence_resolve(path, at, sizeof at);
+        s = path ? tsr_partition_members(at, &nm) : tsr_error_set(TSR_ERR_NOMEM, "out of memory");
         free(path);
         break;
     }
@@ -378,7 +385,7 @@ static tsr_status_t mask_write(const char *run_dir, const tsr_sheet_t *sheet, co
     char edir[4200];
     snprintf(edir, sizeof edir, "%s/evidence", run_dir);
     struct dirent **regions = NULL;
-    int nr = scandir(edir, &regions, mask_dir_filter, alphasort);
+    int nr = tsr_evidence_scandir(edir, &regions, mask_dir_filter);
     if (nr < 0)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read the evidence partitions (%s); the callable mask comes "
                              "from them: export from a finished deep-mode run directory", edir, strerror(errno));
@@ -414,7 +421,7 @@ static tsr_status_t mask_write(const char *run_dir, const tsr_sheet_t *sheet, co
     for (int r = 0; r < nr && s == TSR_OK; r++) {
         char *gdir = tsr_path_join(edir, regions[r]->d_name);
         struct dirent **units = NULL;
-        int nu = gdir ? scandir(gdir, &units, mask_dir_filter, alphasort) : -1;
+        int nu = gdir ? tsr_evidence_scandir(gdir, &units, mask_dir_filter) : -1;
         if (!gdir)
             s = tsr_error_set(TSR_ERR_NOMEM, "out of memory");
         else if (nu < 0)

@@ -68,6 +68,21 @@ tsr_status_t tsr_partition_read(const char *path, tsr_evidence_t **ev) TSR_RESUL
 tsr_status_t tsr_partition_members(const char *path, int *n) TSR_RESULT_USED;
 
 /*
+ * Evidence containers (--evidence-layout packs, io/partition_schema.md): a finished run's partitions live
+ * in RUN/evidence/rRRRRR.sSSSS.pack, listed by name in RUN/evidence/index.tsv ("NAME\tLOCATION"). For
+ * readers that walk RUN/evidence/gGGGGG/U/ by name (exports):
+ * tsr_evidence_scandir: scandir(dir, list, filter, alphasort) over the real directory merged with the
+ * names the run's index puts under it (the containers and the index themselves left out); -1 with errno
+ * when neither has anything there. Free each entry and the list, as scandir's.
+ * tsr_evidence_resolve: the path a reader opens for `path` (also "PATH#K"): itself when it exists, else its
+ * location in the index ("RUN/evidence/rRRRRR.sSSSS.pack@OFFSET+LENGTH[#K]"), else itself. The index is
+ * read once per process (a cache by path, size and mtime). Not collective; thread-safe.
+ */
+struct dirent;
+int tsr_evidence_scandir(const char *dir, struct dirent ***list, int (*filter)(const struct dirent *));
+void tsr_evidence_resolve(const char *path, char *buf, size_t len);
+
+/*
  * The same partition a window of sites at a time (io/partition_reader.c), so
  * the joint kernel holds a window of every batch, not every batch's region.
  * The reader keeps the file open and holds the site positions, a buffer of

@@ -71,7 +71,7 @@ static int dir_filter(const struct dirent *e) { return e->d_name[0] != '.'; }
 static struct dirent **list_dir(const char *path, int *n)
 {
     struct dirent **ents = NULL;
-    *n = scandir(path, &ents, dir_filter, alphasort);
+    *n = tsr_evidence_scandir(path, &ents, dir_filter); /* evidence containers' partitions too */
     return ents;
 }
 
@@ -273,7 +273,8 @@ static tsr_status_t write_unit(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_re
                 continue;
             int nm = 0;
             tsr_evidence_t *ev = NULL;
-            snprintf(path, sizeof path, "%s/%s", udir, files[f]->d_name);
+            snprintf(member, sizeof member, "%s/%s", udir, files[f]->d_name);
+            tsr_evidence_resolve(member, path, sizeof path); /* in a container: its location */
             s = tsr_partition_members(path, &nm);
             snprintf(member, sizeof member, nm > 0 ? "%s#0" : "%s", path);
             if (s == TSR_OK)
@@ -288,7 +289,8 @@ static tsr_status_t write_unit(gvcf_out_t *o, const tsr_gvcf_opts_t *opt, tsr_re
             s = tsr_error_set(TSR_ERR_USAGE, "sample %s is in no evidence partition of %s", opt->sample, udir);
     }
     int nm = 0;
-    snprintf(path, sizeof path, "%s/%s", udir, batch);
+    snprintf(member, sizeof member, "%s/%s", udir, batch);
+    tsr_evidence_resolve(member, path, sizeof path); /* in a container: its location */
     if (s == TSR_OK)
         s = tsr_partition_members(path, &nm);
     for (int k = 0; k < (nm > 0 ? nm : 1) && s == TSR_OK; k++) {

@@ -14,8 +14,14 @@
 #include "io/h5_store.h"
 #include "io/io.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct tsr_partition_reader {
     tsr_h5_file_t f;
@@ -341,4 +347,223 @@ tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, in
     r->at = i1;
     *out = ev;
     return TSR_OK;
+}
+
+/* ---------------------------------------------------- evidence containers' index (tsr_evidence_scandir) */
+
+/* The index last read: RUN/evidence/index.tsv by path, size and mtime; names sorted. A cache, not state. */
+static struct {
+    char path[4096];
+    off_t size;
+    struct timespec mtime;
+    char *text;
+    char **name, **loc; /* n entries, by name */
+    size_t n;
+} ev_ix;
+static pthread_mutex_t ev_ix_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int ev_ix_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Where RUN/evidence starts in path ("RUN/evidence/..." or "RUN/evidence"): its length, or 0. */
+static size_t ev_run_evidence(const char *path)
+{
+    size_t best = 0;
+    for (const char *p = strstr(path, "evidence"); p; p = strstr(p + 1, "evidence"))
+        if ((p == path || p[-1] == '/') && (p[8] == '/' || p[8] == '\0'))
+            best = (size_t)(p - path) + 8;
+    return best;
+}
+
+/* Load (or keep) the index of RUN/evidence (edir, its length elen); 0 when there is none. Lock held. */
+static int ev_ix_load(const char *edir, size_t elen)
+{
+    char path[4096];
+    if (elen + 11 > sizeof path)
+        return 0;
+    snprintf(path, sizeof path, "%.*s/index.tsv", (int)elen, edir);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    if (ev_ix.text && !strcmp(ev_ix.path, path) && ev_ix.size == st.st_size &&
+        ev_ix.mtime.tv_sec == st.st_mtim.tv_sec && ev_ix.mtime.tv_nsec == st.st_mtim.tv_nsec)
+        return 1;
+    free(ev_ix.text);
+    free(ev_ix.name);
+    memset(&ev_ix, 0, sizeof ev_ix);
+    FILE *fp = fopen(path, "rb");
+    char *text = fp ? malloc((size_t)st.st_size + 1) : NULL;
+    size_t got = text ? fread(text, 1, (size_t)st.st_size, fp) : 0;
+    if (fp)
+        fclose(fp);
+    if (!text || got != (size_t)st.st_size) {
+        free(text);
+        return 0;
+    }
+    text[got] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < got; i++)
+        n += text[i] == '\n';
+    char **pairs = malloc((2 * n + 2) * sizeof *pairs);
+    if (!pairs) {
+        free(text);
+        return 0;
+    }
+    size_t k = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = '\0';
+        pairs[2 * k] = line;
+        pairs[2 * k + 1] = tab + 1;
+        k++;
+    }
+    qsort(pairs, k, 2 * sizeof *pairs, ev_ix_cmp); /* a pair sorts by its name, its first pointer */
+    snprintf(ev_ix.path, sizeof ev_ix.path, "%s", path);
+    ev_ix.size = st.st_size;
+    ev_ix.mtime = st.st_mtim;
+    ev_ix.text = text;
+    ev_ix.name = pairs;
+    ev_ix.n = k;
+    return 1;
+}
+
+/* Entry i's name and location (the pairs array holds them side by side). */
+#define EV_NAME(i) (ev_ix.name[2 * (i)])
+#define EV_LOC(i) (ev_ix.name[2 * (i) + 1])
+
+/* First entry whose name is >= key (lock held). */
+static size_t ev_ix_lower(const char *key)
+{
+    size_t lo = 0, hi = ev_ix.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(EV_NAME(mid), key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void tsr_evidence_resolve(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", path);
+    if (access(path, F_OK) == 0)
+        return;
+    char base[4096];
+    const char *hash = strrchr(path, '#');
+    size_t bl = hash && strchr(hash, '/') == NULL ? (size_t)(hash - path) : strlen(path);
+    size_t elen = ev_run_evidence(path);
+    if (!elen || bl >= sizeof base)
+        return;
+    memcpy(base, path, bl);
+    base[bl] = '\0';
+    if (access(base, F_OK) == 0)
+        return;
+    size_t run = elen - 8; /* RUN/ (with its slash) */
+    pthread_mutex_lock(&ev_ix_lock);
+    if (ev_ix_load(path, elen)) {
+        size_t i = ev_ix_lower(base + run);
+        if (i < ev_ix.n && !strcmp(EV_NAME(i), base + run))
+            snprintf(buf, len, "%.*s%s%s", (int)run, path, EV_LOC(i), bl < strlen(path) ? path + bl : "");
+    }
+    pthread_mutex_unlock(&ev_ix_lock);
+}
+
+static int ev_ent_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct dirent *const *)a)->d_name, (*(struct dirent *const *)b)->d_name);
+}
+
+/* Append a copy of name to the list (unless it is the last one added): 0 or -1 (out of memory). */
+static int ev_ent_add(struct dirent ***v, int *n, int *cap, const char *name, size_t nl)
+{
+    if (nl == 0 || nl >= sizeof((struct dirent *)0)->d_name)
+        return 0;
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        struct dirent **w = realloc(*v, (size_t)c * sizeof *w);
+        if (!w)
+            return -1;
+        *v = w;
+        *cap = c;
+    }
+    struct dirent *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    memcpy(e->d_name, name, nl);
+    e->d_name[nl] = '\0';
+    (*v)[(*n)++] = e;
+    return 0;
+}
+
+int tsr_evidence_scandir(const char *dir, struct dirent ***list, int (*filter)(const struct dirent *))
+{
+    *list = NULL;
+    struct dirent **real = NULL;
+    int nr = scandir(dir, &real, filter, alphasort);
+    int err = nr < 0 ? errno : 0;
+    size_t elen = ev_run_evidence(dir);
+    if (!elen || (dir[elen] != '\0' && dir[elen] != '/')) {
+        *list = real;
+        errno = err;
+        return nr;
+    }
+    struct dirent **v = NULL;
+    int n = 0, cap = 0, bad = 0;
+    pthread_mutex_lock(&ev_ix_lock);
+    int have = ev_ix_load(dir, elen);
+    /* the names under dir: RUN/evidence[/REST] -> "evidence[/REST]/" */
+    char pre[4200];
+    snprintf(pre, sizeof pre, "%s/", dir + elen - 8);
+    size_t pl = strlen(pre);
+    for (size_t i = have ? ev_ix_lower(pre) : 0; have && i < ev_ix.n && !bad; i++) {
+        const char *nm = EV_NAME(i);
+        if (strncmp(nm, pre, pl))
+            break;
+        const char *c = nm + pl, *sl = strchr(c, '/');
+        size_t cl = sl ? (size_t)(sl - c) : strlen(c);
+        if (n > 0 && strlen(v[n - 1]->d_name) == cl && !strncmp(v[n - 1]->d_name, c, cl))
+            continue;
+        bad = ev_ent_add(&v, &n, &cap, c, cl) != 0;
+    }
+    pthread_mutex_unlock(&ev_ix_lock);
+    for (int i = 0; i < nr && !bad; i++) {
+        const char *nm = real[i]->d_name;
+        size_t l = strlen(nm);
+        int own = have && (!strcmp(nm, "index.tsv") || (l > 5 && !strcmp(nm + l - 5, ".pack")) ||
+                           (l > 6 && !strcmp(nm + l - 6, ".stage")));
+        if (!own)
+            bad = ev_ent_add(&v, &n, &cap, nm, l) != 0;
+    }
+    for (int i = 0; i < nr; i++)
+        free(real[i]);
+    free(real);
+    if (bad) {
+        for (int i = 0; i < n; i++)
+            free(v[i]);
+        free(v);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (n == 0 && nr < 0) {
+        free(v);
+        errno = err;
+        return -1;
+    }
+    qsort(v, (size_t)n, sizeof *v, ev_ent_cmp);
+    int u = 0; /* a unit both packed and on disk (a resumed run of the other layout) appears once */
+    for (int i = 0; i < n; i++) {
+        if (u > 0 && !strcmp(v[u - 1]->d_name, v[i]->d_name))
+            free(v[i]);
+        else
+            v[u++] = v[i];
+    }
+    *list = v;
+    return u;
 }

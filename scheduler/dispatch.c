@@ -1000,6 +1000,39 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     return TSR_OK;
 }
 
+/*
+ * A finished run's packed outputs, PACK_DIR/index.tsv: "NAME\tLOCATION" per task with one, in task order,
+ * for readers that walk the outputs by name after the run (gVCF and aggregate exports, io/partition_reader.c).
+ * Derived from the journal's records (a resume rewrites it), so it is neither journaled nor audited.
+ */
+static tsr_status_t tsr_master_write_pack_index(tsr_master_t *m)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/%s/%s", m->opts->outdir, m->opts->pack_dir, TSR_PACK_INDEX_FILE);
+    TSR_CALL(tsr_output_tmpname(path, tmp, sizeof tmp));
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", m->opts->outdir, m->opts->pack_dir);
+    TSR_CALL(tsr_mkdir_p(dir));
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    for (int32_t t = 0; t < m->n; t++) {
+        const tsr_task_loc_t *l = &m->loc[t];
+        if (!l->code)
+            continue;
+        const tsr_task_t *task = tsr_graph_task(m->g, t, m->tb);
+        for (int k = 0; k < task->n_outputs; k++)
+            if (tsr_output_is_packed(m->opts, task->outputs[k])) {
+                char cont[TSR_TASK_STR_MAX];
+                tsr_pack_container_name(m->opts->pack_dir, l->code, cont, sizeof cont);
+                fprintf(f, "%s\t%s@%lld+%lld\n", task->outputs[k], cont, (long long)l->page * TSR_PACK_ALIGN,
+                        (long long)l->len);
+                break;
+            }
+    }
+    return tsr_output_commit(f, tmp, path);
+}
+
 static void *tsr_master_main(void *arg)
 {
     tsr_master_t *m = arg;
@@ -1019,6 +1052,10 @@ static void *tsr_master_main(void *arg)
         tsr_comm_abort(m->comm, tsr_status_exit_code(s));
     }
     if (m->j && tsr_journal_flush(m->j) != TSR_OK && m->out.status == TSR_OK) {
+        m->out.status = TSR_ERR_IO;
+        snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
+    }
+    if (m->out.status == TSR_OK && m->loc && m->n_done == m->n && tsr_master_write_pack_index(m) != TSR_OK) {
         m->out.status = TSR_ERR_IO;
         snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
     }

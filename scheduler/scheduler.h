@@ -261,6 +261,7 @@ int tsr_digest_valid(const char *d);
  * tsr_pack_range_digest: CRC32 and SHA-256 (either NULL) of a location's bytes, the container taken
  * relative to outdir; TSR_ERR_IO when missing or short. Not collective.
  */
+#define TSR_PACK_INDEX_FILE "index.tsv" /* PACK_DIR/index.tsv: a finished run's "NAME\tLOCATION" lines */
 int tsr_output_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len);
 int tsr_output_packed_split(const char *journaled, char *name, size_t cap, const char **location);
 tsr_status_t tsr_pack_range_digest(const char *outdir, const char *location, uint32_t *crc,

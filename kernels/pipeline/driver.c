@@ -807,7 +807,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
         so.fingerprint = plan->fingerprint;
         so.grace_seconds = o->grace_seconds;
         so.verify = tsr_verify_outputs_mode(o->verify_outputs);
-        so.pack_dir = o->evidence_layout && !strcmp(o->evidence_layout, "packs") ? "evidence" : NULL;
+        so.pack_dir = o->evidence_layout && !strcmp(o->evidence_layout, "files") ? NULL : "evidence";
         /* it names the output directory, the rank count and the time: in the chain, not in the head */
         static const char *const run_specific[] = {"report.html", NULL};
         so.run_specific = run_specific;

@@ -14,8 +14,9 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$T" simulate --out "$W/sim" --samples 800 --coverage 0.1 --length 30000 --bam --seed 5 --threads 2 > /dev/null
+# --evidence-layout files: the partitions are read below as files, one per region and batch
 "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/samples.tsv" --out "$W/r" --mode lowpass --batch-size 300 \
-    --shard-size 15000 --threads 2 --log-level warn > "$W/run.log" 2>&1 || { cat "$W/run.log"; fail "lowpass run"; }
+    --evidence-layout files --shard-size 15000 --threads 2 --log-level warn > "$W/run.log" 2>&1 || { cat "$W/run.log"; fail "lowpass run"; }
 n=0
 for R in "$W"/r/evidence/*/*/; do  # evidence/gGGGGG/UNIT/ (regions of 15 kb: one region a unit, whole files)
     name=$(basename "$R")
