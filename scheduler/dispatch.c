@@ -439,7 +439,7 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
    out_off and order (4 each). Kept beside tsr_master_alloc and tsr_graph_csr_build so the two stay in step. */
 #define TSR_MASTER_TASK_BYTES (1 + sizeof(int32_t) + sizeof(uint16_t) + sizeof(int32_t) + 2 * sizeof(int32_t))
 
-tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes)
+tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, int packed, size_t *bytes)
 {
     *bytes = 0;
     tsr_graph_csr_t c;
@@ -447,6 +447,10 @@ tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, size_t *bytes)
     size_t n = (size_t)tsr_graph_size(g) + 1, edges = (size_t)c.n_edges;
     tsr_graph_csr_free(&c);
     *bytes = n * TSR_MASTER_TASK_BYTES + edges * sizeof(int32_t);
+    /* packed outputs: a location per task (tsr_task_loc_t) and the transposed CSR (in_off per task, in_idx
+       per dependency), tsr_master_alloc and tsr_master_setup */
+    if (packed)
+        *bytes += n * (sizeof(tsr_task_loc_t) + sizeof(int32_t)) + edges * sizeof(int32_t);
     return TSR_OK;
 }
 

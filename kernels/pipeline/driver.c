@@ -532,10 +532,12 @@ KHASH_MAP_INIT_STR(tsr_plan_dirs, int64_t)
 
 /*
  * --plan-only's census of the graph's outputs: files per top-level folder of DIR (top-level files under
- * "."), distinct directories, and the most files any one directory gets. Printed on stdout.
+ * "."), distinct directories, and the most files any one directory gets; with `packed`, the evidence
+ * partitions (evidence/...) are counted apart: they go into per-rank containers. Printed on stdout.
  */
-static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
+static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g, int packed)
 {
+    int64_t n_packed = 0; /* evidence partitions appended to containers (--evidence-layout packs) */
     enum { N_TOP = 16 };
     char top[N_TOP][32];
     int64_t top_n[N_TOP] = {0}, other = 0, n_files = 0, most = 0;
@@ -550,6 +552,10 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
         const tsr_task_t *t = tsr_graph_task(g, id, buf);
         for (int k = 0; s == TSR_OK && k < t->n_outputs; k++) {
             const char *o = t->outputs[k], *slash = strchr(o, '/'), *last = strrchr(o, '/');
+            if (packed && !strncmp(o, "evidence/", 9)) {
+                n_packed++;
+                continue;
+            }
             char name[32];
             snprintf(name, sizeof name, "%.*s", slash ? (int)(slash - o) : 1, slash ? o : ".");
             int j = 0;
@@ -590,6 +596,9 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g)
             printf("%s %s %lld", j ? "," : "", top[j], (long long)top_n[j]);
         if (other)
             printf(", other %lld", (long long)other);
+        if (packed)
+            printf("\ntessera plan: and %lld evidence partitions appended to containers, evidence/rRRRRR.sSSSS.pack "
+                   "(one per rank and run session) + evidence/index.tsv", (long long)n_packed);
         printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
                "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
                tsr_graph_size(g) - 1, buf)->key, "cohort") ? ", cohort.h5" : "");
@@ -622,7 +631,7 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     double t3 = tsr_now(), c3 = tsr_cpu_seconds();
     size_t master = 0;
     if (s == TSR_OK)
-        s = tsr_sched_master_bytes(g, &master);
+        s = tsr_sched_master_bytes(g, !(o->evidence_layout && !strcmp(o->evidence_layout, "files")), &master);
     if (s == TSR_OK) {
         int64_t n_type[TSR_TASK_N_TYPES] = {0}, n_gates = 0;
         for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++) {
@@ -645,7 +654,7 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
             printf("%s %s %lld (%s)", k ? "," : "", type_name[k], (long long)n_type[k],
                    plan->kernel[k] ? plan->kernel[k] : "-");
         printf("; %lld dependencies through %lld gates\n", (long long)tsr_graph_n_deps(g), (long long)n_gates);
-        s = tsr_plan_files_print(g);
+        s = tsr_plan_files_print(g, !(o->evidence_layout && !strcmp(o->evidence_layout, "files")));
     }
     if (s == TSR_OK) {
         size_t sheet_bytes = 0, plan_bytes = tsr_plan_bytes(plan, &sheet_bytes), graph_bytes = tsr_graph_bytes(g);

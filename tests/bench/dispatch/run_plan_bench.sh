@@ -5,6 +5,8 @@
 #   run_plan_bench.sh BUILD_DIR [WORK_DIR] [SIZES...]     (default sizes: 10000 30000 100000)
 #   TSR_PLAN_FASTQ=1 run_plan_bench.sh ...                 (FASTQ samples: align tasks, and the call tasks'
 #                                                           dependencies on them through one gate a batch)
+#   TSR_PLAN_RUN_OPTS='--evidence-layout files' ...          (more `tessera run` options, e.g. to compare the
+#                                                           dispatcher's bytes without evidence containers)
 #
 # Inputs per size (make_grch38_plan.py): a sparse 3.2 Gb reference with 3,100 contigs (GRCh38's 25
 # primary ones at their real lengths + small contigs with GRCh38-style names), one empty BAM whose header
@@ -33,7 +35,7 @@ for n in "${SIZES[@]}"; do
   [ -s "$d/samples.tsv" ] || python3 "$HERE/make_grch38_plan.py" "$d" --samples "$n" \
     $([ "$FQ" = 1 ] && echo --fastq || true) > /dev/null
   /usr/bin/time -v "$B/tessera" run --ref "$d/ref.fa" --samples "$d/samples.tsv" --out "$d/out" --plan-only \
-    --mode deep --ignore-sm > "$d/plan.txt" 2> "$d/time.txt" || { cat "$d/time.txt" >&2; exit 1; }
+    --mode deep --ignore-sm ${TSR_PLAN_RUN_OPTS:-} > "$d/plan.txt" 2> "$d/time.txt" || { cat "$d/time.txt" >&2; exit 1; }
   awk -v n="$n" '
     /^tessera plan: [0-9]+ samples/ { for (i = 1; i <= NF; i++) if ($(i+1) == "units") units = $i }
     /^tessera plan: [0-9]+ tasks:/ { tasks = $3; deps = "-"; for (i = 1; i <= NF; i++) if ($(i+1) == "dependencies") deps = $i }
