@@ -1059,7 +1059,10 @@ static void *tsr_master_main(void *arg)
         m->out.status = TSR_ERR_IO;
         snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
     }
-    if (m->out.status == TSR_OK && m->loc && m->n_done == m->n && tsr_master_write_pack_index(m) != TSR_OK) {
+    int32_t n_loc = 0; /* a run with no packed output (tessera align) writes no index */
+    for (int32_t t = 0; m->loc && t < m->n && !n_loc; t++)
+        n_loc += m->loc[t].code != 0;
+    if (m->out.status == TSR_OK && n_loc && m->n_done == m->n && tsr_master_write_pack_index(m) != TSR_OK) {
         m->out.status = TSR_ERR_IO;
         snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
     }
