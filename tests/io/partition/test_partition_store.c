@@ -659,6 +659,97 @@ static void test_partition_packed(void **state)
     unlink(p);
 }
 
+/* Append file src's bytes to the open container fp at offset `at` (zeros before it); its length. */
+static long append_image(FILE *fp, const char *src, long at)
+{
+    FILE *in = fopen(src, "rb");
+    assert_non_null(in);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    for (long pos = ftell(fp); pos < at; pos++)
+        fputc(0, fp);
+    char buf[8192];
+    long n = 0;
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, k, fp), k);
+        n += (long)k;
+    }
+    fclose(in);
+    return n;
+}
+
+/*
+ * Evidence containers (io/h5_window.c): partitions appended to a container at 4 KiB offsets, between other
+ * bytes, read back by location ("CONTAINER@OFFSET+LENGTH", a packed file's member as "...#K") through every
+ * reader; a short container, a window that is not an image and a damaged image are refused.
+ */
+static void test_partition_window(void **state)
+{
+    (void)state;
+    char whole[512], packed[512], cont[512], loc[700], m[760];
+    path_in(whole, sizeof whole, "w.h5");
+    path_in(packed, sizeof packed, "w_packed.h5");
+    path_in(cont, sizeof cont, "r000000.s0001.pack");
+    tsr_evidence_t *ev = make_evidence(), *back = NULL;
+    assert_int_equal(tsr_partition_write(whole, ev), TSR_OK);
+    for (int k = 0; k < 2; k++) {
+        snprintf(m, sizeof m, "%s#%d/2", packed, k);
+        assert_int_equal(tsr_partition_write(m, ev), TSR_OK);
+    }
+    FILE *fp = fopen(cont, "wb");
+    assert_non_null(fp);
+    fputs("not an image", fp);
+    long len1 = append_image(fp, whole, 4096);
+    long at2 = (4096 + len1 + 4095) / 4096 * 4096;
+    long len2 = append_image(fp, packed, at2);
+    fputs("a half-appended tail", fp);
+    fclose(fp);
+    int64_t off = 0, len = 0;
+    snprintf(loc, sizeof loc, "%s@4096+%ld", cont, len1);
+    assert_int_equal(tsr_h5_window_parse(loc, m, sizeof m, &off, &len), 1);
+    assert_string_equal(m, cont);
+    assert_int_equal(off, 4096);
+    assert_int_equal(len, len1);
+    assert_int_equal(tsr_h5_window_parse(cont, NULL, 0, &off, &len), 0);
+    assert_int_equal(tsr_partition_read(loc, &back), TSR_OK);
+    assert_evidence_equal(ev, back);
+    tsr_evidence_destroy(&back);
+    tsr_partition_reader_t *r = NULL;
+    assert_int_equal(tsr_partition_reader_open(loc, &r), TSR_OK);
+    assert_int_equal(tsr_partition_reader_head(r)->n_sites, ev->n_sites);
+    tsr_partition_reader_close(&r);
+    int members = -1;
+    snprintf(loc, sizeof loc, "%s@%ld+%ld", cont, at2, len2);
+    assert_int_equal(tsr_partition_members(loc, &members), TSR_OK);
+    assert_int_equal(members, 2);
+    for (int k = 0; k < 2; k++) {
+        snprintf(m, sizeof m, "%s#%d", loc, k);
+        assert_int_equal(tsr_partition_read(m, &back), TSR_OK);
+        assert_evidence_equal(ev, back);
+        tsr_evidence_destroy(&back);
+    }
+    /* a window past the container's end, one that is not an image, an image with a changed byte */
+    snprintf(loc, sizeof loc, "%s@%ld+%ld", cont, at2, len2 + 100000);
+    assert_int_not_equal(tsr_partition_read(loc, &back), TSR_OK);
+    snprintf(loc, sizeof loc, "%s@0+%ld", cont, len1);
+    assert_int_not_equal(tsr_partition_read(loc, &back), TSR_OK);
+    fp = fopen(cont, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 4096 + 600, SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_int_equal(fseek(fp, 4096 + 600, SEEK_SET), 0);
+    fputc(c ^ 0x5a, fp);
+    fclose(fp);
+    snprintf(loc, sizeof loc, "%s@4096+%ld", cont, len1);
+    assert_int_equal(tsr_partition_read(loc, &back), TSR_ERR_FORMAT);
+    assert_null(back);
+    tsr_error_clear();
+    tsr_evidence_destroy(&ev);
+    unlink(whole);
+    unlink(packed);
+    unlink(cont);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_callset_round_trip),
         cmocka_unit_test(test_callset_windows),
         cmocka_unit_test(test_partition_packed),
+        cmocka_unit_test(test_partition_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
