@@ -309,8 +309,9 @@ tsr_status_t tsr_worker_loop(MPI_Comm comm, const tsr_sched_opts_t *opts, tsr_ex
 {
     tsr_worker_t w = {.comm = comm, .opts = opts, .exec = exec, .ctx = ctx, .window = 1, .pack = {.fd = -1}};
     TSR_CALL_MPI(MPI_Comm_rank(comm, &w.rank));
-    if ((uint32_t)w.rank > TSR_PACK_RANK_MASK && opts->pack_dir)
-        return tsr_error_set(TSR_ERR_USAGE, "packed outputs name at most %u ranks", TSR_PACK_RANK_MASK + 1);
+    if (w.rank > 999999 && opts->pack_dir) /* rRRRRR: six digits */
+        return tsr_error_set(TSR_ERR_USAGE, "packed outputs (evidence containers) name at most 1,000,000 ranks; "
+                             "use --evidence-layout files");
     w.ring_cap = 2 * opts->batch + 1;
     w.ring = calloc((size_t)w.ring_cap, sizeof *w.ring);
     w.rep_cap = 256;
