@@ -14,6 +14,12 @@
  * audit head uses NAME alone (the location depends on which rank ran what).
  * A tail that a killed rank half-appended lies past every journaled range
  * and is never read.
+ * Why a staging file and a copy, not HDF5's core driver and
+ * H5Fget_file_image: the kernels keep writing files as they always did
+ * (temporary name + rename, a packed unit's members across several opens)
+ * and the copy streams through a 64 KiB buffer, so a rank never holds a
+ * whole image in memory; the price is writing each partition twice (staged,
+ * then appended) on the rank's file system.
  */
 #include "scheduler/scheduler_internal.h"
 
