@@ -18,6 +18,7 @@
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 /* The readers' chunk caches together without --mem-per-rank (one chunk per dataset needs about 1.3 MiB a
  * batch of 64 samples: this covers about 12,000 samples in one joint task before datasets go uncached). */
 #define TSR_JOINT_CACHE_BYTES ((int64_t)256 << 20)
+/* Free heap above which a joint task gives it back (as the call kernel does, call_kernel.c). */
+#define TSR_JOINT_TRIM_BYTES ((size_t)8 << 20)
 
 /* ---------------------------------------------------------- kernel object */
 
@@ -176,6 +179,12 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     }
     free(rd);
     tsr_plan_work_destroy(&w);
+    /* the chunk caches' and windows' memory is freed, but HDF5 keeps freed blocks on its free lists and glibc
+       keeps the heap mapped: give both back, so the cohort tasks on this rank start near its base (measured,
+       1,000 samples: without it the cohort.h5 stage peaked 23 MiB higher, on top of the joint's caches) */
+    H5garbage_collect();
+    if (mallinfo2().fordblks >= TSR_JOINT_TRIM_BYTES)
+        malloc_trim(0);
     return s;
 }
 
