@@ -12,7 +12,8 @@
  * window are the next ones of the file.
  * The per-site datasets stay open from the first window to the close, each
  * with a chunk cache of one chunk while the reader's cache allowance lasts
- * (tsr_partition_reader_set_cache; none by default): HDF5 decompresses a
+ * (tsr_partition_reader_set_cache; none by default; given in pr_cache_order,
+ * the datasets a small window would decompress most often first): HDF5 decompresses a
  * whole chunk (64 Ki elements, about 170 sites of PL at 64 samples) for any
  * part of it, so windows smaller than a chunk, reading it anew each time,
  * decompressed every chunk once per window (issue 17: windows shrink as the
@@ -24,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The per-site datasets a window reads, in the order it reads them (the first ones, small, get the cache first). */
+/* The per-site datasets a window reads; pr_cache_order below says which get the cache first. */
 enum {
     PR_KIND,
     PR_N_ALLELES,
@@ -41,6 +42,14 @@ enum {
 static const char *const pr_ds_name[PR_N_DS] = {"/site/kind", "/site/n_alleles", "/site/allele_offset",
                                                 "/site/alleles", "/call/pl_offset", "/call/pl",
                                                 "/call/ad_offset", "/call/ad", "/call/dp", "/call/strand"};
+
+/*
+ * Which datasets get the allowance first, by how often a window smaller than a chunk would decompress a
+ * chunk again: the small per-site datasets are one chunk each (the whole region's sites), DP has 64 Ki / S
+ * sites a chunk (1,024 at 64 samples), PL, AD and strand about S x 3-6 values a site (110-340 sites).
+ */
+static const int pr_cache_order[PR_N_DS] = {PR_KIND, PR_N_ALLELES, PR_ALLELE_OFFSET, PR_ALLELES, PR_PL_OFFSET,
+                                            PR_AD_OFFSET, PR_DP, PR_AD, PR_PL, PR_STRAND};
 
 struct tsr_partition_reader {
     tsr_h5_file_t f;
@@ -148,15 +157,40 @@ void tsr_partition_reader_set_cache(tsr_partition_reader_t *r, int64_t bytes)
 
 int64_t tsr_partition_reader_cache(const tsr_partition_reader_t *r) { return r->cache_used; }
 
-/* Elements [off, off + n) of per-site dataset k, opened at its first read with a chunk cache if one fits. */
-static tsr_status_t pr_read(tsr_partition_reader_t *r, int k, hid_t type, int64_t off, int64_t n, void **data)
+/* The memory type a window reads dataset k in. */
+static hid_t pr_ds_type(int k)
 {
-    if (!r->ds[k].open) {
+    switch (k) {
+    case PR_KIND:
+    case PR_ALLELES:
+        return H5T_NATIVE_UINT8;
+    case PR_ALLELE_OFFSET:
+    case PR_PL_OFFSET:
+    case PR_AD_OFFSET:
+        return H5T_NATIVE_INT64;
+    default:
+        return H5T_NATIVE_INT32;
+    }
+}
+
+/* Open the per-site datasets (at the first window with sites), the allowance given in pr_cache_order. */
+static tsr_status_t pr_open_all(tsr_partition_reader_t *r)
+{
+    for (int i = 0; i < PR_N_DS; i++) {
+        int k = pr_cache_order[i];
         int64_t used = 0;
-        TSR_CALL(tsr_h5_range_open(&r->f, pr_ds_name[k], type, r->cache_left, &r->ds[k], &used));
+        if (r->ds[k].open)
+            continue;
+        TSR_CALL(tsr_h5_range_open(&r->f, pr_ds_name[k], pr_ds_type(k), r->cache_left, &r->ds[k], &used));
         r->cache_left -= used;
         r->cache_used += used;
     }
+    return TSR_OK;
+}
+
+/* Elements [off, off + n) of per-site dataset k (opened by pr_open_all). */
+static tsr_status_t pr_read(tsr_partition_reader_t *r, int k, hid_t type, int64_t off, int64_t n, void **data)
+{
     return tsr_h5_range_read(&r->f, &r->ds[k], pr_ds_name[k], type, off, n, data);
 }
 
@@ -184,6 +218,7 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     ev->n_sites = n;
     TSR_ALLOC(ev->pos, (size_t)n + 1);
     memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
+    TSR_CALL(pr_open_all(r));
     TSR_CALL(pr_read(r, PR_KIND, H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
     TSR_CALL(pr_read(r, PR_N_ALLELES, H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
     TSR_CALL(pr_offsets(r, PR_ALLELE_OFFSET, i0, i1, &ev->allele_off, &ba));
