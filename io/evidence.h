@@ -102,6 +102,14 @@ tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, in
                                        tsr_evidence_t **window) TSR_RESULT_USED;
 void tsr_partition_reader_close(tsr_partition_reader_t **r);
 /*
+ * Allow the reader `bytes` of HDF5 chunk cache (0, the default: none). Each per-site dataset is opened at
+ * its first window and kept open; while the allowance lasts it gets a cache of one chunk (the file's
+ * chunk, e.g. 64 Ki elements), so reading windows in order decompresses each chunk once instead of once
+ * per window. Set it before the first next(). cache() gives the bytes taken. What is read is the same.
+ */
+void tsr_partition_reader_set_cache(tsr_partition_reader_t *r, int64_t bytes);
+int64_t tsr_partition_reader_cache(const tsr_partition_reader_t *r);
+/*
  * Reorder ev's reference-confidence blocks: by (start, sample), the order the
  * call kernel writes so that tsr_partition_reader streams them, or back to
  * (sample, start), the order of tsr_evidence_t (tsr_partition_read applies it

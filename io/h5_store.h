@@ -153,6 +153,26 @@ tsr_status_t tsr_h5_append(tsr_h5_file_t *f, const char *name, hid_t mem_type, i
 tsr_status_t tsr_h5_length(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t *n) TSR_RESULT_USED;
 tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t off, int64_t n,
                                void **data) TSR_RESULT_USED;
+/*
+ * A 1-D dataset kept open for reading ranges front to back (a window of sites at a time, io/
+ * partition_reader.c). HDF5 decompresses a whole chunk for any part of it and keeps decompressed chunks
+ * only while the dataset is open, so tsr_h5_read_range on windows smaller than a chunk decompresses each
+ * chunk once per window; a range handle keeps one chunk: open() gives it a chunk cache of one chunk's
+ * bytes when that is <= max_cache (*used receives them; 0 and no cache otherwise, or for a compact or
+ * absent dataset), after the checks of tsr_h5_read_range. read() gives elements [off, off + n) as
+ * tsr_h5_read_range does (never NULL; free it); close() it before the file, and it accepts a zeroed
+ * handle (never opened). Not collective.
+ */
+typedef struct tsr_h5_range {
+    hid_t d;   /* the open dataset; H5I_INVALID_HID when absent from an empty member */
+    int64_t n; /* its elements */
+    int open;
+} tsr_h5_range_t;
+tsr_status_t tsr_h5_range_open(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t max_cache,
+                               tsr_h5_range_t *r, int64_t *used) TSR_RESULT_USED;
+tsr_status_t tsr_h5_range_read(tsr_h5_file_t *f, tsr_h5_range_t *r, const char *name, hid_t mem_type,
+                               int64_t off, int64_t n, void **data) TSR_RESULT_USED;
+void tsr_h5_range_close(tsr_h5_range_t *r);
 /* An evidence partition's (or member's) schema, version, region and sample ids into ev (partition_store.c). */
 struct tsr_evidence;
 tsr_status_t tsr_partition_read_head(tsr_h5_file_t *f, struct tsr_evidence *ev) TSR_RESULT_USED;

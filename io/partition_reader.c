@@ -10,6 +10,14 @@
  * hyperslabs, and the blocks are streamed: the call kernel writes them in
  * (start, sample) order (tsr_evidence_blocks_by_position), so the blocks of a
  * window are the next ones of the file.
+ * The per-site datasets stay open from the first window to the close, each
+ * with a chunk cache of one chunk while the reader's cache allowance lasts
+ * (tsr_partition_reader_set_cache; none by default; given in pr_cache_order,
+ * the datasets a small window would decompress most often first): HDF5 decompresses a
+ * whole chunk (64 Ki elements, about 170 sites of PL at 64 samples) for any
+ * part of it, so windows smaller than a chunk, reading it anew each time,
+ * decompressed every chunk once per window (issue 17: windows shrink as the
+ * cohort grows, so the joint's reading grew with samples squared).
  */
 #include "io/h5_store.h"
 #include "io/io.h"
@@ -22,6 +30,32 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The per-site datasets a window reads; pr_cache_order below says which get the cache first. */
+enum {
+    PR_KIND,
+    PR_N_ALLELES,
+    PR_ALLELE_OFFSET,
+    PR_ALLELES,
+    PR_PL_OFFSET,
+    PR_PL,
+    PR_AD_OFFSET,
+    PR_AD,
+    PR_DP,
+    PR_STRAND,
+    PR_N_DS
+};
+static const char *const pr_ds_name[PR_N_DS] = {"/site/kind", "/site/n_alleles", "/site/allele_offset",
+                                                "/site/alleles", "/call/pl_offset", "/call/pl",
+                                                "/call/ad_offset", "/call/ad", "/call/dp", "/call/strand"};
+
+/*
+ * Which datasets get the allowance first, by how often a window smaller than a chunk would decompress a
+ * chunk again: the small per-site datasets are one chunk each (the whole region's sites), DP has 64 Ki / S
+ * sites a chunk (1,024 at 64 samples), PL, AD and strand about S x 3-6 values a site (110-340 sites).
+ */
+static const int pr_cache_order[PR_N_DS] = {PR_KIND, PR_N_ALLELES, PR_ALLELE_OFFSET, PR_ALLELES, PR_PL_OFFSET,
+                                            PR_AD_OFFSET, PR_DP, PR_AD, PR_PL, PR_STRAND};
 
 struct tsr_partition_reader {
     tsr_h5_file_t f;
@@ -38,6 +72,9 @@ struct tsr_partition_reader {
     uint8_t *c_has;
     int32_t *c_min_dp;
     int64_t *c_start, *c_end;
+    /* the per-site datasets, opened at their first read (pr_ds order) with what is left of cache_left */
+    tsr_h5_range_t ds[PR_N_DS];
+    int64_t cache_left, cache_used;
 };
 
 /* Blocks buffered at a time: a few chunks' worth of reading, a fixed 288 KiB per open reader. */
@@ -49,6 +86,8 @@ void tsr_partition_reader_close(tsr_partition_reader_t **rp)
     if (!r)
         return;
     *rp = NULL;
+    for (int k = 0; k < PR_N_DS; k++)
+        tsr_h5_range_close(&r->ds[k]);
     if (r->open && tsr_h5_finish(&r->f, 0) != TSR_OK)
         tsr_log_warn("%s: closing the evidence partition failed (it was only read)", r->f.path);
     tsr_evidence_destroy(&r->head);
@@ -117,9 +156,67 @@ const tsr_evidence_t *tsr_partition_reader_head(const tsr_partition_reader_t *r)
 
 int64_t tsr_partition_reader_at(const tsr_partition_reader_t *r) { return r->at; }
 
+void tsr_partition_reader_set_cache(tsr_partition_reader_t *r, int64_t bytes)
+{
+    r->cache_left = bytes > 0 ? bytes : 0;
+}
+
+int64_t tsr_partition_reader_cache(const tsr_partition_reader_t *r) { return r->cache_used; }
+
+/* The memory type a window reads dataset k in. */
+static hid_t pr_ds_type(int k)
+{
+    switch (k) {
+    case PR_KIND:
+    case PR_ALLELES:
+        return H5T_NATIVE_UINT8;
+    case PR_ALLELE_OFFSET:
+    case PR_PL_OFFSET:
+    case PR_AD_OFFSET:
+        return H5T_NATIVE_INT64;
+    default:
+        return H5T_NATIVE_INT32;
+    }
+}
+
+/* Open the per-site datasets (at the first window with sites), the allowance given in pr_cache_order. */
+static tsr_status_t pr_open_all(tsr_partition_reader_t *r)
+{
+    for (int i = 0; i < PR_N_DS; i++) {
+        int k = pr_cache_order[i];
+        int64_t used = 0;
+        if (r->ds[k].open)
+            continue;
+        TSR_CALL(tsr_h5_range_open(&r->f, pr_ds_name[k], pr_ds_type(k), r->cache_left, &r->ds[k], &used));
+        r->cache_left -= used;
+        r->cache_used += used;
+    }
+    return TSR_OK;
+}
+
+/* Elements [off, off + n) of per-site dataset k (opened by pr_open_all). */
+static tsr_status_t pr_read(tsr_partition_reader_t *r, int k, hid_t type, int64_t off, int64_t n, void **data)
+{
+    return tsr_h5_range_read(&r->f, &r->ds[k], pr_ds_name[k], type, off, n, data);
+}
+
+/* Entries [i0, i1] of offsets dataset k rebased to 0 and checked non-decreasing (as tsr_h5_read_offsets). */
+static tsr_status_t pr_offsets(tsr_partition_reader_t *r, int k, int64_t i0, int64_t i1, int64_t **off,
+                               int64_t *base)
+{
+    TSR_CALL(pr_read(r, k, H5T_NATIVE_INT64, i0, i1 - i0 + 1, (void **)off));
+    *base = (*off)[0];
+    for (int64_t i = 0; i <= i1 - i0; i++) {
+        (*off)[i] -= *base;
+        if ((*off)[i] < 0 || (i > 0 && (*off)[i] < (*off)[i - 1]))
+            return tsr_error_set(TSR_ERR_FORMAT, "%s: %s decreases at entry %lld", r->f.path, pr_ds_name[k],
+                                 (long long)(i0 + i));
+    }
+    return TSR_OK;
+}
+
 static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t i1, tsr_evidence_t *ev)
 {
-    tsr_h5_file_t *f = &r->f;
     const int64_t n = i1 - i0, ns = ev->n_samples;
     int64_t ba, bp, bd;
     if (n <= 0) /* no sites (a decoy's region): offsets {0}, and a member's datasets are not opened */
@@ -127,19 +224,18 @@ static tsr_status_t window_sites(tsr_partition_reader_t *r, int64_t i0, int64_t 
     ev->n_sites = n;
     TSR_ALLOC(ev->pos, (size_t)n + 1);
     memcpy(ev->pos, r->head->pos + i0, (size_t)n * sizeof *ev->pos);
-    TSR_CALL(tsr_h5_read_range(f, "/site/kind", H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
-    TSR_CALL(tsr_h5_read_range(f, "/site/n_alleles", H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
-    TSR_CALL(tsr_h5_read_offsets(&r->f, "/site/allele_offset", i0, i1, &ev->allele_off, &ba));
-    TSR_CALL(tsr_h5_read_range(f, "/site/alleles", H5T_NATIVE_UINT8, ba, ev->allele_off[n],
-                               (void **)&ev->allele_blob));
-    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/pl_offset", i0, i1, &ev->pl_off, &bp));
-    TSR_CALL(tsr_h5_read_range(f, "/call/pl", H5T_NATIVE_INT32, bp, ev->pl_off[n], (void **)&ev->pl));
-    TSR_CALL(tsr_h5_read_offsets(&r->f, "/call/ad_offset", i0, i1, &ev->ad_off, &bd));
-    TSR_CALL(tsr_h5_read_range(f, "/call/ad", H5T_NATIVE_INT32, bd, ev->ad_off[n], (void **)&ev->ad));
-    TSR_CALL(tsr_h5_read_range(f, "/call/dp", H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&ev->dp));
-    TSR_CALL(tsr_h5_read_range(f, "/call/strand", H5T_NATIVE_INT32, 2 * bd, 2 * ev->ad_off[n],
-                               (void **)&ev->strand));
-    return tsr_partition_check_sites(f, ev, i0);
+    TSR_CALL(pr_open_all(r));
+    TSR_CALL(pr_read(r, PR_KIND, H5T_NATIVE_UINT8, i0, n, (void **)&ev->kind));
+    TSR_CALL(pr_read(r, PR_N_ALLELES, H5T_NATIVE_INT32, i0, n, (void **)&ev->n_alleles));
+    TSR_CALL(pr_offsets(r, PR_ALLELE_OFFSET, i0, i1, &ev->allele_off, &ba));
+    TSR_CALL(pr_read(r, PR_ALLELES, H5T_NATIVE_UINT8, ba, ev->allele_off[n], (void **)&ev->allele_blob));
+    TSR_CALL(pr_offsets(r, PR_PL_OFFSET, i0, i1, &ev->pl_off, &bp));
+    TSR_CALL(pr_read(r, PR_PL, H5T_NATIVE_INT32, bp, ev->pl_off[n], (void **)&ev->pl));
+    TSR_CALL(pr_offsets(r, PR_AD_OFFSET, i0, i1, &ev->ad_off, &bd));
+    TSR_CALL(pr_read(r, PR_AD, H5T_NATIVE_INT32, bd, ev->ad_off[n], (void **)&ev->ad));
+    TSR_CALL(pr_read(r, PR_DP, H5T_NATIVE_INT32, i0 * ns, n * ns, (void **)&ev->dp));
+    TSR_CALL(pr_read(r, PR_STRAND, H5T_NATIVE_INT32, 2 * bd, 2 * ev->ad_off[n], (void **)&ev->strand));
+    return tsr_partition_check_sites(&r->f, ev, i0);
 }
 
 /* Buffer the next blocks of the file (the buffer is empty). */

@@ -836,15 +836,13 @@ static tsr_status_t dataset_open(tsr_h5_file_t *f, const char *name, H5T_class_t
     return TSR_OK;
 }
 
-/* Elements [off, off + n) of the open dataset d into a new malloc'ed array (never NULL); closes d. */
-static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hid_t mem_type, int64_t off, int64_t n,
-                                 void **data)
+/* Elements [off, off + n) of the open dataset d into a new malloc'ed array (never NULL); d stays open. */
+static tsr_status_t dataset_read_kept(tsr_h5_file_t *f, const char *name, hid_t d, hid_t mem_type, int64_t off,
+                                      int64_t n, void **data)
 {
     void *buf = calloc(n ? (size_t)n : 1u, H5Tget_size(mem_type));
-    if (!buf) {
-        H5Dclose(d);
+    if (!buf)
         return tsr_error_set(TSR_ERR_NOMEM, "out of memory reading %s from %s", name, f->path);
-    }
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
     hsize_t start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
     herr_t rc = 0;
@@ -855,8 +853,6 @@ static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hi
         H5Sclose(ms);
     if (fs >= 0)
         H5Sclose(fs);
-    if (d >= 0)
-        H5Dclose(d);
     if (rc < 0) {
         free(buf);
         return tsr_error_set(TSR_ERR_HDF5, "%s: cannot read dataset %s (corrupt or truncated file?)", f->path,
@@ -864,6 +860,16 @@ static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hi
     }
     *data = buf;
     return TSR_OK;
+}
+
+/* As dataset_read_kept, and closes d. */
+static tsr_status_t dataset_read(tsr_h5_file_t *f, const char *name, hid_t d, hid_t mem_type, int64_t off, int64_t n,
+                                 void **data)
+{
+    tsr_status_t s = dataset_read_kept(f, name, d, mem_type, off, n, data);
+    if (d >= 0)
+        H5Dclose(d);
+    return s;
 }
 
 tsr_status_t tsr_h5_read(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t expect, int64_t *n,
@@ -951,6 +957,59 @@ tsr_status_t tsr_h5_read_range(tsr_h5_file_t *f, const char *name, hid_t mem_typ
                              f->path, name, (long long)cnt, (long long)off, (long long)(off + n));
     }
     return dataset_read(f, name, d, mem_type, off, n, data);
+}
+
+tsr_status_t tsr_h5_range_open(tsr_h5_file_t *f, const char *name, hid_t mem_type, int64_t max_cache,
+                               tsr_h5_range_t *r, int64_t *used)
+{
+    memset(r, 0, sizeof *r);
+    r->d = H5I_INVALID_HID;
+    *used = 0;
+    hid_t d;
+    TSR_CALL(dataset_open(f, name, H5Tget_class(mem_type), H5Tget_size(mem_type), -1, &d, &r->n));
+    r->open = 1;
+    if (d < 0) /* absent from an empty member: nothing to read */
+        return TSR_OK;
+    /* one chunk's bytes (the stored width is the memory type's: dataset_open checked it) */
+    size_t chunk_bytes = 0;
+    hid_t dcpl = H5Dget_create_plist(d);
+    hsize_t chunk[1] = {0};
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, chunk) == 1)
+        chunk_bytes = (size_t)chunk[0] * H5Tget_size(mem_type);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    H5Dclose(d);
+    /* reopened with its own cache: one chunk, or none (the file's default would keep up to 1 MiB per dataset) */
+    size_t cache = chunk_bytes > 0 && (int64_t)chunk_bytes <= max_cache ? chunk_bytes : 0;
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0 && H5Pset_chunk_cache(dapl, cache ? 7 : 0, cache, 1.0) >= 0)
+        r->d = H5Dopen2(f->id, h5_name(f, name), dapl);
+    if (dapl >= 0)
+        H5Pclose(dapl);
+    if (r->d < 0)
+        return tsr_error_set(TSR_ERR_HDF5, "%s: cannot open dataset %s", f->path, name);
+    *used = (int64_t)cache;
+    return TSR_OK;
+}
+
+tsr_status_t tsr_h5_range_read(tsr_h5_file_t *f, tsr_h5_range_t *r, const char *name, hid_t mem_type,
+                               int64_t off, int64_t n, void **data)
+{
+    *data = NULL;
+    if (off < 0 || n < 0 || off > r->n || n > r->n - off)
+        return tsr_error_set(TSR_ERR_FORMAT, "%s: dataset %s has %lld elements, elements [%lld, %lld) were wanted",
+                             f->path, name, (long long)r->n, (long long)off, (long long)(off + n));
+    return dataset_read_kept(f, name, r->d, mem_type, off, n, data);
+}
+
+void tsr_h5_range_close(tsr_h5_range_t *r)
+{
+    if (r && r->open && r->d >= 0)
+        H5Dclose(r->d);
+    if (r) {
+        r->open = 0;
+        r->d = H5I_INVALID_HID;
+    }
 }
 
 tsr_status_t tsr_h5_write_strings(tsr_h5_file_t *f, const char *name, int64_t n, const char *const *s)

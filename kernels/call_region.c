@@ -414,13 +414,18 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
     j.paths = aln_paths;
     j.o = o;
     j.cs = &cs;
+    /* the task's CPU by phase, logged at info (issue 17: per-sample CPU of the call stage across cohort sizes);
+       the process's CPU, so a rank's dispatcher thread polling meanwhile is in it too */
+    double t0 = tsr_now(), c[5] = {tsr_cpu_seconds(), 0, 0, 0, 0};
     if (s == TSR_OK)
         s = run_samples(pool, &j, n_samples, job_pass1);
+    c[1] = tsr_cpu_seconds();
     {
         ref_span_t rs = {ref_seq, start, ref_len};
         if (s == TSR_OK)
             s = tsr_call_candidates_build(j.scan, n_samples, &rs, end, o, &cs);
     }
+    c[2] = tsr_cpu_seconds();
     if (s == TSR_OK) {
         gl_off = calloc((size_t)cs.n + 1, sizeof *gl_off);
         ad_off = calloc((size_t)cs.n + 1, sizeof *ad_off);
@@ -444,8 +449,17 @@ tsr_status_t tsr_call_region(const char *ref_seq, int64_t ref_len, const char *c
     }
     if (s == TSR_OK && cs.n > 0) /* pass 2 reads at candidate sites only: none, nothing to read */
         s = run_samples(pool, &j, n_samples, job_pass2);
+    c[3] = tsr_cpu_seconds();
     if (s == TSR_OK)
         s = evidence_fill(ev, &cs, j.scan, j.calls, gl_off, ad_off, ref_seq);
+    c[4] = tsr_cpu_seconds();
+    /* at info for regions of a CPU second or more (not the hundreds of a packed decoy unit) */
+    if (s == TSR_OK)
+        tsr_log_write(c[4] - c[0] >= 1.0 ? TSR_LOG_INFO : TSR_LOG_DEBUG, __func__,
+                "call %s:%lld-%lld: %d samples, %lld candidate sites in %.2f s wall, %.2f CPU s (pass 1 %.2f, "
+                "candidates %.2f, pass 2 %.2f, evidence %.2f)", contig, (long long)start + 1, (long long)end,
+                n_samples, (long long)cs.n, tsr_now() - t0, c[4] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2],
+                c[4] - c[3]);
     for (int i = 0; i < n_samples; i++) {
         if (j.scan)
             tsr_call_sample_scan_free(&j.scan[i]);

@@ -6,14 +6,28 @@
  * window of sites at a time, appending each window's sites to the region's
  * member of the unit's call set. The window is sized from --mem-per-rank
  * (tsr_plan_budget), so memory is O(window x samples), not O(region x samples).
+ * The readers keep their per-site datasets open with a chunk cache of one
+ * chunk each (io/partition_reader.c) while an allowance lasts: the window's
+ * bytes again under --mem-per-rank (the budget's joint share is a third of
+ * what the readers leave, of which the window takes about two: plan_budget.c),
+ * TSR_JOINT_CACHE_BYTES without one. About 1.3 MiB a batch of 64 samples over
+ * 200 kb at 4x; without the cache, each window decompressed whole chunks of
+ * every batch, so the joint's CPU grew with samples squared (issue 17).
  */
 #include "io/h5_store.h"
 #include "io/io.h"
 #include "kernels/pipeline/pipeline.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The readers' chunk caches together without --mem-per-rank (one chunk per dataset needs about 1.3 MiB a
+ * batch of 64 samples: this covers about 12,000 samples in one joint task before datasets go uncached). */
+#define TSR_JOINT_CACHE_BYTES ((int64_t)256 << 20)
+/* Free heap above which a joint task gives it back (as the call kernel does, call_kernel.c). */
+#define TSR_JOINT_TRIM_BYTES ((size_t)8 << 20)
 
 /* ---------------------------------------------------------- kernel object */
 
@@ -143,8 +157,19 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
         int64_t window = tsr_joint_window_sites(n_samples, bud.joint_bytes);
         if (plan->opts.joint_window > 0 && plan->opts.joint_window < window)
             window = plan->opts.joint_window;
+        /* each reader's share of the chunk-cache allowance (what is read does not depend on it) */
+        int64_t cache = (bud.joint_bytes > 0 ? bud.joint_bytes : TSR_JOINT_CACHE_BYTES) / (w->n_inputs > 0 ? w->n_inputs : 1);
+        for (int b = 0; b < w->n_inputs && s == TSR_OK && !skip; b++)
+            tsr_partition_reader_set_cache(rd[b], cache);
         if (s == TSR_OK && !skip)
             s = tsr_joint_region_windows(rd, w->n_inputs, seq, &o, window, out);
+        int64_t cached = 0;
+        for (int b = 0; b < w->n_inputs && rd[b]; b++)
+            cached += tsr_partition_reader_cache(rd[b]);
+        if (s == TSR_OK && !skip)
+            tsr_log_debug("joint task %s, region %s: windows of %lld sites, readers' chunk caches %.1f MiB (of %.1f "
+                          "allowed)", task->key, reg->name, (long long)window, (double)cached / 1048576.0,
+                          (double)cache * w->n_inputs / 1048576.0);
         tsr_status_t c = out ? tsr_callset_writer_close(&out, s == TSR_OK) : TSR_OK;
         if (s == TSR_OK)
             s = c;
@@ -154,6 +179,12 @@ static tsr_status_t joint_process(void *state, const tsr_kernel_env_t *env, cons
     }
     free(rd);
     tsr_plan_work_destroy(&w);
+    /* the chunk caches' and windows' memory is freed, but HDF5 keeps freed blocks on its free lists and glibc
+       keeps the heap mapped: give both back, so the cohort tasks on this rank start near its base (measured,
+       1,000 samples: without it the cohort.h5 stage peaked 23 MiB higher, on top of the joint's caches) */
+    H5garbage_collect();
+    if (mallinfo2().fordblks >= TSR_JOINT_TRIM_BYTES)
+        malloc_trim(0);
     return s;
 }
 

@@ -20,7 +20,9 @@
 #   TSR_SCALE_WORK=DIR                      run in DIR and keep it (run_N_npR/, its .log and .time)
 # After each run a second line: CPU seconds per stage (summary.json "stages": call / joint / cohort /
 # cohort_h5, ms per sample in brackets) and the joint's union sites, those its pre-test skipped and
-# those kept (the `--log-level info` lines of kernels/joint_region.c, summed over regions).
+# those kept (the `--log-level info` lines of kernels/joint_region.c, summed over regions); a third line: the
+# call regions' CPU per batch sample (min / median / max over the (region, batch) tasks), by phase, and the
+# call stage's CPU outside them (the `--log-level info` lines of kernels/call_region.c).
 # Each run uses --threads 1 per rank; measure CPU rather than wall on a shared machine.
 set -euo pipefail
 T=${1:-${TSR_TESSERA:-tessera}}
@@ -73,7 +75,24 @@ for line in open(sys.argv[3]):
     m = re.search(r"(\d+) union sites, (\d+) skipped by the pre-test, (\d+) kept", line)
     if m:
         u += int(m.group(1)); sk += int(m.group(2)); k += int(m.group(3))
-print("    stages CPU s (ms/sample): %s; joint union sites %d, skipped by the pre-test %d, kept %d" % (st, u, sk, k))' \
+print("    stages CPU s (ms/sample): %s; joint union sites %d, skipped by the pre-test %d, kept %d" % (st, u, sk, k))
+calls = []
+for line in open(sys.argv[3]):
+    m = re.search(r"call \S+: (\d+) samples, (\d+) candidate sites in ([\d.]+) s wall, ([\d.]+) CPU s \(pass 1 ([\d.]+), "
+                  r"candidates ([\d.]+), pass 2 ([\d.]+), evidence ([\d.]+)\)", line)
+    if m:
+        calls.append([float(x) for x in m.groups()])
+if calls:
+    per = sorted(1000 * c[3] / c[0] for c in calls)
+    ns = sum(c[0] for c in calls)
+    ph = [1000 * sum(c[i] for c in calls) / ns for i in (4, 5, 6, 7)]
+    stage = [s["cpu_seconds"] for s in j.get("stages", []) if s["stage"] == "call"]
+    out = 1000 * (stage[0] - sum(c[3] for c in calls)) / n if stage else float("nan")
+    print("    call regions %d: CPU ms a batch sample min %.1f / median %.1f / max %.1f; by phase pass 1 %.1f, "
+          "candidates %.1f, pass 2 %.1f, evidence %.1f; candidate sites a region %.0f; the call stage outside "
+          "the regions (task set-up, evidence write, the dispatcher) %.1f ms a sample" %
+          (len(calls), per[0], per[len(per) // 2], per[-1], ph[0], ph[1], ph[2], ph[3],
+           sum(c[1] for c in calls) / len(calls), out))' \
             "$out/summary.json" "$n" "$out.log"
     done
 done
