@@ -631,7 +631,8 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     double t3 = tsr_now(), c3 = tsr_cpu_seconds();
     size_t master = 0;
     if (s == TSR_OK)
-        s = tsr_sched_master_bytes(g, !(o->evidence_layout && !strcmp(o->evidence_layout, "files")), &master);
+        s = tsr_sched_master_bytes(g, o->evidence_layout && !strcmp(o->evidence_layout, "files") ? NULL : "evidence",
+                                   &master);
     if (s == TSR_OK) {
         int64_t n_type[TSR_TASK_N_TYPES] = {0}, n_gates = 0;
         for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++) {
