@@ -536,8 +536,10 @@ int tsr_evidence_scandir(const char *dir, struct dirent ***list, int (*filter)(c
     for (int i = 0; i < nr && !bad; i++) {
         const char *nm = real[i]->d_name;
         size_t l = strlen(nm);
+        /* the run's own: the index, a session's folder of containers (sSSSS), staged outputs */
         int own = have && (!strcmp(nm, "index.tsv") || (l > 5 && !strcmp(nm + l - 5, ".pack")) ||
-                           (l > 6 && !strcmp(nm + l - 6, ".stage")));
+                           (l > 6 && !strcmp(nm + l - 6, ".stage")) ||
+                           (l == 5 && nm[0] == 's' && strspn(nm + 1, "0123456789") == 4));
         if (!own)
             bad = ev_ent_add(&v, &n, &cap, nm, l) != 0;
     }

@@ -361,7 +361,7 @@ typedef struct tsr_sched_opts {
      * Packed outputs (scheduler/pack.c, issue 18): a task output under this directory (relative to outdir,
      * e.g. "evidence"; NULL = none) is not kept as its own file. The executor sees it renamed to a staging
      * file (PACK_DIR/rRRRRR.sSSSS.kK.stage) and writes that as any output; the worker appends the staged
-     * bytes to its container PACK_DIR/rRRRRR.sSSSS.pack (its rank, this run's session) at a 4 KiB-aligned
+     * bytes to its container PACK_DIR/sSSSS/rRRRRR.pack (this run's session, its rank) at a 4 KiB-aligned
      * offset, fsyncs and removes the staged file; the journal records the output as "NAME LOCATION" with
      * LOCATION = "CONTAINER@OFFSET+LENGTH" (tsr_output_packed_split), and the tasks that depend on it are
      * sent its location (tsr_task_located). A resume trusts a record while the container holds its range.

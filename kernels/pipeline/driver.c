@@ -597,8 +597,8 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g, int packed)
         if (other)
             printf(", other %lld", (long long)other);
         if (packed)
-            printf("\ntessera plan: and %lld evidence partitions appended to containers, evidence/rRRRRR.sSSSS.pack "
-                   "(one per rank and run session) + evidence/index.tsv", (long long)n_packed);
+            printf("\ntessera plan: and %lld evidence partitions appended to containers, evidence/sSSSS/rRRRRR.pack "
+                   "(one per rank, a folder per run session) + evidence/index.tsv", (long long)n_packed);
         printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
                "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
                tsr_graph_size(g) - 1, buf)->key, "cohort") ? ", cohort.h5" : "");
