@@ -9,7 +9,8 @@
 #   - a container whose tail is cut (a rank killed mid-append, a damaged disk) makes exactly the tasks whose
 #     ranges it lost run again, in a new session's containers, and the outputs stay identical;
 #   - `tessera verify` re-reads every packed partition by its range: a changed byte is reported;
-#   - `tessera export --gvcf` reads packed partitions: the same records as from the files layout.
+#   - `tessera export --gvcf` reads packed partitions: the same records as from the files layout, also when
+#     the index lists a unit's partitions apart (the exports read it a folder at a time).
 set -euo pipefail
 T=${TSR_TESSERA:?} MPI=${TSR_MPIEXEC:-mpirun}
 W=$(mktemp -d /tmp/tsr_evpacks.XXXXXX)
@@ -92,4 +93,15 @@ s=$(bcftools query -l "$W/sim/truth.vcf.gz" | head -1)
 for d in files1 packs2; do "$T" export --gvcf "$s" --out "$W/$d" --ref "$W/sim/ref.fa" > /dev/null; done
 cmp <(bcftools view -H "$W/files1/gvcf/$s.g.vcf.gz") <(bcftools view -H "$W/packs2/gvcf/$s.g.vcf.gz") ||
   fail "the gVCF from packed partitions differs"
+
+# the exports read the index a folder at a time (io/partition_reader.c): an index whose units' lines are not
+# consecutive (here in batch order, so each unit's lines are 3 runs) gives the same records
+cp -a "$W/packs2" "$W/shuf"
+rm -rf "$W/shuf/gvcf"
+sort -t/ -k4,4 -k3,3 "$W/packs2/evidence/index.tsv" > "$W/shuf/evidence/index.tsv"
+runs=$(awk -F'\t' '{ d = $1; sub(/[^\/]*$/, "", d) } d != p { n++; p = d } END { print n + 0 }' "$W/shuf/evidence/index.tsv")
+[ "$runs" -gt 3 ] || fail "the reordered index still keeps each unit's lines together ($runs runs)"
+"$T" export --gvcf "$s" --out "$W/shuf" --ref "$W/sim/ref.fa" > /dev/null
+cmp <(bcftools view -H "$W/files1/gvcf/$s.g.vcf.gz") <(bcftools view -H "$W/shuf/gvcf/$s.g.vcf.gz") ||
+  fail "the gVCF from an index in batch order differs"
 echo "evidence_packs: 9 partitions in $np containers at 2 ranks; $lost cut ranges ran again; outputs identical"
