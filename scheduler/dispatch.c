@@ -492,7 +492,8 @@ static tsr_status_t tsr_located_index_build(const tsr_graph_t *g, const tsr_grap
     int32_t *slot = malloc(((size_t)n + 1) * sizeof *slot);
     tsr_task_buf_t *tb = malloc(sizeof *tb);
     int32_t *last = NULL, *nrun = NULL;
-    tsr_status_t s = src && slot && tb ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+    tsr_status_t s =
+        src && slot && tb ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
     for (int32_t t = 0; t < n && s == TSR_OK; t++) {
         slot[t] = -1;
         if (tsr_graph_is_gate(g, t))
@@ -527,7 +528,8 @@ static tsr_status_t tsr_located_index_build(const tsr_graph_t *g, const tsr_grap
             if (slot[t] < 0) {
                 if (x->n_dep == cap) {
                     cap = cap ? 2 * cap : 1024;
-                    int32_t *a = realloc(last, (size_t)cap * sizeof *a), *b = a ? realloc(nrun, (size_t)cap * sizeof *b) : NULL;
+                    int32_t *a = realloc(last, (size_t)cap * sizeof *a);
+                    int32_t *b = a ? realloc(nrun, (size_t)cap * sizeof *b) : NULL;
                     if (a)
                         last = a;
                     if (b)
@@ -914,8 +916,8 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, int src, const int32_
             }
             int64_t off = fst[k].mtime_ns, len = fst[k].size;
             tsr_task_loc_t *slot = tsr_master_loc(m, id);
-            if (!slot || ++n_packed > 1 || t->n_outputs > 8 || off < 0 || off % TSR_PACK_ALIGN || len <= 0 || len > (int64_t)UINT32_MAX ||
-                off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX) {
+            if (!slot || ++n_packed > 1 || t->n_outputs > 8 || off < 0 || off % TSR_PACK_ALIGN || len <= 0 ||
+                len > (int64_t)UINT32_MAX || off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX) {
                 s = tsr_error_set(TSR_ERR_INTERNAL, "task '%s': a packed output the dispatcher cannot record", t->key);
                 break;
             }
