@@ -69,13 +69,13 @@ tsr_status_t tsr_partition_members(const char *path, int *n) TSR_RESULT_USED;
 
 /*
  * Evidence containers (--evidence-layout packs, io/partition_schema.md): a finished run's partitions live
- * in RUN/evidence/rRRRRR.sSSSS.pack, listed by name in RUN/evidence/index.tsv ("NAME\tLOCATION"). For
+ * in RUN/evidence/sSSSS/rRRRRR.pack, listed by name in RUN/evidence/index.tsv ("NAME\tLOCATION"). For
  * readers that walk RUN/evidence/gGGGGG/U/ by name (exports):
  * tsr_evidence_scandir: scandir(dir, list, filter, alphasort) over the real directory merged with the
  * names the run's index puts under it (the containers and the index themselves left out); -1 with errno
  * when neither has anything there. Free each entry and the list, as scandir's.
  * tsr_evidence_resolve: the path a reader opens for `path` (also "PATH#K"): itself when it exists, else its
- * location in the index ("RUN/evidence/rRRRRR.sSSSS.pack@OFFSET+LENGTH[#K]"), else itself. The index is
+ * location in the index ("RUN/evidence/sSSSS/rRRRRR.pack@OFFSET+LENGTH[#K]"), else itself. The index is
  * read once per process (a cache by path, size and mtime). Not collective; thread-safe.
  */
 struct dirent;

@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,20 +448,64 @@ tsr_status_t tsr_partition_reader_next(tsr_partition_reader_t *r, int64_t lo, in
 
 /* ---------------------------------------------------- evidence containers' index (tsr_evidence_scandir) */
 
-/* The index last read: RUN/evidence/index.tsv by path, size and mtime; names sorted. A cache, not state. */
+/*
+ * RUN/evidence/index.tsv ("NAME\tLOCATION" a line) is ~5.2 M lines at 100,000 samples x 3 Gb, so it is
+ * never held whole. One streamed pass keeps its directory: each run of consecutive lines whose names share
+ * a folder ("evidence/gGGGGG/U/"), as that folder and the run's byte offset (the run writes the index in
+ * task order, a unit's partitions one after another: one run a unit). A query then reads only the runs of
+ * the folder it asks about, and the cache keeps that one folder's lines (a unit's batches). Memory follows
+ * the units (~3,300 folders) and one unit's batches (~1,563 lines), not the partitions. The cache is kept
+ * while the index's path, size and mtime are the same; it is a cache, not state.
+ */
+typedef struct ev_ix_run {
+    char *dir; /* "evidence/.../" with its slash */
+    off_t off; /* the run's first line */
+} ev_ix_run_t;
 static struct {
     char path[4096];
     off_t size;
     struct timespec mtime;
-    char *text;
-    char **name, **loc; /* n entries, by name */
-    size_t n;
+    ev_ix_run_t *run; /* n_run, by (dir, off) */
+    size_t n_run;
+    char *cur;           /* the folder whose lines are loaded, or NULL */
+    char *text;          /* its lines: name, NUL, location, NUL, ... */
+    size_t text_len, text_cap;
+    char **name;         /* n pairs (name, location) into text, by name */
+    size_t n, cap;
+    int loaded;
 } ev_ix;
 static pthread_mutex_t ev_ix_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int ev_ix_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ev_run_cmp(const void *a, const void *b)
+{
+    const ev_ix_run_t *x = a, *y = b;
+    int c = strcmp(x->dir, y->dir);
+    return c ? c : (x->off > y->off) - (x->off < y->off);
+}
+
+static void ev_ix_reset(void)
+{
+    for (size_t i = 0; i < ev_ix.n_run; i++)
+        free(ev_ix.run[i].dir);
+    free(ev_ix.run);
+    free(ev_ix.cur);
+    free(ev_ix.text);
+    free(ev_ix.name);
+    memset(&ev_ix, 0, sizeof ev_ix);
+}
+
+/* A line's folder: the length of its name up to and with the last slash (0: none). */
+static size_t ev_line_dir(const char *name, size_t name_len)
+{
+    for (size_t k = name_len; k > 0; k--)
+        if (name[k - 1] == '/')
+            return k;
+    return 0;
 }
 
 /* Where RUN/evidence starts in path ("RUN/evidence/..." or "RUN/evidence"): its length, or 0. */
@@ -473,7 +518,7 @@ static size_t ev_run_evidence(const char *path)
     return best;
 }
 
-/* Load (or keep) the index of RUN/evidence (edir, its length elen); 0 when there is none. Lock held. */
+/* Load (or keep) the directory of RUN/evidence's index (edir, its length elen); 0 when there is none. Lock held. */
 static int ev_ix_load(const char *edir, size_t elen)
 {
     char path[4096];
@@ -483,48 +528,141 @@ static int ev_ix_load(const char *edir, size_t elen)
     struct stat st;
     if (stat(path, &st) != 0)
         return 0;
-    if (ev_ix.text && !strcmp(ev_ix.path, path) && ev_ix.size == st.st_size &&
+    if (ev_ix.loaded && !strcmp(ev_ix.path, path) && ev_ix.size == st.st_size &&
         ev_ix.mtime.tv_sec == st.st_mtim.tv_sec && ev_ix.mtime.tv_nsec == st.st_mtim.tv_nsec)
         return 1;
-    free(ev_ix.text);
-    free(ev_ix.name);
-    memset(&ev_ix, 0, sizeof ev_ix);
+    ev_ix_reset();
     FILE *fp = fopen(path, "rb");
-    char *text = fp ? malloc((size_t)st.st_size + 1) : NULL;
-    size_t got = text ? fread(text, 1, (size_t)st.st_size, fp) : 0;
-    if (fp)
-        fclose(fp);
-    if (!text || got != (size_t)st.st_size) {
-        free(text);
+    if (!fp)
+        return 0;
+    char *line = NULL, *last = NULL;
+    size_t lcap = 0, cap = 0, last_len = 0;
+    ssize_t got;
+    off_t off = 0;
+    int ok = 1;
+    while (ok && (got = getline(&line, &lcap, fp)) > 0) {
+        char *tab = memchr(line, '\t', (size_t)got);
+        size_t dl = tab ? ev_line_dir(line, (size_t)(tab - line)) : 0;
+        if (tab && !(last && last_len == dl && !memcmp(last, line, dl))) {
+            if (ev_ix.n_run == cap) {
+                cap = cap ? 2 * cap : 256;
+                ev_ix_run_t *r = realloc(ev_ix.run, cap * sizeof *r);
+                ok = r != NULL;
+                if (r)
+                    ev_ix.run = r;
+            }
+            char *d = ok ? strndup(line, dl) : NULL;
+            ok = d != NULL;
+            if (ok) {
+                ev_ix.run[ev_ix.n_run++] = (ev_ix_run_t){d, off};
+                last = d;
+                last_len = dl;
+            }
+        }
+        off += got;
+    }
+    ok = ok && !ferror(fp);
+    free(line);
+    fclose(fp);
+    if (!ok) {
+        ev_ix_reset();
         return 0;
     }
-    text[got] = '\0';
-    size_t n = 0;
-    for (size_t i = 0; i < got; i++)
-        n += text[i] == '\n';
-    char **pairs = malloc((2 * n + 2) * sizeof *pairs);
-    if (!pairs) {
-        free(text);
-        return 0;
-    }
-    size_t k = 0;
-    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-        *nl = '\0';
-        char *tab = strchr(line, '\t');
-        if (!tab)
-            continue;
-        *tab = '\0';
-        pairs[2 * k] = line;
-        pairs[2 * k + 1] = tab + 1;
-        k++;
-    }
-    qsort(pairs, k, 2 * sizeof *pairs, ev_ix_cmp); /* a pair sorts by its name, its first pointer */
+    qsort(ev_ix.run, ev_ix.n_run, sizeof *ev_ix.run, ev_run_cmp);
     snprintf(ev_ix.path, sizeof ev_ix.path, "%s", path);
     ev_ix.size = st.st_size;
     ev_ix.mtime = st.st_mtim;
-    ev_ix.text = text;
-    ev_ix.name = pairs;
-    ev_ix.n = k;
+    ev_ix.loaded = 1;
+    return 1;
+}
+
+/* First run whose folder is >= dir (lock held). */
+static size_t ev_run_lower(const char *dir)
+{
+    size_t lo = 0, hi = ev_ix.n_run;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(ev_ix.run[mid].dir, dir) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Append "name\0location\0" to the folder's text; its offset as the pair's name (pointers after the last). */
+static int ev_text_put(const char *name, size_t nl, const char *loc, size_t ll)
+{
+    size_t need = ev_ix.text_len + nl + ll + 2;
+    if (need > ev_ix.text_cap) {
+        size_t c = ev_ix.text_cap ? ev_ix.text_cap : 1 << 16;
+        while (c < need)
+            c *= 2;
+        char *t = realloc(ev_ix.text, c);
+        if (!t)
+            return 0;
+        ev_ix.text = t;
+        ev_ix.text_cap = c;
+    }
+    if (ev_ix.n == ev_ix.cap) {
+        size_t c = ev_ix.cap ? 2 * ev_ix.cap : 1024;
+        char **v = realloc(ev_ix.name, 2 * c * sizeof *v);
+        if (!v)
+            return 0;
+        ev_ix.name = v;
+        ev_ix.cap = c;
+    }
+    char *t = ev_ix.text + ev_ix.text_len;
+    memcpy(t, name, nl);
+    t[nl] = '\0';
+    memcpy(t + nl + 1, loc, ll);
+    t[nl + 1 + ll] = '\0';
+    ev_ix.name[2 * ev_ix.n] = (char *)(uintptr_t)ev_ix.text_len;
+    ev_ix.name[2 * ev_ix.n + 1] = (char *)(uintptr_t)(ev_ix.text_len + nl + 1);
+    ev_ix.n++;
+    ev_ix.text_len = need;
+    return 1;
+}
+
+/* Load (or keep) the lines of folder `dir` ("evidence/.../"): its runs only, streamed. 0 on failure. Lock held. */
+static int ev_dir_load(const char *dir)
+{
+    if (ev_ix.cur && !strcmp(ev_ix.cur, dir))
+        return 1;
+    free(ev_ix.cur);
+    ev_ix.cur = NULL;
+    ev_ix.n = ev_ix.text_len = 0;
+    size_t want = strlen(dir), i = ev_run_lower(dir);
+    FILE *fp = i < ev_ix.n_run && !strcmp(ev_ix.run[i].dir, dir) ? fopen(ev_ix.path, "rb") : NULL;
+    char *line = NULL;
+    size_t lcap = 0;
+    int ok = 1;
+    for (; fp && ok && i < ev_ix.n_run && !strcmp(ev_ix.run[i].dir, dir); i++) {
+        ok = fseeko(fp, ev_ix.run[i].off, SEEK_SET) == 0;
+        ssize_t got;
+        while (ok && (got = getline(&line, &lcap, fp)) > 0) {
+            if (line[got - 1] == '\n')
+                line[--got] = '\0';
+            char *tab = memchr(line, '\t', (size_t)got);
+            if (!tab)
+                continue;
+            size_t nl = (size_t)(tab - line);
+            if (ev_line_dir(line, nl) != want || memcmp(line, dir, want))
+                break; /* the run ends */
+            ok = ev_text_put(line, nl, tab + 1, (size_t)got - nl - 1);
+        }
+        ok = ok && !ferror(fp);
+    }
+    free(line);
+    if (fp)
+        fclose(fp);
+    for (size_t k = 0; k < 2 * ev_ix.n; k++)
+        ev_ix.name[k] = ev_ix.text + (uintptr_t)ev_ix.name[k];
+    if (!ok || !(ev_ix.cur = strdup(dir))) {
+        ev_ix.n = ev_ix.text_len = 0;
+        return 0;
+    }
+    qsort(ev_ix.name, ev_ix.n, 2 * sizeof *ev_ix.name, ev_ix_cmp); /* a pair sorts by its name, its first pointer */
     return 1;
 }
 
@@ -532,7 +670,7 @@ static int ev_ix_load(const char *edir, size_t elen)
 #define EV_NAME(i) (ev_ix.name[2 * (i)])
 #define EV_LOC(i) (ev_ix.name[2 * (i) + 1])
 
-/* First entry whose name is >= key (lock held). */
+/* First entry of the loaded folder whose name is >= key (lock held). */
 static size_t ev_ix_lower(const char *key)
 {
     size_t lo = 0, hi = ev_ix.n;
@@ -563,7 +701,10 @@ void tsr_evidence_resolve(const char *path, char *buf, size_t len)
         return;
     size_t run = elen - 8; /* RUN/ (with its slash) */
     pthread_mutex_lock(&ev_ix_lock);
-    if (ev_ix_load(path, elen)) {
+    char dir[4096];
+    size_t dl = ev_line_dir(base + run, strlen(base + run));
+    snprintf(dir, sizeof dir, "%.*s", (int)dl, base + run);
+    if (ev_ix_load(path, elen) && dl && ev_dir_load(dir)) {
         size_t i = ev_ix_lower(base + run);
         if (i < ev_ix.n && !strcmp(EV_NAME(i), base + run))
             snprintf(buf, len, "%.*s%s%s", (int)run, path, EV_LOC(i), bl < strlen(path) ? path + bl : "");
@@ -618,10 +759,23 @@ int tsr_evidence_scandir(const char *dir, struct dirent ***list, int (*filter)(c
     char pre[4200];
     snprintf(pre, sizeof pre, "%s/", dir + elen - 8);
     size_t pl = strlen(pre);
-    for (size_t i = have ? ev_ix_lower(pre) : 0; have && i < ev_ix.n && !bad; i++) {
-        const char *nm = EV_NAME(i);
+    /* the folders below dir from the index's directory; the names in dir itself from its lines */
+    int files_done = 0;
+    for (size_t i = have ? ev_run_lower(pre) : 0; have && i < ev_ix.n_run && !bad; i++) {
+        const char *nm = ev_ix.run[i].dir;
         if (strncmp(nm, pre, pl))
             break;
+        if (nm[pl] == '\0') {
+            if (files_done++)
+                continue;
+            if (!ev_dir_load(pre)) {
+                bad = 1;
+                break;
+            }
+            for (size_t k = 0; k < ev_ix.n && !bad; k++)
+                bad = ev_ent_add(&v, &n, &cap, EV_NAME(k) + pl, strlen(EV_NAME(k) + pl)) != 0;
+            continue;
+        }
         const char *c = nm + pl, *sl = strchr(c, '/');
         size_t cl = sl ? (size_t)(sl - c) : strlen(c);
         if (n > 0 && strlen(v[n - 1]->d_name) == cl && !strncmp(v[n - 1]->d_name, c, cl))
@@ -632,8 +786,10 @@ int tsr_evidence_scandir(const char *dir, struct dirent ***list, int (*filter)(c
     for (int i = 0; i < nr && !bad; i++) {
         const char *nm = real[i]->d_name;
         size_t l = strlen(nm);
+        /* the run's own: the index, a session's folder of containers (sSSSS), staged outputs */
         int own = have && (!strcmp(nm, "index.tsv") || (l > 5 && !strcmp(nm + l - 5, ".pack")) ||
-                           (l > 6 && !strcmp(nm + l - 6, ".stage")));
+                           (l > 6 && !strcmp(nm + l - 6, ".stage")) ||
+                           (l == 5 && nm[0] == 's' && strspn(nm + 1, "0123456789") == 4));
         if (!own)
             bad = ev_ent_add(&v, &n, &cap, nm, l) != 0;
     }

@@ -29,6 +29,21 @@ typedef struct tsr_task_loc {
     uint32_t code, page, len;
 } tsr_task_loc_t;
 
+/*
+ * Where packed outputs come from and who reads them (issue 18), built once from the graph and its CSR:
+ * the tasks that write a packed output (producers) lie in [lo, lo + n_loc), and each task that depends on
+ * a producer, directly or through a gate that depends on one, finds those dependencies (producers and such
+ * gates) as runs of consecutive ids: a joint task's B call tasks are one run, not B edges. Only tasks with
+ * such inputs are listed (dep, sorted), so a call task's dependency on its align gate costs nothing here.
+ */
+typedef struct tsr_located_index {
+    int32_t lo, n_loc;       /* the producers' id range: a location each */
+    int32_t n_dep;           /* tasks with located inputs */
+    int32_t *dep, *dep_off;  /* their ids (ascending); their runs: run[2 * dep_off[i] ...] up to dep_off[i + 1] */
+    int32_t *run;            /* pairs: first id, count */
+    int64_t n_run;
+} tsr_located_index_t;
+
 /* What every rank returns; broadcast from rank 0 as bytes (same build on every rank). */
 typedef struct tsr_sched_final {
     int32_t status;
@@ -69,18 +84,25 @@ typedef struct tsr_master {
     double t0, deadline, last_progress;
     double cost_left, cost_run; /* expected cost (tsr_task_t.cost) of the tasks not done, of those run here */
     /*
-     * Packed outputs (opts->pack_dir, pack.c): this run's session, each task's packed output's location (12
-     * bytes a task: container code, offset in TSR_PACK_ALIGN pages, length; code 0 = none) and, to send a
-     * task its inputs' locations, the tasks each task depends on (in_off/in_idx: the CSR transposed).
+     * Packed outputs (opts->pack_dir, pack.c): this run's session, each producer's packed output's location
+     * (12 bytes a task of [li.lo, li.lo + li.n_loc): container code, offset in TSR_PACK_ALIGN pages, length;
+     * code 0 = none) and, to send a task its inputs' locations, li's runs of the producers it depends on.
      */
     uint32_t session, max_session_seen;
+    int packed; /* opts->pack_dir set */
     tsr_task_loc_t *loc;
-    int32_t *in_off, *in_idx;
+    tsr_located_index_t li;
     tsr_task_buf_t *tb2; /* a dependency's view while m->tb holds the task being ordered */
     char *lbuf;          /* the located pairs of the task being ordered */
     size_t lbuf_cap;
     tsr_sched_final_t out;
 } tsr_master_t;
+
+/* Task id's location slot, or NULL when id writes no packed output. */
+static tsr_task_loc_t *tsr_master_loc(const tsr_master_t *m, int32_t id)
+{
+    return m->loc && id >= m->li.lo && id - m->li.lo < m->li.n_loc ? &m->loc[id - m->li.lo] : NULL;
+}
 
 /* ------------------------------------------------------------ ready heap */
 
@@ -148,7 +170,8 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
         const char *loc = NULL;
         int64_t off = 0, len = 0;
         uint32_t code = 0;
-        if (m->loc && tsr_output_packed_split(outs[k], name, sizeof name, &loc)) {
+        tsr_task_loc_t *slot = tsr_master_loc(m, t->id);
+        if (slot && tsr_output_packed_split(outs[k], name, sizeof name, &loc)) {
             /* a packed output: trusted while its container holds the range (and, re-read, its CRC matches) */
             if (strcmp(name, t->outputs[k]) != 0 ||
                 !tsr_output_location_parse(loc, cont, sizeof cont, &off, &len) ||
@@ -167,7 +190,7 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
             } else {
                 (*n_trusted)++;
             }
-            m->loc[t->id] = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
+            *slot = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
             continue;
         }
         if (strcmp(outs[k], t->outputs[k]) != 0)
@@ -286,7 +309,7 @@ static tsr_status_t tsr_replay_newest(void *ctx, const tsr_journal_done_t *d)
     tsr_task_id_t id = tsr_graph_find_buf(r->m->g, d->key, r->m->tb);
     if (id >= 0)
         r->newest[id] = d->i;
-    for (int k = 0; r->m->loc && k < d->n_outputs; k++) {
+    for (int k = 0; r->m->packed && k < d->n_outputs; k++) {
         char cont[TSR_TASK_STR_MAX];
         const char *loc;
         int64_t off, len;
@@ -421,10 +444,10 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
     m->tb = malloc(sizeof *m->tb);
     m->rbuf_cap = 1024;
     m->rbuf = malloc((size_t)m->rbuf_cap * sizeof *m->rbuf);
-    if (m->opts->pack_dir) {
-        m->loc = calloc(n, sizeof *m->loc);
+    m->packed = m->opts->pack_dir != NULL;
+    if (m->packed) {
         m->tb2 = malloc(sizeof *m->tb2);
-        if (!m->loc || !m->tb2)
+        if (!m->tb2)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
     }
     if (!m->state || !m->left || !m->attempt || !m->heap || !m->release || !m->credit || !m->held || !m->final ||
@@ -439,18 +462,174 @@ static tsr_status_t tsr_master_alloc(tsr_master_t *m)
    out_off and order (4 each). Kept beside tsr_master_alloc and tsr_graph_csr_build so the two stay in step. */
 #define TSR_MASTER_TASK_BYTES (1 + sizeof(int32_t) + sizeof(uint16_t) + sizeof(int32_t) + 2 * sizeof(int32_t))
 
-tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, int packed, size_t *bytes)
+static void tsr_located_index_free(tsr_located_index_t *x)
+{
+    free(x->dep);
+    free(x->dep_off);
+    free(x->run);
+    memset(x, 0, sizeof *x);
+}
+
+static int tsr_path_under(const char *dir, const char *path)
+{
+    size_t l = strlen(dir);
+    return l > 0 && !strncmp(path, dir, l) && path[l] == '/';
+}
+
+/*
+ * Build x for graph g (its CSR c) and pack_dir. One view of every task (its outputs' names, as tasks.tsv
+ * takes them) finds the producers; then, in dependency order, a gate that depends on a producer or on such a
+ * gate becomes a source too; two passes over the sources' out-lists count, then fill, each dependent's runs.
+ * Transient: a bit a task and 4 bytes a task (a dependent's slot), freed before returning.
+ */
+static tsr_status_t tsr_located_index_build(const tsr_graph_t *g, const tsr_graph_csr_t *c, const char *pack_dir,
+                                            tsr_located_index_t *x)
+{
+    memset(x, 0, sizeof *x);
+    int32_t n = tsr_graph_size(g), hi = -1;
+    x->lo = n;
+    uint8_t *src = calloc((size_t)n / 8 + 1, 1);
+    int32_t *slot = malloc(((size_t)n + 1) * sizeof *slot);
+    tsr_task_buf_t *tb = malloc(sizeof *tb);
+    int32_t *last = NULL, *nrun = NULL;
+    tsr_status_t s =
+        src && slot && tb ? TSR_OK : tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+    for (int32_t t = 0; t < n && s == TSR_OK; t++) {
+        slot[t] = -1;
+        if (tsr_graph_is_gate(g, t))
+            continue;
+        const tsr_task_t *v = tsr_graph_task(g, t, tb);
+        for (int k = 0; v && k < v->n_outputs; k++)
+            if (tsr_path_under(pack_dir, v->outputs[k])) {
+                src[t / 8] |= (uint8_t)(1u << (t % 8));
+                x->lo = t < x->lo ? t : x->lo;
+                hi = t;
+                break;
+            }
+    }
+    x->n_loc = hi >= x->lo ? hi - x->lo + 1 : 0;
+    if (x->n_loc == 0)
+        x->lo = 0;
+    for (int32_t i = 0; i < n && s == TSR_OK && x->n_loc; i++) {
+        int32_t d = c->order[i];
+        if (!(src[d / 8] >> (d % 8) & 1))
+            continue;
+        for (int32_t e = c->out_off[d]; e < c->out_off[d + 1]; e++)
+            if (tsr_graph_is_gate(g, c->out_idx[e]))
+                src[c->out_idx[e] / 8] |= (uint8_t)(1u << (c->out_idx[e] % 8));
+    }
+    /* pass 1: each dependent's slot (first seen) and its number of runs */
+    int32_t cap = 0;
+    for (int32_t d = 0; d < n && s == TSR_OK && x->n_loc; d++) {
+        if (!(src[d / 8] >> (d % 8) & 1))
+            continue;
+        for (int32_t e = c->out_off[d]; e < c->out_off[d + 1] && s == TSR_OK; e++) {
+            int32_t t = c->out_idx[e];
+            if (slot[t] < 0) {
+                if (x->n_dep == cap) {
+                    cap = cap ? 2 * cap : 1024;
+                    int32_t *a = realloc(last, (size_t)cap * sizeof *a);
+                    int32_t *b = a ? realloc(nrun, (size_t)cap * sizeof *b) : NULL;
+                    if (a)
+                        last = a;
+                    if (b)
+                        nrun = b;
+                    if (!a || !b) {
+                        s = tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+                        break;
+                    }
+                }
+                slot[t] = x->n_dep++;
+                last[slot[t]] = -2;
+                nrun[slot[t]] = 0;
+            }
+            if (last[slot[t]] != d - 1)
+                nrun[slot[t]]++;
+            last[slot[t]] = d;
+        }
+    }
+    /* the dependents in id order, their runs' offsets */
+    if (s == TSR_OK && x->n_dep) {
+        x->dep = malloc((size_t)x->n_dep * sizeof *x->dep);
+        x->dep_off = malloc(((size_t)x->n_dep + 1) * sizeof *x->dep_off);
+        if (!x->dep || !x->dep_off)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+    }
+    if (s == TSR_OK && x->n_dep) {
+        int32_t k = 0;
+        x->dep_off[0] = 0;
+        for (int32_t t = 0; t < n; t++)
+            if (slot[t] >= 0) {
+                x->dep[k] = t;
+                x->dep_off[k + 1] = x->dep_off[k] + nrun[slot[t]];
+                slot[t] = k++;
+            }
+        x->n_run = x->dep_off[x->n_dep];
+        x->run = malloc((size_t)x->n_run * 2 * sizeof *x->run);
+        if (!x->run)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+    }
+    /* pass 2: fill the runs, each dependent's in ascending order of its dependencies */
+    if (s == TSR_OK && x->n_dep) {
+        int32_t *pos = malloc((size_t)x->n_dep * sizeof *pos);
+        if (!pos)
+            s = tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the packed outputs");
+        /* slot[t] is now t's place in dep; its runs start at dep_off[slot[t]] */
+        for (int32_t k = 0; pos && k < x->n_dep; k++)
+            pos[k] = x->dep_off[k];
+        for (int32_t d = 0; pos && d < n; d++) {
+            if (!(src[d / 8] >> (d % 8) & 1))
+                continue;
+            for (int32_t e = c->out_off[d]; e < c->out_off[d + 1]; e++) {
+                int32_t k = slot[c->out_idx[e]];
+                int32_t *r = pos[k] > x->dep_off[k] ? &x->run[2 * (pos[k] - 1)] : NULL;
+                if (r && r[0] + r[1] == d) {
+                    r[1]++;
+                } else {
+                    x->run[2 * pos[k]] = d;
+                    x->run[2 * pos[k] + 1] = 1;
+                    pos[k]++;
+                }
+            }
+        }
+        free(pos);
+    }
+    free(src);
+    free(slot);
+    free(tb);
+    free(last);
+    free(nrun);
+    if (s != TSR_OK)
+        tsr_located_index_free(x);
+    return s;
+}
+
+static size_t tsr_located_index_bytes(const tsr_located_index_t *x)
+{
+    return (size_t)x->n_loc * sizeof(tsr_task_loc_t) + (size_t)x->n_dep * 2 * sizeof(int32_t) + sizeof(int32_t) +
+           (size_t)x->n_run * 2 * sizeof(int32_t);
+}
+
+tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, const char *pack_dir, size_t *bytes)
 {
     *bytes = 0;
     tsr_graph_csr_t c;
     TSR_CALL(tsr_graph_csr_build(g, &c));
     size_t n = (size_t)tsr_graph_size(g) + 1, edges = (size_t)c.n_edges;
+    size_t b = n * TSR_MASTER_TASK_BYTES + edges * sizeof(int32_t);
+    /* packed outputs: the producers' locations and the located inputs' runs (tsr_master_setup) */
+    if (pack_dir) {
+        tsr_located_index_t x;
+        tsr_status_t s = tsr_located_index_build(g, &c, pack_dir, &x);
+        if (s != TSR_OK) {
+            tsr_graph_csr_free(&c);
+            return s;
+        }
+        b += tsr_located_index_bytes(&x);
+        tsr_located_index_free(&x);
+    }
     tsr_graph_csr_free(&c);
-    *bytes = n * TSR_MASTER_TASK_BYTES + edges * sizeof(int32_t);
-    /* packed outputs: a location per task (tsr_task_loc_t) and the transposed CSR (in_off per task, in_idx
-       per dependency), tsr_master_alloc and tsr_master_setup */
-    if (packed)
-        *bytes += n * (sizeof(tsr_task_loc_t) + sizeof(int32_t)) + edges * sizeof(int32_t);
+    *bytes = b;
     return TSR_OK;
 }
 
@@ -474,8 +653,7 @@ static void tsr_master_free(tsr_master_t *m)
     free(m->final);
     free(m->rbuf);
     free(m->loc);
-    free(m->in_off);
-    free(m->in_idx);
+    tsr_located_index_free(&m->li);
     free(m->tb2);
     free(m->lbuf);
 }
@@ -537,15 +715,25 @@ static tsr_status_t tsr_master_lbuf_put(tsr_master_t *m, size_t *at, const char 
 /* The packed outputs of the tasks id depends on (through gates) into m->lbuf: *n pairs, *at bytes. */
 static tsr_status_t tsr_master_located(tsr_master_t *m, int32_t id, int depth, size_t *at, int *n)
 {
-    for (int32_t e = m->in_off[id]; e < m->in_off[id + 1]; e++) {
-        int32_t d = m->in_idx[e];
+    int32_t a = 0, b = m->li.n_dep;
+    while (a < b) { /* id's place among the tasks with located inputs */
+        int32_t mid = a + (b - a) / 2;
+        if (m->li.dep[mid] < id)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == m->li.n_dep || m->li.dep[a] != id)
+        return TSR_OK;
+    for (int64_t e = 2 * (int64_t)m->li.dep_off[a]; e < 2 * (int64_t)m->li.dep_off[a + 1]; e += 2)
+    for (int32_t d = m->li.run[e]; d < m->li.run[e] + m->li.run[e + 1]; d++) {
         if (tsr_graph_is_gate(m->g, d)) {
             if (depth < 4)
                 TSR_CALL(tsr_master_located(m, d, depth + 1, at, n));
             continue;
         }
-        const tsr_task_loc_t *l = &m->loc[d];
-        if (!l->code)
+        const tsr_task_loc_t *l = tsr_master_loc(m, d);
+        if (!l || !l->code)
             continue;
         const tsr_task_t *dt = tsr_graph_task(m->g, d, m->tb2);
         for (int k = 0; k < dt->n_outputs; k++) {
@@ -566,7 +754,7 @@ static tsr_status_t tsr_master_order_task(tsr_master_t *m, int r, size_t *len, i
 {
     size_t lbytes = 0;
     int n_located = 0;
-    if (m->loc)
+    if (m->packed)
         TSR_CALL(tsr_master_located(m, id, 0, &lbytes, &n_located));
     const tsr_task_t *t = tsr_graph_task(m->g, id, m->tb);
     size_t bytes = strlen(t->key) + 1 + lbytes;
@@ -720,20 +908,21 @@ static tsr_status_t tsr_master_completion(tsr_master_t *m, int src, const int32_
         char jout_str[2][2 * TSR_TASK_STR_MAX + 64];
         const char *const *jout = t->outputs;
         int n_packed = 0;
-        for (int k = 0; s == TSR_OK && m->loc && k < t->n_outputs; k++) {
+        for (int k = 0; s == TSR_OK && m->packed && k < t->n_outputs; k++) {
             if (!tsr_output_is_packed(m->opts, t->outputs[k])) {
                 if (k < 8)
                     jout_buf[k] = t->outputs[k];
                 continue;
             }
             int64_t off = fst[k].mtime_ns, len = fst[k].size;
-            if (++n_packed > 1 || t->n_outputs > 8 || off < 0 || off % TSR_PACK_ALIGN || len <= 0 || len > (int64_t)UINT32_MAX ||
-                off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX) {
+            tsr_task_loc_t *slot = tsr_master_loc(m, id);
+            if (!slot || ++n_packed > 1 || t->n_outputs > 8 || off < 0 || off % TSR_PACK_ALIGN || len <= 0 ||
+                len > (int64_t)UINT32_MAX || off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX) {
                 s = tsr_error_set(TSR_ERR_INTERNAL, "task '%s': a packed output the dispatcher cannot record", t->key);
                 break;
             }
             uint32_t code = m->session << TSR_PACK_RANK_BITS | (uint32_t)src;
-            m->loc[id] = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
+            *slot = (tsr_task_loc_t){code, (uint32_t)(off / TSR_PACK_ALIGN), (uint32_t)len};
             char cont[TSR_TASK_STR_MAX];
             tsr_pack_container_name(m->opts->pack_dir, code, cont, sizeof cont);
             snprintf(jout_str[0], sizeof jout_str[0], "%s %s@%lld+%lld", t->outputs[k], cont, (long long)off,
@@ -960,26 +1149,16 @@ static tsr_status_t tsr_master_setup(tsr_master_t *m)
     /* rank 0 alone holds the graph, so the cycle check is here; its verdict reaches every rank in STOP */
     TSR_CALL(tsr_graph_csr_build(m->g, &m->csr));
     TSR_CALL(tsr_mkdir_p(m->opts->outdir));
-    if (m->loc) { /* the CSR transposed: task -> the tasks it depends on */
-        m->in_off = calloc((size_t)m->n + 1, sizeof *m->in_off);
-        m->in_idx = malloc(((size_t)m->csr.n_edges + 1) * sizeof *m->in_idx);
-        if (!m->in_off || !m->in_idx)
-            return tsr_error_set(TSR_ERR_NOMEM, "out of memory indexing the dependencies");
-        for (int64_t e = 0; e < m->csr.n_edges; e++)
-            m->in_off[m->csr.out_idx[e] + 1]++;
-        for (int32_t t = 0; t < m->n; t++)
-            m->in_off[t + 1] += m->in_off[t];
-        for (int32_t t = 0; t < m->n; t++)
-            for (int32_t e = m->csr.out_off[t]; e < m->csr.out_off[t + 1]; e++)
-                m->in_idx[m->in_off[m->csr.out_idx[e]]++] = t;
-        for (int32_t t = m->n; t > 0; t--)
-            m->in_off[t] = m->in_off[t - 1];
-        m->in_off[0] = 0;
+    if (m->packed) { /* the producers, their locations, the located inputs' runs */
+        TSR_CALL(tsr_located_index_build(m->g, &m->csr, m->opts->pack_dir, &m->li));
+        m->loc = m->li.n_loc ? calloc((size_t)m->li.n_loc, sizeof *m->loc) : NULL;
+        if (m->li.n_loc && !m->loc)
+            return tsr_error_set(TSR_ERR_NOMEM, "out of memory starting the dispatcher (%d tasks)", m->n);
     }
     int32_t skipped = 0;
     if (m->use_journal)
         TSR_CALL(tsr_master_replay(m, &skipped));
-    if (m->loc)
+    if (m->packed)
         TSR_CALL(tsr_pack_next_session(m->opts->outdir, m->opts->pack_dir, m->max_session_seen, &m->session));
     m->out.res.n_skipped = skipped;
     m->n_done = skipped + m->gates_done;
@@ -1020,8 +1199,8 @@ static tsr_status_t tsr_master_write_pack_index(tsr_master_t *m)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return tsr_error_set(TSR_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    for (int32_t t = 0; t < m->n; t++) {
-        const tsr_task_loc_t *l = &m->loc[t];
+    for (int32_t t = m->li.lo; t < m->li.lo + m->li.n_loc; t++) {
+        const tsr_task_loc_t *l = tsr_master_loc(m, t);
         if (!l->code)
             continue;
         const tsr_task_t *task = tsr_graph_task(m->g, t, m->tb);
@@ -1060,7 +1239,7 @@ static void *tsr_master_main(void *arg)
         snprintf(m->out.msg, sizeof m->out.msg, "%s", tsr_error_msg());
     }
     int32_t n_loc = 0; /* a run with no packed output (tessera align) writes no index */
-    for (int32_t t = 0; m->loc && t < m->n && !n_loc; t++)
+    for (int32_t t = 0; m->loc && t < m->li.n_loc && !n_loc; t++)
         n_loc += m->loc[t].code != 0;
     if (m->out.status == TSR_OK && n_loc && m->n_done == m->n && tsr_master_write_pack_index(m) != TSR_OK) {
         m->out.status = TSR_ERR_IO;

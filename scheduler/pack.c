@@ -5,7 +5,7 @@
  *
  * A task output under tsr_sched_opts_t.pack_dir is written by its executor
  * to a staging file; the worker then appends the staging file's bytes to its
- * own container PACK_DIR/rRRRRR.sSSSS.pack (this rank, this session: a new
+ * own container PACK_DIR/sSSSS/rRRRRR.pack (this session, this rank: a new
  * session is a new process, so nothing ever appends to a file a killed
  * process wrote) at a 4 KiB-aligned offset, fsyncs, removes the staging file
  * and reports the output's location "CONTAINER@OFFSET+LENGTH". The journal
@@ -14,6 +14,9 @@
  * audit head uses NAME alone (the location depends on which rank ran what).
  * A tail that a killed rank half-appended lies past every journaled range
  * and is never read.
+ * A session's containers share its folder, PACK_DIR/sSSSS/, so no folder
+ * holds more entries than a run has ranks (4,000 ranks x a few sessions in
+ * one folder would not be "a few thousand entries").
  * Why a staging file and a copy, not HDF5's core driver and
  * H5Fget_file_image: the kernels keep writing files as they always did
  * (temporary name + rename, a packed unit's members across several opens)
@@ -87,8 +90,8 @@ int tsr_output_is_packed(const tsr_sched_opts_t *o, const char *output)
 
 void tsr_pack_container_name(const char *pack_dir, uint32_t code, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/r%06u.s%04u.pack", pack_dir, (unsigned)(code & TSR_PACK_RANK_MASK),
-             (unsigned)(code >> TSR_PACK_RANK_BITS));
+    snprintf(buf, len, "%s/s%04u/r%06u.pack", pack_dir, (unsigned)(code >> TSR_PACK_RANK_BITS),
+             (unsigned)(code & TSR_PACK_RANK_MASK));
 }
 
 int tsr_pack_container_code(const char *pack_dir, const char *container, uint32_t *code)
@@ -97,7 +100,7 @@ int tsr_pack_container_code(const char *pack_dir, const char *container, uint32_
     unsigned r = 0, se = 0;
     int used = 0;
     if (strncmp(container, pack_dir, l) || container[l] != '/' ||
-        sscanf(container + l + 1, "r%6u.s%4u.pack%n", &r, &se, &used) != 2 || container[l + 1 + used] != '\0' ||
+        sscanf(container + l + 1, "s%4u/r%6u.pack%n", &se, &r, &used) != 2 || container[l + 1 + used] != '\0' ||
         r > TSR_PACK_RANK_MASK || se == 0 || se >= 1u << (32 - TSR_PACK_RANK_BITS))
         return 0;
     *code = (uint32_t)se << TSR_PACK_RANK_BITS | r;
@@ -173,8 +176,9 @@ tsr_status_t tsr_pack_append(tsr_pack_t *p, const char *outdir, const char *pack
         char rel[1024];
         tsr_pack_container_name(pack_dir, code, rel, sizeof rel);
         snprintf(p->path, sizeof p->path, "%s/%s", outdir, rel);
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s/%s", outdir, pack_dir);
+        char dir[4200]; /* the session's folder, PACK_DIR/sSSSS */
+        snprintf(dir, sizeof dir, "%s", p->path);
+        *strrchr(dir, '/') = '\0';
         TSR_CALL(tsr_mkdir_p(dir));
         /* O_EXCL: a session's container is new; an existing one was another process's */
         p->fd = open(p->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -259,6 +263,13 @@ tsr_status_t tsr_pack_next_session(const char *outdir, const char *pack_dir, uin
         while ((e = readdir(d))) {
             unsigned r = 0, se = 0;
             size_t l = strlen(e->d_name);
+            int used = 0;
+            /* a session's folder sSSSS, or a staged output rRRRRR.sSSSS.kK.stage */
+            if (sscanf(e->d_name, "s%4u%n", &se, &used) == 1 && e->d_name[used] == '\0' && used == 5) {
+                if (se > best)
+                    best = se;
+                continue;
+            }
             if (sscanf(e->d_name, "r%6u.s%4u.", &r, &se) != 2)
                 continue;
             if (se > best)

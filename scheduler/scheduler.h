@@ -144,11 +144,12 @@ int tsr_graph_type(const tsr_graph_t *g, tsr_task_id_t id);
 /*
  * What the dispatcher (rank 0) holds for this graph besides the graph itself: its per-task arrays (state,
  * unfinished dependencies, attempt, ready heap), the dependents' lists and the dependency order (~23 bytes
- * a task with one dependency); `packed` (tsr_sched_opts_t.pack_dir set): plus each task's packed output's
- * location and the dependencies by task (16 bytes a task + 4 a dependency). Builds them once, so a
- * dependency cycle is TSR_ERR_INTERNAL here as in tsr_sched_run. Not collective (`tessera run --plan-only`).
+ * a task with one dependency); with `pack_dir` (tsr_sched_opts_t.pack_dir, NULL: none): plus a location
+ * for each task over the id range of the tasks that write a packed output (12 bytes each) and, for the tasks
+ * that depend on those, their dependencies as runs of consecutive ids. Builds them once, so a dependency
+ * cycle is TSR_ERR_INTERNAL here as in tsr_sched_run. Not collective (`tessera run --plan-only`).
  */
-tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, int packed, size_t *bytes) TSR_RESULT_USED;
+tsr_status_t tsr_sched_master_bytes(const tsr_graph_t *g, const char *pack_dir, size_t *bytes) TSR_RESULT_USED;
 
 /* ---------------------------------------------------------------- journal */
 
@@ -360,7 +361,7 @@ typedef struct tsr_sched_opts {
      * Packed outputs (scheduler/pack.c, issue 18): a task output under this directory (relative to outdir,
      * e.g. "evidence"; NULL = none) is not kept as its own file. The executor sees it renamed to a staging
      * file (PACK_DIR/rRRRRR.sSSSS.kK.stage) and writes that as any output; the worker appends the staged
-     * bytes to its container PACK_DIR/rRRRRR.sSSSS.pack (its rank, this run's session) at a 4 KiB-aligned
+     * bytes to its container PACK_DIR/sSSSS/rRRRRR.pack (this run's session, its rank) at a 4 KiB-aligned
      * offset, fsyncs and removes the staged file; the journal records the output as "NAME LOCATION" with
      * LOCATION = "CONTAINER@OFFSET+LENGTH" (tsr_output_packed_split), and the tasks that depend on it are
      * sent its location (tsr_task_located). A resume trusts a record while the container holds its range.

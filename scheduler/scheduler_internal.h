@@ -191,7 +191,7 @@ typedef struct tsr_pack {
 
 /* Is `output` (relative to outdir) under opts->pack_dir? */
 int tsr_output_is_packed(const tsr_sched_opts_t *o, const char *output);
-/* PACK_DIR/rRRRRR.sSSSS.pack of a container code; and back (0 when `container` is no such name). */
+/* PACK_DIR/sSSSS/rRRRRR.pack of a container code; and back (0 when `container` is no such name). */
 void tsr_pack_container_name(const char *pack_dir, uint32_t code, char *buf, size_t len);
 int tsr_pack_container_code(const char *pack_dir, const char *container, uint32_t *code);
 /*

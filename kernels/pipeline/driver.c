@@ -597,8 +597,8 @@ static tsr_status_t tsr_plan_files_print(const tsr_graph_t *g, int packed)
         if (other)
             printf(", other %lld", (long long)other);
         if (packed)
-            printf("\ntessera plan: and %lld evidence partitions appended to containers, evidence/rRRRRR.sSSSS.pack "
-                   "(one per rank and run session) + evidence/index.tsv", (long long)n_packed);
+            printf("\ntessera plan: and %lld evidence partitions appended to containers, evidence/sSSSS/rRRRRR.pack "
+                   "(one per rank, a folder per run session) + evidence/index.tsv", (long long)n_packed);
         printf("\ntessera plan: plus the run's own: journal.tsv, tasks.tsv, run.tsv, samples.d/0000.tsv, "
                "audit_inputs.sha256, summary.json%s\n", tsr_graph_size(g) && !strcmp(tsr_graph_task(g,
                tsr_graph_size(g) - 1, buf)->key, "cohort") ? ", cohort.h5" : "");
@@ -631,7 +631,8 @@ static tsr_status_t tsr_pipeline_plan_report(const tsr_run_opts_t *o)
     double t3 = tsr_now(), c3 = tsr_cpu_seconds();
     size_t master = 0;
     if (s == TSR_OK)
-        s = tsr_sched_master_bytes(g, !(o->evidence_layout && !strcmp(o->evidence_layout, "files")), &master);
+        s = tsr_sched_master_bytes(g, o->evidence_layout && !strcmp(o->evidence_layout, "files") ? NULL : "evidence",
+                                   &master);
     if (s == TSR_OK) {
         int64_t n_type[TSR_TASK_N_TYPES] = {0}, n_gates = 0;
         for (tsr_task_id_t id = 0; id < tsr_graph_size(g); id++) {

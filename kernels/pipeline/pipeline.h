@@ -108,7 +108,7 @@ typedef struct tsr_run_opts {
     const char *verify_outputs; /* --verify-outputs full|stat: how a resume checks journaled outputs (tsr_verify_t) */
     /*
      * --evidence-layout files|packs: evidence partitions as a file per (unit, batch) under evidence/gGGGGG/U/,
-     * or appended to per-rank containers evidence/rRRRRR.sSSSS.pack (scheduler/pack.c; NULL = packs)
+     * or appended to per-rank containers evidence/sSSSS/rRRRRR.pack (scheduler/pack.c; NULL = packs)
      */
     const char *evidence_layout;
     int64_t align_chunk_pairs; /* --align-chunk: read pairs per align chunk (default 1,000,000) */

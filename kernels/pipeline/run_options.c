@@ -88,7 +88,7 @@ static const tsr_run_opt_decl_t tsr_run_opt_table[] = {
     {"evidence-layout", "L",
      "files = an evidence file per work unit x sample batch (evidence/G/U/bK.h5);\n"
      "packs = each rank appends its evidence to its own container\n"
-     "(evidence/rRRRRR.sSSSS.pack, one per rank and run session) [packs]",
+     "(evidence/sSSSS/rRRRRR.pack: a folder per run session) [packs]",
      TSR_RUN_OPT_STR, TSR_OPT(evidence_layout), "packs", "files or packs", 0, "files|packs", "evidence_layout", 0},
     /* in the fingerprint (it changes DIR/audit_inputs.sha256) and kept in run.tsv for `tessera add` */
     {"hash-inputs", "",

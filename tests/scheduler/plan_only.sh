@@ -4,7 +4,8 @@
 #   - is listed by `tessera run --help`;
 #   - exits 0, creates no --out directory, and leaves an existing one as it was;
 #   - prints per-stage task counts equal to the real run's tasks.tsv (by type) and total equal to the run's;
-#   - prints a file census whose count equals the outputs the real run journaled;
+#   - prints a file census whose count (files + evidence partitions in containers) equals the outputs the
+#     real run journaled;
 #   - prints the same at 2 ranks (rank 0 plans alone);
 #   - refuses a bad sheet with one error line and a non-zero exit, as a run does.
 set -euo pipefail
@@ -45,7 +46,11 @@ done
 files=$(sed -n 's/^tessera plan: files the tasks write: \([0-9]*\) in.*/\1/p' "$W/plan.txt")
 journaled=$(awk -F'\t' 'FNR == NR { task[$3] = 1; next } $1 == "D" && ($2 in task) { n += $3 } END { print n + 0 }' \
   "$W/run/tasks.tsv" "$W/run/journal.tsv")
-[ "$files" = "$journaled" ] || fail "--plan-only counts $files files, the run journaled $journaled outputs"
+# evidence partitions appended to containers (the default layout) are counted apart from the files
+packed=$(sed -n 's/^tessera plan: and \([0-9]*\) evidence partitions appended to containers.*/\1/p' "$W/plan.txt")
+[ -n "$packed" ] || fail "--plan-only does not count the evidence partitions appended to containers"
+[ $((files + packed)) = "$journaled" ] ||
+  fail "--plan-only counts $files files + $packed packed partitions, the run journaled $journaled outputs"
 
 # an existing run directory is left as it was
 before=$(cd "$W/run" && find . -type f -exec stat -c '%n %s %Y' {} + | sort | md5sum)
