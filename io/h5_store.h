@@ -76,11 +76,10 @@ hid_t tsr_h5_fapl(void);
  * file image stored at that byte range of CONTAINER. tsr_h5_open() and every reader built on it accept a
  * location wherever they accept a path (and "LOCATION#K" for a packed file's member); the image is read in
  * place through a read-only virtual file driver, never copied or mapped whole.
- * tsr_h5_window_parse: 1 and the parts (container into buf of cap bytes) when `path` is a location, else 0.
+ * A location is parsed by tsr_location_parse (runtime.h).
  * tsr_h5_window_fapl: the driver's access list for H5Fopen(location, H5F_ACC_RDONLY, fapl); close with
  * H5Pclose(); H5I_INVALID_HID when it cannot be made. Not collective.
  */
-int tsr_h5_window_parse(const char *path, char *container, size_t cap, int64_t *off, int64_t *len);
 hid_t tsr_h5_window_fapl(void);
 /* Open `path` read-only. Finish with tsr_h5_finish(f, 0). */
 tsr_status_t tsr_h5_open(const char *path, tsr_h5_file_t *f) TSR_RESULT_USED;

@@ -25,32 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tsr_h5_window_parse(const char *path, char *container, size_t cap, int64_t *off, int64_t *len)
-{
-    const char *at = path ? strrchr(path, '@') : NULL;
-    if (!at || at == path)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long long o = strtoll(at + 1, &end, 10);
-    if (errno || end == at + 1 || *end != '+' || o < 0)
-        return 0;
-    const char *l0 = end + 1;
-    long long l = strtoll(l0, &end, 10);
-    if (errno || end == l0 || *end != '\0' || l <= 0)
-        return 0;
-    size_t n = (size_t)(at - path);
-    if (container) {
-        if (n >= cap)
-            return 0;
-        memcpy(container, path, n);
-        container[n] = '\0';
-    }
-    *off = o;
-    *len = l;
-    return 1;
-}
-
 typedef struct h5w_file {
     H5FD_t pub; /* must be first */
     int fd;
@@ -69,7 +43,7 @@ static H5FD_t *h5w_open(const char *name, unsigned flags, hid_t fapl, haddr_t ma
     char cont[4096];
     int64_t off = 0, len = 0;
     if ((flags & (H5F_ACC_RDWR | H5F_ACC_TRUNC | H5F_ACC_CREAT)) ||
-        !tsr_h5_window_parse(name, cont, sizeof cont, &off, &len))
+        !tsr_location_parse(name, cont, sizeof cont, &off, &len))
         return NULL;
     int fd = open(cont, O_RDONLY);
     if (fd < 0)

@@ -424,7 +424,7 @@ static tsr_status_t h5_open_file(const char *path, tsr_h5_file_t *f, int member)
        stand for the file's (the bytes of a journaled window never change: containers are append-only) */
     char cont[4096];
     int64_t w_off = 0, w_len = 0;
-    int window = tsr_h5_window_parse(path, cont, sizeof cont, &w_off, &w_len);
+    int window = tsr_location_parse(path, cont, sizeof cont, &w_off, &w_len);
     if (window) {
         if (stat(cont, &st) != 0)
             return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
@@ -512,7 +512,7 @@ tsr_status_t tsr_h5_seal_check(const char *path)
 {
     char cont[4096];
     int64_t base = 0, len = 0;
-    int window = tsr_h5_window_parse(path, cont, sizeof cont, &base, &len);
+    int window = tsr_location_parse(path, cont, sizeof cont, &base, &len);
     FILE *fp = fopen(window ? cont : path, "rb");
     if (!fp)
         return tsr_error_set(TSR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));

@@ -305,6 +305,13 @@ int64_t tsr_peak_rss(void);
 /* Parse a size like "4G", "512M", "100k", "2000" into bytes; -1 on error. */
 int64_t tsr_parse_size(const char *s);
 /*
+ * A location "CONTAINER@OFFSET+LENGTH" (a file image stored at a byte range of a container: evidence
+ * containers, issue 18): 1 and the parts (CONTAINER copied into container, cap bytes, when container is not
+ * NULL; OFFSET >= 0, LENGTH > 0), 0 when `loc` is no location. The scheduler journals and sends locations,
+ * io's window driver opens them.
+ */
+int tsr_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len);
+/*
  * Make room for `need` elements of `esz` bytes in the growable array *p of
  * capacity *cap (both updated; capacity doubles from 64). 0, or -1 when out
  * of memory (*p and *cap unchanged).

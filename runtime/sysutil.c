@@ -63,6 +63,32 @@ int64_t tsr_parse_size(const char *s)
     return (int64_t)(v * mul);
 }
 
+int tsr_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len)
+{
+    const char *at = loc ? strrchr(loc, '@') : NULL;
+    if (!at || at == loc)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long o = strtoll(at + 1, &end, 10);
+    if (errno || end == at + 1 || *end != '+' || o < 0)
+        return 0;
+    const char *l0 = end + 1;
+    long long l = strtoll(l0, &end, 10);
+    if (errno || end == l0 || *end != '\0' || l <= 0)
+        return 0;
+    size_t n = (size_t)(at - loc);
+    if (container) {
+        if (n >= cap)
+            return 0;
+        memcpy(container, loc, n);
+        container[n] = '\0';
+    }
+    *off = o;
+    *len = l;
+    return 1;
+}
+
 int tsr_array_grow(void **p, int64_t *cap, int64_t need, size_t esz)
 {
     if (need <= *cap)

@@ -174,7 +174,7 @@ static int tsr_master_record_holds(const tsr_master_t *m, const tsr_task_t *t, i
         if (slot && tsr_output_packed_split(outs[k], name, sizeof name, &loc)) {
             /* a packed output: trusted while its container holds the range (and, re-read, its CRC matches) */
             if (strcmp(name, t->outputs[k]) != 0 ||
-                !tsr_output_location_parse(loc, cont, sizeof cont, &off, &len) ||
+                !tsr_location_parse(loc, cont, sizeof cont, &off, &len) ||
                 !tsr_pack_container_code(m->opts->pack_dir, cont, &code) || off % TSR_PACK_ALIGN ||
                 len > (int64_t)UINT32_MAX || off / TSR_PACK_ALIGN > (int64_t)UINT32_MAX)
                 return 0;
@@ -315,7 +315,7 @@ static tsr_status_t tsr_replay_newest(void *ctx, const tsr_journal_done_t *d)
         int64_t off, len;
         uint32_t code;
         if (tsr_output_packed_split(d->outputs[k], NULL, 0, &loc) &&
-            tsr_output_location_parse(loc, cont, sizeof cont, &off, &len) &&
+            tsr_location_parse(loc, cont, sizeof cont, &off, &len) &&
             tsr_pack_container_code(r->m->opts->pack_dir, cont, &code) &&
             code >> TSR_PACK_RANK_BITS > r->m->max_session_seen)
             r->m->max_session_seen = code >> TSR_PACK_RANK_BITS;

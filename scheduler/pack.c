@@ -38,37 +38,11 @@
 
 #include <openssl/evp.h>
 
-int tsr_output_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len)
-{
-    const char *at = loc ? strrchr(loc, '@') : NULL;
-    if (!at || at == loc)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long long o = strtoll(at + 1, &end, 10);
-    if (errno || end == at + 1 || *end != '+' || o < 0)
-        return 0;
-    const char *l0 = end + 1;
-    long long l = strtoll(l0, &end, 10);
-    if (errno || end == l0 || *end != '\0' || l <= 0)
-        return 0;
-    size_t n = (size_t)(at - loc);
-    if (container) {
-        if (n >= cap)
-            return 0;
-        memcpy(container, loc, n);
-        container[n] = '\0';
-    }
-    *off = o;
-    *len = l;
-    return 1;
-}
-
 int tsr_output_packed_split(const char *journaled, char *name, size_t cap, const char **location)
 {
     const char *sp = strrchr(journaled, ' ');
     int64_t off, len;
-    if (!sp || sp == journaled || !tsr_output_location_parse(sp + 1, NULL, 0, &off, &len))
+    if (!sp || sp == journaled || !tsr_location_parse(sp + 1, NULL, 0, &off, &len))
         return 0;
     size_t n = (size_t)(sp - journaled);
     if (name) {
@@ -111,7 +85,7 @@ tsr_status_t tsr_pack_range_digest(const char *outdir, const char *location, uin
 {
     char cont[4096], path[4200];
     int64_t off = 0, len = 0;
-    if (!tsr_output_location_parse(location, cont, sizeof cont, &off, &len))
+    if (!tsr_location_parse(location, cont, sizeof cont, &off, &len))
         return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a location (CONTAINER@OFFSET+LENGTH)", location);
     snprintf(path, sizeof path, "%s/%s", outdir, cont);
     int fd = open(path, O_RDONLY);
@@ -151,7 +125,7 @@ tsr_status_t tsr_pack_range_check(const char *outdir, const char *location, int 
 {
     char cont[4096], path[4200];
     int64_t off = 0, len = 0;
-    if (!tsr_output_location_parse(location, cont, sizeof cont, &off, &len))
+    if (!tsr_location_parse(location, cont, sizeof cont, &off, &len))
         return tsr_error_set(TSR_ERR_FORMAT, "'%s' is not a location", location);
     snprintf(path, sizeof path, "%s/%s", outdir, cont);
     struct stat st;

@@ -257,14 +257,13 @@ tsr_status_t tsr_file_sha256(const char *path, char digest[TSR_DIGEST_MAX]) TSR_
 int tsr_digest_valid(const char *d);
 
 /*
- * Packed outputs' names. tsr_output_location_parse: 1 and the parts (container into buf of cap bytes, may
- * be NULL) when `loc` is "CONTAINER@OFFSET+LENGTH". tsr_output_packed_split: 1 when a journaled output is
+ * Packed outputs' names (a location "CONTAINER@OFFSET+LENGTH" is parsed by tsr_location_parse, runtime.h).
+ * tsr_output_packed_split: 1 when a journaled output is
  * "NAME LOCATION", with NAME copied into name (may be NULL) and *location pointing into `journaled`.
  * tsr_pack_range_digest: CRC32 and SHA-256 (either NULL) of a location's bytes, the container taken
  * relative to outdir; TSR_ERR_IO when missing or short. Not collective.
  */
 #define TSR_PACK_INDEX_FILE "index.tsv" /* PACK_DIR/index.tsv: a finished run's "NAME\tLOCATION" lines */
-int tsr_output_location_parse(const char *loc, char *container, size_t cap, int64_t *off, int64_t *len);
 int tsr_output_packed_split(const char *journaled, char *name, size_t cap, const char **location);
 tsr_status_t tsr_pack_range_digest(const char *outdir, const char *location, uint32_t *crc,
                                    unsigned char sha[32]) TSR_RESULT_USED;

@@ -153,11 +153,18 @@ enum {
 
 /*
  * Idle back-off of the polling loops: TSR_BACKOFF_SPINS sched_yield() calls,
- * then sleeps of 1, 2, 4 ... up to TSR_BACKOFF_MAX_US microseconds. The
- * caller keeps the step (0 after any activity).
+ * then sleeps of 1, 2, 4 ... up to TSR_BACKOFF_MAX_US microseconds, and after
+ * TSR_BACKOFF_LONG_AFTER sleeps at that cap (about 0.2 s without a message:
+ * the tasks in flight are long) sleeps of TSR_BACKOFF_LONG_US. A report is
+ * then seen up to 2 ms late, against tasks of 0.2 s or more, and an idle
+ * dispatcher wakes 500 times a second instead of 5,000 (at one rank its
+ * polling was ~5% of a core during a long run's call stage). The caller
+ * keeps the step (0 after any activity).
  */
 #define TSR_BACKOFF_SPINS 64
 #define TSR_BACKOFF_MAX_US 200
+#define TSR_BACKOFF_LONG_AFTER 1000
+#define TSR_BACKOFF_LONG_US 2000
 
 void tsr_backoff_sleep(int *step);
 

@@ -34,9 +34,11 @@ void tsr_backoff_sleep(int *step)
     long us = e >= 8 ? TSR_BACKOFF_MAX_US : (1L << e);
     if (us > TSR_BACKOFF_MAX_US)
         us = TSR_BACKOFF_MAX_US;
+    if (e >= 8 + TSR_BACKOFF_LONG_AFTER)
+        us = TSR_BACKOFF_LONG_US;
     struct timespec ts = {0, us * 1000L};
     nanosleep(&ts, NULL);
-    if (e < 8)
+    if (e < 8 + TSR_BACKOFF_LONG_AFTER)
         (*step)++;
 }
 

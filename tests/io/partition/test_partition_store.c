@@ -706,11 +706,11 @@ static void test_partition_window(void **state)
     fclose(fp);
     int64_t off = 0, len = 0;
     snprintf(loc, sizeof loc, "%s@4096+%ld", cont, len1);
-    assert_int_equal(tsr_h5_window_parse(loc, m, sizeof m, &off, &len), 1);
+    assert_int_equal(tsr_location_parse(loc, m, sizeof m, &off, &len), 1);
     assert_string_equal(m, cont);
     assert_int_equal(off, 4096);
     assert_int_equal(len, len1);
-    assert_int_equal(tsr_h5_window_parse(cont, NULL, 0, &off, &len), 0);
+    assert_int_equal(tsr_location_parse(cont, NULL, 0, &off, &len), 0);
     assert_int_equal(tsr_partition_read(loc, &back), TSR_OK);
     assert_evidence_equal(ev, back);
     tsr_evidence_destroy(&back);
