@@ -581,13 +581,15 @@ int tsr_lp_sfs_em(int n_sites, const int *lo, const int *len, const float *const
 typedef struct {
     uint64_t hash;
     int lo, len;
+    int confident; /* not LowQual: in the published 1D SFS */
     float *v;
 } lp_site_t;
 
 typedef struct {
-    int n_ind;       /* samples of the population */
-    int64_t sites;   /* biallelic SNVs seen */
-    int n, cap;      /* sampled sites */
+    int n_ind;         /* samples of the population */
+    int64_t sites;     /* biallelic SNVs seen */
+    int64_t confident; /* of them not LowQual */
+    int n, cap;        /* sampled sites */
     lp_site_t *s;
 } lp_pop_t;
 
@@ -765,7 +767,7 @@ uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles)
 }
 
 /* Keep (hash, band) if it is among the max_sites smallest hashes; takes ownership of v. */
-static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, float *v)
+static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, int confident, float *v)
 {
     if (P->n < max_sites) {
         if (P->n == P->cap) {
@@ -778,7 +780,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
             P->s = s;
             P->cap = c;
         }
-        P->s[P->n++] = (lp_site_t){hash, lo, len, v};
+        P->s[P->n++] = (lp_site_t){hash, lo, len, confident, v};
         return 0;
     }
     int worst = 0;
@@ -790,7 +792,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
         return 0;
     }
     free(P->s[worst].v);
-    P->s[worst] = (lp_site_t){hash, lo, len, v};
+    P->s[worst] = (lp_site_t){hash, lo, len, confident, v};
     return 0;
 }
 
@@ -866,18 +868,20 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64
             a->cell[(size_t)j * HET_CELLS + c]++;
     }
     uint64_t hash = tsr_lp_site_hash(cs->contig, cs->pos[i], alleles);
+    const int confident = !(cs->filter && (cs->filter[i] & TSR_FILTER_LOWQUAL));
     for (int p = 0; p < a->n_pops; p++) {
         lp_pop_t *P = &a->pop[p];
         if (P->n_ind == 0)
             continue;
         P->sites++;
+        P->confident += confident;
         int m = lik_from_pl(pl, a->sample_pop, S, p, a->lik, NULL);
         if (tsr_lp_saf_compute(&a->saf, a->lik, m, P->n_ind) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory computing the SAF of %s:%lld", cs->contig,
                                  (long long)cs->pos[i] + 1);
         int oom;
         float *v = band_copy(&a->saf, &oom);
-        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, v) != 0)
+        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, confident, v) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the SAF of %s:%lld", cs->contig,
                                  (long long)cs->pos[i] + 1);
     }
@@ -917,6 +921,7 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
     for (int p = 0; p < dst->n_pops; p++) {
         lp_pop_t *D = &dst->pop[p], *S = &src->pop[p];
         D->sites += S->sites;
+        D->confident += S->confident;
         for (int k = 0; k < S->n; k++) {
             lp_site_t *e = &S->s[k];
             float *v = NULL;
@@ -925,7 +930,7 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
                     return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
                 memcpy(v, e->v, (size_t)e->len * sizeof *v);
             }
-            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, v) != 0)
+            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, e->confident, v) != 0)
                 return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
         }
     }
@@ -1169,6 +1174,52 @@ static int cmp_site(const void *x, const void *y)
     return (a->hash > b->hash) - (a->hash < b->hash);
 }
 
+/*
+ * The population's SFS by EM: `all` over every sampled site (the 2D SFS's
+ * start, sites as before), s->unfolded / s->folded over the sampled sites
+ * not LowQual, scaled to s->sites. The published spectrum is conditional on
+ * discovery: it is the spectrum of the sites reported as confident variants.
+ * LowQual sites (QUAL under 60 where ~10^6 positions a Mb are tested) are
+ * mostly sequencing-error positions (68% on the bench's 0.5x cohort, none of
+ * them among the PASS sites); their SAFs peak at 2-8 copies, so in the EM
+ * they put mass there that no variant has. Returns 0, -1 on out of memory.
+ */
+static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all)
+{
+    /* the EM visits the sites in hash order: the same sample gives the same sums */
+    qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
+    int *lo = malloc((size_t)P->n * sizeof *lo), *len = malloc((size_t)P->n * sizeof *len);
+    const float **v = malloc((size_t)P->n * sizeof *v);
+    int ok = lo && len && v;
+    for (int pass = 0; ok && pass < 2; pass++) {
+        int m = 0;
+        for (int k = 0; k < P->n; k++)
+            if (pass == 0 || P->s[k].confident) {
+                lo[m] = P->s[k].lo;
+                len[m] = P->s[k].len;
+                v[m++] = P->s[k].v;
+            }
+        double *out = pass == 0 ? all : s->unfolded;
+        if (m == 0)
+            continue;
+        int it = tsr_lp_sfs_em(m, lo, len, v, s->n_chrom, TSR_LP_SFS_MAX_ITER, 1e-6, out);
+        ok = it >= 0;
+        if (pass == 1) {
+            s->iterations = it;
+            s->sampled = m;
+        }
+    }
+    free(lo);
+    free(len);
+    free(v);
+    for (int k = 0; ok && k <= s->n_chrom; k++) {
+        all[k] *= (double)P->sites;
+        s->unfolded[k] *= (double)s->sites;
+        s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
+    }
+    return ok ? 0 : -1;
+}
+
 tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
 {
     *out = NULL;
@@ -1185,38 +1236,19 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
              (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate)) &&
              (r->het_em = calloc((size_t)a->n_samples + 1, sizeof *r->het_em));
     }
+    /* per population the spectrum of every sampled site: the 2D SFS's start (its sites are all of them) */
+    double **all = ok ? calloc((size_t)a->n_pops + 1, sizeof *all) : NULL;
+    ok = ok && all;
     for (int p = 0; ok && p < a->n_pops; p++) {
         lp_pop_t *P = &a->pop[p];
         tsr_lp_sfs_t *s = &r->sfs[p];
         s->n_chrom = 2 * P->n_ind;
-        s->sites = P->sites;
-        s->sampled = P->n;
+        s->sites = P->confident;
         ok = (s->unfolded = calloc((size_t)s->n_chrom + 1, sizeof *s->unfolded)) &&
-             (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded));
-        if (!ok || P->n == 0)
-            continue;
-        /* the EM visits the sites in hash order: the same sample gives the same sums */
-        qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
-        int *lo = malloc((size_t)P->n * sizeof *lo), *len = malloc((size_t)P->n * sizeof *len);
-        const float **v = malloc((size_t)P->n * sizeof *v);
-        ok = lo && len && v;
-        for (int k = 0; ok && k < P->n; k++) {
-            lo[k] = P->s[k].lo;
-            len[k] = P->s[k].len;
-            v[k] = P->s[k].v;
-        }
-        if (ok) {
-            int it = tsr_lp_sfs_em(P->n, lo, len, v, s->n_chrom, TSR_LP_SFS_MAX_ITER, 1e-6, s->unfolded);
-            ok = it >= 0;
-            s->iterations = it;
-        }
-        free(lo);
-        free(len);
-        free(v);
-        for (int k = 0; ok && k <= s->n_chrom; k++) {
-            s->unfolded[k] *= (double)P->sites;
-            s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
-        }
+             (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded)) &&
+             (all[p] = calloc((size_t)s->n_chrom + 1, sizeof *all[p]));
+        if (ok && P->n > 0)
+            ok = pop_sfs(P, s, all[p]) == 0;
     }
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; ok && y < a->n_pops; y++, k++) {
@@ -1224,11 +1256,14 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             d->pop_a = x;
             d->pop_b = y;
             d->fst = NAN;
-            ok = sfs2d_pair(&a->pop[x], &a->pop[y], r->sfs[x].unfolded, r->sfs[y].unfolded, d) == 0;
+            ok = sfs2d_pair(&a->pop[x], &a->pop[y], all[x], all[y], d) == 0;
             /* scale the 2D spectrum to the sites of the pair (every biallelic SNV is in both) */
             for (int c = 0; ok && d->sfs && c < d->n_a * d->n_b; c++)
                 d->sfs[c] *= (double)a->pop[x].sites;
         }
+    for (int p = 0; all && p < a->n_pops; p++)
+        free(all[p]);
+    free(all);
     const int64_t *f = a->fst;
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)
