@@ -650,7 +650,8 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
     const tsr_lp_result_t *lp = r->lp;
     fprintf(fp, "},\n%s  \"statistics_from\": \"genotype likelihoods (low-pass mode); *_hard_calls from GT\","
                 "\n%s  \"sfs\": {\"method\": \"maximum-likelihood SFS by EM over per-site sample allele "
-                "frequency likelihoods (realSFS); expected site counts\"", in, in);
+                "frequency likelihoods (realSFS) of the biallelic SNVs without LowQual: conditional on discovery; "
+                "expected site counts\"", in, in);
     for (int p = 0; p < lp->n_pops; p++) {
         const tsr_lp_sfs_t *s = &lp->sfs[p];
         fprintf(fp, ",\n%s    ", in);

@@ -121,7 +121,8 @@ static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
     fputs("<section><h2>Site-frequency spectrum per population (likelihood-based)</h2><p class=\"note\">Low-pass "
           "mode: the maximum-likelihood SFS by EM over each site's sample-allele-frequency likelihoods, computed "
           "from the genotype likelihoods (the realSFS method), not from hard genotype calls; expected numbers of "
-          "biallelic SNVs by ALT allele count (REF taken as ancestral); classes 1 .. 2N-1 shown. The hard-call "
+          "biallelic SNVs by ALT allele count (REF taken as ancestral) among the sites reported without LowQual "
+          "(conditional on discovery: rare variants that discovery misses are not in it); classes 1 .. 2N-1 shown. The hard-call "
           "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
     for (int p = 0; p < r->n_pops; p++) {
         const tsr_lp_sfs_t *s = &r->lp->sfs[p];
