@@ -582,6 +582,7 @@ typedef struct {
     uint64_t hash;
     int lo, len;
     int confident; /* not LowQual: in the published 1D SFS */
+    float fo;      /* the other populations' EM ALT frequency (NaN: none), the site's prior in the 1D SFS */
     float *v;
 } lp_site_t;
 
@@ -767,7 +768,7 @@ uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles)
 }
 
 /* Keep (hash, band) if it is among the max_sites smallest hashes; takes ownership of v. */
-static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, int confident, float *v)
+static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, int confident, float fo, float *v)
 {
     if (P->n < max_sites) {
         if (P->n == P->cap) {
@@ -780,7 +781,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
             P->s = s;
             P->cap = c;
         }
-        P->s[P->n++] = (lp_site_t){hash, lo, len, confident, v};
+        P->s[P->n++] = (lp_site_t){hash, lo, len, confident, fo, v};
         return 0;
     }
     int worst = 0;
@@ -792,7 +793,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
         return 0;
     }
     free(P->s[worst].v);
-    P->s[worst] = (lp_site_t){hash, lo, len, confident, v};
+    P->s[worst] = (lp_site_t){hash, lo, len, confident, fo, v};
     return 0;
 }
 
@@ -844,6 +845,31 @@ static double hwe_information(const double *lik, int m, double p)
     return info;
 }
 
+/*
+ * The ALT frequency of biallelic site i in the populations other than p: their
+ * EM frequencies weighted by their samples; NaN where none has one. At least
+ * half an ALT copy among their chromosomes, at most all but half: an EM
+ * frequency of 0 says "under one copy", and a prior at exactly 0 would
+ * overrule any reads of population p.
+ */
+static float other_af(const tsr_lp_acc_t *a, const tsr_callset_t *cs, int64_t i, int p)
+{
+    if (!cs->pop_af || cs->n_pops != a->n_pops)
+        return NAN;
+    double sum = 0, w = 0;
+    for (int q = 0; q < a->n_pops; q++) {
+        double f = cs->pop_af[cs->af_off[i] * cs->n_pops + (int64_t)q * 2 + 1];
+        if (q == p || a->pop[q].n_ind == 0 || isnan(f))
+            continue;
+        sum += a->pop[q].n_ind * f;
+        w += a->pop[q].n_ind;
+    }
+    if (!(w > 0))
+        return NAN;
+    double f = sum / w, eps = 0.25 / w; /* half a copy of the 2w chromosomes */
+    return (float)(f < eps ? eps : f > 1 - eps ? 1 - eps : f);
+}
+
 tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64_t i, const char *alleles,
                                  int bisnv)
 {
@@ -881,7 +907,7 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64
                                  (long long)cs->pos[i] + 1);
         int oom;
         float *v = band_copy(&a->saf, &oom);
-        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, confident, v) != 0)
+        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, confident, other_af(a, cs, i, p), v) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the SAF of %s:%lld", cs->contig,
                                  (long long)cs->pos[i] + 1);
     }
@@ -930,7 +956,7 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
                     return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
                 memcpy(v, e->v, (size_t)e->len * sizeof *v);
             }
-            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, e->confident, v) != 0)
+            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, e->confident, e->fo, v) != 0)
                 return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
         }
     }
@@ -1184,7 +1210,60 @@ static int cmp_site(const void *x, const void *y)
  * them among the PASS sites); their SAFs peak at 2-8 copies, so in the EM
  * they put mass there that no variant has. Returns 0, -1 on out of memory.
  */
-static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all)
+/*
+ * The spectrum of the confident sampled sites as the sum of their posteriors
+ * over the population's ALT count k of 2n, the prior of each site from the
+ * other populations' frequency fo by the Balding-Nichols model (the
+ * population's frequency ~ Beta around fo with drift F: k beta-binomial),
+ * the site's SAF the likelihood; a site without fo takes the population's
+ * ML spectrum `phi` as prior (realSFS's posterior). Why: per population at
+ * 0.1-0.5x a site's reads barely tell 0 from 1-3 copies (L(k) / L(0) ~
+ * 0.78^k where none of its reads shows the ALT), so the ML spectrum of one
+ * population moves its rare classes to 0 or back at random (pop2 of the
+ * bench's 300 x 0.5x cohort: 21 and 24 sites in classes 1 and 2-3, truth 76
+ * and 122); the other populations' frequency says which. Writes
+ * out[0..2n] (summing to the sites used); returns the sites used, -1 on out
+ * of memory.
+ */
+static int pop_sfs_eb(const lp_pop_t *P, int n_chrom, double F, const double *phi, double *out)
+{
+    const int N = n_chrom;
+    double *w = malloc(((size_t)N + 1) * sizeof *w);
+    if (!w)
+        return -1;
+    memset(out, 0, ((size_t)N + 1) * sizeof *out);
+    int used = 0;
+    for (int i = 0; i < P->n; i++) {
+        const lp_site_t *e = &P->s[i];
+        if (!e->confident)
+            continue;
+        int lo = e->len ? e->lo : 0, hi = e->len ? e->lo + e->len - 1 : N;
+        double tot = 0;
+        if (!isnan(e->fo)) {
+            double al = e->fo * (1 - F) / F, be = (1 - e->fo) * (1 - F) / F, mx = -HUGE_VAL;
+            for (int k = lo; k <= hi; k++) {
+                w[k] = lgamma(k + al) + lgamma(N - k + be) - lgamma(k + 1.0) - lgamma(N - k + 1.0);
+                mx = w[k] > mx ? w[k] : mx;
+            }
+            for (int k = lo; k <= hi; k++)
+                tot += (w[k] = exp(w[k] - mx) * (e->len ? e->v[k - lo] : 1.0));
+        }
+        if (!(tot > 0)) { /* no other population's frequency: the population's own spectrum */
+            tot = 0;
+            for (int k = lo; k <= hi; k++)
+                tot += (w[k] = phi[k] * (e->len ? e->v[k - lo] : 1.0));
+        }
+        if (!(tot > 0))
+            continue;
+        for (int k = lo; k <= hi; k++)
+            out[k] += w[k] / tot;
+        used++;
+    }
+    free(w);
+    return used;
+}
+
+static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all, double F)
 {
     /* the EM visits the sites in hash order: the same sample gives the same sums */
     qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
@@ -1208,6 +1287,14 @@ static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all)
             s->iterations = it;
             s->sampled = m;
         }
+    }
+    if (ok && F > 0 && s->sampled > 0) { /* the EM's spectrum stays the prior of the sites without fo */
+        double *eb = malloc(((size_t)s->n_chrom + 1) * sizeof *eb);
+        int used = eb ? pop_sfs_eb(P, s->n_chrom, F, s->unfolded, eb) : -1;
+        ok = used >= 0;
+        for (int k = 0; ok && used > 0 && k <= s->n_chrom; k++)
+            s->unfolded[k] = eb[k] / used;
+        free(eb);
     }
     free(lo);
     free(len);
@@ -1236,6 +1323,29 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
              (r->het_rate = calloc((size_t)a->n_samples + 1, sizeof *r->het_rate)) &&
              (r->het_em = calloc((size_t)a->n_samples + 1, sizeof *r->het_em));
     }
+    /*
+     * The drift of a population from the others' pooled frequency for the 1D
+     * SFS's site priors (pop_sfs_eb): under the Balding-Nichols model each of
+     * P populations drifts from the ancestral frequency by F, Hudson's F_ST of
+     * a pair estimates F, and the pool of the other P - 1 has drifted by
+     * about F / (P - 1) itself, so F x P / (P - 1). F from every pair's sums
+     * (ratio of sums); 0 (the ML spectrum alone) with under two populations.
+     */
+    double F = 0;
+    {
+        int64_t num = 0, den = 0;
+        int np_used = 0;
+        for (int p = 0; p < a->n_pops; p++)
+            np_used += a->pop[p].n_ind > 0;
+        for (int k = 0; k < np; k++) {
+            num += a->fst[3 * k + 1];
+            den += a->fst[3 * k + 2];
+        }
+        if (np_used >= 2 && den > 0) {
+            F = (double)num / (double)den * np_used / (np_used - 1.0);
+            F = F < 1e-4 ? 1e-4 : F > 0.5 ? 0.5 : F;
+        }
+    }
     /* per population the spectrum of every sampled site: the 2D SFS's start (its sites are all of them) */
     double **all = ok ? calloc((size_t)a->n_pops + 1, sizeof *all) : NULL;
     ok = ok && all;
@@ -1248,7 +1358,7 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
              (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded)) &&
              (all[p] = calloc((size_t)s->n_chrom + 1, sizeof *all[p]));
         if (ok && P->n > 0)
-            ok = pop_sfs(P, s, all[p]) == 0;
+            ok = pop_sfs(P, s, all[p], F) == 0;
     }
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; ok && y < a->n_pops; y++, k++) {
