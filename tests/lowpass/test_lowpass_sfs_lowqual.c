@@ -5,7 +5,8 @@
  * (PL 0 for the true genotype, 255 for the others) make each spectrum the
  * histogram of the hard counts of its sites, so the test knows the answer.
  * Also: any split of the sites over accumulators, merged, gives the same
- * bytes, with and without a full bottom-k site sample.
+ * bytes, with and without a full bottom-k site sample; and a population
+ * without reads at a site takes the other population's frequency as prior.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,11 +167,79 @@ static void test_sfs_lowqual_merge(void **state)
     }
 }
 
+/*
+ * The 1D SFS's site prior: a population without reads at a site (its SAF is
+ * flat) gets the beta-binomial prior around the other population's
+ * frequency, so its expected ALT count there is 2n x that frequency and its
+ * spread follows F (2 x the pair's Hudson F_ST with two populations); sites
+ * with certain genotypes stay at their count whatever the prior.
+ */
+static void test_sfs_prior_from_other_population(void **state)
+{
+    (void)state;
+    static lq_cs_t m;
+    lq_fill(&m);
+    enum { BLIND = 45 }; /* sites from BLIND on: population 1 has no reads */
+    double fo[SITES];
+    for (int i = 0; i < SITES; i++) {
+        m.filter[i] = 0;
+        if (i < BLIND) {
+            /* population 1 drifts from population 0: another draw around the same frequency */
+            double p0 = (double)m.hard[i][0] / 40.0, p1 = p0 + 0.6 * (urand() - 0.5);
+            p1 = p1 < 0.02 ? 0.02 : p1 > 0.98 ? 0.98 : p1;
+            m.hard[i][1] = 0;
+            for (int j = 1; j < S; j += 2) {
+                int g = (urand() < p1) + (urand() < p1);
+                m.hard[i][1] += g;
+                for (int k = 0; k < 3; k++)
+                    m.pl[3 * (S * i + j) + k] = k == g ? 0 : 255;
+            }
+            m.pop_af[4 * i + 3] = (float)(m.hard[i][1] / 40.0);
+        } else {
+            for (int j = 1; j < S; j += 2)
+                for (int k = 0; k < 3; k++)
+                    m.pl[3 * (S * i + j) + k] = -1;
+            m.hard[i][1] = -1;
+            m.pop_af[4 * i + 3] = NAN;
+        }
+        m.pop_af[4 * i + 1] = (float)(m.hard[i][0] / 40.0);
+        fo[i] = m.pop_af[4 * i + 1];
+    }
+    tsr_lp_result_t *r = lq_result(&m, 0, 0);
+    double F = 2 * r->fst[0].fst; /* the kernel's F: P / (P - 1) x F_ST, within [1e-4, 0.5] */
+    assert_true(F > 0.01 && F < 0.5);
+    const tsr_lp_sfs_t *s = &r->sfs[1];
+    assert_int_equal(s->n_chrom, 40);
+    double m1 = 0, m2 = 0, e1 = 0, e2 = 0, tot = 0;
+    for (int k = 0; k <= 40; k++) {
+        m1 += k * s->unfolded[k];
+        m2 += (double)k * k * s->unfolded[k];
+        tot += s->unfolded[k];
+    }
+    assert_true(fabs(tot - SITES) < 1e-6);
+    for (int i = 0; i < SITES; i++) {
+        if (i < BLIND) {
+            e1 += m.hard[i][1];
+            e2 += (double)m.hard[i][1] * m.hard[i][1];
+            continue;
+        }
+        double f = fo[i] < 0.25 / 20 ? 0.25 / 20 : fo[i] > 1 - 0.25 / 20 ? 1 - 0.25 / 20 : fo[i];
+        double ab = (1 - F) / F, mean = 40 * f, var = 40 * f * (1 - f) * (ab + 40) / (ab + 1);
+        e1 += mean;
+        e2 += var + mean * mean;
+    }
+    /* float SAFs and priors: agreement to ~1e-5 of the sums */
+    assert_true(fabs(m1 - e1) < 1e-4 * e1);
+    assert_true(fabs(m2 - e2) < 1e-4 * e2);
+    tsr_lp_result_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sfs_leaves_out_lowqual),
         cmocka_unit_test(test_sfs_lowqual_merge),
+        cmocka_unit_test(test_sfs_prior_from_other_population),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
