@@ -649,9 +649,10 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
 {
     const tsr_lp_result_t *lp = r->lp;
     fprintf(fp, "},\n%s  \"statistics_from\": \"genotype likelihoods (low-pass mode); *_hard_calls from GT\","
-                "\n%s  \"sfs\": {\"method\": \"maximum-likelihood SFS by EM over per-site sample allele "
-                "frequency likelihoods (realSFS) of the biallelic SNVs without LowQual: conditional on discovery; "
-                "expected site counts\"", in, in);
+                "\n%s  \"sfs\": {\"method\": \"per-site sample allele frequency likelihoods (realSFS) of the "
+                "biallelic SNVs without LowQual (conditional on discovery), each site's posterior summed: the prior "
+                "beta-binomial around the other populations' EM frequency (Balding-Nichols, F = Hudson F_ST x P / "
+                "(P - 1)), else the population's maximum-likelihood SFS by EM; expected site counts\"", in, in);
     for (int p = 0; p < lp->n_pops; p++) {
         const tsr_lp_sfs_t *s = &lp->sfs[p];
         fprintf(fp, ",\n%s    ", in);

@@ -119,8 +119,9 @@ static void counts_table(FILE *fp, const tsr_cohort_result_t *r)
 static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
 {
     fputs("<section><h2>Site-frequency spectrum per population (likelihood-based)</h2><p class=\"note\">Low-pass "
-          "mode: the maximum-likelihood SFS by EM over each site's sample-allele-frequency likelihoods, computed "
-          "from the genotype likelihoods (the realSFS method), not from hard genotype calls; expected numbers of "
+          "mode: each site's sample-allele-frequency likelihoods (the realSFS method), computed from the genotype "
+          "likelihoods, not from hard genotype calls, times a prior around the other populations' frequency (or "
+          "the population's maximum-likelihood SFS by EM), posteriors summed; expected numbers of "
           "biallelic SNVs by ALT allele count (REF taken as ancestral) among the sites reported without LowQual "
           "(conditional on discovery: rare variants that discovery misses are not in it); classes 1 .. 2N-1 shown. The hard-call "
           "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
