@@ -45,7 +45,10 @@
  *   variance. Numerator and denominator are summed as fixed point, like the
  *   hard-call F_ST.
  */
+#include "kernels/lowpass_internal.h"
 #include "kernels/stats/stats_internal.h"
+
+#include <limits.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -583,6 +586,7 @@ typedef struct {
     int lo, len;
     int confident; /* not LowQual: in the published 1D SFS */
     float fo;      /* the other populations' EM ALT frequency (NaN: none), the site's prior in the 1D SFS */
+    int32_t alt_obs; /* the site's ALT observations over the cohort (the full spectrum's discovery weight) */
     float *v;
 } lp_site_t;
 
@@ -684,6 +688,8 @@ static double het_em(const int32_t *cnt, const double (*lik)[3])
     return g[1];
 }
 
+#define LP_QH 100 /* one-read PL histograms: 0 .. 99 */
+
 struct tsr_lp_acc {
     int n_samples, n_pops, max_sites;
     int *sample_pop;
@@ -693,6 +699,13 @@ struct tsr_lp_acc {
     int32_t *cell;   /* per sample: biallelic SNVs with reads by likelihood cell (HET_CELLS) */
     double *lik;     /* scratch: 3 per sample */
     tsr_lp_saf_t saf;
+    /* the discovery power model's inputs (lp_power): sums over the biallelic SNV records */
+    int64_t *dp_sum;            /* per sample: read depth summed */
+    int64_t dp_sites;           /* records summed */
+    int64_t qh_ref[LP_QH];      /* one-read samples: the PL of the other homozygote, REF read (every record) */
+    int64_t qh_alt[LP_QH];      /* ... ALT read (records without LowQual) */
+    int min_alt_obs;            /* the fewest ALT observations of a record (the evidence's --min-alt-obs) */
+    double min_pass_qual;       /* the lowest QUAL without LowQual (the LowQual bar) */
 };
 
 void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
@@ -711,6 +724,7 @@ void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
     free(a->het);
     free(a->cell);
     free(a->lik);
+    free(a->dp_sum);
     tsr_lp_saf_destroy(&a->saf);
     free(a);
     *ap = NULL;
@@ -731,7 +745,10 @@ tsr_status_t tsr_lp_acc_create(int n_samples, const int *sample_pop, int n_pops,
              (a->fst = calloc(3 * (size_t)np + 1, sizeof *a->fst)) &&
              (a->het = calloc(2 * (size_t)n_samples + 1, sizeof *a->het)) &&
              (a->cell = calloc((size_t)HET_CELLS * ((size_t)n_samples + 1), sizeof *a->cell)) &&
-             (a->lik = malloc(3 * ((size_t)n_samples + 1) * sizeof *a->lik));
+             (a->lik = malloc(3 * ((size_t)n_samples + 1) * sizeof *a->lik)) &&
+             (a->dp_sum = calloc((size_t)n_samples + 1, sizeof *a->dp_sum));
+    a->min_alt_obs = INT_MAX;
+    a->min_pass_qual = HUGE_VAL;
     for (int j = 0; ok && j < n_samples; j++) {
         int p = sample_pop ? sample_pop[j] : -1;
         a->sample_pop[j] = p >= 0 && p < n_pops ? p : -1;
@@ -768,7 +785,8 @@ uint64_t tsr_lp_site_hash(const char *contig, int64_t pos, const char *alleles)
 }
 
 /* Keep (hash, band) if it is among the max_sites smallest hashes; takes ownership of v. */
-static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, int confident, float fo, float *v)
+static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len, int confident, float fo,
+                     int32_t alt_obs, float *v)
 {
     if (P->n < max_sites) {
         if (P->n == P->cap) {
@@ -781,7 +799,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
             P->s = s;
             P->cap = c;
         }
-        P->s[P->n++] = (lp_site_t){hash, lo, len, confident, fo, v};
+        P->s[P->n++] = (lp_site_t){hash, lo, len, confident, fo, alt_obs, v};
         return 0;
     }
     int worst = 0;
@@ -793,7 +811,7 @@ static int pop_offer(lp_pop_t *P, int max_sites, uint64_t hash, int lo, int len,
         return 0;
     }
     free(P->s[worst].v);
-    P->s[worst] = (lp_site_t){hash, lo, len, confident, fo, v};
+    P->s[worst] = (lp_site_t){hash, lo, len, confident, fo, alt_obs, v};
     return 0;
 }
 
@@ -895,6 +913,25 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64
     }
     uint64_t hash = tsr_lp_site_hash(cs->contig, cs->pos[i], alleles);
     const int confident = !(cs->filter && (cs->filter[i] & TSR_FILTER_LOWQUAL));
+    int32_t alt_obs = 0;
+    for (int j = 0; cs->ad && j < S; j++)
+        alt_obs += cs->ad[cs->ad_off[i] + 2 * (int64_t)j + 1];
+    if (cs->dp) {
+        a->dp_sites++;
+        for (int j = 0; j < S; j++) {
+            int32_t d = cs->dp[i * S + j];
+            const int32_t *q = pl + 3 * (size_t)j;
+            a->dp_sum[j] += d > 0 ? d : 0;
+            if (d == 1 && q[0] == 0 && q[2] > 0)
+                a->qh_ref[q[2] < LP_QH ? q[2] : LP_QH - 1]++;
+            else if (d == 1 && q[2] == 0 && q[0] > 0 && confident)
+                a->qh_alt[q[0] < LP_QH ? q[0] : LP_QH - 1]++;
+        }
+    }
+    if (cs->ad && alt_obs < a->min_alt_obs)
+        a->min_alt_obs = alt_obs;
+    if (confident && cs->qual && cs->qual[i] < a->min_pass_qual)
+        a->min_pass_qual = cs->qual[i];
     for (int p = 0; p < a->n_pops; p++) {
         lp_pop_t *P = &a->pop[p];
         if (P->n_ind == 0)
@@ -907,7 +944,7 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *a, const tsr_callset_t *cs, int64
                                  (long long)cs->pos[i] + 1);
         int oom;
         float *v = band_copy(&a->saf, &oom);
-        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, confident, other_af(a, cs, i, p), v) != 0)
+        if (oom || pop_offer(P, a->max_sites, hash, a->saf.lo, a->saf.len, confident, other_af(a, cs, i, p), alt_obs, v) != 0)
             return tsr_error_set(TSR_ERR_NOMEM, "out of memory keeping the SAF of %s:%lld", cs->contig,
                                  (long long)cs->pos[i] + 1);
     }
@@ -956,7 +993,7 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
                     return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
                 memcpy(v, e->v, (size_t)e->len * sizeof *v);
             }
-            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, e->confident, e->fo, v) != 0)
+            if (pop_offer(D, dst->max_sites, e->hash, e->lo, e->len, e->confident, e->fo, e->alt_obs, v) != 0)
                 return tsr_error_set(TSR_ERR_NOMEM, "out of memory merging likelihood statistics");
         }
     }
@@ -967,6 +1004,15 @@ tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src)
         dst->het[k] += src->het[k];
     for (size_t k = 0; k < (size_t)HET_CELLS * (size_t)dst->n_samples; k++)
         dst->cell[k] += src->cell[k];
+    for (int j = 0; j < dst->n_samples; j++)
+        dst->dp_sum[j] += src->dp_sum[j];
+    dst->dp_sites += src->dp_sites;
+    for (int k = 0; k < LP_QH; k++) {
+        dst->qh_ref[k] += src->qh_ref[k];
+        dst->qh_alt[k] += src->qh_alt[k];
+    }
+    dst->min_alt_obs = src->min_alt_obs < dst->min_alt_obs ? src->min_alt_obs : dst->min_alt_obs;
+    dst->min_pass_qual = src->min_pass_qual < dst->min_pass_qual ? src->min_pass_qual : dst->min_pass_qual;
     return TSR_OK;
 }
 
@@ -1184,6 +1230,7 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
     for (int p = 0; r->sfs && p < r->n_pops; p++) {
         free(r->sfs[p].unfolded);
         free(r->sfs[p].folded);
+        free(r->sfs[p].discovered);
     }
     free(r->sfs);
     free(r->fst);
@@ -1192,6 +1239,252 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
     free(r->het_em);
     free(r);
     *rp = NULL;
+}
+
+/* ------------------------------------------------ discovery power model */
+
+/*
+ * The published SFS counts every variant of the population, found or not (issue 16: "the true SFS of the
+ * cohort"), but only the reported sites have SAFs: at 0.1-0.5x a variant of few copies is often not reported
+ * (the reads show its ALT too seldom). So each reported site counts 1 / P(reported | its cohort ALT count K)
+ * (a Horvitz-Thompson weight), and the power P(reported | K) comes from the run itself:
+ * - lp_power: the discovery rule of kernels/lowpass_discover.c run on synthetic pileups. K copies on random
+ *   chromosomes of the cohort; each sample's depth Poisson with its mean over the run's biallelic SNV records;
+ *   each read the ALT with probability (copies / 2), a sequencing error (e / 3) turning a REF read into the
+ *   ALT and back; qualities drawn from the run's one-read samples (their PLs give the read's error); the
+ *   site reported PASS when it has the run's fewest ALT observations, its EM frequency (tsr_lp_em) an
+ *   expected ALT count of at least min_alt_count and its QUAL (tsr_lp_lrt, tsr_lp_qual) at least the lowest
+ *   QUAL without LowQual. LP_POWER_REPS pileups per K, seeded by K: the same table at any rank count.
+ * - lp_discovery_weights: a reported site's K is not known, only its ALT observations A; A given K is
+ *   Poisson(K x depth / 2 + the errors' share). The cohort spectrum of K is estimated by EM over the
+ *   reported sites with each site's likelihood divided by the power (the truncated-data EM's fixed point:
+ *   phi(K) ~ E[sites at K] / power(K)), and each site's weight is its posterior mean of 1 / power(K).
+ */
+#define LP_POWER_REPS 256   /* synthetic pileups per ALT count */
+#define LP_POWER_FULL 0.999 /* the power counted as 1 from there (twice in a row) */
+
+typedef struct {
+    uint64_t s;
+} lp_rng_t;
+
+static double rng_unif(lp_rng_t *r)
+{
+    r->s += 0x9e3779b97f4a7c15ULL;
+    return (double)(mix64(r->s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int rng_poisson(lp_rng_t *r, double l)
+{
+    double L = exp(-l), p = rng_unif(r);
+    int k = 0;
+    while (p > L && k < 100000) {
+        k++;
+        p *= rng_unif(r);
+    }
+    return k;
+}
+
+/* A PL bin drawn from a histogram (cum: cumulative counts, total cum[LP_QH - 1] > 0). */
+static int rng_hist(lp_rng_t *r, const int64_t *cum)
+{
+    double u = rng_unif(r) * (double)cum[LP_QH - 1];
+    int k = 0;
+    while (k < LP_QH - 1 && (double)cum[k] <= u)
+        k++;
+    return k;
+}
+
+/* The phred quality of one read whose other homozygote's PL is pl: e / 3 / (1 - e) = 10^(-pl/10). */
+static double pl_read_qual(int pl)
+{
+    double r = pow(10.0, -pl / 10.0), e = 3.0 * r / (1.0 + 3.0 * r);
+    return -10.0 * log10(e);
+}
+
+int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt, int n_qh, int min_alt_obs,
+                 double min_qual, int K_max, double *pw)
+{
+    int64_t cr[LP_QH], ca[LP_QH];
+    for (int k = 0; k < LP_QH; k++) {
+        cr[k] = (k < n_qh ? qh_ref[k] : 0) + (k ? cr[k - 1] : 0);
+        ca[k] = (k < n_qh ? qh_alt[k] : 0) + (k ? ca[k - 1] : 0);
+    }
+    if (N < 1 || K_max < 1 || cr[LP_QH - 1] < 1 || ca[LP_QH - 1] < 1)
+        return 1;
+    tsr_lp_opts_t o;
+    tsr_lp_opts_init(&o);
+    double qual_of[LP_QH];
+    for (int k = 0; k < LP_QH; k++)
+        qual_of[k] = pl_read_qual(k);
+    int *chrom = malloc(2 * (size_t)N * sizeof *chrom), *gk = malloc((size_t)N * sizeof *gk);
+    double *rows = malloc(3 * (size_t)N * sizeof *rows);
+    int *gridk = malloc(((size_t)K_max + 2) * sizeof *gridk);
+    double *gridp = malloc(((size_t)K_max + 2) * sizeof *gridp);
+    int ok = chrom && gk && rows && gridk && gridp;
+    int ng = 0, full = 0;
+    for (int K = 1; ok && K <= K_max; K = K < 8 ? K + 1 : K + (K + 3) / 4) {
+        lp_rng_t r = {0x5eed16ULL * (uint64_t)K};
+        for (int c = 0; c < 2 * N; c++)
+            chrom[c] = c;
+        int hits = 0;
+        for (int rep = 0; rep < LP_POWER_REPS; rep++) {
+            memset(gk, 0, (size_t)N * sizeof *gk);
+            for (int c = 0; c < K && c < 2 * N; c++) { /* partial Fisher-Yates: K distinct chromosomes */
+                int t = c + (int)(rng_unif(&r) * (2 * N - c));
+                int x = chrom[c];
+                chrom[c] = chrom[t];
+                chrom[t] = x;
+                gk[chrom[c] / 2]++;
+            }
+            int m = 0, alt_obs = 0;
+            double n_ref = 0, n_alt = 0;
+            for (int j = 0; j < N; j++) {
+                int d = rng_poisson(&r, lam[j]);
+                if (d == 0)
+                    continue;
+                double *row = rows + 3 * (size_t)m++, qr = qual_of[rng_hist(&r, cr)];
+                double er = pow(10.0, -qr / 10.0);
+                row[0] = row[1] = row[2] = 0;
+                int refs = 0;
+                for (int t = 0; t < d; t++) {
+                    int alt = rng_unif(&r) < gk[j] / 2.0;
+                    double q = alt ? qual_of[rng_hist(&r, ca)] : qr, e = alt ? pow(10.0, -q / 10.0) : er;
+                    if (rng_unif(&r) < e / 3.0)
+                        alt = !alt; /* a sequencing error to the other allele */
+                    if (alt) {
+                        tsr_lp_gl_add(row, 2, 1, q, 1.0);
+                        alt_obs++;
+                    } else {
+                        refs++;
+                    }
+                }
+                if (refs)
+                    tsr_lp_gl_add(row, 2, 0, qr, refs);
+                n_ref += refs;
+                n_alt += d - refs;
+                double mx = row[0] > row[1] ? row[0] : row[1];
+                mx = row[2] > mx ? row[2] : mx;
+                for (int g = 0; g < 3; g++)
+                    row[g] = exp(row[g] - mx);
+            }
+            if (alt_obs < min_alt_obs || alt_obs == 0)
+                continue;
+            double f[2] = {(0.5 + n_ref) / (1.0 + n_ref + n_alt), (0.5 + n_alt) / (1.0 + n_ref + n_alt)};
+            tsr_lp_em(m, 2, rows, o.max_iter, o.tol, f);
+            if (2.0 * m * f[1] < o.min_alt_count)
+                continue;
+            hits += tsr_lp_qual(tsr_lp_lrt(m, 2, rows, f), o.max_qual) >= min_qual;
+        }
+        gridk[ng] = K;
+        gridp[ng++] = (double)hits / LP_POWER_REPS;
+        full = gridp[ng - 1] >= LP_POWER_FULL ? full + 1 : 0;
+        if (full >= 2)
+            break;
+    }
+    for (int K = 0, g = 0; ok && K <= K_max; K++) { /* linear between the grid's counts; 1 past a full power */
+        while (g + 1 < ng && gridk[g + 1] <= K)
+            g++;
+        double p = K < gridk[0] ? gridp[0]
+                   : g + 1 < ng ? gridp[g] + (gridp[g + 1] - gridp[g]) * (K - gridk[g]) / (gridk[g + 1] - gridk[g])
+                   : full >= 2  ? 1.0
+                                : gridp[ng - 1];
+        pw[K] = p > 1.0 / LP_POWER_REPS ? p : 1.0 / LP_POWER_REPS; /* unseen in the pileups: at most 1 / reps */
+    }
+    free(chrom);
+    free(gk);
+    free(rows);
+    free(gridk);
+    free(gridp);
+    return ok ? 0 : -1;
+}
+
+/* tsr_lp_power with the accumulator's inputs: the depths' means, the one-read PLs, the evidence's bars. */
+static int lp_power(const tsr_lp_acc_t *a, int K_max, double *pw)
+{
+    if (a->dp_sites < 1 || a->min_alt_obs == INT_MAX || !(a->min_pass_qual < HUGE_VAL))
+        return 1;
+    double *lam = malloc(((size_t)a->n_samples + 1) * sizeof *lam);
+    if (!lam)
+        return -1;
+    for (int j = 0; j < a->n_samples; j++)
+        lam[j] = (double)a->dp_sum[j] / (double)a->dp_sites;
+    int r = tsr_lp_power(a->n_samples, lam, a->qh_ref, a->qh_alt, LP_QH, a->min_alt_obs, a->min_pass_qual, K_max, pw);
+    free(lam);
+    return r;
+}
+
+/*
+ * w[A] for A = 0 .. a_max: a reported site's weight (posterior mean of 1 / power) from its ALT observations
+ * A, by the truncated EM over the reported sites' A (hist[A] sites; the last bin is every A >= a_max, weight
+ * 1 there: such sites have near-certain discovery). Returns the EM's iterations, -1 on out of memory.
+ */
+static int lp_discovery_weights(const tsr_lp_acc_t *a, const double *pw, int K_max, const int64_t *hist, int a_max,
+                                double *w)
+{
+    const int N = a->n_samples;
+    double lam = 0, er = 0;
+    int64_t nr = 0;
+    for (int j = 0; j < N; j++)
+        lam += (double)a->dp_sum[j] / (double)a->dp_sites;
+    lam /= N;
+    for (int k = 0; k < LP_QH; k++) {
+        er += a->qh_ref[k] * pow(10.0, -pl_read_qual(k) / 10.0);
+        nr += a->qh_ref[k];
+    }
+    er = nr ? er / nr : 0;
+    double *phi = malloc(((size_t)K_max + 1) * sizeof *phi), *lp = malloc(((size_t)K_max + 1) * (a_max + 1) * sizeof *lp);
+    double *e = malloc(((size_t)K_max + 1) * sizeof *e);
+    if (!phi || !lp || !e) {
+        free(phi);
+        free(lp);
+        free(e);
+        return -1;
+    }
+    for (int A = 0; A < a_max; A++) /* P(A | K), Poisson: the copies' reads and the REF reads' errors */
+        for (int K = 1; K <= K_max; K++) {
+            double mu = K * lam / 2.0 + (N * lam - K * lam / 2.0) * er / 3.0;
+            lp[(size_t)A * (K_max + 1) + K] = exp(A * log(mu) - mu - lgamma(A + 1.0));
+        }
+    for (int K = 1; K <= K_max; K++)
+        phi[K] = 1.0 / K;
+    int it = 0;
+    for (; it < 1000; it++) {
+        memset(e, 0, ((size_t)K_max + 1) * sizeof *e);
+        for (int A = 0; A < a_max; A++) {
+            if (!hist[A])
+                continue;
+            const double *l = lp + (size_t)A * (K_max + 1);
+            double t = 0;
+            for (int K = 1; K <= K_max; K++)
+                t += phi[K] * l[K];
+            for (int K = 1; t > 0 && K <= K_max; K++)
+                e[K] += hist[A] * phi[K] * l[K] / t;
+        }
+        double tot = 0, d = 0;
+        for (int K = 1; K <= K_max; K++)
+            tot += (e[K] /= pw[K]);
+        for (int K = 1; tot > 0 && K <= K_max; K++) {
+            double x = e[K] / tot;
+            d += fabs(x - phi[K]);
+            phi[K] = x;
+        }
+        if (d < 1e-9)
+            break;
+    }
+    for (int A = 0; A < a_max; A++) {
+        const double *l = lp + (size_t)A * (K_max + 1);
+        double t = 0, s = 0;
+        for (int K = 1; K <= K_max; K++) {
+            t += phi[K] * l[K];
+            s += phi[K] * l[K] / pw[K];
+        }
+        w[A] = t > 0 ? s / t : 1.0;
+    }
+    w[a_max] = 1.0;
+    free(phi);
+    free(lp);
+    free(e);
+    return it;
 }
 
 static int cmp_site(const void *x, const void *y)
@@ -1225,13 +1518,16 @@ static int cmp_site(const void *x, const void *y)
  * out[0..2n] (summing to the sites used); returns the sites used, -1 on out
  * of memory.
  */
-static int pop_sfs_eb(const lp_pop_t *P, int n_chrom, double F, const double *phi, double *out)
+static int pop_sfs_eb(const lp_pop_t *P, int n_chrom, double F, const double *phi, const double *dw, int a_max,
+                      double *out, double *full)
 {
     const int N = n_chrom;
     double *w = malloc(((size_t)N + 1) * sizeof *w);
     if (!w)
         return -1;
     memset(out, 0, ((size_t)N + 1) * sizeof *out);
+    if (full)
+        memset(full, 0, ((size_t)N + 1) * sizeof *full);
     int used = 0;
     for (int i = 0; i < P->n; i++) {
         const lp_site_t *e = &P->s[i];
@@ -1239,7 +1535,7 @@ static int pop_sfs_eb(const lp_pop_t *P, int n_chrom, double F, const double *ph
             continue;
         int lo = e->len ? e->lo : 0, hi = e->len ? e->lo + e->len - 1 : N;
         double tot = 0;
-        if (!isnan(e->fo)) {
+        if (!isnan(e->fo) && F > 0) {
             double al = e->fo * (1 - F) / F, be = (1 - e->fo) * (1 - F) / F, mx = -HUGE_VAL;
             for (int k = lo; k <= hi; k++) {
                 w[k] = lgamma(k + al) + lgamma(N - k + be) - lgamma(k + 1.0) - lgamma(N - k + 1.0);
@@ -1255,15 +1551,19 @@ static int pop_sfs_eb(const lp_pop_t *P, int n_chrom, double F, const double *ph
         }
         if (!(tot > 0))
             continue;
-        for (int k = lo; k <= hi; k++)
+        double sw = dw ? dw[e->alt_obs < a_max ? (e->alt_obs > 0 ? e->alt_obs : 0) : a_max] : 1.0;
+        for (int k = lo; k <= hi; k++) {
             out[k] += w[k] / tot;
+            if (full)
+                full[k] += sw * w[k] / tot;
+        }
         used++;
     }
     free(w);
     return used;
 }
 
-static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all, double F)
+static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all, double F, const double *dw, int a_max)
 {
     /* the EM visits the sites in hash order: the same sample gives the same sums */
     qsort(P->s, (size_t)P->n, sizeof *P->s, cmp_site);
@@ -1288,20 +1588,39 @@ static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all, double F)
             s->sampled = m;
         }
     }
-    if (ok && F > 0 && s->sampled > 0) { /* the EM's spectrum stays the prior of the sites without fo */
-        double *eb = malloc(((size_t)s->n_chrom + 1) * sizeof *eb);
-        int used = eb ? pop_sfs_eb(P, s->n_chrom, F, s->unfolded, eb) : -1;
+    /*
+     * The spectrum of the reported sites (s->discovered) is each site's posterior summed (with F > 0; else the
+     * EM's); the published one (s->unfolded) the same posteriors each weighted by the site's discovery weight
+     * dw (lp_discovery_weights), scaled by the sampling fraction: every variant, found or not. Without dw
+     * (no power model) both are the spectrum of the reported sites.
+     */
+    double *eb = NULL, *full = NULL;
+    if (ok && s->sampled > 0 && (F > 0 || dw)) { /* the EM's spectrum stays the prior of the sites without fo */
+        eb = malloc(((size_t)s->n_chrom + 1) * sizeof *eb);
+        full = dw ? malloc(((size_t)s->n_chrom + 1) * sizeof *full) : NULL;
+        int used = eb && (full || !dw) ? pop_sfs_eb(P, s->n_chrom, F, s->unfolded, dw, a_max, eb, full) : -1;
         ok = used >= 0;
-        for (int k = 0; ok && used > 0 && k <= s->n_chrom; k++)
-            s->unfolded[k] = eb[k] / used;
-        free(eb);
+        for (int k = 0; ok && used > 0 && k <= s->n_chrom; k++) {
+            if (full)
+                full[k] /= used;
+            if (F > 0)
+                s->unfolded[k] = eb[k] / used;
+        }
     }
+    memcpy(s->discovered, s->unfolded, ((size_t)s->n_chrom + 1) * sizeof *s->unfolded);
+    if (ok && full) {
+        memcpy(s->unfolded, full, ((size_t)s->n_chrom + 1) * sizeof *s->unfolded);
+        s->power_model = 1;
+    }
+    free(eb);
+    free(full);
     free(lo);
     free(len);
     free(v);
     for (int k = 0; ok && k <= s->n_chrom; k++) {
         all[k] *= (double)P->sites;
         s->unfolded[k] *= (double)s->sites;
+        s->discovered[k] *= (double)s->sites;
         s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
     }
     return ok ? 0 : -1;
@@ -1346,6 +1665,38 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             F = F < 1e-4 ? 1e-4 : F > 0.5 ? 0.5 : F;
         }
     }
+    /* the discovery weights by the reported sites' ALT observations (one population's sample: the same sites) */
+    double *dw = NULL;
+    int a_max = 0;
+    if (ok) {
+        const int K_max = 2 * a->n_samples;
+        double *pw = malloc(((size_t)K_max + 1) * sizeof *pw);
+        int pr = pw ? lp_power(a, K_max, pw) : -1;
+        ok = pr >= 0;
+        const lp_pop_t *P0 = NULL;
+        for (int p = 0; p < a->n_pops && !P0; p++)
+            P0 = a->pop[p].n_ind > 0 ? &a->pop[p] : NULL;
+        if (ok && pr == 0 && P0) {
+            /* the observations past which discovery is certain: twice the mean at the first full power, + 10 */
+            int k_full = 1;
+            while (k_full < K_max && pw[k_full] < LP_POWER_FULL)
+                k_full++;
+            double lam = 0;
+            for (int j = 0; j < a->n_samples; j++)
+                lam += (double)a->dp_sum[j] / (double)a->dp_sites / a->n_samples;
+            a_max = (int)ceil(k_full * lam + 10);
+            int k_em = 4 * k_full + 16 < K_max ? 4 * k_full + 16 : K_max;
+            int64_t *hist = calloc((size_t)a_max + 1, sizeof *hist);
+            dw = malloc(((size_t)a_max + 1) * sizeof *dw);
+            ok = hist && dw;
+            for (int i = 0; ok && i < P0->n; i++)
+                if (P0->s[i].confident)
+                    hist[P0->s[i].alt_obs < a_max ? P0->s[i].alt_obs : a_max]++;
+            ok = ok && lp_discovery_weights(a, pw, k_em, hist, a_max, dw) >= 0;
+            free(hist);
+        }
+        free(pw);
+    }
     /* per population the spectrum of every sampled site: the 2D SFS's start (its sites are all of them) */
     double **all = ok ? calloc((size_t)a->n_pops + 1, sizeof *all) : NULL;
     ok = ok && all;
@@ -1356,9 +1707,10 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
         s->sites = P->confident;
         ok = (s->unfolded = calloc((size_t)s->n_chrom + 1, sizeof *s->unfolded)) &&
              (s->folded = calloc((size_t)s->n_chrom / 2 + 1, sizeof *s->folded)) &&
+             (s->discovered = calloc((size_t)s->n_chrom + 1, sizeof *s->discovered)) &&
              (all[p] = calloc((size_t)s->n_chrom + 1, sizeof *all[p]));
         if (ok && P->n > 0)
-            ok = pop_sfs(P, s, all[p], F) == 0;
+            ok = pop_sfs(P, s, all[p], F, dw, a_max) == 0;
     }
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; ok && y < a->n_pops; y++, k++) {
@@ -1374,6 +1726,7 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
     for (int p = 0; all && p < a->n_pops; p++)
         free(all[p]);
     free(all);
+    free(dw);
     const int64_t *f = a->fst;
     for (int x = 0, k = 0; ok && x < a->n_pops; x++)
         for (int y = x + 1; y < a->n_pops; y++, k++, f += 3)

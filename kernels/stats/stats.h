@@ -402,8 +402,11 @@ typedef struct tsr_lp_sfs {
     int64_t sites;        /* biallelic SNVs */
     int sampled;          /* of them in the EM (all when <= TSR_LP_SFS_SITES) */
     int iterations;
-    double *unfolded;     /* n_chrom + 1: expected sites by ALT allele count (ML SFS x sites) */
+    double *unfolded;     /* n_chrom + 1: expected sites by ALT allele count: every variant when power_model,
+                             else the reported ones */
     double *folded;       /* n_chrom / 2 + 1 */
+    double *discovered;   /* n_chrom + 1: the reported biallelic SNVs without LowQual (conditional on discovery) */
+    int power_model;      /* unfolded is corrected by the discovery power model */
 } tsr_lp_sfs_t;
 
 /*
