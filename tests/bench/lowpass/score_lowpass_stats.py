@@ -32,6 +32,11 @@ Prints one line of key=value figures:
   on discovery is about this far from the full truth, however good, so "<= 1/3 of the hard-call distance"
   against the full truth needs the undiscovered sites' mass estimated, not a better EM over the reported
   ones.
+- sfs_tv_discovered_<pop>, sfs_tv2_discovered_<pop>: statistics.json "sfs_discovered" (the spectrum of the
+  reported sites, cohort kernel 12) against the truth of the same sites; since kernel 12 "sfs" is the spectrum
+  of every variant, so its own figure is sfs_tv2_lik_all_<pop> (sfs_tv*_lik_<pop> then compare it with the
+  reported sites' truth, which it is not meant to match). sfs_sites_<pop>: the sites of "sfs" in classes
+  1 .. 2n-1 / the true SNVs polymorphic in the population.
 - false_ge<Q>, null_ge<Q> (Q = 30, 40, 50, 60): reported biallelic SNVs at no true variant's position with QUAL >= Q,
   and L x 10^(-Q/10), L the reference length in the truth's header (about one test a position). If the
   base-quality error rates the likelihoods assume are the real ones, QUAL is a calibrated p-value and the
@@ -143,6 +148,11 @@ def main():
         out.append("sfs_tv2_hard_all_%s=%.4f" % (name, tv(lb(hard), lb(t_all))))
         out.append("sfs_tv2_floor_%s=%.4f" % (name, tv(lb(halves[0]), lb(halves[1])) / 2))
         out.append("sfs_tv2_disc_all_%s=%.4f" % (name, tv(lb(t_called), lb(t_all))))
+        if "sfs_discovered" in stats:
+            disc = stats["sfs_discovered"][name]["unfolded"]
+            out.append("sfs_tv_discovered_%s=%.4f" % (name, tv(disc[mid], t_called[mid])))
+            out.append("sfs_tv2_discovered_%s=%.4f" % (name, tv(lb(disc), lb(t_called))))
+        out.append("sfs_sites_%s=%.0f/%d" % (name, sum(lik[mid]), sum(t_all[mid])))
     for pr in stats["fst_hudson"]["pairs"]:
         a, b = pops.index(pr["pop1"]), pops.index(pr["pop2"])
         truth_f = hudson([(ac[a], nchr[a], ac[b], nchr[b]) for ac in true_ac.values()])
