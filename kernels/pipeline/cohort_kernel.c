@@ -130,6 +130,7 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     tsr_status_t s = st->ref ? TSR_OK : tsr_ref_open(plan->opts.ref, &st->ref);
     tsr_ref_t *ref = st->ref;
     tsr_cohort_writer_t *w = NULL;
+    tsr_lp_set_power_model(tsr_lp_power); /* the low-pass SFS counts every variant by discovery's power */
     tsr_mem_budget_t bud = {0}; /* --mem-per-rank's cohort share sizes the window (none: the default) */
     if (s == TSR_OK)
         s = tsr_plan_budget(plan, &bud);

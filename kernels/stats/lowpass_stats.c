@@ -45,7 +45,6 @@
  *   variance. Numerator and denominator are summed as fixed point, like the
  *   hard-call F_ST.
  */
-#include "kernels/lowpass_internal.h"
 #include "kernels/stats/stats_internal.h"
 
 #include <limits.h>
@@ -1246,7 +1245,8 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
  * cohort"), but only the reported sites have SAFs: at 0.1-0.5x a variant of few copies is often not reported
  * (the reads show its ALT too seldom). So each reported site counts 1 / P(reported | its cohort ALT count K)
  * (a Horvitz-Thompson weight), and the power P(reported | K) comes from the run itself:
- * - lp_power: the discovery rule of kernels/lowpass_discover.c run on synthetic pileups. K copies on random
+ * - lp_power (tsr_lp_power, kernels/lowpass_power.c): the discovery rule of kernels/lowpass_discover.c run on
+ *   synthetic pileups. K copies on random
  *   chromosomes of the cohort; each sample's depth Poisson with its mean over the run's biallelic SNV records;
  *   each read the ALT with probability (copies / 2), a sequencing error (e / 3) turning a REF read into the
  *   ALT and back; qualities drawn from the run's one-read samples (their PLs give the read's error); the
@@ -1259,155 +1259,23 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
  *   times the weights. Measured (README, issue 16's sixth round): log2-class distance to every true SNV's
  *   spectrum 0.04-0.09 against the hard calls' 0.25-0.32.
  */
-#define LP_POWER_REPS 256   /* synthetic pileups per ALT count */
-#define LP_POWER_FULL 0.999 /* the grid stops after two counts at or above this power (then 1) */
+/* The model (tsr_lp_power in kernels/lowpass_power.c: discovery is a layer above), set by the pipeline. */
+static tsr_lp_power_fn lp_power_model;
 
-typedef struct {
-    uint64_t s;
-} lp_rng_t;
-
-static double rng_unif(lp_rng_t *r)
-{
-    r->s += 0x9e3779b97f4a7c15ULL;
-    return (double)(mix64(r->s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int rng_poisson(lp_rng_t *r, double l)
-{
-    double L = exp(-l), p = rng_unif(r);
-    int k = 0;
-    while (p > L && k < 100000) {
-        k++;
-        p *= rng_unif(r);
-    }
-    return k;
-}
-
-/* A PL bin drawn from a histogram (cum: cumulative counts, total cum[LP_QH - 1] > 0). */
-static int rng_hist(lp_rng_t *r, const int64_t *cum)
-{
-    double u = rng_unif(r) * (double)cum[LP_QH - 1];
-    int k = 0;
-    while (k < LP_QH - 1 && (double)cum[k] <= u)
-        k++;
-    return k;
-}
-
-/* The phred quality of one read whose other homozygote's PL is pl: e / 3 / (1 - e) = 10^(-pl/10). */
-static double pl_read_qual(int pl)
-{
-    double r = pow(10.0, -pl / 10.0), e = 3.0 * r / (1.0 + 3.0 * r);
-    return -10.0 * log10(e);
-}
-
-int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt, int n_qh, int min_alt_obs,
-                 double min_qual, int K_max, double *pw)
-{
-    int64_t cr[LP_QH], ca[LP_QH];
-    for (int k = 0; k < LP_QH; k++) {
-        cr[k] = (k < n_qh ? qh_ref[k] : 0) + (k ? cr[k - 1] : 0);
-        ca[k] = (k < n_qh ? qh_alt[k] : 0) + (k ? ca[k - 1] : 0);
-    }
-    if (N < 1 || K_max < 1 || cr[LP_QH - 1] < 1 || ca[LP_QH - 1] < 1)
-        return 1;
-    tsr_lp_opts_t o;
-    tsr_lp_opts_init(&o);
-    double qual_of[LP_QH];
-    for (int k = 0; k < LP_QH; k++)
-        qual_of[k] = pl_read_qual(k);
-    int *chrom = malloc(2 * (size_t)N * sizeof *chrom), *gk = malloc((size_t)N * sizeof *gk);
-    double *rows = malloc(3 * (size_t)N * sizeof *rows);
-    int *gridk = malloc(((size_t)K_max + 2) * sizeof *gridk);
-    double *gridp = malloc(((size_t)K_max + 2) * sizeof *gridp);
-    int ok = chrom && gk && rows && gridk && gridp;
-    int ng = 0, full = 0;
-    for (int K = 1; ok && K <= K_max; K = K < 8 ? K + 1 : K + (K + 3) / 4) {
-        lp_rng_t r = {0x5eed16ULL * (uint64_t)K};
-        for (int c = 0; c < 2 * N; c++)
-            chrom[c] = c;
-        int hits = 0;
-        for (int rep = 0; rep < LP_POWER_REPS; rep++) {
-            memset(gk, 0, (size_t)N * sizeof *gk);
-            for (int c = 0; c < K && c < 2 * N; c++) { /* partial Fisher-Yates: K distinct chromosomes */
-                int t = c + (int)(rng_unif(&r) * (2 * N - c));
-                int x = chrom[c];
-                chrom[c] = chrom[t];
-                chrom[t] = x;
-                gk[chrom[c] / 2]++;
-            }
-            int m = 0, alt_obs = 0;
-            double n_ref = 0, n_alt = 0;
-            for (int j = 0; j < N; j++) {
-                int d = rng_poisson(&r, lam[j]);
-                if (d == 0)
-                    continue;
-                double *row = rows + 3 * (size_t)m++, qr = qual_of[rng_hist(&r, cr)];
-                double er = pow(10.0, -qr / 10.0);
-                row[0] = row[1] = row[2] = 0;
-                int refs = 0;
-                for (int t = 0; t < d; t++) {
-                    int alt = rng_unif(&r) < gk[j] / 2.0;
-                    double q = alt ? qual_of[rng_hist(&r, ca)] : qr, e = alt ? pow(10.0, -q / 10.0) : er;
-                    if (rng_unif(&r) < e / 3.0)
-                        alt = !alt; /* a sequencing error to the other allele */
-                    if (alt) {
-                        tsr_lp_gl_add(row, 2, 1, q, 1.0);
-                        alt_obs++;
-                    } else {
-                        refs++;
-                    }
-                }
-                if (refs)
-                    tsr_lp_gl_add(row, 2, 0, qr, refs);
-                n_ref += refs;
-                n_alt += d - refs;
-                double mx = row[0] > row[1] ? row[0] : row[1];
-                mx = row[2] > mx ? row[2] : mx;
-                for (int g = 0; g < 3; g++)
-                    row[g] = exp(row[g] - mx);
-            }
-            if (alt_obs < min_alt_obs || alt_obs == 0)
-                continue;
-            double f[2] = {(0.5 + n_ref) / (1.0 + n_ref + n_alt), (0.5 + n_alt) / (1.0 + n_ref + n_alt)};
-            tsr_lp_em(m, 2, rows, o.max_iter, o.tol, f);
-            if (2.0 * m * f[1] < o.min_alt_count)
-                continue;
-            hits += tsr_lp_qual(tsr_lp_lrt(m, 2, rows, f), o.max_qual) >= min_qual;
-        }
-        gridk[ng] = K;
-        gridp[ng++] = (double)hits / LP_POWER_REPS;
-        full = gridp[ng - 1] >= LP_POWER_FULL ? full + 1 : 0;
-        if (full >= 2)
-            break;
-    }
-    for (int K = 0, g = 0; ok && K <= K_max; K++) { /* linear between the grid's counts; 1 past a full power */
-        while (g + 1 < ng && gridk[g + 1] <= K)
-            g++;
-        double p = K < gridk[0] ? gridp[0]
-                   : g + 1 < ng ? gridp[g] + (gridp[g + 1] - gridp[g]) * (K - gridk[g]) / (gridk[g + 1] - gridk[g])
-                   : full >= 2  ? 1.0
-                                : gridp[ng - 1];
-        pw[K] = p > 1.0 / LP_POWER_REPS ? p : 1.0 / LP_POWER_REPS; /* unseen in the pileups: at most 1 / reps */
-    }
-    free(chrom);
-    free(gk);
-    free(rows);
-    free(gridk);
-    free(gridp);
-    return ok ? 0 : -1;
-}
+void tsr_lp_set_power_model(tsr_lp_power_fn fn) { lp_power_model = fn; }
 
 /* tsr_lp_power with the accumulator's inputs: the depths' means, the one-read PLs, the evidence's bars. */
 static int lp_power(const tsr_lp_acc_t *a, int K_max, double *pw)
 {
-    if (a->dp_sites < 1 || a->min_alt_obs == INT_MAX || !(a->min_pass_qual < HUGE_VAL))
+    if (!lp_power_model || a->dp_sites < 1 || a->min_alt_obs == INT_MAX || !(a->min_pass_qual < HUGE_VAL))
         return 1;
     double *lam = malloc(((size_t)a->n_samples + 1) * sizeof *lam);
     if (!lam)
         return -1;
     for (int j = 0; j < a->n_samples; j++)
         lam[j] = (double)a->dp_sum[j] / (double)a->dp_sites;
-    int r = tsr_lp_power(a->n_samples, lam, a->qh_ref, a->qh_alt, LP_QH, a->min_alt_obs, a->min_pass_qual, K_max, pw);
+    int r = lp_power_model(a->n_samples, lam, a->qh_ref, a->qh_alt, LP_QH, a->min_alt_obs, a->min_pass_qual, K_max,
+                           pw);
     free(lam);
     return r;
 }

@@ -397,6 +397,19 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *acc, const tsr_callset_t *cs, int
 tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src) TSR_RESULT_USED;
 void tsr_lp_acc_destroy(tsr_lp_acc_t **acc);
 
+/*
+ * The discovery power model of the published low-pass SFS: pw[0..K_max] = P(a biallelic SNV with K ALT
+ * copies among the cohort's 2 n_samples chromosomes is reported without LowQual), from each sample's mean
+ * depth lam[], histograms of one-read PLs (qh_ref / qh_alt[PL], n_qh bins: the PL of the other homozygote
+ * of a sample with one REF / ALT read), the fewest ALT observations of a record and the LowQual bar.
+ * Returns 0; 1 when an input is empty (no model); -1 on out of memory. The model is discovery's
+ * (tsr_lp_power, kernels/kernels.h), a layer above: the pipeline sets it; unset (NULL), the published
+ * spectrum is the reported sites' (tsr_lp_sfs_t.power_model 0).
+ */
+typedef int (*tsr_lp_power_fn)(int n_samples, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt,
+                               int n_qh, int min_alt_obs, double min_qual, int K_max, double *pw);
+void tsr_lp_set_power_model(tsr_lp_power_fn fn);
+
 typedef struct tsr_lp_sfs {
     int n_chrom;          /* 2 x samples of the population */
     int64_t sites;        /* biallelic SNVs */

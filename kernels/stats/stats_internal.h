@@ -84,15 +84,4 @@ int tsr_num_format_int(char *b, int64_t v);
 int tsr_num_format_g(char *b, double v, int prec);
 int tsr_num_format_fixed(char *b, double v, int prec);
 
-/*
- * The low-pass SFS's discovery power (lowpass_stats.c): pw[0..K_max] = P(a biallelic SNV with K ALT copies among
- * the cohort's 2N chromosomes is reported without LowQual), by kernels/lowpass_discover.c's EM and QUAL on
- * synthetic pileups (seeded: deterministic): sample j's depth Poisson(lam[j]); read qualities from histograms
- * of one-read PLs (qh_ref / qh_alt[PL], n_qh bins: the PL of the other homozygote of a sample with one REF /
- * ALT read); reported with at least min_alt_obs ALT observations and QUAL >= min_qual. Returns 0; 1 when an
- * input is empty (no model); -1 on out of memory.
- */
-int tsr_lp_power(int n_samples, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt, int n_qh,
-                 int min_alt_obs, double min_qual, int K_max, double *pw);
-
 #endif /* TSR_STATS_INTERNAL_H */

@@ -1,6 +1,6 @@
 /*
  * The discovery power model of the low-pass SFS (issue 16; tsr_lp_power in
- * kernels/stats/lowpass_stats.c). With reads of quality 60 (errors ~1e-6) and
+ * kernels/lowpass_power.c). With reads of quality 60 (errors ~1e-6) and
  * no QUAL bar, a site is reported exactly when its reads show the ALT at least
  * min_alt_obs times; each ALT copy's reads are Poisson(depth / 2), so the ALT
  * observations of K copies are Poisson(K x depth / 2) and the power is
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/stats/stats_internal.h"
+#include "kernels/kernels.h"
 
 enum { N = 100, K_MAX = 2 * N, QH = 100 };
 

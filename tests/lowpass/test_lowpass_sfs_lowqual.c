@@ -1,5 +1,6 @@
 /*
- * The published low-pass 1D SFS is conditional on discovery: it is over the
+ * The low-pass 1D SFS of the reported sites (sfs_discovered; the published sfs
+ * when the call sets have no depths for the discovery power model) is over the
  * reported biallelic SNVs without the LowQual filter (issue 16), while the 2D
  * SFS and its F_ST stay over every reported biallelic SNV. Certain genotypes
  * (PL 0 for the true genotype, 255 for the others) make each spectrum the
@@ -117,12 +118,15 @@ static void test_sfs_leaves_out_lowqual(void **state)
         const tsr_lp_sfs_t *s = &r->sfs[p];
         assert_int_equal(s->sites, confident);
         assert_int_equal(s->sampled, confident);
+        assert_int_equal(s->power_model, 0);
         double tot = 0;
         for (int k = 0; k <= s->n_chrom; k++) {
             double h = 0;
             for (int i = 0; i < SITES; i++)
                 h += !(m.filter[i] & TSR_FILTER_LOWQUAL) && m.hard[i][p] == k;
             assert_true(fabs(s->unfolded[k] - h) < 0.05);
+            /* no read depths in these call sets, so no discovery power model: sfs is sfs_discovered */
+            assert_true(s->discovered[k] == s->unfolded[k]);
             tot += s->unfolded[k];
         }
         assert_true(fabs(tot - confident) < 1e-6);
