@@ -31,13 +31,17 @@ static double rng_unif(lp_rng_t *r)
     return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Poisson(l) by Knuth's product of uniforms, in pieces of at most 16 (exp(-l) stays far from underflow) */
 static int rng_poisson(lp_rng_t *r, double l)
 {
-    double L = exp(-l), p = rng_unif(r);
     int k = 0;
-    while (p > L && k < 100000) {
-        k++;
-        p *= rng_unif(r);
+    while (l > 0) {
+        double piece = l > 16 ? 16 : l, L = exp(-piece), p = rng_unif(r);
+        while (p > L) {
+            k++;
+            p *= rng_unif(r);
+        }
+        l -= piece;
     }
     return k;
 }

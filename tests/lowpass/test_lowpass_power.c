@@ -52,6 +52,10 @@ static void power_is_poisson_tail(void **state)
     assert_int_equal(tsr_lp_power(N, lam, qh, qh, QH, 2, 0.0, K_MAX, pw), 0);
     double p4 = 1.0 - exp(-2.0) * 3.0;
     assert_true(fabs(pw[4] - p4) <= 4.0 * sqrt(p4 * (1 - p4) / 256.0) + 1.0 / 256.0);
+    /* deep: 40x, one copy shows Poisson(20) ALT reads, P(< 2) ~ 4e-8 */
+    setup_inputs(40.0);
+    assert_int_equal(tsr_lp_power(N, lam, qh, qh, QH, 2, 0.0, K_MAX, pw), 0);
+    assert_true(pw[1] == 1.0 && pw[K_MAX] == 1.0);
 }
 
 static void qual_bar_only_removes_sites(void **state)
