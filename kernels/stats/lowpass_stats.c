@@ -1392,6 +1392,11 @@ static int site_weights(const tsr_lp_acc_t *a, double F, double *const *ml, cons
         site_w[i] = 1.0;
         if (!P0->s[i].confident)
             continue;
+        int lo_sum = 0; /* the SAF bands' lowest counts: a site surely at k_full or more has weight 1 */
+        for (int p = 0; p < a->n_pops; p++)
+            lo_sum += a->pop[p].n_ind > 0 && a->pop[p].s[i].len ? a->pop[p].s[i].lo : 0;
+        if (lo_sum >= k_full)
+            continue;
         memset(c, 0, ((size_t)k_full + 1) * sizeof *c);
         c[0] = 1.0; /* the distribution of the count so far, below k_full (the rest is at k_full or more) */
         int top = 0, valid = 1;
