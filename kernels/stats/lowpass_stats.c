@@ -1544,8 +1544,10 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
      */
     if (ok && a->n_pops > 0) {
         const int K_max = 2 * a->n_samples;
+        const double cpu0 = tsr_cpu_seconds();
         double *pw = malloc(((size_t)K_max + 1) * sizeof *pw), *site_w = NULL;
         int pr = pw ? lp_power(a, K_max, pw) : -1, n0 = 0;
+        const double cpu1 = tsr_cpu_seconds();
         ok = pr >= 0;
         for (int p = 0; p < a->n_pops; p++)
             n0 = a->pop[p].n > n0 ? a->pop[p].n : n0;
@@ -1573,6 +1575,8 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
                 }
                 free(full);
             }
+            tsr_log_debug("low-pass SFS: discovery power up to %d copies in %.2f CPU s, site weights and spectra in "
+                          "%.2f CPU s", k_full, cpu1 - cpu0, tsr_cpu_seconds() - cpu1);
         }
         free(pw);
         free(site_w);
