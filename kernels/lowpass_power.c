@@ -3,7 +3,7 @@
  * copies in the cohort is reported without LowQual), by this directory's discovery rule (lowpass_discover.c:
  * tsr_lp_gl_add, tsr_lp_em, tsr_lp_lrt, tsr_lp_qual) on synthetic pileups of the run's depths and read
  * qualities. The statistics (kernels/stats/lowpass_stats.c, a layer below) receive it through
- * tsr_lp_set_power_model(); how it is used there is described at "discovery power model".
+ * tsr_cohort_writer_set_lp_power() (no global state); how it is used there is described at "discovery power model".
  */
 #include "kernels/lowpass_internal.h"
 #include "kernels/stats/stats.h"

@@ -130,7 +130,6 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
     tsr_status_t s = st->ref ? TSR_OK : tsr_ref_open(plan->opts.ref, &st->ref);
     tsr_ref_t *ref = st->ref;
     tsr_cohort_writer_t *w = NULL;
-    tsr_lp_set_power_model(tsr_lp_power); /* the low-pass SFS counts every variant by discovery's power */
     tsr_mem_budget_t bud = {0}; /* --mem-per-rank's cohort share sizes the window (none: the default) */
     if (s == TSR_OK)
         s = tsr_plan_budget(plan, &bud);
@@ -149,6 +148,7 @@ static tsr_status_t tsr_cohort_process(void *state, const tsr_kernel_env_t *env,
         if (s == TSR_OK)
             s = tsr_cohort_add_inputs(w, wk, 0, wk->n_inputs, window);
     }
+    tsr_cohort_writer_set_lp_power(w, tsr_lp_power); /* the low-pass SFS counts every variant by discovery's power */
     if (w && s == TSR_OK && task->arg < 0)
         s = tsr_cohort_facts(w, env);
     if (w) {

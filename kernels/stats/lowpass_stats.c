@@ -704,6 +704,7 @@ struct tsr_lp_acc {
     int64_t qh_alt[LP_QH];      /* ... ALT read (records without LowQual) */
     int min_alt_obs;            /* the fewest ALT observations of a record (the evidence's --min-alt-obs) */
     double min_pass_qual;       /* the lowest QUAL without LowQual (the LowQual bar) */
+    tsr_lp_power_fn power;      /* the model (NULL: none; tsr_lp_acc_set_power) */
 };
 
 void tsr_lp_acc_destroy(tsr_lp_acc_t **ap)
@@ -1259,22 +1260,20 @@ void tsr_lp_result_destroy(tsr_lp_result_t **rp)
  *   times the weights. Measured (README, issue 16's sixth round): log2-class distance to every true SNV's
  *   spectrum 0.04-0.09 against the hard calls' 0.25-0.32.
  */
-/* The model (tsr_lp_power in kernels/lowpass_power.c: discovery is a layer above), set by the pipeline. */
-static tsr_lp_power_fn lp_power_model;
-
-void tsr_lp_set_power_model(tsr_lp_power_fn fn) { lp_power_model = fn; }
+/* The model is tsr_lp_power (kernels/lowpass_power.c: discovery is a layer above), handed over by the pipeline. */
+void tsr_lp_acc_set_power(tsr_lp_acc_t *a, tsr_lp_power_fn fn) { a->power = fn; }
 
 /* tsr_lp_power with the accumulator's inputs: the depths' means, the one-read PLs, the evidence's bars. */
 static int lp_power(const tsr_lp_acc_t *a, int K_max, double *pw)
 {
-    if (!lp_power_model || a->dp_sites < 1 || a->min_alt_obs == INT_MAX || !(a->min_pass_qual < HUGE_VAL))
+    if (!a->power || a->dp_sites < 1 || a->min_alt_obs == INT_MAX || !(a->min_pass_qual < HUGE_VAL))
         return 1;
     double *lam = malloc(((size_t)a->n_samples + 1) * sizeof *lam);
     if (!lam)
         return -1;
     for (int j = 0; j < a->n_samples; j++)
         lam[j] = (double)a->dp_sum[j] / (double)a->dp_sites;
-    int r = lp_power_model(a->n_samples, lam, a->qh_ref, a->qh_alt, LP_QH, a->min_alt_obs, a->min_pass_qual, K_max,
+    int r = a->power(a->n_samples, lam, a->qh_ref, a->qh_alt, LP_QH, a->min_alt_obs, a->min_pass_qual, K_max,
                            pw);
     free(lam);
     return r;
