@@ -199,6 +199,19 @@ typedef struct tsr_lp_opts {
 void tsr_lp_opts_init(tsr_lp_opts_t *o);
 
 /*
+ * The low-pass SFS's discovery power (lowpass_power.c; a tsr_lp_power_fn of kernels/stats/stats.h, which the
+ * pipeline hands to the statistics): pw[0..K_max] = P(a biallelic SNV with K ALT copies among the cohort's
+ * 2 n_samples chromosomes is reported without LowQual), by discovery's EM and QUAL (tsr_lp_opts_init's
+ * max_iter, tol, min_alt_count, max_qual) on 256 seeded synthetic pileups per K (deterministic): sample j's
+ * depth Poisson(lam[j]); read qualities from histograms of one-read PLs (qh_ref / qh_alt[PL], n_qh bins: the
+ * PL of the other homozygote of a sample with one REF / ALT read); reported with at least min_alt_obs ALT
+ * observations and QUAL >= min_qual. Counts on a grid (1..8, then +25%) until the power is >= 0.999 twice,
+ * linear between, 1 past; at least 1/256. Returns 0; 1 when an input is empty (no model); -1 on out of memory.
+ */
+int tsr_lp_power(int n_samples, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt, int n_qh,
+                 int min_alt_obs, double min_qual, int K_max, double *pw);
+
+/*
  * Low-pass evidence of one region for one batch: each sample's indexed
  * BAM/CRAM over contig:[start, end) (read filters as the deep caller: MAPQ,
  * base quality, unmapped/secondary/supplementary/QC-fail/duplicate records,

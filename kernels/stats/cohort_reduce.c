@@ -649,18 +649,41 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
 {
     const tsr_lp_result_t *lp = r->lp;
     fprintf(fp, "},\n%s  \"statistics_from\": \"genotype likelihoods (low-pass mode); *_hard_calls from GT\","
-                "\n%s  \"sfs\": {\"method\": \"maximum-likelihood SFS by EM over per-site sample allele "
-                "frequency likelihoods (realSFS); expected site counts\"", in, in);
-    for (int p = 0; p < lp->n_pops; p++) {
-        const tsr_lp_sfs_t *s = &lp->sfs[p];
-        fprintf(fp, ",\n%s    ", in);
-        tsr_json_write_str(fp, r->pop_names[p]);
-        fprintf(fp, ": {\"chromosomes\": %d, \"sites\": %" PRId64 ", \"sites_in_em\": %d, \"em_iterations\": %d,"
-                    "\n%s      \"unfolded\": ", s->n_chrom, s->sites, s->sampled, s->iterations, in);
-        json_darray(fp, s->unfolded, s->n_chrom + 1);
-        fprintf(fp, ",\n%s      \"folded\": ", in);
-        json_darray(fp, s->folded, s->n_chrom / 2 + 1);
-        fputc('}', fp);
+                "\n%s  \"sfs\": {\"method\": \"%s\"", in, in,
+            lp->n_pops > 0 && lp->sfs[0].power_model
+                ? "every biallelic SNV of the population, found or not: each reported biallelic SNV without LowQual "
+                  "(sfs_discovered's posterior over the population's ALT count) weighted by 1 / P(reported | its "
+                  "cohort ALT count), the power from the run's discovery rule on synthetic pileups of its depths and "
+                  "read qualities, the count from its ALT observations (truncated EM); expected site counts"
+                : "per-site sample allele frequency likelihoods (realSFS) of the biallelic SNVs without LowQual "
+                  "(conditional on discovery), each site's posterior summed: the prior beta-binomial around the "
+                  "other populations' EM frequency (Balding-Nichols, F = Hudson F_ST x P / (P - 1)), else the "
+                  "population's maximum-likelihood SFS by EM; expected site counts");
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            fprintf(fp, "\n%s  },\n%s  \"sfs_discovered\": {\"method\": \"per-site sample allele frequency "
+                        "likelihoods (realSFS) of the biallelic SNVs without LowQual (conditional on discovery), each "
+                        "site's posterior summed: the prior beta-binomial around the other populations' EM frequency "
+                        "(Balding-Nichols, F = Hudson F_ST x P / (P - 1)), else the population's maximum-likelihood "
+                        "SFS by EM; expected site counts\"", in, in);
+        for (int p = 0; p < lp->n_pops; p++) {
+            const tsr_lp_sfs_t *s = &lp->sfs[p];
+            const double *u = pass ? s->discovered : s->unfolded;
+            fprintf(fp, ",\n%s    ", in);
+            tsr_json_write_str(fp, r->pop_names[p]);
+            double tot = 0;
+            for (int k = 0; k <= s->n_chrom; k++)
+                tot += u[k];
+            fprintf(fp, ": {\"chromosomes\": %d, \"sites\": %" PRId64 ", \"sites_in_em\": %d, \"em_iterations\": %d,"
+                        "\n%s      \"unfolded\": ", s->n_chrom, pass || !s->power_model ? s->sites : (int64_t)llround(tot),
+                    s->sampled, s->iterations, in);
+            json_darray(fp, u, s->n_chrom + 1);
+            if (!pass) {
+                fprintf(fp, ",\n%s      \"folded\": ", in);
+                json_darray(fp, s->folded, s->n_chrom / 2 + 1);
+            }
+            fputc('}', fp);
+        }
     }
     fprintf(fp, "\n%s  },\n%s  \"fst_hudson\": {\"method\": \"Hudson (Bhatia et al. 2013) from the 2D SFS of each "
                 "pair (sfs_2d): posterior expectations of the per-site numerator and denominator, ratio of sums over "

@@ -429,6 +429,12 @@ tsr_status_t tsr_cohort_writer_add_part(tsr_cohort_writer_t *w, int part)
     return TSR_OK;
 }
 
+void tsr_cohort_writer_set_lp_power(tsr_cohort_writer_t *w, tsr_lp_power_fn fn)
+{
+    if (w && w->lp_acc)
+        tsr_lp_acc_set_power(w->lp_acc, fn);
+}
+
 int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w) { return w->n_sites; }
 
 static tsr_status_t reserve_scratch(tsr_cohort_writer_t *w, int n_alleles)

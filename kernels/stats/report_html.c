@@ -119,9 +119,14 @@ static void counts_table(FILE *fp, const tsr_cohort_result_t *r)
 static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
 {
     fputs("<section><h2>Site-frequency spectrum per population (likelihood-based)</h2><p class=\"note\">Low-pass "
-          "mode: the maximum-likelihood SFS by EM over each site's sample-allele-frequency likelihoods, computed "
-          "from the genotype likelihoods (the realSFS method), not from hard genotype calls; expected numbers of "
-          "biallelic SNVs by ALT allele count (REF taken as ancestral); classes 1 .. 2N-1 shown. The hard-call "
+          "mode: each site's sample-allele-frequency likelihoods (the realSFS method), computed from the genotype "
+          "likelihoods, not from hard genotype calls, times a prior around the other populations' frequency (or "
+          "the population's maximum-likelihood SFS by EM), posteriors summed; expected numbers of "
+          "biallelic SNVs by ALT allele count (REF taken as ancestral); each site reported without LowQual counts "
+          "1 / P(discovery reports it | its cohort ALT count), the power from the run's discovery rule on "
+          "synthetic pileups of its depths and read qualities, so rare variants that discovery misses are counted "
+          "(statistics.json's sfs_discovered is the spectrum of the reported sites alone); classes 1 .. 2N-1 "
+          "shown. The hard-call "
           "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
     for (int p = 0; p < r->n_pops; p++) {
         const tsr_lp_sfs_t *s = &r->lp->sfs[p];

@@ -38,6 +38,10 @@ tsr_status_t tsr_cohort_writer_add(tsr_cohort_writer_t *w, const tsr_callset_t *
 tsr_status_t tsr_cohort_writer_close(tsr_cohort_writer_t **w, int commit) TSR_RESULT_USED;
 /* Sites written so far. */
 int64_t tsr_cohort_writer_n_sites(const tsr_cohort_writer_t *w);
+/* The low-pass SFS's discovery power model (tsr_lp_power_fn, below; NULL: none, the default). */
+void tsr_cohort_writer_set_lp_power(tsr_cohort_writer_t *w, int (*fn)(int, const double *, const int64_t *,
+                                                                       const int64_t *, int, int, double, int,
+                                                                       double *));
 
 /*
  * The parallel cohort stage (deep call sets): each part (a group of regions,
@@ -397,13 +401,30 @@ tsr_status_t tsr_lp_acc_add_site(tsr_lp_acc_t *acc, const tsr_callset_t *cs, int
 tsr_status_t tsr_lp_acc_merge(tsr_lp_acc_t *dst, tsr_lp_acc_t *src) TSR_RESULT_USED;
 void tsr_lp_acc_destroy(tsr_lp_acc_t **acc);
 
+/*
+ * The discovery power model of the published low-pass SFS: pw[0..K_max] = P(a biallelic SNV with K ALT
+ * copies among the cohort's 2 n_samples chromosomes is reported without LowQual), from each sample's mean
+ * depth lam[], histograms of one-read PLs (qh_ref / qh_alt[PL], n_qh bins: the PL of the other homozygote
+ * of a sample with one REF / ALT read), the fewest ALT observations of a record and the LowQual bar.
+ * Returns 0; 1 when an input is empty (no model); -1 on out of memory. The model is discovery's
+ * (tsr_lp_power, kernels/kernels.h), a layer above: the pipeline hands it to the cohort writer; unset
+ * (NULL), the published spectrum is the reported sites' (tsr_lp_sfs_t.power_model 0).
+ */
+typedef int (*tsr_lp_power_fn)(int n_samples, const double *lam, const int64_t *qh_ref, const int64_t *qh_alt,
+                               int n_qh, int min_alt_obs, double min_qual, int K_max, double *pw);
+/* The accumulator's power model (NULL, the default: none); tsr_cohort_writer_set_lp_power sets the writer's. */
+void tsr_lp_acc_set_power(tsr_lp_acc_t *acc, tsr_lp_power_fn fn);
+
 typedef struct tsr_lp_sfs {
     int n_chrom;          /* 2 x samples of the population */
     int64_t sites;        /* biallelic SNVs */
     int sampled;          /* of them in the EM (all when <= TSR_LP_SFS_SITES) */
     int iterations;
-    double *unfolded;     /* n_chrom + 1: expected sites by ALT allele count (ML SFS x sites) */
+    double *unfolded;     /* n_chrom + 1: expected sites by ALT allele count: every variant when power_model,
+                             else the reported ones */
     double *folded;       /* n_chrom / 2 + 1 */
+    double *discovered;   /* n_chrom + 1: the reported biallelic SNVs without LowQual (conditional on discovery) */
+    int power_model;      /* unfolded is corrected by the discovery power model */
 } tsr_lp_sfs_t;
 
 /*
