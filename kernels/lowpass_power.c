@@ -31,12 +31,15 @@ static double rng_unif(lp_rng_t *r)
     return (double)(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Poisson(l) by Knuth's product of uniforms, in pieces of at most 16 (exp(-l) stays far from underflow) */
-static int rng_poisson(lp_rng_t *r, double l)
+/*
+ * Poisson(l) by Knuth's product of uniforms, in pieces of at most 16 (exp(-l) stays far from underflow).
+ * el is exp(-l) when l <= 16 (the caller computes it once per sample, not once per draw), else unused.
+ */
+static int rng_poisson(lp_rng_t *r, double l, double el)
 {
     int k = 0;
     while (l > 0) {
-        double piece = l > 16 ? 16 : l, L = exp(-piece), p = rng_unif(r);
+        double piece = l > 16 ? 16 : l, L = piece == l ? el : exp(-piece), p = rng_unif(r);
         while (p > L) {
             k++;
             p *= rng_unif(r);
@@ -78,14 +81,20 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
         return 1;
     tsr_lp_opts_t o;
     tsr_lp_opts_init(&o);
-    double qual_of[LP_QH];
-    for (int k = 0; k < nq; k++)
+    double qual_of[LP_QH], err_of[LP_QH];
+    for (int k = 0; k < nq; k++) {
         qual_of[k] = pl_read_qual(k);
+        err_of[k] = pow(10.0, -qual_of[k] / 10.0);
+    }
     int *chrom = malloc(2 * (size_t)N * sizeof *chrom), *gk = malloc((size_t)N * sizeof *gk);
     double *rows = malloc(3 * (size_t)N * sizeof *rows);
+    /* exp(-lam) once per sample: the draws below are N x reps x grid counts (most of the model's cost) */
+    double *el = malloc((size_t)N * sizeof *el);
+    for (int j = 0; el && j < N; j++)
+        el[j] = lam[j] <= 16 ? exp(-lam[j]) : 0;
     int *gridk = malloc(((size_t)K_max + 2) * sizeof *gridk);
     double *gridp = malloc(((size_t)K_max + 2) * sizeof *gridp);
-    int ok = chrom && gk && rows && gridk && gridp;
+    int ok = chrom && gk && rows && gridk && gridp && el;
     int ng = 0, full = 0;
     for (int K = 1; ok && K <= K_max; K = K < 8 ? K + 1 : K + (K + 3) / 4) {
         lp_rng_t r = {0x5eed16ULL * (uint64_t)K};
@@ -104,16 +113,17 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
             int m = 0, alt_obs = 0;
             double n_ref = 0, n_alt = 0;
             for (int j = 0; j < N; j++) {
-                int d = rng_poisson(&r, lam[j]);
+                int d = rng_poisson(&r, lam[j], el[j]);
                 if (d == 0)
                     continue;
-                double *row = rows + 3 * (size_t)m++, qr = qual_of[rng_hist(&r, cr, nq)];
-                double er = pow(10.0, -qr / 10.0);
+                const int br = rng_hist(&r, cr, nq);
+                double *row = rows + 3 * (size_t)m++, qr = qual_of[br], er = err_of[br];
                 row[0] = row[1] = row[2] = 0;
                 int refs = 0;
                 for (int t = 0; t < d; t++) {
                     int alt = rng_unif(&r) < gk[j] / 2.0;
-                    double q = alt ? qual_of[rng_hist(&r, ca, nq)] : qr, e = alt ? pow(10.0, -q / 10.0) : er;
+                    const int ba = alt ? rng_hist(&r, ca, nq) : -1;
+                    double q = alt ? qual_of[ba] : qr, e = alt ? err_of[ba] : er;
                     if (rng_unif(&r) < e / 3.0)
                         alt = !alt; /* a sequencing error to the other allele */
                     if (alt) {
@@ -158,6 +168,7 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
     free(chrom);
     free(gk);
     free(rows);
+    free(el);
     free(gridk);
     free(gridp);
     return ok ? 0 : -1;
