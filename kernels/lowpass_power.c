@@ -15,6 +15,7 @@
 
 #define LP_QH 256 /* PL bins used at most */
 #define LP_POWER_REPS 256   /* synthetic pileups per ALT count */
+#define LP_REF_ROWS 64      /* REF-only rows of up to this many reads are pooled by (reads, quality bin) */
 #define LP_POWER_FULL 0.999 /* the grid stops after two counts at or above this power (then 1) */
 
 typedef struct {
@@ -88,13 +89,22 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
     }
     int *chrom = malloc(2 * (size_t)N * sizeof *chrom), *gk = malloc((size_t)N * sizeof *gk);
     double *rows = malloc(3 * (size_t)N * sizeof *rows);
-    /* exp(-lam) once per sample: the draws below are N x reps x grid counts (most of the model's cost) */
+    /* exp(-lam) once per sample: the draws below are N x reps x grid counts */
     double *el = malloc((size_t)N * sizeof *el);
+    /*
+     * The EM and the LRT run over distinct rows with weights (the same sums, in another order): at 0.1-1x
+     * nearly every covered sample shows 1-3 REF reads, so a pileup of 20,000 samples has a few dozen rows.
+     */
+    double *wt = malloc((size_t)N * sizeof *wt);
+    const size_t n_slots = ((size_t)LP_REF_ROWS + 1) * (size_t)nq;
+    int *slot = malloc(n_slots * sizeof *slot), *touched = malloc(n_slots * sizeof *touched);
+    for (size_t k = 0; slot && k < n_slots; k++)
+        slot[k] = -1;
     for (int j = 0; el && j < N; j++)
         el[j] = lam[j] <= 16 ? exp(-lam[j]) : 0;
     int *gridk = malloc(((size_t)K_max + 2) * sizeof *gridk);
     double *gridp = malloc(((size_t)K_max + 2) * sizeof *gridp);
-    int ok = chrom && gk && rows && gridk && gridp && el;
+    int ok = chrom && gk && rows && gridk && gridp && el && wt && slot && touched;
     int ng = 0, full = 0;
     for (int K = 1; ok && K <= K_max; K = K < 8 ? K + 1 : K + (K + 3) / 4) {
         lp_rng_t r = {0x5eed16ULL * (uint64_t)K};
@@ -110,14 +120,15 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
                 chrom[t] = x;
                 gk[chrom[c] / 2]++;
             }
-            int m = 0, alt_obs = 0;
+            int m = 0, n_cov = 0, alt_obs = 0, n_touched = 0;
             double n_ref = 0, n_alt = 0;
             for (int j = 0; j < N; j++) {
                 int d = rng_poisson(&r, lam[j], el[j]);
                 if (d == 0)
                     continue;
+                n_cov++;
                 const int br = rng_hist(&r, cr, nq);
-                double *row = rows + 3 * (size_t)m++, qr = qual_of[br], er = err_of[br];
+                double *row = rows + 3 * (size_t)m, qr = qual_of[br], er = err_of[br];
                 row[0] = row[1] = row[2] = 0;
                 int refs = 0;
                 for (int t = 0; t < d; t++) {
@@ -133,22 +144,39 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
                         refs++;
                     }
                 }
-                if (refs)
-                    tsr_lp_gl_add(row, 2, 0, qr, refs);
                 n_ref += refs;
                 n_alt += d - refs;
+                /* a REF-only sample's row is a function of (reads, quality bin): one weighted row for all */
+                int *sl = refs == d && d <= LP_REF_ROWS ? &slot[(size_t)d * nq + br] : NULL;
+                if (sl && *sl >= 0) {
+                    wt[*sl] += 1.0;
+                    continue;
+                }
+                if (refs)
+                    tsr_lp_gl_add(row, 2, 0, qr, refs);
                 double mx = row[0] > row[1] ? row[0] : row[1];
                 mx = row[2] > mx ? row[2] : mx;
                 for (int g = 0; g < 3; g++)
                     row[g] = exp(row[g] - mx);
+                if (sl) {
+                    *sl = m;
+                    touched[n_touched++] = (int)(sl - slot);
+                }
+                wt[m++] = 1.0;
             }
+            for (int k = 0; k < n_touched; k++)
+                slot[touched[k]] = -1;
             if (alt_obs < min_alt_obs || alt_obs == 0)
                 continue;
             double f[2] = {(0.5 + n_ref) / (1.0 + n_ref + n_alt), (0.5 + n_alt) / (1.0 + n_ref + n_alt)};
-            tsr_lp_em(m, 2, rows, o.max_iter, o.tol, f);
-            if (2.0 * m * f[1] < o.min_alt_count)
+            tsr_lp_em_weighted(m, 2, rows, wt, o.max_iter, o.tol, f);
+            if (2.0 * n_cov * f[1] < o.min_alt_count)
                 continue;
-            hits += tsr_lp_qual(tsr_lp_lrt(m, 2, rows, f), o.max_qual) >= min_qual;
+            double l0 = 0; /* tsr_lp_lrt over the weighted rows */
+            for (int k = 0; k < m; k++)
+                l0 += wt[k] * log(rows[3 * (size_t)k]);
+            double lrt = 2.0 * (tsr_lp_loglik_weighted(m, 2, rows, wt, f) - l0);
+            hits += tsr_lp_qual(lrt > 0 ? lrt : 0, o.max_qual) >= min_qual;
         }
         gridk[ng] = K;
         gridp[ng++] = (double)hits / LP_POWER_REPS;
@@ -169,6 +197,9 @@ int tsr_lp_power(int N, const double *lam, const int64_t *qh_ref, const int64_t 
     free(gk);
     free(rows);
     free(el);
+    free(wt);
+    free(slot);
+    free(touched);
     free(gridk);
     free(gridp);
     return ok ? 0 : -1;
