@@ -10,7 +10,7 @@
 
 static uint64_t lp_rng = 0x9E3779B97F4A7C15ULL;
 
-static double urand(void)
+static inline double urand(void)
 {
     lp_rng ^= lp_rng << 13;
     lp_rng ^= lp_rng >> 7;
@@ -18,7 +18,7 @@ static double urand(void)
     return (double)(lp_rng >> 11) / 9007199254740992.0;
 }
 
-static int poisson(double mean)
+static inline int poisson(double mean)
 {
     double L = exp(-mean), p = 1;
     int k = 0;

@@ -21,17 +21,10 @@
 
 #include "io/callset.h"
 #include "kernels/stats/stats.h"
+#include "lp_test_rng.h"
 
 enum { S = 40, SITES = 60 };
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
 
 typedef struct {
     tsr_callset_t cs;
