@@ -141,11 +141,17 @@ static tsr_status_t tsr_worker_task_decode(const int32_t *p, size_t avail, tsr_w
     return TSR_OK;
 }
 
-const char *tsr_task_located(const tsr_task_t *t, const char *name)
+const char *tsr_task_located(const tsr_task_t *t, const char *name, int *hint)
 {
-    for (int i = 0; i < t->n_located; i++)
-        if (!strcmp(t->located[2 * i], name))
+    const int n = t->n_located, i0 = hint && *hint > 0 && *hint < n ? *hint : 0;
+    for (int k = 0; k < n; k++) {
+        const int i = (i0 + k) % n;
+        if (!strcmp(t->located[2 * i], name)) {
+            if (hint)
+                *hint = i + 1;
             return t->located[2 * i + 1];
+        }
+    }
     return NULL;
 }
 

@@ -125,9 +125,10 @@ static tsr_status_t tsr_work_joint(const tsr_plan_t *plan, const tsr_task_t *tas
         w->win_start = reg->start + len * w->window / w->n_windows;
         w->win_end = reg->start + len * (w->window + 1) / w->n_windows;
     }
+    int hint = 0; /* the partitions' locations come in batch order */
     for (int b = 0; b < plan->n_batches; b++) {
         tsr_plan_evidence_path(plan, r, b, rel, sizeof rel);
-        const char *loc = tsr_task_located(task, rel);
+        const char *loc = tsr_task_located(task, rel, &hint);
         TSR_CALL(tsr_plan_path(plan, loc ? loc : rel, full, sizeof full));
         w->input_samples[b] = plan->batches[b].n;
         if (!(w->inputs[b] = strdup(full)))
