@@ -328,14 +328,16 @@ static void plan_chunks(cohort_h5_t *h)
     if (cv < 1)
         cv = 1;
     h->cv = cv;
-    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 128 MiB (each
-     * round is one collective H5Dwrite per dataset, which costs most when ranks wait on a loaded machine)
+    /* Rows per round: whole chunk-rows, about VARIANT_CHUNK of them, the row block under about 32 MiB (each
+     * round is one collective H5Dwrite per dataset, which costs most when ranks wait on a loaded machine;
+     * at 128 MiB the block grew with the samples up to that cap and was the run's peak: low-pass 2,000 x
+     * 0.1x peaked at 257 MiB in this stage against 185 at 300 samples, 171 and 149 at 32 MiB, same content)
      * or half of mem_bytes (--mem-per-rank's cohort share), at least one chunk-row (rounds only cut the
      * writes: the content does not depend on them). */
     int64_t k = VARIANT_CHUNK / (int64_t)cv;
     if (k < 1)
         k = 1;
-    size_t block = (size_t)128 << 20;
+    size_t block = (size_t)32 << 20;
     if (h->mem_bytes > 0 && (size_t)(h->mem_bytes / 2) < block)
         block = (size_t)(h->mem_bytes / 2);
     while (k > 1 && (size_t)k * cv * row_bytes > block)
