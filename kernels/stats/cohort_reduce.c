@@ -648,9 +648,19 @@ static void json_darray(FILE *fp, const double *v, int64_t n)
 static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const char *in)
 {
     const tsr_lp_result_t *lp = r->lp;
+    int one_pop = 0; /* the spectrum of the one population with the fitted prior (pop_sfs_one) */
+    for (int p = 0; p < lp->n_pops; p++)
+        one_pop |= !isnan(lp->sfs[p].prior_exponent);
     fprintf(fp, "},\n%s  \"statistics_from\": \"genotype likelihoods (low-pass mode); *_hard_calls from GT\","
                 "\n%s  \"sfs\": {\"method\": \"%s\"", in, in,
-            lp->n_pops > 0 && lp->sfs[0].power_model
+            lp->n_pops > 0 && lp->sfs[0].power_model && one_pop
+                ? "every biallelic SNV of the population (one population: its ALT count is the cohort's), found or "
+                  "not: each reported biallelic SNV without LowQual counts its posterior over the ALT count k under "
+                  "the prior k^-prior_exponent (the exponent fitted by the reported sites' truncated likelihood; 1 is "
+                  "the neutral spectrum's shape), each k divided by P(reported | k) from the run's discovery rule on "
+                  "synthetic pileups of its depths and read qualities (Horvitz-Thompson); below ~8 copies at 0.1-1x "
+                  "the reads do not identify the spectrum's shape, which there is the prior's; expected site counts"
+            : lp->n_pops > 0 && lp->sfs[0].power_model
                 ? "every biallelic SNV of the population, found or not: each reported biallelic SNV without LowQual "
                   "(sfs_discovered's posterior over the population's ALT count) weighted by 1 / P(reported | its "
                   "cohort ALT count), the power from the run's discovery rule on synthetic pileups of its depths and "
@@ -678,6 +688,10 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
                         "\n%s      \"unfolded\": ", s->n_chrom, pass || !s->power_model ? s->sites : (int64_t)llround(tot),
                     s->sampled, s->iterations, in);
             json_darray(fp, u, s->n_chrom + 1);
+            if (!pass && !isnan(s->prior_exponent)) {
+                fprintf(fp, ",\n%s      \"prior_exponent\": ", in);
+                json_num(fp, s->prior_exponent);
+            }
             if (!pass) {
                 fprintf(fp, ",\n%s      \"folded\": ", in);
                 json_darray(fp, s->folded, s->n_chrom / 2 + 1);

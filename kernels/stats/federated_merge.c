@@ -994,7 +994,13 @@ static void fed_header(const fed_merge_t *m, kstring_t *k, double power)
     for (int c = 0; c < in0->h->n[BCF_DT_CTG]; c++) {
         const char *x = bcf_hdr_id2name(in0->h, c);
         const bcf_hrec_t *r = bcf_hdr_get_hrec(in0->h, BCF_HL_CTG, "ID", x, NULL);
-        ksprintf(k, "##contig=<ID=%s,length=%s,md5=%s>\n", x, hrec_val(r, "length"), hrec_val(r, "md5"));
+        const char *len = r ? hrec_val(r, "length") : NULL, *md5 = r ? hrec_val(r, "md5") : NULL;
+        ksprintf(k, "##contig=<ID=%s", x); /* a key the input's header lacks stays out, never "(null)" */
+        if (len)
+            ksprintf(k, ",length=%s", len);
+        if (md5)
+            ksprintf(k, ",md5=%s", md5);
+        kputs(">\n", k);
     }
     ksprintf(k, "##tessera_federation=<ID=merge,format=1,mode=%s,tessera=%s,populations=%d,samples=%d,inputs=%d>\n",
              in0->mode, m->o->version ? m->o->version : "unknown", m->n_pops, m->n_slots, m->n_in);

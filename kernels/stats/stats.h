@@ -425,6 +425,7 @@ typedef struct tsr_lp_sfs {
     double *folded;       /* n_chrom / 2 + 1 */
     double *discovered;   /* n_chrom + 1: the reported biallelic SNVs without LowQual (conditional on discovery) */
     int power_model;      /* unfolded is corrected by the discovery power model */
+    double prior_exponent; /* one population: the sites' prior over k is k^-prior_exponent (fitted); else NaN */
 } tsr_lp_sfs_t;
 
 /*
