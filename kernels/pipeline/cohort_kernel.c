@@ -230,7 +230,7 @@ static const tsr_stage_t tsr_cohort_h5_stage = {
 
 const tsr_kernel_t tsr_kernel_cohort = {
     .name = "cohort",
-    .version = 12, /* 12: the low-pass sfs over every variant (each reported site weighted by 1 / its discovery power), the reported sites' spectrum as sfs_discovered; 11: the low-pass 1D SFS (statistics.json sfs) over the reported biallelic SNVs without LowQual, each site's posterior with the other populations' frequency as prior; 10: low-pass HWE/ExcHet/F EMs over distinct (PL, DP) rows with counts (sums reordered: last digits move), low-pass cohort.bcf at BGZF level 1; 9: deep runs write a part per unit, joined by the final task (BGZF blocks differ); 8: low-pass HWE/ExcHet: flat samples left out, p = 1 where reads show one allele; 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
+    .version = 13, /* 13: a one-population low-pass sfs takes the fitted k^-alpha prior, weights per count (prior_exponent); 12: the low-pass sfs over every variant (each reported site weighted by 1 / its discovery power), the reported sites' spectrum as sfs_discovered; 11: the low-pass 1D SFS (statistics.json sfs) over the reported biallelic SNVs without LowQual, each site's posterior with the other populations' frequency as prior; 10: low-pass HWE/ExcHet/F EMs over distinct (PL, DP) rows with counts (sums reordered: last digits move), low-pass cohort.bcf at BGZF level 1; 9: deep runs write a part per unit, joined by the final task (BGZF blocks differ); 8: low-pass HWE/ExcHet: flat samples left out, p = 1 where reads show one allele; 7: HWE/ExcHet of low-pass runs by a score test; haploid GT and PL (ploidy) */
     .init = tsr_cohort_init,
     .process = tsr_cohort_process,
     .destroy = tsr_cohort_destroy,

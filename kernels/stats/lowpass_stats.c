@@ -1490,7 +1490,7 @@ static int pop_sfs_one(const lp_pop_t *P, int N, const double *pw, double *alpha
     f1 = truncated_loglik(P, N, pr, pw);
     power_law_prior(N, c2, pr);
     f2 = truncated_loglik(P, N, pr, pw);
-    for (int it = 0; it < 48; it++) {
+    for (int it = 0; it < 32; it++) { /* the bracket 3 x 0.618^32: alpha to 1e-6 */
         if (f1 > f2) {
             b = c2, c2 = c1, f2 = f1, c1 = b - g * (b - a);
             power_law_prior(N, c1, pr);

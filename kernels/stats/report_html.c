@@ -125,7 +125,10 @@ static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
           "biallelic SNVs by ALT allele count (REF taken as ancestral); each site reported without LowQual counts "
           "1 / P(discovery reports it | its cohort ALT count), the power from the run's discovery rule on "
           "synthetic pileups of its depths and read qualities, so rare variants that discovery misses are counted "
-          "(statistics.json's sfs_discovered is the spectrum of the reported sites alone); classes 1 .. 2N-1 "
+          "(statistics.json's sfs_discovered is the spectrum of the reported sites alone); with one population "
+          "there is no other population's frequency, and the prior over the ALT count k is k^-alpha, alpha fitted "
+          "to the reported sites (statistics.json's prior_exponent): below ~8 copies the reads do not identify the "
+          "spectrum's shape, which there is the prior's; classes 1 .. 2N-1 "
           "shown. The hard-call "
           "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
     for (int p = 0; p < r->n_pops; p++) {
