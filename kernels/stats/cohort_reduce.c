@@ -657,9 +657,10 @@ static void write_json_lowpass(const tsr_cohort_result_t *r, FILE *fp, const cha
                 ? "every biallelic SNV of the population (one population: its ALT count is the cohort's), found or "
                   "not: each reported biallelic SNV without LowQual counts its posterior over the ALT count k under "
                   "the prior k^-prior_exponent (the exponent fitted by the reported sites' truncated likelihood; 1 is "
-                  "the neutral spectrum's shape), each k divided by P(reported | k) from the run's discovery rule on "
-                  "synthetic pileups of its depths and read qualities (Horvitz-Thompson); below ~8 copies at 0.1-1x "
-                  "the reads do not identify the spectrum's shape, which there is the prior's; expected site counts"
+                  "the neutral spectrum's shape), plus the variants discovery missed, M x prior(k) x (1 - P(reported | "
+                  "k)), M = reported sites / sum_k prior(k) P(reported | k), P from the run's discovery rule on "
+                  "synthetic pileups of its depths and read qualities; below ~8 copies at 0.1-1x the reads do not "
+                  "identify the spectrum's shape, which there is the prior's; expected site counts"
             : lp->n_pops > 0 && lp->sfs[0].power_model
                 ? "every biallelic SNV of the population, found or not: each reported biallelic SNV without LowQual "
                   "(sfs_discovered's posterior over the population's ALT count) weighted by 1 / P(reported | its "

@@ -127,8 +127,9 @@ static void sfs_section_lowpass(FILE *fp, const tsr_cohort_result_t *r)
           "synthetic pileups of its depths and read qualities, so rare variants that discovery misses are counted "
           "(statistics.json's sfs_discovered is the spectrum of the reported sites alone); with one population "
           "there is no other population's frequency, and the prior over the ALT count k is k^-alpha, alpha fitted "
-          "to the reported sites (statistics.json's prior_exponent): below ~8 copies the reads do not identify the "
-          "spectrum's shape, which there is the prior's; classes 1 .. 2N-1 "
+          "to the reported sites (statistics.json's prior_exponent), and the variants discovery missed are counted "
+          "by the prior's shape: below ~8 copies the reads do not identify the spectrum's shape, which there is "
+          "the prior's; classes 1 .. 2N-1 "
           "shown. The hard-call "
           "SFS is in statistics.json as sfs_hard_calls.</p>\n", fp);
     for (int p = 0; p < r->n_pops; p++) {

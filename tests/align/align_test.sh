@@ -135,8 +135,8 @@ dups)
   done
   # against samtools flagstat on the same file
   fs=$(samtools flagstat "$W/h/aln/g00000/H.bam")
-  echo "$fs" | grep -q '^6 + 0 primary duplicates' || fail "flagstat disagrees on duplicates"
-  echo "$fs" | grep -q '^11 + 0 primary mapped' || fail "flagstat disagrees on mapped"
+  grep -q '^6 + 0 primary duplicates' <<< "$fs" || fail "flagstat disagrees on duplicates"
+  grep -q '^11 + 0 primary mapped' <<< "$fs" || fail "flagstat disagrees on mapped"
   ;;
 bounded)
   # issue 17: the merge in bounded memory. S0001 and S0003, S0001's pairs twice (the copies renamed, so

@@ -83,7 +83,7 @@ else
   grep -q '^tessera [a-z]*: ' "$D/ours" || { show; fail "the error line is not tessera's"; }
   IFS='|' read -r -a frags <<< "$FRAGS"
   for f in "${frags[@]}"; do
-    [ "$f" = - ] || grep -qF -- "$f" "$D/ours" || { show; fail "the error line lacks '$f'"; }
+    [ "$f" = - ] || grep -F -- "$f" "$D/ours" > /dev/null || { show; fail "the error line lacks '$f'"; }
   done
   if [ "$had_bcf" = 0 ] && [ -e "$OUT/cohort.bcf" ]; then fail "a cohort.bcf appeared after a failure"; fi
 fi

@@ -144,8 +144,8 @@ no_sample_ids)
   n=0
   for s in $(tail -n +2 "$C/samples.tsv" | cut -f1); do
     for f in $files; do
-      ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -q -- "$s" || fail "$f contains sample id $s"
-      ! zcat "$f" | grep -q -- "$s" || fail "$f contains sample id $s"
+      ! zcat "$f" "$f.callable.bed.gz" 2>/dev/null | grep -- "$s" > /dev/null || fail "$f contains sample id $s"
+      ! zcat "$f" | grep -- "$s" > /dev/null || fail "$f contains sample id $s"
     done
     ! grep -q -- "$s" "$O/m.stats.tsv" "$O/m.statistics.json" "$O/m.report.html" || fail "merge outputs contain sample id $s"
     n=$((n + 1))

@@ -37,7 +37,7 @@ tail -n +2 "$W/first.tsv" | cut -f"$col" | while read -r b; do mv "$b" "$b".* "$
 # journal records: D<TAB>key<TAB>... per completed task
 dups=$(awk -F'\t' '$1 == "D" && $2 ~ /^call\// { print $2 }' "$W/inc/journal.tsv" | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || fail "$dups evidence tasks were journaled twice"
-awk -F'\t' '$1 == "D" { print $2 }' "$W/inc/journal.tsv" | grep -q '^call/.*/p0001_b00000$' || fail "no evidence task for the added part"
+awk -F'\t' '$1 == "D" { print $2 }' "$W/inc/journal.tsv" | grep '^call/.*/p0001_b00000$' > /dev/null || fail "no evidence task for the added part"
 [ -s "$W/inc/samples.d/0001.tsv" ] || fail "no samples.d/0001.tsv"
 
 # a second add of the same sheet resumes: nothing runs
@@ -70,9 +70,9 @@ H="$W/inc/cohort.h5"
 V=$(h5ls "$H/variant_position" | sed -n 's/.*{\([0-9]*\)[/A-Za-z]*}.*/\1/p')
 A=$(h5ls "$H/variant_allele" | sed -n 's/.*{[0-9/A-Za-z]*, \([0-9]*\)[/A-Za-z]*}.*/\1/p')
 [ "${V:-0}" -gt 0 ] || fail "no variants in cohort.h5"
-h5ls "$H/call_DS" | grep -q "{$V/Inf, 24}" || fail "call_DS is not $V x 24"
+h5ls "$H/call_DS" | grep "{$V/Inf, 24}" > /dev/null || fail "call_DS is not $V x 24"
 G=$(( A * (A + 1) / 2 ))
-h5ls "$H/call_GP" | grep -q "{$V/Inf, 24, $G/Inf}" || fail "call_GP is not $V x 24 x $G"
+h5ls "$H/call_GP" | grep "{$V/Inf, 24, $G/Inf}" > /dev/null || fail "call_GP is not $V x 24 x $G"
 # every DS in [0, 2]; on biallelic rows GP sums to 1 and GP[1] + 2 GP[2] = DS
 h5dump -d call_DS -y -w 0 -o "$W/ds.txt" "$H" > /dev/null
 h5dump -d call_GP -y -w 0 -o "$W/gp.txt" "$H" > /dev/null

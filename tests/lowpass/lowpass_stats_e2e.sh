@@ -24,13 +24,13 @@ B=$W/a/cohort.bcf
 
 # header: how each value was estimated
 hdr=$(bcftools view -h "$B")
-echo "$hdr" | grep -q '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency by EM over genotype likelihoods' \
+grep -q '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency by EM over genotype likelihoods' <<< "$hdr" \
     || fail "INFO/AF header does not say EM over genotype likelihoods"
-echo "$hdr" | grep -q '##INFO=<ID=AC,Number=A,Type=Integer,Description="Expected ALT allele count, round(AF x AN)' \
+grep -q '##INFO=<ID=AC,Number=A,Type=Integer,Description="Expected ALT allele count, round(AF x AN)' <<< "$hdr" \
     || fail "INFO/AC header does not give its definition"
-echo "$hdr" | grep -q '##INFO=<ID=AF_pop2,.*EM over genotype likelihoods.*in population pop2' || fail "AF_pop2 header"
-echo "$hdr" | grep -q '##INFO=<ID=AC_Hard_pop1,' || fail "no AC_Hard_pop1"
-echo "$hdr" | grep -q '##INFO=<ID=HWE,.*score test of F = 0' || fail "HWE header does not name the score test"
+grep -q '##INFO=<ID=AF_pop2,.*EM over genotype likelihoods.*in population pop2' <<< "$hdr" || fail "AF_pop2 header"
+grep -q '##INFO=<ID=AC_Hard_pop1,' <<< "$hdr" || fail "no AC_Hard_pop1"
+grep -q '##INFO=<ID=HWE,.*score test of F = 0' <<< "$hdr" || fail "HWE header does not name the score test"
 
 # INFO/AF is AF_EM; AC = round(AF x AN); AC_Hard differs from AC somewhere (it is another estimate)
 bcftools query -f '%AF\t%AF_EM\t%AC\t%AN\t%AC_Hard\t%AF_pop1\t%AF_EM_pop1\n' "$B" > "$W/af.txt"

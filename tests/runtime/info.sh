@@ -12,7 +12,7 @@ rc=0; "$TSR_TESSERA" info --topology "bogus:2" 2>/dev/null || rc=$?
 
 out=$("$TSR_MPIEXEC" --oversubscribe -n 2 "$TSR_TESSERA" info --threads 2)
 echo "$out"
-echo "$out" | grep -q "^ranks *2 " || fail "rank count line missing"
+grep -q "^ranks *2 " <<< "$out" || fail "rank count line missing"
 table() { awk 'f && NF >= 7 && $2 ~ /^[0-9]+$/; $1 == "host" { f = 1 }'; }  # the thread lines after the header
 rows=$(echo "$out" | table)
 [ "$(echo "$rows" | wc -l)" -eq 4 ] || fail "expected 4 thread lines (2 ranks x 2 threads)"

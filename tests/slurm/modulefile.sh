@@ -8,7 +8,7 @@ src=${TSR_SOURCE_DIR:?}
 build=${TSR_BUILD_DIR:?}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-if ! dpkg-query -W -f='${Status}' lmod 2>/dev/null | grep -q "install ok installed"; then
+if ! dpkg-query -W -f='${Status}' lmod 2>/dev/null | grep "install ok installed" > /dev/null; then
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: Lmod is not installed and this is not root"; exit 77; }
   echo "lmod: installing lmod"
   { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&

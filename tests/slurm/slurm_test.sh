@@ -40,7 +40,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 slurm_install || skip "Slurm is not installed and could not be: $SLURM_UP_ERROR"
 slurm_up "$dir/cluster" || skip "the Slurm daemons cannot start here: $SLURM_UP_ERROR"
 echo "slurm: $(sinfo --version) up: $(sinfo -h -N -o '%N %c CPUs %t')"
-srun --mpi=list 2>&1 | grep -qw pmix || fail "Slurm has no pmix plugin (srun --mpi=list)"
+srun --mpi=list 2>&1 | grep -w pmix > /dev/null || fail "Slurm has no pmix plugin (srun --mpi=list)"
 
 field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # wait for a job to end, printing each change of state; prints nothing else
@@ -68,7 +68,7 @@ submit() {  # OUTDIR_NAME EXTRA_ENV tessera-run-args... -> prints the job id
 # 1. tessera info under srun: one line per rank and thread, each thread bound to its PU
 out=$(srun --mpi=pmix -n 2 "$tessera" info --threads 1) || fail "srun tessera info failed: $out"
 echo "$out"
-echo "$out" | grep -q "^ranks *2 " || fail "srun tessera info does not see 2 ranks"
+grep -q "^ranks *2 " <<< "$out" || fail "srun tessera info does not see 2 ranks"
 rows=$(echo "$out" | awk 'f && NF >= 7 && $2 ~ /^[0-9]+$/; $1 == "host" { f = 1 }')
 [ "$(echo "$rows" | awk '{ printf "%s:%s ", $2, $5 }')" = "0:0 1:0 " ] || fail "expected one binding line per rank"
 echo "$rows" | awk '$6 != $7 { bad = 1 } END { exit bad }' || fail "a thread under srun is not bound to its PU"

@@ -86,7 +86,7 @@ score() {
   local g=$1 tool=$2 calls=$3 ref=$4 truth=$5 region=$6 samples expr=() ranked='FILTER="PASS" || FILTER="."'
   [ -z "${7:-}" ] || expr=(-i "$7")
   # the curve keeps a low-quality filter's records (tessera's LowQual), not its other filters
-  ! bcftools view -h "$calls" | grep -q '^##FILTER=<ID=LowQual,' || ranked="$ranked"' || FILTER="LowQual"'
+  ! bcftools view -h "$calls" | grep '^##FILTER=<ID=LowQual,' > /dev/null || ranked="$ranked"' || FILTER="LowQual"'
   samples=$(bcftools query -l "$truth" | paste -sd,)
   grep -qx "$g" "$W/scored" || bcftools view "$truth" | norm "$ref" |
     bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%GT]\n' > "$W/$g/truth.txt"
