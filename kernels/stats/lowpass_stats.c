@@ -1581,6 +1581,17 @@ static int pop_sfs(lp_pop_t *P, tsr_lp_sfs_t *s, double *all, double F, double *
     return ok ? 0 : -1;
 }
 
+/* s->unfolded / folded: the spectrum of every variant `full` over `used` sampled sites, scaled to all of s->sites. */
+static void publish_full(tsr_lp_sfs_t *s, const double *full, int used)
+{
+    memset(s->folded, 0, ((size_t)s->n_chrom / 2 + 1) * sizeof *s->folded);
+    for (int k = 0; k <= s->n_chrom; k++) {
+        s->unfolded[k] = full[k] / used * (double)s->sites;
+        s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
+    }
+    s->power_model = 1;
+}
+
 tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
 {
     *out = NULL;
@@ -1665,14 +1676,8 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
                 double *full = malloc(((size_t)s->n_chrom + 1) * sizeof *full);
                 int used = full ? pop_sfs_one(&a->pop[one], s->n_chrom, pw, &s->prior_exponent, full) : -1;
                 ok = used >= 0;
-                if (ok && used > 0) {
-                    memset(s->folded, 0, ((size_t)s->n_chrom / 2 + 1) * sizeof *s->folded);
-                    for (int k = 0; k <= s->n_chrom; k++) {
-                        s->unfolded[k] = full[k] / used * (double)s->sites;
-                        s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
-                    }
-                    s->power_model = 1;
-                }
+                if (ok && used > 0)
+                    publish_full(s, full, used);
                 free(full);
                 n0 = 0; /* done: no per-site weights */
             }
@@ -1686,14 +1691,8 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
                 double *full = malloc(((size_t)s->n_chrom + 1) * sizeof *full);
                 int used = full ? pop_sfs_eb(&a->pop[p], s->n_chrom, F, ml[p], site_w, full) : -1;
                 ok = used >= 0;
-                if (ok && used > 0) {
-                    memset(s->folded, 0, ((size_t)s->n_chrom / 2 + 1) * sizeof *s->folded);
-                    for (int k = 0; k <= s->n_chrom; k++) {
-                        s->unfolded[k] = full[k] / used * (double)s->sites;
-                        s->folded[k <= s->n_chrom - k ? k : s->n_chrom - k] += s->unfolded[k];
-                    }
-                    s->power_model = 1;
-                }
+                if (ok && used > 0)
+                    publish_full(s, full, used);
                 free(full);
             }
             tsr_log_debug("low-pass SFS: discovery power up to %d copies in %.2f CPU s, site weights and spectra in "
