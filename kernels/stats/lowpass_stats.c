@@ -1667,6 +1667,12 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             int k_full = 1; /* from there on the power is 1 */
             while (k_full < K_max && pw[k_full] < 1.0)
                 k_full++;
+            char pws[256]; /* the power at a few counts, for --log-level debug (README, issue 16's seventh round) */
+            int pl = 0;
+            static const int show[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+            for (size_t i = 0; i < sizeof show / sizeof *show && show[i] <= K_max; i++)
+                pl += snprintf(pws + pl, sizeof pws - (size_t)pl, "%s%d:%.4f", i ? " " : "", show[i], pw[show[i]]);
+            tsr_log_debug("low-pass SFS: discovery power P(reported | K) at K = %s", pws);
             int one = -1, n_used = 0; /* the population, when one holds every sample */
             for (int p = 0; p < a->n_pops; p++)
                 if (a->pop[p].n_ind > 0)
