@@ -862,6 +862,7 @@ tsr_status_t tsr_pipeline_run(const tsr_rt_t *rt, const tsr_run_opts_t *o, tsr_r
     if (s == TSR_OK)
         s = us;
     sum->seconds = tsr_now() - t0;
+    sum->lowpass = plan && plan->lowpass;
     if (s == TSR_OK) {
         sum->n_sites = o->align_only ? 0 : tsr_count_sites(o->outdir);
         int64_t *rss_by_rank = NULL;   /* peak RSS by rank, at the master (summary.json) */

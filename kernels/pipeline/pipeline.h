@@ -473,6 +473,7 @@ typedef struct tsr_run_summary {
     int64_t n_sites;       /* in cohort.bcf (known on every rank after a complete run) */
     double seconds;
     int64_t peak_rss;      /* max over ranks */
+    int lowpass;           /* the resolved mode (1: low-pass) */
     int64_t index_bytes_per_node; /* the node-shared minimap2 index (0 when the run does not align) */
     char audit_head[TSR_DIGEST_MAX]; /* "sha256:<hex>" of a finished run (tsr_audit_check), at the master */
 } tsr_run_summary_t;

@@ -158,4 +158,13 @@ EOF
 "$MPIEXEC" --oversubscribe -n 2 "$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/one.tsv" --out "$W/d" \
     --mode lowpass --threads 1 --batch-size 37 --shard-size 50000 --log-level warn > /dev/null
 cmp "$W/c/statistics.json" "$W/d/statistics.json" || fail "one population: statistics.json depends on ranks or batches"
+
+# A --mem-per-rank the run goes over (a rank's base alone is ~40 MiB) is said on stderr, naming what to
+# lower; the records do not change; a run within its budget (none given) says nothing of it.
+grep -q "warning: peak memory" "$W/c.log" && fail "a run without --mem-per-rank warned about its budget"
+"$T" run --ref "$W/sim/ref.fa" --samples "$W/sim/one.tsv" --out "$W/e" --mode lowpass --threads 2 --batch-size 64 \
+    --shard-size 50000 --mem-per-rank 20M --log-level warn > "$W/e.out" 2> "$W/e.err" || { cat "$W/e.err"; fail "a run over its budget failed"; }
+grep -q "warning: peak memory [0-9]* MiB per rank is over --mem-per-rank 20 MiB.*lower --shard-size" "$W/e.err" \
+    || { cat "$W/e.err"; fail "a run over --mem-per-rank did not say so"; }
+cmp <(bcftools view -H "$W/c/cohort.bcf") <(bcftools view -H "$W/e/cohort.bcf") || fail "the budget changed the records"
 echo "lowpass_stats_e2e: ok"
