@@ -1447,7 +1447,7 @@ static int site_weights(const tsr_lp_acc_t *a, double F, double *const *ml, cons
  * nonparametric ML (the power-corrected spectrum iterated to its fixed point) puts the rare mass on one
  * class at random (a spike at 2-3 or 4-7 copies, none at 1); the spectrum's shape below ~8 copies is not
  * identified by these sites. k^-alpha is the neutral spectrum's shape (Watterson's theta / k) at alpha = 1;
- * the fit gave 0.95 on both the real and the simulated cohort (README, issue 16's seventh round).
+ * the fit gave 0.94-1.0 on the real and the simulated cohorts (README, issue 16's seventh round).
  */
 static void power_law_prior(int N, double alpha, double *pr)
 {
@@ -1667,7 +1667,7 @@ tsr_status_t tsr_lp_acc_result(tsr_lp_acc_t *a, tsr_lp_result_t **out)
             int k_full = 1; /* from there on the power is 1 */
             while (k_full < K_max && pw[k_full] < 1.0)
                 k_full++;
-            char pws[256]; /* the power at a few counts, for --log-level debug (README, issue 16's seventh round) */
+            char pws[256] = ""; /* the power at a few counts, for --log-level debug (README, issue 16's seventh round) */
             int pl = 0;
             static const int show[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
             for (size_t i = 0; i < sizeof show / sizeof *show && show[i] <= K_max; i++)
