@@ -1459,19 +1459,30 @@ static void power_law_prior(int N, double alpha, double *pr)
         pr[k] /= t;
 }
 
+/* sum_k pr(k) L(k) over site e's band [*lo, *hi] (all of 0..N without one), each term into w[k] when w is given. */
+static double site_mass(const lp_site_t *e, int N, const double *pr, double *w, int *lo, int *hi)
+{
+    double t = 0;
+    *lo = e->len ? e->lo : 0;
+    *hi = e->len ? e->lo + e->len - 1 : N;
+    for (int k = *lo; k <= *hi; k++) {
+        double x = pr[k] * (e->len ? e->v[k - *lo] : 1.0);
+        t += x;
+        if (w)
+            w[k] = x;
+    }
+    return t;
+}
+
 /* The reported sites' truncated log-likelihood under the prior pr (up to a constant); 0 without sites. */
 static double truncated_loglik(const lp_pop_t *P, int N, const double *pr, const double *pw)
 {
     double ll = 0, d = 0;
-    int used = 0;
+    int used = 0, lo, hi;
     for (int i = 0; i < P->n; i++) {
-        const lp_site_t *e = &P->s[i];
-        if (!e->confident)
+        if (!P->s[i].confident)
             continue;
-        int lo = e->len ? e->lo : 0, hi = e->len ? e->lo + e->len - 1 : N;
-        double t = 0;
-        for (int k = lo; k <= hi; k++)
-            t += pr[k] * (e->len ? e->v[k - lo] : 1.0);
+        double t = site_mass(&P->s[i], N, pr, NULL, &lo, &hi);
         if (t > 0) {
             ll += log(t);
             used++;
@@ -1508,15 +1519,11 @@ static int pop_sfs_one(const lp_pop_t *P, int N, const double *pw, double *alpha
     *alpha_out = (a + b) / 2;
     power_law_prior(N, *alpha_out, pr);
     memset(out, 0, ((size_t)N + 1) * sizeof *out);
-    int used = 0;
+    int used = 0, lo, hi;
     for (int i = 0; i < P->n; i++) {
-        const lp_site_t *e = &P->s[i];
-        if (!e->confident)
+        if (!P->s[i].confident)
             continue;
-        int lo = e->len ? e->lo : 0, hi = e->len ? e->lo + e->len - 1 : N;
-        double t = 0;
-        for (int k = lo; k <= hi; k++)
-            t += (w[k] = pr[k] * (e->len ? e->v[k - lo] : 1.0));
+        double t = site_mass(&P->s[i], N, pr, w, &lo, &hi);
         if (!(t > 0))
             continue;
         for (int k = lo; k <= hi; k++)
