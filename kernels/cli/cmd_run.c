@@ -170,13 +170,15 @@ int tsr_cli_pipeline(int argc, char **argv, const char *name, int align_only, vo
                        "MiB per rank\n",
                        name, (long long)sum.n_sites, o.outdir, (double)sum.peak_rss / (1 << 20));
             printf("tessera %s: audit %s\n", name, sum.audit_head);
-            if (o.mem_per_rank > 0 && sum.peak_rss > o.mem_per_rank) /* say so: the budget is a promise */
+            if (o.mem_per_rank > 0 && sum.peak_rss > o.mem_per_rank) { /* say so: the budget is a promise */
+                fflush(stdout); /* after the lines above */
                 fprintf(stderr, "tessera %s: warning: peak memory %.0f MiB per rank is over --mem-per-rank %.0f MiB; %s\n",
                         name, (double)sum.peak_rss / (1 << 20), (double)o.mem_per_rank / (1 << 20),
                         sum.lowpass ? "in low-pass mode a discovery task holds every sample's evidence over one shard "
                                       "(about the cohort's total depth over --shard-size): lower --shard-size"
                                     : "the budget model (kernels/pipeline/plan_budget.c) did not hold: lower "
                                       "--batch-size or --shard-size, and please report it");
+            }
             code = TSR_EXIT_OK;
         } else if (s == TSR_ERR_INTERRUPTED) {
             fprintf(stderr, "tessera %s: interrupted after %d of %d tasks; journal flushed: rerun the same command to resume\n",
